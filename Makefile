@@ -1,0 +1,98 @@
+# walld: build, test, run. `make run` and `make check` install what is
+# missing (Debian packages) first; see tools/deps.sh.
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+SANITIZE ?=
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -pthread -fPIC \
+	   -D_GNU_SOURCE -Iproto -Idaemon -Iclient
+LDFLAGS	+= -pthread
+
+ifeq ($(SANITIZE),1)
+B	:= build-san
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+else
+B	:= build
+endif
+
+PKGS	 = libevent libevent_pthreads yaml-0.1 libcrypto
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+CFLAGS	+= $(PKG_CFLAGS)
+
+# The WAL engine: used by walld, walctl's offline tools and the tests.
+ENGINE_SRC = daemon/wal.c daemon/crc32c.c daemon/sysio.c
+PROTO_SRC  = proto/frame.c
+# walld itself, beyond the engine.
+DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c
+DAEMON_MAIN = daemon/main.c
+LIBWAL_SRC = client/libwal.c
+WALCTL_SRC = client/walctl.c
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+ENGINE_OBJ = $(call obj,$(ENGINE_SRC))
+PROTO_OBJ  = $(call obj,$(PROTO_SRC))
+DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
+LIBWAL_OBJ = $(call obj,$(LIBWAL_SRC)) $(PROTO_OBJ)
+
+UNIT_SRC   = $(wildcard tests/unit/check_*.c)
+UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+HELPER_SRC = $(wildcard tests/helpers/*.c)
+HELPER_BIN = $(patsubst tests/helpers/%.c,$(B)/tests/%,$(HELPER_SRC))
+
+BINS = $(B)/walld $(B)/walctl $(B)/libwal.so.1 $(B)/libwal.a
+
+.PHONY: all deps run check unit integ clean install uninstall bench
+all: $(BINS) $(UNIT_BIN) $(HELPER_BIN)
+
+deps:
+	@sh tools/deps.sh
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libengine.a: $(ENGINE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(B)/libwal.a: $(LIBWAL_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(B)/libwal.so.1: $(LIBWAL_OBJ)
+	$(CC) -shared -Wl,-soname,libwal.so.1 $(LDFLAGS) -o $@ $^
+	ln -sf libwal.so.1 $(B)/libwal.so
+
+$(B)/walld: $(call obj,$(DAEMON_MAIN)) $(DAEMON_OBJ) $(PROTO_OBJ) $(B)/libengine.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/walctl: $(call obj,$(WALCTL_SRC)) $(B)/libwal.a $(B)/libengine.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Unit tests link everything but main(); each is a Check suite.
+$(B)/tests/check_%: tests/unit/check_%.c $(DAEMON_OBJ) $(B)/libwal.a $(B)/libengine.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+$(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+run: deps all
+	mkdir -p var
+	$(B)/walld --config conf/walld.yaml
+
+check: deps all
+	@sh tests/run.sh $(B)
+
+unit: all
+	@sh tests/run.sh $(B) unit
+integ: all
+	@sh tests/run.sh $(B) integ
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

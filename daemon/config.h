@@ -1,0 +1,51 @@
+/*
+ * config.h: walld's settings, their defaults, and the YAML loader
+ * (libyaml). conf/walld.yaml shows every key with its default.
+ */
+#ifndef WALD_CONFIG_H
+#define WALD_CONFIG_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6,
+    LOG_LVL_DEBUG = 7 };
+
+struct config {
+	/* socket: */
+	char		*socket_path;		/* socket.path, default /run/walld/walld.sock */
+	mode_t		 socket_mode;		/* socket.mode, default 0660 (octal string "0660") */
+	char		*socket_owner;		/* socket.owner, user name or uid; NULL = unchanged */
+	char		*socket_group;		/* socket.group, group name or gid; NULL = unchanged */
+	/* storage: */
+	char		*data_dir;		/* storage.data_dir, default /var/lib/walld */
+	uint64_t	 segment_size;		/* storage.segment_size, default 64MiB, 1MiB..1GiB */
+	int		 direct_io;		/* storage.direct_io: auto|on|off (enum wal_direct) */
+	/* group_commit: */
+	uint64_t	 max_batch_bytes;	/* group_commit.max_batch_bytes, default 8MiB, 64KiB..256MiB */
+	uint64_t	 commit_delay_us;	/* group_commit.commit_delay, default 0 (off), 0..1s */
+	uint32_t	 commit_siblings;	/* group_commit.commit_siblings, default 0, 0..100000 */
+	/* limits: */
+	uint32_t	 max_record;		/* limits.max_record, default 1MiB, 1..16MiB */
+	uint32_t	 max_connections;	/* limits.max_connections, default 16384, 1..1000000 */
+	uint64_t	 max_conn_inflight;	/* limits.max_inflight_per_connection, default 4MiB */
+	uint64_t	 max_total_inflight;	/* limits.max_inflight_total, default 64MiB */
+	uint64_t	 max_conn_output;	/* limits.max_output_per_connection, default 8MiB */
+	/* logging: */
+	int		 log_level;		/* logging.level: error|warning|info|debug, default info */
+};
+
+/* Fills every field with its default (strings are strdup'ed). */
+void	config_defaults(struct config *);
+/* Reads path over the current values. 0, or -1 with *cause allocated as
+   "FILE:LINE:COLUMN: KEY: why" (line and column 1-based). Unknown keys,
+   duplicate keys, wrong types and out-of-range values are errors. */
+int	config_load(struct config *, const char *path, char **cause);
+void	config_free(struct config *);
+
+/* "64MiB", "4096", "1GiB", "512KiB", "1MB"(=10^6): bytes. 0 or -1. */
+int	config_parse_size(const char *, uint64_t *);
+/* "500us", "2ms", "1s", "0": microseconds. 0 or -1. */
+int	config_parse_duration(const char *, uint64_t *);
+
+#endif

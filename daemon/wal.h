@@ -1,0 +1,152 @@
+/*
+ * wal.h: the segmented WAL engine. Owns one directory of segment files:
+ * recovery at open, group-commit batches, rollover, seal, truncation, and
+ * an independent reader. The on-disk format is specified in wal.c and
+ * docs/FORMAT.md.
+ *
+ * Threads. One "loop" thread calls wal_append, wal_mark_*, wal_flush_begin,
+ * wal_flush_end, wal_truncate_before and wal_stats. One "flusher" thread
+ * calls wal_flush_io on the batch that wal_flush_begin handed out; at most
+ * one batch is out at a time, so the loop fills batch N+1 while batch N is
+ * written and synced. wal_prepare_spare may run on a third thread at any
+ * time. The offline helpers (wal_sync, wal_seal, wal_rotate) do begin/io/end
+ * on the calling thread and must not be mixed with a batch in flight.
+ */
+#ifndef WALD_WAL_H
+#define WALD_WAL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stddef.h>
+
+#define WAL_MAX_PAYLOAD_HARD (16u << 20)  /* no record payload above this, ever */
+#define WAL_DEFAULT_SEGMENT  (64ull << 20)
+#define WAL_DEFAULT_RECORD   (1u << 20)
+#define WAL_MIN_SEGMENT      (1ull << 20)
+
+enum wal_direct { WAL_DIRECT_AUTO, WAL_DIRECT_ON, WAL_DIRECT_OFF };
+
+/* Result codes of wal_append and the mark functions. */
+enum wal_rc {
+	WAL_OK = 0,
+	WAL_EFULL,	/* the filling batch cannot take this now (buffer full, or the
+			   segment ends with this batch): flush, then retry */
+	WAL_EWAIT,	/* a new segment is needed and is still being prepared:
+			   retry after wal_prepare_spare returns */
+	WAL_ENOSPC,	/* a new segment is needed and could not be prepared
+			   (disk full): nothing was written, retry later */
+	WAL_ETOOBIG,	/* payload above max_record */
+	WAL_ESEALED,	/* the log is sealed (or a seal is pending) */
+	WAL_EFAILED,	/* an earlier write or sync failed: the log is latched */
+};
+
+struct wal_options {
+	const char	*dir;
+	uint64_t	 segment_size;	/* target size of a segment file; 0 = default */
+	enum wal_direct	 direct_io;
+	uint32_t	 max_record;	/* max payload bytes; 0 = default, <= hard max */
+	uint64_t	 batch_bytes;	/* capacity of one batch buffer; 0 = 8 MiB;
+					   raised to hold at least one max record */
+	int		 no_lock;	/* tests only: skip the directory lock */
+	/* Called for every event worth a log line (recovery cuts, I/O choice,
+	   failures). level: 3 err, 4 warning, 6 info, 7 debug. May be NULL. */
+	void		(*log)(int level, const char *msg);
+};
+
+struct wal_stats {
+	uint64_t	first_lsn;	/* lowest LSN still in the log */
+	uint64_t	next_lsn;	/* LSN the next append will get */
+	uint64_t	durable_lsn;	/* highest LSN known durable (0: none) */
+	uint64_t	segments;	/* segment files present */
+	uint64_t	bytes_on_disk;	/* sum of segment file sizes */
+	uint64_t	bytes_written;	/* record bytes written since open */
+	uint64_t	flushes;	/* fdatasyncs of batches since open */
+	uint64_t	active_first_lsn;
+	uint64_t	active_offset;	/* file offset the next record goes to */
+	int		sealed;
+	int		failed;
+	int		direct_io;	/* 1 when O_DIRECT is in use */
+};
+
+struct wal;
+struct wal_batch;
+
+/* Opens (creating if needed) the directory, takes its lock, recovers it. */
+struct wal	*wal_open(const struct wal_options *, char **cause);
+/* Closes files and frees; no batch may be in flight. Does not flush. */
+void		 wal_close(struct wal *);
+
+/* Assigns the next LSN and copies the record into the filling batch. */
+enum wal_rc	 wal_append(struct wal *, uint16_t type, uint32_t tenant,
+		    uint16_t vshard, const void *payload, uint32_t len,
+		    uint64_t *lsn);
+/* The filling batch will end the active segment (footer), the next starts
+   a new one. WAL_EWAIT/WAL_ENOSPC when no new segment is ready. */
+enum wal_rc	 wal_mark_rotate(struct wal *);
+/* The filling batch will seal the log; appends fail with WAL_ESEALED. */
+enum wal_rc	 wal_mark_seal(struct wal *);
+
+/* Detaches the filling batch for writing; NULL when there is nothing to
+   write or a batch is already out. */
+struct wal_batch *wal_flush_begin(struct wal *);
+/* Writes and fdatasyncs the batch (flusher thread). 0, or -1 and *cause;
+   a failure latches the log failed: nothing later is ever acknowledged. */
+int		 wal_flush_io(struct wal *, struct wal_batch *, char **cause);
+/* Takes the batch back (loop thread) and returns the durable LSN. */
+uint64_t	 wal_flush_end(struct wal *, struct wal_batch *);
+/* Highest LSN in the batch (0 if it has no record). */
+uint64_t	 wal_batch_last_lsn(const struct wal_batch *);
+
+/* Makes sure a pre-zeroed spare segment is ready. 0, or -1 and *cause
+   (errno kept: ENOSPC when the disk is full). Any thread. */
+int		 wal_prepare_spare(struct wal *, char **cause);
+/* 1 when a spare is ready or not needed. */
+int		 wal_spare_ready(struct wal *);
+
+/* Offline helpers: begin + io + end on this thread. */
+int		 wal_sync(struct wal *, uint64_t *durable, char **cause);
+int		 wal_seal(struct wal *, uint64_t *last, char **cause);
+int		 wal_rotate(struct wal *, char **cause);
+
+/* Deletes whole sealed segments whose records are all below lsn, oldest
+   first, never the active one; fsyncs the directory. *new_first is the
+   log's first LSN afterwards. */
+int		 wal_truncate_before(struct wal *, uint64_t lsn,
+		    uint64_t *new_first, char **cause);
+
+void		 wal_stats(struct wal *, struct wal_stats *);
+
+/* Reading: independent of any writer, works from the files. */
+struct wal_filter {
+	uint32_t	tenant;
+	uint16_t	vshard;
+	uint16_t	type;
+	unsigned	has_tenant:1, has_vshard:1, has_type:1;
+};
+
+struct wal_record {
+	uint64_t	 lsn;
+	uint16_t	 type;
+	uint32_t	 tenant;
+	uint16_t	 vshard;
+	uint32_t	 len;
+	const void	*payload;	/* valid until the next call on the reader */
+};
+
+struct wal_reader;
+/* Positions at the first record with LSN >= from. */
+struct wal_reader *wal_reader_open(const char *dir, uint64_t from,
+		    const struct wal_filter *, char **cause);
+/* 1 and *rec for the next matching record with LSN <= limit; 0 when there
+   is none yet (more may appear later: call again); -1 and *cause on damage
+   (file, offset, LSN) or when from is below the log's first LSN. */
+int		 wal_reader_next(struct wal_reader *, uint64_t limit,
+		    struct wal_record *, char **cause);
+void		 wal_reader_close(struct wal_reader *);
+
+/* Checks every segment offline; prints a summary, and each problem with
+   file, offset and LSN, to out. Returns the number of problems, -1 when
+   the directory cannot be read. */
+int		 wal_verify(const char *dir, FILE *out);
+
+#endif

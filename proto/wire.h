@@ -1,0 +1,188 @@
+/*
+ * wire.h: the walld wire protocol (proto/PROTOCOL.md is the specification).
+ * Message types, limits, and the encoder/decoder in frame.c. No I/O here:
+ * callers hand in bytes and get bytes back.
+ *
+ * Every frame, either direction, little-endian:
+ *
+ *   0  u32  len     whole frame length in bytes, header included (>= 16)
+ *   4  u8   op      message type (WIRE_OP_*)
+ *   5  u8   flags   per-op flags
+ *   6  u16  zero    reserved, must be 0
+ *   8  u64  id      request id, chosen by the client, echoed by replies
+ *  16  ...  body    op-specific
+ */
+#ifndef WALD_WIRE_H
+#define WALD_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_VERSION		1
+#define WIRE_HDR_LEN		16
+#define WIRE_MIN_FRAME		WIRE_HDR_LEN
+#define WIRE_MAX_FRAME_HARD	(17u << 20)	/* no frame above this, ever */
+#define WIRE_APPEND_FIXED	8		/* append body before the payload */
+#define WIRE_RECORD_FIXED	16		/* record body before the payload */
+
+/* Requests (client to server). */
+enum wire_op {
+	WIRE_OP_HELLO		= 0x01,
+	WIRE_OP_APPEND		= 0x02,
+	WIRE_OP_SYNC		= 0x03,
+	WIRE_OP_SEAL		= 0x04,
+	WIRE_OP_ROTATE		= 0x05,
+	WIRE_OP_READ		= 0x06,
+	WIRE_OP_TRUNCATE	= 0x07,
+	WIRE_OP_STATS		= 0x08,
+	WIRE_OP_PING		= 0x09,
+	WIRE_OP_READ_CANCEL	= 0x0a,
+};
+#define WIRE_REPLY		0x80	/* reply op = request op | WIRE_REPLY */
+#define WIRE_OP_RECORD		0xc0	/* one record of a read stream */
+#define WIRE_OP_READ_END	0xc1	/* end of a read stream */
+#define WIRE_OP_ERROR		0xff	/* error reply to any request */
+
+/* Flags. */
+#define WIRE_F_NOWAIT		0x01	/* append: reply with the LSN at once */
+#define WIRE_F_FOLLOW		0x01	/* read: keep streaming new records */
+#define WIRE_F_TENANT		0x02	/* read: filter on tenant */
+#define WIRE_F_VSHARD		0x04	/* read: filter on vshard */
+#define WIRE_F_TYPE		0x08	/* read: filter on record type */
+
+/* Error codes (body of WIRE_OP_ERROR). */
+enum wire_err {
+	WIRE_E_BAD_REQUEST	= 1,	/* malformed or unknown request */
+	WIRE_E_TOO_LARGE	= 2,	/* record or frame above the limit */
+	WIRE_E_NOT_PERMITTED	= 3,
+	WIRE_E_SEALED		= 4,	/* the log is sealed */
+	WIRE_E_NO_SPACE		= 5,	/* nothing written; retry later */
+	WIRE_E_IO		= 6,	/* write/sync failed: outcome unknown */
+	WIRE_E_SHUTTING_DOWN	= 7,	/* not accepted; nothing written */
+	WIRE_E_VERSION		= 8,	/* no common protocol version */
+	WIRE_E_RANGE		= 9,	/* LSN out of range (e.g. truncated) */
+	WIRE_E_BUSY		= 10,	/* limit reached; nothing written */
+	WIRE_E_INTERNAL		= 11,
+};
+
+/* A decoded frame header. */
+struct wire_hdr {
+	uint32_t	len;
+	uint8_t		op;
+	uint8_t		flags;
+	uint64_t	id;
+};
+
+/* HELLO request body: u16 min_version, u16 max_version. */
+struct wire_hello {
+	uint16_t	min_version;
+	uint16_t	max_version;
+};
+
+/* HELLO reply body: u16 version, u16 zero, u32 max_record, u32 max_frame,
+   then the server version string (no NUL). */
+struct wire_hello_reply {
+	uint16_t	 version;
+	uint32_t	 max_record;
+	uint32_t	 max_frame;
+	const char	*server;	/* points into the frame; not NUL-terminated */
+	size_t		 server_len;
+};
+
+/* APPEND request body: u16 type, u16 vshard, u32 tenant, payload.
+   Reply body: u64 lsn. */
+struct wire_append {
+	uint16_t	 type;
+	uint16_t	 vshard;
+	uint32_t	 tenant;
+	const void	*payload;	/* points into the frame */
+	uint32_t	 len;
+};
+
+/* READ request body: u64 from, u64 to (inclusive; 0 = no end), u32 tenant,
+   u16 vshard, u16 type; flags say which filters apply and whether to
+   follow. The server answers with RECORD frames then one READ_END (body:
+   u64 next LSN), or an ERROR; all carry the READ's id. */
+struct wire_read {
+	uint64_t	from;
+	uint64_t	to;
+	uint32_t	tenant;
+	uint16_t	vshard;
+	uint16_t	type;
+};
+
+/* RECORD body: u64 lsn, u16 type, u16 vshard, u32 tenant, payload. */
+struct wire_record {
+	uint64_t	 lsn;
+	uint16_t	 type;
+	uint16_t	 vshard;
+	uint32_t	 tenant;
+	const void	*payload;
+	uint32_t	 len;
+};
+
+/* ERROR body: u16 code, u16 zero, message bytes (UTF-8, no NUL). */
+struct wire_error {
+	uint16_t	 code;
+	const char	*msg;
+	size_t		 msg_len;
+};
+
+/*
+ * Decoding. wire_peek_hdr looks at the first bytes of a stream: it returns
+ * 1 and fills *h when a whole header is there and valid, 0 when more bytes
+ * are needed, -1 with *cause (a static string) when the header is invalid
+ * (length below the header or above max_frame, reserved bits set). The
+ * caller then waits for h->len bytes and decodes the body, which is the
+ * h->len - WIRE_HDR_LEN bytes after the header.
+ */
+int	wire_peek_hdr(const uint8_t *buf, size_t avail, uint32_t max_frame,
+	    struct wire_hdr *h, const char **cause);
+
+/* Body decoders: 0, or -1 with *cause when the body has the wrong size. */
+int	wire_dec_hello(const uint8_t *b, size_t n, struct wire_hello *,
+	    const char **cause);
+int	wire_dec_hello_reply(const uint8_t *b, size_t n,
+	    struct wire_hello_reply *, const char **cause);
+int	wire_dec_append(const uint8_t *b, size_t n, struct wire_append *,
+	    const char **cause);
+int	wire_dec_read(const uint8_t *b, size_t n, struct wire_read *,
+	    const char **cause);
+int	wire_dec_record(const uint8_t *b, size_t n, struct wire_record *,
+	    const char **cause);
+int	wire_dec_u64(const uint8_t *b, size_t n, uint64_t *,
+	    const char **cause);	/* bodies that are one u64 */
+int	wire_dec_error(const uint8_t *b, size_t n, struct wire_error *,
+	    const char **cause);
+
+/*
+ * Encoding. Each wire_enc_* writes a whole frame header plus the fixed
+ * part of the body into out (which has room for WIRE_HDR_LEN + 32 bytes)
+ * and returns the number of bytes written; a variable tail (payload,
+ * message, stats text) given by tail_len is counted in the frame length but
+ * not copied: the caller sends those bytes right after. This lets a sender
+ * queue a payload without copying it into a frame buffer.
+ */
+#define WIRE_ENC_MAX	(WIRE_HDR_LEN + 32)
+size_t	wire_enc_hdr(uint8_t *out, uint8_t op, uint8_t flags, uint64_t id,
+	    size_t body_len);
+size_t	wire_enc_hello(uint8_t *out, uint64_t id, uint16_t min_version,
+	    uint16_t max_version);
+size_t	wire_enc_hello_reply(uint8_t *out, uint64_t id, uint16_t version,
+	    uint32_t max_record, uint32_t max_frame, size_t server_len);
+size_t	wire_enc_append(uint8_t *out, uint64_t id, uint8_t flags,
+	    uint16_t type, uint16_t vshard, uint32_t tenant,
+	    uint32_t payload_len);
+size_t	wire_enc_read(uint8_t *out, uint64_t id, uint8_t flags,
+	    const struct wire_read *);
+size_t	wire_enc_record(uint8_t *out, uint64_t id, uint64_t lsn,
+	    uint16_t type, uint16_t vshard, uint32_t tenant,
+	    uint32_t payload_len);
+size_t	wire_enc_u64(uint8_t *out, uint8_t op, uint64_t id, uint64_t v);
+size_t	wire_enc_error(uint8_t *out, uint64_t id, uint16_t code,
+	    size_t msg_len);
+
+const char *wire_op_name(uint8_t op);		/* "append", ... or "unknown" */
+const char *wire_err_name(uint16_t code);	/* "sealed", ... */
+
+#endif

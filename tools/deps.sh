@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages walld needs to build and test, when missing:
+# with apt-get when root, otherwise it prints the exact command and fails.
+pkgs="build-essential pkg-config libevent-dev libssl-dev libyaml-dev check"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+	echo "deps: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq $missing >/dev/null || {
+		echo "deps: apt-get install failed" >&2; exit 1; }
+else
+	echo "deps: missing packages; run:" >&2
+	echo "  sudo apt-get install -y$missing" >&2
+	exit 1
+fi
