@@ -1,0 +1,458 @@
+/*
+ * frame.c: encoder and decoder of walld wire frames (proto/PROTOCOL.md).
+ * Pure byte shuffling, no I/O and no allocation: every length is checked
+ * against the frame before a byte of the body is looked at.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "wire.h"
+
+/* Reads a little-endian u16. */
+static uint16_t
+frame_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+/* Reads a little-endian u32. */
+static uint32_t
+frame_get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] | ((uint32_t)p[1] << 8) |
+	    ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24));
+}
+
+/* Reads a little-endian u64. */
+static uint64_t
+frame_get64(const uint8_t *p)
+{
+	return ((uint64_t)frame_get32(p) | ((uint64_t)frame_get32(p + 4) << 32));
+}
+
+/* Writes a little-endian u16. */
+static void
+frame_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = v >> 8;
+}
+
+/* Writes a little-endian u32. */
+static void
+frame_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+	p[2] = (v >> 16) & 0xff;
+	p[3] = v >> 24;
+}
+
+/* Writes a little-endian u64. */
+static void
+frame_put64(uint8_t *p, uint64_t v)
+{
+	frame_put32(p, (uint32_t)v);
+	frame_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Flag bits an op may carry; -1 when the op is not known. */
+static int
+frame_op_flags(uint8_t op)
+{
+	switch (op) {
+	case WIRE_OP_APPEND:
+		return (WIRE_F_NOWAIT);
+	case WIRE_OP_READ:
+		return (WIRE_F_FOLLOW|WIRE_F_TENANT|WIRE_F_VSHARD|WIRE_F_TYPE);
+	case WIRE_OP_HELLO:
+	case WIRE_OP_SYNC:
+	case WIRE_OP_SEAL:
+	case WIRE_OP_ROTATE:
+	case WIRE_OP_TRUNCATE:
+	case WIRE_OP_STATS:
+	case WIRE_OP_PING:
+	case WIRE_OP_READ_CANCEL:
+	case WIRE_OP_HELLO|WIRE_REPLY:
+	case WIRE_OP_APPEND|WIRE_REPLY:
+	case WIRE_OP_SYNC|WIRE_REPLY:
+	case WIRE_OP_SEAL|WIRE_REPLY:
+	case WIRE_OP_ROTATE|WIRE_REPLY:
+	case WIRE_OP_TRUNCATE|WIRE_REPLY:
+	case WIRE_OP_STATS|WIRE_REPLY:
+	case WIRE_OP_PING|WIRE_REPLY:
+	case WIRE_OP_RECORD:
+	case WIRE_OP_READ_END:
+	case WIRE_OP_ERROR:
+		return (0);
+	}
+	return (-1);
+}
+
+/* Looks at the start of a stream for a whole, valid frame header. */
+int
+wire_peek_hdr(const uint8_t *buf, size_t avail, uint32_t max_frame,
+    struct wire_hdr *h, const char **cause)
+{
+	uint32_t	len;
+	int		allowed;
+
+	if (avail < WIRE_HDR_LEN)
+		return (0);
+	if (max_frame == 0 || max_frame > WIRE_MAX_FRAME_HARD)
+		max_frame = WIRE_MAX_FRAME_HARD;
+
+	len = frame_get32(buf);
+	if (len < WIRE_MIN_FRAME) {
+		*cause = "frame length below the header length";
+		return (-1);
+	}
+	if (len > max_frame) {
+		*cause = "frame length above the maximum frame size";
+		return (-1);
+	}
+	if (frame_get16(buf + 6) != 0) {
+		*cause = "reserved header field is not zero";
+		return (-1);
+	}
+	allowed = frame_op_flags(buf[4]);
+	if (allowed != -1 && (buf[5] & ~allowed) != 0) {
+		*cause = "reserved flag bits set";
+		return (-1);
+	}
+
+	h->len = len;
+	h->op = buf[4];
+	h->flags = buf[5];
+	h->id = frame_get64(buf + 8);
+	return (1);
+}
+
+/* Decodes a HELLO request body. */
+int
+wire_dec_hello(const uint8_t *b, size_t n, struct wire_hello *m,
+    const char **cause)
+{
+	if (n != 4) {
+		*cause = "hello body is not 4 bytes";
+		return (-1);
+	}
+	m->min_version = frame_get16(b);
+	m->max_version = frame_get16(b + 2);
+	if (m->min_version == 0 || m->min_version > m->max_version) {
+		*cause = "hello version range is empty";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Decodes a HELLO reply body. */
+int
+wire_dec_hello_reply(const uint8_t *b, size_t n, struct wire_hello_reply *m,
+    const char **cause)
+{
+	if (n < 12) {
+		*cause = "hello reply body shorter than 12 bytes";
+		return (-1);
+	}
+	if (frame_get16(b + 2) != 0) {
+		*cause = "hello reply reserved field is not zero";
+		return (-1);
+	}
+	m->version = frame_get16(b);
+	m->max_record = frame_get32(b + 4);
+	m->max_frame = frame_get32(b + 8);
+	m->server = (const char *)(b + 12);
+	m->server_len = n - 12;
+	if (m->version == 0) {
+		*cause = "hello reply version is zero";
+		return (-1);
+	}
+	if (m->max_record == 0) {
+		*cause = "hello reply max_record is zero";
+		return (-1);
+	}
+	if (m->max_frame > WIRE_MAX_FRAME_HARD) {
+		*cause = "hello reply max_frame above the hard limit";
+		return (-1);
+	}
+	if ((uint64_t)m->max_record + WIRE_HDR_LEN + WIRE_RECORD_FIXED >
+	    m->max_frame) {
+		*cause = "hello reply max_frame cannot hold a max_record record";
+		return (-1);
+	}
+	if (memchr(m->server, '\0', m->server_len) != NULL) {
+		*cause = "hello reply server string contains a NUL";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Decodes an APPEND request body. */
+int
+wire_dec_append(const uint8_t *b, size_t n, struct wire_append *m,
+    const char **cause)
+{
+	if (n < WIRE_APPEND_FIXED) {
+		*cause = "append body shorter than 8 bytes";
+		return (-1);
+	}
+	if (n - WIRE_APPEND_FIXED > UINT32_MAX) {
+		*cause = "append payload too long";
+		return (-1);
+	}
+	m->type = frame_get16(b);
+	m->vshard = frame_get16(b + 2);
+	m->tenant = frame_get32(b + 4);
+	m->payload = b + WIRE_APPEND_FIXED;
+	m->len = (uint32_t)(n - WIRE_APPEND_FIXED);
+	return (0);
+}
+
+/* Decodes a READ request body. */
+int
+wire_dec_read(const uint8_t *b, size_t n, struct wire_read *m,
+    const char **cause)
+{
+	if (n != 24) {
+		*cause = "read body is not 24 bytes";
+		return (-1);
+	}
+	m->from = frame_get64(b);
+	m->to = frame_get64(b + 8);
+	m->tenant = frame_get32(b + 16);
+	m->vshard = frame_get16(b + 20);
+	m->type = frame_get16(b + 22);
+	if (m->to != 0 && m->to < m->from) {
+		*cause = "read range ends before it starts";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Decodes a RECORD body. */
+int
+wire_dec_record(const uint8_t *b, size_t n, struct wire_record *m,
+    const char **cause)
+{
+	if (n < WIRE_RECORD_FIXED) {
+		*cause = "record body shorter than 16 bytes";
+		return (-1);
+	}
+	if (n - WIRE_RECORD_FIXED > UINT32_MAX) {
+		*cause = "record payload too long";
+		return (-1);
+	}
+	m->lsn = frame_get64(b);
+	m->type = frame_get16(b + 8);
+	m->vshard = frame_get16(b + 10);
+	m->tenant = frame_get32(b + 12);
+	m->payload = b + WIRE_RECORD_FIXED;
+	m->len = (uint32_t)(n - WIRE_RECORD_FIXED);
+	if (m->lsn == 0) {
+		*cause = "record LSN is zero";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Decodes a body that is exactly one u64. */
+int
+wire_dec_u64(const uint8_t *b, size_t n, uint64_t *v, const char **cause)
+{
+	if (n != 8) {
+		*cause = "body is not 8 bytes";
+		return (-1);
+	}
+	*v = frame_get64(b);
+	return (0);
+}
+
+/* Decodes an ERROR body. */
+int
+wire_dec_error(const uint8_t *b, size_t n, struct wire_error *m,
+    const char **cause)
+{
+	if (n < 4) {
+		*cause = "error body shorter than 4 bytes";
+		return (-1);
+	}
+	if (frame_get16(b + 2) != 0) {
+		*cause = "error reserved field is not zero";
+		return (-1);
+	}
+	m->code = frame_get16(b);
+	m->msg = (const char *)(b + 4);
+	m->msg_len = n - 4;
+	if (m->code == 0) {
+		*cause = "error code is zero";
+		return (-1);
+	}
+	if (memchr(m->msg, '\0', m->msg_len) != NULL) {
+		*cause = "error message contains a NUL";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Writes a frame header for a body of body_len bytes. */
+size_t
+wire_enc_hdr(uint8_t *out, uint8_t op, uint8_t flags, uint64_t id,
+    size_t body_len)
+{
+	frame_put32(out, (uint32_t)(WIRE_HDR_LEN + body_len));
+	out[4] = op;
+	out[5] = flags;
+	frame_put16(out + 6, 0);
+	frame_put64(out + 8, id);
+	return (WIRE_HDR_LEN);
+}
+
+/* Writes a whole HELLO request. */
+size_t
+wire_enc_hello(uint8_t *out, uint64_t id, uint16_t min_version,
+    uint16_t max_version)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, WIRE_OP_HELLO, 0, id, 4);
+	frame_put16(out + off, min_version);
+	frame_put16(out + off + 2, max_version);
+	return (off + 4);
+}
+
+/* Writes a HELLO reply; the server string (server_len bytes) follows. */
+size_t
+wire_enc_hello_reply(uint8_t *out, uint64_t id, uint16_t version,
+    uint32_t max_record, uint32_t max_frame, size_t server_len)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, WIRE_OP_HELLO|WIRE_REPLY, 0, id,
+	    12 + server_len);
+	frame_put16(out + off, version);
+	frame_put16(out + off + 2, 0);
+	frame_put32(out + off + 4, max_record);
+	frame_put32(out + off + 8, max_frame);
+	return (off + 12);
+}
+
+/* Writes an APPEND request up to its payload (payload_len bytes follow). */
+size_t
+wire_enc_append(uint8_t *out, uint64_t id, uint8_t flags, uint16_t type,
+    uint16_t vshard, uint32_t tenant, uint32_t payload_len)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, WIRE_OP_APPEND, flags, id,
+	    WIRE_APPEND_FIXED + (size_t)payload_len);
+	frame_put16(out + off, type);
+	frame_put16(out + off + 2, vshard);
+	frame_put32(out + off + 4, tenant);
+	return (off + WIRE_APPEND_FIXED);
+}
+
+/* Writes a whole READ request. */
+size_t
+wire_enc_read(uint8_t *out, uint64_t id, uint8_t flags,
+    const struct wire_read *m)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, WIRE_OP_READ, flags, id, 24);
+	frame_put64(out + off, m->from);
+	frame_put64(out + off + 8, m->to);
+	frame_put32(out + off + 16, m->tenant);
+	frame_put16(out + off + 20, m->vshard);
+	frame_put16(out + off + 22, m->type);
+	return (off + 24);
+}
+
+/* Writes a RECORD frame up to its payload (payload_len bytes follow). */
+size_t
+wire_enc_record(uint8_t *out, uint64_t id, uint64_t lsn, uint16_t type,
+    uint16_t vshard, uint32_t tenant, uint32_t payload_len)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, WIRE_OP_RECORD, 0, id,
+	    WIRE_RECORD_FIXED + (size_t)payload_len);
+	frame_put64(out + off, lsn);
+	frame_put16(out + off + 8, type);
+	frame_put16(out + off + 10, vshard);
+	frame_put32(out + off + 12, tenant);
+	return (off + WIRE_RECORD_FIXED);
+}
+
+/* Writes a whole frame whose body is one u64. */
+size_t
+wire_enc_u64(uint8_t *out, uint8_t op, uint64_t id, uint64_t v)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, op, 0, id, 8);
+	frame_put64(out + off, v);
+	return (off + 8);
+}
+
+/* Writes an ERROR frame up to its message (msg_len bytes follow). */
+size_t
+wire_enc_error(uint8_t *out, uint64_t id, uint16_t code, size_t msg_len)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, WIRE_OP_ERROR, 0, id, 4 + msg_len);
+	frame_put16(out + off, code);
+	frame_put16(out + off + 2, 0);
+	return (off + 4);
+}
+
+/* Names a message type for log lines. */
+const char *
+wire_op_name(uint8_t op)
+{
+	switch (op) {
+	case WIRE_OP_HELLO:		return ("hello");
+	case WIRE_OP_APPEND:		return ("append");
+	case WIRE_OP_SYNC:		return ("sync");
+	case WIRE_OP_SEAL:		return ("seal");
+	case WIRE_OP_ROTATE:		return ("rotate");
+	case WIRE_OP_READ:		return ("read");
+	case WIRE_OP_TRUNCATE:		return ("truncate");
+	case WIRE_OP_STATS:		return ("stats");
+	case WIRE_OP_PING:		return ("ping");
+	case WIRE_OP_READ_CANCEL:	return ("read-cancel");
+	case WIRE_OP_HELLO|WIRE_REPLY:	return ("hello-reply");
+	case WIRE_OP_APPEND|WIRE_REPLY:	return ("append-reply");
+	case WIRE_OP_SYNC|WIRE_REPLY:	return ("sync-reply");
+	case WIRE_OP_SEAL|WIRE_REPLY:	return ("seal-reply");
+	case WIRE_OP_ROTATE|WIRE_REPLY:	return ("rotate-reply");
+	case WIRE_OP_TRUNCATE|WIRE_REPLY: return ("truncate-reply");
+	case WIRE_OP_STATS|WIRE_REPLY:	return ("stats-reply");
+	case WIRE_OP_PING|WIRE_REPLY:	return ("ping-reply");
+	case WIRE_OP_RECORD:		return ("record");
+	case WIRE_OP_READ_END:		return ("read-end");
+	case WIRE_OP_ERROR:		return ("error");
+	}
+	return ("unknown");
+}
+
+/* Names an error code; the words match the client's messages. */
+const char *
+wire_err_name(uint16_t code)
+{
+	switch (code) {
+	case WIRE_E_BAD_REQUEST:	return ("bad request");
+	case WIRE_E_TOO_LARGE:		return ("too large");
+	case WIRE_E_NOT_PERMITTED:	return ("not permitted");
+	case WIRE_E_SEALED:		return ("sealed");
+	case WIRE_E_NO_SPACE:		return ("no space");
+	case WIRE_E_IO:			return ("I/O error");
+	case WIRE_E_SHUTTING_DOWN:	return ("shutting down");
+	case WIRE_E_VERSION:		return ("unsupported version");
+	case WIRE_E_RANGE:		return ("out of range");
+	case WIRE_E_BUSY:		return ("busy");
+	case WIRE_E_INTERNAL:		return ("internal error");
+	}
+	return ("unknown error");
+}
