@@ -1,0 +1,52 @@
+/*
+ * batcher.h: group commit. The loop fills the WAL's batch; the batcher
+ * hands it to a flusher thread that writes and fdatasyncs it while the loop
+ * fills the next, then reports back on the loop. A second thread keeps a
+ * spare segment prepared.
+ */
+#ifndef WALD_BATCHER_H
+#define WALD_BATCHER_H
+
+#include <stdint.h>
+
+struct event_base;
+struct wal;
+struct batcher;
+
+struct batcher_cbs {
+	/* A batch finished: ok, with the durable LSN; or failed with cause. */
+	void	(*done_cb)(void *arg, int ok, uint64_t durable,
+		    const char *cause);
+	/* A spare segment became ready (after a wait or a full disk). */
+	void	(*spare_cb)(void *arg);
+	void	 *arg;
+};
+
+struct batcher	*batcher_create(struct event_base *, struct wal *,
+		    const struct batcher_cbs *, char **cause);
+/* Stops both threads and frees; no batch may be in flight. */
+void		 batcher_free(struct batcher *);
+/* Starts a flush when the flusher is idle and there is something to write.
+   `waiting` is the number of connections waiting for durability, for the
+   optional commit delay. */
+void		 batcher_kick(struct batcher *, unsigned waiting);
+/* 1 while a batch is being written (or held by the commit delay). */
+int		 batcher_busy(struct batcher *);
+/* Number of batches started so far: a mark made now rides batch n + 1. */
+uint64_t	 batcher_started(struct batcher *);
+/* Asks the preparer to make a spare segment now. */
+void		 batcher_want_spare(struct batcher *);
+/* Commit delay (0 = off): wait this long before a flush when at least
+   `siblings` connections are waiting, so more join the batch. */
+void		 batcher_set_delay(struct batcher *, uint64_t usec,
+		    unsigned siblings);
+/* Statistics. */
+struct batcher_stats {
+	uint64_t	flushes;
+	uint64_t	flush_usec_total;
+	uint64_t	flush_usec_max;
+	uint64_t	hist[16];	/* flush duration: <=2^(i+4) us */
+};
+void		 batcher_stats(struct batcher *, struct batcher_stats *);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * log.h: walld's log: one line per event on stderr, the level word first,
+ * with syslog priority prefixes when stderr is the journal.
+ */
+#ifndef WALD_LOG_H
+#define WALD_LOG_H
+
+#include <stdarg.h>
+
+void	log_init(int level);
+void	log_set_level(int level);
+void	log_msg(int level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Like log_msg, but at most `burst` lines per key per 10 s; the number
+   suppressed is reported with the next line that gets through. */
+void	log_limited(const char *key, int level, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Adapter for the engine's log callback. */
+void	log_engine(int level, const char *msg);
+
+#define log_err(...)	log_msg(3, __VA_ARGS__)
+#define log_warn(...)	log_msg(4, __VA_ARGS__)
+#define log_info(...)	log_msg(6, __VA_ARGS__)
+#define log_debug(...)	log_msg(7, __VA_ARGS__)
+
+#endif

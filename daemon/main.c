@@ -1,0 +1,339 @@
+/*
+ * main.c: walld's entry point. Reads the configuration, opens (and
+ * recovers) the WAL directory, opens the socket, and runs the event loop
+ * in the foreground until SIGTERM/SIGINT; SIGHUP reloads the configuration.
+ *
+ * Exit status: 0 after an orderly stop; 64 usage error; 78 bad
+ * configuration; 74 after a WAL write or sync failure (recovery at the next
+ * start decides what is in the log); 1 when start-up fails otherwise (a
+ * refused data directory, a socket in use).
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "config.h"
+#include "log.h"
+#include "notify.h"
+#include "server.h"
+#include "wal.h"
+
+#define WALD_VERSION	"0.1.0"
+#define EXIT_USAGE	64
+#define EXIT_CONFIG	78
+
+struct main_ctx {
+	struct event_base	*base;
+	struct server		*srv;
+	struct config		*cfg;
+	const char		*config_path;
+	const char		*socket_flag;
+	const char		*data_dir_flag;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: walld [--config FILE] [--socket PATH] [--data-dir DIR]\n"
+"       walld --check-config [--config FILE]\n"
+"       walld --version | --help\n"
+"\n"
+"walld owns a directory of WAL segments and appends records for its\n"
+"clients, acknowledging each once it is durable. It runs in the\n"
+"foreground; stop it with SIGTERM, reload its configuration with SIGHUP.\n"
+"\n"
+"  -c, --config FILE    configuration file (YAML; see walld.yaml(5))\n"
+"  -s, --socket PATH    listening socket (overrides socket.path)\n"
+"  -d, --data-dir DIR   WAL directory (overrides storage.data_dir)\n"
+"      --check-config   validate the configuration and exit (0, or 78)\n"
+"  -V, --version        print the version and exit\n"
+"  -h, --help           print this help and exit\n"
+"\n"
+"Exit status: 0 stopped cleanly; 1 start-up failed; 64 usage error;\n"
+"74 a WAL write or sync failed; 78 bad configuration.\n");
+}
+
+/* Reads defaults, the file and the flags into a new configuration. */
+static struct config *
+main_load_config(struct main_ctx *m, char **cause)
+{
+	struct config	*cfg;
+
+	if ((cfg = calloc(1, sizeof *cfg)) == NULL) {
+		*cause = strdup("out of memory");
+		return (NULL);
+	}
+	config_defaults(cfg);
+	if (m->config_path != NULL &&
+	    config_load(cfg, m->config_path, cause) != 0) {
+		config_free(cfg);
+		free(cfg);
+		return (NULL);
+	}
+	if (m->socket_flag != NULL) {
+		free(cfg->socket_path);
+		cfg->socket_path = strdup(m->socket_flag);
+	}
+	if (m->data_dir_flag != NULL) {
+		free(cfg->data_dir);
+		cfg->data_dir = strdup(m->data_dir_flag);
+	}
+	if (cfg->socket_path == NULL || cfg->data_dir == NULL) {
+		config_free(cfg);
+		free(cfg);
+		*cause = strdup("out of memory");
+		return (NULL);
+	}
+	return (cfg);
+}
+
+/* Creates dir and its missing parents (mode 0700 for new ones). */
+static int
+main_mkdirs(const char *dir, char **cause)
+{
+	char	*p, *s;
+
+	if ((p = strdup(dir)) == NULL) {
+		*cause = strdup("out of memory");
+		return (-1);
+	}
+	for (s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			if (asprintf(cause, "%s: %s", p, strerror(errno)) == -1)
+				*cause = NULL;
+			free(p);
+			return (-1);
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return (0);
+}
+
+/* Raises the open-files limit to its hard limit: each client is an fd. */
+static void
+main_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("setrlimit(RLIMIT_NOFILE): %s",
+			    strerror(errno));
+	}
+	log_info("open files limit: %llu", (unsigned long long)rl.rlim_cur);
+}
+
+static void
+main_status(struct main_ctx *m)
+{
+	char	buf[256];
+
+	server_status(m->srv, buf, sizeof buf);
+	notify("STATUS=%s", buf);
+}
+
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_ctx	*m = arg;
+	struct config	*ncfg;
+	char		*cause = NULL;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		notify("RELOADING=1");
+		if (m->config_path == NULL)
+			log_info("reload: no configuration file; nothing to do");
+		else if ((ncfg = main_load_config(m, &cause)) == NULL) {
+			log_err("reload: %s; keeping the running configuration",
+			    cause != NULL ? cause : "failed");
+			free(cause);
+		} else {
+			server_reload(m->srv, ncfg);
+			config_free(ncfg);
+			free(ncfg);
+		}
+		notify("READY=1");
+		main_status(m);
+		return;
+	}
+	log_info("%s: stopping: finishing batches in flight",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify("STOPPING=1");
+	server_shutdown(m->srv);
+}
+
+static void
+main_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct main_ctx	*m = arg;
+
+	(void)fd; (void)what;
+	notify("WATCHDOG=1");
+	main_status(m);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct main_ctx		 m;
+	struct wal_options	 wo;
+	struct wal		*w;
+	struct event		*sigs[3], *wd_ev = NULL;
+	struct timeval		 tv;
+	uint64_t		 wd;
+	char			*cause = NULL;
+	int			 ch, check = 0, fd, status, i;
+	const int		 signums[3] = { SIGTERM, SIGINT, SIGHUP };
+
+	memset(&m, 0, sizeof m);
+	while ((ch = getopt_long(argc, argv, "c:s:d:Vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			m.config_path = optarg;
+			break;
+		case 's':
+			m.socket_flag = optarg;
+			break;
+		case 'd':
+			m.data_dir_flag = optarg;
+			break;
+		case 'C':
+			check = 1;
+			break;
+		case 'V':
+			printf("walld %s\n", WALD_VERSION);
+			return (0);
+		case 'h':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (EXIT_USAGE);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "walld: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return (EXIT_USAGE);
+	}
+
+	if ((m.cfg = main_load_config(&m, &cause)) == NULL) {
+		fprintf(stderr, "walld: %s\n", cause != NULL ? cause :
+		    "cannot load the configuration");
+		free(cause);
+		return (EXIT_CONFIG);
+	}
+	if (check) {
+		printf("walld: %s: configuration OK\n", m.config_path != NULL ?
+		    m.config_path : "(defaults)");
+		config_free(m.cfg);
+		free(m.cfg);
+		return (0);
+	}
+
+	log_init(m.cfg->log_level);
+	notify_init();
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		log_warn("ignoring SIGPIPE: %s", strerror(errno));
+	main_raise_nofile();
+
+	if (main_mkdirs(m.cfg->data_dir, &cause) != 0) {
+		log_err("data directory: %s", cause);
+		return (1);
+	}
+	memset(&wo, 0, sizeof wo);
+	wo.dir = m.cfg->data_dir;
+	wo.segment_size = m.cfg->segment_size;
+	wo.direct_io = (enum wal_direct)m.cfg->direct_io;
+	wo.max_record = m.cfg->max_record;
+	wo.batch_bytes = m.cfg->max_batch_bytes;
+	wo.log = log_engine;
+	log_info("walld %s: opening %s", WALD_VERSION, m.cfg->data_dir);
+	notify("STATUS=recovering %s", m.cfg->data_dir);
+	if ((w = wal_open(&wo, &cause)) == NULL) {
+		log_err("%s", cause != NULL ? cause : "cannot open the WAL");
+		notify("STATUS=failed: cannot open the WAL");
+		return (1);
+	}
+
+	if ((fd = server_listen(m.cfg, &cause)) == -1) {
+		log_err("socket: %s", cause != NULL ? cause : "failed");
+		wal_close(w);
+		return (1);
+	}
+	if (evthread_use_pthreads() != 0 ||
+	    (m.base = event_base_new()) == NULL) {
+		log_err("cannot set up the event loop");
+		return (1);
+	}
+	if ((m.srv = server_create(m.base, m.cfg, w, fd, &cause)) == NULL) {
+		log_err("%s", cause != NULL ? cause : "cannot start");
+		return (1);
+	}
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(m.base, signums[i], main_signal_cb, &m);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0) {
+			log_err("cannot handle signal %d", signums[i]);
+			return (1);
+		}
+	}
+	if ((wd = notify_watchdog_usec()) > 0) {
+		wd_ev = event_new(m.base, -1, EV_PERSIST, main_watchdog_cb, &m);
+		tv.tv_sec = (time_t)(wd / 2 / 1000000);
+		tv.tv_usec = (suseconds_t)(wd / 2 % 1000000);
+		if (wd_ev == NULL || event_add(wd_ev, &tv) != 0)
+			log_warn("cannot arm the watchdog timer");
+	}
+
+	log_info("ready");
+	notify("READY=1");
+	main_status(&m);
+	if (event_base_dispatch(m.base) == -1)
+		log_err("event loop failed");
+
+	status = server_exit_status(m.srv);
+	server_free(m.srv);
+	wal_close(w);
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	if (wd_ev != NULL)
+		event_free(wd_ev);
+	event_base_free(m.base);
+	log_info("stopped (exit status %d)", status);
+	config_free(m.cfg);
+	free(m.cfg);
+	return (status);
+}

@@ -1,0 +1,1554 @@
+/*
+ * server.c: walld's connections. Reads framed requests from every client,
+ * feeds appends into the WAL's filling batch, and sends each reply once the
+ * batch holding its record is durable. Owns the waiter queue, read streams,
+ * back-pressure, orderly shutdown and the failure path.
+ *
+ * Durability order (the promise walld makes): a record is appended to the
+ * filling batch; the batcher writes and fdatasyncs it on its own thread;
+ * only when that returns success does server_done_cb learn the durable LSN,
+ * and only then are replies for records at or below it queued. A failed
+ * write or sync answers every waiter "outcome unknown" and ends the process
+ * with status 74: it is never retried and reported as success.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "batcher.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "wal.h"
+#include "wire.h"
+
+#ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+#define WALD_VERSION		"0.1.0"
+#define READ_OUT_HIGH		(256 * 1024)	/* pause a read stream here */
+#define READ_OUT_LOW		(64 * 1024)	/* and resume below this */
+#define DRAIN_TIMEOUT_SEC	10
+
+enum server_state { SRV_RUNNING, SRV_DRAINING, SRV_FAILED };
+
+/* Why a connection stopped reading. */
+enum conn_block { BLOCK_NONE, BLOCK_BATCH, BLOCK_SPARE, BLOCK_INFLIGHT };
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;		/* server->conns */
+	TAILQ_ENTRY(conn)	 blocked_entry;	/* server->blocked */
+	struct server		*srv;
+	struct bufferevent	*bev;		/* NULL once dead */
+	uint64_t		 serial;
+	uid_t			 uid;
+	gid_t			 gid;
+	pid_t			 pid;
+
+	int			 hello;		/* HELLO done */
+	int			 eof;		/* the client half-closed */
+	int			 closing;	/* close once output is sent */
+	enum conn_block		 blocked;
+	unsigned		 refs;		/* waiters that point here */
+	unsigned		 pending;	/* appends awaiting durability */
+	uint64_t		 inflight;	/* their payload bytes */
+
+	TAILQ_HEAD(, stream)	 streams;	/* its reads */
+	unsigned		 nstreams;
+	int			 reaping;	/* on server->dead */
+};
+TAILQ_HEAD(conn_list, conn);
+
+#define MAX_STREAMS	16	/* reads streaming at once per connection */
+
+/* One read: records from `next` on, up to `to`, maybe following. */
+struct stream {
+	TAILQ_ENTRY(stream)	 entry;		/* conn->streams */
+	TAILQ_ENTRY(stream)	 follow_entry;	/* server->followers */
+	struct conn		*conn;
+	struct wal_reader	*reader;
+	uint64_t		 id;
+	uint64_t		 to;
+	uint64_t		 next;
+	int			 follow;
+	int			 following;	/* on server->followers */
+};
+TAILQ_HEAD(stream_list, stream);
+
+/* Someone waiting for durability: an append (reply: its LSN) or a sync
+   (reply: the durable LSN). Kept in LSN order. */
+struct waiter {
+	struct conn	*conn;
+	uint64_t	 id;
+	uint64_t	 lsn;
+	uint32_t	 bytes;
+	uint8_t		 op;
+};
+
+/* Someone waiting for a seal or rotation: answered when the batch that
+   carries the mark completes. */
+struct ctl_waiter {
+	struct conn	*conn;
+	uint64_t	 id;
+	uint64_t	 batch;		/* number of the batch carrying it */
+	uint8_t		 op;
+};
+
+struct server_counters {
+	uint64_t	appends;
+	uint64_t	append_bytes;
+	uint64_t	connections_total;
+	uint64_t	errors[WIRE_E_INTERNAL + 1];
+	uint64_t	dropped_slow;
+	uint64_t	protocol_errors;
+};
+
+struct server {
+	struct event_base	*base;
+	struct config		*cfg;
+	struct wal		*wal;
+	struct batcher		*batcher;
+	struct evconnlistener	*listener;
+	struct event		*accept_ev;	/* re-enable after EMFILE */
+	struct event		*drain_ev;	/* drain timeout */
+	struct event		*reap_ev;	/* frees dead connections */
+	enum server_state	 state;
+	int			 exit_status;
+
+	struct conn_list	 conns;
+	struct conn_list	 blocked;
+	struct stream_list	 followers;	/* streams waiting for records */
+	struct conn_list	 dead;		/* closed, waiting to be freed */
+	unsigned		 nconns;
+	uint64_t		 serial;
+
+	struct waiter		*wq;		/* ring of waiters */
+	size_t			 wq_cap;
+	size_t			 wq_head;
+	size_t			 wq_len;
+
+	struct ctl_waiter	*ctl;
+	size_t			 ctl_len;
+	size_t			 ctl_cap;
+
+	uint64_t		 durable;
+	uint64_t		 batches_done;
+	uint64_t		 next_lsn;	/* mirror of the WAL's, for sync */
+	uint64_t		 inflight;	/* payload bytes awaiting acks */
+
+	struct server_counters	 count;
+};
+
+static void	conn_process(struct conn *);
+static void	conn_kill(struct conn *, const char *why);
+static void	stream_pump(struct stream *);
+static void	server_maybe_finish(struct server *);
+static void	server_check_exit(struct server *);
+
+/* Sends one frame whose fixed part is hdr[0..n) and whose tail is tail. */
+static void
+conn_send(struct conn *c, const uint8_t *hdr, size_t n, const void *tail,
+    size_t tail_len)
+{
+	struct evbuffer	*out;
+	struct server	*srv = c->srv;
+
+	if (c->bev == NULL)
+		return;
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_add(out, hdr, n) != 0 ||
+	    (tail_len > 0 && evbuffer_add(out, tail, tail_len) != 0)) {
+		conn_kill(c, "out of memory queueing a reply");
+		return;
+	}
+	if (evbuffer_get_length(out) > srv->cfg->max_conn_output) {
+		srv->count.dropped_slow++;
+		log_limited("slow client", 4, "connection %llu (pid %ld): "
+		    "output above %llu bytes: client does not read its "
+		    "replies; disconnecting", (unsigned long long)c->serial,
+		    (long)c->pid, (unsigned long long)srv->cfg->max_conn_output);
+		conn_kill(c, NULL);
+	}
+}
+
+/* Sends a frame whose body is one u64; op is the frame's own op. */
+static void
+conn_send_u64(struct conn *c, uint8_t op, uint64_t id, uint64_t v)
+{
+	uint8_t	buf[WIRE_ENC_MAX];
+
+	conn_send(c, buf, wire_enc_u64(buf, op, id, v), NULL, 0);
+}
+
+static void
+conn_reply_u64(struct conn *c, uint8_t req_op, uint64_t id, uint64_t v)
+{
+	conn_send_u64(c, req_op | WIRE_REPLY, id, v);
+}
+
+static void
+conn_reply_empty(struct conn *c, uint8_t op, uint64_t id)
+{
+	uint8_t	buf[WIRE_ENC_MAX];
+
+	conn_send(c, buf, wire_enc_hdr(buf, op | WIRE_REPLY, 0, id, 0), NULL, 0);
+}
+
+/* Sends an error reply with a formatted message. */
+static void __attribute__((format(printf, 4, 5)))
+conn_error(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
+{
+	uint8_t	buf[WIRE_ENC_MAX];
+	char	msg[512];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof msg)
+		n = sizeof msg - 1;
+	if (code <= WIRE_E_INTERNAL)
+		c->srv->count.errors[code]++;
+	conn_send(c, buf, wire_enc_error(buf, id, code, (size_t)n), msg,
+	    (size_t)n);
+}
+
+/* Replies with an error and closes the connection once it is sent. */
+static void __attribute__((format(printf, 4, 5)))
+conn_fatal(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
+{
+	char	msg[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	c->srv->count.protocol_errors++;
+	log_limited("bad client", 4, "connection %llu (pid %ld uid %ld): %s; "
+	    "closing", (unsigned long long)c->serial, (long)c->pid,
+	    (long)c->uid, msg);
+	conn_error(c, id, code, "%s", msg);
+	c->closing = 1;
+	if (c->bev != NULL) {
+		bufferevent_disable(c->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_kill(c, NULL);
+	}
+}
+
+static void
+conn_unblock(struct conn *c)
+{
+	if (c->blocked != BLOCK_NONE) {
+		TAILQ_REMOVE(&c->srv->blocked, c, blocked_entry);
+		c->blocked = BLOCK_NONE;
+	}
+}
+
+static void
+conn_block(struct conn *c, enum conn_block why)
+{
+	if (c->blocked == BLOCK_NONE)
+		TAILQ_INSERT_TAIL(&c->srv->blocked, c, blocked_entry);
+	c->blocked = why;
+}
+
+/* Ends one read stream and frees it. */
+static void
+stream_free(struct stream *st)
+{
+	struct conn	*c = st->conn;
+
+	if (st->following)
+		TAILQ_REMOVE(&c->srv->followers, st, follow_entry);
+	TAILQ_REMOVE(&c->streams, st, entry);
+	c->nstreams--;
+	wal_reader_close(st->reader);
+	free(st);
+}
+
+/* Ends every read of the connection, telling the client when it can. */
+static void
+conn_read_end(struct conn *c, int tell)
+{
+	struct stream	*st;
+
+	while ((st = TAILQ_FIRST(&c->streams)) != NULL) {
+		if (tell)
+			conn_send_u64(c, WIRE_OP_READ_END, st->id, st->next);
+		stream_free(st);
+	}
+}
+
+/* Frees a dead connection once no waiter points at it. The free itself
+   is deferred to reap_ev, so a callback that killed c may still look at
+   it until it returns. */
+static void
+conn_release(struct conn *c)
+{
+	if (c->bev != NULL || c->refs != 0 || c->reaping)
+		return;
+	c->reaping = 1;
+	TAILQ_INSERT_TAIL(&c->srv->dead, c, entry);
+	event_active(c->srv->reap_ev, EV_READ, 0);
+}
+
+static void
+server_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct conn	*c;
+
+	(void)fd; (void)what;
+	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
+		TAILQ_REMOVE(&srv->dead, c, entry);
+		free(c);
+	}
+}
+
+/* Closes the socket now; waiters that still point here are dropped when
+   their batch completes (the records stay in the log). */
+static void
+conn_kill(struct conn *c, const char *why)
+{
+	struct server	*srv = c->srv;
+
+	if (c->bev == NULL)
+		return;
+	if (why != NULL)
+		log_limited("connection closed", 6, "connection %llu (pid %ld): "
+		    "%s", (unsigned long long)c->serial, (long)c->pid, why);
+	conn_unblock(c);
+	conn_read_end(c, 0);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+	conn_release(c);
+	server_check_exit(srv);
+}
+
+/* Closes a connection that is done once its replies are written. */
+static void
+conn_maybe_close(struct conn *c)
+{
+	if (c->bev == NULL)
+		return;
+	if (c->eof && c->pending == 0 && c->refs == 0 && c->nstreams == 0)
+		c->closing = 1;
+	if (c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_kill(c, NULL);
+}
+
+/* Adds a waiter at the tail of the ring, growing it when full. */
+static int
+server_wait(struct server *srv, struct conn *c, uint64_t id, uint64_t lsn,
+    uint32_t bytes, uint8_t op)
+{
+	struct waiter	*nq;
+	size_t		 i, ncap;
+
+	if (srv->wq_len == srv->wq_cap) {
+		ncap = srv->wq_cap == 0 ? 1024 : srv->wq_cap * 2;
+		if ((nq = malloc(ncap * sizeof *nq)) == NULL)
+			return (-1);
+		for (i = 0; i < srv->wq_len; i++)
+			nq[i] = srv->wq[(srv->wq_head + i) % srv->wq_cap];
+		free(srv->wq);
+		srv->wq = nq;
+		srv->wq_cap = ncap;
+		srv->wq_head = 0;
+	}
+	srv->wq[(srv->wq_head + srv->wq_len) % srv->wq_cap] = (struct waiter){
+	    .conn = c, .id = id, .lsn = lsn, .bytes = bytes, .op = op };
+	srv->wq_len++;
+	c->refs++;
+	if (op == WIRE_OP_APPEND) {
+		c->pending++;
+		c->inflight += bytes;
+		srv->inflight += bytes;
+	}
+	return (0);
+}
+
+/* Removes the head waiter and lets go of its connection. */
+static struct waiter
+server_wait_pop(struct server *srv)
+{
+	struct waiter	w = srv->wq[srv->wq_head];
+
+	srv->wq_head = (srv->wq_head + 1) % srv->wq_cap;
+	srv->wq_len--;
+	w.conn->refs--;
+	if (w.op == WIRE_OP_APPEND) {
+		w.conn->pending--;
+		w.conn->inflight -= w.bytes;
+		srv->inflight -= w.bytes;
+	}
+	return (w);
+}
+
+static int
+server_ctl_wait(struct server *srv, struct conn *c, uint64_t id, uint8_t op)
+{
+	struct ctl_waiter	*n;
+	size_t			 ncap;
+
+	if (srv->ctl_len == srv->ctl_cap) {
+		ncap = srv->ctl_cap == 0 ? 8 : srv->ctl_cap * 2;
+		if ((n = realloc(srv->ctl, ncap * sizeof *n)) == NULL)
+			return (-1);
+		srv->ctl = n;
+		srv->ctl_cap = ncap;
+	}
+	/* The mark is in the filling batch: the next one to start. */
+	srv->ctl[srv->ctl_len++] = (struct ctl_waiter){ .conn = c, .id = id,
+	    .batch = batcher_started(srv->batcher) + 1, .op = op };
+	c->refs++;
+	return (0);
+}
+
+/* Number of connections with appends waiting, for the commit delay. */
+static unsigned
+server_waiting(struct server *srv)
+{
+	return (srv->wq_len > 0xffffffffu ? 0xffffffffu : (unsigned)srv->wq_len);
+}
+
+/* Starts a flush if the flusher is idle and something is waiting. */
+static void
+server_kick(struct server *srv)
+{
+	if (srv->state != SRV_FAILED)
+		batcher_kick(srv->batcher, server_waiting(srv));
+}
+
+/* Resumes every blocked connection, oldest first. */
+static void
+server_resume(struct server *srv)
+{
+	struct conn	*c;
+	unsigned	 n = 0, i;
+
+	TAILQ_FOREACH(c, &srv->blocked, blocked_entry)
+		n++;
+	for (i = 0; i < n && (c = TAILQ_FIRST(&srv->blocked)) != NULL; i++) {
+		conn_unblock(c);
+		conn_process(c);
+	}
+	server_kick(srv);
+}
+
+/* Answers every seal/rotate waiter whose batch has completed. */
+static void
+server_answer_ctl(struct server *srv, int ok, const char *cause)
+{
+	struct ctl_waiter	 cw;
+	struct wal_stats	 st;
+	size_t			 i, keep = 0;
+
+	wal_stats(srv->wal, &st);
+	for (i = 0; i < srv->ctl_len; i++) {
+		cw = srv->ctl[i];
+		if (ok && cw.batch > srv->batches_done) {
+			srv->ctl[keep++] = cw;
+			continue;
+		}
+		cw.conn->refs--;
+		if (cw.conn->bev != NULL) {
+			if (!ok)
+				conn_error(cw.conn, cw.id, WIRE_E_IO,
+				    "outcome unknown: %s", cause);
+			else if (cw.op == WIRE_OP_SEAL)
+				conn_reply_u64(cw.conn, WIRE_OP_SEAL, cw.id,
+				    st.next_lsn - 1);
+			else
+				conn_reply_u64(cw.conn, WIRE_OP_ROTATE, cw.id,
+				    st.next_lsn);
+			conn_maybe_close(cw.conn);
+		}
+		conn_release(cw.conn);
+	}
+	srv->ctl_len = keep;
+}
+
+/* A batch completed: acknowledge what it made durable, in LSN order. */
+static void
+server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
+{
+	struct server	*srv = arg;
+	struct stream	*st;
+	struct waiter	 w;
+	size_t		 n = 0;
+
+	srv->batches_done++;
+	if (!ok) {
+		srv->state = SRV_FAILED;
+		srv->exit_status = 74;
+		log_err("WAL write failed: %s; no record of this or any later "
+		    "batch is acknowledged; waiting clients are told the outcome "
+		    "is unknown; exiting with status 74 for recovery",
+		    cause != NULL ? cause : "unknown error");
+		while (srv->wq_len > 0) {
+			w = server_wait_pop(srv);
+			if (w.conn->bev != NULL) {
+				conn_error(w.conn, w.id, WIRE_E_IO, "outcome "
+				    "unknown: the WAL write failed: %s", cause);
+				conn_maybe_close(w.conn);
+			}
+			conn_release(w.conn);
+		}
+		server_answer_ctl(srv, 0, cause);
+		server_shutdown(srv);
+		return;
+	}
+
+	srv->durable = durable;
+	while (srv->wq_len > 0 && srv->wq[srv->wq_head].lsn <= durable) {
+		w = server_wait_pop(srv);
+		if (w.conn->bev != NULL) {
+			conn_reply_u64(w.conn, w.op, w.id,
+			    w.op == WIRE_OP_APPEND ? w.lsn : durable);
+			conn_maybe_close(w.conn);
+		}
+		conn_release(w.conn);
+	}
+	server_answer_ctl(srv, 1, NULL);
+
+	/* Pumping a stream may re-queue it, or close its connection and
+	   free its siblings: take them one at a time, as many as there were. */
+	TAILQ_FOREACH(st, &srv->followers, follow_entry)
+		n++;
+	while (n-- > 0 && (st = TAILQ_FIRST(&srv->followers)) != NULL) {
+		TAILQ_REMOVE(&srv->followers, st, follow_entry);
+		st->following = 0;
+		stream_pump(st);
+	}
+
+	server_resume(srv);
+	if (srv->state != SRV_RUNNING)
+		server_maybe_finish(srv);
+}
+
+static void
+server_spare_cb(void *arg)
+{
+	server_resume(arg);
+}
+
+/* Streams records of one read until the connection's output is full,
+   the durable end is reached, or the range ends. May free st. */
+static void
+stream_pump(struct stream *st)
+{
+	struct conn		*c = st->conn;
+	struct server		*srv = c->srv;
+	struct wal_record	 rec;
+	uint8_t			 buf[WIRE_ENC_MAX];
+	uint64_t		 limit;
+	char			*cause = NULL;
+	int			 rc;
+
+	for (;;) {
+		if (c->bev == NULL)
+			return;
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >=
+		    READ_OUT_HIGH)
+			return;	/* the write callback resumes us */
+		limit = srv->durable;
+		if (st->to != 0 && st->to < limit)
+			limit = st->to;
+		rc = wal_reader_next(st->reader, limit, &rec, &cause);
+		if (rc < 0) {
+			conn_error(c, st->id, WIRE_E_RANGE, "read: %s",
+			    cause != NULL ? cause : "failed");
+			free(cause);
+			stream_free(st);
+			return;
+		}
+		if (rc == 1) {
+			st->next = rec.lsn + 1;
+			conn_send(c, buf, wire_enc_record(buf, st->id, rec.lsn,
+			    rec.type, rec.vshard, rec.tenant, rec.len),
+			    rec.payload, rec.len);
+			continue;
+		}
+		if (limit + 1 > st->next)
+			st->next = limit + 1;
+		if (st->follow && srv->state == SRV_RUNNING &&
+		    (st->to == 0 || srv->durable < st->to)) {
+			if (!st->following) {
+				TAILQ_INSERT_TAIL(&srv->followers, st,
+				    follow_entry);
+				st->following = 1;
+			}
+			return;
+		}
+		conn_send_u64(c, WIRE_OP_READ_END, st->id, st->next);
+		stream_free(st);
+		conn_maybe_close(c);
+		return;
+	}
+}
+
+/* Resumes every read of the connection that is not waiting for records. */
+static void
+conn_pump_streams(struct conn *c)
+{
+	struct stream	*st, *next;
+
+	TAILQ_FOREACH_SAFE(st, &c->streams, entry, next) {
+		if (!st->following)
+			stream_pump(st);
+		if (c->bev == NULL)
+			break;	/* closed: every stream is gone */
+	}
+}
+
+/* The result of one request: done (drop the frame) or retry it later. */
+enum dispatch { DISPATCH_DONE, DISPATCH_DEFER };
+
+static enum dispatch
+conn_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+    size_t n)
+{
+	struct server		*srv = c->srv;
+	struct wire_append	 a;
+	const char		*cause;
+	uint64_t		 lsn;
+	enum wal_rc		 rc;
+
+	if (wire_dec_append(body, n, &a, &cause) != 0) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "append: %s", cause);
+		return (DISPATCH_DONE);
+	}
+	if (srv->state == SRV_DRAINING) {
+		conn_error(c, h->id, WIRE_E_SHUTTING_DOWN, "walld is shutting "
+		    "down; nothing was written");
+		return (DISPATCH_DONE);
+	}
+	if (srv->state == SRV_FAILED) {
+		conn_error(c, h->id, WIRE_E_IO, "walld stopped after a WAL "
+		    "write failure; nothing was written");
+		return (DISPATCH_DONE);
+	}
+	if (a.len > srv->cfg->max_record) {
+		conn_error(c, h->id, WIRE_E_TOO_LARGE, "record of %u bytes is "
+		    "above max_record (%u)", a.len, srv->cfg->max_record);
+		return (DISPATCH_DONE);
+	}
+	if ((c->pending > 0 && c->inflight + a.len > srv->cfg->max_conn_inflight) ||
+	    (srv->wq_len > 0 && srv->inflight + a.len > srv->cfg->max_total_inflight)) {
+		/* Stop reading this client until acknowledgements drain. */
+		server_kick(srv);
+		conn_block(c, BLOCK_INFLIGHT);
+		return (DISPATCH_DEFER);
+	}
+	rc = wal_append(srv->wal, a.type, a.tenant, a.vshard, a.payload, a.len,
+	    &lsn);
+	switch (rc) {
+	case WAL_OK:
+		break;
+	case WAL_EFULL:
+		server_kick(srv);
+		conn_block(c, BLOCK_BATCH);
+		return (DISPATCH_DEFER);
+	case WAL_EWAIT:
+		batcher_want_spare(srv->batcher);
+		conn_block(c, BLOCK_SPARE);
+		return (DISPATCH_DEFER);
+	case WAL_ENOSPC:
+		batcher_want_spare(srv->batcher);
+		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
+		    "segment; nothing was written; retry later");
+		return (DISPATCH_DONE);
+	case WAL_ETOOBIG:
+		conn_error(c, h->id, WIRE_E_TOO_LARGE, "record of %u bytes is "
+		    "too large", a.len);
+		return (DISPATCH_DONE);
+	case WAL_ESEALED:
+		conn_error(c, h->id, WIRE_E_SEALED, "the log is sealed; "
+		    "appends are refused");
+		return (DISPATCH_DONE);
+	case WAL_EFAILED:
+		conn_error(c, h->id, WIRE_E_IO, "the WAL is failed after a "
+		    "write error; nothing was written");
+		return (DISPATCH_DONE);
+	}
+	srv->next_lsn = lsn + 1;
+	srv->count.appends++;
+	srv->count.append_bytes += a.len;
+	if (h->flags & WIRE_F_NOWAIT) {
+		conn_reply_u64(c, WIRE_OP_APPEND, h->id, lsn);
+		return (DISPATCH_DONE);
+	}
+	if (server_wait(srv, c, h->id, lsn, a.len, WIRE_OP_APPEND) != 0) {
+		/* The record is in the batch; only the reply is lost. */
+		conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
+	}
+	return (DISPATCH_DONE);
+}
+
+static void
+conn_sync(struct conn *c, uint64_t id)
+{
+	struct server	*srv = c->srv;
+	uint64_t	 last = srv->next_lsn - 1;
+
+	if (srv->state == SRV_FAILED) {
+		conn_error(c, id, WIRE_E_IO, "walld stopped after a WAL write "
+		    "failure");
+		return;
+	}
+	if (srv->durable >= last) {
+		conn_reply_u64(c, WIRE_OP_SYNC, id, srv->durable);
+		return;
+	}
+	if (server_wait(srv, c, id, last, 0, WIRE_OP_SYNC) != 0)
+		conn_fatal(c, id, WIRE_E_INTERNAL, "out of memory");
+}
+
+static enum dispatch
+conn_control(struct conn *c, const struct wire_hdr *h)
+{
+	struct server		*srv = c->srv;
+	struct wal_stats	 st;
+	enum wal_rc		 rc;
+
+	if (srv->state != SRV_RUNNING) {
+		conn_error(c, h->id, srv->state == SRV_FAILED ? WIRE_E_IO :
+		    WIRE_E_SHUTTING_DOWN, "walld is %s", srv->state ==
+		    SRV_FAILED ? "stopping after a WAL failure" :
+		    "shutting down");
+		return (DISPATCH_DONE);
+	}
+	rc = h->op == WIRE_OP_SEAL ? wal_mark_seal(srv->wal) :
+	    wal_mark_rotate(srv->wal);
+	switch (rc) {
+	case WAL_OK:
+		break;
+	case WAL_ESEALED:
+		if (h->op == WIRE_OP_SEAL) {
+			/* Sealing a sealed log is a no-op once it is durable. */
+			wal_stats(srv->wal, &st);
+			if (srv->durable >= st.next_lsn - 1 && srv->ctl_len == 0) {
+				conn_reply_u64(c, WIRE_OP_SEAL, h->id,
+				    st.next_lsn - 1);
+				return (DISPATCH_DONE);
+			}
+			break;
+		}
+		conn_error(c, h->id, WIRE_E_SEALED, "the log is sealed");
+		return (DISPATCH_DONE);
+	case WAL_EFULL:
+	case WAL_EWAIT:
+		batcher_want_spare(srv->batcher);
+		server_kick(srv);
+		conn_block(c, rc == WAL_EWAIT ? BLOCK_SPARE : BLOCK_BATCH);
+		return (DISPATCH_DEFER);
+	case WAL_ENOSPC:
+		batcher_want_spare(srv->batcher);
+		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
+		    "segment; retry later");
+		return (DISPATCH_DONE);
+	case WAL_ETOOBIG:
+	case WAL_EFAILED:
+		conn_error(c, h->id, WIRE_E_IO, "the WAL is failed after a "
+		    "write error");
+		return (DISPATCH_DONE);
+	}
+	if (server_ctl_wait(srv, c, h->id, h->op) != 0)
+		conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
+	return (DISPATCH_DONE);
+}
+
+static void
+conn_truncate(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+    size_t n)
+{
+	uint64_t	 before, first;
+	const char	*why;
+	char		*cause = NULL;
+
+	if (wire_dec_u64(body, n, &before, &why) != 0) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "truncate: %s", why);
+		return;
+	}
+	if (wal_truncate_before(c->srv->wal, before, &first, &cause) != 0) {
+		log_err("truncate before %llu: %s", (unsigned long long)before,
+		    cause);
+		conn_error(c, h->id, WIRE_E_IO, "truncate: %s", cause);
+		free(cause);
+		return;
+	}
+	log_info("truncated before LSN %llu: the log now starts at %llu",
+	    (unsigned long long)before, (unsigned long long)first);
+	conn_reply_u64(c, WIRE_OP_TRUNCATE, h->id, first);
+}
+
+static void
+conn_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+    size_t n)
+{
+	struct wire_read	 r;
+	struct wal_filter	 f;
+	struct stream		*st;
+	const char		*why;
+	char			*cause = NULL;
+
+	if (wire_dec_read(body, n, &r, &why) != 0) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: %s", why);
+		return;
+	}
+	if (c->nstreams >= MAX_STREAMS) {
+		conn_error(c, h->id, WIRE_E_BUSY, "read: %d reads are already "
+		    "streaming on this connection", MAX_STREAMS);
+		return;
+	}
+	if ((st = calloc(1, sizeof *st)) == NULL) {
+		conn_error(c, h->id, WIRE_E_INTERNAL, "out of memory");
+		return;
+	}
+	memset(&f, 0, sizeof f);
+	f.tenant = r.tenant;
+	f.vshard = r.vshard;
+	f.type = r.type;
+	f.has_tenant = (h->flags & WIRE_F_TENANT) != 0;
+	f.has_vshard = (h->flags & WIRE_F_VSHARD) != 0;
+	f.has_type = (h->flags & WIRE_F_TYPE) != 0;
+	st->reader = wal_reader_open(c->srv->cfg->data_dir, r.from, &f, &cause);
+	if (st->reader == NULL) {
+		conn_error(c, h->id, WIRE_E_RANGE, "read: %s",
+		    cause != NULL ? cause : "cannot open the log");
+		free(cause);
+		free(st);
+		return;
+	}
+	st->conn = c;
+	st->id = h->id;
+	st->to = r.to;
+	st->next = r.from;
+	st->follow = (h->flags & WIRE_F_FOLLOW) != 0;
+	TAILQ_INSERT_TAIL(&c->streams, st, entry);
+	c->nstreams++;
+	stream_pump(st);
+}
+
+/* Appends one "name value" line to the stats text. */
+static void __attribute__((format(printf, 2, 3)))
+stats_line(struct evbuffer *eb, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(eb, fmt, ap);
+	va_end(ap);
+	evbuffer_add(eb, "\n", 1);
+}
+
+static void
+conn_stats(struct conn *c, uint64_t id)
+{
+	struct server		*srv = c->srv;
+	struct wal_stats	 st;
+	struct batcher_stats	 bs;
+	struct evbuffer		*eb;
+	uint8_t			 buf[WIRE_ENC_MAX];
+	size_t			 len;
+	unsigned		 i;
+	const char		*state;
+
+	if ((eb = evbuffer_new()) == NULL) {
+		conn_error(c, id, WIRE_E_INTERNAL, "out of memory");
+		return;
+	}
+	wal_stats(srv->wal, &st);
+	batcher_stats(srv->batcher, &bs);
+	state = srv->state == SRV_FAILED || st.failed ? "failed" :
+	    st.sealed ? "sealed" : srv->state == SRV_DRAINING ? "stopping" :
+	    "read-write";
+	stats_line(eb, "version %s", WALD_VERSION);
+	stats_line(eb, "state %s", state);
+	stats_line(eb, "first_lsn %llu", (unsigned long long)st.first_lsn);
+	stats_line(eb, "next_lsn %llu", (unsigned long long)st.next_lsn);
+	stats_line(eb, "durable_lsn %llu", (unsigned long long)st.durable_lsn);
+	stats_line(eb, "segments %llu", (unsigned long long)st.segments);
+	stats_line(eb, "bytes_on_disk %llu",
+	    (unsigned long long)st.bytes_on_disk);
+	stats_line(eb, "bytes_written %llu",
+	    (unsigned long long)st.bytes_written);
+	stats_line(eb, "direct_io %d", st.direct_io);
+	stats_line(eb, "appends_total %llu",
+	    (unsigned long long)srv->count.appends);
+	stats_line(eb, "append_bytes_total %llu",
+	    (unsigned long long)srv->count.append_bytes);
+	stats_line(eb, "fsyncs_total %llu", (unsigned long long)bs.flushes);
+	stats_line(eb, "fsync_usec_total %llu",
+	    (unsigned long long)bs.flush_usec_total);
+	stats_line(eb, "fsync_usec_max %llu",
+	    (unsigned long long)bs.flush_usec_max);
+	for (i = 0; i < 16; i++)
+		stats_line(eb, "fsync_usec_le_%llu %llu",
+		    i == 15 ? 0ull : 16ull << i, (unsigned long long)bs.hist[i]);
+	stats_line(eb, "connections %u", srv->nconns);
+	stats_line(eb, "connections_total %llu",
+	    (unsigned long long)srv->count.connections_total);
+	stats_line(eb, "waiters %zu", srv->wq_len);
+	stats_line(eb, "protocol_errors_total %llu",
+	    (unsigned long long)srv->count.protocol_errors);
+	stats_line(eb, "slow_clients_dropped_total %llu",
+	    (unsigned long long)srv->count.dropped_slow);
+	for (i = 1; i <= WIRE_E_INTERNAL; i++)
+		stats_line(eb, "errors_%s_total %llu", wire_err_name(i),
+		    (unsigned long long)srv->count.errors[i]);
+
+	len = evbuffer_get_length(eb);
+	wire_enc_hdr(buf, WIRE_OP_STATS | WIRE_REPLY, 0, id, len);
+	conn_send(c, buf, WIRE_HDR_LEN, evbuffer_pullup(eb, -1), len);
+	evbuffer_free(eb);
+}
+
+static void
+conn_hello(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+    size_t n)
+{
+	struct wire_hello	 hello;
+	const char		*why;
+	uint8_t			 buf[WIRE_ENC_MAX];
+	const char		*version = "walld " WALD_VERSION;
+
+	if (wire_dec_hello(body, n, &hello, &why) != 0) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "hello: %s", why);
+		return;
+	}
+	if (hello.min_version > WIRE_VERSION ||
+	    hello.max_version < WIRE_VERSION) {
+		conn_fatal(c, h->id, WIRE_E_VERSION, "protocol versions %u..%u "
+		    "are not supported; this walld speaks %u",
+		    hello.min_version, hello.max_version, WIRE_VERSION);
+		return;
+	}
+	c->hello = 1;
+	conn_send(c, buf, wire_enc_hello_reply(buf, h->id, WIRE_VERSION,
+	    c->srv->cfg->max_record, c->srv->cfg->max_record + WIRE_HDR_LEN +
+	    WIRE_APPEND_FIXED, strlen(version)), version, strlen(version));
+}
+
+/* Handles one whole frame. */
+static enum dispatch
+conn_dispatch(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+    size_t n)
+{
+	struct stream	*st;
+
+	if (!c->hello && h->op != WIRE_OP_HELLO) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "%s before hello",
+		    wire_op_name(h->op));
+		return (DISPATCH_DONE);
+	}
+	switch (h->op) {
+	case WIRE_OP_HELLO:
+		if (c->hello)
+			conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "second hello");
+		else
+			conn_hello(c, h, body, n);
+		break;
+	case WIRE_OP_APPEND:
+		return (conn_append(c, h, body, n));
+	case WIRE_OP_SYNC:
+		conn_sync(c, h->id);
+		break;
+	case WIRE_OP_SEAL:
+	case WIRE_OP_ROTATE:
+		return (conn_control(c, h));
+	case WIRE_OP_TRUNCATE:
+		conn_truncate(c, h, body, n);
+		break;
+	case WIRE_OP_READ:
+		conn_read(c, h, body, n);
+		break;
+	case WIRE_OP_READ_CANCEL:
+		TAILQ_FOREACH(st, &c->streams, entry) {
+			if (st->id == h->id) {
+				conn_send_u64(c, WIRE_OP_READ_END, st->id,
+				    st->next);
+				stream_free(st);
+				break;
+			}
+		}
+		break;
+	case WIRE_OP_STATS:
+		conn_stats(c, h->id);
+		break;
+	case WIRE_OP_PING:
+		conn_reply_empty(c, WIRE_OP_PING, h->id);
+		break;
+	default:
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "unknown operation "
+		    "0x%02x", h->op);
+		break;
+	}
+	return (DISPATCH_DONE);
+}
+
+/* Handles every whole frame waiting in the connection's input. */
+static void
+conn_process(struct conn *c)
+{
+	struct server	*srv = c->srv;
+	struct evbuffer	*in;
+	struct wire_hdr	 h;
+	const char	*why;
+	uint8_t		 hb[WIRE_HDR_LEN];
+	uint8_t		*frame;
+	size_t		 avail;
+	uint32_t	 max_frame;
+	int		 rc;
+
+	max_frame = srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED;
+	while (c->bev != NULL && !c->closing && c->blocked == BLOCK_NONE) {
+		in = bufferevent_get_input(c->bev);
+		avail = evbuffer_get_length(in);
+		if (avail < WIRE_HDR_LEN)
+			break;
+		if (evbuffer_copyout(in, hb, sizeof hb) != (ssize_t)sizeof hb)
+			break;
+		rc = wire_peek_hdr(hb, sizeof hb, max_frame, &h, &why);
+		if (rc < 0) {
+			conn_fatal(c, 0, h.len > max_frame ? WIRE_E_TOO_LARGE :
+			    WIRE_E_BAD_REQUEST, "bad frame: %s", why);
+			break;
+		}
+		if (avail < h.len)
+			break;
+		if ((frame = evbuffer_pullup(in, h.len)) == NULL) {
+			conn_kill(c, "out of memory reading a frame");
+			break;
+		}
+		if (conn_dispatch(c, &h, frame + WIRE_HDR_LEN,
+		    h.len - WIRE_HDR_LEN) == DISPATCH_DEFER)
+			break;
+		if (c->bev != NULL)
+			evbuffer_drain(bufferevent_get_input(c->bev), h.len);
+	}
+	if (c->bev == NULL)
+		return;
+	if (c->eof && c->blocked == BLOCK_NONE && !c->closing &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		conn_fatal(c, 0, WIRE_E_BAD_REQUEST, "truncated frame (%zu "
+		    "bytes) before end of stream",
+		    evbuffer_get_length(bufferevent_get_input(c->bev)));
+		return;
+	}
+	conn_maybe_close(c);
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	conn_process(c);
+	server_kick(c->srv);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	conn_pump_streams(c);
+	conn_maybe_close(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF) {
+		/* A half-close: answer what was sent, then close. */
+		c->eof = 1;
+		conn_read_end(c, 0);
+		conn_process(c);
+		server_kick(c->srv);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		conn_kill(c, evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+}
+
+static void
+server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct server		*srv = arg;
+	struct conn		*c;
+	struct ucred		 cred;
+	socklen_t		 clen = sizeof cred;
+	uint8_t			 buf[WIRE_ENC_MAX + 32];
+	static const char	 busy[] = "too many connections";
+	uint32_t		 max_frame;
+	size_t			 n;
+
+	(void)l; (void)sa; (void)salen;
+	if (srv->state != SRV_RUNNING || srv->nconns >= srv->cfg->max_connections) {
+		/* Best effort: tell the client why, then close. */
+		n = wire_enc_error(buf, 0, WIRE_E_BUSY, sizeof busy - 1);
+		memcpy(buf + n, busy, sizeof busy - 1);
+		/* Nothing to do if it fails: the client sees the close. */
+		if (send(fd, buf, n + sizeof busy - 1,
+		    MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+			log_debug("refusing a connection: %s", strerror(errno));
+		close(fd);
+		log_limited("connection refused", 4, "connection refused: %s "
+		    "(max_connections %u)", busy, srv->cfg->max_connections);
+		return;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		log_limited("accept", 3, "accept: out of memory");
+		close(fd);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+		c->pid = cred.pid;
+	} else {
+		c->uid = (uid_t)-1;
+		c->gid = (gid_t)-1;
+		c->pid = -1;
+	}
+	c->srv = srv;
+	c->serial = ++srv->serial;
+	TAILQ_INIT(&c->streams);
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_limited("accept", 3, "accept: cannot set up a connection");
+		close(fd);
+		free(c);
+		return;
+	}
+	max_frame = srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	/* Hold at most one whole frame unread: back-pressure beyond that. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, max_frame);
+	bufferevent_setwatermark(c->bev, EV_WRITE, READ_OUT_LOW, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
+	srv->count.connections_total++;
+	log_debug("connection %llu: pid %ld uid %ld gid %ld",
+	    (unsigned long long)c->serial, (long)c->pid, (long)c->uid,
+	    (long)c->gid);
+}
+
+static void
+server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)fd; (void)what;
+	if (srv->listener != NULL && srv->state == SRV_RUNNING)
+		evconnlistener_enable(srv->listener);
+}
+
+/* accept() failed: out of descriptors backs off for 100 ms instead of
+   spinning on a listening socket that stays readable. */
+static void
+server_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 tv = { 0, 100000 };
+	int		 error = EVUTIL_SOCKET_ERROR();
+
+	log_limited("accept failed", 3, "accept: %s; pausing new connections "
+	    "for 100 ms", evutil_socket_error_to_string(error));
+	evconnlistener_disable(l);
+	evtimer_add(srv->accept_ev, &tv);
+}
+
+static void
+server_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct conn	*c;
+
+	(void)fd; (void)what;
+	log_warn("shutdown: clients did not read their last replies within "
+	    "%d s; closing them", DRAIN_TIMEOUT_SEC);
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_kill(c, NULL);
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* During shutdown: once nothing is waiting for a batch, close every
+   connection after its replies are sent; exit when none is left. */
+static void
+server_maybe_finish(struct server *srv)
+{
+	struct wal_stats	 st;
+	struct conn		*c, *next;
+
+	if (srv->state == SRV_RUNNING)
+		return;
+	if (srv->state == SRV_DRAINING) {
+		wal_stats(srv->wal, &st);
+		if (st.durable_lsn + 1 < st.next_lsn || srv->ctl_len > 0 ||
+		    batcher_busy(srv->batcher)) {
+			server_kick(srv);
+			return;
+		}
+	} else if (batcher_busy(srv->batcher))
+		return;
+	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next) {
+		/* conn_kill below only unlinks c (the free is deferred). */
+		conn_read_end(c, 1);
+		if (c->bev == NULL)
+			continue;
+		c->closing = 1;
+		bufferevent_disable(c->bev, EV_READ);
+		conn_maybe_close(c);
+	}
+	server_check_exit(srv);
+}
+
+/* Ends the loop once a stopping server has nothing left to do. */
+static void
+server_check_exit(struct server *srv)
+{
+	struct wal_stats	st;
+
+	if (srv->state == SRV_RUNNING || !TAILQ_EMPTY(&srv->conns) ||
+	    batcher_busy(srv->batcher))
+		return;
+	if (srv->state == SRV_DRAINING) {
+		wal_stats(srv->wal, &st);
+		if (st.durable_lsn + 1 < st.next_lsn || srv->ctl_len > 0)
+			return;
+	}
+	event_base_loopexit(srv->base, NULL);
+}
+
+void
+server_shutdown(struct server *srv)
+{
+	struct timeval	tv = { DRAIN_TIMEOUT_SEC, 0 };
+
+	if (srv->state == SRV_RUNNING)
+		srv->state = SRV_DRAINING;
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+	}
+	if (!evtimer_pending(srv->drain_ev, NULL))
+		evtimer_add(srv->drain_ev, &tv);
+	server_maybe_finish(srv);
+}
+
+int
+server_exit_status(struct server *srv)
+{
+	return (srv->exit_status);
+}
+
+void
+server_status(struct server *srv, char *buf, size_t len)
+{
+	struct wal_stats	st;
+
+	wal_stats(srv->wal, &st);
+	snprintf(buf, len, "%s, durable LSN %llu, %u connections",
+	    srv->state == SRV_FAILED || st.failed ? "failed" : st.sealed ?
+	    "sealed" : srv->state == SRV_DRAINING ? "stopping" : "read-write",
+	    (unsigned long long)st.durable_lsn, srv->nconns);
+}
+
+void
+server_reload(struct server *srv, struct config *ncfg)
+{
+	struct config	*cfg = srv->cfg;
+
+	if (strcmp(cfg->socket_path, ncfg->socket_path) != 0 ||
+	    cfg->socket_mode != ncfg->socket_mode)
+		log_warn("reload: socket settings cannot change while running; "
+		    "kept");
+	if (strcmp(cfg->data_dir, ncfg->data_dir) != 0 ||
+	    cfg->segment_size != ncfg->segment_size ||
+	    cfg->direct_io != ncfg->direct_io ||
+	    cfg->max_batch_bytes != ncfg->max_batch_bytes)
+		log_warn("reload: storage.* and group_commit.max_batch_bytes "
+		    "cannot change while running; kept");
+	if (ncfg->max_record > cfg->max_record)
+		log_warn("reload: limits.max_record can only be lowered while "
+		    "running; kept at %u", cfg->max_record);
+	else
+		cfg->max_record = ncfg->max_record;
+	cfg->commit_delay_us = ncfg->commit_delay_us;
+	cfg->commit_siblings = ncfg->commit_siblings;
+	cfg->max_connections = ncfg->max_connections;
+	cfg->max_conn_inflight = ncfg->max_conn_inflight;
+	cfg->max_total_inflight = ncfg->max_total_inflight;
+	cfg->max_conn_output = ncfg->max_conn_output;
+	cfg->log_level = ncfg->log_level;
+	log_set_level(cfg->log_level);
+	batcher_set_delay(srv->batcher, cfg->commit_delay_us,
+	    cfg->commit_siblings);
+	log_info("configuration reloaded");
+}
+
+/* Tells whether a live server answers on the socket path. */
+static int
+server_path_live(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (0);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	strncpy(sun.sun_path, path, sizeof sun.sun_path - 1);
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+	close(fd);
+	return (rc == 0);
+}
+
+/* Uses the socket systemd passed, if any and if it is the right kind. */
+static int
+server_listen_fds(char **cause)
+{
+	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int		 domain, type, acc;
+	socklen_t	 len;
+
+	if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != getpid())
+		return (-1);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (strtol(fds, NULL, 10) != 1) {
+		if (asprintf(cause, "LISTEN_FDS=%s: expected exactly one "
+		    "socket", fds) == -1)
+			*cause = NULL;
+		return (-2);
+	}
+	len = sizeof domain;
+	if (getsockopt(3, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+	    (len = sizeof type, getsockopt(3, SOL_SOCKET, SO_TYPE, &type,
+	    &len)) != 0 || (len = sizeof acc, getsockopt(3, SOL_SOCKET,
+	    SO_ACCEPTCONN, &acc, &len)) != 0 || domain != AF_UNIX ||
+	    type != SOCK_STREAM || !acc) {
+		if (asprintf(cause, "the socket passed by systemd (fd 3) is "
+		    "not a listening AF_UNIX stream socket") == -1)
+			*cause = NULL;
+		return (-2);
+	}
+	log_info("listening on the socket passed by systemd");
+	return (3);
+}
+
+int
+server_listen(const struct config *cfg, char **cause)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 sb;
+	struct passwd		*pw;
+	struct group		*gr;
+	uid_t			 uid = (uid_t)-1;
+	gid_t			 gid = (gid_t)-1;
+	char			*end;
+	int			 fd, saved;
+
+	fd = server_listen_fds(cause);
+	if (fd != -1)
+		return (fd == -2 ? -1 : fd);
+
+	if (strlen(cfg->socket_path) >= sizeof sun.sun_path) {
+		if (asprintf(cause, "%s: socket path too long",
+		    cfg->socket_path) == -1)
+			*cause = NULL;
+		return (-1);
+	}
+	if (lstat(cfg->socket_path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			if (asprintf(cause, "%s: exists and is not a socket",
+			    cfg->socket_path) == -1)
+				*cause = NULL;
+			return (-1);
+		}
+		if (server_path_live(cfg->socket_path)) {
+			if (asprintf(cause, "%s: another walld is listening "
+			    "there", cfg->socket_path) == -1)
+				*cause = NULL;
+			return (-1);
+		}
+		if (unlink(cfg->socket_path) != 0) {
+			if (asprintf(cause, "%s: removing the stale socket: %s",
+			    cfg->socket_path, strerror(errno)) == -1)
+				*cause = NULL;
+			return (-1);
+		}
+	}
+	if (cfg->socket_owner != NULL) {
+		uid = (uid_t)strtoul(cfg->socket_owner, &end, 10);
+		if (*end != '\0' || end == cfg->socket_owner) {
+			if ((pw = getpwnam(cfg->socket_owner)) == NULL) {
+				if (asprintf(cause, "socket.owner: no user %s",
+				    cfg->socket_owner) == -1)
+					*cause = NULL;
+				return (-1);
+			}
+			uid = pw->pw_uid;
+		}
+	}
+	if (cfg->socket_group != NULL) {
+		gid = (gid_t)strtoul(cfg->socket_group, &end, 10);
+		if (*end != '\0' || end == cfg->socket_group) {
+			if ((gr = getgrnam(cfg->socket_group)) == NULL) {
+				if (asprintf(cause, "socket.group: no group %s",
+				    cfg->socket_group) == -1)
+					*cause = NULL;
+				return (-1);
+			}
+			gid = gr->gr_gid;
+		}
+	}
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		if (asprintf(cause, "socket: %s", strerror(errno)) == -1)
+			*cause = NULL;
+		return (-1);
+	}
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	strncpy(sun.sun_path, cfg->socket_path, sizeof sun.sun_path - 1);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+		goto fail;
+	if (chmod(cfg->socket_path, cfg->socket_mode) != 0)
+		goto fail;
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(cfg->socket_path, uid, gid) != 0)
+		goto fail;
+	if (listen(fd, SOMAXCONN) != 0)
+		goto fail;
+	log_info("listening on %s (mode %04o)", cfg->socket_path,
+	    (unsigned)cfg->socket_mode);
+	return (fd);
+
+fail:
+	saved = errno;
+	if (asprintf(cause, "%s: %s", cfg->socket_path, strerror(saved)) == -1)
+		*cause = NULL;
+	close(fd);
+	return (-1);
+}
+
+struct server *
+server_create(struct event_base *base, struct config *cfg, struct wal *w,
+    int fd, char **cause)
+{
+	struct server		*srv;
+	struct wal_stats	 st;
+	struct batcher_cbs	 cbs;
+
+	if ((srv = calloc(1, sizeof *srv)) == NULL) {
+		*cause = strdup("out of memory");
+		return (NULL);
+	}
+	srv->base = base;
+	srv->cfg = cfg;
+	srv->wal = w;
+	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->blocked);
+	TAILQ_INIT(&srv->followers);
+	TAILQ_INIT(&srv->dead);
+	wal_stats(w, &st);
+	srv->durable = st.durable_lsn;
+	srv->next_lsn = st.next_lsn;
+
+	cbs.done_cb = server_done_cb;
+	cbs.spare_cb = server_spare_cb;
+	cbs.arg = srv;
+	if ((srv->batcher = batcher_create(base, w, &cbs, cause)) == NULL) {
+		free(srv);
+		return (NULL);
+	}
+	batcher_set_delay(srv->batcher, cfg->commit_delay_us,
+	    cfg->commit_siblings);
+	srv->accept_ev = evtimer_new(base, server_accept_retry_cb, srv);
+	srv->drain_ev = evtimer_new(base, server_drain_timeout_cb, srv);
+	srv->reap_ev = event_new(base, -1, 0, server_reap_cb, srv);
+	srv->listener = evconnlistener_new(base, server_accept_cb, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (srv->accept_ev == NULL || srv->drain_ev == NULL ||
+	    srv->reap_ev == NULL || srv->listener == NULL) {
+		*cause = strdup("cannot set up the listener");
+		server_free(srv);
+		return (NULL);
+	}
+	evconnlistener_set_error_cb(srv->listener, server_accept_error_cb);
+	return (srv);
+}
+
+void
+server_free(struct server *srv)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_kill(c, NULL);
+	/* Take back a batch still in flight before stopping the threads. */
+	while (srv->batcher != NULL && batcher_busy(srv->batcher))
+		event_base_loop(srv->base, EVLOOP_ONCE);
+	while (srv->wq_len > 0)
+		conn_release(server_wait_pop(srv).conn);
+	while (srv->ctl_len > 0) {
+		srv->ctl_len--;
+		srv->ctl[srv->ctl_len].conn->refs--;
+		conn_release(srv->ctl[srv->ctl_len].conn);
+	}
+	if (srv->listener != NULL)
+		evconnlistener_free(srv->listener);
+	if (srv->batcher != NULL)
+		batcher_free(srv->batcher);
+	if (srv->accept_ev != NULL)
+		event_free(srv->accept_ev);
+	if (srv->drain_ev != NULL)
+		event_free(srv->drain_ev);
+	if (srv->reap_ev != NULL) {
+		server_reap_cb(-1, 0, srv);
+		event_free(srv->reap_ev);
+	}
+	free(srv->wq);
+	free(srv->ctl);
+	free(srv);
+}

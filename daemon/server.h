@@ -1,0 +1,28 @@
+/*
+ * server.h: the listening socket, the connections and what they ask for.
+ */
+#ifndef WALD_SERVER_H
+#define WALD_SERVER_H
+
+struct event_base;
+struct config;
+struct wal;
+struct server;
+
+/* Opens the listening socket: the one systemd passed (LISTEN_FDS), else
+   binds cfg->socket_path, refusing a path another live walld answers on. */
+int		 server_listen(const struct config *, char **cause);
+struct server	*server_create(struct event_base *, struct config *,
+		    struct wal *, int listen_fd, char **cause);
+/* Begins an orderly stop: no new connections or requests, batches in
+   flight finish and are acknowledged, then the loop exits. */
+void		 server_shutdown(struct server *);
+/* Applies a reloaded configuration; reports what cannot change live. */
+void		 server_reload(struct server *, struct config *);
+/* The exit status once the loop has ended: 0, or 74 after an I/O failure. */
+int		 server_exit_status(struct server *);
+/* One line for STATUS=: state and durable LSN. */
+void		 server_status(struct server *, char *buf, size_t len);
+void		 server_free(struct server *);
+
+#endif
