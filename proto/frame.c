@@ -437,22 +437,22 @@ wire_op_name(uint8_t op)
 	return ("unknown");
 }
 
-/* Names an error code; the words match the client's messages. */
+/* Names an error code as an identifier: log lines and metric names. */
 const char *
 wire_err_name(uint16_t code)
 {
 	switch (code) {
-	case WIRE_E_BAD_REQUEST:	return ("bad request");
-	case WIRE_E_TOO_LARGE:		return ("too large");
-	case WIRE_E_NOT_PERMITTED:	return ("not permitted");
+	case WIRE_E_BAD_REQUEST:	return ("bad_request");
+	case WIRE_E_TOO_LARGE:		return ("too_large");
+	case WIRE_E_NOT_PERMITTED:	return ("not_permitted");
 	case WIRE_E_SEALED:		return ("sealed");
-	case WIRE_E_NO_SPACE:		return ("no space");
-	case WIRE_E_IO:			return ("I/O error");
-	case WIRE_E_SHUTTING_DOWN:	return ("shutting down");
-	case WIRE_E_VERSION:		return ("unsupported version");
-	case WIRE_E_RANGE:		return ("out of range");
+	case WIRE_E_NO_SPACE:		return ("no_space");
+	case WIRE_E_IO:			return ("io");
+	case WIRE_E_SHUTTING_DOWN:	return ("shutting_down");
+	case WIRE_E_VERSION:		return ("version");
+	case WIRE_E_RANGE:		return ("range");
 	case WIRE_E_BUSY:		return ("busy");
-	case WIRE_E_INTERNAL:		return ("internal error");
+	case WIRE_E_INTERNAL:		return ("internal");
 	}
-	return ("unknown error");
+	return ("unknown");
 }

@@ -334,8 +334,9 @@ START_TEST(test_names)
 {
 	ck_assert_str_eq(wire_op_name(WIRE_OP_APPEND), "append");
 	ck_assert_str_eq(wire_op_name(WIRE_OP_READ_END), "read-end");
-	ck_assert_str_eq(wire_err_name(WIRE_E_IO), "I/O error");
-	ck_assert_str_eq(wire_err_name(999), "unknown error");
+	ck_assert_str_eq(wire_err_name(WIRE_E_IO), "io");
+	ck_assert_str_eq(wire_err_name(WIRE_E_BAD_REQUEST), "bad_request");
+	ck_assert_str_eq(wire_err_name(999), "unknown");
 }
 END_TEST
 
