@@ -176,9 +176,9 @@ wire_dec_hello_reply(const uint8_t *b, size_t n, struct wire_hello_reply *m,
 		*cause = "hello reply max_frame above the hard limit";
 		return (-1);
 	}
-	if ((uint64_t)m->max_record + WIRE_HDR_LEN + WIRE_RECORD_FIXED >
+	if ((uint64_t)m->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED >
 	    m->max_frame) {
-		*cause = "hello reply max_frame cannot hold a max_record record";
+		*cause = "hello reply max_frame cannot hold a max_record append";
 		return (-1);
 	}
 	if (memchr(m->server, '\0', m->server_len) != NULL) {

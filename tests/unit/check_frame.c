@@ -81,8 +81,10 @@ START_TEST(test_hello_reply)
 	ck_assert_int_eq(wire_dec_hello_reply(b + 16, 12, &m, &cause), -1);
 	wire_enc_hello_reply(b, 9, 0, 100, 1000, 0);
 	ck_assert_int_eq(wire_dec_hello_reply(b + 16, 12, &m, &cause), -1);
-	wire_enc_hello_reply(b, 9, 1, 1000, 1000, 0);
+	wire_enc_hello_reply(b, 9, 1, 1000, 1023, 0);
 	ck_assert_int_eq(wire_dec_hello_reply(b + 16, 12, &m, &cause), -1);
+	wire_enc_hello_reply(b, 9, 1, 1000, 1024, 0);
+	ck_assert_int_eq(wire_dec_hello_reply(b + 16, 12, &m, &cause), 0);
 	wire_enc_hello_reply(b, 9, 1, 0, 1000, 0);
 	ck_assert_int_eq(wire_dec_hello_reply(b + 16, 12, &m, &cause), -1);
 	wire_enc_hello_reply(b, 9, 1, 100, WIRE_MAX_FRAME_HARD + 1, 0);
