@@ -46,11 +46,13 @@ UNIT_SRC   = $(wildcard tests/unit/check_*.c)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 HELPER_SRC = $(wildcard tests/helpers/*.c)
 HELPER_BIN = $(patsubst tests/helpers/%.c,$(B)/tests/%,$(HELPER_SRC))
+SHIM_SRC   = $(wildcard tests/shims/*.c)
+SHIM_BIN   = $(patsubst tests/shims/%.c,$(B)/tests/lib%.so,$(SHIM_SRC))
 
 BINS = $(B)/walld $(B)/walctl $(B)/libwal.so.1 $(B)/libwal.a
 
 .PHONY: all deps run check unit integ clean install uninstall bench
-all: $(BINS) $(UNIT_BIN) $(HELPER_BIN)
+all: $(BINS) $(UNIT_BIN) $(HELPER_BIN) $(SHIM_BIN)
 
 deps:
 	@sh tools/deps.sh
@@ -67,6 +69,15 @@ $(B)/libwal.so.1: $(LIBWAL_OBJ)
 	$(CC) -shared -Wl,-soname,libwal.so.1 $(LDFLAGS) -o $@ $^
 	ln -sf libwal.so.1 $(B)/libwal.so
 
+# pkg-config metadata of libwal (client/libwal.pc.in), for `make install`.
+LIBWAL_VERSION = 0.1.0
+all: $(B)/libwal.pc
+$(B)/libwal.pc: client/libwal.pc.in Makefile
+	@mkdir -p $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PREFIX)/lib|' \
+	    -e 's|@INCLUDEDIR@|$(PREFIX)/include|' \
+	    -e 's|@VERSION@|$(LIBWAL_VERSION)|' $< >$@
+
 $(B)/walld: $(call obj,$(DAEMON_MAIN)) $(DAEMON_OBJ) $(PROTO_OBJ) $(B)/libengine.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/walctl: $(call obj,$(WALCTL_SRC)) $(B)/libwal.a $(B)/libengine.a
@@ -79,6 +90,11 @@ $(B)/tests/check_%: tests/unit/check_%.c $(DAEMON_OBJ) $(B)/libwal.a $(B)/libeng
 $(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# LD_PRELOAD shims for fault injection; never built with the sanitizers.
+$(B)/tests/lib%.so: tests/shims/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
 
 run: deps all
 	mkdir -p var

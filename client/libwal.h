@@ -1,0 +1,276 @@
+/*
+ * libwal.h: the C client library of walld. A connection to the daemon,
+ * blocking calls for every request, pipelined appends with completions for
+ * applications with their own event loop, and read cursors.
+ *
+ * Link with -lwal (pkg-config libwal). The protocol underneath is
+ * specified in PROTOCOL.md; this header is the library's documentation.
+ *
+ * THREADS. A struct wal_conn, and the cursors opened on it, are used by one
+ * thread at a time: calls on one connection must not overlap (serialize
+ * them yourself if threads share one). Distinct connections are fully
+ * independent and may be used by different threads at the same time. The
+ * library has no global state and installs no signal handler; it never
+ * raises SIGPIPE (sends use MSG_NOSIGNAL) and retries calls that EINTR
+ * interrupts.
+ *
+ * OWNERSHIP. Every pointer the library returns (error messages, cursor
+ * records, completion messages, limits) is owned by the library and valid
+ * until the next call on the same connection, unless a function says
+ * otherwise. Payloads handed to the library are copied before the call
+ * returns: the caller may reuse its buffer at once.
+ *
+ * RESULTS. Calls return an enum wal_result. WAL_RESULT_OK is success;
+ * WAL_RESULT_UNKNOWN means the request may or may not have taken effect
+ * (an append may or may not be durable): the connection or the daemon died
+ * after the request was sent and before its reply came, or walld reported a
+ * write/sync failure (WIRE_E_IO). Every other code is a failure with a known
+ * outcome: nothing was done. wal_conn_error() gives a one-line message (the
+ * daemon's, or a local description) and wal_conn_error_code() the daemon's
+ * error code (WIRE_E_* from wire.h) or 0 when the error is local.
+ *
+ * MEMORY. In the steady state no call allocates: output, input, request and
+ * completion buffers grow to their peak size once and are reused. Errors may
+ * allocate their message.
+ */
+#ifndef LIBWAL_H
+#define LIBWAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WAL_SOCKET_ENV		"WALLD_SOCKET"
+#define WAL_SOCKET_DEFAULT	"/run/walld/walld.sock"
+
+enum wal_result {
+	WAL_RESULT_OK = 0,
+	WAL_RESULT_UNKNOWN,		/* outcome unknown: may or may not be done */
+	WAL_RESULT_BAD_REQUEST,		/* walld refused the request as malformed */
+	WAL_RESULT_TOO_LARGE,		/* payload above the server's max_record */
+	WAL_RESULT_NOT_PERMITTED,	/* walld, or the socket, refused access */
+	WAL_RESULT_SEALED,		/* the log is sealed: no append can succeed */
+	WAL_RESULT_NO_SPACE,		/* walld is out of disk: not written, retry */
+	WAL_RESULT_SHUTTING_DOWN,	/* walld is stopping: not written, retry */
+	WAL_RESULT_VERSION,		/* no common protocol version */
+	WAL_RESULT_RANGE,		/* LSN out of range (e.g. truncated away) */
+	WAL_RESULT_BUSY,		/* a walld limit was reached: not written, retry */
+	WAL_RESULT_INTERNAL,		/* a walld bug, or an unknown error code */
+	WAL_RESULT_UNAVAILABLE,		/* walld could not be reached: nothing sent */
+	WAL_RESULT_CLOSED,		/* the connection is closed: not sent */
+	WAL_RESULT_PROTOCOL,		/* walld sent an invalid frame (conn closed) */
+	WAL_RESULT_SYSTEM,		/* a local system call failed (errno kept) */
+	WAL_RESULT_INVALID,		/* a bad argument; nothing sent */
+};
+
+/* A short name for a result: "ok", "outcome unknown", "sealed", ... */
+const char	*wal_result_name(enum wal_result);
+
+/* 1 when a request that failed with this result may simply be sent again:
+   nothing was written (NO_SPACE, SHUTTING_DOWN, BUSY, CLOSED). */
+int		 wal_result_retryable(enum wal_result);
+
+struct wal_conn;
+struct wal_cursor;
+
+/*
+ * Connecting.
+ */
+
+/* Connects to walld at path (NULL: $WALLD_SOCKET, else WAL_SOCKET_DEFAULT)
+   and does the HELLO exchange, all within timeout_ms (< 0: no limit). On
+   WAL_RESULT_OK, *connp is the new connection (close it with
+   wal_conn_close). Otherwise *connp is NULL and *cause, when cause is not
+   NULL, is an allocated message the caller frees. Errors: UNAVAILABLE (no
+   socket, refused, timed out), NOT_PERMITTED (socket permission), VERSION,
+   PROTOCOL, INVALID (path too long), SYSTEM. */
+enum wal_result	 wal_conn_open(struct wal_conn **connp, const char *path,
+		    int timeout_ms, char **cause);
+
+/* Closes the socket and frees the connection. Requests still in flight
+   are abandoned (their outcome is unknown). Close the connection's cursors
+   first; any left open are detached and must still be closed. */
+void		 wal_conn_close(struct wal_conn *);
+
+/* The server's limits and version string, from its HELLO reply. */
+uint32_t	 wal_conn_max_record(struct wal_conn *);
+uint32_t	 wal_conn_max_frame(struct wal_conn *);
+uint16_t	 wal_conn_version(struct wal_conn *);
+const char	*wal_conn_server(struct wal_conn *);	/* NUL-terminated */
+
+/* Time limit in ms for each later blocking call (< 0, the default: none).
+   A blocking call that times out closes the connection and returns
+   WAL_RESULT_UNKNOWN: its request may still be carried out. */
+void		 wal_conn_set_timeout(struct wal_conn *, int timeout_ms);
+
+/* The message and daemon error code (WIRE_E_*, 0 when local) of the last
+   failed call on this connection. The message is never NULL. */
+const char	*wal_conn_error(struct wal_conn *);
+uint16_t	 wal_conn_error_code(struct wal_conn *);
+
+/* 1 once the connection is closed (daemon gone, protocol error, timeout):
+   every later request fails with WAL_RESULT_CLOSED. Reconnect. */
+int		 wal_conn_closed(struct wal_conn *);
+
+/*
+ * Blocking calls. Each sends one request and waits for its reply; replies
+ * to pipelined requests that arrive meanwhile are kept as completions. All
+ * may also return UNKNOWN (connection lost after sending), CLOSED (the
+ * connection was already closed), SYSTEM, SHUTTING_DOWN and BUSY.
+ */
+
+/* Appends one record and waits until it is durable; *lsn is its LSN.
+   Errors: TOO_LARGE (len above wal_conn_max_record: checked before
+   sending), SEALED, NO_SPACE, UNKNOWN (also when walld reports an I/O
+   failure: the record may or may not survive), NOT_PERMITTED. */
+enum wal_result	 wal_conn_append(struct wal_conn *, uint16_t type,
+		    uint32_t tenant, uint16_t vshard, const void *data,
+		    size_t len, uint64_t *lsn);
+
+/* Appends one record and returns as soon as walld assigned its LSN; the
+   LSN is only a promise until a later sync (or a later durable append)
+   covers it. Same errors as wal_conn_append. */
+enum wal_result	 wal_conn_append_nowait(struct wal_conn *, uint16_t type,
+		    uint32_t tenant, uint16_t vshard, const void *data,
+		    size_t len, uint64_t *lsn);
+
+/* Waits until everything this connection sent before is durable;
+   *durable is the highest durable LSN (0: empty log). Errors: UNKNOWN. */
+enum wal_result	 wal_conn_sync(struct wal_conn *, uint64_t *durable);
+
+/* Seals the log; *last is its last LSN (0: no record). Appends fail with
+   SEALED afterwards. Sealing a sealed log succeeds. */
+enum wal_result	 wal_conn_seal(struct wal_conn *, uint64_t *last);
+
+/* Starts a new segment; *first is the LSN its first record will get. */
+enum wal_result	 wal_conn_rotate(struct wal_conn *, uint64_t *first);
+
+/* Deletes whole sealed segments whose records are all below before;
+   *new_first is the log's first LSN afterwards. */
+enum wal_result	 wal_conn_truncate(struct wal_conn *, uint64_t before,
+		    uint64_t *new_first);
+
+/* Fetches the daemon's metrics: *text is an allocated NUL-terminated
+   string, one "name value\n" line per metric; the caller frees it. */
+enum wal_result	 wal_conn_stats(struct wal_conn *, char **text);
+
+/* Round trip to walld: OK when it is up and serving requests. */
+enum wal_result	 wal_conn_ping(struct wal_conn *);
+
+/*
+ * Pipelining. wal_conn_submit_* queue a request without waiting and give
+ * its request id; the library writes queued requests in large writes when
+ * the socket takes them. Completions come back in the order walld sends
+ * them (appends in LSN order). One connection may keep any number of
+ * requests in flight; walld may answer BUSY past its in-flight limit.
+ *
+ * With your own event loop: watch wal_conn_fd() for wal_conn_events();
+ * when it is ready, call wal_conn_pump(), then take completions with
+ * wal_conn_completion() until it returns 0. Or block in wal_conn_wait().
+ */
+
+#define WAL_APPEND_NOWAIT	0x01	/* complete when the LSN is assigned */
+
+struct wal_completion {
+	uint64_t	 id;		/* the id wal_conn_submit_* gave */
+	enum wal_result	 result;
+	uint16_t	 code;		/* daemon error code (WIRE_E_*), 0 if none */
+	uint64_t	 lsn;		/* append: the record's LSN; sync: durable */
+	const char	*msg;		/* NULL on success; valid until the next
+					   wal_conn_completion or wal_conn_wait */
+};
+
+/* Queues an append; *id identifies its completion, whose lsn is durable
+   (or with WAL_APPEND_NOWAIT, assigned). The data is copied. Returns OK,
+   TOO_LARGE, INVALID (unknown flags), CLOSED or SYSTEM; other failures
+   come in the completion. Never blocks. */
+enum wal_result	 wal_conn_submit_append(struct wal_conn *, uint16_t type,
+		    uint32_t tenant, uint16_t vshard, const void *data,
+		    size_t len, int flags, uint64_t *id);
+
+/* Queues a sync; its completion's lsn is the durable LSN once everything
+   sent before it on this connection is durable. Never blocks. */
+enum wal_result	 wal_conn_submit_sync(struct wal_conn *, uint64_t *id);
+
+/* The socket, for poll/epoll/libevent. Do not read, write or close it. */
+int		 wal_conn_fd(struct wal_conn *);
+
+/* The poll events to wait for: POLLIN, plus POLLOUT while queued output
+   remains. */
+short		 wal_conn_events(struct wal_conn *);
+
+/* Non-blocking step: writes what the socket takes, reads what is there,
+   and turns replies into completions (and cursor records). OK, or the
+   result that closed the connection (CLOSED when walld hung up, PROTOCOL,
+   SYSTEM): the requests in flight then complete with UNKNOWN, or with
+   CLOSED when no byte of them had been sent. */
+enum wal_result	 wal_conn_pump(struct wal_conn *);
+
+/* Takes the next completion without blocking: 1 and *comp, or 0 when none
+   is ready. */
+int		 wal_conn_completion(struct wal_conn *, struct wal_completion *);
+
+/* Waits up to timeout_ms (< 0: no limit) for the next completion, flushing
+   queued requests meanwhile. 1 and *comp; 0 on timeout; -1 when no
+   submitted request remains to complete. */
+int		 wal_conn_wait(struct wal_conn *, int timeout_ms,
+		    struct wal_completion *);
+
+/* Submitted requests whose completions were not taken yet. */
+size_t		 wal_conn_inflight(struct wal_conn *);
+
+/* Bytes queued but not yet written to the socket. */
+size_t		 wal_conn_output_pending(struct wal_conn *);
+
+/*
+ * Read cursors. A cursor streams records in LSN order; several may be
+ * open on a connection at once, alongside other requests.
+ */
+
+struct wal_cursor_opts {
+	uint64_t	 from;		/* first LSN (0 or 1: the log's start) */
+	uint64_t	 to;		/* last LSN, inclusive; 0: no end */
+	uint32_t	 tenant;	/* filters, used when has_* is set */
+	uint16_t	 vshard;
+	uint16_t	 type;
+	unsigned	 has_tenant:1, has_vshard:1, has_type:1;
+	unsigned	 follow:1;	/* at the end, wait for new records */
+};
+
+/* One record. payload is owned by the cursor and valid until the next call
+   on the cursor or its connection. */
+struct wal_entry {
+	uint64_t	 lsn;
+	uint16_t	 type;
+	uint16_t	 vshard;
+	uint32_t	 tenant;
+	uint32_t	 len;
+	const void	*payload;
+};
+
+/* Starts a read. OK and *curp, or CLOSED, INVALID (to below from),
+   SYSTEM. Later failures (RANGE when from was truncated away) come from
+   wal_cursor_next. */
+enum wal_result	 wal_cursor_open(struct wal_conn *,
+		    const struct wal_cursor_opts *, struct wal_cursor **curp);
+
+#define WAL_CURSOR_AGAIN	(-2)
+/* Waits up to timeout_ms (< 0: no limit; 0: only what has arrived) for the
+   next record. 1 and *e; 0 when the stream has ended (to reached, end of
+   the log without follow, or cancelled); -1 on failure (wal_cursor_result,
+   wal_cursor_error); WAL_CURSOR_AGAIN on timeout (the cursor stays
+   usable). */
+int		 wal_cursor_next(struct wal_cursor *, int timeout_ms,
+		    struct wal_entry *e);
+
+/* After the end: the LSN to read from to continue where it stopped. */
+uint64_t	 wal_cursor_next_lsn(struct wal_cursor *);
+
+/* Why wal_cursor_next failed; the message is never NULL. */
+enum wal_result	 wal_cursor_result(struct wal_cursor *);
+const char	*wal_cursor_error(struct wal_cursor *);
+
+/* Ends the read (cancelling it when still running, and draining what walld
+   sent for it) and frees the cursor. */
+void		 wal_cursor_close(struct wal_cursor *);
+
+#endif
