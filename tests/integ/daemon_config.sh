@@ -1,0 +1,55 @@
+# Bad configuration: file:line:column messages and exit 78; --check-config;
+# SIGHUP reload applies what it can, reports the rest, and survives a bad
+# file.
+. "$(dirname "$0")/lib.sh"
+
+cat >"$T/bad.yaml" <<YAML
+storage:
+  segment_size: 64MiB
+  segmant_size: 1MiB
+YAML
+st=0
+out=$("$WALLD" --check-config --config "$T/bad.yaml" 2>&1) || st=$?
+expect_eq "exit status of a bad config" "$st" 78
+echo "$out" | grep -q "bad.yaml:3:3" || fail "no file:line:column in '$out'"
+echo "$out" | grep -q "segmant_size" || fail "no key name in '$out'"
+
+cat >"$T/range.yaml" <<YAML
+limits:
+  max_record: 1TiB
+YAML
+st=0
+out=$("$WALLD" --check-config --config "$T/range.yaml" 2>&1) || st=$?
+expect_eq "exit status, out of range" "$st" 78
+echo "$out" | grep -q "range.yaml:2:" || fail "no position in '$out'"
+
+"$WALLD" --check-config --config "$TOP/conf/walld.yaml" >/dev/null ||
+	fail "conf/walld.yaml does not validate"
+st=0
+"$WALLD" --socket "$SOCK" --data-dir "$DATA" --config "$T/bad.yaml" \
+	>/dev/null 2>&1 || st=$?
+expect_eq "walld with a bad config" "$st" 78
+ok "bad config: file:line:column, exit 78"
+
+cat >"$T/good.yaml" <<YAML
+logging:
+  level: info
+YAML
+start_walld --config "$T/good.yaml"
+cat >"$T/good.yaml" <<YAML
+logging:
+  level: debug
+storage:
+  segment_size: 2MiB
+YAML
+kill -HUP "$WALLD_PID"
+sleep 0.3
+grep -q "configuration reloaded" "$LOG" || fail "no reload line"
+grep -q "cannot change while running" "$LOG" || fail "storage change not reported"
+cp "$T/bad.yaml" "$T/good.yaml"
+kill -HUP "$WALLD_PID"
+sleep 0.3
+grep -q "keeping the running configuration" "$LOG" || fail "bad reload not reported"
+"$WALCTL" append "still serving" >/dev/null || fail "append after reloads"
+stop_walld TERM || fail "stop"
+ok "SIGHUP reload"
