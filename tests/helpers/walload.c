@@ -212,8 +212,10 @@ ack_cmp(const void *a, const void *b)
 	return (x->lsn < y->lsn ? -1 : x->lsn > y->lsn);
 }
 
-/* check -D DIR [-a min -b max -S seed] [-x] ACKFILE...: -x demands the
-   acknowledged LSNs be exactly 1..N (no crash, nothing else appended). */
+/* check -D DIR [-a min -b max -S seed] [-x] [-t] ACKFILE...: -x demands
+   the acknowledged LSNs be exactly 1..N (no crash, nothing else appended);
+   -t accepts that acknowledged records below the log's first LSN were
+   truncated away on purpose. */
 static int
 cmd_check(int argc, char **argv)
 {
@@ -227,15 +229,16 @@ cmd_check(int argc, char **argv)
 	uint8_t			*buf;
 	char			*cause = NULL;
 	FILE			*f;
-	int			 ch, dense = 0, rc, bad = 0;
+	int			 ch, dense = 0, trunc = 0, rc, bad = 0;
 
-	while ((ch = getopt(argc, argv, "D:a:b:S:x")) != -1) {
+	while ((ch = getopt(argc, argv, "D:a:b:S:xt")) != -1) {
 		switch (ch) {
 		case 'D': dir = optarg; break;
 		case 'a': min_size = (uint32_t)atol(optarg); break;
 		case 'b': max_size = (uint32_t)atol(optarg); break;
 		case 'S': seed = (uint32_t)atol(optarg); break;
 		case 'x': dense = 1; break;
+		case 't': trunc = 1; break;
 		default: return (64);
 		}
 	}
@@ -285,7 +288,10 @@ cmd_check(int argc, char **argv)
 		return (1);
 	}
 	while ((rc = wal_reader_next(rd, UINT64_MAX, &rec, &cause)) == 1) {
-		nrec++;
+		if (nrec++ == 0 && trunc) {
+			while (ai < nacks && acks[ai].lsn < rec.lsn)
+				ai++;
+		}
 		if (rec.lsn <= prev) {
 			fprintf(stderr, "LSN %" PRIu64 " after %" PRIu64 "\n",
 			    rec.lsn, prev);
