@@ -1292,15 +1292,25 @@ server_status(struct server *srv, char *buf, size_t len)
 	    (unsigned long long)st.durable_lsn, srv->nconns);
 }
 
+/* 1 when two optional strings are equal (both unset counts as equal). */
+static int
+server_same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a == b);
+	return (strcmp(a, b) == 0);
+}
+
 void
 server_reload(struct server *srv, struct config *ncfg)
 {
 	struct config	*cfg = srv->cfg;
 
 	if (strcmp(cfg->socket_path, ncfg->socket_path) != 0 ||
-	    cfg->socket_mode != ncfg->socket_mode)
-		log_warn("reload: socket settings cannot change while running; "
-		    "kept");
+	    cfg->socket_mode != ncfg->socket_mode ||
+	    !server_same_str(cfg->socket_owner, ncfg->socket_owner) ||
+	    !server_same_str(cfg->socket_group, ncfg->socket_group))
+		log_warn("reload: socket.* cannot change while running; kept");
 	if (strcmp(cfg->data_dir, ncfg->data_dir) != 0 ||
 	    cfg->segment_size != ncfg->segment_size ||
 	    cfg->direct_io != ncfg->direct_io ||
