@@ -1,0 +1,1149 @@
+/*
+ * walctl.c: the walld command line tool. A table of subcommands built on
+ * libwal (append, sync, seal, rotate, truncate, read, stats, ping) and on
+ * the engine's offline reader and checker (read --dir, verify).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "libwal.h"
+#include "wal.h"
+#include "wire.h"
+
+#define WALCTL_CONNECT_MS	5000		/* default connect timeout */
+#define WALCTL_WINDOW		4096		/* appends in flight (--lines) */
+#define WALCTL_WINDOW_BYTES	(2u << 20)	/* bytes queued (--lines) */
+#define WALCTL_EX_SEALED	EX_CANTCREAT	/* 73: the log is sealed */
+
+struct walctl_cmd;
+
+/* What every subcommand gets: its arguments and the global options. */
+struct walctl {
+	const char		*socket;	/* NULL: $WALLD_SOCKET or default */
+	int			 timeout_ms;
+	const struct walctl_cmd	*cmd;
+};
+
+struct walctl_cmd {
+	const char	*name;
+	int		(*fn)(struct walctl *, int, char **);
+	const char	*usage;
+	const char	*help;
+};
+
+/* Output state shared by the record printers. */
+struct walctl_out {
+	int		 json;
+	char		*b64;
+	size_t		 b64_cap;
+};
+
+static const struct walctl_cmd walctl_cmds[];
+
+/* Prints "walctl: what: why" to stderr. */
+static void __attribute__((format(printf, 1, 2)))
+walctl_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fputs("walctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Prints the usage line of a subcommand and returns EX_USAGE. */
+static int
+walctl_usage(const struct walctl_cmd *cmd)
+{
+	fprintf(stderr, "usage: walctl [-s socket] %s %s\n", cmd->name,
+	    cmd->usage);
+	return (EX_USAGE);
+}
+
+/* The exit code for a libwal result (and walld error code). */
+static int
+walctl_exit_code(enum wal_result r, uint16_t code)
+{
+	switch (r) {
+	case WAL_RESULT_OK:
+		return (EX_OK);
+	case WAL_RESULT_UNKNOWN:
+		return (code == WIRE_E_IO ? EX_IOERR : EX_TEMPFAIL);
+	case WAL_RESULT_NO_SPACE:
+	case WAL_RESULT_SHUTTING_DOWN:
+	case WAL_RESULT_BUSY:
+	case WAL_RESULT_CLOSED:
+		return (EX_TEMPFAIL);
+	case WAL_RESULT_SEALED:
+		return (WALCTL_EX_SEALED);
+	case WAL_RESULT_TOO_LARGE:
+	case WAL_RESULT_RANGE:
+		return (EX_DATAERR);
+	case WAL_RESULT_NOT_PERMITTED:
+		return (EX_NOPERM);
+	case WAL_RESULT_UNAVAILABLE:
+		return (EX_UNAVAILABLE);
+	case WAL_RESULT_VERSION:
+	case WAL_RESULT_PROTOCOL:
+		return (EX_PROTOCOL);
+	case WAL_RESULT_SYSTEM:
+		return (EX_OSERR);
+	case WAL_RESULT_INVALID:
+		return (EX_USAGE);
+	case WAL_RESULT_BAD_REQUEST:
+	case WAL_RESULT_INTERNAL:
+		break;
+	}
+	return (EX_SOFTWARE);
+}
+
+/* Reports a failed call: "walctl: what: result: message". */
+static int
+walctl_fail(const char *what, enum wal_result r, uint16_t code,
+    const char *msg)
+{
+	const char	*name = wal_result_name(r);
+
+	if (msg == NULL || *msg == '\0' || strcmp(msg, name) == 0)
+		walctl_warnx("%s: %s", what, name);
+	else if (strstr(msg, name) != NULL)
+		walctl_warnx("%s: %s", what, msg);
+	else
+		walctl_warnx("%s: %s: %s", what, name, msg);
+	return (walctl_exit_code(r, code));
+}
+
+/* Reports a failed call on a connection. */
+static int
+walctl_conn_fail(struct wal_conn *c, const char *what, enum wal_result r)
+{
+	return (walctl_fail(what, r, wal_conn_error_code(c),
+	    wal_conn_error(c)));
+}
+
+/* Parses an unsigned decimal (or 0x hex) number no larger than max. */
+static int
+walctl_number(const char *opt, const char *s, uint64_t max, uint64_t *v)
+{
+	unsigned long long	 n;
+	char			*end;
+
+	errno = 0;
+	if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+		goto bad;
+	n = strtoull(s, &end, 0);
+	if (errno != 0 || *end != '\0' || n > max)
+		goto bad;
+	*v = n;
+	return (0);
+bad:
+	walctl_warnx("%s: invalid number: %s (0 to %" PRIu64 ")", opt, s, max);
+	return (-1);
+}
+
+/* Connects to walld; returns the exit code on failure. */
+static int
+walctl_connect(struct walctl *w, struct wal_conn **c)
+{
+	enum wal_result	 r;
+	char		*cause = NULL;
+	int		 ex;
+
+	r = wal_conn_open(c, w->socket, w->timeout_ms, &cause);
+	if (r == WAL_RESULT_OK)
+		return (EX_OK);
+	ex = walctl_exit_code(r, 0);
+	walctl_warnx("%s", cause != NULL ? cause : wal_result_name(r));
+	free(cause);
+	return (ex);
+}
+
+/* Flushes stdout; EX_IOERR when it cannot be written. */
+static int
+walctl_flush_stdout(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		walctl_warnx("stdout: %s", strerror(errno));
+		return (EX_IOERR);
+	}
+	return (EX_OK);
+}
+
+/* Reads a whole file descriptor into an allocated buffer. */
+static int
+walctl_slurp(int fd, const char *name, uint8_t **out, size_t *len)
+{
+	uint8_t	*b = NULL, *nb;
+	size_t	 cap = 0, n = 0;
+	ssize_t	 got;
+
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap == 0 ? 65536 : cap * 2;
+			if ((nb = realloc(b, cap)) == NULL) {
+				walctl_warnx("%s: out of memory", name);
+				free(b);
+				return (EX_OSERR);
+			}
+			b = nb;
+		}
+		got = read(fd, b + n, cap - n);
+		if (got == -1) {
+			if (errno == EINTR)
+				continue;
+			walctl_warnx("%s: %s", name, strerror(errno));
+			free(b);
+			return (EX_NOINPUT);
+		}
+		if (got == 0)
+			break;
+		n += got;
+	}
+	*out = b;
+	*len = n;
+	return (EX_OK);
+}
+
+/* Options shared by append and read. */
+struct walctl_rec_opts {
+	uint64_t	 type, tenant, vshard;
+	int		 has_type, has_tenant, has_vshard;
+};
+
+/* Long options of the subcommands; values >= 256 have no short form. */
+enum {
+	OPT_TYPE = 256, OPT_TENANT, OPT_VSHARD, OPT_FILE, OPT_LINES,
+	OPT_FROM, OPT_TO, OPT_FOLLOW, OPT_JSON, OPT_DIR, OPT_BEFORE,
+};
+
+/* Handles -s/--socket and -h/--help, which every subcommand accepts. */
+static int
+walctl_common_opt(struct walctl *w, int ch)
+{
+	switch (ch) {
+	case 's':
+		w->socket = optarg;
+		return (0);
+	case 'h':
+		printf("usage: walctl [-s socket] %s %s\n\n%s\n", w->cmd->name,
+		    w->cmd->usage, w->cmd->help);
+		exit(walctl_flush_stdout());
+	}
+	return (-1);
+}
+
+/* Handles --type/--tenant/--vshard. */
+static int
+walctl_rec_opt(struct walctl_rec_opts *o, int ch, int *bad)
+{
+	switch (ch) {
+	case OPT_TYPE:
+		o->has_type = 1;
+		*bad = walctl_number("--type", optarg, UINT16_MAX, &o->type);
+		return (0);
+	case OPT_TENANT:
+		o->has_tenant = 1;
+		*bad = walctl_number("--tenant", optarg, UINT32_MAX,
+		    &o->tenant);
+		return (0);
+	case OPT_VSHARD:
+		o->has_vshard = 1;
+		*bad = walctl_number("--vshard", optarg, UINT16_MAX,
+		    &o->vshard);
+		return (0);
+	}
+	return (-1);
+}
+
+/* Fills a fixed window of in-order results for --lines. */
+struct walctl_lines {
+	struct wal_conn	*c;
+	uint64_t	 first_id;	/* id of line 1 */
+	uint64_t	 printed;	/* lines whose LSN went out */
+	uint64_t	 submitted;
+	uint64_t	*lsn;		/* WALCTL_WINDOW slots by line */
+	uint8_t		*state;		/* 0 waiting, 1 ok, 2 failed */
+	int		 failed;	/* exit code of the first failure */
+	uint64_t	 fail_line;
+};
+
+/* Prints the LSNs that are next in input order and durable. */
+static void
+walctl_lines_print(struct walctl_lines *l)
+{
+	size_t	slot;
+
+	while (l->printed < l->submitted) {
+		slot = l->printed % WALCTL_WINDOW;
+		if (l->state[slot] != 1 || l->failed != EX_OK)
+			break;
+		printf("%" PRIu64 "\n", l->lsn[slot]);
+		l->state[slot] = 0;
+		l->printed++;
+	}
+}
+
+/* Records one completion of --lines. */
+static void
+walctl_lines_done(struct walctl_lines *l, const struct wal_completion *comp)
+{
+	uint64_t	line = comp->id - l->first_id;
+	size_t		slot = line % WALCTL_WINDOW;
+	char		what[64];
+
+	if (comp->result == WAL_RESULT_OK) {
+		l->lsn[slot] = comp->lsn;
+		l->state[slot] = 1;
+	} else {
+		l->state[slot] = 2;
+		if (l->failed == EX_OK || line < l->fail_line) {
+			snprintf(what, sizeof what, "append: line %" PRIu64,
+			    line + 1);
+			l->failed = walctl_fail(what, comp->result, comp->code,
+			    comp->msg);
+			l->fail_line = line;
+		}
+	}
+	walctl_lines_print(l);
+}
+
+/* Takes completions: waits for one when block, else only ready ones. */
+static void
+walctl_lines_collect(struct walctl_lines *l, int block)
+{
+	struct wal_completion	comp;
+
+	if (block) {
+		if (wal_conn_wait(l->c, -1, &comp) == 1)
+			walctl_lines_done(l, &comp);
+	} else
+		wal_conn_pump(l->c);
+	while (wal_conn_completion(l->c, &comp))
+		walctl_lines_done(l, &comp);
+}
+
+/*
+ * append --lines: one record per input line, many in flight. Lines are
+ * read with read(2) so that, when no more input is ready, everything
+ * queued is flushed and its LSNs printed before blocking on input.
+ */
+static int
+walctl_append_lines(struct wal_conn *c, int fd, const char *name,
+    const struct walctl_rec_opts *o)
+{
+	struct walctl_lines	 l;
+	struct pollfd		 pfd;
+	uint8_t			*buf, *nb, *nl;
+	size_t			 cap = 1u << 20, off = 0, len = 0, llen;
+	ssize_t			 got;
+	uint64_t		 id;
+	enum wal_result		 r;
+	int			 eof = 0, ex;
+
+	memset(&l, 0, sizeof l);
+	l.c = c;
+	l.lsn = calloc(WALCTL_WINDOW, sizeof *l.lsn);
+	l.state = calloc(WALCTL_WINDOW, 1);
+	buf = malloc(cap);
+	if (l.lsn == NULL || l.state == NULL || buf == NULL) {
+		walctl_warnx("append: out of memory");
+		return (EX_OSERR);
+	}
+
+	while (l.failed == EX_OK) {
+		nl = memchr(buf + off, '\n', len - off);
+		if (nl == NULL && !eof) {
+			/* Need more input: compact, grow, and read. */
+			if (off > 0) {
+				memmove(buf, buf + off, len - off);
+				len -= off;
+				off = 0;
+			}
+			if (len == cap) {
+				if ((nb = realloc(buf, cap * 2)) == NULL) {
+					walctl_warnx("append: out of memory");
+					ex = EX_OSERR;
+					goto out;
+				}
+				buf = nb;
+				cap *= 2;
+			}
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			if (poll(&pfd, 1, 0) == 0) {
+				/* Idle input: make what we have durable. */
+				while (wal_conn_inflight(c) > 0)
+					walctl_lines_collect(&l, 1);
+				if ((ex = walctl_flush_stdout()) != EX_OK)
+					goto out;
+			}
+			got = read(fd, buf + len, cap - len);
+			if (got == -1) {
+				if (errno == EINTR)
+					continue;
+				walctl_warnx("%s: %s", name, strerror(errno));
+				ex = EX_IOERR;
+				goto out;
+			}
+			if (got == 0)
+				eof = 1;
+			len += got;
+			continue;
+		}
+		if (nl == NULL && off == len)
+			break;				/* all done */
+		llen = nl != NULL ? (size_t)(nl - (buf + off)) : len - off;
+
+		while (wal_conn_inflight(c) >= WALCTL_WINDOW ||
+		    wal_conn_output_pending(c) >= WALCTL_WINDOW_BYTES)
+			walctl_lines_collect(&l, 1);
+		r = wal_conn_submit_append(c, o->type, o->tenant, o->vshard,
+		    buf + off, llen, 0, &id);
+		if (r != WAL_RESULT_OK) {
+			char	what[64];
+
+			snprintf(what, sizeof what, "append: line %" PRIu64,
+			    l.submitted + 1);
+			l.failed = walctl_conn_fail(c, what, r);
+			l.fail_line = l.submitted;
+			break;
+		}
+		if (l.submitted == 0)
+			l.first_id = id;
+		l.submitted++;
+		off += llen + (nl != NULL ? 1 : 0);
+		walctl_lines_collect(&l, 0);
+	}
+	/* Drain: every LSN is printed once durable, in input order. */
+	while (wal_conn_inflight(c) > 0)
+		walctl_lines_collect(&l, 1);
+	ex = l.failed;
+out:
+	free(buf);
+	free(l.lsn);
+	free(l.state);
+	if (ex == EX_OK)
+		ex = walctl_flush_stdout();
+	else
+		fflush(stdout);
+	return (ex);
+}
+
+/* walctl append: one record (DATA, --file, or stdin), or --lines. */
+static int
+walctl_cmd_append(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "type",	required_argument,	NULL, OPT_TYPE },
+		{ "tenant",	required_argument,	NULL, OPT_TENANT },
+		{ "vshard",	required_argument,	NULL, OPT_VSHARD },
+		{ "file",	required_argument,	NULL, OPT_FILE },
+		{ "lines",	no_argument,		NULL, OPT_LINES },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct walctl_rec_opts	 o;
+	struct wal_conn		*c;
+	const char		*file = NULL, *name;
+	uint8_t			*data = NULL;
+	const void		*payload;
+	size_t			 len;
+	uint64_t		 lsn;
+	enum wal_result		 r;
+	int			 ch, lines = 0, bad = 0, fd, ex;
+
+	memset(&o, 0, sizeof o);
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0 ||
+		    walctl_rec_opt(&o, ch, &bad) == 0)
+			;
+		else if (ch == OPT_FILE)
+			file = optarg;
+		else if (ch == OPT_LINES)
+			lines = 1;
+		else
+			return (walctl_usage(w->cmd));
+		if (bad)
+			return (EX_USAGE);
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1 || (argc == 1 && (file != NULL || lines)))
+		return (walctl_usage(w->cmd));
+
+	fd = STDIN_FILENO;
+	name = "stdin";
+	if (file != NULL) {
+		name = file;
+		if ((fd = open(file, O_RDONLY|O_CLOEXEC)) == -1) {
+			walctl_warnx("%s: %s", file, strerror(errno));
+			return (EX_NOINPUT);
+		}
+	}
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		goto out;
+
+	if (lines) {
+		ex = walctl_append_lines(c, fd, name, &o);
+		wal_conn_close(c);
+		goto out;
+	}
+	if (argc == 1) {
+		payload = argv[0];
+		len = strlen(argv[0]);
+	} else if ((ex = walctl_slurp(fd, name, &data, &len)) != EX_OK) {
+		wal_conn_close(c);
+		goto out;
+	} else
+		payload = data;
+	r = wal_conn_append(c, o.type, o.tenant, o.vshard, payload, len, &lsn);
+	if (r != WAL_RESULT_OK)
+		ex = walctl_conn_fail(c, "append", r);
+	else {
+		printf("%" PRIu64 "\n", lsn);
+		ex = walctl_flush_stdout();
+	}
+	wal_conn_close(c);
+out:
+	free(data);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return (ex);
+}
+
+/* Runs a request whose reply is one LSN and prints it. */
+static int
+walctl_lsn_cmd(struct walctl *w, int argc, char **argv,
+    enum wal_result (*fn)(struct wal_conn *, uint64_t *))
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	uint64_t	 lsn;
+	int		 ch, ex;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) != 0)
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc)
+		return (walctl_usage(w->cmd));
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	r = fn(c, &lsn);
+	if (r != WAL_RESULT_OK)
+		ex = walctl_conn_fail(c, w->cmd->name, r);
+	else {
+		printf("%" PRIu64 "\n", lsn);
+		ex = walctl_flush_stdout();
+	}
+	wal_conn_close(c);
+	return (ex);
+}
+
+/* walctl sync: prints the durable LSN. */
+static int
+walctl_cmd_sync(struct walctl *w, int argc, char **argv)
+{
+	return (walctl_lsn_cmd(w, argc, argv, wal_conn_sync));
+}
+
+/* walctl seal: prints the last LSN. */
+static int
+walctl_cmd_seal(struct walctl *w, int argc, char **argv)
+{
+	return (walctl_lsn_cmd(w, argc, argv, wal_conn_seal));
+}
+
+/* walctl rotate: prints the first LSN of the new segment. */
+static int
+walctl_cmd_rotate(struct walctl *w, int argc, char **argv)
+{
+	return (walctl_lsn_cmd(w, argc, argv, wal_conn_rotate));
+}
+
+/* walctl truncate --before LSN: prints the new first LSN. */
+static int
+walctl_cmd_truncate(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "before",	required_argument,	NULL, OPT_BEFORE },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	uint64_t	 before = 0, first;
+	int		 ch, ex, have = 0;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch != OPT_BEFORE)
+			return (walctl_usage(w->cmd));
+		if (walctl_number("--before", optarg, UINT64_MAX, &before))
+			return (EX_USAGE);
+		have = 1;
+	}
+	if (optind != argc || !have)
+		return (walctl_usage(w->cmd));
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	r = wal_conn_truncate(c, before, &first);
+	if (r != WAL_RESULT_OK)
+		ex = walctl_conn_fail(c, "truncate", r);
+	else {
+		printf("%" PRIu64 "\n", first);
+		ex = walctl_flush_stdout();
+	}
+	wal_conn_close(c);
+	return (ex);
+}
+
+/* Writes s as a JSON string body (without quotes). */
+static void
+walctl_json_str(const char *s, size_t n)
+{
+	size_t	i;
+	int	ch;
+
+	for (i = 0; i < n; i++) {
+		ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+}
+
+/* 1 when s is a JSON number as walld prints them. */
+static int
+walctl_is_number(const char *s, size_t n)
+{
+	size_t	i = 0;
+	int	digits = 0, dot = 0;
+
+	if (n > 0 && s[0] == '-')
+		i++;
+	for (; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			digits++;
+		else if (s[i] == '.' && !dot && digits > 0)
+			dot = 1;
+		else
+			return (0);
+	}
+	return (digits > 0 && s[n - 1] != '.' &&
+	    !(n > 1 && s[0] == '0' && s[1] >= '0' && s[1] <= '9'));
+}
+
+/* Prints stats text as one JSON object: numbers stay numbers. */
+static void
+walctl_stats_json(const char *text)
+{
+	const char	*line, *eol, *sp;
+	int		 first = 1;
+
+	putchar('{');
+	for (line = text; *line != '\0'; line = eol + (*eol != '\0')) {
+		eol = strchr(line, '\n');
+		if (eol == NULL)
+			eol = line + strlen(line);
+		sp = memchr(line, ' ', eol - line);
+		if (sp == NULL || sp == line)
+			continue;
+		printf("%s\"", first ? "" : ",");
+		first = 0;
+		walctl_json_str(line, sp - line);
+		printf("\":");
+		sp++;
+		if (walctl_is_number(sp, eol - sp))
+			fwrite(sp, 1, eol - sp, stdout);
+		else {
+			putchar('"');
+			walctl_json_str(sp, eol - sp);
+			putchar('"');
+		}
+	}
+	printf("}\n");
+}
+
+/* walctl stats [--json]: prints walld's metrics. */
+static int
+walctl_cmd_stats(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	char		*text;
+	int		 ch, ex, json = 0;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch != OPT_JSON)
+			return (walctl_usage(w->cmd));
+		json = 1;
+	}
+	if (optind != argc)
+		return (walctl_usage(w->cmd));
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	r = wal_conn_stats(c, &text);
+	if (r != WAL_RESULT_OK)
+		ex = walctl_conn_fail(c, "stats", r);
+	else {
+		if (json)
+			walctl_stats_json(text);
+		else
+			fputs(text, stdout);
+		free(text);
+		ex = walctl_flush_stdout();
+	}
+	wal_conn_close(c);
+	return (ex);
+}
+
+/* walctl ping: exit 0 when walld answers. */
+static int
+walctl_cmd_ping(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	int		 ch, ex;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) != 0)
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc)
+		return (walctl_usage(w->cmd));
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	wal_conn_set_timeout(c, w->timeout_ms);
+	r = wal_conn_ping(c);
+	if (r != WAL_RESULT_OK) {
+		if (r == WAL_RESULT_UNKNOWN || r == WAL_RESULT_CLOSED)
+			r = WAL_RESULT_UNAVAILABLE;
+		ex = walctl_conn_fail(c, "ping", r);
+	}
+	wal_conn_close(c);
+	return (ex);
+}
+
+/* Prints one record, as text or as a JSON line. */
+static int
+walctl_print_record(struct walctl_out *out, uint64_t lsn, uint16_t type,
+    uint32_t tenant, uint16_t vshard, const void *payload, uint32_t len)
+{
+	const uint8_t	*p = payload;
+	char		*nb;
+	size_t		 need, i;
+
+	if (out->json) {
+		need = 4 * (((size_t)len + 2) / 3) + 1;
+		if (need > out->b64_cap) {
+			if ((nb = realloc(out->b64, need)) == NULL) {
+				walctl_warnx("read: out of memory");
+				return (EX_OSERR);
+			}
+			out->b64 = nb;
+			out->b64_cap = need;
+		}
+		EVP_EncodeBlock((unsigned char *)out->b64, p, (int)len);
+		printf("{\"lsn\":\"%" PRIu64 "\",\"type\":%u,\"tenant\":%u,"
+		    "\"vshard\":%u,\"payload\":\"%s\"}\n", lsn, type, tenant,
+		    vshard, out->b64);
+		return (EX_OK);
+	}
+	printf("lsn=%" PRIu64 " type=%u tenant=%u vshard=%u len=%u data=\"",
+	    lsn, type, tenant, vshard, len);
+	for (i = 0; i < len; i++) {
+		switch (p[i]) {
+		case '"':	fputs("\\\"", stdout); break;
+		case '\\':	fputs("\\\\", stdout); break;
+		case '\n':	fputs("\\n", stdout); break;
+		case '\r':	fputs("\\r", stdout); break;
+		case '\t':	fputs("\\t", stdout); break;
+		default:
+			if (p[i] >= 0x20 && p[i] < 0x7f)
+				putchar(p[i]);
+			else
+				printf("\\x%02x", p[i]);
+		}
+	}
+	fputs("\"\n", stdout);
+	return (EX_OK);
+}
+
+/* read --dir: the same records, from the files, without walld. */
+static int
+walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
+    struct walctl_out *out)
+{
+	struct wal_filter	 f;
+	struct wal_reader	*rd;
+	struct wal_record	 rec;
+	char			*cause = NULL;
+	uint64_t		 limit = q->to != 0 ? q->to : UINT64_MAX;
+	int			 rc, ex = EX_OK;
+
+	memset(&f, 0, sizeof f);
+	f.tenant = q->tenant;
+	f.vshard = q->vshard;
+	f.type = q->type;
+	f.has_tenant = q->has_tenant;
+	f.has_vshard = q->has_vshard;
+	f.has_type = q->has_type;
+	if ((rd = wal_reader_open(dir, q->from, &f, &cause)) == NULL) {
+		walctl_warnx("read: %s: %s", dir,
+		    cause != NULL ? cause : "cannot open");
+		free(cause);
+		return (EX_NOINPUT);
+	}
+	for (;;) {
+		rc = wal_reader_next(rd, limit, &rec, &cause);
+		if (rc == -1) {
+			walctl_warnx("read: %s: %s", dir,
+			    cause != NULL ? cause : "damaged");
+			free(cause);
+			ex = EX_DATAERR;
+			break;
+		}
+		if (rc == 0) {
+			/* Follow: poll the files for new records. */
+			if (!q->follow || q->to != 0)
+				break;
+			if (fflush(stdout) == EOF)
+				break;
+			poll(NULL, 0, 100);
+			continue;
+		}
+		if ((ex = walctl_print_record(out, rec.lsn, rec.type,
+		    rec.tenant, rec.vshard, rec.payload, rec.len)) != EX_OK)
+			break;
+	}
+	wal_reader_close(rd);
+	if (ex == EX_OK)
+		ex = walctl_flush_stdout();
+	return (ex);
+}
+
+/* walctl read: prints records in LSN order, from walld or --dir. */
+static int
+walctl_cmd_read(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "from",	required_argument,	NULL, OPT_FROM },
+		{ "to",		required_argument,	NULL, OPT_TO },
+		{ "type",	required_argument,	NULL, OPT_TYPE },
+		{ "tenant",	required_argument,	NULL, OPT_TENANT },
+		{ "vshard",	required_argument,	NULL, OPT_VSHARD },
+		{ "follow",	no_argument,		NULL, OPT_FOLLOW },
+		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct walctl_rec_opts	 o;
+	struct wal_cursor_opts	 q;
+	struct walctl_out	 out;
+	struct wal_conn		*c;
+	struct wal_cursor	*cur;
+	struct wal_entry	 e;
+	enum wal_result		 r;
+	const char		*dir = NULL;
+	int			 ch, bad = 0, ex, rc;
+
+	memset(&o, 0, sizeof o);
+	memset(&q, 0, sizeof q);
+	memset(&out, 0, sizeof out);
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0 ||
+		    walctl_rec_opt(&o, ch, &bad) == 0)
+			;
+		else if (ch == OPT_FROM)
+			bad = walctl_number("--from", optarg, UINT64_MAX,
+			    &q.from);
+		else if (ch == OPT_TO)
+			bad = walctl_number("--to", optarg, UINT64_MAX, &q.to);
+		else if (ch == OPT_FOLLOW)
+			q.follow = 1;
+		else if (ch == OPT_JSON)
+			out.json = 1;
+		else if (ch == OPT_DIR)
+			dir = optarg;
+		else
+			return (walctl_usage(w->cmd));
+		if (bad)
+			return (EX_USAGE);
+	}
+	if (optind != argc)
+		return (walctl_usage(w->cmd));
+	if (q.to != 0 && q.to < q.from) {
+		walctl_warnx("read: --to %" PRIu64 " is below --from %" PRIu64,
+		    q.to, q.from);
+		return (EX_USAGE);
+	}
+	q.type = o.type;
+	q.tenant = o.tenant;
+	q.vshard = o.vshard;
+	q.has_type = o.has_type;
+	q.has_tenant = o.has_tenant;
+	q.has_vshard = o.has_vshard;
+
+	if (dir != NULL) {
+		ex = walctl_read_dir(dir, &q, &out);
+		free(out.b64);
+		return (ex);
+	}
+
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	if ((r = wal_cursor_open(c, &q, &cur)) != WAL_RESULT_OK) {
+		ex = walctl_conn_fail(c, "read", r);
+		wal_conn_close(c);
+		return (ex);
+	}
+	for (;;) {
+		/* With --follow, show what came before waiting for more. */
+		rc = wal_cursor_next(cur, q.follow ? 0 : -1, &e);
+		if (rc == WAL_CURSOR_AGAIN) {
+			if ((ex = walctl_flush_stdout()) != EX_OK)
+				break;
+			rc = wal_cursor_next(cur, -1, &e);
+		}
+		if (rc == 0)
+			break;
+		if (rc == -1) {
+			ex = walctl_fail("read", wal_cursor_result(cur), 0,
+			    wal_cursor_error(cur));
+			break;
+		}
+		if ((ex = walctl_print_record(&out, e.lsn, e.type, e.tenant,
+		    e.vshard, e.payload, e.len)) != EX_OK)
+			break;
+	}
+	wal_cursor_close(cur);
+	wal_conn_close(c);
+	free(out.b64);
+	if (ex == EX_OK)
+		ex = walctl_flush_stdout();
+	return (ex);
+}
+
+/* walctl verify --dir DIR: checks every segment offline. */
+static int
+walctl_cmd_verify(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*dir = NULL;
+	int		 ch, n, ex;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch != OPT_DIR)
+			return (walctl_usage(w->cmd));
+		dir = optarg;
+	}
+	if (optind != argc || dir == NULL)
+		return (walctl_usage(w->cmd));
+	n = wal_verify(dir, stdout);
+	if ((ex = walctl_flush_stdout()) != EX_OK)
+		return (ex);
+	if (n < 0) {
+		walctl_warnx("verify: %s: cannot read the directory", dir);
+		return (EX_NOINPUT);
+	}
+	if (n > 0) {
+		walctl_warnx("verify: %s: %d problem%s found", dir, n,
+		    n == 1 ? "" : "s");
+		return (EX_DATAERR);
+	}
+	return (EX_OK);
+}
+
+static int	walctl_cmd_help(struct walctl *, int, char **);
+
+static const struct walctl_cmd walctl_cmds[] = {
+	{ "append", walctl_cmd_append,
+	  "[--type N] [--tenant N] [--vshard N] [--lines] [DATA | --file PATH]",
+	  "Appends one record: DATA, the contents of PATH, or all of stdin.\n"
+	  "Prints its LSN once it is durable. With --lines, each input line\n"
+	  "(without its newline) is one record, many in flight, and one LSN\n"
+	  "per line is printed in input order." },
+	{ "sync", walctl_cmd_sync, "",
+	  "Waits until everything appended is durable; prints the durable LSN." },
+	{ "seal", walctl_cmd_seal, "",
+	  "Seals the log: every later append fails. Prints the last LSN." },
+	{ "rotate", walctl_cmd_rotate, "",
+	  "Starts a new segment; prints the LSN its first record will get." },
+	{ "truncate", walctl_cmd_truncate, "--before LSN",
+	  "Deletes whole sealed segments below LSN; prints the new first LSN." },
+	{ "read", walctl_cmd_read,
+	  "[--from LSN] [--to LSN] [--tenant N] [--vshard N] [--type N]\n"
+	  "    [--follow] [--json] [--dir DIR]",
+	  "Prints records in LSN order, one line each: lsn=N type=N tenant=N\n"
+	  "vshard=N len=N data=\"...\" (non-printable bytes escaped), or with\n"
+	  "--json {\"lsn\":\"N\",\"type\":N,\"tenant\":N,\"vshard\":N,"
+	  "\"payload\":\"BASE64\"}.\n"
+	  "--follow keeps waiting for new records. --dir reads a data\n"
+	  "directory offline, without walld." },
+	{ "verify", walctl_cmd_verify, "--dir DIR",
+	  "Checks every segment of a data directory offline; prints each\n"
+	  "problem and exits 65 when there is any." },
+	{ "stats", walctl_cmd_stats, "[--json]",
+	  "Prints walld's metrics, one \"name value\" line each, or one JSON\n"
+	  "object." },
+	{ "ping", walctl_cmd_ping, "",
+	  "Exits 0 when walld is up and serving requests." },
+	{ "help", walctl_cmd_help, "", "Prints this help." },
+	{ NULL, NULL, NULL, NULL }
+};
+
+/* Prints the whole help text to f. */
+static void
+walctl_help(FILE *f)
+{
+	const struct walctl_cmd	*cmd;
+
+	fprintf(f,
+	    "usage: walctl [-s socket] [-t ms] command [options]\n"
+	    "\n"
+	    "  -s, --socket PATH   walld's socket (default: $WALLD_SOCKET, "
+	    "else\n"
+	    "                      " WAL_SOCKET_DEFAULT ")\n"
+	    "  -t, --timeout MS    connect timeout (default %d; ping: also "
+	    "the reply)\n"
+	    "  -h, --help          this help; `walctl COMMAND --help` for "
+	    "one command\n"
+	    "\ncommands:\n", WALCTL_CONNECT_MS);
+	for (cmd = walctl_cmds; cmd->name != NULL; cmd++)
+		fprintf(f, "  %s %s\n", cmd->name, cmd->usage);
+	fprintf(f,
+	    "\nexit status:\n"
+	    "   0  success\n"
+	    "  64  usage error (EX_USAGE)\n"
+	    "  65  bad or damaged data: verify found damage, record too "
+	    "large,\n"
+	    "      LSN out of range (EX_DATAERR)\n"
+	    "  66  input file or data directory cannot be read (EX_NOINPUT)\n"
+	    "  69  walld cannot be reached (EX_UNAVAILABLE)\n"
+	    "  70  internal error in walld or walctl (EX_SOFTWARE)\n"
+	    "  71  a local system call failed (EX_OSERR)\n"
+	    "  73  the log is sealed (EX_CANTCREAT)\n"
+	    "  74  I/O failure in walld: outcome unknown; or stdout failed "
+	    "(EX_IOERR)\n"
+	    "  75  outcome unknown (connection lost), or no space, busy,\n"
+	    "      shutting down: retry (EX_TEMPFAIL)\n"
+	    "  76  protocol error or version mismatch with walld "
+	    "(EX_PROTOCOL)\n"
+	    "  77  permission denied (EX_NOPERM)\n");
+}
+
+/* walctl help. */
+static int
+walctl_cmd_help(struct walctl *w, int argc, char **argv)
+{
+	(void)w;
+	(void)argc;
+	(void)argv;
+	walctl_help(stdout);
+	return (walctl_flush_stdout());
+}
+
+/* Parses the global options, then runs the subcommand, which takes its
+   own options (and -s/--socket again) from the rest. */
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "timeout",	required_argument,	NULL, 't' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct walctl_cmd	*cmd;
+	struct walctl		 w;
+	uint64_t		 v;
+	int			 ch;
+
+	memset(&w, 0, sizeof w);
+	w.timeout_ms = WALCTL_CONNECT_MS;
+	while ((ch = getopt_long(argc, argv, "+s:t:h", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 's':
+			w.socket = optarg;
+			break;
+		case 't':
+			if (walctl_number("--timeout", optarg, INT_MAX, &v))
+				return (EX_USAGE);
+			w.timeout_ms = (int)v;
+			break;
+		case 'h':
+			walctl_help(stdout);
+			return (walctl_flush_stdout());
+		default:
+			walctl_help(stderr);
+			return (EX_USAGE);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		walctl_help(stderr);
+		return (EX_USAGE);
+	}
+	for (cmd = walctl_cmds; cmd->name != NULL; cmd++) {
+		if (strcmp(cmd->name, argv[0]) == 0)
+			break;
+	}
+	if (cmd->name == NULL) {
+		walctl_warnx("%s: unknown command (see walctl --help)",
+		    argv[0]);
+		return (EX_USAGE);
+	}
+	w.cmd = cmd;
+	optind = 0;	/* reset getopt: the subcommand parses from its name */
+	return (cmd->fn(&w, argc, argv));
+}
