@@ -27,7 +27,8 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 CFLAGS	+= $(PKG_CFLAGS)
 
 # The WAL engine: used by walld, walctl's offline tools and the tests.
-ENGINE_SRC = daemon/wal.c daemon/crc32c.c daemon/sysio.c
+ENGINE_SRC = daemon/wal.c daemon/crc32c.c daemon/sysio.c daemon/segment.c \
+	     daemon/wal-reader.c daemon/wal-verify.c
 PROTO_SRC  = proto/frame.c
 # walld itself, beyond the engine.
 DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c daemon/notify.c

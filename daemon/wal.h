@@ -81,7 +81,9 @@ enum wal_rc	 wal_append(struct wal *, uint16_t type, uint32_t tenant,
 		    uint16_t vshard, const void *payload, uint32_t len,
 		    uint64_t *lsn);
 /* The filling batch will end the active segment (footer), the next starts
-   a new one. WAL_EWAIT/WAL_ENOSPC when no new segment is ready. */
+   a new one. WAL_EWAIT/WAL_ENOSPC when no new segment is ready; WAL_OK and
+   nothing to do when the segment has no record yet; WAL_EFULL when the
+   filling batch itself begins a new segment (flush, then retry). */
 enum wal_rc	 wal_mark_rotate(struct wal *);
 /* The filling batch will seal the log; appends fail with WAL_ESEALED. */
 enum wal_rc	 wal_mark_seal(struct wal *);
@@ -134,7 +136,7 @@ struct wal_record {
 };
 
 struct wal_reader;
-/* Positions at the first record with LSN >= from. */
+/* Positions at the first record with LSN >= from (0: the log's first). */
 struct wal_reader *wal_reader_open(const char *dir, uint64_t from,
 		    const struct wal_filter *, char **cause);
 /* 1 and *rec for the next matching record with LSN <= limit; 0 when there

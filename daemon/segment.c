@@ -1,0 +1,636 @@
+/*
+ * segment.c: the on-disk format of segment files: encode and check the
+ * segment header, record headers and footers, list a WAL directory, scan
+ * the records of a segment, and search a damaged tail for later flushes.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "segment.h"
+#include "sysio.h"
+#include "wal.h"
+
+/* Sets *cause (when cause is not NULL) to a formatted, allocated string. */
+void
+segment_cause(char **cause, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (cause == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) == -1)
+		*cause = NULL;
+	va_end(ap);
+}
+
+/* Writes the file name of the segment whose first LSN is first. */
+void
+segment_name(char *buf, uint64_t first)
+{
+	snprintf(buf, SEG_NAME_SIZE, "%020llu.wal", (unsigned long long)first);
+}
+
+/* Parses a segment file name: 0 and *first, or -1 if it is not one. */
+int
+segment_parse_name(const char *name, uint64_t *first)
+{
+	unsigned long long	v;
+	int			i;
+
+	if (strlen(name) != SEG_NAME_LEN || strcmp(name + 20, ".wal") != 0)
+		return (-1);
+	for (i = 0; i < 20; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return (-1);
+	}
+	errno = 0;
+	v = strtoull(name, NULL, 10);
+	if (errno != 0 || v == 0)
+		return (-1);
+	*first = v;
+	return (0);
+}
+
+/* Fills a 4096-byte segment header block, CRC included. */
+void
+segment_encode_header(unsigned char *p, const struct seg_header *h)
+{
+	memset(p, 0, SEG_HDR_SIZE);
+	memcpy(p, SEG_MAGIC, 8);
+	seg_put16(p + 8, h->version);
+	seg_put16(p + 10, h->hdr_len);
+	seg_put32(p + 12, h->flags);
+	seg_put64(p + 16, h->first_lsn);
+	memcpy(p + 24, h->id, 16);
+	seg_put64(p + 40, h->ctime_ns);
+	seg_put32(p + 48, h->key_id);
+	memcpy(p + 56, h->salt, 32);
+	seg_put32(p + SEG_HDR_SIZE - 4, crc32c(0, p, SEG_HDR_SIZE - 4));
+}
+
+/* Checks and decodes a segment header block: 0, or -1 and *why. */
+int
+segment_decode_header(const unsigned char *p, struct seg_header *h,
+    const char **why)
+{
+	if (memcmp(p, SEG_MAGIC, 8) != 0) {
+		*why = "bad segment header magic";
+		return (-1);
+	}
+	if (seg_get32(p + SEG_HDR_SIZE - 4) != crc32c(0, p, SEG_HDR_SIZE - 4)) {
+		*why = "segment header checksum mismatch";
+		return (-1);
+	}
+	h->version = seg_get16(p + 8);
+	h->hdr_len = seg_get16(p + 10);
+	h->flags = seg_get32(p + 12);
+	h->first_lsn = seg_get64(p + 16);
+	memcpy(h->id, p + 24, 16);
+	h->ctime_ns = seg_get64(p + 40);
+	h->key_id = seg_get32(p + 48);
+	memcpy(h->salt, p + 56, 32);
+	if (h->version != SEG_VERSION) {
+		*why = "unsupported segment format version";
+		return (-1);
+	}
+	if (h->hdr_len != SEG_HDR_SIZE) {
+		*why = "unsupported segment header length";
+		return (-1);
+	}
+	if (h->flags & SEG_F_ENCRYPTED) {
+		*why = "encrypted segment: not supported by this version";
+		return (-1);
+	}
+	if (h->flags & SEG_F_REQUIRED & ~SEG_F_KNOWN) {
+		*why = "unknown required segment flags";
+		return (-1);
+	}
+	if (h->first_lsn == 0) {
+		*why = "first LSN 0 in segment header";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Writes a 40-byte record header (the CRC field as given). */
+void
+segment_encode_rec(unsigned char *p, const struct rec_header *h)
+{
+	seg_put32(p, REC_MAGIC);
+	p[4] = REC_VERSION;
+	p[5] = REC_HDR_SIZE;
+	seg_put16(p + 6, h->flags);
+	seg_put16(p + 8, h->type);
+	seg_put16(p + 10, h->vshard);
+	seg_put32(p + 12, h->tenant);
+	seg_put32(p + 16, h->len);
+	seg_put32(p + 20, h->crc);
+	seg_put64(p + 24, h->lsn);
+	seg_put64(p + 32, h->batch_lsn);
+}
+
+/* Decodes and checks a record header (not its CRC): 0, or -1 and *why. */
+int
+segment_decode_rec(const unsigned char *p, struct rec_header *h,
+    const char **why)
+{
+	if (seg_get32(p) != REC_MAGIC) {
+		*why = "bad record magic";
+		return (-1);
+	}
+	h->version = p[4];
+	h->hdr_len = p[5];
+	h->flags = seg_get16(p + 6);
+	h->type = seg_get16(p + 8);
+	h->vshard = seg_get16(p + 10);
+	h->tenant = seg_get32(p + 12);
+	h->len = seg_get32(p + 16);
+	h->crc = seg_get32(p + 20);
+	h->lsn = seg_get64(p + 24);
+	h->batch_lsn = seg_get64(p + 32);
+	if (h->version != REC_VERSION) {
+		*why = "unsupported record version";
+		return (-1);
+	}
+	if (h->hdr_len != REC_HDR_SIZE) {
+		*why = "bad record header length";
+		return (-1);
+	}
+	if (h->flags & REC_F_REQUIRED & ~REC_F_KNOWN) {
+		*why = "unknown required record flags";
+		return (-1);
+	}
+	if (h->len > WAL_MAX_PAYLOAD_HARD) {
+		*why = "record length above the hard maximum";
+		return (-1);
+	}
+	return (0);
+}
+
+/* CRC-32C of a record: its header with the CRC field zeroed, then payload. */
+uint32_t
+segment_rec_crc(const unsigned char *hdr, const void *payload, uint32_t len)
+{
+	unsigned char	tmp[REC_HDR_SIZE];
+
+	memcpy(tmp, hdr, REC_HDR_SIZE);
+	memset(tmp + 20, 0, 4);
+	return (crc32c(crc32c(0, tmp, REC_HDR_SIZE), payload, len));
+}
+
+/* Writes a complete 80-byte footer record. */
+void
+segment_encode_footer(unsigned char *p, const struct seg_footer *f)
+{
+	struct rec_header	h;
+	unsigned char		*q = p + REC_HDR_SIZE;
+
+	memset(&h, 0, sizeof h);
+	h.flags = REC_F_FOOTER;
+	h.len = FOOTER_PAYLOAD;
+	h.lsn = f->last_lsn;
+	h.batch_lsn = f->last_lsn + 1;
+	segment_encode_rec(p, &h);
+	seg_put64(q, f->first_lsn);
+	seg_put64(q + 8, f->last_lsn);
+	seg_put64(q + 16, f->count);
+	seg_put64(q + 24, f->offset);
+	seg_put32(q + 32, f->data_crc);
+	seg_put32(q + 36, f->flags);
+	seg_put32(p + 20, segment_rec_crc(p, q, FOOTER_PAYLOAD));
+}
+
+/* Checks and decodes an 80-byte footer record: 0, or -1 and *why. */
+int
+segment_decode_footer(const unsigned char *p, struct seg_footer *f,
+    const char **why)
+{
+	struct rec_header	 h;
+	const unsigned char	*q = p + REC_HDR_SIZE;
+
+	if (segment_decode_rec(p, &h, why) != 0)
+		return (-1);
+	if (!(h.flags & REC_F_FOOTER) || h.len != FOOTER_PAYLOAD) {
+		*why = "not a footer record";
+		return (-1);
+	}
+	if (segment_rec_crc(p, q, FOOTER_PAYLOAD) != h.crc) {
+		*why = "footer checksum mismatch";
+		return (-1);
+	}
+	f->first_lsn = seg_get64(q);
+	f->last_lsn = seg_get64(q + 8);
+	f->count = seg_get64(q + 16);
+	f->offset = seg_get64(q + 24);
+	f->data_crc = seg_get32(q + 32);
+	f->flags = seg_get32(q + 36);
+	if (f->flags & FOOTER_F_REQUIRED & ~FOOTER_F_KNOWN) {
+		*why = "unknown required footer flags";
+		return (-1);
+	}
+	if (f->last_lsn + 1 < f->first_lsn ||
+	    f->count != f->last_lsn + 1 - f->first_lsn) {
+		*why = "footer LSN range and record count disagree";
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Looks for the footer of a sealed segment at (size - FOOTER_SIZE). 1 and
+ * *f when valid; 0 when there is no footer magic there; 2 and *why when a
+ * footer is there but wrong; -1 on a read error (errno).
+ */
+int
+segment_read_footer(int fd, uint64_t size, uint64_t first,
+    struct seg_footer *f, const char **why)
+{
+	unsigned char	b[FOOTER_SIZE];
+	ssize_t		n;
+
+	if (size < SEG_HDR_SIZE + FOOTER_SIZE)
+		return (0);
+	n = sysio.pread(fd, b, sizeof b, (off_t)(size - FOOTER_SIZE));
+	if (n == -1)
+		return (-1);
+	if ((size_t)n != sizeof b) {
+		errno = EIO;
+		return (-1);
+	}
+	if (seg_get32(b) != REC_MAGIC)
+		return (0);
+	if (segment_decode_footer(b, f, why) != 0)
+		return (2);
+	if (f->offset != size - FOOTER_SIZE) {
+		*why = "footer offset field does not match the file size";
+		return (2);
+	}
+	if (f->first_lsn != first) {
+		*why = "footer first LSN does not match the segment header";
+		return (2);
+	}
+	return (1);
+}
+
+/* Orders directory entries by first LSN. */
+static int
+segment_cmp(const void *a, const void *b)
+{
+	const struct seg_ent	*x = a, *y = b;
+
+	if (x->first < y->first)
+		return (-1);
+	return (x->first > y->first);
+}
+
+/*
+ * Lists the segments of a directory, sorted by first LSN. Names ending in
+ * ".wal" that do not parse go to bad, or are an error when bad is NULL;
+ * other unknown names go to stray (may be NULL).
+ */
+int
+segment_list(int dirfd, const char *dir, struct seg_ent **out, size_t *nout,
+    void (*stray)(void *, const char *), void (*bad)(void *, const char *),
+    void *arg, char **cause)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct seg_ent	*ents = NULL, *tmp;
+	size_t		 n = 0, cap = 0, len;
+	uint64_t	 first;
+	int		 fd;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		segment_cause(cause, "%s: open directory: %s", dir,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, LOCK_NAME) == 0 ||
+		    strcmp(de->d_name, SPARE_NAME) == 0)
+			continue;
+		len = strlen(de->d_name);
+		if (len < 4 || strcmp(de->d_name + len - 4, ".wal") != 0) {
+			if (stray != NULL)
+				stray(arg, de->d_name);
+			continue;
+		}
+		if (segment_parse_name(de->d_name, &first) != 0) {
+			if (bad != NULL) {
+				bad(arg, de->d_name);
+				continue;
+			}
+			segment_cause(cause, "%s/%s: offset 0: LSN 0: looks like "
+			    "a segment but its name is not a first LSN as "
+			    "20 digits (%%020llu.wal)", dir, de->d_name);
+			goto fail;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((tmp = reallocarray(ents, cap, sizeof *ents)) ==
+			    NULL) {
+				segment_cause(cause, "%s: %s", dir,
+				    strerror(errno));
+				goto fail;
+			}
+			ents = tmp;
+		}
+		ents[n].first = first;
+		memcpy(ents[n].name, de->d_name, SEG_NAME_LEN + 1);
+		n++;
+	}
+	if (errno != 0) {
+		segment_cause(cause, "%s: readdir: %s", dir, strerror(errno));
+		goto fail;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(ents, n, sizeof *ents, segment_cmp);
+	*out = ents;
+	*nout = n;
+	return (0);
+
+fail:
+	closedir(d);
+	free(ents);
+	return (-1);
+}
+
+/* 1 if len bytes at p are all zero. */
+static int
+segment_is_zero(const unsigned char *p, size_t len)
+{
+	while (len > 0 && *p == 0) {
+		p++;
+		len--;
+	}
+	return (len == 0);
+}
+
+/* Reads up to len bytes at off into buf: bytes read, or -1 (errno). */
+static ssize_t
+segment_pread_full(int fd, unsigned char *buf, size_t len, uint64_t off)
+{
+	size_t	done = 0;
+	ssize_t	n;
+
+	while (done < len) {
+		n = sysio.pread(fd, buf + done, len - done,
+		    (off_t)(off + done));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return ((ssize_t)done);
+}
+
+/*
+ * Scans the records of a segment from offset 4096, checking every header,
+ * CRC and LSN, until the end of the file, zeros, an invalid record or a
+ * footer that matches what came before. -1 only on a read error.
+ */
+int
+segment_scan(struct seg_scan *s, char **cause)
+{
+	unsigned char		*buf, *p, *nb;
+	size_t			 cap = SCAN_CHUNK, blen = 0;
+	uint64_t		 boff = 0, off = SEG_HDR_SIZE, rs, want;
+	struct rec_header	 h;
+	struct seg_footer	 f;
+	const char		*why;
+	ssize_t			 n;
+
+	s->end = off;
+	s->next_lsn = s->first_lsn;
+	s->count = 0;
+	s->data_crc = 0;
+	s->stop = SEG_STOP_EOF;
+	s->why[0] = '\0';
+	s->bad_padding = 0;
+	if ((buf = malloc(cap)) == NULL) {
+		segment_cause(cause, "scan: %s", strerror(errno));
+		return (-1);
+	}
+	for (;;) {
+		if (off + REC_HDR_SIZE > s->size) {
+			s->stop = SEG_STOP_EOF;
+			break;
+		}
+		if (off < boff || off + REC_HDR_SIZE > boff + blen) {
+			want = s->size - off < cap ? s->size - off : cap;
+			if ((n = segment_pread_full(s->fd, buf, want, off)) ==
+			    -1)
+				goto readfail;
+			boff = off;
+			blen = (size_t)n;
+			if (blen < REC_HDR_SIZE) {
+				s->stop = SEG_STOP_EOF;
+				break;
+			}
+		}
+		p = buf + (off - boff);
+		if (segment_is_zero(p, REC_HDR_SIZE)) {
+			s->stop = SEG_STOP_ZERO;
+			break;
+		}
+		if (segment_decode_rec(p, &h, &why) != 0) {
+			s->stop = SEG_STOP_BAD;
+			snprintf(s->why, sizeof s->why, "%s", why);
+			break;
+		}
+		rs = seg_rec_size(h.len);
+		if (off + rs > s->size) {
+			s->stop = SEG_STOP_BAD;
+			snprintf(s->why, sizeof s->why,
+			    "record of %u bytes runs past the end of the file",
+			    h.len);
+			break;
+		}
+		if (off + rs > boff + blen) {
+			if (rs > cap) {
+				if ((nb = realloc(buf, rs)) == NULL) {
+					segment_cause(cause, "scan: %s",
+					    strerror(errno));
+					free(buf);
+					return (-1);
+				}
+				buf = nb;
+				cap = rs;
+			}
+			want = s->size - off < cap ? s->size - off : cap;
+			if ((n = segment_pread_full(s->fd, buf, want, off)) ==
+			    -1)
+				goto readfail;
+			boff = off;
+			blen = (size_t)n;
+			if (blen < rs) {
+				s->stop = SEG_STOP_EOF;
+				break;
+			}
+			p = buf;
+		}
+		if (segment_rec_crc(p, p + REC_HDR_SIZE, h.len) != h.crc) {
+			s->stop = SEG_STOP_BAD;
+			snprintf(s->why, sizeof s->why, "record checksum "
+			    "mismatch");
+			break;
+		}
+		if (h.flags & REC_F_FOOTER) {
+			if (segment_decode_footer(p, &f, &why) != 0) {
+				s->stop = SEG_STOP_BAD;
+				snprintf(s->why, sizeof s->why, "%s", why);
+			} else if (f.first_lsn != s->first_lsn ||
+			    f.last_lsn + 1 != s->next_lsn ||
+			    f.count != s->count || f.offset != off ||
+			    f.data_crc != s->data_crc) {
+				s->stop = SEG_STOP_BAD;
+				snprintf(s->why, sizeof s->why, "footer does "
+				    "not match the records before it");
+			} else {
+				s->stop = SEG_STOP_FOOTER;
+				s->footer = f;
+			}
+			break;
+		}
+		if (h.lsn != s->next_lsn) {
+			s->stop = SEG_STOP_BAD;
+			snprintf(s->why, sizeof s->why, "record has LSN %llu "
+			    "where %llu was expected",
+			    (unsigned long long)h.lsn,
+			    (unsigned long long)s->next_lsn);
+			break;
+		}
+		if (!s->bad_padding && !segment_is_zero(p + REC_HDR_SIZE +
+		    h.len, rs - REC_HDR_SIZE - h.len)) {
+			s->bad_padding = 1;
+			s->bad_padding_off = off;
+		}
+		s->data_crc = crc32c(s->data_crc, p, rs);
+		s->count++;
+		s->next_lsn++;
+		off += rs;
+		s->end = off;
+	}
+	free(buf);
+	return (0);
+
+readfail:
+	segment_cause(cause, "pread: offset %llu: %s", (unsigned long long)off,
+	    strerror(errno));
+	free(buf);
+	return (-1);
+}
+
+/* 1 if a complete, valid record (or footer) starts at off. */
+static int
+segment_valid_at(int fd, uint64_t off, uint64_t size, struct rec_header *h)
+{
+	unsigned char	 hb[REC_HDR_SIZE], *pl;
+	const char	*why;
+	uint64_t	 rs;
+	int		 ok;
+
+	if (off + REC_HDR_SIZE > size ||
+	    segment_pread_full(fd, hb, sizeof hb, off) != REC_HDR_SIZE)
+		return (0);
+	if (segment_decode_rec(hb, h, &why) != 0)
+		return (0);
+	rs = seg_rec_size(h->len);
+	if (off + rs > size)
+		return (0);
+	if ((pl = malloc(h->len ? h->len : 1)) == NULL)
+		return (0);
+	ok = segment_pread_full(fd, pl, h->len, off + REC_HDR_SIZE) ==
+	    (ssize_t)h->len && segment_rec_crc(hb, pl, h->len) == h->crc;
+	free(pl);
+	return (ok);
+}
+
+/*
+ * Searches [from, size) of a damaged active segment, at record alignment,
+ * for any non-zero byte and for a valid record written by a flush later
+ * than the one holding LSN n (batch_lsn > n, or a footer). -1 on read error.
+ */
+int
+segment_search_tail(int fd, uint64_t from, uint64_t size, uint64_t n,
+    struct seg_tail *t, char **cause)
+{
+	unsigned char		*buf;
+	struct rec_header	 h;
+	uint64_t		 off, w;
+	size_t			 i, want;
+	ssize_t			 got;
+
+	memset(t, 0, sizeof *t);
+	if ((buf = malloc(SCAN_CHUNK)) == NULL) {
+		segment_cause(cause, "scan: %s", strerror(errno));
+		return (-1);
+	}
+	for (off = from; off < size; off += (uint64_t)got) {
+		want = size - off < SCAN_CHUNK ? size - off : SCAN_CHUNK;
+		if ((got = segment_pread_full(fd, buf, want, off)) == -1) {
+			segment_cause(cause, "pread: offset %llu: %s",
+			    (unsigned long long)off, strerror(errno));
+			free(buf);
+			return (-1);
+		}
+		if (got == 0)
+			break;
+		for (i = 0; i < (size_t)got; i += 8) {
+			if (i + 8 > (size_t)got) {
+				if (!segment_is_zero(buf + i, (size_t)got - i) &&
+				    !t->nonzero) {
+					t->nonzero = 1;
+					t->nonzero_off = off + i;
+				}
+				break;
+			}
+			memcpy(&w, buf + i, 8);
+			if (w == 0)
+				continue;
+			if (!t->nonzero) {
+				t->nonzero = 1;
+				t->nonzero_off = off + i;
+			}
+			if (seg_get32(buf + i) != REC_MAGIC)
+				continue;
+			if (!segment_valid_at(fd, off + i, size, &h))
+				continue;
+			if ((h.flags & REC_F_FOOTER) || h.batch_lsn > n) {
+				t->later = 1;
+				t->later_off = off + i;
+				t->later_lsn = h.lsn;
+				t->later_batch = h.batch_lsn;
+				t->later_footer = (h.flags & REC_F_FOOTER) != 0;
+				free(buf);
+				return (0);
+			}
+		}
+	}
+	free(buf);
+	return (0);
+}

@@ -1,0 +1,186 @@
+/*
+ * segment.h: the on-disk format of WAL segment files (specified in wal.c
+ * and docs/FORMAT.md): encoding and checking of the segment header, record
+ * headers and footers, directory listing, and the sequential scanner.
+ */
+#ifndef WALD_SEGMENT_H
+#define WALD_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SEG_HDR_SIZE		4096
+#define SEG_MAGIC		"WALLDSEG"	/* 8 bytes, no terminator */
+#define SEG_VERSION		1
+#define SEG_F_ENCRYPTED		0x00000001u
+#define SEG_F_REQUIRED		0x0000ffffu	/* unknown ones here: refuse */
+#define SEG_F_KNOWN		0x00000000u	/* encryption: a later issue */
+
+#define REC_MAGIC		0x43524c57u	/* "WLRC" on disk */
+#define REC_VERSION		1
+#define REC_HDR_SIZE		40
+#define REC_ALIGN		8
+#define REC_F_FOOTER		0x0001u
+#define REC_F_REQUIRED		0x000fu		/* unknown ones here: refuse */
+#define REC_F_KNOWN		REC_F_FOOTER
+
+#define FOOTER_PAYLOAD		40
+#define FOOTER_SIZE		(REC_HDR_SIZE + FOOTER_PAYLOAD)
+#define FOOTER_F_LOG_SEALED	0x00000001u
+#define FOOTER_F_REQUIRED	0x0000ffffu
+#define FOOTER_F_KNOWN		FOOTER_F_LOG_SEALED
+
+#define SEG_NAME_LEN		24		/* "%020llu.wal" */
+#define SEG_NAME_SIZE		32
+#define SPARE_NAME		"spare.tmp"
+#define LOCK_NAME		"LOCK"
+#define IO_ALIGN		4096
+#define SCAN_CHUNK		(1u << 20)
+
+struct seg_header {
+	uint16_t	version;
+	uint16_t	hdr_len;
+	uint32_t	flags;
+	uint64_t	first_lsn;
+	uint8_t		id[16];
+	uint64_t	ctime_ns;
+	uint32_t	key_id;
+	uint8_t		salt[32];
+};
+
+struct rec_header {
+	uint8_t		version;
+	uint8_t		hdr_len;
+	uint16_t	flags;
+	uint16_t	type;
+	uint16_t	vshard;
+	uint32_t	tenant;
+	uint32_t	len;
+	uint32_t	crc;
+	uint64_t	lsn;
+	uint64_t	batch_lsn;
+};
+
+struct seg_footer {
+	uint64_t	first_lsn;
+	uint64_t	last_lsn;
+	uint64_t	count;
+	uint64_t	offset;		/* of the footer record itself */
+	uint32_t	data_crc;	/* over bytes [4096, offset) */
+	uint32_t	flags;
+};
+
+struct seg_ent {
+	uint64_t	first;
+	char		name[SEG_NAME_SIZE];
+};
+
+/* How a scan of records ended. */
+enum seg_stop {
+	SEG_STOP_EOF,		/* end of file */
+	SEG_STOP_ZERO,		/* an all-zero record header */
+	SEG_STOP_BAD,		/* an invalid record: why says what */
+	SEG_STOP_FOOTER,	/* a valid footer matching the records */
+};
+
+struct seg_scan {
+	/* in */
+	int		 fd;
+	uint64_t	 size;
+	uint64_t	 first_lsn;
+	/* out */
+	uint64_t	 end;		/* offset after the last valid record */
+	uint64_t	 next_lsn;	/* LSN expected at end */
+	uint64_t	 count;
+	uint32_t	 data_crc;	/* over [4096, end) */
+	enum seg_stop	 stop;
+	char		 why[160];
+	struct seg_footer footer;	/* SEG_STOP_FOOTER */
+	int		 bad_padding;	/* a record with non-zero padding */
+	uint64_t	 bad_padding_off;
+};
+
+struct seg_tail {
+	int		nonzero;	/* some byte after the cut is not zero */
+	uint64_t	nonzero_off;
+	int		later;		/* a valid record of a later flush */
+	uint64_t	later_off;
+	uint64_t	later_lsn;
+	uint64_t	later_batch;
+	int		later_footer;
+};
+
+static inline uint16_t
+seg_get16(const unsigned char *p)
+{
+	return ((uint16_t)(p[0] | (p[1] << 8)));
+}
+
+static inline uint32_t
+seg_get32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] | ((uint32_t)p[1] << 8) |
+	    ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24));
+}
+
+static inline uint64_t
+seg_get64(const unsigned char *p)
+{
+	return ((uint64_t)seg_get32(p) | ((uint64_t)seg_get32(p + 4) << 32));
+}
+
+static inline void
+seg_put16(unsigned char *p, uint16_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = v >> 8;
+}
+
+static inline void
+seg_put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+	p[2] = (v >> 16) & 0xff;
+	p[3] = v >> 24;
+}
+
+static inline void
+seg_put64(unsigned char *p, uint64_t v)
+{
+	seg_put32(p, (uint32_t)v);
+	seg_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Bytes a record with a payload of len takes on disk. */
+static inline uint64_t
+seg_rec_size(uint32_t len)
+{
+	return (((uint64_t)REC_HDR_SIZE + len + REC_ALIGN - 1) &
+	    ~(uint64_t)(REC_ALIGN - 1));
+}
+
+void	segment_name(char *, uint64_t first);
+int	segment_parse_name(const char *, uint64_t *);
+void	segment_encode_header(unsigned char *, const struct seg_header *);
+int	segment_decode_header(const unsigned char *, struct seg_header *,
+	    const char **why);
+void	segment_encode_rec(unsigned char *, const struct rec_header *);
+int	segment_decode_rec(const unsigned char *, struct rec_header *,
+	    const char **why);
+uint32_t segment_rec_crc(const unsigned char *, const void *, uint32_t);
+void	segment_encode_footer(unsigned char *, const struct seg_footer *);
+int	segment_decode_footer(const unsigned char *, struct seg_footer *,
+	    const char **why);
+int	segment_read_footer(int, uint64_t, uint64_t, struct seg_footer *,
+	    const char **why);
+int	segment_list(int, const char *, struct seg_ent **, size_t *,
+	    void (*)(void *, const char *), void (*)(void *, const char *),
+	    void *, char **cause);
+int	segment_scan(struct seg_scan *, char **cause);
+int	segment_search_tail(int, uint64_t, uint64_t, uint64_t,
+	    struct seg_tail *, char **cause);
+void	segment_cause(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#endif

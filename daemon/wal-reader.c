@@ -1,0 +1,402 @@
+/*
+ * wal-reader.c: reads records in LSN order from the segment files, from any
+ * LSN, with filters applied to the header before the payload is touched.
+ * Needs no writer; never looks at records above the caller's limit.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "segment.h"
+#include "sysio.h"
+#include "wal.h"
+
+struct wal_reader {
+	char		*dir;
+	int		 dirfd;
+	struct wal_filter filter;
+	uint64_t	 want;		/* lowest LSN to return */
+	uint64_t	 expect;	/* LSN of the record at off */
+	int		 log_sealed;
+
+	int		 fd;		/* current segment, -1 between two */
+	char		 name[SEG_NAME_SIZE];
+	uint64_t	 seg_first;
+	uint64_t	 off;
+	dev_t		 dev;
+	ino_t		 ino;
+
+	unsigned char	*buf;
+	size_t		 cap;
+	uint64_t	 boff;		/* file offset of buf[0] */
+	size_t		 blen;
+	uint64_t	 blimit;	/* limit when buf was read */
+};
+
+/* Sets *cause to "DIR/FILE: offset N: LSN M: what". */
+static void
+wal_reader_damage(struct wal_reader *r, char **cause, const char *what)
+{
+	segment_cause(cause, "%s/%s: offset %llu: LSN %llu: %s", r->dir,
+	    r->name, (unsigned long long)r->off,
+	    (unsigned long long)r->expect, what);
+}
+
+/* Opens the segment beginning at first and checks its header. */
+static int
+wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
+{
+	unsigned char		*hb;
+	struct seg_header	 h;
+	struct stat		 sb;
+	const char		*why;
+	ssize_t			 n;
+
+	segment_name(r->name, first);
+	r->seg_first = first;
+	r->off = 0;
+	r->expect = first;
+	r->blen = 0;
+	r->fd = sysio.openat(r->dirfd, r->name, O_RDONLY | O_CLOEXEC, 0);
+	if (r->fd == -1 || fstat(r->fd, &sb) != 0) {
+		segment_cause(cause, "open: %s/%s: %s", r->dir, r->name,
+		    strerror(errno));
+		return (-1);
+	}
+	r->dev = sb.st_dev;
+	r->ino = sb.st_ino;
+	if ((hb = malloc(SEG_HDR_SIZE)) == NULL) {
+		segment_cause(cause, "%s: %s", r->dir, strerror(errno));
+		return (-1);
+	}
+	n = sysio.pread(r->fd, hb, SEG_HDR_SIZE, 0);
+	if (n != SEG_HDR_SIZE) {
+		wal_reader_damage(r, cause, n == -1 ? strerror(errno) :
+		    "short segment header");
+		free(hb);
+		return (-1);
+	}
+	if (segment_decode_header(hb, &h, &why) != 0 ||
+	    (h.first_lsn != first && (why = "first LSN in the header does "
+	    "not match the file name") != NULL)) {
+		wal_reader_damage(r, cause, why);
+		free(hb);
+		return (-1);
+	}
+	free(hb);
+	r->off = SEG_HDR_SIZE;
+	return (0);
+}
+
+/* Closes the current segment. */
+static void
+wal_reader_close_seg(struct wal_reader *r)
+{
+	if (r->fd != -1)
+		sysio.close(r->fd);
+	r->fd = -1;
+	r->blen = 0;
+}
+
+/*
+ * Opens the segment that follows a sealed one (first LSN r->expect): 1,
+ * 0 when it does not exist yet, -1 when the log has a gap there.
+ */
+static int
+wal_reader_next_seg(struct wal_reader *r, char **cause)
+{
+	struct seg_ent	*ents;
+	size_t		 n, i;
+	uint64_t	 first = r->expect;
+	int		 found = 0, after = 0;
+
+	if (segment_list(r->dirfd, r->dir, &ents, &n, NULL, NULL, NULL,
+	    cause) != 0)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (ents[i].first == first)
+			found = 1;
+		else if (ents[i].first > first)
+			after = 1;
+	}
+	free(ents);
+	if (found)
+		return (wal_reader_open_seg(r, first, cause) == 0 ? 1 : -1);
+	if (after) {
+		segment_cause(cause, "%s: LSN %llu: no segment holds it, but "
+		    "later segments exist (missing or truncated segment)",
+		    r->dir, (unsigned long long)first);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Reads the file from off into the buffer, growing it to at least need. */
+static int
+wal_reader_fill(struct wal_reader *r, uint64_t off, size_t need,
+    uint64_t limit, char **cause)
+{
+	unsigned char	*nb;
+	size_t		 done = 0;
+	ssize_t		 n;
+
+	if (need > r->cap) {
+		if ((nb = realloc(r->buf, need)) == NULL) {
+			segment_cause(cause, "%s: %s", r->dir, strerror(errno));
+			return (-1);
+		}
+		r->buf = nb;
+		r->cap = need;
+	}
+	while (done < r->cap) {
+		n = sysio.pread(r->fd, r->buf + done, r->cap - done,
+		    (off_t)(off + done));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			segment_cause(cause, "pread: %s/%s: offset %llu: %s",
+			    r->dir, r->name, (unsigned long long)(off + done),
+			    strerror(errno));
+			return (-1);
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	r->boff = off;
+	r->blen = done;
+	r->blimit = limit;
+	return (0);
+}
+
+/*
+ * Makes n bytes at r->off available and trustworthy: read no earlier than
+ * when the record at r->off was within the limit. 1, 0 at end of file, -1.
+ */
+static int
+wal_reader_need(struct wal_reader *r, size_t n, uint64_t limit,
+    char **cause)
+{
+	if (r->blen == 0 || r->off < r->boff ||
+	    r->off + n > r->boff + r->blen || r->blimit < r->expect) {
+		if (wal_reader_fill(r, r->off, n, limit, cause) != 0)
+			return (-1);
+	}
+	return (r->off + n <= r->boff + r->blen);
+}
+
+/* 1 if the file under our segment's name is no longer the one we read. */
+static int
+wal_reader_replaced(struct wal_reader *r)
+{
+	struct stat	sb;
+
+	if (fstatat(r->dirfd, r->name, &sb, 0) != 0)
+		return (0);
+	return (sb.st_dev != r->dev || sb.st_ino != r->ino);
+}
+
+/* 1 if the record header passes the filter and the from-LSN. */
+static int
+wal_reader_match(struct wal_reader *r, const struct rec_header *h)
+{
+	const struct wal_filter	*f = &r->filter;
+
+	if (h->lsn < r->want)
+		return (0);
+	if (f->has_tenant && h->tenant != f->tenant)
+		return (0);
+	if (f->has_vshard && h->vshard != f->vshard)
+		return (0);
+	if (f->has_type && h->type != f->type)
+		return (0);
+	return (1);
+}
+
+/* Positions at the first record with LSN >= from (0: the first LSN). */
+struct wal_reader *
+wal_reader_open(const char *dir, uint64_t from, const struct wal_filter *f,
+    char **cause)
+{
+	struct wal_reader	*r;
+	struct seg_ent		*ents = NULL;
+	size_t			 n, i;
+
+	if ((r = calloc(1, sizeof *r)) == NULL ||
+	    (r->dir = strdup(dir)) == NULL) {
+		segment_cause(cause, "%s: %s", dir, strerror(errno));
+		free(r);
+		return (NULL);
+	}
+	r->fd = r->dirfd = -1;
+	if (f != NULL)
+		r->filter = *f;
+	r->cap = SCAN_CHUNK;
+	if ((r->buf = malloc(r->cap)) == NULL) {
+		segment_cause(cause, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	r->dirfd = sysio.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (r->dirfd == -1) {
+		segment_cause(cause, "open: %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (segment_list(r->dirfd, dir, &ents, &n, NULL, NULL, NULL,
+	    cause) != 0)
+		goto fail;
+	if (n == 0) {
+		segment_cause(cause, "%s: no segment files", dir);
+		goto fail;
+	}
+	if (from == 0)
+		from = ents[0].first;
+	if (from < ents[0].first) {
+		segment_cause(cause, "%s: LSN %llu is below the log's first "
+		    "LSN %llu (truncated)", dir, (unsigned long long)from,
+		    (unsigned long long)ents[0].first);
+		goto fail;
+	}
+	for (i = n - 1; i > 0 && ents[i].first > from; i--)
+		/* nothing */;
+	r->want = from;
+	if (wal_reader_open_seg(r, ents[i].first, cause) != 0)
+		goto fail;
+	free(ents);
+	return (r);
+
+fail:
+	free(ents);
+	wal_reader_close(r);
+	return (NULL);
+}
+
+/*
+ * The next matching record with LSN <= limit: 1; 0 when there is none yet;
+ * -1 on damage. Only bytes of records at or below the limit are looked at,
+ * and only from a read made once they were within it.
+ */
+int
+wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
+    char **cause)
+{
+	struct rec_header	 h;
+	struct seg_footer	 ft;
+	const unsigned char	*p;
+	const char		*why;
+	uint64_t		 rs, refilled = UINT64_MAX;
+	int			 checked = 0, k;
+
+	for (;;) {
+		if (r->log_sealed)
+			return (0);
+		if (r->fd == -1) {
+			if ((k = wal_reader_next_seg(r, cause)) != 1)
+				return (k);
+		}
+		if (r->expect > limit)
+			return (0);
+		if ((k = wal_reader_need(r, REC_HDR_SIZE, limit, cause)) == -1)
+			return (-1);
+		p = r->buf + (r->off - r->boff);
+		if (k == 0 || seg_get32(p) != REC_MAGIC) {
+			/* The end for now; read again in case it moved. */
+			if (refilled != r->off) {
+				refilled = r->off;
+				r->blimit = 0;
+				continue;
+			}
+			if (!checked && wal_reader_replaced(r)) {
+				/* An empty segment replaced at restart. */
+				checked = 1;
+				if (r->want < r->expect)
+					r->want = r->expect;
+				wal_reader_close_seg(r);
+				if (wal_reader_open_seg(r, r->seg_first,
+				    cause) != 0)
+					return (-1);
+				continue;
+			}
+			return (0);
+		}
+		if (segment_decode_rec(p, &h, &why) != 0) {
+			wal_reader_damage(r, cause, why);
+			return (-1);
+		}
+		rs = seg_rec_size(h.len);
+		if (h.flags & REC_F_FOOTER) {
+			if ((k = wal_reader_need(r, FOOTER_SIZE, limit,
+			    cause)) == -1)
+				return (-1);
+			p = r->buf + (r->off - r->boff);
+			if (k == 0 || segment_decode_footer(p, &ft, &why) != 0) {
+				wal_reader_damage(r, cause, k == 0 ?
+				    "footer runs past the end of the file" :
+				    why);
+				return (-1);
+			}
+			if (ft.first_lsn != r->seg_first ||
+			    ft.last_lsn + 1 != r->expect || ft.offset != r->off) {
+				wal_reader_damage(r, cause, "footer does not "
+				    "match the records before it");
+				return (-1);
+			}
+			if (ft.flags & FOOTER_F_LOG_SEALED) {
+				r->log_sealed = 1;
+				return (0);
+			}
+			wal_reader_close_seg(r);
+			continue;
+		}
+		if (h.lsn != r->expect) {
+			wal_reader_damage(r, cause, "unexpected LSN in record "
+			    "header");
+			return (-1);
+		}
+		if (!wal_reader_match(r, &h)) {
+			/* Skip the payload without reading it. */
+			r->off += rs;
+			r->expect++;
+			continue;
+		}
+		if ((k = wal_reader_need(r, rs, limit, cause)) == -1)
+			return (-1);
+		p = r->buf + (r->off - r->boff);
+		if (k == 0) {
+			wal_reader_damage(r, cause, "record runs past the end "
+			    "of the file");
+			return (-1);
+		}
+		if (segment_rec_crc(p, p + REC_HDR_SIZE, h.len) != h.crc) {
+			wal_reader_damage(r, cause, "record checksum mismatch");
+			return (-1);
+		}
+		rec->lsn = h.lsn;
+		rec->type = h.type;
+		rec->tenant = h.tenant;
+		rec->vshard = h.vshard;
+		rec->len = h.len;
+		rec->payload = p + REC_HDR_SIZE;
+		r->off += rs;
+		r->expect++;
+		return (1);
+	}
+}
+
+/* Closes the reader and frees it. */
+void
+wal_reader_close(struct wal_reader *r)
+{
+	if (r == NULL)
+		return;
+	wal_reader_close_seg(r);
+	if (r->dirfd != -1)
+		sysio.close(r->dirfd);
+	free(r->buf);
+	free(r->dir);
+	free(r);
+}

@@ -1,0 +1,225 @@
+/*
+ * wal-verify.c: the offline checker behind `walctl verify`: reads every
+ * segment of a directory, checks every header, record CRC, LSN and footer,
+ * and prints each problem as "FILE: offset N: LSN M: what", then a summary.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "segment.h"
+#include "sysio.h"
+#include "wal.h"
+
+struct wal_verify {
+	const char	*dir;
+	FILE		*out;
+	int		 problems;
+};
+
+/* Prints one problem. */
+static void __attribute__((format(printf, 5, 6)))
+wal_verify_problem(struct wal_verify *v, const char *name, uint64_t off,
+    uint64_t lsn, const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(v->out, "%s/%s: offset %llu: LSN %llu: ", v->dir, name,
+	    (unsigned long long)off, (unsigned long long)lsn);
+	va_start(ap, fmt);
+	vfprintf(v->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', v->out);
+	v->problems++;
+}
+
+/* Notes a file that is not part of the log. */
+static void
+wal_verify_stray_cb(void *arg, const char *name)
+{
+	struct wal_verify	*v = arg;
+
+	fprintf(v->out, "note: %s/%s: not a segment file, ignored\n", v->dir,
+	    name);
+}
+
+/* Reports a name that looks like a segment but does not parse. */
+static void
+wal_verify_bad_cb(void *arg, const char *name)
+{
+	struct wal_verify	*v = arg;
+
+	wal_verify_problem(v, name, 0, 0, "looks like a segment but its name "
+	    "is not a first LSN as 20 digits");
+}
+
+/* Checks every segment offline; see wal.h. */
+int
+wal_verify(const char *dir, FILE *out)
+{
+	struct wal_verify	 v;
+	struct seg_ent		*ents = NULL;
+	struct seg_header	 h;
+	struct seg_scan		 s;
+	struct seg_tail		 t;
+	struct stat		 sb;
+	unsigned char		*hb = NULL;
+	char			*cause = NULL;
+	const char		*why, *state = "no segments";
+	uint64_t		 records = 0, first = 0, last = 0, prev = 0;
+	size_t			 n, i;
+	int			 dirfd, fd, have_prev = 0, is_last;
+
+	v.dir = dir;
+	v.out = out;
+	v.problems = 0;
+	dirfd = sysio.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dirfd == -1) {
+		fprintf(out, "%s: %s\n", dir, strerror(errno));
+		return (-1);
+	}
+	if (segment_list(dirfd, dir, &ents, &n, wal_verify_stray_cb,
+	    wal_verify_bad_cb, &v, &cause) != 0 ||
+	    (hb = malloc(SEG_HDR_SIZE)) == NULL) {
+		fprintf(out, "%s\n", cause != NULL ? cause : strerror(errno));
+		free(cause);
+		free(ents);
+		sysio.close(dirfd);
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		is_last = i + 1 == n;
+		fd = sysio.openat(dirfd, ents[i].name, O_RDONLY | O_CLOEXEC, 0);
+		if (fd == -1 || fstat(fd, &sb) != 0) {
+			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
+			    "open: %s", strerror(errno));
+			if (fd != -1)
+				sysio.close(fd);
+			have_prev = 0;
+			continue;
+		}
+		if (sysio.pread(fd, hb, SEG_HDR_SIZE, 0) != SEG_HDR_SIZE) {
+			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
+			    "cannot read the segment header");
+			goto next_bad;
+		}
+		if (segment_decode_header(hb, &h, &why) != 0) {
+			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
+			    "%s", why);
+			goto next_bad;
+		}
+		if (h.first_lsn != ents[i].first) {
+			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
+			    "header says first LSN %llu",
+			    (unsigned long long)h.first_lsn);
+			goto next_bad;
+		}
+		if (have_prev && ents[i].first != prev + 1)
+			wal_verify_problem(&v, ents[i].name, 0, prev + 1,
+			    "gap: the previous segment ends at LSN %llu",
+			    (unsigned long long)prev);
+		if (i == 0)
+			first = ents[i].first;
+
+		memset(&s, 0, sizeof s);
+		s.fd = fd;
+		s.size = (uint64_t)sb.st_size;
+		s.first_lsn = ents[i].first;
+		if (segment_scan(&s, &cause) != 0) {
+			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
+			    "%s", cause);
+			free(cause);
+			cause = NULL;
+			goto next_bad;
+		}
+		records += s.count;
+		if (s.count > 0)
+			last = s.next_lsn - 1;
+		if (s.bad_padding)
+			wal_verify_problem(&v, ents[i].name, s.bad_padding_off,
+			    0, "record padding is not zero");
+		if (s.stop == SEG_STOP_FOOTER) {
+			if (s.end + FOOTER_SIZE != s.size) {
+				if (is_last)
+					fprintf(out, "note: %s/%s: footer at "
+					    "offset %llu but the file goes on "
+					    "to %llu: the cut was not finished "
+					    "(the next open finishes it)\n",
+					    dir, ents[i].name,
+					    (unsigned long long)s.end,
+					    (unsigned long long)s.size);
+				else
+					wal_verify_problem(&v, ents[i].name,
+					    s.end, s.next_lsn, "footer is not "
+					    "at the end of the file (size "
+					    "%llu)", (unsigned long long)s.size);
+			}
+			if (s.footer.flags & FOOTER_F_LOG_SEALED) {
+				if (!is_last)
+					wal_verify_problem(&v, ents[i].name,
+					    s.end, s.next_lsn, "footer seals "
+					    "the log but segments follow");
+				state = "sealed";
+			} else
+				state = "last segment sealed, none active";
+		} else if (!is_last) {
+			wal_verify_problem(&v, ents[i].name, s.end, s.next_lsn,
+			    "no valid footer on a segment that is not the last: "
+			    "%s", s.stop == SEG_STOP_BAD ? s.why :
+			    "records end without one");
+		} else {
+			state = "active";
+			if (segment_search_tail(fd, s.end, s.size, s.next_lsn,
+			    &t, &cause) != 0) {
+				wal_verify_problem(&v, ents[i].name, s.end,
+				    s.next_lsn, "%s", cause);
+				free(cause);
+				cause = NULL;
+			} else if (t.later) {
+				wal_verify_problem(&v, ents[i].name, s.end,
+				    s.next_lsn, "%s, but a later flush was "
+				    "written after it (LSN %llu at offset %llu):"
+				    " acknowledged data is damaged",
+				    s.stop == SEG_STOP_BAD ? s.why :
+				    "record missing (zeros)",
+				    (unsigned long long)t.later_lsn,
+				    (unsigned long long)t.later_off);
+			} else if (s.stop == SEG_STOP_BAD || t.nonzero) {
+				fprintf(out, "note: %s/%s: offset %llu: LSN %llu:"
+				    " torn tail of the last flush (%s): the "
+				    "next open cuts it\n", dir, ents[i].name,
+				    (unsigned long long)s.end,
+				    (unsigned long long)s.next_lsn,
+				    s.stop == SEG_STOP_BAD ? s.why :
+				    "non-zero bytes after the last record");
+			}
+		}
+		prev = s.next_lsn - 1;
+		have_prev = 1;
+		sysio.close(fd);
+		continue;
+
+next_bad:
+		have_prev = 0;
+		sysio.close(fd);
+	}
+	if (records > 0)
+		fprintf(out, "%s: %zu segments, %llu records, LSN %llu..%llu, "
+		    "%s, %d problems\n", dir, n, (unsigned long long)records,
+		    (unsigned long long)first, (unsigned long long)last, state,
+		    v.problems);
+	else
+		fprintf(out, "%s: %zu segments, no records, %s, %d problems\n",
+		    dir, n, state, v.problems);
+	free(hb);
+	free(ents);
+	sysio.close(dirfd);
+	return (v.problems);
+}

@@ -1,0 +1,1447 @@
+/*
+ * wal.c: the segmented write-ahead log: recovery at open, group-commit
+ * batches, pre-zeroed spare segments, rollover, seal and truncation. The
+ * reader is in wal-reader.c, the checker in wal-verify.c, and the byte
+ * layout helpers in segment.c. docs/FORMAT.md is the long form of this:
+ *
+ * DIRECTORY. Segment files "%020llu.wal" named by their first LSN, a
+ * pre-zeroed "spare.tmp" (the next segment, not yet part of the log), and
+ * "LOCK" (flock'ed by the writer, holds its pid). Anything else is ignored.
+ * All integers are little-endian; CRC is CRC-32C (Castagnoli, reflected,
+ * init 0xFFFFFFFF, final xor 0xFFFFFFFF).
+ *
+ * SEGMENT HEADER, bytes 0..4095:
+ *	0 magic "WALLDSEG"	8 u16 version (1)	10 u16 header length (4096)
+ *	12 u32 flags (bit 0 encrypted; bits 0-15 required: unknown => refuse;
+ *	   bits 16-31 optional, ignored)	16 u64 first LSN
+ *	24 16-byte random segment id	40 u64 creation time, unix ns
+ *	48 u32 key id (0: none)		52 u32 reserved (0)
+ *	56 32-byte salt (zero unless encrypted)	88..4091 reserved (0)
+ *	4092 u32 CRC of bytes 0..4091
+ *
+ * RECORD, from offset 4096, each at a multiple of 8:
+ *	0 u32 magic 0x43524c57 ("WLRC")	4 u8 version (1)
+ *	5 u8 header length (40)	6 u16 flags (bit 0 FOOTER; bits 0-3 required:
+ *	   unknown => invalid; bits 4-15 optional, ignored)
+ *	8 u16 type	10 u16 vshard	12 u32 tenant	16 u32 payload length
+ *	   (<= 16 MiB, checked before anything is read)
+ *	20 u32 CRC of the header with this field zeroed, then the payload
+ *	24 u64 LSN	32 u64 batch LSN: first LSN of the flush that wrote it
+ *	40 payload, then zeros up to a multiple of 8 (not in the CRC)
+ *
+ * FOOTER: a record with flag FOOTER, type/vshard/tenant 0, length 40, LSN =
+ * last LSN, batch LSN = last LSN + 1; payload: 0 u64 first LSN, 8 u64 last
+ * LSN (first - 1 when empty), 16 u64 record count, 24 u64 offset of the
+ * footer, 32 u32 CRC of all bytes [4096, footer offset), 36 u32 flags (bit
+ * 0 LOG_SEALED: no segment follows, ever). A sealed segment ends exactly at
+ * its footer's end; an active one is the full pre-zeroed size.
+ *
+ * WRITES. A batch is written with one pwrite and one fdatasync. With
+ * O_DIRECT it covers [tail rounded down to 4096, end rounded up to 4096):
+ * the buffer starts with a copy of the partial last block, so the bytes of
+ * records already acknowledged are rewritten identical (buffered I/O writes
+ * back the same page cache content). Failure model: a 512-byte sector is
+ * written atomically, so after power loss each sector holds its old or its
+ * new content, and for the acknowledged prefix both are the same: a torn
+ * write can only damage records of the flush that was not acknowledged.
+ *
+ * RECOVERY of the last, unsealed segment: scan records from 4096 while each
+ * is valid with LSN n = previous + 1. At the first invalid one, search the
+ * rest of the file for valid records. A flush starts only after the
+ * previous one's fdatasync succeeded, so a valid record with batch LSN > n
+ * (or a footer) after the damage proves the damaged bytes were acknowledged:
+ * corruption, open fails and nothing is changed. Otherwise the damage is the
+ * torn tail of the last flush: the segment is sealed at the cut (footer,
+ * ftruncate) and logged. Every other inconsistency (headers, footers, gaps)
+ * refuses to open; there is no silent salvage.
+ */
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "segment.h"
+#include "sysio.h"
+#include "wal.h"
+
+#define WAL_DEFAULT_BATCH	(8ull << 20)
+#define WAL_ZERO_CHUNK		(1u << 20)
+#define WAL_ROUND_UP(x, a)	(((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+
+enum wal_spare_state {
+	SPARE_NONE,
+	SPARE_PREPARING,
+	SPARE_READY,
+	SPARE_ACTIVATING,
+	SPARE_FAILED,
+};
+
+struct wal_seg {
+	uint64_t	first;
+	uint64_t	last;		/* first - 1 while empty */
+	uint64_t	size;
+	int		sealed;
+};
+
+struct wal_batch {
+	unsigned char	*buf;		/* IO_ALIGN aligned */
+	size_t		 cap;
+	size_t		 pre;		/* partial tail block copied in front */
+	size_t		 len;		/* record bytes after pre */
+	uint64_t	 off;		/* file offset of the first record byte */
+	uint64_t	 seg_first;
+	uint64_t	 first_lsn;
+	uint64_t	 last_lsn;
+	uint64_t	 nrec;
+	int		 begins_seg;	/* activate the spare before writing */
+	int		 ends_seg;	/* write the footer after the records */
+	int		 seals;		/* the footer seals the whole log */
+	int		 ok;		/* written and synced */
+};
+
+struct wal {
+	char		*dir;
+	int		 dirfd;
+	int		 lockfd;
+	uint64_t	 seg_size;
+	uint32_t	 max_record;
+	uint64_t	 batch_cap;
+	size_t		 buf_max;
+	int		 direct;
+	void		(*log)(int, const char *);
+
+	/* Loop thread. */
+	struct wal_batch *fill;
+	struct wal_batch *other;	/* NULL while a batch is out */
+	struct wal_batch *out;
+	struct wal_batch  batches[2];
+	uint64_t	 next_lsn;
+	uint64_t	 durable_lsn;
+	uint64_t	 fill_seg_first;
+	uint64_t	 fill_off;
+	int		 seal_pending;	/* atomic */
+	int		 sealed;	/* atomic */
+
+	/* Flusher thread (and open). */
+	int		 afd;		/* active segment, -1 when none */
+	char		 aname[SEG_NAME_SIZE];
+	uint64_t	 afirst;
+	uint64_t	 alast;
+	uint64_t	 acount;
+	uint64_t	 aoff;
+	uint32_t	 acrc;
+	unsigned char	*hbuf;		/* segment header block */
+	unsigned char	*fbuf;		/* footer write, two blocks */
+	unsigned char	*zbuf;		/* zeros for spare preparation */
+
+	int		 failed;	/* atomic latch */
+
+	/* Shared: under lock. */
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	enum wal_spare_state spare_state;
+	int		 spare_fd;
+	int		 spare_errno;
+	struct wal_seg	*segs;
+	size_t		 nsegs;
+	size_t		 segcap;
+	uint64_t	 bytes_written;
+	uint64_t	 flushes;
+};
+
+/* Sends one formatted line to the log callback, if there is one. */
+static void __attribute__((format(printf, 3, 4)))
+wal_log(struct wal *w, int level, const char *fmt, ...)
+{
+	char	buf[1024];
+	va_list	ap;
+
+	if (w->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	w->log(level, buf);
+}
+
+/* Sets *cause to "CALL: DIR/NAME: offset N: strerror(errno)". */
+static void
+wal_syscall_cause(struct wal *w, char **cause, const char *call,
+    const char *name, uint64_t off)
+{
+	int	err = errno;
+
+	segment_cause(cause, "%s: %s/%s: offset %llu: %s", call, w->dir, name,
+	    (unsigned long long)off, strerror(err));
+	errno = err;
+}
+
+/* 1 once a write or sync has failed. */
+static int
+wal_is_failed(struct wal *w)
+{
+	return (__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE));
+}
+
+/* Writes all of buf at off, looping on short writes. 0 or -1 (errno). */
+static int
+wal_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const unsigned char	*p = buf;
+	ssize_t			 n;
+
+	while (len > 0) {
+		n = sysio.pwrite(fd, p, len, (off_t)off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		if (n == 0) {
+			errno = EIO;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return (0);
+}
+
+/* Allocates an IO_ALIGN-aligned buffer, or NULL. */
+static void *
+wal_alloc_aligned(size_t len)
+{
+	void	*p;
+
+	if (posix_memalign(&p, IO_ALIGN, len) != 0)
+		return (NULL);
+	return (p);
+}
+
+/* Grows a batch buffer to hold need bytes (never above buf_max). */
+static int
+wal_batch_grow(struct wal *w, struct wal_batch *b, size_t need)
+{
+	unsigned char	*nb;
+	size_t		 cap;
+
+	if (need <= b->cap)
+		return (0);
+	if (need > w->buf_max)
+		return (-1);
+	cap = b->cap * 2;
+	if (cap < need)
+		cap = need;
+	if (cap > w->buf_max)
+		cap = w->buf_max;
+	if ((nb = wal_alloc_aligned(cap)) == NULL)
+		return (-1);
+	memcpy(nb, b->buf, b->pre + b->len);
+	free(b->buf);
+	b->buf = nb;
+	b->cap = cap;
+	return (0);
+}
+
+/* Empties a batch for reuse. */
+static void
+wal_batch_reset(struct wal_batch *b)
+{
+	b->pre = b->len = 0;
+	b->off = b->seg_first = 0;
+	b->first_lsn = b->last_lsn = b->nrec = 0;
+	b->begins_seg = b->ends_seg = b->seals = b->ok = 0;
+}
+
+/* Adds a segment at the end of the list; called with the lock held. */
+static int
+wal_segs_push(struct wal *w, uint64_t first, uint64_t last, uint64_t size,
+    int sealed)
+{
+	struct wal_seg	*ns;
+	size_t		 cap;
+
+	if (w->nsegs == w->segcap) {
+		cap = w->segcap ? w->segcap * 2 : 16;
+		if ((ns = reallocarray(w->segs, cap, sizeof *ns)) == NULL)
+			return (-1);
+		w->segs = ns;
+		w->segcap = cap;
+	}
+	w->segs[w->nsegs].first = first;
+	w->segs[w->nsegs].last = last;
+	w->segs[w->nsegs].size = size;
+	w->segs[w->nsegs].sealed = sealed;
+	w->nsegs++;
+	return (0);
+}
+
+/* Takes the directory lock and writes our pid into it. */
+static int
+wal_lock_dir(struct wal *w, int no_lock, char **cause)
+{
+	char	buf[32];
+	ssize_t	n;
+	long	pid;
+	int	len;
+
+	w->lockfd = sysio.openat(w->dirfd, LOCK_NAME,
+	    O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (w->lockfd == -1) {
+		wal_syscall_cause(w, cause, "open", LOCK_NAME, 0);
+		return (-1);
+	}
+	if (no_lock)
+		return (0);
+	if (flock(w->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK) {
+			wal_syscall_cause(w, cause, "flock", LOCK_NAME, 0);
+			return (-1);
+		}
+		n = sysio.pread(w->lockfd, buf, sizeof buf - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		pid = strtol(buf, NULL, 10);
+		segment_cause(cause, "%s is locked by another walld (pid %ld)",
+		    w->dir, pid);
+		return (-1);
+	}
+	len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (sysio.ftruncate(w->lockfd, 0) != 0 ||
+	    wal_pwrite_all(w->lockfd, buf, (size_t)len, 0) != 0) {
+		wal_syscall_cause(w, cause, "write", LOCK_NAME, 0);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Chooses O_DIRECT or buffered I/O once, by opening a file with O_DIRECT. */
+static int
+wal_choose_io(struct wal *w, enum wal_direct mode, char **cause)
+{
+	int	fd;
+
+	if (mode == WAL_DIRECT_OFF) {
+		w->direct = 0;
+		wal_log(w, 6, "wal: %s: direct_io: off (configured)", w->dir);
+		return (0);
+	}
+	fd = sysio.openat(w->dirfd, LOCK_NAME, O_RDONLY | O_DIRECT |
+	    O_CLOEXEC, 0);
+	if (fd != -1) {
+		sysio.close(fd);
+		w->direct = 1;
+		wal_log(w, 6, "wal: %s: direct_io: on (%s)", w->dir,
+		    mode == WAL_DIRECT_ON ? "configured" : "auto, supported");
+		return (0);
+	}
+	if (mode == WAL_DIRECT_ON) {
+		segment_cause(cause, "direct_io: on: %s: O_DIRECT is not "
+		    "supported here: %s", w->dir, strerror(errno));
+		return (-1);
+	}
+	w->direct = 0;
+	wal_log(w, 6, "wal: %s: direct_io: off (auto: O_DIRECT refused: %s)",
+	    w->dir, strerror(errno));
+	return (0);
+}
+
+/* 1 when no spare segment will ever be needed (the log is sealed). */
+static int
+wal_no_spare_needed(struct wal *w)
+{
+	return (__atomic_load_n(&w->sealed, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&w->seal_pending, __ATOMIC_ACQUIRE));
+}
+
+/* Makes sure a pre-zeroed spare segment is ready; see wal.h. */
+int
+wal_prepare_spare(struct wal *w, char **cause)
+{
+	uint64_t	off;
+	size_t		n;
+	int		fd = -1, err;
+	const char	*call;
+
+	pthread_mutex_lock(&w->lock);
+	while (w->spare_state == SPARE_PREPARING ||
+	    w->spare_state == SPARE_ACTIVATING)
+		pthread_cond_wait(&w->cond, &w->lock);
+	if (w->spare_state == SPARE_READY || wal_no_spare_needed(w)) {
+		pthread_mutex_unlock(&w->lock);
+		return (0);
+	}
+	w->spare_state = SPARE_PREPARING;
+	pthread_mutex_unlock(&w->lock);
+
+	off = 0;
+	call = "open";
+	fd = sysio.openat(w->dirfd, SPARE_NAME, O_RDWR | O_CREAT | O_TRUNC |
+	    O_CLOEXEC | (w->direct ? O_DIRECT : 0), 0640);
+	if (fd == -1)
+		goto fail;
+	call = "fallocate";
+	if (sysio.fallocate(fd, 0, 0, (off_t)w->seg_size) != 0 &&
+	    errno != EOPNOTSUPP && errno != ENOSYS)
+		goto fail;
+	call = "pwrite";
+	for (off = 0; off < w->seg_size; off += n) {
+		n = w->seg_size - off < WAL_ZERO_CHUNK ?
+		    (size_t)(w->seg_size - off) : WAL_ZERO_CHUNK;
+		if (wal_pwrite_all(fd, w->zbuf, n, off) != 0)
+			goto fail;
+	}
+	call = "fsync";
+	if (sysio.fsync(fd) != 0)
+		goto fail;
+	if (sysio.fsync(w->dirfd) != 0) {
+		call = "fsync directory";
+		goto fail;
+	}
+	pthread_mutex_lock(&w->lock);
+	w->spare_fd = fd;
+	w->spare_state = SPARE_READY;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return (0);
+
+fail:
+	err = errno;
+	wal_syscall_cause(w, cause, call, SPARE_NAME, off);
+	wal_log(w, 3, "wal: prepare spare: %s: %s/%s: %s", call, w->dir,
+	    SPARE_NAME, strerror(err));
+	if (fd != -1) {
+		sysio.close(fd);
+		sysio.unlinkat(w->dirfd, SPARE_NAME, 0);
+	}
+	pthread_mutex_lock(&w->lock);
+	w->spare_state = SPARE_FAILED;
+	w->spare_errno = err;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	errno = err;
+	return (-1);
+}
+
+/* 1 when a spare is ready or not needed. */
+int
+wal_spare_ready(struct wal *w)
+{
+	int	ready;
+
+	if (wal_no_spare_needed(w))
+		return (1);
+	pthread_mutex_lock(&w->lock);
+	ready = w->spare_state == SPARE_READY;
+	pthread_mutex_unlock(&w->lock);
+	return (ready);
+}
+
+/*
+ * Turns the spare into the active segment beginning at first: header
+ * written and synced, renamed to its name, directory synced; only then can
+ * a record in it be acknowledged. Replaces an empty segment of that name.
+ */
+static int
+wal_activate(struct wal *w, uint64_t first, char **cause)
+{
+	struct seg_header	 h;
+	struct timespec		 ts;
+	char			 name[SEG_NAME_SIZE];
+	const char		*call;
+	int			 fd;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->spare_state != SPARE_READY) {
+		pthread_mutex_unlock(&w->lock);
+		segment_cause(cause, "activate: %s: no spare segment is ready",
+		    w->dir);
+		errno = EAGAIN;
+		return (-1);
+	}
+	w->spare_state = SPARE_ACTIVATING;
+	fd = w->spare_fd;
+	w->spare_fd = -1;
+	pthread_mutex_unlock(&w->lock);
+
+	memset(&h, 0, sizeof h);
+	h.version = SEG_VERSION;
+	h.hdr_len = SEG_HDR_SIZE;
+	h.first_lsn = first;
+	call = "getrandom";
+	if (getrandom(h.id, sizeof h.id, 0) != (ssize_t)sizeof h.id)
+		goto fail;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h.ctime_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	segment_encode_header(w->hbuf, &h);
+	segment_name(name, first);
+
+	call = "pwrite";
+	if (wal_pwrite_all(fd, w->hbuf, SEG_HDR_SIZE, 0) != 0)
+		goto fail;
+	call = "fdatasync";
+	if (sysio.fdatasync(fd) != 0)
+		goto fail;
+	call = "renameat";
+	if (sysio.renameat(w->dirfd, SPARE_NAME, w->dirfd, name) != 0)
+		goto fail;
+	call = "fsync directory";
+	if (sysio.fsync(w->dirfd) != 0)
+		goto fail;
+
+	w->afd = fd;
+	memcpy(w->aname, name, sizeof name);
+	w->afirst = first;
+	w->alast = first - 1;
+	w->acount = 0;
+	w->aoff = SEG_HDR_SIZE;
+	w->acrc = 0;
+	pthread_mutex_lock(&w->lock);
+	w->spare_state = SPARE_NONE;
+	if (wal_segs_push(w, first, first - 1, w->seg_size, 0) != 0) {
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		segment_cause(cause, "activate: %s", strerror(errno));
+		return (-1);
+	}
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	wal_log(w, 7, "wal: new segment %s/%s", w->dir, name);
+	return (0);
+
+fail:
+	wal_syscall_cause(w, cause, call, SPARE_NAME, 0);
+	sysio.close(fd);
+	pthread_mutex_lock(&w->lock);
+	w->spare_state = SPARE_NONE;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return (-1);
+}
+
+/* Says whether a new segment can be promised to the filling batch. */
+static enum wal_rc
+wal_claim_spare(struct wal *w)
+{
+	enum wal_spare_state	st;
+	int			err;
+
+	pthread_mutex_lock(&w->lock);
+	st = w->spare_state;
+	err = w->spare_errno;
+	pthread_mutex_unlock(&w->lock);
+	if (st == SPARE_READY)
+		return (WAL_OK);
+	if (st == SPARE_FAILED && err == ENOSPC)
+		return (WAL_ENOSPC);
+	return (WAL_EWAIT);
+}
+
+/* Assigns the next LSN and copies the record into the filling batch. */
+enum wal_rc
+wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
+    const void *payload, uint32_t len, uint64_t *lsn)
+{
+	struct wal_batch	*b = w->fill;
+	struct rec_header	 h;
+	unsigned char		*p;
+	uint64_t		 rs;
+	enum wal_rc		 rc;
+
+	if (wal_is_failed(w))
+		return (WAL_EFAILED);
+	if (w->sealed || w->seal_pending)
+		return (WAL_ESEALED);
+	if (len > w->max_record)
+		return (WAL_ETOOBIG);
+	if (b->ends_seg)
+		return (WAL_EFULL);
+	rs = seg_rec_size(len);
+	if (w->fill_off + rs + FOOTER_SIZE > w->seg_size) {
+		/* A batch that begins a segment cannot also claim the next. */
+		if (b->begins_seg)
+			return (WAL_EFULL);
+		if ((rc = wal_claim_spare(w)) != WAL_OK)
+			return (rc);
+		b->ends_seg = 1;
+		return (WAL_EFULL);
+	}
+	if (b->nrec > 0 && b->len + rs > w->batch_cap)
+		return (WAL_EFULL);
+	if (wal_batch_grow(w, b, WAL_ROUND_UP(b->pre + b->len + rs,
+	    IO_ALIGN)) != 0)
+		return (WAL_EFULL);
+
+	p = b->buf + b->pre + b->len;
+	memset(&h, 0, sizeof h);
+	h.type = type;
+	h.vshard = vshard;
+	h.tenant = tenant;
+	h.len = len;
+	h.lsn = w->next_lsn;
+	h.batch_lsn = b->nrec > 0 ? b->first_lsn : w->next_lsn;
+	segment_encode_rec(p, &h);
+	if (len > 0)
+		memcpy(p + REC_HDR_SIZE, payload, len);
+	memset(p + REC_HDR_SIZE + len, 0, rs - REC_HDR_SIZE - len);
+	seg_put32(p + 20, crc32c(crc32c(0, p, REC_HDR_SIZE), p + REC_HDR_SIZE,
+	    len));
+
+	if (b->nrec == 0)
+		b->first_lsn = w->next_lsn;
+	b->last_lsn = w->next_lsn;
+	b->nrec++;
+	b->len += rs;
+	w->fill_off += rs;
+	*lsn = w->next_lsn++;
+	return (WAL_OK);
+}
+
+/* The filling batch ends the active segment; see wal.h. */
+enum wal_rc
+wal_mark_rotate(struct wal *w)
+{
+	struct wal_batch	*b = w->fill;
+	enum wal_rc		 rc;
+
+	if (wal_is_failed(w))
+		return (WAL_EFAILED);
+	if (w->sealed || w->seal_pending)
+		return (WAL_ESEALED);
+	if (b->ends_seg)
+		return (WAL_OK);
+	/* No record in the segment: rotating it would leave an empty one. */
+	if (w->fill_off == SEG_HDR_SIZE)
+		return (WAL_OK);
+	if (b->begins_seg)
+		return (WAL_EFULL);
+	if ((rc = wal_claim_spare(w)) != WAL_OK)
+		return (rc);
+	b->ends_seg = 1;
+	return (WAL_OK);
+}
+
+/* The filling batch seals the log; see wal.h. */
+enum wal_rc
+wal_mark_seal(struct wal *w)
+{
+	struct wal_batch	*b = w->fill;
+
+	if (wal_is_failed(w))
+		return (WAL_EFAILED);
+	if (w->sealed || w->seal_pending)
+		return (WAL_ESEALED);
+	/*
+	 * A pending rollover footer becomes the sealing one; a batch that
+	 * begins a segment already holds the spare it needs.
+	 */
+	b->ends_seg = 1;
+	b->seals = 1;
+	__atomic_store_n(&w->seal_pending, 1, __ATOMIC_RELEASE);
+	return (WAL_OK);
+}
+
+/* Detaches the filling batch for writing; see wal.h. */
+struct wal_batch *
+wal_flush_begin(struct wal *w)
+{
+	struct wal_batch	*b = w->fill, *nb = w->other;
+	uint64_t		 bstart, tail;
+	size_t			 k, end;
+
+	if (w->out != NULL || nb == NULL)
+		return (NULL);
+	if (b->nrec == 0 && !b->ends_seg)
+		return (NULL);
+
+	wal_batch_reset(nb);
+	if (b->ends_seg) {
+		if (!b->seals) {
+			w->fill_seg_first = w->next_lsn;
+			w->fill_off = SEG_HDR_SIZE;
+			nb->begins_seg = 1;
+		}
+	} else if (w->direct) {
+		/* The new batch rewrites the partial last block as is. */
+		k = w->fill_off % IO_ALIGN;
+		bstart = b->off - b->pre;
+		tail = w->fill_off - k - bstart;
+		memcpy(nb->buf, b->buf + tail, k);
+		nb->pre = k;
+	}
+	nb->off = w->fill_off;
+	nb->seg_first = w->fill_seg_first;
+	if (w->direct) {
+		end = b->pre + b->len;
+		memset(b->buf + end, 0, WAL_ROUND_UP(end, IO_ALIGN) - end);
+	}
+	w->fill = nb;
+	w->other = NULL;
+	w->out = b;
+	return (b);
+}
+
+/* Highest LSN in the batch (0 if it has no record). */
+uint64_t
+wal_batch_last_lsn(const struct wal_batch *b)
+{
+	return (b->nrec > 0 ? b->last_lsn : 0);
+}
+
+/*
+ * Seals the active segment after batch b: footer written and synced, then
+ * the file cut to end at the footer, synced, and the directory synced.
+ */
+static int
+wal_seal_active(struct wal *w, struct wal_batch *b, char **cause)
+{
+	struct seg_footer	 f;
+	unsigned char		 foot[FOOTER_SIZE];
+	uint64_t		 e = w->aoff, t, bstart;
+	size_t			 k, n;
+	const char		*call;
+
+	f.first_lsn = w->afirst;
+	f.last_lsn = w->alast;
+	f.count = w->acount;
+	f.offset = e;
+	f.data_crc = w->acrc;
+	f.flags = b->seals ? FOOTER_F_LOG_SEALED : 0;
+	segment_encode_footer(foot, &f);
+
+	call = "pwrite";
+	if (w->direct) {
+		t = e & ~(uint64_t)(IO_ALIGN - 1);
+		k = (size_t)(e - t);
+		bstart = b->off - b->pre;
+		memcpy(w->fbuf, b->buf + (t - bstart), k);
+		memcpy(w->fbuf + k, foot, FOOTER_SIZE);
+		n = (size_t)WAL_ROUND_UP(k + FOOTER_SIZE, IO_ALIGN);
+		memset(w->fbuf + k + FOOTER_SIZE, 0, n - k - FOOTER_SIZE);
+		if (wal_pwrite_all(w->afd, w->fbuf, n, t) != 0)
+			goto fail;
+	} else if (wal_pwrite_all(w->afd, foot, FOOTER_SIZE, e) != 0)
+		goto fail;
+	call = "fdatasync";
+	if (sysio.fdatasync(w->afd) != 0)
+		goto fail;
+	call = "ftruncate";
+	if (sysio.ftruncate(w->afd, (off_t)(e + FOOTER_SIZE)) != 0)
+		goto fail;
+	call = "fsync";
+	if (sysio.fsync(w->afd) != 0)
+		goto fail;
+	call = "fsync directory";
+	if (sysio.fsync(w->dirfd) != 0)
+		goto fail;
+	sysio.close(w->afd);
+	w->afd = -1;
+	pthread_mutex_lock(&w->lock);
+	w->segs[w->nsegs - 1].size = e + FOOTER_SIZE;
+	w->segs[w->nsegs - 1].sealed = 1;
+	pthread_mutex_unlock(&w->lock);
+	wal_log(w, 7, "wal: sealed segment %s/%s at offset %llu%s", w->dir,
+	    w->aname, (unsigned long long)e, b->seals ? " (log sealed)" : "");
+	return (0);
+
+fail:
+	wal_syscall_cause(w, cause, call, w->aname, e);
+	return (-1);
+}
+
+/*
+ * Writes and syncs a batch (flusher thread): activates the spare if the
+ * batch begins a segment, one pwrite and one fdatasync, then the footer if
+ * it ends one. Any failure latches the log: an fsync is never retried.
+ */
+int
+wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
+{
+	uint64_t	wstart;
+	size_t		wlen;
+
+	b->ok = 0;
+	if (wal_is_failed(w)) {
+		segment_cause(cause, "%s: the log failed earlier: nothing is "
+		    "written until a restart recovers it", w->dir);
+		errno = EIO;
+		return (-1);
+	}
+	if (b->begins_seg && wal_activate(w, b->seg_first, cause) != 0)
+		goto fail;
+	if (w->afd == -1 || (b->len > 0 && b->off != w->aoff)) {
+		segment_cause(cause, "%s: internal error: batch at offset %llu "
+		    "does not follow the active segment (%s, offset %llu)",
+		    w->dir, (unsigned long long)b->off, w->aname,
+		    (unsigned long long)w->aoff);
+		errno = EINVAL;
+		goto fail;
+	}
+	if (b->len > 0) {
+		if (w->direct) {
+			wstart = b->off - b->pre;
+			wlen = (size_t)WAL_ROUND_UP(b->pre + b->len, IO_ALIGN);
+		} else {
+			wstart = b->off;
+			wlen = b->len;
+		}
+		if (wal_pwrite_all(w->afd, b->buf, wlen, wstart) != 0) {
+			wal_syscall_cause(w, cause, "pwrite", w->aname, wstart);
+			goto fail;
+		}
+		if (sysio.fdatasync(w->afd) != 0) {
+			wal_syscall_cause(w, cause, "fdatasync", w->aname,
+			    wstart);
+			goto fail;
+		}
+		w->acrc = crc32c(w->acrc, b->buf + b->pre, b->len);
+		w->acount += b->nrec;
+		w->alast = b->last_lsn;
+		w->aoff = b->off + b->len;
+		pthread_mutex_lock(&w->lock);
+		w->segs[w->nsegs - 1].last = w->alast;
+		w->bytes_written += b->len;
+		w->flushes++;
+		pthread_mutex_unlock(&w->lock);
+	}
+	if (b->ends_seg && wal_seal_active(w, b, cause) != 0)
+		goto fail;
+	b->ok = 1;
+	return (0);
+
+fail:
+	__atomic_store_n(&w->failed, 1, __ATOMIC_RELEASE);
+	wal_log(w, 3, "wal: %s: log latched failed, appends refused until "
+	    "restart", (cause != NULL && *cause != NULL) ? *cause : w->dir);
+	return (-1);
+}
+
+/* Takes the batch back (loop thread) and returns the durable LSN. */
+uint64_t
+wal_flush_end(struct wal *w, struct wal_batch *b)
+{
+	if (b->ok) {
+		if (b->nrec > 0)
+			w->durable_lsn = b->last_lsn;
+		if (b->seals)
+			__atomic_store_n(&w->sealed, 1, __ATOMIC_RELEASE);
+	}
+	wal_batch_reset(b);
+	w->out = NULL;
+	w->other = b;
+	return (w->durable_lsn);
+}
+
+/* Offline: flushes the filling batch on this thread. */
+int
+wal_sync(struct wal *w, uint64_t *durable, char **cause)
+{
+	struct wal_batch	*b;
+	int			 r;
+
+	if (w->out != NULL) {
+		segment_cause(cause, "%s: a batch is in flight", w->dir);
+		return (-1);
+	}
+	if ((b = wal_flush_begin(w)) == NULL) {
+		if (wal_is_failed(w) && w->fill->nrec == 0 &&
+		    w->durable_lsn + 1 < w->next_lsn) {
+			segment_cause(cause, "%s: the log has failed", w->dir);
+			return (-1);
+		}
+		if (durable != NULL)
+			*durable = w->durable_lsn;
+		return (0);
+	}
+	r = wal_flush_io(w, b, cause);
+	wal_flush_end(w, b);
+	if (durable != NULL)
+		*durable = w->durable_lsn;
+	return (r);
+}
+
+/* Offline: seals the log (a footer even when the batch is empty). */
+int
+wal_seal(struct wal *w, uint64_t *last, char **cause)
+{
+	enum wal_rc	rc;
+
+	if (!w->sealed) {
+		rc = wal_mark_seal(w);
+		if (rc == WAL_EFAILED) {
+			segment_cause(cause, "%s: the log has failed", w->dir);
+			return (-1);
+		}
+		if (wal_sync(w, NULL, cause) != 0)
+			return (-1);
+	}
+	if (!w->sealed) {
+		segment_cause(cause, "%s: seal did not complete", w->dir);
+		return (-1);
+	}
+	if (last != NULL)
+		*last = w->next_lsn - 1;
+	return (0);
+}
+
+/* Offline: ends the active segment; the next record starts a new one. */
+int
+wal_rotate(struct wal *w, char **cause)
+{
+	enum wal_rc	rc;
+	int		tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		switch (rc = wal_mark_rotate(w)) {
+		case WAL_OK:
+			return (wal_sync(w, NULL, cause));
+		case WAL_EWAIT:
+			if (wal_prepare_spare(w, cause) != 0)
+				return (-1);
+			break;
+		case WAL_EFULL:
+			if (wal_sync(w, NULL, cause) != 0)
+				return (-1);
+			break;
+		case WAL_ENOSPC:
+			segment_cause(cause, "%s: rotate: no space for a new "
+			    "segment", w->dir);
+			return (-1);
+		case WAL_ESEALED:
+			segment_cause(cause, "%s: rotate: the log is sealed",
+			    w->dir);
+			return (-1);
+		default:
+			segment_cause(cause, "%s: rotate: the log has failed",
+			    w->dir);
+			return (-1);
+		}
+	}
+	segment_cause(cause, "%s: rotate: no progress", w->dir);
+	return (-1);
+}
+
+/* Deletes whole sealed segments below lsn, oldest first; see wal.h. */
+int
+wal_truncate_before(struct wal *w, uint64_t lsn, uint64_t *new_first,
+    char **cause)
+{
+	char		name[SEG_NAME_SIZE];
+	uint64_t	first;
+	int		done;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		done = w->nsegs < 2 || !w->segs[0].sealed ||
+		    w->segs[0].last >= lsn;
+		first = w->segs[0].first;
+		pthread_mutex_unlock(&w->lock);
+		if (done)
+			break;
+		segment_name(name, first);
+		if (sysio.unlinkat(w->dirfd, name, 0) != 0) {
+			wal_syscall_cause(w, cause, "unlink", name, 0);
+			return (-1);
+		}
+		if (sysio.fsync(w->dirfd) != 0) {
+			wal_syscall_cause(w, cause, "fsync directory", name, 0);
+			return (-1);
+		}
+		pthread_mutex_lock(&w->lock);
+		memmove(w->segs, w->segs + 1, (w->nsegs - 1) * sizeof *w->segs);
+		w->nsegs--;
+		pthread_mutex_unlock(&w->lock);
+		wal_log(w, 6, "wal: truncated %s/%s", w->dir, name);
+	}
+	if (new_first != NULL) {
+		pthread_mutex_lock(&w->lock);
+		*new_first = w->nsegs > 0 ? w->segs[0].first : w->next_lsn;
+		pthread_mutex_unlock(&w->lock);
+	}
+	return (0);
+}
+
+/* Fills in the counters of wal.h. */
+void
+wal_stats(struct wal *w, struct wal_stats *st)
+{
+	size_t	i;
+
+	memset(st, 0, sizeof *st);
+	pthread_mutex_lock(&w->lock);
+	st->first_lsn = w->nsegs > 0 ? w->segs[0].first : w->next_lsn;
+	st->segments = w->nsegs;
+	for (i = 0; i < w->nsegs; i++)
+		st->bytes_on_disk += w->segs[i].size;
+	st->bytes_written = w->bytes_written;
+	st->flushes = w->flushes;
+	pthread_mutex_unlock(&w->lock);
+	st->next_lsn = w->next_lsn;
+	st->durable_lsn = w->durable_lsn;
+	st->active_first_lsn = w->fill_seg_first;
+	st->active_offset = w->fill_off;
+	st->sealed = w->sealed || w->seal_pending;
+	st->failed = wal_is_failed(w);
+	st->direct_io = w->direct;
+}
+
+/* Logs a file in the directory that is not part of the log. */
+static void
+wal_stray_cb(void *arg, const char *name)
+{
+	struct wal	*w = arg;
+
+	wal_log(w, 4, "wal: %s/%s: not a segment file: ignored", w->dir, name);
+}
+
+/* Seals a recovered segment at end: footer, sync, cut, sync. */
+static int
+wal_recover_seal(struct wal *w, const char *name, const struct seg_scan *s,
+    char **cause)
+{
+	struct seg_footer	 f;
+	unsigned char		 foot[FOOTER_SIZE];
+	const char		*call = "open";
+	int			 fd;
+
+	f.first_lsn = s->first_lsn;
+	f.last_lsn = s->next_lsn - 1;
+	f.count = s->count;
+	f.offset = s->end;
+	f.data_crc = s->data_crc;
+	f.flags = 0;
+	segment_encode_footer(foot, &f);
+	if ((fd = sysio.openat(w->dirfd, name, O_RDWR | O_CLOEXEC, 0)) == -1)
+		goto fail;
+	call = "pwrite";
+	if (wal_pwrite_all(fd, foot, sizeof foot, s->end) != 0)
+		goto fail;
+	call = "fdatasync";
+	if (sysio.fdatasync(fd) != 0)
+		goto fail;
+	call = "ftruncate";
+	if (sysio.ftruncate(fd, (off_t)(s->end + FOOTER_SIZE)) != 0)
+		goto fail;
+	call = "fsync";
+	if (sysio.fsync(fd) != 0)
+		goto fail;
+	sysio.close(fd);
+	fd = -1;
+	call = "fsync directory";
+	if (sysio.fsync(w->dirfd) != 0)
+		goto fail;
+	return (0);
+
+fail:
+	wal_syscall_cause(w, cause, call, name, s->end);
+	if (fd != -1)
+		sysio.close(fd);
+	return (-1);
+}
+
+/* Cuts a segment whose footer was written but not yet truncated to. */
+static int
+wal_recover_truncate(struct wal *w, const char *name, uint64_t size,
+    char **cause)
+{
+	const char	*call = "open";
+	int		 fd;
+
+	if ((fd = sysio.openat(w->dirfd, name, O_RDWR | O_CLOEXEC, 0)) == -1)
+		goto fail;
+	call = "ftruncate";
+	if (sysio.ftruncate(fd, (off_t)size) != 0)
+		goto fail;
+	call = "fsync";
+	if (sysio.fsync(fd) != 0)
+		goto fail;
+	sysio.close(fd);
+	fd = -1;
+	call = "fsync directory";
+	if (sysio.fsync(w->dirfd) != 0)
+		goto fail;
+	return (0);
+
+fail:
+	wal_syscall_cause(w, cause, call, name, size);
+	if (fd != -1)
+		sysio.close(fd);
+	return (-1);
+}
+
+/*
+ * Recovers the last segment, which has no footer at its end: scans it,
+ * tells a torn tail from corruption, and seals it at its recovered end.
+ * *empty is set when it holds no record (the caller replaces it).
+ */
+static int
+wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
+    uint64_t size, int *empty, char **cause)
+{
+	struct seg_scan	s;
+	struct seg_tail	t;
+	char		*c2 = NULL;
+	const char	*what;
+
+	*empty = 0;
+	memset(&s, 0, sizeof s);
+	s.fd = fd;
+	s.size = size;
+	s.first_lsn = e->first;
+	if (segment_scan(&s, &c2) != 0) {
+		segment_cause(cause, "%s/%s: %s", w->dir, e->name, c2);
+		free(c2);
+		return (-1);
+	}
+	if (s.stop == SEG_STOP_FOOTER) {
+		/* Crash between the footer and the ftruncate: finish it. */
+		if (wal_recover_truncate(w, e->name, s.end + FOOTER_SIZE,
+		    cause) != 0)
+			return (-1);
+		wal_log(w, 6, "wal: recovery: %s/%s: footer at offset %llu: "
+		    "finished sealing", w->dir, e->name,
+		    (unsigned long long)s.end);
+		pthread_mutex_lock(&w->lock);
+		wal_segs_push(w, e->first, s.next_lsn - 1,
+		    s.end + FOOTER_SIZE, 1);
+		pthread_mutex_unlock(&w->lock);
+		w->next_lsn = s.next_lsn;
+		if (s.footer.flags & FOOTER_F_LOG_SEALED)
+			w->sealed = 1;
+		return (0);
+	}
+	if (segment_search_tail(fd, s.end, size, s.next_lsn, &t, &c2) != 0) {
+		segment_cause(cause, "%s/%s: %s", w->dir, e->name, c2);
+		free(c2);
+		return (-1);
+	}
+	what = s.stop == SEG_STOP_BAD ? s.why : "record missing (zeros)";
+	if (t.later) {
+		segment_cause(cause, "%s/%s: offset %llu: LSN %llu: %s, but "
+		    "a later flush was written after it (%s with LSN %llu, "
+		    "batch LSN %llu, at offset %llu): acknowledged data is "
+		    "damaged; nothing was changed (run walctl verify, see "
+		    "docs/FORMAT.md)", w->dir, e->name,
+		    (unsigned long long)s.end, (unsigned long long)s.next_lsn,
+		    what, t.later_footer ? "a footer" : "a record",
+		    (unsigned long long)t.later_lsn,
+		    (unsigned long long)t.later_batch,
+		    (unsigned long long)t.later_off);
+		return (-1);
+	}
+	if (t.nonzero || s.stop == SEG_STOP_BAD) {
+		wal_log(w, 4, "wal: recovery: %s/%s: torn tail cut at offset "
+		    "%llu, first lost LSN %llu (%s)", w->dir, e->name,
+		    (unsigned long long)s.end, (unsigned long long)s.next_lsn,
+		    what);
+	}
+	w->next_lsn = s.next_lsn;
+	if (s.count == 0) {
+		*empty = 1;
+		return (0);
+	}
+	if (wal_recover_seal(w, e->name, &s, cause) != 0)
+		return (-1);
+	pthread_mutex_lock(&w->lock);
+	wal_segs_push(w, e->first, s.next_lsn - 1, s.end + FOOTER_SIZE, 1);
+	pthread_mutex_unlock(&w->lock);
+	return (0);
+}
+
+/*
+ * Checks every segment (header, footer of the sealed ones, LSN continuity)
+ * and recovers the last one. Refuses, changing nothing, on any damage that
+ * is not the torn tail of the last flush.
+ */
+static int
+wal_recover(struct wal *w, char **cause)
+{
+	struct seg_ent		*ents = NULL;
+	size_t			 n, i;
+	unsigned char		*hb;
+	struct seg_header	 h;
+	struct seg_footer	 f;
+	struct stat		 sb;
+	const char		*why = NULL;
+	uint64_t		 prev_last = 0;
+	int			 fd = -1, r, empty, ok = -1;
+
+	if (segment_list(w->dirfd, w->dir, &ents, &n, wal_stray_cb, NULL,
+	    w, cause) != 0)
+		return (-1);
+	if ((hb = malloc(SEG_HDR_SIZE)) == NULL) {
+		segment_cause(cause, "%s: %s", w->dir, strerror(errno));
+		free(ents);
+		return (-1);
+	}
+	w->next_lsn = 1;
+	for (i = 0; i < n; i++) {
+		fd = sysio.openat(w->dirfd, ents[i].name, O_RDONLY | O_CLOEXEC,
+		    0);
+		if (fd == -1 || fstat(fd, &sb) != 0) {
+			wal_syscall_cause(w, cause, "open", ents[i].name, 0);
+			goto out;
+		}
+		if ((uint64_t)sb.st_size < SEG_HDR_SIZE) {
+			segment_cause(cause, "%s/%s: offset 0: LSN %llu: file "
+			    "of %lld bytes is shorter than a segment header",
+			    w->dir, ents[i].name,
+			    (unsigned long long)ents[i].first,
+			    (long long)sb.st_size);
+			goto out;
+		}
+		r = (int)sysio.pread(fd, hb, SEG_HDR_SIZE, 0);
+		if (r != SEG_HDR_SIZE) {
+			if (r >= 0)
+				errno = EIO;
+			wal_syscall_cause(w, cause, "pread", ents[i].name, 0);
+			goto out;
+		}
+		if (segment_decode_header(hb, &h, &why) != 0 ||
+		    (h.first_lsn != ents[i].first &&
+		    (why = "first LSN in the header does not match the file "
+		    "name") != NULL)) {
+			segment_cause(cause, "%s/%s: offset 0: LSN %llu: %s",
+			    w->dir, ents[i].name,
+			    (unsigned long long)ents[i].first, why);
+			goto out;
+		}
+		if (i > 0 && ents[i].first != prev_last + 1) {
+			segment_cause(cause, "%s/%s: offset 0: LSN %llu: gap in "
+			    "the log: the previous segment ends at LSN %llu "
+			    "(a segment is missing?)", w->dir, ents[i].name,
+			    (unsigned long long)(prev_last + 1),
+			    (unsigned long long)prev_last);
+			goto out;
+		}
+		if (i > 0 && w->sealed) {
+			segment_cause(cause, "%s/%s: offset 0: LSN %llu: segment "
+			    "after one whose footer sealed the log", w->dir,
+			    ents[i].name, (unsigned long long)ents[i].first);
+			goto out;
+		}
+		r = segment_read_footer(fd, (uint64_t)sb.st_size, h.first_lsn,
+		    &f, &why);
+		if (r == -1) {
+			wal_syscall_cause(w, cause, "pread", ents[i].name,
+			    (uint64_t)sb.st_size - FOOTER_SIZE);
+			goto out;
+		}
+		if (r == 1) {
+			pthread_mutex_lock(&w->lock);
+			r = wal_segs_push(w, f.first_lsn, f.last_lsn,
+			    (uint64_t)sb.st_size, 1);
+			pthread_mutex_unlock(&w->lock);
+			if (r != 0) {
+				segment_cause(cause, "%s", strerror(errno));
+				goto out;
+			}
+			prev_last = f.last_lsn;
+			w->next_lsn = f.last_lsn + 1;
+			if (f.flags & FOOTER_F_LOG_SEALED)
+				w->sealed = 1;
+		} else if (i + 1 < n || r == 2 ||
+		    sb.st_size % IO_ALIGN != 0) {
+			if (r != 2)
+				why = i + 1 < n ? "no footer on a segment that "
+				    "is not the last" : "no footer, and the size "
+				    "is not that of an active segment";
+			segment_cause(cause, "%s/%s: offset %llu: LSN %llu: %s",
+			    w->dir, ents[i].name, (unsigned long long)
+			    (sb.st_size >= FOOTER_SIZE ? sb.st_size -
+			    FOOTER_SIZE : 0), (unsigned long long)(prev_last +
+			    (i > 0 ? 1 : 0)), why);
+			goto out;
+		} else {
+			if (wal_recover_last(w, &ents[i], fd,
+			    (uint64_t)sb.st_size, &empty, cause) != 0)
+				goto out;
+		}
+		sysio.close(fd);
+		fd = -1;
+	}
+	ok = 0;
+
+out:
+	if (fd != -1)
+		sysio.close(fd);
+	free(hb);
+	free(ents);
+	return (ok);
+}
+
+/* Frees everything; closes every file. */
+static void
+wal_free(struct wal *w)
+{
+	int	i;
+
+	if (w->afd != -1)
+		sysio.close(w->afd);
+	if (w->spare_fd != -1)
+		sysio.close(w->spare_fd);
+	if (w->lockfd != -1)
+		sysio.close(w->lockfd);
+	if (w->dirfd != -1)
+		sysio.close(w->dirfd);
+	for (i = 0; i < 2; i++)
+		free(w->batches[i].buf);
+	free(w->hbuf);
+	free(w->fbuf);
+	free(w->zbuf);
+	free(w->segs);
+	free(w->dir);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}
+
+/* Opens (creating if needed) the directory, takes its lock, recovers it. */
+struct wal *
+wal_open(const struct wal_options *o, char **cause)
+{
+	struct wal	*w;
+	uint64_t	 room;
+	size_t		 initial;
+	int		 i;
+
+	if (o->dir == NULL || *o->dir == '\0') {
+		segment_cause(cause, "wal: no directory given");
+		return (NULL);
+	}
+	if ((w = calloc(1, sizeof *w)) == NULL) {
+		segment_cause(cause, "wal: %s", strerror(errno));
+		return (NULL);
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->dirfd = w->lockfd = w->afd = w->spare_fd = -1;
+	w->log = o->log;
+	if ((w->dir = strdup(o->dir)) == NULL) {
+		segment_cause(cause, "wal: %s", strerror(errno));
+		goto fail;
+	}
+
+	w->seg_size = o->segment_size ? o->segment_size : WAL_DEFAULT_SEGMENT;
+	if (w->seg_size < WAL_MIN_SEGMENT) {
+		segment_cause(cause, "%s: segment size %llu is below the "
+		    "minimum of %llu", w->dir,
+		    (unsigned long long)w->seg_size,
+		    (unsigned long long)WAL_MIN_SEGMENT);
+		goto fail;
+	}
+	w->seg_size &= ~(uint64_t)(IO_ALIGN - 1);
+	w->max_record = o->max_record ? o->max_record : WAL_DEFAULT_RECORD;
+	if (w->max_record > WAL_MAX_PAYLOAD_HARD) {
+		segment_cause(cause, "%s: max record %u is above the hard "
+		    "maximum of %u", w->dir, w->max_record,
+		    WAL_MAX_PAYLOAD_HARD);
+		goto fail;
+	}
+	room = w->seg_size - SEG_HDR_SIZE - FOOTER_SIZE - REC_HDR_SIZE -
+	    REC_ALIGN;
+	if (w->max_record > room) {
+		wal_log(w, 4, "wal: %s: max record lowered from %u to %llu "
+		    "bytes to fit a segment of %llu", w->dir, w->max_record,
+		    (unsigned long long)room, (unsigned long long)w->seg_size);
+		w->max_record = (uint32_t)room;
+	}
+	w->batch_cap = o->batch_bytes ? o->batch_bytes : WAL_DEFAULT_BATCH;
+	if (w->batch_cap < seg_rec_size(w->max_record))
+		w->batch_cap = seg_rec_size(w->max_record);
+	w->buf_max = (size_t)WAL_ROUND_UP(IO_ALIGN + w->batch_cap, IO_ALIGN) +
+	    IO_ALIGN;
+
+	if (mkdir(w->dir, 0750) != 0 && errno != EEXIST) {
+		segment_cause(cause, "mkdir: %s: %s", w->dir, strerror(errno));
+		goto fail;
+	}
+	w->dirfd = sysio.open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (w->dirfd == -1) {
+		segment_cause(cause, "open: %s: %s", w->dir, strerror(errno));
+		goto fail;
+	}
+	if (wal_lock_dir(w, o->no_lock, cause) != 0)
+		goto fail;
+	if (wal_choose_io(w, o->direct_io, cause) != 0)
+		goto fail;
+
+	initial = (size_t)WAL_ROUND_UP(IO_ALIGN + seg_rec_size(w->max_record) +
+	    IO_ALIGN, IO_ALIGN);
+	if (initial < (64u << 10))
+		initial = 64u << 10;
+	if (initial > w->buf_max)
+		initial = w->buf_max;
+	w->hbuf = wal_alloc_aligned(SEG_HDR_SIZE);
+	w->fbuf = wal_alloc_aligned(2 * IO_ALIGN);
+	w->zbuf = wal_alloc_aligned(WAL_ZERO_CHUNK);
+	for (i = 0; i < 2; i++) {
+		w->batches[i].buf = wal_alloc_aligned(initial);
+		w->batches[i].cap = initial;
+	}
+	if (w->hbuf == NULL || w->fbuf == NULL || w->zbuf == NULL ||
+	    w->batches[0].buf == NULL || w->batches[1].buf == NULL) {
+		segment_cause(cause, "wal: %s", strerror(errno));
+		goto fail;
+	}
+	memset(w->zbuf, 0, WAL_ZERO_CHUNK);
+
+	if (wal_recover(w, cause) != 0)
+		goto fail;
+
+	/* A spare left by a crash may be partly prepared: start over. */
+	if (sysio.unlinkat(w->dirfd, SPARE_NAME, 0) == 0) {
+		if (sysio.fsync(w->dirfd) != 0) {
+			wal_syscall_cause(w, cause, "fsync directory",
+			    SPARE_NAME, 0);
+			goto fail;
+		}
+	} else if (errno != ENOENT) {
+		wal_syscall_cause(w, cause, "unlink", SPARE_NAME, 0);
+		goto fail;
+	}
+	if (!w->sealed) {
+		/* Never write into an old segment: always start a new one. */
+		if (wal_prepare_spare(w, cause) != 0 ||
+		    wal_activate(w, w->next_lsn, cause) != 0)
+			goto fail;
+	}
+
+	w->fill = &w->batches[0];
+	w->other = &w->batches[1];
+	wal_batch_reset(w->fill);
+	wal_batch_reset(w->other);
+	w->fill_seg_first = w->next_lsn;
+	w->fill_off = SEG_HDR_SIZE;
+	w->fill->off = w->fill_off;
+	w->fill->seg_first = w->fill_seg_first;
+	w->durable_lsn = w->next_lsn - 1;
+	wal_log(w, 6, "wal: opened %s: %zu segments, first LSN %llu, next LSN "
+	    "%llu%s", w->dir, w->nsegs,
+	    (unsigned long long)(w->nsegs ? w->segs[0].first : w->next_lsn),
+	    (unsigned long long)w->next_lsn, w->sealed ? ", sealed" : "");
+	return (w);
+
+fail:
+	wal_free(w);
+	return (NULL);
+}
+
+/* Closes files and frees; no batch may be in flight. Does not flush. */
+void
+wal_close(struct wal *w)
+{
+	if (w != NULL)
+		wal_free(w);
+}
