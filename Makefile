@@ -109,6 +109,86 @@ unit: all
 integ: all
 	@sh tests/run.sh $(B) integ
 
+# Install layout: `make install PREFIX=/usr DESTDIR=/tmp/root`. The
+# configuration goes to /etc when PREFIX is /usr, else to PREFIX/etc; the
+# units and the sysusers file go under PREFIX/lib, where systemd also looks
+# (/usr/local/lib/systemd/system, ...). See README.md, "Install".
+SYSCONFDIR  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+BINDIR	    ?= $(PREFIX)/bin
+SBINDIR	    ?= $(PREFIX)/sbin
+LIBDIR	    ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+MANDIR	    ?= $(PREFIX)/share/man
+UNITDIR	    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MANPAGES    = man/walld.8 man/walld.yaml.5 client/walctl.1
+# The units name /usr/sbin/walld and /etc/walld/; rewritten for PREFIX.
+UNIT_SED    = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/walld/|$(SYSCONFDIR)/walld/|g'
+CONF_DIST   = $(B)/walld.yaml.dist
+
+# The installed default configuration: conf/walld.yaml with the system
+# paths (/run/walld/walld.sock, /var/lib/walld) in place of ./var.
+$(CONF_DIST): conf/walld.yaml
+	@mkdir -p $(B)
+	sed -e 's|^\(  path:\) *\./var/walld\.sock *$$|\1 /run/walld/walld.sock|' \
+	    -e 's|^\(  data_dir:\) *\./var/data *$$|\1 /var/lib/walld|' \
+	    -e '/^# This copy is for development/,/^#   storage\.data_dir:/c\
+# This is the installed copy: walld.service starts walld with it. Under\
+# systemd the socket comes from walld.socket (socket.* below then only\
+# applies when walld is started by hand) and the data directory is\
+# /var/lib/walld (StateDirectory=).' $< >$@
+	@! grep -n '\./var' $@ || { echo "$@: ./var left in the installed configuration" >&2; rm -f $@; exit 1; }
+
+install: $(BINS) $(CONF_DIST) $(MANPAGES)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/walld $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/walld $(DESTDIR)$(SBINDIR)/walld
+	install -m 0755 $(B)/walctl $(DESTDIR)$(BINDIR)/walctl
+	install -m 0755 $(B)/libwal.so.1 $(DESTDIR)$(LIBDIR)/libwal.so.1
+	ln -sf libwal.so.1 $(DESTDIR)$(LIBDIR)/libwal.so
+	install -m 0644 $(B)/libwal.a $(DESTDIR)$(LIBDIR)/libwal.a
+	install -m 0644 client/libwal.h $(DESTDIR)$(INCLUDEDIR)/libwal.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIBWAL_VERSION)|' \
+	    client/libwal.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libwal.pc
+	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/libwal.pc
+	$(UNIT_SED) systemd/walld.service >$(DESTDIR)$(UNITDIR)/walld.service
+	$(UNIT_SED) systemd/walld.socket >$(DESTDIR)$(UNITDIR)/walld.socket
+	chmod 0644 $(DESTDIR)$(UNITDIR)/walld.service $(DESTDIR)$(UNITDIR)/walld.socket
+	install -m 0644 systemd/walld.sysusers $(DESTDIR)$(SYSUSERSDIR)/walld.conf
+	install -m 0644 man/walld.8 $(DESTDIR)$(MANDIR)/man8/walld.8
+	install -m 0644 man/walld.yaml.5 $(DESTDIR)$(MANDIR)/man5/walld.yaml.5
+	install -m 0644 client/walctl.1 $(DESTDIR)$(MANDIR)/man1/walctl.1
+	@# An existing configuration is the admin's: never overwritten.
+	@if [ -z "$(DESTDIR)" ] && [ -e $(SYSCONFDIR)/walld/walld.yaml ]; then \
+	    echo "install: kept $(SYSCONFDIR)/walld/walld.yaml; the new default is $(CONF_DIST)"; \
+	else \
+	    echo "install -m 0644 $(CONF_DIST) $(DESTDIR)$(SYSCONFDIR)/walld/walld.yaml"; \
+	    install -m 0644 $(CONF_DIST) $(DESTDIR)$(SYSCONFDIR)/walld/walld.yaml; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+uninstall: $(CONF_DIST)
+	rm -f $(DESTDIR)$(SBINDIR)/walld $(DESTDIR)$(BINDIR)/walctl \
+	    $(DESTDIR)$(LIBDIR)/libwal.so.1 $(DESTDIR)$(LIBDIR)/libwal.so \
+	    $(DESTDIR)$(LIBDIR)/libwal.a $(DESTDIR)$(INCLUDEDIR)/libwal.h \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/libwal.pc \
+	    $(DESTDIR)$(UNITDIR)/walld.service $(DESTDIR)$(UNITDIR)/walld.socket \
+	    $(DESTDIR)$(SYSUSERSDIR)/walld.conf \
+	    $(DESTDIR)$(MANDIR)/man8/walld.8 $(DESTDIR)$(MANDIR)/man5/walld.yaml.5 \
+	    $(DESTDIR)$(MANDIR)/man1/walctl.1
+	@# The configuration goes only when it is the unchanged default.
+	@f=$(DESTDIR)$(SYSCONFDIR)/walld/walld.yaml; \
+	if [ -e "$$f" ] && ! cmp -s "$$f" $(CONF_DIST); then \
+	    echo "uninstall: kept $$f (changed from the default)"; \
+	else \
+	    rm -f "$$f"; \
+	    [ ! -d "$${f%/*}" ] || rmdir --ignore-fail-on-non-empty "$${f%/*}"; \
+	fi
+
 clean:
 	rm -rf build build-san
 
