@@ -52,7 +52,7 @@ SHIM_BIN   = $(patsubst tests/shims/%.c,$(B)/tests/lib%.so,$(SHIM_SRC))
 
 BINS = $(B)/walld $(B)/walctl $(B)/libwal.so.1 $(B)/libwal.a
 
-.PHONY: all deps run check unit integ clean install uninstall bench
+.PHONY: all deps run check unit integ clean install uninstall bench bench-peers
 all: $(BINS) $(UNIT_BIN) $(HELPER_BIN) $(SHIM_BIN)
 
 deps:
@@ -188,6 +188,17 @@ uninstall: $(CONF_DIST)
 	    rm -f "$$f"; \
 	    [ ! -d "$${f%/*}" ] || rmdir --ignore-fail-on-non-empty "$${f%/*}"; \
 	fi
+
+# walbench (bench/): the load generator; `make bench` runs the standard
+# matrix (bench/run.sh), `make bench-peers` Redis's numbers (bench/redis.sh).
+BENCH_SRC = bench/walbench.c bench/hist.c bench/disk.c
+$(B)/walbench: $(call obj,$(BENCH_SRC)) $(B)/libwal.a
+	$(CC) $(LDFLAGS) -o $@ $^
+
+bench: deps $(B)/walld $(B)/walctl $(B)/walbench
+	@sh bench/run.sh $(B)
+bench-peers: deps $(B)/walbench
+	@sh bench/redis.sh
 
 clean:
 	rm -rf build build-san

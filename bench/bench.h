@@ -1,0 +1,66 @@
+/*
+ * bench.h: what walbench's files share: the clock, the latency histogram
+ * (hist.c) and the disk-limit measurements (disk.c).
+ */
+#ifndef WALD_BENCH_H
+#define WALD_BENCH_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+/*
+ * A log-linear latency histogram in the style of HdrHistogram: values
+ * below HIST_SUB (ns) have a bucket each; above, every power of two is
+ * cut into HIST_HALF equal buckets, so a bucket is at most 1/64 (1.6 %)
+ * of its value wide. Fixed size, no allocation: one lives in the shared
+ * memory of each client process and the parent adds them up.
+ */
+#define HIST_SUB_BITS	7
+#define HIST_SUB	(1u << HIST_SUB_BITS)
+#define HIST_HALF	(HIST_SUB / 2)
+#define HIST_MAX_SHIFT	40			/* up to 2^47 ns, 39 hours */
+#define HIST_BUCKETS	(HIST_SUB + HIST_MAX_SHIFT * HIST_HALF)
+
+struct hist {
+	uint64_t	count;
+	uint64_t	min;
+	uint64_t	max;
+	uint64_t	b[HIST_BUCKETS];
+};
+
+void		hist_init(struct hist *);
+void		hist_add(struct hist *, uint64_t ns);
+void		hist_merge(struct hist *into, const struct hist *from);
+/* The value (ns) at quantile q (0..1): the midpoint of its bucket, kept
+   within the exact minimum and maximum. 0 when empty. */
+uint64_t	hist_quantile(const struct hist *, double q);
+
+/* CLOCK_MONOTONIC in ns (vDSO: no system call). */
+static inline uint64_t
+bench_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+/* The disk's own limits, measured in a directory (disk.c). A field the
+   file system could not measure is negative. */
+struct disk_result {
+	double		sync_p50_us;	/* 4 KiB pwrite+fdatasync, allocated */
+	double		sync_p99_us;
+	double		sync_ops;	/* per second */
+	double		grow_p50_us;	/* the same, appending (file grows) */
+	double		grow_p99_us;
+	double		direct_mbs;	/* O_DIRECT 1 MiB write+fdatasync, MB/s */
+	double		direct_p50_us;	/* one 1 MiB write+fdatasync */
+};
+
+/* Measures the limits in dir for about seconds in all; -1 and a message
+   on stderr when a file cannot be created or written. */
+int		disk_measure(const char *dir, double seconds,
+		    struct disk_result *);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * disk.c: the disk's own limits, for walbench's ratios: a 4 KiB
+ * pwrite+fdatasync loop into a preallocated (written) file and into a
+ * growing one, and O_DIRECT sequential 1 MiB write+fdatasync bandwidth.
+ * The files live in the directory given (the data directory's file
+ * system) and are removed afterwards.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define DISK_SYNC_FILE	(64u << 20)	/* preallocated for the 4 KiB loop */
+#define DISK_DIRECT_FILE (256u << 20)	/* preallocated for O_DIRECT */
+#define DISK_SMALL	4096u
+#define DISK_BIG	(1u << 20)
+#define DISK_MAX_OPS	200000
+
+/* Writes len bytes of buf at off, whole; -1 with errno on failure. */
+static int
+disk_pwrite_all(int fd, const uint8_t *buf, size_t len, off_t off)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		n = pwrite(fd, buf, len, off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return (-1);
+		}
+		buf += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return (0);
+}
+
+/* Fills a file with size bytes of buf (chunk bytes at a time), synced. */
+static int
+disk_fill(int fd, const uint8_t *buf, size_t chunk, size_t size)
+{
+	size_t	off;
+
+	for (off = 0; off < size; off += chunk)
+		if (disk_pwrite_all(fd, buf, chunk, (off_t)off) == -1)
+			return (-1);
+	return (fsync(fd));
+}
+
+/* Times write+fdatasync of len bytes at sequential offsets (wrapping at
+   wrap; 0: the file grows) for about seconds. */
+static int
+disk_loop(int fd, const uint8_t *buf, size_t len, size_t wrap,
+    double seconds, struct hist *h, double *bytes_per_s)
+{
+	uint64_t	start, end, t0, t1;
+	size_t		off = 0;
+	long		ops = 0;
+
+	hist_init(h);
+	start = bench_now();
+	end = start + (uint64_t)(seconds * 1e9);
+	do {
+		t0 = bench_now();
+		if (disk_pwrite_all(fd, buf, len, (off_t)off) == -1 ||
+		    fdatasync(fd) == -1)
+			return (-1);
+		t1 = bench_now();
+		hist_add(h, t1 - t0);
+		off += len;
+		if (wrap != 0 && off + len > wrap)
+			off = 0;
+		ops++;
+	} while (t1 < end && ops < DISK_MAX_OPS);
+	*bytes_per_s = (double)ops * (double)len / ((double)(t1 - start) / 1e9);
+	return (0);
+}
+
+/* Opens a new scratch file in dir; its name is unlinked at once. */
+static int
+disk_scratch(const char *dir, const char *name, int flags)
+{
+	char	path[4096];
+	int	fd;
+
+	snprintf(path, sizeof path, "%s/%s.%ld", dir, name, (long)getpid());
+	fd = open(path, O_RDWR|O_CREAT|O_TRUNC|O_CLOEXEC|flags, 0600);
+	if (fd == -1)
+		return (-1);
+	if (unlink(path) == -1) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+int
+disk_measure(const char *dir, double seconds, struct disk_result *r)
+{
+	struct hist	*h;
+	uint8_t		*buf = NULL;
+	double		 bps;
+	int		 fd = -1;
+	size_t		 i;
+	const char	*what = "allocate";
+
+	r->sync_p50_us = r->sync_p99_us = r->sync_ops = -1;
+	r->grow_p50_us = r->grow_p99_us = -1;
+	r->direct_mbs = r->direct_p50_us = -1;
+	if ((h = malloc(sizeof *h)) == NULL ||
+	    posix_memalign((void **)&buf, 4096, DISK_BIG) != 0)
+		goto fail;
+	for (i = 0; i < DISK_BIG; i++)
+		buf[i] = (uint8_t)(i * 131 + 7);
+
+	/* 4 KiB into allocated, written blocks: what a WAL pays per sync. */
+	what = "4 KiB sync file";
+	if ((fd = disk_scratch(dir, ".walbench-sync", 0)) == -1 ||
+	    disk_fill(fd, buf, DISK_BIG, DISK_SYNC_FILE) == -1 ||
+	    disk_loop(fd, buf, DISK_SMALL, DISK_SYNC_FILE, seconds * 0.4, h,
+	    &bps) == -1)
+		goto fail;
+	r->sync_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
+	r->sync_p99_us = (double)hist_quantile(h, 0.99) / 1e3;
+	r->sync_ops = bps / DISK_SMALL;
+	close(fd);
+
+	/* 4 KiB appended: every fdatasync also commits the new size. */
+	what = "4 KiB growing file";
+	if ((fd = disk_scratch(dir, ".walbench-grow", O_APPEND)) == -1 ||
+	    disk_loop(fd, buf, DISK_SMALL, 0, seconds * 0.2, h, &bps) == -1)
+		goto fail;
+	r->grow_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
+	r->grow_p99_us = (double)hist_quantile(h, 0.99) / 1e3;
+	close(fd);
+
+	/* O_DIRECT 1 MiB sequential, into written blocks. */
+	what = "O_DIRECT file";
+	if ((fd = disk_scratch(dir, ".walbench-direct", O_DIRECT)) == -1) {
+		if (errno == EINVAL) {	/* no O_DIRECT on this file system */
+			free(buf);
+			free(h);
+			return (0);
+		}
+		goto fail;
+	}
+	if (disk_fill(fd, buf, DISK_BIG, DISK_DIRECT_FILE) == -1 ||
+	    disk_loop(fd, buf, DISK_BIG, DISK_DIRECT_FILE, seconds * 0.4, h,
+	    &bps) == -1)
+		goto fail;
+	r->direct_mbs = bps / 1e6;
+	r->direct_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
+	close(fd);
+	free(buf);
+	free(h);
+	return (0);
+
+fail:
+	fprintf(stderr, "walbench: disk: %s in %s: %s\n", what, dir,
+	    strerror(errno));
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	free(h);
+	return (-1);
+}

@@ -1,0 +1,1174 @@
+/*
+ * walbench.c: walld's benchmark. `walbench run` forks P client processes
+ * of C connections each and keeps D appends in flight per connection;
+ * it reports durable appends/s and MB/s, the latency from submit to
+ * durable ack (every append, in a histogram), walld's fsyncs and records
+ * per fsync (its stats), its CPU per append and peak RSS (/proc).
+ * `walbench disk` measures the disk's own limits, `walbench idle` what an
+ * idle connection costs walld. One markdown table row per run.
+ */
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "libwal.h"
+
+#define EXIT_USAGE	64
+#define MAX_PROCS	4096
+#define MAX_CONNS	65536
+#define MAX_DEPTH	65536
+#define RECORD_TYPE	1
+#define STUCK_MS	10000	/* no reply for this long: walld is stuck */
+
+struct bench_opts {
+	const char	*socket;
+	int		 procs;
+	int		 conns;		/* per process */
+	int		 depth;		/* appends in flight per connection */
+	uint32_t	 min_size;
+	uint32_t	 max_size;
+	double		 seconds;	/* duration mode */
+	double		 warmup;
+	uint64_t	 count;		/* count mode when not 0 */
+	uint32_t	 tenants;
+	uint32_t	 vshards;
+	pid_t		 pid;		/* walld; 0: the socket's peer */
+	const char	*label;
+	const char	*json;		/* append a JSON line to this file */
+	const char	*encrypt;	/* NULL, "on" or "off" */
+	int		 header;
+	int		 reset_peak;
+	int		 idle;		/* idle mode: connections to open */
+	const char	*dir;		/* disk mode */
+};
+
+/* What one client process found, in memory shared with the parent. */
+struct proc_result {
+	struct hist	 h;
+	uint64_t	 appends;	/* acknowledged within the window */
+	uint64_t	 bytes;
+	uint64_t	 total;		/* acknowledged at all */
+	uint64_t	 errors;
+	uint64_t	 last_done;	/* time of the last ack (count mode) */
+	int		 failed;
+	char		 error[200];
+};
+
+struct shared {
+	uint64_t		 t_go;
+	uint64_t		 t_measure;	/* acks from here on count */
+	uint64_t		 t_end;		/* no submit, no count after */
+	struct proc_result	 r[];
+};
+
+/* One connection of a client process. sent/len are rings indexed by the
+   request id: ids count up by one per request and at most depth are in
+   flight, so id & mask never collides. */
+struct bconn {
+	struct wal_conn	*wc;
+	uint64_t	*sent;
+	uint32_t	*len;
+	uint64_t	 mask;
+	int		 inflight;
+	uint64_t	 quota;		/* appends left to submit */
+};
+
+struct bctx {
+	const struct bench_opts	*o;
+	struct shared		*sh;
+	struct proc_result	*pr;
+	const uint8_t		*payload;
+	uint64_t		 rng;
+	int			 stop;		/* a failure: submit no more */
+};
+
+/* walld's counters at one moment. */
+struct snap {
+	uint64_t	t;
+	uint64_t	appends;
+	uint64_t	append_bytes;
+	uint64_t	fsyncs;
+	double		cpu_s;		/* utime + stime, all threads */
+	int		has_cpu;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: walbench [run] [options]    load walld and report one table row\n"
+"       walbench disk --dir DIR [-t SECONDS]\n"
+"       walbench idle [-n CONNECTIONS] [-s SOCKET] [--pid PID]\n"
+"       walbench header             print the table header of `run`\n"
+"\n"
+"run:\n"
+"  -s, --socket PATH   walld's socket (default $WALLD_SOCKET)\n"
+"  -p, --procs P       client processes (1)\n"
+"  -c, --conns C       connections per process (1)\n"
+"  -d, --depth D       appends in flight per connection (1)\n"
+"  -S, --size S|A-B    payload bytes, fixed or uniform in A..B (128);\n"
+"                      k/KiB and m/MiB suffixes\n"
+"  -t, --time SECONDS  measured duration (5)\n"
+"  -w, --warmup SECS   load before measuring starts (1)\n"
+"  -n, --count N       instead of a duration: N appends in all, timed\n"
+"      --tenants N     spread appends over N tenants (1)\n"
+"      --vshards N     spread appends over N vshards (1)\n"
+"      --encrypt on|off  the walld setting expected; n/a when walld has\n"
+"                      no encryption\n"
+"      --pid PID       walld's pid (default: the socket's peer)\n"
+"      --reset-peak    reset walld's peak RSS first (/proc/PID/clear_refs)\n"
+"  -l, --label TEXT    first column of the row\n"
+"      --header        print the table header first\n"
+"      --json FILE     also append the results as one JSON line to FILE\n"
+"\n"
+"Latency is from submit to durable ack, every append counted. MB are\n"
+"10^6 bytes of payload. walld's CPU and RSS come from /proc, fsyncs from\n"
+"its stats (fsyncs_total, appends_total).\n");
+}
+
+static void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "walbench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Parses "128", "4k", "4KiB", "1m". */
+static int
+parse_size(const char *s, uint32_t *out)
+{
+	char			*end;
+	unsigned long long	 v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s)
+		return (-1);
+	if (*end == 'k' || *end == 'K') {
+		v <<= 10;
+		end++;
+	} else if (*end == 'm' || *end == 'M') {
+		v <<= 20;
+		end++;
+	}
+	if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)
+		end += strlen(end);
+	if (*end != '\0' || v > UINT32_MAX)
+		return (-1);
+	*out = (uint32_t)v;
+	return (0);
+}
+
+static int
+parse_range(const char *s, uint32_t *lo, uint32_t *hi)
+{
+	char	buf[64], *dash;
+
+	if (strlen(s) >= sizeof buf)
+		return (-1);
+	strcpy(buf, s);
+	if ((dash = strchr(buf, '-')) == NULL) {
+		if (parse_size(buf, lo) == -1)
+			return (-1);
+		*hi = *lo;
+		return (0);
+	}
+	*dash = '\0';
+	if (parse_size(buf, lo) == -1 || parse_size(dash + 1, hi) == -1 ||
+	    *hi < *lo)
+		return (-1);
+	return (0);
+}
+
+static long
+parse_int(const char *what, const char *s, long min, long max)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "walbench: %s: want a number in %ld..%ld, "
+		    "not '%s'\n", what, min, max, s);
+		exit(EXIT_USAGE);
+	}
+	return (v);
+}
+
+static double
+parse_secs(const char *what, const char *s)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 86400) {
+		fprintf(stderr, "walbench: %s: want seconds, not '%s'\n",
+		    what, s);
+		exit(EXIT_USAGE);
+	}
+	return (v);
+}
+
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t	x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return (x);
+}
+
+/* Sleeps until the CLOCK_MONOTONIC time t (ns). */
+static void
+sleep_until(uint64_t t)
+{
+	struct timespec	ts;
+
+	ts.tv_sec = (time_t)(t / 1000000000u);
+	ts.tv_nsec = (long)(t % 1000000000u);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR)
+		;
+}
+
+/* Raises the open-files limit to its hard limit: each connection is one. */
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/*
+ * /proc and walld's stats.
+ */
+
+/* walld's CPU time (user + system, every thread) in seconds. */
+static int
+proc_cpu(pid_t pid, double *secs)
+{
+	char			 path[64], buf[1024], *p;
+	unsigned long long	 ut, st;
+	FILE			*f;
+	size_t			 n;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which may hold spaces: state is
+	   field 3, utime 14 and stime 15. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
+	    "%llu", &ut, &st) != 2)
+		return (-1);
+	*secs = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return (0);
+}
+
+/* A "Name:  N kB" line of /proc/PID/status, in KiB; -1 if missing. */
+static long
+proc_status_kib(pid_t pid, const char *name)
+{
+	char	 path[64], line[256];
+	size_t	 len = strlen(name);
+	long	 v = -1;
+	FILE	*f;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, name, len) == 0 && line[len] == ':') {
+			v = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return (v);
+}
+
+/* Resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0). */
+static int
+proc_reset_peak(pid_t pid)
+{
+	char	 path[64];
+	FILE	*f;
+	int	 rc;
+
+	snprintf(path, sizeof path, "/proc/%ld/clear_refs", (long)pid);
+	if ((f = fopen(path, "w")) == NULL)
+		return (-1);
+	rc = fputs("5\n", f) < 0 ? -1 : 0;
+	if (fclose(f) != 0)
+		rc = -1;
+	return (rc);
+}
+
+/* One value of walld's stats text; -1 when the name is not there. */
+static int
+stat_value(const char *text, const char *name, char *out, size_t outlen)
+{
+	size_t		 len = strlen(name), n;
+	const char	*p = text, *e;
+
+	while (*p != '\0') {
+		e = strchr(p, '\n');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) > len && strncmp(p, name, len) == 0 &&
+		    p[len] == ' ') {
+			n = (size_t)(e - p) - len - 1;
+			if (n >= outlen)
+				n = outlen - 1;
+			memcpy(out, p + len + 1, n);
+			out[n] = '\0';
+			return (0);
+		}
+		p = *e == '\0' ? e : e + 1;
+	}
+	return (-1);
+}
+
+static uint64_t
+stat_u64(const char *text, const char *name)
+{
+	char	v[64];
+
+	if (stat_value(text, name, v, sizeof v) == -1)
+		fatal("walld's stats have no %s", name);
+	return (strtoull(v, NULL, 10));
+}
+
+/* Takes walld's counters now. */
+static void
+snap_take(struct wal_conn *sc, pid_t pid, struct snap *s)
+{
+	enum wal_result	 r;
+	char		*text;
+
+	if ((r = wal_conn_stats(sc, &text)) != WAL_RESULT_OK)
+		fatal("stats: %s: %s", wal_result_name(r), wal_conn_error(sc));
+	s->t = bench_now();
+	s->appends = stat_u64(text, "appends_total");
+	s->append_bytes = stat_u64(text, "append_bytes_total");
+	s->fsyncs = stat_u64(text, "fsyncs_total");
+	free(text);
+	s->has_cpu = pid > 0 && proc_cpu(pid, &s->cpu_s) == 0;
+}
+
+/* walld's pid: the peer of a connected socket. */
+static pid_t
+peer_pid(struct wal_conn *c)
+{
+	struct ucred	cred;
+	socklen_t	len = sizeof cred;
+
+	if (getsockopt(wal_conn_fd(c), SOL_SOCKET, SO_PEERCRED, &cred,
+	    &len) == -1)
+		return (0);
+	return (cred.pid);
+}
+
+/*
+ * Client processes.
+ */
+
+static void
+proc_fail(struct bctx *x, const char *fmt, ...)
+{
+	va_list	ap;
+
+	x->stop = 1;
+	if (x->pr->failed)
+		return;
+	x->pr->failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(x->pr->error, sizeof x->pr->error, fmt, ap);
+	va_end(ap);
+}
+
+static int
+may_submit(struct bctx *x, struct bconn *b, uint64_t now)
+{
+	return (!x->stop && b->quota > 0 && now < x->sh->t_end);
+}
+
+/* Queues one append on b. */
+static void
+bconn_submit(struct bctx *x, struct bconn *b, uint64_t now)
+{
+	const struct bench_opts	*o = x->o;
+	enum wal_result		 r;
+	uint64_t		 id, rnd = rng_next(&x->rng);
+	uint32_t		 len = o->min_size, tenant = 0, vshard = 0;
+
+	if (o->max_size > o->min_size)
+		len += (uint32_t)(rnd % (o->max_size - o->min_size + 1));
+	if (o->tenants > 1)
+		tenant = (uint32_t)((rnd >> 20) % o->tenants);
+	if (o->vshards > 1)
+		vshard = (uint32_t)((rnd >> 40) % o->vshards);
+	r = wal_conn_submit_append(b->wc, RECORD_TYPE, tenant,
+	    (uint16_t)vshard, x->payload + (rnd & 63), len, 0, &id);
+	if (r != WAL_RESULT_OK) {
+		proc_fail(x, "submit: %s: %s", wal_result_name(r),
+		    wal_conn_error(b->wc));
+		return;
+	}
+	b->sent[id & b->mask] = now;
+	b->len[id & b->mask] = len;
+	b->inflight++;
+	b->quota--;
+}
+
+/* Keeps depth appends in flight on b while the run goes on. */
+static void
+bconn_fill(struct bctx *x, struct bconn *b)
+{
+	uint64_t	now = bench_now();
+
+	while (b->inflight < x->o->depth && may_submit(x, b, now))
+		bconn_submit(x, b, now);
+}
+
+/* Accounts one completion. */
+static void
+bconn_done(struct bctx *x, struct bconn *b, const struct wal_completion *c)
+{
+	struct proc_result	*pr = x->pr;
+	uint64_t		 now = bench_now();
+
+	b->inflight--;
+	pr->last_done = now;
+	if (c->result != WAL_RESULT_OK) {
+		pr->errors++;
+		if (!wal_result_retryable(c->result))
+			proc_fail(x, "append: %s: %s", wal_result_name(c->result),
+			    c->msg != NULL ? c->msg : "");
+		return;
+	}
+	pr->total++;
+	if (now < x->sh->t_measure || now >= x->sh->t_end)
+		return;
+	hist_add(&pr->h, now - b->sent[c->id & b->mask]);
+	pr->appends++;
+	pr->bytes += b->len[c->id & b->mask];
+}
+
+/* One connection: the blocking wait of libwal does the fewest system
+   calls (one send, one poll, the reads) per burst of replies. */
+static void
+proc_loop_one(struct bctx *x, struct bconn *b)
+{
+	struct wal_completion	comp;
+	int			n;
+
+	for (;;) {
+		bconn_fill(x, b);
+		if (b->inflight == 0)
+			return;
+		n = wal_conn_wait(b->wc, STUCK_MS, &comp);
+		if (n == 0) {
+			proc_fail(x, "no reply from walld for %d ms", STUCK_MS);
+			return;
+		}
+		if (n == -1) {
+			proc_fail(x, "connection: %s", wal_conn_error(b->wc));
+			return;
+		}
+		bconn_done(x, b, &comp);
+	}
+}
+
+/* Takes b's completions and refills it until no reply is waiting. */
+static void
+proc_service(struct bctx *x, struct bconn *b)
+{
+	struct wal_completion	comp;
+	enum wal_result		r;
+	int			got;
+
+	for (;;) {
+		got = 0;
+		while (wal_conn_completion(b->wc, &comp)) {
+			bconn_done(x, b, &comp);
+			got++;
+		}
+		bconn_fill(x, b);
+		if (got == 0 || wal_conn_output_pending(b->wc) == 0)
+			return;
+		if ((r = wal_conn_pump(b->wc)) != WAL_RESULT_OK) {
+			proc_fail(x, "connection: %s: %s", wal_result_name(r),
+			    wal_conn_error(b->wc));
+			return;
+		}
+	}
+}
+
+/* Several connections: one poll over all of them. */
+static void
+proc_loop_many(struct bctx *x, struct bconn *bs, int n)
+{
+	struct pollfd	*pfd;
+	enum wal_result	 r;
+	int		 i, busy, rc;
+
+	if ((pfd = calloc((size_t)n, sizeof *pfd)) == NULL) {
+		proc_fail(x, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		bconn_fill(x, &bs[i]);
+		(void)wal_conn_pump(bs[i].wc);
+	}
+	for (;;) {
+		busy = 0;
+		for (i = 0; i < n; i++) {
+			pfd[i].fd = wal_conn_fd(bs[i].wc);
+			pfd[i].events = wal_conn_events(bs[i].wc);
+			pfd[i].revents = 0;
+			if (bs[i].inflight > 0)
+				busy++;
+		}
+		if (busy == 0)
+			break;
+		rc = poll(pfd, (nfds_t)n, STUCK_MS);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc <= 0) {
+			proc_fail(x, rc == 0 ? "no reply from walld for 10 s" :
+			    "poll: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if ((r = wal_conn_pump(bs[i].wc)) != WAL_RESULT_OK) {
+				proc_fail(x, "connection: %s: %s",
+				    wal_result_name(r), wal_conn_error(bs[i].wc));
+				goto out;
+			}
+			proc_service(x, &bs[i]);
+		}
+	}
+out:
+	free(pfd);
+}
+
+/* A client process: connects, says ready, waits for go, runs. */
+static int
+proc_main(const struct bench_opts *o, struct shared *sh, int idx,
+    const uint8_t *payload, int ready_fd, int go_fd)
+{
+	struct bctx	 x;
+	struct bconn	*bs;
+	uint64_t	 cap, quota = UINT64_MAX, share, left;
+	char		*cause = NULL, c;
+	enum wal_result	 r;
+	int		 i, nconn = o->conns;
+	ssize_t		 n;
+
+	memset(&x, 0, sizeof x);
+	x.o = o;
+	x.sh = sh;
+	x.pr = &sh->r[idx];
+	x.payload = payload;
+	x.rng = 0x9e3779b97f4a7c15ULL * (uint64_t)(idx + 1);
+	for (cap = 1; cap < (uint64_t)o->depth; cap <<= 1)
+		;
+	if ((bs = calloc((size_t)nconn, sizeof *bs)) == NULL)
+		fatal("out of memory");
+	for (i = 0; i < nconn; i++) {
+		if (o->count != 0) {
+			/* Spread count over every connection of every process. */
+			share = o->count / ((uint64_t)o->procs * (uint64_t)nconn);
+			left = o->count % ((uint64_t)o->procs * (uint64_t)nconn);
+			quota = share + ((uint64_t)idx * (uint64_t)nconn +
+			    (uint64_t)i < left ? 1 : 0);
+		}
+		bs[i].quota = quota;
+		bs[i].mask = cap - 1;
+		bs[i].sent = calloc(cap, sizeof *bs[i].sent);
+		bs[i].len = calloc(cap, sizeof *bs[i].len);
+		if (bs[i].sent == NULL || bs[i].len == NULL)
+			fatal("out of memory");
+		r = wal_conn_open(&bs[i].wc, o->socket, STUCK_MS, &cause);
+		if (r != WAL_RESULT_OK) {
+			proc_fail(&x, "connect: %s: %s", wal_result_name(r),
+			    cause != NULL ? cause : "");
+			(void)!write(ready_fd, "E", 1);
+			return (1);
+		}
+	}
+	if (write(ready_fd, "R", 1) != 1)
+		return (1);
+	close(ready_fd);
+	while ((n = read(go_fd, &c, 1)) == -1 && errno == EINTR)
+		;
+	close(go_fd);
+	if (nconn == 1)
+		proc_loop_one(&x, &bs[0]);
+	else
+		proc_loop_many(&x, bs, nconn);
+	for (i = 0; i < nconn; i++)
+		wal_conn_close(bs[i].wc);
+	return (x.pr->failed ? 1 : 0);
+}
+
+/*
+ * The table.
+ */
+
+static void
+print_header(void)
+{
+	printf("| run | procs×conns×depth | payload B | appends/s | MB/s | "
+	    "p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | fsyncs/s | "
+	    "records/fsync | walld CPU µs/append | walld peak RSS MiB | "
+	    "client CPU µs/append | errors |\n");
+	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	    "---:|---:|---:|---:|\n");
+}
+
+static void
+size_text(const struct bench_opts *o, char *buf, size_t len)
+{
+	if (o->min_size == o->max_size)
+		snprintf(buf, len, "%" PRIu32, o->min_size);
+	else
+		snprintf(buf, len, "%" PRIu32 "-%" PRIu32, o->min_size,
+		    o->max_size);
+}
+
+/* The row for a run that could not happen (encryption not in walld). */
+static void
+print_na(const struct bench_opts *o, const char *why)
+{
+	char		 size[32];
+	FILE		*f;
+
+	size_text(o, size, sizeof size);
+	if (o->header)
+		print_header();
+	printf("| %s | %d×%d×%d | %s | n/a | n/a | n/a | n/a | n/a | n/a | "
+	    "n/a | n/a | n/a | n/a | n/a | n/a | %s |\n", o->label, o->procs,
+	    o->conns, o->depth, size, why);
+	if (o->json != NULL && (f = fopen(o->json, "a")) != NULL) {
+		fprintf(f, "{\"label\":\"%s\",\"na\":\"%s\"}\n", o->label, why);
+		fclose(f);
+	}
+}
+
+/* Formats a value, or "n/a" when it is negative. */
+static const char *
+fmt(char *buf, size_t len, const char *f, double v)
+{
+	if (v < 0)
+		snprintf(buf, len, "n/a");
+	else
+		snprintf(buf, len, f, v);
+	return (buf);
+}
+
+static double
+us(uint64_t ns)
+{
+	return ((double)ns / 1e3);
+}
+
+/* Loads walld as o says and prints the row. */
+static int
+cmd_run(const struct bench_opts *o)
+{
+	struct wal_conn		*sc;
+	struct shared		*sh;
+	struct hist		*all;
+	struct snap		 a, b;
+	struct rusage		 ru;
+	enum wal_result		 r;
+	uint8_t			*payload;
+	pid_t			*kids, pid, walld;
+	size_t			 shsize, i;
+	uint64_t		 appends = 0, bytes = 0, total = 0, errors = 0;
+	uint64_t		 last = 0, now;
+	double			 secs, aps, cpu_us = -1, rpf = -1, fps = -1;
+	double			 client_us = -1;
+	long			 hwm, rss;
+	char			*cause = NULL, *text, enc[32] = "off", size[32];
+	char			 v[12][32], ready;
+	int			 go[2], rdy[2], st, failed = 0, nready = 0;
+	FILE			*f;
+
+	r = wal_conn_open(&sc, o->socket, STUCK_MS, &cause);
+	if (r != WAL_RESULT_OK)
+		fatal("connect: %s: %s", wal_result_name(r),
+		    cause != NULL ? cause : "");
+	if (wal_conn_max_record(sc) < o->max_size)
+		fatal("payloads up to %" PRIu32 " B, but walld takes at most "
+		    "%" PRIu32, o->max_size, wal_conn_max_record(sc));
+	walld = o->pid != 0 ? o->pid : peer_pid(sc);
+	if ((r = wal_conn_stats(sc, &text)) != WAL_RESULT_OK)
+		fatal("stats: %s", wal_conn_error(sc));
+	if (stat_value(text, "encryption", enc, sizeof enc) == -1) {
+		free(text);
+		if (o->encrypt != NULL && strcmp(o->encrypt, "on") == 0) {
+			print_na(o, "walld has no encryption");
+			wal_conn_close(sc);
+			return (0);
+		}
+		snprintf(enc, sizeof enc, "off");
+	} else {
+		free(text);
+		if (o->encrypt != NULL &&
+		    (strcmp(enc, "off") == 0) != (strcmp(o->encrypt, "off") == 0))
+			fatal("walld runs with encryption %s, not %s", enc,
+			    o->encrypt);
+	}
+	if (o->reset_peak && walld > 0 && proc_reset_peak(walld) == -1)
+		fprintf(stderr, "walbench: cannot reset walld's peak RSS: %s\n",
+		    strerror(errno));
+
+	/* Random payload bytes, shared read-only by the children. */
+	if ((payload = malloc((size_t)o->max_size + 64)) == NULL)
+		fatal("out of memory");
+	for (i = 0, now = bench_now() | 1; i < (size_t)o->max_size + 64; i++)
+		payload[i] = (uint8_t)rng_next(&now);
+
+	shsize = sizeof *sh + (size_t)o->procs * sizeof sh->r[0];
+	sh = mmap(NULL, shsize, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS,
+	    -1, 0);
+	if (sh == MAP_FAILED)
+		fatal("mmap %zu bytes: %s", shsize, strerror(errno));
+	for (i = 0; i < (size_t)o->procs; i++)
+		hist_init(&sh->r[i].h);
+	if ((kids = calloc((size_t)o->procs, sizeof *kids)) == NULL ||
+	    (all = malloc(sizeof *all)) == NULL)
+		fatal("out of memory");
+	if (pipe(go) == -1 || pipe(rdy) == -1)
+		fatal("pipe: %s", strerror(errno));
+	fflush(stdout);
+	for (i = 0; i < (size_t)o->procs; i++) {
+		if ((pid = fork()) == -1) {
+			fprintf(stderr, "walbench: fork: %s\n", strerror(errno));
+			failed = 1;
+			break;
+		}
+		if (pid == 0) {
+			close(go[1]);
+			close(rdy[0]);
+			_exit(proc_main(o, sh, (int)i, payload, rdy[1], go[0]));
+		}
+		kids[i] = pid;
+	}
+	close(go[0]);
+	close(rdy[1]);
+	while (!failed && nready < o->procs) {
+		ssize_t n = read(rdy[0], &ready, 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != 1 || ready != 'R')
+			failed = 1;
+		else
+			nready++;
+	}
+	close(rdy[0]);
+
+	now = bench_now();
+	sh->t_go = now;
+	if (failed) {
+		sh->t_measure = sh->t_end = now;	/* children stop at once */
+	} else if (o->count != 0) {
+		sh->t_measure = now;
+		sh->t_end = UINT64_MAX;
+		snap_take(sc, walld, &a);
+	} else {
+		sh->t_measure = now + (uint64_t)(o->warmup * 1e9);
+		sh->t_end = sh->t_measure + (uint64_t)(o->seconds * 1e9);
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	close(go[1]);				/* go */
+	if (!failed && o->count == 0) {
+		sleep_until(sh->t_measure);
+		snap_take(sc, walld, &a);
+		sleep_until(sh->t_end);
+		snap_take(sc, walld, &b);
+	}
+	for (i = 0; i < (size_t)o->procs && kids[i] != 0; i++) {
+		while (waitpid(kids[i], &st, 0) == -1 && errno == EINTR)
+			;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			failed = 1;
+	}
+	if (!failed && o->count != 0)
+		snap_take(sc, walld, &b);
+
+	hist_init(all);
+	for (i = 0; i < (size_t)o->procs; i++) {
+		struct proc_result *pr = &sh->r[i];
+
+		if (pr->failed)
+			fprintf(stderr, "walbench: client %zu: %s\n", i,
+			    pr->error);
+		hist_merge(all, &pr->h);
+		appends += pr->appends;
+		bytes += pr->bytes;
+		total += pr->total;
+		errors += pr->errors;
+		if (pr->last_done > last)
+			last = pr->last_done;
+	}
+	if (failed)
+		fatal("a client process failed; no result");
+
+	secs = o->count != 0 ? (double)(last - sh->t_go) / 1e9 :
+	    (double)(sh->t_end - sh->t_measure) / 1e9;
+	aps = (double)appends / secs;
+	if (b.fsyncs > a.fsyncs) {
+		fps = (double)(b.fsyncs - a.fsyncs) / ((double)(b.t - a.t) / 1e9);
+		rpf = (double)(b.appends - a.appends) /
+		    (double)(b.fsyncs - a.fsyncs);
+	}
+	if (a.has_cpu && b.has_cpu && b.appends > a.appends)
+		cpu_us = (b.cpu_s - a.cpu_s) * 1e6 /
+		    (double)(b.appends - a.appends);
+	if (getrusage(RUSAGE_CHILDREN, &ru) == 0 && total > 0)
+		client_us = ((double)ru.ru_utime.tv_sec * 1e6 +
+		    (double)ru.ru_utime.tv_usec +
+		    (double)ru.ru_stime.tv_sec * 1e6 +
+		    (double)ru.ru_stime.tv_usec) / (double)total;
+	hwm = walld > 0 ? proc_status_kib(walld, "VmHWM") : -1;
+	rss = walld > 0 ? proc_status_kib(walld, "VmRSS") : -1;
+
+	size_text(o, size, sizeof size);
+	if (o->header)
+		print_header();
+	printf("| %s | %d×%d×%d | %s | %.0f | %.1f | %.1f | %.1f | %.1f | "
+	    "%.1f | %.1f | %s | %s | %s | %s | %s | %" PRIu64 " |\n",
+	    o->label, o->procs, o->conns, o->depth, size, aps,
+	    (double)bytes / secs / 1e6,
+	    us(hist_quantile(all, 0.5)), us(hist_quantile(all, 0.9)),
+	    us(hist_quantile(all, 0.99)), us(hist_quantile(all, 0.999)),
+	    us(all->max),
+	    fmt(v[0], sizeof v[0], "%.0f", fps),
+	    fmt(v[1], sizeof v[1], "%.1f", rpf),
+	    fmt(v[2], sizeof v[2], "%.2f", cpu_us),
+	    fmt(v[3], sizeof v[3], "%.1f", hwm < 0 ? -1 : (double)hwm / 1024),
+	    fmt(v[4], sizeof v[4], "%.2f", client_us), errors);
+	fflush(stdout);
+	if (o->json != NULL) {
+		if ((f = fopen(o->json, "a")) == NULL)
+			fatal("%s: %s", o->json, strerror(errno));
+		fprintf(f, "{\"label\":\"%s\",\"procs\":%d,\"conns\":%d,"
+		    "\"depth\":%d,\"size_min\":%" PRIu32 ",\"size_max\":%" PRIu32
+		    ",\"encryption\":\"%s\",\"seconds\":%.3f,"
+		    "\"appends\":%" PRIu64 ",\"appends_per_s\":%.1f,"
+		    "\"mb_per_s\":%.2f,\"p50_us\":%.2f,\"p90_us\":%.2f,"
+		    "\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
+		    "\"fsyncs_per_s\":%.1f,\"records_per_fsync\":%.2f,"
+		    "\"walld_cpu_us_per_append\":%.3f,"
+		    "\"walld_peak_rss_kib\":%ld,\"walld_rss_kib\":%ld,"
+		    "\"client_cpu_us_per_append\":%.3f,"
+		    "\"errors\":%" PRIu64 "}\n",
+		    o->label, o->procs, o->conns, o->depth, o->min_size,
+		    o->max_size, enc, secs, appends, aps,
+		    (double)bytes / secs / 1e6,
+		    us(hist_quantile(all, 0.5)), us(hist_quantile(all, 0.9)),
+		    us(hist_quantile(all, 0.99)), us(hist_quantile(all, 0.999)),
+		    us(all->max), fps, rpf, cpu_us, hwm, rss, client_us, errors);
+		fclose(f);
+	}
+	wal_conn_close(sc);
+	munmap(sh, shsize);
+	free(kids);
+	free(all);
+	free(payload);
+	return (0);
+}
+
+/* Measures the disk's limits in o->dir. */
+static int
+cmd_disk(const struct bench_opts *o)
+{
+	struct disk_result	d;
+	char			v[7][32];
+	FILE			*f;
+
+	if (disk_measure(o->dir, o->seconds, &d) == -1)
+		return (1);
+	if (o->header) {
+		printf("| disk test | p50 µs | p99 µs | ops/s | MB/s |\n");
+		printf("|---|---:|---:|---:|---:|\n");
+	}
+	printf("| 4 KiB pwrite+fdatasync, preallocated file | %s | %s | %s | "
+	    "|\n", fmt(v[0], sizeof v[0], "%.1f", d.sync_p50_us),
+	    fmt(v[1], sizeof v[1], "%.1f", d.sync_p99_us),
+	    fmt(v[2], sizeof v[2], "%.0f", d.sync_ops));
+	printf("| 4 KiB write+fdatasync, growing file | %s | %s | | |\n",
+	    fmt(v[3], sizeof v[3], "%.1f", d.grow_p50_us),
+	    fmt(v[4], sizeof v[4], "%.1f", d.grow_p99_us));
+	printf("| O_DIRECT 1 MiB write+fdatasync, sequential | %s | | | %s |\n",
+	    fmt(v[5], sizeof v[5], "%.0f", d.direct_p50_us),
+	    fmt(v[6], sizeof v[6], "%.0f", d.direct_mbs));
+	if (o->json != NULL) {
+		if ((f = fopen(o->json, "a")) == NULL)
+			fatal("%s: %s", o->json, strerror(errno));
+		fprintf(f, "{\"label\":\"disk\",\"sync_p50_us\":%.2f,"
+		    "\"sync_p99_us\":%.2f,\"sync_ops\":%.0f,"
+		    "\"grow_p50_us\":%.2f,\"grow_p99_us\":%.2f,"
+		    "\"direct_mb_per_s\":%.1f,\"direct_p50_us\":%.1f}\n",
+		    d.sync_p50_us, d.sync_p99_us, d.sync_ops, d.grow_p50_us,
+		    d.grow_p99_us, d.direct_mbs, d.direct_p50_us);
+		fclose(f);
+	}
+	return (0);
+}
+
+/* What an idle connection costs walld: its RSS growth over n connections
+   that did their HELLO, divided by n. */
+static int
+cmd_idle(const struct bench_opts *o)
+{
+	struct wal_conn	**cs, *sc;
+	enum wal_result	  r;
+	pid_t		  walld;
+	long		  before, after;
+	char		 *cause = NULL;
+	int		  i;
+	FILE		 *f;
+
+	raise_nofile();
+	r = wal_conn_open(&sc, o->socket, STUCK_MS, &cause);
+	if (r != WAL_RESULT_OK)
+		fatal("connect: %s: %s", wal_result_name(r),
+		    cause != NULL ? cause : "");
+	walld = o->pid != 0 ? o->pid : peer_pid(sc);
+	if (walld <= 0 || (cs = calloc((size_t)o->idle, sizeof *cs)) == NULL)
+		fatal("no walld pid, or out of memory");
+	if (wal_conn_ping(sc) != WAL_RESULT_OK)
+		fatal("ping: %s", wal_conn_error(sc));
+	before = proc_status_kib(walld, "VmRSS");
+	for (i = 0; i < o->idle; i++) {
+		r = wal_conn_open(&cs[i], o->socket, STUCK_MS, &cause);
+		if (r != WAL_RESULT_OK)
+			fatal("connection %d: %s: %s", i, wal_result_name(r),
+			    cause != NULL ? cause : "");
+	}
+	/* A round trip after the last HELLO: walld has seen them all. */
+	if (wal_conn_ping(sc) != WAL_RESULT_OK)
+		fatal("ping: %s", wal_conn_error(sc));
+	after = proc_status_kib(walld, "VmRSS");
+	if (o->header) {
+		printf("| idle connections | walld RSS before KiB | after KiB | "
+		    "bytes per connection |\n|---:|---:|---:|---:|\n");
+	}
+	printf("| %d | %ld | %ld | %.0f |\n", o->idle, before, after,
+	    (double)(after - before) * 1024 / o->idle);
+	if (o->json != NULL && (f = fopen(o->json, "a")) != NULL) {
+		fprintf(f, "{\"label\":\"idle\",\"connections\":%d,"
+		    "\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,"
+		    "\"bytes_per_conn\":%.0f}\n", o->idle, before, after,
+		    (double)(after - before) * 1024 / o->idle);
+		fclose(f);
+	}
+	for (i = 0; i < o->idle; i++)
+		wal_conn_close(cs[i]);
+	wal_conn_close(sc);
+	free(cs);
+	return (0);
+}
+
+enum {
+	OPT_TENANTS = 256, OPT_VSHARDS, OPT_ENCRYPT, OPT_PID, OPT_RESET_PEAK,
+	OPT_HEADER, OPT_JSON, OPT_DIR,
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "procs",	required_argument,	NULL, 'p' },
+		{ "conns",	required_argument,	NULL, 'c' },
+		{ "depth",	required_argument,	NULL, 'd' },
+		{ "size",	required_argument,	NULL, 'S' },
+		{ "time",	required_argument,	NULL, 't' },
+		{ "warmup",	required_argument,	NULL, 'w' },
+		{ "count",	required_argument,	NULL, 'n' },
+		{ "label",	required_argument,	NULL, 'l' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "tenants",	required_argument,	NULL, OPT_TENANTS },
+		{ "vshards",	required_argument,	NULL, OPT_VSHARDS },
+		{ "encrypt",	required_argument,	NULL, OPT_ENCRYPT },
+		{ "pid",	required_argument,	NULL, OPT_PID },
+		{ "reset-peak",	no_argument,		NULL, OPT_RESET_PEAK },
+		{ "header",	no_argument,		NULL, OPT_HEADER },
+		{ "json",	required_argument,	NULL, OPT_JSON },
+		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct bench_opts	 o;
+	const char		*cmd = "run";
+	long			 n;
+	int			 ch;
+
+	memset(&o, 0, sizeof o);
+	o.socket = getenv(WAL_SOCKET_ENV);
+	o.procs = o.conns = o.depth = 1;
+	o.min_size = o.max_size = 128;
+	o.seconds = 5;
+	o.warmup = 1;
+	o.tenants = o.vshards = 1;
+	o.label = "walld";
+	if (argc > 1 && argv[1][0] != '-') {
+		cmd = argv[1];
+		argc--;
+		argv++;
+	}
+	if (strcmp(cmd, "disk") == 0)
+		o.seconds = 4;
+	if (strcmp(cmd, "idle") == 0)
+		o.idle = 1000;
+	while ((ch = getopt_long(argc, argv, "s:p:c:d:S:t:w:n:l:h", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			o.socket = optarg;
+			break;
+		case 'p':
+			o.procs = (int)parse_int("--procs", optarg, 1, MAX_PROCS);
+			break;
+		case 'c':
+			o.conns = (int)parse_int("--conns", optarg, 1, MAX_CONNS);
+			break;
+		case 'd':
+			o.depth = (int)parse_int("--depth", optarg, 1, MAX_DEPTH);
+			break;
+		case 'S':
+			if (parse_range(optarg, &o.min_size, &o.max_size) == -1) {
+				fprintf(stderr, "walbench: --size: want N or "
+				    "MIN-MAX, not '%s'\n", optarg);
+				return (EXIT_USAGE);
+			}
+			break;
+		case 't':
+			o.seconds = parse_secs("--time", optarg);
+			break;
+		case 'w':
+			o.warmup = parse_secs("--warmup", optarg);
+			break;
+		case 'n':
+			if (strcmp(cmd, "idle") == 0)
+				o.idle = (int)parse_int("-n", optarg, 1, 1000000);
+			else
+				o.count = (uint64_t)parse_int("--count", optarg,
+				    1, INT64_MAX);
+			break;
+		case 'l':
+			o.label = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return (0);
+		case OPT_TENANTS:
+			o.tenants = (uint32_t)parse_int("--tenants", optarg, 1,
+			    UINT32_MAX);
+			break;
+		case OPT_VSHARDS:
+			o.vshards = (uint32_t)parse_int("--vshards", optarg, 1,
+			    UINT16_MAX + 1);
+			break;
+		case OPT_ENCRYPT:
+			if (strcmp(optarg, "on") != 0 &&
+			    strcmp(optarg, "off") != 0) {
+				fprintf(stderr, "walbench: --encrypt: on or "
+				    "off\n");
+				return (EXIT_USAGE);
+			}
+			o.encrypt = optarg;
+			break;
+		case OPT_PID:
+			n = parse_int("--pid", optarg, 1, INT32_MAX);
+			o.pid = (pid_t)n;
+			break;
+		case OPT_RESET_PEAK:
+			o.reset_peak = 1;
+			break;
+		case OPT_HEADER:
+			o.header = 1;
+			break;
+		case OPT_JSON:
+			o.json = optarg;
+			break;
+		case OPT_DIR:
+			o.dir = optarg;
+			break;
+		default:
+			usage(stderr);
+			return (EXIT_USAGE);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return (EXIT_USAGE);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(cmd, "header") == 0) {
+		print_header();
+		return (0);
+	}
+	if (strcmp(cmd, "disk") == 0) {
+		if (o.dir == NULL) {
+			fprintf(stderr, "walbench: disk: --dir DIR is needed\n");
+			return (EXIT_USAGE);
+		}
+		return (cmd_disk(&o));
+	}
+	if (strcmp(cmd, "idle") == 0)
+		return (cmd_idle(&o));
+	if (strcmp(cmd, "run") != 0) {
+		usage(stderr);
+		return (EXIT_USAGE);
+	}
+	if ((long)o.procs * o.conns > MAX_CONNS) {
+		fprintf(stderr, "walbench: at most %d connections in all\n",
+		    MAX_CONNS);
+		return (EXIT_USAGE);
+	}
+	if (o.count == 0 && o.seconds <= 0) {
+		fprintf(stderr, "walbench: --time must be above 0\n");
+		return (EXIT_USAGE);
+	}
+	raise_nofile();
+	return (cmd_run(&o));
+}
