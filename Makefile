@@ -31,7 +31,8 @@ ENGINE_SRC = daemon/wal.c daemon/crc32c.c daemon/sysio.c daemon/segment.c \
 	     daemon/wal-reader.c daemon/wal-verify.c
 PROTO_SRC  = proto/frame.c
 # walld itself, beyond the engine.
-DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c daemon/notify.c
+DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c daemon/notify.c \
+	     daemon/access.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c
 WALCTL_SRC = client/walctl.c

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct access;
+
 enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6,
     LOG_LVL_DEBUG = 7 };
 
@@ -33,6 +35,8 @@ struct config {
 	uint64_t	 max_conn_output;	/* limits.max_output_per_connection, default 8MiB */
 	/* logging: */
 	int		 log_level;		/* logging.level: error|warning|info|debug, default info */
+	/* access: (a list, not a mapping; daemon/access.h) */
+	struct access	*access;		/* NULL: no list; only root and walld's uid */
 };
 
 /* Fills every field with its default (strings are strdup'ed). */

@@ -422,7 +422,7 @@ static const struct error_case errors[] = {
 	{ "unknown_key.yaml", "4:3: storage.segment_sise: unknown key"
 	  " (expected one of: data_dir, segment_size, direct_io)" },
 	{ "unknown_section.yaml", "3:1: archive: unknown section (expected"
-	  " one of: socket, storage, group_commit, limits, logging)" },
+	  " one of: socket, storage, group_commit, limits, logging, access)" },
 	{ "duplicate_key.yaml", "4:3: limits.max_record: duplicate key"
 	  " (first at line 2 column 3)" },
 	{ "duplicate_section.yaml", "5:1: logging: duplicate section"
