@@ -69,13 +69,14 @@ wal_verify(const char *dir, FILE *out)
 	struct seg_header	 h;
 	struct seg_scan		 s;
 	struct seg_tail		 t;
+	struct seg_footer	 ft;
 	struct stat		 sb;
 	unsigned char		*hb = NULL;
 	char			*cause = NULL;
 	const char		*why, *state = "no segments";
 	uint64_t		 records = 0, first = 0, last = 0, prev = 0;
 	size_t			 n, i;
-	int			 dirfd, fd, have_prev = 0, is_last;
+	int			 dirfd, fd, have_prev = 0, is_last, k;
 
 	v.dir = dir;
 	v.out = out;
@@ -170,10 +171,27 @@ wal_verify(const char *dir, FILE *out)
 			} else
 				state = "last segment sealed, none active";
 		} else if (!is_last) {
-			wal_verify_problem(&v, ents[i].name, s.end, s.next_lsn,
-			    "no valid footer on a segment that is not the last: "
-			    "%s", s.stop == SEG_STOP_BAD ? s.why :
-			    "records end without one");
+			if (s.stop == SEG_STOP_BAD)
+				wal_verify_problem(&v, ents[i].name, s.end,
+				    s.next_lsn, "%s", s.why);
+			k = segment_read_footer(fd, s.size, ents[i].first, &ft,
+			    &why);
+			if (k != 1) {
+				wal_verify_problem(&v, ents[i].name, s.size >=
+				    FOOTER_SIZE ? s.size - FOOTER_SIZE : 0,
+				    s.next_lsn, "no valid footer on a segment "
+				    "that is not the last%s%s",
+				    k == 2 ? ": " : "", k == 2 ? why : "");
+				goto next_bad;
+			}
+			if (s.stop != SEG_STOP_BAD)
+				wal_verify_problem(&v, ents[i].name, s.end,
+				    s.next_lsn, "records end before the footer "
+				    "at offset %llu", (unsigned long long)
+				    ft.offset);
+			/* Go on from what the footer says. */
+			s.next_lsn = ft.last_lsn + 1;
+			last = ft.last_lsn;
 		} else {
 			state = "active";
 			if (segment_search_tail(fd, s.end, s.size, s.next_lsn,

@@ -1,0 +1,1579 @@
+/*
+ * check_wal.c: Check suite for the WAL engine (wal.c, segment.c,
+ * wal-reader.c, wal-verify.c): format, LSN continuity, recovery of torn
+ * tails versus corruption, seal, truncation, reader, lock, injected faults.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "segment.h"
+#include "sysio.h"
+#include "wal.h"
+
+#define SEG1M	(1ull << 20)
+
+static char	check_wal_logbuf[16384];
+
+/* Keeps the log lines of the engine for the test to look at. */
+static void
+check_wal_log_cb(int level, const char *msg)
+{
+	size_t	have = strlen(check_wal_logbuf);
+
+	(void)level;
+	snprintf(check_wal_logbuf + have, sizeof check_wal_logbuf - have,
+	    "%s\n", msg);
+}
+
+/* Makes a fresh directory under /tmp; the caller frees the path. */
+static char *
+check_wal_tmpdir(void)
+{
+	char	tmpl[] = "/tmp/check_wal.XXXXXX";
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	return (strdup(tmpl));
+}
+
+/* Removes a test directory. */
+static void
+check_wal_rmdir(const char *dir)
+{
+	char	cmd[512];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Copies directory src to dst (replacing dst). */
+static void
+check_wal_copydir(const char *src, const char *dst)
+{
+	char	cmd[2048];
+	int	n;
+
+	n = snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", dst,
+	    src, dst);
+	ck_assert_int_lt(n, (int)sizeof cmd);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Opens a log with the given segment size and I/O mode, or fails. */
+static struct wal *
+check_wal_open(const char *dir, uint64_t seg, enum wal_direct d)
+{
+	struct wal_options	 o;
+	struct wal		*w;
+	char			*cause = NULL;
+
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.segment_size = seg;
+	o.direct_io = d;
+	o.log = check_wal_log_cb;
+	w = wal_open(&o, &cause);
+	if (w == NULL)
+		ck_abort_msg("wal_open %s: %s", dir, cause);
+	return (w);
+}
+
+/* Opens a log that must be refused; returns the cause. */
+static char *
+check_wal_open_fail(const char *dir, uint64_t seg)
+{
+	struct wal_options	 o;
+	struct wal		*w;
+	char			*cause = NULL;
+
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.segment_size = seg;
+	o.log = check_wal_log_cb;
+	w = wal_open(&o, &cause);
+	ck_assert_ptr_null(w);
+	ck_assert_ptr_nonnull(cause);
+	return (cause);
+}
+
+/* Deterministic payload of a record. */
+static void
+check_wal_payload(uint64_t lsn, unsigned char *buf, uint32_t len)
+{
+	uint32_t	i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (unsigned char)(lsn * 31 + i * 7);
+}
+
+/* Payload length used for an LSN by most tests. */
+static uint32_t
+check_wal_len(uint64_t lsn)
+{
+	return (100 + (uint32_t)(lsn * 37 % 3000));
+}
+
+/* Syncs or fails the test. */
+static uint64_t
+check_wal_sync(struct wal *w)
+{
+	uint64_t	 d = 0;
+	char		*cause = NULL;
+
+	if (wal_sync(w, &d, &cause) != 0)
+		ck_abort_msg("wal_sync: %s", cause);
+	return (d);
+}
+
+/* Appends one record, flushing or preparing a spare as asked; its LSN. */
+static uint64_t
+check_wal_append(struct wal *w, uint16_t type, uint32_t tenant,
+    uint16_t vshard, uint32_t len)
+{
+	static unsigned char	 buf[1 << 16];
+	struct wal_stats	 st;
+	uint64_t		 lsn;
+	enum wal_rc		 rc;
+	char			*cause = NULL;
+	int			 tries;
+
+	wal_stats(w, &st);
+	check_wal_payload(st.next_lsn, buf, len);
+	for (tries = 0; tries < 10; tries++) {
+		rc = wal_append(w, type, tenant, vshard, buf, len, &lsn);
+		if (rc == WAL_OK) {
+			ck_assert_uint_eq(lsn, st.next_lsn);
+			return (lsn);
+		}
+		if (rc == WAL_EFULL)
+			check_wal_sync(w);
+		else if (rc == WAL_EWAIT) {
+			if (wal_prepare_spare(w, &cause) != 0)
+				ck_abort_msg("prepare: %s", cause);
+		} else
+			ck_abort_msg("wal_append: rc %d", rc);
+	}
+	ck_abort_msg("wal_append: no progress");
+	return (0);
+}
+
+/* Appends n records (default lengths), syncing every `every`, then syncs. */
+static void
+check_wal_write(struct wal *w, int n, int every)
+{
+	struct wal_stats	st;
+	int			i;
+
+	for (i = 0; i < n; i++) {
+		wal_stats(w, &st);
+		check_wal_append(w, (uint16_t)(st.next_lsn % 2),
+		    (uint32_t)(st.next_lsn % 3), (uint16_t)(st.next_lsn % 5),
+		    check_wal_len(st.next_lsn));
+		if (every > 0 && (i + 1) % every == 0)
+			check_wal_sync(w);
+	}
+	check_wal_sync(w);
+}
+
+/* Reads the whole log from `from` and checks every record; the count. */
+static uint64_t
+check_wal_readall(const char *dir, uint64_t from, uint64_t expect_first)
+{
+	struct wal_reader	*r;
+	struct wal_record	 rec;
+	unsigned char		 buf[4096];
+	uint64_t		 n = 0, next = expect_first;
+	char			*cause = NULL;
+	int			 k;
+
+	r = wal_reader_open(dir, from, NULL, &cause);
+	if (r == NULL)
+		ck_abort_msg("reader: %s", cause);
+	while ((k = wal_reader_next(r, UINT64_MAX, &rec, &cause)) == 1) {
+		ck_assert_uint_eq(rec.lsn, next);
+		ck_assert_uint_eq(rec.len, check_wal_len(rec.lsn));
+		check_wal_payload(rec.lsn, buf, rec.len);
+		ck_assert_int_eq(memcmp(buf, rec.payload, rec.len), 0);
+		ck_assert_uint_eq(rec.tenant, rec.lsn % 3);
+		ck_assert_uint_eq(rec.vshard, rec.lsn % 5);
+		ck_assert_uint_eq(rec.type, rec.lsn % 2);
+		next++;
+		n++;
+	}
+	if (k != 0)
+		ck_abort_msg("reader: %s", cause);
+	wal_reader_close(r);
+	return (n);
+}
+
+/* Number of segment files in a directory. */
+static int
+check_wal_nsegs(const char *dir)
+{
+	char	cmd[512], out[64];
+	FILE	*f;
+	int	n;
+
+	snprintf(cmd, sizeof cmd, "ls '%s' | grep -c '\\.wal$'", dir);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(out, sizeof out, f));
+	pclose(f);
+	n = atoi(out);
+	return (n);
+}
+
+/* Path of a segment file. */
+static void
+check_wal_segpath(char *buf, size_t len, const char *dir, uint64_t first)
+{
+	char	name[SEG_NAME_SIZE];
+	int	n;
+
+	segment_name(name, first);
+	n = snprintf(buf, len, "%s/%s", dir, name);
+	ck_assert_int_lt(n, (int)len);
+}
+
+/* Reads a whole file into memory. */
+static unsigned char *
+check_wal_slurp(const char *path, size_t *len)
+{
+	struct stat	 sb;
+	unsigned char	*b;
+	int		 fd;
+
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	b = malloc((size_t)sb.st_size + 1);
+	ck_assert_int_eq(pread(fd, b, (size_t)sb.st_size, 0), sb.st_size);
+	close(fd);
+	*len = (size_t)sb.st_size;
+	return (b);
+}
+
+/* Writes len bytes of value c at off in a file. */
+static void
+check_wal_poke(const char *path, uint64_t off, int c, size_t len)
+{
+	unsigned char	buf[8192];
+	int		fd;
+
+	ck_assert_uint_le(len, sizeof buf);
+	memset(buf, c, len);
+	fd = open(path, O_WRONLY);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+/* Flips one bit at off in a file. */
+static void
+check_wal_flip(const char *path, uint64_t off)
+{
+	unsigned char	b;
+	int		fd;
+
+	fd = open(path, O_RDWR);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(pread(fd, &b, 1, (off_t)off), 1);
+	b ^= 0x10;
+	ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)off), 1);
+	close(fd);
+}
+
+/* Offset of record lsn in a segment starting at first (default lengths). */
+static uint64_t
+check_wal_offset(uint64_t first, uint64_t lsn)
+{
+	uint64_t	off = SEG_HDR_SIZE, i;
+
+	for (i = first; i < lsn; i++)
+		off += seg_rec_size(check_wal_len(i));
+	return (off);
+}
+
+START_TEST(test_format_roundtrip)
+{
+	unsigned char		 b[SEG_HDR_SIZE], pl[100];
+	struct seg_header	 h, h2;
+	struct rec_header	 r, r2;
+	struct seg_footer	 f, f2;
+	const char		*why;
+	char			 name[SEG_NAME_SIZE];
+	uint64_t		 v;
+
+	memset(&h, 0, sizeof h);
+	h.version = SEG_VERSION;
+	h.hdr_len = SEG_HDR_SIZE;
+	h.first_lsn = 12345;
+	memset(h.id, 7, sizeof h.id);
+	h.ctime_ns = 1700000000123456789ull;
+	h.key_id = 0;
+	segment_encode_header(b, &h);
+	ck_assert_int_eq(memcmp(b, "WALLDSEG", 8), 0);
+	ck_assert_uint_eq(seg_get64(b + 16), 12345);
+	ck_assert_int_eq(segment_decode_header(b, &h2, &why), 0);
+	ck_assert_uint_eq(h2.first_lsn, 12345);
+	ck_assert_uint_eq(h2.ctime_ns, h.ctime_ns);
+	ck_assert_int_eq(memcmp(h2.id, h.id, 16), 0);
+	b[100] ^= 1;
+	ck_assert_int_eq(segment_decode_header(b, &h2, &why), -1);
+	b[100] ^= 1;
+	/* An unknown required flag is refused, an optional one is not. */
+	seg_put32(b + 12, 0x00010000u);
+	seg_put32(b + 4092, crc32c(0, b, 4092));
+	ck_assert_int_eq(segment_decode_header(b, &h2, &why), 0);
+	seg_put32(b + 12, 0x00000002u);
+	seg_put32(b + 4092, crc32c(0, b, 4092));
+	ck_assert_int_eq(segment_decode_header(b, &h2, &why), -1);
+	seg_put32(b + 12, SEG_F_ENCRYPTED);
+	seg_put32(b + 4092, crc32c(0, b, 4092));
+	ck_assert_int_eq(segment_decode_header(b, &h2, &why), -1);
+
+	memset(&r, 0, sizeof r);
+	r.type = 3;
+	r.vshard = 9;
+	r.tenant = 77;
+	r.len = sizeof pl;
+	r.lsn = 42;
+	r.batch_lsn = 40;
+	memset(pl, 0xab, sizeof pl);
+	segment_encode_rec(b, &r);
+	seg_put32(b + 20, segment_rec_crc(b, pl, sizeof pl));
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), 0);
+	ck_assert_uint_eq(r2.type, 3);
+	ck_assert_uint_eq(r2.vshard, 9);
+	ck_assert_uint_eq(r2.tenant, 77);
+	ck_assert_uint_eq(r2.len, 100);
+	ck_assert_uint_eq(r2.lsn, 42);
+	ck_assert_uint_eq(r2.batch_lsn, 40);
+	ck_assert_uint_eq(r2.crc, segment_rec_crc(b, pl, sizeof pl));
+	ck_assert_uint_eq(seg_rec_size(100), 144);
+	ck_assert_uint_eq(seg_rec_size(0), 40);
+	/* Optional record flags are ignored, unknown required ones refused. */
+	seg_put16(b + 6, 0x0010);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), 0);
+	seg_put16(b + 6, 0x0004);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), -1);
+	seg_put16(b + 6, 0);
+	seg_put32(b + 16, WAL_MAX_PAYLOAD_HARD + 1);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), -1);
+
+	f.first_lsn = 10;
+	f.last_lsn = 19;
+	f.count = 10;
+	f.offset = 8192;
+	f.data_crc = 0xdeadbeef;
+	f.flags = FOOTER_F_LOG_SEALED;
+	segment_encode_footer(b, &f);
+	ck_assert_int_eq(segment_decode_footer(b, &f2, &why), 0);
+	ck_assert_int_eq(memcmp(&f, &f2, sizeof f), 0);
+	ck_assert_uint_eq(seg_get16(b + 6), REC_F_FOOTER);
+	b[FOOTER_SIZE - 1] ^= 1;
+	ck_assert_int_eq(segment_decode_footer(b, &f2, &why), -1);
+
+	segment_name(name, 1);
+	ck_assert_str_eq(name, "00000000000000000001.wal");
+	ck_assert_int_eq(segment_parse_name(name, &v), 0);
+	ck_assert_uint_eq(v, 1);
+	ck_assert_int_eq(segment_parse_name("1.wal", &v), -1);
+	ck_assert_int_eq(segment_parse_name("99999999999999999999.wal", &v),
+	    -1);
+	ck_assert_int_eq(segment_parse_name("00000000000000000000.wal", &v),
+	    -1);
+}
+END_TEST
+
+START_TEST(test_append_reopen)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir();
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.next_lsn, 1);
+	ck_assert_uint_eq(st.durable_lsn, 0);
+	check_wal_write(w, 100, 7);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.next_lsn, 101);
+	ck_assert_uint_eq(st.durable_lsn, 100);
+	ck_assert_uint_ge(st.flushes, 14);
+	wal_close(w);
+	ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 100);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.next_lsn, 101);
+	ck_assert_uint_eq(st.durable_lsn, 100);
+	ck_assert_uint_eq(st.first_lsn, 1);
+	check_wal_write(w, 10, 0);
+	wal_close(w);
+	ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 110);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_rollover_continuity)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir();
+	int			 round;
+
+	for (round = 0; round < 3; round++) {
+		w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+		wal_stats(w, &st);
+		ck_assert_uint_eq(st.next_lsn, (uint64_t)round * 1500 + 1);
+		check_wal_write(w, 1500, 50);
+		wal_stats(w, &st);
+		ck_assert_uint_eq(st.next_lsn, (uint64_t)(round + 1) * 1500 + 1);
+		ck_assert_uint_le(st.active_offset, SEG1M - FOOTER_SIZE);
+		wal_close(w);
+	}
+	/* 4.5k records of ~1.6 KiB: several 1 MiB segments. */
+	ck_assert_int_ge(check_wal_nsegs(dir), 7);
+	ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 4500);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_empty_last_segment)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir();
+	int			 i, nsegs;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 10, 0);
+	wal_close(w);
+	/* Each open starts a new (empty) segment; the empty one is reused. */
+	for (i = 0; i < 3; i++) {
+		w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+		wal_stats(w, &st);
+		ck_assert_uint_eq(st.next_lsn, 11);
+		ck_assert_uint_eq(st.active_first_lsn, 11);
+		wal_close(w);
+	}
+	nsegs = check_wal_nsegs(dir);
+	ck_assert_int_eq(nsegs, 2);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_uint_eq(check_wal_append(w, 1, 2, 3, 50), 11);
+	check_wal_sync(w);
+	wal_close(w);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_fully_torn_last_segment)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	char			 path[512];
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 10, 0);
+	ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	check_wal_write(w, 5, 0);	/* LSN 11..15, one flush */
+	wal_close(w);
+	/* The whole flush is torn: its first record is garbage. */
+	check_wal_segpath(path, sizeof path, dir, 11);
+	check_wal_poke(path, SEG_HDR_SIZE + 8, 0x5a, 64);
+	check_wal_logbuf[0] = '\0';
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_ptr_nonnull(strstr(check_wal_logbuf, "torn tail cut at "
+	    "offset 4096, first lost LSN 11"));
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.next_lsn, 11);
+	ck_assert_uint_eq(check_wal_append(w, 1, 2, 3, 10), 11);
+	check_wal_sync(w);
+	wal_close(w);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* Torn tail at every byte of the last record, zeroed or garbage. */
+static void
+check_wal_torn_every(enum wal_direct d, int garbage)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir(), copy[512], path[512];
+	char			 want[128];
+	uint64_t		 start, end, o;
+	const int		 n = 20;
+
+	w = check_wal_open(dir, SEG1M, d);
+	check_wal_write(w, n - 1, 4);
+	check_wal_write(w, 1, 0);	/* LSN n alone in the last flush */
+	wal_close(w);
+	start = check_wal_offset(1, n);
+	end = start + seg_rec_size(check_wal_len(n));
+	snprintf(copy, sizeof copy, "%s.copy", dir);
+	check_wal_segpath(path, sizeof path, copy, 1);
+	for (o = start; o < end; o++) {
+		check_wal_copydir(dir, copy);
+		if (garbage)
+			check_wal_poke(path, o, 0xa5, (size_t)(end - o));
+		else
+			check_wal_poke(path, o, 0, (size_t)(end - o));
+		check_wal_logbuf[0] = '\0';
+		w = check_wal_open(copy, SEG1M, d);
+		wal_stats(w, &st);
+		ck_assert_uint_eq(st.next_lsn, n);
+		if (o > start || garbage) {
+			snprintf(want, sizeof want, "torn tail cut at offset "
+			    "%llu, first lost LSN %d", (unsigned long long)start,
+			    n);
+			ck_assert_msg(strstr(check_wal_logbuf, want) != NULL,
+			    "offset %llu: log: %s", (unsigned long long)o,
+			    check_wal_logbuf);
+		}
+		ck_assert_uint_eq(check_wal_append(w, 1, 2, 3, 10), n);
+		check_wal_sync(w);
+		wal_close(w);
+		ck_assert_int_eq(wal_verify(copy, stderr), 0);
+	}
+	/* The first n - 1 records of the last copy are intact. */
+	w = check_wal_open(copy, SEG1M, d);
+	wal_close(w);
+	check_wal_rmdir(copy);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+
+START_TEST(test_torn_tail_every_offset)
+{
+	check_wal_torn_every(WAL_DIRECT_AUTO, 0);
+}
+END_TEST
+
+START_TEST(test_torn_tail_every_offset_garbage)
+{
+	check_wal_torn_every(WAL_DIRECT_OFF, 1);
+}
+END_TEST
+
+START_TEST(test_torn_tail_keeps_prefix)
+{
+	struct wal_reader	*r;
+	struct wal_record	 rec;
+	struct wal		*w;
+	char			*dir = check_wal_tmpdir(), path[512];
+	char			*cause = NULL;
+	uint64_t		 n = 0;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 19, 4);
+	check_wal_write(w, 3, 0);	/* LSN 20..22 in one flush */
+	wal_close(w);
+	/* Tear the middle record of the last flush: 21 and 22 are lost. */
+	check_wal_segpath(path, sizeof path, dir, 1);
+	check_wal_poke(path, check_wal_offset(1, 21) + 50, 0, 8);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_uint_eq(check_wal_append(w, 1, 2, 3, 10), 21);
+	check_wal_sync(w);
+	wal_close(w);
+	r = wal_reader_open(dir, 1, NULL, &cause);
+	ck_assert_ptr_nonnull(r);
+	while (wal_reader_next(r, UINT64_MAX, &rec, &cause) == 1)
+		ck_assert_uint_eq(rec.lsn, ++n);
+	ck_assert_uint_eq(n, 21);
+	wal_reader_close(r);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_midfile_corruption)
+{
+	struct wal	*w;
+	char		*dir = check_wal_tmpdir(), path[512], want[64];
+	char		*cause, *out = NULL;
+	unsigned char	*before, *after;
+	size_t		 lb, la, outlen = 0;
+	uint64_t	 off;
+	FILE		*f;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 50, 5);	/* ten flushes */
+	wal_close(w);
+	check_wal_segpath(path, sizeof path, dir, 1);
+	off = check_wal_offset(1, 3);
+	check_wal_flip(path, off + REC_HDR_SIZE + 5);
+	before = check_wal_slurp(path, &lb);
+
+	cause = check_wal_open_fail(dir, SEG1M);
+	ck_assert_ptr_nonnull(strstr(cause, "00000000000000000001.wal"));
+	snprintf(want, sizeof want, "offset %llu: LSN 3:",
+	    (unsigned long long)off);
+	ck_assert_msg(strstr(cause, want) != NULL, "%s", cause);
+	free(cause);
+
+	after = check_wal_slurp(path, &la);
+	ck_assert_uint_eq(la, lb);
+	ck_assert_int_eq(memcmp(before, after, la), 0);
+	ck_assert_int_eq(check_wal_nsegs(dir), 1);
+
+	f = open_memstream(&out, &outlen);
+	ck_assert_int_ge(wal_verify(dir, f), 1);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(out, want));
+	free(out);
+	free(before);
+	free(after);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* Makes a log with several sealed segments plus an active one. */
+static void
+check_wal_make_segments(const char *dir, int nrot)
+{
+	struct wal	*w;
+	char		*cause = NULL;
+	int		 i;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	for (i = 0; i < nrot; i++) {
+		check_wal_write(w, 10, 0);
+		ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	}
+	check_wal_write(w, 10, 0);
+	wal_close(w);
+}
+
+START_TEST(test_missing_middle_segment)
+{
+	char	*dir = check_wal_tmpdir(), path[512], *cause;
+
+	check_wal_make_segments(dir, 3);	/* 1, 11, 21, 31 */
+	ck_assert_int_eq(check_wal_nsegs(dir), 4);
+	check_wal_segpath(path, sizeof path, dir, 11);
+	ck_assert_int_eq(unlink(path), 0);
+	cause = check_wal_open_fail(dir, SEG1M);
+	ck_assert_ptr_nonnull(strstr(cause, "00000000000000000021.wal"));
+	ck_assert_ptr_nonnull(strstr(cause, "gap"));
+	ck_assert_ptr_nonnull(strstr(cause, "LSN 11"));
+	free(cause);
+	ck_assert_int_eq(check_wal_nsegs(dir), 3);
+	ck_assert_int_ge(wal_verify(dir, stderr), 1);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_footer_bitflip)
+{
+	struct wal	*w;
+	char		*dir = check_wal_tmpdir(), path[512], *cause;
+	struct stat	 sb;
+	uint64_t	 last;
+	int		 i;
+
+	check_wal_make_segments(dir, 2);	/* 1, 11 sealed; 21 active */
+	check_wal_segpath(path, sizeof path, dir, 11);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	/* Every byte of the footer of a sealed segment matters. */
+	for (i = 0; i < FOOTER_SIZE; i++) {
+		check_wal_flip(path, (uint64_t)sb.st_size - FOOTER_SIZE +
+		    (uint64_t)i);
+		cause = check_wal_open_fail(dir, SEG1M);
+		ck_assert_msg(strstr(cause, "00000000000000000011.wal") != NULL,
+		    "%s", cause);
+		free(cause);
+		check_wal_flip(path, (uint64_t)sb.st_size - FOOTER_SIZE +
+		    (uint64_t)i);
+	}
+	/* A bad segment header too. */
+	check_wal_flip(path, 20);
+	cause = check_wal_open_fail(dir, SEG1M);
+	ck_assert_ptr_nonnull(strstr(cause, "00000000000000000011.wal: "
+	    "offset 0"));
+	free(cause);
+	check_wal_flip(path, 20);
+
+	/* The sealing footer of the last segment. */
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_int_eq(wal_seal(w, &last, &cause), 0);
+	ck_assert_uint_eq(last, 30);
+	wal_close(w);
+	check_wal_segpath(path, sizeof path, dir, 31);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	check_wal_flip(path, (uint64_t)sb.st_size - 4);
+	cause = check_wal_open_fail(dir, SEG1M);
+	ck_assert_ptr_nonnull(strstr(cause, "00000000000000000031.wal"));
+	free(cause);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_sealed_log)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 last, lsn;
+	int			 n, i;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 25, 10);
+	check_wal_append(w, 1, 1, 1, 10);	/* LSN 26 in the sealing batch */
+	ck_assert_int_eq(wal_seal(w, &last, &cause), 0);
+	ck_assert_uint_eq(last, 26);
+	ck_assert_int_eq(wal_append(w, 1, 1, 1, "x", 1, &lsn), WAL_ESEALED);
+	wal_stats(w, &st);
+	ck_assert_int_eq(st.sealed, 1);
+	ck_assert_uint_eq(st.durable_lsn, 26);
+	wal_close(w);
+	n = check_wal_nsegs(dir);
+	for (i = 0; i < 2; i++) {
+		w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+		wal_stats(w, &st);
+		ck_assert_int_eq(st.sealed, 1);
+		ck_assert_uint_eq(st.next_lsn, 27);
+		ck_assert_int_eq(wal_append(w, 1, 1, 1, "x", 1, &lsn),
+		    WAL_ESEALED);
+		ck_assert_int_eq(wal_spare_ready(w), 1);
+		ck_assert_ptr_null(wal_flush_begin(w));
+		ck_assert_int_eq(wal_seal(w, &last, &cause), 0);
+		ck_assert_uint_eq(last, 26);
+		wal_close(w);
+		ck_assert_int_eq(check_wal_nsegs(dir), n);
+	}
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_seal_empty)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 last;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 5, 0);
+	wal_close(w);
+	/* Sealing a fresh segment with an empty batch writes a footer. */
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_int_eq(wal_seal(w, &last, &cause), 0);
+	ck_assert_uint_eq(last, 5);
+	wal_close(w);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	wal_stats(w, &st);
+	ck_assert_int_eq(st.sealed, 1);
+	ck_assert_uint_eq(st.next_lsn, 6);
+	wal_close(w);
+	/* Seal right after a rotation: the new segment is sealed empty. */
+	check_wal_rmdir(dir);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 5, 0);
+	ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	ck_assert_int_eq(wal_seal(w, &last, &cause), 0);
+	wal_close(w);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	wal_stats(w, &st);
+	ck_assert_int_eq(st.sealed, 1);
+	ck_assert_uint_eq(st.next_lsn, 6);
+	wal_close(w);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_truncate)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	struct wal_reader	*r;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 nf;
+
+	check_wal_make_segments(dir, 4);	/* 1 11 21 31 41(active) */
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	/* 41 is sealed at open, 51 is the new active segment. */
+	ck_assert_int_eq(check_wal_nsegs(dir), 6);
+	ck_assert_int_eq(wal_truncate_before(w, 1, &nf, &cause), 0);
+	ck_assert_uint_eq(nf, 1);
+	ck_assert_int_eq(wal_truncate_before(w, 25, &nf, &cause), 0);
+	ck_assert_uint_eq(nf, 21);
+	ck_assert_int_eq(check_wal_nsegs(dir), 4);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.first_lsn, 21);
+	ck_assert_uint_eq(st.segments, 4);
+	/* Never the active segment, whatever the LSN. */
+	ck_assert_int_eq(wal_truncate_before(w, 1000, &nf, &cause), 0);
+	ck_assert_uint_eq(nf, 51);
+	ck_assert_int_eq(check_wal_nsegs(dir), 1);
+	wal_close(w);
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.first_lsn, 51);
+	ck_assert_uint_eq(st.next_lsn, 51);
+	ck_assert_uint_eq(check_wal_append(w, 0, 0, 0, 8), 51);
+	check_wal_sync(w);
+	wal_close(w);
+	r = wal_reader_open(dir, 50, NULL, &cause);
+	ck_assert_ptr_null(r);
+	ck_assert_ptr_nonnull(strstr(cause, "below the log's first LSN 51"));
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* Counts records matching a filter from `from`; checks order. */
+static uint64_t
+check_wal_count(const char *dir, uint64_t from, const struct wal_filter *f,
+    uint64_t limit)
+{
+	struct wal_reader	*r;
+	struct wal_record	 rec;
+	char			*cause = NULL;
+	uint64_t		 n = 0, prev = 0;
+	int			 k;
+
+	r = wal_reader_open(dir, from, f, &cause);
+	if (r == NULL)
+		ck_abort_msg("reader: %s", cause);
+	while ((k = wal_reader_next(r, limit, &rec, &cause)) == 1) {
+		ck_assert_uint_ge(rec.lsn, from);
+		ck_assert_uint_le(rec.lsn, limit);
+		ck_assert_uint_gt(rec.lsn, prev);
+		prev = rec.lsn;
+		if (f != NULL && f->has_tenant)
+			ck_assert_uint_eq(rec.tenant, f->tenant);
+		if (f != NULL && f->has_vshard)
+			ck_assert_uint_eq(rec.vshard, f->vshard);
+		if (f != NULL && f->has_type)
+			ck_assert_uint_eq(rec.type, f->type);
+		n++;
+	}
+	if (k != 0)
+		ck_abort_msg("reader: %s", cause);
+	wal_reader_close(r);
+	return (n);
+}
+
+/* Expected count, by brute force over LSNs 1..last. */
+static uint64_t
+check_wal_expect(uint64_t from, uint64_t last, const struct wal_filter *f)
+{
+	uint64_t	l, n = 0;
+
+	for (l = from; l <= last; l++) {
+		if (f->has_tenant && l % 3 != f->tenant)
+			continue;
+		if (f->has_vshard && l % 5 != f->vshard)
+			continue;
+		if (f->has_type && l % 2 != f->type)
+			continue;
+		n++;
+	}
+	return (n);
+}
+
+START_TEST(test_reader_filters)
+{
+	struct wal		*w;
+	struct wal_filter	 f;
+	char			*dir = check_wal_tmpdir();
+	uint64_t		 froms[] = { 1, 2, 599, 600, 601, 1234, 1800,
+				    1801, 5000 };
+	size_t			 i;
+	int			 t;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 1800, 100);
+	wal_close(w);
+	ck_assert_int_ge(check_wal_nsegs(dir), 3);
+	for (i = 0; i < sizeof froms / sizeof froms[0]; i++) {
+		for (t = 0; t < 8; t++) {
+			memset(&f, 0, sizeof f);
+			f.has_tenant = (t & 1) != 0;
+			f.tenant = 1;
+			f.has_vshard = (t & 2) != 0;
+			f.vshard = 4;
+			f.has_type = (t & 4) != 0;
+			f.type = 0;
+			ck_assert_uint_eq(check_wal_count(dir, froms[i], &f,
+			    UINT64_MAX), check_wal_expect(froms[i], 1800, &f));
+		}
+		ck_assert_uint_eq(check_wal_count(dir, froms[i], NULL, 1000),
+		    froms[i] > 1000 ? 0 : 1001 - froms[i]);
+	}
+	/* Filters on a tenant that does not exist: nothing, quickly. */
+	memset(&f, 0, sizeof f);
+	f.has_tenant = 1;
+	f.tenant = 99;
+	ck_assert_uint_eq(check_wal_count(dir, 1, &f, UINT64_MAX), 0);
+	ck_assert_uint_eq(check_wal_readall(dir, 700, 700), 1101);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_reader_follow)
+{
+	struct wal		*w;
+	struct wal_reader	*r;
+	struct wal_record	 rec;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 durable, expect = 1, lsn;
+	int			 round, k;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	r = wal_reader_open(dir, 0, NULL, &cause);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(wal_reader_next(r, 0, &rec, &cause), 0);
+	for (round = 0; round < 12; round++) {
+		check_wal_write(w, 100, 0);
+		/* Appended but not flushed: not visible, not even peeked. */
+		lsn = check_wal_append(w, 0, 0, 0, 20);
+		wal_stats(w, &st);
+		durable = st.durable_lsn;
+		ck_assert_uint_eq(durable, lsn - 1);
+		while ((k = wal_reader_next(r, durable, &rec, &cause)) == 1) {
+			ck_assert_uint_eq(rec.lsn, expect);
+			expect++;
+		}
+		ck_assert_int_eq(k, 0);
+		ck_assert_uint_eq(expect, durable + 1);
+		ck_assert_int_eq(wal_reader_next(r, durable, &rec, &cause), 0);
+		check_wal_sync(w);
+		ck_assert_int_eq(wal_reader_next(r, lsn, &rec, &cause), 1);
+		ck_assert_uint_eq(rec.lsn, lsn);
+		expect++;
+		if (round % 4 == 3)
+			ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	}
+	ck_assert_int_ge(check_wal_nsegs(dir), 3);
+	/* Across a restart: the empty active segment is replaced. */
+	wal_close(w);
+	ck_assert_int_eq(wal_reader_next(r, UINT64_MAX, &rec, &cause), 0);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	wal_close(w);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	lsn = check_wal_append(w, 0, 0, 0, 20);
+	check_wal_sync(w);
+	ck_assert_int_eq(wal_reader_next(r, lsn, &rec, &cause), 1);
+	ck_assert_uint_eq(rec.lsn, lsn);
+	ck_assert_uint_eq(rec.lsn, expect);
+	/* Seal: the reader sees the end of the log. */
+	ck_assert_int_eq(wal_seal(w, NULL, &cause), 0);
+	ck_assert_int_eq(wal_reader_next(r, UINT64_MAX, &rec, &cause), 0);
+	wal_reader_close(r);
+	wal_close(w);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_lock)
+{
+	struct wal_options	 o;
+	struct wal		*w, *w2;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	char			 want[128];
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.segment_size = SEG1M;
+	w2 = wal_open(&o, &cause);
+	ck_assert_ptr_null(w2);
+	snprintf(want, sizeof want, "%s is locked by another walld (pid %ld)",
+	    dir, (long)getpid());
+	ck_assert_str_eq(cause, want);
+	free(cause);
+	wal_close(w);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	wal_close(w);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_too_big)
+{
+	struct wal_options	 o;
+	struct wal		*w;
+	static unsigned char	 buf[5000];
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 lsn;
+
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.segment_size = SEG1M;
+	o.max_record = 4000;
+	w = wal_open(&o, &cause);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(wal_append(w, 0, 0, 0, buf, 4000, &lsn), WAL_OK);
+	ck_assert_uint_eq(lsn, 1);
+	ck_assert_int_eq(wal_append(w, 0, 0, 0, buf, 4001, &lsn), WAL_ETOOBIG);
+	ck_assert_int_eq(wal_append(w, 0, 0, 0, buf, 0, &lsn), WAL_OK);
+	ck_assert_uint_eq(lsn, 2);
+	wal_close(w);
+	/* Above the hard maximum: refused at open. */
+	o.max_record = WAL_MAX_PAYLOAD_HARD + 1;
+	ck_assert_ptr_null(wal_open(&o, &cause));
+	free(cause);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_direct_io)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	struct wal_options	 o;
+	struct statfs		 sf;
+	char			*dir, *cause = NULL;
+	char			 tmpl[] = "/dev/shm/check_wal.XXXXXX";
+	char			 probe[64];
+	int			 mode, fd;
+
+	for (mode = WAL_DIRECT_ON; mode <= WAL_DIRECT_OFF; mode++) {
+		dir = check_wal_tmpdir();
+		w = check_wal_open(dir, SEG1M, (enum wal_direct)mode);
+		wal_stats(w, &st);
+		ck_assert_int_eq(st.direct_io, mode == WAL_DIRECT_ON);
+		check_wal_write(w, 1000, 13);
+		wal_close(w);
+		w = check_wal_open(dir, SEG1M, (enum wal_direct)mode);
+		check_wal_write(w, 500, 0);
+		wal_close(w);
+		ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 1500);
+		ck_assert_int_eq(wal_verify(dir, stderr), 0);
+		check_wal_rmdir(dir);
+		free(dir);
+	}
+	/*
+	 * tmpfs refused O_DIRECT before Linux 6.6: there "on" must fail and
+	 * "auto" fall back. Newer kernels accept it; then both use it.
+	 */
+	if (statfs("/dev/shm", &sf) != 0 || sf.f_type != 0x01021994 ||
+	    mkdtemp(tmpl) == NULL)
+		return;
+	snprintf(probe, sizeof probe, "%s/probe", tmpl);
+	fd = open(probe, O_CREAT | O_RDWR | O_DIRECT, 0600);
+	if (fd != -1)
+		close(fd);
+	unlink(probe);
+	memset(&o, 0, sizeof o);
+	o.dir = tmpl;
+	o.segment_size = SEG1M;
+	o.direct_io = WAL_DIRECT_ON;
+	w = wal_open(&o, &cause);
+	if (fd == -1) {
+		ck_assert_ptr_null(w);
+		ck_assert_ptr_nonnull(strstr(cause, "direct_io: on"));
+		free(cause);
+	} else {
+		ck_assert_ptr_nonnull(w);
+		wal_close(w);
+	}
+	w = check_wal_open(tmpl, SEG1M, WAL_DIRECT_AUTO);
+	wal_stats(w, &st);
+	ck_assert_int_eq(st.direct_io, fd != -1);
+	check_wal_write(w, 100, 0);
+	wal_close(w);
+	ck_assert_uint_eq(check_wal_readall(tmpl, 0, 1), 100);
+	check_wal_rmdir(tmpl);
+}
+END_TEST
+
+START_TEST(test_verify_bitflip)
+{
+	char	*dir = check_wal_tmpdir(), path[512], want[128], *out = NULL;
+	size_t	 outlen = 0;
+	uint64_t off;
+	FILE	*f;
+
+	check_wal_make_segments(dir, 2);
+	f = open_memstream(&out, &outlen);
+	ck_assert_int_eq(wal_verify(dir, f), 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(out, "3 segments, 30 records, LSN 1..30"));
+	free(out);
+	/* A bit in record 15 of the sealed segment 11. */
+	check_wal_segpath(path, sizeof path, dir, 11);
+	off = check_wal_offset(11, 15);
+	check_wal_flip(path, off + REC_HDR_SIZE + 3);
+	f = open_memstream(&out, &outlen);
+	ck_assert_int_eq(wal_verify(dir, f), 1);
+	fclose(f);
+	snprintf(want, sizeof want, "00000000000000000011.wal: offset %llu: "
+	    "LSN 15: record checksum mismatch", (unsigned long long)off);
+	ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+	free(out);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_verify_torn_note)
+{
+	struct wal	*w;
+	char		*dir = check_wal_tmpdir(), path[512], *out = NULL;
+	size_t		 outlen = 0;
+	FILE		*f;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 10, 0);
+	check_wal_write(w, 3, 0);
+	wal_close(w);
+	check_wal_segpath(path, sizeof path, dir, 1);
+	check_wal_poke(path, check_wal_offset(1, 12) + 3, 0x77, 10);
+	f = open_memstream(&out, &outlen);
+	ck_assert_int_eq(wal_verify(dir, f), 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(out, "note: "));
+	ck_assert_ptr_nonnull(strstr(out, "torn tail"));
+	ck_assert_ptr_nonnull(strstr(out, "LSN 12"));
+	free(out);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+static int	check_wal_fail_after = -1;
+
+/* fdatasync that fails with EIO once the counter runs out. */
+static int
+check_wal_bad_fdatasync(int fd)
+{
+	if (check_wal_fail_after == 0) {
+		errno = EIO;
+		return (-1);
+	}
+	if (check_wal_fail_after > 0)
+		check_wal_fail_after--;
+	return (sysio_real.fdatasync(fd));
+}
+
+START_TEST(test_inject_eio)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 lsn, d;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 30, 10);
+	sysio.fdatasync = check_wal_bad_fdatasync;
+	check_wal_fail_after = 0;
+	ck_assert_int_eq(wal_append(w, 0, 1, 1, "abc", 3, &lsn), WAL_OK);
+	ck_assert_uint_eq(lsn, 31);
+	ck_assert_int_eq(wal_sync(w, &d, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "fdatasync"));
+	ck_assert_ptr_nonnull(strstr(cause, "00000000000000000001.wal"));
+	ck_assert_ptr_nonnull(strstr(cause, "Input/output error"));
+	free(cause);
+	ck_assert_uint_eq(d, 30);
+	/* Latched: even once fdatasync works again. */
+	sysio.fdatasync = sysio_real.fdatasync;
+	ck_assert_int_eq(wal_append(w, 0, 1, 1, "abc", 3, &lsn), WAL_EFAILED);
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_EFAILED);
+	wal_stats(w, &st);
+	ck_assert_int_eq(st.failed, 1);
+	ck_assert_uint_eq(st.durable_lsn, 30);
+	wal_close(w);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	wal_stats(w, &st);
+	ck_assert_uint_ge(st.next_lsn, 31);
+	wal_close(w);
+	ck_assert_uint_ge(check_wal_count(dir, 1, NULL, 30), 30);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+
+	/* A failure while sealing a full segment at rollover. */
+	check_wal_rmdir(dir);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 100, 10);
+	sysio.fdatasync = check_wal_bad_fdatasync;
+	check_wal_fail_after = 0;	/* the records are synced: the footer */
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_EWAIT);
+	ck_assert_int_eq(wal_prepare_spare(w, &cause), 0);
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_OK);
+	ck_assert_int_eq(wal_sync(w, &d, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "fdatasync"));
+	free(cause);
+	sysio.fdatasync = sysio_real.fdatasync;
+	wal_close(w);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.next_lsn, 101);
+	wal_close(w);
+	ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 100);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* fallocate that says the disk is full. */
+static int
+check_wal_enospc_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	(void)fd;
+	(void)mode;
+	(void)off;
+	(void)len;
+	errno = ENOSPC;
+	return (-1);
+}
+
+START_TEST(test_enospc_spare)
+{
+	struct wal	*w;
+	char		*dir = check_wal_tmpdir(), *cause = NULL;
+	static char	 buf[60000];
+	uint64_t	 lsn;
+	enum wal_rc	 rc;
+	int		 i;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	sysio.fallocate = check_wal_enospc_fallocate;
+	ck_assert_int_eq(wal_prepare_spare(w, &cause), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+	free(cause);
+	ck_assert_int_eq(wal_spare_ready(w), 0);
+	for (i = 0; i < 100; i++) {
+		rc = wal_append(w, 0, 0, 0, buf, sizeof buf, &lsn);
+		if (rc == WAL_EFULL) {
+			check_wal_sync(w);
+			continue;
+		}
+		if (rc != WAL_OK)
+			break;
+	}
+	ck_assert_int_eq(rc, WAL_ENOSPC);
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_ENOSPC);
+	sysio.fallocate = sysio_real.fallocate;
+	ck_assert_int_eq(wal_prepare_spare(w, &cause), 0);
+	ck_assert_int_eq(wal_append(w, 0, 0, 0, buf, sizeof buf, &lsn),
+	    WAL_EFULL);
+	check_wal_sync(w);
+	ck_assert_int_eq(wal_append(w, 0, 0, 0, buf, sizeof buf, &lsn), WAL_OK);
+	check_wal_sync(w);
+	wal_close(w);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_unfinished_truncate)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir(), path[512];
+	char			*cause = NULL;
+	struct stat		 sb;
+	off_t			 sealed;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 10, 0);
+	ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	wal_close(w);
+	/* Crash after the footer, before the cut: the file is full size. */
+	check_wal_segpath(path, sizeof path, dir, 1);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	sealed = sb.st_size;
+	ck_assert_int_eq(truncate(path, (off_t)SEG1M), 0);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.next_lsn, 11);
+	wal_close(w);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, sealed);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_stray_files)
+{
+	struct wal	*w;
+	char		*dir = check_wal_tmpdir(), path[512], *cause;
+	int		 fd;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 3, 0);
+	wal_close(w);
+	snprintf(path, sizeof path, "%s/notes.txt", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	ck_assert_int_ne(fd, -1);
+	close(fd);
+	check_wal_logbuf[0] = '\0';
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_ptr_nonnull(strstr(check_wal_logbuf, "notes.txt: not a "
+	    "segment file"));
+	wal_close(w);
+	snprintf(path, sizeof path, "%s/123.wal", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	ck_assert_int_ne(fd, -1);
+	close(fd);
+	cause = check_wal_open_fail(dir, SEG1M);
+	ck_assert_ptr_nonnull(strstr(cause, "123.wal"));
+	free(cause);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_rotate_marks)
+{
+	struct wal		*w;
+	struct wal_batch	*b;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 lsn;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	/* Nothing in the segment: rotating is a no-op. */
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_OK);
+	ck_assert_ptr_null(wal_flush_begin(w));
+	ck_assert_int_eq(wal_append(w, 1, 2, 3, "hello", 5, &lsn), WAL_OK);
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_EWAIT);
+	ck_assert_int_eq(wal_prepare_spare(w, &cause), 0);
+	ck_assert_int_eq(wal_spare_ready(w), 1);
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_OK);
+	ck_assert_int_eq(wal_append(w, 1, 2, 3, "hello", 5, &lsn), WAL_EFULL);
+	b = wal_flush_begin(w);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(wal_batch_last_lsn(b), 1);
+	ck_assert_ptr_null(wal_flush_begin(w));
+	/* The loop fills the next batch while this one is out. */
+	ck_assert_int_eq(wal_append(w, 1, 2, 3, "world", 5, &lsn), WAL_OK);
+	ck_assert_uint_eq(lsn, 2);
+	/* A batch that begins a segment cannot rotate it again. */
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_EFULL);
+	ck_assert_int_eq(wal_flush_io(w, b, &cause), 0);
+	ck_assert_uint_eq(wal_flush_end(w, b), 1);
+	ck_assert_uint_eq(check_wal_sync(w), 2);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.active_first_lsn, 2);
+	ck_assert_uint_eq(st.segments, 2);
+	wal_close(w);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+struct check_wal_pipe {
+	pthread_mutex_t		 m;
+	pthread_cond_t		 c;
+	struct wal		*w;
+	struct wal_batch	*b;
+	int			 done;
+	int			 stop;
+	int			 rc;
+};
+
+/* Flusher thread: writes each batch handed over. */
+static void *
+check_wal_flusher(void *arg)
+{
+	struct check_wal_pipe	*p = arg;
+	struct wal_batch	*b;
+	char			*cause = NULL;
+	int			 rc;
+
+	pthread_mutex_lock(&p->m);
+	for (;;) {
+		while ((p->b == NULL || p->done) && !p->stop)
+			pthread_cond_wait(&p->c, &p->m);
+		if (p->stop)
+			break;
+		b = p->b;
+		pthread_mutex_unlock(&p->m);
+		rc = wal_flush_io(p->w, b, &cause);
+		pthread_mutex_lock(&p->m);
+		p->rc = rc;
+		p->done = 1;
+		pthread_cond_broadcast(&p->c);
+	}
+	pthread_mutex_unlock(&p->m);
+	return (NULL);
+}
+
+/* Spare thread: keeps a spare ready. */
+static void *
+check_wal_sparer(void *arg)
+{
+	struct check_wal_pipe	*p = arg;
+	char			*cause = NULL;
+
+	for (;;) {
+		pthread_mutex_lock(&p->m);
+		if (p->stop) {
+			pthread_mutex_unlock(&p->m);
+			break;
+		}
+		pthread_mutex_unlock(&p->m);
+		if (!wal_spare_ready(p->w))
+			ck_assert_int_eq(wal_prepare_spare(p->w, &cause), 0);
+		usleep(500);
+	}
+	return (NULL);
+}
+
+/* Loop side: takes a finished batch back and hands out the next. */
+static void
+check_wal_pump(struct check_wal_pipe *p, int wait)
+{
+	struct wal_batch	*b;
+
+	pthread_mutex_lock(&p->m);
+	if (p->b != NULL && wait)
+		while (!p->done)
+			pthread_cond_wait(&p->c, &p->m);
+	if (p->b != NULL && p->done) {
+		ck_assert_int_eq(p->rc, 0);
+		wal_flush_end(p->w, p->b);
+		p->b = NULL;
+		p->done = 0;
+	}
+	if (p->b == NULL && (b = wal_flush_begin(p->w)) != NULL) {
+		p->b = b;
+		pthread_cond_broadcast(&p->c);
+	}
+	pthread_mutex_unlock(&p->m);
+}
+
+START_TEST(test_threads_group_commit)
+{
+	struct check_wal_pipe	 p;
+	struct wal_stats	 st;
+	pthread_t		 ft, sp;
+	static unsigned char	 buf[4096];
+	char			*dir = check_wal_tmpdir();
+	uint64_t		 lsn, want = 1;
+	enum wal_rc		 rc;
+	int			 i;
+
+	memset(&p, 0, sizeof p);
+	pthread_mutex_init(&p.m, NULL);
+	pthread_cond_init(&p.c, NULL);
+	p.w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_int_eq(pthread_create(&ft, NULL, check_wal_flusher, &p), 0);
+	ck_assert_int_eq(pthread_create(&sp, NULL, check_wal_sparer, &p), 0);
+	for (i = 0; i < 20000; i++) {
+		check_wal_payload(want, buf, check_wal_len(want));
+		rc = wal_append(p.w, (uint16_t)(want % 2), (uint32_t)(want % 3),
+		    (uint16_t)(want % 5), buf, check_wal_len(want), &lsn);
+		if (rc == WAL_OK) {
+			ck_assert_uint_eq(lsn, want);
+			want++;
+			check_wal_pump(&p, 0);
+		} else if (rc == WAL_EFULL)
+			check_wal_pump(&p, 1);
+		else if (rc == WAL_EWAIT) {
+			check_wal_pump(&p, 0);
+			usleep(100);
+		} else
+			ck_abort_msg("append rc %d", rc);
+	}
+	check_wal_pump(&p, 1);
+	check_wal_pump(&p, 1);
+	check_wal_pump(&p, 1);
+	wal_stats(p.w, &st);
+	ck_assert_uint_eq(st.durable_lsn, want - 1);
+	pthread_mutex_lock(&p.m);
+	p.stop = 1;
+	pthread_cond_broadcast(&p.c);
+	pthread_mutex_unlock(&p.m);
+	pthread_join(ft, NULL);
+	pthread_join(sp, NULL);
+	wal_close(p.w);
+	ck_assert_uint_eq(check_wal_readall(dir, 0, 1), want - 1);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* The suite. */
+static Suite *
+check_wal_suite(void)
+{
+	Suite	*s = suite_create("wal");
+	TCase	*tc = tcase_create("wal");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_format_roundtrip);
+	tcase_add_test(tc, test_append_reopen);
+	tcase_add_test(tc, test_rollover_continuity);
+	tcase_add_test(tc, test_empty_last_segment);
+	tcase_add_test(tc, test_fully_torn_last_segment);
+	tcase_add_test(tc, test_torn_tail_every_offset);
+	tcase_add_test(tc, test_torn_tail_every_offset_garbage);
+	tcase_add_test(tc, test_torn_tail_keeps_prefix);
+	tcase_add_test(tc, test_midfile_corruption);
+	tcase_add_test(tc, test_missing_middle_segment);
+	tcase_add_test(tc, test_footer_bitflip);
+	tcase_add_test(tc, test_sealed_log);
+	tcase_add_test(tc, test_seal_empty);
+	tcase_add_test(tc, test_truncate);
+	tcase_add_test(tc, test_reader_filters);
+	tcase_add_test(tc, test_reader_follow);
+	tcase_add_test(tc, test_lock);
+	tcase_add_test(tc, test_too_big);
+	tcase_add_test(tc, test_direct_io);
+	tcase_add_test(tc, test_verify_bitflip);
+	tcase_add_test(tc, test_verify_torn_note);
+	tcase_add_test(tc, test_inject_eio);
+	tcase_add_test(tc, test_enospc_spare);
+	tcase_add_test(tc, test_unfinished_truncate);
+	tcase_add_test(tc, test_stray_files);
+	tcase_add_test(tc, test_rotate_marks);
+	tcase_add_test(tc, test_threads_group_commit);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(check_wal_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
