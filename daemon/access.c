@@ -355,7 +355,12 @@ access_resolve(int is_group, const char *s, size_t n, uint32_t *id,
 int
 access_is_superuser(uid_t uid)
 {
-	return (uid == 0 || uid == geteuid());
+	static uid_t	self = (uid_t)-1;
+
+	/* Checked for every record a read streams: ask the kernel once. */
+	if (self == (uid_t)-1)
+		self = geteuid();
+	return (uid == 0 || uid == self);
 }
 
 /* Does the rule name this peer, by uid or by one of its groups? */

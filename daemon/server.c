@@ -31,6 +31,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "access.h"
 #include "batcher.h"
 #include "config.h"
 #include "log.h"
@@ -64,6 +65,8 @@ struct conn {
 	uid_t			 uid;
 	gid_t			 gid;
 	pid_t			 pid;
+	gid_t			*groups;	/* supplementary (SO_PEERGROUPS) */
+	unsigned		 ngroups;
 
 	int			 hello;		/* HELLO done */
 	int			 eof;		/* the client half-closed */
@@ -121,6 +124,8 @@ struct server_counters {
 	uint64_t	errors[WIRE_E_INTERNAL + 1];
 	uint64_t	dropped_slow;
 	uint64_t	protocol_errors;
+	uint64_t	denied;
+	uint64_t	denied_op[ACCESS_NOPS];
 };
 
 struct server {
@@ -259,6 +264,59 @@ conn_fatal(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
 	}
 }
 
+/* The connection's peer, for the access list. */
+static struct access_peer
+conn_peer(const struct conn *c)
+{
+	struct access_peer	p = { c->uid, c->gid, c->groups, c->ngroups };
+
+	return (p);
+}
+
+/* 1 when the peer may read records of tenant (read streams filter). */
+static int
+conn_may_read(const struct conn *c, uint32_t tenant)
+{
+	struct access_peer	p = conn_peer(c);
+
+	return (access_allows(c->srv->cfg->access, &p, ACCESS_READ, tenant));
+}
+
+/* Checks op against the access list: on tenant when has_tenant, else (a
+   read with no tenant filter) on any tenant at all. A denial is answered,
+   counted and logged; the connection stays open. */
+static int
+conn_permitted(struct conn *c, uint64_t id, enum access_op op,
+    int has_tenant, uint32_t tenant)
+{
+	struct server		*srv = c->srv;
+	struct access_peer	 p = conn_peer(c);
+	char			 what[64];
+
+	if (op == ACCESS_READ && !has_tenant) {
+		if (access_read_scope(srv->cfg->access, &p) !=
+		    ACCESS_SCOPE_NONE)
+			return (1);
+	} else if (access_allows(srv->cfg->access, &p, op, tenant))
+		return (1);
+	if (op == ACCESS_APPEND)
+		snprintf(what, sizeof what, "append to tenant %lu",
+		    (unsigned long)tenant);
+	else if (op == ACCESS_READ && has_tenant)
+		snprintf(what, sizeof what, "read of tenant %lu",
+		    (unsigned long)tenant);
+	else
+		snprintf(what, sizeof what, "%s", access_op_name(op));
+	srv->count.denied++;
+	srv->count.denied_op[op]++;
+	log_limited("access denied", 6, "connection %llu (pid %ld uid %ld "
+	    "gid %ld): %s not permitted", (unsigned long long)c->serial,
+	    (long)c->pid, (long)c->uid, (long)c->gid, what);
+	conn_error(c, id, WIRE_E_NOT_PERMITTED, "%s not permitted for uid %ld",
+	    what, (long)c->uid);
+	return (0);
+}
+
 static void
 conn_unblock(struct conn *c)
 {
@@ -325,6 +383,7 @@ server_reap_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd; (void)what;
 	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
 		TAILQ_REMOVE(&srv->dead, c, entry);
+		free(c->groups);
 		free(c);
 	}
 }
@@ -592,6 +651,8 @@ stream_pump(struct stream *st)
 		}
 		if (rc == 1) {
 			st->next = rec.lsn + 1;
+			if (!conn_may_read(c, rec.tenant))
+				continue;
 			conn_send(c, buf, wire_enc_record(buf, st->id, rec.lsn,
 			    rec.type, rec.vshard, rec.tenant, rec.len),
 			    rec.payload, rec.len);
@@ -646,6 +707,8 @@ conn_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "append: %s", cause);
 		return (DISPATCH_DONE);
 	}
+	if (!conn_permitted(c, h->id, ACCESS_APPEND, 1, a.tenant))
+		return (DISPATCH_DONE);
 	if (srv->state == SRV_DRAINING) {
 		conn_error(c, h->id, WIRE_E_SHUTTING_DOWN, "walld is shutting "
 		    "down; nothing was written");
@@ -824,6 +887,11 @@ conn_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: %s", why);
 		return;
 	}
+	/* A filter on a forbidden tenant is refused up front; otherwise
+	   stream_pump skips the records of tenants the peer may not read. */
+	if (!conn_permitted(c, h->id, ACCESS_READ,
+	    (h->flags & WIRE_F_TENANT) != 0, r.tenant))
+		return;
 	if (c->nstreams >= MAX_STREAMS) {
 		conn_error(c, h->id, WIRE_E_BUSY, "read: %d reads are already "
 		    "streaming on this connection", MAX_STREAMS);
@@ -922,6 +990,11 @@ conn_stats(struct conn *c, uint64_t id)
 	    (unsigned long long)srv->count.protocol_errors);
 	stats_line(eb, "slow_clients_dropped_total %llu",
 	    (unsigned long long)srv->count.dropped_slow);
+	stats_line(eb, "denied_total %llu",
+	    (unsigned long long)srv->count.denied);
+	for (i = 0; i < ACCESS_NOPS; i++)
+		stats_line(eb, "denied_%s_total %llu", access_op_name(i),
+		    (unsigned long long)srv->count.denied_op[i]);
 	for (i = 1; i <= WIRE_E_INTERNAL; i++)
 		stats_line(eb, "errors_%s_total %llu", wire_err_name(i),
 		    (unsigned long long)srv->count.errors[i]);
@@ -964,12 +1037,33 @@ conn_dispatch(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
     size_t n)
 {
 	struct stream	*st;
+	enum access_op	 aop;
 
 	if (!c->hello && h->op != WIRE_OP_HELLO) {
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "%s before hello",
 		    wire_op_name(h->op));
 		return (DISPATCH_DONE);
 	}
+	switch (h->op) {
+	case WIRE_OP_SYNC:
+	case WIRE_OP_SEAL:
+	case WIRE_OP_ROTATE:
+	case WIRE_OP_STATS:
+	case WIRE_OP_PING:
+	case WIRE_OP_READ_CANCEL:
+		if (n != 0) {
+			conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "%s: the body "
+			    "must be empty, not %zu bytes", wire_op_name(h->op),
+			    n);
+			return (DISPATCH_DONE);
+		}
+		break;
+	}
+	/* Append and read are checked with their tenant, once decoded. */
+	if (h->op != WIRE_OP_APPEND && h->op != WIRE_OP_READ &&
+	    access_op_of_wire(h->op, &aop) == 0 &&
+	    !conn_permitted(c, h->id, aop, 0, 0))
+		return (DISPATCH_DONE);
 	switch (h->op) {
 	case WIRE_OP_HELLO:
 		if (c->hello)
@@ -1026,7 +1120,7 @@ conn_process(struct conn *c)
 	uint8_t		 hb[WIRE_HDR_LEN];
 	uint8_t		*frame;
 	size_t		 avail;
-	uint32_t	 max_frame;
+	uint32_t	 max_frame, len;
 	int		 rc;
 
 	max_frame = srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED;
@@ -1039,7 +1133,10 @@ conn_process(struct conn *c)
 			break;
 		rc = wire_peek_hdr(hb, sizeof hb, max_frame, &h, &why);
 		if (rc < 0) {
-			conn_fatal(c, 0, h.len > max_frame ? WIRE_E_TOO_LARGE :
+			/* h is not filled on failure: the length is in hb. */
+			len = (uint32_t)hb[0] | (uint32_t)hb[1] << 8 |
+			    (uint32_t)hb[2] << 16 | (uint32_t)hb[3] << 24;
+			conn_fatal(c, 0, len > max_frame ? WIRE_E_TOO_LARGE :
 			    WIRE_E_BAD_REQUEST, "bad frame: %s", why);
 			break;
 		}
@@ -1147,6 +1244,11 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		c->gid = (gid_t)-1;
 		c->pid = -1;
 	}
+	/* Without its groups a peer only loses group rules: go on. */
+	if (access_peer_groups(fd, &c->groups, &c->ngroups) != 0)
+		log_limited("accept", 4, "SO_PEERGROUPS: %s; group rules of the "
+		    "access list do not apply to pid %ld", strerror(errno),
+		    (long)c->pid);
 	c->srv = srv;
 	c->serial = ++srv->serial;
 	TAILQ_INIT(&c->streams);
@@ -1154,6 +1256,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	if (c->bev == NULL) {
 		log_limited("accept", 3, "accept: cannot set up a connection");
 		close(fd);
+		free(c->groups);
 		free(c);
 		return;
 	}
@@ -1305,6 +1408,8 @@ void
 server_reload(struct server *srv, struct config *ncfg)
 {
 	struct config	*cfg = srv->cfg;
+	struct access	*acl;
+	char		 line[160];
 
 	if (strcmp(cfg->socket_path, ncfg->socket_path) != 0 ||
 	    cfg->socket_mode != ncfg->socket_mode ||
@@ -1330,6 +1435,12 @@ server_reload(struct server *srv, struct config *ncfg)
 	cfg->max_conn_output = ncfg->max_conn_output;
 	cfg->log_level = ncfg->log_level;
 	log_set_level(cfg->log_level);
+	/* Later requests see the new list; ncfg's owner frees the old one. */
+	acl = cfg->access;
+	cfg->access = ncfg->access;
+	ncfg->access = acl;
+	access_describe(cfg->access, line, sizeof line);
+	log_info("%s", line);
 	batcher_set_delay(srv->batcher, cfg->commit_delay_us,
 	    cfg->commit_siblings);
 	log_info("configuration reloaded");
@@ -1489,6 +1600,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	struct server		*srv;
 	struct wal_stats	 st;
 	struct batcher_cbs	 cbs;
+	char			 line[160];
 
 	if ((srv = calloc(1, sizeof *srv)) == NULL) {
 		*cause = strdup("out of memory");
@@ -1526,6 +1638,8 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 		return (NULL);
 	}
 	evconnlistener_set_error_cb(srv->listener, server_accept_error_cb);
+	access_describe(cfg->access, line, sizeof line);
+	log_info("%s", line);
 	return (srv);
 }
 
