@@ -1629,6 +1629,10 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	srv->accept_ev = evtimer_new(base, server_accept_retry_cb, srv);
 	srv->drain_ev = evtimer_new(base, server_drain_timeout_cb, srv);
 	srv->reap_ev = event_new(base, -1, 0, server_reap_cb, srv);
+	/* evconnlistener accepts until EAGAIN: a blocking socket (ours, or
+	   systemd's) would hang the whole loop in accept(). */
+	if (evutil_make_socket_nonblocking(fd) != 0)
+		log_warn("listening socket: cannot make it non-blocking");
 	srv->listener = evconnlistener_new(base, server_accept_cb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (srv->accept_ev == NULL || srv->drain_ev == NULL ||
