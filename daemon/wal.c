@@ -1307,6 +1307,38 @@ wal_free(struct wal *w)
 	free(w);
 }
 
+/* Fsyncs the directory holding path, after path was created in it. */
+static int
+wal_sync_parent(const char *path, char **cause)
+{
+	char	*copy, *slash;
+	int	 fd, r = 0;
+
+	if ((copy = strdup(path)) == NULL) {
+		segment_cause(cause, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	while ((slash = strrchr(copy, '/')) != NULL && slash[1] == '\0' &&
+	    slash != copy)
+		*slash = '\0';
+	if ((slash = strrchr(copy, '/')) == NULL)
+		strcpy(copy, ".");
+	else if (slash == copy)
+		copy[1] = '\0';
+	else
+		*slash = '\0';
+	fd = sysio.open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd == -1 || sysio.fsync(fd) != 0) {
+		segment_cause(cause, "fsync directory: %s: %s", copy,
+		    strerror(errno));
+		r = -1;
+	}
+	if (fd != -1)
+		sysio.close(fd);
+	free(copy);
+	return (r);
+}
+
 /* Opens (creating if needed) the directory, takes its lock, recovers it. */
 struct wal *
 wal_open(const struct wal_options *o, char **cause)
@@ -1363,7 +1395,10 @@ wal_open(const struct wal_options *o, char **cause)
 	w->buf_max = (size_t)WAL_ROUND_UP(IO_ALIGN + w->batch_cap, IO_ALIGN) +
 	    IO_ALIGN;
 
-	if (mkdir(w->dir, 0750) != 0 && errno != EEXIST) {
+	if (mkdir(w->dir, 0750) == 0) {
+		if (wal_sync_parent(w->dir, cause) != 0)
+			goto fail;
+	} else if (errno != EEXIST) {
 		segment_cause(cause, "mkdir: %s: %s", w->dir, strerror(errno));
 		goto fail;
 	}

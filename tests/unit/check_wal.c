@@ -846,6 +846,7 @@ START_TEST(test_truncate)
 	r = wal_reader_open(dir, 50, NULL, &cause);
 	ck_assert_ptr_null(r);
 	ck_assert_ptr_nonnull(strstr(cause, "below the log's first LSN 51"));
+	free(cause);
 	ck_assert_int_eq(wal_verify(dir, stderr), 0);
 	check_wal_rmdir(dir);
 	free(dir);
