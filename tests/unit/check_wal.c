@@ -1395,6 +1395,177 @@ START_TEST(test_rotate_marks)
 }
 END_TEST
 
+static size_t	check_wal_short_max = 1000;
+
+/* pwrite that writes at most check_wal_short_max bytes per call. */
+static ssize_t
+check_wal_short_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (n > check_wal_short_max)
+		n = check_wal_short_max;
+	return (sysio_real.pwrite(fd, buf, n, off));
+}
+
+START_TEST(test_short_writes)
+{
+	struct wal	*w;
+	char		*dir;
+	int		 mode;
+
+	sysio.pwrite = check_wal_short_pwrite;
+	for (mode = WAL_DIRECT_ON; mode <= WAL_DIRECT_OFF; mode++) {
+		/* O_DIRECT can only be short by whole blocks. */
+		check_wal_short_max = mode == WAL_DIRECT_ON ? 4096 : 1000;
+		dir = check_wal_tmpdir();
+		w = check_wal_open(dir, SEG1M, (enum wal_direct)mode);
+		check_wal_write(w, 1200, 17);
+		wal_close(w);
+		w = check_wal_open(dir, SEG1M, (enum wal_direct)mode);
+		check_wal_write(w, 100, 0);
+		wal_close(w);
+		ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 1300);
+		ck_assert_int_eq(wal_verify(dir, stderr), 0);
+		check_wal_rmdir(dir);
+		free(dir);
+	}
+	sysio.pwrite = sysio_real.pwrite;
+}
+END_TEST
+
+static int	check_wal_sync_budget = -1;
+
+/* fdatasync that fails with EIO once the budget is spent. */
+static int
+check_wal_budget_fdatasync(int fd)
+{
+	if (check_wal_sync_budget == 0) {
+		errno = EIO;
+		return (-1);
+	}
+	if (check_wal_sync_budget > 0)
+		check_wal_sync_budget--;
+	return (sysio_real.fdatasync(fd));
+}
+
+/* fsync that fails with EIO once the budget is spent. */
+static int
+check_wal_budget_fsync(int fd)
+{
+	if (check_wal_sync_budget == 0) {
+		errno = EIO;
+		return (-1);
+	}
+	if (check_wal_sync_budget > 0)
+		check_wal_sync_budget--;
+	return (sysio_real.fsync(fd));
+}
+
+START_TEST(test_fail_every_sync)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	static unsigned char	 buf[4096];
+	char			*dir, *cause = NULL;
+	uint64_t		 lsn, durable, d;
+	enum wal_rc		 rc;
+	int			 n, i, failed;
+
+	for (n = 0; n < 200; n++) {
+		dir = check_wal_tmpdir();
+		w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+		sysio.fdatasync = check_wal_budget_fdatasync;
+		sysio.fsync = check_wal_budget_fsync;
+		check_wal_sync_budget = n;
+		durable = 0;
+		failed = 0;
+		for (i = 0; i < 1500 && !failed; ) {
+			wal_stats(w, &st);
+			check_wal_payload(st.next_lsn, buf,
+			    check_wal_len(st.next_lsn));
+			rc = wal_append(w, (uint16_t)(st.next_lsn % 2),
+			    (uint32_t)(st.next_lsn % 3),
+			    (uint16_t)(st.next_lsn % 5), buf,
+			    check_wal_len(st.next_lsn), &lsn);
+			if (rc == WAL_OK)
+				i++;
+			if (rc == WAL_EWAIT && wal_prepare_spare(w, &cause) != 0)
+				failed = 1;
+			if (rc == WAL_EFULL || (rc == WAL_OK && i % 50 == 0)) {
+				if (wal_sync(w, &d, &cause) != 0)
+					failed = 1;
+				else
+					durable = d;
+			}
+			if (rc == WAL_EFAILED)
+				failed = 1;
+			free(cause);
+			cause = NULL;
+		}
+		sysio.fdatasync = sysio_real.fdatasync;
+		sysio.fsync = sysio_real.fsync;
+		wal_close(w);
+		/* Everything acknowledged is there; the LSNs continue. */
+		w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+		wal_stats(w, &st);
+		ck_assert_uint_gt(st.next_lsn, durable);
+		check_wal_write(w, 1, 0);
+		wal_close(w);
+		ck_assert_uint_eq(check_wal_readall(dir, 1, 1), st.next_lsn);
+		ck_assert_int_eq(wal_verify(dir, stderr), 0);
+		check_wal_rmdir(dir);
+		free(dir);
+		if (!failed)
+			break;
+	}
+	ck_assert_int_lt(n, 200);
+}
+END_TEST
+
+START_TEST(test_torn_sectors)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir(), copy[512], path[512];
+	uint64_t		 start, end, s, a, b;
+	int			 trial;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 30, 5);
+	check_wal_write(w, 6, 0);	/* LSN 31..36: one flush */
+	wal_close(w);
+	start = check_wal_offset(1, 31);
+	end = check_wal_offset(1, 37);
+	snprintf(copy, sizeof copy, "%s.copy", dir);
+	check_wal_segpath(path, sizeof path, copy, 1);
+	srandom(7);
+	for (trial = 0; trial < 150; trial++) {
+		check_wal_copydir(dir, copy);
+		/* Each sector of the last flush keeps its old or new bytes. */
+		for (s = start / 512; s * 512 < end; s++) {
+			if (random() & 1)
+				continue;
+			a = s * 512 > start ? s * 512 : start;
+			b = s * 512 + 512 < end ? s * 512 + 512 : end;
+			check_wal_poke(path, a, 0, (size_t)(b - a));
+		}
+		w = check_wal_open(copy, SEG1M, WAL_DIRECT_AUTO);
+		wal_stats(w, &st);
+		ck_assert_uint_ge(st.next_lsn, 31);
+		ck_assert_uint_le(st.next_lsn, 37);
+		ck_assert_uint_eq(check_wal_append(w, 1, 2, 3, 10),
+		    st.next_lsn);
+		check_wal_sync(w);
+		wal_close(w);
+		ck_assert_uint_ge(check_wal_count(copy, 1, NULL, UINT64_MAX),
+		    31);
+		ck_assert_int_eq(wal_verify(copy, stderr), 0);
+	}
+	check_wal_rmdir(copy);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 struct check_wal_pipe {
 	pthread_mutex_t		 m;
 	pthread_cond_t		 c;
@@ -1563,6 +1734,9 @@ check_wal_suite(void)
 	tcase_add_test(tc, test_stray_files);
 	tcase_add_test(tc, test_rotate_marks);
 	tcase_add_test(tc, test_threads_group_commit);
+	tcase_add_test(tc, test_short_writes);
+	tcase_add_test(tc, test_fail_every_sync);
+	tcase_add_test(tc, test_torn_sectors);
 	suite_add_tcase(s, tc);
 	return (s);
 }
