@@ -530,13 +530,19 @@ fail:
 	return (-1);
 }
 
-/* Says whether a new segment can be promised to the filling batch. */
+/*
+ * Says whether a new segment can be promised to the filling batch. A spare
+ * is promised while a batch that ends a segment is filling, and while a
+ * batch that begins one is out: the flush that activates it has not ended.
+ */
 static enum wal_rc
 wal_claim_spare(struct wal *w)
 {
 	enum wal_spare_state	st;
 	int			err;
 
+	if (w->out != NULL && w->out->begins_seg)
+		return (WAL_EFULL);
 	pthread_mutex_lock(&w->lock);
 	st = w->spare_state;
 	err = w->spare_errno;

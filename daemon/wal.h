@@ -73,7 +73,8 @@ struct wal_batch;
 
 /* Opens (creating if needed) the directory, takes its lock, recovers it. */
 struct wal	*wal_open(const struct wal_options *, char **cause);
-/* Closes files and frees; no batch may be in flight. Does not flush. */
+/* Closes files and frees; no batch may be in flight and no
+   wal_prepare_spare running. Does not flush. */
 void		 wal_close(struct wal *);
 
 /* Assigns the next LSN and copies the record into the filling batch. */
@@ -83,7 +84,8 @@ enum wal_rc	 wal_append(struct wal *, uint16_t type, uint32_t tenant,
 /* The filling batch will end the active segment (footer), the next starts
    a new one. WAL_EWAIT/WAL_ENOSPC when no new segment is ready; WAL_OK and
    nothing to do when the segment has no record yet; WAL_EFULL when the
-   filling batch itself begins a new segment (flush, then retry). */
+   filling batch, or the one being written, begins a new segment (flush,
+   then retry). wal_append can return WAL_EFULL for the same reason. */
 enum wal_rc	 wal_mark_rotate(struct wal *);
 /* The filling batch will seal the log; appends fail with WAL_ESEALED. */
 enum wal_rc	 wal_mark_seal(struct wal *);

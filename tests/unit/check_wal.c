@@ -1566,6 +1566,52 @@ START_TEST(test_torn_sectors)
 }
 END_TEST
 
+START_TEST(test_rotate_while_activating)
+{
+	struct wal		*w;
+	struct wal_batch	*b;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	static unsigned char	 big[200000];
+	uint64_t		 lsn;
+	enum wal_rc		 rc;
+	int			 i;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_int_eq(wal_append(w, 0, 0, 0, "a", 1, &lsn), WAL_OK);
+	ck_assert_int_eq(wal_prepare_spare(w, &cause), 0);
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_OK);
+	check_wal_sync(w);
+	/* The batch that activates the spare is out... */
+	ck_assert_int_eq(wal_append(w, 0, 0, 0, "b", 1, &lsn), WAL_OK);
+	b = wal_flush_begin(w);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(wal_append(w, 0, 0, 0, "c", 1, &lsn), WAL_OK);
+	/* ...so the spare it will use cannot be promised again. */
+	ck_assert_int_eq(wal_spare_ready(w), 1);
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_EFULL);
+	for (i = 0; i < 10; i++) {
+		rc = wal_append(w, 0, 0, 0, big, sizeof big, &lsn);
+		if (rc != WAL_OK)
+			break;
+	}
+	ck_assert_int_eq(rc, WAL_EFULL);
+	ck_assert_int_eq(wal_flush_io(w, b, &cause), 0);
+	wal_flush_end(w, b);
+	ck_assert_int_eq(wal_spare_ready(w), 0);
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_EWAIT);
+	ck_assert_int_eq(wal_prepare_spare(w, &cause), 0);
+	ck_assert_int_eq(wal_mark_rotate(w), WAL_OK);
+	check_wal_sync(w);
+	ck_assert_int_eq(wal_append(w, 0, 0, 0, "d", 1, &lsn), WAL_OK);
+	check_wal_sync(w);
+	wal_close(w);
+	ck_assert_int_eq(check_wal_nsegs(dir), 3);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 struct check_wal_pipe {
 	pthread_mutex_t		 m;
 	pthread_cond_t		 c;
@@ -1734,6 +1780,7 @@ check_wal_suite(void)
 	tcase_add_test(tc, test_stray_files);
 	tcase_add_test(tc, test_rotate_marks);
 	tcase_add_test(tc, test_threads_group_commit);
+	tcase_add_test(tc, test_rotate_while_activating);
 	tcase_add_test(tc, test_short_writes);
 	tcase_add_test(tc, test_fail_every_sync);
 	tcase_add_test(tc, test_torn_sectors);
