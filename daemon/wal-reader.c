@@ -36,7 +36,11 @@ struct wal_reader {
 	uint64_t	 boff;		/* file offset of buf[0] */
 	size_t		 blen;
 	uint64_t	 blimit;	/* limit when buf was read */
+	size_t		 chunk;		/* bytes to read next: small while
+					   following the end, growing to 1 MiB */
 };
+
+#define READER_MIN_CHUNK	(64u << 10)
 
 /* Sets *cause to "DIR/FILE: offset N: LSN M: what". */
 static void
@@ -142,19 +146,22 @@ wal_reader_fill(struct wal_reader *r, uint64_t off, size_t need,
     uint64_t limit, char **cause)
 {
 	unsigned char	*nb;
-	size_t		 done = 0;
+	size_t		 done = 0, want;
 	ssize_t		 n;
 
-	if (need > r->cap) {
-		if ((nb = realloc(r->buf, need)) == NULL) {
+	want = need > r->chunk ? need : r->chunk;
+	if (want > r->cap) {
+		if ((nb = realloc(r->buf, want)) == NULL) {
 			segment_cause(cause, "%s: %s", r->dir, strerror(errno));
 			return (-1);
 		}
 		r->buf = nb;
-		r->cap = need;
+		r->cap = want;
 	}
-	while (done < r->cap) {
-		n = sysio.pread(r->fd, r->buf + done, r->cap - done,
+	if (r->chunk < SCAN_CHUNK)
+		r->chunk *= 2;
+	while (done < want) {
+		n = sysio.pread(r->fd, r->buf + done, want - done,
 		    (off_t)(off + done));
 		if (n == -1) {
 			if (errno == EINTR)
@@ -236,7 +243,7 @@ wal_reader_open(const char *dir, uint64_t from, const struct wal_filter *f,
 	r->fd = r->dirfd = -1;
 	if (f != NULL)
 		r->filter = *f;
-	r->cap = SCAN_CHUNK;
+	r->cap = r->chunk = SCAN_CHUNK;
 	if ((r->buf = malloc(r->cap)) == NULL) {
 		segment_cause(cause, "%s: %s", dir, strerror(errno));
 		goto fail;
@@ -321,6 +328,7 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 					return (-1);
 				continue;
 			}
+			r->chunk = READER_MIN_CHUNK;
 			return (0);
 		}
 		if (segment_decode_rec(p, &h, &why) != 0) {

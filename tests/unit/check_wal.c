@@ -1612,6 +1612,73 @@ START_TEST(test_rotate_while_activating)
 }
 END_TEST
 
+static uint64_t	check_wal_pread_calls, check_wal_pread_bytes;
+
+/* pread that counts calls and bytes. */
+static ssize_t
+check_wal_counting_pread(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t	r;
+
+	r = sysio_real.pread(fd, buf, n, off);
+	check_wal_pread_calls++;
+	if (r > 0)
+		check_wal_pread_bytes += (uint64_t)r;
+	return (r);
+}
+
+START_TEST(test_reader_io)
+{
+	struct wal		*w;
+	struct wal_filter	 f;
+	struct wal_options	 o;
+	static unsigned char	 big[3 << 20];
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 lsn, n;
+	int			 i;
+
+	/* Small records: the reader reads in large chunks. */
+	w = check_wal_open(dir, 64ull << 20, WAL_DIRECT_AUTO);
+	check_wal_write(w, 20000, 1000);
+	wal_close(w);
+	sysio.pread = check_wal_counting_pread;
+	check_wal_pread_calls = 0;
+	ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 20000);
+	ck_assert_uint_lt(check_wal_pread_calls, 100);
+	sysio.pread = sysio_real.pread;
+	check_wal_rmdir(dir);
+
+	/* Large records that do not match are skipped, not read. */
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.segment_size = 64ull << 20;
+	o.max_record = sizeof big;
+	w = wal_open(&o, &cause);
+	ck_assert_ptr_nonnull(w);
+	for (i = 0; i < 30; i++) {
+		ck_assert_int_eq(wal_append(w, 0, 1, 0, big, sizeof big, &lsn),
+		    WAL_OK);
+		check_wal_sync(w);
+		ck_assert_int_eq(wal_append(w, 0, 2, 0, "x", 1, &lsn), WAL_OK);
+		check_wal_sync(w);
+		if (i % 10 == 9)
+			ck_assert_int_eq(wal_rotate(w, NULL), 0);
+	}
+	wal_close(w);
+	memset(&f, 0, sizeof f);
+	f.has_tenant = 1;
+	f.tenant = 2;
+	sysio.pread = check_wal_counting_pread;
+	check_wal_pread_bytes = 0;
+	n = check_wal_count(dir, 1, &f, UINT64_MAX);
+	sysio.pread = sysio_real.pread;
+	ck_assert_uint_eq(n, 30);
+	ck_assert_uint_lt(check_wal_pread_bytes, 30ull * sizeof big / 2);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 struct check_wal_pipe {
 	pthread_mutex_t		 m;
 	pthread_cond_t		 c;
@@ -1780,6 +1847,7 @@ check_wal_suite(void)
 	tcase_add_test(tc, test_stray_files);
 	tcase_add_test(tc, test_rotate_marks);
 	tcase_add_test(tc, test_threads_group_commit);
+	tcase_add_test(tc, test_reader_io);
 	tcase_add_test(tc, test_rotate_while_activating);
 	tcase_add_test(tc, test_short_writes);
 	tcase_add_test(tc, test_fail_every_sync);
