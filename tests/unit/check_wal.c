@@ -985,6 +985,9 @@ START_TEST(test_reader_follow)
 	ck_assert_int_eq(wal_reader_next(r, UINT64_MAX, &rec, &cause), 0);
 	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
 	wal_close(w);
+	/* The reader now holds the new, empty segment open... */
+	ck_assert_int_eq(wal_reader_next(r, UINT64_MAX, &rec, &cause), 0);
+	/* ...which the next start replaces by a file of the same name. */
 	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
 	lsn = check_wal_append(w, 0, 0, 0, 20);
 	check_wal_sync(w);
