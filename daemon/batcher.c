@@ -34,6 +34,7 @@ struct batcher {
 
 	/* Owned by the loop while NULL, by the flusher while set. */
 	struct wal_batch	*batch;
+	uint64_t		 taken_back;	/* batches the loop took back */
 	/* Set by the flusher, read by the loop in done_ev. */
 	int			 result;
 	char			*cause;
@@ -69,7 +70,7 @@ batcher_flusher_main(void *arg)
 	struct batcher		*b = arg;
 	struct wal_batch	*batch;
 	char			*cause;
-	uint64_t		 start;
+	uint64_t		 start, seen;
 	int			 rc;
 
 	pthread_mutex_lock(&b->lock);
@@ -89,9 +90,12 @@ batcher_flusher_main(void *arg)
 		b->result = rc;
 		b->cause = cause;
 		b->usec = batcher_now_usec() - start;
-		/* Hand the batch back: done_ev runs on the loop. */
+		/* Hand the batch back: done_ev runs on the loop. Wait until it
+		   is taken back, not until b->batch is NULL: the loop may have
+		   handed over the next batch before this thread wakes up. */
+		seen = b->taken_back;
 		event_active(b->done_ev, EV_READ, 0);
-		while (b->batch != NULL && !b->stopping)
+		while (b->taken_back == seen && !b->stopping)
 			pthread_cond_wait(&b->flush_cond, &b->lock);
 		if (b->stopping)
 			break;
@@ -172,6 +176,7 @@ batcher_done_cb(evutil_socket_t fd, short what, void *arg)
 	durable = wal_flush_end(b->wal, batch);
 	pthread_mutex_lock(&b->lock);
 	b->batch = NULL;
+	b->taken_back++;
 	pthread_cond_signal(&b->flush_cond);
 	if (rc == 0 && !wal_spare_ready(b->wal)) {
 		b->want_spare = 1;
