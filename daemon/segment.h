@@ -110,12 +110,14 @@ struct seg_tail {
 	int		later_footer;
 };
 
+/* Reads a little-endian u16. */
 static inline uint16_t
 seg_get16(const unsigned char *p)
 {
 	return ((uint16_t)(p[0] | (p[1] << 8)));
 }
 
+/* Reads a little-endian u32. */
 static inline uint32_t
 seg_get32(const unsigned char *p)
 {
@@ -123,12 +125,14 @@ seg_get32(const unsigned char *p)
 	    ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24));
 }
 
+/* Reads a little-endian u64. */
 static inline uint64_t
 seg_get64(const unsigned char *p)
 {
 	return ((uint64_t)seg_get32(p) | ((uint64_t)seg_get32(p + 4) << 32));
 }
 
+/* Writes a little-endian u16. */
 static inline void
 seg_put16(unsigned char *p, uint16_t v)
 {
@@ -136,6 +140,7 @@ seg_put16(unsigned char *p, uint16_t v)
 	p[1] = v >> 8;
 }
 
+/* Writes a little-endian u32. */
 static inline void
 seg_put32(unsigned char *p, uint32_t v)
 {
@@ -145,6 +150,7 @@ seg_put32(unsigned char *p, uint32_t v)
 	p[3] = v >> 24;
 }
 
+/* Writes a little-endian u64. */
 static inline void
 seg_put64(unsigned char *p, uint64_t v)
 {

@@ -105,6 +105,7 @@ check_crc32c_suite(void)
 	return (s);
 }
 
+/* Runs the suite; non-zero exit on any failure. */
 int
 main(void)
 {

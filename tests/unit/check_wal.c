@@ -1859,6 +1859,7 @@ check_wal_suite(void)
 	return (s);
 }
 
+/* Runs the suite; non-zero exit on any failure. */
 int
 main(void)
 {
