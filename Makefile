@@ -126,6 +126,10 @@ MANPAGES    = man/walld.8 man/walld.yaml.5 client/walctl.1
 # The units name /usr/sbin/walld and /etc/walld/; rewritten for PREFIX.
 UNIT_SED    = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/walld/|$(SYSCONFDIR)/walld/|g'
 CONF_DIST   = $(B)/walld.yaml.dist
+# libwal.pc names its directories from ${prefix} where it can, so that
+# `pkg-config --define-prefix` relocates it.
+PC_LIBDIR     = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 
 # The installed default configuration: conf/walld.yaml with the system
 # paths (/run/walld/walld.sock, /var/lib/walld) in place of ./var.
@@ -152,8 +156,8 @@ install: $(BINS) $(CONF_DIST) $(MANPAGES)
 	ln -sf libwal.so.1 $(DESTDIR)$(LIBDIR)/libwal.so
 	install -m 0644 $(B)/libwal.a $(DESTDIR)$(LIBDIR)/libwal.a
 	install -m 0644 client/libwal.h $(DESTDIR)$(INCLUDEDIR)/libwal.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIBWAL_VERSION)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' -e 's|@VERSION@|$(LIBWAL_VERSION)|' \
 	    client/libwal.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libwal.pc
 	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/libwal.pc
 	$(UNIT_SED) systemd/walld.service >$(DESTDIR)$(UNITDIR)/walld.service

@@ -3,7 +3,8 @@
  * tests. Binds an AF_UNIX datagram socket at PATH (the test then starts
  * walld with NOTIFY_SOCKET=PATH) and prints each datagram it receives as
  * one line, prefixed with the sender's pid (SCM_CREDENTIALS), until
- * SECONDS have passed or it is killed.
+ * SECONDS have passed or it is killed. A PATH beginning with '@' names an
+ * abstract socket, as in $NOTIFY_SOCKET.
  *
  *   notify_listen PATH SECONDS
  *
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +48,15 @@ main(int argc, char **argv)
 	char			 buf[4096], *line, *save;
 	long long		 deadline, left;
 	ssize_t			 n;
+	socklen_t		 sunlen;
+	size_t			 len;
 	int			 fd, on = 1;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: notify_listen PATH SECONDS\n");
 		return (64);
 	}
-	if (strlen(argv[1]) >= sizeof sun.sun_path) {
+	if ((len = strlen(argv[1])) >= sizeof sun.sun_path) {
 		fprintf(stderr, "notify_listen: %s: path too long\n", argv[1]);
 		return (64);
 	}
@@ -69,9 +73,13 @@ main(int argc, char **argv)
 	}
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, argv[1], strlen(argv[1]));
-	(void)unlink(argv[1]);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+	memcpy(sun.sun_path, argv[1], len);
+	sunlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	if (argv[1][0] == '@')
+		sun.sun_path[0] = '\0';
+	else
+		(void)unlink(argv[1]);
+	if (bind(fd, (struct sockaddr *)&sun, sunlen) != 0) {
 		fprintf(stderr, "notify_listen: bind %s: %s\n", argv[1],
 		    strerror(errno));
 		return (1);
