@@ -2,6 +2,10 @@
 # Installs the Debian packages walld needs to build and test, when missing:
 # with apt-get when root, otherwise it prints the exact command and fails.
 pkgs="build-essential pkg-config libevent-dev libssl-dev libyaml-dev check"
+# The systemd and install tests: systemd-analyze, systemd-socket-activate,
+# systemd-sysusers; man(1) for verify's Documentation= check; groff for
+# the man pages; strace for the system call filter.
+pkgs="$pkgs systemd man-db groff-base strace"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
