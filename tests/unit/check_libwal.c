@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,15 +52,19 @@ static void
 check_walld_start(void)
 {
 	const char	*b = getenv("WALD_BUILD");
-	char		 path[512];
+	char		 path[512], path2[512];
 	struct wal_conn	*c;
-	int		 i, st;
+	int		 i, st, fd;
 
 	snprintf(path, sizeof path, "%s/walld", b != NULL ? b : "build");
 	check_walld.pid = fork();
 	ck_assert_int_ne(check_walld.pid, -1);
 	if (check_walld.pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* walld's log goes to a file beside its socket. */
+		snprintf(path2, sizeof path2, "%s/walld.log", check_walld.dir);
+		if ((fd = open(path2, O_WRONLY|O_CREAT|O_APPEND, 0644)) != -1)
+			dup2(fd, STDERR_FILENO);
 		execl(path, "walld", "--socket", check_walld.sock,
 		    "--data-dir", check_walld.data, (char *)NULL);
 		fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
