@@ -113,6 +113,8 @@ usage(FILE *f)
 "       walbench disk --dir DIR [-t SECONDS]\n"
 "       walbench idle [-n CONNECTIONS] [-s SOCKET] [--pid PID]\n"
 "       walbench header             print the table header of `run`\n"
+"       walbench startup [-s SOCKET] -- WALLD ARGS...\n"
+"                                   start walld, time until it answers\n"
 "\n"
 "run:\n"
 "  -s, --socket PATH   walld's socket (default $WALLD_SOCKET)\n"
@@ -1008,6 +1010,47 @@ cmd_idle(const struct bench_opts *o)
 	return (0);
 }
 
+/* Starts walld (argv) and times how long it takes to answer a ping;
+   prints "pid=N ms=T". walld keeps running, its stdout sent to stderr. */
+static int
+cmd_startup(const struct bench_opts *o, char **argv)
+{
+	struct wal_conn	*c;
+	struct timespec	 nap = { 0, 200000 };
+	uint64_t	 t0, t1;
+	pid_t		 pid;
+	int		 st;
+
+	t0 = bench_now();
+	if ((pid = fork()) == -1)
+		fatal("fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(2, 1);
+		execvp(argv[0], argv);
+		fprintf(stderr, "walbench: %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	for (;;) {
+		if (wal_conn_open(&c, o->socket, 1000, NULL) == WAL_RESULT_OK) {
+			if (wal_conn_ping(c) == WAL_RESULT_OK)
+				break;
+			wal_conn_close(c);
+		}
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			fatal("%s exited during start-up (status %d)", argv[0],
+			    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		if (bench_now() - t0 > 300 * 1000000000ull) {
+			kill(pid, SIGKILL);
+			fatal("%s did not answer within 300 s", argv[0]);
+		}
+		nanosleep(&nap, NULL);
+	}
+	t1 = bench_now();
+	wal_conn_close(c);
+	printf("pid=%ld ms=%.2f\n", (long)pid, (double)(t1 - t0) / 1e6);
+	return (0);
+}
+
 enum {
 	OPT_TENANTS = 256, OPT_VSHARDS, OPT_ENCRYPT, OPT_PID, OPT_RESET_PEAK,
 	OPT_HEADER, OPT_JSON, OPT_DIR,
@@ -1138,7 +1181,7 @@ main(int argc, char **argv)
 			return (EXIT_USAGE);
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc && strcmp(cmd, "startup") != 0) {
 		usage(stderr);
 		return (EXIT_USAGE);
 	}
@@ -1156,6 +1199,13 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "idle") == 0)
 		return (cmd_idle(&o));
+	if (strcmp(cmd, "startup") == 0) {
+		if (argv[optind] == NULL) {
+			usage(stderr);
+			return (EXIT_USAGE);
+		}
+		return (cmd_startup(&o, argv + optind));
+	}
 	if (strcmp(cmd, "run") != 0) {
 		usage(stderr);
 		return (EXIT_USAGE);

@@ -1,0 +1,289 @@
+#!/bin/sh
+# run.sh: `make bench`. Starts a private walld on a temporary directory on
+# the repository's disk (var/bench/), measures the disk's limits, runs the
+# standard matrix with walbench, Redis's numbers when Redis is installed
+# (`make bench-peers` installs it), counts fsyncs with strace, times
+# start-up and replay over 4 GiB, and writes one markdown report:
+# var/bench/results.md (and a dated copy). Takes about 5 minutes.
+#
+#   sh bench/run.sh [BUILD_DIR]      BENCH_SECONDS=N per run (default 8);
+#                                    WALLD=, WALCTL= other binaries
+set -u
+B=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+SECS=${BENCH_SECONDS:-8}
+WB=$top/$B/walbench
+WALLD=${WALLD:-$top/$B/walld}	# WALLD=... benchmarks another build
+WALCTL=${WALCTL:-$top/$B/walctl}
+BATCH_MIB=8			# group_commit.max_batch_bytes given to walld
+for f in "$WB" "$WALLD" "$WALCTL"; do
+	[ -x "$f" ] || { echo "run.sh: $f is missing: make bench" >&2; exit 1; }
+done
+
+mkdir -p var/bench
+T=$(mktemp -d "$top/var/bench/run.XXXXXX")
+J=$T/results.json
+REPORT=$T/report.md
+SOCK=$T/walld.sock
+LOG=$T/walld.log
+WALLD_PID=
+export WALLD_SOCKET=$SOCK
+
+REDIS_SH_LIB=1
+. "$top/bench/redis.sh"
+
+stop_walld() {
+	[ -n "$WALLD_PID" ] || return 0
+	kill -TERM "$WALLD_PID" 2>/dev/null
+	i=0
+	while kill -0 "$WALLD_PID" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 400 ]; then
+			echo "run.sh: walld $WALLD_PID did not stop in 20 s;" \
+			    "killing it" >&2
+			kill -KILL "$WALLD_PID"
+			break
+		fi
+		sleep 0.05
+	done
+	WALLD_PID=
+}
+
+cleanup() {
+	stop_walld
+	redis_stop
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_walld DATA_DIR: starts walld on DATA_DIR; sets WALLD_PID and
+# STARTUP_MS (time until it answered a ping).
+start_walld() {
+	cat >"$T/walld.yaml" <<EOF
+socket:
+  path: $SOCK
+storage:
+  data_dir: $1
+group_commit:
+  max_batch_bytes: ${BATCH_MIB}MiB
+EOF
+	out=$("$WB" startup -s "$SOCK" -- "$WALLD" --config "$T/walld.yaml" \
+	    2>>"$LOG") || { echo "run.sh: walld did not start:" >&2;
+	    tail -n 20 "$LOG" >&2; exit 1; }
+	WALLD_PID=$(echo "$out" | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
+	STARTUP_MS=$(echo "$out" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
+}
+
+# jget LABEL KEY: a value from the JSON lines of this run.
+jget() {
+	awk -v l="\"label\":\"$1\"" -v k="\"$2\":" '
+	    index($0, l) { i = index($0, k); if (i == 0) next
+		s = substr($0, i + length(k)); sub(/[,}].*/, "", s)
+		gsub(/"/, "", s); print s; exit }' "$J"
+}
+
+# ratio A B: A / B with two decimals, or n/a.
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0)
+	    print "n/a"; else printf "%.2f", a / b }'
+}
+
+# verdict RATIO OP LIMIT: met / not met.
+verdict() {
+	awk -v r="$1" -v op="$2" -v l="$3" 'BEGIN { if (r == "n/a")
+	    print "not measured"; else if ((op == "<=" && r + 0 <= l + 0) ||
+	    (op == ">=" && r + 0 >= l + 0)) print "**met**";
+	    else print "**not met**" }'
+}
+
+now_ns() { date +%s%N; }
+
+say() { echo "$@" | tee -a "$REPORT"; }
+
+# bench LABEL WALBENCH-ARGS...: one matrix row.
+bench() {
+	label=$1
+	shift
+	"$WB" run -s "$SOCK" -t "$SECS" -l "$label" --json "$J" "$@" |
+	    tee -a "$REPORT"
+}
+
+start=$(now_ns)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+say "# walld benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
+say
+say "## Machine"
+say
+say "- CPU: $(nproc) × $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+say "- memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+say "- kernel: $(uname -sr)"
+say "- disk: $(df -T "$T" | awk 'NR == 2 { print $2 " on " $1 " (" $7 ")" }'), rotational=$(cat /sys/block/$(basename "$(df "$T" | awk 'NR == 2 { print $1 }')")/queue/rotational 2>/dev/null || echo '?')"
+say "- load average before the run: $load (others' work on the machine skews every number)"
+say "- walld: $("$WALLD" --version 2>&1 | head -n 1), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); max_batch_bytes ${BATCH_MIB} MiB, other settings default"
+say "- each run: ${SECS} s measured after 1 s of warm-up; data directory $T"
+say
+
+say "## Disk limits (\`walbench disk --dir DIR\`)"
+say
+"$WB" disk --dir "$T" --header --json "$J" | tee -a "$REPORT"
+say
+
+start_walld "$T/data"
+say "## walld (\`walbench run -p P -c C -d D -S SIZE -t $SECS\`)"
+say
+"$WB" header | tee -a "$REPORT"
+bench f1-1x1 -p 1
+bench f2-64proc -p 64
+bench f3-256proc -p 256
+bench f4-64x16 -p 1 -c 64 -d 16 --reset-peak
+bench f5-4k-64x16 -S 4k -p 1 -c 64 -d 16
+bench f5-4k-1x1 -S 4k -p 1
+bench mixed -S 64-4k -p 8 -c 4 -d 4 --tenants 16 --vshards 64
+bench f6-enc-128 -p 1 -c 64 -d 16 --encrypt on
+bench f6-enc-4k -S 4k -p 1 -c 64 -d 16 --encrypt on
+say
+
+# strace over a run of 64 concurrent clients: appends per fsync call.
+say "## Appends vs fsyncs, 64 concurrent clients (\`strace -f -c -e trace=fdatasync,fsync -p PID\`)"
+say
+if command -v strace >/dev/null 2>&1; then
+	a0=$("$WALCTL" stats | awk '$1 == "appends_total" { print $2 }')
+	strace -f -c -e trace=fdatasync,fsync -p "$WALLD_PID" \
+	    -o "$T/strace.txt" 2>/dev/null &
+	spid=$!
+	sleep 1
+	"$WB" run -s "$SOCK" -p 64 -t "$SECS" -w 0 -l strace-64proc \
+	    --json "$J" >/dev/null
+	kill -INT "$spid"
+	wait "$spid"
+	a1=$("$WALCTL" stats | awk '$1 == "appends_total" { print $2 }')
+	calls=$(awk '$NF == "fdatasync" || $NF == "fsync" { n += $4 }
+	    END { print n + 0 }' "$T/strace.txt")
+	say "appends acknowledged while traced: $((a1 - a0)); fdatasync+fsync" \
+	    "calls: $calls; appends per call: $(ratio $((a1 - a0)) "$calls")" \
+	    "(throughput under strace is not representative)."
+	say
+	say '```'
+	sed -n '/calls/,$p' "$T/strace.txt" | tee -a "$REPORT"
+	say '```'
+else
+	say "strace is not installed."
+fi
+say
+
+# Figure 8: what an idle connection costs.
+say "## Idle connections (\`walbench idle -n 2000\`)"
+say
+"$WB" idle -s "$SOCK" -n 2000 --header --json "$J" | tee -a "$REPORT"
+say
+stop_walld
+
+# Redis, same machine, same run.
+have_redis=0
+if redis_have; then
+	say "## Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'):" \
+	    "appendonly yes, appendfsync always, unix socket, XADD via" \
+	    "redis-benchmark (\`redis-benchmark -s SOCK -c C -P P -n N --csv" \
+	    "XADD mystream '*' f <SIZE bytes>\`)"
+	say
+	if redis_start "$T/redis"; then
+		REDIS_SECONDS=$SECS
+		redis_matrix "$J" | tee -a "$REPORT"
+		redis_stop
+		have_redis=1
+	else
+		say "Redis did not start."
+	fi
+else
+	say "## Redis"
+	say
+	say "Redis is not installed: \`make bench-peers\` installs it."
+fi
+say
+
+# Figure 7: start-up over 4 GiB of sealed segments vs an active segment
+# alone, and offline replay speed from the page cache.
+say "## Start-up and replay (4 GiB of sealed segments)"
+say
+ACTIVE=768	# 64 KiB records: 48 MiB in the active segment
+start_walld "$T/start-a"
+"$WB" run -s "$SOCK" -n $ACTIVE -S 64k -c 4 -d 4 -l fill-a >/dev/null
+stop_walld
+start_walld "$T/start-b"
+"$WB" run -s "$SOCK" -n 65536 -S 64k -c 8 -d 8 -l fill-4g --json "$J" \
+    >/dev/null
+"$WALCTL" rotate >/dev/null
+"$WB" run -s "$SOCK" -n $ACTIVE -S 64k -c 4 -d 4 -l fill-b >/dev/null
+stop_walld
+cat "$T"/start-a/* "$T"/start-b/* >/dev/null 2>&1	# into the page cache
+sa="" sb=""
+for i in 1 2 3; do
+	start_walld "$T/start-a"; sa="$sa $STARTUP_MS"; stop_walld
+	start_walld "$T/start-b"; sb="$sb $STARTUP_MS"; stop_walld
+done
+med() { echo "$@" | tr ' ' '\n' | sed '/^$/d' | sort -n | sed -n 2p; }
+ma=$(med $sa) mb=$(med $sb)
+sizeb=$(du -sb "$T/start-b" | cut -f1)
+say "| data directory | size | start-up to first ping, ms (3 runs) | median ms |"
+say "|---|---:|---|---:|"
+say "| active segment only (48 MiB of records) | $(du -sh "$T/start-a" | cut -f1) |$sa | $ma |"
+say "| 4 GiB sealed + the same active segment | $(du -sh "$T/start-b" | cut -f1) |$sb | $mb |"
+say
+payload=$((65536 * 65536 + ACTIVE * 65536))
+t0=$(now_ns)
+"$WALCTL" read --dir "$T/start-b" >/dev/null
+t1=$(now_ns)
+"$WALCTL" read --dir "$T/start-b" --tenant 4294967295 >/dev/null
+t2=$(now_ns)
+replay=$(awk -v b="$payload" -v t="$((t1 - t0))" 'BEGIN { printf "%.2f", b / t }')
+scan=$(awk -v b="$payload" -v t="$((t2 - t1))" 'BEGIN { printf "%.2f", b / t }')
+say "\`walctl read --dir\` over $payload payload bytes ($sizeb bytes on disk)," \
+    "page cache warm: every record printed to /dev/null: $replay GB/s" \
+    "($(( (t1 - t0) / 1000000 )) ms); with a tenant filter that matches" \
+    "nothing (scan and check only): $scan GB/s ($(( (t2 - t1) / 1000000 )) ms)."
+say
+
+# The figures of issue 8.
+f1=$(ratio "$(jget f1-1x1 p50_us)" "$(jget disk sync_p50_us)")
+f5=$(ratio "$(jget f5-4k-64x16 mb_per_s)" "$(jget disk direct_mb_per_s)")
+f7=$(ratio "$mb" "$ma")
+idle=$(jget idle bytes_per_conn)
+rss=$(jget f4-64x16 walld_peak_rss_kib)
+rss_beyond=$(awk -v r="$rss" -v b="$BATCH_MIB" 'BEGIN { if (r == "" || r < 0)
+    print ""; else printf "%.1f", r / 1024 - 2 * b }')
+if [ $have_redis = 1 ]; then
+	f2=$(ratio "$(jget f2-64proc appends_per_s)" "$(jget redis-64x1 appends_per_s)")
+	f2p=$(ratio "$(jget f2-64proc p99_us)" "$(jget redis-64x1 p99_us)")
+	f3=$(ratio "$(jget f3-256proc appends_per_s)" "$(jget redis-256x1 appends_per_s)")
+	f4=$(ratio "$(jget f4-64x16 appends_per_s)" "$(jget redis-64x16 appends_per_s)")
+else
+	f2=n/a f2p=n/a f3=n/a f4=n/a
+fi
+v2=$(verdict "$f2" ">=" 1.5)
+[ "$(verdict "$f2p" "<=" 1)" = "**met**" ] || v2="**not met**"
+[ "$f2" = n/a ] && v2="not measured"
+say "## The figures of issue 8"
+say
+say "| # | figure | measured | ratio | target | verdict |"
+say "|---|---|---|---:|---|---|"
+say "| 1 | 1 client × 1 in flight, median latency vs disk 4 KiB write+fdatasync median | $(jget f1-1x1 p50_us) µs vs $(jget disk sync_p50_us) µs | $f1 | ≤ 1.2 | $(verdict "$f1" "<=" 1.2) |"
+say "| 2 | 64 processes × 1: throughput vs Redis; p99 vs Redis | $(jget f2-64proc appends_per_s)/s vs $(jget redis-64x1 appends_per_s)/s; p99 $(jget f2-64proc p99_us) µs vs $(jget redis-64x1 p99_us) µs | $f2 (p99 $f2p) | ≥ 1.5 (p99 ≤ 1) | $v2 |"
+say "| 3 | 256 processes × 1 vs Redis | $(jget f3-256proc appends_per_s)/s vs $(jget redis-256x1 appends_per_s)/s | $f3 | ≥ 1.5 | $(verdict "$f3" ">=" 1.5) |"
+say "| 4 | 64 connections × 16 vs Redis | $(jget f4-64x16 appends_per_s)/s vs $(jget redis-64x16 appends_per_s)/s | $f4 | ≥ 2 | $(verdict "$f4" ">=" 2) |"
+say "| 5 | 4 KiB pipelined vs disk O_DIRECT 1 MiB bandwidth | $(jget f5-4k-64x16 mb_per_s) MB/s vs $(jget disk direct_mb_per_s) MB/s | $f5 | ≥ 0.6 | $(verdict "$f5" ">=" 0.6) |"
+say "| 6 | encryption on vs off, 128 B and 4 KiB | n/a: walld has no encryption yet | n/a | ≥ 0.9 | not measured |"
+say "| 7a | start-up, 4 GiB sealed + active vs active only | $mb ms vs $ma ms | $f7 | ≤ 1 | $(verdict "$f7" "<=" 1) |"
+say "| 7b | \`walctl read --dir\` replay from the page cache | $replay GB/s | $replay | ≥ 1 GB/s | $(verdict "$replay" ">=" 1) |"
+say "| 8a | idle connection cost | $idle B | $(ratio "$idle" 16384) | ≤ 16 KiB | $(verdict "$(ratio "$idle" 16384)" "<=" 1) |"
+say "| 8b | peak RSS under figure 4 beyond 2 × ${BATCH_MIB} MiB batch buffers | $rss_beyond MiB (peak $(awk -v r="$rss" 'BEGIN { printf "%.1f", r / 1024 }') MiB) | $(ratio "$rss_beyond" 64) | ≤ 64 MiB | $(verdict "$(ratio "$rss_beyond" 64)" "<=" 1) |"
+say
+say "Run took $(( ($(now_ns) - start) / 1000000000 )) s; load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
+
+stamp=$(date -u +%Y%m%d-%H%M%S)
+cp "$REPORT" "$top/var/bench/results-$stamp.md"
+cp "$REPORT" "$top/var/bench/results.md"
+cp "$J" "$top/var/bench/results-$stamp.json"
+echo
+echo "report: var/bench/results.md (and results-$stamp.md, .json)"
