@@ -111,9 +111,12 @@ expect_eq "pkg-config --define-prefix" \
     "$(echo $(pkg-config --define-prefix --cflags --libs libwal))" \
     "-I$R/usr/include -L$R/usr/lib -lwal"
 expect_eq "pkg-config --modversion" "$(pc --modversion)" 0.1.0
-cc -std=c99 -Wall -Wextra -Werror -o "$T/client" "$T/client.c" $flags ||
+# A SANITIZE=1 libwal needs its runtime linked into the client.
+san=
+[ "$(basename "$B")" != build-san ] || san=-fsanitize=address,undefined
+cc -std=c99 -Wall -Wextra -Werror $san -o "$T/client" "$T/client.c" $flags ||
     fail "building the client against the installed libwal.so"
-cc -std=c99 -Wall -Wextra -Werror -o "$T/client-static" "$T/client.c" \
+cc -std=c99 -Wall -Wextra -Werror $san -o "$T/client-static" "$T/client.c" \
     $(pc --cflags) "$R/usr/lib/libwal.a" || fail "building the client against libwal.a"
 LD_LIBRARY_PATH=$R/usr/lib ldd "$T/client" | grep -q "libwal.so.1 => $R/usr/lib/libwal.so.1" ||
     fail "the client does not load the installed libwal.so.1"
