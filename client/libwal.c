@@ -755,6 +755,8 @@ libwal_parse(struct wal_conn *c)
 		}
 		libwal_dispatch_frame(c, &h, c->in + c->in_off + WIRE_HDR_LEN,
 		    h.len - WIRE_HDR_LEN);
+		if (c->closed)
+			return (-1);	/* the input is gone with the connection */
 		c->in_off += h.len;
 	}
 	if (c->in_off == c->in_len)
@@ -855,7 +857,8 @@ libwal_call(struct wal_conn *c, uint8_t op, uint8_t flags,
 		return (WAL_RESULT_SYSTEM);
 	}
 	hl = wire_enc_hdr(head, op, flags, r->id, flen + tlen);
-	memcpy(head + hl, fixed, flen);
+	if (flen > 0)
+		memcpy(head + hl, fixed, flen);
 	if (libwal_queue(c, head, hl + flen, tail, tlen) == -1) {
 		libwal_req_end(c, r);
 		return (WAL_RESULT_SYSTEM);
@@ -1210,7 +1213,8 @@ libwal_submit(struct wal_conn *c, uint8_t op, uint8_t flags,
 		return (WAL_RESULT_SYSTEM);
 	}
 	hl = wire_enc_hdr(head, op, flags, r->id, flen + tlen);
-	memcpy(head + hl, fixed, flen);
+	if (flen > 0)
+		memcpy(head + hl, fixed, flen);
 	if (libwal_queue(c, head, hl + flen, tail, tlen) == -1) {
 		libwal_req_end(c, r);
 		return (WAL_RESULT_SYSTEM);
