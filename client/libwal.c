@@ -764,6 +764,7 @@ libwal_parse(struct wal_conn *c)
 	return (0);
 }
 
+/* Reads what the socket has and dispatches whole frames. */
 static void
 libwal_read(struct wal_conn *c)
 {
@@ -1036,24 +1037,28 @@ wal_conn_close(struct wal_conn *c)
 	free(c);
 }
 
+/* The server's largest payload. */
 uint32_t
 wal_conn_max_record(struct wal_conn *c)
 {
 	return (c->max_record);
 }
 
+/* The server's largest accepted frame. */
 uint32_t
 wal_conn_max_frame(struct wal_conn *c)
 {
 	return (c->max_frame);
 }
 
+/* The protocol version in use. */
 uint16_t
 wal_conn_version(struct wal_conn *c)
 {
 	return (c->version);
 }
 
+/* The server's version string. */
 const char *
 wal_conn_server(struct wal_conn *c)
 {
@@ -1067,18 +1072,21 @@ wal_conn_set_timeout(struct wal_conn *c, int timeout_ms)
 	c->timeout_ms = timeout_ms;
 }
 
+/* The message of the last failure. */
 const char *
 wal_conn_error(struct wal_conn *c)
 {
 	return (c->err != NULL ? c->err : "no error");
 }
 
+/* The daemon's code of the last failure (0: local). */
 uint16_t
 wal_conn_error_code(struct wal_conn *c)
 {
 	return (c->err_code);
 }
 
+/* Tells whether the connection is closed. */
 int
 wal_conn_closed(struct wal_conn *c)
 {
@@ -1258,6 +1266,7 @@ wal_conn_submit_sync(struct wal_conn *c, uint64_t *id)
 	return (libwal_submit(c, WIRE_OP_SYNC, 0, NULL, 0, NULL, 0, id));
 }
 
+/* The socket, for an event loop. */
 int
 wal_conn_fd(struct wal_conn *c)
 {
@@ -1323,12 +1332,14 @@ wal_conn_wait(struct wal_conn *c, int timeout_ms, struct wal_completion *comp)
 	}
 }
 
+/* Submitted requests whose completions were not taken. */
 size_t
 wal_conn_inflight(struct wal_conn *c)
 {
 	return (c->nsubmitted + c->done_count);
 }
 
+/* Bytes queued and not yet written. */
 size_t
 wal_conn_output_pending(struct wal_conn *c)
 {
@@ -1450,12 +1461,14 @@ wal_cursor_next(struct wal_cursor *cur, int timeout_ms, struct wal_entry *e)
 	}
 }
 
+/* Where a later read should start. */
 uint64_t
 wal_cursor_next_lsn(struct wal_cursor *cur)
 {
 	return (cur->next_lsn);
 }
 
+/* Why the stream failed. */
 enum wal_result
 wal_cursor_result(struct wal_cursor *cur)
 {
@@ -1463,6 +1476,7 @@ wal_cursor_result(struct wal_cursor *cur)
 	    WAL_RESULT_OK);
 }
 
+/* The message of the stream failure. */
 const char *
 wal_cursor_error(struct wal_cursor *cur)
 {

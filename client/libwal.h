@@ -99,7 +99,8 @@ const char	*wal_conn_server(struct wal_conn *);	/* NUL-terminated */
 
 /* Time limit in ms for each later blocking call (< 0, the default: none).
    A blocking call that times out closes the connection and returns
-   WAL_RESULT_UNKNOWN: its request may still be carried out. */
+   WAL_RESULT_UNKNOWN: its request may still be carried out (or CLOSED when
+   not all of it could be written, so walld cannot have acted on it). */
 void		 wal_conn_set_timeout(struct wal_conn *, int timeout_ms);
 
 /* The message and daemon error code (WIRE_E_*, 0 when local) of the last

@@ -364,6 +364,7 @@ check_frame_suite(void)
 	return (s);
 }
 
+/* Runs the suite. */
 int
 main(void)
 {

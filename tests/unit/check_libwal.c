@@ -119,6 +119,7 @@ check_setup(void)
 	check_walld_start();
 }
 
+/* Per-test fixture: walld and its directory go. */
 static void
 check_teardown(void)
 {
@@ -600,6 +601,7 @@ check_libwal_suite(void)
 	return (s);
 }
 
+/* Runs the suite; walld is started by each test. */
 int
 main(void)
 {
