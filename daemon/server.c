@@ -166,6 +166,8 @@ struct server {
 
 static void	conn_process(struct conn *);
 static void	conn_kill(struct conn *, const char *why);
+static void	conn_maybe_close(struct conn *);
+static void	conn_read_end(struct conn *, int tell);
 static void	stream_pump(struct stream *);
 static void	server_maybe_finish(struct server *);
 static void	server_check_exit(struct server *);
@@ -259,8 +261,8 @@ conn_fatal(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
 	c->closing = 1;
 	if (c->bev != NULL) {
 		bufferevent_disable(c->bev, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_kill(c, NULL);
+		conn_read_end(c, 1);
+		conn_maybe_close(c);
 	}
 }
 
@@ -416,9 +418,14 @@ conn_maybe_close(struct conn *c)
 {
 	if (c->bev == NULL)
 		return;
-	if (c->eof && c->pending == 0 && c->refs == 0 && c->nstreams == 0)
+	/* Requests still in the input (held back by a limit) are answered
+	   first: conn_process runs them when the connection is unblocked. */
+	if (c->eof && c->pending == 0 && c->refs == 0 && c->nstreams == 0 &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
 		c->closing = 1;
-	if (c->closing &&
+	/* A closing connection still gets the replies of the appends it
+	   sent before (a protocol error after them, a half-close). */
+	if (c->closing && c->pending == 0 && c->refs == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_kill(c, NULL);
 }
@@ -1191,9 +1198,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_EOF) {
-		/* A half-close: answer what was sent, then close. */
+		/* A half-close: answer what was sent, then close. Reads sent
+		   before it are requests too: they run to their end (a follow
+		   read until the peer is gone, found at the next write). */
 		c->eof = 1;
-		conn_read_end(c, 0);
 		conn_process(c);
 		server_kick(c->srv);
 		return;
