@@ -188,7 +188,11 @@ conn_send(struct conn *c, const uint8_t *hdr, size_t n, const void *tail,
 		conn_kill(c, "out of memory queueing a reply");
 		return;
 	}
-	if (evbuffer_get_length(out) > srv->cfg->max_conn_output) {
+	/* The limit is on what piles up beyond one frame of the largest
+	   record, so that a reader of large records is never taken for a
+	   client that does not read (read streams pause far below it). */
+	if (evbuffer_get_length(out) > srv->cfg->max_conn_output +
+	    srv->cfg->max_record + WIRE_HDR_LEN + WIRE_RECORD_FIXED) {
 		srv->count.dropped_slow++;
 		log_limited("slow client", 4, "connection %llu (pid %ld): "
 		    "output above %llu bytes: client does not read its "
@@ -642,9 +646,12 @@ stream_pump(struct stream *st)
 	for (;;) {
 		if (c->bev == NULL)
 			return;
+		/* Pause at READ_OUT_HIGH, or at half the output limit when
+		   that is lower; the write callback resumes us. */
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >=
-		    READ_OUT_HIGH)
-			return;	/* the write callback resumes us */
+		    READ_OUT_HIGH || evbuffer_get_length(
+		    bufferevent_get_output(c->bev)) >= srv->cfg->max_conn_output / 2)
+			return;
 		limit = srv->durable;
 		if (st->to != 0 && st->to < limit)
 			limit = st->to;

@@ -61,7 +61,7 @@ usage(void)
 "  sleep MS\n"
 "  recv N                        print N frames\n"
 "  recv-all                      print frames until end of stream\n"
-"  flood SIZE                    appends without reading, until cut off\n");
+"  flood TENANT SIZE             appends without reading, until cut off\n");
 	exit(64);
 }
 
@@ -267,7 +267,7 @@ raw_frame(struct raw *r, const uint8_t *hdr, size_t n, const void *tail,
 
 /* Appends without reading until the daemon cuts the connection off. */
 static void
-raw_flood(struct raw *r, size_t size)
+raw_flood(struct raw *r, uint32_t tenant, size_t size)
 {
 	uint8_t		 hdr[WIRE_ENC_MAX], *payload;
 	uint64_t	 count = 0, bytes = 0;
@@ -276,7 +276,7 @@ raw_flood(struct raw *r, size_t size)
 	if ((payload = calloc(1, size + 1)) == NULL)
 		exit(2);
 	for (;;) {
-		n = wire_enc_append(hdr, r->next_id++, 0, 1, 0, 1,
+		n = wire_enc_append(hdr, r->next_id++, 0, 1, 0, tenant,
 		    (uint32_t)size);
 		if (raw_send(r, hdr, n) != 0 || raw_send(r, payload, size) != 0)
 			break;
@@ -496,8 +496,10 @@ main(int argc, char **argv)
 			while (raw_recv(&r))
 				;
 		} else if (strcmp(c, "flood") == 0) {
-			NEED(1);
-			raw_flood(&r, (size_t)num(argv[++i]));
+			NEED(2);
+			raw_flood(&r, (uint32_t)num(argv[i + 1]),
+			    (size_t)num(argv[i + 2]));
+			i += 2;
 		} else {
 			fprintf(stderr, "rawclient: unknown command %s\n", c);
 			usage();
