@@ -1,0 +1,67 @@
+# 10,000 idle connections held at once (each has said HELLO) while a
+# well-behaved client keeps appending: walld's memory per idle connection
+# stays small (measured from /proc: at most 16 KiB each), the active
+# client keeps most of its throughput, and every connection is gone once
+# the holder closes them. Prints the figures.
+. "$(dirname "$0")/lib.sh"
+. "$TOP/tests/helpers/hostile.sh"
+
+N=${IDLE_CONNECTIONS:-10000}
+# Both walld and the holder need N descriptors: raise the limit (root may
+# go past the hard limit; elsewhere the hard limit has to do).
+ulimit -n $((N * 2 + 200)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" ||
+	fail "cannot raise the open files limit"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N + 100)) ]; then
+	echo "skip: open files limit $(ulimit -n) is below $((N + 100))"
+	exit 0
+fi
+
+start_walld
+load_start 2
+sleep 1
+# The load's rate, alone.
+a0=$(load_acks); sleep 2; a1=$(load_acks)
+rate0=$(( (a1 - a0) / 2 ))
+rss0=$(rss_kib)
+
+mkfifo "$T/hold"
+"$RAW" -s "$SOCK" idle "$N" <"$T/hold" >"$T/idle.out" 2>&1 &
+holder=$!
+exec 3>"$T/hold"
+i=0
+while ! grep -q '^ready' "$T/idle.out"; do
+	kill -0 $holder 2>/dev/null || fail "the holder exited: $(cat "$T/idle.out")"
+	i=$((i + 1))
+	[ $i -lt 1200 ] || fail "$N connections not ready within 60 s"
+	sleep 0.05
+done
+expect_eq "connections ready" "$(cat "$T/idle.out")" "ready $N"
+expect_eq "connections" "$(stat_of connections)" $((N + 3))
+sleep 1
+rss1=$(rss_kib)
+# The load's rate with every connection held.
+a0=$(load_acks); sleep 2; a1=$(load_acks)
+rate1=$(( (a1 - a0) / 2 ))
+per=$(( (rss1 - rss0) * 1024 / N ))
+echo "idle connections: $N; walld RSS ${rss0} KiB before, ${rss1} KiB with them held: $per bytes per idle connection"
+echo "well-behaved load: $rate0 appends/s alone, $rate1 appends/s beside $N idle connections"
+[ "$per" -le 16384 ] || fail "$per bytes per idle connection (> 16 KiB)"
+[ "$rate1" -ge $((rate0 / 3)) ] ||
+	fail "the load fell from $rate0 to $rate1 appends/s"
+load_progress "with $N idle connections"
+ok "$N idle connections: $per bytes each; the load kept $rate1 of $rate0 appends/s"
+
+# Close them all: walld is back to the load's connections.
+exec 3>&-
+wait $holder || fail "the holder failed: $(cat "$T/idle.out")"
+i=0
+while [ "$(stat_of connections)" -ne 3 ]; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || fail "connections left: $(stat_of connections)"
+	sleep 0.05
+done
+rss2=$(rss_kib)
+ok "all $N closed; walld RSS ${rss2} KiB"
+load_stop
+stop_walld TERM || fail "walld did not stop cleanly"
+load_check
