@@ -63,6 +63,9 @@ struct proc_result {
 	uint64_t	 total;		/* acknowledged at all */
 	uint64_t	 errors;
 	uint64_t	 last_done;	/* time of the last ack (count mode) */
+	uint64_t	 cpu_start;	/* own CPU time (ns) at the window's start */
+	uint64_t	 cpu_end;	/* and at its end */
+	int		 in_window;	/* 0 before, 1 in, 2 after the window */
 	int		 failed;
 	char		 error[200];
 };
@@ -103,6 +106,7 @@ struct snap {
 	uint64_t	fsyncs;
 	double		cpu_s;		/* utime + stime, all threads */
 	int		has_cpu;
+	double		busy_s;		/* the whole machine's busy CPU time */
 };
 
 static void
@@ -245,6 +249,16 @@ rng_next(uint64_t *s)
 	return (x);
 }
 
+/* This process's CPU time in ns. */
+static uint64_t
+proc_self_cpu(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
 /* Sleeps until the CLOCK_MONOTONIC time t (ns). */
 static void
 sleep_until(uint64_t t)
@@ -296,6 +310,27 @@ proc_cpu(pid_t pid, double *secs)
 	    "%llu", &ut, &st) != 2)
 		return (-1);
 	*secs = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return (0);
+}
+
+/* The machine's busy CPU time in seconds (all CPUs): user, nice, system,
+   irq and softirq of /proc/stat. */
+static int
+proc_busy(double *secs)
+{
+	unsigned long long	 v[7];
+	FILE			*f;
+	int			 n;
+
+	if ((f = fopen("/proc/stat", "r")) == NULL)
+		return (-1);
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+	    &v[2], &v[3], &v[4], &v[5], &v[6]);
+	fclose(f);
+	if (n != 7)
+		return (-1);
+	*secs = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) /
+	    (double)sysconf(_SC_CLK_TCK);
 	return (0);
 }
 
@@ -387,6 +422,8 @@ snap_take(struct wal_conn *sc, pid_t pid, struct snap *s)
 	s->fsyncs = stat_u64(text, "fsyncs_total");
 	free(text);
 	s->has_cpu = pid > 0 && proc_cpu(pid, &s->cpu_s) == 0;
+	if (proc_busy(&s->busy_s) == -1)
+		s->busy_s = -1;
 }
 
 /* walld's pid: the peer of a connected socket. */
@@ -473,6 +510,14 @@ bconn_done(struct bctx *x, struct bconn *b, const struct wal_completion *c)
 
 	b->inflight--;
 	pr->last_done = now;
+	if (pr->in_window == 0 && now >= x->sh->t_measure) {
+		pr->cpu_start = proc_self_cpu();
+		pr->in_window = 1;
+	}
+	if (pr->in_window == 1 && now >= x->sh->t_end) {
+		pr->cpu_end = proc_self_cpu();
+		pr->in_window = 2;
+	}
 	if (c->result != WAL_RESULT_OK) {
 		pr->errors++;
 		if (!wal_result_retryable(c->result))
@@ -643,6 +688,8 @@ proc_main(const struct bench_opts *o, struct shared *sh, int idx,
 		proc_loop_one(&x, &bs[0]);
 	else
 		proc_loop_many(&x, bs, nconn);
+	if (x.pr->in_window == 1)
+		x.pr->cpu_end = proc_self_cpu();
 	for (i = 0; i < nconn; i++)
 		wal_conn_close(bs[i].wc);
 	return (x.pr->failed ? 1 : 0);
@@ -658,9 +705,9 @@ print_header(void)
 	printf("| run | procs×conns×depth | payload B | appends/s | MB/s | "
 	    "p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | fsyncs/s | "
 	    "records/fsync | walld CPU µs/append | walld peak RSS MiB | "
-	    "client CPU µs/append | errors |\n");
+	    "client CPU µs/append | other CPU, cores | errors |\n");
 	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-	    "---:|---:|---:|---:|\n");
+	    "---:|---:|---:|---:|---:|\n");
 }
 
 static void
@@ -684,7 +731,7 @@ print_na(const struct bench_opts *o, const char *why)
 	if (o->header)
 		print_header();
 	printf("| %s | %d×%d×%d | %s | n/a | n/a | n/a | n/a | n/a | n/a | "
-	    "n/a | n/a | n/a | n/a | n/a | n/a | %s |\n", o->label, o->procs,
+	    "n/a | n/a | n/a | n/a | n/a | n/a | n/a | %s |\n", o->label, o->procs,
 	    o->conns, o->depth, size, why);
 	if (o->json != NULL && (f = fopen(o->json, "a")) != NULL) {
 		fprintf(f, "{\"label\":\"%s\",\"na\":\"%s\"}\n", o->label, why);
@@ -725,7 +772,8 @@ cmd_run(const struct bench_opts *o)
 	uint64_t		 appends = 0, bytes = 0, total = 0, errors = 0;
 	uint64_t		 last = 0, now;
 	double			 secs, aps, cpu_us = -1, rpf = -1, fps = -1;
-	double			 client_us = -1;
+	double			 client_us = -1, client_s = 0, other = -1;
+	double			 dt;
 	long			 hwm, rss;
 	char			*cause = NULL, *text, enc[32] = "off", size[32];
 	char			 v[12][32], ready;
@@ -849,6 +897,8 @@ cmd_run(const struct bench_opts *o)
 		errors += pr->errors;
 		if (pr->last_done > last)
 			last = pr->last_done;
+		if (pr->cpu_end > pr->cpu_start)
+			client_s += (double)(pr->cpu_end - pr->cpu_start) / 1e9;
 	}
 	if (failed)
 		fatal("a client process failed; no result");
@@ -864,11 +914,25 @@ cmd_run(const struct bench_opts *o)
 	if (a.has_cpu && b.has_cpu && b.appends > a.appends)
 		cpu_us = (b.cpu_s - a.cpu_s) * 1e6 /
 		    (double)(b.appends - a.appends);
-	if (getrusage(RUSAGE_CHILDREN, &ru) == 0 && total > 0)
+	/* The clients' CPU within the window; failing that, over their
+	   whole life. */
+	if (client_s > 0 && appends > 0)
+		client_us = client_s * 1e6 / (double)appends;
+	else if (getrusage(RUSAGE_CHILDREN, &ru) == 0 && total > 0)
 		client_us = ((double)ru.ru_utime.tv_sec * 1e6 +
 		    (double)ru.ru_utime.tv_usec +
 		    (double)ru.ru_stime.tv_sec * 1e6 +
 		    (double)ru.ru_stime.tv_usec) / (double)total;
+	/* What else ran on the machine meanwhile: busy CPU less walld's and
+	   the clients'. Anything well above 0 skews the run. */
+	dt = (double)(b.t - a.t) / 1e9;
+	if (a.busy_s >= 0 && b.busy_s >= 0 && a.has_cpu && b.has_cpu &&
+	    client_s > 0 && dt > 0) {
+		other = ((b.busy_s - a.busy_s) - (b.cpu_s - a.cpu_s)) / dt -
+		    client_s / secs;
+		if (other < 0)
+			other = 0;
+	}
 	hwm = walld > 0 ? proc_status_kib(walld, "VmHWM") : -1;
 	rss = walld > 0 ? proc_status_kib(walld, "VmRSS") : -1;
 
@@ -876,7 +940,7 @@ cmd_run(const struct bench_opts *o)
 	if (o->header)
 		print_header();
 	printf("| %s | %d×%d×%d | %s | %.0f | %.1f | %.1f | %.1f | %.1f | "
-	    "%.1f | %.1f | %s | %s | %s | %s | %s | %" PRIu64 " |\n",
+	    "%.1f | %.1f | %s | %s | %s | %s | %s | %s | %" PRIu64 " |\n",
 	    o->label, o->procs, o->conns, o->depth, size, aps,
 	    (double)bytes / secs / 1e6,
 	    us(hist_quantile(all, 0.5)), us(hist_quantile(all, 0.9)),
@@ -886,7 +950,8 @@ cmd_run(const struct bench_opts *o)
 	    fmt(v[1], sizeof v[1], "%.1f", rpf),
 	    fmt(v[2], sizeof v[2], "%.2f", cpu_us),
 	    fmt(v[3], sizeof v[3], "%.1f", hwm < 0 ? -1 : (double)hwm / 1024),
-	    fmt(v[4], sizeof v[4], "%.2f", client_us), errors);
+	    fmt(v[4], sizeof v[4], "%.2f", client_us),
+	    fmt(v[5], sizeof v[5], "%.2f", other), errors);
 	fflush(stdout);
 	if (o->json != NULL) {
 		if ((f = fopen(o->json, "a")) == NULL)
@@ -901,13 +966,15 @@ cmd_run(const struct bench_opts *o)
 		    "\"walld_cpu_us_per_append\":%.3f,"
 		    "\"walld_peak_rss_kib\":%ld,\"walld_rss_kib\":%ld,"
 		    "\"client_cpu_us_per_append\":%.3f,"
+		    "\"other_cpu_cores\":%.2f,"
 		    "\"errors\":%" PRIu64 "}\n",
 		    o->label, o->procs, o->conns, o->depth, o->min_size,
 		    o->max_size, enc, secs, appends, aps,
 		    (double)bytes / secs / 1e6,
 		    us(hist_quantile(all, 0.5)), us(hist_quantile(all, 0.9)),
 		    us(hist_quantile(all, 0.99)), us(hist_quantile(all, 0.999)),
-		    us(all->max), fps, rpf, cpu_us, hwm, rss, client_us, errors);
+		    us(all->max), fps, rpf, cpu_us, hwm, rss, client_us, other,
+		    errors);
 		fclose(f);
 	}
 	wal_conn_close(sc);

@@ -13,6 +13,7 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -50,6 +51,7 @@
 #define READ_OUT_HIGH		(256 * 1024)	/* pause a read stream here */
 #define READ_OUT_LOW		(64 * 1024)	/* and resume below this */
 #define DRAIN_TIMEOUT_SEC	10
+#define FD_RESERVE		32	/* descriptors kept for log files */
 
 enum server_state { SRV_RUNNING, SRV_DRAINING, SRV_FAILED };
 
@@ -146,6 +148,7 @@ struct server {
 	struct conn_list	 dead;		/* closed, waiting to be freed */
 	unsigned		 nconns;
 	uint64_t		 serial;
+	int			 fd_limit;	/* RLIMIT_NOFILE at start */
 
 	struct waiter		*wq;		/* ring of waiters */
 	size_t			 wq_cap;
@@ -1218,6 +1221,23 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		    EVUTIL_SOCKET_ERROR()));
 }
 
+/* Best effort: tells a connection why it is refused, then closes it. */
+static void
+server_refuse(int fd, const char *why)
+{
+	uint8_t	buf[WIRE_ENC_MAX + 128];
+	size_t	n, len = strlen(why);
+
+	if (len > 128)
+		len = 128;
+	n = wire_enc_error(buf, 0, WIRE_E_BUSY, len);
+	memcpy(buf + n, why, len);
+	/* Nothing to do if it fails: the client sees the close. */
+	if (send(fd, buf, n + len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+		log_debug("refusing a connection: %s", strerror(errno));
+	close(fd);
+}
+
 static void
 server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -1226,23 +1246,28 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct conn		*c;
 	struct ucred		 cred;
 	socklen_t		 clen = sizeof cred;
-	uint8_t			 buf[WIRE_ENC_MAX + 32];
 	static const char	 busy[] = "too many connections";
 	uint32_t		 max_frame;
-	size_t			 n;
+	int			 reserve;
 
 	(void)l; (void)sa; (void)salen;
 	if (srv->state != SRV_RUNNING || srv->nconns >= srv->cfg->max_connections) {
-		/* Best effort: tell the client why, then close. */
-		n = wire_enc_error(buf, 0, WIRE_E_BUSY, sizeof busy - 1);
-		memcpy(buf + n, busy, sizeof busy - 1);
-		/* Nothing to do if it fails: the client sees the close. */
-		if (send(fd, buf, n + sizeof busy - 1,
-		    MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
-			log_debug("refusing a connection: %s", strerror(errno));
-		close(fd);
+		server_refuse(fd, busy);
 		log_limited("connection refused", 4, "connection refused: %s "
 		    "(max_connections %u)", busy, srv->cfg->max_connections);
+		return;
+	}
+	/* accept() hands out the lowest free descriptor: from this one up,
+	   fewer than the reserve are left, and those are for the log's
+	   segment files and readers, not for more clients. */
+	reserve = srv->fd_limit / 4 < FD_RESERVE ? srv->fd_limit / 4 :
+	    FD_RESERVE;
+	if (fd >= srv->fd_limit - reserve) {
+		server_refuse(fd, "too many open files: walld keeps its last "
+		    "descriptors for its log");
+		log_limited("connection refused", 4, "connection refused: "
+		    "descriptor %d of the open files limit %d (the last %d are "
+		    "kept for the log)", (int)fd, srv->fd_limit, reserve);
 		return;
 	}
 	if ((c = calloc(1, sizeof *c)) == NULL) {
@@ -1615,6 +1640,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	struct server		*srv;
 	struct wal_stats	 st;
 	struct batcher_cbs	 cbs;
+	struct rlimit		 rl;
 	char			 line[160];
 
 	if ((srv = calloc(1, sizeof *srv)) == NULL) {
@@ -1628,6 +1654,8 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	TAILQ_INIT(&srv->blocked);
 	TAILQ_INIT(&srv->followers);
 	TAILQ_INIT(&srv->dead);
+	srv->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < 1000000000 ? (int)rl.rlim_cur : 1000000000;
 	wal_stats(w, &st);
 	srv->durable = st.durable_lsn;
 	srv->next_lsn = st.next_lsn;
