@@ -13,10 +13,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -39,6 +41,9 @@ struct main_ctx {
 	const char		*config_path;
 	const char		*socket_flag;
 	const char		*data_dir_flag;
+	pthread_mutex_t		 lock;		/* for the start-up extender */
+	pthread_cond_t		 cond;
+	int			 opened;
 };
 
 static void
@@ -153,6 +158,48 @@ main_status(struct main_ctx *m)
 
 	server_status(m->srv, buf, sizeof buf);
 	notify("STATUS=%s", buf);
+}
+
+/* While recovery runs, asks systemd every 5 s for 10 s more start time. */
+static void *
+main_extend_main(void *arg)
+{
+	struct main_ctx	*m = arg;
+	struct timespec	 ts;
+
+	pthread_mutex_lock(&m->lock);
+	while (!m->opened) {
+		notify("EXTEND_TIMEOUT_USEC=10000000");
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 5;
+		while (!m->opened &&
+		    pthread_cond_timedwait(&m->cond, &m->lock, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return (NULL);
+}
+
+/* Opens (recovering) the WAL, keeping systemd's start timeout at bay. */
+static struct wal *
+main_open_wal(struct main_ctx *m, const struct wal_options *wo, char **cause)
+{
+	struct wal	*w;
+	pthread_t	 t;
+	int		 extend;
+
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	extend = pthread_create(&t, NULL, main_extend_main, m) == 0;
+	w = wal_open(wo, cause);
+	if (extend) {
+		pthread_mutex_lock(&m->lock);
+		m->opened = 1;
+		pthread_cond_signal(&m->cond);
+		pthread_mutex_unlock(&m->lock);
+		pthread_join(t, NULL);
+	}
+	return (w);
 }
 
 static void
@@ -283,7 +330,7 @@ main(int argc, char **argv)
 	wo.log = log_engine;
 	log_info("walld %s: opening %s", WALD_VERSION, m.cfg->data_dir);
 	notify("STATUS=recovering %s", m.cfg->data_dir);
-	if ((w = wal_open(&wo, &cause)) == NULL) {
+	if ((w = main_open_wal(&m, &wo, &cause)) == NULL) {
 		log_err("%s", cause != NULL ? cause : "cannot open the WAL");
 		notify("STATUS=failed: cannot open the WAL");
 		return (1);

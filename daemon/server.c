@@ -861,6 +861,13 @@ conn_control(struct conn *c, const struct wire_hdr *h)
 		    "write error");
 		return (DISPATCH_DONE);
 	}
+	if (!wal_pending(srv->wal)) {
+		/* Rotating an empty segment: nothing to write, already done. */
+		wal_stats(srv->wal, &st);
+		conn_reply_u64(c, h->op, h->id, h->op == WIRE_OP_SEAL ?
+		    st.next_lsn - 1 : st.next_lsn);
+		return (DISPATCH_DONE);
+	}
 	if (server_ctl_wait(srv, c, h->id, h->op) != 0)
 		conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
 	return (DISPATCH_DONE);
@@ -1676,8 +1683,10 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	   systemd's) would hang the whole loop in accept(). */
 	if (evutil_make_socket_nonblocking(fd) != 0)
 		log_warn("listening socket: cannot make it non-blocking");
+	/* Backlog 0: the socket already listens (with SOMAXCONN, or systemd's
+	   Backlog=); libevent must not listen() again with a smaller one. */
 	srv->listener = evconnlistener_new(base, server_accept_cb, srv,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (srv->accept_ev == NULL || srv->drain_ev == NULL ||
 	    srv->reap_ev == NULL || srv->listener == NULL) {
 		*cause = strdup("cannot set up the listener");

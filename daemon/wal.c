@@ -658,6 +658,13 @@ wal_mark_seal(struct wal *w)
 	return (WAL_OK);
 }
 
+/* Whether the filling batch has anything to write; see wal.h. */
+int
+wal_pending(struct wal *w)
+{
+	return (w->fill != NULL && (w->fill->nrec > 0 || w->fill->ends_seg));
+}
+
 /* Detaches the filling batch for writing; see wal.h. */
 struct wal_batch *
 wal_flush_begin(struct wal *w)

@@ -90,6 +90,10 @@ enum wal_rc	 wal_mark_rotate(struct wal *);
 /* The filling batch will seal the log; appends fail with WAL_ESEALED. */
 enum wal_rc	 wal_mark_seal(struct wal *);
 
+/* 1 when the filling batch has something to write (records or a mark):
+   a mark that left nothing to write (rotating an empty segment) needs no
+   flush to take effect. */
+int		 wal_pending(struct wal *);
 /* Detaches the filling batch for writing; NULL when there is nothing to
    write or a batch is already out. */
 struct wal_batch *wal_flush_begin(struct wal *);

@@ -13,13 +13,13 @@ logdir=$(mktemp -d /tmp/walld-tests.XXXXXX)
 run_one() {	# name command...
 	name=$1; shift
 	start=$(date +%s)
-	if "$@" >"$logdir/$name.log" 2>&1; then
+	if "$@" >"$logdir/$(echo $name | tr / _).log" 2>&1; then
 		pass=$((pass + 1)); res=ok
 	else
 		fail=$((fail + 1)); res=FAIL; failed="$failed $name"
 	fi
 	printf '%-40s %s (%ss)\n' "$name" "$res" $(( $(date +%s) - start ))
-	[ $res = ok ] || sed 's/^/    | /' "$logdir/$name.log" | tail -n 40
+	[ $res = ok ] || sed 's/^/    | /' "$logdir/$(echo $name | tr / _).log" | tail -n 40
 }
 
 if [ "$what" = all ] || [ "$what" = unit ]; then
