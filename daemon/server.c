@@ -1212,13 +1212,26 @@ static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
+	struct stream	*st;
 
 	(void)bev;
 	if (what & BEV_EVENT_EOF) {
 		/* A half-close: answer what was sent, then close. Reads sent
-		   before it are requests too: they run to their end (a follow
-		   read until the peer is gone, found at the next write). */
+		   before it are requests too and run to their end; a follow
+		   read, which would never end (and keep its files open after
+		   the peer is gone), ends at the durable end of the log. */
 		c->eof = 1;
+		TAILQ_FOREACH(st, &c->streams, entry) {
+			st->follow = 0;
+			if (st->following) {
+				TAILQ_REMOVE(&c->srv->followers, st,
+				    follow_entry);
+				st->following = 0;
+			}
+		}
+		conn_pump_streams(c);
+		if (c->bev == NULL)
+			return;
 		conn_process(c);
 		server_kick(c->srv);
 		return;

@@ -48,7 +48,7 @@ usage(void)
 {
 	fprintf(stderr,
 "usage: rawclient [-s SOCKET] [-t TIMEOUT_MS] COMMAND...\n"
-"       rawclient [-s SOCKET] idle N\n"
+"       rawclient [-s SOCKET] [-t TIMEOUT_MS] idle N\n"
 "commands (ids count up from 1 unless given):\n"
 "  hello | hello-v MIN MAX       HELLO\n"
 "  frame LEN OP FLAGS ID HEX|-   a frame with any header; HEX is the body\n"
@@ -56,6 +56,7 @@ usage(void)
 "  append TENANT TEXT | append-nowait TENANT TEXT\n"
 "  appends N TENANT SIZE         N appends in a row, nothing read\n"
 "  read FROM TO [TENANT]         READ, with a tenant filter if given\n"
+"  read-follow FROM TO [TENANT]  the same with FOLLOW\n"
 "  sync | seal | rotate | stats | ping | truncate LSN\n"
 "  shutwr                        shutdown(SHUT_WR)\n"
 "  sleep MS\n"
@@ -288,19 +289,32 @@ raw_flood(struct raw *r, uint32_t tenant, size_t size)
 	free(payload);
 }
 
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
 /*
- * idle N: opens N connections, says HELLO on each, prints "ready N" once
- * every reply is in, then holds them until stdin reaches its end, and
- * prints "done". Connections that fail are counted and reported.
+ * idle N: opens N connections, says HELLO on each, waits for the replies
+ * (all within the -t timeout), prints "ready OK busy=B silent=S" (OK hello
+ * replies, B errors such as busy, S with no answer in time), then holds
+ * every connection until stdin reaches its end, and prints "done".
  */
 static int
-cmd_idle(const char *path, long n)
+cmd_idle(const char *path, long n, int timeout_ms)
 {
 	uint8_t		 buf[WIRE_ENC_MAX], rbuf[512];
 	struct wire_hdr	 h;
+	struct pollfd	 pfd;
 	const char	*why;
 	int		*fds;
-	long		 i, ok = 0;
+	long		 i, ok = 0, busy = 0;
+	long long	 deadline, left;
 	size_t		 len, got;
 	ssize_t		 k;
 	char		 line[16];
@@ -313,17 +327,26 @@ cmd_idle(const char *path, long n)
 			    strerror(errno));
 			break;
 		}
+		/* A refused connection may be closed already: its error
+		   reply is read below all the same. */
 		len = wire_enc_hello(buf, 1, WIRE_VERSION, WIRE_VERSION);
-		if (send(fds[i], buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		if (send(fds[i], buf, len, MSG_NOSIGNAL) != (ssize_t)len &&
+		    errno != EPIPE && errno != ECONNRESET) {
 			fprintf(stderr, "rawclient: hello %ld: %s\n", i,
 			    strerror(errno));
 			break;
 		}
 	}
 	n = i;
+	deadline = now_ms() + timeout_ms;
 	for (i = 0; i < n; i++) {
 		got = 0;
 		for (;;) {
+			left = deadline - now_ms();
+			pfd.fd = fds[i];
+			pfd.events = POLLIN;
+			if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
+				break;
 			k = recv(fds[i], rbuf + got, sizeof rbuf - got, 0);
 			if (k <= 0)
 				break;
@@ -335,8 +358,10 @@ cmd_idle(const char *path, long n)
 		if (got >= WIRE_HDR_LEN && rbuf[4] == (WIRE_OP_HELLO |
 		    WIRE_REPLY))
 			ok++;
+		else if (got >= WIRE_HDR_LEN && rbuf[4] == WIRE_OP_ERROR)
+			busy++;
 	}
-	printf("ready %ld\n", ok);
+	printf("ready %ld busy=%ld silent=%ld\n", ok, busy, n - ok - busy);
 	fflush(stdout);
 	while (fgets(line, sizeof line, stdin) != NULL)
 		;
@@ -382,7 +407,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "idle") == 0) {
 		if (argc != 2)
 			usage();
-		return (cmd_idle(path, (long)num(argv[1])));
+		return (cmd_idle(path, (long)num(argv[1]), r.timeout_ms));
 	}
 	if ((r.in = malloc(RAW_BUF)) == NULL)
 		return (2);
@@ -447,7 +472,10 @@ main(int argc, char **argv)
 			}
 			free(payload);
 			i += 3;
-		} else if (strcmp(c, "read") == 0) {
+		} else if (strcmp(c, "read") == 0 ||
+		    strcmp(c, "read-follow") == 0) {
+			uint8_t	flags = c[4] == '-' ? WIRE_F_FOLLOW : 0;
+
 			NEED(2);
 			memset(&rd, 0, sizeof rd);
 			rd.from = num(argv[i + 1]);
@@ -456,10 +484,9 @@ main(int argc, char **argv)
 			if (i + 1 < argc && argv[i + 1][0] >= '0' &&
 			    argv[i + 1][0] <= '9') {
 				rd.tenant = (uint32_t)num(argv[++i]);
-				n = wire_enc_read(hdr, r.next_id++,
-				    WIRE_F_TENANT, &rd);
-			} else
-				n = wire_enc_read(hdr, r.next_id++, 0, &rd);
+				flags |= WIRE_F_TENANT;
+			}
+			n = wire_enc_read(hdr, r.next_id++, flags, &rd);
 			raw_frame(&r, hdr, n, NULL, 0);
 		} else if (strcmp(c, "sync") == 0 || strcmp(c, "seal") == 0 ||
 		    strcmp(c, "rotate") == 0 || strcmp(c, "stats") == 0 ||
