@@ -409,7 +409,10 @@ libwal_break(struct wal_conn *c, enum wal_result result, const char *why)
 	else
 		msg = strdup(why);
 	m = msg != NULL ? msg : why;
-	libwal_seterr(c, 0, "%s", m);
+	/* A blocking call whose reply arrived before the hang-up keeps that
+	   reply's error (walld often answers, then closes). */
+	if (c->w_id == 0 || !c->w_done)
+		libwal_seterr(c, 0, "%s", m);
 
 	for (id = c->oldest; c->nreqs > 0 && id < c->next_id; id++) {
 		r = libwal_req_find(c, id);
