@@ -8,10 +8,13 @@
  * idle connection costs walld. One markdown table row per run.
  */
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -107,6 +110,7 @@ struct snap {
 	double		cpu_s;		/* utime + stime, all threads */
 	int		has_cpu;
 	double		busy_s;		/* the whole machine's busy CPU time */
+	double		kthr_s;		/* kernel threads' CPU time */
 };
 
 static void
@@ -334,6 +338,44 @@ proc_busy(double *secs)
 	return (0);
 }
 
+#define PF_KTHREAD	0x00200000	/* task flag of kernel threads */
+
+/* The CPU time of every kernel thread (journal, block I/O completion,
+   workqueues) in seconds: work the kernel does for walld's I/O, but not
+   in walld's own threads. */
+static int
+proc_kthreads(double *secs)
+{
+	unsigned long long	 ut, st, flags, sum = 0;
+	struct dirent		*de;
+	char			 path[300], buf[1024], *p;
+	DIR			*d;
+	FILE			*f;
+	size_t			 n;
+
+	if ((d = opendir("/proc")) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		if ((p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %llu %*u %*u %*u %*u "
+		    "%llu %llu", &flags, &ut, &st) != 3)
+			continue;
+		if (flags & PF_KTHREAD)
+			sum += ut + st;
+	}
+	closedir(d);
+	*secs = (double)sum / (double)sysconf(_SC_CLK_TCK);
+	return (0);
+}
+
 /* A "Name:  N kB" line of /proc/PID/status, in KiB; -1 if missing. */
 static long
 proc_status_kib(pid_t pid, const char *name)
@@ -422,7 +464,7 @@ snap_take(struct wal_conn *sc, pid_t pid, struct snap *s)
 	s->fsyncs = stat_u64(text, "fsyncs_total");
 	free(text);
 	s->has_cpu = pid > 0 && proc_cpu(pid, &s->cpu_s) == 0;
-	if (proc_busy(&s->busy_s) == -1)
+	if (proc_busy(&s->busy_s) == -1 || proc_kthreads(&s->kthr_s) == -1)
 		s->busy_s = -1;
 }
 
@@ -705,9 +747,10 @@ print_header(void)
 	printf("| run | procs×conns×depth | payload B | appends/s | MB/s | "
 	    "p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | fsyncs/s | "
 	    "records/fsync | walld CPU µs/append | walld peak RSS MiB | "
-	    "client CPU µs/append | other CPU, cores | errors |\n");
+	    "client CPU µs/append | kernel threads, cores | other CPU, cores | "
+	    "errors |\n");
 	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-	    "---:|---:|---:|---:|---:|\n");
+	    "---:|---:|---:|---:|---:|---:|\n");
 }
 
 static void
@@ -731,8 +774,8 @@ print_na(const struct bench_opts *o, const char *why)
 	if (o->header)
 		print_header();
 	printf("| %s | %d×%d×%d | %s | n/a | n/a | n/a | n/a | n/a | n/a | "
-	    "n/a | n/a | n/a | n/a | n/a | n/a | n/a | %s |\n", o->label, o->procs,
-	    o->conns, o->depth, size, why);
+	    "n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | %s |\n", o->label,
+	    o->procs, o->conns, o->depth, size, why);
 	if (o->json != NULL && (f = fopen(o->json, "a")) != NULL) {
 		fprintf(f, "{\"label\":\"%s\",\"na\":\"%s\"}\n", o->label, why);
 		fclose(f);
@@ -773,6 +816,7 @@ cmd_run(const struct bench_opts *o)
 	uint64_t		 last = 0, now;
 	double			 secs, aps, cpu_us = -1, rpf = -1, fps = -1;
 	double			 client_us = -1, client_s = 0, other = -1;
+	double			 kthr = -1;
 	double			 dt;
 	long			 hwm, rss;
 	char			*cause = NULL, *text, enc[32] = "off", size[32];
@@ -928,8 +972,9 @@ cmd_run(const struct bench_opts *o)
 	dt = (double)(b.t - a.t) / 1e9;
 	if (a.busy_s >= 0 && b.busy_s >= 0 && a.has_cpu && b.has_cpu &&
 	    client_s > 0 && dt > 0) {
-		other = ((b.busy_s - a.busy_s) - (b.cpu_s - a.cpu_s)) / dt -
-		    client_s / secs;
+		kthr = (b.kthr_s - a.kthr_s) / dt;
+		other = ((b.busy_s - a.busy_s) - (b.cpu_s - a.cpu_s) -
+		    (b.kthr_s - a.kthr_s)) / dt - client_s / secs;
 		if (other < 0)
 			other = 0;
 	}
@@ -940,7 +985,7 @@ cmd_run(const struct bench_opts *o)
 	if (o->header)
 		print_header();
 	printf("| %s | %d×%d×%d | %s | %.0f | %.1f | %.1f | %.1f | %.1f | "
-	    "%.1f | %.1f | %s | %s | %s | %s | %s | %s | %" PRIu64 " |\n",
+	    "%.1f | %.1f | %s | %s | %s | %s | %s | %s | %s | %" PRIu64 " |\n",
 	    o->label, o->procs, o->conns, o->depth, size, aps,
 	    (double)bytes / secs / 1e6,
 	    us(hist_quantile(all, 0.5)), us(hist_quantile(all, 0.9)),
@@ -951,7 +996,8 @@ cmd_run(const struct bench_opts *o)
 	    fmt(v[2], sizeof v[2], "%.2f", cpu_us),
 	    fmt(v[3], sizeof v[3], "%.1f", hwm < 0 ? -1 : (double)hwm / 1024),
 	    fmt(v[4], sizeof v[4], "%.2f", client_us),
-	    fmt(v[5], sizeof v[5], "%.2f", other), errors);
+	    fmt(v[5], sizeof v[5], "%.2f", kthr),
+	    fmt(v[6], sizeof v[6], "%.2f", other), errors);
 	fflush(stdout);
 	if (o->json != NULL) {
 		if ((f = fopen(o->json, "a")) == NULL)
@@ -966,15 +1012,15 @@ cmd_run(const struct bench_opts *o)
 		    "\"walld_cpu_us_per_append\":%.3f,"
 		    "\"walld_peak_rss_kib\":%ld,\"walld_rss_kib\":%ld,"
 		    "\"client_cpu_us_per_append\":%.3f,"
-		    "\"other_cpu_cores\":%.2f,"
+		    "\"kthread_cpu_cores\":%.2f,\"other_cpu_cores\":%.2f,"
 		    "\"errors\":%" PRIu64 "}\n",
 		    o->label, o->procs, o->conns, o->depth, o->min_size,
 		    o->max_size, enc, secs, appends, aps,
 		    (double)bytes / secs / 1e6,
 		    us(hist_quantile(all, 0.5)), us(hist_quantile(all, 0.9)),
 		    us(hist_quantile(all, 0.99)), us(hist_quantile(all, 0.999)),
-		    us(all->max), fps, rpf, cpu_us, hwm, rss, client_us, other,
-		    errors);
+		    us(all->max), fps, rpf, cpu_us, hwm, rss, client_us, kthr,
+		    other, errors);
 		fclose(f);
 	}
 	wal_conn_close(sc);
