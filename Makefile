@@ -205,7 +205,46 @@ bench: deps $(B)/walld $(B)/walctl $(B)/walbench
 bench-peers: deps $(B)/walbench
 	@sh bench/redis.sh
 
+# Fuzzing (tests/fuzz/): libFuzzer targets built with clang, ASan and UBSan
+# into build-fuzz/. `make fuzz` runs each for FUZZ_TIME seconds over its
+# corpus; `make check` runs each for about 20 s (tests/integ/fuzz_short.sh).
+# Both replay tests/fuzz/regress/ first. `make fuzz-seeds` remakes the
+# segment seeds with the engine.
+FUZZ_CC	   ?= clang
+FUZZ_TIME  ?= 600
+FZ	    = build-fuzz
+FUZZ_CFLAGS = -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	      -Iproto -Idaemon -Iclient $(PKG_CFLAGS) -fno-omit-frame-pointer \
+	      -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_BINS   = $(FZ)/fuzz_frame $(FZ)/fuzz_segment $(FZ)/fuzz_config
+fzobj	    = $(patsubst %.c,$(FZ)/obj/%.o,$(1))
+
+$(FZ)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+$(FZ)/fuzz_frame: tests/fuzz/fuzz_frame.c $(call fzobj,$(PROTO_SRC))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
+$(FZ)/fuzz_segment: tests/fuzz/fuzz_segment.c $(call fzobj,$(ENGINE_SRC))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^
+$(FZ)/fuzz_config: tests/fuzz/fuzz_config.c \
+	    $(call fzobj,daemon/config.c daemon/access.c)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+.PHONY: fuzz fuzz-build fuzz-seeds clean-fuzz
+fuzz-build: $(FUZZ_BINS)
+fuzz: deps fuzz-build
+	@sh tests/fuzz/run.sh $(FZ) $(FUZZ_TIME)
+fuzz-seeds: $(B)/libengine.a
+	@mkdir -p $(FZ)
+	$(CC) $(CFLAGS) -o $(FZ)/mkseeds tests/fuzz/mkseeds.c $(B)/libengine.a \
+	    $(PKG_LIBS)
+	$(FZ)/mkseeds tests/fuzz/corpus/fuzz_segment
+clean: clean-fuzz
+clean-fuzz:
+	rm -rf $(FZ)
+
 clean:
 	rm -rf build build-san
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build-fuzz -name '*.d' 2>/dev/null)

@@ -6,6 +6,9 @@ pkgs="build-essential pkg-config libevent-dev libssl-dev libyaml-dev check"
 # systemd-sysusers; man(1) for verify's Documentation= check; groff for
 # the man pages; strace for the system call filter.
 pkgs="$pkgs systemd man-db groff-base strace"
+# The fuzz targets (tests/fuzz/): clang, with libFuzzer and the sanitizer
+# runtimes; the access tests: setpriv (util-linux), useradd (passwd).
+pkgs="$pkgs clang libclang-rt-14-dev util-linux passwd"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -1,0 +1,24 @@
+# The short fuzzing run of `make check`: builds the libFuzzer targets
+# (clang, ASan, UBSan) into build-fuzz/, replays every regression input in
+# tests/fuzz/regress/, and fuzzes the frame decoder, the segment decoder and
+# the configuration loader for FUZZ_SECONDS (default 20) each. `make fuzz`
+# is the long run.
+set -u
+TOP=${WALD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+cd "$TOP" || exit 1
+if ! command -v clang >/dev/null 2>&1; then
+	echo "FAIL: clang is missing (tools/deps.sh installs it: clang libclang-rt-14-dev)"
+	exit 1
+fi
+make -s fuzz-build >/tmp/walld-fuzz-build.$$ 2>&1 || {
+	cat /tmp/walld-fuzz-build.$$
+	rm -f /tmp/walld-fuzz-build.$$
+	echo "FAIL: building the fuzz targets"
+	exit 1
+}
+rm -f /tmp/walld-fuzz-build.$$
+sh tests/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-20}" || {
+	echo "FAIL: fuzzing found a problem"
+	exit 1
+}
+echo "ok: fuzz targets: regressions replayed, ${FUZZ_SECONDS:-20} s each"
