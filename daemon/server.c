@@ -52,6 +52,7 @@
 #define READ_OUT_LOW		(64 * 1024)	/* and resume below this */
 #define DRAIN_TIMEOUT_SEC	10
 #define FD_RESERVE		32	/* descriptors kept for log files */
+#define STREAM_SKIP_MAX		4096	/* records a read skips, then yields */
 
 enum server_state { SRV_RUNNING, SRV_DRAINING, SRV_FAILED };
 
@@ -139,6 +140,7 @@ struct server {
 	struct event		*accept_ev;	/* re-enable after EMFILE */
 	struct event		*drain_ev;	/* drain timeout */
 	struct event		*reap_ev;	/* frees dead connections */
+	struct event		*pump_ev;	/* resumes reads that yielded */
 	enum server_state	 state;
 	int			 exit_status;
 
@@ -172,6 +174,7 @@ static void	conn_kill(struct conn *, const char *why);
 static void	conn_maybe_close(struct conn *);
 static void	conn_read_end(struct conn *, int tell);
 static void	stream_pump(struct stream *);
+static void	server_pump_followers(struct server *);
 static void	server_maybe_finish(struct server *);
 static void	server_check_exit(struct server *);
 
@@ -574,9 +577,7 @@ static void
 server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
 {
 	struct server	*srv = arg;
-	struct stream	*st;
 	struct waiter	 w;
-	size_t		 n = 0;
 
 	srv->batches_done++;
 	if (!ok) {
@@ -612,6 +613,20 @@ server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
 	}
 	server_answer_ctl(srv, 1, NULL);
 
+	server_pump_followers(srv);
+	server_resume(srv);
+	if (srv->state != SRV_RUNNING)
+		server_maybe_finish(srv);
+}
+
+/* Pumps the reads parked on followers: those waiting for records (after
+   a batch) and those that yielded (pump_ev). */
+static void
+server_pump_followers(struct server *srv)
+{
+	struct stream	*st;
+	size_t		 n = 0;
+
 	/* Pumping a stream may re-queue it, or close its connection and
 	   free its siblings: take them one at a time, as many as there were. */
 	TAILQ_FOREACH(st, &srv->followers, follow_entry)
@@ -621,10 +636,13 @@ server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
 		st->following = 0;
 		stream_pump(st);
 	}
+}
 
-	server_resume(srv);
-	if (srv->state != SRV_RUNNING)
-		server_maybe_finish(srv);
+static void
+server_pump_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	server_pump_followers(arg);
 }
 
 static void
@@ -644,11 +662,23 @@ stream_pump(struct stream *st)
 	uint8_t			 buf[WIRE_ENC_MAX];
 	uint64_t		 limit;
 	char			*cause = NULL;
-	int			 rc;
+	int			 rc, skipped = 0;
 
 	for (;;) {
 		if (c->bev == NULL)
 			return;
+		/* A read that skips many records (tenants the peer may not
+		   read) yields to the loop now and then: park it and resume
+		   it from pump_ev, after the events already waiting. */
+		if (skipped >= STREAM_SKIP_MAX) {
+			if (!st->following) {
+				TAILQ_INSERT_TAIL(&srv->followers, st,
+				    follow_entry);
+				st->following = 1;
+			}
+			event_active(srv->pump_ev, EV_READ, 0);
+			return;
+		}
 		/* Pause at READ_OUT_HIGH, or at half the output limit when
 		   that is lower; the write callback resumes us. */
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >=
@@ -668,8 +698,10 @@ stream_pump(struct stream *st)
 		}
 		if (rc == 1) {
 			st->next = rec.lsn + 1;
-			if (!conn_may_read(c, rec.tenant))
+			if (!conn_may_read(c, rec.tenant)) {
+				skipped++;
 				continue;
+			}
 			conn_send(c, buf, wire_enc_record(buf, st->id, rec.lsn,
 			    rec.type, rec.vshard, rec.tenant, rec.len),
 			    rec.payload, rec.len);
@@ -1692,6 +1724,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	srv->accept_ev = evtimer_new(base, server_accept_retry_cb, srv);
 	srv->drain_ev = evtimer_new(base, server_drain_timeout_cb, srv);
 	srv->reap_ev = event_new(base, -1, 0, server_reap_cb, srv);
+	srv->pump_ev = event_new(base, -1, 0, server_pump_cb, srv);
 	/* evconnlistener accepts until EAGAIN: a blocking socket (ours, or
 	   systemd's) would hang the whole loop in accept(). */
 	if (evutil_make_socket_nonblocking(fd) != 0)
@@ -1701,7 +1734,8 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	srv->listener = evconnlistener_new(base, server_accept_cb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (srv->accept_ev == NULL || srv->drain_ev == NULL ||
-	    srv->reap_ev == NULL || srv->listener == NULL) {
+	    srv->reap_ev == NULL || srv->pump_ev == NULL ||
+	    srv->listener == NULL) {
 		*cause = strdup("cannot set up the listener");
 		server_free(srv);
 		return (NULL);
@@ -1741,6 +1775,8 @@ server_free(struct server *srv)
 		server_reap_cb(-1, 0, srv);
 		event_free(srv->reap_ev);
 	}
+	if (srv->pump_ev != NULL)
+		event_free(srv->pump_ev);
 	free(srv->wq);
 	free(srv->ctl);
 	free(srv);
