@@ -28,7 +28,7 @@ CFLAGS	+= $(PKG_CFLAGS)
 
 # The WAL engine: used by walld, walctl's offline tools and the tests.
 ENGINE_SRC = daemon/wal.c daemon/crc32c.c daemon/sysio.c daemon/segment.c \
-	     daemon/wal-reader.c daemon/wal-verify.c
+	     daemon/wal-reader.c daemon/wal-verify.c daemon/keyring.c
 PROTO_SRC  = proto/frame.c
 # walld itself, beyond the engine.
 DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c daemon/notify.c \
@@ -225,7 +225,7 @@ $(FZ)/obj/%.o: %.c
 $(FZ)/fuzz_frame: tests/fuzz/fuzz_frame.c $(call fzobj,$(PROTO_SRC))
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
 $(FZ)/fuzz_segment: tests/fuzz/fuzz_segment.c $(call fzobj,$(ENGINE_SRC))
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS)
 $(FZ)/fuzz_config: tests/fuzz/fuzz_config.c \
 	    $(call fzobj,daemon/config.c daemon/access.c)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)

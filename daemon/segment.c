@@ -76,6 +76,7 @@ segment_encode_header(unsigned char *p, const struct seg_header *h)
 	seg_put64(p + 40, h->ctime_ns);
 	seg_put32(p + 48, h->key_id);
 	memcpy(p + 56, h->salt, 32);
+	memcpy(p + 88, h->check, 16);
 	seg_put32(p + SEG_HDR_SIZE - 4, crc32c(0, p, SEG_HDR_SIZE - 4));
 }
 
@@ -100,6 +101,7 @@ segment_decode_header(const unsigned char *p, struct seg_header *h,
 	h->ctime_ns = seg_get64(p + 40);
 	h->key_id = seg_get32(p + 48);
 	memcpy(h->salt, p + 56, 32);
+	memcpy(h->check, p + 88, 16);
 	if (h->version != SEG_VERSION) {
 		*why = "unsupported segment format version";
 		return (-1);
@@ -108,8 +110,12 @@ segment_decode_header(const unsigned char *p, struct seg_header *h,
 		*why = "unsupported segment header length";
 		return (-1);
 	}
-	if (h->flags & SEG_F_ENCRYPTED) {
-		*why = "encrypted segment: not supported by this version";
+	if ((h->flags & SEG_F_ENCRYPTED) && h->key_id == 0) {
+		*why = "encrypted segment with key id 0";
+		return (-1);
+	}
+	if (!(h->flags & SEG_F_ENCRYPTED) && h->key_id != 0) {
+		*why = "key id set on a segment that is not encrypted";
 		return (-1);
 	}
 	if (h->flags & SEG_F_REQUIRED & ~SEG_F_KNOWN) {
@@ -529,6 +535,8 @@ segment_scan(struct seg_scan *s, char **cause)
 			s->bad_padding = 1;
 			s->bad_padding_off = off;
 		}
+		if (s->rec_cb != NULL)
+			s->rec_cb(s->rec_arg, &h, p, off);
 		s->data_crc = crc32c(s->data_crc, p, rs);
 		s->count++;
 		s->next_lsn++;

@@ -14,7 +14,7 @@
 #define SEG_VERSION		1
 #define SEG_F_ENCRYPTED		0x00000001u
 #define SEG_F_REQUIRED		0x0000ffffu	/* unknown ones here: refuse */
-#define SEG_F_KNOWN		0x00000000u	/* encryption: a later issue */
+#define SEG_F_KNOWN		SEG_F_ENCRYPTED
 
 #define REC_MAGIC		0x43524c57u	/* "WLRC" on disk */
 #define REC_VERSION		1
@@ -44,8 +44,9 @@ struct seg_header {
 	uint64_t	first_lsn;
 	uint8_t		id[16];
 	uint64_t	ctime_ns;
-	uint32_t	key_id;
+	uint32_t	key_id;		/* 0 unless encrypted */
 	uint8_t		salt[32];
+	uint8_t		check[16];	/* key check value (keyring.c) */
 };
 
 struct rec_header {
@@ -88,6 +89,11 @@ struct seg_scan {
 	int		 fd;
 	uint64_t	 size;
 	uint64_t	 first_lsn;
+	/* Optional: called for every valid record (not the footer), p at its
+	   header, the stored payload after it; may be NULL. */
+	void		(*rec_cb)(void *, const struct rec_header *,
+			    const unsigned char *p, uint64_t off);
+	void		*rec_arg;
 	/* out */
 	uint64_t	 end;		/* offset after the last valid record */
 	uint64_t	 next_lsn;	/* LSN expected at end */

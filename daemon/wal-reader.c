@@ -1,7 +1,10 @@
 /*
  * wal-reader.c: reads records in LSN order from the segment files, from any
  * LSN, with filters applied to the header before the payload is touched.
- * Needs no writer; never looks at records above the caller's limit.
+ * Needs no writer; never looks at records above the caller's limit. With
+ * a key ring it decrypts the payloads of encrypted segments; a record
+ * that fails authentication is damage, never returned. (Records skipped
+ * by a filter are not decrypted, so not authenticated either.)
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "keyring.h"
 #include "segment.h"
 #include "sysio.h"
 #include "wal.h"
@@ -38,6 +42,11 @@ struct wal_reader {
 	uint64_t	 blimit;	/* limit when buf was read */
 	size_t		 chunk;		/* bytes to read next: small while
 					   following the end, growing to 1 MiB */
+
+	struct keyring	*ring;		/* NULL: encrypted segments refused */
+	struct keyring_ctx *ctx;	/* keyed when the segment is encrypted */
+	unsigned char	*plain;		/* the decrypted payload */
+	size_t		 plain_cap;
 };
 
 #define READER_MIN_CHUNK	(64u << 10)
@@ -59,6 +68,7 @@ wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 	struct seg_header	 h;
 	struct stat		 sb;
 	const char		*why;
+	char			*c2 = NULL;
 	ssize_t			 n;
 
 	segment_name(r->name, first);
@@ -93,6 +103,11 @@ wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 		return (-1);
 	}
 	free(hb);
+	if (keyring_ctx_segment(r->ctx, r->ring, &h, &c2) != 0) {
+		wal_reader_damage(r, cause, c2 != NULL ? c2 : "no key");
+		free(c2);
+		return (-1);
+	}
 	r->off = SEG_HDR_SIZE;
 	return (0);
 }
@@ -225,10 +240,60 @@ wal_reader_match(struct wal_reader *r, const struct rec_header *h)
 	return (1);
 }
 
+/* Decrypts the record at p (stored length len) into r->plain. */
+static int
+wal_reader_decrypt(struct wal_reader *r, const unsigned char *p,
+    uint32_t len, struct wal_record *rec, char **cause)
+{
+	unsigned char	*nb;
+	size_t		 need = len > 0 ? len : 1;
+
+	if (len < KEYRING_TAG_LEN) {
+		wal_reader_damage(r, cause, "encrypted record shorter than its "
+		    "authentication tag");
+		return (-1);
+	}
+	if (need > r->plain_cap) {
+		if ((nb = realloc(r->plain, need)) == NULL) {
+			segment_cause(cause, "%s: %s", r->dir, strerror(errno));
+			return (-1);
+		}
+		r->plain = nb;
+		r->plain_cap = need;
+	}
+	if (keyring_open(r->ctx, p, p + REC_HDR_SIZE, len, r->plain) != 0) {
+		wal_reader_damage(r, cause, "record fails authentication "
+		    "(altered, moved from elsewhere, or not written under "
+		    "this key)");
+		return (-1);
+	}
+	rec->len = len - KEYRING_TAG_LEN;
+	rec->payload = r->plain;
+	return (0);
+}
+
+/* Gives a reader a new key ring; see wal.h. */
+void
+wal_reader_set_keyring(struct wal_reader *r, struct keyring *kr)
+{
+	struct keyring	*old = r->ring;
+
+	r->ring = keyring_hold(kr);
+	keyring_free(old);
+}
+
 /* Positions at the first record with LSN >= from (0: the first LSN). */
 struct wal_reader *
 wal_reader_open(const char *dir, uint64_t from, const struct wal_filter *f,
     char **cause)
+{
+	return (wal_reader_open_keys(dir, from, f, NULL, cause));
+}
+
+/* The same, decrypting with a key ring; see wal.h. */
+struct wal_reader *
+wal_reader_open_keys(const char *dir, uint64_t from,
+    const struct wal_filter *f, struct keyring *kr, char **cause)
 {
 	struct wal_reader	*r;
 	struct seg_ent		*ents = NULL;
@@ -241,6 +306,11 @@ wal_reader_open(const char *dir, uint64_t from, const struct wal_filter *f,
 		return (NULL);
 	}
 	r->fd = r->dirfd = -1;
+	r->ring = keyring_hold(kr);
+	if ((r->ctx = keyring_ctx_create(0)) == NULL) {
+		segment_cause(cause, "%s: %s", dir, strerror(ENOMEM));
+		goto fail;
+	}
 	if (f != NULL)
 		r->filter = *f;
 	r->cap = r->chunk = SCAN_CHUNK;
@@ -389,6 +459,9 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 		rec->vshard = h.vshard;
 		rec->len = h.len;
 		rec->payload = p + REC_HDR_SIZE;
+		if (keyring_ctx_keyed(r->ctx) &&
+		    wal_reader_decrypt(r, p, h.len, rec, cause) != 0)
+			return (-1);
 		r->off += rs;
 		r->expect++;
 		return (1);
@@ -404,6 +477,9 @@ wal_reader_close(struct wal_reader *r)
 	wal_reader_close_seg(r);
 	if (r->dirfd != -1)
 		sysio.close(r->dirfd);
+	keyring_ctx_free(r->ctx);
+	keyring_free(r->ring);
+	free(r->plain);
 	free(r->buf);
 	free(r->dir);
 	free(r);

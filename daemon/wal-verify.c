@@ -2,6 +2,8 @@
  * wal-verify.c: the offline checker behind `walctl verify`: reads every
  * segment of a directory, checks every header, record CRC, LSN and footer,
  * and prints each problem as "FILE: offset N: LSN M: what", then a summary.
+ * Structure and CRCs need no key; with a key ring it also checks each
+ * encrypted segment's key and authenticates every record in it.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "keyring.h"
 #include "segment.h"
 #include "sysio.h"
 #include "wal.h"
@@ -22,6 +25,7 @@ struct wal_verify {
 	const char	*dir;
 	FILE		*out;
 	int		 problems;
+	const char	*name;		/* the segment being authenticated */
 };
 
 /* Prints one problem. */
@@ -38,6 +42,16 @@ wal_verify_problem(struct wal_verify *v, const char *name, uint64_t off,
 	va_end(ap);
 	fputc('\n', v->out);
 	v->problems++;
+}
+
+/* Reports a record that fails authentication. */
+static void
+wal_verify_auth_cb(void *arg, uint64_t off, uint64_t lsn)
+{
+	struct wal_verify	*v = arg;
+
+	wal_verify_problem(v, v->name, off, lsn, "record fails authentication "
+	    "(altered, moved from elsewhere, or not written under this key)");
 }
 
 /* Notes a file that is not part of the log. */
@@ -64,7 +78,19 @@ wal_verify_bad_cb(void *arg, const char *name)
 int
 wal_verify(const char *dir, FILE *out)
 {
+	return (wal_verify_keys(dir, NULL, out));
+}
+
+/* Checks every segment offline, authenticating with kr; see wal.h. */
+int
+wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
+{
 	struct wal_verify	 v;
+	struct keyring_ctx	*ctx;
+	struct keyring_auth	 auth;
+	uint64_t		 nenc = 0, nauth = 0;
+	uint32_t		 ids[8];
+	size_t			 nids = 0, j;
 	struct seg_ent		*ents = NULL;
 	struct seg_header	 h;
 	struct seg_scan		 s;
@@ -81,9 +107,15 @@ wal_verify(const char *dir, FILE *out)
 	v.dir = dir;
 	v.out = out;
 	v.problems = 0;
+	memset(&auth, 0, sizeof auth);
+	if ((ctx = keyring_ctx_create(0)) == NULL) {
+		fprintf(out, "%s: %s\n", dir, strerror(ENOMEM));
+		return (-1);
+	}
 	dirfd = sysio.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dirfd == -1) {
 		fprintf(out, "%s: %s\n", dir, strerror(errno));
+		keyring_ctx_free(ctx);
 		return (-1);
 	}
 	if (segment_list(dirfd, dir, &ents, &n, wal_verify_stray_cb,
@@ -93,6 +125,7 @@ wal_verify(const char *dir, FILE *out)
 		free(cause);
 		free(ents);
 		sysio.close(dirfd);
+		keyring_ctx_free(ctx);
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
@@ -133,12 +166,40 @@ wal_verify(const char *dir, FILE *out)
 		s.fd = fd;
 		s.size = (uint64_t)sb.st_size;
 		s.first_lsn = ents[i].first;
+		if (h.flags & SEG_F_ENCRYPTED) {
+			nenc++;
+			for (j = 0; j < nids && ids[j] != h.key_id; j++)
+				;
+			if (j == nids && nids < sizeof ids / sizeof ids[0])
+				ids[nids++] = h.key_id;
+		}
+		if (kr != NULL && keyring_ctx_segment(ctx, kr, &h, &cause) != 0) {
+			/* The structure can still be checked. */
+			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
+			    "%s", cause);
+			free(cause);
+			cause = NULL;
+		} else if (kr != NULL && keyring_ctx_keyed(ctx)) {
+			nauth++;
+			auth.ctx = ctx;
+			auth.nbad = 0;
+			auth.bad_cb = wal_verify_auth_cb;
+			auth.bad_arg = &v;
+			v.name = ents[i].name;
+			s.rec_cb = keyring_auth_cb;
+			s.rec_arg = &auth;
+		}
 		if (segment_scan(&s, &cause) != 0) {
 			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
 			    "%s", cause);
 			free(cause);
 			cause = NULL;
 			goto next_bad;
+		}
+		if (auth.nomem) {
+			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
+			    "authenticating records: %s", strerror(ENOMEM));
+			auth.nomem = 0;
 		}
 		records += s.count;
 		if (s.count > 0)
@@ -228,6 +289,17 @@ next_bad:
 		have_prev = 0;
 		sysio.close(fd);
 	}
+	if (nenc > 0 && kr == NULL) {
+		fprintf(out, "note: %s: %llu encrypted segments (key id%s", dir,
+		    (unsigned long long)nenc, nids > 1 ? "s" : "");
+		for (j = 0; j < nids; j++)
+			fprintf(out, "%s %u", j > 0 ? "," : "", ids[j]);
+		fprintf(out, "): headers, structure and CRCs checked; records "
+		    "not authenticated (no key ring given: --keyring FILE)\n");
+	} else if (nenc > 0)
+		fprintf(out, "note: %s: %llu encrypted segments, %llu with "
+		    "every record authenticated\n", dir,
+		    (unsigned long long)nenc, (unsigned long long)nauth);
 	if (records > 0)
 		fprintf(out, "%s: %zu segments, %llu records, LSN %llu..%llu, "
 		    "%s, %d problems\n", dir, n, (unsigned long long)records,
@@ -236,6 +308,8 @@ next_bad:
 	else
 		fprintf(out, "%s: %zu segments, no records, %s, %d problems\n",
 		    dir, n, state, v.problems);
+	keyring_auth_clear(&auth);
+	keyring_ctx_free(ctx);
 	free(hb);
 	free(ents);
 	sysio.close(dirfd);

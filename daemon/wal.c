@@ -16,8 +16,8 @@
  *	   bits 16-31 optional, ignored)	16 u64 first LSN
  *	24 16-byte random segment id	40 u64 creation time, unix ns
  *	48 u32 key id (0: none)		52 u32 reserved (0)
- *	56 32-byte salt (zero unless encrypted)	88..4091 reserved (0)
- *	4092 u32 CRC of bytes 0..4091
+ *	56 32-byte salt (zero unless encrypted)	88 16-byte key check (zero
+ *	unless encrypted)	104..4091 reserved (0)	4092 u32 CRC of 0..4091
  *
  * RECORD, from offset 4096, each at a multiple of 8:
  *	0 u32 magic 0x43524c57 ("WLRC")	4 u8 version (1)
@@ -54,6 +54,18 @@
  * torn tail of the last flush: the segment is sealed at the cut (footer,
  * ftruncate) and logged. Every other inconsistency (headers, footers, gaps)
  * refuses to open; there is no silent salvage.
+ *
+ * ENCRYPTION (keyring.c has the details and the nonce argument): with a
+ * key ring, every segment this writer creates is encrypted under the
+ * ring's active key: its header carries the key id, a fresh random salt
+ * and a key check; each record's payload is stored as AES-256-GCM
+ * ciphertext || tag, the length field counting both, the CRC over what is
+ * stored. The loop encrypts straight into the batch buffer in wal_append,
+ * so a segment's id, salt and key are chosen when the loop starts filling
+ * it (wal_seg_params), not when the flusher activates it. Recovery checks
+ * every encrypted segment's key and authenticates the records of the last
+ * one; CRCs alone tell a torn tail (an authentication failure is never a
+ * torn tail: open refuses).
  */
 #include <sys/types.h>
 #include <sys/file.h>
@@ -70,7 +82,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "crc32c.h"
+#include "keyring.h"
 #include "segment.h"
 #include "sysio.h"
 #include "wal.h"
@@ -92,6 +107,15 @@ struct wal_seg {
 	uint64_t	last;		/* first - 1 while empty */
 	uint64_t	size;
 	int		sealed;
+	uint32_t	key_id;		/* 0: not encrypted */
+};
+
+/* What the header of a new segment will say, beyond its first LSN. */
+struct wal_segparm {
+	unsigned char	id[16];
+	unsigned char	salt[KEYRING_SALT_LEN];
+	unsigned char	check[KEYRING_CHECK_LEN];
+	uint32_t	key_id;		/* 0: not encrypted */
 };
 
 struct wal_batch {
@@ -105,6 +129,7 @@ struct wal_batch {
 	uint64_t	 last_lsn;
 	uint64_t	 nrec;
 	int		 begins_seg;	/* activate the spare before writing */
+	struct wal_segparm sp;		/* its header, when begins_seg */
 	int		 ends_seg;	/* write the footer after the records */
 	int		 seals;		/* the footer seals the whole log */
 	int		 ok;		/* written and synced */
@@ -132,6 +157,11 @@ struct wal {
 	uint64_t	 fill_off;
 	int		 seal_pending;	/* atomic */
 	int		 sealed;	/* atomic */
+	struct keyring	*ring;		/* NULL: not encrypting */
+	struct keyring_ctx *wctx;	/* keyed for the filling segment */
+	uint32_t	 fill_key;	/* its key id */
+	uint32_t	 tag;		/* bytes a record's payload grows by */
+	int		 rekey;		/* the active key is not fill_key */
 
 	/* Flusher thread (and open). */
 	int		 afd;		/* active segment, -1 when none */
@@ -268,7 +298,7 @@ wal_batch_reset(struct wal_batch *b)
 /* Adds a segment at the end of the list; called with the lock held. */
 static int
 wal_segs_push(struct wal *w, uint64_t first, uint64_t last, uint64_t size,
-    int sealed)
+    int sealed, uint32_t key_id)
 {
 	struct wal_seg	*ns;
 	size_t		 cap;
@@ -284,6 +314,7 @@ wal_segs_push(struct wal *w, uint64_t first, uint64_t last, uint64_t size,
 	w->segs[w->nsegs].last = last;
 	w->segs[w->nsegs].size = size;
 	w->segs[w->nsegs].sealed = sealed;
+	w->segs[w->nsegs].key_id = key_id;
 	w->nsegs++;
 	return (0);
 }
@@ -449,12 +480,14 @@ wal_spare_ready(struct wal *w)
 }
 
 /*
- * Turns the spare into the active segment beginning at first: header
- * written and synced, renamed to its name, directory synced; only then can
- * a record in it be acknowledged. Replaces an empty segment of that name.
+ * Turns the spare into the active segment beginning at first, with the
+ * header sp: written and synced, renamed to its name, directory synced;
+ * only then can a record in it be acknowledged. Replaces an empty segment
+ * of that name (left by a crash, or the active one when its key changed).
  */
 static int
-wal_activate(struct wal *w, uint64_t first, char **cause)
+wal_activate(struct wal *w, uint64_t first, const struct wal_segparm *sp,
+    char **cause)
 {
 	struct seg_header	 h;
 	struct timespec		 ts;
@@ -479,9 +512,13 @@ wal_activate(struct wal *w, uint64_t first, char **cause)
 	h.version = SEG_VERSION;
 	h.hdr_len = SEG_HDR_SIZE;
 	h.first_lsn = first;
-	call = "getrandom";
-	if (getrandom(h.id, sizeof h.id, 0) != (ssize_t)sizeof h.id)
-		goto fail;
+	memcpy(h.id, sp->id, sizeof h.id);
+	if (sp->key_id != 0) {
+		h.flags = SEG_F_ENCRYPTED;
+		h.key_id = sp->key_id;
+		memcpy(h.salt, sp->salt, sizeof h.salt);
+		memcpy(h.check, sp->check, sizeof h.check);
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	h.ctime_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	segment_encode_header(w->hbuf, &h);
@@ -500,6 +537,8 @@ wal_activate(struct wal *w, uint64_t first, char **cause)
 	if (sysio.fsync(w->dirfd) != 0)
 		goto fail;
 
+	if (w->afd != -1)
+		sysio.close(w->afd);	/* the empty segment just replaced */
 	w->afd = fd;
 	memcpy(w->aname, name, sizeof name);
 	w->afirst = first;
@@ -509,7 +548,11 @@ wal_activate(struct wal *w, uint64_t first, char **cause)
 	w->acrc = 0;
 	pthread_mutex_lock(&w->lock);
 	w->spare_state = SPARE_NONE;
-	if (wal_segs_push(w, first, first - 1, w->seg_size, 0) != 0) {
+	if (w->nsegs > 0 && w->segs[w->nsegs - 1].first == first &&
+	    !w->segs[w->nsegs - 1].sealed)
+		w->segs[w->nsegs - 1].key_id = sp->key_id;
+	else if (wal_segs_push(w, first, first - 1, w->seg_size, 0,
+	    sp->key_id) != 0) {
 		pthread_cond_broadcast(&w->cond);
 		pthread_mutex_unlock(&w->lock);
 		segment_cause(cause, "activate: %s", strerror(errno));
@@ -554,7 +597,89 @@ wal_claim_spare(struct wal *w)
 	return (WAL_EWAIT);
 }
 
-/* Assigns the next LSN and copies the record into the filling batch. */
+/* Latches the log failed for a reason other than I/O, and logs it. */
+static void
+wal_fail(struct wal *w, const char *what, char *cause)
+{
+	__atomic_store_n(&w->failed, 1, __ATOMIC_RELEASE);
+	wal_log(w, 3, "wal: %s: %s: %s; log latched failed, appends refused "
+	    "until restart", w->dir, what, cause != NULL ? cause : "failed");
+	free(cause);
+}
+
+/*
+ * Chooses what the header of the segment beginning at first will say: a
+ * random id and, with a key ring, the active key id, a fresh salt and the
+ * key check; loads the segment's data key into the writer's context. The
+ * loop encrypts records as it appends them, so this happens when the loop
+ * starts filling a segment, before the flusher activates it (the spare is
+ * pre-zeroed and gets this header only then).
+ */
+static int
+wal_seg_params(struct wal *w, struct wal_segparm *sp, uint64_t first,
+    char **cause)
+{
+	memset(sp, 0, sizeof *sp);
+	if (getrandom(sp->id, sizeof sp->id, 0) != (ssize_t)sizeof sp->id) {
+		segment_cause(cause, "getrandom: %s", strerror(errno));
+		return (-1);
+	}
+	w->fill_key = 0;
+	w->rekey = 0;
+	if (w->ring == NULL)
+		return (0);
+	/* A fresh salt per segment file: see the nonce argument, keyring.c. */
+	if (RAND_bytes(sp->salt, sizeof sp->salt) != 1) {
+		segment_cause(cause, "RAND_bytes failed: no salt for a new "
+		    "segment");
+		return (-1);
+	}
+	sp->key_id = keyring_active(w->ring);
+	if (keyring_ctx_key(w->wctx, w->ring, sp->key_id, sp->salt, sp->id,
+	    first, cause) != 0)
+		return (-1);
+	memcpy(sp->check, keyring_ctx_check(w->wctx), sizeof sp->check);
+	w->fill_key = sp->key_id;
+	return (0);
+}
+
+/*
+ * The active key changed (wal_set_keyring): no record may go into the
+ * filling segment under the old one. A segment with records is ended
+ * (WAL_EFULL: flush, then retry, as for a full segment). An empty one
+ * takes the new key: its header is not written yet (a batch that begins
+ * it), or the flush of its first record replaces it with a fresh file of
+ * the same name, as recovery replaces an empty segment.
+ */
+static enum wal_rc
+wal_rekey(struct wal *w)
+{
+	struct wal_batch	*b = w->fill;
+	enum wal_rc		 rc;
+	char			*cause = NULL;
+
+	if (w->fill_off > SEG_HDR_SIZE) {
+		if (b->begins_seg)
+			return (WAL_EFULL);
+		if ((rc = wal_claim_spare(w)) != WAL_OK)
+			return (rc);
+		b->ends_seg = 1;
+		return (WAL_EFULL);
+	}
+	if (!b->begins_seg) {
+		if ((rc = wal_claim_spare(w)) != WAL_OK)
+			return (rc);
+		b->begins_seg = 1;
+	}
+	if (wal_seg_params(w, &b->sp, w->fill_seg_first, &cause) != 0) {
+		wal_fail(w, "new segment key", cause);
+		return (WAL_EFAILED);
+	}
+	return (WAL_OK);
+}
+
+/* Assigns the next LSN and copies (or encrypts) the record into the
+   filling batch. */
 enum wal_rc
 wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
     const void *payload, uint32_t len, uint64_t *lsn)
@@ -563,6 +688,7 @@ wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
 	struct rec_header	 h;
 	unsigned char		*p;
 	uint64_t		 rs;
+	uint32_t		 slen;
 	enum wal_rc		 rc;
 
 	if (wal_is_failed(w))
@@ -573,7 +699,10 @@ wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
 		return (WAL_ETOOBIG);
 	if (b->ends_seg)
 		return (WAL_EFULL);
-	rs = seg_rec_size(len);
+	if (w->rekey && (rc = wal_rekey(w)) != WAL_OK)
+		return (rc);
+	slen = len + w->tag;		/* stored: ciphertext and tag */
+	rs = seg_rec_size(slen);
 	if (w->fill_off + rs + FOOTER_SIZE > w->seg_size) {
 		/* A batch that begins a segment cannot also claim the next. */
 		if (b->begins_seg)
@@ -594,15 +723,22 @@ wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
 	h.type = type;
 	h.vshard = vshard;
 	h.tenant = tenant;
-	h.len = len;
+	h.len = slen;
 	h.lsn = w->next_lsn;
 	h.batch_lsn = b->nrec > 0 ? b->first_lsn : w->next_lsn;
 	segment_encode_rec(p, &h);
-	if (len > 0)
+	if (w->ring != NULL) {
+		/* Straight into the batch; the header is the AAD. */
+		if (keyring_seal(w->wctx, p, payload, len,
+		    p + REC_HDR_SIZE) != 0) {
+			wal_fail(w, "encrypt", NULL);
+			return (WAL_EFAILED);
+		}
+	} else if (len > 0)
 		memcpy(p + REC_HDR_SIZE, payload, len);
-	memset(p + REC_HDR_SIZE + len, 0, rs - REC_HDR_SIZE - len);
+	memset(p + REC_HDR_SIZE + slen, 0, rs - REC_HDR_SIZE - slen);
 	seg_put32(p + 20, crc32c(crc32c(0, p, REC_HDR_SIZE), p + REC_HDR_SIZE,
-	    len));
+	    slen));
 
 	if (b->nrec == 0)
 		b->first_lsn = w->next_lsn;
@@ -627,9 +763,10 @@ wal_mark_rotate(struct wal *w)
 		return (WAL_ESEALED);
 	if (b->ends_seg)
 		return (WAL_OK);
-	/* No record in the segment: rotating it would leave an empty one. */
+	/* No record in the segment: rotating it would leave an empty one;
+	   after a key change it takes the new key instead. */
 	if (w->fill_off == SEG_HDR_SIZE)
-		return (WAL_OK);
+		return (w->rekey ? wal_rekey(w) : WAL_OK);
 	if (b->begins_seg)
 		return (WAL_EFULL);
 	if ((rc = wal_claim_spare(w)) != WAL_OK)
@@ -672,6 +809,7 @@ wal_flush_begin(struct wal *w)
 	struct wal_batch	*b = w->fill, *nb = w->other;
 	uint64_t		 bstart, tail;
 	size_t			 k, end;
+	char			*cause = NULL;
 
 	if (w->out != NULL || nb == NULL)
 		return (NULL);
@@ -684,6 +822,9 @@ wal_flush_begin(struct wal *w)
 			w->fill_seg_first = w->next_lsn;
 			w->fill_off = SEG_HDR_SIZE;
 			nb->begins_seg = 1;
+			if (wal_seg_params(w, &nb->sp, w->next_lsn,
+			    &cause) != 0)
+				wal_fail(w, "new segment", cause);
 		}
 	} else if (w->direct) {
 		/* The new batch rewrites the partial last block as is. */
@@ -791,7 +932,8 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 		errno = EIO;
 		return (-1);
 	}
-	if (b->begins_seg && wal_activate(w, b->seg_first, cause) != 0)
+	if (b->begins_seg && wal_activate(w, b->seg_first, &b->sp,
+	    cause) != 0)
 		goto fail;
 	if (w->afd == -1 || (b->len > 0 && b->off != w->aoff)) {
 		segment_cause(cause, "%s: internal error: batch at offset %llu "
@@ -1007,6 +1149,113 @@ wal_stats(struct wal *w, struct wal_stats *st)
 	st->sealed = w->sealed || w->seal_pending;
 	st->failed = wal_is_failed(w);
 	st->direct_io = w->direct;
+	st->active_key_id = keyring_active(w->ring);
+}
+
+/* Adds id to the sorted set ids[0..*n) (capacity max); keeps the count. */
+static void
+wal_id_add(uint32_t *ids, size_t *n, size_t *total, size_t max, uint32_t id)
+{
+	size_t	i, j;
+
+	if (id == 0)
+		return;
+	for (i = 0; i < *n && ids[i] < id; i++)
+		;
+	if (i < *n && ids[i] == id)
+		return;
+	(*total)++;
+	if (*n == max)
+		return;
+	for (j = *n; j > i; j--)
+		ids[j] = ids[j - 1];
+	ids[i] = id;
+	(*n)++;
+}
+
+/*
+ * The key ids present segments need (loop thread): those in the list,
+ * and that of a segment the loop has begun (records encrypted) but the
+ * flusher has not activated yet.
+ */
+size_t
+wal_keys_needed(struct wal *w, uint32_t *ids, size_t max)
+{
+	size_t	i, n = 0, total = 0;
+
+	pthread_mutex_lock(&w->lock);
+	for (i = 0; i < w->nsegs; i++)
+		wal_id_add(ids, &n, &total, max, w->segs[i].key_id);
+	pthread_mutex_unlock(&w->lock);
+	if (w->fill != NULL && w->fill->begins_seg)
+		wal_id_add(ids, &n, &total, max, w->fill->sp.key_id);
+	if (w->out != NULL && w->out->begins_seg)
+		wal_id_add(ids, &n, &total, max, w->out->sp.key_id);
+	return (total);
+}
+
+/* Replaces the key ring; see wal.h. */
+int
+wal_set_keyring(struct wal *w, struct keyring *kr, char **cause)
+{
+	char		 names[256], name[SEG_NAME_SIZE];
+	size_t		 i, used = 0, nbad = 0;
+	uint32_t	 bad_id = 0, id;
+	int		 k;
+
+	if ((kr == NULL) != (w->ring == NULL)) {
+		segment_cause(cause, "%s: encryption cannot be turned %s while "
+		    "walld runs (restart walld)", w->dir, kr != NULL ? "on" :
+		    "off");
+		return (-1);
+	}
+	if (kr == NULL)
+		return (0);
+	names[0] = '\0';
+	pthread_mutex_lock(&w->lock);
+	/* The segments listed, then those begun but not yet activated. */
+	for (i = 0; i < w->nsegs + 2; i++) {
+		if (i < w->nsegs) {
+			id = w->segs[i].key_id;
+			segment_name(name, w->segs[i].first);
+		} else if (i == w->nsegs && w->fill != NULL &&
+		    w->fill->begins_seg) {
+			id = w->fill->sp.key_id;
+			segment_name(name, w->fill->seg_first);
+		} else if (i == w->nsegs + 1 && w->out != NULL &&
+		    w->out->begins_seg) {
+			id = w->out->sp.key_id;
+			segment_name(name, w->out->seg_first);
+		} else
+			continue;
+		if (id == 0 || !keyring_differs(w->ring, kr, id))
+			continue;
+		if (nbad == 0)
+			bad_id = id;
+		if (id == bad_id && nbad < 4 && used < sizeof names) {
+			k = snprintf(names + used, sizeof names - used, "%s%s",
+			    nbad > 0 ? ", " : "", name);
+			if (k > 0)
+				used += (size_t)k;
+		}
+		if (id == bad_id)
+			nbad++;
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (nbad > 0) {
+		segment_cause(cause, "the new key ring %s key id %u, which "
+		    "segment%s %s%s need%s: kept the running key ring (drop a "
+		    "key only once the segments that need it are truncated)",
+		    keyring_has(kr, bad_id) ? "has other bytes for" : "lacks",
+		    bad_id, nbad > 1 ? "s" : "", names, nbad > 4 ? ", ..." : "",
+		    nbad > 1 ? "" : "s");
+		return (-1);
+	}
+	keyring_free(w->ring);
+	w->ring = keyring_hold(kr);
+	if (keyring_active(kr) != w->fill_key)
+		w->rekey = 1;
+	return (0);
 }
 
 /* Logs a file in the directory that is not part of the log. */
@@ -1096,25 +1345,55 @@ fail:
 /*
  * Recovers the last segment, which has no footer at its end: scans it,
  * tells a torn tail from corruption, and seals it at its recovered end.
- * *empty is set when it holds no record (the caller replaces it).
+ * *empty is set when it holds no record (the caller replaces it). When
+ * rctx is keyed (an encrypted segment), every record kept must pass
+ * authentication too, or open fails with nothing changed: a record with
+ * a good CRC that does not authenticate was altered, not torn.
  */
 static int
 wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
-    uint64_t size, int *empty, char **cause)
+    uint64_t size, struct keyring_ctx *rctx, uint32_t key_id, int *empty,
+    char **cause)
 {
-	struct seg_scan	s;
-	struct seg_tail	t;
-	char		*c2 = NULL;
-	const char	*what;
+	struct seg_scan		s;
+	struct seg_tail		t;
+	struct keyring_auth	auth;
+	char			*c2 = NULL;
+	const char		*what;
+	int			 r;
 
 	*empty = 0;
 	memset(&s, 0, sizeof s);
+	memset(&auth, 0, sizeof auth);
 	s.fd = fd;
 	s.size = size;
 	s.first_lsn = e->first;
-	if (segment_scan(&s, &c2) != 0) {
+	if (keyring_ctx_keyed(rctx)) {
+		auth.ctx = rctx;
+		s.rec_cb = keyring_auth_cb;
+		s.rec_arg = &auth;
+	}
+	r = segment_scan(&s, &c2);
+	keyring_auth_clear(&auth);
+	if (r != 0) {
 		segment_cause(cause, "%s/%s: %s", w->dir, e->name, c2);
 		free(c2);
+		return (-1);
+	}
+	if (auth.nomem) {
+		segment_cause(cause, "%s/%s: authenticating records: %s",
+		    w->dir, e->name, strerror(ENOMEM));
+		return (-1);
+	}
+	if (auth.nbad > 0) {
+		segment_cause(cause, "%s/%s: offset %llu: LSN %llu: record "
+		    "fails authentication under key id %u (altered, or moved "
+		    "from elsewhere; %llu such records): acknowledged data is "
+		    "damaged; nothing was changed (run walctl verify --keyring, "
+		    "see docs/FORMAT.md)", w->dir, e->name,
+		    (unsigned long long)auth.bad_off,
+		    (unsigned long long)auth.bad_lsn, key_id,
+		    (unsigned long long)auth.nbad);
 		return (-1);
 	}
 	if (s.stop == SEG_STOP_FOOTER) {
@@ -1127,7 +1406,7 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 		    (unsigned long long)s.end);
 		pthread_mutex_lock(&w->lock);
 		wal_segs_push(w, e->first, s.next_lsn - 1,
-		    s.end + FOOTER_SIZE, 1);
+		    s.end + FOOTER_SIZE, 1, key_id);
 		pthread_mutex_unlock(&w->lock);
 		w->next_lsn = s.next_lsn;
 		if (s.footer.flags & FOOTER_F_LOG_SEALED)
@@ -1167,7 +1446,8 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 	if (wal_recover_seal(w, e->name, &s, cause) != 0)
 		return (-1);
 	pthread_mutex_lock(&w->lock);
-	wal_segs_push(w, e->first, s.next_lsn - 1, s.end + FOOTER_SIZE, 1);
+	wal_segs_push(w, e->first, s.next_lsn - 1, s.end + FOOTER_SIZE, 1,
+	    key_id);
 	pthread_mutex_unlock(&w->lock);
 	return (0);
 }
@@ -1186,15 +1466,20 @@ wal_recover(struct wal *w, char **cause)
 	struct seg_header	 h;
 	struct seg_footer	 f;
 	struct stat		 sb;
+	struct keyring_ctx	*rctx;
 	const char		*why = NULL;
+	char			*c2 = NULL;
 	uint64_t		 prev_last = 0;
 	int			 fd = -1, r, empty, ok = -1;
 
 	if (segment_list(w->dirfd, w->dir, &ents, &n, wal_stray_cb, NULL,
 	    w, cause) != 0)
 		return (-1);
-	if ((hb = malloc(SEG_HDR_SIZE)) == NULL) {
-		segment_cause(cause, "%s: %s", w->dir, strerror(errno));
+	rctx = keyring_ctx_create(0);
+	if ((hb = malloc(SEG_HDR_SIZE)) == NULL || rctx == NULL) {
+		segment_cause(cause, "%s: %s", w->dir, strerror(ENOMEM));
+		keyring_ctx_free(rctx);
+		free(hb);
 		free(ents);
 		return (-1);
 	}
@@ -1230,6 +1515,14 @@ wal_recover(struct wal *w, char **cause)
 			    (unsigned long long)ents[i].first, why);
 			goto out;
 		}
+		/* Every key a segment needs, and the right one: at start. */
+		if (keyring_ctx_segment(rctx, w->ring, &h, &c2) != 0) {
+			segment_cause(cause, "%s/%s: offset 0: LSN %llu: %s",
+			    w->dir, ents[i].name,
+			    (unsigned long long)ents[i].first, c2);
+			free(c2);
+			goto out;
+		}
 		if (i > 0 && ents[i].first != prev_last + 1) {
 			segment_cause(cause, "%s/%s: offset 0: LSN %llu: gap in "
 			    "the log: the previous segment ends at LSN %llu "
@@ -1254,7 +1547,7 @@ wal_recover(struct wal *w, char **cause)
 		if (r == 1) {
 			pthread_mutex_lock(&w->lock);
 			r = wal_segs_push(w, f.first_lsn, f.last_lsn,
-			    (uint64_t)sb.st_size, 1);
+			    (uint64_t)sb.st_size, 1, h.key_id);
 			pthread_mutex_unlock(&w->lock);
 			if (r != 0) {
 				segment_cause(cause, "%s", strerror(errno));
@@ -1278,7 +1571,8 @@ wal_recover(struct wal *w, char **cause)
 			goto out;
 		} else {
 			if (wal_recover_last(w, &ents[i], fd,
-			    (uint64_t)sb.st_size, &empty, cause) != 0)
+			    (uint64_t)sb.st_size, rctx, h.key_id, &empty,
+			    cause) != 0)
 				goto out;
 		}
 		sysio.close(fd);
@@ -1289,6 +1583,7 @@ wal_recover(struct wal *w, char **cause)
 out:
 	if (fd != -1)
 		sysio.close(fd);
+	keyring_ctx_free(rctx);
 	free(hb);
 	free(ents);
 	return (ok);
@@ -1315,6 +1610,8 @@ wal_free(struct wal *w)
 	free(w->zbuf);
 	free(w->segs);
 	free(w->dir);
+	keyring_ctx_free(w->wctx);
+	keyring_free(w->ring);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	free(w);
@@ -1356,10 +1653,11 @@ wal_sync_parent(const char *path, char **cause)
 struct wal *
 wal_open(const struct wal_options *o, char **cause)
 {
-	struct wal	*w;
-	uint64_t	 room;
-	size_t		 initial;
-	int		 i;
+	struct wal		*w;
+	struct wal_segparm	 sp;
+	uint64_t		 room;
+	size_t			 initial;
+	int			 i;
 
 	if (o->dir == NULL || *o->dir == '\0') {
 		segment_cause(cause, "wal: no directory given");
@@ -1387,6 +1685,14 @@ wal_open(const struct wal_options *o, char **cause)
 		goto fail;
 	}
 	w->seg_size &= ~(uint64_t)(IO_ALIGN - 1);
+	if (o->keyring != NULL) {
+		w->ring = keyring_hold(o->keyring);
+		w->tag = KEYRING_TAG_LEN;
+		if ((w->wctx = keyring_ctx_create(1)) == NULL) {
+			segment_cause(cause, "wal: %s", strerror(ENOMEM));
+			goto fail;
+		}
+	}
 	w->max_record = o->max_record ? o->max_record : WAL_DEFAULT_RECORD;
 	if (w->max_record > WAL_MAX_PAYLOAD_HARD) {
 		segment_cause(cause, "%s: max record %u is above the hard "
@@ -1394,8 +1700,15 @@ wal_open(const struct wal_options *o, char **cause)
 		    WAL_MAX_PAYLOAD_HARD);
 		goto fail;
 	}
+	if (w->max_record > WAL_MAX_PAYLOAD_HARD - w->tag) {
+		/* The stored payload carries the GCM tag too. */
+		wal_log(w, 4, "wal: %s: max record lowered from %u to %u bytes: "
+		    "an encrypted record stores a %u-byte tag", w->dir,
+		    w->max_record, WAL_MAX_PAYLOAD_HARD - w->tag, w->tag);
+		w->max_record = WAL_MAX_PAYLOAD_HARD - w->tag;
+	}
 	room = w->seg_size - SEG_HDR_SIZE - FOOTER_SIZE - REC_HDR_SIZE -
-	    REC_ALIGN;
+	    REC_ALIGN - w->tag;
 	if (w->max_record > room) {
 		wal_log(w, 4, "wal: %s: max record lowered from %u to %llu "
 		    "bytes to fit a segment of %llu", w->dir, w->max_record,
@@ -1403,8 +1716,8 @@ wal_open(const struct wal_options *o, char **cause)
 		w->max_record = (uint32_t)room;
 	}
 	w->batch_cap = o->batch_bytes ? o->batch_bytes : WAL_DEFAULT_BATCH;
-	if (w->batch_cap < seg_rec_size(w->max_record))
-		w->batch_cap = seg_rec_size(w->max_record);
+	if (w->batch_cap < seg_rec_size(w->max_record + w->tag))
+		w->batch_cap = seg_rec_size(w->max_record + w->tag);
 	w->buf_max = (size_t)WAL_ROUND_UP(IO_ALIGN + w->batch_cap, IO_ALIGN) +
 	    IO_ALIGN;
 
@@ -1425,8 +1738,8 @@ wal_open(const struct wal_options *o, char **cause)
 	if (wal_choose_io(w, o->direct_io, cause) != 0)
 		goto fail;
 
-	initial = (size_t)WAL_ROUND_UP(IO_ALIGN + seg_rec_size(w->max_record) +
-	    IO_ALIGN, IO_ALIGN);
+	initial = (size_t)WAL_ROUND_UP(IO_ALIGN + seg_rec_size(w->max_record +
+	    w->tag) + IO_ALIGN, IO_ALIGN);
 	if (initial < (64u << 10))
 		initial = 64u << 10;
 	if (initial > w->buf_max)
@@ -1462,7 +1775,8 @@ wal_open(const struct wal_options *o, char **cause)
 	if (!w->sealed) {
 		/* Never write into an old segment: always start a new one. */
 		if (wal_prepare_spare(w, cause) != 0 ||
-		    wal_activate(w, w->next_lsn, cause) != 0)
+		    wal_seg_params(w, &sp, w->next_lsn, cause) != 0 ||
+		    wal_activate(w, w->next_lsn, &sp, cause) != 0)
 			goto fail;
 	}
 
@@ -1479,6 +1793,9 @@ wal_open(const struct wal_options *o, char **cause)
 	    "%llu%s", w->dir, w->nsegs,
 	    (unsigned long long)(w->nsegs ? w->segs[0].first : w->next_lsn),
 	    (unsigned long long)w->next_lsn, w->sealed ? ", sealed" : "");
+	if (w->ring != NULL)
+		wal_log(w, 6, "wal: %s: new segments are encrypted under key "
+		    "id %u", w->dir, keyring_active(w->ring));
 	return (w);
 
 fail:

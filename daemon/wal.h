@@ -40,6 +40,8 @@ enum wal_rc {
 	WAL_EFAILED,	/* an earlier write or sync failed: the log is latched */
 };
 
+struct keyring;
+
 struct wal_options {
 	const char	*dir;
 	uint64_t	 segment_size;	/* target size of a segment file; 0 = default */
@@ -48,6 +50,11 @@ struct wal_options {
 	uint64_t	 batch_bytes;	/* capacity of one batch buffer; 0 = 8 MiB;
 					   raised to hold at least one max record */
 	int		 no_lock;	/* tests only: skip the directory lock */
+	/* Encryption at rest (keyring.h): new segments are written under
+	   the ring's active key; NULL: not encrypted. Every encrypted
+	   segment present must have its key in the ring, or wal_open fails
+	   naming the key id and the segment. wal_open takes a reference. */
+	struct keyring	*keyring;
 	/* Called for every event worth a log line (recovery cuts, I/O choice,
 	   failures). level: 3 err, 4 warning, 6 info, 7 debug. May be NULL. */
 	void		(*log)(int level, const char *msg);
@@ -66,6 +73,7 @@ struct wal_stats {
 	int		sealed;
 	int		failed;
 	int		direct_io;	/* 1 when O_DIRECT is in use */
+	uint32_t	active_key_id;	/* new records' key id; 0: not encrypted */
 };
 
 struct wal;
@@ -124,6 +132,17 @@ int		 wal_truncate_before(struct wal *, uint64_t lsn,
 
 void		 wal_stats(struct wal *, struct wal_stats *);
 
+/* Replaces the key ring (loop thread). Refused (-1, *cause naming the
+   segments, nothing changed) when a present segment needs a key the new
+   ring lacks or has with other bytes, or when it would turn encryption
+   on or off. When the active key changes, no record is written under
+   the old one from now on: the next append or wal_mark_rotate starts a
+   new segment under the new key. */
+int		 wal_set_keyring(struct wal *, struct keyring *, char **cause);
+/* The distinct key ids present segments need, ascending, into ids (at
+   most max); returns how many there are. */
+size_t		 wal_keys_needed(struct wal *, uint32_t *ids, size_t max);
+
 /* Reading: independent of any writer, works from the files. */
 struct wal_filter {
 	uint32_t	tenant;
@@ -137,7 +156,7 @@ struct wal_record {
 	uint16_t	 type;
 	uint32_t	 tenant;
 	uint16_t	 vshard;
-	uint32_t	 len;
+	uint32_t	 len;		/* of the payload (decrypted) */
 	const void	*payload;	/* valid until the next call on the reader */
 };
 
@@ -145,6 +164,12 @@ struct wal_reader;
 /* Positions at the first record with LSN >= from (0: the log's first). */
 struct wal_reader *wal_reader_open(const char *dir, uint64_t from,
 		    const struct wal_filter *, char **cause);
+/* The same, decrypting with the key ring (may be NULL: then an encrypted
+   segment is an error). The reader takes a reference. */
+struct wal_reader *wal_reader_open_keys(const char *dir, uint64_t from,
+		    const struct wal_filter *, struct keyring *, char **cause);
+/* Gives a reader a new key ring, for the segments it opens from now on. */
+void		 wal_reader_set_keyring(struct wal_reader *, struct keyring *);
 /* 1 and *rec for the next matching record with LSN <= limit; 0 when there
    is none yet (more may appear later: call again); -1 and *cause on damage
    (file, offset, LSN) or when from is below the log's first LSN. */
@@ -156,5 +181,8 @@ void		 wal_reader_close(struct wal_reader *);
    file, offset and LSN, to out. Returns the number of problems, -1 when
    the directory cannot be read. */
 int		 wal_verify(const char *dir, FILE *out);
+/* The same, and with a key ring (may be NULL) every record of an
+   encrypted segment is authenticated too. */
+int		 wal_verify_keys(const char *dir, struct keyring *, FILE *out);
 
 #endif
