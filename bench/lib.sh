@@ -5,9 +5,10 @@
 # generator's) is reported beside it.
 
 # busy_jiffies: the machine's busy CPU time so far, in clock ticks (user,
-# nice, system, irq, softirq of /proc/stat).
+# system, irq, softirq of /proc/stat). Niced work (a fuzzer, a background
+# build) is left out: it yields the CPU to the benchmark.
 busy_jiffies() {
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
+	awk '/^cpu / { print $2 + $4 + $7 + $8 }' /proc/stat
 }
 
 # proc_jiffies PID: utime + stime of a process, in clock ticks.

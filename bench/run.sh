@@ -6,14 +6,14 @@
 # start-up and replay over 4 GiB, and writes one markdown report:
 # var/bench/results.md (and a dated copy). About 4 minutes on an idle
 # machine; each run first waits for the machine to be quiet and is done
-# again when other work disturbed it, but neither past 7 minutes, so the
+# again when other work disturbed it, but neither past 5 minutes, so the
 # whole stays under 10.
 #
 #   sh bench/run.sh [BUILD_DIR]
 #   BENCH_SECONDS=N       measured seconds per run (8)
 #   BENCH_QUIET_WAIT=N    seconds a run waits for a quiet machine (20)
 #   BENCH_MAX_OTHER=X     other work (CPUs) that makes a run go again (0.3)
-#   BENCH_BUDGET=N        seconds of waiting and re-running at most (420)
+#   BENCH_BUDGET=N        seconds of waiting and re-running at most (300)
 #   WALLD=, WALCTL=       other binaries to measure
 set -u
 B=${1:-build}
@@ -41,9 +41,9 @@ REDIS_SH_LIB=1
 . "$top/bench/lib.sh"
 . "$top/bench/redis.sh"
 BENCH_WAIT=${BENCH_QUIET_WAIT:-20}	# per run: wait this long for quiet
-# No more waiting or running again after 7 minutes: the whole stays
+# No more waiting or running again after 5 minutes: the whole stays
 # under 10.
-BENCH_DEADLINE=$(( $(date +%s) + ${BENCH_BUDGET:-420} ))
+BENCH_DEADLINE=$(( $(date +%s) + ${BENCH_BUDGET:-300} ))
 
 stop_walld() {
 	[ -n "$WALLD_PID" ] || return 0
@@ -136,7 +136,7 @@ bench() {
 	cat "$T/row.json" >>"$J" 2>/dev/null
 }
 
-wait_quiet 120 || :
+wait_quiet 60 || :
 start=$(now_ns)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 say "# walld benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"

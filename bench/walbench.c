@@ -317,8 +317,8 @@ proc_cpu(pid_t pid, double *secs)
 	return (0);
 }
 
-/* The machine's busy CPU time in seconds (all CPUs): user, nice, system,
-   irq and softirq of /proc/stat. */
+/* The machine's busy CPU time in seconds (all CPUs): user, system, irq
+   and softirq of /proc/stat. Niced work is left out: it yields the CPU. */
 static int
 proc_busy(double *secs)
 {
@@ -333,7 +333,7 @@ proc_busy(double *secs)
 	fclose(f);
 	if (n != 7)
 		return (-1);
-	*secs = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) /
+	*secs = (double)(v[0] + v[2] + v[5] + v[6]) /
 	    (double)sysconf(_SC_CLK_TCK);
 	return (0);
 }
