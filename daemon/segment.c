@@ -332,7 +332,9 @@ segment_list(int dirfd, const char *dir, struct seg_ent **out, size_t *nout,
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
 		    strcmp(de->d_name, LOCK_NAME) == 0 ||
-		    strcmp(de->d_name, SPARE_NAME) == 0)
+		    strcmp(de->d_name, SPARE_NAME) == 0 ||
+		    strcmp(de->d_name, ARCHIVED_NAME) == 0 ||
+		    strcmp(de->d_name, ARCHIVED_TMP_NAME) == 0)
 			continue;
 		len = strlen(de->d_name);
 		if (len < 4 || strcmp(de->d_name + len - 4, ".wal") != 0) {

@@ -34,6 +34,8 @@
 #define SEG_NAME_SIZE		32
 #define SPARE_NAME		"spare.tmp"
 #define LOCK_NAME		"LOCK"
+#define ARCHIVED_NAME		"ARCHIVED"	/* walld's archive position */
+#define ARCHIVED_TMP_NAME	"ARCHIVED.tmp"
 #define IO_ALIGN		4096
 #define SCAN_CHUNK		(1u << 20)
 
