@@ -122,6 +122,18 @@ static const struct config_key config_keys[] = {
 
 	{ "logging", "level", CONFIG_ENUM, FIELD(log_level),
 	  0, 0, "info", config_level_names },
+
+	{ "metrics", "file", CONFIG_NAME, FIELD(metrics_file),
+	  0, PATH_MAX - 1, NULL, NULL },
+	{ "metrics", "interval", CONFIG_DURATION, FIELD(metrics_interval_us),
+	  SECOND, 3600 * SECOND, "10s", NULL },
+
+	{ "archive", "command", CONFIG_NAME, FIELD(archive_command),
+	  0, 4095, NULL, NULL },
+	{ "archive", "retry_min", CONFIG_DURATION, FIELD(archive_retry_min_us),
+	  10000, 3600 * SECOND, "1s", NULL },
+	{ "archive", "retry_max", CONFIG_DURATION, FIELD(archive_retry_max_us),
+	  10000, 3600 * SECOND, "60s", NULL },
 };
 #define CONFIG_NKEYS	(sizeof config_keys / sizeof config_keys[0])
 

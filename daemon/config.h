@@ -35,6 +35,13 @@ struct config {
 	uint64_t	 max_conn_output;	/* limits.max_output_per_connection, default 8MiB */
 	/* logging: */
 	int		 log_level;		/* logging.level: error|warning|info|debug, default info */
+	/* metrics: */
+	char		*metrics_file;		/* metrics.file: Prometheus text file; NULL = none */
+	uint64_t	 metrics_interval_us;	/* metrics.interval, default 10s, 1s..60m */
+	/* archive: */
+	char		*archive_command;	/* archive.command, %p path, %f name; NULL = off */
+	uint64_t	 archive_retry_min_us;	/* archive.retry_min, default 1s, 10ms..60m */
+	uint64_t	 archive_retry_max_us;	/* archive.retry_max, default 60s, 10ms..60m */
 	/* access: (a list, not a mapping; daemon/access.h) */
 	struct access	*access;		/* NULL: no list; only root and walld's uid */
 };
