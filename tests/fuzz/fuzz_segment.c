@@ -4,13 +4,25 @@
  * wal_verify, a wal_reader over every record (with and without a filter),
  * and wal_open (recovery), an append and a sync.
  *
- * Input: u8 flags, then up to 4 segment files, each
+ * Input: u8 flags, then up to 4 segment files, each either raw:
  *	u64 first LSN (names the file "%020llu.wal")
  *	u32 file size (at most 4 MiB; the file is zero-padded up to it)
  *	u32 content length, then that many bytes (cut to what is left)
- * flags: bit 0 recompute the CRCs (header, records, footer data CRC) so
- * that mutations get past them; bit 1 run wal_open too; bits 2-7 the
- * tenant of a filtered read.
+ * or, with flags bit 2, built from a description (valid by construction,
+ * then damaged on purpose, so that recovery's hard cases are reached):
+ *	u64 first LSN, u8 records, u8 how (bit 0 a footer, bit 1 the footer
+ *	seals the log, bit 2 zero-pad to 1 MiB as an active segment is,
+ *	bit 3 one batch for all records, else one each)
+ *	per record: u8 payload length, u8 tenant, u8 LSN skip (0: the next
+ *	LSN), then the payload
+ *	u8 damages, each u16 offset (from the end of the header, modulo the
+ *	file size) and u8 xor mask
+ * flags: bit 0 recompute the CRCs of raw files (header, records, footer
+ * data CRC) so that mutations get past them; bit 1 run wal_open too;
+ * bit 2 described segments; bits 3-7 the tenant of a filtered read.
+ *
+ * With FUZZ_SEGMENT_DEBUG set, what verify, the reader and wal_open
+ * found goes to stderr (to check a seed).
  *
  * File system calls go to a private directory (TMPDIR, best on tmpfs);
  * fsync and fdatasync are no-ops here (sysio table): only the decoding
@@ -124,9 +136,95 @@ fuzz_fix_crcs(unsigned char *f, size_t size)
 	}
 }
 
+/* Appends one record (header, payload, zero padding) at *off. */
+static void
+fuzz_put_rec(unsigned char *f, uint64_t *off, uint16_t flags,
+    uint32_t tenant, const void *payload, uint32_t len, uint64_t lsn,
+    uint64_t batch)
+{
+	unsigned char	*p = f + *off;
+
+	seg_put32(p, REC_MAGIC);
+	p[4] = REC_VERSION;
+	p[5] = REC_HDR_SIZE;
+	seg_put16(p + 6, flags);
+	seg_put16(p + 8, (uint16_t)(lsn & 0xffff));
+	seg_put16(p + 10, (uint16_t)(tenant * 7));
+	seg_put32(p + 12, tenant);
+	seg_put32(p + 16, len);
+	seg_put32(p + 20, 0);
+	seg_put64(p + 24, lsn);
+	seg_put64(p + 32, batch);
+	memcpy(p + REC_HDR_SIZE, payload, len);
+	seg_put32(p + 20, segment_rec_crc(p, p + REC_HDR_SIZE, len));
+	*off += seg_rec_size(len);
+}
+
+/* Builds a described segment (see the top); returns its size, 0 when the
+   input ran out. *pos moves past the description. */
+static size_t
+fuzz_build(const uint8_t *data, size_t size, size_t *pos, unsigned char *f,
+    uint64_t *first)
+{
+	unsigned char	 fp[FOOTER_PAYLOAD];
+	uint64_t	 off = SEG_HDR_SIZE, lsn, batch, end;
+	size_t		 i = *pos, n, k;
+	unsigned	 nrec, how, r, len, ndmg;
+
+	if (i + 10 > size)
+		return (0);
+	*first = seg_get64(data + i);
+	if (*first == 0)
+		*first = 1;
+	nrec = data[i + 8];
+	how = data[i + 9];
+	i += 10;
+	memset(f, 0, SEG_HDR_SIZE);
+	memcpy(f, SEG_MAGIC, 8);
+	seg_put16(f + 8, SEG_VERSION);
+	seg_put16(f + 10, SEG_HDR_SIZE);
+	seg_put64(f + 16, *first);
+	memcpy(f + 24, "fuzz-segment-id!", 16);
+	seg_put32(f + SEG_HDR_SIZE - 4, crc32c(0, f, SEG_HDR_SIZE - 4));
+	lsn = *first - 1;
+	batch = *first;
+	for (r = 0; r < nrec && i + 3 <= size; r++) {
+		len = data[i];
+		lsn += 1 + data[i + 2];
+		if (!(how & 8))
+			batch = lsn;
+		n = size - (i + 3) < len ? size - (i + 3) : len;
+		fuzz_put_rec(f, &off, 0, data[i + 1], data + i + 3, (uint32_t)n,
+		    lsn, batch);
+		i += 3 + n;
+	}
+	if (how & 1) {
+		end = off;
+		seg_put64(fp, *first);
+		seg_put64(fp + 8, lsn);
+		seg_put64(fp + 16, r);
+		seg_put64(fp + 24, end);
+		seg_put32(fp + 32, crc32c(0, f + SEG_HDR_SIZE, end -
+		    SEG_HDR_SIZE));
+		seg_put32(fp + 36, (how & 2) ? FOOTER_F_LOG_SEALED : 0);
+		fuzz_put_rec(f, &off, REC_F_FOOTER, 0, fp, FOOTER_PAYLOAD, lsn,
+		    lsn + 1);
+	}
+	n = (how & 4) && off < WAL_MIN_SEGMENT ? WAL_MIN_SEGMENT : off;
+	if (i < size) {
+		ndmg = data[i++];
+		for (k = 0; k < ndmg && i + 3 <= size; k++, i += 3)
+			f[SEG_HDR_SIZE + seg_get16(data + i) % (n -
+			    SEG_HDR_SIZE + 1 > 1 ? n - SEG_HDR_SIZE : 1)] ^=
+			    data[i + 2];
+	}
+	*pos = i;
+	return (n);
+}
+
 /* Writes the segment files; returns how many. */
 static int
-fuzz_write_dir(const uint8_t *data, size_t size, int fix)
+fuzz_write_dir(const uint8_t *data, size_t size, int fix, int build)
 {
 	unsigned char	*img;
 	uint64_t	 first;
@@ -135,7 +233,27 @@ fuzz_write_dir(const uint8_t *data, size_t size, int fix)
 	char		 name[SEG_NAME_SIZE], path[512];
 	int		 n = 0, fd;
 
-	while (n < FUZZ_MAX_SEGS && off + 16 <= size) {
+	/* Described segments: at most 255 records of 255 bytes, plus a
+	   footer, fit in 1 MiB. */
+	while (build && n < FUZZ_MAX_SEGS) {
+		if ((img = calloc(1, WAL_MIN_SEGMENT)) == NULL)
+			abort();
+		if ((fsize = (uint32_t)fuzz_build(data, size, &off, img,
+		    &first)) == 0) {
+			free(img);
+			break;
+		}
+		segment_name(name, first);
+		snprintf(path, sizeof path, "%s/%s", fuzz_dir, name);
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+			abort();
+		if (write(fd, img, fsize) != (ssize_t)fsize)
+			abort();
+		close(fd);
+		free(img);
+		n++;
+	}
+	while (!build && n < FUZZ_MAX_SEGS && off + 16 <= size) {
 		first = seg_get64(data + off);
 		fsize = seg_get32(data + off + 8);
 		clen = seg_get32(data + off + 12);
@@ -196,6 +314,9 @@ fuzz_read(const struct wal_filter *f)
 			(void)crc32c(0, rec.payload, rec.len);
 		prev = rec.lsn;
 	}
+	if (getenv("FUZZ_SEGMENT_DEBUG") != NULL)
+		fprintf(stderr, "fuzz_segment: read %d records%s%s\n", i,
+		    rc < 0 ? ": " : "", rc < 0 ? cause : "");
 	if (rc < 0) {
 		if (cause == NULL)
 			abort();
@@ -224,6 +345,8 @@ fuzz_open(void)
 	if ((w = wal_open(&o, &cause)) == NULL) {
 		if (cause == NULL)
 			abort();
+		if (getenv("FUZZ_SEGMENT_DEBUG") != NULL)
+			fprintf(stderr, "fuzz_segment: wal_open: %s\n", cause);
 		free(cause);
 		return;
 	}
@@ -248,12 +371,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return (0);
 	fuzz_clear();
-	if (fuzz_write_dir(data, size, data[0] & 1) == 0)
+	if (fuzz_write_dir(data, size, data[0] & 1, data[0] & 4) == 0)
 		return (0);
-	(void)wal_verify(fuzz_dir, fuzz_null);
+	(void)wal_verify(fuzz_dir, getenv("FUZZ_SEGMENT_DEBUG") != NULL ?
+	    stderr : fuzz_null);
 	fuzz_read(NULL);
 	memset(&f, 0, sizeof f);
-	f.tenant = data[0] >> 2;
+	f.tenant = data[0] >> 3;
 	f.has_tenant = 1;
 	fuzz_read(&f);
 	if (data[0] & 2)

@@ -180,7 +180,7 @@ main(int argc, char **argv)
 	wal_close(w);
 	encode(dir, argv[1], "records", 3);
 	encode(dir, argv[1], "records-nofix", 0);
-	encode(dir, argv[1], "records-read", 1 | (2 << 2));
+	encode(dir, argv[1], "records-read", 1 | (2 << 3));
 
 	fresh(dir, sizeof dir, "rotated");
 	w = open_dir(dir);
