@@ -32,10 +32,11 @@ ENGINE_SRC = daemon/wal.c daemon/crc32c.c daemon/sysio.c daemon/segment.c \
 PROTO_SRC  = proto/frame.c
 # walld itself, beyond the engine.
 DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c daemon/notify.c \
-	     daemon/access.c
+	     daemon/access.c daemon/metrics.c daemon/archive.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c
-WALCTL_SRC = client/walctl.c
+# walctl shares metrics.c with walld: one table of metric names.
+WALCTL_SRC = client/walctl.c daemon/metrics.c
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 

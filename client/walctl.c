@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "libwal.h"
+#include "metrics.h"
 #include "wal.h"
 #include "wire.h"
 
@@ -228,6 +229,7 @@ struct walctl_rec_opts {
 enum {
 	OPT_TYPE = 256, OPT_TENANT, OPT_VSHARD, OPT_FILE, OPT_LINES,
 	OPT_FROM, OPT_TO, OPT_FOLLOW, OPT_JSON, OPT_DIR, OPT_BEFORE,
+	OPT_PROMETHEUS,
 };
 
 /* Handles -s/--socket and -h/--help, which every subcommand accepts. */
@@ -690,7 +692,9 @@ walctl_stats_json(const char *text)
 	printf("}\n");
 }
 
-/* walctl stats [--json]: prints walld's metrics. */
+/* walctl stats [--json | --prometheus]: prints walld's metrics. The
+   Prometheus form is made here from the stats text, by the same code
+   (daemon/metrics.c) as walld's metrics file. */
 static int
 walctl_cmd_stats(struct walctl *w, int argc, char **argv)
 {
@@ -698,21 +702,25 @@ walctl_cmd_stats(struct walctl *w, int argc, char **argv)
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ "prometheus",	no_argument,		NULL, OPT_PROMETHEUS },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct wal_conn	*c;
 	enum wal_result	 r;
 	char		*text;
-	int		 ch, ex, json = 0;
+	int		 ch, ex, json = 0, prom = 0;
 
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
 			continue;
-		if (ch != OPT_JSON)
+		if (ch == OPT_JSON)
+			json = 1;
+		else if (ch == OPT_PROMETHEUS)
+			prom = 1;
+		else
 			return (walctl_usage(w->cmd));
-		json = 1;
 	}
-	if (optind != argc)
+	if (optind != argc || (json && prom))
 		return (walctl_usage(w->cmd));
 	if ((ex = walctl_connect(w, &c)) != EX_OK)
 		return (ex);
@@ -720,12 +728,18 @@ walctl_cmd_stats(struct walctl *w, int argc, char **argv)
 	if (r != WAL_RESULT_OK)
 		ex = walctl_conn_fail(c, "stats", r);
 	else {
+		ex = EX_OK;
 		if (json)
 			walctl_stats_json(text);
-		else
+		else if (!prom)
 			fputs(text, stdout);
+		else if (metrics_format(text, stdout) != 0 && !ferror(stdout)) {
+			walctl_warnx("stats: %s", strerror(errno));
+			ex = EX_OSERR;
+		}
 		free(text);
-		ex = walctl_flush_stdout();
+		if (ex == EX_OK)
+			ex = walctl_flush_stdout();
 	}
 	wal_conn_close(c);
 	return (ex);
@@ -1031,9 +1045,10 @@ static const struct walctl_cmd walctl_cmds[] = {
 	{ "verify", walctl_cmd_verify, "--dir DIR",
 	  "Checks every segment of a data directory offline; prints each\n"
 	  "problem and exits 65 when there is any." },
-	{ "stats", walctl_cmd_stats, "[--json]",
+	{ "stats", walctl_cmd_stats, "[--json | --prometheus]",
 	  "Prints walld's metrics, one \"name value\" line each, or one JSON\n"
-	  "object." },
+	  "object, or in the Prometheus text format (what walld writes to\n"
+	  "metrics.file)." },
 	{ "ping", walctl_cmd_ping, "",
 	  "Exits 0 when walld is up and serving requests." },
 	{ "help", walctl_cmd_help, "", "Prints this help." },

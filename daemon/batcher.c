@@ -50,6 +50,7 @@ struct batcher {
 	unsigned		 delay_siblings;
 	int			 delaying;
 	uint64_t		 started;
+	uint64_t		 last_lsn;	/* last LSN of the batches so far */
 
 	struct batcher_stats	 stats;
 };
@@ -154,13 +155,23 @@ batcher_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct batcher		*b = arg;
 	struct wal_batch	*batch;
-	uint64_t		 durable;
+	uint64_t		 durable, last, nrec;
 	char			*cause;
 	int			 rc, i;
 
 	(void)fd; (void)what;
 	pthread_mutex_lock(&b->lock);
 	batch = b->batch;
+	/* Its records: LSNs are contiguous, so its last LSN less the last
+	   one before it (0 for a batch that only seals or rotates). */
+	last = wal_batch_last_lsn(batch);
+	nrec = last > b->last_lsn ? last - b->last_lsn : 0;
+	if (last > b->last_lsn)
+		b->last_lsn = last;
+	b->stats.batch_records_total += nrec;
+	for (i = 0; i < 15 && nrec > (1ull << i); i++)
+		;
+	b->stats.batch_hist[i]++;
 	rc = b->result;
 	cause = b->cause;
 	b->cause = NULL;
@@ -282,8 +293,9 @@ struct batcher *
 batcher_create(struct event_base *base, struct wal *w,
     const struct batcher_cbs *cbs, char **cause)
 {
-	struct batcher	*b;
-	int		 error;
+	struct batcher		*b;
+	struct wal_stats	 ws;
+	int			 error;
 
 	if ((b = calloc(1, sizeof *b)) == NULL)
 		goto nomem;
@@ -299,6 +311,8 @@ batcher_create(struct event_base *base, struct wal *w,
 	if (b->done_ev == NULL || b->spare_ev == NULL || b->delay_ev == NULL)
 		goto nomem;
 	b->want_spare = !wal_spare_ready(w);
+	wal_stats(w, &ws);
+	b->last_lsn = ws.next_lsn - 1;
 	if ((error = pthread_create(&b->flusher, NULL, batcher_flusher_main,
 	    b)) != 0) {
 		if (asprintf(cause, "starting the flusher thread: %s",

@@ -45,7 +45,9 @@ struct batcher_stats {
 	uint64_t	flushes;
 	uint64_t	flush_usec_total;
 	uint64_t	flush_usec_max;
-	uint64_t	hist[16];	/* flush duration: <=2^(i+4) us */
+	uint64_t	hist[16];	/* flush duration: <=2^(i+4) us; [15] more */
+	uint64_t	batch_records_total;	/* records made durable */
+	uint64_t	batch_hist[16];	/* records per flush: <=2^i; [15] more */
 };
 void		 batcher_stats(struct batcher *, struct batcher_stats *);
 

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "server.h"
 #include "wal.h"
@@ -44,6 +45,8 @@ struct main_ctx {
 	pthread_mutex_t		 lock;		/* for the start-up extender */
 	pthread_cond_t		 cond;
 	int			 opened;
+	struct event		*metrics_ev;	/* rewrites metrics.file */
+	int			 metrics_failing;
 };
 
 static void
@@ -202,6 +205,56 @@ main_open_wal(struct main_ctx *m, const struct wal_options *wo, char **cause)
 	return (w);
 }
 
+/* Rewrites the metrics file. A failure is logged once, and its end. */
+static void
+main_metrics_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct main_ctx	*m = arg;
+	const char	*path = m->cfg->metrics_file;
+	char		*text, *cause = NULL;
+
+	(void)fd; (void)what;
+	if (path == NULL)
+		return;
+	if ((text = server_stats_text(m->srv)) == NULL ||
+	    metrics_write_file(path, text, &cause) != 0) {
+		if (!m->metrics_failing)
+			log_err("metrics file: %s; trying again every interval",
+			    cause != NULL ? cause : "out of memory");
+		m->metrics_failing = 1;
+	} else if (m->metrics_failing) {
+		log_info("metrics file: %s written again", path);
+		m->metrics_failing = 0;
+	}
+	free(cause);
+	free(text);
+}
+
+/* Arms (or, at a reload, re-arms or stops) the metrics file's timer, and
+   writes the file at once. */
+static void
+main_metrics_arm(struct main_ctx *m)
+{
+	struct timeval	tv;
+	uint64_t	us = m->cfg->metrics_interval_us;
+
+	if (m->metrics_ev == NULL && (m->metrics_ev = event_new(m->base, -1,
+	    EV_PERSIST, main_metrics_cb, m)) == NULL) {
+		log_err("metrics file: cannot set up its timer");
+		return;
+	}
+	event_del(m->metrics_ev);
+	if (m->cfg->metrics_file == NULL)
+		return;
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	if (event_add(m->metrics_ev, &tv) != 0)
+		log_err("metrics file: cannot arm its timer");
+	log_info("metrics file: %s, every %llu ms", m->cfg->metrics_file,
+	    (unsigned long long)(us / 1000));
+	main_metrics_cb(-1, 0, m);
+}
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -220,6 +273,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 			free(cause);
 		} else {
 			server_reload(m->srv, ncfg);
+			main_metrics_arm(m);
 			config_free(ncfg);
 			free(ncfg);
 		}
@@ -368,6 +422,7 @@ main(int argc, char **argv)
 	log_info("ready");
 	notify("READY=1");
 	main_status(&m);
+	main_metrics_arm(&m);
 	if (event_base_dispatch(m.base) == -1)
 		log_err("event loop failed");
 
@@ -378,6 +433,8 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	if (wd_ev != NULL)
 		event_free(wd_ev);
+	if (m.metrics_ev != NULL)
+		event_free(m.metrics_ev);
 	event_base_free(m.base);
 	log_info("stopped (exit status %d)", status);
 	config_free(m.cfg);

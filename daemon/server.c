@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include <event2/listener.h>
 
 #include "access.h"
+#include "archive.h"
 #include "batcher.h"
 #include "config.h"
 #include "log.h"
@@ -129,6 +131,7 @@ struct server_counters {
 	uint64_t	protocol_errors;
 	uint64_t	denied;
 	uint64_t	denied_op[ACCESS_NOPS];
+	uint64_t	truncate_held;	/* truncations held back by archiving */
 };
 
 struct server {
@@ -136,6 +139,7 @@ struct server {
 	struct config		*cfg;
 	struct wal		*wal;
 	struct batcher		*batcher;
+	struct archive		*archive;	/* archive.command's runs */
 	struct evconnlistener	*listener;
 	struct event		*accept_ev;	/* re-enable after EMFILE */
 	struct event		*drain_ev;	/* drain timeout */
@@ -572,6 +576,17 @@ server_answer_ctl(struct server *srv, int ok, const char *cause)
 	srv->ctl_len = keep;
 }
 
+/* After a batch: no batch is out, so a footer on disk is durable; the
+   archiver looks for newly sealed segments. */
+static void
+server_archive_check(struct server *srv)
+{
+	struct wal_stats	st;
+
+	wal_stats(srv->wal, &st);
+	archive_check(srv->archive, st.active_first_lsn, st.sealed);
+}
+
 /* A batch completed: acknowledge what it made durable, in LSN order. */
 static void
 server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
@@ -612,6 +627,7 @@ server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
 		conn_release(w.conn);
 	}
 	server_answer_ctl(srv, 1, NULL);
+	server_archive_check(srv);
 
 	server_pump_followers(srv);
 	server_resume(srv);
@@ -909,7 +925,8 @@ static void
 conn_truncate(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
     size_t n)
 {
-	uint64_t	 before, first;
+	uint64_t	 before, first, hold;
+	char		 held[32];
 	const char	*why;
 	char		*cause = NULL;
 
@@ -917,7 +934,17 @@ conn_truncate(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "truncate: %s", why);
 		return;
 	}
-	if (wal_truncate_before(c->srv->wal, before, &first, &cause) != 0) {
+	/* A segment not archived yet stays, and so does every later one:
+	   the reply's first LSN tells the client where the log starts. */
+	hold = archive_hold(c->srv->archive, held, sizeof held);
+	if (hold < before) {
+		c->srv->count.truncate_held++;
+		log_warn("truncate before LSN %llu: held back to LSN %llu: %s "
+		    "is not archived yet", (unsigned long long)before,
+		    (unsigned long long)hold, held);
+	}
+	if (wal_truncate_before(c->srv->wal, hold < before ? hold : before,
+	    &first, &cause) != 0) {
 		log_err("truncate before %llu: %s", (unsigned long long)before,
 		    cause);
 		conn_error(c, h->id, WIRE_E_IO, "truncate: %s", cause);
@@ -925,7 +952,8 @@ conn_truncate(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		return;
 	}
 	log_info("truncated before LSN %llu: the log now starts at %llu",
-	    (unsigned long long)before, (unsigned long long)first);
+	    (unsigned long long)(hold < before ? hold : before),
+	    (unsigned long long)first);
 	conn_reply_u64(c, WIRE_OP_TRUNCATE, h->id, first);
 }
 
@@ -994,22 +1022,19 @@ stats_line(struct evbuffer *eb, const char *fmt, ...)
 	evbuffer_add(eb, "\n", 1);
 }
 
+/* Writes walld's counters into eb, one "name value" line each: the STATS
+   reply; metrics.c's table turns them into the Prometheus metrics of
+   `walctl stats --prometheus` and of the metrics file. */
 static void
-conn_stats(struct conn *c, uint64_t id)
+server_stats_fill(struct server *srv, struct evbuffer *eb)
 {
-	struct server		*srv = c->srv;
 	struct wal_stats	 st;
 	struct batcher_stats	 bs;
-	struct evbuffer		*eb;
-	uint8_t			 buf[WIRE_ENC_MAX];
-	size_t			 len;
+	struct archive_stats	 as;
+	struct statvfs		 vfs;
 	unsigned		 i;
 	const char		*state;
 
-	if ((eb = evbuffer_new()) == NULL) {
-		conn_error(c, id, WIRE_E_INTERNAL, "out of memory");
-		return;
-	}
 	wal_stats(srv->wal, &st);
 	batcher_stats(srv->batcher, &bs);
 	state = srv->state == SRV_FAILED || st.failed ? "failed" :
@@ -1023,6 +1048,12 @@ conn_stats(struct conn *c, uint64_t id)
 	stats_line(eb, "segments %llu", (unsigned long long)st.segments);
 	stats_line(eb, "bytes_on_disk %llu",
 	    (unsigned long long)st.bytes_on_disk);
+	if (statvfs(srv->cfg->data_dir, &vfs) == 0) {
+		stats_line(eb, "disk_free_bytes %llu",
+		    (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+		stats_line(eb, "disk_size_bytes %llu",
+		    (unsigned long long)vfs.f_blocks * vfs.f_frsize);
+	}
 	stats_line(eb, "bytes_written %llu",
 	    (unsigned long long)st.bytes_written);
 	stats_line(eb, "direct_io %d", st.direct_io);
@@ -1035,9 +1066,17 @@ conn_stats(struct conn *c, uint64_t id)
 	    (unsigned long long)bs.flush_usec_total);
 	stats_line(eb, "fsync_usec_max %llu",
 	    (unsigned long long)bs.flush_usec_max);
-	for (i = 0; i < 16; i++)
-		stats_line(eb, "fsync_usec_le_%llu %llu",
-		    i == 15 ? 0ull : 16ull << i, (unsigned long long)bs.hist[i]);
+	for (i = 0; i < 15; i++)
+		stats_line(eb, "fsync_usec_le_%llu %llu", 16ull << i,
+		    (unsigned long long)bs.hist[i]);
+	stats_line(eb, "fsync_usec_le_inf %llu", (unsigned long long)bs.hist[15]);
+	stats_line(eb, "batch_records_total %llu",
+	    (unsigned long long)bs.batch_records_total);
+	for (i = 0; i < 15; i++)
+		stats_line(eb, "batch_records_le_%llu %llu", 1ull << i,
+		    (unsigned long long)bs.batch_hist[i]);
+	stats_line(eb, "batch_records_le_inf %llu",
+	    (unsigned long long)bs.batch_hist[15]);
 	stats_line(eb, "connections %u", srv->nconns);
 	stats_line(eb, "connections_total %llu",
 	    (unsigned long long)srv->count.connections_total);
@@ -1054,7 +1093,31 @@ conn_stats(struct conn *c, uint64_t id)
 	for (i = 1; i <= WIRE_E_INTERNAL; i++)
 		stats_line(eb, "errors_%s_total %llu", wire_err_name(i),
 		    (unsigned long long)srv->count.errors[i]);
+	archive_stats(srv->archive, &as);
+	stats_line(eb, "archive_enabled %d", as.enabled);
+	stats_line(eb, "archive_backlog %llu", (unsigned long long)as.backlog);
+	stats_line(eb, "archive_archived_total %llu",
+	    (unsigned long long)as.archived);
+	stats_line(eb, "archive_failures_total %llu",
+	    (unsigned long long)as.failures);
+	stats_line(eb, "archive_last_segment %s", as.last[0] != '\0' ?
+	    as.last : "none");
+	stats_line(eb, "truncate_held_total %llu",
+	    (unsigned long long)srv->count.truncate_held);
+}
 
+static void
+conn_stats(struct conn *c, uint64_t id)
+{
+	struct evbuffer	*eb;
+	uint8_t		 buf[WIRE_ENC_MAX];
+	size_t		 len;
+
+	if ((eb = evbuffer_new()) == NULL) {
+		conn_error(c, id, WIRE_E_INTERNAL, "out of memory");
+		return;
+	}
+	server_stats_fill(c->srv, eb);
 	len = evbuffer_get_length(eb);
 	wire_enc_hdr(buf, WIRE_OP_STATS | WIRE_REPLY, 0, id, len);
 	conn_send(c, buf, WIRE_HDR_LEN, evbuffer_pullup(eb, -1), len);
@@ -1479,12 +1542,52 @@ void
 server_status(struct server *srv, char *buf, size_t len)
 {
 	struct wal_stats	st;
+	struct archive_stats	as;
+	size_t			n;
 
 	wal_stats(srv->wal, &st);
 	snprintf(buf, len, "%s, durable LSN %llu, %u connections",
 	    srv->state == SRV_FAILED || st.failed ? "failed" : st.sealed ?
 	    "sealed" : srv->state == SRV_DRAINING ? "stopping" : "read-write",
 	    (unsigned long long)st.durable_lsn, srv->nconns);
+	archive_stats(srv->archive, &as);
+	if (as.enabled && (n = strlen(buf)) < len)
+		snprintf(buf + n, len - n, ", archive backlog %llu%s",
+		    (unsigned long long)as.backlog, as.failing > 0 ?
+		    " (archive.command failing)" : "");
+}
+
+char *
+server_stats_text(struct server *srv)
+{
+	struct evbuffer	*eb;
+	char		*text;
+	size_t		 len;
+
+	if ((eb = evbuffer_new()) == NULL)
+		return (NULL);
+	server_stats_fill(srv, eb);
+	len = evbuffer_get_length(eb);
+	if ((text = malloc(len + 1)) != NULL) {
+		if (evbuffer_remove(eb, text, len) != (int)len) {
+			free(text);
+			text = NULL;
+		} else
+			text[len] = '\0';
+	}
+	evbuffer_free(eb);
+	return (text);
+}
+
+/* Swaps two strings of the configuration: the running one takes the
+   reloaded value, the reloaded copy's owner frees the old one. */
+static void
+server_swap_str(char **running, char **reloaded)
+{
+	char	*s = *running;
+
+	*running = *reloaded;
+	*reloaded = s;
 }
 
 /* 1 when two optional strings are equal (both unset counts as equal). */
@@ -1527,6 +1630,13 @@ server_reload(struct server *srv, struct config *ncfg)
 	cfg->max_conn_output = ncfg->max_conn_output;
 	cfg->log_level = ncfg->log_level;
 	log_set_level(cfg->log_level);
+	server_swap_str(&cfg->metrics_file, &ncfg->metrics_file);
+	cfg->metrics_interval_us = ncfg->metrics_interval_us;
+	server_swap_str(&cfg->archive_command, &ncfg->archive_command);
+	cfg->archive_retry_min_us = ncfg->archive_retry_min_us;
+	cfg->archive_retry_max_us = ncfg->archive_retry_max_us;
+	archive_reload(srv->archive, cfg->archive_command,
+	    cfg->archive_retry_min_us, cfg->archive_retry_max_us);
 	/* Later requests see the new list; ncfg's owner frees the old one. */
 	acl = cfg->access;
 	cfg->access = ncfg->access;
@@ -1721,6 +1831,12 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	}
 	batcher_set_delay(srv->batcher, cfg->commit_delay_us,
 	    cfg->commit_siblings);
+	srv->archive = archive_create(base, cfg->data_dir, cfg->archive_command,
+	    cfg->archive_retry_min_us, cfg->archive_retry_max_us, cause);
+	if (srv->archive == NULL) {
+		server_free(srv);
+		return (NULL);
+	}
 	srv->accept_ev = evtimer_new(base, server_accept_retry_cb, srv);
 	srv->drain_ev = evtimer_new(base, server_drain_timeout_cb, srv);
 	srv->reap_ev = event_new(base, -1, 0, server_reap_cb, srv);
@@ -1777,6 +1893,7 @@ server_free(struct server *srv)
 	}
 	if (srv->pump_ev != NULL)
 		event_free(srv->pump_ev);
+	archive_free(srv->archive);
 	free(srv->wq);
 	free(srv->ctl);
 	free(srv);

@@ -21,8 +21,11 @@ void		 server_shutdown(struct server *);
 void		 server_reload(struct server *, struct config *);
 /* The exit status once the loop has ended: 0, or 74 after an I/O failure. */
 int		 server_exit_status(struct server *);
-/* One line for STATUS=: state and durable LSN. */
+/* One line for STATUS=: state, durable LSN, connections, archive backlog. */
 void		 server_status(struct server *, char *buf, size_t len);
+/* The stats text ("name value" lines, as the STATS reply), allocated;
+   NULL when out of memory. metrics.c turns it into Prometheus metrics. */
+char		*server_stats_text(struct server *);
 void		 server_free(struct server *);
 
 #endif
