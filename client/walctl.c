@@ -1,7 +1,8 @@
 /*
  * walctl.c: the walld command line tool. A table of subcommands built on
  * libwal (append, sync, seal, rotate, truncate, read, stats, ping) and on
- * the engine's offline reader and checker (read --dir, verify).
+ * the engine's offline reader and checker (read --dir, verify), which
+ * decrypt with --keyring FILE; keygen makes a key for a key ring.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,9 @@
 
 #include <openssl/evp.h>
 
+#include <openssl/crypto.h>
+
+#include "keyring.h"
 #include "libwal.h"
 #include "metrics.h"
 #include "wal.h"
@@ -230,7 +234,23 @@ enum {
 	OPT_TYPE = 256, OPT_TENANT, OPT_VSHARD, OPT_FILE, OPT_LINES,
 	OPT_FROM, OPT_TO, OPT_FOLLOW, OPT_JSON, OPT_DIR, OPT_BEFORE,
 	OPT_PROMETHEUS,
+	OPT_KEYRING, OPT_ID,
 };
+
+/* Loads --keyring FILE; NULL (and a message) when it cannot be used. */
+static struct keyring *
+walctl_keyring(const char *what, const char *path)
+{
+	struct keyring	*kr;
+	char		*cause = NULL;
+
+	if ((kr = keyring_load(path, &cause)) == NULL) {
+		walctl_warnx("%s: %s", what, cause != NULL ? cause :
+		    "cannot load the key ring");
+		free(cause);
+	}
+	return (kr);
+}
 
 /* Handles -s/--socket and -h/--help, which every subcommand accepts. */
 static int
@@ -825,7 +845,7 @@ walctl_print_record(struct walctl_out *out, uint64_t lsn, uint16_t type,
 /* read --dir: the same records, from the files, without walld. */
 static int
 walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
-    struct walctl_out *out)
+    struct keyring *kr, struct walctl_out *out)
 {
 	struct wal_filter	 f;
 	struct wal_reader	*rd;
@@ -841,7 +861,7 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 	f.has_tenant = q->has_tenant;
 	f.has_vshard = q->has_vshard;
 	f.has_type = q->has_type;
-	if ((rd = wal_reader_open(dir, q->from, &f, &cause)) == NULL) {
+	if ((rd = wal_reader_open_keys(dir, q->from, &f, kr, &cause)) == NULL) {
 		walctl_warnx("read: %s: %s", dir,
 		    cause != NULL ? cause : "cannot open");
 		free(cause);
@@ -890,16 +910,18 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 		{ "follow",	no_argument,		NULL, OPT_FOLLOW },
 		{ "json",	no_argument,		NULL, OPT_JSON },
 		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ "keyring",	required_argument,	NULL, OPT_KEYRING },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct walctl_rec_opts	 o;
+	struct keyring		*kr = NULL;
 	struct wal_cursor_opts	 q;
 	struct walctl_out	 out;
 	struct wal_conn		*c;
 	struct wal_cursor	*cur;
 	struct wal_entry	 e;
 	enum wal_result		 r;
-	const char		*dir = NULL;
+	const char		*dir = NULL, *keyring = NULL;
 	int			 ch, bad = 0, ex, rc;
 
 	memset(&o, 0, sizeof o);
@@ -920,6 +942,8 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 			out.json = 1;
 		else if (ch == OPT_DIR)
 			dir = optarg;
+		else if (ch == OPT_KEYRING)
+			keyring = optarg;
 		else
 			return (walctl_usage(w->cmd));
 		if (bad)
@@ -939,8 +963,17 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 	q.has_tenant = o.has_tenant;
 	q.has_vshard = o.has_vshard;
 
+	if (keyring != NULL && dir == NULL) {
+		walctl_warnx("read: --keyring goes with --dir (walld decrypts "
+		    "what it sends)");
+		return (EX_USAGE);
+	}
 	if (dir != NULL) {
-		ex = walctl_read_dir(dir, &q, &out);
+		if (keyring != NULL && (kr = walctl_keyring("read",
+		    keyring)) == NULL)
+			return (EX_NOINPUT);
+		ex = walctl_read_dir(dir, &q, kr, &out);
+		keyring_free(kr);
 		free(out.b64);
 		return (ex);
 	}
@@ -987,21 +1020,29 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ "keyring",	required_argument,	NULL, OPT_KEYRING },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*dir = NULL;
+	struct keyring	*kr = NULL;
+	const char	*dir = NULL, *keyring = NULL;
 	int		 ch, n, ex;
 
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
 			continue;
-		if (ch != OPT_DIR)
+		if (ch == OPT_DIR)
+			dir = optarg;
+		else if (ch == OPT_KEYRING)
+			keyring = optarg;
+		else
 			return (walctl_usage(w->cmd));
-		dir = optarg;
 	}
 	if (optind != argc || dir == NULL)
 		return (walctl_usage(w->cmd));
-	n = wal_verify(dir, stdout);
+	if (keyring != NULL && (kr = walctl_keyring("verify", keyring)) == NULL)
+		return (EX_NOINPUT);
+	n = wal_verify_keys(dir, kr, stdout);
+	keyring_free(kr);
 	if ((ex = walctl_flush_stdout()) != EX_OK)
 		return (ex);
 	if (n < 0) {
@@ -1013,6 +1054,81 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 		    n == 1 ? "" : "s");
 		return (EX_DATAERR);
 	}
+	return (EX_OK);
+}
+
+/* walctl keygen: prints a new key ring line from OpenSSL's generator. */
+static int
+walctl_cmd_keygen(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "id",		required_argument,	NULL, OPT_ID },
+		{ "keyring",	required_argument,	NULL, OPT_KEYRING },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct keyring	*kr;
+	uint32_t	 ids[KEYRING_MAX_KEYS];
+	char		 line[KEYRING_LINE_MAX], *cause = NULL;
+	const char	*keyring = NULL;
+	uint64_t	 id = 0;
+	size_t		 n, len, done;
+	ssize_t		 k;
+	int		 ch;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch == OPT_ID) {
+			if (walctl_number("--id", optarg, UINT32_MAX, &id) != 0)
+				return (EX_USAGE);
+			if (id == 0) {
+				walctl_warnx("keygen: --id 0 is not allowed (0 "
+				    "means \"not encrypted\")");
+				return (EX_USAGE);
+			}
+		} else if (ch == OPT_KEYRING)
+			keyring = optarg;
+		else
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc || (keyring != NULL && id != 0))
+		return (walctl_usage(w->cmd));
+	if (keyring != NULL) {
+		/* The next id after the ring's highest. */
+		if ((kr = walctl_keyring("keygen", keyring)) == NULL)
+			return (EX_NOINPUT);
+		n = keyring_ids(kr, ids, KEYRING_MAX_KEYS);
+		id = (uint64_t)ids[n - 1] + 1;
+		keyring_free(kr);
+		if (id > UINT32_MAX) {
+			walctl_warnx("keygen: %s: no key id left above %u",
+			    keyring, UINT32_MAX);
+			return (EX_DATAERR);
+		}
+	} else if (id == 0)
+		id = 1;
+	if (keyring_generate((uint32_t)id, line, sizeof line, &cause) != 0) {
+		walctl_warnx("keygen: %s", cause != NULL ? cause : "failed");
+		free(cause);
+		return (EX_SOFTWARE);
+	}
+	/* Straight to the descriptor: no copy of the key in stdio's buffer. */
+	len = strlen(line);
+	for (done = 0; done < len; done += (size_t)k) {
+		k = write(STDOUT_FILENO, line + done, len - done);
+		if (k == -1 && errno == EINTR) {
+			k = 0;
+			continue;
+		}
+		if (k <= 0) {
+			walctl_warnx("stdout: %s", strerror(errno));
+			OPENSSL_cleanse(line, sizeof line);
+			return (EX_IOERR);
+		}
+	}
+	OPENSSL_cleanse(line, sizeof line);
 	return (EX_OK);
 }
 
@@ -1035,16 +1151,24 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "Deletes whole sealed segments below LSN; prints the new first LSN." },
 	{ "read", walctl_cmd_read,
 	  "[--from LSN] [--to LSN] [--tenant N] [--vshard N] [--type N]\n"
-	  "    [--follow] [--json] [--dir DIR]",
+	  "    [--follow] [--json] [--dir DIR [--keyring FILE]]",
 	  "Prints records in LSN order, one line each: lsn=N type=N tenant=N\n"
 	  "vshard=N len=N data=\"...\" (non-printable bytes escaped), or with\n"
 	  "--json {\"lsn\":\"N\",\"type\":N,\"tenant\":N,\"vshard\":N,"
 	  "\"payload\":\"BASE64\"}.\n"
 	  "--follow keeps waiting for new records. --dir reads a data\n"
-	  "directory offline, without walld." },
-	{ "verify", walctl_cmd_verify, "--dir DIR",
+	  "directory offline, without walld; --keyring decrypts its encrypted\n"
+	  "segments (a record that fails authentication is an error)." },
+	{ "verify", walctl_cmd_verify, "--dir DIR [--keyring FILE]",
 	  "Checks every segment of a data directory offline; prints each\n"
-	  "problem and exits 65 when there is any." },
+	  "problem and exits 65 when there is any. Without --keyring the\n"
+	  "records of encrypted segments are checked by CRC only; with it\n"
+	  "each segment's key is checked and every record authenticated." },
+	{ "keygen", walctl_cmd_keygen, "[--id N | --keyring FILE]",
+	  "Prints a new key ring line, \"ID HEX\": 32 random bytes from\n"
+	  "OpenSSL (RAND_priv_bytes) as 64 hex digits. The id is N, or the\n"
+	  "highest in FILE plus 1, or 1. Append it to the key ring (mode 0600)\n"
+	  "and reload walld to make it the active key (docs/KEYS.md)." },
 	{ "stats", walctl_cmd_stats, "[--json | --prometheus]",
 	  "Prints walld's metrics, one \"name value\" line each, or one JSON\n"
 	  "object, or in the Prometheus text format (what walld writes to\n"

@@ -134,6 +134,9 @@ static const struct config_key config_keys[] = {
 	  10000, 3600 * SECOND, "1s", NULL },
 	{ "archive", "retry_max", CONFIG_DURATION, FIELD(archive_retry_max_us),
 	  10000, 3600 * SECOND, "60s", NULL },
+
+	{ "encryption", "keyring", CONFIG_NAME, FIELD(keyring),
+	  0, PATH_MAX - 1, NULL, NULL },
 };
 #define CONFIG_NKEYS	(sizeof config_keys / sizeof config_keys[0])
 

@@ -42,6 +42,9 @@ struct config {
 	char		*archive_command;	/* archive.command, %p path, %f name; NULL = off */
 	uint64_t	 archive_retry_min_us;	/* archive.retry_min, default 1s, 10ms..60m */
 	uint64_t	 archive_retry_max_us;	/* archive.retry_max, default 60s, 10ms..60m */
+	/* encryption: */
+	char		*keyring;		/* encryption.keyring, a key ring file; NULL = the
+						   systemd credential "keyring" if there is one, else none */
 	/* access: (a list, not a mapping; daemon/access.h) */
 	struct access	*access;		/* NULL: no list; only root and walld's uid */
 };

@@ -388,6 +388,35 @@ out:
 	return (kr);
 }
 
+/* Finds the key ring file: configured, else the systemd credential. */
+int
+keyring_locate(const char *configured, char **path, char **cause)
+{
+	const char	*dir;
+
+	*path = NULL;
+	if (configured != NULL && *configured != '\0') {
+		if ((*path = strdup(configured)) == NULL)
+			goto nomem;
+		return (0);
+	}
+	dir = getenv("CREDENTIALS_DIRECTORY");
+	if (dir == NULL || *dir == '\0')
+		return (0);
+	if (asprintf(path, "%s/keyring", dir) == -1) {
+		*path = NULL;
+		goto nomem;
+	}
+	if (access(*path, F_OK) != 0) {
+		free(*path);
+		*path = NULL;
+	}
+	return (0);
+nomem:
+	keyring_cause(cause, "key ring: %s", strerror(ENOMEM));
+	return (-1);
+}
+
 /* Takes one more reference. */
 struct keyring *
 keyring_hold(struct keyring *kr)

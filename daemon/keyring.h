@@ -30,6 +30,12 @@ struct keyring	*keyring_load(const char *path, char **cause);
 /* The same from text in memory; name is used in the errors. */
 struct keyring	*keyring_parse(const char *text, size_t len, const char *name,
 		    char **cause);
+/* Where walld's key ring is, in this order: the configured file (may be
+   NULL); else $CREDENTIALS_DIRECTORY/keyring when that file exists (a
+   systemd LoadCredential=keyring:...); else none. 0 and *path (allocated,
+   NULL for none), or -1 and *cause. */
+int		 keyring_locate(const char *configured, char **path,
+		    char **cause);
 /* Takes one more reference (rings are immutable and shared). */
 struct keyring	*keyring_hold(struct keyring *);
 /* Drops a reference; the last one wipes the keys and frees. */

@@ -25,6 +25,7 @@
 #include <event2/thread.h>
 
 #include "config.h"
+#include "keyring.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -104,6 +105,28 @@ main_load_config(struct main_ctx *m, char **cause)
 		return (NULL);
 	}
 	return (cfg);
+}
+
+/*
+ * Loads the key ring the configuration names (or the systemd credential):
+ * 0 and *kr (NULL: no encryption) and *path, or -1 and *cause (a file
+ * that is missing, malformed or open to group or others).
+ */
+static int
+main_load_keyring(const struct config *cfg, struct keyring **kr,
+    char **path, char **cause)
+{
+	*kr = NULL;
+	if (keyring_locate(cfg->keyring, path, cause) != 0)
+		return (-1);
+	if (*path == NULL)
+		return (0);
+	if ((*kr = keyring_load(*path, cause)) == NULL) {
+		free(*path);
+		*path = NULL;
+		return (-1);
+	}
+	return (0);
 }
 
 /* Creates dir and its missing parents (mode 0700 for new ones). */
@@ -312,6 +335,8 @@ main(int argc, char **argv)
 	struct main_ctx		 m;
 	struct wal_options	 wo;
 	struct wal		*w;
+	struct keyring		*kr = NULL;
+	char			*kr_path = NULL;
 	struct event		*sigs[3], *wd_ev = NULL;
 	struct timeval		 tv;
 	uint64_t		 wd;
@@ -357,9 +382,20 @@ main(int argc, char **argv)
 		free(cause);
 		return (EXIT_CONFIG);
 	}
+	if (main_load_keyring(m.cfg, &kr, &kr_path, &cause) != 0) {
+		fprintf(stderr, "walld: %s\n", cause != NULL ? cause :
+		    "cannot load the key ring");
+		free(cause);
+		return (EXIT_CONFIG);
+	}
 	if (check) {
 		printf("walld: %s: configuration OK\n", m.config_path != NULL ?
 		    m.config_path : "(defaults)");
+		if (kr != NULL)
+			printf("walld: key ring %s: %zu keys, active key id %u\n",
+			    kr_path, keyring_ids(kr, NULL, 0), keyring_active(kr));
+		keyring_free(kr);
+		free(kr_path);
 		config_free(m.cfg);
 		free(m.cfg);
 		return (0);
@@ -381,12 +417,20 @@ main(int argc, char **argv)
 	wo.direct_io = (enum wal_direct)m.cfg->direct_io;
 	wo.max_record = m.cfg->max_record;
 	wo.batch_bytes = m.cfg->max_batch_bytes;
+	wo.keyring = kr;
 	wo.log = log_engine;
+	if (kr != NULL)
+		log_info("encryption: on: key ring %s: %zu keys, active key id %u",
+		    kr_path, keyring_ids(kr, NULL, 0), keyring_active(kr));
+	else
+		log_info("encryption: off (no key ring configured)");
 	log_info("walld %s: opening %s", WALD_VERSION, m.cfg->data_dir);
 	notify("STATUS=recovering %s", m.cfg->data_dir);
 	if ((w = main_open_wal(&m, &wo, &cause)) == NULL) {
 		log_err("%s", cause != NULL ? cause : "cannot open the WAL");
 		notify("STATUS=failed: cannot open the WAL");
+		keyring_free(kr);
+		free(kr_path);
 		return (1);
 	}
 
@@ -404,6 +448,9 @@ main(int argc, char **argv)
 		log_err("%s", cause != NULL ? cause : "cannot start");
 		return (1);
 	}
+	server_set_keyring(m.srv, kr, kr_path);
+	keyring_free(kr);	/* the WAL and the server hold theirs */
+	free(kr_path);
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(m.base, signums[i], main_signal_cb, &m);
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0) {

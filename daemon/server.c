@@ -37,6 +37,7 @@
 #include "archive.h"
 #include "batcher.h"
 #include "config.h"
+#include "keyring.h"
 #include "log.h"
 #include "server.h"
 #include "wal.h"
@@ -171,6 +172,9 @@ struct server {
 	uint64_t		 inflight;	/* payload bytes awaiting acks */
 
 	struct server_counters	 count;
+
+	struct keyring		*keyring;	/* reads decrypt with it; NULL: none */
+	char			*keyring_path;
 };
 
 static void	conn_process(struct conn *);
@@ -992,7 +996,8 @@ conn_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	f.has_tenant = (h->flags & WIRE_F_TENANT) != 0;
 	f.has_vshard = (h->flags & WIRE_F_VSHARD) != 0;
 	f.has_type = (h->flags & WIRE_F_TYPE) != 0;
-	st->reader = wal_reader_open(c->srv->cfg->data_dir, r.from, &f, &cause);
+	st->reader = wal_reader_open_keys(c->srv->cfg->data_dir, r.from, &f,
+	    c->srv->keyring, &cause);
 	if (st->reader == NULL) {
 		conn_error(c, h->id, WIRE_E_RANGE, "read: %s",
 		    cause != NULL ? cause : "cannot open the log");
@@ -1020,6 +1025,24 @@ stats_line(struct evbuffer *eb, const char *fmt, ...)
 	evbuffer_add_vprintf(eb, fmt, ap);
 	va_end(ap);
 	evbuffer_add(eb, "\n", 1);
+}
+
+/* The encryption lines: on/off, the active key id, the key ids present
+   segments need (an operator may drop a key from the ring once it is not
+   listed here). Never anything about the keys themselves. */
+static void
+stats_keys(struct evbuffer *eb, struct server *srv, const struct wal_stats *st)
+{
+	uint32_t	ids[64];
+	size_t		n, i;
+
+	n = wal_keys_needed(srv->wal, ids, 64);
+	stats_line(eb, "encryption %s", srv->keyring != NULL ? "on" : "off");
+	stats_line(eb, "active_key_id %u", st->active_key_id);
+	evbuffer_add_printf(eb, "keys_needed ");
+	for (i = 0; i < n && i < 64; i++)
+		evbuffer_add_printf(eb, "%s%u", i > 0 ? "," : "", ids[i]);
+	stats_line(eb, "%s", n == 0 ? "none" : n > 64 ? ",..." : "");
 }
 
 /* Writes walld's counters into eb, one "name value" line each: the STATS
@@ -1057,6 +1080,7 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	stats_line(eb, "bytes_written %llu",
 	    (unsigned long long)st.bytes_written);
 	stats_line(eb, "direct_io %d", st.direct_io);
+	stats_keys(eb, srv, &st);
 	stats_line(eb, "appends_total %llu",
 	    (unsigned long long)srv->count.appends);
 	stats_line(eb, "append_bytes_total %llu",
@@ -1599,6 +1623,85 @@ server_same_str(const char *a, const char *b)
 	return (strcmp(a, b) == 0);
 }
 
+/* The key ring of the WAL, for reads; the server takes a reference. */
+void
+server_set_keyring(struct server *srv, struct keyring *kr, const char *path)
+{
+	keyring_free(srv->keyring);
+	free(srv->keyring_path);
+	srv->keyring = keyring_hold(kr);
+	srv->keyring_path = path != NULL ? strdup(path) : NULL;
+}
+
+/*
+ * Reads the key ring file again. A new ring is refused, and the running
+ * one kept, when it fails to load or lacks (or changed) a key that a
+ * present segment needs. When the active key changed, the active segment
+ * is sealed and the next one starts under the new key: at once, or at
+ * the next append when a segment switch is already under way (the engine
+ * never writes a record under the old key after wal_set_keyring).
+ */
+static void
+server_reload_keys(struct server *srv, const struct config *ncfg)
+{
+	struct keyring	*kr;
+	struct conn	*c;
+	struct stream	*st;
+	char		*path = NULL, *cause = NULL;
+	uint32_t	 old;
+	enum wal_rc	 rc;
+
+	if (keyring_locate(ncfg->keyring, &path, &cause) != 0) {
+		log_err("reload: %s; keeping the running key ring", cause);
+		free(cause);
+		return;
+	}
+	if (!server_same_str(path, srv->keyring_path))
+		log_warn("reload: the key ring file cannot change while running "
+		    "(now %s, was %s); kept", path != NULL ? path : "none",
+		    srv->keyring_path != NULL ? srv->keyring_path : "none");
+	free(path);
+	if (srv->keyring == NULL)
+		return;
+	if ((kr = keyring_load(srv->keyring_path, &cause)) == NULL ||
+	    wal_set_keyring(srv->wal, kr, &cause) != 0) {
+		log_err("reload: %s; keeping the running key ring (active key "
+		    "id %u)", cause != NULL ? cause : "key ring refused",
+		    keyring_active(srv->keyring));
+		free(cause);
+		keyring_free(kr);
+		return;
+	}
+	old = keyring_active(srv->keyring);
+	keyring_free(srv->keyring);
+	srv->keyring = kr;
+	/* Streaming reads may go on into segments under the new key. */
+	TAILQ_FOREACH(c, &srv->conns, entry) {
+		TAILQ_FOREACH(st, &c->streams, entry)
+			wal_reader_set_keyring(st->reader, kr);
+	}
+	log_info("reload: key ring %s: %zu keys, active key id %u",
+	    srv->keyring_path, keyring_ids(kr, NULL, 0), keyring_active(kr));
+	if (keyring_active(kr) == old)
+		return;
+	rc = wal_mark_rotate(srv->wal);
+	if (rc == WAL_OK && wal_pending(srv->wal)) {
+		log_info("key rotation: sealing the active segment; the next "
+		    "one is written under key id %u", keyring_active(kr));
+		server_kick(srv);
+	} else if (rc == WAL_OK) {
+		log_info("key rotation: the active segment had no record; "
+		    "records go under key id %u from now on",
+		    keyring_active(kr));
+	} else if (rc == WAL_EFULL || rc == WAL_EWAIT || rc == WAL_ENOSPC) {
+		log_info("key rotation: a segment switch is under way; the next "
+		    "append starts a segment under key id %u",
+		    keyring_active(kr));
+		batcher_want_spare(srv->batcher);
+		server_kick(srv);
+	}
+}
+
 void
 server_reload(struct server *srv, struct config *ncfg)
 {
@@ -1645,6 +1748,7 @@ server_reload(struct server *srv, struct config *ncfg)
 	log_info("%s", line);
 	batcher_set_delay(srv->batcher, cfg->commit_delay_us,
 	    cfg->commit_siblings);
+	server_reload_keys(srv, ncfg);
 	log_info("configuration reloaded");
 }
 
@@ -1896,5 +2000,7 @@ server_free(struct server *srv)
 	archive_free(srv->archive);
 	free(srv->wq);
 	free(srv->ctl);
+	keyring_free(srv->keyring);
+	free(srv->keyring_path);
 	free(srv);
 }

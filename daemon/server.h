@@ -8,6 +8,7 @@ struct event_base;
 struct config;
 struct wal;
 struct server;
+struct keyring;
 
 /* Opens the listening socket: the one systemd passed (LISTEN_FDS), else
    binds cfg->socket_path, refusing a path another live walld answers on. */
@@ -17,6 +18,10 @@ struct server	*server_create(struct event_base *, struct config *,
 /* Begins an orderly stop: no new connections or requests, batches in
    flight finish and are acknowledged, then the loop exits. */
 void		 server_shutdown(struct server *);
+/* The key ring reads decrypt with (the WAL's; NULL: none) and its file,
+   re-read at reload. The server takes a reference. */
+void		 server_set_keyring(struct server *, struct keyring *,
+		    const char *path);
 /* Applies a reloaded configuration; reports what cannot change live. */
 void		 server_reload(struct server *, struct config *);
 /* The exit status once the loop has ended: 0, or 74 after an I/O failure. */

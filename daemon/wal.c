@@ -1244,8 +1244,8 @@ wal_set_keyring(struct wal *w, struct keyring *kr, char **cause)
 	pthread_mutex_unlock(&w->lock);
 	if (nbad > 0) {
 		segment_cause(cause, "the new key ring %s key id %u, which "
-		    "segment%s %s%s need%s: kept the running key ring (drop a "
-		    "key only once the segments that need it are truncated)",
+		    "segment%s %s%s need%s (drop a key only once the segments "
+		    "that need it are truncated)",
 		    keyring_has(kr, bad_id) ? "has other bytes for" : "lacks",
 		    bad_id, nbad > 1 ? "s" : "", names, nbad > 4 ? ", ..." : "",
 		    nbad > 1 ? "" : "s");

@@ -441,7 +441,8 @@ static const struct error_case errors[] = {
 	  "2:11: access[0].user: user id out of range: must be 0..4294967294" },
 	{ "acces: []\n",
 	  "1:1: acces: unknown section (expected one of: socket, storage,"
-	  " group_commit, limits, logging, metrics, archive, access)" },
+	  " group_commit, limits, logging, metrics, archive, encryption,"
+	  " access)" },
 };
 
 START_TEST(test_config_errors)
