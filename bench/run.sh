@@ -70,9 +70,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_walld DATA_DIR: starts walld on DATA_DIR; sets WALLD_PID and
-# STARTUP_MS (time until it answered a ping).
-start_walld() {
+# walld_yaml DATA_DIR [KEYRING]: writes walld's configuration.
+walld_yaml() {
 	cat >"$T/walld.yaml" <<EOF
 socket:
   path: $SOCK
@@ -81,6 +80,14 @@ storage:
 group_commit:
   max_batch_bytes: ${BATCH_MIB}MiB
 EOF
+	[ -z "${2:-}" ] || printf 'encryption:\n  keyring: %s\n' "$2" \
+	    >>"$T/walld.yaml"
+}
+
+# start_walld DATA_DIR [KEYRING]: starts walld on DATA_DIR (encrypting with
+# KEYRING); sets WALLD_PID and STARTUP_MS (time until it answered a ping).
+start_walld() {
+	walld_yaml "$@"
 	out=$("$WB" startup -s "$SOCK" -- "$WALLD" --config "$T/walld.yaml" \
 	    2>>"$LOG") || { echo "run.sh: walld did not start:" >&2;
 	    tail -n 20 "$LOG" >&2; exit 1; }
@@ -148,7 +155,9 @@ say "- memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/memi
 say "- kernel: $(uname -sr)"
 say "- disk: $(df -T "$T" | awk 'NR == 2 { print $2 " on " $1 " (" $7 ")" }'), rotational=$(cat /sys/block/$(basename "$(df "$T" | awk 'NR == 2 { print $1 }')")/queue/rotational 2>/dev/null || echo '?')"
 say "- before the run: $QUIET CPUs busy (2 s sample), load average $load; each run waits for a quiet machine and is done again (twice at most) when \"other CPU\" (busy CPU that was neither the server's, the load generator's nor the kernel threads') passed ${BENCH_MAX_OTHER:-0.3} CPUs: what remains there skews that row"
-say "- walld: $("$WALLD" --version 2>&1 | head -n 1), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); max_batch_bytes ${BATCH_MIB} MiB, other settings default"
+dirty=$(git status --porcelain -- daemon client proto 2>/dev/null | wc -l)
+[ "$dirty" = 0 ] && dirty="" || dirty=" with $dirty uncommitted files in daemon/ client/ proto/"
+say "- walld: $("$WALLD" --version 2>&1 | head -n 1), built from commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$dirty; max_batch_bytes ${BATCH_MIB} MiB, other settings default"
 say "- each run: ${SECS} s measured after 1 s of warm-up; data directory $T"
 say
 
@@ -176,8 +185,6 @@ bench f4-64x16 -p 1 -c 64 -d 16 --reset-peak
 bench f5-4k-64x16 -S 4k -p 1 -c 64 -d 16
 bench f5-4k-1x1 -S 4k -p 1
 bench mixed -S 64-4k -p 8 -c 4 -d 4 --tenants 16 --vshards 64
-bench f6-enc-128 -p 1 -c 64 -d 16 --encrypt on
-bench f6-enc-4k -S 4k -p 1 -c 64 -d 16 --encrypt on
 say
 
 # strace over a run of 64 concurrent clients: appends per fsync call.
@@ -208,7 +215,27 @@ else
 fi
 say
 
+# Figure 6: encryption off (this walld), then on (a fresh one with a key
+# ring), the same loads back to back.
+say "## Encryption off, then on (figure 6)"
+say
+"$WB" header | tee -a "$REPORT"
+bench f6-off-128 -p 1 -c 64 -d 16 --encrypt off
+bench f6-off-4k -S 4k -p 1 -c 64 -d 16 --encrypt off
 stop_walld
+KEYRING=$T/keyring
+( umask 077; printf '1 %s active\n' "$(od -An -tx1 -N32 /dev/urandom |
+    tr -d ' \n')" >"$KEYRING" )
+walld_yaml "$T/enc" "$KEYRING"
+if "$WALLD" --check-config --config "$T/walld.yaml" >/dev/null 2>&1; then
+	start_walld "$T/enc" "$KEYRING"
+	bench f6-on-128 -p 1 -c 64 -d 16 --encrypt on
+	bench f6-on-4k -S 4k -p 1 -c 64 -d 16 --encrypt on
+	stop_walld
+else
+	say "| f6-on | walld has no \`encryption.keyring\` setting: n/a |"
+fi
+say
 
 # Redis, same machine, same run.
 have_redis=0
@@ -313,6 +340,11 @@ fi
 v2=$(verdict "$f2" ">=" 1.5)
 [ "$(verdict "$f2p" "<=" 1)" = "**met**" ] || v2="**not met**"
 [ "$f2" = n/a ] && v2="not measured"
+f6a=$(ratio "$(jget f6-on-128 appends_per_s)" "$(jget f6-off-128 appends_per_s)")
+f6b=$(ratio "$(jget f6-on-4k appends_per_s)" "$(jget f6-off-4k appends_per_s)")
+v6=$(verdict "$f6a" ">=" 0.9)
+[ "$(verdict "$f6b" ">=" 0.9)" = "**met**" ] || v6="**not met**"
+[ "$f6a" != n/a ] && [ "$f6b" != n/a ] || v6="not measured"
 say "## The figures of issue 8"
 say
 say "| # | figure | measured | ratio | target | verdict |"
@@ -322,9 +354,7 @@ say "| 2 | 64 processes × 1: throughput vs Redis; p99 vs Redis | $(jget f2-64pr
 say "| 3 | 256 processes × 1 vs Redis | $(jget f3-256proc appends_per_s)/s vs $(jget redis-256x1 appends_per_s)/s (1 process × 256 connections: $(jget f3-1proc-256conn appends_per_s)/s, ratio $f3c) | $f3 | ≥ 1.5 | $(verdict "$f3" ">=" 1.5) |"
 say "| 4 | 64 connections × 16 vs Redis | $(jget f4-64x16 appends_per_s)/s vs $(jget redis-64x16 appends_per_s)/s | $f4 | ≥ 2 | $(verdict "$f4" ">=" 2) |"
 say "| 5 | 4 KiB pipelined vs disk O_DIRECT 1 MiB bandwidth | $(jget f5-4k-64x16 mb_per_s) MB/s vs $(jget disk direct_mb_per_s) MB/s | $f5 | ≥ 0.6 | $(verdict "$f5" ">=" 0.6) |"
-say "| 6 | encryption on vs off, 128 B and 4 KiB | n/a: walld has no encryption yet | n/a | ≥ 0.9 | not measured |"
-v7=$(verdict "$f7" "<=" 1.1)
-[ "$(verdict "$(ratio "$rb" "$ra")" "<=" 1.01)" = "**met**" ] || v7="**not met**"
+say "| 6 | encryption on vs off, 64 connections × 16, 128 B and 4 KiB | 128 B: $(jget f6-on-128 appends_per_s)/s vs $(jget f6-off-128 appends_per_s)/s; 4 KiB: $(jget f6-on-4k appends_per_s)/s vs $(jget f6-off-4k appends_per_s)/s | $f6a, $f6b | ≥ 0.9 | $v6 |"
 say "| 7a | start-up, 4 GiB sealed + active vs active only: time (fastest of 5) and bytes read | $minb ms vs $mina ms (median $mb vs $ma); $rb vs $ra bytes read | $f7 (bytes $(ratio "$rb" "$ra")) | ≤ 1 (time within 10 %: the noise; bytes ≤ 1.01) | $v7 |"
 say "| 7b | \`walctl read --dir\` replay from the page cache | --json $replay GB/s (text $text GB/s, scan only $scan GB/s) | $replay | ≥ 1 GB/s | $(verdict "$replay" ">=" 1) |"
 say "| 8a | idle connection cost | $idle B | $(ratio "$idle" 16384) | ≤ 16 KiB | $(verdict "$(ratio "$idle" 16384)" "<=" 1) |"
