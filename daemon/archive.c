@@ -659,12 +659,17 @@ archive_hold(struct archive *ar, char *name, size_t size)
 		snprintf(name, size, "(unknown)");
 		return (0);
 	}
+	/* The first segment not archived; when it is the active one, every
+	   sealed segment is archived, and the engine keeps the active one. */
 	for (i = 0; i < n; i++) {
-		if (!ar->have_done || ents[i].first > ar->done) {
+		if (ar->have_done && ents[i].first <= ar->done)
+			continue;
+		if (ents[i].first <= ar->sealed_upto ||
+		    archive_sealed(ar, ents[i].name, ents[i].first)) {
 			hold = ents[i].first;
 			snprintf(name, size, "%s", ents[i].name);
-			break;
 		}
+		break;
 	}
 	free(ents);
 	return (hold);

@@ -41,9 +41,10 @@ void		 archive_check(struct archive *, uint64_t active_first,
    tried at once, without waiting out the back-off. */
 void		 archive_reload(struct archive *, const char *command,
 		    uint64_t retry_min, uint64_t retry_max);
-/* The first LSN of the first segment not archived yet (truncation must
-   keep it and everything after), its name in name (size at least 32);
-   UINT64_MAX when archiving is off or there is no such segment. */
+/* The first LSN of the first sealed segment not archived yet (truncation
+   must keep it and everything after), its name in name (size at least
+   32); UINT64_MAX when archiving is off or every sealed segment is
+   archived (the engine never removes the active segment). */
 uint64_t	 archive_hold(struct archive *, char *name, size_t size);
 void		 archive_stats(struct archive *, struct archive_stats *);
 
