@@ -427,6 +427,13 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 				r->log_sealed = 1;
 				return (0);
 			}
+			/* The next segment would begin at this one's first
+			   LSN: this very file, read again for ever. */
+			if (r->expect == r->seg_first) {
+				wal_reader_damage(r, cause, "footer of an empty "
+				    "segment does not seal the log");
+				return (-1);
+			}
 			wal_reader_close_seg(r);
 			continue;
 		}
