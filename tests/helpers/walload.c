@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "keyring.h"
 #include "libwal.h"
 #include "wal.h"
 
@@ -212,10 +213,10 @@ ack_cmp(const void *a, const void *b)
 	return (x->lsn < y->lsn ? -1 : x->lsn > y->lsn);
 }
 
-/* check -D DIR [-a min -b max -S seed] [-x] [-t] ACKFILE...: -x demands
-   the acknowledged LSNs be exactly 1..N (no crash, nothing else appended);
-   -t accepts that acknowledged records below the log's first LSN were
-   truncated away on purpose. */
+/* check -D DIR [-a min -b max -S seed] [-x] [-t] [-k KEYRING] ACKFILE...:
+   -x demands the acknowledged LSNs be exactly 1..N (no crash, nothing else
+   appended); -t accepts that acknowledged records below the log's first
+   LSN were truncated away on purpose; -k decrypts with a key ring. */
 static int
 cmd_check(int argc, char **argv)
 {
@@ -226,12 +227,13 @@ cmd_check(int argc, char **argv)
 	uint32_t		 min_size = 16, max_size = 512, seed = 1, client;
 	uint64_t		 seq, prev = 0, nrec = 0, lsn;
 	const char		*dir = NULL;
+	struct keyring		*kr = NULL;
 	uint8_t			*buf;
 	char			*cause = NULL;
 	FILE			*f;
 	int			 ch, dense = 0, trunc = 0, rc, bad = 0;
 
-	while ((ch = getopt(argc, argv, "D:a:b:S:xt")) != -1) {
+	while ((ch = getopt(argc, argv, "D:a:b:S:xtk:")) != -1) {
 		switch (ch) {
 		case 'D': dir = optarg; break;
 		case 'a': min_size = (uint32_t)atol(optarg); break;
@@ -239,6 +241,12 @@ cmd_check(int argc, char **argv)
 		case 'S': seed = (uint32_t)atol(optarg); break;
 		case 'x': dense = 1; break;
 		case 't': trunc = 1; break;
+		case 'k':
+			if ((kr = keyring_load(optarg, &cause)) == NULL) {
+				fprintf(stderr, "walload: %s\n", cause);
+				return (2);
+			}
+			break;
 		default: return (64);
 		}
 	}
@@ -283,7 +291,9 @@ cmd_check(int argc, char **argv)
 	}
 	if ((buf = malloc(max_size + PAYLOAD_HDR)) == NULL)
 		return (2);
-	if ((rd = wal_reader_open(dir, 0, NULL, &cause)) == NULL) {
+	rd = wal_reader_open_keys(dir, 0, NULL, kr, &cause);
+	keyring_free(kr);
+	if (rd == NULL) {
 		fprintf(stderr, "walload: %s\n", cause);
 		return (1);
 	}
