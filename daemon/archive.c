@@ -675,6 +675,12 @@ archive_hold(struct archive *ar, char *name, size_t size)
 	return (hold);
 }
 
+int
+archive_enabled(struct archive *ar)
+{
+	return (ar->command != NULL);
+}
+
 void
 archive_stats(struct archive *ar, struct archive_stats *st)
 {

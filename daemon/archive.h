@@ -47,5 +47,7 @@ void		 archive_reload(struct archive *, const char *command,
    archived (the engine never removes the active segment). */
 uint64_t	 archive_hold(struct archive *, char *name, size_t size);
 void		 archive_stats(struct archive *, struct archive_stats *);
+/* 1 when a command is set. */
+int		 archive_enabled(struct archive *);
 
 #endif

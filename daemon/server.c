@@ -587,6 +587,8 @@ server_archive_check(struct server *srv)
 {
 	struct wal_stats	st;
 
+	if (!archive_enabled(srv->archive))
+		return;
 	wal_stats(srv->wal, &st);
 	archive_check(srv->archive, st.active_first_lsn, st.sealed);
 }
