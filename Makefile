@@ -90,6 +90,8 @@ $(B)/walctl: $(call obj,$(WALCTL_SRC)) $(B)/libwal.a $(B)/libengine.a
 $(B)/tests/check_%: tests/unit/check_%.c $(DAEMON_OBJ) $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+# The power-loss suite also links the crash-simulating sysio layer.
+$(B)/tests/check_powerloss: $(call obj,tests/unit/simio.c)
 $(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
