@@ -323,6 +323,8 @@ say
 f1=$(ratio "$(jget f1-1x1 p50_us)" "$(jget disk sync_p50_us)")
 f5=$(ratio "$(jget f5-4k-64x16 mb_per_s)" "$(jget disk direct_mb_per_s)")
 f7=$(ratio "$minb" "$mina")
+v7=$(verdict "$f7" "<=" 1.1)
+[ "$(verdict "$(ratio "$rb" "$ra")" "<=" 1.01)" = "**met**" ] || v7="**not met**"
 idle=$(jget idle bytes_per_conn)
 rss=$(jget f4-64x16 walld_peak_rss_kib)
 rss_mib=$(awk -v r="$rss" 'BEGIN { if (r != "" && r >= 0) printf "%.1f", r / 1024 }')
