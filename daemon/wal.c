@@ -1109,14 +1109,16 @@ wal_truncate_before(struct wal *w, uint64_t lsn, uint64_t *new_first,
 			wal_syscall_cause(w, cause, "unlink", name, 0);
 			return (-1);
 		}
-		if (sysio.fsync(w->dirfd) != 0) {
-			wal_syscall_cause(w, cause, "fsync directory", name, 0);
-			return (-1);
-		}
+		/* Gone from the directory: forget it even if the fsync fails
+		   (a power cut may bring it back, which is harmless). */
 		pthread_mutex_lock(&w->lock);
 		memmove(w->segs, w->segs + 1, (w->nsegs - 1) * sizeof *w->segs);
 		w->nsegs--;
 		pthread_mutex_unlock(&w->lock);
+		if (sysio.fsync(w->dirfd) != 0) {
+			wal_syscall_cause(w, cause, "fsync directory", name, 0);
+			return (-1);
+		}
 		wal_log(w, 6, "wal: truncated %s/%s", w->dir, name);
 	}
 	if (new_first != NULL) {
