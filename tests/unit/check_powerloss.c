@@ -972,6 +972,61 @@ START_TEST(test_enospc_resume)
 }
 END_TEST
 
+START_TEST(test_truncate_dirsync_eio)
+{
+	/* A truncation whose directory fsync fails: the segment is gone from
+	   the directory all the same, and a later truncation goes on from
+	   there (it must not trip over the missing file for ever). After a
+	   power cut the segment may be back: that is harmless. */
+	struct simio_fault	 f = { SIMIO_DIRSYNC, 0, 1, EIO };
+	struct wal_options	 o;
+	struct wal_stats	 st;
+	struct wal		*w;
+	char			*base = pl_base(), dir[256], desc[256],
+				 *cause = NULL;
+	uint64_t		 lsn, first, last = 0;
+	int			 i, k;
+
+	snprintf(dir, sizeof dir, "%s/d", base);
+	ck_assert_int_eq(mkdir(dir, 0750), 0);
+	simio_start(dir, 1);
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.segment_size = PL_SEG;
+	ck_assert_ptr_nonnull(w = wal_open(&o, &cause));
+	for (k = 0; k < 4; k++) {
+		for (i = 0; i < 10; i++) {
+			ck_assert_int_eq(wal_append(w, 1, 2, 3, "record", 6,
+			    &lsn), WAL_OK);
+			last = lsn;
+		}
+		ck_assert_int_eq(wal_sync(w, NULL, &cause), 0);
+		ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	}
+	f.nth = simio_calls(SIMIO_DIRSYNC) + 1;
+	simio_fault(&f);
+	ck_assert_int_eq(wal_truncate_before(w, last + 1, &first, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "fsync directory"));
+	free(cause);
+	cause = NULL;
+	if (wal_truncate_before(w, last + 1, &first, &cause) != 0)
+		ck_abort_msg("truncation after a failed directory fsync: %s",
+		    cause);
+	/* Only the last segment (31..40) is left: truncation never takes it. */
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.segments, 1);
+	ck_assert_uint_eq(first, last - 9);
+	wal_close(w);
+	ck_assert_int_eq(simio_power_loss(NULL, SIMIO_MIXED, SIMIO_MIXED, desc,
+	    sizeof desc), 0);
+	ck_assert_ptr_nonnull(w = wal_open(&o, &cause));
+	wal_close(w);
+	pl_verify_clean(dir, desc, "after a truncation and a power cut");
+	pl_rmdir(base);
+	free(base);
+}
+END_TEST
+
 START_TEST(test_powerloss_in_recovery)
 {
 	/* A power cut, then another before each call of the recovery from
@@ -1044,6 +1099,7 @@ check_powerloss_suite(void)
 	tcase_set_timeout(fault, 1200);
 	tcase_add_loop_test(fault, test_faults, 0, 2);
 	tcase_add_test(fault, test_enospc_resume);
+	tcase_add_test(fault, test_truncate_dirsync_eio);
 	tcase_set_timeout(rec, 1200);
 	tcase_add_loop_test(rec, test_powerloss_in_recovery, 0, 2);
 	suite_add_tcase(s, sim);
