@@ -2,7 +2,8 @@
 # sealed segment is archived exactly once, in LSN order, byte for byte;
 # the archive reads offline as a log; the position (ARCHIVED) survives a
 # restart, so nothing is archived twice, and the segment sealed by the
-# restart is archived too; the engine does not take ARCHIVED for a stray.
+# restart is archived too, as is the last one after a seal; the engine
+# does not take ARCHIVED for a stray.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/archive"
@@ -96,5 +97,17 @@ dups=$(sort "$T/list" | uniq -d)
 [ -z "$dups" ] || fail "archived twice: $dups"
 [ "$(wc -l <"$T/want2")" -gt "$n" ] || fail "no new segment archived"
 ok "the position survives a restart: no segment twice, none skipped"
+
+# A seal seals the last segment: it is archived too, and then every
+# segment of the log is in the archive.
+"$WALCTL" seal >/dev/null || fail "seal"
+wait_archived
+ls "$DATA" | grep '\.wal$' | sort >"$T/want3"
+cmp -s "$T/want3" "$T/list" ||
+	fail "after a seal: archived $(cat "$T/list"); segments: $(cat "$T/want3")"
+"$WALCTL" read --dir "$T/archive" --json >"$T/archive.json" || fail "read"
+"$WALCTL" read --json >"$T/log.json" || fail "read"
+cmp -s "$T/archive.json" "$T/log.json" || fail "the archive is not the log"
+ok "a seal: the last segment is archived; the archive holds the whole log"
 
 stop_walld TERM || fail "stop"
