@@ -20,6 +20,13 @@ else
 B	:= build
 endif
 
+# PLANT=1: a build with a planted durability bug (batches acknowledged
+# without their fdatasync), into build-planted/; see `make check-planted`.
+ifeq ($(PLANT),1)
+B	:= build-planted
+CFLAGS	+= -DWALD_PLANT_EARLY_ACK
+endif
+
 PKGS	 = libevent libevent_pthreads yaml-0.1 libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -112,6 +119,19 @@ unit: all
 	@sh tests/run.sh $(B) unit
 integ: all
 	@sh tests/run.sh $(B) integ
+
+# Long runs of the crash suites, nightly or before a release: 200 rounds
+# of kill -9, and 20 power cuts before every write and sync.
+.PHONY: soak check-planted
+soak: deps all
+	@ROUNDS=200 WALD_BUILD=$(CURDIR)/$(B) WALD_TOP=$(CURDIR) \
+	    sh tests/integ/crash_kill9.sh
+	@WALD_POWERLOSS_TRIALS=20 $(B)/tests/check_powerloss
+
+# The tests' own test: the durability suites fail on a build with a
+# planted bug (PLANT=1, built into build-planted/ by the script).
+check-planted: deps
+	@WALD_TOP=$(CURDIR) sh tests/integ/durability_planted.sh
 
 # Install layout: `make install PREFIX=/usr DESTDIR=/tmp/root`. The
 # configuration goes to /etc when PREFIX is /usr, else to PREFIX/etc; the
@@ -247,7 +267,7 @@ clean-fuzz:
 	rm -rf $(FZ)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-planted
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-planted -name '*.d' 2>/dev/null)
 -include $(shell find build-fuzz -name '*.d' 2>/dev/null)
