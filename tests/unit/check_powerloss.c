@@ -437,15 +437,18 @@ pl_rmdir(const char *dir)
 		pl_fail("rmdir %s: %s", dir, strerror(errno));
 }
 
-/* A fresh base directory, on tmpfs when there is one: the simulation does
-   not need a real disk, and must not wear one out. */
+/* A fresh base directory under WALD_POWERLOSS_DIR, else on tmpfs when
+   there is one: the simulation needs no real disk, and must not wear one
+   out. A failed test leaves it for a look. */
 static char *
 pl_base(void)
 {
-	char	tmpl[64];
+	const char	*parent = getenv("WALD_POWERLOSS_DIR");
+	char		 tmpl[512];
 
-	snprintf(tmpl, sizeof tmpl, "%s/check_powerloss.XXXXXX",
-	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	if (parent == NULL || *parent == '\0')
+		parent = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(tmpl, sizeof tmpl, "%s/check_powerloss.XXXXXX", parent);
 	ck_assert_ptr_nonnull(mkdtemp(tmpl));
 	return (strdup(tmpl));
 }
