@@ -52,6 +52,7 @@ struct archive {
 	uint64_t		 done;		/* first LSN of the last archived */
 	uint64_t		 sealed_upto;	/* segments up to here are sealed */
 	uint64_t		 seen_active;	/* for archive_check */
+	int			 seen_sealed;
 	int			 all_sealed;	/* the last scan found no active */
 	uint64_t		 backlog;
 
@@ -634,9 +635,13 @@ archive_check(struct archive *ar, uint64_t active_first, int sealed)
 {
 	if (ar->command == NULL)
 		return;
-	if (active_first == ar->seen_active && !(sealed && !ar->all_sealed))
+	/* Once the log is sealed (or a seal is pending), look again after
+	   each batch until a scan made since finds the last segment sealed. */
+	if (active_first == ar->seen_active && !(sealed && (!ar->seen_sealed ||
+	    !ar->all_sealed)))
 		return;
 	ar->seen_active = active_first;
+	ar->seen_sealed = sealed;
 	archive_kick(ar);
 }
 
