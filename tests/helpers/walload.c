@@ -213,10 +213,12 @@ ack_cmp(const void *a, const void *b)
 	return (x->lsn < y->lsn ? -1 : x->lsn > y->lsn);
 }
 
-/* check -D DIR [-a min -b max -S seed] [-x] [-t] [-k KEYRING] ACKFILE...:
+/* check -D DIR [-a min -b max -S seed] [-x] [-t] [-f] [-k KEYRING] ACKFILE...:
    -x demands the acknowledged LSNs be exactly 1..N (no crash, nothing else
    appended); -t accepts that acknowledged records below the log's first
-   LSN were truncated away on purpose; -k decrypts with a key ring. */
+   LSN were truncated away on purpose; -f accepts records that are not
+   walload's (another client appended them; acknowledged LSNs must still
+   hold walload's records); -k decrypts with a key ring. */
 static int
 cmd_check(int argc, char **argv)
 {
@@ -231,9 +233,10 @@ cmd_check(int argc, char **argv)
 	uint8_t			*buf;
 	char			*cause = NULL;
 	FILE			*f;
-	int			 ch, dense = 0, trunc = 0, rc, bad = 0;
+	int			 ch, dense = 0, trunc = 0, foreign = 0, rc;
+	int			 bad = 0;
 
-	while ((ch = getopt(argc, argv, "D:a:b:S:xtk:")) != -1) {
+	while ((ch = getopt(argc, argv, "D:a:b:S:xtfk:")) != -1) {
 		switch (ch) {
 		case 'D': dir = optarg; break;
 		case 'a': min_size = (uint32_t)atol(optarg); break;
@@ -241,6 +244,7 @@ cmd_check(int argc, char **argv)
 		case 'S': seed = (uint32_t)atol(optarg); break;
 		case 'x': dense = 1; break;
 		case 't': trunc = 1; break;
+		case 'f': foreign = 1; break;
 		case 'k':
 			if ((kr = keyring_load(optarg, &cause)) == NULL) {
 				fprintf(stderr, "walload: %s\n", cause);
@@ -310,9 +314,11 @@ cmd_check(int argc, char **argv)
 		prev = rec.lsn;
 		if (rec.len < PAYLOAD_HDR ||
 		    memcmp(rec.payload, "WLDT", 4) != 0) {
-			fprintf(stderr, "LSN %" PRIu64 ": a record no client "
-			    "sent\n", rec.lsn);
-			bad = 1;
+			if (!foreign) {
+				fprintf(stderr, "LSN %" PRIu64 ": a record no "
+				    "client sent\n", rec.lsn);
+				bad = 1;
+			}
 			continue;
 		}
 		memcpy(&client, (const uint8_t *)rec.payload + 4, 4);
