@@ -6,6 +6,9 @@ pkgs="build-essential pkg-config libevent-dev libssl-dev libyaml-dev check"
 # systemd-sysusers; man(1) for verify's Documentation= check; groff for
 # the man pages; strace for the system call filter.
 pkgs="$pkgs systemd man-db groff-base strace"
+# The durability tests: fiu-run and fiu-ctrl (libfiu's fault injection),
+# mkfs.ext4 for the full-disk test's loop-mounted file system.
+pkgs="$pkgs fiu-utils libfiu-dev e2fsprogs"
 # The fuzz targets (tests/fuzz/): clang, with libFuzzer and the sanitizer
 # runtimes; the access tests: setpriv (util-linux), useradd (passwd).
 pkgs="$pkgs clang libclang-rt-14-dev util-linux passwd"
