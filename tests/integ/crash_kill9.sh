@@ -3,8 +3,9 @@
 # segments (so rollovers happen), with rotations and truncations going on.
 # After each restart: every acknowledged record is present and intact, LSNs
 # increase, nothing appears that no client sent, and new appends land above
-# every LSN acknowledged before. ROUNDS (default 8) sets the length; `make
-# soak` runs a long one.
+# every LSN acknowledged before. The last round asks for a seal under the
+# load and kills walld 0-30 ms later: an acknowledged seal holds after the
+# restart. ROUNDS (default 8) sets the length; `make soak` runs 200.
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${ROUNDS:-8}
@@ -37,11 +38,31 @@ while [ $r -le "$ROUNDS" ]; do
 		"$WALCTL" truncate --before $((first / 2 + 1)) >/dev/null 2>&1 ;;
 	esac
 	sleep "$(awk -v ms=$ms 'BEGIN { print ms / 1000 }')"
-	[ "$(rand 2)" = 0 ] && "$WALCTL" rotate >/dev/null 2>&1 &
+	if [ $r -eq "$ROUNDS" ]; then
+		# Kill during (or just after) a seal.
+		"$WALCTL" seal >"$T/seal" 2>&1 &
+		spid=$!
+		case $(rand 3) in
+		0)	;;
+		1)	sleep "0.00$(rand 10)" ;;
+		2)	sleep "0.0$(rand 3)$(rand 10)" ;;
+		esac
+	else
+		case $(rand 3) in
+		0)	"$WALCTL" rotate >/dev/null 2>&1 & ;;
+		1)	first=$("$WALCTL" sync 2>/dev/null) &&
+			"$WALCTL" truncate --before $((first * 3 / 4 + 1)) \
+			    >/dev/null 2>&1 & ;;
+		esac
+	fi
 	kill -KILL "$WALLD_PID"
 	wait "$WALLD_PID" 2>/dev/null
 	WALLD_PID=
 	wait "$lpid" 2>/dev/null
+	sealed=no
+	if [ $r -eq "$ROUNDS" ] && wait "$spid"; then
+		sealed=yes
+	fi
 
 	min=$(cat "$T"/ack.r$r.* | awk 'NR == 1 || $1 < m { m = $1 } END { print m + 0 }')
 	max=$(cat "$T"/ack.r$r.* | awk '$1 > m { m = $1 } END { print m + 0 }')
@@ -50,11 +71,23 @@ while [ $r -le "$ROUNDS" ]; do
 	[ "$min" -gt "$prev_max" ] ||
 		fail "round $r: LSN $min reissued (earlier rounds reached $prev_max)"
 	prev_max=$max
-	echo "round $r: killed after ${ms} ms; $n acknowledged, LSNs $min..$max"
+	echo "round $r: killed after ${ms} ms; $n acknowledged, LSNs $min..$max$(
+	    [ $r -eq "$ROUNDS" ] && echo "; seal acknowledged: $sealed")"
 	r=$((r + 1))
 done
 
 # Truncation may have removed early records: check only what is still there.
 start_walld --config "$T/walld.yaml"
 "$B/tests/walload" check -t -D "$DATA" -a 16 -b 2048 "$T"/ack.r* || fail "final check"
+st=0
+lsn=$("$WALCTL" append "after the last kill" 2>"$T/err") || st=$?
+if [ $sealed = yes ]; then
+	expect_eq "append after an acknowledged seal and kill -9: exit" $st 73
+	expect_eq "state after an acknowledged seal" "$(stat_of state)" sealed
+elif [ $st -eq 73 ]; then
+	echo "the seal was written but not acknowledged before the kill"
+else
+	expect_eq "append after the last kill: exit" $st 0
+	[ "$lsn" -gt "$prev_max" ] || fail "LSN $lsn reissued (acknowledged up to $prev_max)"
+fi
 ok "$ROUNDS kill -9 rounds: nothing acknowledged was lost"
