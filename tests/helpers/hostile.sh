@@ -68,6 +68,10 @@ load_check() {
 	missing=$(comm -23 "$T/acked" "$T/inlog" | wc -l)
 	[ "$missing" -eq 0 ] ||
 		fail "$missing acknowledged LSNs are not in the log"
+	# And intact: walload rebuilds each acknowledged payload (-f: the
+	# misbehaving clients' records are there too).
+	"$WALLOAD" check -f -D "$DATA" "$T"/ack.* >"$T/check.out" 2>&1 ||
+		fail "walload check: $(tail -n 5 "$T/check.out")"
 	ok "the well-behaved client's $(wc -l <"$T/acked") acknowledged records are all in the log"
 }
 
