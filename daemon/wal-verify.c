@@ -253,6 +253,14 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 			/* Go on from what the footer says. */
 			s.next_lsn = ft.last_lsn + 1;
 			last = ft.last_lsn;
+		} else if ((k = segment_read_footer(fd, s.size, ents[i].first,
+		    &ft, &why)) == 2 || (k == 0 && s.size % IO_ALIGN != 0)) {
+			/* What walld refuses, not a torn tail (FORMAT.md, 8). */
+			state = "damaged";
+			wal_verify_problem(&v, ents[i].name, s.size >=
+			    FOOTER_SIZE ? s.size - FOOTER_SIZE : 0,
+			    ents[i].first, "%s", k == 2 ? why : "no footer, and "
+			    "the size is not that of an active segment");
 		} else {
 			state = "active";
 			if (segment_search_tail(fd, s.end, s.size, s.next_lsn,
