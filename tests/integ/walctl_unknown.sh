@@ -18,6 +18,9 @@ while [ "$(stat_of connections)" -lt 3 ]; do
 	i=$((i + 1)); [ $i -lt 200 ] || fail "walctl did not connect"
 	sleep 0.05
 done
+# Accepted is not yet greeted: let walld answer both HELLOs before it
+# stops answering (else walctl fails to connect: exit 69, not 75).
+sleep 0.5
 kill -STOP "$WALLD_PID"
 echo "in flight" >&3
 exec 3>&-
