@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "keyring.h"
 #include "segment.h"
 #include "simio.h"
 #include "sysio.h"
@@ -74,6 +75,7 @@ struct pl_run {
 };
 
 static unsigned char	pl_buf[PL_MAXPAYLOAD];
+static struct keyring	*pl_ring;	/* encryption at rest, when set */
 
 /* Fails the test with a message. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -164,6 +166,7 @@ pl_open(struct pl_run *r)
 	o.segment_size = PL_SEG;
 	o.direct_io = r->direct;
 	o.batch_bytes = 256u << 10;
+	o.keyring = pl_ring;
 	r->gen++;
 	ck_assert_int_lt(r->gen, 8);
 	if ((r->w = wal_open(&o, &cause)) == NULL) {
@@ -494,7 +497,7 @@ pl_verify_clean(const char *dir, const char *what, const char *when)
 
 	if ((f = open_memstream(&out, &len)) == NULL)
 		pl_fail("open_memstream: %s", strerror(errno));
-	problems = wal_verify(dir, f);
+	problems = wal_verify_keys(dir, pl_ring, f);
 	fclose(f);
 	if (problems != 0)
 		pl_fail("%s: walctl verify finds %d problems %s:\n%s", what,
@@ -525,6 +528,7 @@ pl_verify(const char *dir, const struct pl_run *r, const char *what)
 	memset(&o, 0, sizeof o);
 	o.dir = dir;
 	o.segment_size = PL_SEG;
+	o.keyring = pl_ring;
 	if ((w = wal_open(&o, &cause)) == NULL)
 		pl_fail("%s: recovery refused a directory that only lost "
 		    "power: %s", what, cause);
@@ -563,7 +567,7 @@ pl_verify(const char *dir, const struct pl_run *r, const char *what)
 	wal_close(w);
 
 	/* Every record: contiguous LSNs, each one appended as it reads. */
-	if ((rd = wal_reader_open(dir, 0, NULL, &cause)) == NULL)
+	if ((rd = wal_reader_open_keys(dir, 0, NULL, pl_ring, &cause)) == NULL)
 		pl_fail("%s: reader: %s", what, cause);
 	expect = st.first_lsn;
 	while ((k = wal_reader_next(rd, UINT64_MAX, &rec, &cause)) == 1) {
@@ -755,8 +759,9 @@ pl_sweep(enum wal_direct direct, uint64_t wseed)
 	r.direct = direct;
 	r.rng = wseed;
 	r.check_acks = pl_check_acks();
-	snprintf(what, sizeof what, "direct_io %s, workload %llu",
-	    direct == WAL_DIRECT_ON ? "on" : "off", (unsigned long long)wseed);
+	snprintf(what, sizeof what, "direct_io %s, workload %llu%s",
+	    direct == WAL_DIRECT_ON ? "on" : "off", (unsigned long long)wseed,
+	    pl_ring != NULL ? ", encrypted" : "");
 	memset(&c, 0, sizeof c);
 	c.base = base;
 	c.r = &r;
@@ -865,6 +870,24 @@ END_TEST
 START_TEST(test_powerloss_direct)
 {
 	pl_sweep(WAL_DIRECT_ON, 12);
+}
+END_TEST
+
+START_TEST(test_powerloss_encrypted)
+{
+	/* The same with encryption at rest: recovery authenticates the
+	   records of the last segment. */
+	static const char	 ring[] = "7 "
+	    "00112233445566778899aabbccddeeff"
+	    "0123456789abcdef0123456789abcdef active\n";
+	char			*cause = NULL;
+
+	if ((pl_ring = keyring_parse(ring, strlen(ring), "ring", &cause)) ==
+	    NULL)
+		ck_abort_msg("key ring: %s", cause);
+	pl_sweep(WAL_DIRECT_OFF, 13);
+	keyring_free(pl_ring);
+	pl_ring = NULL;
 }
 END_TEST
 
@@ -1099,6 +1122,7 @@ check_powerloss_suite(void)
 	tcase_set_timeout(cut, 1200);
 	tcase_add_test(cut, test_powerloss_buffered);
 	tcase_add_test(cut, test_powerloss_direct);
+	tcase_add_test(cut, test_powerloss_encrypted);
 	tcase_set_timeout(fault, 1200);
 	tcase_add_loop_test(fault, test_faults, 0, 2);
 	tcase_add_test(fault, test_enospc_resume);
