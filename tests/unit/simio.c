@@ -275,8 +275,9 @@ sim_file_settle(struct sim_file *f, enum simio_keep k)
 
 /*
  * Applies unsynced directory operations to a set of names as the policy
- * says. File systems journal them in order, so what survives is a prefix:
- * MIXED keeps the first k of them, k at random.
+ * says. Journaling file systems keep them in order, so what survives is a
+ * prefix: MIXED keeps the first k of them, k at random; or, half of the
+ * time, any subset (harsher than any journal).
  */
 static void
 sim_ns_apply(struct sim_ns *ns, const struct sim_dirop *ops, size_t n,
@@ -285,13 +286,18 @@ sim_ns_apply(struct sim_ns *ns, const struct sim_dirop *ops, size_t n,
 	const struct sim_dirop	*d;
 	ssize_t			 i;
 	size_t			 j, keep;
+	int			 subset;
 
 	keep = k == SIMIO_KEEP ? n : k == SIMIO_DROP ? 0 :
 	    (size_t)(sim_rand() % (n + 1));
-	if (lost != NULL)
-		*lost += n - keep;
-	for (j = 0; j < keep; j++) {
+	subset = k == SIMIO_MIXED && (sim_rand() & 1);
+	for (j = 0; j < n; j++) {
 		d = &ops[j];
+		if (subset ? (sim_rand() & 1) != 0 : j >= keep) {
+			if (lost != NULL)
+				(*lost)++;
+			continue;
+		}
 		switch (d->kind) {
 		case DOP_CREATE:
 			sim_ns_set(ns, d->name, d->file);

@@ -10,8 +10,8 @@
  * simio_power_loss() rewrites the directory as a power cut at that moment
  * may leave it: unsynced writes lost, kept, or torn at 512-byte sectors,
  * in any combination and order; the unsynced directory operations after
- * some point undone (a journal keeps them in order). The failure model is
- * docs/DURABILITY.md's.
+ * some point undone (a journal keeps them in order), or any of them. The
+ * failure model is docs/DURABILITY.md's.
  *
  * A test can cut the power before every mutating call in turn, on a copy,
  * while the run goes on (simio_on_call, simio_image); stop the world at
@@ -34,7 +34,8 @@ enum simio_keep {
 	SIMIO_KEEP,	/* every one reached the disk (as kill -9 would) */
 	SIMIO_MIXED,	/* each write lost, kept, or torn sector by sector;
 			   each size change kept or lost; the directory
-			   operations kept up to a random point */
+			   operations kept up to a random point, or (half
+			   of the time) each kept or not */
 };
 
 /* The mutating calls simio counts, for faults and statistics. */
