@@ -96,8 +96,12 @@ walfix_where(const char *dir, uint64_t lsn)
 		if (off == UINT64_MAX)
 			break;
 		printf("%s %" PRIu64 " %u\n", ents[i].name, off, len);
+		free(ents);
+		close(dfd);
 		return (0);
 	}
+	free(ents);
+	close(dfd);
 	fprintf(stderr, "walfix: %s: no record with LSN %" PRIu64 "\n", dir,
 	    lsn);
 	return (1);

@@ -45,6 +45,7 @@ n=0
 for c in $FIXTURES; do
 	n=$((n + 1))
 	want=$(fixture_damage "$c" "$T/base" "$DATA") || fail "$c: fixture"
+	[ -n "$want" ] || fail "$c: the fixture says nothing"
 	set -- $want
 	what=$1 file=$2 off=${3:-} lsn=${4:-}
 	: >"$LOG"
