@@ -484,7 +484,8 @@ keyring_ids(const struct keyring *kr, uint32_t *ids, size_t max)
 		return (0);
 	for (i = 0; i < kr->n && i < max; i++)
 		ids[i] = kr->keys[i].id;
-	qsort(ids, i, sizeof *ids, keyring_id_cmp);
+	if (i > 1)	/* ids may be NULL when max is 0 */
+		qsort(ids, i, sizeof *ids, keyring_id_cmp);
 	return (kr->n);
 }
 

@@ -334,14 +334,14 @@ main(int argc, char **argv)
 	};
 	struct main_ctx		 m;
 	struct wal_options	 wo;
-	struct wal		*w;
+	struct wal		*w = NULL;
 	struct keyring		*kr = NULL;
 	char			*kr_path = NULL;
-	struct event		*sigs[3], *wd_ev = NULL;
+	struct event		*sigs[3] = { NULL, NULL, NULL }, *wd_ev = NULL;
 	struct timeval		 tv;
 	uint64_t		 wd;
 	char			*cause = NULL;
-	int			 ch, check = 0, fd, status, i;
+	int			 ch, check = 0, fd = -1, status = 1, i;
 	const int		 signums[3] = { SIGTERM, SIGINT, SIGHUP };
 
 	memset(&m, 0, sizeof m);
@@ -385,8 +385,8 @@ main(int argc, char **argv)
 	if (main_load_keyring(m.cfg, &kr, &kr_path, &cause) != 0) {
 		fprintf(stderr, "walld: %s\n", cause != NULL ? cause :
 		    "cannot load the key ring");
-		free(cause);
-		return (EXIT_CONFIG);
+		status = EXIT_CONFIG;
+		goto out;
 	}
 	if (check) {
 		printf("walld: %s: configuration OK\n", m.config_path != NULL ?
@@ -409,7 +409,7 @@ main(int argc, char **argv)
 
 	if (main_mkdirs(m.cfg->data_dir, &cause) != 0) {
 		log_err("data directory: %s", cause);
-		return (1);
+		goto out;
 	}
 	memset(&wo, 0, sizeof wo);
 	wo.dir = m.cfg->data_dir;
@@ -429,33 +429,33 @@ main(int argc, char **argv)
 	if ((w = main_open_wal(&m, &wo, &cause)) == NULL) {
 		log_err("%s", cause != NULL ? cause : "cannot open the WAL");
 		notify("STATUS=failed: cannot open the WAL");
-		keyring_free(kr);
-		free(kr_path);
-		return (1);
+		goto out;
 	}
 
 	if ((fd = server_listen(m.cfg, &cause)) == -1) {
 		log_err("socket: %s", cause != NULL ? cause : "failed");
-		wal_close(w);
-		return (1);
+		goto out;
 	}
 	if (evthread_use_pthreads() != 0 ||
 	    (m.base = event_base_new()) == NULL) {
 		log_err("cannot set up the event loop");
-		return (1);
+		goto out;
 	}
-	if ((m.srv = server_create(m.base, m.cfg, w, fd, &cause)) == NULL) {
+	m.srv = server_create(m.base, m.cfg, w, fd, &cause);
+	fd = -1;	/* the listener owns it now (if server_create failed
+			   early it stays open until walld exits) */
+	if (m.srv == NULL) {
 		log_err("%s", cause != NULL ? cause : "cannot start");
-		return (1);
+		goto out;
 	}
 	server_set_keyring(m.srv, kr, kr_path);
 	keyring_free(kr);	/* the WAL and the server hold theirs */
-	free(kr_path);
+	kr = NULL;
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(m.base, signums[i], main_signal_cb, &m);
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0) {
 			log_err("cannot handle signal %d", signums[i]);
-			return (1);
+			goto out;
 		}
 	}
 	if ((wd = notify_watchdog_usec()) > 0) {
@@ -474,16 +474,28 @@ main(int argc, char **argv)
 		log_err("event loop failed");
 
 	status = server_exit_status(m.srv);
-	server_free(m.srv);
-	wal_close(w);
-	for (i = 0; i < 3; i++)
-		event_free(sigs[i]);
+	log_info("stopped (exit status %d)", status);
+
+out:	/* Every start-up failure comes here too (status 1 unless set). */
+	if (m.srv != NULL)
+		server_free(m.srv);
+	if (w != NULL)
+		wal_close(w);
+	if (fd != -1)
+		close(fd);
+	for (i = 0; i < 3; i++) {
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	}
 	if (wd_ev != NULL)
 		event_free(wd_ev);
 	if (m.metrics_ev != NULL)
 		event_free(m.metrics_ev);
-	event_base_free(m.base);
-	log_info("stopped (exit status %d)", status);
+	if (m.base != NULL)
+		event_base_free(m.base);
+	keyring_free(kr);
+	free(kr_path);
+	free(cause);
 	config_free(m.cfg);
 	free(m.cfg);
 	return (status);
