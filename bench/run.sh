@@ -319,9 +319,25 @@ say "| text (the default; first 1024 records, 64 MiB) | $text | $(( (t3 - t2) / 
 say "| \`--tenant\` filter matching nothing (read and check only) | $scan | $(( (t2 - t1) / 1000000 )) |"
 say
 
+# The disk's limits once more: others' I/O only makes them look worse, so
+# the figures take the better of the two measurements.
+wait_quiet "$BENCH_WAIT" || :
+say "## Disk limits again, after the runs"
+say
+"$WB" disk --dir "$T" --header --json "$T/disk.json" | tee -a "$REPORT"
+sed 's/"label":"disk"/"label":"disk-end"/' "$T/disk.json" >>"$J"
+say
+best() {	# min|max A B: the better of two values, either may be empty
+	awk -v m="$1" -v a="$2" -v b="$3" 'BEGIN { if (a == "") print b;
+	    else if (b == "") print a; else if (m == "min") print (a + 0 < b + 0 ? a : b);
+	    else print (a + 0 > b + 0 ? a : b) }'
+}
+disk_p50=$(best min "$(jget disk sync_p50_us)" "$(jget disk-end sync_p50_us)")
+disk_mbs=$(best max "$(jget disk direct_mb_per_s)" "$(jget disk-end direct_mb_per_s)")
+
 # The figures of issue 8.
-f1=$(ratio "$(jget f1-1x1 p50_us)" "$(jget disk sync_p50_us)")
-f5=$(ratio "$(jget f5-4k-64x16 mb_per_s)" "$(jget disk direct_mb_per_s)")
+f1=$(ratio "$(jget f1-1x1 p50_us)" "$disk_p50")
+f5=$(ratio "$(jget f5-4k-64x16 mb_per_s)" "$disk_mbs")
 f7=$(ratio "$minb" "$mina")
 v7=$(verdict "$f7" "<=" 1.1)
 [ "$(verdict "$(ratio "$rb" "$ra")" "<=" 1.01)" = "**met**" ] || v7="**not met**"
@@ -351,11 +367,11 @@ say "## The figures of issue 8"
 say
 say "| # | figure | measured | ratio | target | verdict |"
 say "|---|---|---|---:|---|---|"
-say "| 1 | 1 client × 1 in flight, median latency vs disk 4 KiB write+fdatasync median | $(jget f1-1x1 p50_us) µs vs $(jget disk sync_p50_us) µs | $f1 | ≤ 1.2 | $(verdict "$f1" "<=" 1.2) |"
+say "| 1 | 1 client × 1 in flight, median latency vs disk 4 KiB write+fdatasync median | $(jget f1-1x1 p50_us) µs vs $disk_p50 µs (the better disk test) | $f1 | ≤ 1.2 | $(verdict "$f1" "<=" 1.2) |"
 say "| 2 | 64 processes × 1: throughput vs Redis; p99 vs Redis | $(jget f2-64proc appends_per_s)/s vs $(jget redis-64x1 appends_per_s)/s; p99 $(jget f2-64proc p99_us) µs vs $(jget redis-64x1 p99_us) µs (1 process × 64 connections, as redis-benchmark: $(jget f2-1proc-64conn appends_per_s)/s, ratio $f2c) | $f2 (p99 $f2p) | ≥ 1.5 (p99 ≤ 1) | $v2 |"
 say "| 3 | 256 processes × 1 vs Redis | $(jget f3-256proc appends_per_s)/s vs $(jget redis-256x1 appends_per_s)/s (1 process × 256 connections: $(jget f3-1proc-256conn appends_per_s)/s, ratio $f3c) | $f3 | ≥ 1.5 | $(verdict "$f3" ">=" 1.5) |"
 say "| 4 | 64 connections × 16 vs Redis | $(jget f4-64x16 appends_per_s)/s vs $(jget redis-64x16 appends_per_s)/s | $f4 | ≥ 2 | $(verdict "$f4" ">=" 2) |"
-say "| 5 | 4 KiB pipelined vs disk O_DIRECT 1 MiB bandwidth | $(jget f5-4k-64x16 mb_per_s) MB/s vs $(jget disk direct_mb_per_s) MB/s | $f5 | ≥ 0.6 | $(verdict "$f5" ">=" 0.6) |"
+say "| 5 | 4 KiB pipelined vs disk O_DIRECT 1 MiB bandwidth | $(jget f5-4k-64x16 mb_per_s) MB/s vs $disk_mbs MB/s (the better disk test) | $f5 | ≥ 0.6 | $(verdict "$f5" ">=" 0.6) |"
 say "| 6 | encryption on vs off, 64 connections × 16, 128 B and 4 KiB | 128 B: $(jget f6-on-128 appends_per_s)/s vs $(jget f6-off-128 appends_per_s)/s; 4 KiB: $(jget f6-on-4k appends_per_s)/s vs $(jget f6-off-4k appends_per_s)/s | $f6a, $f6b | ≥ 0.9 | $v6 |"
 say "| 7a | start-up, 4 GiB sealed + active vs active only: time (fastest of 5) and bytes read | $minb ms vs $mina ms (median $mb vs $ma); $rb vs $ra bytes read | $f7 (bytes $(ratio "$rb" "$ra")) | ≤ 1 (time within 10 %: the noise; bytes ≤ 1.01) | $v7 |"
 say "| 7b | \`walctl read --dir\` replay from the page cache | --json $replay GB/s (text $text GB/s, scan only $scan GB/s) | $replay | ≥ 1 GB/s | $(verdict "$replay" ">=" 1) |"
