@@ -96,12 +96,25 @@ random() {
 	n=$1 what=$2
 	shift 2
 	start_fiu
-	for c in "$@"; do
-		fiu_ctl "$c"
-	done
 	"$B/tests/walload" run -s "$SOCK" -o "$T/ack.$n" -P 4 -n 0 -d 8 \
 	    -a 16 -b 2048 -S 1 >"$T/load" 2>&1 &
 	lpid=$!
+	# Failures start once every client is connected (4 + the stats one):
+	# a walld that fails at its first write must not refuse a late client.
+	i=0
+	while [ "$(stat_of connections)" -lt 5 ]; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "$what: the load did not connect"
+		sleep 0.05
+	done
+	# All failpoints in one fiu-ctrl call: the first may end walld at once.
+	for c in "$@"; do
+		set -- "$@" -c "$c"
+		shift
+	done
+	fiu-ctrl -f "$T/fiu" "$@" "$WALLD_PID" >"$T/ctl" 2>&1 ||
+		fail "$what: fiu-ctrl: $(cat "$T/ctl")"
+	grep -q Error "$T/ctl" && fail "$what: fiu-ctrl: $(cat "$T/ctl")"
 	i=0
 	while kill -0 "$WALLD_PID" 2>/dev/null; do
 		i=$((i + 1))
