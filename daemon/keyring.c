@@ -50,7 +50,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,33 +93,6 @@ struct keyring_ctx {
 	unsigned char	 ident[KEYRING_IDENT_LEN];	/* segment id, first LSN */
 	unsigned char	 check[KEYRING_CHECK_LEN];
 };
-
-/* Sets *cause (when cause is not NULL) to a formatted, allocated string. */
-static void __attribute__((format(printf, 2, 3)))
-keyring_cause(char **cause, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (cause == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-}
-
-/* Value of a hex digit, or -1. */
-static int
-keyring_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
 
 /* 1 for the blanks that separate fields of a line. */
 static int
@@ -168,7 +140,7 @@ keyring_parse_line(const char *s, size_t len, struct keyring_key *k,
 	while (i < len && keyring_blank(s[i]))
 		i++;
 	start = i;
-	while (i < len && keyring_hexval((unsigned char)s[i]) >= 0)
+	while (i < len && OPENSSL_hexchar2int((unsigned char)s[i]) >= 0)
 		i++;
 	if (i - start != 2 * KEYRING_KEY_LEN ||
 	    (i < len && !keyring_blank(s[i]) && s[i] != '#')) {
@@ -178,8 +150,8 @@ keyring_parse_line(const char *s, size_t len, struct keyring_key *k,
 	k->id = (uint32_t)id;
 	if (store) {
 		for (j = 0; j < KEYRING_KEY_LEN; j++) {
-			hi = keyring_hexval((unsigned char)s[start + 2 * j]);
-			lo = keyring_hexval((unsigned char)s[start + 2 * j + 1]);
+			hi = OPENSSL_hexchar2int((unsigned char)s[start + 2 * j]);
+			lo = OPENSSL_hexchar2int((unsigned char)s[start + 2 * j + 1]);
 			k->key[j] = (unsigned char)(hi << 4 | lo);
 		}
 	}
@@ -219,7 +191,7 @@ keyring_scan(const char *text, size_t len, const char *name,
 	lines = calloc(KEYRING_MAX_KEYS, sizeof *lines);
 	ids = calloc(KEYRING_MAX_KEYS, sizeof *ids);
 	if (lines == NULL || ids == NULL) {
-		keyring_cause(cause, "%s: %s", name, strerror(errno));
+		segment_cause(cause, "%s: %s", name, strerror(errno));
 		free(lines);
 		free(ids);
 		return (-1);
@@ -229,7 +201,7 @@ keyring_scan(const char *text, size_t len, const char *name,
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
 		if (memchr(p, '\0', (size_t)(nl - p)) != NULL) {
-			keyring_cause(cause, "%s:%zu: a NUL byte (not a text "
+			segment_cause(cause, "%s:%zu: a NUL byte (not a text "
 			    "file?)", name, line);
 			goto out;
 		}
@@ -237,18 +209,18 @@ keyring_scan(const char *text, size_t len, const char *name,
 		r = keyring_parse_line(p, (size_t)(nl - p), dst, keys != NULL,
 		    &is_active, &why);
 		if (r == -1) {
-			keyring_cause(cause, "%s:%zu: %s", name, line, why);
+			segment_cause(cause, "%s:%zu: %s", name, line, why);
 			goto out;
 		}
 		if (r == 0) {
 			if (n == KEYRING_MAX_KEYS) {
-				keyring_cause(cause, "%s:%zu: more than %d keys",
+				segment_cause(cause, "%s:%zu: more than %d keys",
 				    name, line, KEYRING_MAX_KEYS);
 				goto out;
 			}
 			for (i = 0; i < n; i++) {
 				if (ids[i] == dst->id) {
-					keyring_cause(cause, "%s:%zu: key id %u "
+					segment_cause(cause, "%s:%zu: key id %u "
 					    "appears twice (first on line %zu)",
 					    name, line, dst->id, lines[i]);
 					goto out;
@@ -256,7 +228,7 @@ keyring_scan(const char *text, size_t len, const char *name,
 			}
 			if (is_active) {
 				if (active_line != 0) {
-					keyring_cause(cause, "%s:%zu: a second "
+					segment_cause(cause, "%s:%zu: a second "
 					    "key marked active (the first is "
 					    "on line %zu)", name, line,
 					    active_line);
@@ -274,7 +246,7 @@ keyring_scan(const char *text, size_t len, const char *name,
 		p = nl + 1;
 	}
 	if (n == 0) {
-		keyring_cause(cause, "%s: no key in the key ring", name);
+		segment_cause(cause, "%s: no key in the key ring", name);
 		goto out;
 	}
 	*nkeys = n;
@@ -298,7 +270,7 @@ keyring_parse(const char *text, size_t len, const char *name, char **cause)
 	if (keyring_scan(text, len, name, NULL, &n, &active, cause) != 0)
 		return (NULL);
 	if ((kr = calloc(1, sizeof *kr)) == NULL) {
-		keyring_cause(cause, "%s: %s", name, strerror(errno));
+		segment_cause(cause, "%s: %s", name, strerror(errno));
 		return (NULL);
 	}
 	/*
@@ -311,7 +283,7 @@ keyring_parse(const char *text, size_t len, const char *name, char **cause)
 	kr->keys = mmap(NULL, kr->maplen, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (kr->keys == MAP_FAILED) {
-		keyring_cause(cause, "%s: mmap: %s", name, strerror(errno));
+		segment_cause(cause, "%s: mmap: %s", name, strerror(errno));
 		free(kr);
 		return (NULL);
 	}
@@ -339,30 +311,30 @@ keyring_load(const char *path, char **cause)
 	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		keyring_cause(cause, "key ring: %s: %s", path, strerror(errno));
+		segment_cause(cause, "key ring: %s: %s", path, strerror(errno));
 		return (NULL);
 	}
 	if (fstat(fd, &sb) != 0) {
-		keyring_cause(cause, "key ring: %s: %s", path, strerror(errno));
+		segment_cause(cause, "key ring: %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		keyring_cause(cause, "key ring: %s: not a regular file", path);
+		segment_cause(cause, "key ring: %s: not a regular file", path);
 		goto out;
 	}
 	if (sb.st_mode & 077) {
-		keyring_cause(cause, "key ring: %s: mode %04o gives group or "
+		segment_cause(cause, "key ring: %s: mode %04o gives group or "
 		    "others access; refused (chmod 600 %s)", path,
 		    (unsigned)(sb.st_mode & 07777), path);
 		goto out;
 	}
 	if (sb.st_size > KEYRING_MAX_FILE) {
-		keyring_cause(cause, "key ring: %s: larger than %u bytes", path,
+		segment_cause(cause, "key ring: %s: larger than %u bytes", path,
 		    KEYRING_MAX_FILE);
 		goto out;
 	}
 	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-		keyring_cause(cause, "key ring: %s: %s", path, strerror(errno));
+		segment_cause(cause, "key ring: %s: %s", path, strerror(errno));
 		goto out;
 	}
 	while (got < (size_t)sb.st_size) {
@@ -370,7 +342,7 @@ keyring_load(const char *path, char **cause)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			keyring_cause(cause, "key ring: %s: %s", path,
+			segment_cause(cause, "key ring: %s: %s", path,
 			    strerror(errno));
 			goto out;
 		}
@@ -413,7 +385,7 @@ keyring_locate(const char *configured, char **path, char **cause)
 	}
 	return (0);
 nomem:
-	keyring_cause(cause, "key ring: %s", strerror(ENOMEM));
+	segment_cause(cause, "key ring: %s", strerror(ENOMEM));
 	return (-1);
 }
 
@@ -512,16 +484,16 @@ keyring_generate(uint32_t id, char *line, size_t len, char **cause)
 	int			 n;
 
 	if (id == 0) {
-		keyring_cause(cause, "key id 0 is not allowed");
+		segment_cause(cause, "key id 0 is not allowed");
 		return (-1);
 	}
 	n = snprintf(line, len, "%u ", id);
 	if (n < 0 || (size_t)n + 2 * KEYRING_KEY_LEN + 2 > len) {
-		keyring_cause(cause, "key line buffer too small");
+		segment_cause(cause, "key line buffer too small");
 		return (-1);
 	}
 	if (RAND_priv_bytes(key, sizeof key) != 1) {
-		keyring_cause(cause, "RAND_priv_bytes failed: no randomness");
+		segment_cause(cause, "RAND_priv_bytes failed: no randomness");
 		return (-1);
 	}
 	o = (size_t)n;
@@ -636,7 +608,7 @@ keyring_ctx_key(struct keyring_ctx *c, const struct keyring *kr,
 
 	c->keyed = 0;
 	if ((k = keyring_find(kr, key_id)) == NULL) {
-		keyring_cause(cause, "the key ring has no key id %u", key_id);
+		segment_cause(cause, "the key ring has no key id %u", key_id);
 		return (-1);
 	}
 	memcpy(c->ident, segid, KEYRING_SEGID_LEN);
@@ -648,7 +620,7 @@ keyring_ctx_key(struct keyring_ctx *c, const struct keyring *kr,
 	    c->encrypt) == 1;
 	OPENSSL_cleanse(dk, sizeof dk);
 	if (!ok) {
-		keyring_cause(cause, "deriving the data key of key id %u "
+		segment_cause(cause, "deriving the data key of key id %u "
 		    "failed (OpenSSL)", key_id);
 		return (-1);
 	}
@@ -665,12 +637,12 @@ keyring_ctx_segment(struct keyring_ctx *c, const struct keyring *kr,
 	if (!(h->flags & SEG_F_ENCRYPTED))
 		return (0);
 	if (kr == NULL) {
-		keyring_cause(cause, "encrypted with key id %u, and no key ring "
+		segment_cause(cause, "encrypted with key id %u, and no key ring "
 		    "was given", h->key_id);
 		return (-1);
 	}
 	if (!keyring_has(kr, h->key_id)) {
-		keyring_cause(cause, "encrypted with key id %u, which the key "
+		segment_cause(cause, "encrypted with key id %u, which the key "
 		    "ring does not have", h->key_id);
 		return (-1);
 	}
@@ -679,7 +651,7 @@ keyring_ctx_segment(struct keyring_ctx *c, const struct keyring *kr,
 		return (-1);
 	if (CRYPTO_memcmp(c->check, h->check, KEYRING_CHECK_LEN) != 0) {
 		c->keyed = 0;
-		keyring_cause(cause, "encrypted with key id %u, but the key ring's "
+		segment_cause(cause, "encrypted with key id %u, but the key ring's "
 		    "key %u is not the one it was written with (key check "
 		    "mismatch)", h->key_id, h->key_id);
 		return (-1);
