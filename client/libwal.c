@@ -840,15 +840,15 @@ libwal_step(struct wal_conn *c, int64_t deadline)
 	return (0);
 }
 
-/* Sends one request and waits for its reply (blocking calls). */
+/* Queues one request frame (header, fixed body part, then tail) and its
+   ring slot: OK and *rp, or CLOSED or SYSTEM with the error set. */
 static enum wal_result
-libwal_call(struct wal_conn *c, uint8_t op, uint8_t flags,
+libwal_enqueue(struct wal_conn *c, uint8_t op, uint8_t flags,
     const uint8_t *fixed, size_t flen, const void *tail, size_t tlen,
-    uint64_t *v, int timeout_ms)
+    int waited, struct libwal_req **rp)
 {
 	struct libwal_req	*r;
 	uint8_t			 head[WIRE_ENC_MAX];
-	int64_t			 deadline;
 	size_t			 hl;
 
 	if (c->closed) {
@@ -856,7 +856,7 @@ libwal_call(struct wal_conn *c, uint8_t op, uint8_t flags,
 		    wal_result_name(c->close_result));
 		return (WAL_RESULT_CLOSED);
 	}
-	if ((r = libwal_req_new(c, op, 1)) == NULL) {
+	if ((r = libwal_req_new(c, op, waited)) == NULL) {
 		libwal_seterr(c, 0, "out of memory for a request");
 		return (WAL_RESULT_SYSTEM);
 	}
@@ -868,6 +868,23 @@ libwal_call(struct wal_conn *c, uint8_t op, uint8_t flags,
 		return (WAL_RESULT_SYSTEM);
 	}
 	r->end = c->queued;
+	*rp = r;
+	return (WAL_RESULT_OK);
+}
+
+/* Sends one request and waits for its reply (blocking calls). */
+static enum wal_result
+libwal_call(struct wal_conn *c, uint8_t op, uint8_t flags,
+    const uint8_t *fixed, size_t flen, const void *tail, size_t tlen,
+    uint64_t *v, int timeout_ms)
+{
+	struct libwal_req	*r;
+	enum wal_result		 res;
+	int64_t			 deadline;
+
+	res = libwal_enqueue(c, op, flags, fixed, flen, tail, tlen, 1, &r);
+	if (res != WAL_RESULT_OK)
+		return (res);
 	c->w_id = r->id;
 	c->w_done = 0;
 
@@ -1211,26 +1228,11 @@ libwal_submit(struct wal_conn *c, uint8_t op, uint8_t flags,
     uint64_t *id)
 {
 	struct libwal_req	*r;
-	uint8_t			 head[WIRE_ENC_MAX];
-	size_t			 hl;
+	enum wal_result		 res;
 
-	if (c->closed) {
-		libwal_seterr(c, 0, "connection closed: %s",
-		    wal_result_name(c->close_result));
-		return (WAL_RESULT_CLOSED);
-	}
-	if ((r = libwal_req_new(c, op, 0)) == NULL) {
-		libwal_seterr(c, 0, "out of memory for a request");
-		return (WAL_RESULT_SYSTEM);
-	}
-	hl = wire_enc_hdr(head, op, flags, r->id, flen + tlen);
-	if (flen > 0)
-		memcpy(head + hl, fixed, flen);
-	if (libwal_queue(c, head, hl + flen, tail, tlen) == -1) {
-		libwal_req_end(c, r);
-		return (WAL_RESULT_SYSTEM);
-	}
-	r->end = c->queued;
+	res = libwal_enqueue(c, op, flags, fixed, flen, tail, tlen, 0, &r);
+	if (res != WAL_RESULT_OK)
+		return (res);
 	*id = r->id;
 	if (c->out_len - c->out_off >= LIBWAL_FLUSH_AT) {
 		libwal_flush(c);
