@@ -52,7 +52,7 @@ for k in 2 3 4; do
 done
 pkill -TERM -P "$lpid"		# walload's clients, by their parent
 wait "$lpid" 2>/dev/null
-total=$(stat_of durable_lsn)
+total=$(settled_lsn)
 [ "$(cat "$T"/ack.* | wc -l)" -gt 1000 ] || fail "too few appends: $(cat "$T/load")"
 expect_eq "rotations logged" "$(grep -c 'key rotation: ' "$LOG")" 3
 grep -q "reload: key ring $KR: 4 keys, active key id 4" "$LOG" || fail "reload line"

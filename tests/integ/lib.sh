@@ -79,3 +79,21 @@ expect_eq() {
 stat_of() {
 	"$WALCTL" stats | awk -v k="$1" '$1 == k { print $2 }'
 }
+
+# settled_lsn: once clients have gone, walld still makes durable what it
+# had read from them. Waits (up to 10 s) until everything assigned is
+# durable and stays so, then prints the durable LSN.
+settled_lsn() {
+	i=0 last=
+	while :; do
+		d=$(stat_of durable_lsn) n=$(stat_of next_lsn)
+		if [ "$d" = $((n - 1)) ] && [ "$d" = "$last" ]; then
+			echo "$d"
+			return 0
+		fi
+		last=$d
+		i=$((i + 1))
+		[ $i -lt 50 ] || fail "durable_lsn did not settle (durable $d, next $n)"
+		sleep 0.2
+	done
+}
