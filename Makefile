@@ -27,7 +27,7 @@ B	:= build-planted
 CFLAGS	+= -DWALD_PLANT_EARLY_ACK
 endif
 
-PKGS	 = libevent libevent_pthreads yaml-0.1 libcrypto
+PKGS	 = libevent yaml-0.1 libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)

@@ -7,12 +7,21 @@
  * has returned success does the loop learn the new durable LSN (done_cb),
  * and only then are replies for those records queued. No fixed delay: a
  * batch closes the moment the flusher is free.
+ *
+ * Hand-offs cost latency, so there are as few as can be: the loop hands a
+ * batch over with one condition signal (sent after the lock is dropped, so
+ * the flusher does not wake into a held mutex); the threads report back
+ * through one eventfd that the loop polls like any socket. libevent itself
+ * is used from the loop thread only, and needs no locking.
  */
+#include <sys/eventfd.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -34,8 +43,10 @@ struct batcher {
 
 	/* Owned by the loop while NULL, by the flusher while set. */
 	struct wal_batch	*batch;
-	uint64_t		 taken_back;	/* batches the loop took back */
-	/* Set by the flusher, read by the loop in done_ev. */
+	int			 handed;	/* batch waits for the flusher */
+	int			 finished;	/* batch is written: take it back */
+	int			 spare_made;	/* the preparer made a spare */
+	/* Set by the flusher, read by the loop once finished. */
 	int			 result;
 	char			*cause;
 	uint64_t		 usec;
@@ -43,8 +54,8 @@ struct batcher {
 	int			 want_spare;
 	int			 spare_failed;	/* last preparation failed */
 
-	struct event		*done_ev;
-	struct event		*spare_ev;
+	int			 efd;		/* threads -> loop */
+	struct event		*efd_ev;
 	struct event		*delay_ev;
 	uint64_t		 delay_usec;
 	unsigned		 delay_siblings;
@@ -64,6 +75,17 @@ batcher_now_usec(void)
 	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 }
 
+/* Wakes the loop: efd_ev runs there and looks at what is finished. */
+static void
+batcher_wake_loop(struct batcher *b)
+{
+	uint64_t	one = 1;
+
+	/* EAGAIN means the counter is full: the loop is woken anyway. */
+	if (write(b->efd, &one, sizeof one) == -1 && errno != EAGAIN)
+		log_err("waking the event loop: %s", strerror(errno));
+}
+
 /* The flusher thread: writes and syncs each batch it is handed. */
 static void *
 batcher_flusher_main(void *arg)
@@ -71,15 +93,16 @@ batcher_flusher_main(void *arg)
 	struct batcher		*b = arg;
 	struct wal_batch	*batch;
 	char			*cause;
-	uint64_t		 start, seen;
+	uint64_t		 start;
 	int			 rc;
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
-		while (b->batch == NULL && !b->stopping)
+		while (!b->handed && !b->stopping)
 			pthread_cond_wait(&b->flush_cond, &b->lock);
-		if (b->batch == NULL)
+		if (!b->handed)
 			break;
+		b->handed = 0;
 		batch = b->batch;
 		pthread_mutex_unlock(&b->lock);
 
@@ -87,19 +110,17 @@ batcher_flusher_main(void *arg)
 		start = batcher_now_usec();
 		rc = wal_flush_io(b->wal, batch, &cause);
 
+		/* Hand the batch back. The loop hands over the next one only
+		   after it has taken this one back (b->batch NULL), so the
+		   result fields are not overwritten before it reads them. */
 		pthread_mutex_lock(&b->lock);
 		b->result = rc;
 		b->cause = cause;
 		b->usec = batcher_now_usec() - start;
-		/* Hand the batch back: done_ev runs on the loop. Wait until it
-		   is taken back, not until b->batch is NULL: the loop may have
-		   handed over the next batch before this thread wakes up. */
-		seen = b->taken_back;
-		event_active(b->done_ev, EV_READ, 0);
-		while (b->taken_back == seen && !b->stopping)
-			pthread_cond_wait(&b->flush_cond, &b->lock);
-		if (b->stopping)
-			break;
+		b->finished = 1;
+		pthread_mutex_unlock(&b->lock);
+		batcher_wake_loop(b);
+		pthread_mutex_lock(&b->lock);
 	}
 	pthread_mutex_unlock(&b->lock);
 	return (NULL);
@@ -136,7 +157,10 @@ batcher_preparer_main(void *arg)
 		pthread_mutex_lock(&b->lock);
 		b->spare_failed = (rc != 0);
 		if (rc == 0) {
-			event_active(b->spare_ev, EV_READ, 0);
+			b->spare_made = 1;
+			pthread_mutex_unlock(&b->lock);
+			batcher_wake_loop(b);
+			pthread_mutex_lock(&b->lock);
 			continue;
 		}
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -151,17 +175,16 @@ batcher_preparer_main(void *arg)
 
 /* Loop side of a finished batch. */
 static void
-batcher_done_cb(evutil_socket_t fd, short what, void *arg)
+batcher_done(struct batcher *b)
 {
-	struct batcher		*b = arg;
 	struct wal_batch	*batch;
 	uint64_t		 durable, last, nrec;
 	char			*cause;
-	int			 rc, i;
+	int			 rc, i, spare;
 
-	(void)fd; (void)what;
 	pthread_mutex_lock(&b->lock);
 	batch = b->batch;
+	b->finished = 0;
 	/* Its records: LSNs are contiguous, so its last LSN less the last
 	   one before it (0 for a batch that only seals or rotates). */
 	last = wal_batch_last_lsn(batch);
@@ -185,27 +208,39 @@ batcher_done_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&b->lock);
 
 	durable = wal_flush_end(b->wal, batch);
+	spare = rc == 0 && !wal_spare_ready(b->wal);
 	pthread_mutex_lock(&b->lock);
 	b->batch = NULL;
-	b->taken_back++;
-	pthread_cond_signal(&b->flush_cond);
-	if (rc == 0 && !wal_spare_ready(b->wal)) {
+	if (spare)
 		b->want_spare = 1;
-		pthread_cond_signal(&b->prep_cond);
-	}
 	pthread_mutex_unlock(&b->lock);
+	if (spare)
+		pthread_cond_signal(&b->prep_cond);
 
 	b->cbs.done_cb(b->cbs.arg, rc == 0, durable, cause);
 	free(cause);
 }
 
+/* The eventfd: a batch finished, or a spare segment is ready, or both. */
 static void
-batcher_spare_cb(evutil_socket_t fd, short what, void *arg)
+batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct batcher	*b = arg;
+	uint64_t	 n;
+	int		 finished, spare;
 
-	(void)fd; (void)what;
-	b->cbs.spare_cb(b->cbs.arg);
+	(void)what;
+	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN)
+		log_err("reading the flusher's eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&b->lock);
+	finished = b->finished;
+	spare = b->spare_made;
+	b->spare_made = 0;
+	pthread_mutex_unlock(&b->lock);
+	if (finished)
+		batcher_done(b);
+	if (spare)
+		b->cbs.spare_cb(b->cbs.arg);
 }
 
 /* Starts the flusher on the filling batch, if it has anything. */
@@ -222,8 +257,9 @@ batcher_start(struct batcher *b)
 	b->started++;
 	pthread_mutex_lock(&b->lock);
 	b->batch = batch;
-	pthread_cond_signal(&b->flush_cond);
+	b->handed = 1;
 	pthread_mutex_unlock(&b->lock);
+	pthread_cond_signal(&b->flush_cond);
 }
 
 static void
@@ -270,8 +306,8 @@ batcher_want_spare(struct batcher *b)
 {
 	pthread_mutex_lock(&b->lock);
 	b->want_spare = 1;
-	pthread_cond_signal(&b->prep_cond);
 	pthread_mutex_unlock(&b->lock);
+	pthread_cond_signal(&b->prep_cond);
 }
 
 void
@@ -299,17 +335,28 @@ batcher_create(struct event_base *base, struct wal *w,
 
 	if ((b = calloc(1, sizeof *b)) == NULL)
 		goto nomem;
+	b->efd = -1;
 	b->base = base;
 	b->wal = w;
 	b->cbs = *cbs;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->flush_cond, NULL);
 	pthread_cond_init(&b->prep_cond, NULL);
-	b->done_ev = event_new(base, -1, 0, batcher_done_cb, b);
-	b->spare_ev = event_new(base, -1, 0, batcher_spare_cb, b);
+	b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (b->efd == -1) {
+		if (asprintf(cause, "eventfd: %s", strerror(errno)) == -1)
+			*cause = NULL;
+		goto fail;
+	}
+	b->efd_ev = event_new(base, b->efd, EV_READ | EV_PERSIST,
+	    batcher_efd_cb, b);
 	b->delay_ev = evtimer_new(base, batcher_delay_cb, b);
-	if (b->done_ev == NULL || b->spare_ev == NULL || b->delay_ev == NULL)
+	if (b->efd_ev == NULL || b->delay_ev == NULL)
 		goto nomem;
+	if (event_add(b->efd_ev, NULL) != 0) {
+		*cause = strdup("cannot watch the flusher's eventfd");
+		goto fail;
+	}
 	b->want_spare = !wal_spare_ready(w);
 	wal_stats(w, &ws);
 	b->last_lsn = ws.next_lsn - 1;
@@ -338,10 +385,10 @@ nomem:
 	*cause = strdup("out of memory");
 fail:
 	if (b != NULL) {
-		if (b->done_ev != NULL)
-			event_free(b->done_ev);
-		if (b->spare_ev != NULL)
-			event_free(b->spare_ev);
+		if (b->efd_ev != NULL)
+			event_free(b->efd_ev);
+		if (b->efd != -1)
+			close(b->efd);
 		if (b->delay_ev != NULL)
 			event_free(b->delay_ev);
 		free(b);
@@ -363,8 +410,9 @@ batcher_free(struct batcher *b)
 	pthread_join(b->flusher, NULL);
 	pthread_join(b->preparer, NULL);
 	free(b->cause);
-	event_free(b->done_ev);
-	event_free(b->spare_ev);
+	event_free(b->efd_ev);
+	if (close(b->efd) == -1)
+		log_warn("closing the flusher's eventfd: %s", strerror(errno));
 	event_free(b->delay_ev);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->flush_cond);

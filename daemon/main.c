@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/thread.h>
 
 #include "config.h"
 #include "keyring.h"
@@ -436,8 +435,9 @@ main(int argc, char **argv)
 		log_err("socket: %s", cause != NULL ? cause : "failed");
 		goto out;
 	}
-	if (evthread_use_pthreads() != 0 ||
-	    (m.base = event_base_new()) == NULL) {
+	/* No evthread locking: libevent is used from the loop thread only
+	   (the batcher's threads report back through an eventfd). */
+	if ((m.base = event_base_new()) == NULL) {
 		log_err("cannot set up the event loop");
 		goto out;
 	}
