@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -56,6 +55,8 @@
 #define DRAIN_TIMEOUT_SEC	10
 #define FD_RESERVE		32	/* descriptors kept for log files */
 #define STREAM_SKIP_MAX		4096	/* records a read skips, then yields */
+#define RBUF_SIZE		(256 * 1024)	/* one read() of one client */
+#define OUT_KEEP		4096	/* output buffer kept while idle */
 
 enum server_state { SRV_RUNNING, SRV_DRAINING, SRV_FAILED };
 
@@ -65,8 +66,25 @@ enum conn_block { BLOCK_NONE, BLOCK_BATCH, BLOCK_SPARE, BLOCK_INFLIGHT };
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;		/* server->conns */
 	TAILQ_ENTRY(conn)	 blocked_entry;	/* server->blocked */
+	TAILQ_ENTRY(conn)	 dirty_entry;	/* server->dirty */
 	struct server		*srv;
-	struct bufferevent	*bev;		/* NULL once dead */
+	int			 fd;		/* -1 once dead */
+	struct event		*rev;
+	struct event		*wev;
+	int			 reading;	/* rev is added */
+	int			 writing;	/* wev is added */
+	int			 dirty;		/* on server->dirty */
+	/* Input not handled yet: a partial frame, or frames held back by a
+	   limit. Empty (and freed) most of the time: whole frames are handled
+	   straight from the server's read buffer. */
+	uint8_t			*in;
+	size_t			 in_len;
+	size_t			 in_cap;
+	/* Output not written yet: out[out_off..out_len). */
+	uint8_t			*out;
+	size_t			 out_off;
+	size_t			 out_len;
+	size_t			 out_cap;
 	uint64_t		 serial;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -146,6 +164,7 @@ struct server {
 	struct event		*drain_ev;	/* drain timeout */
 	struct event		*reap_ev;	/* frees dead connections */
 	struct event		*pump_ev;	/* resumes reads that yielded */
+	struct event		*flush_ev;	/* writes what dirty conns hold */
 	enum server_state	 state;
 	int			 exit_status;
 
@@ -153,6 +172,8 @@ struct server {
 	struct conn_list	 blocked;
 	struct stream_list	 followers;	/* streams waiting for records */
 	struct conn_list	 dead;		/* closed, waiting to be freed */
+	struct conn_list	 dirty;		/* with output to write */
+	uint8_t			*rbuf;		/* RBUF_SIZE: every read lands here */
 	unsigned		 nconns;
 	uint64_t		 serial;
 	int			 fd_limit;	/* RLIMIT_NOFILE at start */
@@ -178,6 +199,7 @@ struct server {
 };
 
 static void	conn_process(struct conn *);
+static void	conn_update_read(struct conn *);
 static void	conn_kill(struct conn *, const char *why);
 static void	conn_maybe_close(struct conn *);
 static void	conn_read_end(struct conn *, int tell);
@@ -186,26 +208,78 @@ static void	server_pump_followers(struct server *);
 static void	server_maybe_finish(struct server *);
 static void	server_check_exit(struct server *);
 
+/* Output queued and not yet written. */
+static size_t
+conn_out_pending(const struct conn *c)
+{
+	return (c->out_len - c->out_off);
+}
+
+/* Makes room for n more bytes of output. */
+static int
+conn_out_reserve(struct conn *c, size_t n)
+{
+	uint8_t	*p;
+	size_t	 ncap;
+
+	if (c->out_len + n <= c->out_cap)
+		return (0);
+	if (c->out_off > 0) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+		if (c->out_len + n <= c->out_cap)
+			return (0);
+	}
+	for (ncap = c->out_cap > 0 ? c->out_cap : 512; ncap < c->out_len + n;
+	    ncap *= 2)
+		;
+	if ((p = realloc(c->out, ncap)) == NULL)
+		return (-1);
+	c->out = p;
+	c->out_cap = ncap;
+	return (0);
+}
+
+/* Writes are not made at once: the connection joins the dirty list and
+   flush_ev, which runs after the callbacks of this loop turn, writes each
+   one's output with one send(). All acknowledgements a batch completes
+   for a connection go out together. */
+static void
+conn_mark_dirty(struct conn *c)
+{
+	struct server	*srv = c->srv;
+
+	if (c->dirty || c->writing)
+		return;	/* a write is coming anyway */
+	if (TAILQ_EMPTY(&srv->dirty))
+		event_active(srv->flush_ev, EV_WRITE, 0);
+	TAILQ_INSERT_TAIL(&srv->dirty, c, dirty_entry);
+	c->dirty = 1;
+}
+
 /* Sends one frame whose fixed part is hdr[0..n) and whose tail is tail. */
 static void
 conn_send(struct conn *c, const uint8_t *hdr, size_t n, const void *tail,
     size_t tail_len)
 {
-	struct evbuffer	*out;
 	struct server	*srv = c->srv;
 
-	if (c->bev == NULL)
+	if (c->fd == -1)
 		return;
-	out = bufferevent_get_output(c->bev);
-	if (evbuffer_add(out, hdr, n) != 0 ||
-	    (tail_len > 0 && evbuffer_add(out, tail, tail_len) != 0)) {
+	if (conn_out_reserve(c, n + tail_len) != 0) {
 		conn_kill(c, "out of memory queueing a reply");
 		return;
 	}
+	memcpy(c->out + c->out_len, hdr, n);
+	if (tail_len > 0)
+		memcpy(c->out + c->out_len + n, tail, tail_len);
+	c->out_len += n + tail_len;
+	conn_mark_dirty(c);
 	/* The limit is on what piles up beyond one frame of the largest
 	   record, so that a reader of large records is never taken for a
 	   client that does not read (read streams pause far below it). */
-	if (evbuffer_get_length(out) > srv->cfg->max_conn_output +
+	if (conn_out_pending(c) > srv->cfg->max_conn_output +
 	    srv->cfg->max_record + WIRE_HDR_LEN + WIRE_RECORD_FIXED) {
 		srv->count.dropped_slow++;
 		log_limited("slow client", 4, "connection %llu (pid %ld): "
@@ -277,8 +351,8 @@ conn_fatal(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
 	    (long)c->uid, msg);
 	conn_error(c, id, code, "%s", msg);
 	c->closing = 1;
-	if (c->bev != NULL) {
-		bufferevent_disable(c->bev, EV_READ);
+	if (c->fd != -1) {
+		conn_update_read(c);
 		conn_read_end(c, 1);
 		conn_maybe_close(c);
 	}
@@ -387,7 +461,7 @@ conn_read_end(struct conn *c, int tell)
 static void
 conn_release(struct conn *c)
 {
-	if (c->bev != NULL || c->refs != 0 || c->reaping)
+	if (c->fd != -1 || c->refs != 0 || c->reaping)
 		return;
 	c->reaping = 1;
 	TAILQ_INSERT_TAIL(&c->srv->dead, c, entry);
@@ -404,6 +478,8 @@ server_reap_cb(evutil_socket_t fd, short what, void *arg)
 	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
 		TAILQ_REMOVE(&srv->dead, c, entry);
 		free(c->groups);
+		free(c->in);
+		free(c->out);
 		free(c);
 	}
 }
@@ -415,15 +491,28 @@ conn_kill(struct conn *c, const char *why)
 {
 	struct server	*srv = c->srv;
 
-	if (c->bev == NULL)
+	if (c->fd == -1)
 		return;
 	if (why != NULL)
 		log_limited("connection closed", 6, "connection %llu (pid %ld): "
 		    "%s", (unsigned long long)c->serial, (long)c->pid, why);
 	conn_unblock(c);
 	conn_read_end(c, 0);
-	bufferevent_free(c->bev);
-	c->bev = NULL;
+	if (c->dirty) {
+		TAILQ_REMOVE(&srv->dirty, c, dirty_entry);
+		c->dirty = 0;
+	}
+	/* event_free takes an added event out of the loop first. The
+	   buffers are freed with c (the reaper): a caller may still be
+	   handling a frame that lies in c->in. */
+	event_free(c->rev);
+	event_free(c->wev);
+	c->rev = c->wev = NULL;
+	c->reading = c->writing = 0;
+	if (close(c->fd) == -1)
+		log_debug("connection %llu: close: %s",
+		    (unsigned long long)c->serial, strerror(errno));
+	c->fd = -1;
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
 	conn_release(c);
@@ -434,17 +523,17 @@ conn_kill(struct conn *c, const char *why)
 static void
 conn_maybe_close(struct conn *c)
 {
-	if (c->bev == NULL)
+	if (c->fd == -1)
 		return;
 	/* Requests still in the input (held back by a limit) are answered
 	   first: conn_process runs them when the connection is unblocked. */
 	if (c->eof && c->pending == 0 && c->refs == 0 && c->nstreams == 0 &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+	    c->in_len == 0)
 		c->closing = 1;
 	/* A closing connection still gets the replies of the appends it
 	   sent before (a protocol error after them, a half-close). */
 	if (c->closing && c->pending == 0 && c->refs == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	    conn_out_pending(c) == 0)
 		conn_kill(c, NULL);
 }
 
@@ -563,7 +652,7 @@ server_answer_ctl(struct server *srv, int ok, const char *cause)
 			continue;
 		}
 		cw.conn->refs--;
-		if (cw.conn->bev != NULL) {
+		if (cw.conn->fd != -1) {
 			if (!ok)
 				conn_error(cw.conn, cw.id, WIRE_E_IO,
 				    "outcome unknown: %s", cause);
@@ -610,7 +699,7 @@ server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
 		    cause != NULL ? cause : "unknown error");
 		while (srv->wq_len > 0) {
 			w = server_wait_pop(srv);
-			if (w.conn->bev != NULL) {
+			if (w.conn->fd != -1) {
 				conn_error(w.conn, w.id, WIRE_E_IO, "outcome "
 				    "unknown: the WAL write failed: %s", cause);
 				conn_maybe_close(w.conn);
@@ -625,7 +714,7 @@ server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
 	srv->durable = durable;
 	while (srv->wq_len > 0 && srv->wq[srv->wq_head].lsn <= durable) {
 		w = server_wait_pop(srv);
-		if (w.conn->bev != NULL) {
+		if (w.conn->fd != -1) {
 			conn_reply_u64(w.conn, w.op, w.id,
 			    w.op == WIRE_OP_APPEND ? w.lsn : durable);
 			conn_maybe_close(w.conn);
@@ -687,7 +776,7 @@ stream_pump(struct stream *st)
 	int			 rc, skipped = 0;
 
 	for (;;) {
-		if (c->bev == NULL)
+		if (c->fd == -1)
 			return;
 		/* A read that skips many records (tenants the peer may not
 		   read) yields to the loop now and then: park it and resume
@@ -703,9 +792,8 @@ stream_pump(struct stream *st)
 		}
 		/* Pause at READ_OUT_HIGH, or at half the output limit when
 		   that is lower; the write callback resumes us. */
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >=
-		    READ_OUT_HIGH || evbuffer_get_length(
-		    bufferevent_get_output(c->bev)) >= srv->cfg->max_conn_output / 2)
+		if (conn_out_pending(c) >= READ_OUT_HIGH ||
+		    conn_out_pending(c) >= srv->cfg->max_conn_output / 2)
 			return;
 		limit = srv->durable;
 		if (st->to != 0 && st->to < limit)
@@ -756,7 +844,7 @@ conn_pump_streams(struct conn *c)
 	TAILQ_FOREACH_SAFE(st, &c->streams, entry, next) {
 		if (!st->following)
 			stream_pump(st);
-		if (c->bev == NULL)
+		if (c->fd == -1)
 			break;	/* closed: every stream is gone */
 	}
 }
@@ -1254,112 +1342,256 @@ conn_dispatch(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	return (DISPATCH_DONE);
 }
 
-/* Handles every whole frame waiting in the connection's input. */
+/* Reading is wanted while the connection is open, has not half-closed,
+   is not closing and is not held back by a limit. */
 static void
-conn_process(struct conn *c)
+conn_update_read(struct conn *c)
 {
-	struct server	*srv = c->srv;
-	struct evbuffer	*in;
+	int	want;
+
+	if (c->fd == -1)
+		return;
+	want = !c->eof && !c->closing && c->blocked == BLOCK_NONE;
+	if (want == c->reading)
+		return;
+	if ((want ? event_add(c->rev, NULL) : event_del(c->rev)) != 0) {
+		conn_kill(c, "cannot change the connection's read event");
+		return;
+	}
+	c->reading = want;
+}
+
+/* Handles the whole frames at the start of buf[0..len); returns how many
+   bytes they took. Stops early when the connection blocks or closes. */
+static size_t
+conn_frames(struct conn *c, uint8_t *buf, size_t len)
+{
 	struct wire_hdr	 h;
 	const char	*why;
-	uint8_t		 hb[WIRE_HDR_LEN];
-	uint8_t		*frame;
-	size_t		 avail;
-	uint32_t	 max_frame, len;
-	int		 rc;
+	uint32_t	 max_frame, flen;
+	size_t		 used = 0;
 
-	max_frame = srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED;
-	while (c->bev != NULL && !c->closing && c->blocked == BLOCK_NONE) {
-		in = bufferevent_get_input(c->bev);
-		avail = evbuffer_get_length(in);
-		if (avail < WIRE_HDR_LEN)
-			break;
-		if (evbuffer_copyout(in, hb, sizeof hb) != (ssize_t)sizeof hb)
-			break;
-		rc = wire_peek_hdr(hb, sizeof hb, max_frame, &h, &why);
-		if (rc < 0) {
-			/* h is not filled on failure: the length is in hb. */
-			len = (uint32_t)hb[0] | (uint32_t)hb[1] << 8 |
-			    (uint32_t)hb[2] << 16 | (uint32_t)hb[3] << 24;
-			conn_fatal(c, 0, len > max_frame ? WIRE_E_TOO_LARGE :
+	max_frame = c->srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED;
+	while (c->fd != -1 && !c->closing && c->blocked == BLOCK_NONE &&
+	    len - used >= WIRE_HDR_LEN) {
+		if (wire_peek_hdr(buf + used, WIRE_HDR_LEN, max_frame, &h,
+		    &why) < 0) {
+			/* h is not filled on failure: the length is in buf. */
+			flen = (uint32_t)buf[used] |
+			    (uint32_t)buf[used + 1] << 8 |
+			    (uint32_t)buf[used + 2] << 16 |
+			    (uint32_t)buf[used + 3] << 24;
+			conn_fatal(c, 0, flen > max_frame ? WIRE_E_TOO_LARGE :
 			    WIRE_E_BAD_REQUEST, "bad frame: %s", why);
 			break;
 		}
-		if (avail < h.len)
+		if (len - used < h.len)
 			break;
-		if ((frame = evbuffer_pullup(in, h.len)) == NULL) {
-			conn_kill(c, "out of memory reading a frame");
-			break;
-		}
-		if (conn_dispatch(c, &h, frame + WIRE_HDR_LEN,
+		if (conn_dispatch(c, &h, buf + used + WIRE_HDR_LEN,
 		    h.len - WIRE_HDR_LEN) == DISPATCH_DEFER)
 			break;
-		if (c->bev != NULL)
-			evbuffer_drain(bufferevent_get_input(c->bev), h.len);
+		used += h.len;
 	}
-	if (c->bev == NULL)
+	return (used);
+}
+
+/* Keeps buf[0..n) at the end of the connection's input. */
+static int
+conn_in_add(struct conn *c, const uint8_t *buf, size_t n)
+{
+	uint8_t	*p;
+	size_t	 ncap;
+
+	if (c->in_len + n > c->in_cap) {
+		for (ncap = c->in_cap > 0 ? c->in_cap : 4096;
+		    ncap < c->in_len + n; ncap *= 2)
+			;
+		if ((p = realloc(c->in, ncap)) == NULL) {
+			conn_kill(c, "out of memory reading a frame");
+			return (-1);
+		}
+		c->in = p;
+		c->in_cap = ncap;
+	}
+	memcpy(c->in + c->in_len, buf, n);
+	c->in_len += n;
+	return (0);
+}
+
+/* Handles every whole frame held in the connection's input. */
+static void
+conn_process(struct conn *c)
+{
+	size_t	used;
+
+	if (c->fd == -1)
 		return;
+	used = c->in_len > 0 ? conn_frames(c, c->in, c->in_len) : 0;
+	if (c->fd == -1)
+		return;
+	if (used > 0) {
+		memmove(c->in, c->in + used, c->in_len - used);
+		c->in_len -= used;
+	}
+	if (c->in_len == 0 && c->in_cap > 0) {
+		free(c->in);	/* idle connections hold no buffer */
+		c->in = NULL;
+		c->in_cap = 0;
+	}
 	if (c->eof && c->blocked == BLOCK_NONE && !c->closing &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+	    c->in_len > 0) {
 		conn_fatal(c, 0, WIRE_E_BAD_REQUEST, "truncated frame (%zu "
-		    "bytes) before end of stream",
-		    evbuffer_get_length(bufferevent_get_input(c->bev)));
+		    "bytes) before end of stream", c->in_len);
 		return;
 	}
+	conn_update_read(c);
 	conn_maybe_close(c);
 }
 
+/* The client half-closed: answer what was sent, then close. Reads sent
+   before it are requests too and run to their end; a follow read, which
+   would never end (and keep its files open after the peer is gone), ends
+   at the durable end of the log. */
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+conn_eof(struct conn *c)
 {
-	struct conn	*c = arg;
-
-	(void)bev;
-	conn_process(c);
-	server_kick(c->srv);
-}
-
-static void
-conn_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn	*c = arg;
-
-	(void)bev;
-	conn_pump_streams(c);
-	conn_maybe_close(c);
-}
-
-static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn	*c = arg;
 	struct stream	*st;
 
-	(void)bev;
-	if (what & BEV_EVENT_EOF) {
-		/* A half-close: answer what was sent, then close. Reads sent
-		   before it are requests too and run to their end; a follow
-		   read, which would never end (and keep its files open after
-		   the peer is gone), ends at the durable end of the log. */
-		c->eof = 1;
-		TAILQ_FOREACH(st, &c->streams, entry) {
-			st->follow = 0;
-			if (st->following) {
-				TAILQ_REMOVE(&c->srv->followers, st,
-				    follow_entry);
-				st->following = 0;
-			}
+	c->eof = 1;
+	TAILQ_FOREACH(st, &c->streams, entry) {
+		st->follow = 0;
+		if (st->following) {
+			TAILQ_REMOVE(&c->srv->followers, st, follow_entry);
+			st->following = 0;
 		}
-		conn_pump_streams(c);
-		if (c->bev == NULL)
-			return;
-		conn_process(c);
-		server_kick(c->srv);
+	}
+	conn_pump_streams(c);
+	conn_process(c);
+}
+
+/* One read() per turn of the loop, into the server's read buffer; whole
+   frames are handled from there, only a remainder is copied. */
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct server	*srv = c->srv;
+	ssize_t		 n;
+	size_t		 used;
+
+	(void)what;
+	n = read(fd, srv->rbuf, RBUF_SIZE);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_kill(c, strerror(errno));
 		return;
 	}
-	if (what & BEV_EVENT_ERROR)
-		conn_kill(c, evutil_socket_error_to_string(
-		    EVUTIL_SOCKET_ERROR()));
+	if (n == 0)
+		conn_eof(c);
+	else if (c->in_len > 0) {
+		if (conn_in_add(c, srv->rbuf, (size_t)n) == 0)
+			conn_process(c);
+	} else {
+		used = conn_frames(c, srv->rbuf, (size_t)n);
+		if (c->fd != -1 && used < (size_t)n && !c->closing &&
+		    conn_in_add(c, srv->rbuf + used, (size_t)n - used) != 0)
+			return;
+		conn_update_read(c);
+		conn_maybe_close(c);
+	}
+	server_kick(srv);
+}
+
+/* Writes what the output holds until it is empty or the socket is full.
+   Returns 1 when all is written, 0 when some is left, -1 when c died. */
+static int
+conn_write_out(struct conn *c)
+{
+	ssize_t	n;
+
+	while (c->out_off < c->out_len) {
+		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return (0);
+		conn_kill(c, strerror(errno));
+		return (-1);
+	}
+	c->out_off = c->out_len = 0;
+	if (c->out_cap > OUT_KEEP) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
+	return (1);
+}
+
+/* Writes the output, then waits for the socket to be writable when some
+   is left, or when a read stream has more to send (so that a stream
+   sends one buffer per turn of the loop and never starves the others). */
+static void
+conn_flush(struct conn *c)
+{
+	struct stream	*st;
+	int		 rc, want;
+
+	if ((rc = conn_write_out(c)) < 0)
+		return;
+	want = rc == 0;
+	TAILQ_FOREACH(st, &c->streams, entry)
+		if (!st->following)
+			want = 1;
+	if (want != c->writing) {
+		if ((want ? event_add(c->wev, NULL) : event_del(c->wev)) != 0) {
+			conn_kill(c, "cannot change the connection's write "
+			    "event");
+			return;
+		}
+		c->writing = want;
+	}
+	if (rc == 1)
+		conn_maybe_close(c);
+}
+
+static void
+server_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct conn	*c;
+
+	(void)fd; (void)what;
+	while ((c = TAILQ_FIRST(&srv->dirty)) != NULL) {
+		TAILQ_REMOVE(&srv->dirty, c, dirty_entry);
+		c->dirty = 0;
+		conn_flush(c);
+	}
+}
+
+/* The socket is writable: write, and let the read streams go on. */
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd; (void)what;
+	if (conn_write_out(c) < 0)
+		return;
+	if (conn_out_pending(c) < READ_OUT_LOW) {
+		conn_pump_streams(c);
+		if (c->fd == -1)
+			return;
+	}
+	if (c->dirty) {
+		TAILQ_REMOVE(&c->srv->dirty, c, dirty_entry);
+		c->dirty = 0;
+	}
+	conn_flush(c);
 }
 
 /* Best effort: tells a connection why it is refused, then closes it. */
@@ -1388,7 +1620,6 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct ucred		 cred;
 	socklen_t		 clen = sizeof cred;
 	static const char	 busy[] = "too many connections";
-	uint32_t		 max_frame;
 	int			 reserve;
 
 	(void)l; (void)sa; (void)salen;
@@ -1432,21 +1663,24 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		    (long)c->pid);
 	c->srv = srv;
 	c->serial = ++srv->serial;
+	c->fd = fd;
 	TAILQ_INIT(&c->streams);
-	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
+	/* The listener hands out non-blocking sockets (accept4). */
+	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb,
+	    c);
+	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) != 0) {
 		log_limited("accept", 3, "accept: cannot set up a connection");
+		if (c->rev != NULL)
+			event_free(c->rev);
+		if (c->wev != NULL)
+			event_free(c->wev);
 		close(fd);
 		free(c->groups);
 		free(c);
 		return;
 	}
-	max_frame = srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED;
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	/* Hold at most one whole frame unread: back-pressure beyond that. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, max_frame);
-	bufferevent_setwatermark(c->bev, EV_WRITE, READ_OUT_LOW, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->reading = 1;
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
 	srv->count.connections_total++;
@@ -1516,10 +1750,10 @@ server_maybe_finish(struct server *srv)
 	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next) {
 		/* conn_kill below only unlinks c (the free is deferred). */
 		conn_read_end(c, 1);
-		if (c->bev == NULL)
+		if (c->fd == -1)
 			continue;
 		c->closing = 1;
-		bufferevent_disable(c->bev, EV_READ);
+		conn_update_read(c);
 		conn_maybe_close(c);
 	}
 	server_check_exit(srv);
@@ -1922,6 +2156,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	TAILQ_INIT(&srv->blocked);
 	TAILQ_INIT(&srv->followers);
 	TAILQ_INIT(&srv->dead);
+	TAILQ_INIT(&srv->dirty);
 	srv->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 	    rl.rlim_cur < 1000000000 ? (int)rl.rlim_cur : 1000000000;
 	wal_stats(w, &st);
@@ -1947,6 +2182,8 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	srv->drain_ev = evtimer_new(base, server_drain_timeout_cb, srv);
 	srv->reap_ev = event_new(base, -1, 0, server_reap_cb, srv);
 	srv->pump_ev = event_new(base, -1, 0, server_pump_cb, srv);
+	srv->flush_ev = event_new(base, -1, 0, server_flush_cb, srv);
+	srv->rbuf = malloc(RBUF_SIZE);
 	/* evconnlistener accepts until EAGAIN: a blocking socket (ours, or
 	   systemd's) would hang the whole loop in accept(). */
 	if (evutil_make_socket_nonblocking(fd) != 0)
@@ -1957,6 +2194,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (srv->accept_ev == NULL || srv->drain_ev == NULL ||
 	    srv->reap_ev == NULL || srv->pump_ev == NULL ||
+	    srv->flush_ev == NULL || srv->rbuf == NULL ||
 	    srv->listener == NULL) {
 		*cause = strdup("cannot set up the listener");
 		server_free(srv);
@@ -1999,6 +2237,9 @@ server_free(struct server *srv)
 	}
 	if (srv->pump_ev != NULL)
 		event_free(srv->pump_ev);
+	if (srv->flush_ev != NULL)
+		event_free(srv->flush_ev);
+	free(srv->rbuf);
 	archive_free(srv->archive);
 	free(srv->wq);
 	free(srv->ctl);
