@@ -767,11 +767,15 @@ libwal_parse(struct wal_conn *c)
 	return (0);
 }
 
-/* Reads what the socket has and dispatches whole frames. */
+/* Reads what the socket has and dispatches whole frames. A read that
+   leaves room in the buffer took all there was: no second read just to
+   be told EAGAIN (one system call less per reply; the socket is watched
+   level-triggered, so anything arriving later is seen at the next poll). */
 static void
 libwal_read(struct wal_conn *c)
 {
 	ssize_t	n;
+	size_t	room;
 
 	while (!c->closed) {
 		if (c->in_len == c->in_cap ||
@@ -780,8 +784,8 @@ libwal_read(struct wal_conn *c)
 			c->in_len -= c->in_off;
 			c->in_off = 0;
 		}
-		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len,
-		    MSG_DONTWAIT);
+		room = c->in_cap - c->in_len;
+		n = recv(c->fd, c->in + c->in_len, room, MSG_DONTWAIT);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -803,7 +807,7 @@ libwal_read(struct wal_conn *c)
 			return;
 		}
 		c->in_len += n;
-		if (libwal_parse(c) == -1)
+		if (libwal_parse(c) == -1 || (size_t)n < room)
 			return;
 	}
 }

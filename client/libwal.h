@@ -164,9 +164,11 @@ enum wal_result	 wal_conn_ping(struct wal_conn *);
  * them (appends in LSN order). One connection may keep any number of
  * requests in flight; walld may answer BUSY past its in-flight limit.
  *
- * With your own event loop: watch wal_conn_fd() for wal_conn_events();
- * when it is ready, call wal_conn_pump(), then take completions with
- * wal_conn_completion() until it returns 0. Or block in wal_conn_wait().
+ * With your own event loop: watch wal_conn_fd() for wal_conn_events(),
+ * level-triggered (poll, epoll without EPOLLET, libevent's default: a pump
+ * reads what the socket holds then, not until EAGAIN); when it is ready,
+ * call wal_conn_pump(), then take completions with wal_conn_completion()
+ * until it returns 0. Or block in wal_conn_wait().
  */
 
 #define WAL_APPEND_NOWAIT	0x01	/* complete when the LSN is assigned */
