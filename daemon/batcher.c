@@ -8,16 +8,19 @@
  * and only then are replies for those records queued. No fixed delay: a
  * batch closes the moment the flusher is free.
  *
- * Hand-offs cost latency, so there are as few as can be: the loop hands a
- * batch over with one condition signal (sent after the lock is dropped, so
- * the flusher does not wake into a held mutex); the threads report back
- * through one eventfd that the loop polls like any socket. libevent itself
- * is used from the loop thread only, and needs no locking.
+ * Hand-offs cost latency, so there are as few as can be, and no mutex on
+ * the way: the loop hands a batch over with one sem_post (a condition
+ * variable would add a futex call: glibc's wait returns holding its mutex
+ * marked contended, so the flusher's unlock always makes a wake call); the
+ * flusher hands it back with a release store and one write to an eventfd
+ * that the loop polls like any socket. libevent itself is used from the
+ * loop thread only, and needs no locking.
  */
 #include <sys/eventfd.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,18 +37,18 @@ struct batcher {
 	struct wal		*wal;
 	struct batcher_cbs	 cbs;
 
-	pthread_mutex_t		 lock;
-	pthread_cond_t		 flush_cond;	/* flusher waits for a batch */
+	pthread_mutex_t		 lock;		/* the preparer's fields */
 	pthread_cond_t		 prep_cond;	/* preparer waits for a request */
+	sem_t			 go;		/* flusher waits for a batch */
 	pthread_t		 flusher;
 	pthread_t		 preparer;
-	int			 stopping;
+	int			 stopping;	/* atomic */
 
-	/* Owned by the loop while NULL, by the flusher while set. */
+	/* Owned by the loop while NULL, by the flusher while set: posting
+	   `go` hands it over, `finished` (release/acquire) hands it back. */
 	struct wal_batch	*batch;
-	int			 handed;	/* batch waits for the flusher */
-	int			 finished;	/* batch is written: take it back */
-	int			 spare_made;	/* the preparer made a spare */
+	int			 finished;	/* atomic */
+	int			 spare_made;	/* atomic: the preparer made one */
 	/* Set by the flusher, read by the loop once finished. */
 	int			 result;
 	char			*cause;
@@ -96,15 +99,12 @@ batcher_flusher_main(void *arg)
 	uint64_t		 start;
 	int			 rc;
 
-	pthread_mutex_lock(&b->lock);
 	for (;;) {
-		while (!b->handed && !b->stopping)
-			pthread_cond_wait(&b->flush_cond, &b->lock);
-		if (!b->handed)
+		while (sem_wait(&b->go) != 0)
+			;	/* EINTR */
+		if (__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE))
 			break;
-		b->handed = 0;
 		batch = b->batch;
-		pthread_mutex_unlock(&b->lock);
 
 		cause = NULL;
 		start = batcher_now_usec();
@@ -113,16 +113,12 @@ batcher_flusher_main(void *arg)
 		/* Hand the batch back. The loop hands over the next one only
 		   after it has taken this one back (b->batch NULL), so the
 		   result fields are not overwritten before it reads them. */
-		pthread_mutex_lock(&b->lock);
 		b->result = rc;
 		b->cause = cause;
 		b->usec = batcher_now_usec() - start;
-		b->finished = 1;
-		pthread_mutex_unlock(&b->lock);
+		__atomic_store_n(&b->finished, 1, __ATOMIC_RELEASE);
 		batcher_wake_loop(b);
-		pthread_mutex_lock(&b->lock);
 	}
-	pthread_mutex_unlock(&b->lock);
 	return (NULL);
 }
 
@@ -137,7 +133,7 @@ batcher_preparer_main(void *arg)
 	int		 rc, failed_before;
 
 	pthread_mutex_lock(&b->lock);
-	while (!b->stopping) {
+	while (!__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE)) {
 		if (!b->want_spare && !b->spare_failed) {
 			pthread_cond_wait(&b->prep_cond, &b->lock);
 			continue;
@@ -157,7 +153,7 @@ batcher_preparer_main(void *arg)
 		pthread_mutex_lock(&b->lock);
 		b->spare_failed = (rc != 0);
 		if (rc == 0) {
-			b->spare_made = 1;
+			__atomic_store_n(&b->spare_made, 1, __ATOMIC_RELEASE);
 			pthread_mutex_unlock(&b->lock);
 			batcher_wake_loop(b);
 			pthread_mutex_lock(&b->lock);
@@ -165,7 +161,7 @@ batcher_preparer_main(void *arg)
 		}
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
-		while (!b->stopping &&
+		while (!__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE) &&
 		    pthread_cond_timedwait(&b->prep_cond, &b->lock, &ts) == 0)
 			;
 	}
@@ -180,11 +176,10 @@ batcher_done(struct batcher *b)
 	struct wal_batch	*batch;
 	uint64_t		 durable, last, nrec;
 	char			*cause;
-	int			 rc, i, spare;
+	int			 rc, i;
 
-	pthread_mutex_lock(&b->lock);
 	batch = b->batch;
-	b->finished = 0;
+	__atomic_store_n(&b->finished, 0, __ATOMIC_RELAXED);
 	/* Its records: LSNs are contiguous, so its last LSN less the last
 	   one before it (0 for a batch that only seals or rotates). */
 	last = wal_batch_last_lsn(batch);
@@ -205,17 +200,11 @@ batcher_done(struct batcher *b)
 	for (i = 0; i < 15 && b->usec > (16ull << i); i++)
 		;
 	b->stats.hist[i]++;
-	pthread_mutex_unlock(&b->lock);
 
 	durable = wal_flush_end(b->wal, batch);
-	spare = rc == 0 && !wal_spare_ready(b->wal);
-	pthread_mutex_lock(&b->lock);
 	b->batch = NULL;
-	if (spare)
-		b->want_spare = 1;
-	pthread_mutex_unlock(&b->lock);
-	if (spare)
-		pthread_cond_signal(&b->prep_cond);
+	if (rc == 0 && !wal_spare_ready(b->wal))
+		batcher_want_spare(b);
 
 	b->cbs.done_cb(b->cbs.arg, rc == 0, durable, cause);
 	free(cause);
@@ -232,11 +221,8 @@ batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN)
 		log_err("reading the flusher's eventfd: %s", strerror(errno));
-	pthread_mutex_lock(&b->lock);
-	finished = b->finished;
-	spare = b->spare_made;
-	b->spare_made = 0;
-	pthread_mutex_unlock(&b->lock);
+	finished = __atomic_load_n(&b->finished, __ATOMIC_ACQUIRE);
+	spare = __atomic_exchange_n(&b->spare_made, 0, __ATOMIC_ACQ_REL);
 	if (finished)
 		batcher_done(b);
 	if (spare)
@@ -255,11 +241,9 @@ batcher_start(struct batcher *b)
 	if (batch == NULL)
 		return;
 	b->started++;
-	pthread_mutex_lock(&b->lock);
 	b->batch = batch;
-	b->handed = 1;
-	pthread_mutex_unlock(&b->lock);
-	pthread_cond_signal(&b->flush_cond);
+	if (sem_post(&b->go) != 0)	/* only EOVERFLOW: cannot happen */
+		log_err("handing a batch to the flusher: %s", strerror(errno));
 }
 
 static void
@@ -320,9 +304,7 @@ batcher_set_delay(struct batcher *b, uint64_t usec, unsigned siblings)
 void
 batcher_stats(struct batcher *b, struct batcher_stats *st)
 {
-	pthread_mutex_lock(&b->lock);
-	*st = b->stats;
-	pthread_mutex_unlock(&b->lock);
+	*st = b->stats;	/* the loop's own: batcher_done keeps them */
 }
 
 struct batcher *
@@ -340,8 +322,12 @@ batcher_create(struct event_base *base, struct wal *w,
 	b->wal = w;
 	b->cbs = *cbs;
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_cond_init(&b->flush_cond, NULL);
 	pthread_cond_init(&b->prep_cond, NULL);
+	if (sem_init(&b->go, 0, 0) != 0) {
+		if (asprintf(cause, "sem_init: %s", strerror(errno)) == -1)
+			*cause = NULL;
+		goto fail;
+	}
 	b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (b->efd == -1) {
 		if (asprintf(cause, "eventfd: %s", strerror(errno)) == -1)
@@ -370,9 +356,10 @@ batcher_create(struct event_base *base, struct wal *w,
 	if ((error = pthread_create(&b->preparer, NULL, batcher_preparer_main,
 	    b)) != 0) {
 		pthread_mutex_lock(&b->lock);
-		b->stopping = 1;
-		pthread_cond_broadcast(&b->flush_cond);
+		__atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&b->lock);
+		if (sem_post(&b->go) != 0)
+			log_err("stopping the flusher: %s", strerror(errno));
 		pthread_join(b->flusher, NULL);
 		if (asprintf(cause, "starting the preparer thread: %s",
 		    strerror(error)) == -1)
@@ -403,10 +390,11 @@ void
 batcher_free(struct batcher *b)
 {
 	pthread_mutex_lock(&b->lock);
-	b->stopping = 1;
-	pthread_cond_broadcast(&b->flush_cond);
+	__atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&b->prep_cond);
 	pthread_mutex_unlock(&b->lock);
+	if (sem_post(&b->go) != 0)
+		log_err("stopping the flusher: %s", strerror(errno));
 	pthread_join(b->flusher, NULL);
 	pthread_join(b->preparer, NULL);
 	free(b->cause);
@@ -415,7 +403,7 @@ batcher_free(struct batcher *b)
 		log_warn("closing the flusher's eventfd: %s", strerror(errno));
 	event_free(b->delay_ev);
 	pthread_mutex_destroy(&b->lock);
-	pthread_cond_destroy(&b->flush_cond);
 	pthread_cond_destroy(&b->prep_cond);
+	sem_destroy(&b->go);
 	free(b);
 }
