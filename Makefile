@@ -62,7 +62,7 @@ SHIM_BIN   = $(patsubst tests/shims/%.c,$(B)/tests/lib%.so,$(SHIM_SRC))
 BINS = $(B)/walld $(B)/walctl $(B)/libwal.so.1 $(B)/libwal.a
 
 .PHONY: all deps run check unit integ clean install uninstall bench bench-peers
-all: $(BINS) $(UNIT_BIN) $(HELPER_BIN) $(SHIM_BIN)
+all: $(BINS) $(B)/walbench $(UNIT_BIN) $(HELPER_BIN) $(SHIM_BIN)
 
 deps:
 	@sh tools/deps.sh

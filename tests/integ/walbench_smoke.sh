@@ -1,0 +1,30 @@
+# walbench_smoke: the benchmark tool works against a real walld. A counted
+# run (-n) of 2 processes x 2 connections x 4 in flight with a payload
+# range and spread tenants makes exactly that many durable appends: the
+# row reports them with no errors, the JSON line agrees, and walld's log
+# holds every one. The disk probe prints its three rows. (Figures are
+# BENCHMARKS.md's business: nothing here is about speed.)
+. "$(dirname "$0")/lib.sh"
+WB=$B/walbench
+start_walld
+
+"$WB" run -p 2 -c 2 -d 4 -S 16-300 --tenants 3 --vshards 2 -n 2000 -w 0 \
+    -l smoke --header --json "$T/r.json" >"$T/row" 2>"$T/err" ||
+    fail "walbench run: $(cat "$T/err")"
+row=$(grep '^| smoke ' "$T/row") || fail "no result row: $(cat "$T/row")"
+# Columns: label, shape, payload, appends/s, ... errors last.
+expect_eq "shape" "$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')" "2×2×4"
+expect_eq "errors" "$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $(NF-1)); print $(NF-1) }')" 0
+rate=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $5); print $5 }')
+[ "${rate:-0}" -gt 0 ] || fail "appends/s: '$rate'"
+grep -q '"label":"smoke"' "$T/r.json" || fail "json: $(cat "$T/r.json")"
+grep -q '"appends":2000[,}]' "$T/r.json" || fail "json appends: $(cat "$T/r.json")"
+expect_eq "durable_lsn" "$(stat_of durable_lsn)" 2000
+expect_eq "records in the log" "$("$WALCTL" read | wc -l)" 2000
+ok "walbench -n 2000 over 2x2x4: 2000 durable appends, no errors ($rate/s)"
+
+"$WB" disk --dir "$T" -t 1 >"$T/disk" 2>"$T/err" || fail "walbench disk: $(cat "$T/err")"
+expect_eq "disk rows" "$(grep -c '^| ' "$T/disk")" 3
+grep -q 'pwrite+fdatasync, preallocated' "$T/disk" || fail "disk: $(cat "$T/disk")"
+ok "walbench disk: $(grep -c '^| ' "$T/disk") rows"
+stop_walld || fail "walld exit $?"
