@@ -523,6 +523,19 @@ keyring_ctx_create(int encrypt)
 	return (c);
 }
 
+/* Copies a keyed context; see keyring.h. */
+int
+keyring_ctx_copy(struct keyring_ctx *dst, const struct keyring_ctx *src)
+{
+	if (dst->encrypt != src->encrypt ||
+	    EVP_CIPHER_CTX_copy(dst->evp, src->evp) != 1)
+		return (-1);
+	dst->keyed = src->keyed;
+	memcpy(dst->ident, src->ident, sizeof dst->ident);
+	memcpy(dst->check, src->check, sizeof dst->check);
+	return (0);
+}
+
 /* Frees a context (OpenSSL wipes the key schedule). */
 void
 keyring_ctx_free(struct keyring_ctx *c)

@@ -67,6 +67,10 @@ int		 keyring_ctx_key(struct keyring_ctx *, const struct keyring *,
    the wrong key. */
 int		 keyring_ctx_segment(struct keyring_ctx *, const struct keyring *,
 		    const struct seg_header *h, char **cause);
+/* Makes dst (created for the same direction) a copy of src: the same
+   segment key and identity, usable on another thread. 0, or -1. */
+int		 keyring_ctx_copy(struct keyring_ctx *dst,
+		    const struct keyring_ctx *src);
 /* 1 when ctx holds a segment's key. */
 int		 keyring_ctx_keyed(const struct keyring_ctx *);
 /* The key check value of the loaded segment key (KEYRING_CHECK_LEN). */
@@ -76,7 +80,8 @@ const unsigned char *keyring_ctx_check(const struct keyring_ctx *);
  * Encrypts len bytes of in to out, followed by the tag (len + 16 bytes).
  * hdr is the record's 40-byte header as it will be stored (its length
  * field already counts the tag); its CRC field is not authenticated.
- * in and out must not overlap. 0, or -1 (a library failure).
+ * in and out are the same buffer (in place) or do not overlap at all.
+ * 0, or -1 (a library failure).
  */
 int		 keyring_seal(struct keyring_ctx *, const unsigned char *hdr,
 		    const void *in, uint32_t len, unsigned char *out);

@@ -60,9 +60,11 @@
  * ring's active key: its header carries the key id, a fresh random salt
  * and a key check; each record's payload is stored as AES-256-GCM
  * ciphertext || tag, the length field counting both, the CRC over what is
- * stored. The loop encrypts straight into the batch buffer in wal_append,
- * so a segment's id, salt and key are chosen when the loop starts filling
- * it (wal_seg_params), not when the flusher activates it. Recovery checks
+ * stored. The loop copies plaintext into the batch (wal_append); the
+ * flusher encrypts it in place before the write (wal_seal_batch) with the
+ * batch's copy of the segment's key. A segment's id, salt and key are
+ * chosen when the loop starts filling it (wal_seg_params), not when the
+ * flusher activates it. Recovery checks
  * every encrypted segment's key and authenticates the records of the last
  * one; CRCs alone tell a torn tail (an authentication failure is never a
  * torn tail: open refuses).
@@ -133,6 +135,12 @@ struct wal_batch {
 	int		 ends_seg;	/* write the footer after the records */
 	int		 seals;		/* the footer seals the whole log */
 	int		 ok;		/* written and synced */
+	/* The flusher seals the records (encrypts, then sets their CRCs)
+	   with the batch's own copy of the filling segment's key, taken
+	   when the batch is detached: the loop may key the next segment
+	   meanwhile. ctx_gen is the wal's wctx_gen it was copied at. */
+	struct keyring_ctx *ctx;
+	uint64_t	 ctx_gen;
 };
 
 struct wal {
@@ -159,6 +167,7 @@ struct wal {
 	int		 sealed;	/* atomic */
 	struct keyring	*ring;		/* NULL: not encrypting */
 	struct keyring_ctx *wctx;	/* keyed for the filling segment */
+	uint64_t	 wctx_gen;	/* bumped each time wctx is keyed */
 	uint32_t	 fill_key;	/* its key id */
 	uint32_t	 tag;		/* bytes a record's payload grows by */
 	int		 rekey;		/* the active key is not fill_key */
@@ -635,6 +644,7 @@ wal_seg_params(struct wal *w, struct wal_segparm *sp, uint64_t first,
 		return (-1);
 	}
 	sp->key_id = keyring_active(w->ring);
+	w->wctx_gen++;
 	if (keyring_ctx_key(w->wctx, w->ring, sp->key_id, sp->salt, sp->id,
 	    first, cause) != 0)
 		return (-1);
@@ -678,8 +688,9 @@ wal_rekey(struct wal *w)
 	return (WAL_OK);
 }
 
-/* Assigns the next LSN and copies (or encrypts) the record into the
-   filling batch. */
+/* Assigns the next LSN and copies the record into the filling batch. Its
+   payload is encrypted and its CRC set by the flusher (wal_seal_batch),
+   off the loop thread. */
 enum wal_rc
 wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
     const void *payload, uint32_t len, uint64_t *lsn)
@@ -726,19 +737,10 @@ wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
 	h.len = slen;
 	h.lsn = w->next_lsn;
 	h.batch_lsn = b->nrec > 0 ? b->first_lsn : w->next_lsn;
-	segment_encode_rec(p, &h);
-	if (w->ring != NULL) {
-		/* Straight into the batch; the header is the AAD. */
-		if (keyring_seal(w->wctx, p, payload, len,
-		    p + REC_HDR_SIZE) != 0) {
-			wal_fail(w, "encrypt", NULL);
-			return (WAL_EFAILED);
-		}
-	} else if (len > 0)
+	segment_encode_rec(p, &h);	/* its CRC field 0 until sealed */
+	if (len > 0)
 		memcpy(p + REC_HDR_SIZE, payload, len);
-	memset(p + REC_HDR_SIZE + slen, 0, rs - REC_HDR_SIZE - slen);
-	seg_put32(p + 20, crc32c(crc32c(0, p, REC_HDR_SIZE), p + REC_HDR_SIZE,
-	    slen));
+	memset(p + REC_HDR_SIZE + len, 0, rs - REC_HDR_SIZE - len);
 
 	if (b->nrec == 0)
 		b->first_lsn = w->next_lsn;
@@ -807,8 +809,7 @@ struct wal_batch *
 wal_flush_begin(struct wal *w)
 {
 	struct wal_batch	*b = w->fill, *nb = w->other;
-	uint64_t		 bstart, tail;
-	size_t			 k, end;
+	size_t			 end;
 	char			*cause = NULL;
 
 	if (w->out != NULL || nb == NULL)
@@ -816,6 +817,14 @@ wal_flush_begin(struct wal *w)
 	if (b->nrec == 0 && !b->ends_seg)
 		return (NULL);
 
+	/* A failure latches the log: the flusher then refuses the batch,
+	   and its waiters learn the outcome is unknown. */
+	if (w->ring != NULL && b->nrec > 0 && b->ctx_gen != w->wctx_gen) {
+		if (keyring_ctx_copy(b->ctx, w->wctx) != 0)
+			wal_fail(w, "copying the segment key", NULL);
+		else
+			b->ctx_gen = w->wctx_gen;
+	}
 	wal_batch_reset(nb);
 	if (b->ends_seg) {
 		if (!b->seals) {
@@ -827,12 +836,9 @@ wal_flush_begin(struct wal *w)
 				wal_fail(w, "new segment", cause);
 		}
 	} else if (w->direct) {
-		/* The new batch rewrites the partial last block as is. */
-		k = w->fill_off % IO_ALIGN;
-		bstart = b->off - b->pre;
-		tail = w->fill_off - k - bstart;
-		memcpy(nb->buf, b->buf + tail, k);
-		nb->pre = k;
+		/* The new batch rewrites the partial last block as is: room
+		   for it now, its bytes once b is sealed (wal_flush_end). */
+		nb->pre = w->fill_off % IO_ALIGN;
 	}
 	nb->off = w->fill_off;
 	nb->seg_first = w->fill_seg_first;
@@ -915,9 +921,41 @@ fail:
 }
 
 /*
+ * Seals a batch's records (flusher thread, before they are written):
+ * encrypts each payload in place under the batch's segment key, then
+ * sets each record's CRC, and carries the segment's data CRC over them.
+ * The loop only copied them in: this is the work it is spared.
+ */
+static int
+wal_seal_batch(struct wal *w, struct wal_batch *b, char **cause)
+{
+	unsigned char	*p = b->buf + b->pre;
+	uint64_t	 i;
+	uint32_t	 slen;
+
+	for (i = 0; i < b->nrec; i++) {
+		slen = seg_get32(p + 16);
+		if (w->ring != NULL && keyring_seal(b->ctx, p, p + REC_HDR_SIZE,
+		    slen - w->tag, p + REC_HDR_SIZE) != 0) {
+			segment_cause(cause, "%s: encrypting the record of LSN "
+			    "%llu failed", w->dir,
+			    (unsigned long long)seg_get64(p + 24));
+			errno = EIO;
+			return (-1);
+		}
+		seg_put32(p + 20, crc32c(crc32c(0, p, REC_HDR_SIZE),
+		    p + REC_HDR_SIZE, slen));
+		w->acrc = crc32c(w->acrc, p, seg_rec_size(slen));
+		p += seg_rec_size(slen);
+	}
+	return (0);
+}
+
+/*
  * Writes and syncs a batch (flusher thread): activates the spare if the
- * batch begins a segment, one pwrite and one fdatasync, then the footer if
- * it ends one. Any failure latches the log: an fsync is never retried.
+ * batch begins a segment, seals its records, one pwrite and one fdatasync,
+ * then the footer if it ends one. Any failure latches the log: an fsync is
+ * never retried.
  */
 int
 wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
@@ -944,6 +982,8 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 		goto fail;
 	}
 	if (b->len > 0) {
+		if (wal_seal_batch(w, b, cause) != 0)
+			goto fail;
 		if (w->direct) {
 			wstart = b->off - b->pre;
 			wlen = (size_t)WAL_ROUND_UP(b->pre + b->len, IO_ALIGN);
@@ -963,7 +1003,6 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 			goto fail;
 		}
 #endif
-		w->acrc = crc32c(w->acrc, b->buf + b->pre, b->len);
 		w->acount += b->nrec;
 		w->alast = b->last_lsn;
 		w->aoff = b->off + b->len;
@@ -989,11 +1028,20 @@ fail:
 uint64_t
 wal_flush_end(struct wal *w, struct wal_batch *b)
 {
+	struct wal_batch	*nb = w->fill;
+	uint64_t		 end;
+
 	if (b->ok) {
 		if (b->nrec > 0)
 			w->durable_lsn = b->last_lsn;
 		if (b->seals)
 			__atomic_store_n(&w->sealed, 1, __ATOMIC_RELEASE);
+		/* The filling batch begins with b's partial last block, as
+		   written (sealed): see wal_flush_begin. */
+		end = b->off + b->len;
+		if (nb->pre > 0 && nb->off == end && nb->seg_first == b->seg_first)
+			memcpy(nb->buf, b->buf + (end - nb->pre) -
+			    (b->off - b->pre), nb->pre);
 	}
 	wal_batch_reset(b);
 	w->out = NULL;
@@ -1608,8 +1656,10 @@ wal_free(struct wal *w)
 		sysio.close(w->lockfd);
 	if (w->dirfd != -1)
 		sysio.close(w->dirfd);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
 		free(w->batches[i].buf);
+		keyring_ctx_free(w->batches[i].ctx);
+	}
 	free(w->hbuf);
 	free(w->fbuf);
 	free(w->zbuf);
@@ -1693,7 +1743,11 @@ wal_open(const struct wal_options *o, char **cause)
 	if (o->keyring != NULL) {
 		w->ring = keyring_hold(o->keyring);
 		w->tag = KEYRING_TAG_LEN;
-		if ((w->wctx = keyring_ctx_create(1)) == NULL) {
+		w->wctx = keyring_ctx_create(1);
+		w->batches[0].ctx = keyring_ctx_create(1);
+		w->batches[1].ctx = keyring_ctx_create(1);
+		if (w->wctx == NULL || w->batches[0].ctx == NULL ||
+		    w->batches[1].ctx == NULL) {
 			segment_cause(cause, "wal: %s", strerror(ENOMEM));
 			goto fail;
 		}
