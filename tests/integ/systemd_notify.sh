@@ -26,8 +26,17 @@ listen_start() {
 		sleep 0.05
 	done
 }
-# Stops it once the messages sent so far have arrived.
+# Stops it once the messages sent so far have arrived: walld has exited,
+# so its last is STOPPING=1 or a STATUS= after it; the listener may still
+# be writing them out (up to 10 s), and then has a little more time for
+# any that should not be there.
 listen_stop() {
+	i=0
+	while ! grep -q " STOPPING=1\$" "$OUT"; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || break
+		sleep 0.05
+	done
 	sleep 0.3
 	kill "$LPID" && wait "$LPID" 2>/dev/null
 	LPID=
