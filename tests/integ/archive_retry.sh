@@ -55,9 +55,16 @@ expect_eq "archive_last_segment" "$(stat_of archive_last_segment)" none
 [ ! -e "$T/list" ] || fail "archived while failing: $(cat "$T/list")"
 grep -q "archive: 00000000000000000001.wal: command exited with status 3 (no flag for 00000000000000000001.wal); retrying in" "$LOG" ||
 	fail "no log line with the status and the command's message"
-grep -q "STATUS=read-write, durable LSN 7, 1 connections, archive backlog 3 (archive.command failing)" "$T/notify.out" ||
-	grep -q "STATUS=read-write, durable LSN 7, 0 connections, archive backlog 3 (archive.command failing)" "$T/notify.out" ||
-	fail "no STATUS= with the backlog: $(grep STATUS "$T/notify.out" | tail -n 2)"
+# STATUS= goes with the next watchdog ping (every 200 ms), which may come
+# after the failures counted above: up to 5 s.
+i=0
+until grep -q "STATUS=read-write, durable LSN 7, 1 connections, archive backlog 3 (archive.command failing)" "$T/notify.out" ||
+	grep -q "STATUS=read-write, durable LSN 7, 0 connections, archive backlog 3 (archive.command failing)" "$T/notify.out"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] ||
+		fail "no STATUS= with the backlog: $(grep STATUS "$T/notify.out" | tail -n 2)"
+	sleep 0.05
+done
 "$WALCTL" stats --prometheus >"$T/prom" || fail "stats --prometheus"
 expect_eq "walld_archive_backlog_segments" \
 	"$(awk '$1 == "walld_archive_backlog_segments" { print $2 }' "$T/prom")" 3
