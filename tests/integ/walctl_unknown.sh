@@ -19,8 +19,21 @@ while [ "$(stat_of connections)" -lt 3 ]; do
 	sleep 0.05
 done
 # Accepted is not yet greeted: let walld answer both HELLOs before it
-# stops answering (else walctl fails to connect: exit 69, not 75).
-sleep 0.5
+# stops answering (else walctl fails to connect: exit 69, not 75). walctl
+# reads its input once its HELLO is answered: wait until both sleep
+# reading their fifo (10 s at most; where the kernel does not tell, as
+# long as that).
+on_fifo() {
+	case $(cat "/proc/$1/wchan" 2>/dev/null) in
+	*pipe_read*) return 0 ;;
+	esac
+	return 1
+}
+i=0
+until on_fifo $apid && on_fifo $lpid; do
+	i=$((i + 1)); [ $i -lt 200 ] || break
+	sleep 0.05
+done
 kill -STOP "$WALLD_PID"
 echo "in flight" >&3
 exec 3>&-
