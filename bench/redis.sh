@@ -46,7 +46,8 @@ redis_start() {
 	REDIS_DIR=$1
 	REDIS_SOCK=$REDIS_DIR/redis.sock
 	mkdir -p "$REDIS_DIR"
-	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
+	nice -n "$SERVER_NICE" redis-server --port 0 \
+	    --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
 	    --dir "$REDIS_DIR" --appendonly yes --appendfsync always \
 	    --save '' --daemonize yes --pidfile "$REDIS_DIR/redis.pid" \
 	    --logfile "$REDIS_DIR/redis.log" || return 1
@@ -179,7 +180,8 @@ if [ -z "${REDIS_SH_LIB:-}" ]; then
 	redis_start "$d" || exit 1
 	BENCH_WAIT=${BENCH_QUIET_WAIT:-60}
 	echo "Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'):" \
-	    "appendonly yes, appendfsync always, unix socket, in $d" \
+	    "appendonly yes, appendfsync always, unix socket, nice" \
+	    "$SERVER_NICE, in $d" \
 	    "($(df -T "$d" | awk 'NR == 2 { print $2 " on " $1 }'))"
 	echo
 	redis_matrix ""
