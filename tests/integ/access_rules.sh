@@ -6,9 +6,9 @@
 # bad; an unknown user is a configuration error with its position.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root to run walctl as other uids"; exit 0; }
+[ "$(id -u)" = 0 ] || { echo "skip: needs root to run walctl as other uids"; exit 77; }
 command -v useradd >/dev/null && command -v groupadd >/dev/null ||
-	{ echo "skip: no useradd/groupadd"; exit 0; }
+	{ echo "skip: no useradd/groupadd"; exit 77; }
 
 # A throwaway user and a throwaway group, removed on exit.
 U=walldt$$
