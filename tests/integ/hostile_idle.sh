@@ -12,16 +12,19 @@ N=${IDLE_CONNECTIONS:-10000}
 ulimit -n $((N * 2 + 200)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" ||
 	fail "cannot raise the open files limit"
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N + 100)) ]; then
-	echo "skip: open files limit $(ulimit -n) is below $((N + 100))"
-	exit 0
+	fail "open files limit $(ulimit -n) is below $((N + 100)): cannot hold $N connections"
 fi
 
 start_walld
 load_start 2
 sleep 1
+# load_rate: the load's appends/s over 3 s.
+load_rate() {
+	a0=$(load_acks); sleep 3; a1=$(load_acks)
+	echo $(( (a1 - a0) / 3 ))
+}
 # The load's rate, alone.
-a0=$(load_acks); sleep 2; a1=$(load_acks)
-rate0=$(( (a1 - a0) / 2 ))
+rate0=$(load_rate)
 rss0=$(rss_kib)
 
 mkfifo "$T/hold"
@@ -39,9 +42,14 @@ expect_eq "connections ready" "$(cat "$T/idle.out")" "ready $N busy=0 silent=0"
 expect_eq "connections" "$(stat_of connections)" $((N + 3))
 sleep 1
 rss1=$(rss_kib)
-# The load's rate with every connection held.
-a0=$(load_acks); sleep 2; a1=$(load_acks)
-rate1=$(( (a1 - a0) / 2 ))
+# The load's rate with every connection held. A window that other work
+# on the machine slowed is measured once more: what the idle connections
+# cost is there in both windows, a passing disturbance in one.
+rate1=$(load_rate)
+if [ "$rate1" -lt $((rate0 / 3)) ]; then
+	echo "the load ran at $rate1 appends/s beside the idle connections; measuring again"
+	rate1=$(load_rate)
+fi
 per=$(( (rss1 - rss0) * 1024 / N ))
 echo "idle connections: $N; walld RSS ${rss0} KiB before, ${rss1} KiB with them held: $per bytes per idle connection"
 echo "well-behaved load: $rate0 appends/s alone, $rate1 appends/s beside $N idle connections"
