@@ -158,7 +158,7 @@ say "- disk: $(df -T "$T" | awk 'NR == 2 { print $2 " on " $1 " (" $7 ")" }'), r
 say "- before the run: $QUIET CPUs busy (2 s sample), load average $load; each run waits for a quiet machine and is done again (twice at most) when \"other CPU\" (busy CPU that was neither the server's, the load generator's nor the kernel threads') passed ${BENCH_MAX_OTHER:-0.3} CPUs: what remains there skews that row"
 dirty=$(git status --porcelain -- daemon client proto 2>/dev/null | wc -l)
 [ "$dirty" = 0 ] && dirty="" || dirty=" with $dirty uncommitted files in daemon/ client/ proto/"
-say "- walld: $("$WALLD" --version 2>&1 | head -n 1), built from commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$dirty; max_batch_bytes ${BATCH_MIB} MiB, other settings default; walld and Redis run at nice $SERVER_NICE (walld.service: Nice=-10)"
+say "- walld: $("$WALLD" --version 2>&1 | head -n 1), built from commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$dirty; max_batch_bytes ${BATCH_MIB} MiB, other settings default; walld and Redis run at nice $SERVER_NICE (BENCH_NICE)"
 say "- each run: ${SECS} s measured after 1 s of warm-up; data directory $T"
 say
 
