@@ -15,6 +15,14 @@
  * flusher hands it back with a release store and one write to an eventfd
  * that the loop polls like any socket. libevent itself is used from the
  * loop thread only, and needs no locking.
+ *
+ * One client alone pays for those two thread switches on every append, and
+ * gains nothing from the overlap they buy. So when the last LONE_RUN
+ * batches each held at most one record and so does this one, the loop
+ * writes and syncs it itself (batcher_start) and completes it from an
+ * event of its own, as if the flusher had. The same wal_flush_io runs, so
+ * nothing about durability changes; the first batch of two or more
+ * records goes back to the flusher, and with it the overlap.
  */
 #include <sys/eventfd.h>
 
@@ -31,6 +39,8 @@
 #include "batcher.h"
 #include "log.h"
 #include "wal.h"
+
+#define LONE_RUN	4	/* one-record batches before the loop flushes */
 
 struct batcher {
 	struct event_base	*base;
@@ -59,6 +69,8 @@ struct batcher {
 
 	int			 efd;		/* threads -> loop */
 	struct event		*efd_ev;
+	struct event		*inline_ev;	/* completes an inline flush */
+	unsigned		 lone;		/* batches of <= 1 record in a row */
 	struct event		*delay_ev;
 	uint64_t		 delay_usec;
 	unsigned		 delay_siblings;
@@ -187,6 +199,10 @@ batcher_done(struct batcher *b)
 	if (last > b->last_lsn)
 		b->last_lsn = last;
 	b->stats.batch_records_total += nrec;
+	if (nrec > 1)
+		b->lone = 0;
+	else if (b->lone < LONE_RUN)
+		b->lone++;
 	for (i = 0; i < 15 && nrec > (1ull << i); i++)
 		;
 	b->stats.batch_hist[i]++;
@@ -229,11 +245,22 @@ batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 		b->cbs.spare_cb(b->cbs.arg);
 }
 
-/* Starts the flusher on the filling batch, if it has anything. */
+/* An inline flush is done: the rest is the loop side of any batch. */
+static void
+batcher_inline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	batcher_done(arg);
+}
+
+/* Starts the flusher on the filling batch, if it has anything; or, for a
+   lone client, writes and syncs it on the loop (see the top). */
 static void
 batcher_start(struct batcher *b)
 {
 	struct wal_batch	*batch;
+	uint64_t		 last, start;
+	char			*cause = NULL;
 
 	if (b->batch != NULL)
 		return;
@@ -242,6 +269,18 @@ batcher_start(struct batcher *b)
 		return;
 	b->started++;
 	b->batch = batch;
+	last = wal_batch_last_lsn(batch);
+	if (b->lone >= LONE_RUN && b->delay_usec == 0 &&
+	    last <= b->last_lsn + 1) {
+		start = batcher_now_usec();
+		b->result = wal_flush_io(b->wal, batch, &cause);
+		b->cause = cause;
+		b->usec = batcher_now_usec() - start;
+		/* Completed from the loop, not from here: done_cb may kick
+		   the next batch, and that must not nest in this one. */
+		event_active(b->inline_ev, EV_READ, 0);
+		return;
+	}
 	if (sem_post(&b->go) != 0)	/* only EOVERFLOW: cannot happen */
 		log_err("handing a batch to the flusher: %s", strerror(errno));
 }
@@ -337,7 +376,8 @@ batcher_create(struct event_base *base, struct wal *w,
 	b->efd_ev = event_new(base, b->efd, EV_READ | EV_PERSIST,
 	    batcher_efd_cb, b);
 	b->delay_ev = evtimer_new(base, batcher_delay_cb, b);
-	if (b->efd_ev == NULL || b->delay_ev == NULL)
+	b->inline_ev = event_new(base, -1, 0, batcher_inline_cb, b);
+	if (b->efd_ev == NULL || b->delay_ev == NULL || b->inline_ev == NULL)
 		goto nomem;
 	if (event_add(b->efd_ev, NULL) != 0) {
 		*cause = strdup("cannot watch the flusher's eventfd");
@@ -378,6 +418,8 @@ fail:
 			close(b->efd);
 		if (b->delay_ev != NULL)
 			event_free(b->delay_ev);
+		if (b->inline_ev != NULL)
+			event_free(b->inline_ev);
 		free(b);
 	}
 	return (NULL);
@@ -402,6 +444,7 @@ batcher_free(struct batcher *b)
 	if (close(b->efd) == -1)
 		log_warn("closing the flusher's eventfd: %s", strerror(errno));
 	event_free(b->delay_ev);
+	event_free(b->inline_ev);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->prep_cond);
 	sem_destroy(&b->go);
