@@ -18,11 +18,13 @@
  *
  * One client alone pays for those two thread switches on every append, and
  * gains nothing from the overlap they buy. So when the last LONE_RUN
- * batches each held at most one record and so does this one, the loop
- * writes and syncs it itself (batcher_start) and completes it from an
- * event of its own, as if the flusher had. The same wal_flush_io runs, so
- * nothing about durability changes; the first batch of two or more
- * records goes back to the flusher, and with it the overlap.
+ * batches each held at most one record, a kick does not detach the batch
+ * at once: inline_ev runs after the other callbacks of this loop turn (so
+ * every client that was ready has been read), and if the batch then holds
+ * one record and neither begins nor ends a segment, the loop writes out
+ * the replies already due, then writes and syncs the batch itself with
+ * the same wal_flush_io, so nothing about durability changes. A batch of
+ * two or more records goes to the flusher, and with it the overlap.
  */
 #include <sys/eventfd.h>
 
@@ -69,7 +71,8 @@ struct batcher {
 
 	int			 efd;		/* threads -> loop */
 	struct event		*efd_ev;
-	struct event		*inline_ev;	/* completes an inline flush */
+	struct event		*inline_ev;	/* decides, maybe flushes inline */
+	int			 inline_pending; /* inline_ev is active */
 	unsigned		 lone;		/* batches of <= 1 record in a row */
 	struct event		*delay_ev;
 	uint64_t		 delay_usec;
@@ -245,44 +248,70 @@ batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 		b->cbs.spare_cb(b->cbs.arg);
 }
 
-/* An inline flush is done: the rest is the loop side of any batch. */
+/* Detaches the filling batch: 0, or -1 when there is nothing to write. */
+static int
+batcher_detach(struct batcher *b)
+{
+	struct wal_batch	*batch;
+
+	if ((batch = wal_flush_begin(b->wal)) == NULL)
+		return (-1);
+	b->started++;
+	b->batch = batch;
+	return (0);
+}
+
+/* Hands the detached batch to the flusher. */
+static void
+batcher_post(struct batcher *b)
+{
+	if (sem_post(&b->go) != 0)	/* only EOVERFLOW: cannot happen */
+		log_err("handing a batch to the flusher: %s", strerror(errno));
+}
+
+/* The end of the loop turn in which a lone client's batch was kicked: a
+   batch of one record is written on the loop, anything more goes to the
+   flusher (see the top). */
 static void
 batcher_inline_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct batcher	*b = arg;
+	uint64_t	 start;
+	char		*cause = NULL;
+
 	(void)fd; (void)what;
-	batcher_done(arg);
+	b->inline_pending = 0;
+	if (batcher_detach(b) != 0)
+		return;
+	if (wal_batch_last_lsn(b->batch) > b->last_lsn + 1 ||
+	    !wal_batch_plain(b->batch)) {
+		batcher_post(b);
+		return;
+	}
+	/* The loop is about to block in fdatasync: replies already due
+	   go out first. */
+	b->cbs.flush_cb(b->cbs.arg);
+	start = batcher_now_usec();
+	b->result = wal_flush_io(b->wal, b->batch, &cause);
+	b->cause = cause;
+	b->usec = batcher_now_usec() - start;
+	batcher_done(b);	/* a kick from here only activates inline_ev */
 }
 
-/* Starts the flusher on the filling batch, if it has anything; or, for a
-   lone client, writes and syncs it on the loop (see the top). */
+/* Starts a flush of the filling batch, if it has anything: on the flusher,
+   or for a lone client at the end of this loop turn (see the top). */
 static void
 batcher_start(struct batcher *b)
 {
-	struct wal_batch	*batch;
-	uint64_t		 last, start;
-	char			*cause = NULL;
-
-	if (b->batch != NULL)
+	if (b->batch != NULL || b->inline_pending || !wal_pending(b->wal))
 		return;
-	batch = wal_flush_begin(b->wal);
-	if (batch == NULL)
-		return;
-	b->started++;
-	b->batch = batch;
-	last = wal_batch_last_lsn(batch);
-	if (b->lone >= LONE_RUN && b->delay_usec == 0 &&
-	    last <= b->last_lsn + 1) {
-		start = batcher_now_usec();
-		b->result = wal_flush_io(b->wal, batch, &cause);
-		b->cause = cause;
-		b->usec = batcher_now_usec() - start;
-		/* Completed from the loop, not from here: done_cb may kick
-		   the next batch, and that must not nest in this one. */
+	if (b->lone >= LONE_RUN && b->delay_usec == 0) {
+		b->inline_pending = 1;
 		event_active(b->inline_ev, EV_READ, 0);
 		return;
 	}
-	if (sem_post(&b->go) != 0)	/* only EOVERFLOW: cannot happen */
-		log_err("handing a batch to the flusher: %s", strerror(errno));
+	if (batcher_detach(b) == 0)
+		batcher_post(b);
 }
 
 static void
@@ -315,7 +344,7 @@ batcher_kick(struct batcher *b, unsigned waiting)
 int
 batcher_busy(struct batcher *b)
 {
-	return (b->batch != NULL || b->delaying);
+	return (b->batch != NULL || b->delaying || b->inline_pending);
 }
 
 uint64_t

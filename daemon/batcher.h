@@ -19,6 +19,9 @@ struct batcher_cbs {
 		    const char *cause);
 	/* A spare segment became ready (after a wait or a full disk). */
 	void	(*spare_cb)(void *arg);
+	/* The loop is about to block in an inline flush (a lone client's
+	   batch): write the replies already due now. */
+	void	(*flush_cb)(void *arg);
 	void	 *arg;
 };
 

@@ -442,6 +442,19 @@ stream_free(struct stream *st)
 	free(st);
 }
 
+/* Ends one read and tells the client where it ended. The stream is freed
+   first: the reply may pass the output limit and close the connection,
+   which ends (frees) every stream still listed. */
+static void
+stream_end(struct stream *st)
+{
+	struct conn	*c = st->conn;
+	uint64_t	 id = st->id, next = st->next;
+
+	stream_free(st);
+	conn_send_u64(c, WIRE_OP_READ_END, id, next);
+}
+
 /* Ends every read of the connection, telling the client when it can. */
 static void
 conn_read_end(struct conn *c, int tell)
@@ -450,8 +463,9 @@ conn_read_end(struct conn *c, int tell)
 
 	while ((st = TAILQ_FIRST(&c->streams)) != NULL) {
 		if (tell)
-			conn_send_u64(c, WIRE_OP_READ_END, st->id, st->next);
-		stream_free(st);
+			stream_end(st);
+		else
+			stream_free(st);
 	}
 }
 
@@ -828,8 +842,7 @@ stream_pump(struct stream *st)
 			}
 			return;
 		}
-		conn_send_u64(c, WIRE_OP_READ_END, st->id, st->next);
-		stream_free(st);
+		stream_end(st);
 		conn_maybe_close(c);
 		return;
 	}
@@ -1321,9 +1334,7 @@ conn_dispatch(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	case WIRE_OP_READ_CANCEL:
 		TAILQ_FOREACH(st, &c->streams, entry) {
 			if (st->id == h->id) {
-				conn_send_u64(c, WIRE_OP_READ_END, st->id,
-				    st->next);
-				stream_free(st);
+				stream_end(st);
 				break;
 			}
 		}
@@ -1559,18 +1570,25 @@ conn_flush(struct conn *c)
 		conn_maybe_close(c);
 }
 
+/* Writes the output of every connection on the dirty list. */
 static void
-server_flush_cb(evutil_socket_t fd, short what, void *arg)
+server_write_dirty(void *arg)
 {
 	struct server	*srv = arg;
 	struct conn	*c;
 
-	(void)fd; (void)what;
 	while ((c = TAILQ_FIRST(&srv->dirty)) != NULL) {
 		TAILQ_REMOVE(&srv->dirty, c, dirty_entry);
 		c->dirty = 0;
 		conn_flush(c);
 	}
+}
+
+static void
+server_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	server_write_dirty(arg);
 }
 
 /* The socket is writable: write, and let the read streams go on. */
@@ -2165,6 +2183,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 
 	cbs.done_cb = server_done_cb;
 	cbs.spare_cb = server_spare_cb;
+	cbs.flush_cb = server_write_dirty;
 	cbs.arg = srv;
 	if ((srv->batcher = batcher_create(base, w, &cbs, cause)) == NULL) {
 		free(srv);

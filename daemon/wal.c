@@ -619,10 +619,11 @@ wal_fail(struct wal *w, const char *what, char *cause)
 /*
  * Chooses what the header of the segment beginning at first will say: a
  * random id and, with a key ring, the active key id, a fresh salt and the
- * key check; loads the segment's data key into the writer's context. The
- * loop encrypts records as it appends them, so this happens when the loop
- * starts filling a segment, before the flusher activates it (the spare is
- * pre-zeroed and gets this header only then).
+ * key check; loads the segment's data key into the writer's context,
+ * which each batch of the segment copies when it is detached (the flusher
+ * seals with the copy). This happens when the loop starts filling a
+ * segment, before the flusher activates it (the spare is pre-zeroed and
+ * gets this header only then).
  */
 static int
 wal_seg_params(struct wal *w, struct wal_segparm *sp, uint64_t first,
@@ -859,6 +860,13 @@ wal_batch_last_lsn(const struct wal_batch *b)
 	return (b->nrec > 0 ? b->last_lsn : 0);
 }
 
+/* Neither begins nor ends a segment; see wal.h. */
+int
+wal_batch_plain(const struct wal_batch *b)
+{
+	return (!b->begins_seg && !b->ends_seg);
+}
+
 /*
  * Seals the active segment after batch b: footer written and synced, then
  * the file cut to end at the footer, synced, and the directory synced.
@@ -935,7 +943,9 @@ wal_seal_batch(struct wal *w, struct wal_batch *b, char **cause)
 
 	for (i = 0; i < b->nrec; i++) {
 		slen = seg_get32(p + 16);
-		if (w->ring != NULL && keyring_seal(b->ctx, p, p + REC_HDR_SIZE,
+		/* w->tag, fixed at open, not w->ring: a reload may swap
+		   the ring on the loop while this runs on the flusher. */
+		if (w->tag != 0 && keyring_seal(b->ctx, p, p + REC_HDR_SIZE,
 		    slen - w->tag, p + REC_HDR_SIZE) != 0) {
 			segment_cause(cause, "%s: encrypting the record of LSN "
 			    "%llu failed", w->dir,

@@ -112,6 +112,9 @@ int		 wal_flush_io(struct wal *, struct wal_batch *, char **cause);
 uint64_t	 wal_flush_end(struct wal *, struct wal_batch *);
 /* Highest LSN in the batch (0 if it has no record). */
 uint64_t	 wal_batch_last_lsn(const struct wal_batch *);
+/* 1 when writing the batch is one pwrite and one fdatasync: it neither
+   begins nor ends a segment. */
+int		 wal_batch_plain(const struct wal_batch *);
 
 /* Makes sure a pre-zeroed spare segment is ready. 0, or -1 and *cause
    (errno kept: ENOSPC when the disk is full). Any thread. */
