@@ -1598,17 +1598,15 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn	*c = arg;
 
 	(void)fd; (void)what;
-	if (conn_write_out(c) < 0)
+	/* Died, or the socket is still too full for the streams: wev stays
+	   armed and says when to go on. */
+	if (conn_write_out(c) < 0 || conn_out_pending(c) >= READ_OUT_LOW)
 		return;
-	if (conn_out_pending(c) < READ_OUT_LOW) {
-		conn_pump_streams(c);
-		if (c->fd == -1)
-			return;
-	}
-	if (c->dirty) {
-		TAILQ_REMOVE(&c->srv->dirty, c, dirty_entry);
-		c->dirty = 0;
-	}
+	/* What the streams queue does not make c dirty: with wev armed,
+	   conn_mark_dirty leaves the write to conn_flush here. */
+	conn_pump_streams(c);
+	if (c->fd == -1)
+		return;
 	conn_flush(c);
 }
 
