@@ -104,33 +104,35 @@ batcher_wake_loop(struct batcher *b)
 		log_err("waking the event loop: %s", strerror(errno));
 }
 
+/* Writes and syncs b->batch (on the flusher, or inline on the loop) and
+   keeps the result, its cause and the time it took for batcher_done. */
+static void
+batcher_flush(struct batcher *b)
+{
+	uint64_t	start;
+	char		*cause = NULL;
+
+	start = batcher_now_usec();
+	b->result = wal_flush_io(b->wal, b->batch, &cause);
+	b->cause = cause;
+	b->usec = batcher_now_usec() - start;
+}
+
 /* The flusher thread: writes and syncs each batch it is handed. */
 static void *
 batcher_flusher_main(void *arg)
 {
-	struct batcher		*b = arg;
-	struct wal_batch	*batch;
-	char			*cause;
-	uint64_t		 start;
-	int			 rc;
+	struct batcher	*b = arg;
 
 	for (;;) {
 		while (sem_wait(&b->go) != 0)
 			;	/* EINTR */
 		if (__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE))
 			break;
-		batch = b->batch;
-
-		cause = NULL;
-		start = batcher_now_usec();
-		rc = wal_flush_io(b->wal, batch, &cause);
-
-		/* Hand the batch back. The loop hands over the next one only
-		   after it has taken this one back (b->batch NULL), so the
-		   result fields are not overwritten before it reads them. */
-		b->result = rc;
-		b->cause = cause;
-		b->usec = batcher_now_usec() - start;
+		/* The loop hands over the next batch only after it has taken
+		   this one back (b->batch NULL), so the result fields are not
+		   overwritten before it reads them. */
+		batcher_flush(b);
 		__atomic_store_n(&b->finished, 1, __ATOMIC_RELEASE);
 		batcher_wake_loop(b);
 	}
@@ -276,8 +278,6 @@ static void
 batcher_inline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct batcher	*b = arg;
-	uint64_t	 start;
-	char		*cause = NULL;
 
 	(void)fd; (void)what;
 	b->inline_pending = 0;
@@ -291,10 +291,7 @@ batcher_inline_cb(evutil_socket_t fd, short what, void *arg)
 	/* The loop is about to block in fdatasync: replies already due
 	   go out first. */
 	b->cbs.flush_cb(b->cbs.arg);
-	start = batcher_now_usec();
-	b->result = wal_flush_io(b->wal, b->batch, &cause);
-	b->cause = cause;
-	b->usec = batcher_now_usec() - start;
+	batcher_flush(b);
 	batcher_done(b);	/* a kick from here only activates inline_ev */
 }
 
