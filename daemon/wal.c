@@ -94,6 +94,10 @@
 
 #define WAL_DEFAULT_BATCH	(8ull << 20)
 #define WAL_ZERO_CHUNK		(1u << 20)
+/* A segment filled at this many bytes per microsecond (16 MB/s) or more:
+   the next spares are fallocate'd, not written with zeros (see
+   wal_prepare_spare). */
+#define WAL_FAST_FILL		16
 #define WAL_ROUND_UP(x, a)	(((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
 enum wal_spare_state {
@@ -180,11 +184,13 @@ struct wal {
 	uint64_t	 acount;
 	uint64_t	 aoff;
 	uint32_t	 acrc;
+	uint64_t	 act_usec;	/* CLOCK_MONOTONIC at its activation */
 	unsigned char	*hbuf;		/* segment header block */
 	unsigned char	*fbuf;		/* footer write, two blocks */
 	unsigned char	*zbuf;		/* zeros for spare preparation */
 
 	int		 failed;	/* atomic latch */
+	int		 fast_fill;	/* atomic: the last segment filled fast */
 
 	/* Shared: under lock. */
 	pthread_mutex_t	 lock;
@@ -405,13 +411,38 @@ wal_no_spare_needed(struct wal *w)
 	    __atomic_load_n(&w->seal_pending, __ATOMIC_ACQUIRE));
 }
 
-/* Makes sure a pre-zeroed spare segment is ready; see wal.h. */
+/* At an activation (flusher, or open): notes whether the segment it ends
+   filled fast, for the spares prepared from now on. */
+static void
+wal_fill_rate(struct wal *w)
+{
+	struct timespec	ts;
+	uint64_t	now, bytes;
+	int		fast;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	if (w->act_usec != 0 && w->aoff > SEG_HDR_SIZE) {
+		bytes = w->aoff - SEG_HDR_SIZE;
+		fast = bytes / WAL_FAST_FILL >= now - w->act_usec;
+		if (fast != __atomic_load_n(&w->fast_fill, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&w->fast_fill, fast, __ATOMIC_RELAXED);
+			wal_log(w, 6, "wal: %s: segment %s filled at %.1f MB/s: "
+			    "spare segments are now %s", w->dir, w->aname,
+			    (double)bytes / (double)(now - w->act_usec + 1),
+			    fast ? "fallocated only" : "written with zeros");
+		}
+	}
+	w->act_usec = now;
+}
+
+/* Makes sure a spare segment is ready; see wal.h. */
 int
 wal_prepare_spare(struct wal *w, char **cause)
 {
 	uint64_t	off;
 	size_t		n;
-	int		fd = -1, err;
+	int		fd = -1, err, zero;
 	const char	*call;
 
 	pthread_mutex_lock(&w->lock);
@@ -431,12 +462,19 @@ wal_prepare_spare(struct wal *w, char **cause)
 	    O_CLOEXEC | (w->direct ? O_DIRECT : 0), 0640);
 	if (fd == -1)
 		goto fail;
+	/* Zeros cost a second write of every byte, which a log filling
+	   fast cannot spare; fallocate'd blocks cost each fdatasync a
+	   journal commit (their extents turn from unwritten to written),
+	   which large batches hardly notice and small ones do. */
+	zero = !__atomic_load_n(&w->fast_fill, __ATOMIC_RELAXED);
 	call = "fallocate";
-	if (sysio.fallocate(fd, 0, 0, (off_t)w->seg_size) != 0 &&
-	    errno != EOPNOTSUPP && errno != ENOSYS)
-		goto fail;
+	if (sysio.fallocate(fd, 0, 0, (off_t)w->seg_size) != 0) {
+		if (errno != EOPNOTSUPP && errno != ENOSYS)
+			goto fail;
+		zero = 1;	/* only writing reserves the space */
+	}
 	call = "pwrite";
-	for (off = 0; off < w->seg_size; off += n) {
+	for (off = 0; zero && off < w->seg_size; off += n) {
 		n = w->seg_size - off < WAL_ZERO_CHUNK ?
 		    (size_t)(w->seg_size - off) : WAL_ZERO_CHUNK;
 		if (wal_pwrite_all(fd, w->zbuf, n, off) != 0)
@@ -546,6 +584,7 @@ wal_activate(struct wal *w, uint64_t first, const struct wal_segparm *sp,
 	if (sysio.fsync(w->dirfd) != 0)
 		goto fail;
 
+	wal_fill_rate(w);
 	if (w->afd != -1)
 		sysio.close(w->afd);	/* the empty segment just replaced */
 	w->afd = fd;

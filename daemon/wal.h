@@ -116,7 +116,8 @@ uint64_t	 wal_batch_last_lsn(const struct wal_batch *);
    begins nor ends a segment. */
 int		 wal_batch_plain(const struct wal_batch *);
 
-/* Makes sure a pre-zeroed spare segment is ready. 0, or -1 and *cause
+/* Makes sure a spare segment is ready (written with zeros, or fallocated
+   only while the log fills fast: see wal.c). 0, or -1 and *cause
    (errno kept: ENOSPC when the disk is full). Any thread. */
 int		 wal_prepare_spare(struct wal *, char **cause);
 /* 1 when a spare is ready or not needed. */
