@@ -250,6 +250,14 @@ batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 		b->cbs.spare_cb(b->cbs.arg);
 }
 
+void
+batcher_poll(struct batcher *b)
+{
+	if (b->batch != NULL && !b->inline_pending &&
+	    __atomic_load_n(&b->finished, __ATOMIC_ACQUIRE))
+		batcher_done(b);
+}
+
 /* Detaches the filling batch: 0, or -1 when there is nothing to write. */
 static int
 batcher_detach(struct batcher *b)

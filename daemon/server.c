@@ -1510,6 +1510,10 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_update_read(c);
 		conn_maybe_close(c);
 	}
+	/* A turn that reads many busy connections is long: a batch the
+	   flusher finished meanwhile is taken back now, not at its end. */
+	if (srv->state != SRV_FAILED)
+		batcher_poll(srv->batcher);
 	server_kick(srv);
 }
 
