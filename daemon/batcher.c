@@ -43,6 +43,10 @@
 #include "wal.h"
 
 #define LONE_RUN	4	/* one-record batches before the loop flushes */
+/* batcher_poll takes a finished batch back only when the next one holds
+   this much: enough to keep the disk busy. Smaller records make the loop
+   the bottleneck, and more batches of fewer records cost it more. */
+#define BATCHER_POLL_BYTES (256u << 10)
 
 struct batcher {
 	struct event_base	*base;
@@ -254,6 +258,7 @@ void
 batcher_poll(struct batcher *b)
 {
 	if (b->batch != NULL && !b->inline_pending &&
+	    wal_pending_bytes(b->wal) >= BATCHER_POLL_BYTES &&
 	    __atomic_load_n(&b->finished, __ATOMIC_ACQUIRE))
 		batcher_done(b);
 }

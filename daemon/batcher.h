@@ -33,9 +33,10 @@ void		 batcher_free(struct batcher *);
    `waiting` is the number of connections waiting for durability, for the
    optional commit delay. */
 void		 batcher_kick(struct batcher *, unsigned waiting);
-/* Takes back a batch the flusher has finished, if there is one, without
-   waiting for its eventfd: for the loop's long turns, so that the flusher
-   is handed the next batch at once. Only from a top-level callback. */
+/* Takes back a batch the flusher has finished, if there is one and the
+   filling batch is large, without waiting for its eventfd: for the loop's
+   long turns, so that the flusher is handed the next batch at once. Only
+   from a top-level callback. */
 void		 batcher_poll(struct batcher *);
 /* 1 while a batch is being written (or held by the commit delay). */
 int		 batcher_busy(struct batcher *);

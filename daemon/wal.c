@@ -844,6 +844,12 @@ wal_pending(struct wal *w)
 	return (w->fill != NULL && (w->fill->nrec > 0 || w->fill->ends_seg));
 }
 
+uint64_t
+wal_pending_bytes(struct wal *w)
+{
+	return (w->fill != NULL ? w->fill->len : 0);
+}
+
 /* Detaches the filling batch for writing; see wal.h. */
 struct wal_batch *
 wal_flush_begin(struct wal *w)

@@ -102,6 +102,8 @@ enum wal_rc	 wal_mark_seal(struct wal *);
    a mark that left nothing to write (rotating an empty segment) needs no
    flush to take effect. */
 int		 wal_pending(struct wal *);
+/* Bytes of records in the filling batch (loop thread). */
+uint64_t	 wal_pending_bytes(struct wal *);
 /* Detaches the filling batch for writing; NULL when there is nothing to
    write or a batch is already out. */
 struct wal_batch *wal_flush_begin(struct wal *);
