@@ -56,6 +56,7 @@ struct disk_result {
 	double		grow_p99_us;
 	double		direct_mbs;	/* O_DIRECT 1 MiB write+fdatasync, MB/s */
 	double		direct_p50_us;	/* one 1 MiB write+fdatasync */
+	double		direct_new_mbs;	/* the same into new (fallocated) blocks */
 };
 
 /* Measures the limits in dir for about seconds in all; -1 and a message

@@ -1,7 +1,8 @@
 /*
  * disk.c: the disk's own limits, for walbench's ratios: a 4 KiB
  * pwrite+fdatasync loop into a preallocated (written) file and into a
- * growing one, and O_DIRECT sequential 1 MiB write+fdatasync bandwidth.
+ * growing one, and O_DIRECT sequential 1 MiB write+fdatasync bandwidth,
+ * into written blocks and into new (fallocated, never written) ones.
  * The files live in the directory given (the data directory's file
  * system) and are removed afterwards.
  */
@@ -17,6 +18,7 @@
 
 #define DISK_SYNC_FILE	(64u << 20)	/* preallocated for the 4 KiB loop */
 #define DISK_DIRECT_FILE (256u << 20)	/* preallocated for O_DIRECT */
+#define DISK_NEW_FILE	(1024u << 20)	/* fallocated, written once */
 #define DISK_SMALL	4096u
 #define DISK_BIG	(1u << 20)
 #define DISK_MAX_OPS	200000
@@ -56,9 +58,10 @@ disk_fill(int fd, const uint8_t *buf, size_t chunk, size_t size)
 }
 
 /* Times write+fdatasync of len bytes at sequential offsets (wrapping at
-   wrap; 0: the file grows) for about seconds. */
+   wrap; 0: the file grows) for about seconds, or until the offset would
+   pass stop (0: no such end). */
 static int
-disk_loop(int fd, const uint8_t *buf, size_t len, size_t wrap,
+disk_loop(int fd, const uint8_t *buf, size_t len, size_t wrap, size_t stop,
     double seconds, struct hist *h, double *bytes_per_s)
 {
 	uint64_t	start, end, t0, t1;
@@ -79,7 +82,8 @@ disk_loop(int fd, const uint8_t *buf, size_t len, size_t wrap,
 		if (wrap != 0 && off + len > wrap)
 			off = 0;
 		ops++;
-	} while (t1 < end && ops < DISK_MAX_OPS);
+	} while (t1 < end && ops < DISK_MAX_OPS &&
+	    (stop == 0 || off + len <= stop));
 	*bytes_per_s = (double)ops * (double)len / ((double)(t1 - start) / 1e9);
 	return (0);
 }
@@ -114,7 +118,7 @@ disk_measure(const char *dir, double seconds, struct disk_result *r)
 
 	r->sync_p50_us = r->sync_p99_us = r->sync_ops = -1;
 	r->grow_p50_us = r->grow_p99_us = -1;
-	r->direct_mbs = r->direct_p50_us = -1;
+	r->direct_mbs = r->direct_p50_us = r->direct_new_mbs = -1;
 	if ((h = malloc(sizeof *h)) == NULL ||
 	    posix_memalign((void **)&buf, 4096, DISK_BIG) != 0)
 		goto fail;
@@ -125,7 +129,7 @@ disk_measure(const char *dir, double seconds, struct disk_result *r)
 	what = "4 KiB sync file";
 	if ((fd = disk_scratch(dir, ".walbench-sync", 0)) == -1 ||
 	    disk_fill(fd, buf, DISK_BIG, DISK_SYNC_FILE) == -1 ||
-	    disk_loop(fd, buf, DISK_SMALL, DISK_SYNC_FILE, seconds * 0.4, h,
+	    disk_loop(fd, buf, DISK_SMALL, DISK_SYNC_FILE, 0, seconds * 0.4, h,
 	    &bps) == -1)
 		goto fail;
 	r->sync_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
@@ -136,7 +140,7 @@ disk_measure(const char *dir, double seconds, struct disk_result *r)
 	/* 4 KiB appended: every fdatasync also commits the new size. */
 	what = "4 KiB growing file";
 	if ((fd = disk_scratch(dir, ".walbench-grow", O_APPEND)) == -1 ||
-	    disk_loop(fd, buf, DISK_SMALL, 0, seconds * 0.2, h, &bps) == -1)
+	    disk_loop(fd, buf, DISK_SMALL, 0, 0, seconds * 0.2, h, &bps) == -1)
 		goto fail;
 	r->grow_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
 	r->grow_p99_us = (double)hist_quantile(h, 0.99) / 1e3;
@@ -153,11 +157,25 @@ disk_measure(const char *dir, double seconds, struct disk_result *r)
 		goto fail;
 	}
 	if (disk_fill(fd, buf, DISK_BIG, DISK_DIRECT_FILE) == -1 ||
-	    disk_loop(fd, buf, DISK_BIG, DISK_DIRECT_FILE, seconds * 0.4, h,
+	    disk_loop(fd, buf, DISK_BIG, DISK_DIRECT_FILE, 0, seconds * 0.4, h,
 	    &bps) == -1)
 		goto fail;
 	r->direct_mbs = bps / 1e6;
 	r->direct_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
+	close(fd);
+
+	/* The same into new blocks, as a log's fresh segments get them. */
+	what = "O_DIRECT new-block file";
+	if ((fd = disk_scratch(dir, ".walbench-new", O_DIRECT)) == -1)
+		goto fail;
+	if (fallocate(fd, 0, 0, DISK_NEW_FILE) == -1) {
+		if (errno != EOPNOTSUPP)
+			goto fail;
+	} else if (fsync(fd) == -1 || disk_loop(fd, buf, DISK_BIG, 0,
+	    DISK_NEW_FILE, seconds * 0.2, h, &bps) == -1)
+		goto fail;
+	else
+		r->direct_new_mbs = bps / 1e6;
 	close(fd);
 	free(buf);
 	free(h);

@@ -1036,7 +1036,7 @@ static int
 cmd_disk(const struct bench_opts *o)
 {
 	struct disk_result	d;
-	char			v[7][32];
+	char			v[8][32];
 	FILE			*f;
 
 	if (disk_measure(o->dir, o->seconds, &d) == -1)
@@ -1055,15 +1055,20 @@ cmd_disk(const struct bench_opts *o)
 	printf("| O_DIRECT 1 MiB write+fdatasync, sequential | %s | | | %s |\n",
 	    fmt(v[5], sizeof v[5], "%.0f", d.direct_p50_us),
 	    fmt(v[6], sizeof v[6], "%.0f", d.direct_mbs));
+	printf("| O_DIRECT 1 MiB write+fdatasync, sequential, into new "
+	    "(fallocated) blocks | | | | %s |\n",
+	    fmt(v[7], sizeof v[7], "%.0f", d.direct_new_mbs));
 	if (o->json != NULL) {
 		if ((f = fopen(o->json, "a")) == NULL)
 			fatal("%s: %s", o->json, strerror(errno));
 		fprintf(f, "{\"label\":\"disk\",\"sync_p50_us\":%.2f,"
 		    "\"sync_p99_us\":%.2f,\"sync_ops\":%.0f,"
 		    "\"grow_p50_us\":%.2f,\"grow_p99_us\":%.2f,"
-		    "\"direct_mb_per_s\":%.1f,\"direct_p50_us\":%.1f}\n",
+		    "\"direct_mb_per_s\":%.1f,\"direct_p50_us\":%.1f,"
+		    "\"direct_new_mb_per_s\":%.1f}\n",
 		    d.sync_p50_us, d.sync_p99_us, d.sync_ops, d.grow_p50_us,
-		    d.grow_p99_us, d.direct_mbs, d.direct_p50_us);
+		    d.grow_p99_us, d.direct_mbs, d.direct_p50_us,
+		    d.direct_new_mbs);
 		fclose(f);
 	}
 	return (0);

@@ -2,7 +2,7 @@
 # run (-n) of 2 processes x 2 connections x 4 in flight with a payload
 # range and spread tenants makes exactly that many durable appends: the
 # row reports them with no errors, the JSON line agrees, and walld's log
-# holds every one. The disk probe prints its three rows. (Figures are
+# holds every one. The disk probe prints its four rows. (Figures are
 # BENCHMARKS.md's business: nothing here is about speed.)
 . "$(dirname "$0")/lib.sh"
 WB=$B/walbench
@@ -24,7 +24,9 @@ expect_eq "records in the log" "$("$WALCTL" read | wc -l)" 2000
 ok "walbench -n 2000 over 2x2x4: 2000 durable appends, no errors ($rate/s)"
 
 "$WB" disk --dir "$T" -t 1 >"$T/disk" 2>"$T/err" || fail "walbench disk: $(cat "$T/err")"
-expect_eq "disk rows" "$(grep -c '^| ' "$T/disk")" 3
+expect_eq "disk rows" "$(grep -c '^| ' "$T/disk")" 4
 grep -q 'pwrite+fdatasync, preallocated' "$T/disk" || fail "disk: $(cat "$T/disk")"
+grep -q 'into new (fallocated) blocks | | | | [0-9]' "$T/disk" ||
+    fail "disk: no new-block bandwidth: $(cat "$T/disk")"
 ok "walbench disk: $(grep -c '^| ' "$T/disk") rows"
 stop_walld || fail "walld exit $?"
