@@ -143,7 +143,7 @@ batcher_flusher_main(void *arg)
 	return (NULL);
 }
 
-/* The preparer thread: keeps a pre-zeroed spare segment ready; after a
+/* The preparer thread: keeps a spare segment ready; after a
    failure (a full disk) it retries every second until it succeeds. */
 static void *
 batcher_preparer_main(void *arg)

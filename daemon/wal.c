@@ -1,11 +1,11 @@
 /*
  * wal.c: the segmented write-ahead log: recovery at open, group-commit
- * batches, pre-zeroed spare segments, rollover, seal and truncation. The
+ * batches, spare segments made ahead, rollover, seal and truncation. The
  * reader is in wal-reader.c, the checker in wal-verify.c, and the byte
  * layout helpers in segment.c. docs/FORMAT.md is the long form of this:
  *
  * DIRECTORY. Segment files "%020llu.wal" named by their first LSN, a
- * pre-zeroed "spare.tmp" (the next segment, not yet part of the log), and
+ * preallocated "spare.tmp" (the next segment, not yet part of the log), and
  * "LOCK" (flock'ed by the writer, holds its pid). Anything else is ignored.
  * All integers are little-endian; CRC is CRC-32C (Castagnoli, reflected,
  * init 0xFFFFFFFF, final xor 0xFFFFFFFF).
@@ -34,7 +34,9 @@
  * LSN (first - 1 when empty), 16 u64 record count, 24 u64 offset of the
  * footer, 32 u32 CRC of all bytes [4096, footer offset), 36 u32 flags (bit
  * 0 LOG_SEALED: no segment follows, ever). A sealed segment ends exactly at
- * its footer's end; an active one is the full pre-zeroed size.
+ * its footer's end; an active one is the full preallocated size, and
+ * reads as zeros after its last record (written zeros, or fallocated
+ * blocks never written: see wal_prepare_spare).
  *
  * WRITES. A batch is written with one pwrite and one fdatasync. With
  * O_DIRECT it covers [tail rounded down to 4096, end rounded up to 4096):
@@ -94,10 +96,10 @@
 
 #define WAL_DEFAULT_BATCH	(8ull << 20)
 #define WAL_ZERO_CHUNK		(1u << 20)
-/* A segment filled at this many bytes per microsecond (16 MB/s) or more:
-   the next spares are fallocate'd, not written with zeros (see
+/* A segment written in flushes of this many bytes on average, or more:
+   the next spares are fallocated only, not written with zeros (see
    wal_prepare_spare). */
-#define WAL_FAST_FILL		16
+#define WAL_BIG_FLUSH		(256u << 10)
 #define WAL_ROUND_UP(x, a)	(((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
 enum wal_spare_state {
@@ -184,13 +186,15 @@ struct wal {
 	uint64_t	 acount;
 	uint64_t	 aoff;
 	uint32_t	 acrc;
-	uint64_t	 act_usec;	/* CLOCK_MONOTONIC at its activation */
+	uint64_t	 act_flushes;	/* flushes before its activation */
+	int		 act_noted;	/* act_flushes is set */
 	unsigned char	*hbuf;		/* segment header block */
 	unsigned char	*fbuf;		/* footer write, two blocks */
 	unsigned char	*zbuf;		/* zeros for spare preparation */
 
 	int		 failed;	/* atomic latch */
-	int		 fast_fill;	/* atomic: the last segment filled fast */
+	int		 big_flushes;	/* atomic: the last segment's were */
+	enum wal_spare_mode spare_mode;
 
 	/* Shared: under lock. */
 	pthread_mutex_t	 lock;
@@ -412,28 +416,30 @@ wal_no_spare_needed(struct wal *w)
 }
 
 /* At an activation (flusher, or open): notes whether the segment it ends
-   filled fast, for the spares prepared from now on. */
+   was written in large flushes, for the spares prepared from now on. */
 static void
-wal_fill_rate(struct wal *w)
+wal_note_flushes(struct wal *w)
 {
-	struct timespec	ts;
-	uint64_t	now, bytes;
-	int		fast;
+	uint64_t	flushes, n, bytes;
+	int		big;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-	if (w->act_usec != 0 && w->aoff > SEG_HDR_SIZE) {
+	pthread_mutex_lock(&w->lock);
+	flushes = w->flushes;
+	pthread_mutex_unlock(&w->lock);
+	n = flushes - w->act_flushes;
+	if (w->act_noted && n > 0 && w->aoff > SEG_HDR_SIZE) {
 		bytes = w->aoff - SEG_HDR_SIZE;
-		fast = bytes / WAL_FAST_FILL >= now - w->act_usec;
-		if (fast != __atomic_load_n(&w->fast_fill, __ATOMIC_RELAXED)) {
-			__atomic_store_n(&w->fast_fill, fast, __ATOMIC_RELAXED);
-			wal_log(w, 6, "wal: %s: segment %s filled at %.1f MB/s: "
-			    "spare segments are now %s", w->dir, w->aname,
-			    (double)bytes / (double)(now - w->act_usec + 1),
-			    fast ? "fallocated only" : "written with zeros");
+		big = bytes / n >= WAL_BIG_FLUSH;
+		if (big != __atomic_load_n(&w->big_flushes, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&w->big_flushes, big, __ATOMIC_RELAXED);
+			wal_log(w, 6, "wal: %s: segment %s took %llu bytes a "
+			    "flush: spare segments are now %s", w->dir,
+			    w->aname, (unsigned long long)(bytes / n),
+			    big ? "fallocated only" : "written with zeros");
 		}
 	}
-	w->act_usec = now;
+	w->act_flushes = flushes;
+	w->act_noted = 1;
 }
 
 /* Makes sure a spare segment is ready; see wal.h. */
@@ -462,11 +468,13 @@ wal_prepare_spare(struct wal *w, char **cause)
 	    O_CLOEXEC | (w->direct ? O_DIRECT : 0), 0640);
 	if (fd == -1)
 		goto fail;
-	/* Zeros cost a second write of every byte, which a log filling
-	   fast cannot spare; fallocate'd blocks cost each fdatasync a
+	/* Zeros cost a second write of every byte, which a log written in
+	   large flushes feels; fallocated blocks cost each fdatasync a
 	   journal commit (their extents turn from unwritten to written),
-	   which large batches hardly notice and small ones do. */
-	zero = !__atomic_load_n(&w->fast_fill, __ATOMIC_RELAXED);
+	   which large flushes hardly notice and small ones do. */
+	zero = w->spare_mode == WAL_SPARE_ZEROS ||
+	    (w->spare_mode == WAL_SPARE_AUTO &&
+	    !__atomic_load_n(&w->big_flushes, __ATOMIC_RELAXED));
 	call = "fallocate";
 	if (sysio.fallocate(fd, 0, 0, (off_t)w->seg_size) != 0) {
 		if (errno != EOPNOTSUPP && errno != ENOSYS)
@@ -584,7 +592,7 @@ wal_activate(struct wal *w, uint64_t first, const struct wal_segparm *sp,
 	if (sysio.fsync(w->dirfd) != 0)
 		goto fail;
 
-	wal_fill_rate(w);
+	wal_note_flushes(w);
 	if (w->afd != -1)
 		sysio.close(w->afd);	/* the empty segment just replaced */
 	w->afd = fd;
@@ -661,7 +669,7 @@ wal_fail(struct wal *w, const char *what, char *cause)
  * key check; loads the segment's data key into the writer's context,
  * which each batch of the segment copies when it is detached (the flusher
  * seals with the copy). This happens when the loop starts filling a
- * segment, before the flusher activates it (the spare is pre-zeroed and
+ * segment, before the flusher activates it (the spare is made ahead and
  * gets this header only then).
  */
 static int
@@ -844,6 +852,7 @@ wal_pending(struct wal *w)
 	return (w->fill != NULL && (w->fill->nrec > 0 || w->fill->ends_seg));
 }
 
+/* Record bytes in the filling batch; see wal.h. */
 uint64_t
 wal_pending_bytes(struct wal *w)
 {
@@ -1787,6 +1796,7 @@ wal_open(const struct wal_options *o, char **cause)
 	}
 
 	w->seg_size = o->segment_size ? o->segment_size : WAL_DEFAULT_SEGMENT;
+	w->spare_mode = o->spare_mode;
 	if (w->seg_size < WAL_MIN_SEGMENT) {
 		segment_cause(cause, "%s: segment size %llu is below the "
 		    "minimum of %llu", w->dir,

@@ -26,6 +26,11 @@
 
 enum wal_direct { WAL_DIRECT_AUTO, WAL_DIRECT_ON, WAL_DIRECT_OFF };
 
+/* How spare segments are made: fallocated, and also written with zeros
+   unless the last segment was written in large flushes (AUTO), always
+   (ZEROS), or never when fallocate works (FALLOCATE; tests pin these). */
+enum wal_spare_mode { WAL_SPARE_AUTO, WAL_SPARE_ZEROS, WAL_SPARE_FALLOCATE };
+
 /* Result codes of wal_append and the mark functions. */
 enum wal_rc {
 	WAL_OK = 0,
@@ -50,6 +55,7 @@ struct wal_options {
 	uint64_t	 batch_bytes;	/* capacity of one batch buffer; 0 = 8 MiB;
 					   raised to hold at least one max record */
 	int		 no_lock;	/* tests only: skip the directory lock */
+	enum wal_spare_mode spare_mode;	/* 0: WAL_SPARE_AUTO */
 	/* Encryption at rest (keyring.h): new segments are written under
 	   the ring's active key; NULL: not encrypted. Every encrypted
 	   segment present must have its key in the ring, or wal_open fails
@@ -118,8 +124,8 @@ uint64_t	 wal_batch_last_lsn(const struct wal_batch *);
    begins nor ends a segment. */
 int		 wal_batch_plain(const struct wal_batch *);
 
-/* Makes sure a spare segment is ready (written with zeros, or fallocated
-   only while the log fills fast: see wal.c). 0, or -1 and *cause
+/* Makes sure a spare segment is ready (see enum wal_spare_mode and
+   wal.c). 0, or -1 and *cause
    (errno kept: ENOSPC when the disk is full). Any thread. */
 int		 wal_prepare_spare(struct wal *, char **cause);
 /* 1 when a spare is ready or not needed. */

@@ -71,6 +71,9 @@ check_wal_copydir(const char *src, const char *dst)
 }
 
 /* Opens a log with the given segment size and I/O mode, or fails. */
+/* How check_wal_open has spares made (test_spare_modes changes it). */
+static enum wal_spare_mode check_wal_spare_mode = WAL_SPARE_AUTO;
+
 static struct wal *
 check_wal_open(const char *dir, uint64_t seg, enum wal_direct d)
 {
@@ -83,6 +86,7 @@ check_wal_open(const char *dir, uint64_t seg, enum wal_direct d)
 	o.segment_size = seg;
 	o.direct_io = d;
 	o.log = check_wal_log_cb;
+	o.spare_mode = check_wal_spare_mode;
 	w = wal_open(&o, &cause);
 	if (w == NULL)
 		ck_abort_msg("wal_open %s: %s", dir, cause);
@@ -1246,6 +1250,98 @@ START_TEST(test_inject_eio)
 }
 END_TEST
 
+/* pwrite that counts the large writes of zeros (a spare being zeroed). */
+static int	check_wal_zero_writes;
+
+static ssize_t
+check_wal_count_zeros(int fd, const void *buf, size_t n, off_t off)
+{
+	const unsigned char	*p = buf;
+	size_t			 i;
+
+	for (i = 0; i < n && p[i] == 0; i++)
+		;
+	if (n >= (64u << 10) && i == n)
+		check_wal_zero_writes++;
+	return (sysio_real.pwrite(fd, buf, n, off));
+}
+
+/* fallocate that this file system does not have. */
+static int
+check_wal_nosup_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	(void)fd;
+	(void)mode;
+	(void)off;
+	(void)len;
+	errno = EOPNOTSUPP;
+	return (-1);
+}
+
+/* Spares are written with zeros or only fallocated as the mode says;
+   AUTO follows the size of the last segment's flushes. Every record
+   reads back either way. */
+START_TEST(test_spare_modes)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir;
+	uint64_t		 segs;
+	int			 i;
+
+	sysio.pwrite = check_wal_count_zeros;
+	/* ZEROS, FALLOCATE, then FALLOCATE where fallocate fails. */
+	for (i = 0; i < 3; i++) {
+		check_wal_spare_mode = i == 0 ? WAL_SPARE_ZEROS :
+		    WAL_SPARE_FALLOCATE;
+		if (i == 2)
+			sysio.fallocate = check_wal_nosup_fallocate;
+		dir = check_wal_tmpdir();
+		check_wal_zero_writes = 0;
+		w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+		check_wal_write(w, 2000, 100);
+		wal_stats(w, &st);
+		ck_assert_uint_ge(st.segments, 3);
+		if (i == 1)
+			ck_assert_int_eq(check_wal_zero_writes, 0);
+		else
+			ck_assert_int_ge(check_wal_zero_writes, 2);
+		wal_close(w);
+		sysio.fallocate = sysio_real.fallocate;
+		ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 2000);
+		ck_assert_int_eq(wal_verify(dir, stderr), 0);
+		check_wal_rmdir(dir);
+		free(dir);
+	}
+
+	/* AUTO: small flushes keep the zeros; after a segment written in
+	   flushes of 256 KiB and more (300 records of 1.6 KB on average),
+	   spares are fallocated only; small flushes bring the zeros back. */
+	check_wal_spare_mode = WAL_SPARE_AUTO;
+	dir = check_wal_tmpdir();
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_zero_writes = 0;
+	check_wal_write(w, 1500, 1);
+	ck_assert_int_ge(check_wal_zero_writes, 1);
+	check_wal_write(w, 1500, 300);	/* the switch lags a segment */
+	wal_stats(w, &st);
+	segs = st.segments;
+	check_wal_zero_writes = 0;
+	check_wal_write(w, 3000, 300);
+	wal_stats(w, &st);
+	ck_assert_uint_ge(st.segments, segs + 3);
+	ck_assert_int_eq(check_wal_zero_writes, 0);
+	check_wal_write(w, 3000, 1);
+	ck_assert_int_ge(check_wal_zero_writes, 1);
+	wal_close(w);
+	sysio.pwrite = sysio_real.pwrite;
+	ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 9000);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 /* fallocate that says the disk is full. */
 static int
 check_wal_enospc_fallocate(int fd, int mode, off_t off, off_t len)
@@ -1845,6 +1941,7 @@ check_wal_suite(void)
 	tcase_add_test(tc, test_verify_bitflip);
 	tcase_add_test(tc, test_verify_torn_note);
 	tcase_add_test(tc, test_inject_eio);
+	tcase_add_test(tc, test_spare_modes);
 	tcase_add_test(tc, test_enospc_spare);
 	tcase_add_test(tc, test_unfinished_truncate);
 	tcase_add_test(tc, test_stray_files);
