@@ -18,7 +18,7 @@
 
 #define DISK_SYNC_FILE	(64u << 20)	/* preallocated for the 4 KiB loop */
 #define DISK_DIRECT_FILE (256u << 20)	/* preallocated for O_DIRECT */
-#define DISK_NEW_FILE	(1024u << 20)	/* fallocated, written once */
+#define DISK_NEW_FILE	(512u << 20)	/* fallocated, written once */
 #define DISK_SMALL	4096u
 #define DISK_BIG	(1u << 20)
 #define DISK_MAX_OPS	200000
@@ -129,7 +129,7 @@ disk_measure(const char *dir, double seconds, struct disk_result *r)
 	what = "4 KiB sync file";
 	if ((fd = disk_scratch(dir, ".walbench-sync", 0)) == -1 ||
 	    disk_fill(fd, buf, DISK_BIG, DISK_SYNC_FILE) == -1 ||
-	    disk_loop(fd, buf, DISK_SMALL, DISK_SYNC_FILE, 0, seconds * 0.4, h,
+	    disk_loop(fd, buf, DISK_SMALL, DISK_SYNC_FILE, 0, seconds * 0.3, h,
 	    &bps) == -1)
 		goto fail;
 	r->sync_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
@@ -157,7 +157,7 @@ disk_measure(const char *dir, double seconds, struct disk_result *r)
 		goto fail;
 	}
 	if (disk_fill(fd, buf, DISK_BIG, DISK_DIRECT_FILE) == -1 ||
-	    disk_loop(fd, buf, DISK_BIG, DISK_DIRECT_FILE, 0, seconds * 0.4, h,
+	    disk_loop(fd, buf, DISK_BIG, DISK_DIRECT_FILE, 0, seconds * 0.3, h,
 	    &bps) == -1)
 		goto fail;
 	r->direct_mbs = bps / 1e6;
@@ -169,7 +169,9 @@ disk_measure(const char *dir, double seconds, struct disk_result *r)
 	if ((fd = disk_scratch(dir, ".walbench-new", O_DIRECT)) == -1)
 		goto fail;
 	if (fallocate(fd, 0, 0, DISK_NEW_FILE) == -1) {
-		if (errno != EOPNOTSUPP)
+		/* Not measured where it cannot be (no room, no fallocate). */
+		if (errno != EOPNOTSUPP && errno != ENOSPC &&
+		    errno != ENOSYS && errno != EINVAL)
 			goto fail;
 	} else if (fsync(fd) == -1 || disk_loop(fd, buf, DISK_BIG, 0,
 	    DISK_NEW_FILE, seconds * 0.2, h, &bps) == -1)

@@ -329,7 +329,9 @@ say
 sed 's/"label":"disk"/"label":"disk-end"/' "$T/disk.json" >>"$J"
 say
 best() {	# min|max A B: the better of two values, either may be empty
-	awk -v m="$1" -v a="$2" -v b="$3" 'BEGIN { if (a == "") print b;
+	# or negative (not measured)
+	awk -v m="$1" -v a="$2" -v b="$3" 'BEGIN { if (a + 0 < 0) a = "";
+	    if (b + 0 < 0) b = ""; if (a == "") print b;
 	    else if (b == "") print a; else if (m == "min") print (a + 0 < b + 0 ? a : b);
 	    else print (a + 0 > b + 0 ? a : b) }'
 }
