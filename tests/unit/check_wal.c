@@ -1266,15 +1266,18 @@ check_wal_count_zeros(int fd, const void *buf, size_t n, off_t off)
 	return (sysio_real.pwrite(fd, buf, n, off));
 }
 
-/* fallocate that this file system does not have. */
+/* fallocate that fails with check_wal_fallocate_errno: a full disk, or a
+   file system without fallocate. */
+static int	check_wal_fallocate_errno = ENOSPC;
+
 static int
-check_wal_nosup_fallocate(int fd, int mode, off_t off, off_t len)
+check_wal_bad_fallocate(int fd, int mode, off_t off, off_t len)
 {
 	(void)fd;
 	(void)mode;
 	(void)off;
 	(void)len;
-	errno = EOPNOTSUPP;
+	errno = check_wal_fallocate_errno;
 	return (-1);
 }
 
@@ -1294,8 +1297,10 @@ START_TEST(test_spare_modes)
 	for (i = 0; i < 3; i++) {
 		check_wal_spare_mode = i == 0 ? WAL_SPARE_ZEROS :
 		    WAL_SPARE_FALLOCATE;
-		if (i == 2)
-			sysio.fallocate = check_wal_nosup_fallocate;
+		if (i == 2) {
+			check_wal_fallocate_errno = EOPNOTSUPP;
+			sysio.fallocate = check_wal_bad_fallocate;
+		}
 		dir = check_wal_tmpdir();
 		check_wal_zero_writes = 0;
 		w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
@@ -1308,6 +1313,7 @@ START_TEST(test_spare_modes)
 			ck_assert_int_ge(check_wal_zero_writes, 2);
 		wal_close(w);
 		sysio.fallocate = sysio_real.fallocate;
+		check_wal_fallocate_errno = ENOSPC;
 		ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 2000);
 		ck_assert_int_eq(wal_verify(dir, stderr), 0);
 		check_wal_rmdir(dir);
@@ -1342,18 +1348,6 @@ START_TEST(test_spare_modes)
 }
 END_TEST
 
-/* fallocate that says the disk is full. */
-static int
-check_wal_enospc_fallocate(int fd, int mode, off_t off, off_t len)
-{
-	(void)fd;
-	(void)mode;
-	(void)off;
-	(void)len;
-	errno = ENOSPC;
-	return (-1);
-}
-
 START_TEST(test_enospc_spare)
 {
 	struct wal	*w;
@@ -1364,7 +1358,7 @@ START_TEST(test_enospc_spare)
 	int		 i;
 
 	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
-	sysio.fallocate = check_wal_enospc_fallocate;
+	sysio.fallocate = check_wal_bad_fallocate;
 	ck_assert_int_eq(wal_prepare_spare(w, &cause), -1);
 	ck_assert_int_eq(errno, ENOSPC);
 	free(cause);
