@@ -254,6 +254,7 @@ batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 		b->cbs.spare_cb(b->cbs.arg);
 }
 
+/* Takes a finished batch back mid-turn; see batcher.h. */
 void
 batcher_poll(struct batcher *b)
 {

@@ -110,6 +110,7 @@ crc32c_shift_fill(uint32_t t[4][256], size_t n)
 			t[j][b] = crc32c_zeros((uint32_t)b << (8 * j), n);
 }
 
+/* Builds both shift tables, once. */
 static void
 crc32c_shift_init(void)
 {
