@@ -258,7 +258,9 @@ batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 void
 batcher_poll(struct batcher *b)
 {
-	if (b->batch != NULL && !b->inline_pending &&
+	/* No inline flush is pending while a batch is out, and one done
+	   inline is finished before any read callback runs. */
+	if (b->batch != NULL &&
 	    wal_pending_bytes(b->wal) >= BATCHER_POLL_BYTES &&
 	    __atomic_load_n(&b->finished, __ATOMIC_ACQUIRE))
 		batcher_done(b);
