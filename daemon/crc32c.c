@@ -204,3 +204,36 @@ crc32c(uint32_t crc, const void *buf, size_t len)
 		return (crc32c_hw(crc, buf, len));
 	return (crc32c_sw(crc, buf, len));
 }
+
+/* a * b modulo the polynomial, both reflected (bit 31 is x^0). */
+static uint32_t
+crc32c_mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t	m, prod = 0;
+
+	for (m = 1u << 31; m != 0; m >>= 1) {
+		if (a & m)
+			prod ^= b;
+		b = (b & 1) ? (b >> 1) ^ CRC32C_POLY : b >> 1;
+	}
+	return (prod);
+}
+
+/*
+ * The register after a, run on through b, is that register times
+ * x^(8 len_b) plus what b alone adds; the initial and final xors cancel
+ * out of that sum, so the same holds for the CRCs themselves. x^(8 len_b)
+ * comes from squaring x^8 once per bit of len_b.
+ */
+uint32_t
+crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b)
+{
+	uint32_t	xpow = 1u << 31, sq = 1u << 23;	/* x^0, x^8 */
+
+	for (; len_b > 0; len_b >>= 1) {
+		if (len_b & 1)
+			xpow = crc32c_mulmod(xpow, sq);
+		sq = crc32c_mulmod(sq, sq);
+	}
+	return (crc32c_mulmod(xpow, crc_a) ^ crc_b);
+}

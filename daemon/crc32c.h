@@ -18,5 +18,7 @@ uint32_t	crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* Only when crc32c_hw_available() says so. */
 uint32_t	crc32c_hw(uint32_t crc, const void *buf, size_t len);
 int		crc32c_hw_available(void);
+/* The CRC of a || b from the CRCs of a and of b (b being len_b bytes). */
+uint32_t	crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b);
 
 #endif

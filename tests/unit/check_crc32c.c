@@ -91,6 +91,36 @@ START_TEST(test_hw_equals_sw)
 }
 END_TEST
 
+/* crc32c_combine gives the CRC of the concatenation, for every split of
+   buffers of many lengths, the empty ones included. */
+START_TEST(test_combine)
+{
+	unsigned char	*buf;
+	size_t		 len, cut, i;
+	uint32_t	 whole;
+
+	buf = malloc(70000);
+	ck_assert_ptr_nonnull(buf);
+	srandom(7);
+	for (i = 0; i < 70000; i++)
+		buf[i] = (unsigned char)random();
+	for (len = 0; len < 300; len++) {
+		whole = crc32c(0, buf, len);
+		for (cut = 0; cut <= len; cut++)
+			ck_assert_uint_eq(crc32c_combine(crc32c(0, buf, cut),
+			    crc32c(0, buf + cut, len - cut), len - cut), whole);
+	}
+	for (i = 0; i < 200; i++) {
+		len = (size_t)random() % 70000;
+		cut = (size_t)random() % (len + 1);
+		ck_assert_uint_eq(crc32c_combine(crc32c(0, buf, cut),
+		    crc32c(0, buf + cut, len - cut), len - cut),
+		    crc32c(0, buf, len));
+	}
+	free(buf);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 check_crc32c_suite(void)
@@ -103,6 +133,7 @@ check_crc32c_suite(void)
 	tcase_add_test(tc, test_vectors_dispatch);
 	tcase_add_test(tc, test_chaining);
 	tcase_add_test(tc, test_hw_equals_sw);
+	tcase_add_test(tc, test_combine);
 	suite_add_tcase(s, tc);
 	return (s);
 }
