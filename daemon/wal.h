@@ -8,8 +8,8 @@
  * wal_flush_end, wal_truncate_before and wal_stats. One "flusher" thread
  * calls wal_flush_io on the batch that wal_flush_begin handed out; at most
  * one batch is out at a time, so the loop fills batch N+1 while batch N is
- * written and synced. wal_prepare_spare may run on a third thread at any
- * time. The offline helpers (wal_sync, wal_seal, wal_rotate) do begin/io/end
+ * written and synced. wal_prepare_spare may run on another thread at any
+ * time, and so may wal_seal_ahead. The offline helpers (wal_sync, wal_seal, wal_rotate) do begin/io/end
  * on the calling thread and must not be mixed with a batch in flight.
  */
 #ifndef WALD_WAL_H
@@ -74,6 +74,7 @@ struct wal_stats {
 	uint64_t	bytes_on_disk;	/* sum of segment file sizes */
 	uint64_t	bytes_written;	/* record bytes written since open */
 	uint64_t	flushes;	/* fdatasyncs of batches since open */
+	uint64_t	sealed_ahead;	/* record bytes wal_seal_ahead sealed */
 	uint64_t	active_first_lsn;
 	uint64_t	active_offset;	/* file offset the next record goes to */
 	int		sealed;
@@ -118,6 +119,19 @@ struct wal_batch *wal_flush_begin(struct wal *);
 int		 wal_flush_io(struct wal *, struct wal_batch *, char **cause);
 /* Takes the batch back (loop thread) and returns the durable LSN. */
 uint64_t	 wal_flush_end(struct wal *, struct wal_batch *);
+/*
+ * Sealing ahead. Sealing a batch (encrypting its records, setting their
+ * CRCs) otherwise runs on the flusher, in series with the write. While a
+ * batch is out, another thread can seal the filling batch's records as
+ * they come, so that the flusher finds them done. wal_seal_wanted (loop
+ * thread) lets the sealer at the filling batch's complete records and
+ * returns 1 when enough of them are not sealed yet to be worth waking
+ * it. wal_seal_ahead (the sealer thread) seals them, in order, and
+ * returns when it has caught up; the loop and the flusher wait for it
+ * only while it finishes a chunk of 256 KiB.
+ */
+int		 wal_seal_wanted(struct wal *);
+void		 wal_seal_ahead(struct wal *);
 /* Highest LSN in the batch (0 if it has no record). */
 uint64_t	 wal_batch_last_lsn(const struct wal_batch *);
 /* 1 when writing the batch is one pwrite and one fdatasync: it neither

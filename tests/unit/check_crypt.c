@@ -3,13 +3,15 @@
  * wal-reader.c, wal-verify.c with keyring.c): round trip, restart,
  * rotation, an empty segment taking a new key, no (key, nonce) pair used
  * twice after a torn tail or a restored backup, tampering and moved
- * records detected, wrong and missing keys refused.
+ * records detected, wrong and missing keys refused; batches sealed in
+ * parts by a sealer thread ahead of the flusher.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
 
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1010,6 +1012,135 @@ START_TEST(test_plain_then_encrypted)
 }
 END_TEST
 
+/*
+ * Sealing ahead (wal_seal_wanted, wal_seal_ahead) with a batch out, as
+ * the daemon does it: the filling batch is sealed in parts, by the
+ * sealer and then by the flusher, while its buffer grows (max_record
+ * 4 KiB: 64 KiB buffers at first) and segments roll over (the footer's
+ * data CRC is put together from the batches' own). threaded: a real
+ * sealer thread runs beside; otherwise the test seals at chosen points.
+ */
+struct ahead_ctx {
+	struct wal	*w;
+	int		 stop;	/* atomic */
+};
+
+static void *
+ahead_sealer(void *arg)
+{
+	struct ahead_ctx	*c = arg;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		wal_seal_ahead(c->w);
+		usleep(20);
+	}
+	return (NULL);
+}
+
+/* Writes the batch that is out, if any, and takes it back. */
+static void
+ahead_finish(struct wal *w, struct wal_batch **out)
+{
+	char	*cause = NULL;
+
+	if (*out == NULL)
+		return;
+	if (wal_flush_io(w, *out, &cause) != 0)
+		ck_abort_msg("wal_flush_io: %s", cause);
+	wal_flush_end(w, *out);
+	*out = NULL;
+}
+
+static void
+ahead_run(struct keyring *kr, int threaded)
+{
+	struct wal_options	 o;
+	struct ahead_ctx	 c;
+	struct wal_batch	*out = NULL;
+	struct wal		*w;
+	struct wal_stats	 st;
+	pthread_t		 t;
+	unsigned char		 buf[4096];
+	char			*dir = crypt_tmpdir(), *cause = NULL, rep[4096];
+	uint64_t		 lsn, n = 0;
+	uint32_t		 len;
+	enum wal_rc		 rc;
+
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.segment_size = SEG1M;
+	o.max_record = 4096;
+	o.keyring = kr;
+	o.log = crypt_log_cb;
+	if ((w = wal_open(&o, &cause)) == NULL)
+		ck_abort_msg("wal_open: %s", cause);
+	c.w = w;
+	c.stop = 0;
+	if (threaded)
+		ck_assert_int_eq(pthread_create(&t, NULL, ahead_sealer, &c), 0);
+	srandom(threaded ? 11 : 12);
+	while (n < 4000) {
+		wal_stats(w, &st);
+		len = crypt_len(st.next_lsn);
+		crypt_payload(st.next_lsn, 0, buf, len);
+		rc = wal_append(w, (uint16_t)(st.next_lsn % 7),
+		    (uint32_t)(st.next_lsn % 3), (uint16_t)(st.next_lsn % 5),
+		    buf, len, &lsn);
+		if (rc == WAL_EFULL) {
+			ahead_finish(w, &out);
+			out = wal_flush_begin(w);
+			continue;
+		}
+		if (rc == WAL_EWAIT) {
+			if (wal_prepare_spare(w, &cause) != 0)
+				ck_abort_msg("prepare: %s", cause);
+			continue;
+		}
+		ck_assert_int_eq(rc, WAL_OK);
+		n++;
+		/* The loop publishes after each read; the sealer, here,
+		   at random points. */
+		(void)wal_seal_wanted(w);
+		if (!threaded && random() % 16 == 0)
+			wal_seal_ahead(w);
+		/* The flusher finishes at random points too. */
+		if (random() % 150 == 0) {
+			ahead_finish(w, &out);
+			out = wal_flush_begin(w);
+		}
+	}
+	ahead_finish(w, &out);
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	if (threaded)
+		ck_assert_int_eq(pthread_join(t, NULL), 0);
+	crypt_sync(w);
+	wal_stats(w, &st);
+	ck_assert_uint_gt(st.segments, 3);
+	wal_close(w);
+
+	ck_assert_uint_eq(crypt_readall(dir, kr, 1, 0, 0), 4000);
+	ck_assert_msg(crypt_verify(dir, kr, rep, sizeof rep) == 0, "%s", rep);
+	/* Recovery reads the active segment's records, CRCs and all. */
+	w = crypt_open(dir, kr);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.next_lsn, 4001);
+	wal_close(w);
+	crypt_sh("rm -rf '%s'", dir);
+	free(dir);
+}
+
+START_TEST(test_seal_ahead)
+{
+	struct keyring	*kr = crypt_ring(K1);
+
+	ahead_run(kr, 0);
+	ahead_run(NULL, 0);
+	ahead_run(kr, 1);
+	ahead_run(NULL, 1);
+	keyring_free(kr);
+}
+END_TEST
+
 static Suite *
 crypt_suite(void)
 {
@@ -1026,6 +1157,7 @@ crypt_suite(void)
 	tcase_add_test(tc, test_swap_between_segments);
 	tcase_add_test(tc, test_wrong_or_missing_key);
 	tcase_add_test(tc, test_plain_then_encrypted);
+	tcase_add_test(tc, test_seal_ahead);
 	suite_add_tcase(s, tc);
 	return (s);
 }
