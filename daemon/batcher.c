@@ -56,8 +56,12 @@ struct batcher {
 	pthread_mutex_t		 lock;		/* the preparer's fields */
 	pthread_cond_t		 prep_cond;	/* preparer waits for a request */
 	sem_t			 go;		/* flusher waits for a batch */
+	sem_t			 seal_go;	/* sealer waits for work */
 	pthread_t		 flusher;
 	pthread_t		 preparer;
+	pthread_t		 sealer;
+	int			 sealer_idle;	/* atomic: posting seal_go
+						   is needed to wake it */
 	int			 stopping;	/* atomic */
 
 	/* Owned by the loop while NULL, by the flusher while set: posting
@@ -139,6 +143,24 @@ batcher_flusher_main(void *arg)
 		batcher_flush(b);
 		__atomic_store_n(&b->finished, 1, __ATOMIC_RELEASE);
 		batcher_wake_loop(b);
+	}
+	return (NULL);
+}
+
+/* The sealer thread: seals the filling batch ahead of the flusher while
+   it writes the one before (wal_seal_ahead), each time it is woken. */
+static void *
+batcher_sealer_main(void *arg)
+{
+	struct batcher	*b = arg;
+
+	for (;;) {
+		while (sem_wait(&b->seal_go) != 0)
+			;	/* EINTR */
+		if (__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE))
+			break;
+		wal_seal_ahead(b->wal);
+		__atomic_store_n(&b->sealer_idle, 1, __ATOMIC_RELEASE);
 	}
 	return (NULL);
 }
@@ -254,7 +276,8 @@ batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 		b->cbs.spare_cb(b->cbs.arg);
 }
 
-/* Takes a finished batch back mid-turn; see batcher.h. */
+/* Takes a finished batch back mid-turn, and wakes the sealer; see
+   batcher.h. */
 void
 batcher_poll(struct batcher *b)
 {
@@ -264,6 +287,14 @@ batcher_poll(struct batcher *b)
 	    wal_pending_bytes(b->wal) >= BATCHER_POLL_BYTES &&
 	    __atomic_load_n(&b->finished, __ATOMIC_ACQUIRE))
 		batcher_done(b);
+	/* Publish in any case: a sealer already awake goes on with what
+	   is published while it works. Wake it only when it sleeps. */
+	if (b->batch != NULL && wal_seal_wanted(b->wal) &&
+	    __atomic_load_n(&b->sealer_idle, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&b->sealer_idle, 0, __ATOMIC_RELAXED);
+		if (sem_post(&b->seal_go) != 0)
+			log_err("waking the sealer: %s", strerror(errno));
+	}
 }
 
 /* Detaches the filling batch: 0, or -1 when there is nothing to write. */
@@ -388,23 +419,57 @@ batcher_stats(struct batcher *b, struct batcher_stats *st)
 	*st = b->stats;	/* the loop's own: batcher_done keeps them */
 }
 
+/* Stops and joins the first n threads (flusher, preparer, sealer). */
+static void
+batcher_stop(struct batcher *b, size_t n)
+{
+	pthread_mutex_lock(&b->lock);
+	__atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&b->prep_cond);
+	pthread_mutex_unlock(&b->lock);
+	if (sem_post(&b->go) != 0)
+		log_err("stopping the flusher: %s", strerror(errno));
+	if (sem_post(&b->seal_go) != 0)
+		log_err("stopping the sealer: %s", strerror(errno));
+	if (n > 0)
+		pthread_join(b->flusher, NULL);
+	if (n > 1)
+		pthread_join(b->preparer, NULL);
+	if (n > 2)
+		pthread_join(b->sealer, NULL);
+}
+
 struct batcher *
 batcher_create(struct event_base *base, struct wal *w,
     const struct batcher_cbs *cbs, char **cause)
 {
 	struct batcher		*b;
 	struct wal_stats	 ws;
+	size_t			 i;
 	int			 error;
+	struct {
+		pthread_t	*t;
+		void		*(*main)(void *);
+		const char	*name;
+	} threads[] = {
+		{ NULL, batcher_flusher_main, "flusher" },
+		{ NULL, batcher_preparer_main, "preparer" },
+		{ NULL, batcher_sealer_main, "sealer" },
+	};
 
 	if ((b = calloc(1, sizeof *b)) == NULL)
 		goto nomem;
+	threads[0].t = &b->flusher;
+	threads[1].t = &b->preparer;
+	threads[2].t = &b->sealer;
 	b->efd = -1;
 	b->base = base;
 	b->wal = w;
 	b->cbs = *cbs;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->prep_cond, NULL);
-	if (sem_init(&b->go, 0, 0) != 0) {
+	b->sealer_idle = 1;
+	if (sem_init(&b->go, 0, 0) != 0 || sem_init(&b->seal_go, 0, 0) != 0) {
 		if (asprintf(cause, "sem_init: %s", strerror(errno)) == -1)
 			*cause = NULL;
 		goto fail;
@@ -428,25 +493,15 @@ batcher_create(struct event_base *base, struct wal *w,
 	b->want_spare = !wal_spare_ready(w);
 	wal_stats(w, &ws);
 	b->last_lsn = ws.next_lsn - 1;
-	if ((error = pthread_create(&b->flusher, NULL, batcher_flusher_main,
-	    b)) != 0) {
-		if (asprintf(cause, "starting the flusher thread: %s",
-		    strerror(error)) == -1)
-			*cause = NULL;
-		goto fail;
-	}
-	if ((error = pthread_create(&b->preparer, NULL, batcher_preparer_main,
-	    b)) != 0) {
-		pthread_mutex_lock(&b->lock);
-		__atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
-		pthread_mutex_unlock(&b->lock);
-		if (sem_post(&b->go) != 0)
-			log_err("stopping the flusher: %s", strerror(errno));
-		pthread_join(b->flusher, NULL);
-		if (asprintf(cause, "starting the preparer thread: %s",
-		    strerror(error)) == -1)
-			*cause = NULL;
-		goto fail;
+	for (i = 0; i < sizeof threads / sizeof threads[0]; i++) {
+		if ((error = pthread_create(threads[i].t, NULL,
+		    threads[i].main, b)) != 0) {
+			batcher_stop(b, i);
+			if (asprintf(cause, "starting the %s thread: %s",
+			    threads[i].name, strerror(error)) == -1)
+				*cause = NULL;
+			goto fail;
+		}
 	}
 	return (b);
 
@@ -473,14 +528,7 @@ fail:
 void
 batcher_free(struct batcher *b)
 {
-	pthread_mutex_lock(&b->lock);
-	__atomic_store_n(&b->stopping, 1, __ATOMIC_RELEASE);
-	pthread_cond_broadcast(&b->prep_cond);
-	pthread_mutex_unlock(&b->lock);
-	if (sem_post(&b->go) != 0)
-		log_err("stopping the flusher: %s", strerror(errno));
-	pthread_join(b->flusher, NULL);
-	pthread_join(b->preparer, NULL);
+	batcher_stop(b, 3);
 	free(b->cause);
 	event_free(b->efd_ev);
 	if (close(b->efd) == -1)
@@ -490,5 +538,6 @@ batcher_free(struct batcher *b)
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->prep_cond);
 	sem_destroy(&b->go);
+	sem_destroy(&b->seal_go);
 	free(b);
 }

@@ -77,6 +77,9 @@ static const struct metrics_row metrics_table[] = {
 	{ "walld_written_bytes_total", "counter", MK_VALUE, "bytes_written",
 	  NULL, NULL, 1, "Bytes of records (headers included) written to "
 	  "segments" },
+	{ "walld_sealed_ahead_bytes_total", "counter", MK_VALUE,
+	  "sealed_ahead_bytes", NULL, NULL, 1, "Bytes of records sealed "
+	  "(encrypted, CRCs set) by the sealer thread, ahead of the flusher" },
 	{ "walld_direct_io", "gauge", MK_VALUE, "direct_io", NULL, NULL, 1,
 	  "1 when segments are written with O_DIRECT" },
 	{ "walld_appends_total", "counter", MK_VALUE, "appends_total", NULL,

@@ -1182,6 +1182,8 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	}
 	stats_line(eb, "bytes_written %llu",
 	    (unsigned long long)st.bytes_written);
+	stats_line(eb, "sealed_ahead_bytes %llu",
+	    (unsigned long long)st.sealed_ahead);
 	stats_line(eb, "direct_io %d", st.direct_io);
 	stats_keys(eb, srv, &st);
 	stats_line(eb, "appends_total %llu",
