@@ -1,5 +1,6 @@
 /*
- * batcher.c: the flusher and spare-preparer threads of group commit.
+ * batcher.c: the flusher, spare-preparer and sealer threads of group
+ * commit.
  *
  * Durability order, enforced here and in server.c: the loop appends records
  * to the filling batch; batcher_kick detaches it (wal_flush_begin) only when
@@ -25,6 +26,13 @@
  * the replies already due, then writes and syncs the batch itself with
  * the same wal_flush_io, so nothing about durability changes. A batch of
  * two or more records goes to the flusher, and with it the overlap.
+ *
+ * While a batch is out, the sealer seals the filling batch's records as
+ * they arrive (wal_seal_ahead: encryption and CRCs), so that the flusher
+ * finds most of the next batch sealed instead of sealing it in series
+ * with the write. The loop publishes after each connection it reads
+ * (batcher_poll) and wakes the sealer with a sem_post only when it sleeps
+ * and wal_seal_wanted says the backlog is worth it.
  */
 #include <sys/eventfd.h>
 
@@ -292,8 +300,10 @@ batcher_poll(struct batcher *b)
 	if (b->batch != NULL && wal_seal_wanted(b->wal) &&
 	    __atomic_load_n(&b->sealer_idle, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&b->sealer_idle, 0, __ATOMIC_RELAXED);
-		if (sem_post(&b->seal_go) != 0)
+		if (sem_post(&b->seal_go) != 0) {
 			log_err("waking the sealer: %s", strerror(errno));
+			__atomic_store_n(&b->sealer_idle, 1, __ATOMIC_RELAXED);
+		}
 	}
 }
 
@@ -469,9 +479,15 @@ batcher_create(struct event_base *base, struct wal *w,
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->prep_cond, NULL);
 	b->sealer_idle = 1;
-	if (sem_init(&b->go, 0, 0) != 0 || sem_init(&b->seal_go, 0, 0) != 0) {
+	if (sem_init(&b->go, 0, 0) != 0) {
 		if (asprintf(cause, "sem_init: %s", strerror(errno)) == -1)
 			*cause = NULL;
+		goto fail;
+	}
+	if (sem_init(&b->seal_go, 0, 0) != 0) {
+		if (asprintf(cause, "sem_init: %s", strerror(errno)) == -1)
+			*cause = NULL;
+		sem_destroy(&b->go);
 		goto fail;
 	}
 	b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -2,7 +2,8 @@
  * batcher.h: group commit. The loop fills the WAL's batch; the batcher
  * hands it to a flusher thread that writes and fdatasyncs it while the loop
  * fills the next, then reports back on the loop. A second thread keeps a
- * spare segment prepared.
+ * spare segment prepared; a third seals the filling batch's records ahead
+ * of the flusher while a batch is out.
  */
 #ifndef WALD_BATCHER_H
 #define WALD_BATCHER_H
@@ -27,7 +28,7 @@ struct batcher_cbs {
 
 struct batcher	*batcher_create(struct event_base *, struct wal *,
 		    const struct batcher_cbs *, char **cause);
-/* Stops both threads and frees; no batch may be in flight. */
+/* Stops the threads and frees; no batch may be in flight. */
 void		 batcher_free(struct batcher *);
 /* Starts a flush when the flusher is idle and there is something to write.
    `waiting` is the number of connections waiting for durability, for the
@@ -35,8 +36,10 @@ void		 batcher_free(struct batcher *);
 void		 batcher_kick(struct batcher *, unsigned waiting);
 /* Takes back a batch the flusher has finished, if there is one and the
    filling batch is large, without waiting for its eventfd: for the loop's
-   long turns, so that the flusher is handed the next batch at once. Only
-   from a top-level callback. */
+   long turns, so that the flusher is handed the next batch at once. Then,
+   while a batch is out, publishes the filling batch's records to the
+   sealer and wakes it if it sleeps and the backlog is worth it. After each
+   connection read, from a top-level callback only. */
 void		 batcher_poll(struct batcher *);
 /* 1 while a batch is being written (or held by the commit delay). */
 int		 batcher_busy(struct batcher *);

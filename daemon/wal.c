@@ -162,12 +162,15 @@ struct wal_batch {
 	   bytes are complete (pub, a release store); the sealer, then the
 	   flusher, seal them in order. sealed: record bytes sealed so far;
 	   dcrc: the CRC-32C of those bytes, carried into the segment's data
-	   CRC when the batch is written. ahead_off: sealing ahead failed on
-	   this batch, the flusher does the rest (and reports the failure). */
+	   CRC when the batch is written. ahead_off (atomic): sealing ahead
+	   failed on this batch, for ahead_cause; its flush fails with that
+	   cause (a record half sealed must never be sealed again: GCM
+	   twice over gives back the plaintext). */
 	size_t		 pub;		/* atomic */
 	size_t		 sealed;	/* atomic where the loop reads it */
 	uint32_t	 dcrc;
 	int		 ahead_off;
+	char		*ahead_cause;
 };
 
 struct wal {
@@ -355,7 +358,9 @@ wal_batch_reset(struct wal_batch *b)
 	__atomic_store_n(&b->pub, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&b->sealed, 0, __ATOMIC_RELAXED);
 	b->dcrc = 0;
-	b->ahead_off = 0;
+	__atomic_store_n(&b->ahead_off, 0, __ATOMIC_RELAXED);
+	free(b->ahead_cause);
+	b->ahead_cause = NULL;
 }
 
 /* Adds a segment at the end of the list; called with the lock held. */
@@ -711,8 +716,8 @@ wal_fail(struct wal *w, const char *what, char *cause)
  * Chooses what the header of the segment beginning at first will say: a
  * random id and, with a key ring, the active key id, a fresh salt and the
  * key check; loads the segment's data key into the writer's context,
- * which each batch of the segment copies when it is detached (the flusher
- * seals with the copy). This happens when the loop starts filling a
+ * which each batch of the segment copies before its records are sealed
+ * (wal_batch_key; the sealer and the flusher seal with the copy). This happens when the loop starts filling a
  * segment, before the flusher activates it (the spare is made ahead and
  * gets this header only then).
  */
@@ -781,8 +786,8 @@ wal_rekey(struct wal *w)
 }
 
 /* Assigns the next LSN and copies the record into the filling batch. Its
-   payload is encrypted and its CRC set by the flusher (wal_seal_batch),
-   off the loop thread. */
+   payload is encrypted and its CRC set off the loop thread, by the sealer
+   (wal_seal_ahead) or the flusher (wal_seal_batch). */
 enum wal_rc
 wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
     const void *payload, uint32_t len, uint64_t *lsn)
@@ -926,7 +931,8 @@ wal_seal_wanted(struct wal *w)
 	struct wal_batch	*b = w->fill;
 	size_t			 backlog;
 
-	if (b == NULL || b->nrec == 0 || b->ahead_off)
+	if (b == NULL || b->nrec == 0 ||
+	    __atomic_load_n(&b->ahead_off, __ATOMIC_RELAXED))
 		return (0);
 	if (w->sfill != b) {
 		if (wal_is_failed(w) || wal_batch_key(w, b) != 0)
@@ -1068,8 +1074,8 @@ fail:
 
 /*
  * Seals records of batch b (before they are written), from b->sealed on,
- * while they end at or before `end` and the bytes sealed stay under
- * `chunk`: encrypts each payload in place under the batch's segment key,
+ * up to `end`, stopping at the first record that begins `chunk` bytes or
+ * more after b->sealed: encrypts each payload in place under the batch's segment key,
  * sets each record's CRC, and carries b->dcrc over them. The loop only
  * copied them in: this is the work it is spared. Whoever calls this owns
  * b: the sealer while it is sbusy, the flusher once it is out and the
@@ -1118,7 +1124,7 @@ wal_seal_ahead(struct wal *w)
 	int			 rc;
 
 	pthread_mutex_lock(&w->slock);
-	while ((b = w->sfill) != NULL && !b->ahead_off) {
+	while ((b = w->sfill) != NULL && !b->ahead_off) {	/* ours */
 		pub = __atomic_load_n(&b->pub, __ATOMIC_ACQUIRE);
 		if (b->sealed >= pub)
 			break;
@@ -1127,12 +1133,13 @@ wal_seal_ahead(struct wal *w)
 		cause = NULL;
 		from = b->sealed;
 		rc = wal_seal_recs(w, b, pub, WAL_SEAL_CHUNK, &cause);
-		free(cause);	/* the flusher meets it again, and says so */
 		__atomic_fetch_add(&w->sealed_ahead, b->sealed - from,
 		    __ATOMIC_RELAXED);
 		pthread_mutex_lock(&w->slock);
-		if (rc != 0)
-			b->ahead_off = 1;
+		if (rc != 0) {
+			b->ahead_cause = cause;	/* the flusher reports it */
+			__atomic_store_n(&b->ahead_off, 1, __ATOMIC_RELAXED);
+		}
 		w->sbusy = NULL;
 		pthread_cond_broadcast(&w->scond);
 	}
@@ -1140,16 +1147,19 @@ wal_seal_ahead(struct wal *w)
 }
 
 /*
- * Seals what is left of a batch (flusher thread), once the sealer has
- * left it, and carries the segment's data CRC over all its records.
+ * Seals what is left of a batch (flusher thread; the sealer has left it:
+ * wal_flush_io), and carries the segment's data CRC over all its records.
+ * A failure of the sealer on it is final.
  */
 static int
 wal_seal_batch(struct wal *w, struct wal_batch *b, char **cause)
 {
-	pthread_mutex_lock(&w->slock);
-	while (w->sbusy == b)
-		pthread_cond_wait(&w->scond, &w->slock);
-	pthread_mutex_unlock(&w->slock);
+	if (__atomic_load_n(&b->ahead_off, __ATOMIC_RELAXED)) {
+		*cause = b->ahead_cause;
+		b->ahead_cause = NULL;
+		errno = EIO;
+		return (-1);
+	}
 	if (wal_seal_recs(w, b, b->len, SIZE_MAX, cause) != 0)
 		return (-1);
 	w->acrc = crc32c_combine(w->acrc, b->dcrc, b->len);
@@ -1168,6 +1178,12 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 	uint64_t	wstart;
 	size_t		wlen;
 
+	/* The sealer may still be sealing a chunk of b: b is the flusher's
+	   once it has left, whatever happens next. */
+	pthread_mutex_lock(&w->slock);
+	while (w->sbusy == b)
+		pthread_cond_wait(&w->scond, &w->slock);
+	pthread_mutex_unlock(&w->slock);
 	b->ok = 0;
 	if (wal_is_failed(w)) {
 		segment_cause(cause, "%s: the log failed earlier: nothing is "
@@ -1864,6 +1880,7 @@ wal_free(struct wal *w)
 		sysio.close(w->dirfd);
 	for (i = 0; i < 2; i++) {
 		free(w->batches[i].buf);
+		free(w->batches[i].ahead_cause);
 		keyring_ctx_free(w->batches[i].ctx);
 	}
 	free(w->hbuf);

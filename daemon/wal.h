@@ -9,8 +9,9 @@
  * calls wal_flush_io on the batch that wal_flush_begin handed out; at most
  * one batch is out at a time, so the loop fills batch N+1 while batch N is
  * written and synced. wal_prepare_spare may run on another thread at any
- * time, and so may wal_seal_ahead. The offline helpers (wal_sync, wal_seal, wal_rotate) do begin/io/end
- * on the calling thread and must not be mixed with a batch in flight.
+ * time, and so may wal_seal_ahead. The offline helpers (wal_sync,
+ * wal_seal, wal_rotate) do begin/io/end on the calling thread and must
+ * not be mixed with a batch in flight.
  */
 #ifndef WALD_WAL_H
 #define WALD_WAL_H

@@ -1,5 +1,5 @@
 # crypt_sealer: the sealer thread at work, then kill -9. Clients append
-# 1-4 KiB records with 64 in flight each, so that while one batch is
+# 1-4 KiB records with 128 in flight each, so that while one batch is
 # written the next holds far more than the sealer's threshold, into small
 # segments (the sealer's batches roll over). The stats must show the
 # sealer sealing, and after kill -9 and a restart every acknowledged
@@ -19,15 +19,15 @@ for mode in encrypted plain; do
 	[ $mode = plain ] || keys="-k $KR"
 	start_walld --config "$T/walld.yaml"
 
-	"$B/tests/walload" run -s "$SOCK" -o "$T/ack" -P 4 -n 0 -d 64 \
+	"$B/tests/walload" run -s "$SOCK" -o "$T/ack" -P 4 -n 0 -d 128 \
 		-a 1024 -b 4096 >"$T/load" 2>&1 &
 	lpid=$!
-	# Up to 20 s for the sealer to have sealed 4 MiB.
+	# Up to 30 s for the sealer to have sealed 4 MiB.
 	i=0
 	while [ "$(stat_of sealed_ahead_bytes)" -lt 4194304 ]; do
 		kill -0 "$lpid" 2>/dev/null || fail "$mode: walload exited: $(cat "$T/load")"
 		i=$((i + 1))
-		[ $i -lt 400 ] || fail "$mode: the sealer sealed only $(stat_of sealed_ahead_bytes) bytes of $(stat_of bytes_written) written"
+		[ $i -lt 600 ] || fail "$mode: the sealer sealed only $(stat_of sealed_ahead_bytes) bytes of $(stat_of bytes_written) written"
 		sleep 0.05
 	done
 	ahead=$(stat_of sealed_ahead_bytes)

@@ -1052,7 +1052,7 @@ ahead_finish(struct wal *w, struct wal_batch **out)
 }
 
 static void
-ahead_run(struct keyring *kr, int threaded)
+ahead_run(struct keyring *kr, int threaded, enum wal_direct direct)
 {
 	struct wal_options	 o;
 	struct ahead_ctx	 c;
@@ -1070,6 +1070,7 @@ ahead_run(struct keyring *kr, int threaded)
 	o.dir = dir;
 	o.segment_size = SEG1M;
 	o.max_record = 4096;
+	o.direct_io = direct;
 	o.keyring = kr;
 	o.log = crypt_log_cb;
 	if ((w = wal_open(&o, &cause)) == NULL)
@@ -1116,6 +1117,13 @@ ahead_run(struct keyring *kr, int threaded)
 	crypt_sync(w);
 	wal_stats(w, &st);
 	ck_assert_uint_gt(st.segments, 3);
+	ck_assert_int_eq(st.direct_io, direct == WAL_DIRECT_ON);
+	/* Sealed in parts: some by the sealer, the rest by the flusher (a
+	   real thread may do any share). */
+	if (!threaded) {
+		ck_assert_uint_gt(st.sealed_ahead, 0);
+		ck_assert_uint_lt(st.sealed_ahead, st.bytes_written);
+	}
 	wal_close(w);
 
 	ck_assert_uint_eq(crypt_readall(dir, kr, 1, 0, 0), 4000);
@@ -1133,10 +1141,11 @@ START_TEST(test_seal_ahead)
 {
 	struct keyring	*kr = crypt_ring(K1);
 
-	ahead_run(kr, 0);
-	ahead_run(NULL, 0);
-	ahead_run(kr, 1);
-	ahead_run(NULL, 1);
+	ahead_run(kr, 0, WAL_DIRECT_ON);
+	ahead_run(kr, 0, WAL_DIRECT_OFF);
+	ahead_run(NULL, 0, WAL_DIRECT_ON);
+	ahead_run(kr, 1, WAL_DIRECT_ON);
+	ahead_run(NULL, 1, WAL_DIRECT_OFF);
 	keyring_free(kr);
 }
 END_TEST
