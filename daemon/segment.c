@@ -427,6 +427,7 @@ segment_scan(struct seg_scan *s, char **cause)
 	unsigned char		*buf, *p, *nb;
 	size_t			 cap = SCAN_CHUNK, blen = 0;
 	uint64_t		 boff = 0, off = SEG_HDR_SIZE, rs, want;
+	uint64_t		 last_batch = 0;
 	struct rec_header	 h;
 	struct seg_footer	 f;
 	const char		*why;
@@ -435,6 +436,7 @@ segment_scan(struct seg_scan *s, char **cause)
 	s->end = off;
 	s->next_lsn = s->first_lsn;
 	s->count = 0;
+	s->flushes = 0;
 	s->data_crc = 0;
 	s->stop = SEG_STOP_EOF;
 	s->why[0] = '\0';
@@ -539,6 +541,11 @@ segment_scan(struct seg_scan *s, char **cause)
 		}
 		if (s->rec_cb != NULL)
 			s->rec_cb(s->rec_arg, &h, p, off);
+		/* A flush's records share its batch LSN, and flushes follow
+		   one another: a new value is a new flush. */
+		if (s->count == 0 || h.batch_lsn != last_batch)
+			s->flushes++;
+		last_batch = h.batch_lsn;
 		s->data_crc = crc32c(s->data_crc, p, rs);
 		s->count++;
 		s->next_lsn++;

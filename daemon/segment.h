@@ -100,6 +100,7 @@ struct seg_scan {
 	uint64_t	 end;		/* offset after the last valid record */
 	uint64_t	 next_lsn;	/* LSN expected at end */
 	uint64_t	 count;
+	uint64_t	 flushes;	/* distinct batch LSNs among them */
 	uint32_t	 data_crc;	/* over [4096, end) */
 	enum seg_stop	 stop;
 	char		 why[160];

@@ -464,29 +464,38 @@ wal_no_spare_needed(struct wal *w)
 	    __atomic_load_n(&w->seal_pending, __ATOMIC_ACQUIRE));
 }
 
+/* Segment `name` took `bytes` of records in n flushes: whether spares
+   prepared from now on are written with zeros follows from that. */
+static void
+wal_note_segment(struct wal *w, const char *name, uint64_t bytes,
+    uint64_t n)
+{
+	int	big;
+
+	big = bytes / n >= WAL_BIG_FLUSH;
+	if (big != __atomic_load_n(&w->big_flushes, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&w->big_flushes, big, __ATOMIC_RELAXED);
+		wal_log(w, 6, "wal: %s: segment %s took %llu bytes a flush: "
+		    "spare segments are now %s", w->dir, name,
+		    (unsigned long long)(bytes / n),
+		    big ? "fallocated only" : "written with zeros");
+	}
+}
+
 /* At an activation (flusher, or open): notes whether the segment it ends
-   was written in large flushes, for the spares prepared from now on. */
+   was written in large flushes, for the spares prepared from now on. At
+   open, the recovered last segment did (wal_recover_last). */
 static void
 wal_note_flushes(struct wal *w)
 {
-	uint64_t	flushes, n, bytes;
-	int		big;
+	uint64_t	flushes, n;
 
 	pthread_mutex_lock(&w->lock);
 	flushes = w->flushes;
 	pthread_mutex_unlock(&w->lock);
 	n = flushes - w->act_flushes;
-	if (w->act_noted && n > 0 && w->aoff > SEG_HDR_SIZE) {
-		bytes = w->aoff - SEG_HDR_SIZE;
-		big = bytes / n >= WAL_BIG_FLUSH;
-		if (big != __atomic_load_n(&w->big_flushes, __ATOMIC_RELAXED)) {
-			__atomic_store_n(&w->big_flushes, big, __ATOMIC_RELAXED);
-			wal_log(w, 6, "wal: %s: segment %s took %llu bytes a "
-			    "flush: spare segments are now %s", w->dir,
-			    w->aname, (unsigned long long)(bytes / n),
-			    big ? "fallocated only" : "written with zeros");
-		}
-	}
+	if (w->act_noted && n > 0 && w->aoff > SEG_HDR_SIZE)
+		wal_note_segment(w, w->aname, w->aoff - SEG_HDR_SIZE, n);
 	w->act_flushes = flushes;
 	w->act_noted = 1;
 }
@@ -1713,6 +1722,11 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 		    (unsigned long long)s.end, (unsigned long long)s.next_lsn,
 		    what);
 	}
+	/* The segment the last run was writing says how it wrote: the
+	   spares of this run start from that, not from zeros every time
+	   (a heavy writer's first spare would double its writes). */
+	if (s.flushes > 0)
+		wal_note_segment(w, e->name, s.end - SEG_HDR_SIZE, s.flushes);
 	w->next_lsn = s.next_lsn;
 	if (s.count == 0) {
 		*empty = 1;

@@ -1288,7 +1288,7 @@ START_TEST(test_spare_modes)
 {
 	struct wal		*w;
 	struct wal_stats	 st;
-	char			*dir;
+	char			*dir, *cause = NULL;
 	uint64_t		 segs;
 	int			 i;
 
@@ -1339,9 +1339,28 @@ START_TEST(test_spare_modes)
 	ck_assert_int_eq(check_wal_zero_writes, 0);
 	check_wal_write(w, 3000, 1);
 	ck_assert_int_ge(check_wal_zero_writes, 1);
+
+	/* A restart goes by the segment the last run was writing: after
+	   large flushes, no zeros from the first segment of the new run on
+	   (not even the one wal_open makes); after small ones, zeros. */
+	ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	check_wal_write(w, 500, 300);
+	wal_close(w);
+	check_wal_zero_writes = 0;
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_write(w, 1000, 300);
+	wal_stats(w, &st);
+	ck_assert_uint_ge(st.segments, segs + 8);
+	ck_assert_int_eq(check_wal_zero_writes, 0);
+	ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	check_wal_write(w, 500, 1);
+	wal_close(w);
+	check_wal_zero_writes = 0;
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_int_ge(check_wal_zero_writes, 1);
 	wal_close(w);
 	sysio.pwrite = sysio_real.pwrite;
-	ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 9000);
+	ck_assert_uint_eq(check_wal_readall(dir, 0, 1), 11000);
 	ck_assert_int_eq(wal_verify(dir, stderr), 0);
 	check_wal_rmdir(dir);
 	free(dir);
