@@ -134,17 +134,22 @@ batcher_flush(struct batcher *b)
 	b->usec = batcher_now_usec() - start;
 }
 
+/* Waits for a post of sem; 0 when it was the one that stops the thread. */
+static int
+batcher_wait(struct batcher *b, sem_t *sem)
+{
+	while (sem_wait(sem) != 0)
+		;	/* EINTR */
+	return (!__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE));
+}
+
 /* The flusher thread: writes and syncs each batch it is handed. */
 static void *
 batcher_flusher_main(void *arg)
 {
 	struct batcher	*b = arg;
 
-	for (;;) {
-		while (sem_wait(&b->go) != 0)
-			;	/* EINTR */
-		if (__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE))
-			break;
+	while (batcher_wait(b, &b->go)) {
 		/* The loop hands over the next batch only after it has taken
 		   this one back (b->batch NULL), so the result fields are not
 		   overwritten before it reads them. */
@@ -162,11 +167,7 @@ batcher_sealer_main(void *arg)
 {
 	struct batcher	*b = arg;
 
-	for (;;) {
-		while (sem_wait(&b->seal_go) != 0)
-			;	/* EINTR */
-		if (__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE))
-			break;
+	while (batcher_wait(b, &b->seal_go)) {
 		wal_seal_ahead(b->wal);
 		__atomic_store_n(&b->sealer_idle, 1, __ATOMIC_RELEASE);
 	}

@@ -59,6 +59,21 @@ START_TEST(test_chaining)
 }
 END_TEST
 
+/* 70000 random bytes from seed (the caller frees them). */
+static unsigned char *
+check_crc32c_random(unsigned seed)
+{
+	unsigned char	*buf;
+	size_t		 i;
+
+	buf = malloc(70000);
+	ck_assert_ptr_nonnull(buf);
+	srandom(seed);
+	for (i = 0; i < 70000; i++)
+		buf[i] = (unsigned char)random();
+	return (buf);
+}
+
 START_TEST(test_hw_equals_sw)
 {
 	unsigned char	*buf;
@@ -67,11 +82,7 @@ START_TEST(test_hw_equals_sw)
 
 	if (!crc32c_hw_available())
 		return;
-	buf = malloc(70000);
-	ck_assert_ptr_nonnull(buf);
-	srandom(42);
-	for (i = 0; i < 70000; i++)
-		buf[i] = (unsigned char)random();
+	buf = check_crc32c_random(42);
 	for (align = 0; align < 8; align++) {
 		/* Past one long round of three 1 KiB blocks and into the
 		   short rounds after it. */
@@ -99,11 +110,7 @@ START_TEST(test_combine)
 	size_t		 len, cut, i;
 	uint32_t	 whole;
 
-	buf = malloc(70000);
-	ck_assert_ptr_nonnull(buf);
-	srandom(7);
-	for (i = 0; i < 70000; i++)
-		buf[i] = (unsigned char)random();
+	buf = check_crc32c_random(7);
 	for (len = 0; len < 300; len++) {
 		whole = crc32c(0, buf, len);
 		for (cut = 0; cut <= len; cut++)
