@@ -475,10 +475,11 @@ wal_note_segment(struct wal *w, const char *name, uint64_t bytes,
 	big = bytes / n >= WAL_BIG_FLUSH;
 	if (big != __atomic_load_n(&w->big_flushes, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&w->big_flushes, big, __ATOMIC_RELAXED);
-		wal_log(w, 6, "wal: %s: segment %s took %llu bytes a flush: "
-		    "spare segments are now %s", w->dir, name,
-		    (unsigned long long)(bytes / n),
-		    big ? "fallocated only" : "written with zeros");
+		if (w->spare_mode == WAL_SPARE_AUTO)
+				wal_log(w, 6, "wal: %s: segment %s took %llu bytes a "
+			    "flush: spare segments are now %s", w->dir, name,
+			    (unsigned long long)(bytes / n),
+			    big ? "fallocated only" : "written with zeros");
 	}
 }
 
@@ -1680,6 +1681,11 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 		    (unsigned long long)auth.nbad);
 		return (-1);
 	}
+	/* The segment the last run was writing says how it wrote: the
+	   spares of this run start from that, not from zeros every time
+	   (a heavy writer's first spare would double its writes). */
+	if (s.flushes > 0)
+		wal_note_segment(w, e->name, s.end - SEG_HDR_SIZE, s.flushes);
 	if (s.stop == SEG_STOP_FOOTER) {
 		/* Crash between the footer and the ftruncate: finish it. */
 		if (wal_recover_truncate(w, e->name, s.end + FOOTER_SIZE,
@@ -1722,11 +1728,6 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 		    (unsigned long long)s.end, (unsigned long long)s.next_lsn,
 		    what);
 	}
-	/* The segment the last run was writing says how it wrote: the
-	   spares of this run start from that, not from zeros every time
-	   (a heavy writer's first spare would double its writes). */
-	if (s.flushes > 0)
-		wal_note_segment(w, e->name, s.end - SEG_HDR_SIZE, s.flushes);
 	w->next_lsn = s.next_lsn;
 	if (s.count == 0) {
 		*empty = 1;
