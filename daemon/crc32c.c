@@ -77,7 +77,8 @@ crc32c_sw(uint32_t crc, const void *buf, size_t len)
  * joins them. The join rests on the CRC register being linear: the register
  * after blocks A then B, from register r, is shift(r after A, |B|) xor the
  * register after B from 0, where shift(v, n) is the register after n zero
- * bytes from v. shift by a fixed n is linear in v, so four tables of 256
+ * bytes from v: v times x^(8 n) modulo the polynomial, which crc32c_combine
+ * uses too. shift by a fixed n is linear in v, so four tables of 256
  * entries (one per byte of v) give it with four lookups. There is one table
  * per block size; a round of three blocks is joined with it twice.
  */
@@ -88,26 +89,45 @@ static uint32_t		crc32c_shift_long[4][256];
 static uint32_t		crc32c_shift_short[4][256];
 static pthread_once_t	crc32c_shift_once = PTHREAD_ONCE_INIT;
 
-/* The register after n zero bytes (n a multiple of 8) from register v. */
-__attribute__((target("sse4.2"))) static uint32_t
-crc32c_zeros(uint32_t v, size_t n)
+/* a * b modulo the polynomial, both reflected (bit 31 is x^0). */
+static uint32_t
+crc32c_mulmod(uint32_t a, uint32_t b)
 {
-	uint64_t	c = v;
+	uint32_t	m, prod = 0;
 
-	for (; n > 0; n -= 8)
-		c = _mm_crc32_u64(c, 0);
-	return ((uint32_t)c);
+	for (m = 1u << 31; m != 0; m >>= 1) {
+		if (a & m)
+			prod ^= b;
+		b = (b & 1) ? (b >> 1) ^ CRC32C_POLY : b >> 1;
+	}
+	return (prod);
+}
+
+/* x^(8 n) modulo the polynomial: shift(v, n) is v times this. It comes
+   from squaring x^8 once per bit of n. */
+static uint32_t
+crc32c_xpow8n(size_t n)
+{
+	uint32_t	xpow = 1u << 31, sq = 1u << 23;	/* x^0, x^8 */
+
+	for (; n > 0; n >>= 1) {
+		if (n & 1)
+			xpow = crc32c_mulmod(xpow, sq);
+		sq = crc32c_mulmod(sq, sq);
+	}
+	return (xpow);
 }
 
 /* Fills one shift table for blocks of n bytes. */
 static void
 crc32c_shift_fill(uint32_t t[4][256], size_t n)
 {
-	int	j, b;
+	uint32_t	xp = crc32c_xpow8n(n);
+	int		j, b;
 
 	for (j = 0; j < 4; j++)
 		for (b = 0; b < 256; b++)
-			t[j][b] = crc32c_zeros((uint32_t)b << (8 * j), n);
+			t[j][b] = crc32c_mulmod(xp, (uint32_t)b << (8 * j));
 }
 
 /* Builds both shift tables, once. */
@@ -205,35 +225,13 @@ crc32c(uint32_t crc, const void *buf, size_t len)
 	return (crc32c_sw(crc, buf, len));
 }
 
-/* a * b modulo the polynomial, both reflected (bit 31 is x^0). */
-static uint32_t
-crc32c_mulmod(uint32_t a, uint32_t b)
-{
-	uint32_t	m, prod = 0;
-
-	for (m = 1u << 31; m != 0; m >>= 1) {
-		if (a & m)
-			prod ^= b;
-		b = (b & 1) ? (b >> 1) ^ CRC32C_POLY : b >> 1;
-	}
-	return (prod);
-}
-
 /*
- * The register after a, run on through b, is that register times
- * x^(8 len_b) plus what b alone adds; the initial and final xors cancel
- * out of that sum, so the same holds for the CRCs themselves. x^(8 len_b)
- * comes from squaring x^8 once per bit of len_b.
+ * The register after a, run on through b, is that register shifted by
+ * len_b zero bytes plus what b alone adds; the initial and final xors
+ * cancel out of that sum, so the same holds for the CRCs themselves.
  */
 uint32_t
 crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b)
 {
-	uint32_t	xpow = 1u << 31, sq = 1u << 23;	/* x^0, x^8 */
-
-	for (; len_b > 0; len_b >>= 1) {
-		if (len_b & 1)
-			xpow = crc32c_mulmod(xpow, sq);
-		sq = crc32c_mulmod(sq, sq);
-	}
-	return (crc32c_mulmod(xpow, crc_a) ^ crc_b);
+	return (crc32c_mulmod(crc32c_xpow8n(len_b), crc_a) ^ crc_b);
 }
