@@ -302,6 +302,19 @@ wal_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return (0);
 }
 
+/* Takes batch b from the sealer: it starts no more work on it, and with
+   wait, has finished the chunk of it it was sealing, if any. */
+static void
+wal_seal_release(struct wal *w, struct wal_batch *b, int wait)
+{
+	pthread_mutex_lock(&w->slock);
+	if (w->sfill == b)
+		w->sfill = NULL;
+	while (wait && w->sbusy == b)
+		pthread_cond_wait(&w->scond, &w->slock);
+	pthread_mutex_unlock(&w->slock);
+}
+
 /* Allocates an IO_ALIGN-aligned buffer, or NULL. */
 static void *
 wal_alloc_aligned(size_t len)
@@ -331,15 +344,10 @@ wal_batch_grow(struct wal *w, struct wal_batch *b, size_t need)
 		cap = w->buf_max;
 	if ((nb = wal_alloc_aligned(cap)) == NULL)
 		return (-1);
-	if (w->sfill == b) {
-		/* The sealer may be sealing these bytes: take the batch
-		   from it until the loop publishes again. */
-		pthread_mutex_lock(&w->slock);
-		w->sfill = NULL;
-		while (w->sbusy == b)
-			pthread_cond_wait(&w->scond, &w->slock);
-		pthread_mutex_unlock(&w->slock);
-	}
+	/* The sealer may be sealing these bytes: take the batch from it
+	   until the loop publishes again. */
+	if (w->sfill == b)
+		wal_seal_release(w, b, 1);
 	memcpy(nb, b->buf, b->pre + b->len);
 	free(b->buf);
 	b->buf = nb;
@@ -476,7 +484,7 @@ wal_note_segment(struct wal *w, const char *name, uint64_t bytes,
 	if (big != __atomic_load_n(&w->big_flushes, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&w->big_flushes, big, __ATOMIC_RELAXED);
 		if (w->spare_mode == WAL_SPARE_AUTO)
-				wal_log(w, 6, "wal: %s: segment %s took %llu bytes a "
+			wal_log(w, 6, "wal: %s: segment %s took %llu bytes a "
 			    "flush: spare segments are now %s", w->dir, name,
 			    (unsigned long long)(bytes / n),
 			    big ? "fallocated only" : "written with zeros");
@@ -727,9 +735,9 @@ wal_fail(struct wal *w, const char *what, char *cause)
  * random id and, with a key ring, the active key id, a fresh salt and the
  * key check; loads the segment's data key into the writer's context,
  * which each batch of the segment copies before its records are sealed
- * (wal_batch_key; the sealer and the flusher seal with the copy). This happens when the loop starts filling a
- * segment, before the flusher activates it (the spare is made ahead and
- * gets this header only then).
+ * (wal_batch_key; the sealer and the flusher seal with the copy). This
+ * happens when the loop starts filling a segment, before the flusher
+ * activates it (the spare is made ahead and gets this header only then).
  */
 static int
 wal_seg_params(struct wal *w, struct wal_segparm *sp, uint64_t first,
@@ -973,13 +981,10 @@ wal_flush_begin(struct wal *w)
 	/* A failure latches the log: the flusher then refuses the batch,
 	   and its waiters learn the outcome is unknown. */
 	(void)wal_batch_key(w, b);
-	if (w->sfill == b) {
-		/* The flusher takes it over (wal_flush_io waits for the
-		   sealer's chunk in progress). */
-		pthread_mutex_lock(&w->slock);
-		w->sfill = NULL;
-		pthread_mutex_unlock(&w->slock);
-	}
+	/* The flusher takes it over (wal_flush_io waits for the sealer's
+	   chunk in progress). */
+	if (w->sfill == b)
+		wal_seal_release(w, b, 0);
 	wal_batch_reset(nb);
 	if (b->ends_seg) {
 		if (!b->seals) {
@@ -1085,11 +1090,11 @@ fail:
 /*
  * Seals records of batch b (before they are written), from b->sealed on,
  * up to `end`, stopping at the first record that begins `chunk` bytes or
- * more after b->sealed: encrypts each payload in place under the batch's segment key,
- * sets each record's CRC, and carries b->dcrc over them. The loop only
- * copied them in: this is the work it is spared. Whoever calls this owns
- * b: the sealer while it is sbusy, the flusher once it is out and the
- * sealer has left it.
+ * more after b->sealed: encrypts each payload in place under the batch's
+ * segment key, sets each record's CRC, and carries b->dcrc over them.
+ * The loop only copied them in: this is the work it is spared. Whoever
+ * calls this owns b: the sealer while it is sbusy, the flusher once it is
+ * out and the sealer has left it.
  */
 static int
 wal_seal_recs(struct wal *w, struct wal_batch *b, size_t end, size_t chunk,
@@ -1190,10 +1195,7 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 
 	/* The sealer may still be sealing a chunk of b: b is the flusher's
 	   once it has left, whatever happens next. */
-	pthread_mutex_lock(&w->slock);
-	while (w->sbusy == b)
-		pthread_cond_wait(&w->scond, &w->slock);
-	pthread_mutex_unlock(&w->slock);
+	wal_seal_release(w, b, 1);
 	b->ok = 0;
 	if (wal_is_failed(w)) {
 		segment_cause(cause, "%s: the log failed earlier: nothing is "
