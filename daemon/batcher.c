@@ -285,6 +285,19 @@ batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 		b->cbs.spare_cb(b->cbs.arg);
 }
 
+/* Wakes the sealer if it sleeps. */
+static void
+batcher_wake_sealer(struct batcher *b)
+{
+	if (!__atomic_load_n(&b->sealer_idle, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_store_n(&b->sealer_idle, 0, __ATOMIC_RELAXED);
+	if (sem_post(&b->seal_go) != 0) {
+		log_err("waking the sealer: %s", strerror(errno));
+		__atomic_store_n(&b->sealer_idle, 1, __ATOMIC_RELAXED);
+	}
+}
+
 /* Takes a finished batch back mid-turn, and wakes the sealer; see
    batcher.h. */
 void
@@ -298,14 +311,8 @@ batcher_poll(struct batcher *b)
 		batcher_done(b);
 	/* Publish in any case: a sealer already awake goes on with what
 	   is published while it works. Wake it only when it sleeps. */
-	if (b->batch != NULL && wal_seal_wanted(b->wal) &&
-	    __atomic_load_n(&b->sealer_idle, __ATOMIC_ACQUIRE)) {
-		__atomic_store_n(&b->sealer_idle, 0, __ATOMIC_RELAXED);
-		if (sem_post(&b->seal_go) != 0) {
-			log_err("waking the sealer: %s", strerror(errno));
-			__atomic_store_n(&b->sealer_idle, 1, __ATOMIC_RELAXED);
-		}
-	}
+	if (b->batch != NULL && wal_seal_wanted(b->wal))
+		batcher_wake_sealer(b);
 }
 
 /* Detaches the filling batch: 0, or -1 when there is nothing to write. */
@@ -316,6 +323,9 @@ batcher_detach(struct batcher *b)
 
 	if ((batch = wal_flush_begin(b->wal)) == NULL)
 		return (-1);
+	/* The sealer finishes a split batch while the flusher writes. */
+	if (wal_batch_split(batch))
+		batcher_wake_sealer(b);
 	b->started++;
 	b->batch = batch;
 	return (0);

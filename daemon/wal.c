@@ -38,8 +38,9 @@
  * reads as zeros after its last record (written zeros, or fallocated
  * blocks never written: see wal_prepare_spare).
  *
- * WRITES. A batch is written with one pwrite and one fdatasync. With
- * O_DIRECT it covers [tail rounded down to 4096, end rounded up to 4096):
+ * WRITES. A batch is written with one pwrite and one fdatasync (two
+ * pwrites, one after the other, when the sealer finishes it meanwhile:
+ * wal_flush_io). With O_DIRECT it covers [tail rounded down to 4096, end rounded up to 4096):
  * the buffer starts with a copy of the partial last block, so the bytes of
  * records already acknowledged are rewritten identical (buffered I/O writes
  * back the same page cache content). Failure model: a 512-byte sector is
@@ -111,6 +112,16 @@
    switch only for a larger backlog (on 128-byte records it never paid). */
 #define WAL_SEAL_AHEAD_ENC	(64u << 10)
 #define WAL_SEAL_AHEAD_PLAIN	(256u << 10)
+/* A batch handed to the flusher with this many record bytes not sealed
+   yet is written in two parts: the flusher writes the sealed part while
+   the sealer finishes the rest (wal_flush_io). Below it, one more pwrite
+   costs more than sealing the rest on the flusher; plain records are
+   sealed at CRC speed, so for them it never pays. */
+#define WAL_SPLIT_TAIL		(64u << 10)
+#define WAL_SPLIT_PREFIX	(256u << 10)	/* and at least this sealed */
+/* The sealer's chunk on a batch that is out: the flusher waits for the
+   chunk in progress when its first write returns. */
+#define WAL_SEAL_CHUNK_OUT	(64u << 10)
 
 enum wal_spare_state {
 	SPARE_NONE,
@@ -170,6 +181,8 @@ struct wal_batch {
 	size_t		 sealed;	/* atomic where the loop reads it */
 	uint32_t	 dcrc;
 	int		 ahead_off;
+	int		 split;		/* out, and the sealer finishes it
+					   while its sealed part is written */
 	char		*ahead_cause;
 };
 
@@ -233,12 +246,14 @@ struct wal {
 	uint64_t	 flushes;
 
 	/* Sealing ahead, under slock: sfill is the filling batch once the
-	   loop has let the sealer at it (its key copied); sbusy is the batch
+	   loop has let the sealer at it (its key copied); sout is a batch
+	   out that the sealer finishes first (a split one); sbusy is the batch
 	   the sealer is sealing outside the lock, which no one else may touch
 	   or move until it is NULL again (scond). */
 	pthread_mutex_t	 slock;
 	pthread_cond_t	 scond;
 	struct wal_batch *sfill;
+	struct wal_batch *sout;
 	struct wal_batch *sbusy;
 	uint64_t	 sealed_ahead;	/* atomic: bytes the sealer sealed */
 };
@@ -310,6 +325,8 @@ wal_seal_release(struct wal *w, struct wal_batch *b, int wait)
 	pthread_mutex_lock(&w->slock);
 	if (w->sfill == b)
 		w->sfill = NULL;
+	if (w->sout == b)
+		w->sout = NULL;
 	while (wait && w->sbusy == b)
 		pthread_cond_wait(&w->scond, &w->slock);
 	pthread_mutex_unlock(&w->slock);
@@ -366,6 +383,7 @@ wal_batch_reset(struct wal_batch *b)
 	__atomic_store_n(&b->pub, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&b->sealed, 0, __ATOMIC_RELAXED);
 	b->dcrc = 0;
+	b->split = 0;
 	__atomic_store_n(&b->ahead_off, 0, __ATOMIC_RELAXED);
 	free(b->ahead_cause);
 	b->ahead_cause = NULL;
@@ -982,8 +1000,20 @@ wal_flush_begin(struct wal *w)
 	   and its waiters learn the outcome is unknown. */
 	(void)wal_batch_key(w, b);
 	/* The flusher takes it over (wal_flush_io waits for the sealer's
-	   chunk in progress). */
-	if (w->sfill == b)
+	   chunk in progress). With a long tail not sealed yet, the sealer
+	   goes on with it while the flusher writes the part before. */
+	if (w->tag != 0 && !wal_is_failed(w) &&
+	    !__atomic_load_n(&b->ahead_off, __ATOMIC_RELAXED) &&
+	    b->len - __atomic_load_n(&b->sealed, __ATOMIC_RELAXED) >=
+	    WAL_SPLIT_TAIL) {
+		pthread_mutex_lock(&w->slock);
+		if (w->sfill == b)
+			w->sfill = NULL;
+		__atomic_store_n(&b->pub, b->len, __ATOMIC_RELEASE);
+		b->split = 1;
+		w->sout = b;
+		pthread_mutex_unlock(&w->slock);
+	} else if (w->sfill == b)
 		wal_seal_release(w, b, 0);
 	wal_batch_reset(nb);
 	if (b->ends_seg) {
@@ -1017,6 +1047,13 @@ uint64_t
 wal_batch_last_lsn(const struct wal_batch *b)
 {
 	return (b->nrec > 0 ? b->last_lsn : 0);
+}
+
+/* Sealed in two parts; see wal.h. */
+int
+wal_batch_split(const struct wal_batch *b)
+{
+	return (b->split);
 }
 
 /* Neither begins nor ends a segment; see wal.h. */
@@ -1125,7 +1162,9 @@ wal_seal_recs(struct wal *w, struct wal_batch *b, size_t end, size_t chunk,
 		b->dcrc = crc32c(b->dcrc, p, rs);
 		off += rs;
 	}
-	__atomic_store_n(&b->sealed, off, __ATOMIC_RELAXED);
+	/* Release: a split batch's flusher writes what this says is
+	   sealed without taking slock (wal_flush_io). */
+	__atomic_store_n(&b->sealed, off, __ATOMIC_RELEASE);
 	return (rc);
 }
 
@@ -1134,12 +1173,21 @@ void
 wal_seal_ahead(struct wal *w)
 {
 	struct wal_batch	*b;
-	size_t			 pub, from;
+	size_t			 pub, from, chunk;
 	char			*cause;
 	int			 rc;
 
 	pthread_mutex_lock(&w->slock);
-	while ((b = w->sfill) != NULL && !b->ahead_off) {	/* ours */
+	for (;;) {
+		/* Ours: the batch out first, its flusher will wait for it. */
+		chunk = WAL_SEAL_CHUNK_OUT;
+		if ((b = w->sout) == NULL || b->ahead_off ||
+		    b->sealed >= b->pub) {
+			chunk = WAL_SEAL_CHUNK;
+			b = w->sfill;
+		}
+		if (b == NULL || b->ahead_off)
+			break;
 		pub = __atomic_load_n(&b->pub, __ATOMIC_ACQUIRE);
 		if (b->sealed >= pub)
 			break;
@@ -1147,7 +1195,7 @@ wal_seal_ahead(struct wal *w)
 		pthread_mutex_unlock(&w->slock);
 		cause = NULL;
 		from = b->sealed;
-		rc = wal_seal_recs(w, b, pub, WAL_SEAL_CHUNK, &cause);
+		rc = wal_seal_recs(w, b, pub, chunk, &cause);
 		__atomic_fetch_add(&w->sealed_ahead, b->sealed - from,
 		    __ATOMIC_RELAXED);
 		pthread_mutex_lock(&w->slock);
@@ -1182,8 +1230,36 @@ wal_seal_batch(struct wal *w, struct wal_batch *b, char **cause)
 }
 
 /*
+ * Writes the sealed part of a split batch (wal_flush_begin) from the start
+ * of its buffer while the sealer seals the rest, which lies beyond it:
+ * the bytes written and those being sealed never overlap. Returns how many
+ * bytes of the write (from wstart) are done, 0 if the part is too small
+ * to be worth a write of its own, or -1.
+ */
+static ssize_t
+wal_write_sealed(struct wal *w, struct wal_batch *b, uint64_t wstart,
+    char **cause)
+{
+	size_t	n;
+
+	/* Acquire: pairs with the sealer's store in wal_seal_recs. */
+	n = __atomic_load_n(&b->sealed, __ATOMIC_ACQUIRE);
+	if (w->direct)
+		n = (b->pre + n) & ~(size_t)(IO_ALIGN - 1);
+	if (n < WAL_SPLIT_PREFIX ||
+	    __atomic_load_n(&b->ahead_off, __ATOMIC_RELAXED))
+		return (0);
+	if (wal_pwrite_all(w->afd, b->buf, n, wstart) != 0) {
+		wal_syscall_cause(w, cause, "pwrite", w->aname, wstart);
+		return (-1);
+	}
+	return ((ssize_t)n);
+}
+
+/*
  * Writes and syncs a batch (flusher thread): activates the spare if the
- * batch begins a segment, seals its records, one pwrite and one fdatasync,
+ * batch begins a segment, seals its records, one pwrite (two for a split
+ * batch: the part the sealer finished, then the rest) and one fdatasync,
  * then the footer if it ends one. Any failure latches the log: an fsync is
  * never retried.
  */
@@ -1191,13 +1267,17 @@ int
 wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 {
 	uint64_t	wstart;
-	size_t		wlen;
+	size_t		wlen, done = 0;
+	ssize_t		n;
 
 	/* The sealer may still be sealing a chunk of b: b is the flusher's
-	   once it has left, whatever happens next. */
-	wal_seal_release(w, b, 1);
+	   once it has left, whatever happens next. A split batch it goes
+	   on sealing while the first part is written. */
+	if (!b->split)
+		wal_seal_release(w, b, 1);
 	b->ok = 0;
 	if (wal_is_failed(w)) {
+		wal_seal_release(w, b, 1);
 		segment_cause(cause, "%s: the log failed earlier: nothing is "
 		    "written until a restart recovers it", w->dir);
 		errno = EIO;
@@ -1215,8 +1295,6 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 		goto fail;
 	}
 	if (b->len > 0) {
-		if (wal_seal_batch(w, b, cause) != 0)
-			goto fail;
 		if (w->direct) {
 			wstart = b->off - b->pre;
 			wlen = (size_t)WAL_ROUND_UP(b->pre + b->len, IO_ALIGN);
@@ -1224,8 +1302,18 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 			wstart = b->off;
 			wlen = b->len;
 		}
-		if (wal_pwrite_all(w->afd, b->buf, wlen, wstart) != 0) {
-			wal_syscall_cause(w, cause, "pwrite", w->aname, wstart);
+		if (b->split) {
+			if ((n = wal_write_sealed(w, b, wstart, cause)) < 0)
+				goto fail;
+			done = (size_t)n;
+			wal_seal_release(w, b, 1);
+		}
+		if (wal_seal_batch(w, b, cause) != 0)
+			goto fail;
+		if (wal_pwrite_all(w->afd, b->buf + done, wlen - done,
+		    wstart + done) != 0) {
+			wal_syscall_cause(w, cause, "pwrite", w->aname,
+			    wstart + done);
 			goto fail;
 		}
 #ifndef WALD_PLANT_EARLY_ACK	/* a planted bug for the tests' own test:
@@ -1251,6 +1339,7 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 	return (0);
 
 fail:
+	wal_seal_release(w, b, 1);
 	__atomic_store_n(&w->failed, 1, __ATOMIC_RELEASE);
 	wal_log(w, 3, "wal: %s: log latched failed, appends refused until "
 	    "restart", (cause != NULL && *cause != NULL) ? *cause : w->dir);

@@ -129,7 +129,9 @@ uint64_t	 wal_flush_end(struct wal *, struct wal_batch *);
  * returns 1 when enough of them are not sealed yet to be worth waking
  * it. wal_seal_ahead (the sealer thread) seals them, in order, and
  * returns when it has caught up; the loop and the flusher wait for it
- * only while it finishes a chunk of 256 KiB.
+ * only while it finishes a chunk of 256 KiB. A batch detached with a
+ * long tail not sealed (wal_batch_split) it finishes first, in chunks of
+ * 64 KiB, while the flusher writes the part before.
  */
 int		 wal_seal_wanted(struct wal *);
 void		 wal_seal_ahead(struct wal *);
@@ -138,6 +140,9 @@ uint64_t	 wal_batch_last_lsn(const struct wal_batch *);
 /* 1 when writing the batch is one pwrite and one fdatasync: it neither
    begins nor ends a segment. */
 int		 wal_batch_plain(const struct wal_batch *);
+/* 1 when the sealer is to finish sealing the batch (just detached) while
+   the flusher writes the part it has sealed: the sealer must be woken. */
+int		 wal_batch_split(const struct wal_batch *);
 
 /* Makes sure a spare segment is ready (see enum wal_spare_mode and
    wal.c). 0, or -1 and *cause

@@ -4,12 +4,14 @@
  * rotation, an empty segment taking a new key, no (key, nonce) pair used
  * twice after a torn tail or a restored backup, tampering and moved
  * records detected, wrong and missing keys refused; batches sealed in
- * parts by a sealer thread ahead of the flusher.
+ * parts by a sealer thread ahead of the flusher, and a batch written in
+ * two parts while the sealer finishes it.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
 
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include "crc32c.h"
 #include "keyring.h"
 #include "segment.h"
+#include "sysio.h"
 #include "wal.h"
 
 #define SEG1M	(1ull << 20)
@@ -1150,6 +1153,166 @@ START_TEST(test_seal_ahead)
 }
 END_TEST
 
+/*
+ * A split batch (wal_flush_begin): one handed to the flusher with a long
+ * tail the sealer has not reached. The flusher writes the sealed part
+ * while the sealer seals the tail, then writes the tail. The pwrite hook
+ * plays the sealer during the first write, and fails the second when
+ * asked.
+ */
+static struct {
+	struct wal	*w;
+	int		 calls;
+	size_t		 len[4];
+	off_t		 off[4];
+	int		 fail_second;
+} split;
+
+static ssize_t
+split_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	int	i = split.calls++;
+
+	if (i < 4) {
+		split.len[i] = n;
+		split.off[i] = off;
+	}
+	if (i == 0)
+		wal_seal_ahead(split.w);	/* the sealer, meanwhile */
+	if (i == 1 && split.fail_second) {
+		errno = EIO;
+		return (-1);
+	}
+	return (sysio_real.pwrite(fd, buf, n, off));
+}
+
+/* Appends LSNs up to last (the spare prepared when asked for). */
+static void
+split_append(struct wal *w, uint64_t last)
+{
+	static unsigned char	 buf[4096];
+	struct wal_stats	 st;
+	uint64_t		 lsn;
+	uint32_t		 len;
+	char			*cause = NULL;
+	enum wal_rc		 rc;
+
+	for (wal_stats(w, &st); st.next_lsn <= last; wal_stats(w, &st)) {
+		len = crypt_len(st.next_lsn);
+		crypt_payload(st.next_lsn, 0, buf, len);
+		rc = wal_append(w, (uint16_t)(st.next_lsn % 7),
+		    (uint32_t)(st.next_lsn % 3), (uint16_t)(st.next_lsn % 5),
+		    buf, len, &lsn);
+		if (rc == WAL_EWAIT && wal_prepare_spare(w, &cause) != 0)
+			ck_abort_msg("prepare: %s", cause);
+		ck_assert(rc == WAL_OK || rc == WAL_EWAIT);
+	}
+}
+
+static void
+split_run(struct keyring *kr, enum wal_direct direct, int fail_second)
+{
+	struct wal_options	 o;
+	struct wal_batch	*b;
+	struct wal_stats	 st;
+	struct wal		*w;
+	char			*dir = crypt_tmpdir(), *cause = NULL, rep[4096];
+	uint64_t		 n;
+	int			 r;
+
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.segment_size = SEG1M;
+	o.max_record = 4096;
+	o.direct_io = direct;
+	o.keyring = kr;
+	o.log = crypt_log_cb;
+	if ((w = wal_open(&o, &cause)) == NULL)
+		ck_abort_msg("wal_open: %s", cause);
+	/* About 375 KB published and sealed, then 150 KB more. */
+	split_append(w, 250);
+	(void)wal_seal_wanted(w);
+	wal_seal_ahead(w);
+	split_append(w, 350);
+	wal_stats(w, &st);
+	n = st.sealed_ahead;
+	ck_assert_uint_gt(n, 256u << 10);
+
+	ck_assert_ptr_nonnull(b = wal_flush_begin(w));
+	/* A plain log seals at CRC speed: it never splits. */
+	ck_assert_int_eq(wal_batch_split(b), kr != NULL);
+	memset(&split, 0, sizeof split);
+	split.w = w;
+	split.fail_second = fail_second;
+	sysio.pwrite = split_pwrite;
+	r = wal_flush_io(w, b, &cause);
+	sysio = sysio_real;
+	wal_flush_end(w, b);
+	wal_stats(w, &st);
+	if (kr == NULL) {
+		ck_assert_int_eq(r, 0);
+		ck_assert_int_eq(split.calls, 1);
+		ck_assert_uint_eq(st.sealed_ahead, n);
+		goto check;
+	}
+	/* The sealed part first, from the batch's first block; the sealer
+	   sealed the rest meanwhile; then the rest, right after it. */
+	ck_assert_int_eq(split.calls, 2);
+	ck_assert_uint_ge(split.len[0], n - (direct == WAL_DIRECT_ON ?
+	    4096 : 0));
+	ck_assert_uint_le(split.len[0], n + 4096);
+	ck_assert_uint_eq((uint64_t)split.off[1],
+	    (uint64_t)split.off[0] + split.len[0]);
+	if (direct == WAL_DIRECT_ON)
+		ck_assert_uint_eq(split.len[0] % 4096, 0);
+	if (fail_second) {
+		ck_assert_int_eq(r, -1);
+		ck_assert_msg(cause != NULL && strstr(cause, "pwrite") != NULL,
+		    "cause: %s", cause != NULL ? cause : "(none)");
+		free(cause);
+		ck_assert_int_eq(st.failed, 1);
+		ck_assert_uint_eq(st.durable_lsn, 0);
+		wal_close(w);
+		/* Nothing was acknowledged; what was written recovers
+		   whole, up to where the write stopped. */
+		w = crypt_open(dir, kr);
+		wal_stats(w, &st);
+		wal_close(w);
+		n = crypt_readall(dir, kr, 1, 0, 0);
+		ck_assert_uint_eq(st.next_lsn, n + 1);
+		ck_assert_uint_lt(n, 350);
+		ck_assert_msg(crypt_verify(dir, kr, rep, sizeof rep) == 0,
+		    "%s", rep);
+		goto out;
+	}
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(st.durable_lsn, 350);
+	ck_assert_uint_eq(st.sealed_ahead, st.bytes_written);
+check:
+	wal_close(w);
+	ck_assert_uint_eq(crypt_readall(dir, kr, 1, 0, 0), 350);
+	ck_assert_msg(crypt_verify(dir, kr, rep, sizeof rep) == 0, "%s", rep);
+	w = crypt_open(dir, kr);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.next_lsn, 351);
+	wal_close(w);
+out:
+	crypt_sh("rm -rf '%s'", dir);
+	free(dir);
+}
+
+START_TEST(test_seal_split)
+{
+	struct keyring	*kr = crypt_ring(K1);
+
+	split_run(kr, WAL_DIRECT_ON, 0);
+	split_run(kr, WAL_DIRECT_OFF, 0);
+	split_run(kr, WAL_DIRECT_ON, 1);
+	split_run(NULL, WAL_DIRECT_ON, 0);
+	keyring_free(kr);
+}
+END_TEST
+
 static Suite *
 crypt_suite(void)
 {
@@ -1167,6 +1330,7 @@ crypt_suite(void)
 	tcase_add_test(tc, test_wrong_or_missing_key);
 	tcase_add_test(tc, test_plain_then_encrypted);
 	tcase_add_test(tc, test_seal_ahead);
+	tcase_add_test(tc, test_seal_split);
 	suite_add_tcase(s, tc);
 	return (s);
 }
