@@ -103,14 +103,16 @@
    wal_prepare_spare). */
 #define WAL_BIG_FLUSH		(256u << 10)
 #define WAL_ROUND_UP(x, a)	(((x) + (a) - 1) & ~((uint64_t)(a) - 1))
-/* The sealer seals this much, then lets the flusher have the batch if it
-   wants it (wal_seal_ahead). */
+/* The sealer seals this much before it looks for newly published records
+   (wal_seal_ahead); whoever takes a batch from it stops it sooner, after
+   the record in progress (wal_seal_release). */
 #define WAL_SEAL_CHUNK		(256u << 10)
 /* Record bytes not sealed yet that are worth waking the sealer for: it
-   encrypts about 2.4 GB/s on one core of the development machine, but
-   sealing plain records is two CRCs (20 GB/s), which is worth a thread
-   switch only for a larger backlog (on 128-byte records it never paid). */
-#define WAL_SEAL_AHEAD_ENC	(64u << 10)
+   encrypts about 2.4 GB/s of 4 KiB records and 0.6 GB/s of 128-byte ones
+   on one core of the development machine, but sealing plain records is
+   two CRCs (20 GB/s), which is worth a thread switch only for a larger
+   backlog (on 128-byte records it never paid). */
+#define WAL_SEAL_AHEAD_ENC	(16u << 10)
 #define WAL_SEAL_AHEAD_PLAIN	(256u << 10)
 /* A batch handed to the flusher with this many record bytes not sealed
    yet is written in two parts: the flusher writes the sealed part while
@@ -119,9 +121,6 @@
    sealed at CRC speed, so for them it never pays. */
 #define WAL_SPLIT_TAIL		(64u << 10)
 #define WAL_SPLIT_PREFIX	(256u << 10)	/* and at least this sealed */
-/* The sealer's chunk on a batch that is out: the flusher waits for the
-   chunk in progress when its first write returns. */
-#define WAL_SEAL_CHUNK_OUT	(64u << 10)
 
 enum wal_spare_state {
 	SPARE_NONE,
@@ -183,6 +182,8 @@ struct wal_batch {
 	int		 ahead_off;
 	int		 split;		/* out, and the sealer finishes it
 					   while its sealed part is written */
+	int		 stop;		/* atomic: the sealer is to stop
+					   after the record in progress */
 	char		*ahead_cause;
 };
 
@@ -318,7 +319,7 @@ wal_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 }
 
 /* Takes batch b from the sealer: it starts no more work on it, and with
-   wait, has finished the chunk of it it was sealing, if any. */
+   wait, has stopped after the record of it it was sealing, if any. */
 static void
 wal_seal_release(struct wal *w, struct wal_batch *b, int wait)
 {
@@ -327,8 +328,12 @@ wal_seal_release(struct wal *w, struct wal_batch *b, int wait)
 		w->sfill = NULL;
 	if (w->sout == b)
 		w->sout = NULL;
-	while (wait && w->sbusy == b)
-		pthread_cond_wait(&w->scond, &w->slock);
+	if (wait && w->sbusy == b) {
+		__atomic_store_n(&b->stop, 1, __ATOMIC_RELAXED);
+		while (w->sbusy == b)
+			pthread_cond_wait(&w->scond, &w->slock);
+		__atomic_store_n(&b->stop, 0, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&w->slock);
 }
 
@@ -384,6 +389,7 @@ wal_batch_reset(struct wal_batch *b)
 	__atomic_store_n(&b->sealed, 0, __ATOMIC_RELAXED);
 	b->dcrc = 0;
 	b->split = 0;
+	__atomic_store_n(&b->stop, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&b->ahead_off, 0, __ATOMIC_RELAXED);
 	free(b->ahead_cause);
 	b->ahead_cause = NULL;
@@ -1142,7 +1148,8 @@ wal_seal_recs(struct wal *w, struct wal_batch *b, size_t end, size_t chunk,
 	uint32_t	 slen;
 	int		 rc = 0;
 
-	while (off < end && off - b->sealed < chunk) {
+	while (off < end && off - b->sealed < chunk &&
+	    !__atomic_load_n(&b->stop, __ATOMIC_RELAXED)) {
 		p = b->buf + b->pre + off;
 		slen = seg_get32(p + 16);
 		rs = seg_rec_size(slen);
@@ -1173,19 +1180,16 @@ void
 wal_seal_ahead(struct wal *w)
 {
 	struct wal_batch	*b;
-	size_t			 pub, from, chunk;
+	size_t			 pub, from;
 	char			*cause;
 	int			 rc;
 
 	pthread_mutex_lock(&w->slock);
 	for (;;) {
 		/* Ours: the batch out first, its flusher will wait for it. */
-		chunk = WAL_SEAL_CHUNK_OUT;
 		if ((b = w->sout) == NULL || b->ahead_off ||
-		    b->sealed >= b->pub) {
-			chunk = WAL_SEAL_CHUNK;
+		    b->sealed >= b->pub)
 			b = w->sfill;
-		}
 		if (b == NULL || b->ahead_off)
 			break;
 		pub = __atomic_load_n(&b->pub, __ATOMIC_ACQUIRE);
@@ -1195,7 +1199,7 @@ wal_seal_ahead(struct wal *w)
 		pthread_mutex_unlock(&w->slock);
 		cause = NULL;
 		from = b->sealed;
-		rc = wal_seal_recs(w, b, pub, chunk, &cause);
+		rc = wal_seal_recs(w, b, pub, WAL_SEAL_CHUNK, &cause);
 		__atomic_fetch_add(&w->sealed_ahead, b->sealed - from,
 		    __ATOMIC_RELAXED);
 		pthread_mutex_lock(&w->slock);

@@ -128,10 +128,10 @@ uint64_t	 wal_flush_end(struct wal *, struct wal_batch *);
  * thread) lets the sealer at the filling batch's complete records and
  * returns 1 when enough of them are not sealed yet to be worth waking
  * it. wal_seal_ahead (the sealer thread) seals them, in order, and
- * returns when it has caught up; the loop and the flusher wait for it
- * only while it finishes a chunk of 256 KiB. A batch detached with a
- * long tail not sealed (wal_batch_split) it finishes first, in chunks of
- * 64 KiB, while the flusher writes the part before.
+ * returns when it has caught up; the loop and the flusher, taking a
+ * batch from it, wait only for the record it is sealing. A batch detached
+ * with a long tail not sealed (wal_batch_split) it finishes first, while
+ * the flusher writes the part before.
  */
 int		 wal_seal_wanted(struct wal *);
 void		 wal_seal_ahead(struct wal *);
