@@ -40,13 +40,14 @@
  *
  * WRITES. A batch is written with one pwrite and one fdatasync (two
  * pwrites, one after the other, when the sealer finishes it meanwhile:
- * wal_flush_io). With O_DIRECT it covers [tail rounded down to 4096, end rounded up to 4096):
- * the buffer starts with a copy of the partial last block, so the bytes of
- * records already acknowledged are rewritten identical (buffered I/O writes
- * back the same page cache content). Failure model: a 512-byte sector is
- * written atomically, so after power loss each sector holds its old or its
- * new content, and for the acknowledged prefix both are the same: a torn
- * write can only damage records of the flush that was not acknowledged.
+ * wal_flush_io). With O_DIRECT it covers [tail rounded down to 4096, end
+ * rounded up to 4096): the buffer starts with a copy of the partial last
+ * block, so the bytes of records already acknowledged are rewritten
+ * identical (buffered I/O writes back the same page cache content).
+ * Failure model: a 512-byte sector is written atomically, so after power
+ * loss each sector holds its old or its new content, and for the
+ * acknowledged prefix both are the same: a torn write can only damage
+ * records of the flush that was not acknowledged.
  *
  * RECOVERY of the last, unsealed segment: scan records from 4096 while each
  * is valid with LSN n = previous + 1. At the first invalid one, search the
@@ -1005,9 +1006,9 @@ wal_flush_begin(struct wal *w)
 	/* A failure latches the log: the flusher then refuses the batch,
 	   and its waiters learn the outcome is unknown. */
 	(void)wal_batch_key(w, b);
-	/* The flusher takes it over (wal_flush_io waits for the sealer's
-	   chunk in progress). With a long tail not sealed yet, the sealer
-	   goes on with it while the flusher writes the part before. */
+	/* The flusher takes it over (wal_flush_io waits for the record the
+	   sealer is sealing, if any). With a long tail not sealed yet, the
+	   sealer goes on with it while the flusher writes the part before. */
 	if (w->tag != 0 && !wal_is_failed(w) &&
 	    !__atomic_load_n(&b->ahead_off, __ATOMIC_RELAXED) &&
 	    b->len - __atomic_load_n(&b->sealed, __ATOMIC_RELAXED) >=
@@ -1274,7 +1275,7 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 	size_t		wlen, done = 0;
 	ssize_t		n;
 
-	/* The sealer may still be sealing a chunk of b: b is the flusher's
+	/* The sealer may still be sealing a record of b: b is the flusher's
 	   once it has left, whatever happens next. A split batch it goes
 	   on sealing while the first part is written. */
 	if (!b->split)
