@@ -1054,20 +1054,14 @@ ahead_finish(struct wal *w, struct wal_batch **out)
 	*out = NULL;
 }
 
-static void
-ahead_run(struct keyring *kr, int threaded, enum wal_direct direct)
+/* Opens dir for the sealing tests: 1 MiB segments, records up to 4 KiB
+   (64 KiB batch buffers at first). */
+static struct wal *
+ahead_open(const char *dir, struct keyring *kr, enum wal_direct direct)
 {
 	struct wal_options	 o;
-	struct ahead_ctx	 c;
-	struct wal_batch	*out = NULL;
 	struct wal		*w;
-	struct wal_stats	 st;
-	pthread_t		 t;
-	unsigned char		 buf[4096];
-	char			*dir = crypt_tmpdir(), *cause = NULL, rep[4096];
-	uint64_t		 lsn, n = 0;
-	uint32_t		 len;
-	enum wal_rc		 rc;
+	char			*cause = NULL;
 
 	memset(&o, 0, sizeof o);
 	o.dir = dir;
@@ -1078,6 +1072,44 @@ ahead_run(struct keyring *kr, int threaded, enum wal_direct direct)
 	o.log = crypt_log_cb;
 	if ((w = wal_open(&o, &cause)) == NULL)
 		ck_abort_msg("wal_open: %s", cause);
+	return (w);
+}
+
+/* The log in dir holds LSNs 1 to n as written, verifies clean and
+   recovers to them; then dir is removed and freed. */
+static void
+ahead_check(char *dir, struct keyring *kr, uint64_t n)
+{
+	struct wal_stats	 st;
+	struct wal		*w;
+	char			 rep[4096];
+
+	ck_assert_uint_eq(crypt_readall(dir, kr, 1, 0, 0), n);
+	ck_assert_msg(crypt_verify(dir, kr, rep, sizeof rep) == 0, "%s", rep);
+	/* Recovery reads the active segment's records, CRCs and all. */
+	w = crypt_open(dir, kr);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.next_lsn, n + 1);
+	wal_close(w);
+	crypt_sh("rm -rf '%s'", dir);
+	free(dir);
+}
+
+static void
+ahead_run(struct keyring *kr, int threaded, enum wal_direct direct)
+{
+	struct ahead_ctx	 c;
+	struct wal_batch	*out = NULL;
+	struct wal		*w;
+	struct wal_stats	 st;
+	pthread_t		 t;
+	unsigned char		 buf[4096];
+	char			*dir = crypt_tmpdir(), *cause = NULL;
+	uint64_t		 lsn, n = 0;
+	uint32_t		 len;
+	enum wal_rc		 rc;
+
+	w = ahead_open(dir, kr, direct);
 	c.w = w;
 	c.stop = 0;
 	if (threaded)
@@ -1129,15 +1161,7 @@ ahead_run(struct keyring *kr, int threaded, enum wal_direct direct)
 	}
 	wal_close(w);
 
-	ck_assert_uint_eq(crypt_readall(dir, kr, 1, 0, 0), 4000);
-	ck_assert_msg(crypt_verify(dir, kr, rep, sizeof rep) == 0, "%s", rep);
-	/* Recovery reads the active segment's records, CRCs and all. */
-	w = crypt_open(dir, kr);
-	wal_stats(w, &st);
-	ck_assert_uint_eq(st.next_lsn, 4001);
-	wal_close(w);
-	crypt_sh("rm -rf '%s'", dir);
-	free(dir);
+	ahead_check(dir, kr, 4000);
 }
 
 START_TEST(test_seal_ahead)
@@ -1186,54 +1210,24 @@ split_pwrite(int fd, const void *buf, size_t n, off_t off)
 	return (sysio_real.pwrite(fd, buf, n, off));
 }
 
-/* Appends LSNs up to last (the spare prepared when asked for). */
-static void
-split_append(struct wal *w, uint64_t last)
-{
-	static unsigned char	 buf[4096];
-	struct wal_stats	 st;
-	uint64_t		 lsn;
-	uint32_t		 len;
-	char			*cause = NULL;
-	enum wal_rc		 rc;
-
-	for (wal_stats(w, &st); st.next_lsn <= last; wal_stats(w, &st)) {
-		len = crypt_len(st.next_lsn);
-		crypt_payload(st.next_lsn, 0, buf, len);
-		rc = wal_append(w, (uint16_t)(st.next_lsn % 7),
-		    (uint32_t)(st.next_lsn % 3), (uint16_t)(st.next_lsn % 5),
-		    buf, len, &lsn);
-		if (rc == WAL_EWAIT && wal_prepare_spare(w, &cause) != 0)
-			ck_abort_msg("prepare: %s", cause);
-		ck_assert(rc == WAL_OK || rc == WAL_EWAIT);
-	}
-}
-
 static void
 split_run(struct keyring *kr, enum wal_direct direct, int fail_second)
 {
-	struct wal_options	 o;
 	struct wal_batch	*b;
 	struct wal_stats	 st;
 	struct wal		*w;
-	char			*dir = crypt_tmpdir(), *cause = NULL, rep[4096];
+	char			*dir = crypt_tmpdir(), *cause = NULL;
 	uint64_t		 n;
 	int			 r;
 
-	memset(&o, 0, sizeof o);
-	o.dir = dir;
-	o.segment_size = SEG1M;
-	o.max_record = 4096;
-	o.direct_io = direct;
-	o.keyring = kr;
-	o.log = crypt_log_cb;
-	if ((w = wal_open(&o, &cause)) == NULL)
-		ck_abort_msg("wal_open: %s", cause);
+	w = ahead_open(dir, kr, direct);
 	/* About 375 KB published and sealed, then 150 KB more. */
-	split_append(w, 250);
+	while (crypt_append(w, 0) < 250)
+		;
 	(void)wal_seal_wanted(w);
 	wal_seal_ahead(w);
-	split_append(w, 350);
+	while (crypt_append(w, 0) < 350)
+		;
 	wal_stats(w, &st);
 	n = st.sealed_ahead;
 	ck_assert_uint_gt(n, 256u << 10);
@@ -1276,29 +1270,18 @@ split_run(struct keyring *kr, enum wal_direct direct, int fail_second)
 		/* Nothing was acknowledged; what was written recovers
 		   whole, up to where the write stopped. */
 		w = crypt_open(dir, kr);
-		wal_stats(w, &st);
 		wal_close(w);
 		n = crypt_readall(dir, kr, 1, 0, 0);
-		ck_assert_uint_eq(st.next_lsn, n + 1);
 		ck_assert_uint_lt(n, 350);
-		ck_assert_msg(crypt_verify(dir, kr, rep, sizeof rep) == 0,
-		    "%s", rep);
-		goto out;
+		ahead_check(dir, kr, n);
+		return;
 	}
 	ck_assert_int_eq(r, 0);
 	ck_assert_uint_eq(st.durable_lsn, 350);
 	ck_assert_uint_eq(st.sealed_ahead, st.bytes_written);
 check:
 	wal_close(w);
-	ck_assert_uint_eq(crypt_readall(dir, kr, 1, 0, 0), 350);
-	ck_assert_msg(crypt_verify(dir, kr, rep, sizeof rep) == 0, "%s", rep);
-	w = crypt_open(dir, kr);
-	wal_stats(w, &st);
-	ck_assert_uint_eq(st.next_lsn, 351);
-	wal_close(w);
-out:
-	crypt_sh("rm -rf '%s'", dir);
-	free(dir);
+	ahead_check(dir, kr, 350);
 }
 
 START_TEST(test_seal_split)
