@@ -1009,19 +1009,17 @@ wal_flush_begin(struct wal *w)
 	/* The flusher takes it over (wal_flush_io waits for the record the
 	   sealer is sealing, if any). With a long tail not sealed yet, the
 	   sealer goes on with it while the flusher writes the part before. */
-	if (w->tag != 0 && !wal_is_failed(w) &&
+	b->split = w->tag != 0 && !wal_is_failed(w) &&
 	    !__atomic_load_n(&b->ahead_off, __ATOMIC_RELAXED) &&
 	    b->len - __atomic_load_n(&b->sealed, __ATOMIC_RELAXED) >=
-	    WAL_SPLIT_TAIL) {
+	    WAL_SPLIT_TAIL;
+	wal_seal_release(w, b, 0);
+	if (b->split) {
 		pthread_mutex_lock(&w->slock);
-		if (w->sfill == b)
-			w->sfill = NULL;
 		__atomic_store_n(&b->pub, b->len, __ATOMIC_RELEASE);
-		b->split = 1;
 		w->sout = b;
 		pthread_mutex_unlock(&w->slock);
-	} else if (w->sfill == b)
-		wal_seal_release(w, b, 0);
+	}
 	wal_batch_reset(nb);
 	if (b->ends_seg) {
 		if (!b->seals) {
