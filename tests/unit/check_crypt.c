@@ -79,17 +79,25 @@ crypt_sh(const char *fmt, ...)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/* The options of the tests' logs: 1 MiB segments, a key ring (may be
+   NULL), the engine's log kept. */
+static void
+crypt_options(struct wal_options *o, const char *dir, struct keyring *kr)
+{
+	memset(o, 0, sizeof *o);
+	o->dir = dir;
+	o->segment_size = SEG1M;
+	o->keyring = kr;
+	o->log = crypt_log_cb;
+}
+
 /* wal_open with a key ring (may be NULL); *cause on failure. */
 static struct wal *
 crypt_try_open(const char *dir, struct keyring *kr, char **cause)
 {
 	struct wal_options	o;
 
-	memset(&o, 0, sizeof o);
-	o.dir = dir;
-	o.segment_size = SEG1M;
-	o.keyring = kr;
-	o.log = crypt_log_cb;
+	crypt_options(&o, dir, kr);
 	return (wal_open(&o, cause));
 }
 
@@ -1063,13 +1071,9 @@ ahead_open(const char *dir, struct keyring *kr, enum wal_direct direct)
 	struct wal		*w;
 	char			*cause = NULL;
 
-	memset(&o, 0, sizeof o);
-	o.dir = dir;
-	o.segment_size = SEG1M;
+	crypt_options(&o, dir, kr);
 	o.max_record = 4096;
 	o.direct_io = direct;
-	o.keyring = kr;
-	o.log = crypt_log_cb;
 	if ((w = wal_open(&o, &cause)) == NULL)
 		ck_abort_msg("wal_open: %s", cause);
 	return (w);
