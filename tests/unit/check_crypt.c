@@ -4,8 +4,8 @@
  * rotation, an empty segment taking a new key, no (key, nonce) pair used
  * twice after a torn tail or a restored backup, tampering and moved
  * records detected, wrong and missing keys refused; batches sealed in
- * parts by a sealer thread ahead of the flusher, and a batch written in
- * two parts while the sealer finishes it.
+ * parts by a sealer thread ahead of the flusher, a batch written in two
+ * parts while the sealer finishes it, and encryption failing.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -1301,6 +1301,84 @@ START_TEST(test_seal_split)
 }
 END_TEST
 
+/*
+ * Encryption failing on the record of one LSN: keyring_seal is wrapped at
+ * link time (-Wl,--wrap=keyring_seal, Makefile), so wal.c's calls come
+ * here. Whether the sealer meets the failure ahead of the flusher or the
+ * flusher meets it, the flush fails with a cause naming the LSN, the log
+ * latches, nothing of the batch is acknowledged, and what was synced
+ * before recovers whole.
+ */
+static uint64_t	seal_fail_lsn;		/* 0: none fails */
+
+int	__real_keyring_seal(struct keyring_ctx *, const unsigned char *,
+	    const void *, uint32_t, unsigned char *);
+int	__wrap_keyring_seal(struct keyring_ctx *, const unsigned char *,
+	    const void *, uint32_t, unsigned char *);
+
+int
+__wrap_keyring_seal(struct keyring_ctx *c, const unsigned char *hdr,
+    const void *in, uint32_t len, unsigned char *out)
+{
+	if (seal_fail_lsn != 0 && seg_get64(hdr + 24) == seal_fail_lsn)
+		return (-1);
+	return (__real_keyring_seal(c, hdr, in, len, out));
+}
+
+static void
+seal_fail_run(struct keyring *kr, int ahead)
+{
+	struct wal_batch	*b;
+	struct wal_stats	 st;
+	struct wal		*w;
+	char			*dir = crypt_tmpdir(), *cause = NULL;
+	uint64_t		 lsn;
+	int			 r;
+
+	w = ahead_open(dir, kr, WAL_DIRECT_ON);
+	while (crypt_append(w, 0) < 20)
+		;
+	ck_assert_uint_eq(crypt_sync(w), 20);
+	seal_fail_lsn = 25;
+	while (crypt_append(w, 0) < 30)
+		;
+	if (ahead) {
+		(void)wal_seal_wanted(w);
+		wal_seal_ahead(w);
+		wal_stats(w, &st);
+		/* It sealed 21 to 24, then stopped at 25. Its failure
+		   alone must fail the flush, which would seal 25 fine. */
+		ck_assert_uint_gt(st.sealed_ahead, 0);
+		seal_fail_lsn = 0;
+	}
+	ck_assert_ptr_nonnull(b = wal_flush_begin(w));
+	r = wal_flush_io(w, b, &cause);
+	wal_flush_end(w, b);
+	seal_fail_lsn = 0;
+	ck_assert_int_eq(r, -1);
+	ck_assert_msg(cause != NULL &&
+	    strstr(cause, "encrypting the record of LSN 25 failed") != NULL,
+	    "cause: %s", cause != NULL ? cause : "(none)");
+	free(cause);
+	wal_stats(w, &st);
+	ck_assert_int_eq(st.failed, 1);
+	ck_assert_uint_eq(st.durable_lsn, 20);
+	ck_assert_int_eq(wal_append(w, 1, 1, 1, "x", 1, &lsn), WAL_EFAILED);
+	wal_close(w);
+	/* Nothing of the failed batch reached the file. */
+	ahead_check(dir, kr, 20);
+}
+
+START_TEST(test_seal_fails)
+{
+	struct keyring	*kr = crypt_ring(K1);
+
+	seal_fail_run(kr, 0);
+	seal_fail_run(kr, 1);
+	keyring_free(kr);
+}
+END_TEST
+
 static Suite *
 crypt_suite(void)
 {
@@ -1319,6 +1397,7 @@ crypt_suite(void)
 	tcase_add_test(tc, test_plain_then_encrypted);
 	tcase_add_test(tc, test_seal_ahead);
 	tcase_add_test(tc, test_seal_split);
+	tcase_add_test(tc, test_seal_fails);
 	suite_add_tcase(s, tc);
 	return (s);
 }
