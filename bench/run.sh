@@ -4,16 +4,16 @@
 # standard matrix with walbench, Redis's numbers when Redis is installed
 # (`make bench-peers` installs it), counts fsyncs with strace, times
 # start-up and replay over 4 GiB, and writes one markdown report:
-# var/bench/results.md (and a dated copy). About 4 minutes on an idle
+# var/bench/results.md (and a dated copy). About 6 minutes on an idle
 # machine; each run first waits for the machine to be quiet and is done
-# again when other work disturbed it, but neither past 5 minutes, so the
+# again when other work disturbed it, but neither past 4 minutes, so the
 # whole stays under 10.
 #
 #   sh bench/run.sh [BUILD_DIR]
 #   BENCH_SECONDS=N       measured seconds per run (8)
 #   BENCH_QUIET_WAIT=N    seconds a run waits for a quiet machine (20)
 #   BENCH_MAX_OTHER=X     other work (CPUs) that makes a run go again (0.3)
-#   BENCH_BUDGET=N        seconds of waiting and re-running at most (300)
+#   BENCH_BUDGET=N        seconds of waiting and re-running at most (240)
 #   WALLD=, WALCTL=       other binaries to measure
 set -u
 B=${1:-build}
@@ -42,9 +42,9 @@ REDIS_SH_LIB=1
 . "$top/bench/lib.sh"
 . "$top/bench/redis.sh"
 BENCH_WAIT=${BENCH_QUIET_WAIT:-20}	# per run: wait this long for quiet
-# No more waiting or running again after 5 minutes: the whole stays
+# No more waiting or running again after 4 minutes: the whole stays
 # under 10.
-BENCH_DEADLINE=$(( $(date +%s) + ${BENCH_BUDGET:-300} ))
+BENCH_DEADLINE=$(( $(date +%s) + ${BENCH_BUDGET:-240} ))
 
 stop_walld() {
 	[ -n "$WALLD_PID" ] || return 0
@@ -398,7 +398,7 @@ fi
 v2=$(verdict "$f2" ">=" 1.5)
 [ "$(verdict "$f2p" "<=" 1)" = "**met**" ] || v2="**not met**"
 [ "$f2" = n/a ] && v2="not measured"
-# f6 SIZE: the pairs' on/off ratios, then their median, as "r1 r2 r3 m".
+# f6 SIZE: the pairs' on/off ratios, then their median: "r1, r2, r3 | m".
 f6() {
 	i=1 rs=
 	while [ $i -le "$F6_PAIRS" ]; do
