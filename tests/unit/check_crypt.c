@@ -190,6 +190,14 @@ crypt_append(struct wal *w, unsigned salt)
 	return (0);
 }
 
+/* Appends records until LSN lsn. */
+static void
+crypt_append_upto(struct wal *w, uint64_t lsn)
+{
+	while (crypt_append(w, 0) < lsn)
+		;
+}
+
 /* Appends n records, syncing every `every` and at the end. */
 static void
 crypt_write(struct wal *w, int n, int every, unsigned salt)
@@ -1226,12 +1234,10 @@ split_run(struct keyring *kr, enum wal_direct direct, int fail_second)
 
 	w = ahead_open(dir, kr, direct);
 	/* About 375 KB published and sealed, then 150 KB more. */
-	while (crypt_append(w, 0) < 250)
-		;
+	crypt_append_upto(w, 250);
 	(void)wal_seal_wanted(w);
 	wal_seal_ahead(w);
-	while (crypt_append(w, 0) < 350)
-		;
+	crypt_append_upto(w, 350);
 	wal_stats(w, &st);
 	n = st.sealed_ahead;
 	ck_assert_uint_gt(n, 256u << 10);
@@ -1336,12 +1342,10 @@ seal_fail_run(struct keyring *kr, int ahead)
 	int			 r;
 
 	w = ahead_open(dir, kr, WAL_DIRECT_ON);
-	while (crypt_append(w, 0) < 20)
-		;
+	crypt_append_upto(w, 20);
 	ck_assert_uint_eq(crypt_sync(w), 20);
 	seal_fail_lsn = 25;
-	while (crypt_append(w, 0) < 30)
-		;
+	crypt_append_upto(w, 30);
 	if (ahead) {
 		(void)wal_seal_wanted(w);
 		wal_seal_ahead(w);
