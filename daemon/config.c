@@ -101,6 +101,8 @@ static const struct config_key config_keys[] = {
 	  WAL_MIN_SEGMENT, GIB, "64MiB", NULL },
 	{ "storage", "direct_io", CONFIG_ENUM, FIELD(direct_io),
 	  0, 0, "auto", config_direct_names },
+	{ "storage", "recycle_segments", CONFIG_COUNT, FIELD(recycle_segments),
+	  0, 1024, "4", NULL },
 
 	{ "group_commit", "max_batch_bytes", CONFIG_SIZE, FIELD(max_batch_bytes),
 	  64 * KIB, 256 * MIB, "8MiB", NULL },

@@ -414,6 +414,7 @@ main(int argc, char **argv)
 	wo.dir = m.cfg->data_dir;
 	wo.segment_size = m.cfg->segment_size;
 	wo.direct_io = (enum wal_direct)m.cfg->direct_io;
+	wo.recycle_segments = m.cfg->recycle_segments;
 	wo.max_record = m.cfg->max_record;
 	wo.batch_bytes = m.cfg->max_batch_bytes;
 	wo.keyring = kr;

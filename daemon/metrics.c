@@ -82,6 +82,12 @@ static const struct metrics_row metrics_table[] = {
 	  "(encrypted, CRCs set) by the sealer thread, ahead of the flusher" },
 	{ "walld_direct_io", "gauge", MK_VALUE, "direct_io", NULL, NULL, 1,
 	  "1 when segments are written with O_DIRECT" },
+	{ "walld_segments_recycled_total", "counter", MK_VALUE,
+	  "segments_recycled_total", NULL, NULL, 1, "New segments made from "
+	  "the files of truncated ones" },
+	{ "walld_recycled_segments_held", "gauge", MK_VALUE,
+	  "recycled_segments_held", NULL, NULL, 1, "Files of truncated "
+	  "segments kept for reuse" },
 	{ "walld_appends_total", "counter", MK_VALUE, "appends_total", NULL,
 	  NULL, 1, "Records appended" },
 	{ "walld_append_bytes_total", "counter", MK_VALUE,

@@ -62,6 +62,29 @@ segment_parse_name(const char *name, uint64_t *first)
 	return (0);
 }
 
+/* The name a truncated segment is kept under for reuse; see segment.h. */
+void
+segment_recycle_name(char *buf, uint64_t first)
+{
+	snprintf(buf, RECYCLE_NAME_SIZE, RECYCLE_PREFIX "%020llu.tmp",
+	    (unsigned long long)first);
+}
+
+/* 1 and *first if name is a recycled segment's, else 0. */
+int
+segment_parse_recycle_name(const char *name, uint64_t *first)
+{
+	char	seg[SEG_NAME_SIZE];
+	size_t	plen = sizeof RECYCLE_PREFIX - 1;
+
+	if (strlen(name) != plen + 24 || strncmp(name, RECYCLE_PREFIX,
+	    plen) != 0 || strcmp(name + plen + 20, ".tmp") != 0)
+		return (0);
+	memcpy(seg, name + plen, 20);
+	memcpy(seg + 20, ".wal", 5);
+	return (segment_parse_name(seg, first) == 0);
+}
+
 /* Fills a 4096-byte segment header block, CRC included. */
 void
 segment_encode_header(unsigned char *p, const struct seg_header *h)
@@ -334,7 +357,8 @@ segment_list(int dirfd, const char *dir, struct seg_ent **out, size_t *nout,
 		    strcmp(de->d_name, LOCK_NAME) == 0 ||
 		    strcmp(de->d_name, SPARE_NAME) == 0 ||
 		    strcmp(de->d_name, ARCHIVED_NAME) == 0 ||
-		    strcmp(de->d_name, ARCHIVED_TMP_NAME) == 0)
+		    strcmp(de->d_name, ARCHIVED_TMP_NAME) == 0 ||
+		    segment_parse_recycle_name(de->d_name, &first) == 1)
 			continue;
 		len = strlen(de->d_name);
 		if (len < 4 || strcmp(de->d_name + len - 4, ".wal") != 0) {

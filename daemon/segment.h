@@ -33,6 +33,10 @@
 #define SEG_NAME_LEN		24		/* "%020llu.wal" */
 #define SEG_NAME_SIZE		32
 #define SPARE_NAME		"spare.tmp"
+#define RECYCLE_PREFIX		"recycle-"	/* "recycle-%020llu.tmp": a
+						   truncated segment kept for
+						   reuse as a spare */
+#define RECYCLE_NAME_SIZE	40
 #define LOCK_NAME		"LOCK"
 #define ARCHIVED_NAME		"ARCHIVED"	/* walld's archive position */
 #define ARCHIVED_TMP_NAME	"ARCHIVED.tmp"
@@ -193,6 +197,10 @@ int	segment_list(int, const char *, struct seg_ent **, size_t *,
 	    void (*)(void *, const char *), void (*)(void *, const char *),
 	    void *, char **cause);
 int	segment_scan(struct seg_scan *, char **cause);
+/* "recycle-%020llu.tmp" for the segment whose first LSN is first. */
+void	segment_recycle_name(char *, uint64_t first);
+/* 1 if name is one segment_recycle_name makes, *first its LSN. */
+int	segment_parse_recycle_name(const char *, uint64_t *first);
 int	segment_search_tail(int, uint64_t, uint64_t, uint64_t,
 	    struct seg_tail *, char **cause);
 void	segment_cause(char **, const char *, ...)

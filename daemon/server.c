@@ -1185,6 +1185,10 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	stats_line(eb, "sealed_ahead_bytes %llu",
 	    (unsigned long long)st.sealed_ahead);
 	stats_line(eb, "direct_io %d", st.direct_io);
+	stats_line(eb, "segments_recycled_total %llu",
+	    (unsigned long long)st.recycled);
+	stats_line(eb, "recycled_segments_held %llu",
+	    (unsigned long long)st.recycle_held);
 	stats_keys(eb, srv, &st);
 	stats_line(eb, "appends_total %llu",
 	    (unsigned long long)srv->count.appends);
@@ -1975,6 +1979,7 @@ server_reload(struct server *srv, struct config *ncfg)
 	if (strcmp(cfg->data_dir, ncfg->data_dir) != 0 ||
 	    cfg->segment_size != ncfg->segment_size ||
 	    cfg->direct_io != ncfg->direct_io ||
+	    cfg->recycle_segments != ncfg->recycle_segments ||
 	    cfg->max_batch_bytes != ncfg->max_batch_bytes)
 		log_warn("reload: storage.* and group_commit.max_batch_bytes "
 		    "cannot change while running; kept");

@@ -51,10 +51,33 @@ struct wal_reader {
 
 #define READER_MIN_CHUNK	(64u << 10)
 
-/* Sets *cause to "DIR/FILE: offset N: LSN M: what". */
+/* 1 if the segment we have open no longer has its name: truncated, its
+   file perhaps reused for a new segment (or, for an empty active one,
+   replaced at a restart) while we read it. */
+static int
+wal_reader_gone(struct wal_reader *r)
+{
+	struct stat	sb;
+
+	if (r->fd == -1)
+		return (0);
+	if (fstatat(r->dirfd, r->name, &sb, 0) != 0)
+		return (errno == ENOENT);
+	return (sb.st_dev != r->dev || sb.st_ino != r->ino);
+}
+
+/* Sets *cause to "DIR/FILE: offset N: LSN M: what", unless what was read
+   came from a segment truncated meanwhile: that is not damage. */
 static void
 wal_reader_damage(struct wal_reader *r, char **cause, const char *what)
 {
+	if (wal_reader_gone(r)) {
+		segment_cause(cause, "%s/%s: offset %llu: LSN %llu: the segment "
+		    "was truncated while being read (its file may be reused)"
+		    ": read from a later LSN", r->dir, r->name,
+		    (unsigned long long)r->off, (unsigned long long)r->expect);
+		return;
+	}
 	segment_cause(cause, "%s/%s: offset %llu: LSN %llu: %s", r->dir,
 	    r->name, (unsigned long long)r->off,
 	    (unsigned long long)r->expect, what);
@@ -386,6 +409,12 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 				refilled = r->off;
 				r->blimit = 0;
 				continue;
+			}
+			if (wal_reader_gone(r) && !wal_reader_replaced(r)) {
+				/* A truncated segment reads as zeros once its
+				   file is zeroed for reuse: not an end. */
+				wal_reader_damage(r, cause, "gone");
+				return (-1);
 			}
 			if (!checked && wal_reader_replaced(r)) {
 				/* An empty segment replaced at restart. */

@@ -79,8 +79,10 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -246,6 +248,13 @@ struct wal {
 	size_t		 segcap;
 	uint64_t	 bytes_written;
 	uint64_t	 flushes;
+	/* Truncated segments kept for reuse (recycle-FIRST.tmp), oldest
+	   first: their first LSNs. */
+	uint64_t	*pool;
+	size_t		 npool;
+	size_t		 pool_max;
+	int		 no_recycle;	/* the file system cannot zero a range */
+	uint64_t	 recycled;
 
 	/* Sealing ahead, under slock: sfill is the filling batch once the
 	   loop has let the sealer at it (its key copied); sout is a batch
@@ -534,13 +543,152 @@ wal_note_flushes(struct wal *w)
 	w->act_noted = 1;
 }
 
+/*
+ * RECYCLING. A truncated segment's file is kept, while fewer than
+ * recycle_segments are, as recycle-FIRST.tmp, and the next spare is made
+ * from it: renamed to spare.tmp, cut to the segment size, zeroed with
+ * FALLOC_FL_ZERO_RANGE (its extents become unwritten: it reads as zeros
+ * and nothing is written), fallocated and synced like a new one. Its
+ * blocks stay allocated, and on a thin-provisioned disk (a VM's, with
+ * discard) a write into them does not wait for the host to allocate
+ * them, as a write into new blocks does. Whatever the file held before
+ * never becomes part of the log: the spare is not, until the header is
+ * written over the zeros and synced (wal_activate), and a crash before
+ * that leaves a spare.tmp, which start-up removes, or a recycle-*.tmp,
+ * which it keeps (to be zeroed when used) or removes. A file system
+ * without ZERO_RANGE stops the recycling.
+ */
+
+/* Takes the oldest kept file for a spare: 1 and *first, or 0. */
+static int
+wal_pool_take(struct wal *w, uint64_t *first)
+{
+	int	got = 0;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->npool > 0 && !w->no_recycle) {
+		*first = w->pool[0];
+		memmove(w->pool, w->pool + 1, (w->npool - 1) * sizeof *w->pool);
+		w->npool--;
+		got = 1;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return (got);
+}
+
+/* Stops the recycling and removes the kept files. */
+static void
+wal_pool_drop(struct wal *w)
+{
+	char		name[RECYCLE_NAME_SIZE];
+	uint64_t	first;
+
+	pthread_mutex_lock(&w->lock);
+	w->no_recycle = 1;
+	pthread_mutex_unlock(&w->lock);
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		if (w->npool == 0) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		first = w->pool[--w->npool];
+		pthread_mutex_unlock(&w->lock);
+		segment_recycle_name(name, first);
+		if (sysio.unlinkat(w->dirfd, name, 0) != 0 && errno != ENOENT)
+			wal_log(w, 4, "wal: %s/%s: unlink: %s", w->dir, name,
+			    strerror(errno));
+	}
+}
+
+/* Start-up: keeps the files a previous run kept, up to recycle_segments
+   (none once the log is sealed), and removes the others. */
+static int
+wal_pool_adopt(struct wal *w, char **cause)
+{
+	DIR		*d;
+	struct dirent	*de;
+	uint64_t	 first;
+	int		 fd, removed = 0, err;
+
+	if ((fd = openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+		err = errno;
+		if (fd != -1)
+			close(fd);
+		segment_cause(cause, "%s: open directory: %s", w->dir,
+		    strerror(err));
+		return (-1);
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (!segment_parse_recycle_name(de->d_name, &first))
+			continue;
+		if (w->npool < w->pool_max && !wal_no_spare_needed(w)) {
+			w->pool[w->npool++] = first;
+			continue;
+		}
+		if (sysio.unlinkat(w->dirfd, de->d_name, 0) != 0) {
+			wal_syscall_cause(w, cause, "unlink", de->d_name, 0);
+			closedir(d);
+			return (-1);
+		}
+		removed = 1;
+	}
+	err = errno;
+	closedir(d);
+	if (err != 0) {
+		segment_cause(cause, "%s: readdir: %s", w->dir, strerror(err));
+		return (-1);
+	}
+	if (removed && sysio.fsync(w->dirfd) != 0) {
+		wal_syscall_cause(w, cause, "fsync directory", ".", 0);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Opens a kept file as the spare, zeroed in place: the fd, or -1 and
+   errno (*call says what failed), -2 when zeroing is not supported, -3
+   when the file is gone. */
+static int
+wal_spare_recycle(struct wal *w, uint64_t first, const char **call)
+{
+	char	name[RECYCLE_NAME_SIZE];
+	int	fd, err;
+
+	segment_recycle_name(name, first);
+	*call = "rename";
+	if (sysio.renameat(w->dirfd, name, w->dirfd, SPARE_NAME) != 0)
+		return (errno == ENOENT ? -3 : -1);
+	*call = "open";
+	fd = sysio.openat(w->dirfd, SPARE_NAME, O_RDWR | O_CLOEXEC |
+	    (w->direct ? O_DIRECT : 0), 0);
+	if (fd == -1)
+		return (-1);
+	*call = "ftruncate";
+	if (sysio.ftruncate(fd, (off_t)w->seg_size) == 0) {
+		*call = "fallocate (zero range)";
+		if (sysio.fallocate(fd, FALLOC_FL_ZERO_RANGE, 0,
+		    (off_t)w->seg_size) == 0)
+			return (fd);
+		if (errno == EOPNOTSUPP || errno == ENOSYS) {
+			sysio.close(fd);
+			return (-2);
+		}
+	}
+	err = errno;
+	sysio.close(fd);
+	errno = err;
+	return (-1);
+}
+
 /* Makes sure a spare segment is ready; see wal.h. */
 int
 wal_prepare_spare(struct wal *w, char **cause)
 {
-	uint64_t	off;
+	uint64_t	off, first;
 	size_t		n;
-	int		fd = -1, err, zero;
+	int		fd = -1, err, zero, reused = 0;
 	const char	*call;
 
 	pthread_mutex_lock(&w->lock);
@@ -555,10 +703,24 @@ wal_prepare_spare(struct wal *w, char **cause)
 	pthread_mutex_unlock(&w->lock);
 
 	off = 0;
+	if (wal_pool_take(w, &first)) {
+		if ((fd = wal_spare_recycle(w, first, &call)) == -1)
+			goto fail;
+		if (fd == -2) {
+			fd = -1;
+			wal_log(w, 6, "wal: %s: the file system cannot zero a "
+			    "range (FALLOC_FL_ZERO_RANGE): truncated segments "
+			    "are removed, not reused", w->dir);
+			wal_pool_drop(w);
+		} else if (fd == -3)
+			fd = -1;
+		else
+			reused = 1;
+	}
 	call = "open";
-	fd = sysio.openat(w->dirfd, SPARE_NAME, O_RDWR | O_CREAT | O_TRUNC |
-	    O_CLOEXEC | (w->direct ? O_DIRECT : 0), 0640);
-	if (fd == -1)
+	if (fd == -1 && (fd = sysio.openat(w->dirfd, SPARE_NAME, O_RDWR |
+	    O_CREAT | O_TRUNC | O_CLOEXEC | (w->direct ? O_DIRECT : 0),
+	    0640)) == -1)
 		goto fail;
 	/* Zeros cost a second write of every byte, which a log written in
 	   large flushes feels; fallocated blocks cost each fdatasync a
@@ -588,6 +750,7 @@ wal_prepare_spare(struct wal *w, char **cause)
 		goto fail;
 	}
 	pthread_mutex_lock(&w->lock);
+	w->recycled += (uint64_t)reused;
 	w->spare_fd = fd;
 	w->spare_state = SPARE_READY;
 	pthread_cond_broadcast(&w->cond);
@@ -1468,21 +1631,27 @@ int
 wal_truncate_before(struct wal *w, uint64_t lsn, uint64_t *new_first,
     char **cause)
 {
-	char		name[SEG_NAME_SIZE];
+	char		name[SEG_NAME_SIZE], rname[RECYCLE_NAME_SIZE];
 	uint64_t	first;
-	int		done;
+	int		done, keep;
 
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		done = w->nsegs < 2 || !w->segs[0].sealed ||
 		    w->segs[0].last >= lsn;
 		first = w->segs[0].first;
+		/* Only truncation adds to the pool, so the room stays. */
+		keep = w->npool < w->pool_max && !w->no_recycle &&
+		    !wal_no_spare_needed(w);
 		pthread_mutex_unlock(&w->lock);
 		if (done)
 			break;
 		segment_name(name, first);
-		if (sysio.unlinkat(w->dirfd, name, 0) != 0) {
-			wal_syscall_cause(w, cause, "unlink", name, 0);
+		segment_recycle_name(rname, first);
+		if (keep ? sysio.renameat(w->dirfd, name, w->dirfd, rname) :
+		    sysio.unlinkat(w->dirfd, name, 0)) {
+			wal_syscall_cause(w, cause, keep ? "rename" : "unlink",
+			    name, 0);
 			return (-1);
 		}
 		/* Gone from the directory: forget it even if the fsync fails
@@ -1490,6 +1659,8 @@ wal_truncate_before(struct wal *w, uint64_t lsn, uint64_t *new_first,
 		pthread_mutex_lock(&w->lock);
 		memmove(w->segs, w->segs + 1, (w->nsegs - 1) * sizeof *w->segs);
 		w->nsegs--;
+		if (keep)
+			w->pool[w->npool++] = first;
 		pthread_mutex_unlock(&w->lock);
 		if (sysio.fsync(w->dirfd) != 0) {
 			wal_syscall_cause(w, cause, "fsync directory", name, 0);
@@ -1519,6 +1690,8 @@ wal_stats(struct wal *w, struct wal_stats *st)
 		st->bytes_on_disk += w->segs[i].size;
 	st->bytes_written = w->bytes_written;
 	st->flushes = w->flushes;
+	st->recycled = w->recycled;
+	st->recycle_held = w->npool;
 	pthread_mutex_unlock(&w->lock);
 	st->sealed_ahead = __atomic_load_n(&w->sealed_ahead, __ATOMIC_RELAXED);
 	st->next_lsn = w->next_lsn;
@@ -1996,6 +2169,7 @@ wal_free(struct wal *w)
 	free(w->fbuf);
 	free(w->zbuf);
 	free(w->segs);
+	free(w->pool);
 	free(w->dir);
 	keyring_ctx_free(w->wctx);
 	keyring_free(w->ring);
@@ -2069,6 +2243,12 @@ wal_open(const struct wal_options *o, char **cause)
 
 	w->seg_size = o->segment_size ? o->segment_size : WAL_DEFAULT_SEGMENT;
 	w->spare_mode = o->spare_mode;
+	w->pool_max = o->recycle_segments;
+	if (w->pool_max > 0 &&
+	    (w->pool = calloc(w->pool_max, sizeof *w->pool)) == NULL) {
+		segment_cause(cause, "wal: %s", strerror(errno));
+		goto fail;
+	}
 	if (w->seg_size < WAL_MIN_SEGMENT) {
 		segment_cause(cause, "%s: segment size %llu is below the "
 		    "minimum of %llu", w->dir,
@@ -2168,6 +2348,8 @@ wal_open(const struct wal_options *o, char **cause)
 		wal_syscall_cause(w, cause, "unlink", SPARE_NAME, 0);
 		goto fail;
 	}
+	if (wal_pool_adopt(w, cause) != 0)
+		goto fail;
 	if (!w->sealed) {
 		/* Never write into an old segment: always start a new one. */
 		if (wal_prepare_spare(w, cause) != 0 ||

@@ -57,6 +57,9 @@ struct wal_options {
 					   raised to hold at least one max record */
 	int		 no_lock;	/* tests only: skip the directory lock */
 	enum wal_spare_mode spare_mode;	/* 0: WAL_SPARE_AUTO */
+	/* Up to this many files of truncated segments are kept to become
+	   spares again (zeroed in place, their blocks kept); 0: none. */
+	uint32_t	 recycle_segments;
 	/* Encryption at rest (keyring.h): new segments are written under
 	   the ring's active key; NULL: not encrypted. Every encrypted
 	   segment present must have its key in the ring, or wal_open fails
@@ -76,6 +79,8 @@ struct wal_stats {
 	uint64_t	bytes_written;	/* record bytes written since open */
 	uint64_t	flushes;	/* fdatasyncs of batches since open */
 	uint64_t	sealed_ahead;	/* record bytes wal_seal_ahead sealed */
+	uint64_t	recycled;	/* spares made from truncated segments */
+	uint64_t	recycle_held;	/* truncated segments kept for that */
 	uint64_t	active_first_lsn;
 	uint64_t	active_offset;	/* file offset the next record goes to */
 	int		sealed;

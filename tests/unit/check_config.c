@@ -95,6 +95,7 @@ assert_defaults(const struct config *c, const char *sock, const char *dir)
 	ck_assert_str_eq(c->data_dir, dir);
 	ck_assert_uint_eq(c->segment_size, 64ull << 20);
 	ck_assert_int_eq(c->direct_io, WAL_DIRECT_AUTO);
+	ck_assert_uint_eq(c->recycle_segments, 4);
 	ck_assert_uint_eq(c->max_batch_bytes, 8ull << 20);
 	ck_assert_uint_eq(c->commit_delay_us, 0);
 	ck_assert_uint_eq(c->commit_siblings, 0);
@@ -152,6 +153,7 @@ START_TEST(test_every_key)
 	    "  data_dir: '/srv/wal data'\n"
 	    "  segment_size: 1GiB\n"
 	    "  direct_io: off\n"
+	    "  recycle_segments: 0\n"
 	    "group_commit:\n"
 	    "  max_batch_bytes: 64KiB\n"
 	    "  commit_delay: 250us\n"
@@ -172,6 +174,7 @@ START_TEST(test_every_key)
 	ck_assert_str_eq(c.data_dir, "/srv/wal data");
 	ck_assert_uint_eq(c.segment_size, 1ull << 30);
 	ck_assert_int_eq(c.direct_io, WAL_DIRECT_OFF);
+	ck_assert_uint_eq(c.recycle_segments, 0);
 	ck_assert_uint_eq(c.max_batch_bytes, 64 << 10);
 	ck_assert_uint_eq(c.commit_delay_us, 250);
 	ck_assert_uint_eq(c.commit_siblings, 5);
@@ -420,7 +423,8 @@ struct error_case {
 
 static const struct error_case errors[] = {
 	{ "unknown_key.yaml", "4:3: storage.segment_sise: unknown key"
-	  " (expected one of: data_dir, segment_size, direct_io)" },
+	  " (expected one of: data_dir, segment_size, direct_io,"
+	  " recycle_segments)" },
 	{ "unknown_section.yaml", "3:1: backup: unknown section (expected"
 	  " one of: socket, storage, group_commit, limits, logging, metrics,"
 	  " archive, encryption, access)" },

@@ -42,6 +42,7 @@
 #include "wal.h"
 
 #define PL_SEG		(1ull << 20)
+#define PL_RECYCLE	2	/* truncated segments kept for reuse */
 #define PL_MAXLSN	16384
 #define PL_MAXPAYLOAD	20000
 #define PL_PHASE_A	(1300u << 10)	/* record bytes before the restart */
@@ -62,6 +63,7 @@ struct pl_run {
 	uint64_t	 assigned;	/* highest LSN handed out */
 	uint64_t	 acked;		/* highest LSN acknowledged durable */
 	uint64_t	 trunc;		/* highest truncate_before asked for */
+	uint64_t	 recycled;	/* spares made from truncated segments */
 	uint64_t	 bytes;		/* payload bytes appended */
 	uint64_t	 enospc;	/* appends refused for lack of space */
 	uint64_t	 resumed;	/* appends taken after such a refusal */
@@ -171,6 +173,7 @@ pl_open(struct pl_run *r)
 	o.batch_bytes = 256u << 10;
 	o.keyring = pl_ring;
 	o.spare_mode = pl_spare;
+	o.recycle_segments = PL_RECYCLE;
 	r->gen++;
 	ck_assert_int_lt(r->gen, 8);
 	if ((r->w = wal_open(&o, &cause)) == NULL) {
@@ -386,6 +389,16 @@ pl_phase(struct pl_run *r, uint64_t until)
 	}
 }
 
+/* Adds the spares this open made from truncated segments. */
+static void
+pl_count_recycled(struct pl_run *r)
+{
+	struct wal_stats	st;
+
+	wal_stats(r->w, &st);
+	r->recycled += st.recycled;
+}
+
 /*
  * The workload: appends over a rollover or two, a restart (the log is
  * closed without a flush and recovered), more appends and rollovers, and
@@ -401,6 +414,7 @@ pl_workload(struct pl_run *r)
 	pl_phase(r, PL_PHASE_A);
 	if (r->stopped)
 		return;
+	pl_count_recycled(r);
 	wal_close(r->w);
 	r->w = NULL;
 	pl_open(r);
@@ -417,6 +431,8 @@ pl_workload(struct pl_run *r)
 	}
 	r->seal_marked = 1;
 	pl_flush(r, 1);
+	if (!r->stopped)
+		pl_count_recycled(r);
 }
 
 /* Removes a directory and what is in it. */
@@ -533,6 +549,7 @@ pl_verify(const char *dir, const struct pl_run *r, const char *what)
 	o.dir = dir;
 	o.segment_size = PL_SEG;
 	o.keyring = pl_ring;
+	o.recycle_segments = PL_RECYCLE;
 	if ((w = wal_open(&o, &cause)) == NULL)
 		pl_fail("%s: recovery refused a directory that only lost "
 		    "power: %s", what, cause);
@@ -786,10 +803,12 @@ pl_sweep(enum wal_direct direct, uint64_t wseed)
 	if (r.stopped)
 		ck_abort_msg("%s: stopped: %s", what, r.why);
 	pl_verify(dir, &r, what);
-	/* The workload as meant: rollovers, a truncation, the seal. */
+	/* The workload as meant: rollovers, a truncation, a recycled
+	   segment, the seal. */
 	ck_assert_msg(r.seal_acked, "%s: the seal was not acknowledged", what);
 	ck_assert_uint_gt(r.acked, 500);
 	ck_assert_uint_gt(r.trunc, 0);
+	ck_assert_uint_gt(r.recycled, 0);
 	fprintf(stderr, "power loss, %s: %llu calls, %llu power cuts recovered "
 	    "and checked\n", what, (unsigned long long)total,
 	    (unsigned long long)c.cuts);

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -852,6 +853,240 @@ START_TEST(test_truncate)
 	ck_assert_ptr_nonnull(strstr(cause, "below the log's first LSN 51"));
 	free(cause);
 	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* Opens dir with recycle_segments set. */
+static struct wal *
+check_wal_open_recycling(const char *dir, uint32_t keep)
+{
+	struct wal_options	 o;
+	struct wal		*w;
+	char			*cause = NULL;
+
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.segment_size = SEG1M;
+	o.log = check_wal_log_cb;
+	o.recycle_segments = keep;
+	if ((w = wal_open(&o, &cause)) == NULL)
+		ck_abort_msg("wal_open %s: %s", dir, cause);
+	return (w);
+}
+
+/* The inode of segment first, or of its kept file (recycle-FIRST.tmp). */
+static ino_t
+check_wal_ino(const char *dir, uint64_t first, int kept)
+{
+	char		name[RECYCLE_NAME_SIZE], path[512];
+	struct stat	sb;
+
+	if (kept)
+		segment_recycle_name(name, first);
+	else
+		segment_name(name, first);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (stat(path, &sb) != 0)
+		return (0);
+	return (sb.st_ino);
+}
+
+/*
+ * Truncated segments' files are kept, up to recycle_segments, and become
+ * new segments: zeroed, so nothing they held shows after the records;
+ * every record before and after reads back; a restart keeps what it may.
+ */
+START_TEST(test_recycle)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	unsigned char		 buf[65536];
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	char			 path[512], *out = NULL;
+	uint64_t		 nf, off, seen = 0;
+	ino_t			 old[2];
+	size_t			 outlen = 0, i;
+	ssize_t			 n;
+	FILE			*f;
+	int			 fd, rot;
+
+	check_wal_make_segments(dir, 4);	/* 1 11 21 31 41(active) */
+	w = check_wal_open_recycling(dir, 2);	/* 41 sealed, 51 active */
+	old[0] = check_wal_ino(dir, 1, 0);
+	old[1] = check_wal_ino(dir, 11, 0);
+	ck_assert_int_eq(wal_truncate_before(w, 35, &nf, &cause), 0);
+	ck_assert_uint_eq(nf, 31);
+	/* 1 and 11 kept, 21 removed: the pool holds two. */
+	ck_assert_uint_eq(check_wal_ino(dir, 1, 1), old[0]);
+	ck_assert_uint_eq(check_wal_ino(dir, 11, 1), old[1]);
+	ck_assert_uint_eq(check_wal_ino(dir, 21, 0), 0);
+	ck_assert_uint_eq(check_wal_ino(dir, 21, 1), 0);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.recycle_held, 2);
+	ck_assert_uint_eq(st.segments, 3);
+
+	for (rot = 0; rot < 4; rot++) {
+		check_wal_write(w, 10, 0);
+		wal_stats(w, &st);
+		if (check_wal_ino(dir, st.active_first_lsn, 0) == old[0] ||
+		    check_wal_ino(dir, st.active_first_lsn, 0) == old[1]) {
+			/* A reused file: zeros after the records. */
+			seen++;
+			check_wal_segpath(path, sizeof path, dir,
+			    st.active_first_lsn);
+			ck_assert_int_ge(fd = open(path, O_RDONLY), 0);
+			for (off = st.active_offset; off < SEG1M;
+			    off += (uint64_t)n) {
+				n = pread(fd, buf, sizeof buf, (off_t)off);
+				ck_assert_int_gt(n, 0);
+				for (i = 0; i < (size_t)n; i++)
+					if (buf[i] != 0)
+						ck_abort_msg("%s: offset %llu: "
+						    "not zero", path,
+						    (unsigned long long)(off +
+						    i));
+			}
+			close(fd);
+		}
+		ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	}
+	check_wal_write(w, 10, 0);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.recycled, 2);
+	ck_assert_uint_eq(st.recycle_held, 0);
+	ck_assert_uint_ge(seen, 1);
+	ck_assert_uint_eq(check_wal_ino(dir, 1, 1), 0);
+	ck_assert_uint_eq(check_wal_ino(dir, 11, 1), 0);
+	ck_assert_uint_eq(check_wal_readall(dir, 31, 31), st.next_lsn - 31);
+
+	/* Two kept again. A restart that may keep one removes the other,
+	   and makes its new active segment from the one it kept. */
+	ck_assert_int_eq(wal_truncate_before(w, 55, &nf, &cause), 0);
+	ck_assert_uint_eq(nf, 51);
+	ck_assert_uint_ne(check_wal_ino(dir, 31, 1), 0);
+	ck_assert_uint_ne(check_wal_ino(dir, 41, 1), 0);
+	wal_close(w);
+	w = check_wal_open_recycling(dir, 1);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.recycled, 1);
+	ck_assert_uint_eq(st.recycle_held, 0);
+	ck_assert_uint_eq(check_wal_ino(dir, 31, 1), 0);
+	ck_assert_uint_eq(check_wal_ino(dir, 41, 1), 0);
+	check_wal_write(w, 10, 0);
+	ck_assert_int_eq(wal_truncate_before(w, 65, &nf, &cause), 0);
+	ck_assert_uint_eq(nf, 61);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.recycle_held, 1);
+	wal_close(w);
+	/* With none to keep, a restart removes it. */
+	w = check_wal_open_recycling(dir, 0);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.recycled, 0);
+	ck_assert_uint_eq(st.recycle_held, 0);
+	ck_assert_uint_eq(check_wal_ino(dir, 51, 1), 0);
+	wal_close(w);
+
+	/* walctl verify finds nothing to note: no stale byte anywhere. */
+	f = open_memstream(&out, &outlen);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(wal_verify(dir, f), 0);
+	fclose(f);
+	ck_assert_msg(strstr(out, "torn") == NULL, "verify: %s", out);
+	free(out);
+	ck_assert_uint_eq(check_wal_readall(dir, 61, 61), st.next_lsn - 61);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* fallocate as on tmpfs: no FALLOC_FL_ZERO_RANGE. */
+static int
+check_wal_no_zero_range(int fd, int mode, off_t off, off_t len)
+{
+	if (mode == FALLOC_FL_ZERO_RANGE) {
+		errno = EOPNOTSUPP;
+		return (-1);
+	}
+	return (sysio_real.fallocate(fd, mode, off, len));
+}
+
+/* Where a range cannot be zeroed, kept files are removed, once, and new
+   segments are made as if recycle_segments were 0. */
+START_TEST(test_recycle_unsupported)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 nf;
+	int			 rot;
+
+	check_wal_make_segments(dir, 4);	/* 1 11 21 31 41(active) */
+	w = check_wal_open_recycling(dir, 2);
+	ck_assert_int_eq(wal_truncate_before(w, 35, &nf, &cause), 0);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.recycle_held, 2);
+	sysio.fallocate = check_wal_no_zero_range;
+	for (rot = 0; rot < 3; rot++) {
+		check_wal_write(w, 10, 0);
+		ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	}
+	sysio.fallocate = sysio_real.fallocate;
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.recycled, 0);
+	ck_assert_uint_eq(st.recycle_held, 0);
+	ck_assert_uint_eq(check_wal_ino(dir, 1, 1), 0);
+	ck_assert_uint_eq(check_wal_ino(dir, 11, 1), 0);
+	/* And truncation removes from then on. */
+	ck_assert_int_eq(wal_truncate_before(w, 45, &nf, &cause), 0);
+	ck_assert_uint_eq(nf, 41);
+	ck_assert_uint_eq(check_wal_ino(dir, 31, 1), 0);
+	ck_assert_uint_eq(check_wal_ino(dir, 31, 0), 0);
+	wal_stats(w, &st);
+	wal_close(w);
+	ck_assert_uint_eq(check_wal_readall(dir, 41, 41), st.next_lsn - 41);
+	ck_assert_int_eq(wal_verify(dir, stderr), 0);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* A reader inside a segment that is truncated and whose file is reused
+   says so: not damage, and not an end to wait at. */
+START_TEST(test_recycle_reader)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	struct wal_reader	*r;
+	struct wal_record	 rec;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 nf;
+	int			 rot, k;
+
+	check_wal_make_segments(dir, 4);	/* 1 11 21 31 41(active) */
+	w = check_wal_open_recycling(dir, 1);
+	r = wal_reader_open(dir, 1, NULL, &cause);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(wal_reader_next(r, 2, &rec, &cause), 1);
+	ck_assert_int_eq(wal_reader_next(r, 2, &rec, &cause), 1);
+	ck_assert_uint_eq(rec.lsn, 2);
+	ck_assert_int_eq(wal_truncate_before(w, 15, &nf, &cause), 0);
+	ck_assert_uint_eq(nf, 11);
+	for (rot = 0; rot < 3; rot++) {
+		check_wal_write(w, 10, 0);
+		ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	}
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.recycled, 1);
+	k = wal_reader_next(r, UINT64_MAX, &rec, &cause);
+	ck_assert_int_eq(k, -1);
+	ck_assert_msg(strstr(cause, "00000000000000000001.wal: offset") !=
+	    NULL && strstr(cause, "truncated while being read") != NULL,
+	    "%s", cause);
+	free(cause);
+	wal_reader_close(r);
+	wal_close(w);
 	check_wal_rmdir(dir);
 	free(dir);
 }
@@ -1946,6 +2181,9 @@ check_wal_suite(void)
 	tcase_add_test(tc, test_sealed_log);
 	tcase_add_test(tc, test_seal_empty);
 	tcase_add_test(tc, test_truncate);
+	tcase_add_test(tc, test_recycle);
+	tcase_add_test(tc, test_recycle_unsupported);
+	tcase_add_test(tc, test_recycle_reader);
 	tcase_add_test(tc, test_reader_filters);
 	tcase_add_test(tc, test_reader_follow);
 	tcase_add_test(tc, test_lock);
