@@ -1659,9 +1659,15 @@ wal_truncate_before(struct wal *w, uint64_t lsn, uint64_t *new_first,
 		pthread_mutex_lock(&w->lock);
 		memmove(w->segs, w->segs + 1, (w->nsegs - 1) * sizeof *w->segs);
 		w->nsegs--;
-		if (keep)
+		if (keep && !w->no_recycle)
 			w->pool[w->npool++] = first;
+		else if (keep)	/* the preparer found recycling unsupported */
+			keep = -1;
 		pthread_mutex_unlock(&w->lock);
+		if (keep == -1 && sysio.unlinkat(w->dirfd, rname, 0) != 0) {
+			wal_syscall_cause(w, cause, "unlink", rname, 0);
+			return (-1);
+		}
 		if (sysio.fsync(w->dirfd) != 0) {
 			wal_syscall_cause(w, cause, "fsync directory", name, 0);
 			return (-1);
