@@ -74,6 +74,7 @@ check_wal_copydir(const char *src, const char *dst)
 /* Opens a log with the given segment size and I/O mode, or fails. */
 /* How check_wal_open has spares made (test_spare_modes changes it). */
 static enum wal_spare_mode check_wal_spare_mode = WAL_SPARE_AUTO;
+static uint32_t check_wal_recycle;	/* wal_options.recycle_segments */
 
 static struct wal *
 check_wal_open(const char *dir, uint64_t seg, enum wal_direct d)
@@ -88,6 +89,7 @@ check_wal_open(const char *dir, uint64_t seg, enum wal_direct d)
 	o.direct_io = d;
 	o.log = check_wal_log_cb;
 	o.spare_mode = check_wal_spare_mode;
+	o.recycle_segments = check_wal_recycle;
 	w = wal_open(&o, &cause);
 	if (w == NULL)
 		ck_abort_msg("wal_open %s: %s", dir, cause);
@@ -862,18 +864,23 @@ END_TEST
 static struct wal *
 check_wal_open_recycling(const char *dir, uint32_t keep)
 {
-	struct wal_options	 o;
-	struct wal		*w;
-	char			*cause = NULL;
+	struct wal	*w;
 
-	memset(&o, 0, sizeof o);
-	o.dir = dir;
-	o.segment_size = SEG1M;
-	o.log = check_wal_log_cb;
-	o.recycle_segments = keep;
-	if ((w = wal_open(&o, &cause)) == NULL)
-		ck_abort_msg("wal_open %s: %s", dir, cause);
+	check_wal_recycle = keep;
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_recycle = 0;
 	return (w);
+}
+
+/* Checks the recycling stats: spares made from kept files, files kept. */
+static void
+check_wal_recycle_stats(struct wal *w, uint64_t recycled, uint64_t held)
+{
+	struct wal_stats	st;
+
+	wal_stats(w, &st);
+	ck_assert_uint_eq(st.recycled, recycled);
+	ck_assert_uint_eq(st.recycle_held, held);
 }
 
 /* The inode of segment first, or of its kept file (recycle-FIRST.tmp). */
@@ -953,9 +960,8 @@ START_TEST(test_recycle)
 		ck_assert_int_eq(wal_rotate(w, &cause), 0);
 	}
 	check_wal_write(w, 10, 0);
+	check_wal_recycle_stats(w, 2, 0);
 	wal_stats(w, &st);
-	ck_assert_uint_eq(st.recycled, 2);
-	ck_assert_uint_eq(st.recycle_held, 0);
 	ck_assert_uint_ge(seen, 1);
 	ck_assert_uint_eq(check_wal_ino(dir, 1, 1), 0);
 	ck_assert_uint_eq(check_wal_ino(dir, 11, 1), 0);
@@ -969,23 +975,19 @@ START_TEST(test_recycle)
 	ck_assert_uint_ne(check_wal_ino(dir, 41, 1), 0);
 	wal_close(w);
 	w = check_wal_open_recycling(dir, 1);
-	wal_stats(w, &st);
-	ck_assert_uint_eq(st.recycled, 1);
-	ck_assert_uint_eq(st.recycle_held, 0);
+	check_wal_recycle_stats(w, 1, 0);
 	ck_assert_uint_eq(check_wal_ino(dir, 31, 1), 0);
 	ck_assert_uint_eq(check_wal_ino(dir, 41, 1), 0);
 	check_wal_write(w, 10, 0);
 	ck_assert_int_eq(wal_truncate_before(w, 65, &nf, &cause), 0);
 	ck_assert_uint_eq(nf, 61);
-	wal_stats(w, &st);
-	ck_assert_uint_eq(st.recycle_held, 1);
+	check_wal_recycle_stats(w, 1, 1);
 	wal_close(w);
 	/* With none to keep, a restart removes it. */
 	w = check_wal_open_recycling(dir, 0);
-	wal_stats(w, &st);
-	ck_assert_uint_eq(st.recycled, 0);
-	ck_assert_uint_eq(st.recycle_held, 0);
+	check_wal_recycle_stats(w, 0, 0);
 	ck_assert_uint_eq(check_wal_ino(dir, 51, 1), 0);
+	wal_stats(w, &st);
 	wal_close(w);
 
 	/* walctl verify finds nothing to note: no stale byte anywhere. */
@@ -1033,9 +1035,7 @@ START_TEST(test_recycle_unsupported)
 		ck_assert_int_eq(wal_rotate(w, &cause), 0);
 	}
 	sysio.fallocate = sysio_real.fallocate;
-	wal_stats(w, &st);
-	ck_assert_uint_eq(st.recycled, 0);
-	ck_assert_uint_eq(st.recycle_held, 0);
+	check_wal_recycle_stats(w, 0, 0);
 	ck_assert_uint_eq(check_wal_ino(dir, 1, 1), 0);
 	ck_assert_uint_eq(check_wal_ino(dir, 11, 1), 0);
 	/* And truncation removes from then on. */
