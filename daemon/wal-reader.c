@@ -34,6 +34,8 @@ struct wal_reader {
 	uint64_t	 off;
 	dev_t		 dev;
 	ino_t		 ino;
+	int		 gone;		/* the name left the file while we read
+					   it: truncated, the file maybe reused */
 
 	unsigned char	*buf;
 	size_t		 cap;
@@ -51,18 +53,22 @@ struct wal_reader {
 
 #define READER_MIN_CHUNK	(64u << 10)
 
-/* 1 if the segment we have open no longer has its name: truncated, its
-   file perhaps reused for a new segment (or, for an empty active one,
-   replaced at a restart) while we read it. */
+/*
+ * Where our segment's name leads: 0 to the file we opened, 1 to another
+ * (an empty active segment replaced at a restart), 2 nowhere: the
+ * segment was truncated, and its file may be zeroed and reused for a new
+ * segment (wal.c, RECYCLING). The name goes before the file is touched,
+ * so bytes read while it still led to our file are the segment's.
+ */
 static int
-wal_reader_gone(struct wal_reader *r)
+wal_reader_name(struct wal_reader *r)
 {
 	struct stat	sb;
 
 	if (r->fd == -1)
 		return (0);
 	if (fstatat(r->dirfd, r->name, &sb, 0) != 0)
-		return (errno == ENOENT);
+		return (errno == ENOENT ? 2 : 0);
 	return (sb.st_dev != r->dev || sb.st_ino != r->ino);
 }
 
@@ -71,7 +77,7 @@ wal_reader_gone(struct wal_reader *r)
 static void
 wal_reader_damage(struct wal_reader *r, char **cause, const char *what)
 {
-	if (wal_reader_gone(r)) {
+	if (r->gone || wal_reader_name(r) != 0) {
 		segment_cause(cause, "%s/%s: offset %llu: LSN %llu: the segment "
 		    "was truncated while being read (its file may be reused)"
 		    ": read from a later LSN", r->dir, r->name,
@@ -107,6 +113,7 @@ wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 	}
 	r->dev = sb.st_dev;
 	r->ino = sb.st_ino;
+	r->gone = 0;
 	if ((hb = malloc(SEG_HDR_SIZE)) == NULL) {
 		segment_cause(cause, "%s: %s", r->dir, strerror(errno));
 		return (-1);
@@ -216,6 +223,11 @@ wal_reader_fill(struct wal_reader *r, uint64_t off, size_t need,
 	r->boff = off;
 	r->blen = done;
 	r->blimit = limit;
+	if (wal_reader_name(r) == 2) {
+		/* Maybe read from the file's next life: none of it. */
+		r->gone = 1;
+		r->blen = 0;
+	}
 	return (0);
 }
 
@@ -239,11 +251,7 @@ wal_reader_need(struct wal_reader *r, size_t n, uint64_t limit,
 static int
 wal_reader_replaced(struct wal_reader *r)
 {
-	struct stat	sb;
-
-	if (fstatat(r->dirfd, r->name, &sb, 0) != 0)
-		return (0);
-	return (sb.st_dev != r->dev || sb.st_ino != r->ino);
+	return (wal_reader_name(r) == 1);
 }
 
 /* 1 if the record header passes the filter and the from-LSN. */
@@ -389,6 +397,7 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 	const unsigned char	*p;
 	const char		*why;
 	uint64_t		 rs, refilled = UINT64_MAX;
+	char			*c2 = NULL;
 	int			 checked = 0, k;
 
 	for (;;) {
@@ -410,10 +419,19 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 				r->blimit = 0;
 				continue;
 			}
-			if (wal_reader_gone(r) && !wal_reader_replaced(r)) {
-				/* A truncated segment reads as zeros once its
-				   file is zeroed for reuse: not an end. */
-				wal_reader_damage(r, cause, "gone");
+			if (r->gone) {
+				/* Truncated under us: its records were all
+				   read if the next segment begins here. */
+				wal_reader_close_seg(r);
+				if ((k = wal_reader_next_seg(r, &c2)) == 1)
+					continue;
+				free(c2);
+				c2 = NULL;
+				segment_cause(cause, "%s/%s: offset %llu: LSN "
+				    "%llu: the segment was truncated while "
+				    "being read: read from a later LSN", r->dir,
+				    r->name, (unsigned long long)r->off,
+				    (unsigned long long)r->expect);
 				return (-1);
 			}
 			if (!checked && wal_reader_replaced(r)) {

@@ -5,8 +5,10 @@
  * layout helpers in segment.c. docs/FORMAT.md is the long form of this:
  *
  * DIRECTORY. Segment files "%020llu.wal" named by their first LSN, a
- * preallocated "spare.tmp" (the next segment, not yet part of the log), and
- * "LOCK" (flock'ed by the writer, holds its pid). Anything else is ignored.
+ * preallocated "spare.tmp" (the next segment, not yet part of the log),
+ * "recycle-%020llu.tmp" (truncated segments' files kept for spares: see
+ * RECYCLING), and "LOCK" (flock'ed by the writer, holds its pid).
+ * Anything else is ignored.
  * All integers are little-endian; CRC is CRC-32C (Castagnoli, reflected,
  * init 0xFFFFFFFF, final xor 0xFFFFFFFF).
  *
@@ -254,7 +256,8 @@ struct wal {
 	size_t		 npool;
 	size_t		 pool_max;
 	int		 no_recycle;	/* the file system cannot zero a range */
-	uint64_t	 recycled;
+	int		 spare_reused;	/* the ready spare is a kept file */
+	uint64_t	 recycled;	/* segments begun in a kept file */
 
 	/* Sealing ahead, under slock: sfill is the filling batch once the
 	   loop has let the sealer at it (its key copied); sout is a batch
@@ -601,15 +604,28 @@ wal_pool_drop(struct wal *w)
 	}
 }
 
-/* Start-up: keeps the files a previous run kept, up to recycle_segments
-   (none once the log is sealed), and removes the others. */
+static int
+wal_u64_cmp(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* Start-up: keeps the files a previous run kept, the oldest up to
+   recycle_segments (none once the log is sealed), and removes the
+   others. A name of theirs that is not a regular file is not walld's:
+   left alone. */
 static int
 wal_pool_adopt(struct wal *w, char **cause)
 {
+	char		 name[RECYCLE_NAME_SIZE];
 	DIR		*d;
 	struct dirent	*de;
-	uint64_t	 first;
-	int		 fd, removed = 0, err;
+	struct stat	 sb;
+	uint64_t	 first, *all = NULL, *tmp;
+	size_t		 n = 0, cap = 0, i, keep;
+	int		 fd, err, rc = -1;
 
 	if ((fd = openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
@@ -623,63 +639,89 @@ wal_pool_adopt(struct wal *w, char **cause)
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (!segment_parse_recycle_name(de->d_name, &first))
 			continue;
-		if (w->npool < w->pool_max && !wal_no_spare_needed(w)) {
-			w->pool[w->npool++] = first;
+		if (fstatat(w->dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) !=
+		    0 || !S_ISREG(sb.st_mode)) {
+			wal_log(w, 4, "wal: %s/%s: not a regular file: ignored",
+			    w->dir, de->d_name);
 			continue;
 		}
-		if (sysio.unlinkat(w->dirfd, de->d_name, 0) != 0) {
-			wal_syscall_cause(w, cause, "unlink", de->d_name, 0);
-			closedir(d);
-			return (-1);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((tmp = reallocarray(all, cap, sizeof *all)) ==
+			    NULL) {
+				segment_cause(cause, "%s: %s", w->dir,
+				    strerror(errno));
+				goto out;
+			}
+			all = tmp;
 		}
-		removed = 1;
+		all[n++] = first;
 	}
-	err = errno;
-	closedir(d);
-	if (err != 0) {
-		segment_cause(cause, "%s: readdir: %s", w->dir, strerror(err));
-		return (-1);
+	if (errno != 0) {
+		segment_cause(cause, "%s: readdir: %s", w->dir, strerror(errno));
+		goto out;
 	}
-	if (removed && sysio.fsync(w->dirfd) != 0) {
+	if (n > 1)
+		qsort(all, n, sizeof *all, wal_u64_cmp);
+	keep = wal_no_spare_needed(w) ? 0 : n < w->pool_max ? n : w->pool_max;
+	for (i = 0; i < keep; i++)
+		w->pool[w->npool++] = all[i];
+	for (; i < n; i++) {
+		segment_recycle_name(name, all[i]);
+		if (sysio.unlinkat(w->dirfd, name, 0) != 0) {
+			wal_syscall_cause(w, cause, "unlink", name, 0);
+			goto out;
+		}
+	}
+	if (n > keep && sysio.fsync(w->dirfd) != 0) {
 		wal_syscall_cause(w, cause, "fsync directory", ".", 0);
-		return (-1);
+		goto out;
 	}
-	return (0);
+	rc = 0;
+out:
+	closedir(d);
+	free(all);
+	return (rc);
 }
 
 /* Opens a kept file as the spare, zeroed in place: the fd, or -1 and
-   errno (*call says what failed), -2 when zeroing is not supported, -3
-   when the file is gone. */
+   errno (*call says what failed; no spare.tmp is left), -2 when zeroing
+   is not supported, -3 when the file is gone. */
 static int
 wal_spare_recycle(struct wal *w, uint64_t first, const char **call)
 {
 	char	name[RECYCLE_NAME_SIZE];
-	int	fd, err;
+	int	fd = -1, err, rc = -1;
 
 	segment_recycle_name(name, first);
-	*call = "rename";
+	*call = "rename (of a kept segment file)";
 	if (sysio.renameat(w->dirfd, name, w->dirfd, SPARE_NAME) != 0)
 		return (errno == ENOENT ? -3 : -1);
 	*call = "open";
 	fd = sysio.openat(w->dirfd, SPARE_NAME, O_RDWR | O_CLOEXEC |
-	    (w->direct ? O_DIRECT : 0), 0);
-	if (fd == -1)
-		return (-1);
-	*call = "ftruncate";
-	if (sysio.ftruncate(fd, (off_t)w->seg_size) == 0) {
-		*call = "fallocate (zero range)";
-		if (sysio.fallocate(fd, FALLOC_FL_ZERO_RANGE, 0,
-		    (off_t)w->seg_size) == 0)
-			return (fd);
-		if (errno == EOPNOTSUPP || errno == ENOSYS) {
-			sysio.close(fd);
-			return (-2);
+	    O_NOFOLLOW | (w->direct ? O_DIRECT : 0), 0);
+	if (fd != -1) {
+		*call = "ftruncate";
+		if (sysio.ftruncate(fd, (off_t)w->seg_size) == 0) {
+			*call = "fallocate (zero range)";
+			if (sysio.fallocate(fd, FALLOC_FL_ZERO_RANGE, 0,
+			    (off_t)w->seg_size) == 0)
+				return (fd);
+			if (errno == EOPNOTSUPP || errno == ENOSYS ||
+			    errno == EINVAL)
+				rc = -2;
 		}
 	}
+	/* Not made into a spare: its old bytes must not wait there (best
+	   effort: start-up removes a spare.tmp in any case). */
 	err = errno;
-	sysio.close(fd);
+	if (fd != -1)
+		sysio.close(fd);
+	if (sysio.unlinkat(w->dirfd, SPARE_NAME, 0) != 0)
+		wal_log(w, 4, "wal: %s/%s: unlink: %s", w->dir, SPARE_NAME,
+		    strerror(errno));
 	errno = err;
-	return (-1);
+	return (rc);
 }
 
 /* Makes sure a spare segment is ready; see wal.h. */
@@ -704,8 +746,14 @@ wal_prepare_spare(struct wal *w, char **cause)
 
 	off = 0;
 	if (wal_pool_take(w, &first)) {
-		if ((fd = wal_spare_recycle(w, first, &call)) == -1)
-			goto fail;
+		if ((fd = wal_spare_recycle(w, first, &call)) == -1) {
+			err = errno;
+			wal_syscall_cause(w, cause, call, SPARE_NAME, 0);
+			wal_log(w, 3, "wal: prepare spare: %s: %s/%s: %s", call,
+			    w->dir, SPARE_NAME, strerror(err));
+			fd = -1;
+			goto failed;
+		}
 		if (fd == -2) {
 			fd = -1;
 			wal_log(w, 6, "wal: %s: the file system cannot zero a "
@@ -750,7 +798,7 @@ wal_prepare_spare(struct wal *w, char **cause)
 		goto fail;
 	}
 	pthread_mutex_lock(&w->lock);
-	w->recycled += (uint64_t)reused;
+	w->spare_reused = reused;
 	w->spare_fd = fd;
 	w->spare_state = SPARE_READY;
 	pthread_cond_broadcast(&w->cond);
@@ -766,6 +814,7 @@ fail:
 		sysio.close(fd);
 		sysio.unlinkat(w->dirfd, SPARE_NAME, 0);
 	}
+failed:
 	pthread_mutex_lock(&w->lock);
 	w->spare_state = SPARE_FAILED;
 	w->spare_errno = err;
@@ -859,6 +908,8 @@ wal_activate(struct wal *w, uint64_t first, const struct wal_segparm *sp,
 	w->acrc = 0;
 	pthread_mutex_lock(&w->lock);
 	w->spare_state = SPARE_NONE;
+	w->recycled += (uint64_t)w->spare_reused;
+	w->spare_reused = 0;
 	if (w->nsegs > 0 && w->segs[w->nsegs - 1].first == first &&
 	    !w->segs[w->nsegs - 1].sealed)
 		w->segs[w->nsegs - 1].key_id = sp->key_id;
@@ -879,6 +930,7 @@ fail:
 	sysio.close(fd);
 	pthread_mutex_lock(&w->lock);
 	w->spare_state = SPARE_NONE;
+	w->spare_reused = 0;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 	return (-1);
@@ -1648,10 +1700,13 @@ wal_truncate_before(struct wal *w, uint64_t lsn, uint64_t *new_first,
 			break;
 		segment_name(name, first);
 		segment_recycle_name(rname, first);
-		if (keep ? sysio.renameat(w->dirfd, name, w->dirfd, rname) :
-		    sysio.unlinkat(w->dirfd, name, 0)) {
-			wal_syscall_cause(w, cause, keep ? "rename" : "unlink",
-			    name, 0);
+		/* The longer name may need a directory block that a full
+		   disk does not have: then the file goes, as without. */
+		if (keep && sysio.renameat(w->dirfd, name, w->dirfd,
+		    rname) != 0)
+			keep = 0;
+		if (!keep && sysio.unlinkat(w->dirfd, name, 0) != 0) {
+			wal_syscall_cause(w, cause, "unlink", name, 0);
 			return (-1);
 		}
 		/* Gone from the directory: forget it even if the fsync fails

@@ -26,6 +26,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -506,7 +507,67 @@ pl_check_acks(void)
 	return (s == NULL || *s == '\0');
 }
 
-/* Runs walctl verify's checker on dir; fails unless it finds nothing. */
+/*
+ * Fails if the last segment in dir holds a valid record of an earlier
+ * segment (LSN below its first) or a footer of another segment: what a
+ * reused file held before it was zeroed must never show. Sealed segments
+ * end at their footer; the last one is where it could.
+ */
+static void
+pl_check_stale(const char *dir, const char *what, const char *when)
+{
+	struct seg_ent		*ents = NULL;
+	struct rec_header	 h;
+	struct seg_footer	 ft;
+	struct stat		 sb;
+	unsigned char		*buf;
+	const char		*why;
+	char			*cause = NULL, path[512];
+	uint64_t		 first, off, rs;
+	size_t			 n;
+	int			 fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
+		pl_fail("open %s: %s", dir, strerror(errno));
+	if (segment_list(fd, dir, &ents, &n, NULL, NULL, NULL, &cause) != 0)
+		pl_fail("%s: %s", what, cause);
+	close(fd);
+	if (n == 0) {
+		free(ents);
+		return;
+	}
+	first = ents[n - 1].first;
+	snprintf(path, sizeof path, "%s/%s", dir, ents[n - 1].name);
+	free(ents);
+	if ((fd = open(path, O_RDONLY)) == -1 || fstat(fd, &sb) != 0)
+		pl_fail("open %s: %s", path, strerror(errno));
+	buf = malloc((size_t)sb.st_size + 1);
+	if (buf == NULL || pread(fd, buf, (size_t)sb.st_size, 0) !=
+	    sb.st_size)
+		pl_fail("read %s: %s", path, strerror(errno));
+	close(fd);
+	for (off = SEG_HDR_SIZE; off + REC_HDR_SIZE <= (uint64_t)sb.st_size;
+	    off += REC_ALIGN) {
+		if (seg_get32(buf + off) != REC_MAGIC ||
+		    segment_decode_rec(buf + off, &h, &why) != 0)
+			continue;
+		rs = seg_rec_size(h.len);
+		if (off + rs > (uint64_t)sb.st_size || segment_rec_crc(buf + off,
+		    buf + off + REC_HDR_SIZE, h.len) != h.crc)
+			continue;
+		if ((h.flags & REC_F_FOOTER) ? segment_decode_footer(buf + off,
+		    &ft, &why) == 0 && ft.first_lsn != first : h.lsn < first)
+			pl_fail("%s: %s: %s: offset %llu: a %s of LSN %llu, below "
+			    "the segment's first LSN %llu: stale bytes", what,
+			    when, path, (unsigned long long)off,
+			    (h.flags & REC_F_FOOTER) ? "footer" : "record",
+			    (unsigned long long)h.lsn, (unsigned long long)first);
+	}
+	free(buf);
+}
+
+/* Runs walctl verify's checker on dir; fails unless it finds nothing,
+   and checks that no stale record shows (pl_check_stale). */
 static void
 pl_verify_clean(const char *dir, const char *what, const char *when)
 {
@@ -523,6 +584,17 @@ pl_verify_clean(const char *dir, const char *what, const char *when)
 		pl_fail("%s: walctl verify finds %d problems %s:\n%s", what,
 		    problems, when, out);
 	free(out);
+	pl_check_stale(dir, what, when);
+}
+
+/* fallocate for the checks' own opens: FALLOC_FL_ZERO_RANGE works on
+   tmpfs too, so that their recoveries reuse kept files as on ext4. */
+static int
+pl_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	if (mode == FALLOC_FL_ZERO_RANGE)
+		return (simio_zero_range(fd, off, len));
+	return (sysio_real.fallocate(fd, mode, off, len));
 }
 
 /*
@@ -542,9 +614,13 @@ pl_verify(const char *dir, const struct pl_run *r, const char *what)
 	uint32_t		 gen;
 	int			 k;
 
+	int			(*fallocate)(int, int, off_t, off_t);
+
 	/* The offline checker finds nothing wrong: a torn tail is a note. */
 	pl_verify_clean(dir, what, "after the power cut");
 
+	fallocate = sysio.fallocate;
+	sysio.fallocate = pl_fallocate;
 	memset(&o, 0, sizeof o);
 	o.dir = dir;
 	o.segment_size = PL_SEG;
@@ -637,6 +713,7 @@ pl_verify(const char *dir, const struct pl_run *r, const char *what)
 		    (unsigned long long)st.next_lsn,
 		    (unsigned long long)r->acked);
 	pl_verify_clean(dir, what, "after recovery");
+	sysio.fallocate = fallocate;
 }
 
 static const char *
@@ -918,9 +995,11 @@ START_TEST(test_powerloss_fallocated)
 {
 	/* Spares fallocated only, never written with zeros (what a log
 	   written in large flushes gets): the tail past the last record
-	   reads as zeros all the same. */
+	   reads as zeros all the same, in a reused file too, where only
+	   FALLOC_FL_ZERO_RANGE stands between it and the old records
+	   (workload 15 begins segments in kept files; 14 did not). */
 	pl_spare = WAL_SPARE_FALLOCATE;
-	pl_sweep(WAL_DIRECT_ON, 14);
+	pl_sweep(WAL_DIRECT_ON, 15);
 	pl_spare = WAL_SPARE_AUTO;
 }
 END_TEST
@@ -935,6 +1014,7 @@ START_TEST(test_faults)
 		{ SIMIO_PWRITE, 0, 1, ENOSPC },
 		{ SIMIO_PWRITE, 0, 1, 0 },	/* a short write */
 		{ SIMIO_FALLOCATE, 0, 1, ENOSPC },
+		{ SIMIO_FALLOCATE, 0, 1, EOPNOTSUPP },	/* no ZERO_RANGE */
 		{ SIMIO_FTRUNCATE, 0, 1, EIO },
 		{ SIMIO_CREATE, 0, 1, ENOSPC },
 		{ SIMIO_RENAME, 0, 1, EIO },
@@ -990,6 +1070,10 @@ START_TEST(test_faults)
 			if (f.call == SIMIO_PWRITE && f.err == 0)
 				ck_assert_msg(r.seal_acked, "a short write "
 				    "stopped the log: %s", what);
+			if (f.call == SIMIO_FALLOCATE && f.err == EOPNOTSUPP)
+				ck_assert_msg(r.seal_acked, "a file system "
+				    "without fallocate or ZERO_RANGE stopped the "
+				    "log: %s", what);
 			if (f.call == SIMIO_FALLOCATE && !r.seal_acked)
 				ck_assert_msg(strstr(r.why, "wal_open") != NULL,
 				    "ENOSPC while preparing a segment stopped "

@@ -860,6 +860,9 @@ START_TEST(test_truncate)
 }
 END_TEST
 
+static uint64_t	check_wal_count(const char *, uint64_t,
+		    const struct wal_filter *, uint64_t);
+
 /* Opens dir with recycle_segments set. */
 static struct wal *
 check_wal_open_recycling(const char *dir, uint32_t keep)
@@ -883,21 +886,30 @@ check_wal_recycle_stats(struct wal *w, uint64_t recycled, uint64_t held)
 	ck_assert_uint_eq(st.recycle_held, held);
 }
 
+/* The inode of dir/name; 0 if there is none. */
+static ino_t
+check_wal_ino_of(const char *dir, const char *name)
+{
+	char		path[512];
+	struct stat	sb;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (stat(path, &sb) != 0)
+		return (0);
+	return (sb.st_ino);
+}
+
 /* The inode of segment first, or of its kept file (recycle-FIRST.tmp). */
 static ino_t
 check_wal_ino(const char *dir, uint64_t first, int kept)
 {
-	char		name[RECYCLE_NAME_SIZE], path[512];
-	struct stat	sb;
+	char	name[RECYCLE_NAME_SIZE];
 
 	if (kept)
 		segment_recycle_name(name, first);
 	else
 		segment_name(name, first);
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if (stat(path, &sb) != 0)
-		return (0);
-	return (sb.st_ino);
+	return (check_wal_ino_of(dir, name));
 }
 
 /*
@@ -920,6 +932,9 @@ START_TEST(test_recycle)
 	int			 fd, rot;
 
 	check_wal_make_segments(dir, 4);	/* 1 11 21 31 41(active) */
+	/* Spares not written with zeros: only the zeroing in place stands
+	   between a reused file's old records and the new segment. */
+	check_wal_spare_mode = WAL_SPARE_FALLOCATE;
 	w = check_wal_open_recycling(dir, 2);	/* 41 sealed, 51 active */
 	old[0] = check_wal_ino(dir, 1, 0);
 	old[1] = check_wal_ino(dir, 11, 0);
@@ -935,7 +950,9 @@ START_TEST(test_recycle)
 	ck_assert_uint_eq(st.segments, 3);
 
 	for (rot = 0; rot < 4; rot++) {
-		check_wal_write(w, 10, 0);
+		/* One small record: the file's old ones went further. */
+		check_wal_append(w, 0, 0, 0, 8);
+		check_wal_sync(w);
 		wal_stats(w, &st);
 		if (check_wal_ino(dir, st.active_first_lsn, 0) == old[0] ||
 		    check_wal_ino(dir, st.active_first_lsn, 0) == old[1]) {
@@ -957,15 +974,18 @@ START_TEST(test_recycle)
 			}
 			close(fd);
 		}
+		check_wal_write(w, 10, 0);
 		ck_assert_int_eq(wal_rotate(w, &cause), 0);
 	}
 	check_wal_write(w, 10, 0);
 	check_wal_recycle_stats(w, 2, 0);
+	check_wal_spare_mode = WAL_SPARE_AUTO;
 	wal_stats(w, &st);
 	ck_assert_uint_ge(seen, 1);
 	ck_assert_uint_eq(check_wal_ino(dir, 1, 1), 0);
 	ck_assert_uint_eq(check_wal_ino(dir, 11, 1), 0);
-	ck_assert_uint_eq(check_wal_readall(dir, 31, 31), st.next_lsn - 31);
+	ck_assert_uint_eq(check_wal_count(dir, 31, NULL, UINT64_MAX),
+	    st.next_lsn - 31);
 
 	/* Two kept again. A restart that may keep one removes the other,
 	   and makes its new active segment from the one it kept. */
@@ -980,7 +1000,7 @@ START_TEST(test_recycle)
 	ck_assert_uint_eq(check_wal_ino(dir, 41, 1), 0);
 	check_wal_write(w, 10, 0);
 	ck_assert_int_eq(wal_truncate_before(w, 65, &nf, &cause), 0);
-	ck_assert_uint_eq(nf, 61);
+	ck_assert_uint_eq(nf, 62);	/* 51 held 51..61 */
 	check_wal_recycle_stats(w, 1, 1);
 	wal_close(w);
 	/* With none to keep, a restart removes it. */
@@ -997,7 +1017,8 @@ START_TEST(test_recycle)
 	fclose(f);
 	ck_assert_msg(strstr(out, "torn") == NULL, "verify: %s", out);
 	free(out);
-	ck_assert_uint_eq(check_wal_readall(dir, 61, 61), st.next_lsn - 61);
+	ck_assert_uint_eq(check_wal_count(dir, 62, NULL, UINT64_MAX),
+	    st.next_lsn - 62);
 	check_wal_rmdir(dir);
 	free(dir);
 }
@@ -1086,6 +1107,173 @@ START_TEST(test_recycle_reader)
 	    "%s", cause);
 	free(cause);
 	wal_reader_close(r);
+	wal_close(w);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* Appends one record of tenant t and syncs it. */
+static void
+check_wal_append_synced(struct wal *w, uint32_t t, const void *p,
+    uint32_t len)
+{
+	uint64_t	 lsn;
+	enum wal_rc	 rc;
+	char		*cause = NULL;
+	int		 tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		rc = wal_append(w, 1, t, 0, p, len, &lsn);
+		if (rc == WAL_OK) {
+			check_wal_sync(w);
+			return;
+		}
+		if (rc == WAL_EWAIT && wal_prepare_spare(w, &cause) != 0)
+			ck_abort_msg("prepare: %s", cause);
+		if (rc == WAL_EFULL)
+			check_wal_sync(w);
+	}
+	ck_abort_msg("append: rc %d", rc);
+}
+
+/*
+ * A reader left inside a truncated segment whose file became a new one
+ * must not return what the new segment holds, even bytes a client made
+ * to look like the old segment's next record: it fails instead.
+ */
+START_TEST(test_recycle_reader_forged)
+{
+	static unsigned char	 pl[4000];
+	struct wal		*w;
+	struct wal_reader	*r;
+	struct wal_record	 rec;
+	struct wal_stats	 st;
+	struct rec_header	 h;
+	unsigned char		*f;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	const char		*msg = "FORGED BY TENANT 7";
+	uint64_t		 nf;
+	ino_t			 old;
+	int			 i, k;
+
+	w = check_wal_open_recycling(dir, 1);
+	memset(pl, 'a', sizeof pl);
+	for (i = 0; i < 20; i++) {	/* 1..10 in segment 1, 11..20 after */
+		if (i == 10)
+			ck_assert_int_eq(wal_rotate(w, &cause), 0);
+		check_wal_append_synced(w, 1, pl, 1000);
+	}
+	old = check_wal_ino(dir, 1, 0);
+	r = wal_reader_open(dir, 1, NULL, &cause);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(wal_reader_next(r, 2, &rec, &cause), 1);
+	ck_assert_int_eq(wal_reader_next(r, 2, &rec, &cause), 1);
+	ck_assert_int_eq(wal_truncate_before(w, 11, &nf, &cause), 0);
+	for (i = 0; i < 6; i++) {
+		ck_assert_int_eq(wal_rotate(w, &cause), 0);
+		if (!wal_spare_ready(w))
+			ck_assert_int_eq(wal_prepare_spare(w, &cause), 0);
+		if (check_wal_ino_of(dir, SPARE_NAME) == old)
+			break;
+		check_wal_append_synced(w, 1, pl, 1000);
+	}
+	ck_assert_uint_eq(check_wal_ino_of(dir, SPARE_NAME), old);
+	/* The next record begins the new segment at 4096, its payload at
+	   4096 + 40; LSN 3 of segment 1 was at 4096 + 2 * 1040. */
+	memset(pl, 'x', sizeof pl);
+	f = pl + (4096 + 2 * 1040) - (4096 + REC_HDR_SIZE);
+	memset(&h, 0, sizeof h);
+	h.type = 9;
+	h.tenant = 3;
+	h.len = (uint32_t)strlen(msg);
+	h.lsn = 3;
+	h.batch_lsn = 3;
+	memcpy(f + REC_HDR_SIZE, msg, h.len);
+	segment_encode_rec(f, &h);
+	h.crc = segment_rec_crc(f, f + REC_HDR_SIZE, h.len);
+	segment_encode_rec(f, &h);
+	check_wal_append_synced(w, 7, pl, 3000);
+	wal_stats(w, &st);
+	ck_assert_uint_eq(check_wal_ino(dir, st.active_first_lsn, 0), old);
+
+	k = wal_reader_next(r, UINT64_MAX, &rec, &cause);
+	ck_assert_msg(k == -1, "the reader returned LSN %llu of tenant %u "
+	    "(%d)", k == 1 ? (unsigned long long)rec.lsn : 0ull,
+	    k == 1 ? rec.tenant : 0, k);
+	ck_assert_ptr_nonnull(strstr(cause, "truncated while being read"));
+	free(cause);
+	wal_reader_close(r);
+	wal_close(w);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* A reader that read all of a segment's records before it was truncated
+   and its file reused goes on with the next segment. */
+START_TEST(test_recycle_reader_boundary)
+{
+	struct wal		*w;
+	struct wal_reader	*r;
+	struct wal_record	 rec;
+	char			*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t		 nf, n = 0;
+	int			 rot, k;
+
+	check_wal_make_segments(dir, 4);	/* 1 11 21 31 41(active) */
+	w = check_wal_open_recycling(dir, 1);
+	r = wal_reader_open(dir, 1, NULL, &cause);
+	ck_assert_ptr_nonnull(r);
+	while ((k = wal_reader_next(r, 10, &rec, &cause)) == 1)
+		n++;
+	ck_assert_int_eq(k, 0);
+	ck_assert_uint_eq(n, 10);
+	ck_assert_int_eq(wal_truncate_before(w, 15, &nf, &cause), 0);
+	for (rot = 0; rot < 3; rot++) {
+		check_wal_write(w, 10, 0);
+		ck_assert_int_eq(wal_rotate(w, &cause), 0);
+	}
+	check_wal_recycle_stats(w, 1, 0);
+	ck_assert_int_eq(wal_reader_next(r, UINT64_MAX, &rec, &cause), 1);
+	ck_assert_uint_eq(rec.lsn, 11);
+	wal_reader_close(r);
+	wal_close(w);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* rename as on a full disk, for the longer name of a kept file. */
+static int
+check_wal_full_rename(int od, const char *from, int nd, const char *to)
+{
+	if (strncmp(to, RECYCLE_PREFIX, sizeof RECYCLE_PREFIX - 1) == 0) {
+		errno = ENOSPC;
+		return (-1);
+	}
+	return (sysio_real.renameat(od, from, nd, to));
+}
+
+/* A truncation whose file cannot be kept removes it: freeing space on a
+   full disk must not fail for want of a directory block. */
+START_TEST(test_recycle_rename_fails)
+{
+	struct wal	*w;
+	char		*dir = check_wal_tmpdir(), *cause = NULL;
+	uint64_t	 nf;
+
+	check_wal_make_segments(dir, 4);	/* 1 11 21 31 41(active) */
+	w = check_wal_open_recycling(dir, 2);
+	sysio.renameat = check_wal_full_rename;
+	ck_assert_msg(wal_truncate_before(w, 35, &nf, &cause) == 0, "%s",
+	    cause);
+	sysio.renameat = sysio_real.renameat;
+	ck_assert_uint_eq(nf, 31);
+	ck_assert_uint_eq(check_wal_nsegs(dir), 3);
+	ck_assert_uint_eq(check_wal_ino(dir, 1, 1), 0);
+	ck_assert_uint_eq(check_wal_ino(dir, 11, 1), 0);
+	check_wal_recycle_stats(w, 0, 0);
 	wal_close(w);
 	check_wal_rmdir(dir);
 	free(dir);
@@ -2184,6 +2372,9 @@ check_wal_suite(void)
 	tcase_add_test(tc, test_recycle);
 	tcase_add_test(tc, test_recycle_unsupported);
 	tcase_add_test(tc, test_recycle_reader);
+	tcase_add_test(tc, test_recycle_reader_forged);
+	tcase_add_test(tc, test_recycle_reader_boundary);
+	tcase_add_test(tc, test_recycle_rename_fails);
 	tcase_add_test(tc, test_reader_filters);
 	tcase_add_test(tc, test_reader_follow);
 	tcase_add_test(tc, test_lock);

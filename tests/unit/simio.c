@@ -643,8 +643,8 @@ simio_ftruncate(int fd, off_t len)
 
 /* FALLOC_FL_ZERO_RANGE on the real file, or zeros written where the file
    system has no such thing (tmpfs): what the page cache shows is alike. */
-static int
-sim_zero_range(int fd, off_t off, off_t len)
+int
+simio_zero_range(int fd, off_t off, off_t len)
 {
 	static const unsigned char	zeros[65536];
 	struct stat			sb;
@@ -685,7 +685,7 @@ simio_fallocate(int fd, int mode, off_t off, off_t len)
 	if (crash)
 		r = 0;
 	else if (mode == FALLOC_FL_ZERO_RANGE)
-		r = sim_zero_range(fd, off, len);
+		r = simio_zero_range(fd, off, len);
 	else
 		r = sysio_real.fallocate(fd, mode, off, len);
 	err = errno;
