@@ -324,14 +324,15 @@ segment_cmp(const void *a, const void *b)
 }
 
 /*
- * Lists the segments of a directory, sorted by first LSN. Names ending in
- * ".wal" that do not parse go to bad, or are an error when bad is NULL;
- * other unknown names go to stray (may be NULL).
+ * Lists the segments of a directory (kept: the files of truncated ones
+ * kept for reuse instead), sorted by first LSN. Names ending in ".wal"
+ * that do not parse go to bad, or are an error when bad is NULL; other
+ * unknown names go to stray (may be NULL).
  */
-int
-segment_list(int dirfd, const char *dir, struct seg_ent **out, size_t *nout,
-    void (*stray)(void *, const char *), void (*bad)(void *, const char *),
-    void *arg, char **cause)
+static int
+segment_list_kind(int dirfd, const char *dir, int kept, struct seg_ent **out,
+    size_t *nout, void (*stray)(void *, const char *),
+    void (*bad)(void *, const char *), void *arg, char **cause)
 {
 	DIR		*d;
 	struct dirent	*de;
@@ -352,6 +353,11 @@ segment_list(int dirfd, const char *dir, struct seg_ent **out, size_t *nout,
 		errno = 0;
 		if ((de = readdir(d)) == NULL)
 			break;
+		if (kept) {
+			if (segment_parse_recycle_name(de->d_name, &first))
+				goto add;
+			continue;
+		}
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
 		    strcmp(de->d_name, LOCK_NAME) == 0 ||
@@ -376,6 +382,7 @@ segment_list(int dirfd, const char *dir, struct seg_ent **out, size_t *nout,
 			    "20 digits (%%020llu.wal)", dir, de->d_name);
 			goto fail;
 		}
+add:
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			if ((tmp = reallocarray(ents, cap, sizeof *ents)) ==
@@ -387,7 +394,7 @@ segment_list(int dirfd, const char *dir, struct seg_ent **out, size_t *nout,
 			ents = tmp;
 		}
 		ents[n].first = first;
-		memcpy(ents[n].name, de->d_name, SEG_NAME_LEN + 1);
+		segment_name(ents[n].name, first);
 		n++;
 	}
 	if (errno != 0) {
@@ -405,6 +412,26 @@ fail:
 	closedir(d);
 	free(ents);
 	return (-1);
+}
+
+/* The segments of a directory; see segment_list_kind. */
+int
+segment_list(int dirfd, const char *dir, struct seg_ent **out, size_t *nout,
+    void (*stray)(void *, const char *), void (*bad)(void *, const char *),
+    void *arg, char **cause)
+{
+	return (segment_list_kind(dirfd, dir, 0, out, nout, stray, bad, arg,
+	    cause));
+}
+
+/* The files of truncated segments kept for reuse (recycle-FIRST.tmp),
+   oldest first; each entry's name is the segment's it was. */
+int
+segment_list_kept(int dirfd, const char *dir, struct seg_ent **out,
+    size_t *nout, char **cause)
+{
+	return (segment_list_kind(dirfd, dir, 1, out, nout, NULL, NULL, NULL,
+	    cause));
 }
 
 /* 1 if len bytes at p are all zero. */

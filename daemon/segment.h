@@ -196,6 +196,8 @@ int	segment_read_footer(int, uint64_t, uint64_t, struct seg_footer *,
 int	segment_list(int, const char *, struct seg_ent **, size_t *,
 	    void (*)(void *, const char *), void (*)(void *, const char *),
 	    void *, char **cause);
+int	segment_list_kept(int, const char *, struct seg_ent **, size_t *,
+	    char **cause);
 int	segment_scan(struct seg_scan *, char **cause);
 /* "recycle-%020llu.tmp" for the segment whose first LSN is first. */
 void	segment_recycle_name(char *, uint64_t first);

@@ -81,7 +81,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -604,14 +603,6 @@ wal_pool_drop(struct wal *w)
 	}
 }
 
-static int
-wal_u64_cmp(const void *a, const void *b)
-{
-	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x < y ? -1 : x > y);
-}
-
 /* Start-up: keeps the files a previous run kept, the oldest up to
    recycle_segments (none once the log is sealed), and removes the
    others. A name of theirs that is not a regular file is not walld's:
@@ -620,67 +611,38 @@ static int
 wal_pool_adopt(struct wal *w, char **cause)
 {
 	char		 name[RECYCLE_NAME_SIZE];
-	DIR		*d;
-	struct dirent	*de;
+	struct seg_ent	*ents;
 	struct stat	 sb;
-	uint64_t	 first, *all = NULL, *tmp;
-	size_t		 n = 0, cap = 0, i, keep;
-	int		 fd, err, rc = -1;
+	size_t		 n, i;
+	int		 removed = 0, rc = -1;
 
-	if ((fd = openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
-		err = errno;
-		if (fd != -1)
-			close(fd);
-		segment_cause(cause, "%s: open directory: %s", w->dir,
-		    strerror(err));
+	if (segment_list_kept(w->dirfd, w->dir, &ents, &n, cause) != 0)
 		return (-1);
-	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (!segment_parse_recycle_name(de->d_name, &first))
-			continue;
-		if (fstatat(w->dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) !=
-		    0 || !S_ISREG(sb.st_mode)) {
+	for (i = 0; i < n; i++) {
+		segment_recycle_name(name, ents[i].first);
+		if (fstatat(w->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(sb.st_mode)) {
 			wal_log(w, 4, "wal: %s/%s: not a regular file: ignored",
-			    w->dir, de->d_name);
+			    w->dir, name);
 			continue;
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((tmp = reallocarray(all, cap, sizeof *all)) ==
-			    NULL) {
-				segment_cause(cause, "%s: %s", w->dir,
-				    strerror(errno));
-				goto out;
-			}
-			all = tmp;
+		if (w->npool < w->pool_max && !wal_no_spare_needed(w)) {
+			w->pool[w->npool++] = ents[i].first;
+			continue;
 		}
-		all[n++] = first;
-	}
-	if (errno != 0) {
-		segment_cause(cause, "%s: readdir: %s", w->dir, strerror(errno));
-		goto out;
-	}
-	if (n > 1)
-		qsort(all, n, sizeof *all, wal_u64_cmp);
-	keep = wal_no_spare_needed(w) ? 0 : n < w->pool_max ? n : w->pool_max;
-	for (i = 0; i < keep; i++)
-		w->pool[w->npool++] = all[i];
-	for (; i < n; i++) {
-		segment_recycle_name(name, all[i]);
 		if (sysio.unlinkat(w->dirfd, name, 0) != 0) {
 			wal_syscall_cause(w, cause, "unlink", name, 0);
 			goto out;
 		}
+		removed = 1;
 	}
-	if (n > keep && sysio.fsync(w->dirfd) != 0) {
+	if (removed && sysio.fsync(w->dirfd) != 0) {
 		wal_syscall_cause(w, cause, "fsync directory", ".", 0);
 		goto out;
 	}
 	rc = 0;
 out:
-	closedir(d);
-	free(all);
+	free(ents);
 	return (rc);
 }
 
