@@ -182,6 +182,7 @@ fail:
 static int
 archive_sealed(struct archive *ar, const char *name, uint64_t first)
 {
+	struct seg_header	 h;
 	struct seg_footer	 f;
 	struct stat		 sb;
 	const char		*why = NULL;
@@ -189,8 +190,9 @@ archive_sealed(struct archive *ar, const char *name, uint64_t first)
 
 	if ((fd = openat(ar->dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
 		return (0);
-	rc = fstat(fd, &sb) == 0 ?
-	    segment_read_footer(fd, (uint64_t)sb.st_size, first, &f, &why) : -1;
+	rc = fstat(fd, &sb) == 0 && segment_read_header(fd, &h, &why) == 0 ?
+	    segment_read_footer(fd, (uint64_t)sb.st_size, first, h.seed, &f,
+	    &why) : -1;
 	close(fd);
 	return (rc == 1);
 }

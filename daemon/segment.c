@@ -125,10 +125,11 @@ segment_decode_header(const unsigned char *p, struct seg_header *h,
 	h->key_id = seg_get32(p + 48);
 	memcpy(h->salt, p + 56, 32);
 	memcpy(h->check, p + 88, 16);
-	if (h->version != SEG_VERSION) {
+	if (h->version != SEG_VERSION && h->version != SEG_VERSION_UNSEEDED) {
 		*why = "unsupported segment format version";
 		return (-1);
 	}
+	h->seed = segment_seed(h->version, h->id);
 	if (h->hdr_len != SEG_HDR_SIZE) {
 		*why = "unsupported segment header length";
 		return (-1);
@@ -150,6 +151,21 @@ segment_decode_header(const unsigned char *p, struct seg_header *h,
 		return (-1);
 	}
 	return (0);
+}
+
+/* Reads and checks the header of an open segment file: 0, or -1 and *why
+   (errno set when reading failed). */
+int
+segment_read_header(int fd, struct seg_header *h, const char **why)
+{
+	unsigned char	b[SEG_HDR_SIZE];
+	ssize_t		n;
+
+	if ((n = sysio.pread(fd, b, sizeof b, 0)) != (ssize_t)sizeof b) {
+		*why = n == -1 ? strerror(errno) : "short segment header";
+		return (-1);
+	}
+	return (segment_decode_header(b, h, why));
 }
 
 /* Writes a 40-byte record header (the CRC field as given). */
@@ -207,20 +223,33 @@ segment_decode_rec(const unsigned char *p, struct rec_header *h,
 	return (0);
 }
 
-/* CRC-32C of a record: its header with the CRC field zeroed, then payload. */
+/* What the record CRCs of a segment start from: the CRC-32C of its id,
+   so that a record is valid only in the segment file it was written for
+   (none of an earlier use of a reused file is, nor one a client forged
+   without knowing the id); 0 for version 1 segments. */
 uint32_t
-segment_rec_crc(const unsigned char *hdr, const void *payload, uint32_t len)
+segment_seed(uint16_t version, const uint8_t id[16])
+{
+	return (version == SEG_VERSION_UNSEEDED ? 0 : crc32c(0, id, 16));
+}
+
+/* CRC-32C of a record: from seed, its header with the CRC field zeroed,
+   then the payload. */
+uint32_t
+segment_rec_crc(uint32_t seed, const unsigned char *hdr, const void *payload,
+    uint32_t len)
 {
 	unsigned char	tmp[REC_HDR_SIZE];
 
 	memcpy(tmp, hdr, REC_HDR_SIZE);
 	memset(tmp + 20, 0, 4);
-	return (crc32c(crc32c(0, tmp, REC_HDR_SIZE), payload, len));
+	return (crc32c(crc32c(seed, tmp, REC_HDR_SIZE), payload, len));
 }
 
 /* Writes a complete 80-byte footer record. */
 void
-segment_encode_footer(unsigned char *p, const struct seg_footer *f)
+segment_encode_footer(unsigned char *p, const struct seg_footer *f,
+    uint32_t seed)
 {
 	struct rec_header	h;
 	unsigned char		*q = p + REC_HDR_SIZE;
@@ -237,13 +266,13 @@ segment_encode_footer(unsigned char *p, const struct seg_footer *f)
 	seg_put64(q + 24, f->offset);
 	seg_put32(q + 32, f->data_crc);
 	seg_put32(q + 36, f->flags);
-	seg_put32(p + 20, segment_rec_crc(p, q, FOOTER_PAYLOAD));
+	seg_put32(p + 20, segment_rec_crc(seed, p, q, FOOTER_PAYLOAD));
 }
 
 /* Checks and decodes an 80-byte footer record: 0, or -1 and *why. */
 int
-segment_decode_footer(const unsigned char *p, struct seg_footer *f,
-    const char **why)
+segment_decode_footer(const unsigned char *p, uint32_t seed,
+    struct seg_footer *f, const char **why)
 {
 	struct rec_header	 h;
 	const unsigned char	*q = p + REC_HDR_SIZE;
@@ -254,7 +283,7 @@ segment_decode_footer(const unsigned char *p, struct seg_footer *f,
 		*why = "not a footer record";
 		return (-1);
 	}
-	if (segment_rec_crc(p, q, FOOTER_PAYLOAD) != h.crc) {
+	if (segment_rec_crc(seed, p, q, FOOTER_PAYLOAD) != h.crc) {
 		*why = "footer checksum mismatch";
 		return (-1);
 	}
@@ -282,7 +311,7 @@ segment_decode_footer(const unsigned char *p, struct seg_footer *f,
  * footer is there but wrong; -1 on a read error (errno).
  */
 int
-segment_read_footer(int fd, uint64_t size, uint64_t first,
+segment_read_footer(int fd, uint64_t size, uint64_t first, uint32_t seed,
     struct seg_footer *f, const char **why)
 {
 	unsigned char	b[FOOTER_SIZE];
@@ -299,7 +328,7 @@ segment_read_footer(int fd, uint64_t size, uint64_t first,
 	}
 	if (seg_get32(b) != REC_MAGIC)
 		return (0);
-	if (segment_decode_footer(b, f, why) != 0)
+	if (segment_decode_footer(b, seed, f, why) != 0)
 		return (2);
 	if (f->offset != size - FOOTER_SIZE) {
 		*why = "footer offset field does not match the file size";
@@ -554,14 +583,15 @@ segment_scan(struct seg_scan *s, char **cause)
 			}
 			p = buf;
 		}
-		if (segment_rec_crc(p, p + REC_HDR_SIZE, h.len) != h.crc) {
+		if (segment_rec_crc(s->seed, p, p + REC_HDR_SIZE, h.len) !=
+		    h.crc) {
 			s->stop = SEG_STOP_BAD;
 			snprintf(s->why, sizeof s->why, "record checksum "
 			    "mismatch");
 			break;
 		}
 		if (h.flags & REC_F_FOOTER) {
-			if (segment_decode_footer(p, &f, &why) != 0) {
+			if (segment_decode_footer(p, s->seed, &f, &why) != 0) {
 				s->stop = SEG_STOP_BAD;
 				snprintf(s->why, sizeof s->why, "%s", why);
 			} else if (f.first_lsn != s->first_lsn ||
@@ -615,7 +645,8 @@ readfail:
 
 /* 1 if a complete, valid record (or footer) starts at off. */
 static int
-segment_valid_at(int fd, uint64_t off, uint64_t size, struct rec_header *h)
+segment_valid_at(int fd, uint64_t off, uint64_t size, uint32_t seed,
+    struct rec_header *h)
 {
 	unsigned char	 hb[REC_HDR_SIZE], *pl;
 	const char	*why;
@@ -633,7 +664,7 @@ segment_valid_at(int fd, uint64_t off, uint64_t size, struct rec_header *h)
 	if ((pl = malloc(h->len ? h->len : 1)) == NULL)
 		return (0);
 	ok = segment_pread_full(fd, pl, h->len, off + REC_HDR_SIZE) ==
-	    (ssize_t)h->len && segment_rec_crc(hb, pl, h->len) == h->crc;
+	    (ssize_t)h->len && segment_rec_crc(seed, hb, pl, h->len) == h->crc;
 	free(pl);
 	return (ok);
 }
@@ -645,7 +676,7 @@ segment_valid_at(int fd, uint64_t off, uint64_t size, struct rec_header *h)
  */
 int
 segment_search_tail(int fd, uint64_t from, uint64_t size, uint64_t n,
-    struct seg_tail *t, char **cause)
+    uint32_t seed, struct seg_tail *t, char **cause)
 {
 	unsigned char		*buf;
 	struct rec_header	 h;
@@ -686,7 +717,7 @@ segment_search_tail(int fd, uint64_t from, uint64_t size, uint64_t n,
 			}
 			if (seg_get32(buf + i) != REC_MAGIC)
 				continue;
-			if (!segment_valid_at(fd, off + i, size, &h))
+			if (!segment_valid_at(fd, off + i, size, seed, &h))
 				continue;
 			if ((h.flags & REC_F_FOOTER) || h.batch_lsn > n) {
 				t->later = 1;

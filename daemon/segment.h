@@ -11,10 +11,14 @@
 
 #define SEG_HDR_SIZE		4096
 #define SEG_MAGIC		"WALLDSEG"	/* 8 bytes, no terminator */
-#define SEG_VERSION		1
+#define SEG_VERSION		2	/* written; 1 is still read */
+#define SEG_VERSION_UNSEEDED	1	/* record CRCs without the segment id */
 #define SEG_F_ENCRYPTED		0x00000001u
 #define SEG_F_REQUIRED		0x0000ffffu	/* unknown ones here: refuse */
 #define SEG_F_KNOWN		SEG_F_ENCRYPTED
+#define SEG_F_REUSED		0x00010000u	/* optional: the file held an
+						   earlier segment, whose bytes
+						   follow the last record */
 
 #define REC_MAGIC		0x43524c57u	/* "WLRC" on disk */
 #define REC_VERSION		1
@@ -53,6 +57,9 @@ struct seg_header {
 	uint32_t	key_id;		/* 0 unless encrypted */
 	uint8_t		salt[32];
 	uint8_t		check[16];	/* key check value (keyring.c) */
+	uint32_t	seed;		/* derived, not stored: what every
+					   record CRC starts from
+					   (segment_seed) */
 };
 
 struct rec_header {
@@ -95,6 +102,7 @@ struct seg_scan {
 	int		 fd;
 	uint64_t	 size;
 	uint64_t	 first_lsn;
+	uint32_t	 seed;		/* the header's: segment_seed */
 	/* Optional: called for every valid record (not the footer), p at its
 	   header, the stored payload after it; may be NULL. */
 	void		(*rec_cb)(void *, const struct rec_header *,
@@ -184,15 +192,19 @@ int	segment_parse_name(const char *, uint64_t *);
 void	segment_encode_header(unsigned char *, const struct seg_header *);
 int	segment_decode_header(const unsigned char *, struct seg_header *,
 	    const char **why);
+int	segment_read_header(int, struct seg_header *, const char **why);
 void	segment_encode_rec(unsigned char *, const struct rec_header *);
 int	segment_decode_rec(const unsigned char *, struct rec_header *,
 	    const char **why);
-uint32_t segment_rec_crc(const unsigned char *, const void *, uint32_t);
-void	segment_encode_footer(unsigned char *, const struct seg_footer *);
-int	segment_decode_footer(const unsigned char *, struct seg_footer *,
-	    const char **why);
-int	segment_read_footer(int, uint64_t, uint64_t, struct seg_footer *,
-	    const char **why);
+uint32_t segment_seed(uint16_t version, const uint8_t id[16]);
+uint32_t segment_rec_crc(uint32_t seed, const unsigned char *, const void *,
+	    uint32_t);
+void	segment_encode_footer(unsigned char *, const struct seg_footer *,
+	    uint32_t seed);
+int	segment_decode_footer(const unsigned char *, uint32_t seed,
+	    struct seg_footer *, const char **why);
+int	segment_read_footer(int, uint64_t, uint64_t, uint32_t seed,
+	    struct seg_footer *, const char **why);
 int	segment_list(int, const char *, struct seg_ent **, size_t *,
 	    void (*)(void *, const char *), void (*)(void *, const char *),
 	    void *, char **cause);
@@ -203,7 +215,7 @@ int	segment_scan(struct seg_scan *, char **cause);
 void	segment_recycle_name(char *, uint64_t first);
 /* 1 if name is one segment_recycle_name makes, *first its LSN. */
 int	segment_parse_recycle_name(const char *, uint64_t *first);
-int	segment_search_tail(int, uint64_t, uint64_t, uint64_t,
+int	segment_search_tail(int, uint64_t, uint64_t, uint64_t, uint32_t seed,
 	    struct seg_tail *, char **cause);
 void	segment_cause(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -36,6 +36,9 @@ struct wal_reader {
 	ino_t		 ino;
 	int		 gone;		/* the name left the file while we read
 					   it: truncated, the file maybe reused */
+	uint32_t	 seed;		/* its record CRC seed */
+	int		 reused;	/* SEG_F_REUSED: an earlier segment's
+					   bytes follow its last record */
 
 	unsigned char	*buf;
 	size_t		 cap;
@@ -56,8 +59,8 @@ struct wal_reader {
 /*
  * Where our segment's name leads: 0 to the file we opened, 1 to another
  * (an empty active segment replaced at a restart), 2 nowhere: the
- * segment was truncated, and its file may be zeroed and reused for a new
- * segment (wal.c, RECYCLING). The name goes before the file is touched,
+ * segment was truncated, and its file may be reused for a new segment
+ * (wal.c, RECYCLING). The name goes before the file is touched,
  * so bytes read while it still led to our file are the segment's.
  */
 static int
@@ -133,6 +136,8 @@ wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 		return (-1);
 	}
 	free(hb);
+	r->seed = h.seed;
+	r->reused = (h.flags & SEG_F_REUSED) != 0;
 	if (keyring_ctx_segment(r->ctx, r->ring, &h, &c2) != 0) {
 		wal_reader_damage(r, cause, c2 != NULL ? c2 : "no key");
 		free(c2);
@@ -384,6 +389,31 @@ fail:
 }
 
 /*
+ * 1 when the header at p, in a reused segment, is not one of its records
+ * but what the file held before (FORMAT.md, section 7): it does not
+ * decode, or has another LSN than the one expected (an earlier segment's
+ * are all lower), and the segment has no footer, so this is the end of
+ * its records, as zeros are in a new file. A sealed segment holds no
+ * such bytes before its footer: there it is damage, reported as such.
+ */
+static int
+wal_reader_stale(struct wal_reader *r, const unsigned char *p)
+{
+	struct rec_header	 h;
+	struct seg_footer	 ft;
+	struct stat		 sb;
+	const char		*why;
+
+	if (!r->reused)
+		return (0);
+	if (segment_decode_rec(p, &h, &why) == 0 && (h.flags & REC_F_FOOTER ?
+	    h.lsn + 1 == r->expect : h.lsn == r->expect))
+		return (0);
+	return (fstat(r->fd, &sb) == 0 && segment_read_footer(r->fd,
+	    (uint64_t)sb.st_size, r->seg_first, r->seed, &ft, &why) == 0);
+}
+
+/*
  * The next matching record with LSN <= limit: 1; 0 when there is none yet;
  * -1 on damage. Only bytes of records at or below the limit are looked at,
  * and only from a read made once they were within it.
@@ -412,7 +442,8 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 		if ((k = wal_reader_need(r, REC_HDR_SIZE, limit, cause)) == -1)
 			return (-1);
 		p = r->buf + (r->off - r->boff);
-		if (k == 0 || seg_get32(p) != REC_MAGIC) {
+		if (k == 0 || seg_get32(p) != REC_MAGIC ||
+		    wal_reader_stale(r, p)) {
 			/* The end for now; read again in case it moved. */
 			if (refilled != r->off) {
 				refilled = r->off;
@@ -458,7 +489,8 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 			    cause)) == -1)
 				return (-1);
 			p = r->buf + (r->off - r->boff);
-			if (k == 0 || segment_decode_footer(p, &ft, &why) != 0) {
+			if (k == 0 || segment_decode_footer(p, r->seed, &ft,
+			    &why) != 0) {
 				wal_reader_damage(r, cause, k == 0 ?
 				    "footer runs past the end of the file" :
 				    why);
@@ -503,7 +535,8 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 			    "of the file");
 			return (-1);
 		}
-		if (segment_rec_crc(p, p + REC_HDR_SIZE, h.len) != h.crc) {
+		if (segment_rec_crc(r->seed, p, p + REC_HDR_SIZE, h.len) !=
+		    h.crc) {
 			wal_reader_damage(r, cause, "record checksum mismatch");
 			return (-1);
 		}

@@ -166,6 +166,7 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 		s.fd = fd;
 		s.size = (uint64_t)sb.st_size;
 		s.first_lsn = ents[i].first;
+		s.seed = h.seed;
 		if (h.flags & SEG_F_ENCRYPTED) {
 			nenc++;
 			for (j = 0; j < nids && ids[j] != h.key_id; j++)
@@ -235,8 +236,8 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 			if (s.stop == SEG_STOP_BAD)
 				wal_verify_problem(&v, ents[i].name, s.end,
 				    s.next_lsn, "%s", s.why);
-			k = segment_read_footer(fd, s.size, ents[i].first, &ft,
-			    &why);
+			k = segment_read_footer(fd, s.size, ents[i].first,
+			    h.seed, &ft, &why);
 			if (k != 1) {
 				wal_verify_problem(&v, ents[i].name, s.size >=
 				    FOOTER_SIZE ? s.size - FOOTER_SIZE : 0,
@@ -254,7 +255,8 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 			s.next_lsn = ft.last_lsn + 1;
 			last = ft.last_lsn;
 		} else if ((k = segment_read_footer(fd, s.size, ents[i].first,
-		    &ft, &why)) == 2 || (k == 0 && s.size % IO_ALIGN != 0)) {
+		    h.seed, &ft, &why)) == 2 ||
+		    (k == 0 && s.size % IO_ALIGN != 0)) {
 			/* What walld refuses, not a torn tail (FORMAT.md, 8). */
 			state = "damaged";
 			wal_verify_problem(&v, ents[i].name, s.size >=
@@ -264,7 +266,7 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 		} else {
 			state = "active";
 			if (segment_search_tail(fd, s.end, s.size, s.next_lsn,
-			    &t, &cause) != 0) {
+			    h.seed, &t, &cause) != 0) {
 				wal_verify_problem(&v, ents[i].name, s.end,
 				    s.next_lsn, "%s", cause);
 				free(cause);
@@ -278,7 +280,10 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 				    "record missing (zeros)",
 				    (unsigned long long)t.later_lsn,
 				    (unsigned long long)t.later_off);
-			} else if (s.stop == SEG_STOP_BAD || t.nonzero) {
+			} else if ((s.stop == SEG_STOP_BAD || t.nonzero) &&
+			    !(h.flags & SEG_F_REUSED)) {
+				/* (In a reused file the earlier segment
+				   follows the records: nothing to note.) */
 				fprintf(out, "note: %s/%s: offset %llu: LSN %llu:"
 				    " torn tail of the last flush (%s): the "
 				    "next open cuts it\n", dir, ents[i].name,

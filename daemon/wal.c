@@ -13,9 +13,11 @@
  * init 0xFFFFFFFF, final xor 0xFFFFFFFF).
  *
  * SEGMENT HEADER, bytes 0..4095:
- *	0 magic "WALLDSEG"	8 u16 version (1)	10 u16 header length (4096)
- *	12 u32 flags (bit 0 encrypted; bits 0-15 required: unknown => refuse;
- *	   bits 16-31 optional, ignored)	16 u64 first LSN
+ *	0 magic "WALLDSEG"	8 u16 version (2 written; 1 read: record
+ *	   CRCs without the id)	10 u16 header length (4096)
+ *	12 u32 flags (bit 0 encrypted; bit 16 reused: an earlier segment's
+ *	   bytes follow the last record; bits 0-15 required: unknown =>
+ *	   refuse; bits 16-31 optional, ignored)	16 u64 first LSN
  *	24 16-byte random segment id	40 u64 creation time, unix ns
  *	48 u32 key id (0: none)		52 u32 reserved (0)
  *	56 32-byte salt (zero unless encrypted)	88 16-byte key check (zero
@@ -27,7 +29,8 @@
  *	   unknown => invalid; bits 4-15 optional, ignored)
  *	8 u16 type	10 u16 vshard	12 u32 tenant	16 u32 payload length
  *	   (<= 16 MiB, checked before anything is read)
- *	20 u32 CRC of the header with this field zeroed, then the payload
+ *	20 u32 CRC of the segment id (version 2), the header with this
+ *	   field zeroed, then the payload
  *	24 u64 LSN	32 u64 batch LSN: first LSN of the flush that wrote it
  *	40 payload, then zeros up to a multiple of 8 (not in the CRC)
  *
@@ -38,7 +41,8 @@
  * 0 LOG_SEALED: no segment follows, ever). A sealed segment ends exactly at
  * its footer's end; an active one is the full preallocated size, and
  * reads as zeros after its last record (written zeros, or fallocated
- * blocks never written: see wal_prepare_spare).
+ * blocks never written: see wal_prepare_spare), or, when reused, as
+ * whatever the file held before, which is never valid in it (RECYCLING).
  *
  * WRITES. A batch is written with one pwrite and one fdatasync (two
  * pwrites, one after the other, when the sealer finishes it meanwhile:
@@ -58,8 +62,10 @@
  * (or a footer) after the damage proves the damaged bytes were acknowledged:
  * corruption, open fails and nothing is changed. Otherwise the damage is the
  * torn tail of the last flush: the segment is sealed at the cut (footer,
- * ftruncate) and logged. Every other inconsistency (headers, footers, gaps)
- * refuses to open; there is no silent salvage.
+ * ftruncate) and logged (in a reused file, the end of the records is
+ * logged as such: what follows is the earlier segment). Every other
+ * inconsistency (headers, footers, gaps) refuses to open; there is no
+ * silent salvage.
  *
  * ENCRYPTION (keyring.c has the details and the nonce argument): with a
  * key ring, every segment this writer creates is encrypted under the
@@ -83,7 +89,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -148,6 +153,7 @@ struct wal_segparm {
 	unsigned char	salt[KEYRING_SALT_LEN];
 	unsigned char	check[KEYRING_CHECK_LEN];
 	uint32_t	key_id;		/* 0: not encrypted */
+	uint32_t	seed;		/* segment_seed of id */
 };
 
 struct wal_batch {
@@ -172,6 +178,7 @@ struct wal_batch {
 	   wctx_gen it was copied at. */
 	struct keyring_ctx *ctx;
 	uint64_t	 ctx_gen;
+	uint32_t	 seed;		/* its segment's record CRC seed */
 	/* Sealing ahead (wal_seal_ahead): the loop publishes how many record
 	   bytes are complete (pub, a release store); the sealer, then the
 	   flusher, seal them in order. sealed: record bytes sealed so far;
@@ -217,6 +224,7 @@ struct wal {
 	struct keyring_ctx *wctx;	/* keyed for the filling segment */
 	uint64_t	 wctx_gen;	/* bumped each time wctx is keyed */
 	uint32_t	 fill_key;	/* its key id */
+	uint32_t	 fill_seed;	/* its record CRC seed */
 	uint32_t	 tag;		/* bytes a record's payload grows by */
 	int		 rekey;		/* the active key is not fill_key */
 
@@ -228,6 +236,7 @@ struct wal {
 	uint64_t	 acount;
 	uint64_t	 aoff;
 	uint32_t	 acrc;
+	uint32_t	 aseed;		/* its record CRC seed */
 	uint64_t	 act_flushes;	/* flushes before its activation */
 	int		 act_noted;	/* act_flushes is set */
 	unsigned char	*hbuf;		/* segment header block */
@@ -254,7 +263,6 @@ struct wal {
 	uint64_t	*pool;
 	size_t		 npool;
 	size_t		 pool_max;
-	int		 no_recycle;	/* the file system cannot zero a range */
 	int		 spare_reused;	/* the ready spare is a kept file */
 	uint64_t	 recycled;	/* segments begun in a kept file */
 
@@ -548,17 +556,24 @@ wal_note_flushes(struct wal *w)
 /*
  * RECYCLING. A truncated segment's file is kept, while fewer than
  * recycle_segments are, as recycle-FIRST.tmp, and the next spare is made
- * from it: renamed to spare.tmp, cut to the segment size, zeroed with
- * FALLOC_FL_ZERO_RANGE (its extents become unwritten: it reads as zeros
- * and nothing is written), fallocated and synced like a new one. Its
- * blocks stay allocated, and on a thin-provisioned disk (a VM's, with
- * discard) a write into them does not wait for the host to allocate
- * them, as a write into new blocks does. Whatever the file held before
- * never becomes part of the log: the spare is not, until the header is
- * written over the zeros and synced (wal_activate), and a crash before
- * that leaves a spare.tmp, which start-up removes, or a recycle-*.tmp,
- * which it keeps (to be zeroed when used) or removes. A file system
- * without ZERO_RANGE stops the recycling.
+ * from it: renamed to spare.tmp, cut to the segment size, its last block
+ * zeroed, fallocated and synced like a new one. Nothing else of it is
+ * zeroed: its blocks are written already, and a write over written
+ * blocks changes no extent, so fdatasync commits only data (a write into
+ * new or unwritten blocks also commits their allocation or conversion,
+ * and on a thin-provisioned disk waits for the host to allocate them).
+ * What the file held never becomes part of the log:
+ * - every record's CRC starts from its segment's random id (version 2
+ *   segments, FORMAT.md section 4), so the earlier segment's records,
+ *   and anything a client forged in a payload, are not valid in the new
+ *   one; the new header says SEG_F_REUSED, so that readers and recovery
+ *   take what follows the last record for the end of the records, not
+ *   for a torn tail or damage;
+ * - the zeroed last block keeps a footer out of the place where a sealed
+ *   segment's footer is looked for;
+ * - the spare is not part of the log until its header is written and
+ *   synced (wal_activate); a crash before that leaves a spare.tmp, which
+ *   start-up removes, or a recycle-*.tmp, which it keeps or removes.
  */
 
 /* Takes the oldest kept file for a spare: 1 and *first, or 0. */
@@ -568,7 +583,7 @@ wal_pool_take(struct wal *w, uint64_t *first)
 	int	got = 0;
 
 	pthread_mutex_lock(&w->lock);
-	if (w->npool > 0 && !w->no_recycle) {
+	if (w->npool > 0) {
 		*first = w->pool[0];
 		memmove(w->pool, w->pool + 1, (w->npool - 1) * sizeof *w->pool);
 		w->npool--;
@@ -576,31 +591,6 @@ wal_pool_take(struct wal *w, uint64_t *first)
 	}
 	pthread_mutex_unlock(&w->lock);
 	return (got);
-}
-
-/* Stops the recycling and removes the kept files. */
-static void
-wal_pool_drop(struct wal *w)
-{
-	char		name[RECYCLE_NAME_SIZE];
-	uint64_t	first;
-
-	pthread_mutex_lock(&w->lock);
-	w->no_recycle = 1;
-	pthread_mutex_unlock(&w->lock);
-	for (;;) {
-		pthread_mutex_lock(&w->lock);
-		if (w->npool == 0) {
-			pthread_mutex_unlock(&w->lock);
-			break;
-		}
-		first = w->pool[--w->npool];
-		pthread_mutex_unlock(&w->lock);
-		segment_recycle_name(name, first);
-		if (sysio.unlinkat(w->dirfd, name, 0) != 0 && errno != ENOENT)
-			wal_log(w, 4, "wal: %s/%s: unlink: %s", w->dir, name,
-			    strerror(errno));
-	}
 }
 
 /* Start-up: keeps the files a previous run kept, the oldest up to
@@ -646,14 +636,17 @@ out:
 	return (rc);
 }
 
-/* Opens a kept file as the spare, zeroed in place: the fd, or -1 and
-   errno (*call says what failed; no spare.tmp is left), -2 when zeroing
-   is not supported, -3 when the file is gone. */
+/* Opens a kept file as the spare, cut to the segment size, its last
+   block zeroed: the fd and *written (the bytes the file held: blocks
+   written before), or -1 and errno (*call says what failed; no spare.tmp
+   is left), -3 when the file is gone. */
 static int
-wal_spare_recycle(struct wal *w, uint64_t first, const char **call)
+wal_spare_recycle(struct wal *w, uint64_t first, uint64_t *written,
+    const char **call)
 {
-	char	name[RECYCLE_NAME_SIZE];
-	int	fd = -1, err, rc = -1;
+	char		name[RECYCLE_NAME_SIZE];
+	struct stat	sb;
+	int		fd = -1, err, rc = -1;
 
 	segment_recycle_name(name, first);
 	*call = "rename (of a kept segment file)";
@@ -663,15 +656,19 @@ wal_spare_recycle(struct wal *w, uint64_t first, const char **call)
 	fd = sysio.openat(w->dirfd, SPARE_NAME, O_RDWR | O_CLOEXEC |
 	    O_NOFOLLOW | (w->direct ? O_DIRECT : 0), 0);
 	if (fd != -1) {
-		*call = "ftruncate";
-		if (sysio.ftruncate(fd, (off_t)w->seg_size) == 0) {
-			*call = "fallocate (zero range)";
-			if (sysio.fallocate(fd, FALLOC_FL_ZERO_RANGE, 0,
-			    (off_t)w->seg_size) == 0)
-				return (fd);
-			if (errno == EOPNOTSUPP || errno == ENOSYS ||
-			    errno == EINVAL)
-				rc = -2;
+		*call = "fstat";
+		if (fstat(fd, &sb) == 0) {
+			*written = (uint64_t)sb.st_size < w->seg_size ?
+			    (uint64_t)sb.st_size : w->seg_size;
+			*call = "ftruncate";
+			if (sysio.ftruncate(fd, (off_t)w->seg_size) == 0) {
+				/* No footer can be found at the end of an
+				   active segment but its own. */
+				*call = "pwrite";
+				if (wal_pwrite_all(fd, w->zbuf, IO_ALIGN,
+				    w->seg_size - IO_ALIGN) == 0)
+					return (fd);
+			}
 		}
 	}
 	/* Not made into a spare: its old bytes must not wait there (best
@@ -690,7 +687,7 @@ wal_spare_recycle(struct wal *w, uint64_t first, const char **call)
 int
 wal_prepare_spare(struct wal *w, char **cause)
 {
-	uint64_t	off, first;
+	uint64_t	off, first, written = 0;
 	size_t		n;
 	int		fd = -1, err, zero, reused = 0;
 	const char	*call;
@@ -708,7 +705,8 @@ wal_prepare_spare(struct wal *w, char **cause)
 
 	off = 0;
 	if (wal_pool_take(w, &first)) {
-		if ((fd = wal_spare_recycle(w, first, &call)) == -1) {
+		if ((fd = wal_spare_recycle(w, first, &written, &call)) ==
+		    -1) {
 			err = errno;
 			wal_syscall_cause(w, cause, call, SPARE_NAME, 0);
 			wal_log(w, 3, "wal: prepare spare: %s: %s/%s: %s", call,
@@ -716,13 +714,7 @@ wal_prepare_spare(struct wal *w, char **cause)
 			fd = -1;
 			goto failed;
 		}
-		if (fd == -2) {
-			fd = -1;
-			wal_log(w, 6, "wal: %s: the file system cannot zero a "
-			    "range (FALLOC_FL_ZERO_RANGE): truncated segments "
-			    "are removed, not reused", w->dir);
-			wal_pool_drop(w);
-		} else if (fd == -3)
+		if (fd == -3)
 			fd = -1;
 		else
 			reused = 1;
@@ -735,7 +727,9 @@ wal_prepare_spare(struct wal *w, char **cause)
 	/* Zeros cost a second write of every byte, which a log written in
 	   large flushes feels; fallocated blocks cost each fdatasync a
 	   journal commit (their extents turn from unwritten to written),
-	   which large flushes hardly notice and small ones do. */
+	   which large flushes hardly notice and small ones do. A reused
+	   file's blocks were written in its earlier life: only those past
+	   its old size would need them. */
 	zero = w->spare_mode == WAL_SPARE_ZEROS ||
 	    (w->spare_mode == WAL_SPARE_AUTO &&
 	    !__atomic_load_n(&w->big_flushes, __ATOMIC_RELAXED));
@@ -746,7 +740,8 @@ wal_prepare_spare(struct wal *w, char **cause)
 		zero = 1;	/* only writing reserves the space */
 	}
 	call = "pwrite";
-	for (off = 0; zero && off < w->seg_size; off += n) {
+	off = written & ~(uint64_t)(IO_ALIGN - 1);
+	for (; zero && off < w->seg_size; off += n) {
 		n = w->seg_size - off < WAL_ZERO_CHUNK ?
 		    (size_t)(w->seg_size - off) : WAL_ZERO_CHUNK;
 		if (wal_pwrite_all(fd, w->zbuf, n, off) != 0)
@@ -834,8 +829,12 @@ wal_activate(struct wal *w, uint64_t first, const struct wal_segparm *sp,
 	h.hdr_len = SEG_HDR_SIZE;
 	h.first_lsn = first;
 	memcpy(h.id, sp->id, sizeof h.id);
+	pthread_mutex_lock(&w->lock);
+	if (w->spare_reused)
+		h.flags |= SEG_F_REUSED;
+	pthread_mutex_unlock(&w->lock);
 	if (sp->key_id != 0) {
-		h.flags = SEG_F_ENCRYPTED;
+		h.flags |= SEG_F_ENCRYPTED;
 		h.key_id = sp->key_id;
 		memcpy(h.salt, sp->salt, sizeof h.salt);
 		memcpy(h.check, sp->check, sizeof h.check);
@@ -868,6 +867,7 @@ wal_activate(struct wal *w, uint64_t first, const struct wal_segparm *sp,
 	w->acount = 0;
 	w->aoff = SEG_HDR_SIZE;
 	w->acrc = 0;
+	w->aseed = sp->seed;
 	pthread_mutex_lock(&w->lock);
 	w->spare_state = SPARE_NONE;
 	w->recycled += (uint64_t)w->spare_reused;
@@ -950,6 +950,8 @@ wal_seg_params(struct wal *w, struct wal_segparm *sp, uint64_t first,
 		segment_cause(cause, "getrandom: %s", strerror(errno));
 		return (-1);
 	}
+	sp->seed = segment_seed(SEG_VERSION, sp->id);
+	w->fill_seed = sp->seed;
 	w->fill_key = 0;
 	w->rekey = 0;
 	if (w->ring == NULL)
@@ -1061,6 +1063,7 @@ wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
 
 	if (b->nrec == 0)
 		b->first_lsn = w->next_lsn;
+	b->seed = w->fill_seed;
 	b->last_lsn = w->next_lsn;
 	b->nrec++;
 	b->len += rs;
@@ -1264,7 +1267,7 @@ wal_seal_active(struct wal *w, struct wal_batch *b, char **cause)
 	f.offset = e;
 	f.data_crc = w->acrc;
 	f.flags = b->seals ? FOOTER_F_LOG_SEALED : 0;
-	segment_encode_footer(foot, &f);
+	segment_encode_footer(foot, &f, w->aseed);
 
 	call = "pwrite";
 	if (w->direct) {
@@ -1340,7 +1343,7 @@ wal_seal_recs(struct wal *w, struct wal_batch *b, size_t end, size_t chunk,
 			rc = -1;
 			break;
 		}
-		seg_put32(p + 20, crc32c(crc32c(0, p, REC_HDR_SIZE),
+		seg_put32(p + 20, crc32c(crc32c(b->seed, p, REC_HDR_SIZE),
 		    p + REC_HDR_SIZE, slen));
 		b->dcrc = crc32c(b->dcrc, p, rs);
 		off += rs;
@@ -1655,8 +1658,7 @@ wal_truncate_before(struct wal *w, uint64_t lsn, uint64_t *new_first,
 		    w->segs[0].last >= lsn;
 		first = w->segs[0].first;
 		/* Only truncation adds to the pool, so the room stays. */
-		keep = w->npool < w->pool_max && !w->no_recycle &&
-		    !wal_no_spare_needed(w);
+		keep = w->npool < w->pool_max && !wal_no_spare_needed(w);
 		pthread_mutex_unlock(&w->lock);
 		if (done)
 			break;
@@ -1676,15 +1678,9 @@ wal_truncate_before(struct wal *w, uint64_t lsn, uint64_t *new_first,
 		pthread_mutex_lock(&w->lock);
 		memmove(w->segs, w->segs + 1, (w->nsegs - 1) * sizeof *w->segs);
 		w->nsegs--;
-		if (keep && !w->no_recycle)
+		if (keep)
 			w->pool[w->npool++] = first;
-		else if (keep)	/* the preparer found recycling unsupported */
-			keep = -1;
 		pthread_mutex_unlock(&w->lock);
-		if (keep == -1 && sysio.unlinkat(w->dirfd, rname, 0) != 0) {
-			wal_syscall_cause(w, cause, "unlink", rname, 0);
-			return (-1);
-		}
 		if (sysio.fsync(w->dirfd) != 0) {
 			wal_syscall_cause(w, cause, "fsync directory", name, 0);
 			return (-1);
@@ -1858,7 +1854,7 @@ wal_recover_seal(struct wal *w, const char *name, const struct seg_scan *s,
 	f.offset = s->end;
 	f.data_crc = s->data_crc;
 	f.flags = 0;
-	segment_encode_footer(foot, &f);
+	segment_encode_footer(foot, &f, s->seed);
 	if ((fd = sysio.openat(w->dirfd, name, O_RDWR | O_CLOEXEC, 0)) == -1)
 		goto fail;
 	call = "pwrite";
@@ -1927,9 +1923,10 @@ fail:
  */
 static int
 wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
-    uint64_t size, struct keyring_ctx *rctx, uint32_t key_id, int *empty,
-    char **cause)
+    uint64_t size, struct keyring_ctx *rctx, const struct seg_header *hdr,
+    int *empty, char **cause)
 {
+	uint32_t		key_id = hdr->key_id;
 	struct seg_scan		s;
 	struct seg_tail		t;
 	struct keyring_auth	auth;
@@ -1943,6 +1940,7 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 	s.fd = fd;
 	s.size = size;
 	s.first_lsn = e->first;
+	s.seed = hdr->seed;
 	if (keyring_ctx_keyed(rctx)) {
 		auth.ctx = rctx;
 		s.rec_cb = keyring_auth_cb;
@@ -1993,7 +1991,8 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 			w->sealed = 1;
 		return (0);
 	}
-	if (segment_search_tail(fd, s.end, size, s.next_lsn, &t, &c2) != 0) {
+	if (segment_search_tail(fd, s.end, size, s.next_lsn, s.seed, &t,
+	    &c2) != 0) {
 		segment_cause(cause, "%s/%s: %s", w->dir, e->name, c2);
 		free(c2);
 		return (-1);
@@ -2012,7 +2011,16 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 		    (unsigned long long)t.later_off);
 		return (-1);
 	}
-	if (t.nonzero || s.stop == SEG_STOP_BAD) {
+	if (hdr->flags & SEG_F_REUSED) {
+		/* What follows is the file's earlier segment (whose records
+		   are not valid in this one) or an unacknowledged flush:
+		   the two cannot be told apart, and neither matters. */
+		wal_log(w, 6, "wal: recovery: %s/%s: records end at offset "
+		    "%llu, next LSN %llu (a reused file: what follows is its "
+		    "earlier contents or a flush never acknowledged)", w->dir,
+		    e->name, (unsigned long long)s.end,
+		    (unsigned long long)s.next_lsn);
+	} else if (t.nonzero || s.stop == SEG_STOP_BAD) {
 		wal_log(w, 4, "wal: recovery: %s/%s: torn tail cut at offset "
 		    "%llu, first lost LSN %llu (%s)", w->dir, e->name,
 		    (unsigned long long)s.end, (unsigned long long)s.next_lsn,
@@ -2118,7 +2126,7 @@ wal_recover(struct wal *w, char **cause)
 			goto out;
 		}
 		r = segment_read_footer(fd, (uint64_t)sb.st_size, h.first_lsn,
-		    &f, &why);
+		    h.seed, &f, &why);
 		if (r == -1) {
 			wal_syscall_cause(w, cause, "pread", ents[i].name,
 			    (uint64_t)sb.st_size - FOOTER_SIZE);
@@ -2151,7 +2159,7 @@ wal_recover(struct wal *w, char **cause)
 			goto out;
 		} else {
 			if (wal_recover_last(w, &ents[i], fd,
-			    (uint64_t)sb.st_size, rctx, h.key_id, &empty,
+			    (uint64_t)sb.st_size, rctx, &h, &empty,
 			    cause) != 0)
 				goto out;
 		}

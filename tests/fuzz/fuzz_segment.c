@@ -12,7 +12,9 @@
  * then damaged on purpose, so that recovery's hard cases are reached):
  *	u64 first LSN, u8 records, u8 how (bit 0 a footer, bit 1 the footer
  *	seals the log, bit 2 zero-pad to 1 MiB as an active segment is,
- *	bit 3 one batch for all records, else one each)
+ *	bit 3 one batch for all records, else one each, bit 4 format
+ *	version 1 (record CRCs without the segment id), bit 5 the header
+ *	says the file is reused)
  *	per record: u8 payload length, u8 tenant, u8 LSN skip (0: the next
  *	LSN), then the payload
  *	u8 damages, each u16 offset (from the end of the header, modulo the
@@ -105,16 +107,24 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return (0);
 }
 
+/* The record CRC seed the header of image f calls for. */
+static uint32_t
+fuzz_seed(const unsigned char *f)
+{
+	return (segment_seed(seg_get16(f + 8), f + 24));
+}
+
 /* Makes the CRCs of a segment image right where its structure allows. */
 static void
 fuzz_fix_crcs(unsigned char *f, size_t size)
 {
 	uint64_t	off = SEG_HDR_SIZE, rs;
-	uint32_t	len;
+	uint32_t	len, seed;
 	uint16_t	flags;
 
 	if (size < SEG_HDR_SIZE)
 		return;
+	seed = fuzz_seed(f);
 	seg_put32(f + SEG_HDR_SIZE - 4, crc32c(0, f, SEG_HDR_SIZE - 4));
 	while (off + REC_HDR_SIZE <= size) {
 		if (seg_get32(f + off) != REC_MAGIC ||
@@ -127,7 +137,7 @@ fuzz_fix_crcs(unsigned char *f, size_t size)
 		if ((flags & REC_F_FOOTER) && len >= 36)
 			seg_put32(f + off + REC_HDR_SIZE + 32,
 			    crc32c(0, f + SEG_HDR_SIZE, off - SEG_HDR_SIZE));
-		seg_put32(f + off + 20, segment_rec_crc(f + off,
+		seg_put32(f + off + 20, segment_rec_crc(seed, f + off,
 		    f + off + REC_HDR_SIZE, len));
 		rs = seg_rec_size(len);
 		if (rs > size - off)
@@ -156,7 +166,8 @@ fuzz_put_rec(unsigned char *f, uint64_t *off, uint16_t flags,
 	seg_put64(p + 24, lsn);
 	seg_put64(p + 32, batch);
 	memcpy(p + REC_HDR_SIZE, payload, len);
-	seg_put32(p + 20, segment_rec_crc(p, p + REC_HDR_SIZE, len));
+	seg_put32(p + 20, segment_rec_crc(fuzz_seed(f), p, p + REC_HDR_SIZE,
+	    len));
 	*off += seg_rec_size(len);
 }
 
@@ -181,8 +192,9 @@ fuzz_build(const uint8_t *data, size_t size, size_t *pos, unsigned char *f,
 	i += 10;
 	memset(f, 0, SEG_HDR_SIZE);
 	memcpy(f, SEG_MAGIC, 8);
-	seg_put16(f + 8, SEG_VERSION);
+	seg_put16(f + 8, (how & 16) ? SEG_VERSION_UNSEEDED : SEG_VERSION);
 	seg_put16(f + 10, SEG_HDR_SIZE);
+	seg_put32(f + 12, (how & 32) ? SEG_F_REUSED : 0);
 	seg_put64(f + 16, *first);
 	memcpy(f + 24, "fuzz-segment-id!", 16);
 	seg_put32(f + SEG_HDR_SIZE - 4, crc32c(0, f, SEG_HDR_SIZE - 4));

@@ -99,6 +99,7 @@ main(int argc, char **argv)
 		s.fd = fd;
 		s.size = (uint64_t)sb.st_size;
 		s.first_lsn = h.first_lsn;
+		s.seed = h.seed;
 		s.rec_cb = walnonce_cb;
 		s.rec_arg = &n;
 		if (segment_scan(&s, &cause) != 0) {

@@ -36,7 +36,8 @@ expect_eq "truncate without --before" $st 64
 ok "truncate --before prints the new first LSN"
 
 # The truncated segments' files are kept (storage.recycle_segments, 4 by
-# default) and become the next segments, zeroed: the log reads the same.
+# default) and become the next segments, written over without being
+# zeroed: the log reads the same, and verify notes nothing.
 stat_of() { "$WALCTL" stats | awk -v k="$1" '$1 == k { print $2 }'; }
 held=$(stat_of recycled_segments_held)
 [ "$held" -ge 1 ] || fail "no truncated segment kept: held $held"
@@ -49,6 +50,7 @@ l8=$("$WALCTL" append "eight") || fail append
 [ "$(stat_of segments_recycled_total)" -ge 1 ] || fail "no segment made from a kept file: $(cat "$LOG" | tail -5)"
 expect_eq "read across reused files" "$("$WALCTL" read --from "$first" | cut -d' ' -f1 | tr '\n' ' ')" "lsn=$l4 lsn=$l5 lsn=$l6 lsn=$l7 lsn=$l8 "
 "$WALCTL" verify --dir "$DATA" >"$T/verify" 2>&1 || fail "verify: $(cat "$T/verify")"
+grep -q "^note" "$T/verify" && fail "verify notes: $(cat "$T/verify")"
 ok "truncated segments' files are reused for new segments"
 
 # The socket: -s before or after the command, or $WALLD_SOCKET.

@@ -366,18 +366,21 @@ crypt_find(const unsigned char *b, size_t len, uint64_t lsn)
 static void
 crypt_fix_crcs(unsigned char *b, size_t len, uint64_t off)
 {
+	struct seg_header	 sh;
 	struct rec_header	 h;
 	struct seg_footer	 f;
 	const char		*why;
 
+	ck_assert_int_eq(segment_decode_header(b, &sh, &why), 0);
 	ck_assert_int_eq(segment_decode_rec(b + off, &h, &why), 0);
-	seg_put32(b + off + 20, segment_rec_crc(b + off, b + off +
+	seg_put32(b + off + 20, segment_rec_crc(sh.seed, b + off, b + off +
 	    REC_HDR_SIZE, h.len));
 	if (len >= SEG_HDR_SIZE + FOOTER_SIZE && segment_decode_footer(b +
-	    len - FOOTER_SIZE, &f, &why) == 0 && f.offset == len - FOOTER_SIZE) {
+	    len - FOOTER_SIZE, sh.seed, &f, &why) == 0 &&
+	    f.offset == len - FOOTER_SIZE) {
 		f.data_crc = crc32c(0, b + SEG_HDR_SIZE, f.offset -
 		    SEG_HDR_SIZE);
-		segment_encode_footer(b + len - FOOTER_SIZE, &f);
+		segment_encode_footer(b + len - FOOTER_SIZE, &f, sh.seed);
 	}
 }
 
@@ -456,6 +459,7 @@ crypt_collect(const char *dir, struct crypt_uses *u)
 		s.fd = fd;
 		s.size = (uint64_t)sb.st_size;
 		s.first_lsn = h.first_lsn;
+		s.seed = h.seed;
 		s.rec_cb = crypt_use_cb;
 		s.rec_arg = u;
 		ck_assert_int_eq(segment_scan(&s, &cause), 0);

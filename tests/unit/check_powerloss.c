@@ -508,15 +508,17 @@ pl_check_acks(void)
 }
 
 /*
- * Fails if the last segment in dir holds a valid record of an earlier
- * segment (LSN below its first) or a footer of another segment: what a
- * reused file held before it was zeroed must never show. Sealed segments
- * end at their footer; the last one is where it could.
+ * Fails if the last segment in dir holds a record valid in it (its CRC
+ * seeded with the segment's id) with an LSN below its first, or a valid
+ * footer of another segment: what a reused file held before must never
+ * be valid in its new segment. Sealed segments end at their footer; the
+ * last one is where it could.
  */
 static void
 pl_check_stale(const char *dir, const char *what, const char *when)
 {
 	struct seg_ent		*ents = NULL;
+	struct seg_header	 sh;
 	struct rec_header	 h;
 	struct seg_footer	 ft;
 	struct stat		 sb;
@@ -546,17 +548,21 @@ pl_check_stale(const char *dir, const char *what, const char *when)
 	    sb.st_size)
 		pl_fail("read %s: %s", path, strerror(errno));
 	close(fd);
+	if ((uint64_t)sb.st_size < SEG_HDR_SIZE ||
+	    segment_decode_header(buf, &sh, &why) != 0)
+		pl_fail("%s: %s: %s: no valid header", what, when, path);
 	for (off = SEG_HDR_SIZE; off + REC_HDR_SIZE <= (uint64_t)sb.st_size;
 	    off += REC_ALIGN) {
 		if (seg_get32(buf + off) != REC_MAGIC ||
 		    segment_decode_rec(buf + off, &h, &why) != 0)
 			continue;
 		rs = seg_rec_size(h.len);
-		if (off + rs > (uint64_t)sb.st_size || segment_rec_crc(buf + off,
-		    buf + off + REC_HDR_SIZE, h.len) != h.crc)
+		if (off + rs > (uint64_t)sb.st_size || segment_rec_crc(sh.seed,
+		    buf + off, buf + off + REC_HDR_SIZE, h.len) != h.crc)
 			continue;
 		if ((h.flags & REC_F_FOOTER) ? segment_decode_footer(buf + off,
-		    &ft, &why) == 0 && ft.first_lsn != first : h.lsn < first)
+		    sh.seed, &ft, &why) == 0 && ft.first_lsn != first :
+		    h.lsn < first)
 			pl_fail("%s: %s: %s: offset %llu: a %s of LSN %llu, below "
 			    "the segment's first LSN %llu: stale bytes", what,
 			    when, path, (unsigned long long)off,
@@ -587,16 +593,6 @@ pl_verify_clean(const char *dir, const char *what, const char *when)
 	pl_check_stale(dir, what, when);
 }
 
-/* fallocate for the checks' own opens: FALLOC_FL_ZERO_RANGE works on
-   tmpfs too, so that their recoveries reuse kept files as on ext4. */
-static int
-pl_fallocate(int fd, int mode, off_t off, off_t len)
-{
-	if (mode == FALLOC_FL_ZERO_RANGE)
-		return (simio_zero_range(fd, off, len));
-	return (sysio_real.fallocate(fd, mode, off, len));
-}
-
 /*
  * Recovers what the power cut left in dir, with the real system calls,
  * and checks it against what the run's clients were told.
@@ -614,13 +610,9 @@ pl_verify(const char *dir, const struct pl_run *r, const char *what)
 	uint32_t		 gen;
 	int			 k;
 
-	int			(*fallocate)(int, int, off_t, off_t);
-
 	/* The offline checker finds nothing wrong: a torn tail is a note. */
 	pl_verify_clean(dir, what, "after the power cut");
 
-	fallocate = sysio.fallocate;
-	sysio.fallocate = pl_fallocate;
 	memset(&o, 0, sizeof o);
 	o.dir = dir;
 	o.segment_size = PL_SEG;
@@ -713,7 +705,6 @@ pl_verify(const char *dir, const struct pl_run *r, const char *what)
 		    (unsigned long long)st.next_lsn,
 		    (unsigned long long)r->acked);
 	pl_verify_clean(dir, what, "after recovery");
-	sysio.fallocate = fallocate;
 }
 
 static const char *
@@ -995,8 +986,8 @@ START_TEST(test_powerloss_fallocated)
 {
 	/* Spares fallocated only, never written with zeros (what a log
 	   written in large flushes gets): the tail past the last record
-	   reads as zeros all the same, in a reused file too, where only
-	   FALLOC_FL_ZERO_RANGE stands between it and the old records
+	   reads as zeros all the same in a new file; in a reused one it
+	   holds the earlier segment's records, none valid in the new one
 	   (workload 15 begins segments in kept files; 14 did not). */
 	pl_spare = WAL_SPARE_FALLOCATE;
 	pl_sweep(WAL_DIRECT_ON, 15);
@@ -1014,7 +1005,7 @@ START_TEST(test_faults)
 		{ SIMIO_PWRITE, 0, 1, ENOSPC },
 		{ SIMIO_PWRITE, 0, 1, 0 },	/* a short write */
 		{ SIMIO_FALLOCATE, 0, 1, ENOSPC },
-		{ SIMIO_FALLOCATE, 0, 1, EOPNOTSUPP },	/* no ZERO_RANGE */
+		{ SIMIO_FALLOCATE, 0, 1, EOPNOTSUPP },	/* no fallocate */
 		{ SIMIO_FTRUNCATE, 0, 1, EIO },
 		{ SIMIO_CREATE, 0, 1, ENOSPC },
 		{ SIMIO_RENAME, 0, 1, EIO },
@@ -1072,7 +1063,7 @@ START_TEST(test_faults)
 				    "stopped the log: %s", what);
 			if (f.call == SIMIO_FALLOCATE && f.err == EOPNOTSUPP)
 				ck_assert_msg(r.seal_acked, "a file system "
-				    "without fallocate or ZERO_RANGE stopped the "
+				    "without fallocate stopped the "
 				    "log: %s", what);
 			if (f.call == SIMIO_FALLOCATE && !r.seal_acked)
 				ck_assert_msg(strstr(r.why, "wal_open") != NULL,

@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -641,29 +640,6 @@ simio_ftruncate(int fd, off_t len)
 	return (crash ? -1 : r);
 }
 
-/* FALLOC_FL_ZERO_RANGE on the real file, or zeros written where the file
-   system has no such thing (tmpfs): what the page cache shows is alike. */
-int
-simio_zero_range(int fd, off_t off, off_t len)
-{
-	static const unsigned char	zeros[65536];
-	struct stat			sb;
-	off_t				o;
-	size_t				n;
-
-	if (sysio_real.fallocate(fd, FALLOC_FL_ZERO_RANGE, off, len) == 0)
-		return (0);
-	if (errno != EOPNOTSUPP || fstat(fd, &sb) != 0)
-		return (-1);
-	for (o = off; o < off + len; o += (off_t)n) {
-		n = off + len - o < (off_t)sizeof zeros ?
-		    (size_t)(off + len - o) : sizeof zeros;
-		if (pwrite(fd, zeros, n, o) != (ssize_t)n)
-			return (-1);
-	}
-	return (0);
-}
-
 static int
 simio_fallocate(int fd, int mode, off_t off, off_t len)
 {
@@ -682,29 +658,12 @@ simio_fallocate(int fd, int mode, off_t off, off_t len)
 		errno = err;
 		return (-1);
 	}
-	if (crash)
-		r = 0;
-	else if (mode == FALLOC_FL_ZERO_RANGE)
-		r = simio_zero_range(fd, off, len);
-	else
-		r = sysio_real.fallocate(fd, mode, off, len);
+	r = crash ? 0 : sysio_real.fallocate(fd, mode, off, len);
 	err = errno;
-	if (r == 0 && (mode == 0 || mode == FALLOC_FL_ZERO_RANGE) &&
-	    fstat(fd, &sb) == 0)
+	if (r == 0 && mode == 0 && fstat(fd, &sb) == 0)
 		sim_file_change(&sim.files[e->file], 1,
 		    (uint64_t)sb.st_size > (uint64_t)(off + len) ?
 		    (uint64_t)sb.st_size : (uint64_t)(off + len), NULL, 0);
-	/* Modelled as a write of zeros: each sector zeroed or not at a
-	   power cut until the file is synced (stricter than a journal). */
-	if (r == 0 && mode == FALLOC_FL_ZERO_RANGE && len > 0) {
-		void *z = calloc(1, (size_t)len);
-
-		if (z == NULL)
-			abort();
-		sim_file_change(&sim.files[e->file], 0, (uint64_t)off, z,
-		    (uint64_t)len);
-		free(z);
-	}
 	pthread_mutex_unlock(&sim.lock);
 	errno = crash ? EIO : err;
 	return (crash ? -1 : r);

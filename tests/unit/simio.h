@@ -26,8 +26,6 @@
 #ifndef WALD_SIMIO_H
 #define WALD_SIMIO_H
 
-#include <sys/types.h>
-
 #include <stdint.h>
 
 /* What happens to unsynced changes at the power cut. */
@@ -100,8 +98,5 @@ int		simio_power_loss(const char *dst, enum simio_keep files,
 		    enum simio_keep dirops, char *desc, size_t desclen);
 /* Puts the real system calls back and forgets the model, no power cut. */
 void		simio_stop(void);
-/* FALLOC_FL_ZERO_RANGE with the real calls, done by writing zeros where
-   the file system lacks it (tmpfs, where these tests run); 0 or -1. */
-int		simio_zero_range(int fd, off_t off, off_t len);
 
 #endif
