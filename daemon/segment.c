@@ -643,26 +643,18 @@ readfail:
 	return (-1);
 }
 
-/* 1 if a complete, valid record (or footer) starts at off. */
+/* 1 if the record whose header h was read at off is complete and its CRC
+   matches; its payload read is counted in *crc_bytes. */
 static int
-segment_valid_at(int fd, uint64_t off, uint64_t size, uint32_t seed,
-    struct rec_header *h)
+segment_valid_at(int fd, uint64_t off, const struct rec_header *h,
+    const unsigned char *hb, uint32_t seed, uint64_t *crc_bytes)
 {
-	unsigned char	 hb[REC_HDR_SIZE], *pl;
-	const char	*why;
-	uint64_t	 rs;
+	unsigned char	*pl;
 	int		 ok;
 
-	if (off + REC_HDR_SIZE > size ||
-	    segment_pread_full(fd, hb, sizeof hb, off) != REC_HDR_SIZE)
-		return (0);
-	if (segment_decode_rec(hb, h, &why) != 0)
-		return (0);
-	rs = seg_rec_size(h->len);
-	if (off + rs > size)
-		return (0);
 	if ((pl = malloc(h->len ? h->len : 1)) == NULL)
 		return (0);
+	*crc_bytes += h->len;
 	ok = segment_pread_full(fd, pl, h->len, off + REC_HDR_SIZE) ==
 	    (ssize_t)h->len && segment_rec_crc(seed, hb, pl, h->len) == h->crc;
 	free(pl);
@@ -670,33 +662,60 @@ segment_valid_at(int fd, uint64_t off, uint64_t size, uint32_t seed,
 }
 
 /*
- * Searches [from, size) of a damaged active segment, at record alignment,
- * for any non-zero byte and for a valid record written by a flush later
- * than the one holding LSN n (batch_lsn > n, or a footer). -1 on read error.
+ * Whether a record header h read at off, after the damage at s->end (LSN
+ * n = s->next_lsn), could be one walld wrote there: a record of the torn
+ * flush or of a later one (LSN n or above, batch LSN not above its LSN),
+ * or this segment's footer. Records n, n + 1, ... lie between s->end and
+ * it, each at least REC_HDR_SIZE bytes, which bounds its LSN. An earlier
+ * segment's records in a reused file are all below n, so none of them
+ * costs more than this look at its header.
+ */
+static int
+segment_tail_plausible(const struct seg_scan *s, uint64_t off,
+    const struct rec_header *h)
+{
+	uint64_t	n = s->next_lsn, top;
+
+	top = n + (off - s->end) / REC_HDR_SIZE;
+	if (h->flags & REC_F_FOOTER)
+		return (h->len == FOOTER_PAYLOAD && h->lsn + 1 >= n &&
+		    h->lsn + 1 <= top);
+	return (h->lsn >= n && h->lsn <= top && h->batch_lsn <= h->lsn);
+}
+
+/*
+ * Searches [s->end, s->size) of a damaged active segment, at record
+ * alignment, for any non-zero byte, for a valid record of the torn flush
+ * (LSN n = s->next_lsn or above, batch LSN n or below) and for a valid
+ * record written by a later flush (batch LSN above n, or this segment's
+ * footer). Only plausible headers (segment_tail_plausible) have their
+ * CRC checked, and those checks read at most four times the bytes
+ * searched plus one largest record: past that (headers shaped by a
+ * client inside its payloads, overlapping), the search stops with
+ * t->undecided. -1 on a read error.
  */
 int
-segment_search_tail(int fd, uint64_t from, uint64_t size, uint64_t n,
-    uint32_t seed, struct seg_tail *t, char **cause)
+segment_search_tail(const struct seg_scan *s, struct seg_tail *t,
+    char **cause)
 {
-	unsigned char		*buf;
+	unsigned char		*buf, hb[REC_HDR_SIZE], fb[FOOTER_SIZE];
 	struct rec_header	 h;
-	uint64_t		 off, w;
+	struct seg_footer	 f;
+	const char		*why;
+	uint64_t		 off, w, o, budget, crc_bytes = 0;
 	size_t			 i, want;
 	ssize_t			 got;
 
 	memset(t, 0, sizeof *t);
+	budget = 4 * (s->size - s->end) + REC_HDR_SIZE + WAL_MAX_PAYLOAD_HARD;
 	if ((buf = malloc(SCAN_CHUNK)) == NULL) {
 		segment_cause(cause, "scan: %s", strerror(errno));
 		return (-1);
 	}
-	for (off = from; off < size; off += (uint64_t)got) {
-		want = size - off < SCAN_CHUNK ? size - off : SCAN_CHUNK;
-		if ((got = segment_pread_full(fd, buf, want, off)) == -1) {
-			segment_cause(cause, "pread: offset %llu: %s",
-			    (unsigned long long)off, strerror(errno));
-			free(buf);
-			return (-1);
-		}
+	for (off = s->end; off < s->size; off += (uint64_t)got) {
+		want = s->size - off < SCAN_CHUNK ? s->size - off : SCAN_CHUNK;
+		if ((got = segment_pread_full(s->fd, buf, want, off)) == -1)
+			goto readfail;
 		if (got == 0)
 			break;
 		for (i = 0; i < (size_t)got; i += 8) {
@@ -717,19 +736,55 @@ segment_search_tail(int fd, uint64_t from, uint64_t size, uint64_t n,
 			}
 			if (seg_get32(buf + i) != REC_MAGIC)
 				continue;
-			if (!segment_valid_at(fd, off + i, size, seed, &h))
+			o = off + i;
+			if (o + REC_HDR_SIZE > s->size)
 				continue;
-			if ((h.flags & REC_F_FOOTER) || h.batch_lsn > n) {
-				t->later = 1;
-				t->later_off = off + i;
-				t->later_lsn = h.lsn;
-				t->later_batch = h.batch_lsn;
-				t->later_footer = (h.flags & REC_F_FOOTER) != 0;
-				free(buf);
-				return (0);
+			if (i + REC_HDR_SIZE <= (size_t)got)
+				memcpy(hb, buf + i, REC_HDR_SIZE);
+			else if (segment_pread_full(s->fd, hb, REC_HDR_SIZE, o) !=
+			    REC_HDR_SIZE)
+				goto readfail;
+			if (segment_decode_rec(hb, &h, &why) != 0 ||
+			    o + seg_rec_size(h.len) > s->size ||
+			    !segment_tail_plausible(s, o, &h))
+				continue;
+			if (crc_bytes + h.len > budget) {
+				t->undecided = 1;
+				t->undecided_off = o;
+				break;
 			}
+			if (!segment_valid_at(s->fd, o, &h, hb, s->seed,
+			    &crc_bytes))
+				continue;
+			if (h.flags & REC_F_FOOTER) {
+				/* Another segment's (an earlier life's) is
+				   not this one's. */
+				if (segment_pread_full(s->fd, fb, FOOTER_SIZE,
+				    o) != FOOTER_SIZE)
+					goto readfail;
+				if (segment_decode_footer(fb, s->seed, &f,
+				    &why) != 0 || f.first_lsn != s->first_lsn)
+					continue;
+			} else if (h.batch_lsn <= s->next_lsn) {
+				t->torn = 1;	/* of the flush cut short */
+				continue;
+			}
+			t->later = 1;
+			t->later_off = o;
+			t->later_lsn = h.lsn;
+			t->later_batch = h.batch_lsn;
+			t->later_footer = (h.flags & REC_F_FOOTER) != 0;
+			break;
 		}
+		if (t->later || t->undecided)
+			break;
 	}
 	free(buf);
 	return (0);
+
+readfail:
+	segment_cause(cause, "pread: offset %llu: %s", (unsigned long long)off,
+	    strerror(errno));
+	free(buf);
+	return (-1);
 }

@@ -124,6 +124,11 @@ struct seg_scan {
 struct seg_tail {
 	int		nonzero;	/* some byte after the cut is not zero */
 	uint64_t	nonzero_off;
+	int		torn;		/* a valid record of the torn flush */
+	int		undecided;	/* too many record-like headers to
+					   check: neither torn nor later is
+					   known (segment_search_tail) */
+	uint64_t	undecided_off;
 	int		later;		/* a valid record of a later flush */
 	uint64_t	later_off;
 	uint64_t	later_lsn;
@@ -215,8 +220,8 @@ int	segment_scan(struct seg_scan *, char **cause);
 void	segment_recycle_name(char *, uint64_t first);
 /* 1 if name is one segment_recycle_name makes, *first its LSN. */
 int	segment_parse_recycle_name(const char *, uint64_t *first);
-int	segment_search_tail(int, uint64_t, uint64_t, uint64_t, uint32_t seed,
-	    struct seg_tail *, char **cause);
+int	segment_search_tail(const struct seg_scan *, struct seg_tail *,
+	    char **cause);
 void	segment_cause(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 

@@ -1108,6 +1108,7 @@ conn_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		free(st);
 		return;
 	}
+	wal_reader_durable(st->reader);
 	st->conn = c;
 	st->id = h->id;
 	st->to = r.to;

@@ -39,6 +39,8 @@ struct wal_reader {
 	uint32_t	 seed;		/* its record CRC seed */
 	int		 reused;	/* SEG_F_REUSED: an earlier segment's
 					   bytes follow its last record */
+	int		 durable;	/* every LSN up to a limit exists
+					   (wal_reader_durable) */
 
 	unsigned char	*buf;
 	size_t		 cap;
@@ -388,13 +390,22 @@ fail:
 	return (NULL);
 }
 
+/* The limits this reader is given are LSNs that exist; see wal.h. */
+void
+wal_reader_durable(struct wal_reader *r)
+{
+	r->durable = 1;
+}
+
 /*
- * 1 when the header at p, in a reused segment, is not one of its records
- * but what the file held before (FORMAT.md, section 7): it does not
- * decode, or has another LSN than the one expected (an earlier segment's
- * are all lower), and the segment has no footer, so this is the end of
- * its records, as zeros are in a new file. A sealed segment holds no
- * such bytes before its footer: there it is damage, reported as such.
+ * Whether the header at p, in a reused segment, is what the file held
+ * before (FORMAT.md, section 7) rather than one of its records: it does
+ * not decode, or has another LSN than the one expected (an earlier
+ * segment's are all lower). 0: no (or not a reused segment, or a reader
+ * whose limit says a record is there); 1: yes, and the segment has no
+ * footer, so this is the end of its records for now, as zeros are in a
+ * new file; 2: yes, but the segment has a footer, which it may have got
+ * after p was read: read again before calling it damage.
  */
 static int
 wal_reader_stale(struct wal_reader *r, const unsigned char *p)
@@ -404,13 +415,14 @@ wal_reader_stale(struct wal_reader *r, const unsigned char *p)
 	struct stat		 sb;
 	const char		*why;
 
-	if (!r->reused)
+	if (!r->reused || r->durable)
 		return (0);
 	if (segment_decode_rec(p, &h, &why) == 0 && (h.flags & REC_F_FOOTER ?
 	    h.lsn + 1 == r->expect : h.lsn == r->expect))
 		return (0);
 	return (fstat(r->fd, &sb) == 0 && segment_read_footer(r->fd,
-	    (uint64_t)sb.st_size, r->seg_first, r->seed, &ft, &why) == 0);
+	    (uint64_t)sb.st_size, r->seg_first, r->seed, &ft, &why) == 0 ?
+	    1 : 2);
 }
 
 /*
@@ -428,7 +440,7 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 	const char		*why;
 	uint64_t		 rs, refilled = UINT64_MAX;
 	char			*c2 = NULL;
-	int			 checked = 0, k;
+	int			 checked = 0, k, stale;
 
 	for (;;) {
 		if (r->log_sealed)
@@ -442,8 +454,14 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 		if ((k = wal_reader_need(r, REC_HDR_SIZE, limit, cause)) == -1)
 			return (-1);
 		p = r->buf + (r->off - r->boff);
-		if (k == 0 || seg_get32(p) != REC_MAGIC ||
-		    wal_reader_stale(r, p)) {
+		stale = k != 0 && seg_get32(p) == REC_MAGIC ?
+		    wal_reader_stale(r, p) : 0;
+		if (stale == 2 && refilled != r->off) {
+			refilled = r->off;
+			r->blimit = 0;
+			continue;
+		}
+		if (k == 0 || seg_get32(p) != REC_MAGIC || stale == 1) {
 			/* The end for now; read again in case it moved. */
 			if (refilled != r->off) {
 				refilled = r->off;

@@ -265,8 +265,7 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 			    "the size is not that of an active segment");
 		} else {
 			state = "active";
-			if (segment_search_tail(fd, s.end, s.size, s.next_lsn,
-			    h.seed, &t, &cause) != 0) {
+			if (segment_search_tail(&s, &t, &cause) != 0) {
 				wal_verify_problem(&v, ents[i].name, s.end,
 				    s.next_lsn, "%s", cause);
 				free(cause);
@@ -280,10 +279,20 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 				    "record missing (zeros)",
 				    (unsigned long long)t.later_lsn,
 				    (unsigned long long)t.later_off);
+			} else if (t.undecided) {
+				wal_verify_problem(&v, ents[i].name, s.end,
+				    s.next_lsn, "%s, and the bytes after it "
+				    "hold more headers shaped like records (from "
+				    "offset %llu) than can be checked: a torn "
+				    "tail cannot be told from damage",
+				    s.stop == SEG_STOP_BAD ? s.why :
+				    "record missing (zeros)",
+				    (unsigned long long)t.undecided_off);
 			} else if ((s.stop == SEG_STOP_BAD || t.nonzero) &&
-			    !(h.flags & SEG_F_REUSED)) {
+			    (!(h.flags & SEG_F_REUSED) || t.torn)) {
 				/* (In a reused file the earlier segment
-				   follows the records: nothing to note.) */
+				   follows the records: nothing to note
+				   unless the flush cut short left some.) */
 				fprintf(out, "note: %s/%s: offset %llu: LSN %llu:"
 				    " torn tail of the last flush (%s): the "
 				    "next open cuts it\n", dir, ents[i].name,

@@ -646,7 +646,7 @@ wal_spare_recycle(struct wal *w, uint64_t first, uint64_t *written,
 {
 	char		name[RECYCLE_NAME_SIZE];
 	struct stat	sb;
-	int		fd = -1, err, rc = -1;
+	int		fd = -1, err;
 
 	segment_recycle_name(name, first);
 	*call = "rename (of a kept segment file)";
@@ -680,7 +680,7 @@ wal_spare_recycle(struct wal *w, uint64_t first, uint64_t *written,
 		wal_log(w, 4, "wal: %s/%s: unlink: %s", w->dir, SPARE_NAME,
 		    strerror(errno));
 	errno = err;
-	return (rc);
+	return (-1);
 }
 
 /* Makes sure a spare segment is ready; see wal.h. */
@@ -1061,9 +1061,10 @@ wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
 		memcpy(p + REC_HDR_SIZE, payload, len);
 	memset(p + REC_HDR_SIZE + len, 0, rs - REC_HDR_SIZE - len);
 
-	if (b->nrec == 0)
+	if (b->nrec == 0) {
 		b->first_lsn = w->next_lsn;
-	b->seed = w->fill_seed;
+		b->seed = w->fill_seed;	/* its segment's from now on */
+	}
 	b->last_lsn = w->next_lsn;
 	b->nrec++;
 	b->len += rs;
@@ -1991,8 +1992,7 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 			w->sealed = 1;
 		return (0);
 	}
-	if (segment_search_tail(fd, s.end, size, s.next_lsn, s.seed, &t,
-	    &c2) != 0) {
+	if (segment_search_tail(&s, &t, &c2) != 0) {
 		segment_cause(cause, "%s/%s: %s", w->dir, e->name, c2);
 		free(c2);
 		return (-1);
@@ -2011,10 +2011,21 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 		    (unsigned long long)t.later_off);
 		return (-1);
 	}
-	if (hdr->flags & SEG_F_REUSED) {
+	if (t.undecided) {
+		segment_cause(cause, "%s/%s: offset %llu: LSN %llu: %s, and "
+		    "the bytes after it hold more headers shaped like records "
+		    "(from offset %llu) than can be checked, so a torn tail "
+		    "cannot be told from damage; nothing was changed (run "
+		    "walctl verify, see docs/FORMAT.md)", w->dir, e->name,
+		    (unsigned long long)s.end, (unsigned long long)s.next_lsn,
+		    what, (unsigned long long)t.undecided_off);
+		return (-1);
+	}
+	if ((hdr->flags & SEG_F_REUSED) && !t.torn) {
 		/* What follows is the file's earlier segment (whose records
-		   are not valid in this one) or an unacknowledged flush:
-		   the two cannot be told apart, and neither matters. */
+		   are not valid in this one), or a flush never acknowledged
+		   of which nothing valid is left: the two cannot be told
+		   apart, and neither matters. */
 		wal_log(w, 6, "wal: recovery: %s/%s: records end at offset "
 		    "%llu, next LSN %llu (a reused file: what follows is its "
 		    "earlier contents or a flush never acknowledged)", w->dir,

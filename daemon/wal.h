@@ -58,7 +58,7 @@ struct wal_options {
 	int		 no_lock;	/* tests only: skip the directory lock */
 	enum wal_spare_mode spare_mode;	/* 0: WAL_SPARE_AUTO */
 	/* Up to this many files of truncated segments are kept to become
-	   spares again (zeroed in place, their blocks kept); 0: none. */
+	   spares again (written over in place, their blocks kept); 0: none. */
 	uint32_t	 recycle_segments;
 	/* Encryption at rest (keyring.h): new segments are written under
 	   the ring's active key; NULL: not encrypted. Every encrypted
@@ -212,6 +212,12 @@ void		 wal_reader_set_keyring(struct wal_reader *, struct keyring *);
    (file, offset, LSN) or when from is below the log's first LSN. */
 int		 wal_reader_next(struct wal_reader *, uint64_t limit,
 		    struct wal_record *, char **cause);
+/* Tells the reader that every limit it will be given is an LSN that
+   exists (the writer's durable LSN): then what a reused segment's file
+   held before, met where a record at or below the limit is expected, is
+   damage. Without it, as for a reader of a directory alone, that is the
+   end of the records for now (FORMAT.md, section 10). */
+void		 wal_reader_durable(struct wal_reader *);
 void		 wal_reader_close(struct wal_reader *);
 
 /* Checks every segment offline; prints a summary, and each problem with

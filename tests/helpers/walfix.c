@@ -35,9 +35,11 @@ walfix_pread(int fd, const char *what, void *buf, size_t len, uint64_t off)
 }
 
 /*
- * Walks the records of one segment from its header on; returns the offset
- * of the record with LSN lsn (its payload length in *len), of the footer
- * when lsn is 0, or UINT64_MAX.
+ * Walks the records of one segment from its header on, while their LSNs
+ * follow one another from the segment's first (a reused file's earlier
+ * records lie past the last one); returns the offset of the record with
+ * LSN lsn (its payload length in *len), of the footer when lsn is 0, or
+ * UINT64_MAX.
  */
 static uint64_t
 walfix_walk(int fd, const char *name, uint64_t lsn, uint32_t *len)
@@ -46,13 +48,14 @@ walfix_walk(int fd, const char *name, uint64_t lsn, uint32_t *len)
 	struct rec_header	 h;
 	struct stat		 sb;
 	const char		*why;
-	uint64_t		 off = SEG_HDR_SIZE;
+	uint64_t		 off = SEG_HDR_SIZE, next;
 
-	if (fstat(fd, &sb) != 0)
+	if (fstat(fd, &sb) != 0 || segment_parse_name(name, &next) != 0)
 		return (UINT64_MAX);
 	while (off + REC_HDR_SIZE <= (uint64_t)sb.st_size) {
 		walfix_pread(fd, name, hb, sizeof hb, off);
-		if (segment_decode_rec(hb, &h, &why) != 0)
+		if (segment_decode_rec(hb, &h, &why) != 0 ||
+		    h.lsn + !!(h.flags & REC_F_FOOTER) != next++)
 			return (UINT64_MAX);
 		if (lsn == 0 ? (h.flags & REC_F_FOOTER) != 0 :
 		    (!(h.flags & REC_F_FOOTER) && h.lsn == lsn)) {

@@ -26,7 +26,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>

@@ -673,6 +673,28 @@ START_TEST(test_midfile_corruption)
 }
 END_TEST
 
+/* Puts the record of LSN lsn as check_wal_write makes it at b + off, its
+   CRC from seed; returns the bytes it takes. */
+static uint64_t
+check_wal_put_rec(unsigned char *b, uint64_t off, uint32_t seed,
+    uint64_t lsn, uint64_t batch)
+{
+	struct rec_header	r;
+
+	memset(&r, 0, sizeof r);
+	r.type = (uint16_t)(lsn % 2);
+	r.tenant = (uint32_t)(lsn % 3);
+	r.vshard = (uint16_t)(lsn % 5);
+	r.len = check_wal_len(lsn);
+	r.lsn = lsn;
+	r.batch_lsn = batch;
+	check_wal_payload(lsn, b + off + REC_HDR_SIZE, r.len);
+	segment_encode_rec(b + off, &r);
+	r.crc = segment_rec_crc(seed, b + off, b + off + REC_HDR_SIZE, r.len);
+	segment_encode_rec(b + off, &r);
+	return (seg_rec_size(r.len));
+}
+
 /*
  * Writes segment dir/first as walld wrote it in format version 1 (record
  * CRCs without the segment id): n records as check_wal_write makes them,
@@ -682,7 +704,6 @@ static void
 check_wal_put_v1(const char *dir, uint64_t first, uint64_t n, int sealed)
 {
 	struct seg_header	 h;
-	struct rec_header	 r;
 	struct seg_footer	 f;
 	unsigned char		*b;
 	char			 path[512];
@@ -697,21 +718,8 @@ check_wal_put_v1(const char *dir, uint64_t first, uint64_t n, int sealed)
 	h.first_lsn = first;
 	memset(h.id, (int)first, sizeof h.id);
 	segment_encode_header(b, &h);
-	for (lsn = first; lsn < first + n; lsn++) {
-		memset(&r, 0, sizeof r);
-		r.type = (uint16_t)(lsn % 2);
-		r.tenant = (uint32_t)(lsn % 3);
-		r.vshard = (uint16_t)(lsn % 5);
-		r.len = check_wal_len(lsn);
-		r.lsn = lsn;
-		r.batch_lsn = lsn;
-		check_wal_payload(lsn, b + off + REC_HDR_SIZE, r.len);
-		segment_encode_rec(b + off, &r);
-		r.crc = segment_rec_crc(0, b + off, b + off + REC_HDR_SIZE,
-		    r.len);
-		segment_encode_rec(b + off, &r);
-		off += seg_rec_size(r.len);
-	}
+	for (lsn = first; lsn < first + n; lsn++)
+		off += check_wal_put_rec(b, off, 0, lsn, lsn);
 	if (sealed) {
 		f.first_lsn = first;
 		f.last_lsn = first + n - 1;
@@ -769,6 +777,106 @@ START_TEST(test_format_v1)
 	close(fd);
 	check_wal_rmdir(dir);
 	free(dir);
+}
+END_TEST
+
+/*
+ * Writes dir/00..01.wal as a reused active segment of SEG1M: 20 records
+ * (LSN 1..20, each its own flush), then, from the cut, what `how` says:
+ * 0 the earlier segment's records (LSNs below 1: never checked), 1
+ * headers shaped like records of a later flush every 48 bytes, each
+ * claiming the rest of the file (a client's payloads), 2 record 21 with
+ * its CRC broken and then record 22 of its flush, valid. Returns the cut.
+ */
+static uint64_t
+check_wal_put_tail(const char *dir, int how)
+{
+	struct seg_header	 h;
+	struct rec_header	 r;
+	unsigned char		*b;
+	char			 path[512];
+	uint64_t		 off = SEG_HDR_SIZE, lsn, cut, o;
+	int			 fd;
+
+	ck_assert_ptr_nonnull(b = calloc(1, SEG1M));
+	memset(&h, 0, sizeof h);
+	h.version = SEG_VERSION;
+	h.hdr_len = SEG_HDR_SIZE;
+	h.flags = SEG_F_REUSED;
+	h.first_lsn = 1;
+	memset(h.id, 0x5a, sizeof h.id);
+	segment_encode_header(b, &h);
+	h.seed = segment_seed(SEG_VERSION, h.id);
+	for (lsn = 1; lsn <= 20; lsn++)
+		off += check_wal_put_rec(b, off, h.seed, lsn, lsn);
+	cut = off;
+	for (o = cut; how == 0 && o + 8192 < SEG1M; )
+		o += check_wal_put_rec(b, o, 77, 900 + o % 7, 900);
+	for (o = cut; how == 1 && o + REC_HDR_SIZE <= SEG1M; o += 48) {
+		memset(&r, 0, sizeof r);
+		r.len = (uint32_t)((SEG1M - o - REC_HDR_SIZE) & ~7u);
+		r.lsn = 21;
+		r.batch_lsn = 21;
+		r.crc = 0x12345678;
+		segment_encode_rec(b + o, &r);
+	}
+	if (how == 2) {
+		o = cut + check_wal_put_rec(b, cut, h.seed, 21, 21);
+		check_wal_put_rec(b, o, h.seed, 22, 21);
+		b[cut + REC_HDR_SIZE] ^= 1;
+	}
+	check_wal_segpath(path, sizeof path, dir, 1);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640),
+	    0);
+	ck_assert_int_eq(write(fd, b, SEG1M), SEG1M);
+	close(fd);
+	free(b);
+	return (cut);
+}
+
+/* Recovery of a reused segment's end: the earlier records cost nothing
+   and say nothing; a torn flush is still called one; headers shaped
+   like records, too many to check, make it refuse, not search for ever. */
+START_TEST(test_recover_reused_tail)
+{
+	struct wal		*w;
+	struct wal_stats	 st;
+	char			*dir, *cause, *out = NULL;
+	size_t			 outlen = 0;
+	FILE			*f;
+	int			 how;
+
+	for (how = 0; how < 3; how++) {
+		dir = check_wal_tmpdir();
+		check_wal_put_tail(dir, how);
+		ck_assert_ptr_nonnull(f = open_memstream(&out, &outlen));
+		ck_assert_int_eq(wal_verify(dir, f) != 0, how == 1);
+		fclose(f);
+		ck_assert_msg(how != 1 || strstr(out, "cannot be told") !=
+		    NULL, "%s", out);
+		ck_assert_msg((strstr(out, "torn tail of the last flush") !=
+		    NULL) == (how == 2), "%d: %s", how, out);
+		free(out);
+		out = NULL;
+		if (how == 1) {
+			cause = check_wal_open_fail(dir, SEG1M);
+			ck_assert_msg(strstr(cause, "cannot be told") != NULL &&
+			    strstr(cause, "offset") != NULL, "%s", cause);
+			free(cause);
+		} else {
+			check_wal_logbuf[0] = '\0';
+			w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+			wal_stats(w, &st);
+			wal_close(w);
+			ck_assert_uint_eq(st.next_lsn, 21);
+			ck_assert_msg((strstr(check_wal_logbuf, "torn tail cut"
+			    " at") != NULL) == (how == 2), "%s",
+			    check_wal_logbuf);
+			ck_assert_uint_eq(check_wal_readall(dir, 1, 1), 20);
+		}
+		check_wal_rmdir(dir);
+		free(dir);
+	}
 }
 END_TEST
 
@@ -1061,7 +1169,8 @@ check_wal_ino(const char *dir, uint64_t first, int kept)
  * blocks are only written over), none of them valid in it, and its last
  * block is zeros. A reader with no limit ends there, walctl verify finds
  * nothing to note, and recovery (of a copy: a crash now) keeps every
- * record without calling the end a torn tail.
+ * record without calling the end a torn tail. But where the writer's
+ * durable LSN says a record is, an earlier header is damage.
  */
 static void
 check_wal_reused_tail(const char *dir, uint64_t first, uint64_t off)
@@ -1095,10 +1204,9 @@ check_wal_reused_tail(const char *dir, uint64_t first, uint64_t off)
 	s.seed = h.seed;
 	ck_assert_int_eq(segment_scan(&s, &cause), 0);
 	ck_assert_uint_eq(s.end, off);
-	ck_assert_int_eq(segment_search_tail(fd, off, SEG1M, s.next_lsn,
-	    h.seed, &t, &cause), 0);
+	ck_assert_int_eq(segment_search_tail(&s, &t, &cause), 0);
 	ck_assert(t.nonzero);
-	ck_assert(!t.later);
+	ck_assert(!t.later && !t.torn && !t.undecided);
 	/* The earlier segment's record headers are there. */
 	b = check_wal_slurp(path, &i);
 	ck_assert_uint_eq(i, SEG1M);
@@ -1137,6 +1245,22 @@ check_wal_reused_tail(const char *dir, uint64_t first, uint64_t off)
 	    check_wal_logbuf);
 	ck_assert_msg(strstr(check_wal_logbuf, "records end at offset") !=
 	    NULL, "%s", check_wal_logbuf);
+
+	/* The first record's LSN made an earlier one's. */
+	check_wal_copydir(dir, copy);
+	check_wal_segpath(path, sizeof path, copy, first);
+	ck_assert_int_ge(fd = open(path, O_WRONLY), 0);
+	memset(last, 0, 8);
+	last[0] = 1;
+	ck_assert_int_eq(pwrite(fd, last, 8, SEG_HDR_SIZE + 24), 8);
+	close(fd);
+	rd = wal_reader_open(copy, first, NULL, &cause);
+	ck_assert_ptr_nonnull(rd);
+	wal_reader_durable(rd);
+	ck_assert_int_eq(wal_reader_next(rd, first, &rec, &cause), -1);
+	ck_assert_msg(strstr(cause, "unexpected LSN") != NULL, "%s", cause);
+	free(cause);
+	wal_reader_close(rd);
 	check_wal_rmdir(copy);
 }
 
@@ -1153,8 +1277,11 @@ START_TEST(test_recycle)
 	struct wal_stats	 st;
 	char			*dir = check_wal_tmpdir(), *cause = NULL;
 	char			*out = NULL;
-	uint64_t		 nf, seen = 0;
+	struct wal_reader	*rd;
+	struct wal_record	 rec;
+	uint64_t		 nf, seen = 0, n;
 	ino_t			 old[2];
+	int			 k;
 	size_t			 outlen = 0;
 	FILE			*f;
 	int			 rot;
@@ -1187,14 +1314,35 @@ START_TEST(test_recycle)
 		check_wal_append(w, 1, 2, 3, 4096 - REC_HDR_SIZE);
 		check_wal_sync(w);
 		wal_stats(w, &st);
+		rd = NULL;
 		if (check_wal_ino(dir, st.active_first_lsn, 0) == old[0] ||
 		    check_wal_ino(dir, st.active_first_lsn, 0) == old[1]) {
 			seen++;
 			check_wal_reused_tail(dir, st.active_first_lsn,
 			    st.active_offset);
+			/* A follower waits at the earlier record header
+			   after the one record... */
+			rd = wal_reader_open(dir, st.active_first_lsn, NULL,
+			    &cause);
+			ck_assert_ptr_nonnull(rd);
+			ck_assert_int_eq(wal_reader_next(rd, UINT64_MAX, &rec,
+			    &cause), 1);
+			ck_assert_int_eq(wal_reader_next(rd, UINT64_MAX, &rec,
+			    &cause), 0);
 		}
 		check_wal_write(w, 10, 0);
 		ck_assert_int_eq(wal_rotate(w, &cause), 0);
+		/* ... and, once records were written over it and the segment
+		   was sealed, reads them, not damage. */
+		for (n = 0; rd != NULL && (k = wal_reader_next(rd, UINT64_MAX,
+		    &rec, &cause)) == 1; n++)
+			;
+		if (rd != NULL) {
+			ck_assert_msg(k == 0, "follower: %s", k < 0 ? cause :
+			    "");
+			ck_assert_uint_eq(n, 10);
+			wal_reader_close(rd);
+		}
 	}
 	check_wal_write(w, 10, 0);
 	check_wal_recycle_stats(w, 2, 0);
@@ -2537,6 +2685,7 @@ check_wal_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_format_roundtrip);
 	tcase_add_test(tc, test_format_v1);
+	tcase_add_test(tc, test_recover_reused_tail);
 	tcase_add_test(tc, test_append_reopen);
 	tcase_add_test(tc, test_rollover_continuity);
 	tcase_add_test(tc, test_empty_last_segment);
