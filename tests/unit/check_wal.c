@@ -673,6 +673,42 @@ START_TEST(test_midfile_corruption)
 }
 END_TEST
 
+/* A segment image of SEG1M: its header (format version, flags, first
+   LSN, an id of idbyte repeated) encoded, zeros after; *h gets the seed. */
+static unsigned char *
+check_wal_seg_image(struct seg_header *h, uint16_t version, uint32_t flags,
+    uint64_t first, int idbyte)
+{
+	unsigned char	*b;
+
+	ck_assert_ptr_nonnull(b = calloc(1, SEG1M));
+	memset(h, 0, sizeof *h);
+	h->version = version;
+	h->hdr_len = SEG_HDR_SIZE;
+	h->flags = flags;
+	h->first_lsn = first;
+	memset(h->id, idbyte, sizeof h->id);
+	segment_encode_header(b, h);
+	h->seed = segment_seed(version, h->id);
+	return (b);
+}
+
+/* Writes len bytes of b as the new segment file dir/first, and frees b. */
+static void
+check_wal_put_file(const char *dir, uint64_t first, unsigned char *b,
+    size_t len)
+{
+	char	path[512];
+	int	fd;
+
+	check_wal_segpath(path, sizeof path, dir, first);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640),
+	    0);
+	ck_assert_int_eq(write(fd, b, len), (ssize_t)len);
+	close(fd);
+	free(b);
+}
+
 /* Puts the record of LSN lsn as check_wal_write makes it at b + off, its
    CRC from seed; returns the bytes it takes. */
 static uint64_t
@@ -706,18 +742,10 @@ check_wal_put_v1(const char *dir, uint64_t first, uint64_t n, int sealed)
 	struct seg_header	 h;
 	struct seg_footer	 f;
 	unsigned char		*b;
-	char			 path[512];
 	uint64_t		 off = SEG_HDR_SIZE, lsn;
-	size_t			 len;
-	int			 fd;
 
-	ck_assert_ptr_nonnull(b = calloc(1, SEG1M));
-	memset(&h, 0, sizeof h);
-	h.version = SEG_VERSION_UNSEEDED;
-	h.hdr_len = SEG_HDR_SIZE;
-	h.first_lsn = first;
-	memset(h.id, (int)first, sizeof h.id);
-	segment_encode_header(b, &h);
+	b = check_wal_seg_image(&h, SEG_VERSION_UNSEEDED, 0, first,
+	    (int)first);
 	for (lsn = first; lsn < first + n; lsn++)
 		off += check_wal_put_rec(b, off, 0, lsn, lsn);
 	if (sealed) {
@@ -730,13 +758,7 @@ check_wal_put_v1(const char *dir, uint64_t first, uint64_t n, int sealed)
 		segment_encode_footer(b + off, &f, 0);
 		off += FOOTER_SIZE;
 	}
-	check_wal_segpath(path, sizeof path, dir, first);
-	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640),
-	    0);
-	len = sealed ? (size_t)off : SEG1M;
-	ck_assert_int_eq(write(fd, b, len), (ssize_t)len);
-	close(fd);
-	free(b);
+	check_wal_put_file(dir, first, b, sealed ? (size_t)off : SEG1M);
 }
 
 /* A directory written in format version 1 (before the segment id went
@@ -794,19 +816,9 @@ check_wal_put_tail(const char *dir, int how)
 	struct seg_header	 h;
 	struct rec_header	 r;
 	unsigned char		*b;
-	char			 path[512];
 	uint64_t		 off = SEG_HDR_SIZE, lsn, cut, o;
-	int			 fd;
 
-	ck_assert_ptr_nonnull(b = calloc(1, SEG1M));
-	memset(&h, 0, sizeof h);
-	h.version = SEG_VERSION;
-	h.hdr_len = SEG_HDR_SIZE;
-	h.flags = SEG_F_REUSED;
-	h.first_lsn = 1;
-	memset(h.id, 0x5a, sizeof h.id);
-	segment_encode_header(b, &h);
-	h.seed = segment_seed(SEG_VERSION, h.id);
+	b = check_wal_seg_image(&h, SEG_VERSION, SEG_F_REUSED, 1, 0x5a);
 	for (lsn = 1; lsn <= 20; lsn++)
 		off += check_wal_put_rec(b, off, h.seed, lsn, lsn);
 	cut = off;
@@ -825,12 +837,7 @@ check_wal_put_tail(const char *dir, int how)
 		check_wal_put_rec(b, o, h.seed, 22, 21);
 		b[cut + REC_HDR_SIZE] ^= 1;
 	}
-	check_wal_segpath(path, sizeof path, dir, 1);
-	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640),
-	    0);
-	ck_assert_int_eq(write(fd, b, SEG1M), SEG1M);
-	close(fd);
-	free(b);
+	check_wal_put_file(dir, 1, b, SEG1M);
 	return (cut);
 }
 
