@@ -98,12 +98,10 @@ wal_reader_damage(struct wal_reader *r, char **cause, const char *what)
 static int
 wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 {
-	unsigned char		*hb;
 	struct seg_header	 h;
 	struct stat		 sb;
 	const char		*why;
 	char			*c2 = NULL;
-	ssize_t			 n;
 
 	segment_name(r->name, first);
 	r->seg_first = first;
@@ -119,25 +117,12 @@ wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 	r->dev = sb.st_dev;
 	r->ino = sb.st_ino;
 	r->gone = 0;
-	if ((hb = malloc(SEG_HDR_SIZE)) == NULL) {
-		segment_cause(cause, "%s: %s", r->dir, strerror(errno));
-		return (-1);
-	}
-	n = sysio.pread(r->fd, hb, SEG_HDR_SIZE, 0);
-	if (n != SEG_HDR_SIZE) {
-		wal_reader_damage(r, cause, n == -1 ? strerror(errno) :
-		    "short segment header");
-		free(hb);
-		return (-1);
-	}
-	if (segment_decode_header(hb, &h, &why) != 0 ||
+	if (segment_read_header(r->fd, &h, &why) != 0 ||
 	    (h.first_lsn != first && (why = "first LSN in the header does "
 	    "not match the file name") != NULL)) {
 		wal_reader_damage(r, cause, why);
-		free(hb);
 		return (-1);
 	}
-	free(hb);
 	r->seed = h.seed;
 	r->reused = (h.flags & SEG_F_REUSED) != 0;
 	if (keyring_ctx_segment(r->ctx, r->ring, &h, &c2) != 0) {
@@ -398,27 +383,26 @@ wal_reader_durable(struct wal_reader *r)
 }
 
 /*
- * Whether the header at p, in a reused segment, is what the file held
- * before (FORMAT.md, section 7) rather than one of its records: it does
- * not decode, or has another LSN than the one expected (an earlier
- * segment's are all lower). 0: no (or not a reused segment, or a reader
- * whose limit says a record is there); 1: yes, and the segment has no
- * footer, so this is the end of its records for now, as zeros are in a
- * new file; 2: yes, but the segment has a footer, which it may have got
- * after p was read: read again before calling it damage.
+ * Whether the header at r->off, in a reused segment, is what the file
+ * held before (FORMAT.md, section 7) rather than one of its records: it
+ * did not decode (bad), or has another LSN than the one expected (an
+ * earlier segment's are all lower). 0: no (or not a reused segment, or a
+ * reader whose limit says a record is there); 1: yes, and the segment
+ * has no footer, so this is the end of its records for now, as zeros are
+ * in a new file; 2: yes, but the segment has a footer, which it may have
+ * got after the header was read: read again before calling it damage.
  */
 static int
-wal_reader_stale(struct wal_reader *r, const unsigned char *p)
+wal_reader_stale(struct wal_reader *r, int bad, const struct rec_header *h)
 {
-	struct rec_header	 h;
 	struct seg_footer	 ft;
 	struct stat		 sb;
 	const char		*why;
 
 	if (!r->reused || r->durable)
 		return (0);
-	if (segment_decode_rec(p, &h, &why) == 0 && (h.flags & REC_F_FOOTER ?
-	    h.lsn + 1 == r->expect : h.lsn == r->expect))
+	if (!bad && (h->flags & REC_F_FOOTER ? h->lsn + 1 == r->expect :
+	    h->lsn == r->expect))
 		return (0);
 	return (fstat(r->fd, &sb) == 0 && segment_read_footer(r->fd,
 	    (uint64_t)sb.st_size, r->seg_first, r->seed, &ft, &why) == 0 ?
@@ -440,7 +424,7 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 	const char		*why;
 	uint64_t		 rs, refilled = UINT64_MAX;
 	char			*c2 = NULL;
-	int			 checked = 0, k, stale;
+	int			 checked = 0, k, stale, bad;
 
 	for (;;) {
 		if (r->log_sealed)
@@ -454,8 +438,12 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 		if ((k = wal_reader_need(r, REC_HDR_SIZE, limit, cause)) == -1)
 			return (-1);
 		p = r->buf + (r->off - r->boff);
-		stale = k != 0 && seg_get32(p) == REC_MAGIC ?
-		    wal_reader_stale(r, p) : 0;
+		bad = 0;
+		stale = 0;
+		if (k != 0 && seg_get32(p) == REC_MAGIC) {
+			bad = segment_decode_rec(p, &h, &why) != 0;
+			stale = wal_reader_stale(r, bad, &h);
+		}
 		if (stale == 2 && refilled != r->off) {
 			refilled = r->off;
 			r->blimit = 0;
@@ -497,7 +485,7 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 			r->chunk = READER_MIN_CHUNK;
 			return (0);
 		}
-		if (segment_decode_rec(p, &h, &why) != 0) {
+		if (bad) {
 			wal_reader_damage(r, cause, why);
 			return (-1);
 		}
