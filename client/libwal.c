@@ -1238,11 +1238,10 @@ libwal_submit(struct wal_conn *c, uint8_t op, uint8_t flags,
 	if (res != WAL_RESULT_OK)
 		return (res);
 	*id = r->id;
-	if (c->out_len - c->out_off >= LIBWAL_FLUSH_AT) {
+	/* Writes, but never reads: a reply taken here would sit among the
+	   completions while the caller's loop waits for the socket. */
+	if (c->out_len - c->out_off >= LIBWAL_FLUSH_AT)
 		libwal_flush(c);
-		if (!c->closed)
-			libwal_read(c);
-	}
 	return (WAL_RESULT_OK);
 }
 

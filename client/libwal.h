@@ -168,7 +168,10 @@ enum wal_result	 wal_conn_ping(struct wal_conn *);
  * level-triggered (poll, epoll without EPOLLET, libevent's default: a pump
  * reads what the socket holds then, not until EAGAIN); when it is ready,
  * call wal_conn_pump(), then take completions with wal_conn_completion()
- * until it returns 0. Or block in wal_conn_wait().
+ * until it returns 0. Or block in wal_conn_wait(). Replies become
+ * completions only in wal_conn_pump(), wal_conn_wait() and the blocking
+ * calls; submitting never reads, so a loop that has taken every
+ * completion may sleep on the socket right after submitting.
  */
 
 #define WAL_APPEND_NOWAIT	0x01	/* complete when the LSN is assigned */

@@ -360,6 +360,47 @@ check_read_all(struct wal_conn *c, const struct wal_cursor_opts *o,
 	return (n);
 }
 
+/* A reply that arrives before a large submit stays in the socket, where an
+   event loop sees it: submitting must not turn it into a completion the
+   loop would never look for (walbench hung so with 100 KiB appends). */
+START_TEST(test_submit_leaves_replies)
+{
+	struct wal_conn		*c = check_open();
+	struct wal_completion	 comp;
+	struct pollfd		 pfd;
+	uint64_t		 id1, id2;
+	size_t			 n = 300 * 1024;
+	char			*big;
+
+	ck_assert_uint_ge(wal_conn_max_record(c), n);
+	ck_assert_ptr_nonnull(big = calloc(1, n));
+	ck_assert_int_eq(wal_conn_submit_append(c, 0, 0, 0, "first", 5, 0,
+	    &id1), WAL_RESULT_OK);
+	ck_assert_int_eq(wal_conn_pump(c), WAL_RESULT_OK);
+	pfd.fd = wal_conn_fd(c);
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 10000), 1);	/* the reply is there */
+
+	/* Past the library's write threshold: this submit writes. */
+	ck_assert_int_eq(wal_conn_submit_append(c, 0, 0, 0, big, n, 0, &id2),
+	    WAL_RESULT_OK);
+	ck_assert_int_eq(wal_conn_completion(c, &comp), 0);
+	pfd.revents = 0;
+	ck_assert_int_eq(poll(&pfd, 1, 0), 1);
+	ck_assert(pfd.revents & POLLIN);
+
+	ck_assert_int_eq(wal_conn_wait(c, 10000, &comp), 1);
+	ck_assert_uint_eq(comp.id, id1);
+	ck_assert_int_eq(comp.result, WAL_RESULT_OK);
+	ck_assert_int_eq(wal_conn_wait(c, 10000, &comp), 1);
+	ck_assert_uint_eq(comp.id, id2);
+	ck_assert_int_eq(comp.result, WAL_RESULT_OK);
+	free(big);
+	wal_conn_close(c);
+	check_walld_stop();
+}
+END_TEST
+
 START_TEST(test_cursor_filters)
 {
 	struct wal_conn		*c = check_open();
@@ -590,6 +631,7 @@ check_libwal_suite(void)
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_pipeline_10000);
 	tcase_add_test(tc, test_event_loop);
+	tcase_add_test(tc, test_submit_leaves_replies);
 	tcase_add_test(tc, test_cursor_filters);
 	tcase_add_test(tc, test_cursor_follow);
 	tcase_add_test(tc, test_seal_stats_rotate);
