@@ -123,6 +123,7 @@ usage(FILE *f)
 "       walbench header             print the table header of `run`\n"
 "       walbench startup [-s SOCKET] -- WALLD ARGS...\n"
 "                                   start walld, time until it answers\n"
+
 "\n"
 "run:\n"
 "  -s, --socket PATH   walld's socket (default $WALLD_SOCKET)\n"
@@ -637,9 +638,16 @@ proc_loop_many(struct bctx *x, struct bconn *bs, int n)
 		proc_fail(x, "out of memory");
 		return;
 	}
+	/* The first pump may already read replies (a fast server): they are
+	   taken now, as the socket will not wake poll for them again. */
 	for (i = 0; i < n; i++) {
 		bconn_fill(x, &bs[i]);
-		(void)wal_conn_pump(bs[i].wc);
+		if ((r = wal_conn_pump(bs[i].wc)) != WAL_RESULT_OK) {
+			proc_fail(x, "connection: %s: %s", wal_result_name(r),
+			    wal_conn_error(bs[i].wc));
+			goto out;
+		}
+		proc_service(x, &bs[i]);
 	}
 	for (;;) {
 		busy = 0;
