@@ -222,9 +222,9 @@ uninstall: $(CONF_DIST)
 
 # walbench (bench/): the load generator; `make bench` runs the standard
 # matrix (bench/run.sh), `make bench-peers` Redis's numbers (bench/redis.sh).
-BENCH_SRC = bench/walbench.c bench/hist.c bench/disk.c
+BENCH_SRC = bench/walbench.c bench/hist.c bench/disk.c bench/null.c
 $(B)/walbench: $(call obj,$(BENCH_SRC)) $(B)/libwal.a
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libevent 2>/dev/null)
 
 bench: deps $(B)/walld $(B)/walctl $(B)/walbench
 	@sh bench/run.sh $(B)

@@ -1,6 +1,7 @@
 /*
  * bench.h: what walbench's files share: the clock, the latency histogram
- * (hist.c) and the disk-limit measurements (disk.c).
+ * (hist.c), the disk-limit measurements (disk.c) and the null server
+ * (null.c).
  */
 #ifndef WALD_BENCH_H
 #define WALD_BENCH_H
@@ -63,5 +64,9 @@ struct disk_result {
    on stderr when a file cannot be created or written. */
 int		disk_measure(const char *dir, double seconds,
 		    struct disk_result *);
+
+/* `walbench null`: serves walld's protocol on path, acknowledging every
+   append at once and writing nothing (null.c), until SIGTERM. */
+int		null_serve(const char *path);
 
 #endif

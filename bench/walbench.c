@@ -123,7 +123,8 @@ usage(FILE *f)
 "       walbench header             print the table header of `run`\n"
 "       walbench startup [-s SOCKET] -- WALLD ARGS...\n"
 "                                   start walld, time until it answers\n"
-
+"       walbench null -s SOCKET     serve walld's protocol, acknowledging\n"
+"                                   each append at once, writing nothing\n"
 "\n"
 "run:\n"
 "  -s, --socket PATH   walld's socket (default $WALLD_SOCKET)\n"
@@ -1325,6 +1326,13 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "idle") == 0)
 		return (cmd_idle(&o));
+	if (strcmp(cmd, "null") == 0) {
+		if (o.socket == NULL) {
+			fprintf(stderr, "walbench: null: -s SOCKET is needed\n");
+			return (EXIT_USAGE);
+		}
+		return (null_serve(o.socket) == 0 ? 0 : 1);
+	}
 	if (strcmp(cmd, "startup") == 0) {
 		if (argv[optind] == NULL) {
 			usage(stderr);

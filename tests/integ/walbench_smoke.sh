@@ -2,8 +2,11 @@
 # run (-n) of 2 processes x 2 connections x 4 in flight with a payload
 # range and spread tenants makes exactly that many durable appends: the
 # row reports them with no errors, the JSON line agrees, and walld's log
-# holds every one. The disk probe prints its four rows. (Figures are
-# BENCHMARKS.md's business: nothing here is about speed.)
+# holds every one. The disk probe prints its four rows. `walbench null`
+# (the server make bench measures the clients' ceiling with) answers a
+# pipelined run of payloads up to 300 KiB, past libwal's write threshold,
+# and counts its appends. (Figures are BENCHMARKS.md's business: nothing
+# here is about speed.)
 . "$(dirname "$0")/lib.sh"
 WB=$B/walbench
 start_walld
@@ -29,4 +32,20 @@ grep -q 'pwrite+fdatasync, preallocated' "$T/disk" || fail "disk: $(cat "$T/disk
 grep -Eq 'into new \(fallocated\) blocks \| \| \| \| ([0-9]|n/a)' "$T/disk" ||
     fail "disk: no new-block row: $(cat "$T/disk")"
 ok "walbench disk: $(grep -c '^| ' "$T/disk") rows"
+"$WB" null -s "$T/null.sock" >"$T/null.out" 2>"$T/null.err" &
+npid=$!
+i=0
+until grep -q ready "$T/null.out" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || fail "walbench null did not start: $(cat "$T/null.err")"
+	sleep 0.05
+done
+timeout 120 "$WB" run -s "$T/null.sock" -p 2 -c 8 -d 8 -S 1-300k -n 3000 \
+    -w 0 -l null >"$T/nrow" 2>"$T/err" || fail "run against walbench null: $(cat "$T/err")"
+expect_eq "errors against null" "$(awk -F'|' '{ gsub(/ /, "", $(NF-1)); print $(NF-1) }' "$T/nrow")" 0
+kill -TERM $npid
+wait $npid || fail "walbench null exit $?"
+grep -q '^walbench null: 3000 appends acknowledged$' "$T/null.err" ||
+    fail "walbench null: $(cat "$T/null.err")"
+ok "walbench null: 3000 pipelined appends of up to 300 KiB acknowledged"
 stop_walld || fail "walld exit $?"

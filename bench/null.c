@@ -1,0 +1,362 @@
+/*
+ * null.c: `walbench null`, a server that speaks walld's protocol and
+ * acknowledges every append as soon as it has read it, writing nothing.
+ *
+ * It is a yardstick, not a log. Loaded like walld, it shows what the
+ * clients, the socket and the scheduler cost on their own: one read and
+ * one send per acknowledgement, on libevent as walld's loop is, no disk,
+ * no batch, no second thread. No server that answers every client on its
+ * own socket can do better on the same machine with the same load, so a
+ * figure it cannot reach cannot be reached by walld either
+ * (BENCHMARKS.md, "The ceiling of the clients").
+ *
+ * It answers HELLO, APPEND (the LSN is a counter), STATS (the counters
+ * walbench reads, fsyncs_total always 0), PING and SYNC; any other request
+ * closes the connection with ERROR bad_request.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "bench.h"
+#include "wire.h"
+
+#define NULL_MAX_RECORD	(1u << 20)
+#define NULL_MAX_FRAME	(NULL_MAX_RECORD + 24)
+#define NULL_RBUF	(256 * 1024)
+#define NULL_NAME	"walbench-null"
+
+struct nconn {
+	int		 fd;
+	struct event	*rev;
+	struct event	*wev;
+	uint8_t		*in;		/* a frame begun in an earlier read */
+	size_t		 in_len, in_cap;
+	uint8_t		*out;		/* replies not yet sent */
+	size_t		 out_len, out_off, out_cap;
+	struct nsrv	*srv;
+};
+
+struct nsrv {
+	struct event_base	*base;
+	uint8_t			*rbuf;
+	uint64_t		 lsn;		/* the last LSN given out */
+	uint64_t		 bytes;		/* payload bytes acknowledged */
+};
+
+static void	nconn_read_cb(evutil_socket_t, short, void *);
+
+static void
+nconn_free(struct nconn *c)
+{
+	event_free(c->rev);
+	event_free(c->wev);
+	if (close(c->fd) == -1)
+		fprintf(stderr, "walbench null: close: %s\n", strerror(errno));
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+/* Room for n more bytes at the end of a buffer; -1 when out of memory. */
+static int
+grow(uint8_t **buf, size_t *cap, size_t len, size_t n)
+{
+	size_t	 want = *cap > 0 ? *cap : 4096;
+	uint8_t	*p;
+
+	while (want < len + n)
+		want *= 2;
+	if (want == *cap)
+		return (0);
+	if ((p = realloc(*buf, want)) == NULL)
+		return (-1);
+	*buf = p;
+	*cap = want;
+	return (0);
+}
+
+static int
+nconn_put(struct nconn *c, const void *p, size_t n)
+{
+	if (grow(&c->out, &c->out_cap, c->out_len, n) == -1)
+		return (-1);
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	return (0);
+}
+
+/* The reply to one whole frame; -1 to close the connection. */
+static int
+nconn_frame(struct nconn *c, const struct wire_hdr *h, const uint8_t *body)
+{
+	struct nsrv		*s = c->srv;
+	struct wire_append	 a;
+	struct wire_hello	 hello;
+	uint8_t			 hdr[WIRE_ENC_MAX];
+	char			 text[160];
+	const char		*why;
+	size_t			 n = h->len - WIRE_HDR_LEN;
+	int			 tn;
+
+	switch (h->op) {
+	case WIRE_OP_APPEND:
+		if (wire_dec_append(body, n, &a, &why) != 0)
+			break;
+		s->bytes += a.len;
+		return (nconn_put(c, hdr, wire_enc_u64(hdr,
+		    WIRE_OP_APPEND | WIRE_REPLY, h->id, ++s->lsn)));
+	case WIRE_OP_HELLO:
+		if (wire_dec_hello(body, n, &hello, &why) != 0 ||
+		    hello.min_version > WIRE_VERSION)
+			break;
+		if (nconn_put(c, hdr, wire_enc_hello_reply(hdr, h->id,
+		    WIRE_VERSION, NULL_MAX_RECORD, NULL_MAX_FRAME,
+		    strlen(NULL_NAME))) == -1)
+			return (-1);
+		return (nconn_put(c, NULL_NAME, strlen(NULL_NAME)));
+	case WIRE_OP_SYNC:
+		return (nconn_put(c, hdr, wire_enc_u64(hdr,
+		    WIRE_OP_SYNC | WIRE_REPLY, h->id, s->lsn)));
+	case WIRE_OP_PING:
+		return (nconn_put(c, hdr, wire_enc_hdr(hdr,
+		    WIRE_OP_PING | WIRE_REPLY, 0, h->id, 0)));
+	case WIRE_OP_STATS:
+		tn = snprintf(text, sizeof text, "appends_total %" PRIu64
+		    "\nappend_bytes_total %" PRIu64 "\nfsyncs_total 0\n",
+		    s->lsn, s->bytes);
+		if (nconn_put(c, hdr, wire_enc_hdr(hdr,
+		    WIRE_OP_STATS | WIRE_REPLY, 0, h->id, (size_t)tn)) == -1)
+			return (-1);
+		return (nconn_put(c, text, (size_t)tn));
+	default:
+		break;
+	}
+	(void)nconn_put(c, hdr, wire_enc_error(hdr, h->id,
+	    WIRE_E_BAD_REQUEST, 0));
+	return (-1);
+}
+
+/* Answers the whole frames at the front of buf; returns the bytes used,
+   or -1 to close the connection. */
+static ssize_t
+nconn_frames(struct nconn *c, const uint8_t *buf, size_t len)
+{
+	struct wire_hdr	 h;
+	const char	*why;
+	size_t		 used = 0;
+	int		 r;
+
+	while ((r = wire_peek_hdr(buf + used, len - used, NULL_MAX_FRAME, &h,
+	    &why)) == 1 && h.len <= len - used) {
+		if (nconn_frame(c, &h, buf + used + WIRE_HDR_LEN) == -1)
+			return (-1);
+		used += h.len;
+	}
+	return (r == -1 ? -1 : (ssize_t)used);
+}
+
+/* Sends what is queued; 1 when all went, 0 when the socket is full, -1
+   on an error. */
+static int
+nconn_flush(struct nconn *c)
+{
+	ssize_t	n;
+
+	while (c->out_off < c->out_len) {
+		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0)
+			c->out_off += (size_t)n;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return (0);
+		else if (errno != EINTR)
+			return (-1);
+	}
+	c->out_off = c->out_len = 0;
+	return (1);
+}
+
+/* After a read or a write: send, and read again only once the replies are
+   out (a client that does not read its replies is not read either). */
+static void
+nconn_turn(struct nconn *c, int fail)
+{
+	int	r = fail ? -1 : nconn_flush(c);
+
+	if (r == 1 && event_pending(c->wev, EV_WRITE, NULL))
+		r = event_del(c->wev) == 0 && event_add(c->rev, NULL) == 0 ?
+		    1 : -1;
+	else if (r == 0 && !event_pending(c->wev, EV_WRITE, NULL))
+		r = event_del(c->rev) == 0 && event_add(c->wev, NULL) == 0 ?
+		    0 : -1;
+	if (r == -1) {
+		if (fail)
+			(void)nconn_flush(c);
+		nconn_free(c);
+	}
+}
+
+static void
+nconn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	nconn_turn(arg, 0);
+}
+
+static void
+nconn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct nconn	*c = arg;
+	uint8_t		*rb = c->srv->rbuf;
+	ssize_t		 n, used;
+	int		 fail = 0;
+
+	(void)what;
+	if ((n = read(fd, rb, NULL_RBUF)) == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		fail = 1;
+	} else if (n == 0) {
+		fail = 1;
+	} else if (c->in_len > 0) {
+		if (grow(&c->in, &c->in_cap, c->in_len, (size_t)n) == -1)
+			fail = 1;
+		else {
+			memcpy(c->in + c->in_len, rb, (size_t)n);
+			c->in_len += (size_t)n;
+			if ((used = nconn_frames(c, c->in, c->in_len)) == -1)
+				fail = 1;
+			else {
+				memmove(c->in, c->in + used,
+				    c->in_len - (size_t)used);
+				c->in_len -= (size_t)used;
+			}
+		}
+	} else if ((used = nconn_frames(c, rb, (size_t)n)) == -1) {
+		fail = 1;
+	} else if (used < n) {
+		if (grow(&c->in, &c->in_cap, 0, (size_t)(n - used)) == -1)
+			fail = 1;
+		else {
+			memcpy(c->in, rb + used, (size_t)(n - used));
+			c->in_len = (size_t)(n - used);
+		}
+	}
+	nconn_turn(c, fail);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct nsrv	*s = arg;
+	struct nconn	*c;
+
+	(void)l;
+	(void)sa;
+	(void)salen;
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		if (close(fd) == -1)
+			fprintf(stderr, "walbench null: close: %s\n",
+			    strerror(errno));
+		return;
+	}
+	c->fd = fd;
+	c->srv = s;
+	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, nconn_read_cb,
+	    c);
+	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, nconn_write_cb,
+	    c);
+	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) == -1) {
+		if (c->rev != NULL && c->wev != NULL) {
+			nconn_free(c);
+			return;
+		}
+		if (c->rev != NULL)
+			event_free(c->rev);
+		if (c->wev != NULL)
+			event_free(c->wev);
+		if (close(fd) == -1)
+			fprintf(stderr, "walbench null: close: %s\n",
+			    strerror(errno));
+		free(c);
+	}
+}
+
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* Serves on path until SIGTERM or SIGINT; prints "ready" once listening. */
+int
+null_serve(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct evconnlistener	*l;
+	struct event		*term, *intr;
+	struct nsrv		 s;
+
+	memset(&s, 0, sizeof s);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		fprintf(stderr, "walbench null: socket path too long: %s\n",
+		    path);
+		return (-1);
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if (unlink(path) == -1 && errno != ENOENT) {
+		fprintf(stderr, "walbench null: %s: %s\n", path,
+		    strerror(errno));
+		return (-1);
+	}
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR ||
+	    (s.rbuf = malloc(NULL_RBUF)) == NULL ||
+	    (s.base = event_base_new()) == NULL) {
+		fprintf(stderr, "walbench null: cannot start\n");
+		return (-1);
+	}
+	l = evconnlistener_new_bind(s.base, accept_cb, &s,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+	    (struct sockaddr *)&sun, (int)sizeof sun);
+	term = evsignal_new(s.base, SIGTERM, stop_cb, s.base);
+	intr = evsignal_new(s.base, SIGINT, stop_cb, s.base);
+	if (l == NULL || term == NULL || intr == NULL ||
+	    evsignal_add(term, NULL) == -1 || evsignal_add(intr, NULL) == -1) {
+		fprintf(stderr, "walbench null: %s: %s\n", path,
+		    strerror(errno));
+		return (-1);
+	}
+	printf("ready\n");
+	fflush(stdout);
+	if (event_base_dispatch(s.base) == -1)
+		fprintf(stderr, "walbench null: the event loop failed\n");
+	fprintf(stderr, "walbench null: %" PRIu64 " appends acknowledged\n",
+	    s.lsn);
+	evconnlistener_free(l);
+	event_free(term);
+	event_free(intr);
+	if (unlink(path) == -1)
+		fprintf(stderr, "walbench null: %s: %s\n", path,
+		    strerror(errno));
+	event_base_free(s.base);
+	free(s.rbuf);
+	return (0);
+}
