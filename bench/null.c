@@ -10,12 +10,15 @@
  * figure it cannot reach cannot be reached by walld either
  * (BENCHMARKS.md, "The ceiling of the clients").
  *
- * It answers HELLO, APPEND (the LSN is a counter), STATS (the counters
- * walbench reads, fsyncs_total always 0), PING and SYNC; any other request
- * closes the connection with ERROR bad_request.
+ * It keeps PROTOCOL.md's session and framing rules (HELLO first and once,
+ * ERROR version when no version is shared, ERROR then close on a bad
+ * header or body) and answers HELLO, APPEND (the LSN is a counter), STATS
+ * (the counters walbench reads, fsyncs_total always 0), PING and SYNC;
+ * SEAL, ROTATE, READ, TRUNCATE and unknown requests are ERROR bad_request,
+ * and the connection is closed.
  */
+#include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -38,7 +41,9 @@
 #define NULL_NAME	"walbench-null"
 
 struct nconn {
+	TAILQ_ENTRY(nconn) entry;
 	int		 fd;
+	int		 hello;		/* HELLO answered */
 	struct event	*rev;
 	struct event	*wev;
 	uint8_t		*in;		/* a frame begun in an earlier read */
@@ -50,6 +55,7 @@ struct nconn {
 
 struct nsrv {
 	struct event_base	*base;
+	TAILQ_HEAD(, nconn)	 conns;
 	uint8_t			*rbuf;
 	uint64_t		 lsn;		/* the last LSN given out */
 	uint64_t		 bytes;		/* payload bytes acknowledged */
@@ -60,6 +66,7 @@ static void	nconn_read_cb(evutil_socket_t, short, void *);
 static void
 nconn_free(struct nconn *c)
 {
+	TAILQ_REMOVE(&c->srv->conns, c, entry);
 	event_free(c->rev);
 	event_free(c->wev);
 	if (close(c->fd) == -1)
@@ -110,6 +117,8 @@ nconn_frame(struct nconn *c, const struct wire_hdr *h, const uint8_t *body)
 	size_t			 n = h->len - WIRE_HDR_LEN;
 	int			 tn;
 
+	if (!c->hello && h->op != WIRE_OP_HELLO)
+		goto bad;
 	switch (h->op) {
 	case WIRE_OP_APPEND:
 		if (wire_dec_append(body, n, &a, &why) != 0)
@@ -118,21 +127,33 @@ nconn_frame(struct nconn *c, const struct wire_hdr *h, const uint8_t *body)
 		return (nconn_put(c, hdr, wire_enc_u64(hdr,
 		    WIRE_OP_APPEND | WIRE_REPLY, h->id, ++s->lsn)));
 	case WIRE_OP_HELLO:
-		if (wire_dec_hello(body, n, &hello, &why) != 0 ||
-		    hello.min_version > WIRE_VERSION)
+		if (c->hello || wire_dec_hello(body, n, &hello, &why) != 0)
 			break;
+		if (hello.min_version > WIRE_VERSION ||
+		    hello.max_version < WIRE_VERSION) {
+			(void)nconn_put(c, hdr, wire_enc_error(hdr, h->id,
+			    WIRE_E_VERSION, 0));
+			return (-1);
+		}
+		c->hello = 1;
 		if (nconn_put(c, hdr, wire_enc_hello_reply(hdr, h->id,
 		    WIRE_VERSION, NULL_MAX_RECORD, NULL_MAX_FRAME,
 		    strlen(NULL_NAME))) == -1)
 			return (-1);
 		return (nconn_put(c, NULL_NAME, strlen(NULL_NAME)));
 	case WIRE_OP_SYNC:
+		if (n != 0)
+			break;
 		return (nconn_put(c, hdr, wire_enc_u64(hdr,
 		    WIRE_OP_SYNC | WIRE_REPLY, h->id, s->lsn)));
 	case WIRE_OP_PING:
+		if (n != 0)
+			break;
 		return (nconn_put(c, hdr, wire_enc_hdr(hdr,
 		    WIRE_OP_PING | WIRE_REPLY, 0, h->id, 0)));
 	case WIRE_OP_STATS:
+		if (n != 0)
+			break;
 		tn = snprintf(text, sizeof text, "appends_total %" PRIu64
 		    "\nappend_bytes_total %" PRIu64 "\nfsyncs_total 0\n",
 		    s->lsn, s->bytes);
@@ -143,6 +164,7 @@ nconn_frame(struct nconn *c, const struct wire_hdr *h, const uint8_t *body)
 	default:
 		break;
 	}
+bad:
 	(void)nconn_put(c, hdr, wire_enc_error(hdr, h->id,
 	    WIRE_E_BAD_REQUEST, 0));
 	return (-1);
@@ -158,13 +180,26 @@ nconn_frames(struct nconn *c, const uint8_t *buf, size_t len)
 	size_t		 used = 0;
 	int		 r;
 
+	uint8_t		 hdr[WIRE_ENC_MAX];
+	uint32_t	 flen;
+
 	while ((r = wire_peek_hdr(buf + used, len - used, NULL_MAX_FRAME, &h,
 	    &why)) == 1 && h.len <= len - used) {
 		if (nconn_frame(c, &h, buf + used + WIRE_HDR_LEN) == -1)
 			return (-1);
 		used += h.len;
 	}
-	return (r == -1 ? -1 : (ssize_t)used);
+	if (r == -1) {
+		/* h is not filled: the length is in the first four bytes. */
+		flen = (uint32_t)buf[used] | (uint32_t)buf[used + 1] << 8 |
+		    (uint32_t)buf[used + 2] << 16 |
+		    (uint32_t)buf[used + 3] << 24;
+		(void)nconn_put(c, hdr, wire_enc_error(hdr, 0,
+		    flen > NULL_MAX_FRAME ? WIRE_E_TOO_LARGE :
+		    WIRE_E_BAD_REQUEST, 0));
+		return (-1);
+	}
+	return ((ssize_t)used);
 }
 
 /* Sends what is queued; 1 when all went, 0 when the socket is full, -1
@@ -185,6 +220,11 @@ nconn_flush(struct nconn *c)
 			return (-1);
 	}
 	c->out_off = c->out_len = 0;
+	if (c->out_cap > NULL_RBUF) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
 	return (1);
 }
 
@@ -228,6 +268,9 @@ nconn_read_cb(evutil_socket_t fd, short what, void *arg)
 	if ((n = read(fd, rb, NULL_RBUF)) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
+		if (errno != ECONNRESET)
+			fprintf(stderr, "walbench null: read: %s\n",
+			    strerror(errno));
 		fail = 1;
 	} else if (n == 0) {
 		fail = 1;
@@ -243,6 +286,11 @@ nconn_read_cb(evutil_socket_t fd, short what, void *arg)
 				memmove(c->in, c->in + used,
 				    c->in_len - (size_t)used);
 				c->in_len -= (size_t)used;
+				if (c->in_len == 0 && c->in_cap > NULL_RBUF) {
+					free(c->in);	/* a large frame's */
+					c->in = NULL;
+					c->in_cap = 0;
+				}
 			}
 		}
 	} else if ((used = nconn_frames(c, rb, (size_t)n)) == -1) {
@@ -276,15 +324,18 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	c->fd = fd;
 	c->srv = s;
+	TAILQ_INSERT_TAIL(&s->conns, c, entry);
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, nconn_read_cb,
 	    c);
 	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, nconn_write_cb,
 	    c);
 	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) == -1) {
+		fprintf(stderr, "walbench null: cannot watch a connection\n");
 		if (c->rev != NULL && c->wev != NULL) {
 			nconn_free(c);
 			return;
 		}
+		TAILQ_REMOVE(&s->conns, c, entry);
 		if (c->rev != NULL)
 			event_free(c->rev);
 		if (c->wev != NULL)
@@ -296,12 +347,39 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 }
 
+/* An accept that failed (EMFILE, ...): reported, and the server stops,
+   as a yardstick that drops clients would measure nothing. */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct nsrv	*s = arg;
+
+	fprintf(stderr, "walbench null: accept: %s\n",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	evconnlistener_disable(l);
+	event_base_loopbreak(s->base);
+}
+
 static void
 stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
 	event_base_loopbreak(arg);
+}
+
+/* Whether something accepts connections at the address. */
+static int
+null_in_use(const struct sockaddr_un *sun)
+{
+	int	fd, r;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (0);
+	r = connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0;
+	if (close(fd) == -1)
+		fprintf(stderr, "walbench null: close: %s\n", strerror(errno));
+	return (r);
 }
 
 /* Serves on path until SIGTERM or SIGINT; prints "ready" once listening. */
@@ -314,6 +392,7 @@ null_serve(const char *path)
 	struct nsrv		 s;
 
 	memset(&s, 0, sizeof s);
+	TAILQ_INIT(&s.conns);
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof sun.sun_path) {
@@ -322,6 +401,11 @@ null_serve(const char *path)
 		return (-1);
 	}
 	memcpy(sun.sun_path, path, strlen(path));
+	if (null_in_use(&sun)) {
+		fprintf(stderr, "walbench null: %s: a server answers there; "
+		    "not taking its socket\n", path);
+		return (-1);
+	}
 	if (unlink(path) == -1 && errno != ENOENT) {
 		fprintf(stderr, "walbench null: %s: %s\n", path,
 		    strerror(errno));
@@ -336,6 +420,8 @@ null_serve(const char *path)
 	l = evconnlistener_new_bind(s.base, accept_cb, &s,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024,
 	    (struct sockaddr *)&sun, (int)sizeof sun);
+	if (l != NULL)
+		evconnlistener_set_error_cb(l, accept_error_cb);
 	term = evsignal_new(s.base, SIGTERM, stop_cb, s.base);
 	intr = evsignal_new(s.base, SIGINT, stop_cb, s.base);
 	if (l == NULL || term == NULL || intr == NULL ||
@@ -350,6 +436,8 @@ null_serve(const char *path)
 		fprintf(stderr, "walbench null: the event loop failed\n");
 	fprintf(stderr, "walbench null: %" PRIu64 " appends acknowledged\n",
 	    s.lsn);
+	while (!TAILQ_EMPTY(&s.conns))
+		nconn_free(TAILQ_FIRST(&s.conns));
 	evconnlistener_free(l);
 	event_free(term);
 	event_free(intr);

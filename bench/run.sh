@@ -67,7 +67,10 @@ stop_walld() {
 }
 
 cleanup() {
-	[ -z "$NULL_PID" ] || kill -TERM "$NULL_PID" 2>/dev/null
+	if [ -n "$NULL_PID" ]; then
+		kill -TERM "$NULL_PID" 2>/dev/null
+		wait "$NULL_PID" 2>/dev/null
+	fi
 	stop_walld
 	WALLD_PID=${ENC_PID:-}
 	stop_walld
@@ -330,7 +333,7 @@ if grep -q ready "$T/null.out"; then
 	bench null-64proc -s "$NULL_SOCK" -p 64
 	bench null-256proc -s "$NULL_SOCK" -p 256
 else
-	say "| null | walbench null did not start: see $LOG |"
+	say "| null-64proc, null-256proc | walbench null did not start: n/a (see $LOG) |"
 fi
 kill -TERM "$NULL_PID" 2>/dev/null
 wait "$NULL_PID" 2>/dev/null || :

@@ -1208,6 +1208,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct bench_opts	 o;
+	int			 socket_given = 0;
 	const char		*cmd = "run";
 	long			 n;
 	int			 ch;
@@ -1234,6 +1235,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 's':
 			o.socket = optarg;
+			socket_given = 1;
 			break;
 		case 'p':
 			o.procs = (int)parse_int("--procs", optarg, 1, MAX_PROCS);
@@ -1327,7 +1329,8 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "idle") == 0)
 		return (cmd_idle(&o));
 	if (strcmp(cmd, "null") == 0) {
-		if (o.socket == NULL) {
+		/* Never $WALLD_SOCKET: that is where walld is. */
+		if (!socket_given) {
 			fprintf(stderr, "walbench: null: -s SOCKET is needed\n");
 			return (EXIT_USAGE);
 		}

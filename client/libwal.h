@@ -170,8 +170,10 @@ enum wal_result	 wal_conn_ping(struct wal_conn *);
  * call wal_conn_pump(), then take completions with wal_conn_completion()
  * until it returns 0. Or block in wal_conn_wait(). Replies become
  * completions only in wal_conn_pump(), wal_conn_wait() and the blocking
- * calls; submitting never reads, so a loop that has taken every
- * completion may sleep on the socket right after submitting.
+ * calls: submitting never reads them, so a loop that has taken every
+ * completion may go back to waiting for wal_conn_events() right after
+ * submitting. (When the connection breaks, every call completes what was
+ * in flight; the socket is then shut down, so it polls readable.)
  */
 
 #define WAL_APPEND_NOWAIT	0x01	/* complete when the LSN is assigned */

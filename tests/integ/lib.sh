@@ -11,9 +11,14 @@ SOCK=$T/walld.sock
 DATA=$T/data
 LOG=$T/walld.log
 WALLD_PID=
+EXTRA_PIDS=	# other processes a test started: killed at exit too
 export WALLD_SOCKET=$SOCK
 
 cleanup() {
+	for p in $EXTRA_PIDS; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	if [ -n "$WALLD_PID" ] && kill -0 "$WALLD_PID" 2>/dev/null; then
 		kill -KILL "$WALLD_PID" 2>/dev/null
 		wait "$WALLD_PID" 2>/dev/null

@@ -34,6 +34,7 @@ grep -Eq 'into new \(fallocated\) blocks \| \| \| \| ([0-9]|n/a)' "$T/disk" ||
 ok "walbench disk: $(grep -c '^| ' "$T/disk") rows"
 "$WB" null -s "$T/null.sock" >"$T/null.out" 2>"$T/null.err" &
 npid=$!
+EXTRA_PIDS=$npid
 i=0
 until grep -q ready "$T/null.out" 2>/dev/null; do
 	i=$((i + 1))
@@ -45,6 +46,7 @@ timeout 120 "$WB" run -s "$T/null.sock" -p 2 -c 8 -d 8 -S 1-300k -n 3000 \
 expect_eq "errors against null" "$(awk -F'|' '{ gsub(/ /, "", $(NF-1)); print $(NF-1) }' "$T/nrow")" 0
 kill -TERM $npid
 wait $npid || fail "walbench null exit $?"
+EXTRA_PIDS=
 grep -q '^walbench null: 3000 appends acknowledged$' "$T/null.err" ||
     fail "walbench null: $(cat "$T/null.err")"
 ok "walbench null: 3000 pipelined appends of up to 300 KiB acknowledged"

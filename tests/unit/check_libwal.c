@@ -384,6 +384,7 @@ START_TEST(test_submit_leaves_replies)
 	/* Past the library's write threshold: this submit writes. */
 	ck_assert_int_eq(wal_conn_submit_append(c, 0, 0, 0, big, n, 0, &id2),
 	    WAL_RESULT_OK);
+	ck_assert_uint_lt(wal_conn_output_pending(c), n);	/* it wrote */
 	ck_assert_int_eq(wal_conn_completion(c, &comp), 0);
 	pfd.revents = 0;
 	ck_assert_int_eq(poll(&pfd, 1, 0), 1);
