@@ -4,6 +4,11 @@
  * ARCHIVED file in the data directory (the name of the last segment
  * archived, replaced by temp file, fsync, rename, directory fsync).
  *
+ * A run longer than archive.timeout (when set) is stopped as a stop is:
+ * SIGTERM to its process group, SIGKILL ARCHIVE_KILL_WAIT_MS later if
+ * it is still there; without blocking the loop, since it is no exit. It
+ * then counts as a failure, retried after the back-off.
+ *
  * Order: a segment is archived only after every segment before it, and
  * ARCHIVED moves on only after the command exited 0, so after a crash or
  * a stop the command may run again for the segment it was running for,
@@ -47,6 +52,7 @@ struct archive {
 	uint64_t		 retry_min;	/* microseconds */
 	uint64_t		 retry_max;
 	uint64_t		 delay;		/* the next back-off */
+	uint64_t		 timeout;	/* per run; 0: none */
 
 	int			 have_done;
 	uint64_t		 done;		/* first LSN of the last archived */
@@ -66,6 +72,8 @@ struct archive {
 	struct event		*chld_ev;	/* SIGCHLD */
 	struct event		*out_ev;
 	struct event		*retry_ev;
+	struct event		*timeout_ev;	/* the run's time is up */
+	int			 stopping;	/* 1: SIGTERM sent, 2: SIGKILL */
 	uint64_t		 archived;
 	uint64_t		 failures;
 	unsigned		 failing;
@@ -377,6 +385,59 @@ archive_failed(struct archive *ar, const char *name, const char *why)
 	archive_backoff(ar);
 }
 
+/* Arms the run's timer for usec from now. */
+static void
+archive_timer(struct archive *ar, uint64_t usec)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	if (evtimer_add(ar->timeout_ev, &tv) != 0)
+		log_warn("archive: cannot time the command; it may run "
+		    "past archive.timeout");
+}
+
+/* A signal to the run's process group; ESRCH (all gone) is no error. */
+static void
+archive_signal(struct archive *ar, int sig)
+{
+	if (kill(-ar->pid, sig) != 0 && errno != ESRCH)
+		log_err("archive: kill %ld: %s", -(long)ar->pid,
+		    strerror(errno));
+}
+
+/* The run's time is up: SIGTERM to its process group, then SIGKILL if it
+   is still there ARCHIVE_KILL_WAIT_MS later. Its end (SIGCHLD) does the
+   rest, as a failure unless it exited 0 meanwhile. */
+static void
+archive_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct archive	*ar = arg;
+	char		 name[SEG_NAME_SIZE], limit[32];
+
+	(void)fd;
+	(void)what;
+	if (ar->pid == -1)
+		return;
+	segment_name(name, ar->cur);
+	if (ar->stopping == 0) {
+		archive_fmt_delay(limit, sizeof limit, ar->timeout);
+		log_warn("archive: %s: the command (pid %ld) ran longer than "
+		    "archive.timeout (%s): stopping it", name, (long)ar->pid,
+		    limit);
+		archive_signal(ar, SIGTERM);
+		ar->stopping = 1;
+		archive_timer(ar, (uint64_t)ARCHIVE_KILL_WAIT_MS * 1000);
+		return;
+	}
+	log_warn("archive: %s: the command (pid %ld) is still there %d ms "
+	    "after SIGTERM: SIGKILL", name, (long)ar->pid,
+	    ARCHIVE_KILL_WAIT_MS);
+	archive_signal(ar, SIGKILL);
+	ar->stopping = 2;
+}
+
 /* Starts the command for the segment beginning at first. */
 static void
 archive_start(struct archive *ar, uint64_t first)
@@ -457,6 +518,9 @@ archive_start(struct archive *ar, uint64_t first)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ar->started);
+	ar->stopping = 0;
+	if (ar->timeout > 0)
+		archive_timer(ar, ar->timeout);
 	ar->outfd = p[0];
 	ar->out_ev = event_new(ar->base, ar->outfd, EV_READ | EV_PERSIST,
 	    archive_out_cb, ar);
@@ -473,8 +537,12 @@ archive_ended(struct archive *ar, int status)
 
 	segment_name(name, ar->cur);
 	ar->pid = -1;
+	if (evtimer_del(ar->timeout_ev) != 0)
+		log_warn("archive: cannot stop the command's timer");
 	archive_drain(ar);
 	archive_close_out(ar);
+	/* Exit status 0 is a success even when the time was up: the copy
+	   finished before the signal could stop it. */
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		ar->done = ar->cur;
 		ar->have_done = 1;
@@ -491,7 +559,11 @@ archive_ended(struct archive *ar, int status)
 		archive_kick(ar);
 		return;
 	}
-	if (WIFEXITED(status))
+	if (ar->stopping > 0)
+		snprintf(why, sizeof why, "command stopped after "
+		    "archive.timeout (%s)", ar->stopping == 1 ? "SIGTERM" :
+		    "SIGKILL");
+	else if (WIFEXITED(status))
 		snprintf(why, sizeof why, "command exited with status %d",
 		    WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
@@ -554,7 +626,7 @@ archive_kick(struct archive *ar)
 
 struct archive *
 archive_create(struct event_base *base, const char *dir, const char *command,
-    uint64_t retry_min, uint64_t retry_max, char **cause)
+    uint64_t retry_min, uint64_t retry_max, uint64_t timeout, char **cause)
 {
 	struct archive	*ar;
 	char		 real[PATH_MAX];
@@ -580,14 +652,16 @@ archive_create(struct event_base *base, const char *dir, const char *command,
 	}
 	ar->chld_ev = evsignal_new(base, SIGCHLD, archive_chld_cb, ar);
 	ar->retry_ev = evtimer_new(base, archive_retry_cb, ar);
+	ar->timeout_ev = evtimer_new(base, archive_timeout_cb, ar);
 	if (ar->chld_ev == NULL || ar->retry_ev == NULL ||
+	    ar->timeout_ev == NULL ||
 	    evsignal_add(ar->chld_ev, NULL) != 0) {
 		*cause = strdup("archive: cannot watch child processes");
 		archive_free(ar);
 		return (NULL);
 	}
 	archive_load(ar);
-	archive_reload(ar, command, retry_min, retry_max);
+	archive_reload(ar, command, retry_min, retry_max, timeout);
 	return (ar);
 nomem:
 	*cause = strdup("out of memory");
@@ -598,11 +672,12 @@ nomem:
 
 void
 archive_reload(struct archive *ar, const char *command, uint64_t retry_min,
-    uint64_t retry_max)
+    uint64_t retry_max, uint64_t timeout)
 {
 	char	*copy = NULL;
 	int	 changed;
 
+	ar->timeout = timeout;		/* from the next run on */
 	ar->retry_min = retry_min;
 	ar->retry_max = retry_max < retry_min ? retry_min : retry_max;
 	changed = (command == NULL) != (ar->command == NULL) ||
@@ -717,13 +792,13 @@ archive_stop_child(struct archive *ar)
 	segment_name(name, ar->cur);
 	log_warn("archive: stopping the command for %s (pid %ld); it runs "
 	    "again at the next start", name, (long)ar->pid);
-	kill(-ar->pid, SIGTERM);
+	archive_signal(ar, SIGTERM);
 	for (;;) {
 		r = waitpid(ar->pid, &status, WNOHANG);
 		if (r != 0 && !(r == -1 && errno == EINTR))
 			break;
 		if (waited >= ARCHIVE_KILL_WAIT_MS) {
-			kill(-ar->pid, SIGKILL);
+			archive_signal(ar, SIGKILL);
 			while (waitpid(ar->pid, &status, 0) == -1 &&
 			    errno == EINTR)
 				;
@@ -746,6 +821,8 @@ archive_free(struct archive *ar)
 		event_free(ar->chld_ev);
 	if (ar->retry_ev != NULL)
 		event_free(ar->retry_ev);
+	if (ar->timeout_ev != NULL)
+		event_free(ar->timeout_ev);
 	if (ar->dirfd != -1)
 		close(ar->dirfd);
 	free(ar->command);

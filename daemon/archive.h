@@ -26,10 +26,11 @@ struct archive_stats {
 
 /* Reads the position in dir (ARCHIVED) and starts archiving whatever is
    sealed and not archived yet. command NULL: off until a reload sets one.
-   Delays in microseconds. NULL and *cause on failure. */
+   Delays in microseconds; timeout 0: a run may take any time. NULL and
+   *cause on failure. */
 struct archive	*archive_create(struct event_base *, const char *dir,
 		    const char *command, uint64_t retry_min, uint64_t retry_max,
-		    char **cause);
+		    uint64_t timeout, char **cause);
 /* Stops a command still running (SIGTERM, then SIGKILL after 2 s: that
    segment is archived again at the next start) and frees. */
 void		 archive_free(struct archive *);
@@ -37,10 +38,11 @@ void		 archive_free(struct archive *);
    log's sealed flag: looks for newly sealed segments when they change. */
 void		 archive_check(struct archive *, uint64_t active_first,
 		    int sealed);
-/* A reload: a new command (NULL: off) and delays. A changed command is
-   tried at once, without waiting out the back-off. */
+/* A reload: a new command (NULL: off), delays and timeout (from the next
+   run on). A changed command is tried at once, without waiting out the
+   back-off. */
 void		 archive_reload(struct archive *, const char *command,
-		    uint64_t retry_min, uint64_t retry_max);
+		    uint64_t retry_min, uint64_t retry_max, uint64_t timeout);
 /* The first LSN of the first sealed segment not archived yet (truncation
    must keep it and everything after), its name in name (size at least
    32); UINT64_MAX when archiving is off or every sealed segment is

@@ -136,6 +136,8 @@ static const struct config_key config_keys[] = {
 	  10000, 3600 * SECOND, "1s", NULL },
 	{ "archive", "retry_max", CONFIG_DURATION, FIELD(archive_retry_max_us),
 	  10000, 3600 * SECOND, "60s", NULL },
+	{ "archive", "timeout", CONFIG_DURATION, FIELD(archive_timeout_us),
+	  0, 24 * 3600 * SECOND, "0", NULL },
 
 	{ "encryption", "keyring", CONFIG_NAME, FIELD(keyring),
 	  0, PATH_MAX - 1, NULL, NULL },

@@ -43,6 +43,7 @@ struct config {
 	char		*archive_command;	/* archive.command, %p path, %f name; NULL = off */
 	uint64_t	 archive_retry_min_us;	/* archive.retry_min, default 1s, 10ms..60m */
 	uint64_t	 archive_retry_max_us;	/* archive.retry_max, default 60s, 10ms..60m */
+	uint64_t	 archive_timeout_us;	/* archive.timeout, default 0 (none), 0..1440m */
 	/* encryption: */
 	char		*keyring;		/* encryption.keyring, a key ring file; NULL = the
 						   systemd credential "keyring" if there is one, else none */

@@ -2002,8 +2002,10 @@ server_reload(struct server *srv, struct config *ncfg)
 	server_swap_str(&cfg->archive_command, &ncfg->archive_command);
 	cfg->archive_retry_min_us = ncfg->archive_retry_min_us;
 	cfg->archive_retry_max_us = ncfg->archive_retry_max_us;
+	cfg->archive_timeout_us = ncfg->archive_timeout_us;
 	archive_reload(srv->archive, cfg->archive_command,
-	    cfg->archive_retry_min_us, cfg->archive_retry_max_us);
+	    cfg->archive_retry_min_us, cfg->archive_retry_max_us,
+	    cfg->archive_timeout_us);
 	/* Later requests see the new list; ncfg's owner frees the old one. */
 	acl = cfg->access;
 	cfg->access = ncfg->access;
@@ -2202,7 +2204,8 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	batcher_set_delay(srv->batcher, cfg->commit_delay_us,
 	    cfg->commit_siblings);
 	srv->archive = archive_create(base, cfg->data_dir, cfg->archive_command,
-	    cfg->archive_retry_min_us, cfg->archive_retry_max_us, cause);
+	    cfg->archive_retry_min_us, cfg->archive_retry_max_us,
+	    cfg->archive_timeout_us, cause);
 	if (srv->archive == NULL) {
 		server_free(srv);
 		return (NULL);

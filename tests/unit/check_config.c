@@ -105,6 +105,7 @@ assert_defaults(const struct config *c, const char *sock, const char *dir)
 	ck_assert_uint_eq(c->max_total_inflight, 64ull << 20);
 	ck_assert_uint_eq(c->max_conn_output, 8ull << 20);
 	ck_assert_int_eq(c->log_level, LOG_LVL_INFO);
+	ck_assert_uint_eq(c->archive_timeout_us, 0);
 }
 
 START_TEST(test_defaults)
@@ -382,6 +383,10 @@ static const struct value_case values[] = {
 	{ "group_commit:\n  commit_delay: 0\n", AT(commit_delay_us), 0 },
 	{ "group_commit:\n  commit_delay: \"750 us\"\n", AT(commit_delay_us),
 	  750 },
+	{ "archive:\n  timeout: 10m\n", AT(archive_timeout_us), 600000000 },
+	{ "archive:\n  timeout: 1440m\n", AT(archive_timeout_us),
+	  86400000000ull },
+	{ "archive:\n  timeout: 0\n", AT(archive_timeout_us), 0 },
 	{ "limits:\n  max_record: 1\n", AT(max_record), 1 },
 	{ "limits:\n  max_record: 1MB\n", AT(max_record), 1000000 },
 	{ "storage:\n  segment_size: 1MiB\n", AT(segment_size), 1 << 20 },
@@ -404,7 +409,8 @@ START_TEST(test_values)
 	    why);
 	field = (const char *)&c + vc->offset;
 	if (vc->offset == AT(segment_size) ||
-	    vc->offset == AT(commit_delay_us)) {
+	    vc->offset == AT(commit_delay_us) ||
+	    vc->offset == AT(archive_timeout_us)) {
 		memcpy(&v64, field, sizeof v64);
 		ck_assert_uint_eq(v64, vc->value);
 	} else {
