@@ -5,9 +5,13 @@
  * archived, replaced by temp file, fsync, rename, directory fsync).
  *
  * A run longer than archive.timeout (when set) is stopped as a stop is:
- * SIGTERM to its process group, SIGKILL ARCHIVE_KILL_WAIT_MS later if
- * it is still there; without blocking the loop, since it is no exit. It
- * then counts as a failure, retried after the back-off.
+ * SIGTERM to its process group; SIGKILL to the group once the shell has
+ * ended (a member that ignored SIGTERM would outlive it), or
+ * ARCHIVE_KILL_WAIT_MS later if the shell has not. The shell is reaped
+ * only after that SIGKILL: until then its zombie holds the group's id, so
+ * the signal cannot reach a group that reused it. Timers on the loop, not
+ * a wait, as walld goes on serving. The run then counts as a failure,
+ * retried after the back-off.
  *
  * Order: a segment is archived only after every segment before it, and
  * ARCHIVED moves on only after the command exited 0, so after a crash or
@@ -53,6 +57,7 @@ struct archive {
 	uint64_t		 retry_max;
 	uint64_t		 delay;		/* the next back-off */
 	uint64_t		 timeout;	/* per run; 0: none */
+	uint64_t		 run_timeout;	/* the run under way's */
 
 	int			 have_done;
 	uint64_t		 done;		/* first LSN of the last archived */
@@ -422,7 +427,7 @@ archive_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	segment_name(name, ar->cur);
 	if (ar->stopping == 0) {
-		archive_fmt_delay(limit, sizeof limit, ar->timeout);
+		archive_fmt_delay(limit, sizeof limit, ar->run_timeout);
 		log_warn("archive: %s: the command (pid %ld) ran longer than "
 		    "archive.timeout (%s): stopping it", name, (long)ar->pid,
 		    limit);
@@ -436,6 +441,25 @@ archive_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	    ARCHIVE_KILL_WAIT_MS);
 	archive_signal(ar, SIGKILL);
 	ar->stopping = 2;
+}
+
+/* Whether the shell of a run has ended, without reaping it: 1 yes, 0 no,
+   -1 on an error (logged). */
+static int
+archive_exited(struct archive *ar)
+{
+	siginfo_t	si;
+
+	memset(&si, 0, sizeof si);
+	while (waitid(P_PID, (id_t)ar->pid, &si, WEXITED | WNOHANG |
+	    WNOWAIT) == -1) {
+		if (errno != EINTR) {
+			log_err("archive: waitid %ld: %s", (long)ar->pid,
+			    strerror(errno));
+			return (-1);
+		}
+	}
+	return (si.si_pid != 0);
 }
 
 /* Starts the command for the segment beginning at first. */
@@ -519,8 +543,9 @@ archive_start(struct archive *ar, uint64_t first)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ar->started);
 	ar->stopping = 0;
-	if (ar->timeout > 0)
-		archive_timer(ar, ar->timeout);
+	ar->run_timeout = ar->timeout;
+	if (ar->run_timeout > 0)
+		archive_timer(ar, ar->run_timeout);
 	ar->outfd = p[0];
 	ar->out_ev = event_new(ar->base, ar->outfd, EV_READ | EV_PERSIST,
 	    archive_out_cb, ar);
@@ -533,7 +558,7 @@ archive_start(struct archive *ar, uint64_t first)
 static void
 archive_ended(struct archive *ar, int status)
 {
-	char	name[SEG_NAME_SIZE], why[64];
+	char	name[SEG_NAME_SIZE], how[48], why[128], limit[32];
 
 	segment_name(name, ar->cur);
 	ar->pid = -1;
@@ -559,19 +584,21 @@ archive_ended(struct archive *ar, int status)
 		archive_kick(ar);
 		return;
 	}
-	if (ar->stopping > 0)
-		snprintf(why, sizeof why, "command stopped after "
-		    "archive.timeout (%s)", ar->stopping == 1 ? "SIGTERM" :
-		    "SIGKILL");
-	else if (WIFEXITED(status))
-		snprintf(why, sizeof why, "command exited with status %d",
+	if (WIFEXITED(status))
+		snprintf(how, sizeof how, "exited with status %d",
 		    WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		snprintf(why, sizeof why, "command killed by signal %d",
+		snprintf(how, sizeof how, "killed by signal %d",
 		    WTERMSIG(status));
 	else
-		snprintf(why, sizeof why, "command ended with status 0x%x",
+		snprintf(how, sizeof how, "ended with status 0x%x",
 		    (unsigned)status);
+	if (ar->stopping > 0) {
+		archive_fmt_delay(limit, sizeof limit, ar->run_timeout);
+		snprintf(why, sizeof why, "stopped after archive.timeout (%s): "
+		    "command %s", limit, how);
+	} else
+		snprintf(why, sizeof why, "command %s", how);
 	archive_failed(ar, name, why);
 }
 
@@ -587,6 +614,13 @@ archive_chld_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (ar->pid == -1)
 		return;
+	/* A run being stopped: what is left of its group goes once its
+	   shell has ended, before the shell is reaped (see the top). */
+	if (ar->stopping > 0) {
+		if (archive_exited(ar) == 0)
+			return;
+		archive_signal(ar, SIGKILL);
+	}
 	do
 		r = waitpid(ar->pid, &status, WNOHANG);
 	while (r == -1 && errno == EINTR);
@@ -777,8 +811,9 @@ archive_stats(struct archive *ar, struct archive_stats *st)
 		segment_name(st->last, ar->done);
 }
 
-/* Ends a command still running: SIGTERM to its process group, SIGKILL
-   after ARCHIVE_KILL_WAIT_MS. Blocks (at most that long): only at exit. */
+/* Ends a command still running: SIGTERM to its process group, SIGKILL to
+   the group once the shell has ended or after ARCHIVE_KILL_WAIT_MS, then
+   the shell is reaped. Blocks (at most that long): only at exit. */
 static void
 archive_stop_child(struct archive *ar)
 {
@@ -793,20 +828,17 @@ archive_stop_child(struct archive *ar)
 	log_warn("archive: stopping the command for %s (pid %ld); it runs "
 	    "again at the next start", name, (long)ar->pid);
 	archive_signal(ar, SIGTERM);
-	for (;;) {
-		r = waitpid(ar->pid, &status, WNOHANG);
-		if (r != 0 && !(r == -1 && errno == EINTR))
-			break;
-		if (waited >= ARCHIVE_KILL_WAIT_MS) {
-			archive_signal(ar, SIGKILL);
-			while (waitpid(ar->pid, &status, 0) == -1 &&
-			    errno == EINTR)
-				;
-			break;
-		}
+	while (archive_exited(ar) == 0 && waited < ARCHIVE_KILL_WAIT_MS) {
 		nanosleep(&ts, NULL);
 		waited += 10;
 	}
+	archive_signal(ar, SIGKILL);
+	do
+		r = waitpid(ar->pid, &status, 0);
+	while (r == -1 && errno == EINTR);
+	if (r == -1)
+		log_err("archive: waitpid %ld: %s", (long)ar->pid,
+		    strerror(errno));
 	ar->pid = -1;
 }
 

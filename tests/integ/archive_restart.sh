@@ -1,10 +1,13 @@
 # archive_restart: a stop ends an archive command still running (its
-# process group, within 2 s) and the segment is archived at the next
+# process group, within 2 s, a member that ignores SIGTERM included) and
+# the segment is archived at the next
 # start, once; a restart archives nothing again; an unreadable ARCHIVED
 # is reported and archiving starts over from the oldest segment (twice
 # rather than never).
 . "$(dirname "$0")/lib.sh"
 
+M=$$	# in the command's sleep, so that only it is looked for
+trap 'pkill -KILL -f "sleep 30\.$M\$" 2>/dev/null; cleanup' EXIT
 mkdir -p "$T/archive"
 # conf COMMAND: the configuration with that archive command.
 conf() {
@@ -15,7 +18,8 @@ archive:
   retry_max: 200ms
 YAML
 }
-conf "echo \$\$ >$T/pid; sleep 30; echo %f >>$T/list"
+# The shell dies of SIGTERM; its subshell's sleep ignores it.
+conf "echo \$\$ >$T/pid; (trap '' TERM; exec sleep 30.$M); echo %f >>$T/list"
 start_walld --config "$T/walld.yaml"
 "$WALCTL" append "one" >/dev/null || fail "append"
 "$WALCTL" rotate >/dev/null || fail "rotate"
@@ -34,6 +38,8 @@ stop_walld TERM || fail "walld exited $? on SIGTERM"
 grep -q "archive: stopping the command for 00000000000000000001.wal" "$LOG" ||
 	fail "no log line for the command stopped"
 ! kill -0 "$cmdpid" 2>/dev/null || fail "the command outlived walld"
+! pgrep -f "sleep 30\.$M\$" >/dev/null ||
+	fail "a process of the command's group outlived walld"
 [ ! -e "$T/list" ] || fail "archived: $(cat "$T/list")"
 [ ! -e "$DATA/ARCHIVED" ] || fail "ARCHIVED moved: $(cat "$DATA/ARCHIVED")"
 ok "a stop ends the running command (process group) and keeps the position"

@@ -1,20 +1,25 @@
-# archive_timeout: a command that runs past archive.timeout is stopped,
-# SIGTERM to its process group, then SIGKILL 2 s later when the group
-# ignores SIGTERM. Each such run is a failure, logged with the reason and
-# retried after the back-off; the segment is then archived by the next
-# run, once, and no process of a stopped run is left. walld answers
-# requests all along (the stopping does not block its loop).
+# archive_timeout: a command that runs past archive.timeout is stopped:
+# SIGTERM to its process group; SIGKILL to the group once the shell has
+# ended (a member that ignored SIGTERM is not left behind), or 2 s later
+# when the shell itself ignores SIGTERM. Each such run is a failure,
+# logged with the limit and how the command ended, and retried after the
+# back-off; the segment is then archived by the next run, once, and no
+# process of a stopped run is left. walld answers requests all along.
 . "$(dirname "$0")/lib.sh"
 
+# The sleeps carry this test's pid, so that only they are looked for.
+M=$$
+trap 'pkill -KILL -f "sleep 6[123]\.$M\$" 2>/dev/null; cleanup' EXIT
 mkdir -p "$T/archive"
-touch "$T/hang1" "$T/hang2"
-# First run: sleeps (dies of SIGTERM). Second: ignores SIGTERM, as its
-# sleep does (an ignored signal stays ignored across exec). Third: copies.
+touch "$T/hang1" "$T/hang2" "$T/hang3"
+# Run 1 sleeps (dies of SIGTERM). Run 2 ignores SIGTERM, as its sleep does
+# (an ignored signal stays ignored across exec): SIGKILL after 2 s. Run 3's
+# shell dies of SIGTERM, its subshell's sleep ignores it. Run 4 copies.
 cat >"$T/walld.yaml" <<YAML
 storage:
   segment_size: 1MiB
 archive:
-  command: "if [ -e $T/hang1 ]; then rm $T/hang1; exec sleep 61; fi; if [ -e $T/hang2 ]; then rm $T/hang2; trap '' TERM; sleep 62; fi; cp %p $T/archive/%f && echo %f >>$T/list"
+  command: "if [ -e $T/hang1 ]; then rm $T/hang1; exec sleep 61.$M; fi; if [ -e $T/hang2 ]; then rm $T/hang2; trap '' TERM; sleep 62.$M; fi; if [ -e $T/hang3 ]; then rm $T/hang3; (trap '' TERM; exec sleep 63.$M); fi; cp %p $T/archive/%f && echo %f >>$T/list"
   retry_min: 50ms
   retry_max: 50ms
   timeout: 300ms
@@ -32,21 +37,21 @@ while [ "$(stat_of archive_archived_total)" != 1 ]; do
 	"$WALCTL" ping >/dev/null || fail "ping while archiving"
 	sleep 0.05
 done
-expect_eq "archive_failures_total" "$(stat_of archive_failures_total)" 2
+expect_eq "archive_failures_total" "$(stat_of archive_failures_total)" 3
 expect_eq "archived" "$(cat "$T/list")" 00000000000000000001.wal
 cmp -s "$DATA/00000000000000000001.wal" "$T/archive/00000000000000000001.wal" ||
 	fail "the archived copy differs"
-expect_eq "runs stopped" "$(grep -c 'archive: 00000000000000000001.wal: the command (pid [0-9]*) ran longer than archive.timeout (300ms): stopping it' "$LOG")" 2
-grep -q 'archive: 00000000000000000001.wal: command stopped after archive.timeout (SIGTERM); retrying in' "$LOG" ||
-	fail "no failure logged for the run stopped by SIGTERM"
-grep -q 'archive: 00000000000000000001.wal: the command (pid [0-9]*) is still there 2000 ms after SIGTERM: SIGKILL' "$LOG" ||
+S=00000000000000000001.wal
+expect_eq "runs stopped" "$(grep -c "archive: $S: the command (pid [0-9]*) ran longer than archive.timeout (300ms): stopping it" "$LOG")" 3
+expect_eq "runs ended by SIGTERM" "$(grep -c "archive: $S: stopped after archive.timeout (300ms): command killed by signal 15; retrying in" "$LOG")" 2
+grep -q "archive: $S: the command (pid [0-9]*) is still there 2000 ms after SIGTERM: SIGKILL" "$LOG" ||
 	fail "no SIGKILL logged for the run that ignored SIGTERM"
-grep -q 'archive: 00000000000000000001.wal: command stopped after archive.timeout (SIGKILL); retrying in' "$LOG" ||
+grep -q "archive: $S: stopped after archive.timeout (300ms): command killed by signal 9; retrying in" "$LOG" ||
 	fail "no failure logged for the run stopped by SIGKILL"
-grep -q 'archive: 00000000000000000001.wal archived after 2 failed attempts' "$LOG" ||
+grep -q "archive: $S archived after 3 failed attempts" "$LOG" ||
 	fail "no log line for the success"
-if pgrep -f "sleep 6[12]\$" >/dev/null; then
-	fail "a stopped run left a process: $(pgrep -a -f 'sleep 6[12]$')"
+if pgrep -f "sleep 6[123]\.$M\$" >/dev/null; then
+	fail "a stopped run left a process: $(pgrep -a -f "sleep 6[123]\.$M\$")"
 fi
-ok "runs past archive.timeout stopped (SIGTERM; SIGKILL when ignored), then archived once"
+ok "runs past archive.timeout stopped (SIGTERM; SIGKILL when ignored, and to what outlives the shell), then archived once"
 stop_walld || fail "walld exit $?"
