@@ -608,7 +608,7 @@ archive_chld_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct archive	*ar = arg;
 	pid_t		 r;
-	int		 status;
+	int		 status, ended;
 
 	(void)sig;
 	(void)what;
@@ -617,9 +617,10 @@ archive_chld_cb(evutil_socket_t sig, short what, void *arg)
 	/* A run being stopped: what is left of its group goes once its
 	   shell has ended, before the shell is reaped (see the top). */
 	if (ar->stopping > 0) {
-		if (archive_exited(ar) == 0)
+		if ((ended = archive_exited(ar)) == 0)
 			return;
-		archive_signal(ar, SIGKILL);
+		if (ended == 1)		/* not on an error: no zombie then */
+			archive_signal(ar, SIGKILL);
 	}
 	do
 		r = waitpid(ar->pid, &status, WNOHANG);
@@ -819,7 +820,7 @@ archive_stop_child(struct archive *ar)
 {
 	struct timespec	ts = { 0, 10 * 1000000 };
 	char		name[SEG_NAME_SIZE];
-	int		status, waited = 0;
+	int		status, ended, waited = 0;
 	pid_t		r;
 
 	if (ar->pid == -1)
@@ -828,11 +829,13 @@ archive_stop_child(struct archive *ar)
 	log_warn("archive: stopping the command for %s (pid %ld); it runs "
 	    "again at the next start", name, (long)ar->pid);
 	archive_signal(ar, SIGTERM);
-	while (archive_exited(ar) == 0 && waited < ARCHIVE_KILL_WAIT_MS) {
+	while ((ended = archive_exited(ar)) == 0 &&
+	    waited < ARCHIVE_KILL_WAIT_MS) {
 		nanosleep(&ts, NULL);
 		waited += 10;
 	}
-	archive_signal(ar, SIGKILL);
+	if (ended != -1)
+		archive_signal(ar, SIGKILL);
 	do
 		r = waitpid(ar->pid, &status, 0);
 	while (r == -1 && errno == EINTR);
