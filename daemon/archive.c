@@ -78,7 +78,7 @@ struct archive {
 	struct event		*out_ev;
 	struct event		*retry_ev;
 	struct event		*timeout_ev;	/* the run's time is up */
-	int			 stopping;	/* 1: SIGTERM sent, 2: SIGKILL */
+	int			 stopping;	/* past its time: SIGTERM sent */
 	uint64_t		 archived;
 	uint64_t		 failures;
 	unsigned		 failing;
@@ -426,7 +426,7 @@ archive_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	if (ar->pid == -1)
 		return;
 	segment_name(name, ar->cur);
-	if (ar->stopping == 0) {
+	if (!ar->stopping) {
 		archive_fmt_delay(limit, sizeof limit, ar->run_timeout);
 		log_warn("archive: %s: the command (pid %ld) ran longer than "
 		    "archive.timeout (%s): stopping it", name, (long)ar->pid,
@@ -440,7 +440,6 @@ archive_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	    "after SIGTERM: SIGKILL", name, (long)ar->pid,
 	    ARCHIVE_KILL_WAIT_MS);
 	archive_signal(ar, SIGKILL);
-	ar->stopping = 2;
 }
 
 /* Whether the shell of a run has ended, without reaping it: 1 yes, 0 no,
@@ -593,7 +592,7 @@ archive_ended(struct archive *ar, int status)
 	else
 		snprintf(how, sizeof how, "ended with status 0x%x",
 		    (unsigned)status);
-	if (ar->stopping > 0) {
+	if (ar->stopping) {
 		archive_fmt_delay(limit, sizeof limit, ar->run_timeout);
 		snprintf(why, sizeof why, "stopped after archive.timeout (%s): "
 		    "command %s", limit, how);
@@ -616,7 +615,7 @@ archive_chld_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	/* A run being stopped: what is left of its group goes once its
 	   shell has ended, before the shell is reaped (see the top). */
-	if (ar->stopping > 0) {
+	if (ar->stopping) {
 		if ((ended = archive_exited(ar)) == 0)
 			return;
 		if (ended == 1)		/* not on an error: no zombie then */
