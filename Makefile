@@ -8,7 +8,7 @@ SANITIZE ?=
 CC	?= cc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -pthread -fPIC \
-	   -D_GNU_SOURCE -Iproto -Idaemon -Iclient
+	   -D_GNU_SOURCE
 LDFLAGS	+= -pthread
 
 ifeq ($(SANITIZE),1)
@@ -34,16 +34,16 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 CFLAGS	+= $(PKG_CFLAGS)
 
 # The WAL engine: used by walld, walctl's offline tools and the tests.
-ENGINE_SRC = daemon/wal.c daemon/crc32c.c daemon/sysio.c daemon/segment.c \
-	     daemon/wal-reader.c daemon/wal-verify.c daemon/keyring.c
+ENGINE_SRC = engine/wal.c engine/crc32c.c engine/sysio.c engine/segment.c \
+	     engine/wal-reader.c engine/wal-verify.c engine/keyring.c
 PROTO_SRC  = proto/frame.c
 # walld itself, beyond the engine.
 DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c daemon/notify.c \
-	     daemon/access.c daemon/metrics.c daemon/archive.c
+	     daemon/access.c proto/metrics.c daemon/archive.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c
 # walctl shares metrics.c with walld: one table of metric names.
-WALCTL_SRC = client/walctl.c daemon/metrics.c
+WALCTL_SRC = client/walctl.c proto/metrics.c
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -67,9 +67,19 @@ all: $(BINS) $(B)/walbench $(UNIT_BIN) $(HELPER_BIN) $(SHIM_BIN)
 deps:
 	@sh tools/deps.sh
 
+# Each folder sees only the headers of the layers below it: engine/ its
+# own, proto/ its own, client/ proto/ and the engine (walctl's offline
+# tools), daemon/ all three. Tests and benchmarks see everything.
+INC_engine = -Iengine
+INC_proto  = -Iproto
+INC_client = -Iclient -Iproto -Iengine
+INC_daemon = -Idaemon -Iproto -Iengine
+INC_ALL	   = -Idaemon -Iproto -Iengine -Iclient
+inc = $(or $(INC_$(firstword $(subst /, ,$(1)))),$(INC_ALL))
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(call inc,$<) -MMD -MP -c -o $@ $<
 
 $(B)/libengine.a: $(ENGINE_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -96,7 +106,7 @@ $(B)/walctl: $(call obj,$(WALCTL_SRC)) $(B)/libwal.a $(B)/libengine.a
 # Unit tests link everything but main(); each is a Check suite.
 $(B)/tests/check_%: tests/unit/check_%.c $(DAEMON_OBJ) $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(INC_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 # The encryption suite makes keyring_seal fail on purpose: wal.c's calls
 # go to its __wrap_keyring_seal.
 $(B)/tests/check_crypt: CHECK_LIBS += -Wl,--wrap=keyring_seal
@@ -104,7 +114,7 @@ $(B)/tests/check_crypt: CHECK_LIBS += -Wl,--wrap=keyring_seal
 $(B)/tests/check_powerloss: $(call obj,tests/unit/simio.c)
 $(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(INC_ALL) -o $@ $^ $(PKG_LIBS)
 
 # LD_PRELOAD shims for fault injection; never built with the sanitizers.
 $(B)/tests/lib%.so: tests/shims/%.c
@@ -240,7 +250,7 @@ FUZZ_CC	   ?= clang
 FUZZ_TIME  ?= 600
 FZ	    = build-fuzz
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-	      -Iproto -Idaemon -Iclient $(PKG_CFLAGS) -fno-omit-frame-pointer \
+	      $(INC_ALL) $(PKG_CFLAGS) -fno-omit-frame-pointer \
 	      -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS   = $(FZ)/fuzz_frame $(FZ)/fuzz_segment $(FZ)/fuzz_config
 fzobj	    = $(patsubst %.c,$(FZ)/obj/%.o,$(1))
@@ -262,7 +272,7 @@ fuzz: deps fuzz-build
 	@sh tests/fuzz/run.sh $(FZ) $(FUZZ_TIME)
 fuzz-seeds: $(B)/libengine.a
 	@mkdir -p $(FZ)
-	$(CC) $(CFLAGS) -o $(FZ)/mkseeds tests/fuzz/mkseeds.c $(B)/libengine.a \
+	$(CC) $(CFLAGS) $(INC_ALL) -o $(FZ)/mkseeds tests/fuzz/mkseeds.c $(B)/libengine.a \
 	    $(PKG_LIBS)
 	$(FZ)/mkseeds tests/fuzz/corpus/fuzz_segment
 clean: clean-fuzz

@@ -25,6 +25,7 @@
 #include "libwal.h"
 #include "metrics.h"
 #include "wal.h"
+#include "wal-reader.h"
 #include "wire.h"
 
 #define WALCTL_CONNECT_MS	5000		/* default connect timeout */
@@ -714,7 +715,7 @@ walctl_stats_json(const char *text)
 
 /* walctl stats [--json | --prometheus]: prints walld's metrics. The
    Prometheus form is made here from the stats text, by the same code
-   (daemon/metrics.c) as walld's metrics file. */
+   (proto/metrics.c) as walld's metrics file. */
 static int
 walctl_cmd_stats(struct walctl *w, int argc, char **argv)
 {

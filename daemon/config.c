@@ -22,6 +22,7 @@
 
 #include "access.h"
 #include "config.h"
+#include "segment.h"
 #include "wal.h"
 
 #define CONFIG_MAX_FILE	(1u << 20)	/* a bigger config file is an error */
@@ -112,7 +113,7 @@ static const struct config_key config_keys[] = {
 	  0, 100000, "0", NULL },
 
 	{ "limits", "max_record", CONFIG_SIZE, FIELD(max_record),
-	  1, WAL_MAX_PAYLOAD_HARD, "1MiB", NULL },
+	  1, REC_MAX_PAYLOAD, "1MiB", NULL },
 	{ "limits", "max_connections", CONFIG_COUNT, FIELD(max_connections),
 	  1, 1000000, "16384", NULL },
 	{ "limits", "max_inflight_per_connection", CONFIG_SIZE,

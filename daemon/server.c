@@ -40,6 +40,7 @@
 #include "log.h"
 #include "server.h"
 #include "wal.h"
+#include "wal-reader.h"
 #include "wire.h"
 
 #ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */

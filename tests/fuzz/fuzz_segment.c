@@ -45,6 +45,7 @@
 #include "segment.h"
 #include "sysio.h"
 #include "wal.h"
+#include "wal-reader.h"
 
 #define FUZZ_MAX_FILE	(4u << 20)
 #define FUZZ_MAX_SEGS	4
@@ -316,7 +317,7 @@ fuzz_read(const struct wal_filter *f)
 		rc = wal_reader_next(r, UINT64_MAX, &rec, &cause);
 		if (rc != 1)
 			break;
-		if (rec.lsn <= prev || rec.len > WAL_MAX_PAYLOAD_HARD ||
+		if (rec.lsn <= prev || rec.len > REC_MAX_PAYLOAD ||
 		    (rec.len > 0 && rec.payload == NULL))
 			abort();
 		if (f != NULL && f->has_tenant && rec.tenant != f->tenant)

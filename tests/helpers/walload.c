@@ -22,6 +22,7 @@
 #include "keyring.h"
 #include "libwal.h"
 #include "wal.h"
+#include "wal-reader.h"
 
 #define PAYLOAD_HDR	16
 #define MAX_CLIENTS	1024

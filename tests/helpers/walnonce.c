@@ -1,6 +1,6 @@
 /*
  * walnonce.c: lists every (data key, nonce) use in a data directory, for
- * the tests of the nonce argument (daemon/keyring.c): one line per valid
+ * the tests of the nonce argument (engine/keyring.c): one line per valid
  * record of an encrypted segment, and one per segment for its key check:
  *
  *	KEY NONCE CRC FILE OFFSET

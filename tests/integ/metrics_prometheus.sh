@@ -137,7 +137,7 @@ expect_eq "walld_state read-write" \
 ok "errors by kind; the state follows a seal"
 
 # The file catches up within the interval, passes the same checks, and
-# names the same metrics as walctl (one table in daemon/metrics.c).
+# names the same metrics as walctl (one table in proto/metrics.c).
 i=0
 while [ "$(metric 'walld_state{state="sealed"}' "$PROM")" != 1 ]; do
 	i=$((i + 1))

@@ -1,5 +1,5 @@
 /*
- * check_crc32c.c: Check suite for daemon/crc32c.c: the known CRC-32C
+ * check_crc32c.c: Check suite for engine/crc32c.c: the known CRC-32C
  * vectors, chaining, and hardware == software on many lengths/alignments.
  */
 #include <check.h>

@@ -26,6 +26,7 @@
 #include "segment.h"
 #include "sysio.h"
 #include "wal.h"
+#include "wal-reader.h"
 
 #define SEG1M	(1ull << 20)
 #define K1	"1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"

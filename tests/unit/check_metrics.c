@@ -1,5 +1,5 @@
 /*
- * check_metrics.c: Check suite for daemon/metrics.c: stats text in,
+ * check_metrics.c: Check suite for proto/metrics.c: stats text in,
  * Prometheus text out: plain values, microseconds as seconds, histograms
  * from non-cumulative buckets in any order, labeled families, the state
  * set, segment names, what is left out, and the atomic file writer.

@@ -40,6 +40,7 @@
 #include "simio.h"
 #include "sysio.h"
 #include "wal.h"
+#include "wal-reader.h"
 
 #define PL_SEG		(1ull << 20)
 #define PL_RECYCLE	2	/* truncated segments kept for reuse */

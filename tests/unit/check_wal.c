@@ -22,6 +22,7 @@
 #include "segment.h"
 #include "sysio.h"
 #include "wal.h"
+#include "wal-reader.h"
 
 #define SEG1M	(1ull << 20)
 
@@ -390,7 +391,7 @@ START_TEST(test_format_roundtrip)
 	seg_put16(b + 6, 0x0004);
 	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), -1);
 	seg_put16(b + 6, 0);
-	seg_put32(b + 16, WAL_MAX_PAYLOAD_HARD + 1);
+	seg_put32(b + 16, REC_MAX_PAYLOAD + 1);
 	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), -1);
 
 	f.first_lsn = 10;
@@ -1812,7 +1813,7 @@ START_TEST(test_too_big)
 	ck_assert_uint_eq(lsn, 2);
 	wal_close(w);
 	/* Above the hard maximum: refused at open. */
-	o.max_record = WAL_MAX_PAYLOAD_HARD + 1;
+	o.max_record = REC_MAX_PAYLOAD + 1;
 	ck_assert_ptr_null(wal_open(&o, &cause));
 	free(cause);
 	check_wal_rmdir(dir);

@@ -1,7 +1,8 @@
 /*
  * wal.h: the segmented WAL engine. Owns one directory of segment files:
  * recovery at open, group-commit batches, rollover, seal, truncation, and
- * an independent reader. The on-disk format is specified in wal.c and
+ * The writer's face; the reader and the offline checker are in
+ * wal-reader.h. The on-disk format is specified in segment.c and
  * docs/FORMAT.md.
  *
  * Threads. One "loop" thread calls wal_append, wal_mark_*, wal_flush_begin,
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stddef.h>
 
-#define WAL_MAX_PAYLOAD_HARD (16u << 20)  /* no record payload above this, ever */
 #define WAL_DEFAULT_SEGMENT  (64ull << 20)
 #define WAL_DEFAULT_RECORD   (1u << 20)
 #define WAL_MIN_SEGMENT      (1ull << 20)
@@ -179,53 +179,5 @@ int		 wal_set_keyring(struct wal *, struct keyring *, char **cause);
 /* The distinct key ids present segments need, ascending, into ids (at
    most max); returns how many there are. */
 size_t		 wal_keys_needed(struct wal *, uint32_t *ids, size_t max);
-
-/* Reading: independent of any writer, works from the files. */
-struct wal_filter {
-	uint32_t	tenant;
-	uint16_t	vshard;
-	uint16_t	type;
-	unsigned	has_tenant:1, has_vshard:1, has_type:1;
-};
-
-struct wal_record {
-	uint64_t	 lsn;
-	uint16_t	 type;
-	uint32_t	 tenant;
-	uint16_t	 vshard;
-	uint32_t	 len;		/* of the payload (decrypted) */
-	const void	*payload;	/* valid until the next call on the reader */
-};
-
-struct wal_reader;
-/* Positions at the first record with LSN >= from (0: the log's first). */
-struct wal_reader *wal_reader_open(const char *dir, uint64_t from,
-		    const struct wal_filter *, char **cause);
-/* The same, decrypting with the key ring (may be NULL: then an encrypted
-   segment is an error). The reader takes a reference. */
-struct wal_reader *wal_reader_open_keys(const char *dir, uint64_t from,
-		    const struct wal_filter *, struct keyring *, char **cause);
-/* Gives a reader a new key ring, for the segments it opens from now on. */
-void		 wal_reader_set_keyring(struct wal_reader *, struct keyring *);
-/* 1 and *rec for the next matching record with LSN <= limit; 0 when there
-   is none yet (more may appear later: call again); -1 and *cause on damage
-   (file, offset, LSN) or when from is below the log's first LSN. */
-int		 wal_reader_next(struct wal_reader *, uint64_t limit,
-		    struct wal_record *, char **cause);
-/* Tells the reader that every limit it will be given is an LSN that
-   exists (the writer's durable LSN): then what a reused segment's file
-   held before, met where a record at or below the limit is expected, is
-   damage. Without it, as for a reader of a directory alone, that is the
-   end of the records for now (FORMAT.md, section 10). */
-void		 wal_reader_durable(struct wal_reader *);
-void		 wal_reader_close(struct wal_reader *);
-
-/* Checks every segment offline; prints a summary, and each problem with
-   file, offset and LSN, to out. Returns the number of problems, -1 when
-   the directory cannot be read. */
-int		 wal_verify(const char *dir, FILE *out);
-/* The same, and with a key ring (may be NULL) every record of an
-   encrypted segment is authenticated too. */
-int		 wal_verify_keys(const char *dir, struct keyring *, FILE *out);
 
 #endif

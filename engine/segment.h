@@ -27,6 +27,8 @@
 #define REC_F_FOOTER		0x0001u
 #define REC_F_REQUIRED		0x000fu		/* unknown ones here: refuse */
 #define REC_F_KNOWN		REC_F_FOOTER
+#define REC_MAX_PAYLOAD		(16u << 20)	/* no record payload above
+						   this, ever */
 
 #define FOOTER_PAYLOAD		40
 #define FOOTER_SIZE		(REC_HDR_SIZE + FOOTER_PAYLOAD)

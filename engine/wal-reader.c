@@ -19,6 +19,7 @@
 #include "segment.h"
 #include "sysio.h"
 #include "wal.h"
+#include "wal-reader.h"
 
 struct wal_reader {
 	char		*dir;

@@ -2312,18 +2312,18 @@ wal_open(const struct wal_options *o, char **cause)
 		}
 	}
 	w->max_record = o->max_record ? o->max_record : WAL_DEFAULT_RECORD;
-	if (w->max_record > WAL_MAX_PAYLOAD_HARD) {
+	if (w->max_record > REC_MAX_PAYLOAD) {
 		segment_cause(cause, "%s: max record %u is above the hard "
 		    "maximum of %u", w->dir, w->max_record,
-		    WAL_MAX_PAYLOAD_HARD);
+		    REC_MAX_PAYLOAD);
 		goto fail;
 	}
-	if (w->max_record > WAL_MAX_PAYLOAD_HARD - w->tag) {
+	if (w->max_record > REC_MAX_PAYLOAD - w->tag) {
 		/* The stored payload carries the GCM tag too. */
 		wal_log(w, 4, "wal: %s: max record lowered from %u to %u bytes: "
 		    "an encrypted record stores a %u-byte tag", w->dir,
-		    w->max_record, WAL_MAX_PAYLOAD_HARD - w->tag, w->tag);
-		w->max_record = WAL_MAX_PAYLOAD_HARD - w->tag;
+		    w->max_record, REC_MAX_PAYLOAD - w->tag, w->tag);
+		w->max_record = REC_MAX_PAYLOAD - w->tag;
 	}
 	room = w->seg_size - SEG_HDR_SIZE - FOOTER_SIZE - REC_HDR_SIZE -
 	    REC_ALIGN - w->tag;

@@ -18,7 +18,6 @@
 #include "crc32c.h"
 #include "segment.h"
 #include "sysio.h"
-#include "wal.h"
 
 /* Sets *cause (when cause is not NULL) to a formatted, allocated string. */
 void
@@ -216,7 +215,7 @@ segment_decode_rec(const unsigned char *p, struct rec_header *h,
 		*why = "unknown required record flags";
 		return (-1);
 	}
-	if (h->len > WAL_MAX_PAYLOAD_HARD) {
+	if (h->len > REC_MAX_PAYLOAD) {
 		*why = "record length above the hard maximum";
 		return (-1);
 	}
@@ -707,7 +706,7 @@ segment_search_tail(const struct seg_scan *s, struct seg_tail *t,
 	ssize_t			 got;
 
 	memset(t, 0, sizeof *t);
-	budget = 4 * (s->size - s->end) + REC_HDR_SIZE + WAL_MAX_PAYLOAD_HARD;
+	budget = 4 * (s->size - s->end) + REC_HDR_SIZE + REC_MAX_PAYLOAD;
 	if ((buf = malloc(SCAN_CHUNK)) == NULL) {
 		segment_cause(cause, "scan: %s", strerror(errno));
 		return (-1);

@@ -20,6 +20,7 @@
 #include "segment.h"
 #include "sysio.h"
 #include "wal.h"
+#include "wal-reader.h"
 
 struct wal_verify {
 	const char	*dir;

@@ -1,0 +1,62 @@
+/*
+ * wal-reader.h: reading a WAL directory, independent of any writer: the
+ * reader with its filters (wal-reader.c), and the offline checker
+ * (wal-verify.c). Both work from the files alone; the reader of a live
+ * log is told the writer's durable LSN as its limit.
+ */
+#ifndef WALD_WAL_READER_H
+#define WALD_WAL_READER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct keyring;
+
+struct wal_filter {
+	uint32_t	tenant;
+	uint16_t	vshard;
+	uint16_t	type;
+	unsigned	has_tenant:1, has_vshard:1, has_type:1;
+};
+
+struct wal_record {
+	uint64_t	 lsn;
+	uint16_t	 type;
+	uint32_t	 tenant;
+	uint16_t	 vshard;
+	uint32_t	 len;		/* of the payload (decrypted) */
+	const void	*payload;	/* valid until the next call on the reader */
+};
+
+struct wal_reader;
+/* Positions at the first record with LSN >= from (0: the log's first). */
+struct wal_reader *wal_reader_open(const char *dir, uint64_t from,
+		    const struct wal_filter *, char **cause);
+/* The same, decrypting with the key ring (may be NULL: then an encrypted
+   segment is an error). The reader takes a reference. */
+struct wal_reader *wal_reader_open_keys(const char *dir, uint64_t from,
+		    const struct wal_filter *, struct keyring *, char **cause);
+/* Gives a reader a new key ring, for the segments it opens from now on. */
+void		 wal_reader_set_keyring(struct wal_reader *, struct keyring *);
+/* 1 and *rec for the next matching record with LSN <= limit; 0 when there
+   is none yet (more may appear later: call again); -1 and *cause on damage
+   (file, offset, LSN) or when from is below the log's first LSN. */
+int		 wal_reader_next(struct wal_reader *, uint64_t limit,
+		    struct wal_record *, char **cause);
+/* Tells the reader that every limit it will be given is an LSN that
+   exists (the writer's durable LSN): then what a reused segment's file
+   held before, met where a record at or below the limit is expected, is
+   damage. Without it, as for a reader of a directory alone, that is the
+   end of the records for now (FORMAT.md, section 10). */
+void		 wal_reader_durable(struct wal_reader *);
+void		 wal_reader_close(struct wal_reader *);
+
+/* Checks every segment offline; prints a summary, and each problem with
+   file, offset and LSN, to out. Returns the number of problems, -1 when
+   the directory cannot be read. */
+int		 wal_verify(const char *dir, FILE *out);
+/* The same, and with a key ring (may be NULL) every record of an
+   encrypted segment is authenticated too. */
+int		 wal_verify_keys(const char *dir, struct keyring *, FILE *out);
+
+#endif
