@@ -35,7 +35,8 @@ CFLAGS	+= $(PKG_CFLAGS)
 
 # The WAL engine: used by walld, walctl's offline tools and the tests.
 ENGINE_SRC = engine/wal.c engine/crc32c.c engine/sysio.c engine/segment.c \
-	     engine/wal-reader.c engine/wal-verify.c engine/keyring.c
+	     engine/wal-reader.c engine/wal-verify.c engine/keyring.c \
+	     common/cause.c
 PROTO_SRC  = proto/frame.c
 # walld itself, beyond the engine.
 DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c daemon/notify.c \
@@ -69,12 +70,14 @@ deps:
 
 # Each folder sees only the headers of the layers below it: engine/ its
 # own, proto/ its own, client/ proto/ and the engine (walctl's offline
-# tools), daemon/ all three. Tests and benchmarks see everything.
-INC_engine = -Iengine
-INC_proto  = -Iproto
-INC_client = -Iclient -Iproto -Iengine
-INC_daemon = -Idaemon -Iproto -Iengine
-INC_ALL	   = -Idaemon -Iproto -Iengine -Iclient
+# tools), daemon/ all three; common/ (cause.h) is below them all. Tests
+# and benchmarks see everything.
+INC_common = -Icommon
+INC_engine = -Iengine -Icommon
+INC_proto  = -Iproto -Icommon
+INC_client = -Iclient -Iproto -Iengine -Icommon
+INC_daemon = -Idaemon -Iproto -Iengine -Icommon
+INC_ALL	   = -Idaemon -Iproto -Iengine -Iclient -Icommon
 inc = $(or $(INC_$(firstword $(subst /, ,$(1)))),$(INC_ALL))
 
 $(B)/obj/%.o: %.c
@@ -263,7 +266,7 @@ $(FZ)/fuzz_frame: tests/fuzz/fuzz_frame.c $(call fzobj,$(PROTO_SRC))
 $(FZ)/fuzz_segment: tests/fuzz/fuzz_segment.c $(call fzobj,$(ENGINE_SRC))
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS)
 $(FZ)/fuzz_config: tests/fuzz/fuzz_config.c \
-	    $(call fzobj,daemon/config.c daemon/access.c)
+	    $(call fzobj,daemon/config.c daemon/access.c common/cause.c)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 .PHONY: fuzz fuzz-build fuzz-seeds clean-fuzz

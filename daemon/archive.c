@@ -39,6 +39,7 @@
 #include <event2/event.h>
 
 #include "archive.h"
+#include "cause.h"
 #include "log.h"
 #include "segment.h"
 
@@ -678,9 +679,8 @@ archive_create(struct event_base *base, const char *dir, const char *command,
 	if (ar->abs_dir == NULL)
 		goto nomem;
 	if ((ar->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		if (asprintf(cause, "archive: %s: open: %s", dir,
-		    strerror(errno)) == -1)
-			*cause = NULL;
+		cause_set(cause, "archive: %s: open: %s", dir,
+		    strerror(errno));
 		archive_free(ar);
 		return (NULL);
 	}

@@ -47,6 +47,7 @@
 #include <event2/event.h>
 
 #include "batcher.h"
+#include "cause.h"
 #include "log.h"
 #include "wal.h"
 
@@ -491,20 +492,17 @@ batcher_create(struct event_base *base, struct wal *w,
 	pthread_cond_init(&b->prep_cond, NULL);
 	b->sealer_idle = 1;
 	if (sem_init(&b->go, 0, 0) != 0) {
-		if (asprintf(cause, "sem_init: %s", strerror(errno)) == -1)
-			*cause = NULL;
+		cause_set(cause, "sem_init: %s", strerror(errno));
 		goto fail;
 	}
 	if (sem_init(&b->seal_go, 0, 0) != 0) {
-		if (asprintf(cause, "sem_init: %s", strerror(errno)) == -1)
-			*cause = NULL;
+		cause_set(cause, "sem_init: %s", strerror(errno));
 		sem_destroy(&b->go);
 		goto fail;
 	}
 	b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (b->efd == -1) {
-		if (asprintf(cause, "eventfd: %s", strerror(errno)) == -1)
-			*cause = NULL;
+		cause_set(cause, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	b->efd_ev = event_new(base, b->efd, EV_READ | EV_PERSIST,
@@ -524,9 +522,8 @@ batcher_create(struct event_base *base, struct wal *w,
 		if ((error = pthread_create(threads[i].t, NULL,
 		    threads[i].main, b)) != 0) {
 			batcher_stop(b, i);
-			if (asprintf(cause, "starting the %s thread: %s",
-			    threads[i].name, strerror(error)) == -1)
-				*cause = NULL;
+			cause_set(cause, "starting the %s thread: %s",
+			    threads[i].name, strerror(error));
 			goto fail;
 		}
 	}

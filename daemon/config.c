@@ -21,6 +21,7 @@
 #include <yaml.h>
 
 #include "access.h"
+#include "cause.h"
 #include "config.h"
 #include "segment.h"
 #include "wal.h"
@@ -1202,9 +1203,7 @@ config_load(struct config *cfg, const char *path, char **cause)
 
 	if (!yaml_parser_initialize(&l.parser)) {
 		free(buf);
-		if (cause != NULL && asprintf(cause, "%s: out of memory",
-		    path) == -1)
-			*cause = NULL;
+		cause_set(cause, "%s: out of memory", path);
 		return (-1);
 	}
 	yaml_parser_set_input_string(&l.parser, (const unsigned char *)buf,

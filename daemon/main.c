@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "cause.h"
 #include "config.h"
 #include "keyring.h"
 #include "log.h"
@@ -144,8 +145,7 @@ main_mkdirs(const char *dir, char **cause)
 		char c = *s;
 		*s = '\0';
 		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-			if (asprintf(cause, "%s: %s", p, strerror(errno)) == -1)
-				*cause = NULL;
+			cause_set(cause, "%s: %s", p, strerror(errno));
 			free(p);
 			return (-1);
 		}

@@ -35,12 +35,13 @@
 #include "access.h"
 #include "archive.h"
 #include "batcher.h"
+#include "cause.h"
 #include "config.h"
 #include "keyring.h"
 #include "log.h"
 #include "server.h"
-#include "wal.h"
 #include "wal-reader.h"
+#include "wal.h"
 #include "wire.h"
 
 #ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
@@ -2050,9 +2051,8 @@ server_listen_fds(char **cause)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
 	if (strtol(fds, NULL, 10) != 1) {
-		if (asprintf(cause, "LISTEN_FDS=%s: expected exactly one "
-		    "socket", fds) == -1)
-			*cause = NULL;
+		cause_set(cause, "LISTEN_FDS=%s: expected exactly one "
+		    "socket", fds);
 		return (-2);
 	}
 	len = sizeof domain;
@@ -2061,9 +2061,8 @@ server_listen_fds(char **cause)
 	    &len)) != 0 || (len = sizeof acc, getsockopt(3, SOL_SOCKET,
 	    SO_ACCEPTCONN, &acc, &len)) != 0 || domain != AF_UNIX ||
 	    type != SOCK_STREAM || !acc) {
-		if (asprintf(cause, "the socket passed by systemd (fd 3) is "
-		    "not a listening AF_UNIX stream socket") == -1)
-			*cause = NULL;
+		cause_set(cause, "the socket passed by systemd (fd 3) is "
+		    "not a listening AF_UNIX stream socket");
 		return (-2);
 	}
 	log_info("listening on the socket passed by systemd");
@@ -2087,28 +2086,24 @@ server_listen(const struct config *cfg, char **cause)
 		return (fd == -2 ? -1 : fd);
 
 	if (strlen(cfg->socket_path) >= sizeof sun.sun_path) {
-		if (asprintf(cause, "%s: socket path too long",
-		    cfg->socket_path) == -1)
-			*cause = NULL;
+		cause_set(cause, "%s: socket path too long",
+		    cfg->socket_path);
 		return (-1);
 	}
 	if (lstat(cfg->socket_path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
-			if (asprintf(cause, "%s: exists and is not a socket",
-			    cfg->socket_path) == -1)
-				*cause = NULL;
+			cause_set(cause, "%s: exists and is not a socket",
+			    cfg->socket_path);
 			return (-1);
 		}
 		if (server_path_live(cfg->socket_path)) {
-			if (asprintf(cause, "%s: another walld is listening "
-			    "there", cfg->socket_path) == -1)
-				*cause = NULL;
+			cause_set(cause, "%s: another walld is listening "
+			    "there", cfg->socket_path);
 			return (-1);
 		}
 		if (unlink(cfg->socket_path) != 0) {
-			if (asprintf(cause, "%s: removing the stale socket: %s",
-			    cfg->socket_path, strerror(errno)) == -1)
-				*cause = NULL;
+			cause_set(cause, "%s: removing the stale socket: %s",
+			    cfg->socket_path, strerror(errno));
 			return (-1);
 		}
 	}
@@ -2116,9 +2111,8 @@ server_listen(const struct config *cfg, char **cause)
 		uid = (uid_t)strtoul(cfg->socket_owner, &end, 10);
 		if (*end != '\0' || end == cfg->socket_owner) {
 			if ((pw = getpwnam(cfg->socket_owner)) == NULL) {
-				if (asprintf(cause, "socket.owner: no user %s",
-				    cfg->socket_owner) == -1)
-					*cause = NULL;
+				cause_set(cause, "socket.owner: no user %s",
+				    cfg->socket_owner);
 				return (-1);
 			}
 			uid = pw->pw_uid;
@@ -2128,9 +2122,8 @@ server_listen(const struct config *cfg, char **cause)
 		gid = (gid_t)strtoul(cfg->socket_group, &end, 10);
 		if (*end != '\0' || end == cfg->socket_group) {
 			if ((gr = getgrnam(cfg->socket_group)) == NULL) {
-				if (asprintf(cause, "socket.group: no group %s",
-				    cfg->socket_group) == -1)
-					*cause = NULL;
+				cause_set(cause, "socket.group: no group %s",
+				    cfg->socket_group);
 				return (-1);
 			}
 			gid = gr->gr_gid;
@@ -2138,8 +2131,7 @@ server_listen(const struct config *cfg, char **cause)
 	}
 
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		if (asprintf(cause, "socket: %s", strerror(errno)) == -1)
-			*cause = NULL;
+		cause_set(cause, "socket: %s", strerror(errno));
 		return (-1);
 	}
 	memset(&sun, 0, sizeof sun);
@@ -2160,8 +2152,7 @@ server_listen(const struct config *cfg, char **cause)
 
 fail:
 	saved = errno;
-	if (asprintf(cause, "%s: %s", cfg->socket_path, strerror(saved)) == -1)
-		*cause = NULL;
+	cause_set(cause, "%s: %s", cfg->socket_path, strerror(saved));
 	close(fd);
 	return (-1);
 }

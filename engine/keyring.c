@@ -62,6 +62,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include "cause.h"
 #include "keyring.h"
 #include "segment.h"
 
@@ -191,7 +192,7 @@ keyring_scan(const char *text, size_t len, const char *name,
 	lines = calloc(KEYRING_MAX_KEYS, sizeof *lines);
 	ids = calloc(KEYRING_MAX_KEYS, sizeof *ids);
 	if (lines == NULL || ids == NULL) {
-		segment_cause(cause, "%s: %s", name, strerror(errno));
+		cause_set(cause, "%s: %s", name, strerror(errno));
 		free(lines);
 		free(ids);
 		return (-1);
@@ -201,7 +202,7 @@ keyring_scan(const char *text, size_t len, const char *name,
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
 		if (memchr(p, '\0', (size_t)(nl - p)) != NULL) {
-			segment_cause(cause, "%s:%zu: a NUL byte (not a text "
+			cause_set(cause, "%s:%zu: a NUL byte (not a text "
 			    "file?)", name, line);
 			goto out;
 		}
@@ -209,18 +210,18 @@ keyring_scan(const char *text, size_t len, const char *name,
 		r = keyring_parse_line(p, (size_t)(nl - p), dst, keys != NULL,
 		    &is_active, &why);
 		if (r == -1) {
-			segment_cause(cause, "%s:%zu: %s", name, line, why);
+			cause_set(cause, "%s:%zu: %s", name, line, why);
 			goto out;
 		}
 		if (r == 0) {
 			if (n == KEYRING_MAX_KEYS) {
-				segment_cause(cause, "%s:%zu: more than %d keys",
+				cause_set(cause, "%s:%zu: more than %d keys",
 				    name, line, KEYRING_MAX_KEYS);
 				goto out;
 			}
 			for (i = 0; i < n; i++) {
 				if (ids[i] == dst->id) {
-					segment_cause(cause, "%s:%zu: key id %u "
+					cause_set(cause, "%s:%zu: key id %u "
 					    "appears twice (first on line %zu)",
 					    name, line, dst->id, lines[i]);
 					goto out;
@@ -228,7 +229,7 @@ keyring_scan(const char *text, size_t len, const char *name,
 			}
 			if (is_active) {
 				if (active_line != 0) {
-					segment_cause(cause, "%s:%zu: a second "
+					cause_set(cause, "%s:%zu: a second "
 					    "key marked active (the first is "
 					    "on line %zu)", name, line,
 					    active_line);
@@ -246,7 +247,7 @@ keyring_scan(const char *text, size_t len, const char *name,
 		p = nl + 1;
 	}
 	if (n == 0) {
-		segment_cause(cause, "%s: no key in the key ring", name);
+		cause_set(cause, "%s: no key in the key ring", name);
 		goto out;
 	}
 	*nkeys = n;
@@ -270,7 +271,7 @@ keyring_parse(const char *text, size_t len, const char *name, char **cause)
 	if (keyring_scan(text, len, name, NULL, &n, &active, cause) != 0)
 		return (NULL);
 	if ((kr = calloc(1, sizeof *kr)) == NULL) {
-		segment_cause(cause, "%s: %s", name, strerror(errno));
+		cause_set(cause, "%s: %s", name, strerror(errno));
 		return (NULL);
 	}
 	/*
@@ -283,7 +284,7 @@ keyring_parse(const char *text, size_t len, const char *name, char **cause)
 	kr->keys = mmap(NULL, kr->maplen, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (kr->keys == MAP_FAILED) {
-		segment_cause(cause, "%s: mmap: %s", name, strerror(errno));
+		cause_set(cause, "%s: mmap: %s", name, strerror(errno));
 		free(kr);
 		return (NULL);
 	}
@@ -311,30 +312,30 @@ keyring_load(const char *path, char **cause)
 	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		segment_cause(cause, "key ring: %s: %s", path, strerror(errno));
+		cause_set(cause, "key ring: %s: %s", path, strerror(errno));
 		return (NULL);
 	}
 	if (fstat(fd, &sb) != 0) {
-		segment_cause(cause, "key ring: %s: %s", path, strerror(errno));
+		cause_set(cause, "key ring: %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		segment_cause(cause, "key ring: %s: not a regular file", path);
+		cause_set(cause, "key ring: %s: not a regular file", path);
 		goto out;
 	}
 	if (sb.st_mode & 077) {
-		segment_cause(cause, "key ring: %s: mode %04o gives group or "
+		cause_set(cause, "key ring: %s: mode %04o gives group or "
 		    "others access; refused (chmod 600 %s)", path,
 		    (unsigned)(sb.st_mode & 07777), path);
 		goto out;
 	}
 	if (sb.st_size > KEYRING_MAX_FILE) {
-		segment_cause(cause, "key ring: %s: larger than %u bytes", path,
+		cause_set(cause, "key ring: %s: larger than %u bytes", path,
 		    KEYRING_MAX_FILE);
 		goto out;
 	}
 	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-		segment_cause(cause, "key ring: %s: %s", path, strerror(errno));
+		cause_set(cause, "key ring: %s: %s", path, strerror(errno));
 		goto out;
 	}
 	while (got < (size_t)sb.st_size) {
@@ -342,7 +343,7 @@ keyring_load(const char *path, char **cause)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			segment_cause(cause, "key ring: %s: %s", path,
+			cause_set(cause, "key ring: %s: %s", path,
 			    strerror(errno));
 			goto out;
 		}
@@ -385,7 +386,7 @@ keyring_locate(const char *configured, char **path, char **cause)
 	}
 	return (0);
 nomem:
-	segment_cause(cause, "key ring: %s", strerror(ENOMEM));
+	cause_set(cause, "key ring: %s", strerror(ENOMEM));
 	return (-1);
 }
 
@@ -484,16 +485,16 @@ keyring_generate(uint32_t id, char *line, size_t len, char **cause)
 	int			 n;
 
 	if (id == 0) {
-		segment_cause(cause, "key id 0 is not allowed");
+		cause_set(cause, "key id 0 is not allowed");
 		return (-1);
 	}
 	n = snprintf(line, len, "%u ", id);
 	if (n < 0 || (size_t)n + 2 * KEYRING_KEY_LEN + 2 > len) {
-		segment_cause(cause, "key line buffer too small");
+		cause_set(cause, "key line buffer too small");
 		return (-1);
 	}
 	if (RAND_priv_bytes(key, sizeof key) != 1) {
-		segment_cause(cause, "RAND_priv_bytes failed: no randomness");
+		cause_set(cause, "RAND_priv_bytes failed: no randomness");
 		return (-1);
 	}
 	o = (size_t)n;
@@ -621,7 +622,7 @@ keyring_ctx_key(struct keyring_ctx *c, const struct keyring *kr,
 
 	c->keyed = 0;
 	if ((k = keyring_find(kr, key_id)) == NULL) {
-		segment_cause(cause, "the key ring has no key id %u", key_id);
+		cause_set(cause, "the key ring has no key id %u", key_id);
 		return (-1);
 	}
 	memcpy(c->ident, segid, KEYRING_SEGID_LEN);
@@ -633,7 +634,7 @@ keyring_ctx_key(struct keyring_ctx *c, const struct keyring *kr,
 	    c->encrypt) == 1;
 	OPENSSL_cleanse(dk, sizeof dk);
 	if (!ok) {
-		segment_cause(cause, "deriving the data key of key id %u "
+		cause_set(cause, "deriving the data key of key id %u "
 		    "failed (OpenSSL)", key_id);
 		return (-1);
 	}
@@ -650,12 +651,12 @@ keyring_ctx_segment(struct keyring_ctx *c, const struct keyring *kr,
 	if (!(h->flags & SEG_F_ENCRYPTED))
 		return (0);
 	if (kr == NULL) {
-		segment_cause(cause, "encrypted with key id %u, and no key ring "
+		cause_set(cause, "encrypted with key id %u, and no key ring "
 		    "was given", h->key_id);
 		return (-1);
 	}
 	if (!keyring_has(kr, h->key_id)) {
-		segment_cause(cause, "encrypted with key id %u, which the key "
+		cause_set(cause, "encrypted with key id %u, which the key "
 		    "ring does not have", h->key_id);
 		return (-1);
 	}
@@ -664,7 +665,7 @@ keyring_ctx_segment(struct keyring_ctx *c, const struct keyring *kr,
 		return (-1);
 	if (CRYPTO_memcmp(c->check, h->check, KEYRING_CHECK_LEN) != 0) {
 		c->keyed = 0;
-		segment_cause(cause, "encrypted with key id %u, but the key ring's "
+		cause_set(cause, "encrypted with key id %u, but the key ring's "
 		    "key %u is not the one it was written with (key check "
 		    "mismatch)", h->key_id, h->key_id);
 		return (-1);

@@ -15,23 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "crc32c.h"
 #include "segment.h"
 #include "sysio.h"
-
-/* Sets *cause (when cause is not NULL) to a formatted, allocated string. */
-void
-segment_cause(char **cause, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (cause == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-}
 
 /* Writes the file name of the segment whose first LSN is first. */
 void
@@ -371,7 +358,7 @@ segment_list_kind(int dirfd, const char *dir, int kept, struct seg_ent **out,
 
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		segment_cause(cause, "%s: open directory: %s", dir,
+		cause_set(cause, "%s: open directory: %s", dir,
 		    strerror(errno));
 		if (fd != -1)
 			close(fd);
@@ -405,7 +392,7 @@ segment_list_kind(int dirfd, const char *dir, int kept, struct seg_ent **out,
 				bad(arg, de->d_name);
 				continue;
 			}
-			segment_cause(cause, "%s/%s: offset 0: LSN 0: looks like "
+			cause_set(cause, "%s/%s: offset 0: LSN 0: looks like "
 			    "a segment but its name is not a first LSN as "
 			    "20 digits (%%020llu.wal)", dir, de->d_name);
 			goto fail;
@@ -415,7 +402,7 @@ add:
 			cap = cap ? cap * 2 : 16;
 			if ((tmp = reallocarray(ents, cap, sizeof *ents)) ==
 			    NULL) {
-				segment_cause(cause, "%s: %s", dir,
+				cause_set(cause, "%s: %s", dir,
 				    strerror(errno));
 				goto fail;
 			}
@@ -426,7 +413,7 @@ add:
 		n++;
 	}
 	if (errno != 0) {
-		segment_cause(cause, "%s: readdir: %s", dir, strerror(errno));
+		cause_set(cause, "%s: readdir: %s", dir, strerror(errno));
 		goto fail;
 	}
 	closedir(d);
@@ -521,7 +508,7 @@ segment_scan(struct seg_scan *s, char **cause)
 	s->why[0] = '\0';
 	s->bad_padding = 0;
 	if ((buf = malloc(cap)) == NULL) {
-		segment_cause(cause, "scan: %s", strerror(errno));
+		cause_set(cause, "scan: %s", strerror(errno));
 		return (-1);
 	}
 	for (;;) {
@@ -562,7 +549,7 @@ segment_scan(struct seg_scan *s, char **cause)
 		if (off + rs > boff + blen) {
 			if (rs > cap) {
 				if ((nb = realloc(buf, rs)) == NULL) {
-					segment_cause(cause, "scan: %s",
+					cause_set(cause, "scan: %s",
 					    strerror(errno));
 					free(buf);
 					return (-1);
@@ -636,7 +623,7 @@ segment_scan(struct seg_scan *s, char **cause)
 	return (0);
 
 readfail:
-	segment_cause(cause, "pread: offset %llu: %s", (unsigned long long)off,
+	cause_set(cause, "pread: offset %llu: %s", (unsigned long long)off,
 	    strerror(errno));
 	free(buf);
 	return (-1);
@@ -708,7 +695,7 @@ segment_search_tail(const struct seg_scan *s, struct seg_tail *t,
 	memset(t, 0, sizeof *t);
 	budget = 4 * (s->size - s->end) + REC_HDR_SIZE + REC_MAX_PAYLOAD;
 	if ((buf = malloc(SCAN_CHUNK)) == NULL) {
-		segment_cause(cause, "scan: %s", strerror(errno));
+		cause_set(cause, "scan: %s", strerror(errno));
 		return (-1);
 	}
 	for (off = s->end; off < s->size; off += (uint64_t)got) {
@@ -782,7 +769,7 @@ segment_search_tail(const struct seg_scan *s, struct seg_tail *t,
 	return (0);
 
 readfail:
-	segment_cause(cause, "pread: offset %llu: %s", (unsigned long long)off,
+	cause_set(cause, "pread: offset %llu: %s", (unsigned long long)off,
 	    strerror(errno));
 	free(buf);
 	return (-1);

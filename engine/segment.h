@@ -224,7 +224,5 @@ void	segment_recycle_name(char *, uint64_t first);
 int	segment_parse_recycle_name(const char *, uint64_t *first);
 int	segment_search_tail(const struct seg_scan *, struct seg_tail *,
 	    char **cause);
-void	segment_cause(char **, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
 
 #endif

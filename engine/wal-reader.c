@@ -15,11 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "keyring.h"
 #include "segment.h"
 #include "sysio.h"
-#include "wal.h"
 #include "wal-reader.h"
+#include "wal.h"
 
 struct wal_reader {
 	char		*dir;
@@ -84,13 +85,13 @@ static void
 wal_reader_damage(struct wal_reader *r, char **cause, const char *what)
 {
 	if (r->gone || wal_reader_name(r) != 0) {
-		segment_cause(cause, "%s/%s: offset %llu: LSN %llu: the segment "
+		cause_set(cause, "%s/%s: offset %llu: LSN %llu: the segment "
 		    "was truncated while being read (its file may be reused)"
 		    ": read from a later LSN", r->dir, r->name,
 		    (unsigned long long)r->off, (unsigned long long)r->expect);
 		return;
 	}
-	segment_cause(cause, "%s/%s: offset %llu: LSN %llu: %s", r->dir,
+	cause_set(cause, "%s/%s: offset %llu: LSN %llu: %s", r->dir,
 	    r->name, (unsigned long long)r->off,
 	    (unsigned long long)r->expect, what);
 }
@@ -111,7 +112,7 @@ wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 	r->blen = 0;
 	r->fd = sysio.openat(r->dirfd, r->name, O_RDONLY | O_CLOEXEC, 0);
 	if (r->fd == -1 || fstat(r->fd, &sb) != 0) {
-		segment_cause(cause, "open: %s/%s: %s", r->dir, r->name,
+		cause_set(cause, "open: %s/%s: %s", r->dir, r->name,
 		    strerror(errno));
 		return (-1);
 	}
@@ -170,7 +171,7 @@ wal_reader_next_seg(struct wal_reader *r, char **cause)
 	if (found)
 		return (wal_reader_open_seg(r, first, cause) == 0 ? 1 : -1);
 	if (after) {
-		segment_cause(cause, "%s: LSN %llu: no segment holds it, but "
+		cause_set(cause, "%s: LSN %llu: no segment holds it, but "
 		    "later segments exist (missing or truncated segment)",
 		    r->dir, (unsigned long long)first);
 		return (-1);
@@ -190,7 +191,7 @@ wal_reader_fill(struct wal_reader *r, uint64_t off, size_t need,
 	want = need > r->chunk ? need : r->chunk;
 	if (want > r->cap) {
 		if ((nb = realloc(r->buf, want)) == NULL) {
-			segment_cause(cause, "%s: %s", r->dir, strerror(errno));
+			cause_set(cause, "%s: %s", r->dir, strerror(errno));
 			return (-1);
 		}
 		r->buf = nb;
@@ -204,7 +205,7 @@ wal_reader_fill(struct wal_reader *r, uint64_t off, size_t need,
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			segment_cause(cause, "pread: %s/%s: offset %llu: %s",
+			cause_set(cause, "pread: %s/%s: offset %llu: %s",
 			    r->dir, r->name, (unsigned long long)(off + done),
 			    strerror(errno));
 			return (-1);
@@ -279,7 +280,7 @@ wal_reader_decrypt(struct wal_reader *r, const unsigned char *p,
 	}
 	if (need > r->plain_cap) {
 		if ((nb = realloc(r->plain, need)) == NULL) {
-			segment_cause(cause, "%s: %s", r->dir, strerror(errno));
+			cause_set(cause, "%s: %s", r->dir, strerror(errno));
 			return (-1);
 		}
 		r->plain = nb;
@@ -325,39 +326,39 @@ wal_reader_open_keys(const char *dir, uint64_t from,
 
 	if ((r = calloc(1, sizeof *r)) == NULL ||
 	    (r->dir = strdup(dir)) == NULL) {
-		segment_cause(cause, "%s: %s", dir, strerror(errno));
+		cause_set(cause, "%s: %s", dir, strerror(errno));
 		free(r);
 		return (NULL);
 	}
 	r->fd = r->dirfd = -1;
 	r->ring = keyring_hold(kr);
 	if ((r->ctx = keyring_ctx_create(0)) == NULL) {
-		segment_cause(cause, "%s: %s", dir, strerror(ENOMEM));
+		cause_set(cause, "%s: %s", dir, strerror(ENOMEM));
 		goto fail;
 	}
 	if (f != NULL)
 		r->filter = *f;
 	r->cap = r->chunk = SCAN_CHUNK;
 	if ((r->buf = malloc(r->cap)) == NULL) {
-		segment_cause(cause, "%s: %s", dir, strerror(errno));
+		cause_set(cause, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	r->dirfd = sysio.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (r->dirfd == -1) {
-		segment_cause(cause, "open: %s: %s", dir, strerror(errno));
+		cause_set(cause, "open: %s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	if (segment_list(r->dirfd, dir, &ents, &n, NULL, NULL, NULL,
 	    cause) != 0)
 		goto fail;
 	if (n == 0) {
-		segment_cause(cause, "%s: no segment files", dir);
+		cause_set(cause, "%s: no segment files", dir);
 		goto fail;
 	}
 	if (from == 0)
 		from = ents[0].first;
 	if (from < ents[0].first) {
-		segment_cause(cause, "%s: LSN %llu is below the log's first "
+		cause_set(cause, "%s: LSN %llu is below the log's first "
 		    "LSN %llu (truncated)", dir, (unsigned long long)from,
 		    (unsigned long long)ents[0].first);
 		goto fail;
@@ -465,7 +466,7 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 					continue;
 				free(c2);
 				c2 = NULL;
-				segment_cause(cause, "%s/%s: offset %llu: LSN "
+				cause_set(cause, "%s/%s: offset %llu: LSN "
 				    "%llu: the segment was truncated while "
 				    "being read: read from a later LSN", r->dir,
 				    r->name, (unsigned long long)r->off,

@@ -19,8 +19,8 @@
 #include "keyring.h"
 #include "segment.h"
 #include "sysio.h"
-#include "wal.h"
 #include "wal-reader.h"
+#include "wal.h"
 
 struct wal_verify {
 	const char	*dir;

@@ -99,6 +99,7 @@
 
 #include <openssl/rand.h>
 
+#include "cause.h"
 #include "crc32c.h"
 #include "keyring.h"
 #include "segment.h"
@@ -301,7 +302,7 @@ wal_syscall_cause(struct wal *w, char **cause, const char *call,
 {
 	int	err = errno;
 
-	segment_cause(cause, "%s: %s/%s: offset %llu: %s", call, w->dir, name,
+	cause_set(cause, "%s: %s/%s: offset %llu: %s", call, w->dir, name,
 	    (unsigned long long)off, strerror(err));
 	errno = err;
 }
@@ -464,7 +465,7 @@ wal_lock_dir(struct wal *w, int no_lock, char **cause)
 		n = sysio.pread(w->lockfd, buf, sizeof buf - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
 		pid = strtol(buf, NULL, 10);
-		segment_cause(cause, "%s is locked by another walld (pid %ld)",
+		cause_set(cause, "%s is locked by another walld (pid %ld)",
 		    w->dir, pid);
 		return (-1);
 	}
@@ -498,7 +499,7 @@ wal_choose_io(struct wal *w, enum wal_direct mode, char **cause)
 		return (0);
 	}
 	if (mode == WAL_DIRECT_ON) {
-		segment_cause(cause, "direct_io: on: %s: O_DIRECT is not "
+		cause_set(cause, "direct_io: on: %s: O_DIRECT is not "
 		    "supported here: %s", w->dir, strerror(errno));
 		return (-1);
 	}
@@ -814,7 +815,7 @@ wal_activate(struct wal *w, uint64_t first, const struct wal_segparm *sp,
 	pthread_mutex_lock(&w->lock);
 	if (w->spare_state != SPARE_READY) {
 		pthread_mutex_unlock(&w->lock);
-		segment_cause(cause, "activate: %s: no spare segment is ready",
+		cause_set(cause, "activate: %s: no spare segment is ready",
 		    w->dir);
 		errno = EAGAIN;
 		return (-1);
@@ -879,7 +880,7 @@ wal_activate(struct wal *w, uint64_t first, const struct wal_segparm *sp,
 	    sp->key_id) != 0) {
 		pthread_cond_broadcast(&w->cond);
 		pthread_mutex_unlock(&w->lock);
-		segment_cause(cause, "activate: %s", strerror(errno));
+		cause_set(cause, "activate: %s", strerror(errno));
 		return (-1);
 	}
 	pthread_cond_broadcast(&w->cond);
@@ -947,7 +948,7 @@ wal_seg_params(struct wal *w, struct wal_segparm *sp, uint64_t first,
 {
 	memset(sp, 0, sizeof *sp);
 	if (getrandom(sp->id, sizeof sp->id, 0) != (ssize_t)sizeof sp->id) {
-		segment_cause(cause, "getrandom: %s", strerror(errno));
+		cause_set(cause, "getrandom: %s", strerror(errno));
 		return (-1);
 	}
 	sp->seed = segment_seed(SEG_VERSION, sp->id);
@@ -958,7 +959,7 @@ wal_seg_params(struct wal *w, struct wal_segparm *sp, uint64_t first,
 		return (0);
 	/* A fresh salt per segment file: see the nonce argument, keyring.c. */
 	if (RAND_bytes(sp->salt, sizeof sp->salt) != 1) {
-		segment_cause(cause, "RAND_bytes failed: no salt for a new "
+		cause_set(cause, "RAND_bytes failed: no salt for a new "
 		    "segment");
 		return (-1);
 	}
@@ -1337,7 +1338,7 @@ wal_seal_recs(struct wal *w, struct wal_batch *b, size_t end, size_t chunk,
 		   the ring on the loop while this runs on another thread. */
 		if (w->tag != 0 && keyring_seal(b->ctx, p, p + REC_HDR_SIZE,
 		    slen - w->tag, p + REC_HDR_SIZE) != 0) {
-			segment_cause(cause, "%s: encrypting the record of LSN "
+			cause_set(cause, "%s: encrypting the record of LSN "
 			    "%llu failed", w->dir,
 			    (unsigned long long)seg_get64(p + 24));
 			errno = EIO;
@@ -1462,7 +1463,7 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 	b->ok = 0;
 	if (wal_is_failed(w)) {
 		wal_seal_release(w, b, 1);
-		segment_cause(cause, "%s: the log failed earlier: nothing is "
+		cause_set(cause, "%s: the log failed earlier: nothing is "
 		    "written until a restart recovers it", w->dir);
 		errno = EIO;
 		return (-1);
@@ -1471,7 +1472,7 @@ wal_flush_io(struct wal *w, struct wal_batch *b, char **cause)
 	    cause) != 0)
 		goto fail;
 	if (w->afd == -1 || (b->len > 0 && b->off != w->aoff)) {
-		segment_cause(cause, "%s: internal error: batch at offset %llu "
+		cause_set(cause, "%s: internal error: batch at offset %llu "
 		    "does not follow the active segment (%s, offset %llu)",
 		    w->dir, (unsigned long long)b->off, w->aname,
 		    (unsigned long long)w->aoff);
@@ -1563,13 +1564,13 @@ wal_sync(struct wal *w, uint64_t *durable, char **cause)
 	int			 r;
 
 	if (w->out != NULL) {
-		segment_cause(cause, "%s: a batch is in flight", w->dir);
+		cause_set(cause, "%s: a batch is in flight", w->dir);
 		return (-1);
 	}
 	if ((b = wal_flush_begin(w)) == NULL) {
 		if (wal_is_failed(w) && w->fill->nrec == 0 &&
 		    w->durable_lsn + 1 < w->next_lsn) {
-			segment_cause(cause, "%s: the log has failed", w->dir);
+			cause_set(cause, "%s: the log has failed", w->dir);
 			return (-1);
 		}
 		if (durable != NULL)
@@ -1592,14 +1593,14 @@ wal_seal(struct wal *w, uint64_t *last, char **cause)
 	if (!w->sealed) {
 		rc = wal_mark_seal(w);
 		if (rc == WAL_EFAILED) {
-			segment_cause(cause, "%s: the log has failed", w->dir);
+			cause_set(cause, "%s: the log has failed", w->dir);
 			return (-1);
 		}
 		if (wal_sync(w, NULL, cause) != 0)
 			return (-1);
 	}
 	if (!w->sealed) {
-		segment_cause(cause, "%s: seal did not complete", w->dir);
+		cause_set(cause, "%s: seal did not complete", w->dir);
 		return (-1);
 	}
 	if (last != NULL)
@@ -1627,20 +1628,20 @@ wal_rotate(struct wal *w, char **cause)
 				return (-1);
 			break;
 		case WAL_ENOSPC:
-			segment_cause(cause, "%s: rotate: no space for a new "
+			cause_set(cause, "%s: rotate: no space for a new "
 			    "segment", w->dir);
 			return (-1);
 		case WAL_ESEALED:
-			segment_cause(cause, "%s: rotate: the log is sealed",
+			cause_set(cause, "%s: rotate: the log is sealed",
 			    w->dir);
 			return (-1);
 		default:
-			segment_cause(cause, "%s: rotate: the log has failed",
+			cause_set(cause, "%s: rotate: the log has failed",
 			    w->dir);
 			return (-1);
 		}
 	}
-	segment_cause(cause, "%s: rotate: no progress", w->dir);
+	cause_set(cause, "%s: rotate: no progress", w->dir);
 	return (-1);
 }
 
@@ -1776,7 +1777,7 @@ wal_set_keyring(struct wal *w, struct keyring *kr, char **cause)
 	int		 k;
 
 	if ((kr == NULL) != (w->ring == NULL)) {
-		segment_cause(cause, "%s: encryption cannot be turned %s while "
+		cause_set(cause, "%s: encryption cannot be turned %s while "
 		    "walld runs (restart walld)", w->dir, kr != NULL ? "on" :
 		    "off");
 		return (-1);
@@ -1815,7 +1816,7 @@ wal_set_keyring(struct wal *w, struct keyring *kr, char **cause)
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (nbad > 0) {
-		segment_cause(cause, "the new key ring %s key id %u, which "
+		cause_set(cause, "the new key ring %s key id %u, which "
 		    "segment%s %s%s need%s (drop a key only once the segments "
 		    "that need it are truncated)",
 		    keyring_has(kr, bad_id) ? "has other bytes for" : "lacks",
@@ -1950,17 +1951,17 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 	r = segment_scan(&s, &c2);
 	keyring_auth_clear(&auth);
 	if (r != 0) {
-		segment_cause(cause, "%s/%s: %s", w->dir, e->name, c2);
+		cause_set(cause, "%s/%s: %s", w->dir, e->name, c2);
 		free(c2);
 		return (-1);
 	}
 	if (auth.nomem) {
-		segment_cause(cause, "%s/%s: authenticating records: %s",
+		cause_set(cause, "%s/%s: authenticating records: %s",
 		    w->dir, e->name, strerror(ENOMEM));
 		return (-1);
 	}
 	if (auth.nbad > 0) {
-		segment_cause(cause, "%s/%s: offset %llu: LSN %llu: record "
+		cause_set(cause, "%s/%s: offset %llu: LSN %llu: record "
 		    "fails authentication under key id %u (altered, or moved "
 		    "from elsewhere; %llu such records): acknowledged data is "
 		    "damaged; nothing was changed (run walctl verify --keyring, "
@@ -1993,13 +1994,13 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 		return (0);
 	}
 	if (segment_search_tail(&s, &t, &c2) != 0) {
-		segment_cause(cause, "%s/%s: %s", w->dir, e->name, c2);
+		cause_set(cause, "%s/%s: %s", w->dir, e->name, c2);
 		free(c2);
 		return (-1);
 	}
 	what = s.stop == SEG_STOP_BAD ? s.why : "record missing (zeros)";
 	if (t.later) {
-		segment_cause(cause, "%s/%s: offset %llu: LSN %llu: %s, but "
+		cause_set(cause, "%s/%s: offset %llu: LSN %llu: %s, but "
 		    "a later flush was written after it (%s with LSN %llu, "
 		    "batch LSN %llu, at offset %llu): acknowledged data is "
 		    "damaged; nothing was changed (run walctl verify, see "
@@ -2012,7 +2013,7 @@ wal_recover_last(struct wal *w, const struct seg_ent *e, int fd,
 		return (-1);
 	}
 	if (t.undecided) {
-		segment_cause(cause, "%s/%s: offset %llu: LSN %llu: %s, and "
+		cause_set(cause, "%s/%s: offset %llu: LSN %llu: %s, and "
 		    "the bytes after it hold more headers shaped like records "
 		    "(from offset %llu) than can be checked, so a torn tail "
 		    "cannot be told from damage; nothing was changed (run "
@@ -2076,7 +2077,7 @@ wal_recover(struct wal *w, char **cause)
 		return (-1);
 	rctx = keyring_ctx_create(0);
 	if ((hb = malloc(SEG_HDR_SIZE)) == NULL || rctx == NULL) {
-		segment_cause(cause, "%s: %s", w->dir, strerror(ENOMEM));
+		cause_set(cause, "%s: %s", w->dir, strerror(ENOMEM));
 		keyring_ctx_free(rctx);
 		free(hb);
 		free(ents);
@@ -2091,7 +2092,7 @@ wal_recover(struct wal *w, char **cause)
 			goto out;
 		}
 		if ((uint64_t)sb.st_size < SEG_HDR_SIZE) {
-			segment_cause(cause, "%s/%s: offset 0: LSN %llu: file "
+			cause_set(cause, "%s/%s: offset 0: LSN %llu: file "
 			    "of %lld bytes is shorter than a segment header",
 			    w->dir, ents[i].name,
 			    (unsigned long long)ents[i].first,
@@ -2109,21 +2110,21 @@ wal_recover(struct wal *w, char **cause)
 		    (h.first_lsn != ents[i].first &&
 		    (why = "first LSN in the header does not match the file "
 		    "name") != NULL)) {
-			segment_cause(cause, "%s/%s: offset 0: LSN %llu: %s",
+			cause_set(cause, "%s/%s: offset 0: LSN %llu: %s",
 			    w->dir, ents[i].name,
 			    (unsigned long long)ents[i].first, why);
 			goto out;
 		}
 		/* Every key a segment needs, and the right one: at start. */
 		if (keyring_ctx_segment(rctx, w->ring, &h, &c2) != 0) {
-			segment_cause(cause, "%s/%s: offset 0: LSN %llu: %s",
+			cause_set(cause, "%s/%s: offset 0: LSN %llu: %s",
 			    w->dir, ents[i].name,
 			    (unsigned long long)ents[i].first, c2);
 			free(c2);
 			goto out;
 		}
 		if (i > 0 && ents[i].first != prev_last + 1) {
-			segment_cause(cause, "%s/%s: offset 0: LSN %llu: gap in "
+			cause_set(cause, "%s/%s: offset 0: LSN %llu: gap in "
 			    "the log: the previous segment ends at LSN %llu "
 			    "(a segment is missing?)", w->dir, ents[i].name,
 			    (unsigned long long)(prev_last + 1),
@@ -2131,7 +2132,7 @@ wal_recover(struct wal *w, char **cause)
 			goto out;
 		}
 		if (i > 0 && w->sealed) {
-			segment_cause(cause, "%s/%s: offset 0: LSN %llu: segment "
+			cause_set(cause, "%s/%s: offset 0: LSN %llu: segment "
 			    "after one whose footer sealed the log", w->dir,
 			    ents[i].name, (unsigned long long)ents[i].first);
 			goto out;
@@ -2149,7 +2150,7 @@ wal_recover(struct wal *w, char **cause)
 			    (uint64_t)sb.st_size, 1, h.key_id);
 			pthread_mutex_unlock(&w->lock);
 			if (r != 0) {
-				segment_cause(cause, "%s", strerror(errno));
+				cause_set(cause, "%s", strerror(errno));
 				goto out;
 			}
 			prev_last = f.last_lsn;
@@ -2162,7 +2163,7 @@ wal_recover(struct wal *w, char **cause)
 				why = i + 1 < n ? "no footer on a segment that "
 				    "is not the last" : "no footer, and the size "
 				    "is not that of an active segment";
-			segment_cause(cause, "%s/%s: offset %llu: LSN %llu: %s",
+			cause_set(cause, "%s/%s: offset %llu: LSN %llu: %s",
 			    w->dir, ents[i].name, (unsigned long long)
 			    (sb.st_size >= FOOTER_SIZE ? sb.st_size -
 			    FOOTER_SIZE : 0), (unsigned long long)(prev_last +
@@ -2230,7 +2231,7 @@ wal_sync_parent(const char *path, char **cause)
 	int	 fd, r = 0;
 
 	if ((copy = strdup(path)) == NULL) {
-		segment_cause(cause, "%s: %s", path, strerror(errno));
+		cause_set(cause, "%s: %s", path, strerror(errno));
 		return (-1);
 	}
 	while ((slash = strrchr(copy, '/')) != NULL && slash[1] == '\0' &&
@@ -2244,7 +2245,7 @@ wal_sync_parent(const char *path, char **cause)
 		*slash = '\0';
 	fd = sysio.open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd == -1 || sysio.fsync(fd) != 0) {
-		segment_cause(cause, "fsync directory: %s: %s", copy,
+		cause_set(cause, "fsync directory: %s: %s", copy,
 		    strerror(errno));
 		r = -1;
 	}
@@ -2265,11 +2266,11 @@ wal_open(const struct wal_options *o, char **cause)
 	int			 i;
 
 	if (o->dir == NULL || *o->dir == '\0') {
-		segment_cause(cause, "wal: no directory given");
+		cause_set(cause, "wal: no directory given");
 		return (NULL);
 	}
 	if ((w = calloc(1, sizeof *w)) == NULL) {
-		segment_cause(cause, "wal: %s", strerror(errno));
+		cause_set(cause, "wal: %s", strerror(errno));
 		return (NULL);
 	}
 	pthread_mutex_init(&w->lock, NULL);
@@ -2279,7 +2280,7 @@ wal_open(const struct wal_options *o, char **cause)
 	w->dirfd = w->lockfd = w->afd = w->spare_fd = -1;
 	w->log = o->log;
 	if ((w->dir = strdup(o->dir)) == NULL) {
-		segment_cause(cause, "wal: %s", strerror(errno));
+		cause_set(cause, "wal: %s", strerror(errno));
 		goto fail;
 	}
 
@@ -2288,11 +2289,11 @@ wal_open(const struct wal_options *o, char **cause)
 	w->pool_max = o->recycle_segments;
 	if (w->pool_max > 0 &&
 	    (w->pool = calloc(w->pool_max, sizeof *w->pool)) == NULL) {
-		segment_cause(cause, "wal: %s", strerror(errno));
+		cause_set(cause, "wal: %s", strerror(errno));
 		goto fail;
 	}
 	if (w->seg_size < WAL_MIN_SEGMENT) {
-		segment_cause(cause, "%s: segment size %llu is below the "
+		cause_set(cause, "%s: segment size %llu is below the "
 		    "minimum of %llu", w->dir,
 		    (unsigned long long)w->seg_size,
 		    (unsigned long long)WAL_MIN_SEGMENT);
@@ -2307,13 +2308,13 @@ wal_open(const struct wal_options *o, char **cause)
 		w->batches[1].ctx = keyring_ctx_create(1);
 		if (w->wctx == NULL || w->batches[0].ctx == NULL ||
 		    w->batches[1].ctx == NULL) {
-			segment_cause(cause, "wal: %s", strerror(ENOMEM));
+			cause_set(cause, "wal: %s", strerror(ENOMEM));
 			goto fail;
 		}
 	}
 	w->max_record = o->max_record ? o->max_record : WAL_DEFAULT_RECORD;
 	if (w->max_record > REC_MAX_PAYLOAD) {
-		segment_cause(cause, "%s: max record %u is above the hard "
+		cause_set(cause, "%s: max record %u is above the hard "
 		    "maximum of %u", w->dir, w->max_record,
 		    REC_MAX_PAYLOAD);
 		goto fail;
@@ -2343,12 +2344,12 @@ wal_open(const struct wal_options *o, char **cause)
 		if (wal_sync_parent(w->dir, cause) != 0)
 			goto fail;
 	} else if (errno != EEXIST) {
-		segment_cause(cause, "mkdir: %s: %s", w->dir, strerror(errno));
+		cause_set(cause, "mkdir: %s: %s", w->dir, strerror(errno));
 		goto fail;
 	}
 	w->dirfd = sysio.open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (w->dirfd == -1) {
-		segment_cause(cause, "open: %s: %s", w->dir, strerror(errno));
+		cause_set(cause, "open: %s: %s", w->dir, strerror(errno));
 		goto fail;
 	}
 	if (wal_lock_dir(w, o->no_lock, cause) != 0)
@@ -2371,7 +2372,7 @@ wal_open(const struct wal_options *o, char **cause)
 	}
 	if (w->hbuf == NULL || w->fbuf == NULL || w->zbuf == NULL ||
 	    w->batches[0].buf == NULL || w->batches[1].buf == NULL) {
-		segment_cause(cause, "wal: %s", strerror(errno));
+		cause_set(cause, "wal: %s", strerror(errno));
 		goto fail;
 	}
 	memset(w->zbuf, 0, WAL_ZERO_CHUNK);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "metrics.h"
 
 #define METRICS_MAX_STATS	1024	/* stats lines looked at */
@@ -479,9 +480,8 @@ fail_unlink:
 	errno = saved;
 fail:
 	saved = errno;
-	if (asprintf(cause, "%s: %s: %s", call[0] == 'r' ? path : tmp, call,
-	    strerror(saved)) == -1)
-		*cause = NULL;
+	cause_set(cause, "%s: %s: %s", call[0] == 'r' ? path : tmp, call,
+	    strerror(saved));
 	free(tmp);
 	errno = saved;
 	return (-1);
