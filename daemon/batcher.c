@@ -1,5 +1,5 @@
 /*
- * batcher.c: the flusher, spare-preparer and sealer threads of group
+ * batcher.c: the flusher, spare-preparer and stamper threads of group
  * commit.
  *
  * Durability order, enforced here and in server.c: the loop appends records
@@ -27,12 +27,12 @@
  * the same wal_flush_io, so nothing about durability changes. A batch of
  * two or more records goes to the flusher, and with it the overlap.
  *
- * While a batch is out, the sealer seals the filling batch's records as
- * they arrive (wal_seal_ahead: encryption and CRCs), so that the flusher
- * finds most of the next batch sealed instead of sealing it in series
+ * While a batch is out, the stamper stamps the filling batch's records as
+ * they arrive (wal_stamp_ahead: encryption and CRCs), so that the flusher
+ * finds most of the next batch stamped instead of stamping it in series
  * with the write. The loop publishes after each connection it reads
- * (batcher_poll) and wakes the sealer with a sem_post only when it sleeps
- * and wal_seal_wanted says the backlog is worth it.
+ * (batcher_poll) and wakes the stamper with a sem_post only when it sleeps
+ * and wal_stamp_wanted says the backlog is worth it.
  */
 #include <sys/eventfd.h>
 
@@ -65,11 +65,11 @@ struct batcher {
 	pthread_mutex_t		 lock;		/* the preparer's fields */
 	pthread_cond_t		 prep_cond;	/* preparer waits for a request */
 	sem_t			 go;		/* flusher waits for a batch */
-	sem_t			 seal_go;	/* sealer waits for work */
+	sem_t			 stamp_go;	/* stamper waits for work */
 	pthread_t		 flusher;
 	pthread_t		 preparer;
-	pthread_t		 sealer;
-	int			 sealer_idle;	/* atomic: posting seal_go
+	pthread_t		 stamper;
+	int			 stamper_idle;	/* atomic: posting stamp_go
 						   is needed to wake it */
 	int			 stopping;	/* atomic */
 
@@ -161,16 +161,16 @@ batcher_flusher_main(void *arg)
 	return (NULL);
 }
 
-/* The sealer thread: seals the filling batch ahead of the flusher while
-   it writes the one before (wal_seal_ahead), each time it is woken. */
+/* The stamper thread: stamps the filling batch ahead of the flusher while
+   it writes the one before (wal_stamp_ahead), each time it is woken. */
 static void *
-batcher_sealer_main(void *arg)
+batcher_stamper_main(void *arg)
 {
 	struct batcher	*b = arg;
 
-	while (batcher_wait(b, &b->seal_go)) {
-		wal_seal_ahead(b->wal);
-		__atomic_store_n(&b->sealer_idle, 1, __ATOMIC_RELEASE);
+	while (batcher_wait(b, &b->stamp_go)) {
+		wal_stamp_ahead(b->wal);
+		__atomic_store_n(&b->stamper_idle, 1, __ATOMIC_RELEASE);
 	}
 	return (NULL);
 }
@@ -286,20 +286,20 @@ batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 		b->cbs.spare_cb(b->cbs.arg);
 }
 
-/* Wakes the sealer if it sleeps. */
+/* Wakes the stamper if it sleeps. */
 static void
-batcher_wake_sealer(struct batcher *b)
+batcher_wake_stamper(struct batcher *b)
 {
-	if (!__atomic_load_n(&b->sealer_idle, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&b->stamper_idle, __ATOMIC_ACQUIRE))
 		return;
-	__atomic_store_n(&b->sealer_idle, 0, __ATOMIC_RELAXED);
-	if (sem_post(&b->seal_go) != 0) {
-		log_err("waking the sealer: %s", strerror(errno));
-		__atomic_store_n(&b->sealer_idle, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->stamper_idle, 0, __ATOMIC_RELAXED);
+	if (sem_post(&b->stamp_go) != 0) {
+		log_err("waking the stamper: %s", strerror(errno));
+		__atomic_store_n(&b->stamper_idle, 1, __ATOMIC_RELAXED);
 	}
 }
 
-/* Takes a finished batch back mid-turn, and wakes the sealer; see
+/* Takes a finished batch back mid-turn, and wakes the stamper; see
    batcher.h. */
 void
 batcher_poll(struct batcher *b)
@@ -310,10 +310,10 @@ batcher_poll(struct batcher *b)
 	    wal_pending_bytes(b->wal) >= BATCHER_POLL_BYTES &&
 	    __atomic_load_n(&b->finished, __ATOMIC_ACQUIRE))
 		batcher_done(b);
-	/* Publish in any case: a sealer already awake goes on with what
+	/* Publish in any case: a stamper already awake goes on with what
 	   is published while it works. Wake it only when it sleeps. */
-	if (b->batch != NULL && wal_seal_wanted(b->wal))
-		batcher_wake_sealer(b);
+	if (b->batch != NULL && wal_stamp_wanted(b->wal))
+		batcher_wake_stamper(b);
 }
 
 /* Detaches the filling batch: 0, or -1 when there is nothing to write. */
@@ -324,9 +324,9 @@ batcher_detach(struct batcher *b)
 
 	if ((batch = wal_flush_begin(b->wal)) == NULL)
 		return (-1);
-	/* The sealer finishes a split batch while the flusher writes. */
+	/* The stamper finishes a split batch while the flusher writes. */
 	if (wal_batch_split(batch))
-		batcher_wake_sealer(b);
+		batcher_wake_stamper(b);
 	b->started++;
 	b->batch = batch;
 	return (0);
@@ -441,7 +441,7 @@ batcher_stats(struct batcher *b, struct batcher_stats *st)
 	*st = b->stats;	/* the loop's own: batcher_done keeps them */
 }
 
-/* Stops and joins the first n threads (flusher, preparer, sealer). */
+/* Stops and joins the first n threads (flusher, preparer, stamper). */
 static void
 batcher_stop(struct batcher *b, size_t n)
 {
@@ -451,14 +451,14 @@ batcher_stop(struct batcher *b, size_t n)
 	pthread_mutex_unlock(&b->lock);
 	if (sem_post(&b->go) != 0)
 		log_err("stopping the flusher: %s", strerror(errno));
-	if (sem_post(&b->seal_go) != 0)
-		log_err("stopping the sealer: %s", strerror(errno));
+	if (sem_post(&b->stamp_go) != 0)
+		log_err("stopping the stamper: %s", strerror(errno));
 	if (n > 0)
 		pthread_join(b->flusher, NULL);
 	if (n > 1)
 		pthread_join(b->preparer, NULL);
 	if (n > 2)
-		pthread_join(b->sealer, NULL);
+		pthread_join(b->stamper, NULL);
 }
 
 struct batcher *
@@ -476,26 +476,26 @@ batcher_create(struct event_base *base, struct wal *w,
 	} threads[] = {
 		{ NULL, batcher_flusher_main, "flusher" },
 		{ NULL, batcher_preparer_main, "preparer" },
-		{ NULL, batcher_sealer_main, "sealer" },
+		{ NULL, batcher_stamper_main, "stamper" },
 	};
 
 	if ((b = calloc(1, sizeof *b)) == NULL)
 		goto nomem;
 	threads[0].t = &b->flusher;
 	threads[1].t = &b->preparer;
-	threads[2].t = &b->sealer;
+	threads[2].t = &b->stamper;
 	b->efd = -1;
 	b->base = base;
 	b->wal = w;
 	b->cbs = *cbs;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->prep_cond, NULL);
-	b->sealer_idle = 1;
+	b->stamper_idle = 1;
 	if (sem_init(&b->go, 0, 0) != 0) {
 		cause_set(cause, "sem_init: %s", strerror(errno));
 		goto fail;
 	}
-	if (sem_init(&b->seal_go, 0, 0) != 0) {
+	if (sem_init(&b->stamp_go, 0, 0) != 0) {
 		cause_set(cause, "sem_init: %s", strerror(errno));
 		sem_destroy(&b->go);
 		goto fail;
@@ -562,6 +562,6 @@ batcher_free(struct batcher *b)
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->prep_cond);
 	sem_destroy(&b->go);
-	sem_destroy(&b->seal_go);
+	sem_destroy(&b->stamp_go);
 	free(b);
 }

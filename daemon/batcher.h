@@ -2,7 +2,7 @@
  * batcher.h: group commit. The loop fills the WAL's batch; the batcher
  * hands it to a flusher thread that writes and fdatasyncs it while the loop
  * fills the next, then reports back on the loop. A second thread keeps a
- * spare segment prepared; a third seals the filling batch's records ahead
+ * spare segment prepared; a third stamps the filling batch's records ahead
  * of the flusher while a batch is out.
  */
 #ifndef WALD_BATCHER_H
@@ -38,7 +38,7 @@ void		 batcher_kick(struct batcher *, unsigned waiting);
    filling batch is large, without waiting for its eventfd: for the loop's
    long turns, so that the flusher is handed the next batch at once. Then,
    while a batch is out, publishes the filling batch's records to the
-   sealer and wakes it if it sleeps and the backlog is worth it. After each
+   stamper and wakes it if it sleeps and the backlog is worth it. After each
    connection read, from a top-level callback only. */
 void		 batcher_poll(struct batcher *);
 /* 1 while a batch is being written (or held by the commit delay). */

@@ -1186,7 +1186,7 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	stats_line(eb, "bytes_written %llu",
 	    (unsigned long long)st.bytes_written);
 	stats_line(eb, "sealed_ahead_bytes %llu",
-	    (unsigned long long)st.sealed_ahead);
+	    (unsigned long long)st.stamped_ahead);
 	stats_line(eb, "direct_io %d", st.direct_io);
 	stats_line(eb, "segments_recycled_total %llu",
 	    (unsigned long long)st.recycled);

@@ -1,8 +1,8 @@
 /*
  * keyring.c: encryption at rest. Owns the key ring (master keys by id,
- * read from a file), derives per-segment data keys, and seals and opens
- * record payloads with AES-256-GCM. docs/KEYS.md has the file format,
- * docs/FORMAT.md section 12 the on-disk layout; in short:
+ * read from a file), derives per-segment data keys, and encrypts and
+ * decrypts record payloads with AES-256-GCM. docs/KEYS.md has the file
+ * format, docs/FORMAT.md section 12 the on-disk layout; in short:
  *
  * KEY RING FILE. One key a line: "<id> <64 hex digits> [active]", id a
  * decimal in 1..4294967295; blank lines and "#" comments are ignored. The
@@ -726,7 +726,7 @@ keyring_gcm(struct keyring_ctx *c, const unsigned char *hdr,
 
 /* Encrypts a payload; see keyring.h. */
 int
-keyring_seal(struct keyring_ctx *c, const unsigned char *hdr, const void *in,
+keyring_encrypt(struct keyring_ctx *c, const unsigned char *hdr, const void *in,
     uint32_t len, unsigned char *out)
 {
 	if (!c->encrypt)
@@ -736,7 +736,7 @@ keyring_seal(struct keyring_ctx *c, const unsigned char *hdr, const void *in,
 
 /* Decrypts and authenticates a stored payload; see keyring.h. */
 int
-keyring_open(struct keyring_ctx *c, const unsigned char *hdr,
+keyring_decrypt(struct keyring_ctx *c, const unsigned char *hdr,
     const unsigned char *in, uint32_t len, unsigned char *out)
 {
 	if (c->encrypt || len < KEYRING_TAG_LEN)
@@ -764,7 +764,7 @@ keyring_auth_cb(void *arg, const struct rec_header *h,
 		a->buf = nb;
 		a->cap = need;
 	}
-	if (keyring_open(a->ctx, rec, rec + REC_HDR_SIZE, h->len, a->buf) == 0)
+	if (keyring_decrypt(a->ctx, rec, rec + REC_HDR_SIZE, h->len, a->buf) == 0)
 		return;
 	if (a->nbad++ == 0) {
 		a->bad_off = off;

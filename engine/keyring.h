@@ -83,11 +83,11 @@ const unsigned char *keyring_ctx_check(const struct keyring_ctx *);
  * in and out are the same buffer (in place) or do not overlap at all.
  * 0, or -1 (a library failure).
  */
-int		 keyring_seal(struct keyring_ctx *, const unsigned char *hdr,
+int		 keyring_encrypt(struct keyring_ctx *, const unsigned char *hdr,
 		    const void *in, uint32_t len, unsigned char *out);
 /* Decrypts a stored payload of len bytes (ciphertext and tag) to out
    (len - 16 bytes). 0, or -1 when it fails authentication. */
-int		 keyring_open(struct keyring_ctx *, const unsigned char *hdr,
+int		 keyring_decrypt(struct keyring_ctx *, const unsigned char *hdr,
 		    const unsigned char *in, uint32_t len, unsigned char *out);
 
 /* Authenticates every record of a segment scan: seg_scan.rec_cb =

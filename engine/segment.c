@@ -2,6 +2,50 @@
  * segment.c: the on-disk format of segment files: encode and check the
  * segment header, record headers and footers, list a WAL directory, scan
  * the records of a segment, and search a damaged tail for later flushes.
+ * This is the format's specification; docs/FORMAT.md is its long form.
+ *
+ * DIRECTORY. Segment files "%020llu.wal" named by their first LSN, a
+ * preallocated "spare.tmp" (the next segment, not yet part of the log),
+ * "recycle-%020llu.tmp" (truncated segments' files kept for spares: see
+ * RECYCLING), and "LOCK" (flock'ed by the writer, holds its pid).
+ * Open refuses a name that ends in ".wal" but is not 20 digits (it looks
+ * like a segment); any other name is not the log's: logged once at open
+ * as ignored, and left alone.
+ * All integers are little-endian; CRC is CRC-32C (Castagnoli, reflected,
+ * init 0xFFFFFFFF, final xor 0xFFFFFFFF).
+ *
+ * SEGMENT HEADER, bytes 0..4095:
+ *	0 magic "WALLDSEG"	8 u16 version (2 written; 1 read: record
+ *	   CRCs without the id)	10 u16 header length (4096)
+ *	12 u32 flags (bit 0 encrypted; bit 16 reused: an earlier segment's
+ *	   bytes follow the last record; bits 0-15 required: unknown =>
+ *	   refuse; bits 16-31 optional, ignored)	16 u64 first LSN
+ *	24 16-byte random segment id	40 u64 creation time, unix ns
+ *	48 u32 key id (0: none)		52 u32 reserved (0)
+ *	56 32-byte salt (zero unless encrypted)	88 16-byte key check (zero
+ *	unless encrypted)	104..4091 reserved (0)	4092 u32 CRC of 0..4091
+ *
+ * RECORD, from offset 4096, each at a multiple of 8:
+ *	0 u32 magic 0x43524c57 ("WLRC")	4 u8 version (1)
+ *	5 u8 header length (40)	6 u16 flags (bit 0 FOOTER; bits 0-3 required:
+ *	   unknown => invalid; bits 4-15 optional, ignored)
+ *	8 u16 type	10 u16 vshard	12 u32 tenant	16 u32 payload length
+ *	   (<= 16 MiB, checked before anything is read)
+ *	20 u32 CRC of the segment id (version 2), the header with this
+ *	   field zeroed, then the payload
+ *	24 u64 LSN	32 u64 batch LSN: first LSN of the flush that wrote it
+ *	40 payload, then zeros up to a multiple of 8 (not in the CRC)
+ *
+ * FOOTER: a record with flag FOOTER, type/vshard/tenant 0, length 40, LSN =
+ * last LSN, batch LSN = last LSN + 1; payload: 0 u64 first LSN, 8 u64 last
+ * LSN (first - 1 when empty), 16 u64 record count, 24 u64 offset of the
+ * footer, 32 u32 CRC of all bytes [4096, footer offset), 36 u32 flags (bit
+ * 0 LOG_SEALED: no segment follows, ever). A sealed segment ends exactly at
+ * its footer's end; an active one is the full preallocated size, and
+ * reads as zeros after its last record (written zeros, or fallocated
+ * blocks never written: see wal_prepare_spare), or, when reused, as
+ * whatever the file held before, which is never valid in it (RECYCLING,
+ * wal-spare.c).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -773,4 +817,40 @@ readfail:
 	    strerror(errno));
 	free(buf);
 	return (-1);
+}
+
+/*
+ * The torn-tail rule. segment_scan stopped in the last segment, at s->end,
+ * short of a footer: decides what the bytes after it are. A flush starts
+ * only after the previous one's fdatasync succeeded, so a valid record of
+ * a later flush (or a footer) after the stop proves that the bytes at the
+ * stop were acknowledged: damage. Otherwise they are the torn tail of the
+ * last flush, which was never acknowledged, or, in a reused file, the
+ * file's earlier contents. Recovery acts on the verdict (cuts a torn
+ * tail, refuses damage); walctl verify reports it. *t tells where, *what
+ * says what was found at the stop. -1 and *cause when a read fails.
+ */
+int
+segment_tail_verdict(const struct seg_scan *s, uint32_t seg_flags,
+    struct seg_tail *t, enum seg_verdict *v, const char **what, char **cause)
+{
+	if (segment_search_tail(s, t, cause) != 0)
+		return (-1);
+	if (t->later)
+		*v = SEG_END_DAMAGED;
+	else if (t->undecided)
+		*v = SEG_END_UNDECIDED;
+	else if ((seg_flags & SEG_F_REUSED) && !t->torn)
+		*v = SEG_END_REUSED;
+	else if (t->nonzero || s->stop == SEG_STOP_BAD)
+		*v = SEG_END_TORN;
+	else
+		*v = SEG_END_CLEAN;
+	if (s->stop == SEG_STOP_BAD)
+		*what = s->why;
+	else if (*v == SEG_END_TORN)
+		*what = "non-zero bytes after the last record";
+	else
+		*what = "record missing (zeros)";
+	return (0);
 }

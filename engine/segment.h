@@ -138,6 +138,20 @@ struct seg_tail {
 	int		later_footer;
 };
 
+/* What follows the records of the last, active segment: the one torn-tail
+   rule (segment_tail_verdict, FORMAT.md section 8). */
+enum seg_verdict {
+	SEG_END_CLEAN,		/* zeros: the records just end there */
+	SEG_END_TORN,		/* the torn tail of the flush never
+				   acknowledged: cut it */
+	SEG_END_REUSED,		/* a reused file's earlier contents */
+	SEG_END_DAMAGED,	/* a later flush follows: acknowledged
+				   data is damaged */
+	SEG_END_UNDECIDED,	/* more record-shaped headers than can
+				   be checked: torn and damaged cannot
+				   be told apart */
+};
+
 /* Reads a little-endian u16. */
 static inline uint16_t
 seg_get16(const unsigned char *p)
@@ -223,6 +237,9 @@ void	segment_recycle_name(char *, uint64_t first);
 /* 1 if name is one segment_recycle_name makes, *first its LSN. */
 int	segment_parse_recycle_name(const char *, uint64_t *first);
 int	segment_search_tail(const struct seg_scan *, struct seg_tail *,
+	    char **cause);
+int	segment_tail_verdict(const struct seg_scan *, uint32_t seg_flags,
+	    struct seg_tail *, enum seg_verdict *, const char **what,
 	    char **cause);
 
 #endif

@@ -96,6 +96,7 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 	struct seg_header	 h;
 	struct seg_scan		 s;
 	struct seg_tail		 t;
+	enum seg_verdict	 verdict;
 	struct seg_footer	 ft;
 	struct stat		 sb;
 	unsigned char		*hb = NULL;
@@ -266,41 +267,32 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 			    "the size is not that of an active segment");
 		} else {
 			state = "active";
-			if (segment_search_tail(&s, &t, &cause) != 0) {
+			if (segment_tail_verdict(&s, h.flags, &t, &verdict,
+			    &why, &cause) != 0) {
 				wal_verify_problem(&v, ents[i].name, s.end,
 				    s.next_lsn, "%s", cause);
 				free(cause);
 				cause = NULL;
-			} else if (t.later) {
+			} else if (verdict == SEG_END_DAMAGED) {
 				wal_verify_problem(&v, ents[i].name, s.end,
 				    s.next_lsn, "%s, but a later flush was "
 				    "written after it (LSN %llu at offset %llu):"
-				    " acknowledged data is damaged",
-				    s.stop == SEG_STOP_BAD ? s.why :
-				    "record missing (zeros)",
+				    " acknowledged data is damaged", why,
 				    (unsigned long long)t.later_lsn,
 				    (unsigned long long)t.later_off);
-			} else if (t.undecided) {
+			} else if (verdict == SEG_END_UNDECIDED) {
 				wal_verify_problem(&v, ents[i].name, s.end,
 				    s.next_lsn, "%s, and the bytes after it "
 				    "hold more headers shaped like records (from "
 				    "offset %llu) than can be checked: a torn "
-				    "tail cannot be told from damage",
-				    s.stop == SEG_STOP_BAD ? s.why :
-				    "record missing (zeros)",
+				    "tail cannot be told from damage", why,
 				    (unsigned long long)t.undecided_off);
-			} else if ((s.stop == SEG_STOP_BAD || t.nonzero) &&
-			    (!(h.flags & SEG_F_REUSED) || t.torn)) {
-				/* (In a reused file the earlier segment
-				   follows the records: nothing to note
-				   unless the flush cut short left some.) */
+			} else if (verdict == SEG_END_TORN) {
 				fprintf(out, "note: %s/%s: offset %llu: LSN %llu:"
 				    " torn tail of the last flush (%s): the "
 				    "next open cuts it\n", dir, ents[i].name,
 				    (unsigned long long)s.end,
-				    (unsigned long long)s.next_lsn,
-				    s.stop == SEG_STOP_BAD ? s.why :
-				    "non-zero bytes after the last record");
+				    (unsigned long long)s.next_lsn, why);
 			}
 		}
 		prev = s.next_lsn - 1;

@@ -1,7 +1,7 @@
 /*
  * wal.h: the segmented WAL engine. Owns one directory of segment files:
- * recovery at open, group-commit batches, rollover, seal, truncation, and
- * The writer's face; the reader and the offline checker are in
+ * recovery at open, group-commit batches, rollover, seal and truncation.
+ * This is the writer's face; the reader and the offline checker are in
  * wal-reader.h. The on-disk format is specified in segment.c and
  * docs/FORMAT.md.
  *
@@ -10,7 +10,7 @@
  * calls wal_flush_io on the batch that wal_flush_begin handed out; at most
  * one batch is out at a time, so the loop fills batch N+1 while batch N is
  * written and synced. wal_prepare_spare may run on another thread at any
- * time, and so may wal_seal_ahead. The offline helpers (wal_sync,
+ * time, and so may wal_stamp_ahead (the stamper thread). The offline helpers (wal_sync,
  * wal_seal, wal_rotate) do begin/io/end on the calling thread and must
  * not be mixed with a batch in flight.
  */
@@ -78,7 +78,7 @@ struct wal_stats {
 	uint64_t	bytes_on_disk;	/* sum of segment file sizes */
 	uint64_t	bytes_written;	/* record bytes written since open */
 	uint64_t	flushes;	/* fdatasyncs of batches since open */
-	uint64_t	sealed_ahead;	/* record bytes wal_seal_ahead sealed */
+	uint64_t	stamped_ahead;	/* record bytes wal_stamp_ahead stamped */
 	uint64_t	recycled;	/* spares made from truncated segments */
 	uint64_t	recycle_held;	/* truncated segments kept for that */
 	uint64_t	active_first_lsn;
@@ -126,27 +126,29 @@ int		 wal_flush_io(struct wal *, struct wal_batch *, char **cause);
 /* Takes the batch back (loop thread) and returns the durable LSN. */
 uint64_t	 wal_flush_end(struct wal *, struct wal_batch *);
 /*
- * Sealing ahead. Sealing a batch (encrypting its records, setting their
- * CRCs) otherwise runs on the flusher, in series with the write. While a
- * batch is out, another thread can seal the filling batch's records as
- * they come, so that the flusher finds them done. wal_seal_wanted (loop
- * thread) lets the sealer at the filling batch's complete records and
- * returns 1 when enough of them are not sealed yet to be worth waking
- * it. wal_seal_ahead (the sealer thread) seals them, in order, and
- * returns when it has caught up; the loop and the flusher, taking a
- * batch from it, wait only for the record it is sealing. A batch detached
- * with a long tail not sealed (wal_batch_split) it finishes first, while
- * the flusher writes the part before.
+ * Stamping ahead. Stamping a batch (encrypting its records, setting
+ * their CRCs) otherwise runs on the flusher, in series with the write.
+ * While a batch is out, another thread can stamp the filling batch's
+ * records as they come, so that the flusher finds them done.
+ * wal_stamp_wanted (loop thread) lets the stamper at the filling batch's
+ * complete records and returns 1 when enough of them are not stamped yet
+ * to be worth waking it. wal_stamp_ahead (the stamper thread) stamps
+ * them, in order, and returns when it has caught up; the loop and the
+ * flusher, taking a batch from it, wait only for the record it is
+ * stamping. A batch detached with a long tail not stamped
+ * (wal_batch_split) it finishes first, while the flusher writes the part
+ * before.
  */
-int		 wal_seal_wanted(struct wal *);
-void		 wal_seal_ahead(struct wal *);
+int		 wal_stamp_wanted(struct wal *);
+void		 wal_stamp_ahead(struct wal *);
 /* Highest LSN in the batch (0 if it has no record). */
 uint64_t	 wal_batch_last_lsn(const struct wal_batch *);
 /* 1 when writing the batch is one pwrite and one fdatasync: it neither
    begins nor ends a segment. */
 int		 wal_batch_plain(const struct wal_batch *);
-/* 1 when the sealer is to finish sealing the batch (just detached) while
-   the flusher writes the part it has sealed: the sealer must be woken. */
+/* 1 when the stamper is to finish stamping the batch (just detached)
+   while the flusher writes the part it has stamped: the stamper must be
+   woken. */
 int		 wal_batch_split(const struct wal_batch *);
 
 /* Makes sure a spare segment is ready (see enum wal_spare_mode and

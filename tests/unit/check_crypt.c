@@ -4,8 +4,8 @@
  * rotation, an empty segment taking a new key, no (key, nonce) pair used
  * twice after a torn tail or a restored backup, tampering and moved
  * records detected, wrong and missing keys refused; batches sealed in
- * parts by a sealer thread ahead of the flusher, a batch written in two
- * parts while the sealer finishes it, and encryption failing.
+ * parts by a stamper thread ahead of the flusher, a batch written in two
+ * parts while the stamper finishes it, and encryption failing.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -1037,12 +1037,12 @@ START_TEST(test_plain_then_encrypted)
 END_TEST
 
 /*
- * Sealing ahead (wal_seal_wanted, wal_seal_ahead) with a batch out, as
+ * Stamping ahead (wal_stamp_wanted, wal_stamp_ahead) with a batch out, as
  * the daemon does it: the filling batch is sealed in parts, by the
- * sealer and then by the flusher, while its buffer grows (max_record
+ * stamper and then by the flusher, while its buffer grows (max_record
  * 4 KiB: 64 KiB buffers at first) and segments roll over (the footer's
  * data CRC is put together from the batches' own). threaded: a real
- * sealer thread runs beside; otherwise the test seals at chosen points.
+ * stamper thread runs beside; otherwise the test seals at chosen points.
  */
 struct ahead_ctx {
 	struct wal	*w;
@@ -1050,12 +1050,12 @@ struct ahead_ctx {
 };
 
 static void *
-ahead_sealer(void *arg)
+ahead_stamper(void *arg)
 {
 	struct ahead_ctx	*c = arg;
 
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-		wal_seal_ahead(c->w);
+		wal_stamp_ahead(c->w);
 		usleep(20);
 	}
 	return (NULL);
@@ -1130,7 +1130,7 @@ ahead_run(struct keyring *kr, int threaded, enum wal_direct direct)
 	c.w = w;
 	c.stop = 0;
 	if (threaded)
-		ck_assert_int_eq(pthread_create(&t, NULL, ahead_sealer, &c), 0);
+		ck_assert_int_eq(pthread_create(&t, NULL, ahead_stamper, &c), 0);
 	srandom(threaded ? 11 : 12);
 	while (n < 4000) {
 		wal_stats(w, &st);
@@ -1151,11 +1151,11 @@ ahead_run(struct keyring *kr, int threaded, enum wal_direct direct)
 		}
 		ck_assert_int_eq(rc, WAL_OK);
 		n++;
-		/* The loop publishes after each read; the sealer, here,
+		/* The loop publishes after each read; the stamper, here,
 		   at random points. */
-		(void)wal_seal_wanted(w);
+		(void)wal_stamp_wanted(w);
 		if (!threaded && random() % 16 == 0)
-			wal_seal_ahead(w);
+			wal_stamp_ahead(w);
 		/* The flusher finishes at random points too. */
 		if (random() % 150 == 0) {
 			ahead_finish(w, &out);
@@ -1170,18 +1170,18 @@ ahead_run(struct keyring *kr, int threaded, enum wal_direct direct)
 	wal_stats(w, &st);
 	ck_assert_uint_gt(st.segments, 3);
 	ck_assert_int_eq(st.direct_io, direct == WAL_DIRECT_ON);
-	/* Sealed in parts: some by the sealer, the rest by the flusher (a
+	/* Sealed in parts: some by the stamper, the rest by the flusher (a
 	   real thread may do any share). */
 	if (!threaded) {
-		ck_assert_uint_gt(st.sealed_ahead, 0);
-		ck_assert_uint_lt(st.sealed_ahead, st.bytes_written);
+		ck_assert_uint_gt(st.stamped_ahead, 0);
+		ck_assert_uint_lt(st.stamped_ahead, st.bytes_written);
 	}
 	wal_close(w);
 
 	ahead_check(dir, kr, 4000);
 }
 
-START_TEST(test_seal_ahead)
+START_TEST(test_stamp_ahead)
 {
 	struct keyring	*kr = crypt_ring(K1);
 
@@ -1196,9 +1196,9 @@ END_TEST
 
 /*
  * A split batch (wal_flush_begin): one handed to the flusher with a long
- * tail the sealer has not reached. The flusher writes the sealed part
- * while the sealer seals the tail, then writes the tail. The pwrite hook
- * plays the sealer during the first write, and fails the second when
+ * tail the stamper has not reached. The flusher writes the sealed part
+ * while the stamper seals the tail, then writes the tail. The pwrite hook
+ * plays the stamper during the first write, and fails the second when
  * asked.
  */
 static struct {
@@ -1219,7 +1219,7 @@ split_pwrite(int fd, const void *buf, size_t n, off_t off)
 		split.off[i] = off;
 	}
 	if (i == 0)
-		wal_seal_ahead(split.w);	/* the sealer, meanwhile */
+		wal_stamp_ahead(split.w);	/* the stamper, meanwhile */
 	if (i == 1 && split.fail_second) {
 		errno = EIO;
 		return (-1);
@@ -1240,11 +1240,11 @@ split_run(struct keyring *kr, enum wal_direct direct, int fail_second)
 	w = ahead_open(dir, kr, direct);
 	/* About 375 KB published and sealed, then 150 KB more. */
 	crypt_append_upto(w, 250);
-	(void)wal_seal_wanted(w);
-	wal_seal_ahead(w);
+	(void)wal_stamp_wanted(w);
+	wal_stamp_ahead(w);
 	crypt_append_upto(w, 350);
 	wal_stats(w, &st);
-	n = st.sealed_ahead;
+	n = st.stamped_ahead;
 	ck_assert_uint_gt(n, 256u << 10);
 
 	ck_assert_ptr_nonnull(b = wal_flush_begin(w));
@@ -1261,10 +1261,10 @@ split_run(struct keyring *kr, enum wal_direct direct, int fail_second)
 	if (kr == NULL) {
 		ck_assert_int_eq(r, 0);
 		ck_assert_int_eq(split.calls, 1);
-		ck_assert_uint_eq(st.sealed_ahead, n);
+		ck_assert_uint_eq(st.stamped_ahead, n);
 		goto check;
 	}
-	/* The sealed part first, from the batch's first block; the sealer
+	/* The sealed part first, from the batch's first block; the stamper
 	   sealed the rest meanwhile; then the rest, right after it. */
 	ck_assert_int_eq(split.calls, 2);
 	ck_assert_uint_ge(split.len[0], n - (direct == WAL_DIRECT_ON ?
@@ -1294,13 +1294,13 @@ split_run(struct keyring *kr, enum wal_direct direct, int fail_second)
 	}
 	ck_assert_int_eq(r, 0);
 	ck_assert_uint_eq(st.durable_lsn, 350);
-	ck_assert_uint_eq(st.sealed_ahead, st.bytes_written);
+	ck_assert_uint_eq(st.stamped_ahead, st.bytes_written);
 check:
 	wal_close(w);
 	ahead_check(dir, kr, 350);
 }
 
-START_TEST(test_seal_split)
+START_TEST(test_stamp_split)
 {
 	struct keyring	*kr = crypt_ring(K1);
 
@@ -1313,27 +1313,27 @@ START_TEST(test_seal_split)
 END_TEST
 
 /*
- * Encryption failing on the record of one LSN: keyring_seal is wrapped at
- * link time (-Wl,--wrap=keyring_seal, Makefile), so wal.c's calls come
- * here. Whether the sealer meets the failure ahead of the flusher or the
+ * Encryption failing on the record of one LSN: keyring_encrypt is wrapped at
+ * link time (-Wl,--wrap=keyring_encrypt, Makefile), so wal-stamp.c's calls come
+ * here. Whether the stamper meets the failure ahead of the flusher or the
  * flusher meets it, the flush fails with a cause naming the LSN, the log
  * latches, nothing of the batch is acknowledged, and what was synced
  * before recovers whole.
  */
 static uint64_t	seal_fail_lsn;		/* 0: none fails */
 
-int	__real_keyring_seal(struct keyring_ctx *, const unsigned char *,
+int	__real_keyring_encrypt(struct keyring_ctx *, const unsigned char *,
 	    const void *, uint32_t, unsigned char *);
-int	__wrap_keyring_seal(struct keyring_ctx *, const unsigned char *,
+int	__wrap_keyring_encrypt(struct keyring_ctx *, const unsigned char *,
 	    const void *, uint32_t, unsigned char *);
 
 int
-__wrap_keyring_seal(struct keyring_ctx *c, const unsigned char *hdr,
+__wrap_keyring_encrypt(struct keyring_ctx *c, const unsigned char *hdr,
     const void *in, uint32_t len, unsigned char *out)
 {
 	if (seal_fail_lsn != 0 && seg_get64(hdr + 24) == seal_fail_lsn)
 		return (-1);
-	return (__real_keyring_seal(c, hdr, in, len, out));
+	return (__real_keyring_encrypt(c, hdr, in, len, out));
 }
 
 static void
@@ -1352,12 +1352,12 @@ seal_fail_run(struct keyring *kr, int ahead)
 	seal_fail_lsn = 25;
 	crypt_append_upto(w, 30);
 	if (ahead) {
-		(void)wal_seal_wanted(w);
-		wal_seal_ahead(w);
+		(void)wal_stamp_wanted(w);
+		wal_stamp_ahead(w);
 		wal_stats(w, &st);
 		/* It sealed 21 to 24, then stopped at 25. Its failure
 		   alone must fail the flush, which would seal 25 fine. */
-		ck_assert_uint_gt(st.sealed_ahead, 0);
+		ck_assert_uint_gt(st.stamped_ahead, 0);
 		seal_fail_lsn = 0;
 	}
 	ck_assert_ptr_nonnull(b = wal_flush_begin(w));
@@ -1378,7 +1378,7 @@ seal_fail_run(struct keyring *kr, int ahead)
 	ahead_check(dir, kr, 20);
 }
 
-START_TEST(test_seal_fails)
+START_TEST(test_stamp_fails)
 {
 	struct keyring	*kr = crypt_ring(K1);
 
@@ -1404,9 +1404,9 @@ crypt_suite(void)
 	tcase_add_test(tc, test_swap_between_segments);
 	tcase_add_test(tc, test_wrong_or_missing_key);
 	tcase_add_test(tc, test_plain_then_encrypted);
-	tcase_add_test(tc, test_seal_ahead);
-	tcase_add_test(tc, test_seal_split);
-	tcase_add_test(tc, test_seal_fails);
+	tcase_add_test(tc, test_stamp_ahead);
+	tcase_add_test(tc, test_stamp_split);
+	tcase_add_test(tc, test_stamp_fails);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -277,7 +277,7 @@ START_TEST(test_vector)
 	check_keyring_hex(keyring_ctx_check(e), KEYRING_CHECK_LEN, hex);
 	ck_assert_str_eq(hex, vec_check);
 	check_keyring_vec_hdr(hdr);
-	ck_assert_int_eq(keyring_seal(e, hdr, pt, 17, out), 0);
+	ck_assert_int_eq(keyring_encrypt(e, hdr, pt, 17, out), 0);
 	check_keyring_hex(out, 17 + KEYRING_TAG_LEN, hex);
 	ck_assert_str_eq(hex, vec_ct);
 
@@ -285,31 +285,31 @@ START_TEST(test_vector)
 	ck_assert_int_eq(keyring_ctx_key(d, kr, 9, vec_salt, vec_segid, 1000,
 	    &cause), 0);
 	seg_put32(hdr + 20, 0x12345678);
-	ck_assert_int_eq(keyring_open(d, hdr, out, 33, back), 0);
+	ck_assert_int_eq(keyring_decrypt(d, hdr, out, 33, back), 0);
 	ck_assert_int_eq(memcmp(back, pt, 17), 0);
 	hdr[8] ^= 1;			/* type */
-	ck_assert_int_eq(keyring_open(d, hdr, out, 33, back), -1);
+	ck_assert_int_eq(keyring_decrypt(d, hdr, out, 33, back), -1);
 	hdr[8] ^= 1;
 	hdr[33] ^= 1;			/* batch LSN */
-	ck_assert_int_eq(keyring_open(d, hdr, out, 33, back), -1);
+	ck_assert_int_eq(keyring_decrypt(d, hdr, out, 33, back), -1);
 	hdr[33] ^= 1;
 	out[3] ^= 0x80;			/* ciphertext */
-	ck_assert_int_eq(keyring_open(d, hdr, out, 33, back), -1);
+	ck_assert_int_eq(keyring_decrypt(d, hdr, out, 33, back), -1);
 	out[3] ^= 0x80;
 	out[30] ^= 1;			/* tag */
-	ck_assert_int_eq(keyring_open(d, hdr, out, 33, back), -1);
+	ck_assert_int_eq(keyring_decrypt(d, hdr, out, 33, back), -1);
 	out[30] ^= 1;
-	ck_assert_int_eq(keyring_open(d, hdr, out, 33, back), 0);
+	ck_assert_int_eq(keyring_decrypt(d, hdr, out, 33, back), 0);
 	/* Another segment (first LSN, id) or key id: another data key. */
 	ck_assert_int_eq(keyring_ctx_key(d, kr, 9, vec_salt, vec_segid, 1001,
 	    &cause), 0);
-	ck_assert_int_eq(keyring_open(d, hdr, out, 33, back), -1);
+	ck_assert_int_eq(keyring_decrypt(d, hdr, out, 33, back), -1);
 	ck_assert_int_eq(keyring_ctx_key(d, kr, 8, vec_salt, vec_segid, 1000,
 	    &cause), -1);
 	ck_assert_str_eq(cause, "the key ring has no key id 8");
 	free(cause);
 	/* Too short for a tag. */
-	ck_assert_int_eq(keyring_open(d, hdr, out, 15, back), -1);
+	ck_assert_int_eq(keyring_decrypt(d, hdr, out, 15, back), -1);
 
 	keyring_ctx_free(e);
 	keyring_ctx_free(d);
