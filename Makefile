@@ -28,7 +28,7 @@ B	:= build-planted
 CFLAGS	+= -DWALD_PLANT_EARLY_ACK
 endif
 
-PKGS	 = libevent yaml-0.1 libcrypto
+PKGS	 = libevent yaml-0.1 libcrypto libnats
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -40,13 +40,15 @@ ENGINE_SRC = engine/wal.c engine/wal-io.c engine/wal-batch.c engine/wal-stamp.c 
 	     engine/wal-reader.c engine/wal-verify.c engine/keyring.c \
 	     common/cause.c
 PROTO_SRC  = proto/frame.c
+# Replication's message layout (docs/REPLICATION.md): walld and walctl.
+REPL_SRC   = repl/replmsg.c
 # walld itself, beyond the engine.
-DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c daemon/notify.c \
+DAEMON_SRC = $(REPL_SRC) daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c daemon/notify.c \
 	     daemon/access.c proto/metrics.c daemon/archive.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c
 # walctl shares metrics.c with walld: one table of metric names.
-WALCTL_SRC = client/walctl.c proto/metrics.c
+WALCTL_SRC = client/walctl.c proto/metrics.c $(REPL_SRC)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -71,15 +73,17 @@ deps:
 	@sh tools/deps.sh
 
 # Each folder sees only the headers of the layers below it: engine/ its
-# own, proto/ its own, client/ proto/ and the engine (walctl's offline
-# tools), daemon/ all three; common/ (cause.h) is below them all. Tests
-# and benchmarks see everything.
+# own, proto/ its own, repl/ (records as NATS messages) the engine,
+# client/ proto/, the engine and repl/ (walctl's offline tools), daemon/
+# all four; common/ (cause.h) is below them all. Tests and benchmarks see
+# everything.
 INC_common = -Icommon
 INC_engine = -Iengine -Icommon
 INC_proto  = -Iproto -Icommon
-INC_client = -Iclient -Iproto -Iengine -Icommon
-INC_daemon = -Idaemon -Iproto -Iengine -Icommon
-INC_ALL	   = -Idaemon -Iproto -Iengine -Iclient -Icommon
+INC_repl   = -Irepl -Iengine -Icommon
+INC_client = -Iclient -Iproto -Iengine -Irepl -Icommon
+INC_daemon = -Idaemon -Iproto -Iengine -Irepl -Icommon
+INC_ALL	   = -Idaemon -Iproto -Iengine -Irepl -Iclient -Icommon
 inc = $(or $(INC_$(firstword $(subst /, ,$(1)))),$(INC_ALL))
 
 $(B)/obj/%.o: %.c

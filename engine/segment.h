@@ -46,6 +46,9 @@
 #define LOCK_NAME		"LOCK"
 #define ARCHIVED_NAME		"ARCHIVED"	/* walld's archive position */
 #define ARCHIVED_TMP_NAME	"ARCHIVED.tmp"
+#define REPLICA_NAME		"REPLICA"	/* the log's identity for
+						   replication (repl/) */
+#define REPLICA_TMP_NAME	"REPLICA.tmp"
 #define IO_ALIGN		4096
 #define SCAN_CHUNK		(1u << 20)
 

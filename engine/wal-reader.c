@@ -43,6 +43,8 @@ struct wal_reader {
 					   bytes follow its last record */
 	int		 durable;	/* every LSN up to a limit exists
 					   (wal_reader_durable) */
+	int		 raw;		/* wal_reader_raw */
+	struct wal_segmeta meta;	/* the current segment's */
 
 	unsigned char	*buf;
 	size_t		 cap;
@@ -127,7 +129,13 @@ wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 	}
 	r->seed = h.seed;
 	r->reused = (h.flags & SEG_F_REUSED) != 0;
-	if (keyring_ctx_segment(r->ctx, r->ring, &h, &c2) != 0) {
+	r->meta.first_lsn = h.first_lsn;
+	r->meta.ctime_ns = h.ctime_ns;
+	r->meta.key_id = h.key_id;
+	memcpy(r->meta.id, h.id, sizeof r->meta.id);
+	memcpy(r->meta.salt, h.salt, sizeof r->meta.salt);
+	memcpy(r->meta.check, h.check, sizeof r->meta.check);
+	if (!r->raw && keyring_ctx_segment(r->ctx, r->ring, &h, &c2) != 0) {
 		wal_reader_damage(r, cause, c2 != NULL ? c2 : "no key");
 		free(c2);
 		return (-1);
@@ -286,7 +294,7 @@ wal_reader_decrypt(struct wal_reader *r, const unsigned char *p,
 		r->plain = nb;
 		r->plain_cap = need;
 	}
-	if (keyring_open(r->ctx, p, p + REC_HDR_SIZE, len, r->plain) != 0) {
+	if (keyring_decrypt(r->ctx, p, p + REC_HDR_SIZE, len, r->plain) != 0) {
 		wal_reader_damage(r, cause, "record fails authentication "
 		    "(altered, moved from elsewhere, or not written under "
 		    "this key)");
@@ -307,18 +315,10 @@ wal_reader_set_keyring(struct wal_reader *r, struct keyring *kr)
 	keyring_free(old);
 }
 
-/* Positions at the first record with LSN >= from (0: the first LSN). */
-struct wal_reader *
-wal_reader_open(const char *dir, uint64_t from, const struct wal_filter *f,
-    char **cause)
-{
-	return (wal_reader_open_keys(dir, from, f, NULL, cause));
-}
-
-/* The same, decrypting with a key ring; see wal.h. */
-struct wal_reader *
-wal_reader_open_keys(const char *dir, uint64_t from,
-    const struct wal_filter *f, struct keyring *kr, char **cause)
+/* Opens a reader; raw: payloads as stored, no key ring. */
+static struct wal_reader *
+wal_reader_open_mode(const char *dir, uint64_t from,
+    const struct wal_filter *f, struct keyring *kr, int raw, char **cause)
 {
 	struct wal_reader	*r;
 	struct seg_ent		*ents = NULL;
@@ -331,6 +331,7 @@ wal_reader_open_keys(const char *dir, uint64_t from,
 		return (NULL);
 	}
 	r->fd = r->dirfd = -1;
+	r->raw = raw;
 	r->ring = keyring_hold(kr);
 	if ((r->ctx = keyring_ctx_create(0)) == NULL) {
 		cause_set(cause, "%s: %s", dir, strerror(ENOMEM));
@@ -375,6 +376,30 @@ fail:
 	free(ents);
 	wal_reader_close(r);
 	return (NULL);
+}
+
+/* Positions at the first record with LSN >= from (0: the first LSN). */
+struct wal_reader *
+wal_reader_open(const char *dir, uint64_t from, const struct wal_filter *f,
+    char **cause)
+{
+	return (wal_reader_open_keys(dir, from, f, NULL, cause));
+}
+
+/* The same, decrypting with a key ring; see wal-reader.h. */
+struct wal_reader *
+wal_reader_open_keys(const char *dir, uint64_t from,
+    const struct wal_filter *f, struct keyring *kr, char **cause)
+{
+	return (wal_reader_open_mode(dir, from, f, kr, 0, cause));
+}
+
+/* The payloads as stored; see wal-reader.h. */
+struct wal_reader *
+wal_reader_open_raw(const char *dir, uint64_t from,
+    const struct wal_filter *f, char **cause)
+{
+	return (wal_reader_open_mode(dir, from, f, NULL, 1, cause));
 }
 
 /* The limits this reader is given are LSNs that exist; see wal.h. */
@@ -554,7 +579,9 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 		rec->vshard = h.vshard;
 		rec->len = h.len;
 		rec->payload = p + REC_HDR_SIZE;
-		if (keyring_ctx_keyed(r->ctx) &&
+		rec->batch_lsn = h.batch_lsn;
+		rec->seg = &r->meta;
+		if (!r->raw && keyring_ctx_keyed(r->ctx) &&
 		    wal_reader_decrypt(r, p, h.len, rec, cause) != 0)
 			return (-1);
 		r->off += rs;

@@ -19,13 +19,28 @@ struct wal_filter {
 	unsigned	has_tenant:1, has_vshard:1, has_type:1;
 };
 
+/* What a record's segment header says that a copy of the record elsewhere
+   needs: to decrypt it (key id, salt, id, first LSN) and to rebuild the
+   segment byte for byte (FORMAT.md section 3). */
+struct wal_segmeta {
+	uint64_t	first_lsn;
+	uint64_t	ctime_ns;
+	uint32_t	key_id;		/* 0: not encrypted */
+	uint8_t		id[16];
+	uint8_t		salt[32];
+	uint8_t		check[16];
+};
+
 struct wal_record {
 	uint64_t	 lsn;
 	uint16_t	 type;
 	uint32_t	 tenant;
 	uint16_t	 vshard;
-	uint32_t	 len;		/* of the payload (decrypted) */
+	uint32_t	 len;		/* of the payload (decrypted, or as
+					   stored by a raw reader) */
 	const void	*payload;	/* valid until the next call on the reader */
+	uint64_t	 batch_lsn;	/* first LSN of the flush that wrote it */
+	const struct wal_segmeta *seg;	/* its segment's; valid as payload */
 };
 
 struct wal_reader;
@@ -36,6 +51,11 @@ struct wal_reader *wal_reader_open(const char *dir, uint64_t from,
    segment is an error). The reader takes a reference. */
 struct wal_reader *wal_reader_open_keys(const char *dir, uint64_t from,
 		    const struct wal_filter *, struct keyring *, char **cause);
+/* A raw reader: payloads as stored (an encrypted record's ciphertext and
+   tag, not authenticated), and no key ring needed. For copies of the log
+   that keep it encrypted (replication). */
+struct wal_reader *wal_reader_open_raw(const char *dir, uint64_t from,
+		    const struct wal_filter *, char **cause);
 /* Gives a reader a new key ring, for the segments it opens from now on. */
 void		 wal_reader_set_keyring(struct wal_reader *, struct keyring *);
 /* 1 and *rec for the next matching record with LSN <= limit; 0 when there

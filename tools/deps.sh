@@ -2,6 +2,8 @@
 # Installs the Debian packages walld needs to build and test, when missing:
 # with apt-get when root, otherwise it prints the exact command and fails.
 pkgs="build-essential pkg-config libevent-dev libssl-dev libyaml-dev check"
+# Replication into NATS JetStream: the C client (docs/REPLICATION.md).
+pkgs="$pkgs libnats-dev"
 # The systemd and install tests: systemd-analyze, systemd-socket-activate,
 # systemd-sysusers; man(1) for verify's Documentation= check; groff for
 # the man pages; strace for the system call filter.
