@@ -43,3 +43,8 @@ pub use client::{socket_from_env, Client, Pending, ServerInfo, DEFAULT_SOCKET, S
 pub use error::{Error, Result};
 pub use read::{Filter, Reader, Record};
 pub use stats::{State, Stats};
+
+/// The examples of README.md, compiled (not run) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
