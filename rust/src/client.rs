@@ -648,10 +648,12 @@ impl Client {
         }
     }
 
-    /// Reads the records from LSN `from` (0 or 1: the start of the log) to
-    /// the end of the log as it is when the read gets there, in LSN order,
-    /// that pass `filter`. Only durable records are read. Iterate over the
-    /// [`Reader`]; other requests may be made on this client meanwhile.
+    /// Reads the records from LSN `from` to the end of the log as it is
+    /// when the read gets there, in LSN order, that pass `filter`. `from`
+    /// 0 starts wherever the log starts; an LSN below the log's first
+    /// (truncated away, even 1) ends the read with [`Error::Range`]. Only
+    /// durable records are read. Iterate over the [`Reader`]; other
+    /// requests may be made on this client meanwhile.
     pub fn read(&self, from: u64, filter: Filter) -> Result<Reader<'_>> {
         self.read_range(from, None, filter, false)
     }

@@ -371,6 +371,19 @@ fn follow_reads_new_records_as_they_come() {
     assert_eq!(f.next_lsn().map(|n| n > lsn), Some(true));
     drop(f);
 
+    // From above the end: nothing yet, then only from that LSN on; a
+    // plain read from there ends at once.
+    let end = reader.stats().unwrap().next_lsn;
+    let mut ahead = reader.read(end + 2, Filter::all()).unwrap();
+    assert!(ahead.next().is_none());
+    assert_eq!(ahead.next_lsn(), Some(end + 2));
+    let mut f = reader.follow(end + 2, Filter::all()).unwrap();
+    for i in 0..3u64 {
+        assert_eq!(writer.append(4, 9, 9, b"ahead").unwrap(), end + i);
+    }
+    assert_eq!(f.next_timeout(Duration::from_secs(10)).unwrap().unwrap().lsn, end + 2);
+    drop(f);
+
     // A follow read dropped midway is cancelled; the connection goes on.
     let g = reader.follow(0, Filter::all()).unwrap();
     drop(g);
