@@ -14,6 +14,9 @@ pkgs="$pkgs fiu-utils libfiu-dev e2fsprogs"
 # The fuzz targets (tests/fuzz/): clang, with libFuzzer and the sanitizer
 # runtimes; the access tests: setpriv (util-linux), useradd (passwd).
 pkgs="$pkgs clang libclang-rt-14-dev util-linux passwd"
+# The Rust client (rust/, tests/integ/client_rust.sh): Debian's cargo and
+# rustc (rustdoc comes with rustc).
+pkgs="$pkgs cargo rustc"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

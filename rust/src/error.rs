@@ -1,0 +1,218 @@
+//! The error type: one variant per error code of the protocol, and the
+//! client's own failures.
+
+use std::fmt;
+use std::io;
+
+/// What can go wrong with a request to walld.
+///
+/// The variants named after a protocol error code carry walld's message
+/// (for a human; it may be empty). Of the rest, two say something about
+/// what walld did with a request:
+///
+/// - [`Error::OutcomeUnknown`]: the request was sent, and the connection
+///   was lost before its reply came. For an append, the record may or may
+///   not be durable; check with a read before appending it again.
+/// - [`Error::Closed`]: the connection was already gone; nothing was sent,
+///   and it is safe to retry on a new connection.
+#[derive(Debug)]
+pub enum Error {
+    /// `BAD_REQUEST` (code 1): walld found the request malformed or out of
+    /// order, a bug in the caller or in this crate; nothing was done and
+    /// walld closes the connection. Also returned without asking walld for
+    /// arguments the protocol forbids (a read whose end is below its start).
+    BadRequest(String),
+    /// `TOO_LARGE` (code 2): the payload is above walld's `max_record`.
+    /// Nothing was written; do not retry it as it is. The client checks the
+    /// size itself before sending, so this comes without a round trip.
+    TooLarge(String),
+    /// `NOT_PERMITTED` (code 3): walld's access list does not let this
+    /// process do this (for this tenant). Nothing was done; the connection
+    /// stays usable.
+    NotPermitted(String),
+    /// `SEALED` (code 4): the log is sealed. Nothing was written, and no
+    /// append will ever succeed again on this log.
+    Sealed(String),
+    /// `NO_SPACE` (code 5): no space for a new segment. Nothing was
+    /// written; safe to retry later.
+    NoSpace(String),
+    /// `IO` (code 6): a write or fsync of walld's failed. The outcome is
+    /// unknown (the record may or may not be on disk after a restart), and
+    /// walld refuses every later append until it is restarted.
+    WalIo(String),
+    /// `SHUTTING_DOWN` (code 7): walld is stopping. Nothing was written;
+    /// safe to retry once it is back.
+    ShuttingDown(String),
+    /// `VERSION` (code 8): walld and this client have no protocol version
+    /// in common.
+    Version(String),
+    /// `RANGE` (code 9): an LSN out of range, e.g. a read from below the
+    /// log's first LSN (truncated away).
+    Range(String),
+    /// `BUSY` (code 10): a limit was reached (too many connections, too
+    /// many reads streaming on one connection). Nothing was written; safe
+    /// to retry.
+    Busy(String),
+    /// `INTERNAL` (code 11), or an error code this client does not know:
+    /// a bug in walld. For an append, treat the outcome as unknown.
+    Internal(String),
+    /// The request was sent and the connection was lost (walld died or
+    /// closed it, or sent something this client could not make sense of)
+    /// before its reply arrived. The request may or may not have taken
+    /// effect. The text says why the connection was lost.
+    OutcomeUnknown(String),
+    /// The connection was closed before this request: nothing was sent.
+    /// The text says why it was closed. Connect again to go on. Also
+    /// returned by `connect` when walld closed the connection during the
+    /// HELLO exchange without saying why.
+    Closed(String),
+    /// No reply within the client's timeout
+    /// ([`Client::set_timeout`](crate::Client::set_timeout)). The request
+    /// may still be carried out by walld (for an append: outcome unknown);
+    /// its reply, if it comes, is discarded, and the connection stays
+    /// usable.
+    Timeout,
+    /// walld broke the protocol while connecting (an answer to HELLO that
+    /// makes no sense). Once connected, a broken frame from walld closes
+    /// the connection, and requests in flight get
+    /// [`Error::OutcomeUnknown`] with the reason.
+    Protocol(String),
+    /// A local I/O error: connecting failed (no such socket, permission
+    /// denied, walld not running), or the socket failed before a request
+    /// was sent.
+    Io(io::Error),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The error for an ERROR frame with `code` and `message`.
+    pub(crate) fn from_wire(code: u16, message: String) -> Error {
+        match code {
+            1 => Error::BadRequest(message),
+            2 => Error::TooLarge(message),
+            3 => Error::NotPermitted(message),
+            4 => Error::Sealed(message),
+            5 => Error::NoSpace(message),
+            6 => Error::WalIo(message),
+            7 => Error::ShuttingDown(message),
+            8 => Error::Version(message),
+            9 => Error::Range(message),
+            10 => Error::Busy(message),
+            11 => Error::Internal(message),
+            _ => Error::Internal(format!("unknown error code {}: {}", code, message)),
+        }
+    }
+
+    /// The protocol's error code for the variants that have one
+    /// (`BAD_REQUEST` = 1 ... `INTERNAL` = 11), `None` for the others.
+    /// An unknown code from walld is reported as 11, `INTERNAL`.
+    pub fn code(&self) -> Option<u16> {
+        Some(match self {
+            Error::BadRequest(_) => 1,
+            Error::TooLarge(_) => 2,
+            Error::NotPermitted(_) => 3,
+            Error::Sealed(_) => 4,
+            Error::NoSpace(_) => 5,
+            Error::WalIo(_) => 6,
+            Error::ShuttingDown(_) => 7,
+            Error::Version(_) => 8,
+            Error::Range(_) => 9,
+            Error::Busy(_) => 10,
+            Error::Internal(_) => 11,
+            _ => return None,
+        })
+    }
+
+    /// True when the request certainly had no effect and the same request
+    /// may be sent again (on a new connection for [`Error::Closed`]):
+    /// `NO_SPACE`, `SHUTTING_DOWN`, `BUSY`, and a connection that was
+    /// already closed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::NoSpace(_) | Error::ShuttingDown(_) | Error::Busy(_) | Error::Closed(_)
+        )
+    }
+
+    /// True when a request that changes the log (append, seal, rotate,
+    /// truncate) may or may not have taken effect: the connection was
+    /// lost with it in flight, walld's write failed (`IO`), walld had a
+    /// bug (`INTERNAL`), or no reply came in time.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Error::OutcomeUnknown(_) | Error::WalIo(_) | Error::Internal(_) | Error::Timeout
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (what, msg) = match self {
+            Error::BadRequest(m) => ("bad request", m),
+            Error::TooLarge(m) => ("too large", m),
+            Error::NotPermitted(m) => ("not permitted", m),
+            Error::Sealed(m) => ("sealed", m),
+            Error::NoSpace(m) => ("no space", m),
+            Error::WalIo(m) => ("walld I/O error, outcome unknown", m),
+            Error::ShuttingDown(m) => ("walld is shutting down", m),
+            Error::Version(m) => ("no common protocol version", m),
+            Error::Range(m) => ("out of range", m),
+            Error::Busy(m) => ("busy", m),
+            Error::Internal(m) => ("walld internal error", m),
+            Error::OutcomeUnknown(m) => ("connection lost, outcome unknown", m),
+            Error::Closed(m) => ("connection closed, nothing sent", m),
+            Error::Timeout => return f.write_str("no reply from walld within the timeout"),
+            Error::Protocol(m) => ("protocol error", m),
+            Error::Io(e) => return write!(f, "I/O error: {}", e),
+        };
+        if msg.is_empty() {
+            f.write_str(what)
+        } else {
+            write!(f, "{}: {}", what, msg)
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_maps_back_to_itself() {
+        for code in 1..=11u16 {
+            assert_eq!(Error::from_wire(code, String::new()).code(), Some(code));
+        }
+        let e = Error::from_wire(99, "what".to_string());
+        assert!(matches!(e, Error::Internal(_)));
+        assert_eq!(e.to_string(), "walld internal error: unknown error code 99: what");
+    }
+
+    #[test]
+    fn outcome_unknown_is_neither_retryable_nor_a_code() {
+        let e = Error::OutcomeUnknown("walld closed the connection".into());
+        assert!(e.is_outcome_unknown());
+        assert!(!e.is_retryable());
+        assert_eq!(e.code(), None);
+        assert!(Error::Closed(String::new()).is_retryable());
+        assert!(!Error::Closed(String::new()).is_outcome_unknown());
+        assert!(Error::Sealed(String::new()).to_string().starts_with("sealed"));
+    }
+}

@@ -1,0 +1,50 @@
+//! A client for walld, the write-ahead-log daemon, speaking its wire
+//! protocol (proto/PROTOCOL.md, version 1) over its AF_UNIX socket. The
+//! standard library only.
+//!
+//! walld owns a directory of WAL segments and makes appends durable with
+//! group commit; many processes share one log through it. A [`Client`]
+//! is one connection:
+//!
+//! ```no_run
+//! use walld_client::{Client, Filter};
+//!
+//! # fn main() -> walld_client::Result<()> {
+//! let wal = Client::from_env()?; // $WALLD_SOCKET or /run/walld/walld.sock
+//! // record type, tenant, vshard, payload: the LSN, once durable.
+//! let lsn = wal.append(1, 42, 3, b"hello")?;
+//! for rec in wal.read(lsn, Filter::all().tenant(42))? {
+//!     let rec = rec?;
+//!     println!("{} {:?}", rec.lsn, rec.payload);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Requests may be pipelined ([`Client::send_append`],
+//! [`Client::append_many`]): replies are read by a thread of the client
+//! while requests are written, and matched to them by request id.
+//!
+//! Errors are [`Error`]s: one variant per error code of the protocol,
+//! [`Error::OutcomeUnknown`] when the connection was lost with the
+//! request in flight, [`Error::Closed`] when it was lost before, and
+//! [`Error::Io`] for local failures.
+
+#![deny(missing_docs)]
+
+mod client;
+mod conn;
+mod error;
+mod read;
+mod stats;
+mod wire;
+
+pub use client::{socket_from_env, Client, Pending, ServerInfo, DEFAULT_SOCKET, SOCKET_ENV};
+pub use error::{Error, Result};
+pub use read::{Filter, Reader, Record};
+pub use stats::{State, Stats};
+
+/// The examples of README.md, compiled (not run) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;

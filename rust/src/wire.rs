@@ -1,0 +1,273 @@
+//! The wire format of proto/PROTOCOL.md: constants, frame encoding and
+//! header checks. No I/O here.
+
+/// Bytes of a frame header.
+pub(crate) const HDR_LEN: usize = 16;
+/// No frame is ever larger than this (17 MiB), in either direction.
+pub(crate) const MAX_FRAME_HARD: u32 = 17 << 20;
+/// The protocol version this crate speaks (the only one so far).
+pub(crate) const VERSION: u16 = 1;
+/// Bytes of an APPEND body before the payload.
+pub(crate) const APPEND_FIXED: usize = 8;
+/// Bytes of a RECORD body before the payload.
+pub(crate) const RECORD_FIXED: usize = 16;
+
+pub(crate) const OP_HELLO: u8 = 0x01;
+pub(crate) const OP_APPEND: u8 = 0x02;
+pub(crate) const OP_SYNC: u8 = 0x03;
+pub(crate) const OP_SEAL: u8 = 0x04;
+pub(crate) const OP_ROTATE: u8 = 0x05;
+pub(crate) const OP_READ: u8 = 0x06;
+pub(crate) const OP_TRUNCATE: u8 = 0x07;
+pub(crate) const OP_STATS: u8 = 0x08;
+pub(crate) const OP_PING: u8 = 0x09;
+pub(crate) const OP_READ_CANCEL: u8 = 0x0a;
+pub(crate) const REPLY: u8 = 0x80;
+pub(crate) const OP_RECORD: u8 = 0xc0;
+pub(crate) const OP_READ_END: u8 = 0xc1;
+pub(crate) const OP_ERROR: u8 = 0xff;
+
+pub(crate) const F_NOWAIT: u8 = 0x01;
+pub(crate) const F_FOLLOW: u8 = 0x01;
+pub(crate) const F_TENANT: u8 = 0x02;
+pub(crate) const F_VSHARD: u8 = 0x04;
+pub(crate) const F_TYPE: u8 = 0x08;
+
+/// A frame header as read from the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub len: u32,
+    pub op: u8,
+    pub flags: u8,
+    pub id: u64,
+}
+
+pub(crate) fn get16(b: &[u8]) -> u16 {
+    u16::from_le_bytes([b[0], b[1]])
+}
+
+pub(crate) fn get32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+pub(crate) fn get64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
+/// Checks a header the server sent against the rules of PROTOCOL.md §1:
+/// the length between 16 and `max_frame`, the reserved field zero, and no
+/// flags (nothing the server sends carries any). The op itself is checked
+/// by whoever dispatches the frame.
+pub(crate) fn parse_header(b: &[u8; HDR_LEN], max_frame: u32) -> Result<Header, String> {
+    let h = Header {
+        len: get32(&b[0..4]),
+        op: b[4],
+        flags: b[5],
+        id: get64(&b[8..16]),
+    };
+    if (h.len as usize) < HDR_LEN {
+        return Err(format!("frame length {} is below the header's 16 bytes", h.len));
+    }
+    if h.len > max_frame {
+        return Err(format!(
+            "frame length {} is above the limit of {} bytes",
+            h.len, max_frame
+        ));
+    }
+    if get16(&b[6..8]) != 0 {
+        return Err("the reserved header field is not zero".to_string());
+    }
+    if h.flags != 0 {
+        return Err(format!(
+            "flags 0x{:02x} on a frame from the server (op 0x{:02x})",
+            h.flags, h.op
+        ));
+    }
+    Ok(h)
+}
+
+/// Appends the 16-byte header of a frame whose body is `body_len` bytes.
+pub(crate) fn put_header(out: &mut Vec<u8>, op: u8, flags: u8, id: u64, body_len: usize) {
+    let len = (HDR_LEN + body_len) as u32;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.push(op);
+    out.push(flags);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&id.to_le_bytes());
+}
+
+/// A whole HELLO frame asking for versions `VERSION..=VERSION`.
+pub(crate) fn hello(id: u64) -> Vec<u8> {
+    let mut f = Vec::with_capacity(HDR_LEN + 4);
+    put_header(&mut f, OP_HELLO, 0, id, 4);
+    f.extend_from_slice(&VERSION.to_le_bytes());
+    f.extend_from_slice(&VERSION.to_le_bytes());
+    f
+}
+
+/// Appends a whole APPEND frame to `out`.
+pub(crate) fn append(
+    out: &mut Vec<u8>,
+    id: u64,
+    nowait: bool,
+    record_type: u16,
+    tenant_id: u32,
+    vshard_id: u16,
+    payload: &[u8],
+) {
+    let flags = if nowait { F_NOWAIT } else { 0 };
+    out.reserve(HDR_LEN + APPEND_FIXED + payload.len());
+    put_header(out, OP_APPEND, flags, id, APPEND_FIXED + payload.len());
+    out.extend_from_slice(&record_type.to_le_bytes());
+    out.extend_from_slice(&vshard_id.to_le_bytes());
+    out.extend_from_slice(&tenant_id.to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// A whole frame with an empty body (SYNC, SEAL, ROTATE, STATS, PING,
+/// READ_CANCEL).
+pub(crate) fn empty(op: u8, id: u64) -> Vec<u8> {
+    let mut f = Vec::with_capacity(HDR_LEN);
+    put_header(&mut f, op, 0, id, 0);
+    f
+}
+
+/// A whole frame whose body is one u64 (TRUNCATE).
+pub(crate) fn with_u64(op: u8, id: u64, v: u64) -> Vec<u8> {
+    let mut f = Vec::with_capacity(HDR_LEN + 8);
+    put_header(&mut f, op, 0, id, 8);
+    f.extend_from_slice(&v.to_le_bytes());
+    f
+}
+
+/// The fields of a READ request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ReadReq {
+    pub from: u64,
+    pub to: u64,
+    pub follow: bool,
+    pub tenant: Option<u32>,
+    pub vshard: Option<u16>,
+    pub record_type: Option<u16>,
+}
+
+/// A whole READ frame.
+pub(crate) fn read(id: u64, r: &ReadReq) -> Vec<u8> {
+    let mut flags = 0;
+    if r.follow {
+        flags |= F_FOLLOW;
+    }
+    if r.tenant.is_some() {
+        flags |= F_TENANT;
+    }
+    if r.vshard.is_some() {
+        flags |= F_VSHARD;
+    }
+    if r.record_type.is_some() {
+        flags |= F_TYPE;
+    }
+    let mut f = Vec::with_capacity(HDR_LEN + 24);
+    put_header(&mut f, OP_READ, flags, id, 24);
+    f.extend_from_slice(&r.from.to_le_bytes());
+    f.extend_from_slice(&r.to.to_le_bytes());
+    f.extend_from_slice(&r.tenant.unwrap_or(0).to_le_bytes());
+    f.extend_from_slice(&r.vshard.unwrap_or(0).to_le_bytes());
+    f.extend_from_slice(&r.record_type.unwrap_or(0).to_le_bytes());
+    f
+}
+
+/// The name of an op, for messages.
+pub(crate) fn op_name(op: u8) -> &'static str {
+    match op {
+        OP_HELLO => "hello",
+        OP_APPEND => "append",
+        OP_SYNC => "sync",
+        OP_SEAL => "seal",
+        OP_ROTATE => "rotate",
+        OP_READ => "read",
+        OP_TRUNCATE => "truncate",
+        OP_STATS => "stats",
+        OP_PING => "ping",
+        OP_READ_CANCEL => "read-cancel",
+        OP_RECORD => "record",
+        OP_READ_END => "read-end",
+        OP_ERROR => "error",
+        _ if op & REPLY != 0 && op & !REPLY >= OP_HELLO && op & !REPLY <= OP_PING => {
+            "reply"
+        }
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_frame_layout() {
+        let mut f = Vec::new();
+        append(&mut f, 0x0102030405060708, true, 0x1122, 0x33445566, 0x7788, b"xyz");
+        assert_eq!(f.len(), 16 + 8 + 3);
+        assert_eq!(&f[0..4], &27u32.to_le_bytes());
+        assert_eq!(f[4], OP_APPEND);
+        assert_eq!(f[5], F_NOWAIT);
+        assert_eq!(&f[6..8], &[0, 0]);
+        assert_eq!(&f[8..16], &0x0102030405060708u64.to_le_bytes());
+        // type, vshard, tenant: in that order on the wire.
+        assert_eq!(&f[16..18], &0x1122u16.to_le_bytes());
+        assert_eq!(&f[18..20], &0x7788u16.to_le_bytes());
+        assert_eq!(&f[20..24], &0x33445566u32.to_le_bytes());
+        assert_eq!(&f[24..], b"xyz");
+    }
+
+    #[test]
+    fn read_frame_flags_and_fields() {
+        let r = ReadReq {
+            from: 5,
+            to: 9,
+            follow: true,
+            tenant: Some(7),
+            vshard: None,
+            record_type: Some(3),
+        };
+        let f = read(4, &r);
+        assert_eq!(f.len(), 40);
+        assert_eq!(f[4], OP_READ);
+        assert_eq!(f[5], F_FOLLOW | F_TENANT | F_TYPE);
+        assert_eq!(get64(&f[16..]), 5);
+        assert_eq!(get64(&f[24..]), 9);
+        assert_eq!(get32(&f[32..]), 7);
+        assert_eq!(get16(&f[36..]), 0);
+        assert_eq!(get16(&f[38..]), 3);
+    }
+
+    #[test]
+    fn hello_frame() {
+        let f = hello(1);
+        assert_eq!(f, [20, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0]);
+    }
+
+    #[test]
+    fn header_rules() {
+        let mut b = [0u8; 16];
+        b[0] = 24;
+        b[4] = OP_APPEND | REPLY;
+        b[8] = 9;
+        let h = parse_header(&b, 1024).unwrap();
+        assert_eq!((h.len, h.op, h.flags, h.id), (24, 0x82, 0, 9));
+        b[0] = 15;
+        assert!(parse_header(&b, 1024).is_err());
+        b[0] = 0;
+        b[1] = 8; // 2048
+        assert!(parse_header(&b, 1024).is_err());
+        b[1] = 0;
+        b[0] = 16;
+        b[6] = 1;
+        assert!(parse_header(&b, 1024).is_err());
+        b[6] = 0;
+        b[5] = 1;
+        assert!(parse_header(&b, 1024).is_err());
+    }
+}
