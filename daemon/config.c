@@ -46,6 +46,8 @@ enum config_type {
 	CONFIG_DURATION,	/* microseconds, unit required unless 0 */
 	CONFIG_COUNT,		/* plain decimal integer */
 	CONFIG_ENUM,		/* one of the words in names */
+	CONFIG_LIST,		/* a string or a list of strings, kept as
+				   one string, comma-separated; NULL: none */
 };
 
 struct config_name {
@@ -69,6 +71,12 @@ static const struct config_name config_direct_names[] = {
 	{ "auto", WAL_DIRECT_AUTO },
 	{ "on", WAL_DIRECT_ON },
 	{ "off", WAL_DIRECT_OFF },
+	{ NULL, 0 }
+};
+
+static const struct config_name config_ack_names[] = {
+	{ "local", CONFIG_ACK_LOCAL },
+	{ "replicated", CONFIG_ACK_REPLICATED },
 	{ NULL, 0 }
 };
 
@@ -143,6 +151,35 @@ static const struct config_key config_keys[] = {
 
 	{ "encryption", "keyring", CONFIG_NAME, FIELD(keyring),
 	  0, PATH_MAX - 1, NULL, NULL },
+
+	{ "replication", "servers", CONFIG_LIST, FIELD(repl_servers),
+	  0, 4095, NULL, NULL },
+	{ "replication", "stream", CONFIG_PATH, FIELD(repl_stream),
+	  1, 255, "WALLD", NULL },
+	{ "replication", "subject_prefix", CONFIG_PATH,
+	  FIELD(repl_subject_prefix), 1, 127, "walld.log", NULL },
+	{ "replication", "replicas", CONFIG_COUNT, FIELD(repl_replicas),
+	  1, 5, "3", NULL },
+	{ "replication", "ack", CONFIG_ENUM, FIELD(repl_ack),
+	  0, 0, "local", config_ack_names },
+	{ "replication", "publish_window", CONFIG_COUNT, FIELD(repl_window),
+	  1, 65536, "4096", NULL },
+	{ "replication", "timeout", CONFIG_DURATION, FIELD(repl_timeout_us),
+	  10000, 3600 * SECOND, "5s", NULL },
+	{ "replication", "backlog_records", CONFIG_COUNT,
+	  FIELD(repl_backlog_records), 1, 1000000000000ull, "1000000", NULL },
+	{ "replication", "backlog_bytes", CONFIG_SIZE, FIELD(repl_backlog_bytes),
+	  MIB, TIB, "1GiB", NULL },
+	{ "replication", "credentials", CONFIG_NAME, FIELD(repl_creds),
+	  0, PATH_MAX - 1, NULL, NULL },
+	{ "replication", "user", CONFIG_NAME, FIELD(repl_user),
+	  0, 255, NULL, NULL },
+	{ "replication", "password", CONFIG_NAME, FIELD(repl_password),
+	  0, 255, NULL, NULL },
+	{ "replication", "token", CONFIG_NAME, FIELD(repl_token),
+	  0, 255, NULL, NULL },
+	{ "replication", "tls_ca", CONFIG_NAME, FIELD(repl_tls_ca),
+	  0, PATH_MAX - 1, NULL, NULL },
 };
 #define CONFIG_NKEYS	(sizeof config_keys / sizeof config_keys[0])
 
@@ -201,7 +238,8 @@ config_string(struct config *cfg, const struct config_key *k)
 static int
 config_is_string(const struct config_key *k)
 {
-	return (k->type == CONFIG_PATH || k->type == CONFIG_NAME);
+	return (k->type == CONFIG_PATH || k->type == CONFIG_NAME ||
+	    k->type == CONFIG_LIST);
 }
 
 /* Stores a number into a field of 4 or 8 bytes (the table's ranges fit). */
@@ -441,6 +479,7 @@ config_set(struct config *cfg, const struct config_key *k, const char *s,
 		break;
 	case CONFIG_PATH:
 	case CONFIG_NAME:
+	case CONFIG_LIST:
 		break;
 	}
 	if (rc == -2 || v < k->min || v > k->max) {
@@ -647,6 +686,60 @@ config_list(const char *section, char *buf, size_t size)
 		    used == 0 ? "" : ", ");
 }
 
+/*
+ * A CONFIG_LIST value given as a list (its start event in ev): the items,
+ * each a non-empty string without a comma, joined with commas.
+ */
+static int
+config_load_list(struct config_loader *l, const struct config_key *k,
+    yaml_event_t *ev, const char *where)
+{
+	yaml_mark_t	 start = ev->start_mark;
+	char		 buf[4096], why[256];
+	size_t		 used = 0, n;
+	const char	*v;
+	int		 rc = 0;
+
+	yaml_event_delete(ev);
+	for (;;) {
+		if (config_next(l, ev) != 0)
+			return (-1);
+		if (ev->type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(ev);
+			break;
+		}
+		if (ev->type != YAML_SCALAR_EVENT || config_is_null(ev) ||
+		    ev->data.scalar.length == 0) {
+			rc = config_error(l, ev->start_mark, where, "expected a "
+			    "non-empty value in the list, got %s",
+			    config_event_what(ev));
+			yaml_event_delete(ev);
+			return (rc);
+		}
+		v = (const char *)ev->data.scalar.value;
+		n = ev->data.scalar.length;
+		if (memchr(v, ',', n) != NULL || memchr(v, '\0', n) != NULL ||
+		    used + n + 1 >= sizeof buf || used + n + 1 > k->max) {
+			rc = config_error(l, ev->start_mark, where, "%s",
+			    memchr(v, ',', n) != NULL ? "a list item may not "
+			    "contain a comma" : "too long");
+			yaml_event_delete(ev);
+			return (rc);
+		}
+		if (used > 0)
+			buf[used++] = ',';
+		memcpy(buf + used, v, n);
+		used += n;
+		yaml_event_delete(ev);
+	}
+	if (used == 0)
+		return (config_error(l, start, where, "empty list"));
+	free(*config_string(l->cfg, k));
+	if (config_set(l->cfg, k, buf, used, 0, why, sizeof why) != 0)
+		return (config_error(l, start, where, "%s", why));
+	return (0);
+}
+
 /* Reads the keys of one section up to its mapping's end. */
 static int
 config_load_keys(struct config_loader *l, const char *section)
@@ -701,6 +794,12 @@ config_load_keys(struct config_loader *l, const char *section)
 
 		if (config_next(l, &ev) != 0)
 			return (-1);
+		if (k->type == CONFIG_LIST &&
+		    ev.type == YAML_SEQUENCE_START_EVENT) {
+			if ((rc = config_load_list(l, k, &ev, where)) != 0)
+				return (rc);
+			continue;
+		}
 		if (ev.type != YAML_SCALAR_EVENT) {
 			rc = config_error(l, ev.start_mark, where,
 			    "expected a single value, got %s",

@@ -13,6 +13,9 @@ struct access;
 enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6,
     LOG_LVL_DEBUG = 7 };
 
+/* The acknowledgement level of an append or SYNC that does not say. */
+enum config_ack { CONFIG_ACK_LOCAL, CONFIG_ACK_REPLICATED };
+
 struct config {
 	/* socket: */
 	char		*socket_path;		/* socket.path, default /run/walld/walld.sock */
@@ -47,6 +50,22 @@ struct config {
 	/* encryption: */
 	char		*keyring;		/* encryption.keyring, a key ring file; NULL = the
 						   systemd credential "keyring" if there is one, else none */
+	/* replication: (docs/REPLICATION.md); off while servers is NULL */
+	char		*repl_servers;		/* replication.servers: URLs, a list
+						   (kept comma-separated) */
+	char		*repl_stream;		/* replication.stream, default WALLD */
+	char		*repl_subject_prefix;	/* replication.subject_prefix, default walld.log */
+	uint32_t	 repl_replicas;		/* replication.replicas, default 3, 1..5 */
+	int		 repl_ack;		/* replication.ack: local|replicated */
+	uint32_t	 repl_window;		/* replication.publish_window, default 4096 */
+	uint64_t	 repl_timeout_us;	/* replication.timeout, default 5s */
+	uint64_t	 repl_backlog_records;	/* replication.backlog_records, default 1000000 */
+	uint64_t	 repl_backlog_bytes;	/* replication.backlog_bytes, default 1GiB */
+	char		*repl_creds;		/* replication.credentials: a .creds file */
+	char		*repl_user;		/* replication.user and .password */
+	char		*repl_password;
+	char		*repl_token;		/* replication.token */
+	char		*repl_tls_ca;		/* replication.tls_ca: CA file; TLS on */
 	/* access: (a list, not a mapping; daemon/access.h) */
 	struct access	*access;		/* NULL: no list; only root and walld's uid */
 };

@@ -62,11 +62,12 @@ frame_op_flags(uint8_t op)
 {
 	switch (op) {
 	case WIRE_OP_APPEND:
-		return (WIRE_F_NOWAIT);
+		return (WIRE_F_NOWAIT|WIRE_F_REPLICATED|WIRE_F_LOCAL);
+	case WIRE_OP_SYNC:
+		return (WIRE_F_REPLICATED|WIRE_F_LOCAL);
 	case WIRE_OP_READ:
 		return (WIRE_F_FOLLOW|WIRE_F_TENANT|WIRE_F_VSHARD|WIRE_F_TYPE);
 	case WIRE_OP_HELLO:
-	case WIRE_OP_SYNC:
 	case WIRE_OP_SEAL:
 	case WIRE_OP_ROTATE:
 	case WIRE_OP_TRUNCATE:
@@ -453,6 +454,8 @@ wire_err_name(uint16_t code)
 	case WIRE_E_RANGE:		return ("range");
 	case WIRE_E_BUSY:		return ("busy");
 	case WIRE_E_INTERNAL:		return ("internal");
+	case WIRE_E_REPL_UNAVAILABLE:	return ("repl_unavailable");
+	case WIRE_E_REPL_BACKLOG:	return ("repl_backlog");
 	}
 	return ("unknown");
 }

@@ -45,6 +45,8 @@ enum wire_op {
 
 /* Flags. */
 #define WIRE_F_NOWAIT		0x01	/* append: reply with the LSN at once */
+#define WIRE_F_REPLICATED	0x02	/* append, sync: reply once replicated */
+#define WIRE_F_LOCAL		0x04	/* append, sync: once durable here */
 #define WIRE_F_FOLLOW		0x01	/* read: keep streaming new records */
 #define WIRE_F_TENANT		0x02	/* read: filter on tenant */
 #define WIRE_F_VSHARD		0x04	/* read: filter on vshard */
@@ -63,6 +65,10 @@ enum wire_err {
 	WIRE_E_RANGE		= 9,	/* LSN out of range (e.g. truncated) */
 	WIRE_E_BUSY		= 10,	/* limit reached; nothing written */
 	WIRE_E_INTERNAL		= 11,
+	WIRE_E_REPL_UNAVAILABLE	= 12,	/* durable here, not replicated in
+					   time: will be, nothing to redo */
+	WIRE_E_REPL_BACKLOG	= 13,	/* nothing written: the backlog not
+					   yet replicated is full */
 };
 
 /* A decoded frame header. */
