@@ -442,7 +442,7 @@ static const struct error_case errors[] = {
 	{ "acces: []\n",
 	  "1:1: acces: unknown section (expected one of: socket, storage,"
 	  " group_commit, limits, logging, metrics, archive, encryption,"
-	  " access)" },
+	  " replication, access)" },
 };
 
 START_TEST(test_config_errors)

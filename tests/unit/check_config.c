@@ -433,7 +433,7 @@ static const struct error_case errors[] = {
 	  " recycle_segments)" },
 	{ "unknown_section.yaml", "3:1: backup: unknown section (expected"
 	  " one of: socket, storage, group_commit, limits, logging, metrics,"
-	  " archive, encryption, access)" },
+	  " archive, encryption, replication, access)" },
 	{ "duplicate_key.yaml", "4:3: limits.max_record: duplicate key"
 	  " (first at line 2 column 3)" },
 	{ "duplicate_section.yaml", "5:1: logging: duplicate section"

@@ -318,7 +318,16 @@ START_TEST(test_bad_headers)
 	/* Flags not defined for the op. */
 	wire_enc_hdr(b, WIRE_OP_PING, WIRE_F_NOWAIT, 1, 0);
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
-	wire_enc_hdr(b, WIRE_OP_APPEND, WIRE_F_TENANT, 1, 8);
+	wire_enc_hdr(b, WIRE_OP_APPEND, 0x08, 1, 8);
+	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
+	wire_enc_hdr(b, WIRE_OP_SYNC, WIRE_F_NOWAIT, 1, 0);
+	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
+	/* The acknowledgement levels (replication) are append's and sync's. */
+	wire_enc_hdr(b, WIRE_OP_APPEND, WIRE_F_NOWAIT|WIRE_F_REPLICATED, 1, 8);
+	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), 1);
+	wire_enc_hdr(b, WIRE_OP_SYNC, WIRE_F_LOCAL, 1, 0);
+	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), 1);
+	wire_enc_hdr(b, WIRE_OP_SEAL, WIRE_F_REPLICATED, 1, 0);
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
 	wire_enc_hdr(b, WIRE_OP_READ, 0x10, 1, 24);
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
