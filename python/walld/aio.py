@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from typing import Any, Callable, Iterable, Sequence
 
 from . import _core
@@ -22,7 +24,7 @@ from ._core import (
     parse_stats,
 )
 from .client import default_socket
-from .errors import ConnectError, OutcomeUnknown
+from .errors import ConnectError, ProtocolError, ServerError
 
 __all__ = ["AsyncClient", "AsyncReader"]
 
@@ -57,10 +59,39 @@ class _Protocol(asyncio.BufferedProtocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            self._drain()
         if exc is None:
             self._client._lost("walld closed the connection")
         else:
             self._client._lost(f"connection to walld lost: {exc}", exc)
+
+    def _drain(self) -> None:
+        # A write failed (walld closed): the transport stopped reading, but
+        # walld may have said why first (an ERROR frame). Read what is left
+        # from a duplicate of the descriptor, which is still open here.
+        core = self._client._core
+        t = self._client._transport
+        if t is None or core.closed:
+            return
+        try:
+            s = socket.socket(fileno=os.dup(t.get_extra_info("socket")
+                                            .fileno()))
+        except (OSError, AttributeError):
+            return
+        with s:
+            s.setblocking(False)
+            while not core.closed:
+                room = core.recv_room()
+                try:
+                    n = s.recv_into(room)
+                except OSError:
+                    return
+                finally:
+                    del room
+                if n == 0:
+                    return
+                core.received(n)
 
     def pause_writing(self) -> None:
         self._client._paused = True
@@ -146,7 +177,9 @@ class AsyncClient:
             raise
         if req.error is not None:
             self.close()
-            if isinstance(req.error, OutcomeUnknown):
+            if isinstance(req.error.__cause__, ProtocolError):
+                raise req.error.__cause__
+            if not isinstance(req.error, ServerError):
                 raise ConnectError(f"hello to walld at {self.path}: "
                                    f"{req.error}") from req.error
             raise req.error

@@ -25,7 +25,7 @@ from ._core import (
     check_u,
     parse_stats,
 )
-from .errors import ConnectError, OutcomeUnknown
+from .errors import ConnectError, ProtocolError, ServerError
 
 __all__ = ["Client", "Reader", "default_socket"]
 
@@ -98,7 +98,9 @@ class Client:
             raise
         if req.error is not None:
             self.close()
-            if isinstance(req.error, OutcomeUnknown):
+            if isinstance(req.error.__cause__, ProtocolError):
+                raise req.error.__cause__
+            if not isinstance(req.error, ServerError):
                 raise ConnectError(f"hello to walld at {self.path}: "
                                    f"{req.error}") from req.error
             raise req.error
@@ -121,6 +123,9 @@ class Client:
             except BlockingIOError:
                 return
             except OSError as e:
+                # walld may have answered (an error, say) and closed: take
+                # what it sent before giving up on the connection.
+                self._recv()
                 self._lost(f"connection to walld lost: "
                            f"{e.strerror or e}", e)
                 return
