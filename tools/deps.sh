@@ -17,6 +17,10 @@ pkgs="$pkgs clang libclang-rt-14-dev util-linux passwd"
 # The Rust client (rust/, tests/integ/client_rust.sh): Debian's cargo and
 # rustc (rustdoc comes with rustc).
 pkgs="$pkgs cargo rustc"
+# The Python client (python/, tests/integ/client_python.sh): Debian's
+# python3 with pytest, and pip, setuptools and wheel to install the package
+# offline (pip --no-build-isolation).
+pkgs="$pkgs python3 python3-pytest python3-pip python3-setuptools python3-wheel"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
