@@ -477,9 +477,26 @@ class Core:
         end = self.rlen
         limit = self.rx_limit
         unpack_hdr = _HDR.unpack_from
-        unpack_u64 = _REPLY_U64.unpack_from
+        unpack_24 = _REPLY_U64.unpack_from
         batches = self.batches
-        while end - pos >= HDR_LEN and not self.closed:
+        while end - pos >= HDR_LEN:
+            # The common case first, in one unpack: the 24-byte reply
+            # (header, LSN) to a pipelined append.
+            if batches and end - pos >= 24:
+                ln, op, flags, zero, rid, lsn = unpack_24(buf, pos)
+                if ln == 24 and op == 0x82 and not flags and not zero:
+                    b = batches[0]
+                    k = rid - b.lo
+                    if 0 <= k < b.hi - b.lo:
+                        res = b.results
+                        if res[k] is not None:
+                            raise _Broken(f"a second reply for append {rid}")
+                        res[k] = lsn
+                        b.left -= 1
+                        if b.left == 0:
+                            self._batch_done(b)
+                        pos += 24
+                        continue
             ln, op, flags, zero, rid = unpack_hdr(buf, pos)
             if ln < HDR_LEN or ln > limit:
                 raise _Broken(f"frame length {ln} out of bounds "
@@ -489,19 +506,6 @@ class Core:
                               f" and reserved 0x{zero:04x}")
             if end - pos < ln:
                 break
-            # The common case first: the LSN of a pipelined append.
-            if op == 0x82 and ln == 24 and batches:
-                b = batches[0]
-                if b.lo <= rid < b.hi:
-                    k = rid - b.lo
-                    if b.results[k] is not None:
-                        raise _Broken(f"a second reply for append {rid}")
-                    b.results[k] = unpack_u64(buf, pos)[5]
-                    b.left -= 1
-                    if b.left == 0:
-                        self._batch_done(b)
-                    pos += 24
-                    continue
             self.rpos = pos + ln
             self._frame(op, rid, pos + HDR_LEN, pos + ln)
             pos += ln
