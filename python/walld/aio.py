@@ -230,6 +230,16 @@ class AsyncClient:
             raise req.error
         return req.value
 
+    async def _u64(self, req: _core.Req) -> int:
+        v = await self._call(req)
+        assert isinstance(v, int)
+        return v
+
+    async def _text(self, req: _core.Req) -> str:
+        v = await self._call(req)
+        assert isinstance(v, str)
+        return v
+
     # ------------------------------------------------------- operations
 
     @property
@@ -254,7 +264,7 @@ class AsyncClient:
                      nowait: bool = False) -> int:
         """Appends one record and returns its LSN: durable without
         ``nowait``, a promise with it (see :meth:`walld.Client.append`)."""
-        return await self._call(self._check().append(  # type: ignore[no-any-return]
+        return await self._u64(self._check().append(
             payload, type, vshard, tenant, nowait))
 
     async def append_many(self, items: Iterable[Any], *, type: int = 0,
@@ -297,30 +307,30 @@ class AsyncClient:
     async def sync(self) -> int:
         """Waits until everything this connection sent before is durable;
         returns the durable LSN (see :meth:`walld.Client.sync`)."""
-        return await self._call(self._check().simple(OP_SYNC))  # type: ignore[no-any-return]
+        return await self._u64(self._check().simple(OP_SYNC))
 
     async def seal(self) -> int:
         """Seals the log; returns its last LSN (see
         :meth:`walld.Client.seal`)."""
-        return await self._call(self._check().simple(OP_SEAL))  # type: ignore[no-any-return]
+        return await self._u64(self._check().simple(OP_SEAL))
 
     async def rotate(self) -> int:
         """Starts a new segment; returns its first LSN (see
         :meth:`walld.Client.rotate`)."""
-        return await self._call(self._check().simple(OP_ROTATE))  # type: ignore[no-any-return]
+        return await self._u64(self._check().simple(OP_ROTATE))
 
     async def truncate(self, before: int) -> int:
         """Deletes whole sealed segments below ``before``; returns the
         log's first LSN afterwards (see :meth:`walld.Client.truncate`)."""
-        return await self._call(self._check().truncate(before))  # type: ignore[no-any-return]
+        return await self._u64(self._check().truncate(before))
 
     async def stats(self) -> dict[str, int | str]:
         """walld's metrics as a dict (see :meth:`walld.Client.stats`)."""
-        return parse_stats(await self._call(self._check().simple(OP_STATS)))
+        return parse_stats(await self._text(self._check().simple(OP_STATS)))
 
     async def stats_text(self) -> str:
         """walld's metrics as the raw text of the STATS reply."""
-        return await self._call(self._check().simple(OP_STATS))  # type: ignore[no-any-return]
+        return await self._text(self._check().simple(OP_STATS))
 
     async def ping(self) -> None:
         """Checks that walld is there and ready to serve requests."""

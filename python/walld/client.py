@@ -206,6 +206,16 @@ class Client:
             raise req.error
         return req.value
 
+    def _u64(self, req: _core.Req) -> int:
+        v = self._call(req)
+        assert isinstance(v, int)
+        return v
+
+    def _text(self, req: _core.Req) -> str:
+        v = self._call(req)
+        assert isinstance(v, str)
+        return v
+
     # ------------------------------------------------------- operations
 
     @property
@@ -230,8 +240,8 @@ class Client:
         it. ``type`` and ``vshard`` are 0..65535, ``tenant``
         0..4294967295. A payload above :attr:`max_record` raises
         :class:`walld.TooLarge` without being sent."""
-        return self._call(self._core.append(payload, type, vshard, tenant,
-                                            nowait))  # type: ignore[no-any-return]
+        return self._u64(self._core.append(payload, type, vshard, tenant,
+                                           nowait))
 
     def append_many(self, items: Iterable[Any], *, type: int = 0,
                     vshard: int = 0, tenant: int = 0, nowait: bool = False,
@@ -277,34 +287,34 @@ class Client:
         """Waits until everything this connection sent before is durable
         (``nowait`` appends included); returns the durable LSN, the highest
         LSN known durable (0 for an empty log)."""
-        return self._call(self._core.simple(OP_SYNC))  # type: ignore[no-any-return]
+        return self._u64(self._core.simple(OP_SYNC))
 
     def seal(self) -> int:
         """Seals the log (every later append fails with
         :class:`walld.Sealed`) and returns its last LSN (0 when empty).
         Sealing a sealed log returns the same LSN."""
-        return self._call(self._core.simple(OP_SEAL))  # type: ignore[no-any-return]
+        return self._u64(self._core.simple(OP_SEAL))
 
     def rotate(self) -> int:
         """Closes the active segment and starts a new one; returns the first
         LSN of the new segment (the LSN the next append will get)."""
-        return self._call(self._core.simple(OP_ROTATE))  # type: ignore[no-any-return]
+        return self._u64(self._core.simple(OP_ROTATE))
 
     def truncate(self, before: int) -> int:
         """Deletes the whole sealed segments whose records all have LSNs
         below ``before`` (never the active segment); returns the log's
         first LSN afterwards, which may be below ``before``."""
-        return self._call(self._core.truncate(before))  # type: ignore[no-any-return]
+        return self._u64(self._core.truncate(before))
 
     def stats(self) -> dict[str, int | str]:
         """walld's metrics as a dict: ``{name: value}``, the value an int
         when it is a decimal integer, else a str (e.g. ``"version"``,
         ``"state"``)."""
-        return parse_stats(self._call(self._core.simple(OP_STATS)))
+        return parse_stats(self._text(self._core.simple(OP_STATS)))
 
     def stats_text(self) -> str:
         """walld's metrics as the raw text of the STATS reply."""
-        return self._call(self._core.simple(OP_STATS))  # type: ignore[no-any-return]
+        return self._text(self._core.simple(OP_STATS))
 
     def ping(self) -> None:
         """Checks that walld is there and ready to serve requests."""
@@ -317,8 +327,9 @@ class Client:
         """Starts a read and returns its :class:`Reader`, an iterator of
         :class:`walld.Record` in LSN order.
 
-        ``from_lsn`` is the first LSN wanted (0 or 1: the start of the
-        log), ``to_lsn`` the last one (0: no end). ``tenant``, ``vshard``
+        ``from_lsn`` is the first LSN wanted (0: wherever the log starts;
+        an LSN below the first one raises :class:`walld.OutOfRange`),
+        ``to_lsn`` the last one (0: no end). ``tenant``, ``vshard``
         and ``type``, when given, keep only the records that match. Without
         ``follow`` the reader ends at the end of the log; with it, it waits
         for new records until ``to_lsn`` is passed or it is cancelled.
