@@ -223,3 +223,27 @@ def test_async_invalid_frame_and_hangup():
         asyncio.run(main())
 
     run(script, client)
+
+
+def test_refused_at_accept():
+    """walld refusing a connection sends ERROR id 0 BUSY at once and
+    closes, before reading the HELLO: both clients raise Busy."""
+    for use_async in (False, True):
+        def script(s):
+            s.sendall(error(0, 10, b"too many connections"))
+            s.shutdown(socket.SHUT_RDWR)
+
+        def client(path):
+            if use_async:
+                async def main():
+                    with pytest.raises(walld.Busy) as ei:
+                        await walld.AsyncClient.connect(path, timeout=5)
+                    return ei.value
+                e = asyncio.run(main())
+            else:
+                with pytest.raises(walld.Busy) as ei:
+                    walld.Client(path, timeout=5)
+                e = ei.value
+            assert e.message == "too many connections" and e.retry_safe
+
+        run(script, client)

@@ -294,6 +294,13 @@ class Core:
         check_u("min_version", min_version, 16)
         check_u("max_version", max_version, 16)
         rid = self._new_id()
+        if self.closed:
+            # walld refused the connection before the HELLO could go.
+            req = Req(rid, OP_HELLO)
+            req.done = True
+            req.error = self.hangup or Disconnected(
+                f"hello: {self.close_reason}")
+            return req
         req = self.reqs[rid] = Req(rid, OP_HELLO)
         req.end = self.queue(_HELLO.pack(20, OP_HELLO, 0, 0, rid,
                                          min_version, max_version))
