@@ -415,6 +415,10 @@ class Core:
         """Queues a READ request and returns its stream."""
         check_u("from_lsn", from_lsn, 64)
         check_u("to_lsn", to_lsn, 64)
+        if to_lsn and to_lsn < from_lsn:
+            # walld would answer BAD_REQUEST and close the connection.
+            raise ValueError(f"to_lsn {to_lsn} is below from_lsn "
+                             f"{from_lsn}")
         flags = F_FOLLOW if follow else 0
         if tenant is not None:
             check_u("tenant", tenant, 32)

@@ -68,6 +68,8 @@ class Client:
                  connect_timeout: float | None = 10.0,
                  versions: tuple[int, int] = (_core.WIRE_VERSION,
                                               _core.WIRE_VERSION)) -> None:
+        # versions: the protocol versions offered in HELLO, sent as they
+        # are (walld judges them), for tests of other versions.
         #: The socket path this client connected to.
         self.path: str = path if path is not None else default_socket()
         #: Seconds each call may take (None: no limit).
@@ -329,7 +331,8 @@ class Client:
 
         ``from_lsn`` is the first LSN wanted (0: wherever the log starts;
         an LSN below the first one raises :class:`walld.OutOfRange`),
-        ``to_lsn`` the last one (0: no end). ``tenant``, ``vshard``
+        ``to_lsn`` the last one (0: no end; below ``from_lsn`` is a
+        ValueError, not sent). ``tenant``, ``vshard``
         and ``type``, when given, keep only the records that match. Without
         ``follow`` the reader ends at the end of the log; with it, it waits
         for new records until ``to_lsn`` is passed or it is cancelled.

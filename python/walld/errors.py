@@ -141,7 +141,7 @@ class ServerError(WalldError):
 
 class BadRequest(ServerError, ProtocolError):
     """Code 1: walld found the request malformed, unknown, out of order, or
-    its arguments invalid (e.g. a read range that ends before it starts).
+    its arguments invalid (e.g. a HELLO with an empty version range).
     Nothing was done, and walld closes the connection."""
 
     code = 1
