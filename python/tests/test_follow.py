@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 
@@ -110,3 +111,18 @@ def test_async_follow_while_another_client_appends(server):
         w.close()
 
     asyncio.run(main())
+
+
+def test_follow_ended_by_walld_stopping(make_walld):
+    w = make_walld()
+    with w.client() as c:
+        lsn = c.append(b"one")
+        r = c.read(from_lsn=lsn, follow=True)
+        assert next(r).lsn == lsn
+        assert r.get(0.1) is None and not r.ended
+        w.signal(signal.SIGTERM)
+        # walld ends the read itself (READ_END), then closes: a normal end,
+        # with the LSN to go on from on a new connection.
+        assert list(r) == []
+        assert r.ended and r.next_lsn == lsn + 1
+    assert w.wait() == 0
