@@ -10,9 +10,6 @@
 
 struct access;
 
-enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6,
-    LOG_LVL_DEBUG = 7 };
-
 struct config {
 	/* socket: */
 	char		*socket_path;		/* socket.path, default /run/walld/walld.sock */

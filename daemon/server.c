@@ -284,9 +284,9 @@ conn_send(struct conn *c, const uint8_t *hdr, size_t n, const void *tail,
 	if (conn_out_pending(c) > srv->cfg->max_conn_output +
 	    srv->cfg->max_record + WIRE_HDR_LEN + WIRE_RECORD_FIXED) {
 		srv->count.dropped_slow++;
-		log_limited("slow client", 4, "connection %llu (pid %ld): "
-		    "output above %llu bytes: client does not read its "
-		    "replies; disconnecting", (unsigned long long)c->serial,
+		log_limited("slow client", LOG_LVL_WARN, "connection %llu "
+		    "(pid %ld): output above %llu bytes: client does not read "
+		    "its replies; disconnecting", (unsigned long long)c->serial,
 		    (long)c->pid, (unsigned long long)srv->cfg->max_conn_output);
 		conn_kill(c, NULL);
 	}
@@ -348,9 +348,9 @@ conn_fatal(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	c->srv->count.protocol_errors++;
-	log_limited("bad client", 4, "connection %llu (pid %ld uid %ld): %s; "
-	    "closing", (unsigned long long)c->serial, (long)c->pid,
-	    (long)c->uid, msg);
+	log_limited("bad client", LOG_LVL_WARN, "connection %llu (pid %ld "
+	    "uid %ld): %s; closing", (unsigned long long)c->serial,
+	    (long)c->pid, (long)c->uid, msg);
 	conn_error(c, id, code, "%s", msg);
 	c->closing = 1;
 	if (c->fd != -1) {
@@ -405,8 +405,8 @@ conn_permitted(struct conn *c, uint64_t id, enum access_op op,
 		snprintf(what, sizeof what, "%s", access_op_name(op));
 	srv->count.denied++;
 	srv->count.denied_op[op]++;
-	log_limited("access denied", 6, "connection %llu (pid %ld uid %ld "
-	    "gid %ld): %s not permitted", (unsigned long long)c->serial,
+	log_limited("access denied", LOG_LVL_INFO, "connection %llu (pid %ld "
+	    "uid %ld gid %ld): %s not permitted", (unsigned long long)c->serial,
 	    (long)c->pid, (long)c->uid, (long)c->gid, what);
 	conn_error(c, id, WIRE_E_NOT_PERMITTED, "%s not permitted for uid %ld",
 	    what, (long)c->uid);
@@ -510,8 +510,9 @@ conn_kill(struct conn *c, const char *why)
 	if (c->fd == -1)
 		return;
 	if (why != NULL)
-		log_limited("connection closed", 6, "connection %llu (pid %ld): "
-		    "%s", (unsigned long long)c->serial, (long)c->pid, why);
+		log_limited("connection closed", LOG_LVL_INFO, "connection "
+		    "%llu (pid %ld): %s", (unsigned long long)c->serial,
+		    (long)c->pid, why);
 	conn_unblock(c);
 	conn_read_end(c, 0);
 	if (c->dirty) {
@@ -1654,8 +1655,9 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	(void)l; (void)sa; (void)salen;
 	if (srv->state != SRV_RUNNING || srv->nconns >= srv->cfg->max_connections) {
 		server_refuse(fd, busy);
-		log_limited("connection refused", 4, "connection refused: %s "
-		    "(max_connections %u)", busy, srv->cfg->max_connections);
+		log_limited("connection refused", LOG_LVL_WARN, "connection "
+		    "refused: %s (max_connections %u)", busy,
+		    srv->cfg->max_connections);
 		return;
 	}
 	/* accept() hands out the lowest free descriptor: from this one up,
@@ -1666,13 +1668,14 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	if (fd >= srv->fd_limit - reserve) {
 		server_refuse(fd, "too many open files: walld keeps its last "
 		    "descriptors for its log");
-		log_limited("connection refused", 4, "connection refused: "
-		    "descriptor %d of the open files limit %d (the last %d are "
-		    "kept for the log)", (int)fd, srv->fd_limit, reserve);
+		log_limited("connection refused", LOG_LVL_WARN, "connection "
+		    "refused: descriptor %d of the open files limit %d (the "
+		    "last %d are kept for the log)", (int)fd, srv->fd_limit,
+		    reserve);
 		return;
 	}
 	if ((c = calloc(1, sizeof *c)) == NULL) {
-		log_limited("accept", 3, "accept: out of memory");
+		log_limited("accept", LOG_LVL_ERR, "accept: out of memory");
 		close(fd);
 		return;
 	}
@@ -1687,9 +1690,9 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	/* Without its groups a peer only loses group rules: go on. */
 	if (access_peer_groups(fd, &c->groups, &c->ngroups) != 0)
-		log_limited("accept", 4, "SO_PEERGROUPS: %s; group rules of the "
-		    "access list do not apply to pid %ld", strerror(errno),
-		    (long)c->pid);
+		log_limited("accept", LOG_LVL_WARN, "SO_PEERGROUPS: %s; group "
+		    "rules of the access list do not apply to pid %ld",
+		    strerror(errno), (long)c->pid);
 	c->srv = srv;
 	c->serial = ++srv->serial;
 	c->fd = fd;
@@ -1699,7 +1702,8 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb,
 	    c);
 	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) != 0) {
-		log_limited("accept", 3, "accept: cannot set up a connection");
+		log_limited("accept", LOG_LVL_ERR, "accept: cannot set up a "
+		    "connection");
 		if (c->rev != NULL)
 			event_free(c->rev);
 		if (c->wev != NULL)
@@ -1737,8 +1741,8 @@ server_accept_error_cb(struct evconnlistener *l, void *arg)
 	struct timeval	 tv = { 0, 100000 };
 	int		 error = EVUTIL_SOCKET_ERROR();
 
-	log_limited("accept failed", 3, "accept: %s; pausing new connections "
-	    "for 100 ms", evutil_socket_error_to_string(error));
+	log_limited("accept failed", LOG_LVL_ERR, "accept: %s; pausing new "
+	    "connections for 100 ms", evutil_socket_error_to_string(error));
 	evconnlistener_disable(l);
 	evtimer_add(srv->accept_ev, &tv);
 }
