@@ -30,9 +30,9 @@
 #include "metrics.h"
 #include "notify.h"
 #include "server.h"
+#include "version.h"
 #include "wal.h"
 
-#define WALD_VERSION	"0.1.0"
 #define EXIT_USAGE	64
 #define EXIT_CONFIG	78
 

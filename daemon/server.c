@@ -40,6 +40,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "server.h"
+#include "version.h"
 #include "wal-reader.h"
 #include "wal.h"
 #include "wire.h"
@@ -51,7 +52,6 @@
 	    (var) = (tvar))
 #endif
 
-#define WALD_VERSION		"0.1.0"
 #define READ_OUT_HIGH		(256 * 1024)	/* pause a read stream here */
 #define READ_OUT_LOW		(64 * 1024)	/* and resume below this */
 #define DRAIN_TIMEOUT_SEC	10
