@@ -1389,7 +1389,7 @@ conn_frames(struct conn *c, uint8_t *buf, size_t len)
 {
 	struct wire_hdr	 h;
 	const char	*why;
-	uint32_t	 max_frame, flen;
+	uint32_t	 max_frame;
 	size_t		 used = 0;
 
 	max_frame = c->srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED;
@@ -1397,12 +1397,7 @@ conn_frames(struct conn *c, uint8_t *buf, size_t len)
 	    len - used >= WIRE_HDR_LEN) {
 		if (wire_peek_hdr(buf + used, WIRE_HDR_LEN, max_frame, &h,
 		    &why) < 0) {
-			/* h is not filled on failure: the length is in buf. */
-			flen = (uint32_t)buf[used] |
-			    (uint32_t)buf[used + 1] << 8 |
-			    (uint32_t)buf[used + 2] << 16 |
-			    (uint32_t)buf[used + 3] << 24;
-			conn_fatal(c, 0, flen > max_frame ? WIRE_E_TOO_LARGE :
+			conn_fatal(c, 0, h.len > max_frame ? WIRE_E_TOO_LARGE :
 			    WIRE_E_BAD_REQUEST, "bad frame: %s", why);
 			break;
 		}
