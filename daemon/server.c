@@ -660,13 +660,20 @@ server_answer_ctl(struct server *srv, int ok, const char *cause)
 	struct ctl_waiter	 cw;
 	struct wal_stats	 st;
 	size_t			 i, keep = 0;
+	int			 have_st = 0;
 
-	wal_stats(srv->wal, &st);
 	for (i = 0; i < srv->ctl_len; i++) {
 		cw = srv->ctl[i];
 		if (ok && cw.batch > srv->batches_done) {
 			srv->ctl[keep++] = cw;
 			continue;
+		}
+		/* wal_stats takes the WAL's lock (its segment list, shared
+		   with the preparer): only when a reply needs the next LSN,
+		   not on every batch. */
+		if (ok && !have_st) {
+			wal_stats(srv->wal, &st);
+			have_st = 1;
 		}
 		cw.conn->refs--;
 		if (cw.conn->fd != -1) {
