@@ -5,11 +5,13 @@
  * back-pressure, orderly shutdown and the failure path.
  *
  * Durability order (the promise walld makes): a record is appended to the
- * filling batch; the batcher writes and fdatasyncs it on its own thread;
- * only when that returns success does server_done_cb learn the durable LSN,
- * and only then are replies for records at or below it queued. A failed
- * write or sync answers every waiter "outcome unknown" and ends the process
- * with status 74: it is never retried and reported as success.
+ * filling batch; the batcher writes and fdatasyncs it, on the flusher
+ * thread, or on the loop itself when a lone client's batch holds one
+ * record (the same wal_flush_io either way); only when that returns
+ * success does server_done_cb learn the durable LSN, and only then are
+ * replies for records at or below it queued. A failed write or sync
+ * answers every waiter "outcome unknown" and ends the process with status
+ * 74: it is never retried and reported as success.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -629,7 +631,8 @@ server_waiting(struct server *srv)
 	return (srv->wq_len > 0xffffffffu ? 0xffffffffu : (unsigned)srv->wq_len);
 }
 
-/* Starts a flush if the flusher is idle and something is waiting. */
+/* Starts a flush if none is out and something is waiting (batcher_kick:
+   on the flusher, or inline for a lone client). */
 static void
 server_kick(struct server *srv)
 {
