@@ -101,6 +101,7 @@ struct conn {
 	int			 closing;	/* close once output is sent */
 	enum conn_block		 blocked;
 	unsigned		 refs;		/* waiters that point here */
+	unsigned		 waits;		/* of them, in the waiter ring */
 	unsigned		 pending;	/* appends awaiting durability */
 	uint64_t		 inflight;	/* their payload bytes */
 
@@ -186,6 +187,7 @@ struct server {
 	size_t			 wq_cap;
 	size_t			 wq_head;
 	size_t			 wq_len;
+	unsigned		 wq_conns;	/* connections with one there */
 
 	struct ctl_waiter	*ctl;
 	size_t			 ctl_len;
@@ -579,6 +581,8 @@ server_wait(struct server *srv, struct conn *c, uint64_t id, uint64_t lsn,
 	    .conn = c, .id = id, .lsn = lsn, .bytes = bytes, .op = op };
 	srv->wq_len++;
 	c->refs++;
+	if (c->waits++ == 0)
+		srv->wq_conns++;
 	if (op == WIRE_OP_APPEND) {
 		c->pending++;
 		c->inflight += bytes;
@@ -596,6 +600,8 @@ server_wait_pop(struct server *srv)
 	srv->wq_head = (srv->wq_head + 1) % srv->wq_cap;
 	srv->wq_len--;
 	w.conn->refs--;
+	if (--w.conn->waits == 0)
+		srv->wq_conns--;
 	if (w.op == WIRE_OP_APPEND) {
 		w.conn->pending--;
 		w.conn->inflight -= w.bytes;
@@ -624,11 +630,14 @@ server_ctl_wait(struct server *srv, struct conn *c, uint64_t id, uint8_t op)
 	return (0);
 }
 
-/* Number of connections with appends waiting, for the commit delay. */
+/* Number of connections with a request (append or sync) waiting for
+   durability, for the commit delay: commit_siblings counts connections,
+   not requests, as PostgreSQL's counts backends in a transaction. One
+   client that pipelines many appends is one sibling. */
 static unsigned
 server_waiting(struct server *srv)
 {
-	return (srv->wq_len > 0xffffffffu ? 0xffffffffu : (unsigned)srv->wq_len);
+	return (srv->wq_conns);
 }
 
 /* Starts a flush if none is out and something is waiting (batcher_kick:
