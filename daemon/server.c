@@ -41,75 +41,18 @@
 #include "config.h"
 #include "keyring.h"
 #include "log.h"
+#include "server-int.h"
 #include "server.h"
 #include "version.h"
 #include "wal-reader.h"
 #include "wal.h"
 #include "wire.h"
 
-#ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
-	    (var) = (tvar))
-#endif
-
 #define READ_OUT_HIGH		(256 * 1024)	/* pause a read stream here */
 #define READ_OUT_LOW		(64 * 1024)	/* and resume below this */
 #define DRAIN_TIMEOUT_SEC	10
 #define FD_RESERVE		32	/* descriptors kept for log files */
 #define STREAM_SKIP_MAX		4096	/* records a read skips, then yields */
-#define RBUF_SIZE		(256 * 1024)	/* one read() of one client */
-#define OUT_KEEP		4096	/* output buffer kept while idle */
-
-enum server_state { SRV_RUNNING, SRV_DRAINING, SRV_FAILED };
-
-/* Why a connection stopped reading. */
-enum conn_block { BLOCK_NONE, BLOCK_BATCH, BLOCK_SPARE, BLOCK_INFLIGHT };
-
-struct conn {
-	TAILQ_ENTRY(conn)	 entry;		/* server->conns */
-	TAILQ_ENTRY(conn)	 blocked_entry;	/* server->blocked */
-	TAILQ_ENTRY(conn)	 dirty_entry;	/* server->dirty */
-	struct server		*srv;
-	int			 fd;		/* -1 once dead */
-	struct event		*rev;
-	struct event		*wev;
-	int			 reading;	/* rev is added */
-	int			 writing;	/* wev is added */
-	int			 dirty;		/* on server->dirty */
-	/* Input not handled yet: a partial frame, or frames held back by a
-	   limit. Empty (and freed) most of the time: whole frames are handled
-	   straight from the server's read buffer. */
-	uint8_t			*in;
-	size_t			 in_len;
-	size_t			 in_cap;
-	/* Output not written yet: out[out_off..out_len). */
-	uint8_t			*out;
-	size_t			 out_off;
-	size_t			 out_len;
-	size_t			 out_cap;
-	uint64_t		 serial;
-	uid_t			 uid;
-	gid_t			 gid;
-	pid_t			 pid;
-	gid_t			*groups;	/* supplementary (SO_PEERGROUPS) */
-	unsigned		 ngroups;
-
-	int			 hello;		/* HELLO done */
-	int			 eof;		/* the client half-closed */
-	int			 closing;	/* close once output is sent */
-	enum conn_block		 blocked;
-	unsigned		 refs;		/* waiters that point here */
-	unsigned		 waits;		/* of them, in the waiter ring */
-	unsigned		 pending;	/* appends awaiting durability */
-	uint64_t		 inflight;	/* their payload bytes */
-
-	TAILQ_HEAD(, stream)	 streams;	/* its reads */
-	unsigned		 nstreams;
-	int			 reaping;	/* on server->dead */
-};
-TAILQ_HEAD(conn_list, conn);
 
 #define MAX_STREAMS	16	/* reads streaming at once per connection */
 
@@ -125,7 +68,6 @@ struct stream {
 	int			 follow;
 	int			 following;	/* on server->followers */
 };
-TAILQ_HEAD(stream_list, stream);
 
 /* Someone waiting for durability: an append (reply: its LSN) or a sync
    (reply: the durable LSN). Kept in LSN order. */
@@ -146,232 +88,11 @@ struct ctl_waiter {
 	uint8_t		 op;
 };
 
-struct server_counters {
-	uint64_t	appends;
-	uint64_t	append_bytes;
-	uint64_t	connections_total;
-	uint64_t	errors[WIRE_E_INTERNAL + 1];
-	uint64_t	dropped_slow;
-	uint64_t	protocol_errors;
-	uint64_t	denied;
-	uint64_t	denied_op[ACCESS_NOPS];
-	uint64_t	truncate_held;	/* truncations held back by archiving */
-};
-
-struct server {
-	struct event_base	*base;
-	struct config		*cfg;
-	struct wal		*wal;
-	struct batcher		*batcher;
-	struct archive		*archive;	/* archive.command's runs */
-	struct evconnlistener	*listener;
-	struct event		*accept_ev;	/* re-enable after EMFILE */
-	struct event		*drain_ev;	/* drain timeout */
-	struct event		*reap_ev;	/* frees dead connections */
-	struct event		*pump_ev;	/* resumes reads that yielded */
-	struct event		*flush_ev;	/* writes what dirty conns hold */
-	enum server_state	 state;
-	int			 exit_status;
-
-	struct conn_list	 conns;
-	struct conn_list	 blocked;
-	struct stream_list	 followers;	/* streams waiting for records */
-	struct conn_list	 dead;		/* closed, waiting to be freed */
-	struct conn_list	 dirty;		/* with output to write */
-	uint8_t			*rbuf;		/* RBUF_SIZE: every read lands here */
-	unsigned		 nconns;
-	uint64_t		 serial;
-	int			 fd_limit;	/* RLIMIT_NOFILE at start */
-
-	struct waiter		*wq;		/* ring of waiters */
-	size_t			 wq_cap;
-	size_t			 wq_head;
-	size_t			 wq_len;
-	unsigned		 wq_conns;	/* connections with one there */
-
-	struct ctl_waiter	*ctl;
-	size_t			 ctl_len;
-	size_t			 ctl_cap;
-
-	uint64_t		 durable;
-	uint64_t		 batches_done;
-	uint64_t		 next_lsn;	/* mirror of the WAL's, for sync */
-	uint64_t		 inflight;	/* payload bytes awaiting acks */
-
-	struct server_counters	 count;
-
-	struct keyring		*keyring;	/* reads decrypt with it; NULL: none */
-	char			*keyring_path;
-};
-
-static void	conn_process(struct conn *);
-static void	conn_update_read(struct conn *);
-static void	conn_kill(struct conn *, const char *why);
-static void	conn_maybe_close(struct conn *);
 static void	conn_read_end(struct conn *, int tell);
 static void	stream_pump(struct stream *);
 static void	server_pump_followers(struct server *);
 static void	server_maybe_finish(struct server *);
 static void	server_check_exit(struct server *);
-
-/* Output queued and not yet written. */
-static size_t
-conn_out_pending(const struct conn *c)
-{
-	return (c->out_len - c->out_off);
-}
-
-/* Makes room for n more bytes of output. */
-static int
-conn_out_reserve(struct conn *c, size_t n)
-{
-	uint8_t	*p;
-	size_t	 ncap;
-
-	if (c->out_len + n <= c->out_cap)
-		return (0);
-	if (c->out_off > 0) {
-		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-		c->out_len -= c->out_off;
-		c->out_off = 0;
-		if (c->out_len + n <= c->out_cap)
-			return (0);
-	}
-	for (ncap = c->out_cap > 0 ? c->out_cap : 512; ncap < c->out_len + n;
-	    ncap *= 2)
-		;
-	if ((p = realloc(c->out, ncap)) == NULL)
-		return (-1);
-	c->out = p;
-	c->out_cap = ncap;
-	return (0);
-}
-
-/* Writes are not made at once: the connection joins the dirty list and
-   flush_ev, which runs after the callbacks of this loop turn, writes each
-   one's output with one send(). All acknowledgements a batch completes
-   for a connection go out together. */
-static void
-conn_mark_dirty(struct conn *c)
-{
-	struct server	*srv = c->srv;
-
-	if (c->dirty || c->writing)
-		return;	/* a write is coming anyway */
-	if (TAILQ_EMPTY(&srv->dirty))
-		event_active(srv->flush_ev, EV_WRITE, 0);
-	TAILQ_INSERT_TAIL(&srv->dirty, c, dirty_entry);
-	c->dirty = 1;
-}
-
-/* Sends one frame whose fixed part is hdr[0..n) and whose tail is tail. */
-static void
-conn_send(struct conn *c, const uint8_t *hdr, size_t n, const void *tail,
-    size_t tail_len)
-{
-	struct server	*srv = c->srv;
-
-	if (c->fd == -1)
-		return;
-	if (conn_out_reserve(c, n + tail_len) != 0) {
-		conn_kill(c, "out of memory queueing a reply");
-		return;
-	}
-	memcpy(c->out + c->out_len, hdr, n);
-	if (tail_len > 0)
-		memcpy(c->out + c->out_len + n, tail, tail_len);
-	c->out_len += n + tail_len;
-	conn_mark_dirty(c);
-	/* The limit is on what piles up beyond one frame of the largest
-	   record, so that a reader of large records is never taken for a
-	   client that does not read (read streams pause far below it). */
-	if (conn_out_pending(c) > srv->cfg->max_conn_output +
-	    srv->cfg->max_record + WIRE_HDR_LEN + WIRE_RECORD_FIXED) {
-		srv->count.dropped_slow++;
-		log_limited("slow client", LOG_LVL_WARN, "connection %llu "
-		    "(pid %ld): output above %llu bytes: client does not read "
-		    "its replies; disconnecting", (unsigned long long)c->serial,
-		    (long)c->pid, (unsigned long long)srv->cfg->max_conn_output);
-		conn_kill(c, NULL);
-	}
-}
-
-/* Sends a frame whose body is one u64; op is the frame's own op. */
-static void
-conn_send_u64(struct conn *c, uint8_t op, uint64_t id, uint64_t v)
-{
-	uint8_t	buf[WIRE_ENC_MAX];
-
-	conn_send(c, buf, wire_enc_u64(buf, op, id, v), NULL, 0);
-}
-
-static void
-conn_reply_u64(struct conn *c, uint8_t req_op, uint64_t id, uint64_t v)
-{
-	conn_send_u64(c, req_op | WIRE_REPLY, id, v);
-}
-
-static void
-conn_reply_empty(struct conn *c, uint8_t op, uint64_t id)
-{
-	uint8_t	buf[WIRE_ENC_MAX];
-
-	conn_send(c, buf, wire_enc_hdr(buf, op | WIRE_REPLY, 0, id, 0), NULL, 0);
-}
-
-/* Sends an error reply with a formatted message. */
-static void __attribute__((format(printf, 4, 5)))
-conn_error(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
-{
-	uint8_t	buf[WIRE_ENC_MAX];
-	char	msg[512];
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof msg)
-		n = sizeof msg - 1;
-	if (code <= WIRE_E_INTERNAL)
-		c->srv->count.errors[code]++;
-	conn_send(c, buf, wire_enc_error(buf, id, code, (size_t)n), msg,
-	    (size_t)n);
-}
-
-/* Replies with an error and closes the connection once it is sent. */
-static void __attribute__((format(printf, 4, 5)))
-conn_fatal(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
-{
-	char	msg[512];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	c->srv->count.protocol_errors++;
-	log_limited("bad client", LOG_LVL_WARN, "connection %llu (pid %ld "
-	    "uid %ld): %s; closing", (unsigned long long)c->serial,
-	    (long)c->pid, (long)c->uid, msg);
-	conn_error(c, id, code, "%s", msg);
-	c->closing = 1;
-	if (c->fd != -1) {
-		conn_update_read(c);
-		conn_read_end(c, 1);
-		conn_maybe_close(c);
-	}
-}
-
-/* The connection's peer, for the access list. */
-static struct access_peer
-conn_peer(const struct conn *c)
-{
-	struct access_peer	p = { c->uid, c->gid, c->groups, c->ngroups };
-
-	return (p);
-}
 
 /* 1 when the peer may read records of tenant (read streams filter). */
 static int
@@ -417,23 +138,6 @@ conn_permitted(struct conn *c, uint64_t id, enum access_op op,
 	return (0);
 }
 
-static void
-conn_unblock(struct conn *c)
-{
-	if (c->blocked != BLOCK_NONE) {
-		TAILQ_REMOVE(&c->srv->blocked, c, blocked_entry);
-		c->blocked = BLOCK_NONE;
-	}
-}
-
-static void
-conn_block(struct conn *c, enum conn_block why)
-{
-	if (c->blocked == BLOCK_NONE)
-		TAILQ_INSERT_TAIL(&c->srv->blocked, c, blocked_entry);
-	c->blocked = why;
-}
-
 /* Ends one read stream and frees it. */
 static void
 stream_free(struct stream *st)
@@ -473,89 +177,6 @@ conn_read_end(struct conn *c, int tell)
 		else
 			stream_free(st);
 	}
-}
-
-/* Frees a dead connection once no waiter points at it. The free itself
-   is deferred to reap_ev, so a callback that killed c may still look at
-   it until it returns. */
-static void
-conn_release(struct conn *c)
-{
-	if (c->fd != -1 || c->refs != 0 || c->reaping)
-		return;
-	c->reaping = 1;
-	TAILQ_INSERT_TAIL(&c->srv->dead, c, entry);
-	event_active(c->srv->reap_ev, EV_READ, 0);
-}
-
-static void
-server_reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server	*srv = arg;
-	struct conn	*c;
-
-	(void)fd; (void)what;
-	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
-		TAILQ_REMOVE(&srv->dead, c, entry);
-		free(c->groups);
-		free(c->in);
-		free(c->out);
-		free(c);
-	}
-}
-
-/* Closes the socket now; waiters that still point here are dropped when
-   their batch completes (the records stay in the log). */
-static void
-conn_kill(struct conn *c, const char *why)
-{
-	struct server	*srv = c->srv;
-
-	if (c->fd == -1)
-		return;
-	if (why != NULL)
-		log_limited("connection closed", LOG_LVL_INFO, "connection "
-		    "%llu (pid %ld): %s", (unsigned long long)c->serial,
-		    (long)c->pid, why);
-	conn_unblock(c);
-	conn_read_end(c, 0);
-	if (c->dirty) {
-		TAILQ_REMOVE(&srv->dirty, c, dirty_entry);
-		c->dirty = 0;
-	}
-	/* event_free takes an added event out of the loop first. The
-	   buffers are freed with c (the reaper): a caller may still be
-	   handling a frame that lies in c->in. */
-	event_free(c->rev);
-	event_free(c->wev);
-	c->rev = c->wev = NULL;
-	c->reading = c->writing = 0;
-	if (close(c->fd) == -1)
-		log_debug("connection %llu: close: %s",
-		    (unsigned long long)c->serial, strerror(errno));
-	c->fd = -1;
-	TAILQ_REMOVE(&srv->conns, c, entry);
-	srv->nconns--;
-	conn_release(c);
-	server_check_exit(srv);
-}
-
-/* Closes a connection that is done once its replies are written. */
-static void
-conn_maybe_close(struct conn *c)
-{
-	if (c->fd == -1)
-		return;
-	/* Requests still in the input (held back by a limit) are answered
-	   first: conn_process runs them when the connection is unblocked. */
-	if (c->eof && c->pending == 0 && c->refs == 0 && c->nstreams == 0 &&
-	    c->in_len == 0)
-		c->closing = 1;
-	/* A closing connection still gets the replies of the appends it
-	   sent before (a protocol error after them, a half-close). */
-	if (c->closing && c->pending == 0 && c->refs == 0 &&
-	    conn_out_pending(c) == 0)
-		conn_kill(c, NULL);
 }
 
 /* Adds a waiter at the tail of the ring, growing it when full. */
@@ -653,15 +274,7 @@ server_kick(struct server *srv)
 static void
 server_resume(struct server *srv)
 {
-	struct conn	*c;
-	unsigned	 n = 0, i;
-
-	TAILQ_FOREACH(c, &srv->blocked, blocked_entry)
-		n++;
-	for (i = 0; i < n && (c = TAILQ_FIRST(&srv->blocked)) != NULL; i++) {
-		conn_unblock(c);
-		conn_process(c);
-	}
+	conn_resume_blocked(srv);
 	server_kick(srv);
 }
 
@@ -884,9 +497,6 @@ conn_pump_streams(struct conn *c)
 	}
 }
 
-/* The result of one request: done (drop the frame) or retry it later. */
-enum dispatch { DISPATCH_DONE, DISPATCH_DEFER };
-
 static enum dispatch
 conn_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
     size_t n)
@@ -1087,7 +697,7 @@ conn_truncate(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 }
 
 static void
-conn_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+request_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
     size_t n)
 {
 	struct wire_read	 r;
@@ -1358,7 +968,7 @@ conn_dispatch(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		conn_truncate(c, h, body, n);
 		break;
 	case WIRE_OP_READ:
-		conn_read(c, h, body, n);
+		request_read(c, h, body, n);
 		break;
 	case WIRE_OP_READ_CANCEL:
 		TAILQ_FOREACH(st, &c->streams, entry) {
@@ -1382,117 +992,15 @@ conn_dispatch(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	return (DISPATCH_DONE);
 }
 
-/* Reading is wanted while the connection is open, has not half-closed,
-   is not closing and is not held back by a limit. */
-static void
-conn_update_read(struct conn *c)
-{
-	int	want;
-
-	if (c->fd == -1)
-		return;
-	want = !c->eof && !c->closing && c->blocked == BLOCK_NONE;
-	if (want == c->reading)
-		return;
-	if ((want ? event_add(c->rev, NULL) : event_del(c->rev)) != 0) {
-		conn_kill(c, "cannot change the connection's read event");
-		return;
-	}
-	c->reading = want;
-}
-
-/* Handles the whole frames at the start of buf[0..len); returns how many
-   bytes they took. Stops early when the connection blocks or closes. */
-static size_t
-conn_frames(struct conn *c, uint8_t *buf, size_t len)
-{
-	struct wire_hdr	 h;
-	const char	*why;
-	uint32_t	 max_frame;
-	size_t		 used = 0;
-
-	max_frame = c->srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED;
-	while (c->fd != -1 && !c->closing && c->blocked == BLOCK_NONE &&
-	    len - used >= WIRE_HDR_LEN) {
-		if (wire_peek_hdr(buf + used, WIRE_HDR_LEN, max_frame, &h,
-		    &why) < 0) {
-			conn_fatal(c, 0, h.len > max_frame ? WIRE_E_TOO_LARGE :
-			    WIRE_E_BAD_REQUEST, "bad frame: %s", why);
-			break;
-		}
-		if (len - used < h.len)
-			break;
-		if (conn_dispatch(c, &h, buf + used + WIRE_HDR_LEN,
-		    h.len - WIRE_HDR_LEN) == DISPATCH_DEFER)
-			break;
-		used += h.len;
-	}
-	return (used);
-}
-
-/* Keeps buf[0..n) at the end of the connection's input. */
-static int
-conn_in_add(struct conn *c, const uint8_t *buf, size_t n)
-{
-	uint8_t	*p;
-	size_t	 ncap;
-
-	if (c->in_len + n > c->in_cap) {
-		for (ncap = c->in_cap > 0 ? c->in_cap : 4096;
-		    ncap < c->in_len + n; ncap *= 2)
-			;
-		if ((p = realloc(c->in, ncap)) == NULL) {
-			conn_kill(c, "out of memory reading a frame");
-			return (-1);
-		}
-		c->in = p;
-		c->in_cap = ncap;
-	}
-	memcpy(c->in + c->in_len, buf, n);
-	c->in_len += n;
-	return (0);
-}
-
-/* Handles every whole frame held in the connection's input. */
-static void
-conn_process(struct conn *c)
-{
-	size_t	used;
-
-	if (c->fd == -1)
-		return;
-	used = c->in_len > 0 ? conn_frames(c, c->in, c->in_len) : 0;
-	if (c->fd == -1)
-		return;
-	if (used > 0) {
-		memmove(c->in, c->in + used, c->in_len - used);
-		c->in_len -= used;
-	}
-	if (c->in_len == 0 && c->in_cap > 0) {
-		free(c->in);	/* idle connections hold no buffer */
-		c->in = NULL;
-		c->in_cap = 0;
-	}
-	if (c->eof && c->blocked == BLOCK_NONE && !c->closing &&
-	    c->in_len > 0) {
-		conn_fatal(c, 0, WIRE_E_BAD_REQUEST, "truncated frame (%zu "
-		    "bytes) before end of stream", c->in_len);
-		return;
-	}
-	conn_update_read(c);
-	conn_maybe_close(c);
-}
-
 /* The client half-closed: answer what was sent, then close. Reads sent
    before it are requests too and run to their end; a follow read, which
    would never end (and keep its files open after the peer is gone), ends
    at the durable end of the log. */
 static void
-conn_eof(struct conn *c)
+server_eof(struct conn *c)
 {
 	struct stream	*st;
 
-	c->eof = 1;
 	TAILQ_FOREACH(st, &c->streams, entry) {
 		st->follow = 0;
 		if (st->following) {
@@ -1504,35 +1012,20 @@ conn_eof(struct conn *c)
 	conn_process(c);
 }
 
-/* One read() per turn of the loop, into the server's read buffer; whole
-   frames are handled from there, only a remainder is copied. */
+/* A connection is readable: one read (conn_read). */
 static void
-conn_read_cb(evutil_socket_t fd, short what, void *arg)
+server_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 	struct server	*srv = c->srv;
-	ssize_t		 n;
-	size_t		 used;
 
-	(void)what;
-	n = read(fd, srv->rbuf, RBUF_SIZE);
-	if (n == -1) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_kill(c, strerror(errno));
+	(void)fd; (void)what;
+	switch (conn_read(c)) {
+	case -1:
 		return;
-	}
-	if (n == 0)
-		conn_eof(c);
-	else if (c->in_len > 0) {
-		if (conn_in_add(c, srv->rbuf, (size_t)n) == 0)
-			conn_process(c);
-	} else {
-		used = conn_frames(c, srv->rbuf, (size_t)n);
-		if (c->fd != -1 && used < (size_t)n && !c->closing &&
-		    conn_in_add(c, srv->rbuf + used, (size_t)n - used) != 0)
-			return;
-		conn_update_read(c);
-		conn_maybe_close(c);
+	case 0:
+		server_eof(c);
+		break;
 	}
 	/* A turn that reads many busy connections is long: a batch the
 	   flusher finished meanwhile is taken back now, not at its end. */
@@ -1541,61 +1034,16 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	server_kick(srv);
 }
 
-/* Writes what the output holds until it is empty or the socket is full.
-   Returns 1 when all is written, 0 when some is left, -1 when c died. */
+/* 1 when a read stream of c has more to send (it is not parked). */
 static int
-conn_write_out(struct conn *c)
-{
-	ssize_t	n;
-
-	while (c->out_off < c->out_len) {
-		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n >= 0) {
-			c->out_off += (size_t)n;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return (0);
-		conn_kill(c, strerror(errno));
-		return (-1);
-	}
-	c->out_off = c->out_len = 0;
-	if (c->out_cap > OUT_KEEP) {
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = 0;
-	}
-	return (1);
-}
-
-/* Writes the output, then waits for the socket to be writable when some
-   is left, or when a read stream has more to send (so that a stream
-   sends one buffer per turn of the loop and never starves the others). */
-static void
-conn_flush(struct conn *c)
+server_streaming(struct conn *c)
 {
 	struct stream	*st;
-	int		 rc, want;
 
-	if ((rc = conn_write_out(c)) < 0)
-		return;
-	want = rc == 0;
 	TAILQ_FOREACH(st, &c->streams, entry)
 		if (!st->following)
-			want = 1;
-	if (want != c->writing) {
-		if ((want ? event_add(c->wev, NULL) : event_del(c->wev)) != 0) {
-			conn_kill(c, "cannot change the connection's write "
-			    "event");
-			return;
-		}
-		c->writing = want;
-	}
-	if (rc == 1)
-		conn_maybe_close(c);
+			return (1);
+	return (0);
 }
 
 /* Writes the output of every connection on the dirty list. */
@@ -1605,11 +1053,8 @@ server_write_dirty(void *arg)
 	struct server	*srv = arg;
 	struct conn	*c;
 
-	while ((c = TAILQ_FIRST(&srv->dirty)) != NULL) {
-		TAILQ_REMOVE(&srv->dirty, c, dirty_entry);
-		c->dirty = 0;
-		conn_flush(c);
-	}
+	while ((c = conn_dirty_pop(srv)) != NULL)
+		conn_flush(c, server_streaming(c));
 }
 
 static void
@@ -1621,7 +1066,7 @@ server_flush_cb(evutil_socket_t fd, short what, void *arg)
 
 /* The socket is writable: write, and let the read streams go on. */
 static void
-conn_write_cb(evutil_socket_t fd, short what, void *arg)
+server_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 
@@ -1635,7 +1080,29 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	conn_pump_streams(c);
 	if (c->fd == -1)
 		return;
-	conn_flush(c);
+	conn_flush(c, server_streaming(c));
+}
+
+/* A connection will close once its output is written: its reads end
+   now, each with its READ_END. */
+static void
+server_closing_cb(struct conn *c)
+{
+	conn_read_end(c, 1);
+}
+
+/* A connection's socket is closed (conn_kill): its reads end, it leaves
+   the list, and the reaper frees it once no waiter points at it. */
+static void
+server_closed_cb(struct conn *c)
+{
+	struct server	*srv = c->srv;
+
+	conn_read_end(c, 0);
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+	conn_release(c);
+	server_check_exit(srv);
 }
 
 /* Best effort: tells a connection why it is refused, then closes it. */
@@ -1652,7 +1119,8 @@ server_refuse(int fd, const char *why)
 	/* Nothing to do if it fails: the client sees the close. */
 	if (send(fd, buf, n + len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
 		log_debug("refusing a connection: %s", strerror(errno));
-	close(fd);
+	if (close(fd) == -1)
+		log_debug("refusing a connection: close: %s", strerror(errno));
 }
 
 static void
@@ -1661,8 +1129,6 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct server		*srv = arg;
 	struct conn		*c;
-	struct ucred		 cred;
-	socklen_t		 clen = sizeof cred;
 	static const char	 busy[] = "too many connections";
 	int			 reserve;
 
@@ -1688,46 +1154,9 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		    reserve);
 		return;
 	}
-	if ((c = calloc(1, sizeof *c)) == NULL) {
-		log_limited("accept", LOG_LVL_ERR, "accept: out of memory");
-		close(fd);
-		return;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
-		c->uid = cred.uid;
-		c->gid = cred.gid;
-		c->pid = cred.pid;
-	} else {
-		c->uid = (uid_t)-1;
-		c->gid = (gid_t)-1;
-		c->pid = -1;
-	}
-	/* Without its groups a peer only loses group rules: go on. */
-	if (access_peer_groups(fd, &c->groups, &c->ngroups) != 0)
-		log_limited("accept", LOG_LVL_WARN, "SO_PEERGROUPS: %s; group "
-		    "rules of the access list do not apply to pid %ld",
-		    strerror(errno), (long)c->pid);
-	c->srv = srv;
-	c->serial = ++srv->serial;
-	c->fd = fd;
-	TAILQ_INIT(&c->streams);
 	/* The listener hands out non-blocking sockets (accept4). */
-	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-	c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb,
-	    c);
-	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) != 0) {
-		log_limited("accept", LOG_LVL_ERR, "accept: cannot set up a "
-		    "connection");
-		if (c->rev != NULL)
-			event_free(c->rev);
-		if (c->wev != NULL)
-			event_free(c->wev);
-		close(fd);
-		free(c->groups);
-		free(c);
+	if ((c = conn_create(srv, fd, server_read_cb, server_write_cb)) == NULL)
 		return;
-	}
-	c->reading = 1;
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
 	srv->count.connections_total++;
@@ -1794,15 +1223,10 @@ server_maybe_finish(struct server *srv)
 		}
 	} else if (batcher_busy(srv->batcher))
 		return;
-	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next) {
-		/* conn_kill below only unlinks c (the free is deferred). */
-		conn_read_end(c, 1);
-		if (c->fd == -1)
-			continue;
-		c->closing = 1;
-		conn_update_read(c);
-		conn_maybe_close(c);
-	}
+	/* conn_close_soon may kill c, which only unlinks it (the free is
+	   deferred to the reaper). */
+	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next)
+		conn_close_soon(c);
 	server_check_exit(srv);
 }
 
@@ -2192,6 +1616,9 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	srv->base = base;
 	srv->cfg = cfg;
 	srv->wal = w;
+	srv->cbs.frame_cb = conn_dispatch;
+	srv->cbs.closing_cb = server_closing_cb;
+	srv->cbs.closed_cb = server_closed_cb;
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->blocked);
 	TAILQ_INIT(&srv->followers);
@@ -2222,7 +1649,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	}
 	srv->accept_ev = evtimer_new(base, server_accept_retry_cb, srv);
 	srv->drain_ev = evtimer_new(base, server_drain_timeout_cb, srv);
-	srv->reap_ev = event_new(base, -1, 0, server_reap_cb, srv);
+	srv->reap_ev = event_new(base, -1, 0, conn_reap_cb, srv);
 	srv->pump_ev = event_new(base, -1, 0, server_pump_cb, srv);
 	srv->flush_ev = event_new(base, -1, 0, server_flush_cb, srv);
 	srv->rbuf = malloc(RBUF_SIZE);
@@ -2274,7 +1701,7 @@ server_free(struct server *srv)
 	if (srv->drain_ev != NULL)
 		event_free(srv->drain_ev);
 	if (srv->reap_ev != NULL) {
-		server_reap_cb(-1, 0, srv);
+		conn_reap_cb(-1, 0, srv);
 		event_free(srv->reap_ev);
 	}
 	if (srv->pump_ev != NULL)
