@@ -5,6 +5,7 @@
  * listed before its own.
  *
  *   conn.c	one connection's buffers and socket I/O
+ *   ack.c	the replies that wait for durability (the waiter queue)
  *   server.c	listening, accepting, shutdown; wires the others together
  */
 #ifndef WALD_SERVER_INT_H
@@ -50,9 +51,9 @@ enum dispatch { DISPATCH_DONE, DISPATCH_DEFER };
 
 /*
  * One client connection. conn.c keeps its buffers, events and flags; the
- * waiter counts (refs, waits, pending, inflight) and the read streams are
- * kept by the layers above, and conn.c only reads them to know when it may
- * close.
+ * waiter counts (refs, waits, pending, inflight) are kept by ack.c and the
+ * read streams by the layers above; conn.c only reads those to know when
+ * it may close.
  */
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;		/* server->conns, then ->dead */
@@ -199,5 +200,17 @@ void		 conn_maybe_close(struct conn *);
 void		 conn_kill(struct conn *, const char *why);
 void		 conn_release(struct conn *);
 void		 conn_reap_cb(evutil_socket_t, short, void *);
+
+/* ack.c */
+void		 ack_kick(struct server *);
+void		 ack_append(struct conn *, const struct wire_hdr *, uint64_t lsn,
+		    uint32_t len);
+void		 ack_sync(struct conn *, uint64_t id);
+void		 ack_control(struct conn *, uint64_t id, uint8_t op,
+		    int sealed);
+void		 ack_done(struct server *, uint64_t durable);
+void		 ack_fail(struct server *, const char *cause);
+int		 ack_settled(struct server *);
+void		 ack_free(struct server *);
 
 #endif

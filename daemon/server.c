@@ -1,17 +1,9 @@
 /*
  * server.c: walld's connections. Reads framed requests from every client,
- * feeds appends into the WAL's filling batch, and sends each reply once the
- * batch holding its record is durable. Owns the waiter queue, read streams,
- * back-pressure, orderly shutdown and the failure path.
- *
- * Durability order (the promise walld makes): a record is appended to the
- * filling batch; the batcher writes and fdatasyncs it, on the flusher
- * thread, or on the loop itself when a lone client's batch holds one
- * record (the same wal_flush_io either way); only when that returns
- * success does server_done_cb learn the durable LSN, and only then are
- * replies for records at or below it queued. A failed write or sync
- * answers every waiter "outcome unknown" and ends the process with status
- * 74: it is never retried and reported as success.
+ * feeds appends into the WAL's filling batch, streams reads, and owns
+ * back-pressure, orderly shutdown and the failure path. One connection's
+ * bytes are conn.c's; the replies that wait for durability, and the
+ * durability order they keep, are ack.c's.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -67,25 +59,6 @@ struct stream {
 	uint64_t		 next;
 	int			 follow;
 	int			 following;	/* on server->followers */
-};
-
-/* Someone waiting for durability: an append (reply: its LSN) or a sync
-   (reply: the durable LSN). Kept in LSN order. */
-struct waiter {
-	struct conn	*conn;
-	uint64_t	 id;
-	uint64_t	 lsn;
-	uint32_t	 bytes;
-	uint8_t		 op;
-};
-
-/* Someone waiting for a seal or rotation: answered when the batch that
-   carries the mark completes. */
-struct ctl_waiter {
-	struct conn	*conn;
-	uint64_t	 id;
-	uint64_t	 batch;		/* number of the batch carrying it */
-	uint8_t		 op;
 };
 
 static void	conn_read_end(struct conn *, int tell);
@@ -179,143 +152,12 @@ conn_read_end(struct conn *c, int tell)
 	}
 }
 
-/* Adds a waiter at the tail of the ring, growing it when full. */
-static int
-server_wait(struct server *srv, struct conn *c, uint64_t id, uint64_t lsn,
-    uint32_t bytes, uint8_t op)
-{
-	struct waiter	*nq;
-	size_t		 i, ncap;
-
-	if (srv->wq_len == srv->wq_cap) {
-		ncap = srv->wq_cap == 0 ? 1024 : srv->wq_cap * 2;
-		if ((nq = malloc(ncap * sizeof *nq)) == NULL)
-			return (-1);
-		for (i = 0; i < srv->wq_len; i++)
-			nq[i] = srv->wq[(srv->wq_head + i) % srv->wq_cap];
-		free(srv->wq);
-		srv->wq = nq;
-		srv->wq_cap = ncap;
-		srv->wq_head = 0;
-	}
-	srv->wq[(srv->wq_head + srv->wq_len) % srv->wq_cap] = (struct waiter){
-	    .conn = c, .id = id, .lsn = lsn, .bytes = bytes, .op = op };
-	srv->wq_len++;
-	c->refs++;
-	if (c->waits++ == 0)
-		srv->wq_conns++;
-	if (op == WIRE_OP_APPEND) {
-		c->pending++;
-		c->inflight += bytes;
-		srv->inflight += bytes;
-	}
-	return (0);
-}
-
-/* Removes the head waiter and lets go of its connection. */
-static struct waiter
-server_wait_pop(struct server *srv)
-{
-	struct waiter	w = srv->wq[srv->wq_head];
-
-	srv->wq_head = (srv->wq_head + 1) % srv->wq_cap;
-	srv->wq_len--;
-	w.conn->refs--;
-	if (--w.conn->waits == 0)
-		srv->wq_conns--;
-	if (w.op == WIRE_OP_APPEND) {
-		w.conn->pending--;
-		w.conn->inflight -= w.bytes;
-		srv->inflight -= w.bytes;
-	}
-	return (w);
-}
-
-static int
-server_ctl_wait(struct server *srv, struct conn *c, uint64_t id, uint8_t op)
-{
-	struct ctl_waiter	*n;
-	size_t			 ncap;
-
-	if (srv->ctl_len == srv->ctl_cap) {
-		ncap = srv->ctl_cap == 0 ? 8 : srv->ctl_cap * 2;
-		if ((n = realloc(srv->ctl, ncap * sizeof *n)) == NULL)
-			return (-1);
-		srv->ctl = n;
-		srv->ctl_cap = ncap;
-	}
-	/* The mark is in the filling batch: the next one to start. */
-	srv->ctl[srv->ctl_len++] = (struct ctl_waiter){ .conn = c, .id = id,
-	    .batch = batcher_started(srv->batcher) + 1, .op = op };
-	c->refs++;
-	return (0);
-}
-
-/* Number of connections with a request (append or sync) waiting for
-   durability, for the commit delay: commit_siblings counts connections,
-   not requests, as PostgreSQL's counts backends in a transaction. One
-   client that pipelines many appends is one sibling. */
-static unsigned
-server_waiting(struct server *srv)
-{
-	return (srv->wq_conns);
-}
-
-/* Starts a flush if none is out and something is waiting (batcher_kick:
-   on the flusher, or inline for a lone client). */
-static void
-server_kick(struct server *srv)
-{
-	if (srv->state != SRV_FAILED)
-		batcher_kick(srv->batcher, server_waiting(srv));
-}
-
 /* Resumes every blocked connection, oldest first. */
 static void
 server_resume(struct server *srv)
 {
 	conn_resume_blocked(srv);
-	server_kick(srv);
-}
-
-/* Answers every seal/rotate waiter whose batch has completed. */
-static void
-server_answer_ctl(struct server *srv, int ok, const char *cause)
-{
-	struct ctl_waiter	 cw;
-	struct wal_stats	 st;
-	size_t			 i, keep = 0;
-	int			 have_st = 0;
-
-	for (i = 0; i < srv->ctl_len; i++) {
-		cw = srv->ctl[i];
-		if (ok && cw.batch > srv->batches_done) {
-			srv->ctl[keep++] = cw;
-			continue;
-		}
-		/* wal_stats takes the WAL's lock (its segment list, shared
-		   with the preparer): only when a reply needs the next LSN,
-		   not on every batch. */
-		if (ok && !have_st) {
-			wal_stats(srv->wal, &st);
-			have_st = 1;
-		}
-		cw.conn->refs--;
-		if (cw.conn->fd != -1) {
-			if (!ok)
-				conn_error(cw.conn, cw.id, WIRE_E_IO,
-				    "outcome unknown: %s", cause);
-			else if (cw.op == WIRE_OP_SEAL)
-				conn_reply_u64(cw.conn, WIRE_OP_SEAL, cw.id,
-				    st.next_lsn - 1);
-			else
-				conn_reply_u64(cw.conn, WIRE_OP_ROTATE, cw.id,
-				    st.next_lsn);
-			conn_maybe_close(cw.conn);
-		}
-		conn_release(cw.conn);
-	}
-	srv->ctl_len = keep;
+	ack_kick(srv);
 }
 
 /* After a batch: no batch is out, so a footer on disk is durable; the
@@ -331,12 +173,14 @@ server_archive_check(struct server *srv)
 	archive_check(srv->archive, st.active_first_lsn, st.sealed);
 }
 
-/* A batch completed: acknowledge what it made durable, in LSN order. */
+/* A batch completed (batcher done_cb): its waiters are answered
+   (ack_done), then whatever waited for a batch goes on: the archiver,
+   follow reads, held-back connections, a stop. A failed batch stops walld
+   with status 74, for recovery at the next start. */
 static void
 server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
 {
 	struct server	*srv = arg;
-	struct waiter	 w;
 
 	srv->batches_done++;
 	if (!ok) {
@@ -346,31 +190,11 @@ server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
 		    "batch is acknowledged; waiting clients are told the outcome "
 		    "is unknown; exiting with status 74 for recovery",
 		    cause != NULL ? cause : "unknown error");
-		while (srv->wq_len > 0) {
-			w = server_wait_pop(srv);
-			if (w.conn->fd != -1) {
-				conn_error(w.conn, w.id, WIRE_E_IO, "outcome "
-				    "unknown: the WAL write failed: %s", cause);
-				conn_maybe_close(w.conn);
-			}
-			conn_release(w.conn);
-		}
-		server_answer_ctl(srv, 0, cause);
+		ack_fail(srv, cause);
 		server_shutdown(srv);
 		return;
 	}
-
-	srv->durable = durable;
-	while (srv->wq_len > 0 && srv->wq[srv->wq_head].lsn <= durable) {
-		w = server_wait_pop(srv);
-		if (w.conn->fd != -1) {
-			conn_reply_u64(w.conn, w.op, w.id,
-			    w.op == WIRE_OP_APPEND ? w.lsn : durable);
-			conn_maybe_close(w.conn);
-		}
-		conn_release(w.conn);
-	}
-	server_answer_ctl(srv, 1, NULL);
+	ack_done(srv, durable);
 	server_archive_check(srv);
 
 	server_pump_followers(srv);
@@ -531,7 +355,7 @@ conn_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	if ((c->pending > 0 && c->inflight + a.len > srv->cfg->max_conn_inflight) ||
 	    (srv->wq_len > 0 && srv->inflight + a.len > srv->cfg->max_total_inflight)) {
 		/* Stop reading this client until acknowledgements drain. */
-		server_kick(srv);
+		ack_kick(srv);
 		conn_block(c, BLOCK_INFLIGHT);
 		return (DISPATCH_DEFER);
 	}
@@ -541,7 +365,7 @@ conn_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	case WAL_OK:
 		break;
 	case WAL_EFULL:
-		server_kick(srv);
+		ack_kick(srv);
 		conn_block(c, BLOCK_BATCH);
 		return (DISPATCH_DEFER);
 	case WAL_EWAIT:
@@ -566,44 +390,27 @@ conn_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		    "write error; nothing was written");
 		return (DISPATCH_DONE);
 	}
-	srv->next_lsn = lsn + 1;
 	srv->count.appends++;
 	srv->count.append_bytes += a.len;
-	if (h->flags & WIRE_F_NOWAIT) {
-		conn_reply_u64(c, WIRE_OP_APPEND, h->id, lsn);
-		return (DISPATCH_DONE);
-	}
-	if (server_wait(srv, c, h->id, lsn, a.len, WIRE_OP_APPEND) != 0) {
-		/* The record is in the batch; only the reply is lost. */
-		conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
-	}
+	ack_append(c, h, lsn, a.len);
 	return (DISPATCH_DONE);
 }
 
 static void
 conn_sync(struct conn *c, uint64_t id)
 {
-	struct server	*srv = c->srv;
-	uint64_t	 last = srv->next_lsn - 1;
-
-	if (srv->state == SRV_FAILED) {
+	if (c->srv->state == SRV_FAILED) {
 		conn_error(c, id, WIRE_E_IO, "walld stopped after a WAL write "
 		    "failure");
 		return;
 	}
-	if (srv->durable >= last) {
-		conn_reply_u64(c, WIRE_OP_SYNC, id, srv->durable);
-		return;
-	}
-	if (server_wait(srv, c, id, last, 0, WIRE_OP_SYNC) != 0)
-		conn_fatal(c, id, WIRE_E_INTERNAL, "out of memory");
+	ack_sync(c, id);
 }
 
 static enum dispatch
 conn_control(struct conn *c, const struct wire_hdr *h)
 {
 	struct server		*srv = c->srv;
-	struct wal_stats	 st;
 	enum wal_rc		 rc;
 
 	if (srv->state != SRV_RUNNING) {
@@ -620,21 +427,16 @@ conn_control(struct conn *c, const struct wire_hdr *h)
 		break;
 	case WAL_ESEALED:
 		if (h->op == WIRE_OP_SEAL) {
-			/* Sealing a sealed log is a no-op once it is durable. */
-			wal_stats(srv->wal, &st);
-			if (srv->durable >= st.next_lsn - 1 && srv->ctl_len == 0) {
-				conn_reply_u64(c, WIRE_OP_SEAL, h->id,
-				    st.next_lsn - 1);
-				return (DISPATCH_DONE);
-			}
-			break;
+			/* Sealing again: answered like the first seal. */
+			ack_control(c, h->id, h->op, 1);
+			return (DISPATCH_DONE);
 		}
 		conn_error(c, h->id, WIRE_E_SEALED, "the log is sealed");
 		return (DISPATCH_DONE);
 	case WAL_EFULL:
 	case WAL_EWAIT:
 		batcher_want_spare(srv->batcher);
-		server_kick(srv);
+		ack_kick(srv);
 		conn_block(c, rc == WAL_EWAIT ? BLOCK_SPARE : BLOCK_BATCH);
 		return (DISPATCH_DEFER);
 	case WAL_ENOSPC:
@@ -648,15 +450,7 @@ conn_control(struct conn *c, const struct wire_hdr *h)
 		    "write error");
 		return (DISPATCH_DONE);
 	}
-	if (!wal_pending(srv->wal)) {
-		/* Rotating an empty segment: nothing to write, already done. */
-		wal_stats(srv->wal, &st);
-		conn_reply_u64(c, h->op, h->id, h->op == WIRE_OP_SEAL ?
-		    st.next_lsn - 1 : st.next_lsn);
-		return (DISPATCH_DONE);
-	}
-	if (server_ctl_wait(srv, c, h->id, h->op) != 0)
-		conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
+	ack_control(c, h->id, h->op, 0);
 	return (DISPATCH_DONE);
 }
 
@@ -1031,7 +825,7 @@ server_read_cb(evutil_socket_t fd, short what, void *arg)
 	   flusher finished meanwhile is taken back now, not at its end. */
 	if (srv->state != SRV_FAILED)
 		batcher_poll(srv->batcher);
-	server_kick(srv);
+	ack_kick(srv);
 }
 
 /* 1 when a read stream of c has more to send (it is not parked). */
@@ -1209,16 +1003,13 @@ server_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void
 server_maybe_finish(struct server *srv)
 {
-	struct wal_stats	 st;
-	struct conn		*c, *next;
+	struct conn	*c, *next;
 
 	if (srv->state == SRV_RUNNING)
 		return;
 	if (srv->state == SRV_DRAINING) {
-		wal_stats(srv->wal, &st);
-		if (st.durable_lsn + 1 < st.next_lsn || srv->ctl_len > 0 ||
-		    batcher_busy(srv->batcher)) {
-			server_kick(srv);
+		if (!ack_settled(srv) || batcher_busy(srv->batcher)) {
+			ack_kick(srv);
 			return;
 		}
 	} else if (batcher_busy(srv->batcher))
@@ -1234,16 +1025,11 @@ server_maybe_finish(struct server *srv)
 static void
 server_check_exit(struct server *srv)
 {
-	struct wal_stats	st;
-
 	if (srv->state == SRV_RUNNING || !TAILQ_EMPTY(&srv->conns) ||
 	    batcher_busy(srv->batcher))
 		return;
-	if (srv->state == SRV_DRAINING) {
-		wal_stats(srv->wal, &st);
-		if (st.durable_lsn + 1 < st.next_lsn || srv->ctl_len > 0)
-			return;
-	}
+	if (srv->state == SRV_DRAINING && !ack_settled(srv))
+		return;
 	event_base_loopexit(srv->base, NULL);
 }
 
@@ -1395,7 +1181,7 @@ server_reload_keys(struct server *srv, const struct config *ncfg)
 	if (rc == WAL_OK && wal_pending(srv->wal)) {
 		log_info("key rotation: sealing the active segment; the next "
 		    "one is written under key id %u", keyring_active(kr));
-		server_kick(srv);
+		ack_kick(srv);
 	} else if (rc == WAL_OK) {
 		log_info("key rotation: the active segment had no record; "
 		    "records go under key id %u from now on",
@@ -1405,7 +1191,7 @@ server_reload_keys(struct server *srv, const struct config *ncfg)
 		    "append starts a segment under key id %u",
 		    keyring_active(kr));
 		batcher_want_spare(srv->batcher);
-		server_kick(srv);
+		ack_kick(srv);
 	}
 }
 
@@ -1685,13 +1471,7 @@ server_free(struct server *srv)
 	/* Take back a batch still in flight before stopping the threads. */
 	while (srv->batcher != NULL && batcher_busy(srv->batcher))
 		event_base_loop(srv->base, EVLOOP_ONCE);
-	while (srv->wq_len > 0)
-		conn_release(server_wait_pop(srv).conn);
-	while (srv->ctl_len > 0) {
-		srv->ctl_len--;
-		srv->ctl[srv->ctl_len].conn->refs--;
-		conn_release(srv->ctl[srv->ctl_len].conn);
-	}
+	ack_free(srv);
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
 	if (srv->batcher != NULL)
@@ -1710,8 +1490,6 @@ server_free(struct server *srv)
 		event_free(srv->flush_ev);
 	free(srv->rbuf);
 	archive_free(srv->archive);
-	free(srv->wq);
-	free(srv->ctl);
 	keyring_free(srv->keyring);
 	free(srv->keyring_path);
 	free(srv);
