@@ -6,6 +6,7 @@
  *
  *   conn.c	one connection's buffers and socket I/O
  *   ack.c	the replies that wait for durability (the waiter queue)
+ *   stream.c	the reads clients ask for (read streams, followers)
  *   server.c	listening, accepting, shutdown; wires the others together
  */
 #ifndef WALD_SERVER_INT_H
@@ -51,9 +52,9 @@ enum dispatch { DISPATCH_DONE, DISPATCH_DEFER };
 
 /*
  * One client connection. conn.c keeps its buffers, events and flags; the
- * waiter counts (refs, waits, pending, inflight) are kept by ack.c and the
- * read streams by the layers above; conn.c only reads those to know when
- * it may close.
+ * waiter counts (refs, waits, pending, inflight) are kept by ack.c, the
+ * read streams by stream.c; conn.c only reads those to know when it may
+ * close.
  */
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;		/* server->conns, then ->dead */
@@ -212,5 +213,17 @@ void		 ack_done(struct server *, uint64_t durable);
 void		 ack_fail(struct server *, const char *cause);
 int		 ack_settled(struct server *);
 void		 ack_free(struct server *);
+
+/* stream.c */
+void		 stream_open(struct conn *, uint64_t id, uint8_t flags,
+		    const struct wire_read *);
+void		 stream_cancel(struct conn *, uint64_t id);
+void		 stream_end_all(struct conn *, int tell);
+void		 stream_eof(struct conn *);
+int		 stream_resume(struct conn *);
+int		 stream_busy(const struct conn *);
+void		 stream_pump_followers(struct server *);
+void		 stream_pump_cb(evutil_socket_t, short, void *);
+void		 stream_set_keyring(struct server *, struct keyring *);
 
 #endif

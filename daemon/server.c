@@ -36,45 +36,14 @@
 #include "server-int.h"
 #include "server.h"
 #include "version.h"
-#include "wal-reader.h"
 #include "wal.h"
 #include "wire.h"
 
-#define READ_OUT_HIGH		(256 * 1024)	/* pause a read stream here */
-#define READ_OUT_LOW		(64 * 1024)	/* and resume below this */
 #define DRAIN_TIMEOUT_SEC	10
 #define FD_RESERVE		32	/* descriptors kept for log files */
-#define STREAM_SKIP_MAX		4096	/* records a read skips, then yields */
 
-#define MAX_STREAMS	16	/* reads streaming at once per connection */
-
-/* One read: records from `next` on, up to `to`, maybe following. */
-struct stream {
-	TAILQ_ENTRY(stream)	 entry;		/* conn->streams */
-	TAILQ_ENTRY(stream)	 follow_entry;	/* server->followers */
-	struct conn		*conn;
-	struct wal_reader	*reader;
-	uint64_t		 id;
-	uint64_t		 to;
-	uint64_t		 next;
-	int			 follow;
-	int			 following;	/* on server->followers */
-};
-
-static void	conn_read_end(struct conn *, int tell);
-static void	stream_pump(struct stream *);
-static void	server_pump_followers(struct server *);
 static void	server_maybe_finish(struct server *);
 static void	server_check_exit(struct server *);
-
-/* 1 when the peer may read records of tenant (read streams filter). */
-static int
-conn_may_read(const struct conn *c, uint32_t tenant)
-{
-	struct access_peer	p = conn_peer(c);
-
-	return (access_allows(c->srv->cfg->access, &p, ACCESS_READ, tenant));
-}
 
 /* Checks op against the access list: on tenant when has_tenant, else (a
    read with no tenant filter) on any tenant at all. A denial is answered,
@@ -109,47 +78,6 @@ conn_permitted(struct conn *c, uint64_t id, enum access_op op,
 	conn_error(c, id, WIRE_E_NOT_PERMITTED, "%s not permitted for uid %ld",
 	    what, (long)c->uid);
 	return (0);
-}
-
-/* Ends one read stream and frees it. */
-static void
-stream_free(struct stream *st)
-{
-	struct conn	*c = st->conn;
-
-	if (st->following)
-		TAILQ_REMOVE(&c->srv->followers, st, follow_entry);
-	TAILQ_REMOVE(&c->streams, st, entry);
-	c->nstreams--;
-	wal_reader_close(st->reader);
-	free(st);
-}
-
-/* Ends one read and tells the client where it ended. The stream is freed
-   first: the reply may pass the output limit and close the connection,
-   which ends (frees) every stream still listed. */
-static void
-stream_end(struct stream *st)
-{
-	struct conn	*c = st->conn;
-	uint64_t	 id = st->id, next = st->next;
-
-	stream_free(st);
-	conn_send_u64(c, WIRE_OP_READ_END, id, next);
-}
-
-/* Ends every read of the connection, telling the client when it can. */
-static void
-conn_read_end(struct conn *c, int tell)
-{
-	struct stream	*st;
-
-	while ((st = TAILQ_FIRST(&c->streams)) != NULL) {
-		if (tell)
-			stream_end(st);
-		else
-			stream_free(st);
-	}
 }
 
 /* Resumes every blocked connection, oldest first. */
@@ -197,128 +125,16 @@ server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
 	ack_done(srv, durable);
 	server_archive_check(srv);
 
-	server_pump_followers(srv);
+	stream_pump_followers(srv);
 	server_resume(srv);
 	if (srv->state != SRV_RUNNING)
 		server_maybe_finish(srv);
-}
-
-/* Pumps the reads parked on followers: those waiting for records (after
-   a batch) and those that yielded (pump_ev). */
-static void
-server_pump_followers(struct server *srv)
-{
-	struct stream	*st;
-	size_t		 n = 0;
-
-	/* Pumping a stream may re-queue it, or close its connection and
-	   free its siblings: take them one at a time, as many as there were. */
-	TAILQ_FOREACH(st, &srv->followers, follow_entry)
-		n++;
-	while (n-- > 0 && (st = TAILQ_FIRST(&srv->followers)) != NULL) {
-		TAILQ_REMOVE(&srv->followers, st, follow_entry);
-		st->following = 0;
-		stream_pump(st);
-	}
-}
-
-static void
-server_pump_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	server_pump_followers(arg);
 }
 
 static void
 server_spare_cb(void *arg)
 {
 	server_resume(arg);
-}
-
-/* Streams records of one read until the connection's output is full,
-   the durable end is reached, or the range ends. May free st. */
-static void
-stream_pump(struct stream *st)
-{
-	struct conn		*c = st->conn;
-	struct server		*srv = c->srv;
-	struct wal_record	 rec;
-	uint8_t			 buf[WIRE_ENC_MAX];
-	uint64_t		 limit;
-	char			*cause = NULL;
-	int			 rc, skipped = 0;
-
-	for (;;) {
-		if (c->fd == -1)
-			return;
-		/* A read that skips many records (tenants the peer may not
-		   read) yields to the loop now and then: park it and resume
-		   it from pump_ev, after the events already waiting. */
-		if (skipped >= STREAM_SKIP_MAX) {
-			if (!st->following) {
-				TAILQ_INSERT_TAIL(&srv->followers, st,
-				    follow_entry);
-				st->following = 1;
-			}
-			event_active(srv->pump_ev, EV_READ, 0);
-			return;
-		}
-		/* Pause at READ_OUT_HIGH, or at half the output limit when
-		   that is lower; the write callback resumes us. */
-		if (conn_out_pending(c) >= READ_OUT_HIGH ||
-		    conn_out_pending(c) >= srv->cfg->max_conn_output / 2)
-			return;
-		limit = srv->durable;
-		if (st->to != 0 && st->to < limit)
-			limit = st->to;
-		rc = wal_reader_next(st->reader, limit, &rec, &cause);
-		if (rc < 0) {
-			conn_error(c, st->id, WIRE_E_RANGE, "read: %s",
-			    cause != NULL ? cause : "failed");
-			free(cause);
-			stream_free(st);
-			return;
-		}
-		if (rc == 1) {
-			st->next = rec.lsn + 1;
-			if (!conn_may_read(c, rec.tenant)) {
-				skipped++;
-				continue;
-			}
-			conn_send(c, buf, wire_enc_record(buf, st->id, rec.lsn,
-			    rec.type, rec.vshard, rec.tenant, rec.len),
-			    rec.payload, rec.len);
-			continue;
-		}
-		if (limit + 1 > st->next)
-			st->next = limit + 1;
-		if (st->follow && srv->state == SRV_RUNNING &&
-		    (st->to == 0 || srv->durable < st->to)) {
-			if (!st->following) {
-				TAILQ_INSERT_TAIL(&srv->followers, st,
-				    follow_entry);
-				st->following = 1;
-			}
-			return;
-		}
-		stream_end(st);
-		conn_maybe_close(c);
-		return;
-	}
-}
-
-/* Resumes every read of the connection that is not waiting for records. */
-static void
-conn_pump_streams(struct conn *c)
-{
-	struct stream	*st, *next;
-
-	TAILQ_FOREACH_SAFE(st, &c->streams, entry, next) {
-		if (!st->following)
-			stream_pump(st);
-		if (c->fd == -1)
-			break;	/* closed: every stream is gone */
-	}
 }
 
 static enum dispatch
@@ -495,54 +311,18 @@ request_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
     size_t n)
 {
 	struct wire_read	 r;
-	struct wal_filter	 f;
-	struct stream		*st;
 	const char		*why;
-	char			*cause = NULL;
 
 	if (wire_dec_read(body, n, &r, &why) != 0) {
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: %s", why);
 		return;
 	}
 	/* A filter on a forbidden tenant is refused up front; otherwise
-	   stream_pump skips the records of tenants the peer may not read. */
+	   the stream skips the records of tenants the peer may not read. */
 	if (!conn_permitted(c, h->id, ACCESS_READ,
 	    (h->flags & WIRE_F_TENANT) != 0, r.tenant))
 		return;
-	if (c->nstreams >= MAX_STREAMS) {
-		conn_error(c, h->id, WIRE_E_BUSY, "read: %d reads are already "
-		    "streaming on this connection", MAX_STREAMS);
-		return;
-	}
-	if ((st = calloc(1, sizeof *st)) == NULL) {
-		conn_error(c, h->id, WIRE_E_INTERNAL, "out of memory");
-		return;
-	}
-	memset(&f, 0, sizeof f);
-	f.tenant = r.tenant;
-	f.vshard = r.vshard;
-	f.type = r.type;
-	f.has_tenant = (h->flags & WIRE_F_TENANT) != 0;
-	f.has_vshard = (h->flags & WIRE_F_VSHARD) != 0;
-	f.has_type = (h->flags & WIRE_F_TYPE) != 0;
-	st->reader = wal_reader_open_keys(c->srv->cfg->data_dir, r.from, &f,
-	    c->srv->keyring, &cause);
-	if (st->reader == NULL) {
-		conn_error(c, h->id, WIRE_E_RANGE, "read: %s",
-		    cause != NULL ? cause : "cannot open the log");
-		free(cause);
-		free(st);
-		return;
-	}
-	wal_reader_durable(st->reader);
-	st->conn = c;
-	st->id = h->id;
-	st->to = r.to;
-	st->next = r.from;
-	st->follow = (h->flags & WIRE_F_FOLLOW) != 0;
-	TAILQ_INSERT_TAIL(&c->streams, st, entry);
-	c->nstreams++;
-	stream_pump(st);
+	stream_open(c, h->id, h->flags, &r);
 }
 
 /* Appends one "name value" line to the stats text. */
@@ -715,7 +495,6 @@ static enum dispatch
 conn_dispatch(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
     size_t n)
 {
-	struct stream	*st;
 	enum access_op	 aop;
 
 	if (!c->hello && h->op != WIRE_OP_HELLO) {
@@ -765,12 +544,7 @@ conn_dispatch(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		request_read(c, h, body, n);
 		break;
 	case WIRE_OP_READ_CANCEL:
-		TAILQ_FOREACH(st, &c->streams, entry) {
-			if (st->id == h->id) {
-				stream_end(st);
-				break;
-			}
-		}
+		stream_cancel(c, h->id);
 		break;
 	case WIRE_OP_STATS:
 		conn_stats(c, h->id);
@@ -786,26 +560,6 @@ conn_dispatch(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	return (DISPATCH_DONE);
 }
 
-/* The client half-closed: answer what was sent, then close. Reads sent
-   before it are requests too and run to their end; a follow read, which
-   would never end (and keep its files open after the peer is gone), ends
-   at the durable end of the log. */
-static void
-server_eof(struct conn *c)
-{
-	struct stream	*st;
-
-	TAILQ_FOREACH(st, &c->streams, entry) {
-		st->follow = 0;
-		if (st->following) {
-			TAILQ_REMOVE(&c->srv->followers, st, follow_entry);
-			st->following = 0;
-		}
-	}
-	conn_pump_streams(c);
-	conn_process(c);
-}
-
 /* A connection is readable: one read (conn_read). */
 static void
 server_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -818,7 +572,10 @@ server_read_cb(evutil_socket_t fd, short what, void *arg)
 	case -1:
 		return;
 	case 0:
-		server_eof(c);
+		/* The client half-closed: its reads run to their end, what
+		   it sent is answered, then the connection closes. */
+		stream_eof(c);
+		conn_process(c);
 		break;
 	}
 	/* A turn that reads many busy connections is long: a batch the
@@ -826,18 +583,6 @@ server_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (srv->state != SRV_FAILED)
 		batcher_poll(srv->batcher);
 	ack_kick(srv);
-}
-
-/* 1 when a read stream of c has more to send (it is not parked). */
-static int
-server_streaming(struct conn *c)
-{
-	struct stream	*st;
-
-	TAILQ_FOREACH(st, &c->streams, entry)
-		if (!st->following)
-			return (1);
-	return (0);
 }
 
 /* Writes the output of every connection on the dirty list. */
@@ -848,7 +593,7 @@ server_write_dirty(void *arg)
 	struct conn	*c;
 
 	while ((c = conn_dirty_pop(srv)) != NULL)
-		conn_flush(c, server_streaming(c));
+		conn_flush(c, stream_busy(c));
 }
 
 static void
@@ -865,16 +610,9 @@ server_write_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn	*c = arg;
 
 	(void)fd; (void)what;
-	/* Died, or the socket is still too full for the streams: wev stays
-	   armed and says when to go on. */
-	if (conn_write_out(c) < 0 || conn_out_pending(c) >= READ_OUT_LOW)
+	if (conn_write_out(c) < 0 || !stream_resume(c))
 		return;
-	/* What the streams queue does not make c dirty: with wev armed,
-	   conn_mark_dirty leaves the write to conn_flush here. */
-	conn_pump_streams(c);
-	if (c->fd == -1)
-		return;
-	conn_flush(c, server_streaming(c));
+	conn_flush(c, stream_busy(c));
 }
 
 /* A connection will close once its output is written: its reads end
@@ -882,7 +620,7 @@ server_write_cb(evutil_socket_t fd, short what, void *arg)
 static void
 server_closing_cb(struct conn *c)
 {
-	conn_read_end(c, 1);
+	stream_end_all(c, 1);
 }
 
 /* A connection's socket is closed (conn_kill): its reads end, it leaves
@@ -892,7 +630,7 @@ server_closed_cb(struct conn *c)
 {
 	struct server	*srv = c->srv;
 
-	conn_read_end(c, 0);
+	stream_end_all(c, 0);
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
 	conn_release(c);
@@ -1138,8 +876,6 @@ static void
 server_reload_keys(struct server *srv, const struct config *ncfg)
 {
 	struct keyring	*kr;
-	struct conn	*c;
-	struct stream	*st;
 	char		*path = NULL, *cause = NULL;
 	uint32_t	 old;
 	enum wal_rc	 rc;
@@ -1168,11 +904,7 @@ server_reload_keys(struct server *srv, const struct config *ncfg)
 	old = keyring_active(srv->keyring);
 	keyring_free(srv->keyring);
 	srv->keyring = kr;
-	/* Streaming reads may go on into segments under the new key. */
-	TAILQ_FOREACH(c, &srv->conns, entry) {
-		TAILQ_FOREACH(st, &c->streams, entry)
-			wal_reader_set_keyring(st->reader, kr);
-	}
+	stream_set_keyring(srv, kr);
 	log_info("reload: key ring %s: %zu keys, active key id %u",
 	    srv->keyring_path, keyring_ids(kr, NULL, 0), keyring_active(kr));
 	if (keyring_active(kr) == old)
@@ -1436,7 +1168,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	srv->accept_ev = evtimer_new(base, server_accept_retry_cb, srv);
 	srv->drain_ev = evtimer_new(base, server_drain_timeout_cb, srv);
 	srv->reap_ev = event_new(base, -1, 0, conn_reap_cb, srv);
-	srv->pump_ev = event_new(base, -1, 0, server_pump_cb, srv);
+	srv->pump_ev = event_new(base, -1, 0, stream_pump_cb, srv);
 	srv->flush_ev = event_new(base, -1, 0, server_flush_cb, srv);
 	srv->rbuf = malloc(RBUF_SIZE);
 	/* evconnlistener accepts until EAGAIN: a blocking socket (ours, or
