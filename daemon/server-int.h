@@ -7,6 +7,7 @@
  *   conn.c	one connection's buffers and socket I/O
  *   ack.c	the replies that wait for durability (the waiter queue)
  *   stream.c	the reads clients ask for (read streams, followers)
+ *   server-stats.c  the stats text (STATS, the metrics)
  *   server.c	listening, accepting, shutdown; wires the others together
  */
 #ifndef WALD_SERVER_INT_H
@@ -38,6 +39,8 @@ struct wal;
 struct batcher;
 struct archive;
 struct keyring;
+struct wal_stats;
+struct evbuffer;
 struct stream;
 struct waiter;
 struct ctl_waiter;
@@ -225,5 +228,10 @@ int		 stream_busy(const struct conn *);
 void		 stream_pump_followers(struct server *);
 void		 stream_pump_cb(evutil_socket_t, short, void *);
 void		 stream_set_keyring(struct server *, struct keyring *);
+
+/* server-stats.c */
+const char	*server_stats_state(const struct server *,
+		    const struct wal_stats *);
+void		 server_stats_fill(struct server *, struct evbuffer *);
 
 #endif

@@ -325,127 +325,6 @@ request_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	stream_open(c, h->id, h->flags, &r);
 }
 
-/* Appends one "name value" line to the stats text. */
-static void __attribute__((format(printf, 2, 3)))
-stats_line(struct evbuffer *eb, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	evbuffer_add_vprintf(eb, fmt, ap);
-	va_end(ap);
-	evbuffer_add(eb, "\n", 1);
-}
-
-/* The encryption lines: on/off, the active key id, the key ids present
-   segments need (an operator may drop a key from the ring once it is not
-   listed here). Never anything about the keys themselves. */
-static void
-stats_keys(struct evbuffer *eb, struct server *srv, const struct wal_stats *st)
-{
-	uint32_t	ids[64];
-	size_t		n, i;
-
-	n = wal_keys_needed(srv->wal, ids, 64);
-	stats_line(eb, "encryption %s", srv->keyring != NULL ? "on" : "off");
-	stats_line(eb, "active_key_id %u", st->active_key_id);
-	evbuffer_add_printf(eb, "keys_needed ");
-	for (i = 0; i < n && i < 64; i++)
-		evbuffer_add_printf(eb, "%s%u", i > 0 ? "," : "", ids[i]);
-	stats_line(eb, "%s", n == 0 ? "none" : n > 64 ? ",..." : "");
-}
-
-/* Writes walld's counters into eb, one "name value" line each: the STATS
-   reply; metrics.c's table turns them into the Prometheus metrics of
-   `walctl stats --prometheus` and of the metrics file. */
-static void
-server_stats_fill(struct server *srv, struct evbuffer *eb)
-{
-	struct wal_stats	 st;
-	struct batcher_stats	 bs;
-	struct archive_stats	 as;
-	struct statvfs		 vfs;
-	unsigned		 i;
-	const char		*state;
-
-	wal_stats(srv->wal, &st);
-	batcher_stats(srv->batcher, &bs);
-	state = srv->state == SRV_FAILED || st.failed ? "failed" :
-	    st.sealed ? "sealed" : srv->state == SRV_DRAINING ? "stopping" :
-	    "read-write";
-	stats_line(eb, "version %s", WALD_VERSION);
-	stats_line(eb, "state %s", state);
-	stats_line(eb, "first_lsn %llu", (unsigned long long)st.first_lsn);
-	stats_line(eb, "next_lsn %llu", (unsigned long long)st.next_lsn);
-	stats_line(eb, "durable_lsn %llu", (unsigned long long)st.durable_lsn);
-	stats_line(eb, "segments %llu", (unsigned long long)st.segments);
-	stats_line(eb, "bytes_on_disk %llu",
-	    (unsigned long long)st.bytes_on_disk);
-	if (statvfs(srv->cfg->data_dir, &vfs) == 0) {
-		stats_line(eb, "disk_free_bytes %llu",
-		    (unsigned long long)vfs.f_bavail * vfs.f_frsize);
-		stats_line(eb, "disk_size_bytes %llu",
-		    (unsigned long long)vfs.f_blocks * vfs.f_frsize);
-	}
-	stats_line(eb, "bytes_written %llu",
-	    (unsigned long long)st.bytes_written);
-	stats_line(eb, "sealed_ahead_bytes %llu",
-	    (unsigned long long)st.sealed_ahead);
-	stats_line(eb, "direct_io %d", st.direct_io);
-	stats_line(eb, "segments_recycled_total %llu",
-	    (unsigned long long)st.recycled);
-	stats_line(eb, "recycled_segments_held %llu",
-	    (unsigned long long)st.recycle_held);
-	stats_keys(eb, srv, &st);
-	stats_line(eb, "appends_total %llu",
-	    (unsigned long long)srv->count.appends);
-	stats_line(eb, "append_bytes_total %llu",
-	    (unsigned long long)srv->count.append_bytes);
-	stats_line(eb, "fsyncs_total %llu", (unsigned long long)bs.flushes);
-	stats_line(eb, "fsync_usec_total %llu",
-	    (unsigned long long)bs.flush_usec_total);
-	stats_line(eb, "fsync_usec_max %llu",
-	    (unsigned long long)bs.flush_usec_max);
-	for (i = 0; i < 15; i++)
-		stats_line(eb, "fsync_usec_le_%llu %llu", 16ull << i,
-		    (unsigned long long)bs.hist[i]);
-	stats_line(eb, "fsync_usec_le_inf %llu", (unsigned long long)bs.hist[15]);
-	stats_line(eb, "batch_records_total %llu",
-	    (unsigned long long)bs.batch_records_total);
-	for (i = 0; i < 15; i++)
-		stats_line(eb, "batch_records_le_%llu %llu", 1ull << i,
-		    (unsigned long long)bs.batch_hist[i]);
-	stats_line(eb, "batch_records_le_inf %llu",
-	    (unsigned long long)bs.batch_hist[15]);
-	stats_line(eb, "connections %u", srv->nconns);
-	stats_line(eb, "connections_total %llu",
-	    (unsigned long long)srv->count.connections_total);
-	stats_line(eb, "waiters %zu", srv->wq_len);
-	stats_line(eb, "protocol_errors_total %llu",
-	    (unsigned long long)srv->count.protocol_errors);
-	stats_line(eb, "slow_clients_dropped_total %llu",
-	    (unsigned long long)srv->count.dropped_slow);
-	stats_line(eb, "denied_total %llu",
-	    (unsigned long long)srv->count.denied);
-	for (i = 0; i < ACCESS_NOPS; i++)
-		stats_line(eb, "denied_%s_total %llu", access_op_name(i),
-		    (unsigned long long)srv->count.denied_op[i]);
-	for (i = 1; i <= WIRE_E_INTERNAL; i++)
-		stats_line(eb, "errors_%s_total %llu", wire_err_name(i),
-		    (unsigned long long)srv->count.errors[i]);
-	archive_stats(srv->archive, &as);
-	stats_line(eb, "archive_enabled %d", as.enabled);
-	stats_line(eb, "archive_backlog %llu", (unsigned long long)as.backlog);
-	stats_line(eb, "archive_archived_total %llu",
-	    (unsigned long long)as.archived);
-	stats_line(eb, "archive_failures_total %llu",
-	    (unsigned long long)as.failures);
-	stats_line(eb, "archive_last_segment %s", as.last[0] != '\0' ?
-	    as.last : "none");
-	stats_line(eb, "truncate_held_total %llu",
-	    (unsigned long long)srv->count.truncate_held);
-}
-
 static void
 conn_stats(struct conn *c, uint64_t id)
 {
@@ -802,36 +681,13 @@ server_status(struct server *srv, char *buf, size_t len)
 
 	wal_stats(srv->wal, &st);
 	snprintf(buf, len, "%s, durable LSN %llu, %u connections",
-	    srv->state == SRV_FAILED || st.failed ? "failed" : st.sealed ?
-	    "sealed" : srv->state == SRV_DRAINING ? "stopping" : "read-write",
-	    (unsigned long long)st.durable_lsn, srv->nconns);
+	    server_stats_state(srv, &st), (unsigned long long)st.durable_lsn,
+	    srv->nconns);
 	archive_stats(srv->archive, &as);
 	if (as.enabled && (n = strlen(buf)) < len)
 		snprintf(buf + n, len - n, ", archive backlog %llu%s",
 		    (unsigned long long)as.backlog, as.failing > 0 ?
 		    " (archive.command failing)" : "");
-}
-
-char *
-server_stats_text(struct server *srv)
-{
-	struct evbuffer	*eb;
-	char		*text;
-	size_t		 len;
-
-	if ((eb = evbuffer_new()) == NULL)
-		return (NULL);
-	server_stats_fill(srv, eb);
-	len = evbuffer_get_length(eb);
-	if ((text = malloc(len + 1)) != NULL) {
-		if (evbuffer_remove(eb, text, len) != (int)len) {
-			free(text);
-			text = NULL;
-		} else
-			text[len] = '\0';
-	}
-	evbuffer_free(eb);
-	return (text);
 }
 
 /* Swaps two strings of the configuration: the running one takes the
