@@ -327,6 +327,14 @@ conn_update_read(struct conn *c)
 	c->reading = want;
 }
 
+/* The largest frame walld accepts, as its HELLO reply announces: an
+   APPEND of the largest record (PROTOCOL.md). */
+uint32_t
+conn_max_frame(const struct server *srv)
+{
+	return (srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED);
+}
+
 /* Hands the whole frames at the start of buf[0..len) to frame_cb; returns
    how many bytes they took. Stops early when the connection blocks or
    closes. A header that breaks the rules ends the connection: TOO_LARGE
@@ -339,7 +347,7 @@ conn_frames(struct conn *c, uint8_t *buf, size_t len)
 	uint32_t	 max_frame;
 	size_t		 used = 0;
 
-	max_frame = c->srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED;
+	max_frame = conn_max_frame(c->srv);
 	while (c->fd != -1 && !c->closing && c->blocked == BLOCK_NONE &&
 	    len - used >= WIRE_HDR_LEN) {
 		if (wire_peek_hdr(buf + used, WIRE_HDR_LEN, max_frame, &h,

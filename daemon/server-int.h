@@ -8,6 +8,7 @@
  *   ack.c	the replies that wait for durability (the waiter queue)
  *   stream.c	the reads clients ask for (read streams, followers)
  *   server-stats.c  the stats text (STATS, the metrics)
+ *   request.c	what each request does
  *   server.c	listening, accepting, shutdown; wires the others together
  */
 #ifndef WALD_SERVER_INT_H
@@ -195,6 +196,7 @@ void		 conn_fatal(struct conn *, uint64_t id, uint16_t code,
 void		 conn_close_soon(struct conn *);
 void		 conn_block(struct conn *, enum conn_block);
 void		 conn_resume_blocked(struct server *);
+uint32_t	 conn_max_frame(const struct server *);
 void		 conn_process(struct conn *);
 int		 conn_read(struct conn *);
 int		 conn_write_out(struct conn *);
@@ -233,5 +235,9 @@ void		 stream_set_keyring(struct server *, struct keyring *);
 const char	*server_stats_state(const struct server *,
 		    const struct wal_stats *);
 void		 server_stats_fill(struct server *, struct evbuffer *);
+
+/* request.c */
+enum dispatch	 request_frame(struct conn *, const struct wire_hdr *,
+		    const uint8_t *body, size_t n);
 
 #endif
