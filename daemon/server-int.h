@@ -9,6 +9,7 @@
  *   stream.c	the reads clients ask for (read streams, followers)
  *   server-stats.c  the stats text (STATS, the metrics)
  *   request.c	what each request does
+ *   server-reload.c  SIGHUP: a reloaded configuration applied live
  *   server.c	listening, accepting, shutdown; wires the others together
  */
 #ifndef WALD_SERVER_INT_H
