@@ -39,7 +39,9 @@ ENGINE_SRC = engine/wal.c engine/crc32c.c engine/sysio.c engine/segment.c \
 	     common/cause.c
 PROTO_SRC  = proto/frame.c
 # walld itself, beyond the engine.
-DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/conn.c daemon/ack.c daemon/stream.c daemon/server-stats.c daemon/request.c daemon/server-reload.c daemon/batcher.c daemon/notify.c \
+DAEMON_SRC = daemon/config.c daemon/log.c daemon/server.c daemon/conn.c \
+	     daemon/ack.c daemon/stream.c daemon/request.c daemon/server-stats.c \
+	     daemon/server-reload.c daemon/batcher.c daemon/notify.c \
 	     daemon/access.c proto/metrics.c daemon/archive.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c

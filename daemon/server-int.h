@@ -1,16 +1,18 @@
 /*
  * server-int.h: what the server's files share, and nobody else sees
  * (main.c uses server.h). The server and connection structures, and each
- * file's functions, from the bottom layer up: a file calls only the ones
- * listed before its own.
+ * file's functions, from the bottom layer up: a file calls only the
+ * functions of the files listed before it. What a lower layer hands up
+ * goes through a callback the server sets (struct conn_cbs, batcher_cbs).
  *
- *   conn.c	one connection's buffers and socket I/O
- *   ack.c	the replies that wait for durability (the waiter queue)
- *   stream.c	the reads clients ask for (read streams, followers)
- *   server-stats.c  the stats text (STATS, the metrics)
- *   request.c	what each request does
- *   server-reload.c  SIGHUP: a reloaded configuration applied live
- *   server.c	listening, accepting, shutdown; wires the others together
+ *   conn.c		one connection's buffers and socket I/O
+ *   ack.c		the replies that wait for durability: the waiter
+ *			queue, and the durability order (ack_done)
+ *   stream.c		the reads clients ask for: read streams, followers
+ *   server-stats.c	the stats text (STATS, the metrics, STATUS=)
+ *   request.c		what each request does (request_frame, frame_cb)
+ *   server-reload.c	SIGHUP: a reloaded configuration applied live
+ *   server.c		listening, accepting, stopping; wires the others
  */
 #ifndef WALD_SERVER_INT_H
 #define WALD_SERVER_INT_H
@@ -107,7 +109,7 @@ TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(stream_list, stream);
 
 /* What the connection layer hands up, set by server_create: conn.c calls
-   nothing above itself but these. */
+   nothing above itself but these. frame_cb is request_frame. */
 struct conn_cbs {
 	/* One whole frame, its body body[0..n). */
 	enum dispatch	(*frame_cb)(struct conn *, const struct wire_hdr *,

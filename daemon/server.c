@@ -1,28 +1,27 @@
 /*
- * server.c: walld's connections. Reads framed requests from every client,
- * feeds appends into the WAL's filling batch, streams reads, and owns
- * back-pressure, orderly shutdown and the failure path. One connection's
- * bytes are conn.c's; the replies that wait for durability, and the
- * durability order they keep, are ack.c's.
+ * server.c: walld's server. Listens (on the socket systemd passed, or one
+ * it binds), accepts connections (refusing them at max_connections or when
+ * descriptors run short; backing off when accept fails for lack of them),
+ * stops in order (new requests refused, batches in flight acknowledged,
+ * then every connection drained and closed), and wires the other files
+ * together: the connections' events, the batcher's callbacks and the
+ * connection layer's. server-int.h says which file holds what.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -35,7 +34,6 @@
 #include "log.h"
 #include "server-int.h"
 #include "server.h"
-#include "version.h"
 #include "wal.h"
 #include "wire.h"
 
@@ -44,324 +42,6 @@
 
 static void	server_maybe_finish(struct server *);
 static void	server_check_exit(struct server *);
-
-/* Resumes every blocked connection, oldest first. */
-static void
-server_resume(struct server *srv)
-{
-	conn_resume_blocked(srv);
-	ack_kick(srv);
-}
-
-/* After a batch: no batch is out, so a footer on disk is durable; the
-   archiver looks for newly sealed segments. */
-static void
-server_archive_check(struct server *srv)
-{
-	struct wal_stats	st;
-
-	if (!archive_enabled(srv->archive))
-		return;
-	wal_stats(srv->wal, &st);
-	archive_check(srv->archive, st.active_first_lsn, st.sealed);
-}
-
-/* A batch completed (batcher done_cb): its waiters are answered
-   (ack_done), then whatever waited for a batch goes on: the archiver,
-   follow reads, held-back connections, a stop. A failed batch stops walld
-   with status 74, for recovery at the next start. */
-static void
-server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
-{
-	struct server	*srv = arg;
-
-	srv->batches_done++;
-	if (!ok) {
-		srv->state = SRV_FAILED;
-		srv->exit_status = 74;
-		log_err("WAL write failed: %s; no record of this or any later "
-		    "batch is acknowledged; waiting clients are told the outcome "
-		    "is unknown; exiting with status 74 for recovery",
-		    cause != NULL ? cause : "unknown error");
-		ack_fail(srv, cause);
-		server_shutdown(srv);
-		return;
-	}
-	ack_done(srv, durable);
-	server_archive_check(srv);
-
-	stream_pump_followers(srv);
-	server_resume(srv);
-	if (srv->state != SRV_RUNNING)
-		server_maybe_finish(srv);
-}
-
-static void
-server_spare_cb(void *arg)
-{
-	server_resume(arg);
-}
-
-/* A connection is readable: one read (conn_read). */
-static void
-server_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn	*c = arg;
-	struct server	*srv = c->srv;
-
-	(void)fd; (void)what;
-	switch (conn_read(c)) {
-	case -1:
-		return;
-	case 0:
-		/* The client half-closed: its reads run to their end, what
-		   it sent is answered, then the connection closes. */
-		stream_eof(c);
-		conn_process(c);
-		break;
-	}
-	/* A turn that reads many busy connections is long: a batch the
-	   flusher finished meanwhile is taken back now, not at its end. */
-	if (srv->state != SRV_FAILED)
-		batcher_poll(srv->batcher);
-	ack_kick(srv);
-}
-
-/* Writes the output of every connection on the dirty list. */
-static void
-server_write_dirty(void *arg)
-{
-	struct server	*srv = arg;
-	struct conn	*c;
-
-	while ((c = conn_dirty_pop(srv)) != NULL)
-		conn_flush(c, stream_busy(c));
-}
-
-static void
-server_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	server_write_dirty(arg);
-}
-
-/* The socket is writable: write, and let the read streams go on. */
-static void
-server_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn	*c = arg;
-
-	(void)fd; (void)what;
-	if (conn_write_out(c) < 0 || !stream_resume(c))
-		return;
-	conn_flush(c, stream_busy(c));
-}
-
-/* A connection will close once its output is written: its reads end
-   now, each with its READ_END. */
-static void
-server_closing_cb(struct conn *c)
-{
-	stream_end_all(c, 1);
-}
-
-/* A connection's socket is closed (conn_kill): its reads end, it leaves
-   the list, and the reaper frees it once no waiter points at it. */
-static void
-server_closed_cb(struct conn *c)
-{
-	struct server	*srv = c->srv;
-
-	stream_end_all(c, 0);
-	TAILQ_REMOVE(&srv->conns, c, entry);
-	srv->nconns--;
-	conn_release(c);
-	server_check_exit(srv);
-}
-
-/* Best effort: tells a connection why it is refused, then closes it. */
-static void
-server_refuse(int fd, const char *why)
-{
-	uint8_t	buf[WIRE_ENC_MAX + 128];
-	size_t	n, len = strlen(why);
-
-	if (len > 128)
-		len = 128;
-	n = wire_enc_error(buf, 0, WIRE_E_BUSY, len);
-	memcpy(buf + n, why, len);
-	/* Nothing to do if it fails: the client sees the close. */
-	if (send(fd, buf, n + len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
-		log_debug("refusing a connection: %s", strerror(errno));
-	if (close(fd) == -1)
-		log_debug("refusing a connection: close: %s", strerror(errno));
-}
-
-static void
-server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
-{
-	struct server		*srv = arg;
-	struct conn		*c;
-	static const char	 busy[] = "too many connections";
-	int			 reserve;
-
-	(void)l; (void)sa; (void)salen;
-	if (srv->state != SRV_RUNNING || srv->nconns >= srv->cfg->max_connections) {
-		server_refuse(fd, busy);
-		log_limited("connection refused", LOG_LVL_WARN, "connection "
-		    "refused: %s (max_connections %u)", busy,
-		    srv->cfg->max_connections);
-		return;
-	}
-	/* accept() hands out the lowest free descriptor: from this one up,
-	   fewer than the reserve are left, and those are for the log's
-	   segment files and readers, not for more clients. */
-	reserve = srv->fd_limit / 4 < FD_RESERVE ? srv->fd_limit / 4 :
-	    FD_RESERVE;
-	if (fd >= srv->fd_limit - reserve) {
-		server_refuse(fd, "too many open files: walld keeps its last "
-		    "descriptors for its log");
-		log_limited("connection refused", LOG_LVL_WARN, "connection "
-		    "refused: descriptor %d of the open files limit %d (the "
-		    "last %d are kept for the log)", (int)fd, srv->fd_limit,
-		    reserve);
-		return;
-	}
-	/* The listener hands out non-blocking sockets (accept4). */
-	if ((c = conn_create(srv, fd, server_read_cb, server_write_cb)) == NULL)
-		return;
-	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
-	srv->nconns++;
-	srv->count.connections_total++;
-	log_debug("connection %llu: pid %ld uid %ld gid %ld",
-	    (unsigned long long)c->serial, (long)c->pid, (long)c->uid,
-	    (long)c->gid);
-}
-
-static void
-server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server	*srv = arg;
-
-	(void)fd; (void)what;
-	if (srv->listener != NULL && srv->state == SRV_RUNNING)
-		evconnlistener_enable(srv->listener);
-}
-
-/* accept() failed: out of descriptors backs off for 100 ms instead of
-   spinning on a listening socket that stays readable. */
-static void
-server_accept_error_cb(struct evconnlistener *l, void *arg)
-{
-	struct server	*srv = arg;
-	struct timeval	 tv = { 0, 100000 };
-	int		 error = EVUTIL_SOCKET_ERROR();
-
-	log_limited("accept failed", LOG_LVL_ERR, "accept: %s; pausing new "
-	    "connections for 100 ms", evutil_socket_error_to_string(error));
-	evconnlistener_disable(l);
-	evtimer_add(srv->accept_ev, &tv);
-}
-
-static void
-server_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server	*srv = arg;
-	struct conn	*c;
-
-	(void)fd; (void)what;
-	log_warn("shutdown: clients did not read their last replies within "
-	    "%d s; closing them", DRAIN_TIMEOUT_SEC);
-	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
-		conn_kill(c, NULL);
-	event_base_loopexit(srv->base, NULL);
-}
-
-/* During shutdown: once nothing is waiting for a batch, close every
-   connection after its replies are sent; exit when none is left. */
-static void
-server_maybe_finish(struct server *srv)
-{
-	struct conn	*c, *next;
-
-	if (srv->state == SRV_RUNNING)
-		return;
-	if (srv->state == SRV_DRAINING) {
-		if (!ack_settled(srv) || batcher_busy(srv->batcher)) {
-			ack_kick(srv);
-			return;
-		}
-	} else if (batcher_busy(srv->batcher))
-		return;
-	/* conn_close_soon may kill c, which only unlinks it (the free is
-	   deferred to the reaper). */
-	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next)
-		conn_close_soon(c);
-	server_check_exit(srv);
-}
-
-/* Ends the loop once a stopping server has nothing left to do. */
-static void
-server_check_exit(struct server *srv)
-{
-	if (srv->state == SRV_RUNNING || !TAILQ_EMPTY(&srv->conns) ||
-	    batcher_busy(srv->batcher))
-		return;
-	if (srv->state == SRV_DRAINING && !ack_settled(srv))
-		return;
-	event_base_loopexit(srv->base, NULL);
-}
-
-void
-server_shutdown(struct server *srv)
-{
-	struct timeval	tv = { DRAIN_TIMEOUT_SEC, 0 };
-
-	if (srv->state == SRV_RUNNING)
-		srv->state = SRV_DRAINING;
-	if (srv->listener != NULL) {
-		evconnlistener_free(srv->listener);
-		srv->listener = NULL;
-	}
-	if (!evtimer_pending(srv->drain_ev, NULL))
-		evtimer_add(srv->drain_ev, &tv);
-	server_maybe_finish(srv);
-}
-
-int
-server_exit_status(struct server *srv)
-{
-	return (srv->exit_status);
-}
-
-void
-server_status(struct server *srv, char *buf, size_t len)
-{
-	struct wal_stats	st;
-	struct archive_stats	as;
-	size_t			n;
-
-	wal_stats(srv->wal, &st);
-	snprintf(buf, len, "%s, durable LSN %llu, %u connections",
-	    server_stats_state(srv, &st), (unsigned long long)st.durable_lsn,
-	    srv->nconns);
-	archive_stats(srv->archive, &as);
-	if (as.enabled && (n = strlen(buf)) < len)
-		snprintf(buf + n, len - n, ", archive backlog %llu%s",
-		    (unsigned long long)as.backlog, as.failing > 0 ?
-		    " (archive.command failing)" : "");
-}
-
-/* The key ring of the WAL, for reads; the server takes a reference. */
-void
-server_set_keyring(struct server *srv, struct keyring *kr, const char *path)
-{
-	keyring_free(srv->keyring);
-	free(srv->keyring_path);
-	srv->keyring = keyring_hold(kr);
-	srv->keyring_path = path != NULL ? strdup(path) : NULL;
-}
 
 /* Tells whether a live server answers on the socket path. */
 static int
@@ -376,7 +56,8 @@ server_path_live(const char *path)
 	sun.sun_family = AF_UNIX;
 	strncpy(sun.sun_path, path, sizeof sun.sun_path - 1);
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-	close(fd);
+	if (close(fd) == -1)
+		log_debug("%s: close: %s", path, strerror(errno));
 	return (rc == 0);
 }
 
@@ -412,6 +93,8 @@ server_listen_fds(char **cause)
 	return (3);
 }
 
+/* The listening socket: systemd's, or cfg->socket_path bound here with
+   its mode and owner (server.h). */
 int
 server_listen(const struct config *cfg, char **cause)
 {
@@ -496,10 +179,363 @@ server_listen(const struct config *cfg, char **cause)
 fail:
 	saved = errno;
 	cause_set(cause, "%s: %s", cfg->socket_path, strerror(saved));
-	close(fd);
+	if (close(fd) == -1)
+		log_debug("%s: close: %s", cfg->socket_path, strerror(errno));
 	return (-1);
 }
 
+/* A connection is readable: one read (conn_read), whose whole frames go
+   to request_frame. */
+static void
+server_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct server	*srv = c->srv;
+
+	(void)fd; (void)what;
+	switch (conn_read(c)) {
+	case -1:
+		return;
+	case 0:
+		/* The client half-closed: its reads run to their end, what
+		   it sent is answered, then the connection closes. */
+		stream_eof(c);
+		conn_process(c);
+		break;
+	}
+	/* A turn that reads many busy connections is long: a batch the
+	   flusher finished meanwhile is taken back now, not at its end. */
+	if (srv->state != SRV_FAILED)
+		batcher_poll(srv->batcher);
+	ack_kick(srv);
+}
+
+/* The socket is writable: write, and let the read streams go on. */
+static void
+server_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd; (void)what;
+	if (conn_write_out(c) < 0 || !stream_resume(c))
+		return;
+	conn_flush(c, stream_busy(c));
+}
+
+/* Writes the output of every connection on the dirty list; also the
+   batcher's flush_cb, before the loop blocks in an inline flush. */
+static void
+server_write_dirty(void *arg)
+{
+	struct server	*srv = arg;
+	struct conn	*c;
+
+	while ((c = conn_dirty_pop(srv)) != NULL)
+		conn_flush(c, stream_busy(c));
+}
+
+/* flush_ev: runs after the callbacks of a loop turn, so that the replies
+   they queued go out with one send() per connection. */
+static void
+server_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	server_write_dirty(arg);
+}
+
+/* A connection will close once its output is written: its reads end
+   now, each with its READ_END. */
+static void
+server_closing_cb(struct conn *c)
+{
+	stream_end_all(c, 1);
+}
+
+/* A connection's socket is closed (conn_kill): its reads end, it leaves
+   the list, and the reaper frees it once no waiter points at it. */
+static void
+server_closed_cb(struct conn *c)
+{
+	struct server	*srv = c->srv;
+
+	stream_end_all(c, 0);
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+	conn_release(c);
+	server_check_exit(srv);
+}
+
+/* Best effort: tells a connection why it is refused, then closes it. */
+static void
+server_refuse(int fd, const char *why)
+{
+	uint8_t	buf[WIRE_ENC_MAX + 128];
+	size_t	n, len = strlen(why);
+
+	if (len > 128)
+		len = 128;
+	n = wire_enc_error(buf, 0, WIRE_E_BUSY, len);
+	memcpy(buf + n, why, len);
+	/* Nothing to do if it fails: the client sees the close. */
+	if (send(fd, buf, n + len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+		log_debug("refusing a connection: %s", strerror(errno));
+	if (close(fd) == -1)
+		log_debug("refusing a connection: close: %s", strerror(errno));
+}
+
+/* A new connection: refused (a busy error, then closed) while stopping,
+   at max_connections, or when it took one of the last descriptors. */
+static void
+server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct server		*srv = arg;
+	struct conn		*c;
+	static const char	 busy[] = "too many connections";
+	int			 reserve;
+
+	(void)l; (void)sa; (void)salen;
+	if (srv->state != SRV_RUNNING ||
+	    srv->nconns >= srv->cfg->max_connections) {
+		server_refuse(fd, busy);
+		log_limited("connection refused", LOG_LVL_WARN, "connection "
+		    "refused: %s (max_connections %u)", busy,
+		    srv->cfg->max_connections);
+		return;
+	}
+	/* accept() hands out the lowest free descriptor: from this one up,
+	   fewer than the reserve are left, and those are for the log's
+	   segment files and readers, not for more clients. */
+	reserve = srv->fd_limit / 4 < FD_RESERVE ? srv->fd_limit / 4 :
+	    FD_RESERVE;
+	if (fd >= srv->fd_limit - reserve) {
+		server_refuse(fd, "too many open files: walld keeps its last "
+		    "descriptors for its log");
+		log_limited("connection refused", LOG_LVL_WARN, "connection "
+		    "refused: descriptor %d of the open files limit %d (the "
+		    "last %d are kept for the log)", (int)fd, srv->fd_limit,
+		    reserve);
+		return;
+	}
+	/* The listener hands out non-blocking sockets (accept4). */
+	if ((c = conn_create(srv, fd, server_read_cb, server_write_cb)) == NULL)
+		return;
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
+	srv->count.connections_total++;
+	log_debug("connection %llu: pid %ld uid %ld gid %ld",
+	    (unsigned long long)c->serial, (long)c->pid, (long)c->uid,
+	    (long)c->gid);
+}
+
+/* accept_ev: the back-off after a failed accept is over. */
+static void
+server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)fd; (void)what;
+	if (srv->listener != NULL && srv->state == SRV_RUNNING &&
+	    evconnlistener_enable(srv->listener) != 0)
+		log_err("accept: cannot listen again after the back-off");
+}
+
+/* accept() failed: out of descriptors backs off for 100 ms instead of
+   spinning on a listening socket that stays readable. */
+static void
+server_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 tv = { 0, 100000 };
+	int		 error = EVUTIL_SOCKET_ERROR();
+
+	log_limited("accept failed", LOG_LVL_ERR, "accept: %s; pausing new "
+	    "connections for 100 ms", evutil_socket_error_to_string(error));
+	/* Without the timer the listener would stay off: keep it on. */
+	if (evconnlistener_disable(l) != 0 ||
+	    evtimer_add(srv->accept_ev, &tv) != 0) {
+		log_err("accept: cannot pause new connections");
+		if (evconnlistener_enable(l) != 0)
+			log_err("accept: cannot listen again");
+	}
+}
+
+/* Resumes every held-back connection, oldest first, and kicks a flush
+   for what they append. */
+static void
+server_resume(struct server *srv)
+{
+	conn_resume_blocked(srv);
+	ack_kick(srv);
+}
+
+/* After a batch: no batch is out, so a footer on disk is durable; the
+   archiver looks for newly sealed segments. */
+static void
+server_archive_check(struct server *srv)
+{
+	struct wal_stats	st;
+
+	if (!archive_enabled(srv->archive))
+		return;
+	wal_stats(srv->wal, &st);
+	archive_check(srv->archive, st.active_first_lsn, st.sealed);
+}
+
+/* A batch completed (batcher done_cb): its waiters are answered
+   (ack_done), then whatever waited for a batch goes on: the archiver,
+   follow reads, held-back connections, a stop. A failed batch stops walld
+   with status 74, for recovery at the next start. */
+static void
+server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
+{
+	struct server	*srv = arg;
+
+	srv->batches_done++;
+	if (!ok) {
+		srv->state = SRV_FAILED;
+		srv->exit_status = 74;
+		log_err("WAL write failed: %s; no record of this or any later "
+		    "batch is acknowledged; waiting clients are told the outcome "
+		    "is unknown; exiting with status 74 for recovery",
+		    cause != NULL ? cause : "unknown error");
+		ack_fail(srv, cause);
+		server_shutdown(srv);
+		return;
+	}
+	ack_done(srv, durable);
+	server_archive_check(srv);
+
+	stream_pump_followers(srv);
+	server_resume(srv);
+	if (srv->state != SRV_RUNNING)
+		server_maybe_finish(srv);
+}
+
+/* A spare segment is ready (batcher spare_cb): appends held back for
+   one go on. */
+static void
+server_spare_cb(void *arg)
+{
+	server_resume(arg);
+}
+
+/* Ends the event loop once the callbacks of this turn have run. */
+static void
+server_exit_loop(struct server *srv)
+{
+	if (event_base_loopexit(srv->base, NULL) != 0)
+		log_err("stopping: cannot end the event loop");
+}
+
+/* drain_ev: the clients of a stopping walld had DRAIN_TIMEOUT_SEC to
+   read their last replies. */
+static void
+server_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct conn	*c;
+
+	(void)fd; (void)what;
+	log_warn("shutdown: clients did not read their last replies within "
+	    "%d s; closing them", DRAIN_TIMEOUT_SEC);
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_kill(c, NULL);
+	server_exit_loop(srv);
+}
+
+/* During shutdown: once nothing is waiting for a batch, close every
+   connection after its replies are sent; exit when none is left. */
+static void
+server_maybe_finish(struct server *srv)
+{
+	struct conn	*c, *next;
+
+	if (srv->state == SRV_RUNNING)
+		return;
+	if (srv->state == SRV_DRAINING) {
+		if (!ack_settled(srv) || batcher_busy(srv->batcher)) {
+			ack_kick(srv);
+			return;
+		}
+	} else if (batcher_busy(srv->batcher))
+		return;
+	/* conn_close_soon may kill c, which only unlinks it (the free is
+	   deferred to the reaper). */
+	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next)
+		conn_close_soon(c);
+	server_check_exit(srv);
+}
+
+/* Ends the loop once a stopping server has nothing left to do. */
+static void
+server_check_exit(struct server *srv)
+{
+	if (srv->state == SRV_RUNNING || !TAILQ_EMPTY(&srv->conns) ||
+	    batcher_busy(srv->batcher))
+		return;
+	if (srv->state == SRV_DRAINING && !ack_settled(srv))
+		return;
+	server_exit_loop(srv);
+}
+
+/* Begins an orderly stop (server.h). */
+void
+server_shutdown(struct server *srv)
+{
+	struct timeval	tv = { DRAIN_TIMEOUT_SEC, 0 };
+
+	if (srv->state == SRV_RUNNING)
+		srv->state = SRV_DRAINING;
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+	}
+	if (!evtimer_pending(srv->drain_ev, NULL) &&
+	    evtimer_add(srv->drain_ev, &tv) != 0)
+		log_err("shutdown: cannot arm the %d s drain timeout; waiting "
+		    "for every client", DRAIN_TIMEOUT_SEC);
+	server_maybe_finish(srv);
+}
+
+/* 0, or 74 after a failed write or sync. */
+int
+server_exit_status(struct server *srv)
+{
+	return (srv->exit_status);
+}
+
+/* One line for systemd's STATUS=. */
+void
+server_status(struct server *srv, char *buf, size_t len)
+{
+	struct wal_stats	st;
+	struct archive_stats	as;
+	size_t			n;
+
+	wal_stats(srv->wal, &st);
+	snprintf(buf, len, "%s, durable LSN %llu, %u connections",
+	    server_stats_state(srv, &st), (unsigned long long)st.durable_lsn,
+	    srv->nconns);
+	archive_stats(srv->archive, &as);
+	if (as.enabled && (n = strlen(buf)) < len)
+		snprintf(buf + n, len - n, ", archive backlog %llu%s",
+		    (unsigned long long)as.backlog, as.failing > 0 ?
+		    " (archive.command failing)" : "");
+}
+
+/* The key ring of the WAL, for reads; the server takes a reference. */
+void
+server_set_keyring(struct server *srv, struct keyring *kr, const char *path)
+{
+	keyring_free(srv->keyring);
+	free(srv->keyring_path);
+	srv->keyring = keyring_hold(kr);
+	srv->keyring_path = path != NULL ? strdup(path) : NULL;
+}
+
+/* The server on the listening socket fd, with its batcher and archiver;
+   the connection layer's callbacks are set here (server-int.h). */
 struct server *
 server_create(struct event_base *base, struct config *cfg, struct wal *w,
     int fd, char **cause)
@@ -576,6 +612,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	return (srv);
 }
 
+/* Closes every connection, takes back a batch in flight, and frees. */
 void
 server_free(struct server *srv)
 {
@@ -584,8 +621,13 @@ server_free(struct server *srv)
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_kill(c, NULL);
 	/* Take back a batch still in flight before stopping the threads. */
-	while (srv->batcher != NULL && batcher_busy(srv->batcher))
-		event_base_loop(srv->base, EVLOOP_ONCE);
+	while (srv->batcher != NULL && batcher_busy(srv->batcher)) {
+		if (event_base_loop(srv->base, EVLOOP_ONCE) == -1) {
+			log_err("stopping: the event loop failed with a batch "
+			    "out; not waiting for it");
+			break;
+		}
+	}
 	ack_free(srv);
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
