@@ -49,6 +49,22 @@ server_stats_line(struct evbuffer *eb, const char *fmt, ...)
 	evbuffer_add(eb, "\n", 1);
 }
 
+/* A batcher histogram: NAME_le_B for the 15 bounds B doubling from
+   first, then NAME_le_inf (batcher.h keeps the buckets). */
+static void
+server_stats_hist(struct evbuffer *eb, const char *name, uint64_t first,
+    const uint64_t hist[16])
+{
+	unsigned	i;
+
+	for (i = 0; i < 15; i++)
+		server_stats_line(eb, "%s_le_%llu %llu", name,
+		    (unsigned long long)(first << i),
+		    (unsigned long long)hist[i]);
+	server_stats_line(eb, "%s_le_inf %llu", name,
+	    (unsigned long long)hist[15]);
+}
+
 /* The encryption lines: on/off, the active key id, the key ids present
    segments need (an operator may drop a key from the ring once it is not
    listed here). Never anything about the keys themselves. */
@@ -119,18 +135,10 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	    (unsigned long long)bs.flush_usec_total);
 	server_stats_line(eb, "fsync_usec_max %llu",
 	    (unsigned long long)bs.flush_usec_max);
-	for (i = 0; i < 15; i++)
-		server_stats_line(eb, "fsync_usec_le_%llu %llu", 16ull << i,
-		    (unsigned long long)bs.hist[i]);
-	server_stats_line(eb, "fsync_usec_le_inf %llu",
-	    (unsigned long long)bs.hist[15]);
+	server_stats_hist(eb, "fsync_usec", 16, bs.hist);
 	server_stats_line(eb, "batch_records_total %llu",
 	    (unsigned long long)bs.batch_records_total);
-	for (i = 0; i < 15; i++)
-		server_stats_line(eb, "batch_records_le_%llu %llu", 1ull << i,
-		    (unsigned long long)bs.batch_hist[i]);
-	server_stats_line(eb, "batch_records_le_inf %llu",
-	    (unsigned long long)bs.batch_hist[15]);
+	server_stats_hist(eb, "batch_records", 1, bs.batch_hist);
 	server_stats_line(eb, "connections %u", srv->nconns);
 	server_stats_line(eb, "connections_total %llu",
 	    (unsigned long long)srv->count.connections_total);
