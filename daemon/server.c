@@ -93,6 +93,30 @@ server_listen_fds(char **cause)
 	return (3);
 }
 
+/* socket.owner (group 0) or socket.group (group 1): a number, else the
+   name of a user or group. */
+static int
+server_listen_id(const char *name, int group, id_t *id, char **cause)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	char		*end;
+
+	*id = (id_t)strtoul(name, &end, 10);
+	if (*end == '\0' && end != name)
+		return (0);
+	if (group && (gr = getgrnam(name)) != NULL)
+		*id = gr->gr_gid;
+	else if (!group && (pw = getpwnam(name)) != NULL)
+		*id = pw->pw_uid;
+	else {
+		cause_set(cause, "socket.%s: no %s %s", group ? "group" :
+		    "owner", group ? "group" : "user", name);
+		return (-1);
+	}
+	return (0);
+}
+
 /* The listening socket: systemd's, or cfg->socket_path bound here with
    its mode and owner (server.h). */
 int
@@ -100,11 +124,8 @@ server_listen(const struct config *cfg, char **cause)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
-	struct passwd		*pw;
-	struct group		*gr;
 	uid_t			 uid = (uid_t)-1;
 	gid_t			 gid = (gid_t)-1;
-	char			*end;
 	int			 fd, saved;
 
 	fd = server_listen_fds(cause);
@@ -133,28 +154,12 @@ server_listen(const struct config *cfg, char **cause)
 			return (-1);
 		}
 	}
-	if (cfg->socket_owner != NULL) {
-		uid = (uid_t)strtoul(cfg->socket_owner, &end, 10);
-		if (*end != '\0' || end == cfg->socket_owner) {
-			if ((pw = getpwnam(cfg->socket_owner)) == NULL) {
-				cause_set(cause, "socket.owner: no user %s",
-				    cfg->socket_owner);
-				return (-1);
-			}
-			uid = pw->pw_uid;
-		}
-	}
-	if (cfg->socket_group != NULL) {
-		gid = (gid_t)strtoul(cfg->socket_group, &end, 10);
-		if (*end != '\0' || end == cfg->socket_group) {
-			if ((gr = getgrnam(cfg->socket_group)) == NULL) {
-				cause_set(cause, "socket.group: no group %s",
-				    cfg->socket_group);
-				return (-1);
-			}
-			gid = gr->gr_gid;
-		}
-	}
+	if (cfg->socket_owner != NULL &&
+	    server_listen_id(cfg->socket_owner, 0, &uid, cause) != 0)
+		return (-1);
+	if (cfg->socket_group != NULL &&
+	    server_listen_id(cfg->socket_group, 1, &gid, cause) != 0)
+		return (-1);
 
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		cause_set(cause, "socket: %s", strerror(errno));
