@@ -212,8 +212,8 @@ void		 conn_reap_cb(evutil_socket_t, short, void *);
 
 /* ack.c */
 void		 ack_kick(struct server *);
-void		 ack_append(struct conn *, const struct wire_hdr *, uint64_t lsn,
-		    uint32_t len);
+void		 ack_append(struct conn *, const struct wire_hdr *,
+		    uint64_t lsn, uint32_t len);
 void		 ack_sync(struct conn *, uint64_t id);
 void		 ack_control(struct conn *, uint64_t id, uint8_t op,
 		    int sealed);

@@ -18,7 +18,7 @@
 #include "wal-reader.h"
 #include "wire.h"
 
-#define MAX_STREAMS	16		/* reads streaming at once per connection */
+#define MAX_STREAMS	16		/* reads at once on one connection */
 #define READ_OUT_HIGH	(256 * 1024)	/* pause a read stream here */
 #define READ_OUT_LOW	(64 * 1024)	/* and resume below this */
 #define STREAM_SKIP_MAX	4096		/* records a read skips, then yields */
