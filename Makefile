@@ -43,7 +43,10 @@ PROTO_SRC  = proto/frame.c
 # Replication's message layout (docs/REPLICATION.md): walld and walctl.
 REPL_SRC   = repl/replmsg.c
 # walld itself, beyond the engine.
-DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/log.c daemon/server.c daemon/batcher.c daemon/notify.c \
+DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/log.c \
+	     daemon/server.c daemon/conn.c daemon/ack.c daemon/stream.c \
+	     daemon/request.c daemon/server-stats.c daemon/server-reload.c \
+	     daemon/batcher.c daemon/notify.c \
 	     daemon/access.c proto/metrics.c daemon/archive.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c

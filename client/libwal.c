@@ -909,10 +909,13 @@ libwal_call(struct wal_conn *c, uint8_t op, uint8_t flags,
 static enum wal_result
 libwal_hello(struct wal_conn *c, int timeout_ms)
 {
-	uint8_t	body[4] = { WIRE_VERSION, 0, WIRE_VERSION, 0 };
+	uint8_t	frame[WIRE_ENC_MAX];
+	size_t	n;
 
-	return (libwal_call(c, WIRE_OP_HELLO, 0, body, sizeof body, NULL, 0,
-	    NULL, timeout_ms));
+	/* The encoder's body; libwal_enqueue writes the header with the id. */
+	n = wire_enc_hello(frame, 0, WIRE_VERSION, WIRE_VERSION);
+	return (libwal_call(c, WIRE_OP_HELLO, 0, frame + WIRE_HDR_LEN,
+	    n - WIRE_HDR_LEN, NULL, 0, NULL, timeout_ms));
 }
 
 /* Connects the socket within the deadline; -1 with result and *cause. */

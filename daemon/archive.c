@@ -186,9 +186,9 @@ archive_save(struct archive *ar, uint64_t first)
 		goto fail;
 	return (0);
 fail:
-	log_limited("archive state", 3, "archive: %s/%s: %s: %s; after a "
-	    "restart %s may be archived again", ar->dir, ARCHIVED_TMP_NAME,
-	    call, strerror(errno), name);
+	log_limited("archive state", LOG_LVL_ERR, "archive: %s/%s: %s: %s; "
+	    "after a restart %s may be archived again", ar->dir,
+	    ARCHIVED_TMP_NAME, call, strerror(errno), name);
 	return (-1);
 }
 
@@ -233,8 +233,8 @@ archive_scan(struct archive *ar)
 	ar->backlog = 0;
 	if (segment_list(ar->dirfd, ar->dir, &ents, &n, archive_ignore_cb,
 	    archive_ignore_cb, NULL, &cause) != 0) {
-		log_limited("archive scan", 3, "archive: %s", cause != NULL ?
-		    cause : "cannot list the data directory");
+		log_limited("archive scan", LOG_LVL_ERR, "archive: %s",
+		    cause != NULL ? cause : "cannot list the data directory");
 		free(cause);
 		return (0);
 	}
@@ -385,9 +385,9 @@ archive_failed(struct archive *ar, const char *name, const char *why)
 	ar->failing++;
 	archive_first_line(ar, line, sizeof line);
 	archive_fmt_delay(wait, sizeof wait, ar->delay);
-	log_limited("archive failed", 4, "archive: %s: %s%s%s%s; retrying in "
-	    "%s (%u in a row)", name, why, line[0] != '\0' ? " (" : "", line,
-	    line[0] != '\0' ? ")" : "", wait, ar->failing);
+	log_limited("archive failed", LOG_LVL_WARN, "archive: %s: %s%s%s%s; "
+	    "retrying in %s (%u in a row)", name, why, line[0] != '\0' ? " (" :
+	    "", line, line[0] != '\0' ? ")" : "", wait, ar->failing);
 	archive_backoff(ar);
 }
 

@@ -23,6 +23,7 @@
 #include "access.h"
 #include "cause.h"
 #include "config.h"
+#include "log.h"
 #include "segment.h"
 #include "wal.h"
 

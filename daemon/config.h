@@ -10,9 +10,6 @@
 
 struct access;
 
-enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6,
-    LOG_LVL_DEBUG = 7 };
-
 /* The acknowledgement level of an append or SYNC that does not say. */
 enum config_ack { CONFIG_ACK_LOCAL, CONFIG_ACK_REPLICATED };
 

@@ -12,7 +12,7 @@
 
 #include "log.h"
 
-static int	log_level = 6;
+static int	log_level = LOG_LVL_INFO;
 static int	log_journal;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -47,16 +47,13 @@ log_set_level(int level)
 static const char *
 log_word(int level)
 {
-	switch (level) {
-	case 0: case 1: case 2: case 3:
+	if (level <= LOG_LVL_ERR)
 		return ("error");
-	case 4:
+	if (level == LOG_LVL_WARN)
 		return ("warning");
-	case 5: case 6:
+	if (level <= LOG_LVL_INFO)
 		return ("info");
-	default:
-		return ("debug");
-	}
+	return ("debug");
 }
 
 static void

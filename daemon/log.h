@@ -7,6 +7,11 @@
 
 #include <stdarg.h>
 
+/* Levels are syslog priorities (the engine's log callback passes the same
+   numbers); a line is logged when its level is at or below logging.level. */
+enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6,
+    LOG_LVL_DEBUG = 7 };
+
 void	log_init(int level);
 void	log_set_level(int level);
 void	log_msg(int level, const char *fmt, ...)
@@ -18,9 +23,9 @@ void	log_limited(const char *key, int level, const char *fmt, ...)
 /* Adapter for the engine's log callback. */
 void	log_engine(int level, const char *msg);
 
-#define log_err(...)	log_msg(3, __VA_ARGS__)
-#define log_warn(...)	log_msg(4, __VA_ARGS__)
-#define log_info(...)	log_msg(6, __VA_ARGS__)
-#define log_debug(...)	log_msg(7, __VA_ARGS__)
+#define log_err(...)	log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 
 #endif

@@ -1,34 +1,27 @@
 /*
- * server.c: walld's connections. Reads framed requests from every client,
- * feeds appends into the WAL's filling batch, and sends each reply once the
- * batch holding its record is durable. Owns the waiter queue, read streams,
- * back-pressure, orderly shutdown and the failure path.
- *
- * Durability order (the promise walld makes): a record is appended to the
- * filling batch; the batcher writes and fdatasyncs it on its own thread;
- * only when that returns success does server_done_cb learn the durable LSN,
- * and only then are replies for records at or below it queued. A failed
- * write or sync answers every waiter "outcome unknown" and ends the process
- * with status 74: it is never retried and reported as success.
+ * server.c: walld's server. Listens (on the socket systemd passed, or one
+ * it binds), accepts connections (refusing them at max_connections or when
+ * descriptors run short; backing off when accept fails for lack of them),
+ * stops in order (new requests refused, batches in flight acknowledged,
+ * then every connection drained and closed), and wires the other files
+ * together: the connections' events, the batcher's callbacks and the
+ * connection layer's. server-int.h says which file holds what.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -39,1986 +32,16 @@
 #include "config.h"
 #include "keyring.h"
 #include "log.h"
+#include "server-int.h"
 #include "server.h"
-#include "wal-reader.h"
 #include "wal.h"
 #include "wire.h"
 
-#ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
-	    (var) = (tvar))
-#endif
-
-#define WALD_VERSION		"0.1.0"
-#define READ_OUT_HIGH		(256 * 1024)	/* pause a read stream here */
-#define READ_OUT_LOW		(64 * 1024)	/* and resume below this */
 #define DRAIN_TIMEOUT_SEC	10
 #define FD_RESERVE		32	/* descriptors kept for log files */
-#define STREAM_SKIP_MAX		4096	/* records a read skips, then yields */
-#define RBUF_SIZE		(256 * 1024)	/* one read() of one client */
-#define OUT_KEEP		4096	/* output buffer kept while idle */
 
-enum server_state { SRV_RUNNING, SRV_DRAINING, SRV_FAILED };
-
-/* Why a connection stopped reading. */
-enum conn_block { BLOCK_NONE, BLOCK_BATCH, BLOCK_SPARE, BLOCK_INFLIGHT };
-
-struct conn {
-	TAILQ_ENTRY(conn)	 entry;		/* server->conns */
-	TAILQ_ENTRY(conn)	 blocked_entry;	/* server->blocked */
-	TAILQ_ENTRY(conn)	 dirty_entry;	/* server->dirty */
-	struct server		*srv;
-	int			 fd;		/* -1 once dead */
-	struct event		*rev;
-	struct event		*wev;
-	int			 reading;	/* rev is added */
-	int			 writing;	/* wev is added */
-	int			 dirty;		/* on server->dirty */
-	/* Input not handled yet: a partial frame, or frames held back by a
-	   limit. Empty (and freed) most of the time: whole frames are handled
-	   straight from the server's read buffer. */
-	uint8_t			*in;
-	size_t			 in_len;
-	size_t			 in_cap;
-	/* Output not written yet: out[out_off..out_len). */
-	uint8_t			*out;
-	size_t			 out_off;
-	size_t			 out_len;
-	size_t			 out_cap;
-	uint64_t		 serial;
-	uid_t			 uid;
-	gid_t			 gid;
-	pid_t			 pid;
-	gid_t			*groups;	/* supplementary (SO_PEERGROUPS) */
-	unsigned		 ngroups;
-
-	int			 hello;		/* HELLO done */
-	int			 eof;		/* the client half-closed */
-	int			 closing;	/* close once output is sent */
-	enum conn_block		 blocked;
-	unsigned		 refs;		/* waiters that point here */
-	unsigned		 pending;	/* appends awaiting durability */
-	uint64_t		 inflight;	/* their payload bytes */
-
-	TAILQ_HEAD(, stream)	 streams;	/* its reads */
-	unsigned		 nstreams;
-	int			 reaping;	/* on server->dead */
-};
-TAILQ_HEAD(conn_list, conn);
-
-#define MAX_STREAMS	16	/* reads streaming at once per connection */
-
-/* One read: records from `next` on, up to `to`, maybe following. */
-struct stream {
-	TAILQ_ENTRY(stream)	 entry;		/* conn->streams */
-	TAILQ_ENTRY(stream)	 follow_entry;	/* server->followers */
-	struct conn		*conn;
-	struct wal_reader	*reader;
-	uint64_t		 id;
-	uint64_t		 to;
-	uint64_t		 next;
-	int			 follow;
-	int			 following;	/* on server->followers */
-};
-TAILQ_HEAD(stream_list, stream);
-
-/* Someone waiting for durability: an append (reply: its LSN) or a sync
-   (reply: the durable LSN). Kept in LSN order. */
-struct waiter {
-	struct conn	*conn;
-	uint64_t	 id;
-	uint64_t	 lsn;
-	uint32_t	 bytes;
-	uint8_t		 op;
-};
-
-/* Someone waiting for a seal or rotation: answered when the batch that
-   carries the mark completes. */
-struct ctl_waiter {
-	struct conn	*conn;
-	uint64_t	 id;
-	uint64_t	 batch;		/* number of the batch carrying it */
-	uint8_t		 op;
-};
-
-struct server_counters {
-	uint64_t	appends;
-	uint64_t	append_bytes;
-	uint64_t	connections_total;
-	uint64_t	errors[WIRE_E_INTERNAL + 1];
-	uint64_t	dropped_slow;
-	uint64_t	protocol_errors;
-	uint64_t	denied;
-	uint64_t	denied_op[ACCESS_NOPS];
-	uint64_t	truncate_held;	/* truncations held back by archiving */
-};
-
-struct server {
-	struct event_base	*base;
-	struct config		*cfg;
-	struct wal		*wal;
-	struct batcher		*batcher;
-	struct archive		*archive;	/* archive.command's runs */
-	struct evconnlistener	*listener;
-	struct event		*accept_ev;	/* re-enable after EMFILE */
-	struct event		*drain_ev;	/* drain timeout */
-	struct event		*reap_ev;	/* frees dead connections */
-	struct event		*pump_ev;	/* resumes reads that yielded */
-	struct event		*flush_ev;	/* writes what dirty conns hold */
-	enum server_state	 state;
-	int			 exit_status;
-
-	struct conn_list	 conns;
-	struct conn_list	 blocked;
-	struct stream_list	 followers;	/* streams waiting for records */
-	struct conn_list	 dead;		/* closed, waiting to be freed */
-	struct conn_list	 dirty;		/* with output to write */
-	uint8_t			*rbuf;		/* RBUF_SIZE: every read lands here */
-	unsigned		 nconns;
-	uint64_t		 serial;
-	int			 fd_limit;	/* RLIMIT_NOFILE at start */
-
-	struct waiter		*wq;		/* ring of waiters */
-	size_t			 wq_cap;
-	size_t			 wq_head;
-	size_t			 wq_len;
-
-	struct ctl_waiter	*ctl;
-	size_t			 ctl_len;
-	size_t			 ctl_cap;
-
-	uint64_t		 durable;
-	uint64_t		 batches_done;
-	uint64_t		 next_lsn;	/* mirror of the WAL's, for sync */
-	uint64_t		 inflight;	/* payload bytes awaiting acks */
-
-	struct server_counters	 count;
-
-	struct keyring		*keyring;	/* reads decrypt with it; NULL: none */
-	char			*keyring_path;
-};
-
-static void	conn_process(struct conn *);
-static void	conn_update_read(struct conn *);
-static void	conn_kill(struct conn *, const char *why);
-static void	conn_maybe_close(struct conn *);
-static void	conn_read_end(struct conn *, int tell);
-static void	stream_pump(struct stream *);
-static void	server_pump_followers(struct server *);
 static void	server_maybe_finish(struct server *);
 static void	server_check_exit(struct server *);
-
-/* Output queued and not yet written. */
-static size_t
-conn_out_pending(const struct conn *c)
-{
-	return (c->out_len - c->out_off);
-}
-
-/* Makes room for n more bytes of output. */
-static int
-conn_out_reserve(struct conn *c, size_t n)
-{
-	uint8_t	*p;
-	size_t	 ncap;
-
-	if (c->out_len + n <= c->out_cap)
-		return (0);
-	if (c->out_off > 0) {
-		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-		c->out_len -= c->out_off;
-		c->out_off = 0;
-		if (c->out_len + n <= c->out_cap)
-			return (0);
-	}
-	for (ncap = c->out_cap > 0 ? c->out_cap : 512; ncap < c->out_len + n;
-	    ncap *= 2)
-		;
-	if ((p = realloc(c->out, ncap)) == NULL)
-		return (-1);
-	c->out = p;
-	c->out_cap = ncap;
-	return (0);
-}
-
-/* Writes are not made at once: the connection joins the dirty list and
-   flush_ev, which runs after the callbacks of this loop turn, writes each
-   one's output with one send(). All acknowledgements a batch completes
-   for a connection go out together. */
-static void
-conn_mark_dirty(struct conn *c)
-{
-	struct server	*srv = c->srv;
-
-	if (c->dirty || c->writing)
-		return;	/* a write is coming anyway */
-	if (TAILQ_EMPTY(&srv->dirty))
-		event_active(srv->flush_ev, EV_WRITE, 0);
-	TAILQ_INSERT_TAIL(&srv->dirty, c, dirty_entry);
-	c->dirty = 1;
-}
-
-/* Sends one frame whose fixed part is hdr[0..n) and whose tail is tail. */
-static void
-conn_send(struct conn *c, const uint8_t *hdr, size_t n, const void *tail,
-    size_t tail_len)
-{
-	struct server	*srv = c->srv;
-
-	if (c->fd == -1)
-		return;
-	if (conn_out_reserve(c, n + tail_len) != 0) {
-		conn_kill(c, "out of memory queueing a reply");
-		return;
-	}
-	memcpy(c->out + c->out_len, hdr, n);
-	if (tail_len > 0)
-		memcpy(c->out + c->out_len + n, tail, tail_len);
-	c->out_len += n + tail_len;
-	conn_mark_dirty(c);
-	/* The limit is on what piles up beyond one frame of the largest
-	   record, so that a reader of large records is never taken for a
-	   client that does not read (read streams pause far below it). */
-	if (conn_out_pending(c) > srv->cfg->max_conn_output +
-	    srv->cfg->max_record + WIRE_HDR_LEN + WIRE_RECORD_FIXED) {
-		srv->count.dropped_slow++;
-		log_limited("slow client", 4, "connection %llu (pid %ld): "
-		    "output above %llu bytes: client does not read its "
-		    "replies; disconnecting", (unsigned long long)c->serial,
-		    (long)c->pid, (unsigned long long)srv->cfg->max_conn_output);
-		conn_kill(c, NULL);
-	}
-}
-
-/* Sends a frame whose body is one u64; op is the frame's own op. */
-static void
-conn_send_u64(struct conn *c, uint8_t op, uint64_t id, uint64_t v)
-{
-	uint8_t	buf[WIRE_ENC_MAX];
-
-	conn_send(c, buf, wire_enc_u64(buf, op, id, v), NULL, 0);
-}
-
-static void
-conn_reply_u64(struct conn *c, uint8_t req_op, uint64_t id, uint64_t v)
-{
-	conn_send_u64(c, req_op | WIRE_REPLY, id, v);
-}
-
-static void
-conn_reply_empty(struct conn *c, uint8_t op, uint64_t id)
-{
-	uint8_t	buf[WIRE_ENC_MAX];
-
-	conn_send(c, buf, wire_enc_hdr(buf, op | WIRE_REPLY, 0, id, 0), NULL, 0);
-}
-
-/* Sends an error reply with a formatted message. */
-static void __attribute__((format(printf, 4, 5)))
-conn_error(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
-{
-	uint8_t	buf[WIRE_ENC_MAX];
-	char	msg[512];
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof msg)
-		n = sizeof msg - 1;
-	if (code <= WIRE_E_INTERNAL)
-		c->srv->count.errors[code]++;
-	conn_send(c, buf, wire_enc_error(buf, id, code, (size_t)n), msg,
-	    (size_t)n);
-}
-
-/* Replies with an error and closes the connection once it is sent. */
-static void __attribute__((format(printf, 4, 5)))
-conn_fatal(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
-{
-	char	msg[512];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	c->srv->count.protocol_errors++;
-	log_limited("bad client", 4, "connection %llu (pid %ld uid %ld): %s; "
-	    "closing", (unsigned long long)c->serial, (long)c->pid,
-	    (long)c->uid, msg);
-	conn_error(c, id, code, "%s", msg);
-	c->closing = 1;
-	if (c->fd != -1) {
-		conn_update_read(c);
-		conn_read_end(c, 1);
-		conn_maybe_close(c);
-	}
-}
-
-/* The connection's peer, for the access list. */
-static struct access_peer
-conn_peer(const struct conn *c)
-{
-	struct access_peer	p = { c->uid, c->gid, c->groups, c->ngroups };
-
-	return (p);
-}
-
-/* 1 when the peer may read records of tenant (read streams filter). */
-static int
-conn_may_read(const struct conn *c, uint32_t tenant)
-{
-	struct access_peer	p = conn_peer(c);
-
-	return (access_allows(c->srv->cfg->access, &p, ACCESS_READ, tenant));
-}
-
-/* Checks op against the access list: on tenant when has_tenant, else (a
-   read with no tenant filter) on any tenant at all. A denial is answered,
-   counted and logged; the connection stays open. */
-static int
-conn_permitted(struct conn *c, uint64_t id, enum access_op op,
-    int has_tenant, uint32_t tenant)
-{
-	struct server		*srv = c->srv;
-	struct access_peer	 p = conn_peer(c);
-	char			 what[64];
-
-	if (op == ACCESS_READ && !has_tenant) {
-		if (access_read_scope(srv->cfg->access, &p) !=
-		    ACCESS_SCOPE_NONE)
-			return (1);
-	} else if (access_allows(srv->cfg->access, &p, op, tenant))
-		return (1);
-	if (op == ACCESS_APPEND)
-		snprintf(what, sizeof what, "append to tenant %lu",
-		    (unsigned long)tenant);
-	else if (op == ACCESS_READ && has_tenant)
-		snprintf(what, sizeof what, "read of tenant %lu",
-		    (unsigned long)tenant);
-	else
-		snprintf(what, sizeof what, "%s", access_op_name(op));
-	srv->count.denied++;
-	srv->count.denied_op[op]++;
-	log_limited("access denied", 6, "connection %llu (pid %ld uid %ld "
-	    "gid %ld): %s not permitted", (unsigned long long)c->serial,
-	    (long)c->pid, (long)c->uid, (long)c->gid, what);
-	conn_error(c, id, WIRE_E_NOT_PERMITTED, "%s not permitted for uid %ld",
-	    what, (long)c->uid);
-	return (0);
-}
-
-static void
-conn_unblock(struct conn *c)
-{
-	if (c->blocked != BLOCK_NONE) {
-		TAILQ_REMOVE(&c->srv->blocked, c, blocked_entry);
-		c->blocked = BLOCK_NONE;
-	}
-}
-
-static void
-conn_block(struct conn *c, enum conn_block why)
-{
-	if (c->blocked == BLOCK_NONE)
-		TAILQ_INSERT_TAIL(&c->srv->blocked, c, blocked_entry);
-	c->blocked = why;
-}
-
-/* Ends one read stream and frees it. */
-static void
-stream_free(struct stream *st)
-{
-	struct conn	*c = st->conn;
-
-	if (st->following)
-		TAILQ_REMOVE(&c->srv->followers, st, follow_entry);
-	TAILQ_REMOVE(&c->streams, st, entry);
-	c->nstreams--;
-	wal_reader_close(st->reader);
-	free(st);
-}
-
-/* Ends one read and tells the client where it ended. The stream is freed
-   first: the reply may pass the output limit and close the connection,
-   which ends (frees) every stream still listed. */
-static void
-stream_end(struct stream *st)
-{
-	struct conn	*c = st->conn;
-	uint64_t	 id = st->id, next = st->next;
-
-	stream_free(st);
-	conn_send_u64(c, WIRE_OP_READ_END, id, next);
-}
-
-/* Ends every read of the connection, telling the client when it can. */
-static void
-conn_read_end(struct conn *c, int tell)
-{
-	struct stream	*st;
-
-	while ((st = TAILQ_FIRST(&c->streams)) != NULL) {
-		if (tell)
-			stream_end(st);
-		else
-			stream_free(st);
-	}
-}
-
-/* Frees a dead connection once no waiter points at it. The free itself
-   is deferred to reap_ev, so a callback that killed c may still look at
-   it until it returns. */
-static void
-conn_release(struct conn *c)
-{
-	if (c->fd != -1 || c->refs != 0 || c->reaping)
-		return;
-	c->reaping = 1;
-	TAILQ_INSERT_TAIL(&c->srv->dead, c, entry);
-	event_active(c->srv->reap_ev, EV_READ, 0);
-}
-
-static void
-server_reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server	*srv = arg;
-	struct conn	*c;
-
-	(void)fd; (void)what;
-	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
-		TAILQ_REMOVE(&srv->dead, c, entry);
-		free(c->groups);
-		free(c->in);
-		free(c->out);
-		free(c);
-	}
-}
-
-/* Closes the socket now; waiters that still point here are dropped when
-   their batch completes (the records stay in the log). */
-static void
-conn_kill(struct conn *c, const char *why)
-{
-	struct server	*srv = c->srv;
-
-	if (c->fd == -1)
-		return;
-	if (why != NULL)
-		log_limited("connection closed", 6, "connection %llu (pid %ld): "
-		    "%s", (unsigned long long)c->serial, (long)c->pid, why);
-	conn_unblock(c);
-	conn_read_end(c, 0);
-	if (c->dirty) {
-		TAILQ_REMOVE(&srv->dirty, c, dirty_entry);
-		c->dirty = 0;
-	}
-	/* event_free takes an added event out of the loop first. The
-	   buffers are freed with c (the reaper): a caller may still be
-	   handling a frame that lies in c->in. */
-	event_free(c->rev);
-	event_free(c->wev);
-	c->rev = c->wev = NULL;
-	c->reading = c->writing = 0;
-	if (close(c->fd) == -1)
-		log_debug("connection %llu: close: %s",
-		    (unsigned long long)c->serial, strerror(errno));
-	c->fd = -1;
-	TAILQ_REMOVE(&srv->conns, c, entry);
-	srv->nconns--;
-	conn_release(c);
-	server_check_exit(srv);
-}
-
-/* Closes a connection that is done once its replies are written. */
-static void
-conn_maybe_close(struct conn *c)
-{
-	if (c->fd == -1)
-		return;
-	/* Requests still in the input (held back by a limit) are answered
-	   first: conn_process runs them when the connection is unblocked. */
-	if (c->eof && c->pending == 0 && c->refs == 0 && c->nstreams == 0 &&
-	    c->in_len == 0)
-		c->closing = 1;
-	/* A closing connection still gets the replies of the appends it
-	   sent before (a protocol error after them, a half-close). */
-	if (c->closing && c->pending == 0 && c->refs == 0 &&
-	    conn_out_pending(c) == 0)
-		conn_kill(c, NULL);
-}
-
-/* Adds a waiter at the tail of the ring, growing it when full. */
-static int
-server_wait(struct server *srv, struct conn *c, uint64_t id, uint64_t lsn,
-    uint32_t bytes, uint8_t op)
-{
-	struct waiter	*nq;
-	size_t		 i, ncap;
-
-	if (srv->wq_len == srv->wq_cap) {
-		ncap = srv->wq_cap == 0 ? 1024 : srv->wq_cap * 2;
-		if ((nq = malloc(ncap * sizeof *nq)) == NULL)
-			return (-1);
-		for (i = 0; i < srv->wq_len; i++)
-			nq[i] = srv->wq[(srv->wq_head + i) % srv->wq_cap];
-		free(srv->wq);
-		srv->wq = nq;
-		srv->wq_cap = ncap;
-		srv->wq_head = 0;
-	}
-	srv->wq[(srv->wq_head + srv->wq_len) % srv->wq_cap] = (struct waiter){
-	    .conn = c, .id = id, .lsn = lsn, .bytes = bytes, .op = op };
-	srv->wq_len++;
-	c->refs++;
-	if (op == WIRE_OP_APPEND) {
-		c->pending++;
-		c->inflight += bytes;
-		srv->inflight += bytes;
-	}
-	return (0);
-}
-
-/* Removes the head waiter and lets go of its connection. */
-static struct waiter
-server_wait_pop(struct server *srv)
-{
-	struct waiter	w = srv->wq[srv->wq_head];
-
-	srv->wq_head = (srv->wq_head + 1) % srv->wq_cap;
-	srv->wq_len--;
-	w.conn->refs--;
-	if (w.op == WIRE_OP_APPEND) {
-		w.conn->pending--;
-		w.conn->inflight -= w.bytes;
-		srv->inflight -= w.bytes;
-	}
-	return (w);
-}
-
-static int
-server_ctl_wait(struct server *srv, struct conn *c, uint64_t id, uint8_t op)
-{
-	struct ctl_waiter	*n;
-	size_t			 ncap;
-
-	if (srv->ctl_len == srv->ctl_cap) {
-		ncap = srv->ctl_cap == 0 ? 8 : srv->ctl_cap * 2;
-		if ((n = realloc(srv->ctl, ncap * sizeof *n)) == NULL)
-			return (-1);
-		srv->ctl = n;
-		srv->ctl_cap = ncap;
-	}
-	/* The mark is in the filling batch: the next one to start. */
-	srv->ctl[srv->ctl_len++] = (struct ctl_waiter){ .conn = c, .id = id,
-	    .batch = batcher_started(srv->batcher) + 1, .op = op };
-	c->refs++;
-	return (0);
-}
-
-/* Number of connections with appends waiting, for the commit delay. */
-static unsigned
-server_waiting(struct server *srv)
-{
-	return (srv->wq_len > 0xffffffffu ? 0xffffffffu : (unsigned)srv->wq_len);
-}
-
-/* Starts a flush if the flusher is idle and something is waiting. */
-static void
-server_kick(struct server *srv)
-{
-	if (srv->state != SRV_FAILED)
-		batcher_kick(srv->batcher, server_waiting(srv));
-}
-
-/* Resumes every blocked connection, oldest first. */
-static void
-server_resume(struct server *srv)
-{
-	struct conn	*c;
-	unsigned	 n = 0, i;
-
-	TAILQ_FOREACH(c, &srv->blocked, blocked_entry)
-		n++;
-	for (i = 0; i < n && (c = TAILQ_FIRST(&srv->blocked)) != NULL; i++) {
-		conn_unblock(c);
-		conn_process(c);
-	}
-	server_kick(srv);
-}
-
-/* Answers every seal/rotate waiter whose batch has completed. */
-static void
-server_answer_ctl(struct server *srv, int ok, const char *cause)
-{
-	struct ctl_waiter	 cw;
-	struct wal_stats	 st;
-	size_t			 i, keep = 0;
-
-	wal_stats(srv->wal, &st);
-	for (i = 0; i < srv->ctl_len; i++) {
-		cw = srv->ctl[i];
-		if (ok && cw.batch > srv->batches_done) {
-			srv->ctl[keep++] = cw;
-			continue;
-		}
-		cw.conn->refs--;
-		if (cw.conn->fd != -1) {
-			if (!ok)
-				conn_error(cw.conn, cw.id, WIRE_E_IO,
-				    "outcome unknown: %s", cause);
-			else if (cw.op == WIRE_OP_SEAL)
-				conn_reply_u64(cw.conn, WIRE_OP_SEAL, cw.id,
-				    st.next_lsn - 1);
-			else
-				conn_reply_u64(cw.conn, WIRE_OP_ROTATE, cw.id,
-				    st.next_lsn);
-			conn_maybe_close(cw.conn);
-		}
-		conn_release(cw.conn);
-	}
-	srv->ctl_len = keep;
-}
-
-/* After a batch: no batch is out, so a footer on disk is durable; the
-   archiver looks for newly sealed segments. */
-static void
-server_archive_check(struct server *srv)
-{
-	struct wal_stats	st;
-
-	if (!archive_enabled(srv->archive))
-		return;
-	wal_stats(srv->wal, &st);
-	archive_check(srv->archive, st.active_first_lsn, st.sealed);
-}
-
-/* A batch completed: acknowledge what it made durable, in LSN order. */
-static void
-server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
-{
-	struct server	*srv = arg;
-	struct waiter	 w;
-
-	srv->batches_done++;
-	if (!ok) {
-		srv->state = SRV_FAILED;
-		srv->exit_status = 74;
-		log_err("WAL write failed: %s; no record of this or any later "
-		    "batch is acknowledged; waiting clients are told the outcome "
-		    "is unknown; exiting with status 74 for recovery",
-		    cause != NULL ? cause : "unknown error");
-		while (srv->wq_len > 0) {
-			w = server_wait_pop(srv);
-			if (w.conn->fd != -1) {
-				conn_error(w.conn, w.id, WIRE_E_IO, "outcome "
-				    "unknown: the WAL write failed: %s", cause);
-				conn_maybe_close(w.conn);
-			}
-			conn_release(w.conn);
-		}
-		server_answer_ctl(srv, 0, cause);
-		server_shutdown(srv);
-		return;
-	}
-
-	srv->durable = durable;
-	while (srv->wq_len > 0 && srv->wq[srv->wq_head].lsn <= durable) {
-		w = server_wait_pop(srv);
-		if (w.conn->fd != -1) {
-			conn_reply_u64(w.conn, w.op, w.id,
-			    w.op == WIRE_OP_APPEND ? w.lsn : durable);
-			conn_maybe_close(w.conn);
-		}
-		conn_release(w.conn);
-	}
-	server_answer_ctl(srv, 1, NULL);
-	server_archive_check(srv);
-
-	server_pump_followers(srv);
-	server_resume(srv);
-	if (srv->state != SRV_RUNNING)
-		server_maybe_finish(srv);
-}
-
-/* Pumps the reads parked on followers: those waiting for records (after
-   a batch) and those that yielded (pump_ev). */
-static void
-server_pump_followers(struct server *srv)
-{
-	struct stream	*st;
-	size_t		 n = 0;
-
-	/* Pumping a stream may re-queue it, or close its connection and
-	   free its siblings: take them one at a time, as many as there were. */
-	TAILQ_FOREACH(st, &srv->followers, follow_entry)
-		n++;
-	while (n-- > 0 && (st = TAILQ_FIRST(&srv->followers)) != NULL) {
-		TAILQ_REMOVE(&srv->followers, st, follow_entry);
-		st->following = 0;
-		stream_pump(st);
-	}
-}
-
-static void
-server_pump_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	server_pump_followers(arg);
-}
-
-static void
-server_spare_cb(void *arg)
-{
-	server_resume(arg);
-}
-
-/* Streams records of one read until the connection's output is full,
-   the durable end is reached, or the range ends. May free st. */
-static void
-stream_pump(struct stream *st)
-{
-	struct conn		*c = st->conn;
-	struct server		*srv = c->srv;
-	struct wal_record	 rec;
-	uint8_t			 buf[WIRE_ENC_MAX];
-	uint64_t		 limit;
-	char			*cause = NULL;
-	int			 rc, skipped = 0;
-
-	for (;;) {
-		if (c->fd == -1)
-			return;
-		/* A read that skips many records (tenants the peer may not
-		   read) yields to the loop now and then: park it and resume
-		   it from pump_ev, after the events already waiting. */
-		if (skipped >= STREAM_SKIP_MAX) {
-			if (!st->following) {
-				TAILQ_INSERT_TAIL(&srv->followers, st,
-				    follow_entry);
-				st->following = 1;
-			}
-			event_active(srv->pump_ev, EV_READ, 0);
-			return;
-		}
-		/* Pause at READ_OUT_HIGH, or at half the output limit when
-		   that is lower; the write callback resumes us. */
-		if (conn_out_pending(c) >= READ_OUT_HIGH ||
-		    conn_out_pending(c) >= srv->cfg->max_conn_output / 2)
-			return;
-		limit = srv->durable;
-		if (st->to != 0 && st->to < limit)
-			limit = st->to;
-		rc = wal_reader_next(st->reader, limit, &rec, &cause);
-		if (rc < 0) {
-			conn_error(c, st->id, WIRE_E_RANGE, "read: %s",
-			    cause != NULL ? cause : "failed");
-			free(cause);
-			stream_free(st);
-			return;
-		}
-		if (rc == 1) {
-			st->next = rec.lsn + 1;
-			if (!conn_may_read(c, rec.tenant)) {
-				skipped++;
-				continue;
-			}
-			conn_send(c, buf, wire_enc_record(buf, st->id, rec.lsn,
-			    rec.type, rec.vshard, rec.tenant, rec.len),
-			    rec.payload, rec.len);
-			continue;
-		}
-		if (limit + 1 > st->next)
-			st->next = limit + 1;
-		if (st->follow && srv->state == SRV_RUNNING &&
-		    (st->to == 0 || srv->durable < st->to)) {
-			if (!st->following) {
-				TAILQ_INSERT_TAIL(&srv->followers, st,
-				    follow_entry);
-				st->following = 1;
-			}
-			return;
-		}
-		stream_end(st);
-		conn_maybe_close(c);
-		return;
-	}
-}
-
-/* Resumes every read of the connection that is not waiting for records. */
-static void
-conn_pump_streams(struct conn *c)
-{
-	struct stream	*st, *next;
-
-	TAILQ_FOREACH_SAFE(st, &c->streams, entry, next) {
-		if (!st->following)
-			stream_pump(st);
-		if (c->fd == -1)
-			break;	/* closed: every stream is gone */
-	}
-}
-
-/* The result of one request: done (drop the frame) or retry it later. */
-enum dispatch { DISPATCH_DONE, DISPATCH_DEFER };
-
-static enum dispatch
-conn_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
-    size_t n)
-{
-	struct server		*srv = c->srv;
-	struct wire_append	 a;
-	const char		*cause;
-	uint64_t		 lsn;
-	enum wal_rc		 rc;
-
-	if (wire_dec_append(body, n, &a, &cause) != 0) {
-		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "append: %s", cause);
-		return (DISPATCH_DONE);
-	}
-	if (!conn_permitted(c, h->id, ACCESS_APPEND, 1, a.tenant))
-		return (DISPATCH_DONE);
-	if (srv->state == SRV_DRAINING) {
-		conn_error(c, h->id, WIRE_E_SHUTTING_DOWN, "walld is shutting "
-		    "down; nothing was written");
-		return (DISPATCH_DONE);
-	}
-	if (srv->state == SRV_FAILED) {
-		conn_error(c, h->id, WIRE_E_IO, "walld stopped after a WAL "
-		    "write failure; nothing was written");
-		return (DISPATCH_DONE);
-	}
-	if (a.len > srv->cfg->max_record) {
-		conn_error(c, h->id, WIRE_E_TOO_LARGE, "record of %u bytes is "
-		    "above max_record (%u)", a.len, srv->cfg->max_record);
-		return (DISPATCH_DONE);
-	}
-	if ((c->pending > 0 && c->inflight + a.len > srv->cfg->max_conn_inflight) ||
-	    (srv->wq_len > 0 && srv->inflight + a.len > srv->cfg->max_total_inflight)) {
-		/* Stop reading this client until acknowledgements drain. */
-		server_kick(srv);
-		conn_block(c, BLOCK_INFLIGHT);
-		return (DISPATCH_DEFER);
-	}
-	rc = wal_append(srv->wal, a.type, a.tenant, a.vshard, a.payload, a.len,
-	    &lsn);
-	switch (rc) {
-	case WAL_OK:
-		break;
-	case WAL_EFULL:
-		server_kick(srv);
-		conn_block(c, BLOCK_BATCH);
-		return (DISPATCH_DEFER);
-	case WAL_EWAIT:
-		batcher_want_spare(srv->batcher);
-		conn_block(c, BLOCK_SPARE);
-		return (DISPATCH_DEFER);
-	case WAL_ENOSPC:
-		batcher_want_spare(srv->batcher);
-		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
-		    "segment; nothing was written; retry later");
-		return (DISPATCH_DONE);
-	case WAL_ETOOBIG:
-		conn_error(c, h->id, WIRE_E_TOO_LARGE, "record of %u bytes is "
-		    "too large", a.len);
-		return (DISPATCH_DONE);
-	case WAL_ESEALED:
-		conn_error(c, h->id, WIRE_E_SEALED, "the log is sealed; "
-		    "appends are refused");
-		return (DISPATCH_DONE);
-	case WAL_EFAILED:
-		conn_error(c, h->id, WIRE_E_IO, "the WAL is failed after a "
-		    "write error; nothing was written");
-		return (DISPATCH_DONE);
-	}
-	srv->next_lsn = lsn + 1;
-	srv->count.appends++;
-	srv->count.append_bytes += a.len;
-	if (h->flags & WIRE_F_NOWAIT) {
-		conn_reply_u64(c, WIRE_OP_APPEND, h->id, lsn);
-		return (DISPATCH_DONE);
-	}
-	if (server_wait(srv, c, h->id, lsn, a.len, WIRE_OP_APPEND) != 0) {
-		/* The record is in the batch; only the reply is lost. */
-		conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
-	}
-	return (DISPATCH_DONE);
-}
-
-static void
-conn_sync(struct conn *c, uint64_t id)
-{
-	struct server	*srv = c->srv;
-	uint64_t	 last = srv->next_lsn - 1;
-
-	if (srv->state == SRV_FAILED) {
-		conn_error(c, id, WIRE_E_IO, "walld stopped after a WAL write "
-		    "failure");
-		return;
-	}
-	if (srv->durable >= last) {
-		conn_reply_u64(c, WIRE_OP_SYNC, id, srv->durable);
-		return;
-	}
-	if (server_wait(srv, c, id, last, 0, WIRE_OP_SYNC) != 0)
-		conn_fatal(c, id, WIRE_E_INTERNAL, "out of memory");
-}
-
-static enum dispatch
-conn_control(struct conn *c, const struct wire_hdr *h)
-{
-	struct server		*srv = c->srv;
-	struct wal_stats	 st;
-	enum wal_rc		 rc;
-
-	if (srv->state != SRV_RUNNING) {
-		conn_error(c, h->id, srv->state == SRV_FAILED ? WIRE_E_IO :
-		    WIRE_E_SHUTTING_DOWN, "walld is %s", srv->state ==
-		    SRV_FAILED ? "stopping after a WAL failure" :
-		    "shutting down");
-		return (DISPATCH_DONE);
-	}
-	rc = h->op == WIRE_OP_SEAL ? wal_mark_seal(srv->wal) :
-	    wal_mark_rotate(srv->wal);
-	switch (rc) {
-	case WAL_OK:
-		break;
-	case WAL_ESEALED:
-		if (h->op == WIRE_OP_SEAL) {
-			/* Sealing a sealed log is a no-op once it is durable. */
-			wal_stats(srv->wal, &st);
-			if (srv->durable >= st.next_lsn - 1 && srv->ctl_len == 0) {
-				conn_reply_u64(c, WIRE_OP_SEAL, h->id,
-				    st.next_lsn - 1);
-				return (DISPATCH_DONE);
-			}
-			break;
-		}
-		conn_error(c, h->id, WIRE_E_SEALED, "the log is sealed");
-		return (DISPATCH_DONE);
-	case WAL_EFULL:
-	case WAL_EWAIT:
-		batcher_want_spare(srv->batcher);
-		server_kick(srv);
-		conn_block(c, rc == WAL_EWAIT ? BLOCK_SPARE : BLOCK_BATCH);
-		return (DISPATCH_DEFER);
-	case WAL_ENOSPC:
-		batcher_want_spare(srv->batcher);
-		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
-		    "segment; retry later");
-		return (DISPATCH_DONE);
-	case WAL_ETOOBIG:
-	case WAL_EFAILED:
-		conn_error(c, h->id, WIRE_E_IO, "the WAL is failed after a "
-		    "write error");
-		return (DISPATCH_DONE);
-	}
-	if (!wal_pending(srv->wal)) {
-		/* Rotating an empty segment: nothing to write, already done. */
-		wal_stats(srv->wal, &st);
-		conn_reply_u64(c, h->op, h->id, h->op == WIRE_OP_SEAL ?
-		    st.next_lsn - 1 : st.next_lsn);
-		return (DISPATCH_DONE);
-	}
-	if (server_ctl_wait(srv, c, h->id, h->op) != 0)
-		conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
-	return (DISPATCH_DONE);
-}
-
-static void
-conn_truncate(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
-    size_t n)
-{
-	uint64_t	 before, first, hold;
-	char		 held[32];
-	const char	*why;
-	char		*cause = NULL;
-
-	if (wire_dec_u64(body, n, &before, &why) != 0) {
-		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "truncate: %s", why);
-		return;
-	}
-	/* A segment not archived yet stays, and so does every later one:
-	   the reply's first LSN tells the client where the log starts. */
-	hold = archive_hold(c->srv->archive, held, sizeof held);
-	if (hold < before) {
-		c->srv->count.truncate_held++;
-		log_warn("truncate before LSN %llu: held back to LSN %llu: %s "
-		    "is not archived yet", (unsigned long long)before,
-		    (unsigned long long)hold, held);
-	}
-	if (wal_truncate_before(c->srv->wal, hold < before ? hold : before,
-	    &first, &cause) != 0) {
-		log_err("truncate before %llu: %s", (unsigned long long)before,
-		    cause);
-		conn_error(c, h->id, WIRE_E_IO, "truncate: %s", cause);
-		free(cause);
-		return;
-	}
-	log_info("truncated before LSN %llu: the log now starts at %llu",
-	    (unsigned long long)(hold < before ? hold : before),
-	    (unsigned long long)first);
-	conn_reply_u64(c, WIRE_OP_TRUNCATE, h->id, first);
-}
-
-static void
-conn_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
-    size_t n)
-{
-	struct wire_read	 r;
-	struct wal_filter	 f;
-	struct stream		*st;
-	const char		*why;
-	char			*cause = NULL;
-
-	if (wire_dec_read(body, n, &r, &why) != 0) {
-		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: %s", why);
-		return;
-	}
-	/* A filter on a forbidden tenant is refused up front; otherwise
-	   stream_pump skips the records of tenants the peer may not read. */
-	if (!conn_permitted(c, h->id, ACCESS_READ,
-	    (h->flags & WIRE_F_TENANT) != 0, r.tenant))
-		return;
-	if (c->nstreams >= MAX_STREAMS) {
-		conn_error(c, h->id, WIRE_E_BUSY, "read: %d reads are already "
-		    "streaming on this connection", MAX_STREAMS);
-		return;
-	}
-	if ((st = calloc(1, sizeof *st)) == NULL) {
-		conn_error(c, h->id, WIRE_E_INTERNAL, "out of memory");
-		return;
-	}
-	memset(&f, 0, sizeof f);
-	f.tenant = r.tenant;
-	f.vshard = r.vshard;
-	f.type = r.type;
-	f.has_tenant = (h->flags & WIRE_F_TENANT) != 0;
-	f.has_vshard = (h->flags & WIRE_F_VSHARD) != 0;
-	f.has_type = (h->flags & WIRE_F_TYPE) != 0;
-	st->reader = wal_reader_open_keys(c->srv->cfg->data_dir, r.from, &f,
-	    c->srv->keyring, &cause);
-	if (st->reader == NULL) {
-		conn_error(c, h->id, WIRE_E_RANGE, "read: %s",
-		    cause != NULL ? cause : "cannot open the log");
-		free(cause);
-		free(st);
-		return;
-	}
-	wal_reader_durable(st->reader);
-	st->conn = c;
-	st->id = h->id;
-	st->to = r.to;
-	st->next = r.from;
-	st->follow = (h->flags & WIRE_F_FOLLOW) != 0;
-	TAILQ_INSERT_TAIL(&c->streams, st, entry);
-	c->nstreams++;
-	stream_pump(st);
-}
-
-/* Appends one "name value" line to the stats text. */
-static void __attribute__((format(printf, 2, 3)))
-stats_line(struct evbuffer *eb, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	evbuffer_add_vprintf(eb, fmt, ap);
-	va_end(ap);
-	evbuffer_add(eb, "\n", 1);
-}
-
-/* The encryption lines: on/off, the active key id, the key ids present
-   segments need (an operator may drop a key from the ring once it is not
-   listed here). Never anything about the keys themselves. */
-static void
-stats_keys(struct evbuffer *eb, struct server *srv, const struct wal_stats *st)
-{
-	uint32_t	ids[64];
-	size_t		n, i;
-
-	n = wal_keys_needed(srv->wal, ids, 64);
-	stats_line(eb, "encryption %s", srv->keyring != NULL ? "on" : "off");
-	stats_line(eb, "active_key_id %u", st->active_key_id);
-	evbuffer_add_printf(eb, "keys_needed ");
-	for (i = 0; i < n && i < 64; i++)
-		evbuffer_add_printf(eb, "%s%u", i > 0 ? "," : "", ids[i]);
-	stats_line(eb, "%s", n == 0 ? "none" : n > 64 ? ",..." : "");
-}
-
-/* Writes walld's counters into eb, one "name value" line each: the STATS
-   reply; metrics.c's table turns them into the Prometheus metrics of
-   `walctl stats --prometheus` and of the metrics file. */
-static void
-server_stats_fill(struct server *srv, struct evbuffer *eb)
-{
-	struct wal_stats	 st;
-	struct batcher_stats	 bs;
-	struct archive_stats	 as;
-	struct statvfs		 vfs;
-	unsigned		 i;
-	const char		*state;
-
-	wal_stats(srv->wal, &st);
-	batcher_stats(srv->batcher, &bs);
-	state = srv->state == SRV_FAILED || st.failed ? "failed" :
-	    st.sealed ? "sealed" : srv->state == SRV_DRAINING ? "stopping" :
-	    "read-write";
-	stats_line(eb, "version %s", WALD_VERSION);
-	stats_line(eb, "state %s", state);
-	stats_line(eb, "first_lsn %llu", (unsigned long long)st.first_lsn);
-	stats_line(eb, "next_lsn %llu", (unsigned long long)st.next_lsn);
-	stats_line(eb, "durable_lsn %llu", (unsigned long long)st.durable_lsn);
-	stats_line(eb, "segments %llu", (unsigned long long)st.segments);
-	stats_line(eb, "bytes_on_disk %llu",
-	    (unsigned long long)st.bytes_on_disk);
-	if (statvfs(srv->cfg->data_dir, &vfs) == 0) {
-		stats_line(eb, "disk_free_bytes %llu",
-		    (unsigned long long)vfs.f_bavail * vfs.f_frsize);
-		stats_line(eb, "disk_size_bytes %llu",
-		    (unsigned long long)vfs.f_blocks * vfs.f_frsize);
-	}
-	stats_line(eb, "bytes_written %llu",
-	    (unsigned long long)st.bytes_written);
-	stats_line(eb, "sealed_ahead_bytes %llu",
-	    (unsigned long long)st.stamped_ahead);
-	stats_line(eb, "direct_io %d", st.direct_io);
-	stats_line(eb, "segments_recycled_total %llu",
-	    (unsigned long long)st.recycled);
-	stats_line(eb, "recycled_segments_held %llu",
-	    (unsigned long long)st.recycle_held);
-	stats_keys(eb, srv, &st);
-	stats_line(eb, "appends_total %llu",
-	    (unsigned long long)srv->count.appends);
-	stats_line(eb, "append_bytes_total %llu",
-	    (unsigned long long)srv->count.append_bytes);
-	stats_line(eb, "fsyncs_total %llu", (unsigned long long)bs.flushes);
-	stats_line(eb, "fsync_usec_total %llu",
-	    (unsigned long long)bs.flush_usec_total);
-	stats_line(eb, "fsync_usec_max %llu",
-	    (unsigned long long)bs.flush_usec_max);
-	for (i = 0; i < 15; i++)
-		stats_line(eb, "fsync_usec_le_%llu %llu", 16ull << i,
-		    (unsigned long long)bs.hist[i]);
-	stats_line(eb, "fsync_usec_le_inf %llu", (unsigned long long)bs.hist[15]);
-	stats_line(eb, "batch_records_total %llu",
-	    (unsigned long long)bs.batch_records_total);
-	for (i = 0; i < 15; i++)
-		stats_line(eb, "batch_records_le_%llu %llu", 1ull << i,
-		    (unsigned long long)bs.batch_hist[i]);
-	stats_line(eb, "batch_records_le_inf %llu",
-	    (unsigned long long)bs.batch_hist[15]);
-	stats_line(eb, "connections %u", srv->nconns);
-	stats_line(eb, "connections_total %llu",
-	    (unsigned long long)srv->count.connections_total);
-	stats_line(eb, "waiters %zu", srv->wq_len);
-	stats_line(eb, "protocol_errors_total %llu",
-	    (unsigned long long)srv->count.protocol_errors);
-	stats_line(eb, "slow_clients_dropped_total %llu",
-	    (unsigned long long)srv->count.dropped_slow);
-	stats_line(eb, "denied_total %llu",
-	    (unsigned long long)srv->count.denied);
-	for (i = 0; i < ACCESS_NOPS; i++)
-		stats_line(eb, "denied_%s_total %llu", access_op_name(i),
-		    (unsigned long long)srv->count.denied_op[i]);
-	for (i = 1; i <= WIRE_E_INTERNAL; i++)
-		stats_line(eb, "errors_%s_total %llu", wire_err_name(i),
-		    (unsigned long long)srv->count.errors[i]);
-	archive_stats(srv->archive, &as);
-	stats_line(eb, "archive_enabled %d", as.enabled);
-	stats_line(eb, "archive_backlog %llu", (unsigned long long)as.backlog);
-	stats_line(eb, "archive_archived_total %llu",
-	    (unsigned long long)as.archived);
-	stats_line(eb, "archive_failures_total %llu",
-	    (unsigned long long)as.failures);
-	stats_line(eb, "archive_last_segment %s", as.last[0] != '\0' ?
-	    as.last : "none");
-	stats_line(eb, "truncate_held_total %llu",
-	    (unsigned long long)srv->count.truncate_held);
-}
-
-static void
-conn_stats(struct conn *c, uint64_t id)
-{
-	struct evbuffer	*eb;
-	uint8_t		 buf[WIRE_ENC_MAX];
-	size_t		 len;
-
-	if ((eb = evbuffer_new()) == NULL) {
-		conn_error(c, id, WIRE_E_INTERNAL, "out of memory");
-		return;
-	}
-	server_stats_fill(c->srv, eb);
-	len = evbuffer_get_length(eb);
-	wire_enc_hdr(buf, WIRE_OP_STATS | WIRE_REPLY, 0, id, len);
-	conn_send(c, buf, WIRE_HDR_LEN, evbuffer_pullup(eb, -1), len);
-	evbuffer_free(eb);
-}
-
-static void
-conn_hello(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
-    size_t n)
-{
-	struct wire_hello	 hello;
-	const char		*why;
-	uint8_t			 buf[WIRE_ENC_MAX];
-	const char		*version = "walld " WALD_VERSION;
-
-	if (wire_dec_hello(body, n, &hello, &why) != 0) {
-		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "hello: %s", why);
-		return;
-	}
-	if (hello.min_version > WIRE_VERSION ||
-	    hello.max_version < WIRE_VERSION) {
-		conn_fatal(c, h->id, WIRE_E_VERSION, "protocol versions %u..%u "
-		    "are not supported; this walld speaks %u",
-		    hello.min_version, hello.max_version, WIRE_VERSION);
-		return;
-	}
-	c->hello = 1;
-	conn_send(c, buf, wire_enc_hello_reply(buf, h->id, WIRE_VERSION,
-	    c->srv->cfg->max_record, c->srv->cfg->max_record + WIRE_HDR_LEN +
-	    WIRE_APPEND_FIXED, strlen(version)), version, strlen(version));
-}
-
-/* Handles one whole frame. */
-static enum dispatch
-conn_dispatch(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
-    size_t n)
-{
-	struct stream	*st;
-	enum access_op	 aop;
-
-	if (!c->hello && h->op != WIRE_OP_HELLO) {
-		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "%s before hello",
-		    wire_op_name(h->op));
-		return (DISPATCH_DONE);
-	}
-	switch (h->op) {
-	case WIRE_OP_SYNC:
-	case WIRE_OP_SEAL:
-	case WIRE_OP_ROTATE:
-	case WIRE_OP_STATS:
-	case WIRE_OP_PING:
-	case WIRE_OP_READ_CANCEL:
-		if (n != 0) {
-			conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "%s: the body "
-			    "must be empty, not %zu bytes", wire_op_name(h->op),
-			    n);
-			return (DISPATCH_DONE);
-		}
-		break;
-	}
-	/* Append and read are checked with their tenant, once decoded. */
-	if (h->op != WIRE_OP_APPEND && h->op != WIRE_OP_READ &&
-	    access_op_of_wire(h->op, &aop) == 0 &&
-	    !conn_permitted(c, h->id, aop, 0, 0))
-		return (DISPATCH_DONE);
-	switch (h->op) {
-	case WIRE_OP_HELLO:
-		if (c->hello)
-			conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "second hello");
-		else
-			conn_hello(c, h, body, n);
-		break;
-	case WIRE_OP_APPEND:
-		return (conn_append(c, h, body, n));
-	case WIRE_OP_SYNC:
-		conn_sync(c, h->id);
-		break;
-	case WIRE_OP_SEAL:
-	case WIRE_OP_ROTATE:
-		return (conn_control(c, h));
-	case WIRE_OP_TRUNCATE:
-		conn_truncate(c, h, body, n);
-		break;
-	case WIRE_OP_READ:
-		conn_read(c, h, body, n);
-		break;
-	case WIRE_OP_READ_CANCEL:
-		TAILQ_FOREACH(st, &c->streams, entry) {
-			if (st->id == h->id) {
-				stream_end(st);
-				break;
-			}
-		}
-		break;
-	case WIRE_OP_STATS:
-		conn_stats(c, h->id);
-		break;
-	case WIRE_OP_PING:
-		conn_reply_empty(c, WIRE_OP_PING, h->id);
-		break;
-	default:
-		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "unknown operation "
-		    "0x%02x", h->op);
-		break;
-	}
-	return (DISPATCH_DONE);
-}
-
-/* Reading is wanted while the connection is open, has not half-closed,
-   is not closing and is not held back by a limit. */
-static void
-conn_update_read(struct conn *c)
-{
-	int	want;
-
-	if (c->fd == -1)
-		return;
-	want = !c->eof && !c->closing && c->blocked == BLOCK_NONE;
-	if (want == c->reading)
-		return;
-	if ((want ? event_add(c->rev, NULL) : event_del(c->rev)) != 0) {
-		conn_kill(c, "cannot change the connection's read event");
-		return;
-	}
-	c->reading = want;
-}
-
-/* Handles the whole frames at the start of buf[0..len); returns how many
-   bytes they took. Stops early when the connection blocks or closes. */
-static size_t
-conn_frames(struct conn *c, uint8_t *buf, size_t len)
-{
-	struct wire_hdr	 h;
-	const char	*why;
-	uint32_t	 max_frame, flen;
-	size_t		 used = 0;
-
-	max_frame = c->srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED;
-	while (c->fd != -1 && !c->closing && c->blocked == BLOCK_NONE &&
-	    len - used >= WIRE_HDR_LEN) {
-		if (wire_peek_hdr(buf + used, WIRE_HDR_LEN, max_frame, &h,
-		    &why) < 0) {
-			/* h is not filled on failure: the length is in buf. */
-			flen = (uint32_t)buf[used] |
-			    (uint32_t)buf[used + 1] << 8 |
-			    (uint32_t)buf[used + 2] << 16 |
-			    (uint32_t)buf[used + 3] << 24;
-			conn_fatal(c, 0, flen > max_frame ? WIRE_E_TOO_LARGE :
-			    WIRE_E_BAD_REQUEST, "bad frame: %s", why);
-			break;
-		}
-		if (len - used < h.len)
-			break;
-		if (conn_dispatch(c, &h, buf + used + WIRE_HDR_LEN,
-		    h.len - WIRE_HDR_LEN) == DISPATCH_DEFER)
-			break;
-		used += h.len;
-	}
-	return (used);
-}
-
-/* Keeps buf[0..n) at the end of the connection's input. */
-static int
-conn_in_add(struct conn *c, const uint8_t *buf, size_t n)
-{
-	uint8_t	*p;
-	size_t	 ncap;
-
-	if (c->in_len + n > c->in_cap) {
-		for (ncap = c->in_cap > 0 ? c->in_cap : 4096;
-		    ncap < c->in_len + n; ncap *= 2)
-			;
-		if ((p = realloc(c->in, ncap)) == NULL) {
-			conn_kill(c, "out of memory reading a frame");
-			return (-1);
-		}
-		c->in = p;
-		c->in_cap = ncap;
-	}
-	memcpy(c->in + c->in_len, buf, n);
-	c->in_len += n;
-	return (0);
-}
-
-/* Handles every whole frame held in the connection's input. */
-static void
-conn_process(struct conn *c)
-{
-	size_t	used;
-
-	if (c->fd == -1)
-		return;
-	used = c->in_len > 0 ? conn_frames(c, c->in, c->in_len) : 0;
-	if (c->fd == -1)
-		return;
-	if (used > 0) {
-		memmove(c->in, c->in + used, c->in_len - used);
-		c->in_len -= used;
-	}
-	if (c->in_len == 0 && c->in_cap > 0) {
-		free(c->in);	/* idle connections hold no buffer */
-		c->in = NULL;
-		c->in_cap = 0;
-	}
-	if (c->eof && c->blocked == BLOCK_NONE && !c->closing &&
-	    c->in_len > 0) {
-		conn_fatal(c, 0, WIRE_E_BAD_REQUEST, "truncated frame (%zu "
-		    "bytes) before end of stream", c->in_len);
-		return;
-	}
-	conn_update_read(c);
-	conn_maybe_close(c);
-}
-
-/* The client half-closed: answer what was sent, then close. Reads sent
-   before it are requests too and run to their end; a follow read, which
-   would never end (and keep its files open after the peer is gone), ends
-   at the durable end of the log. */
-static void
-conn_eof(struct conn *c)
-{
-	struct stream	*st;
-
-	c->eof = 1;
-	TAILQ_FOREACH(st, &c->streams, entry) {
-		st->follow = 0;
-		if (st->following) {
-			TAILQ_REMOVE(&c->srv->followers, st, follow_entry);
-			st->following = 0;
-		}
-	}
-	conn_pump_streams(c);
-	conn_process(c);
-}
-
-/* One read() per turn of the loop, into the server's read buffer; whole
-   frames are handled from there, only a remainder is copied. */
-static void
-conn_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn	*c = arg;
-	struct server	*srv = c->srv;
-	ssize_t		 n;
-	size_t		 used;
-
-	(void)what;
-	n = read(fd, srv->rbuf, RBUF_SIZE);
-	if (n == -1) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_kill(c, strerror(errno));
-		return;
-	}
-	if (n == 0)
-		conn_eof(c);
-	else if (c->in_len > 0) {
-		if (conn_in_add(c, srv->rbuf, (size_t)n) == 0)
-			conn_process(c);
-	} else {
-		used = conn_frames(c, srv->rbuf, (size_t)n);
-		if (c->fd != -1 && used < (size_t)n && !c->closing &&
-		    conn_in_add(c, srv->rbuf + used, (size_t)n - used) != 0)
-			return;
-		conn_update_read(c);
-		conn_maybe_close(c);
-	}
-	/* A turn that reads many busy connections is long: a batch the
-	   flusher finished meanwhile is taken back now, not at its end. */
-	if (srv->state != SRV_FAILED)
-		batcher_poll(srv->batcher);
-	server_kick(srv);
-}
-
-/* Writes what the output holds until it is empty or the socket is full.
-   Returns 1 when all is written, 0 when some is left, -1 when c died. */
-static int
-conn_write_out(struct conn *c)
-{
-	ssize_t	n;
-
-	while (c->out_off < c->out_len) {
-		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n >= 0) {
-			c->out_off += (size_t)n;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return (0);
-		conn_kill(c, strerror(errno));
-		return (-1);
-	}
-	c->out_off = c->out_len = 0;
-	if (c->out_cap > OUT_KEEP) {
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = 0;
-	}
-	return (1);
-}
-
-/* Writes the output, then waits for the socket to be writable when some
-   is left, or when a read stream has more to send (so that a stream
-   sends one buffer per turn of the loop and never starves the others). */
-static void
-conn_flush(struct conn *c)
-{
-	struct stream	*st;
-	int		 rc, want;
-
-	if ((rc = conn_write_out(c)) < 0)
-		return;
-	want = rc == 0;
-	TAILQ_FOREACH(st, &c->streams, entry)
-		if (!st->following)
-			want = 1;
-	if (want != c->writing) {
-		if ((want ? event_add(c->wev, NULL) : event_del(c->wev)) != 0) {
-			conn_kill(c, "cannot change the connection's write "
-			    "event");
-			return;
-		}
-		c->writing = want;
-	}
-	if (rc == 1)
-		conn_maybe_close(c);
-}
-
-/* Writes the output of every connection on the dirty list. */
-static void
-server_write_dirty(void *arg)
-{
-	struct server	*srv = arg;
-	struct conn	*c;
-
-	while ((c = TAILQ_FIRST(&srv->dirty)) != NULL) {
-		TAILQ_REMOVE(&srv->dirty, c, dirty_entry);
-		c->dirty = 0;
-		conn_flush(c);
-	}
-}
-
-static void
-server_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	server_write_dirty(arg);
-}
-
-/* The socket is writable: write, and let the read streams go on. */
-static void
-conn_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn	*c = arg;
-
-	(void)fd; (void)what;
-	/* Died, or the socket is still too full for the streams: wev stays
-	   armed and says when to go on. */
-	if (conn_write_out(c) < 0 || conn_out_pending(c) >= READ_OUT_LOW)
-		return;
-	/* What the streams queue does not make c dirty: with wev armed,
-	   conn_mark_dirty leaves the write to conn_flush here. */
-	conn_pump_streams(c);
-	if (c->fd == -1)
-		return;
-	conn_flush(c);
-}
-
-/* Best effort: tells a connection why it is refused, then closes it. */
-static void
-server_refuse(int fd, const char *why)
-{
-	uint8_t	buf[WIRE_ENC_MAX + 128];
-	size_t	n, len = strlen(why);
-
-	if (len > 128)
-		len = 128;
-	n = wire_enc_error(buf, 0, WIRE_E_BUSY, len);
-	memcpy(buf + n, why, len);
-	/* Nothing to do if it fails: the client sees the close. */
-	if (send(fd, buf, n + len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
-		log_debug("refusing a connection: %s", strerror(errno));
-	close(fd);
-}
-
-static void
-server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
-{
-	struct server		*srv = arg;
-	struct conn		*c;
-	struct ucred		 cred;
-	socklen_t		 clen = sizeof cred;
-	static const char	 busy[] = "too many connections";
-	int			 reserve;
-
-	(void)l; (void)sa; (void)salen;
-	if (srv->state != SRV_RUNNING || srv->nconns >= srv->cfg->max_connections) {
-		server_refuse(fd, busy);
-		log_limited("connection refused", 4, "connection refused: %s "
-		    "(max_connections %u)", busy, srv->cfg->max_connections);
-		return;
-	}
-	/* accept() hands out the lowest free descriptor: from this one up,
-	   fewer than the reserve are left, and those are for the log's
-	   segment files and readers, not for more clients. */
-	reserve = srv->fd_limit / 4 < FD_RESERVE ? srv->fd_limit / 4 :
-	    FD_RESERVE;
-	if (fd >= srv->fd_limit - reserve) {
-		server_refuse(fd, "too many open files: walld keeps its last "
-		    "descriptors for its log");
-		log_limited("connection refused", 4, "connection refused: "
-		    "descriptor %d of the open files limit %d (the last %d are "
-		    "kept for the log)", (int)fd, srv->fd_limit, reserve);
-		return;
-	}
-	if ((c = calloc(1, sizeof *c)) == NULL) {
-		log_limited("accept", 3, "accept: out of memory");
-		close(fd);
-		return;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
-		c->uid = cred.uid;
-		c->gid = cred.gid;
-		c->pid = cred.pid;
-	} else {
-		c->uid = (uid_t)-1;
-		c->gid = (gid_t)-1;
-		c->pid = -1;
-	}
-	/* Without its groups a peer only loses group rules: go on. */
-	if (access_peer_groups(fd, &c->groups, &c->ngroups) != 0)
-		log_limited("accept", 4, "SO_PEERGROUPS: %s; group rules of the "
-		    "access list do not apply to pid %ld", strerror(errno),
-		    (long)c->pid);
-	c->srv = srv;
-	c->serial = ++srv->serial;
-	c->fd = fd;
-	TAILQ_INIT(&c->streams);
-	/* The listener hands out non-blocking sockets (accept4). */
-	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-	c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb,
-	    c);
-	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) != 0) {
-		log_limited("accept", 3, "accept: cannot set up a connection");
-		if (c->rev != NULL)
-			event_free(c->rev);
-		if (c->wev != NULL)
-			event_free(c->wev);
-		close(fd);
-		free(c->groups);
-		free(c);
-		return;
-	}
-	c->reading = 1;
-	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
-	srv->nconns++;
-	srv->count.connections_total++;
-	log_debug("connection %llu: pid %ld uid %ld gid %ld",
-	    (unsigned long long)c->serial, (long)c->pid, (long)c->uid,
-	    (long)c->gid);
-}
-
-static void
-server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server	*srv = arg;
-
-	(void)fd; (void)what;
-	if (srv->listener != NULL && srv->state == SRV_RUNNING)
-		evconnlistener_enable(srv->listener);
-}
-
-/* accept() failed: out of descriptors backs off for 100 ms instead of
-   spinning on a listening socket that stays readable. */
-static void
-server_accept_error_cb(struct evconnlistener *l, void *arg)
-{
-	struct server	*srv = arg;
-	struct timeval	 tv = { 0, 100000 };
-	int		 error = EVUTIL_SOCKET_ERROR();
-
-	log_limited("accept failed", 3, "accept: %s; pausing new connections "
-	    "for 100 ms", evutil_socket_error_to_string(error));
-	evconnlistener_disable(l);
-	evtimer_add(srv->accept_ev, &tv);
-}
-
-static void
-server_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server	*srv = arg;
-	struct conn	*c;
-
-	(void)fd; (void)what;
-	log_warn("shutdown: clients did not read their last replies within "
-	    "%d s; closing them", DRAIN_TIMEOUT_SEC);
-	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
-		conn_kill(c, NULL);
-	event_base_loopexit(srv->base, NULL);
-}
-
-/* During shutdown: once nothing is waiting for a batch, close every
-   connection after its replies are sent; exit when none is left. */
-static void
-server_maybe_finish(struct server *srv)
-{
-	struct wal_stats	 st;
-	struct conn		*c, *next;
-
-	if (srv->state == SRV_RUNNING)
-		return;
-	if (srv->state == SRV_DRAINING) {
-		wal_stats(srv->wal, &st);
-		if (st.durable_lsn + 1 < st.next_lsn || srv->ctl_len > 0 ||
-		    batcher_busy(srv->batcher)) {
-			server_kick(srv);
-			return;
-		}
-	} else if (batcher_busy(srv->batcher))
-		return;
-	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next) {
-		/* conn_kill below only unlinks c (the free is deferred). */
-		conn_read_end(c, 1);
-		if (c->fd == -1)
-			continue;
-		c->closing = 1;
-		conn_update_read(c);
-		conn_maybe_close(c);
-	}
-	server_check_exit(srv);
-}
-
-/* Ends the loop once a stopping server has nothing left to do. */
-static void
-server_check_exit(struct server *srv)
-{
-	struct wal_stats	st;
-
-	if (srv->state == SRV_RUNNING || !TAILQ_EMPTY(&srv->conns) ||
-	    batcher_busy(srv->batcher))
-		return;
-	if (srv->state == SRV_DRAINING) {
-		wal_stats(srv->wal, &st);
-		if (st.durable_lsn + 1 < st.next_lsn || srv->ctl_len > 0)
-			return;
-	}
-	event_base_loopexit(srv->base, NULL);
-}
-
-void
-server_shutdown(struct server *srv)
-{
-	struct timeval	tv = { DRAIN_TIMEOUT_SEC, 0 };
-
-	if (srv->state == SRV_RUNNING)
-		srv->state = SRV_DRAINING;
-	if (srv->listener != NULL) {
-		evconnlistener_free(srv->listener);
-		srv->listener = NULL;
-	}
-	if (!evtimer_pending(srv->drain_ev, NULL))
-		evtimer_add(srv->drain_ev, &tv);
-	server_maybe_finish(srv);
-}
-
-int
-server_exit_status(struct server *srv)
-{
-	return (srv->exit_status);
-}
-
-void
-server_status(struct server *srv, char *buf, size_t len)
-{
-	struct wal_stats	st;
-	struct archive_stats	as;
-	size_t			n;
-
-	wal_stats(srv->wal, &st);
-	snprintf(buf, len, "%s, durable LSN %llu, %u connections",
-	    srv->state == SRV_FAILED || st.failed ? "failed" : st.sealed ?
-	    "sealed" : srv->state == SRV_DRAINING ? "stopping" : "read-write",
-	    (unsigned long long)st.durable_lsn, srv->nconns);
-	archive_stats(srv->archive, &as);
-	if (as.enabled && (n = strlen(buf)) < len)
-		snprintf(buf + n, len - n, ", archive backlog %llu%s",
-		    (unsigned long long)as.backlog, as.failing > 0 ?
-		    " (archive.command failing)" : "");
-}
-
-char *
-server_stats_text(struct server *srv)
-{
-	struct evbuffer	*eb;
-	char		*text;
-	size_t		 len;
-
-	if ((eb = evbuffer_new()) == NULL)
-		return (NULL);
-	server_stats_fill(srv, eb);
-	len = evbuffer_get_length(eb);
-	if ((text = malloc(len + 1)) != NULL) {
-		if (evbuffer_remove(eb, text, len) != (int)len) {
-			free(text);
-			text = NULL;
-		} else
-			text[len] = '\0';
-	}
-	evbuffer_free(eb);
-	return (text);
-}
-
-/* Swaps two strings of the configuration: the running one takes the
-   reloaded value, the reloaded copy's owner frees the old one. */
-static void
-server_swap_str(char **running, char **reloaded)
-{
-	char	*s = *running;
-
-	*running = *reloaded;
-	*reloaded = s;
-}
-
-/* 1 when two optional strings are equal (both unset counts as equal). */
-static int
-server_same_str(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return (a == b);
-	return (strcmp(a, b) == 0);
-}
-
-/* The key ring of the WAL, for reads; the server takes a reference. */
-void
-server_set_keyring(struct server *srv, struct keyring *kr, const char *path)
-{
-	keyring_free(srv->keyring);
-	free(srv->keyring_path);
-	srv->keyring = keyring_hold(kr);
-	srv->keyring_path = path != NULL ? strdup(path) : NULL;
-}
-
-/*
- * Reads the key ring file again. A new ring is refused, and the running
- * one kept, when it fails to load or lacks (or changed) a key that a
- * present segment needs. When the active key changed, the active segment
- * is sealed and the next one starts under the new key: at once, or at
- * the next append when a segment switch is already under way (the engine
- * never writes a record under the old key after wal_set_keyring).
- */
-static void
-server_reload_keys(struct server *srv, const struct config *ncfg)
-{
-	struct keyring	*kr;
-	struct conn	*c;
-	struct stream	*st;
-	char		*path = NULL, *cause = NULL;
-	uint32_t	 old;
-	enum wal_rc	 rc;
-
-	if (keyring_locate(ncfg->keyring, &path, &cause) != 0) {
-		log_err("reload: %s; keeping the running key ring", cause);
-		free(cause);
-		return;
-	}
-	if (!server_same_str(path, srv->keyring_path))
-		log_warn("reload: the key ring file cannot change while running "
-		    "(now %s, was %s); kept", path != NULL ? path : "none",
-		    srv->keyring_path != NULL ? srv->keyring_path : "none");
-	free(path);
-	if (srv->keyring == NULL)
-		return;
-	if ((kr = keyring_load(srv->keyring_path, &cause)) == NULL ||
-	    wal_set_keyring(srv->wal, kr, &cause) != 0) {
-		log_err("reload: %s; keeping the running key ring (active key "
-		    "id %u)", cause != NULL ? cause : "key ring refused",
-		    keyring_active(srv->keyring));
-		free(cause);
-		keyring_free(kr);
-		return;
-	}
-	old = keyring_active(srv->keyring);
-	keyring_free(srv->keyring);
-	srv->keyring = kr;
-	/* Streaming reads may go on into segments under the new key. */
-	TAILQ_FOREACH(c, &srv->conns, entry) {
-		TAILQ_FOREACH(st, &c->streams, entry)
-			wal_reader_set_keyring(st->reader, kr);
-	}
-	log_info("reload: key ring %s: %zu keys, active key id %u",
-	    srv->keyring_path, keyring_ids(kr, NULL, 0), keyring_active(kr));
-	if (keyring_active(kr) == old)
-		return;
-	rc = wal_mark_rotate(srv->wal);
-	if (rc == WAL_OK && wal_pending(srv->wal)) {
-		log_info("key rotation: sealing the active segment; the next "
-		    "one is written under key id %u", keyring_active(kr));
-		server_kick(srv);
-	} else if (rc == WAL_OK) {
-		log_info("key rotation: the active segment had no record; "
-		    "records go under key id %u from now on",
-		    keyring_active(kr));
-	} else if (rc == WAL_EFULL || rc == WAL_EWAIT || rc == WAL_ENOSPC) {
-		log_info("key rotation: a segment switch is under way; the next "
-		    "append starts a segment under key id %u",
-		    keyring_active(kr));
-		batcher_want_spare(srv->batcher);
-		server_kick(srv);
-	}
-}
-
-void
-server_reload(struct server *srv, struct config *ncfg)
-{
-	struct config	*cfg = srv->cfg;
-	struct access	*acl;
-	char		 line[160];
-
-	if (strcmp(cfg->socket_path, ncfg->socket_path) != 0 ||
-	    cfg->socket_mode != ncfg->socket_mode ||
-	    !server_same_str(cfg->socket_owner, ncfg->socket_owner) ||
-	    !server_same_str(cfg->socket_group, ncfg->socket_group))
-		log_warn("reload: socket.* cannot change while running; kept");
-	if (strcmp(cfg->data_dir, ncfg->data_dir) != 0 ||
-	    cfg->segment_size != ncfg->segment_size ||
-	    cfg->direct_io != ncfg->direct_io ||
-	    cfg->recycle_segments != ncfg->recycle_segments ||
-	    cfg->max_batch_bytes != ncfg->max_batch_bytes)
-		log_warn("reload: storage.* and group_commit.max_batch_bytes "
-		    "cannot change while running; kept");
-	if (ncfg->max_record > cfg->max_record)
-		log_warn("reload: limits.max_record can only be lowered while "
-		    "running; kept at %u", cfg->max_record);
-	else
-		cfg->max_record = ncfg->max_record;
-	cfg->commit_delay_us = ncfg->commit_delay_us;
-	cfg->commit_siblings = ncfg->commit_siblings;
-	cfg->max_connections = ncfg->max_connections;
-	cfg->max_conn_inflight = ncfg->max_conn_inflight;
-	cfg->max_total_inflight = ncfg->max_total_inflight;
-	cfg->max_conn_output = ncfg->max_conn_output;
-	cfg->log_level = ncfg->log_level;
-	log_set_level(cfg->log_level);
-	server_swap_str(&cfg->metrics_file, &ncfg->metrics_file);
-	cfg->metrics_interval_us = ncfg->metrics_interval_us;
-	server_swap_str(&cfg->archive_command, &ncfg->archive_command);
-	cfg->archive_retry_min_us = ncfg->archive_retry_min_us;
-	cfg->archive_retry_max_us = ncfg->archive_retry_max_us;
-	cfg->archive_timeout_us = ncfg->archive_timeout_us;
-	archive_reload(srv->archive, cfg->archive_command,
-	    cfg->archive_retry_min_us, cfg->archive_retry_max_us,
-	    cfg->archive_timeout_us);
-	/* Later requests see the new list; ncfg's owner frees the old one. */
-	acl = cfg->access;
-	cfg->access = ncfg->access;
-	ncfg->access = acl;
-	access_describe(cfg->access, line, sizeof line);
-	log_info("%s", line);
-	batcher_set_delay(srv->batcher, cfg->commit_delay_us,
-	    cfg->commit_siblings);
-	server_reload_keys(srv, ncfg);
-	log_info("configuration reloaded");
-}
 
 /* Tells whether a live server answers on the socket path. */
 static int
@@ -2033,7 +56,8 @@ server_path_live(const char *path)
 	sun.sun_family = AF_UNIX;
 	strncpy(sun.sun_path, path, sizeof sun.sun_path - 1);
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-	close(fd);
+	if (close(fd) == -1)
+		log_debug("%s: close: %s", path, strerror(errno));
 	return (rc == 0);
 }
 
@@ -2069,16 +93,39 @@ server_listen_fds(char **cause)
 	return (3);
 }
 
+/* socket.owner (group 0) or socket.group (group 1): a number, else the
+   name of a user or group. */
+static int
+server_listen_id(const char *name, int group, id_t *id, char **cause)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	char		*end;
+
+	*id = (id_t)strtoul(name, &end, 10);
+	if (*end == '\0' && end != name)
+		return (0);
+	if (group && (gr = getgrnam(name)) != NULL)
+		*id = gr->gr_gid;
+	else if (!group && (pw = getpwnam(name)) != NULL)
+		*id = pw->pw_uid;
+	else {
+		cause_set(cause, "socket.%s: no %s %s", group ? "group" :
+		    "owner", group ? "group" : "user", name);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The listening socket: systemd's, or cfg->socket_path bound here with
+   its mode and owner (server.h). */
 int
 server_listen(const struct config *cfg, char **cause)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
-	struct passwd		*pw;
-	struct group		*gr;
 	uid_t			 uid = (uid_t)-1;
 	gid_t			 gid = (gid_t)-1;
-	char			*end;
 	int			 fd, saved;
 
 	fd = server_listen_fds(cause);
@@ -2107,28 +154,12 @@ server_listen(const struct config *cfg, char **cause)
 			return (-1);
 		}
 	}
-	if (cfg->socket_owner != NULL) {
-		uid = (uid_t)strtoul(cfg->socket_owner, &end, 10);
-		if (*end != '\0' || end == cfg->socket_owner) {
-			if ((pw = getpwnam(cfg->socket_owner)) == NULL) {
-				cause_set(cause, "socket.owner: no user %s",
-				    cfg->socket_owner);
-				return (-1);
-			}
-			uid = pw->pw_uid;
-		}
-	}
-	if (cfg->socket_group != NULL) {
-		gid = (gid_t)strtoul(cfg->socket_group, &end, 10);
-		if (*end != '\0' || end == cfg->socket_group) {
-			if ((gr = getgrnam(cfg->socket_group)) == NULL) {
-				cause_set(cause, "socket.group: no group %s",
-				    cfg->socket_group);
-				return (-1);
-			}
-			gid = gr->gr_gid;
-		}
-	}
+	if (cfg->socket_owner != NULL &&
+	    server_listen_id(cfg->socket_owner, 0, &uid, cause) != 0)
+		return (-1);
+	if (cfg->socket_group != NULL &&
+	    server_listen_id(cfg->socket_group, 1, &gid, cause) != 0)
+		return (-1);
 
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		cause_set(cause, "socket: %s", strerror(errno));
@@ -2153,10 +184,363 @@ server_listen(const struct config *cfg, char **cause)
 fail:
 	saved = errno;
 	cause_set(cause, "%s: %s", cfg->socket_path, strerror(saved));
-	close(fd);
+	if (close(fd) == -1)
+		log_debug("%s: close: %s", cfg->socket_path, strerror(errno));
 	return (-1);
 }
 
+/* A connection is readable: one read (conn_read), whose whole frames go
+   to request_frame. */
+static void
+server_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct server	*srv = c->srv;
+
+	(void)fd; (void)what;
+	switch (conn_read(c)) {
+	case -1:
+		return;
+	case 0:
+		/* The client half-closed: its reads run to their end, what
+		   it sent is answered, then the connection closes. */
+		stream_eof(c);
+		conn_process(c);
+		break;
+	}
+	/* A turn that reads many busy connections is long: a batch the
+	   flusher finished meanwhile is taken back now, not at its end. */
+	if (srv->state != SRV_FAILED)
+		batcher_poll(srv->batcher);
+	ack_kick(srv);
+}
+
+/* The socket is writable: write, and let the read streams go on. */
+static void
+server_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd; (void)what;
+	if (conn_write_out(c) < 0 || !stream_resume(c))
+		return;
+	conn_flush(c, stream_busy(c));
+}
+
+/* Writes the output of every connection on the dirty list; also the
+   batcher's flush_cb, before the loop blocks in an inline flush. */
+static void
+server_write_dirty(void *arg)
+{
+	struct server	*srv = arg;
+	struct conn	*c;
+
+	while ((c = conn_dirty_pop(srv)) != NULL)
+		conn_flush(c, stream_busy(c));
+}
+
+/* flush_ev: runs after the callbacks of a loop turn, so that the replies
+   they queued go out with one send() per connection. */
+static void
+server_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	server_write_dirty(arg);
+}
+
+/* A connection will close once its output is written: its reads end
+   now, each with its READ_END. */
+static void
+server_closing_cb(struct conn *c)
+{
+	stream_end_all(c, 1);
+}
+
+/* A connection's socket is closed (conn_kill): its reads end, it leaves
+   the list, and the reaper frees it once no waiter points at it. */
+static void
+server_closed_cb(struct conn *c)
+{
+	struct server	*srv = c->srv;
+
+	stream_end_all(c, 0);
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+	conn_release(c);
+	server_check_exit(srv);
+}
+
+/* Best effort: tells a connection why it is refused, then closes it. */
+static void
+server_refuse(int fd, const char *why)
+{
+	uint8_t	buf[WIRE_ENC_MAX + 128];
+	size_t	n, len = strlen(why);
+
+	if (len > 128)
+		len = 128;
+	n = wire_enc_error(buf, 0, WIRE_E_BUSY, len);
+	memcpy(buf + n, why, len);
+	/* Nothing to do if it fails: the client sees the close. */
+	if (send(fd, buf, n + len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+		log_debug("refusing a connection: %s", strerror(errno));
+	if (close(fd) == -1)
+		log_debug("refusing a connection: close: %s", strerror(errno));
+}
+
+/* A new connection: refused (a busy error, then closed) while stopping,
+   at max_connections, or when it took one of the last descriptors. */
+static void
+server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct server		*srv = arg;
+	struct conn		*c;
+	static const char	 busy[] = "too many connections";
+	int			 reserve;
+
+	(void)l; (void)sa; (void)salen;
+	if (srv->state != SRV_RUNNING ||
+	    srv->nconns >= srv->cfg->max_connections) {
+		server_refuse(fd, busy);
+		log_limited("connection refused", LOG_LVL_WARN, "connection "
+		    "refused: %s (max_connections %u)", busy,
+		    srv->cfg->max_connections);
+		return;
+	}
+	/* accept() hands out the lowest free descriptor: from this one up,
+	   fewer than the reserve are left, and those are for the log's
+	   segment files and readers, not for more clients. */
+	reserve = srv->fd_limit / 4 < FD_RESERVE ? srv->fd_limit / 4 :
+	    FD_RESERVE;
+	if (fd >= srv->fd_limit - reserve) {
+		server_refuse(fd, "too many open files: walld keeps its last "
+		    "descriptors for its log");
+		log_limited("connection refused", LOG_LVL_WARN, "connection "
+		    "refused: descriptor %d of the open files limit %d (the "
+		    "last %d are kept for the log)", (int)fd, srv->fd_limit,
+		    reserve);
+		return;
+	}
+	/* The listener hands out non-blocking sockets (accept4). */
+	if ((c = conn_create(srv, fd, server_read_cb, server_write_cb)) == NULL)
+		return;
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
+	srv->count.connections_total++;
+	log_debug("connection %llu: pid %ld uid %ld gid %ld",
+	    (unsigned long long)c->serial, (long)c->pid, (long)c->uid,
+	    (long)c->gid);
+}
+
+/* accept_ev: the back-off after a failed accept is over. */
+static void
+server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)fd; (void)what;
+	if (srv->listener != NULL && srv->state == SRV_RUNNING &&
+	    evconnlistener_enable(srv->listener) != 0)
+		log_err("accept: cannot listen again after the back-off");
+}
+
+/* accept() failed: out of descriptors backs off for 100 ms instead of
+   spinning on a listening socket that stays readable. */
+static void
+server_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 tv = { 0, 100000 };
+	int		 error = EVUTIL_SOCKET_ERROR();
+
+	log_limited("accept failed", LOG_LVL_ERR, "accept: %s; pausing new "
+	    "connections for 100 ms", evutil_socket_error_to_string(error));
+	/* Without the timer the listener would stay off: keep it on. */
+	if (evconnlistener_disable(l) != 0 ||
+	    evtimer_add(srv->accept_ev, &tv) != 0) {
+		log_err("accept: cannot pause new connections");
+		if (evconnlistener_enable(l) != 0)
+			log_err("accept: cannot listen again");
+	}
+}
+
+/* Resumes every held-back connection, oldest first, and kicks a flush
+   for what they append. */
+static void
+server_resume(struct server *srv)
+{
+	conn_resume_blocked(srv);
+	ack_kick(srv);
+}
+
+/* After a batch: no batch is out, so a footer on disk is durable; the
+   archiver looks for newly sealed segments. */
+static void
+server_archive_check(struct server *srv)
+{
+	struct wal_stats	st;
+
+	if (!archive_enabled(srv->archive))
+		return;
+	wal_stats(srv->wal, &st);
+	archive_check(srv->archive, st.active_first_lsn, st.sealed);
+}
+
+/* A batch completed (batcher done_cb): its waiters are answered
+   (ack_done), then whatever waited for a batch goes on: the archiver,
+   follow reads, held-back connections, a stop. A failed batch stops walld
+   with status 74, for recovery at the next start. */
+static void
+server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
+{
+	struct server	*srv = arg;
+
+	srv->batches_done++;
+	if (!ok) {
+		srv->state = SRV_FAILED;
+		srv->exit_status = 74;
+		log_err("WAL write failed: %s; no record of this or any later "
+		    "batch is acknowledged; waiting clients are told the outcome "
+		    "is unknown; exiting with status 74 for recovery",
+		    cause != NULL ? cause : "unknown error");
+		ack_fail(srv, cause);
+		server_shutdown(srv);
+		return;
+	}
+	ack_done(srv, durable);
+	server_archive_check(srv);
+
+	stream_pump_followers(srv);
+	server_resume(srv);
+	if (srv->state != SRV_RUNNING)
+		server_maybe_finish(srv);
+}
+
+/* A spare segment is ready (batcher spare_cb): appends held back for
+   one go on. */
+static void
+server_spare_cb(void *arg)
+{
+	server_resume(arg);
+}
+
+/* Ends the event loop once the callbacks of this turn have run. */
+static void
+server_exit_loop(struct server *srv)
+{
+	if (event_base_loopexit(srv->base, NULL) != 0)
+		log_err("stopping: cannot end the event loop");
+}
+
+/* drain_ev: the clients of a stopping walld had DRAIN_TIMEOUT_SEC to
+   read their last replies. */
+static void
+server_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct conn	*c;
+
+	(void)fd; (void)what;
+	log_warn("shutdown: clients did not read their last replies within "
+	    "%d s; closing them", DRAIN_TIMEOUT_SEC);
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_kill(c, NULL);
+	server_exit_loop(srv);
+}
+
+/* During shutdown: once nothing is waiting for a batch, close every
+   connection after its replies are sent; exit when none is left. */
+static void
+server_maybe_finish(struct server *srv)
+{
+	struct conn	*c, *next;
+
+	if (srv->state == SRV_RUNNING)
+		return;
+	if (srv->state == SRV_DRAINING) {
+		if (!ack_settled(srv) || batcher_busy(srv->batcher)) {
+			ack_kick(srv);
+			return;
+		}
+	} else if (batcher_busy(srv->batcher))
+		return;
+	/* conn_close_soon may kill c, which only unlinks it (the free is
+	   deferred to the reaper). */
+	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next)
+		conn_close_soon(c);
+	server_check_exit(srv);
+}
+
+/* Ends the loop once a stopping server has nothing left to do. */
+static void
+server_check_exit(struct server *srv)
+{
+	if (srv->state == SRV_RUNNING || !TAILQ_EMPTY(&srv->conns) ||
+	    batcher_busy(srv->batcher))
+		return;
+	if (srv->state == SRV_DRAINING && !ack_settled(srv))
+		return;
+	server_exit_loop(srv);
+}
+
+/* Begins an orderly stop (server.h). */
+void
+server_shutdown(struct server *srv)
+{
+	struct timeval	tv = { DRAIN_TIMEOUT_SEC, 0 };
+
+	if (srv->state == SRV_RUNNING)
+		srv->state = SRV_DRAINING;
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+	}
+	if (!evtimer_pending(srv->drain_ev, NULL) &&
+	    evtimer_add(srv->drain_ev, &tv) != 0)
+		log_err("shutdown: cannot arm the %d s drain timeout; waiting "
+		    "for every client", DRAIN_TIMEOUT_SEC);
+	server_maybe_finish(srv);
+}
+
+/* 0, or 74 after a failed write or sync. */
+int
+server_exit_status(struct server *srv)
+{
+	return (srv->exit_status);
+}
+
+/* One line for systemd's STATUS=. */
+void
+server_status(struct server *srv, char *buf, size_t len)
+{
+	struct wal_stats	st;
+	struct archive_stats	as;
+	size_t			n;
+
+	wal_stats(srv->wal, &st);
+	snprintf(buf, len, "%s, durable LSN %llu, %u connections",
+	    server_stats_state(srv, &st), (unsigned long long)st.durable_lsn,
+	    srv->nconns);
+	archive_stats(srv->archive, &as);
+	if (as.enabled && (n = strlen(buf)) < len)
+		snprintf(buf + n, len - n, ", archive backlog %llu%s",
+		    (unsigned long long)as.backlog, as.failing > 0 ?
+		    " (archive.command failing)" : "");
+}
+
+/* The key ring of the WAL, for reads; the server takes a reference. */
+void
+server_set_keyring(struct server *srv, struct keyring *kr, const char *path)
+{
+	keyring_free(srv->keyring);
+	free(srv->keyring_path);
+	srv->keyring = keyring_hold(kr);
+	srv->keyring_path = path != NULL ? strdup(path) : NULL;
+}
+
+/* The server on the listening socket fd, with its batcher and archiver;
+   the connection layer's callbacks are set here (server-int.h). */
 struct server *
 server_create(struct event_base *base, struct config *cfg, struct wal *w,
     int fd, char **cause)
@@ -2174,6 +558,9 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	srv->base = base;
 	srv->cfg = cfg;
 	srv->wal = w;
+	srv->cbs.frame_cb = request_frame;
+	srv->cbs.closing_cb = server_closing_cb;
+	srv->cbs.closed_cb = server_closed_cb;
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->blocked);
 	TAILQ_INIT(&srv->followers);
@@ -2204,8 +591,8 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	}
 	srv->accept_ev = evtimer_new(base, server_accept_retry_cb, srv);
 	srv->drain_ev = evtimer_new(base, server_drain_timeout_cb, srv);
-	srv->reap_ev = event_new(base, -1, 0, server_reap_cb, srv);
-	srv->pump_ev = event_new(base, -1, 0, server_pump_cb, srv);
+	srv->reap_ev = event_new(base, -1, 0, conn_reap_cb, srv);
+	srv->pump_ev = event_new(base, -1, 0, stream_pump_cb, srv);
 	srv->flush_ev = event_new(base, -1, 0, server_flush_cb, srv);
 	srv->rbuf = malloc(RBUF_SIZE);
 	/* evconnlistener accepts until EAGAIN: a blocking socket (ours, or
@@ -2230,6 +617,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	return (srv);
 }
 
+/* Closes every connection, takes back a batch in flight, and frees. */
 void
 server_free(struct server *srv)
 {
@@ -2238,15 +626,14 @@ server_free(struct server *srv)
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_kill(c, NULL);
 	/* Take back a batch still in flight before stopping the threads. */
-	while (srv->batcher != NULL && batcher_busy(srv->batcher))
-		event_base_loop(srv->base, EVLOOP_ONCE);
-	while (srv->wq_len > 0)
-		conn_release(server_wait_pop(srv).conn);
-	while (srv->ctl_len > 0) {
-		srv->ctl_len--;
-		srv->ctl[srv->ctl_len].conn->refs--;
-		conn_release(srv->ctl[srv->ctl_len].conn);
+	while (srv->batcher != NULL && batcher_busy(srv->batcher)) {
+		if (event_base_loop(srv->base, EVLOOP_ONCE) == -1) {
+			log_err("stopping: the event loop failed with a batch "
+			    "out; not waiting for it");
+			break;
+		}
 	}
+	ack_free(srv);
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
 	if (srv->batcher != NULL)
@@ -2256,7 +643,7 @@ server_free(struct server *srv)
 	if (srv->drain_ev != NULL)
 		event_free(srv->drain_ev);
 	if (srv->reap_ev != NULL) {
-		server_reap_cb(-1, 0, srv);
+		conn_reap_cb(-1, 0, srv);
 		event_free(srv->reap_ev);
 	}
 	if (srv->pump_ev != NULL)
@@ -2265,8 +652,6 @@ server_free(struct server *srv)
 		event_free(srv->flush_ev);
 	free(srv->rbuf);
 	archive_free(srv->archive);
-	free(srv->wq);
-	free(srv->ctl);
 	keyring_free(srv->keyring);
 	free(srv->keyring_path);
 	free(srv);

@@ -103,7 +103,10 @@ wire_peek_hdr(const uint8_t *buf, size_t avail, uint32_t max_frame,
 	if (max_frame == 0 || max_frame > WIRE_MAX_FRAME_HARD)
 		max_frame = WIRE_MAX_FRAME_HARD;
 
+	/* The length first, even when the header is refused: the receiver
+	   answers a length above max_frame with TOO_LARGE. */
 	len = frame_get32(buf);
+	h->len = len;
 	if (len < WIRE_MIN_FRAME) {
 		*cause = "frame length below the header length";
 		return (-1);
@@ -122,7 +125,6 @@ wire_peek_hdr(const uint8_t *buf, size_t avail, uint32_t max_frame,
 		return (-1);
 	}
 
-	h->len = len;
 	h->op = buf[4];
 	h->flags = buf[5];
 	h->id = frame_get64(buf + 8);

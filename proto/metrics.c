@@ -78,9 +78,10 @@ static const struct metrics_row metrics_table[] = {
 	{ "walld_written_bytes_total", "counter", MK_VALUE, "bytes_written",
 	  NULL, NULL, 1, "Bytes of records (headers included) written to "
 	  "segments" },
-	{ "walld_sealed_ahead_bytes_total", "counter", MK_VALUE,
-	  "sealed_ahead_bytes", NULL, NULL, 1, "Bytes of records sealed "
-	  "(encrypted, CRCs set) by the sealer thread, ahead of the flusher" },
+	{ "walld_stamped_ahead_bytes_total", "counter", MK_VALUE,
+	  "stamped_ahead_bytes", NULL, NULL, 1, "Bytes of records stamped "
+	  "(encrypted, CRCs set) by the stamper thread, ahead of the "
+	  "flusher" },
 	{ "walld_direct_io", "gauge", MK_VALUE, "direct_io", NULL, NULL, 1,
 	  "1 when segments are written with O_DIRECT" },
 	{ "walld_segments_recycled_total", "counter", MK_VALUE,

@@ -138,9 +138,11 @@ struct wire_error {
  * Decoding. wire_peek_hdr looks at the first bytes of a stream: it returns
  * 1 and fills *h when a whole header is there and valid, 0 when more bytes
  * are needed, -1 with *cause (a static string) when the header is invalid
- * (length below the header or above max_frame, reserved bits set). The
- * caller then waits for h->len bytes and decodes the body, which is the
- * h->len - WIRE_HDR_LEN bytes after the header.
+ * (length below the header or above max_frame, reserved bits set); then
+ * only h->len is filled, the length as sent, so that a receiver can tell a
+ * frame above max_frame from a malformed one. The caller then waits for
+ * h->len bytes and decodes the body, which is the h->len - WIRE_HDR_LEN
+ * bytes after the header.
  */
 int	wire_peek_hdr(const uint8_t *buf, size_t avail, uint32_t max_frame,
 	    struct wire_hdr *h, const char **cause);

@@ -292,16 +292,20 @@ START_TEST(test_bad_headers)
 		ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause),
 		    -1);
 		ck_assert_ptr_nonnull(cause);
+		ck_assert_uint_eq(h.len, len);
 	}
 
 	/* Length above max_frame, and the largest u32. */
 	wire_enc_hdr(b, WIRE_OP_APPEND, 0, 1, 1000);
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1016, &h, &cause), 1);
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1015, &h, &cause), -1);
+	/* A refused header still gives its length: too large, not malformed. */
+	ck_assert_uint_eq(h.len, 1016);
 	memset(b, 0xff, 4);
 	cause = NULL;
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
 	ck_assert_ptr_nonnull(cause);
+	ck_assert_uint_eq(h.len, UINT32_MAX);
 	ck_assert_int_eq(wire_peek_hdr(b, 16, UINT32_MAX, &h, &cause), -1);
 	/* max_frame above the hard limit is clamped to it. */
 	wire_enc_hdr(b, WIRE_OP_APPEND, 0, 1, WIRE_MAX_FRAME_HARD);

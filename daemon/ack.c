@@ -1,0 +1,316 @@
+/*
+ * ack.c: the replies that wait for durability. The waiter ring (appends
+ * and syncs, in LSN order), the seal and rotate waiters (by batch), the
+ * kick that starts a flush for them, and what a completed batch answers.
+ * This is the one place that decides when an append, a sync, a seal or a
+ * rotation is answered: a reply that promises durability is queued only
+ * at or below the durable LSN the batcher reported (ack_done says how).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "batcher.h"
+#include "server-int.h"
+#include "wal.h"
+#include "wire.h"
+
+/* Someone waiting for durability: an append (reply: its LSN) or a sync
+   (reply: the durable LSN). Kept in LSN order. */
+struct waiter {
+	struct conn	*conn;
+	uint64_t	 id;
+	uint64_t	 lsn;
+	uint32_t	 bytes;
+	uint8_t		 op;
+};
+
+/* Someone waiting for a seal or rotation: answered when the batch that
+   carries the mark completes. */
+struct ctl_waiter {
+	struct conn	*conn;
+	uint64_t	 id;
+	uint64_t	 batch;		/* number of the batch carrying it */
+	uint8_t		 op;
+};
+
+/* Adds a waiter at the tail of the ring, growing it when full. */
+static int
+ack_push(struct server *srv, struct conn *c, uint64_t id, uint64_t lsn,
+    uint32_t bytes, uint8_t op)
+{
+	struct waiter	*nq;
+	size_t		 i, ncap;
+
+	if (srv->wq_len == srv->wq_cap) {
+		ncap = srv->wq_cap == 0 ? 1024 : srv->wq_cap * 2;
+		if ((nq = malloc(ncap * sizeof *nq)) == NULL)
+			return (-1);
+		for (i = 0; i < srv->wq_len; i++)
+			nq[i] = srv->wq[(srv->wq_head + i) % srv->wq_cap];
+		free(srv->wq);
+		srv->wq = nq;
+		srv->wq_cap = ncap;
+		srv->wq_head = 0;
+	}
+	srv->wq[(srv->wq_head + srv->wq_len) % srv->wq_cap] = (struct waiter){
+	    .conn = c, .id = id, .lsn = lsn, .bytes = bytes, .op = op };
+	srv->wq_len++;
+	c->refs++;
+	if (c->waits++ == 0)
+		srv->wq_conns++;
+	if (op == WIRE_OP_APPEND) {
+		c->pending++;
+		c->inflight += bytes;
+		srv->inflight += bytes;
+	}
+	return (0);
+}
+
+/* Removes the head waiter and lets go of its connection. */
+static struct waiter
+ack_pop(struct server *srv)
+{
+	struct waiter	w = srv->wq[srv->wq_head];
+
+	srv->wq_head = (srv->wq_head + 1) % srv->wq_cap;
+	srv->wq_len--;
+	w.conn->refs--;
+	if (--w.conn->waits == 0)
+		srv->wq_conns--;
+	if (w.op == WIRE_OP_APPEND) {
+		w.conn->pending--;
+		w.conn->inflight -= w.bytes;
+		srv->inflight -= w.bytes;
+	}
+	return (w);
+}
+
+/* Adds a seal or rotate waiter; its mark rides the filling batch. */
+static int
+ack_ctl_push(struct server *srv, struct conn *c, uint64_t id, uint8_t op)
+{
+	struct ctl_waiter	*n;
+	size_t			 ncap;
+
+	if (srv->ctl_len == srv->ctl_cap) {
+		ncap = srv->ctl_cap == 0 ? 8 : srv->ctl_cap * 2;
+		if ((n = realloc(srv->ctl, ncap * sizeof *n)) == NULL)
+			return (-1);
+		srv->ctl = n;
+		srv->ctl_cap = ncap;
+	}
+	/* The mark is in the filling batch: the next one to start. */
+	srv->ctl[srv->ctl_len++] = (struct ctl_waiter){ .conn = c, .id = id,
+	    .batch = batcher_started(srv->batcher) + 1, .op = op };
+	c->refs++;
+	return (0);
+}
+
+/* What a seal or rotate reply says: the log's last LSN for a seal, the
+   new segment's first LSN (the next one) for a rotation. */
+static uint64_t
+ack_ctl_lsn(uint8_t op, const struct wal_stats *st)
+{
+	return (op == WIRE_OP_SEAL ? st->next_lsn - 1 : st->next_lsn);
+}
+
+/* Number of connections with a request (append or sync) waiting for
+   durability, for the commit delay: commit_siblings counts connections,
+   not requests, as PostgreSQL's counts backends in a transaction. One
+   client that pipelines many appends is one sibling. */
+static unsigned
+ack_waiting(struct server *srv)
+{
+	return (srv->wq_conns);
+}
+
+/* Starts a flush if none is out and something is waiting (batcher_kick:
+   on the flusher, or inline for a lone client). */
+void
+ack_kick(struct server *srv)
+{
+	if (srv->state != SRV_FAILED)
+		batcher_kick(srv->batcher, ack_waiting(srv));
+}
+
+/* The record of an append is in the filling batch with its LSN. A NOWAIT
+   append is answered at once: its LSN is a promise, not durability
+   (PROTOCOL.md); any other waits for the batch that makes it durable. */
+void
+ack_append(struct conn *c, const struct wire_hdr *h, uint64_t lsn,
+    uint32_t len)
+{
+	struct server	*srv = c->srv;
+
+	srv->next_lsn = lsn + 1;
+	if (h->flags & WIRE_F_NOWAIT) {
+		conn_reply_u64(c, WIRE_OP_APPEND, h->id, lsn);
+		return;
+	}
+	if (ack_push(srv, c, h->id, lsn, len, WIRE_OP_APPEND) != 0) {
+		/* The record is in the batch; only the reply is lost. */
+		conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
+	}
+}
+
+/* A sync: answered once every LSN handed out so far is durable, which
+   covers everything the connection sent before (and keeps the ring in
+   LSN order). */
+void
+ack_sync(struct conn *c, uint64_t id)
+{
+	struct server	*srv = c->srv;
+	uint64_t	 last = srv->next_lsn - 1;
+
+	if (srv->durable >= last) {
+		conn_reply_u64(c, WIRE_OP_SYNC, id, srv->durable);
+		return;
+	}
+	if (ack_push(srv, c, id, last, 0, WIRE_OP_SYNC) != 0)
+		conn_fatal(c, id, WIRE_E_INTERNAL, "out of memory");
+}
+
+/* A seal or rotate whose mark is in the filling batch, or a seal of a log
+   that was sealed already: answered now when there is nothing to wait
+   for, else when the batch carrying the mark completes. */
+void
+ack_control(struct conn *c, uint64_t id, uint8_t op, int sealed)
+{
+	struct server		*srv = c->srv;
+	struct wal_stats	 st;
+
+	if (sealed) {
+		/* Sealing a sealed log is a no-op once it is durable. */
+		wal_stats(srv->wal, &st);
+		if (srv->durable >= st.next_lsn - 1 && srv->ctl_len == 0) {
+			conn_reply_u64(c, op, id, ack_ctl_lsn(op, &st));
+			return;
+		}
+	}
+	if (!wal_pending(srv->wal)) {
+		/* Rotating an empty segment: nothing to write, already done. */
+		wal_stats(srv->wal, &st);
+		conn_reply_u64(c, op, id, ack_ctl_lsn(op, &st));
+		return;
+	}
+	if (ack_ctl_push(srv, c, id, op) != 0)
+		conn_fatal(c, id, WIRE_E_INTERNAL, "out of memory");
+}
+
+/* Answers every seal/rotate waiter whose batch has completed; with !ok,
+   every one, "outcome unknown". */
+static void
+ack_answer_ctl(struct server *srv, int ok, const char *cause)
+{
+	struct ctl_waiter	 cw;
+	struct wal_stats	 st;
+	size_t			 i, keep = 0;
+	int			 have_st = 0;
+
+	for (i = 0; i < srv->ctl_len; i++) {
+		cw = srv->ctl[i];
+		if (ok && cw.batch > srv->batches_done) {
+			srv->ctl[keep++] = cw;
+			continue;
+		}
+		/* wal_stats takes the WAL's lock (its segment list, shared
+		   with the preparer): only when a reply needs the next LSN,
+		   not on every batch. */
+		if (ok && !have_st) {
+			wal_stats(srv->wal, &st);
+			have_st = 1;
+		}
+		cw.conn->refs--;
+		if (cw.conn->fd != -1) {
+			if (!ok)
+				conn_error(cw.conn, cw.id, WIRE_E_IO,
+				    "outcome unknown: %s", cause);
+			else
+				conn_reply_u64(cw.conn, cw.op, cw.id,
+				    ack_ctl_lsn(cw.op, &st));
+			conn_maybe_close(cw.conn);
+		}
+		conn_release(cw.conn);
+	}
+	srv->ctl_len = keep;
+}
+
+/*
+ * A batch completed: acknowledge what it made durable, in LSN order.
+ *
+ * Durability order, the promise walld makes: a record is appended to the
+ * filling batch (wal_append); the batcher writes it and fdatasyncs the
+ * segment, on the flusher thread, or on the loop itself when a lone
+ * client's batch holds one record (the same wal_flush_io either way); only
+ * when that has returned success does the batcher report the durable LSN
+ * here, and only then are the replies of waiters at or below it queued.
+ * No reply that promises durability is queued anywhere else. A failed
+ * write or sync goes to ack_fail instead: it is never retried, never
+ * reported as success.
+ */
+void
+ack_done(struct server *srv, uint64_t durable)
+{
+	struct waiter	w;
+
+	srv->durable = durable;
+	while (srv->wq_len > 0 && srv->wq[srv->wq_head].lsn <= durable) {
+		w = ack_pop(srv);
+		if (w.conn->fd != -1) {
+			conn_reply_u64(w.conn, w.op, w.id,
+			    w.op == WIRE_OP_APPEND ? w.lsn : durable);
+			conn_maybe_close(w.conn);
+		}
+		conn_release(w.conn);
+	}
+	ack_answer_ctl(srv, 1, NULL);
+}
+
+/* A batch's write or sync failed: every waiter, of that batch and of the
+   filling one, is told that the outcome is unknown (the record may or may
+   not be in the log after a restart). */
+void
+ack_fail(struct server *srv, const char *cause)
+{
+	struct waiter	w;
+
+	while (srv->wq_len > 0) {
+		w = ack_pop(srv);
+		if (w.conn->fd != -1) {
+			conn_error(w.conn, w.id, WIRE_E_IO, "outcome unknown: "
+			    "the WAL write failed: %s", cause);
+			conn_maybe_close(w.conn);
+		}
+		conn_release(w.conn);
+	}
+	ack_answer_ctl(srv, 0, cause);
+}
+
+/* 1 when every record handed an LSN is durable and no seal or rotate
+   waits for its batch. */
+int
+ack_settled(struct server *srv)
+{
+	struct wal_stats	st;
+
+	wal_stats(srv->wal, &st);
+	return (st.durable_lsn + 1 >= st.next_lsn && srv->ctl_len == 0);
+}
+
+/* Drops every waiter unanswered and frees the queues (server_free, once
+   no batch is out). */
+void
+ack_free(struct server *srv)
+{
+	while (srv->wq_len > 0)
+		conn_release(ack_pop(srv).conn);
+	while (srv->ctl_len > 0) {
+		srv->ctl_len--;
+		srv->ctl[srv->ctl_len].conn->refs--;
+		conn_release(srv->ctl[srv->ctl_len].conn);
+	}
+	free(srv->wq);
+	free(srv->ctl);
+	srv->wq = NULL;
+	srv->ctl = NULL;
+}

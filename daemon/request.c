@@ -1,0 +1,376 @@
+/*
+ * request.c: what each request does. request_frame takes every whole
+ * frame out of the connection layer, checks it against the session (HELLO
+ * first) and the access list, and runs its handler: HELLO, APPEND, SYNC,
+ * SEAL and ROTATE, TRUNCATE, READ and READ_CANCEL, STATS, PING. Replies
+ * that wait for durability are ack.c's to send; reads are stream.c's.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "access.h"
+#include "archive.h"
+#include "batcher.h"
+#include "config.h"
+#include "log.h"
+#include "server-int.h"
+#include "version.h"
+#include "wal.h"
+#include "wire.h"
+
+/* Checks op against the access list: on tenant when has_tenant, else (a
+   read with no tenant filter) on any tenant at all. A denial is answered,
+   counted and logged; the connection stays open. */
+static int
+request_permitted(struct conn *c, uint64_t id, enum access_op op,
+    int has_tenant, uint32_t tenant)
+{
+	struct server		*srv = c->srv;
+	struct access_peer	 p = conn_peer(c);
+	char			 what[64];
+
+	if (op == ACCESS_READ && !has_tenant) {
+		if (access_read_scope(srv->cfg->access, &p) !=
+		    ACCESS_SCOPE_NONE)
+			return (1);
+	} else if (access_allows(srv->cfg->access, &p, op, tenant))
+		return (1);
+	if (op == ACCESS_APPEND)
+		snprintf(what, sizeof what, "append to tenant %lu",
+		    (unsigned long)tenant);
+	else if (op == ACCESS_READ && has_tenant)
+		snprintf(what, sizeof what, "read of tenant %lu",
+		    (unsigned long)tenant);
+	else
+		snprintf(what, sizeof what, "%s", access_op_name(op));
+	srv->count.denied++;
+	srv->count.denied_op[op]++;
+	log_limited("access denied", LOG_LVL_INFO, "connection %llu (pid %ld "
+	    "uid %ld gid %ld): %s not permitted", (unsigned long long)c->serial,
+	    (long)c->pid, (long)c->uid, (long)c->gid, what);
+	conn_error(c, id, WIRE_E_NOT_PERMITTED, "%s not permitted for uid %ld",
+	    what, (long)c->uid);
+	return (0);
+}
+
+/* APPEND: the record goes into the filling batch, unless a limit holds
+   the connection back (DISPATCH_DEFER: the frame stays in its input and
+   runs again when the connection is resumed). */
+static enum dispatch
+request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+    size_t n)
+{
+	struct server		*srv = c->srv;
+	struct wire_append	 a;
+	const char		*cause;
+	uint64_t		 lsn;
+	enum wal_rc		 rc;
+
+	if (wire_dec_append(body, n, &a, &cause) != 0) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "append: %s", cause);
+		return (DISPATCH_DONE);
+	}
+	if (!request_permitted(c, h->id, ACCESS_APPEND, 1, a.tenant))
+		return (DISPATCH_DONE);
+	if (srv->state == SRV_DRAINING) {
+		conn_error(c, h->id, WIRE_E_SHUTTING_DOWN, "walld is shutting "
+		    "down; nothing was written");
+		return (DISPATCH_DONE);
+	}
+	if (srv->state == SRV_FAILED) {
+		conn_error(c, h->id, WIRE_E_IO, "walld stopped after a WAL "
+		    "write failure; nothing was written");
+		return (DISPATCH_DONE);
+	}
+	if (a.len > srv->cfg->max_record) {
+		conn_error(c, h->id, WIRE_E_TOO_LARGE, "record of %u bytes is "
+		    "above max_record (%u)", a.len, srv->cfg->max_record);
+		return (DISPATCH_DONE);
+	}
+	if ((c->pending > 0 &&
+	    c->inflight + a.len > srv->cfg->max_conn_inflight) ||
+	    (srv->wq_len > 0 &&
+	    srv->inflight + a.len > srv->cfg->max_total_inflight)) {
+		/* Stop reading this client until acknowledgements drain. */
+		ack_kick(srv);
+		conn_block(c, BLOCK_INFLIGHT);
+		return (DISPATCH_DEFER);
+	}
+	rc = wal_append(srv->wal, a.type, a.tenant, a.vshard, a.payload, a.len,
+	    &lsn);
+	switch (rc) {
+	case WAL_OK:
+		break;
+	case WAL_EFULL:
+		ack_kick(srv);
+		conn_block(c, BLOCK_BATCH);
+		return (DISPATCH_DEFER);
+	case WAL_EWAIT:
+		batcher_want_spare(srv->batcher);
+		conn_block(c, BLOCK_SPARE);
+		return (DISPATCH_DEFER);
+	case WAL_ENOSPC:
+		batcher_want_spare(srv->batcher);
+		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
+		    "segment; nothing was written; retry later");
+		return (DISPATCH_DONE);
+	case WAL_ETOOBIG:
+		conn_error(c, h->id, WIRE_E_TOO_LARGE, "record of %u bytes is "
+		    "too large", a.len);
+		return (DISPATCH_DONE);
+	case WAL_ESEALED:
+		conn_error(c, h->id, WIRE_E_SEALED, "the log is sealed; "
+		    "appends are refused");
+		return (DISPATCH_DONE);
+	case WAL_EFAILED:
+		conn_error(c, h->id, WIRE_E_IO, "the WAL is failed after a "
+		    "write error; nothing was written");
+		return (DISPATCH_DONE);
+	}
+	srv->count.appends++;
+	srv->count.append_bytes += a.len;
+	ack_append(c, h, lsn, a.len);
+	return (DISPATCH_DONE);
+}
+
+/* SYNC: answered once everything sent before is durable (ack_sync). */
+static void
+request_sync(struct conn *c, uint64_t id)
+{
+	if (c->srv->state == SRV_FAILED) {
+		conn_error(c, id, WIRE_E_IO, "walld stopped after a WAL write "
+		    "failure");
+		return;
+	}
+	ack_sync(c, id);
+}
+
+/* SEAL, ROTATE: the mark goes into the filling batch; the reply comes
+   with the batch that carries it (ack_control). */
+static enum dispatch
+request_control(struct conn *c, const struct wire_hdr *h)
+{
+	struct server		*srv = c->srv;
+	enum wal_rc		 rc;
+
+	if (srv->state != SRV_RUNNING) {
+		conn_error(c, h->id, srv->state == SRV_FAILED ? WIRE_E_IO :
+		    WIRE_E_SHUTTING_DOWN, "walld is %s", srv->state ==
+		    SRV_FAILED ? "stopping after a WAL failure" :
+		    "shutting down");
+		return (DISPATCH_DONE);
+	}
+	rc = h->op == WIRE_OP_SEAL ? wal_mark_seal(srv->wal) :
+	    wal_mark_rotate(srv->wal);
+	switch (rc) {
+	case WAL_OK:
+		break;
+	case WAL_ESEALED:
+		if (h->op == WIRE_OP_SEAL) {
+			/* Sealing again: answered like the first seal. */
+			ack_control(c, h->id, h->op, 1);
+			return (DISPATCH_DONE);
+		}
+		conn_error(c, h->id, WIRE_E_SEALED, "the log is sealed");
+		return (DISPATCH_DONE);
+	case WAL_EFULL:
+	case WAL_EWAIT:
+		batcher_want_spare(srv->batcher);
+		ack_kick(srv);
+		conn_block(c, rc == WAL_EWAIT ? BLOCK_SPARE : BLOCK_BATCH);
+		return (DISPATCH_DEFER);
+	case WAL_ENOSPC:
+		batcher_want_spare(srv->batcher);
+		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
+		    "segment; retry later");
+		return (DISPATCH_DONE);
+	case WAL_ETOOBIG:
+	case WAL_EFAILED:
+		conn_error(c, h->id, WIRE_E_IO, "the WAL is failed after a "
+		    "write error");
+		return (DISPATCH_DONE);
+	}
+	ack_control(c, h->id, h->op, 0);
+	return (DISPATCH_DONE);
+}
+
+/* TRUNCATE: removes the sealed segments wholly below `before`, never one
+   that is not archived yet, nor any after it. */
+static void
+request_truncate(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+    size_t n)
+{
+	uint64_t	 before, first, hold;
+	char		 held[32];
+	const char	*why;
+	char		*cause = NULL;
+
+	if (wire_dec_u64(body, n, &before, &why) != 0) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "truncate: %s", why);
+		return;
+	}
+	/* A segment not archived yet stays, and so does every later one:
+	   the reply's first LSN tells the client where the log starts. */
+	hold = archive_hold(c->srv->archive, held, sizeof held);
+	if (hold < before) {
+		c->srv->count.truncate_held++;
+		log_warn("truncate before LSN %llu: held back to LSN %llu: %s "
+		    "is not archived yet", (unsigned long long)before,
+		    (unsigned long long)hold, held);
+	}
+	if (wal_truncate_before(c->srv->wal, hold < before ? hold : before,
+	    &first, &cause) != 0) {
+		log_err("truncate before %llu: %s", (unsigned long long)before,
+		    cause);
+		conn_error(c, h->id, WIRE_E_IO, "truncate: %s", cause);
+		free(cause);
+		return;
+	}
+	log_info("truncated before LSN %llu: the log now starts at %llu",
+	    (unsigned long long)(hold < before ? hold : before),
+	    (unsigned long long)first);
+	conn_reply_u64(c, WIRE_OP_TRUNCATE, h->id, first);
+}
+
+/* READ: checked against the access list, then streamed (stream.c). */
+static void
+request_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+    size_t n)
+{
+	struct wire_read	 r;
+	const char		*why;
+
+	if (wire_dec_read(body, n, &r, &why) != 0) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: %s", why);
+		return;
+	}
+	/* A filter on a forbidden tenant is refused up front; otherwise
+	   the stream skips the records of tenants the peer may not read. */
+	if (!request_permitted(c, h->id, ACCESS_READ,
+	    (h->flags & WIRE_F_TENANT) != 0, r.tenant))
+		return;
+	stream_open(c, h->id, h->flags, &r);
+}
+
+/* STATS: the stats text (server-stats.c). */
+static void
+request_stats(struct conn *c, uint64_t id)
+{
+	struct evbuffer	*eb;
+	uint8_t		 buf[WIRE_ENC_MAX];
+	size_t		 len;
+
+	if ((eb = evbuffer_new()) == NULL) {
+		conn_error(c, id, WIRE_E_INTERNAL, "out of memory");
+		return;
+	}
+	server_stats_fill(c->srv, eb);
+	len = evbuffer_get_length(eb);
+	wire_enc_hdr(buf, WIRE_OP_STATS | WIRE_REPLY, 0, id, len);
+	conn_send(c, buf, WIRE_HDR_LEN, evbuffer_pullup(eb, -1), len);
+	evbuffer_free(eb);
+}
+
+/* HELLO: the version both speak, and the limits this walld applies. */
+static void
+request_hello(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+    size_t n)
+{
+	struct wire_hello	 hello;
+	const char		*why;
+	uint8_t			 buf[WIRE_ENC_MAX];
+	const char		*version = "walld " WALD_VERSION;
+
+	if (wire_dec_hello(body, n, &hello, &why) != 0) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "hello: %s", why);
+		return;
+	}
+	if (hello.min_version > WIRE_VERSION ||
+	    hello.max_version < WIRE_VERSION) {
+		conn_fatal(c, h->id, WIRE_E_VERSION, "protocol versions %u..%u "
+		    "are not supported; this walld speaks %u",
+		    hello.min_version, hello.max_version, WIRE_VERSION);
+		return;
+	}
+	c->hello = 1;
+	conn_send(c, buf, wire_enc_hello_reply(buf, h->id, WIRE_VERSION,
+	    c->srv->cfg->max_record, conn_max_frame(c->srv), strlen(version)),
+	    version, strlen(version));
+}
+
+/* Handles one whole frame: the connection layer's frame_cb. A request
+   before HELLO, a body of the wrong size or an unknown op is a protocol
+   error (the connection closes); anything else is checked against the
+   access list and goes to its handler. */
+enum dispatch
+request_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
+    size_t n)
+{
+	enum access_op	 aop;
+
+	if (!c->hello && h->op != WIRE_OP_HELLO) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "%s before hello",
+		    wire_op_name(h->op));
+		return (DISPATCH_DONE);
+	}
+	switch (h->op) {
+	case WIRE_OP_SYNC:
+	case WIRE_OP_SEAL:
+	case WIRE_OP_ROTATE:
+	case WIRE_OP_STATS:
+	case WIRE_OP_PING:
+	case WIRE_OP_READ_CANCEL:
+		if (n != 0) {
+			conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "%s: the body "
+			    "must be empty, not %zu bytes", wire_op_name(h->op),
+			    n);
+			return (DISPATCH_DONE);
+		}
+		break;
+	}
+	/* Append and read are checked with their tenant, once decoded. */
+	if (h->op != WIRE_OP_APPEND && h->op != WIRE_OP_READ &&
+	    access_op_of_wire(h->op, &aop) == 0 &&
+	    !request_permitted(c, h->id, aop, 0, 0))
+		return (DISPATCH_DONE);
+	switch (h->op) {
+	case WIRE_OP_HELLO:
+		if (c->hello)
+			conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "second hello");
+		else
+			request_hello(c, h, body, n);
+		break;
+	case WIRE_OP_APPEND:
+		return (request_append(c, h, body, n));
+	case WIRE_OP_SYNC:
+		request_sync(c, h->id);
+		break;
+	case WIRE_OP_SEAL:
+	case WIRE_OP_ROTATE:
+		return (request_control(c, h));
+	case WIRE_OP_TRUNCATE:
+		request_truncate(c, h, body, n);
+		break;
+	case WIRE_OP_READ:
+		request_read(c, h, body, n);
+		break;
+	case WIRE_OP_READ_CANCEL:
+		stream_cancel(c, h->id);
+		break;
+	case WIRE_OP_STATS:
+		request_stats(c, h->id);
+		break;
+	case WIRE_OP_PING:
+		conn_reply_empty(c, WIRE_OP_PING, h->id);
+		break;
+	default:
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "unknown operation "
+		    "0x%02x", h->op);
+		break;
+	}
+	return (DISPATCH_DONE);
+}

@@ -1,0 +1,159 @@
+/*
+ * server-reload.c: SIGHUP. Applies a reloaded configuration to the
+ * running server: what may change live (group commit delays, limits, the
+ * log level, metrics, archiving, the access list, the key ring file's
+ * contents) and what is reported and kept (socket.*, storage.*,
+ * group_commit.max_batch_bytes, a larger max_record).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "archive.h"
+#include "batcher.h"
+#include "config.h"
+#include "keyring.h"
+#include "log.h"
+#include "server-int.h"
+#include "server.h"
+#include "wal.h"
+
+/* Swaps two strings of the configuration: the running one takes the
+   reloaded value, the reloaded copy's owner frees the old one. */
+static void
+server_reload_swap(char **running, char **reloaded)
+{
+	char	*s = *running;
+
+	*running = *reloaded;
+	*reloaded = s;
+}
+
+/* 1 when two optional strings are equal (both unset counts as equal). */
+static int
+server_reload_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a == b);
+	return (strcmp(a, b) == 0);
+}
+
+/*
+ * Reads the key ring file again. A new ring is refused, and the running
+ * one kept, when it fails to load or lacks (or changed) a key that a
+ * present segment needs. When the active key changed, the active segment
+ * is sealed and the next one starts under the new key: at once, or at
+ * the next append when a segment switch is already under way (the engine
+ * never writes a record under the old key after wal_set_keyring).
+ */
+static void
+server_reload_keys(struct server *srv, const struct config *ncfg)
+{
+	struct keyring	*kr;
+	char		*path = NULL, *cause = NULL;
+	uint32_t	 old;
+	enum wal_rc	 rc;
+
+	if (keyring_locate(ncfg->keyring, &path, &cause) != 0) {
+		log_err("reload: %s; keeping the running key ring", cause);
+		free(cause);
+		return;
+	}
+	if (!server_reload_same(path, srv->keyring_path))
+		log_warn("reload: the key ring file cannot change while running "
+		    "(now %s, was %s); kept", path != NULL ? path : "none",
+		    srv->keyring_path != NULL ? srv->keyring_path : "none");
+	free(path);
+	if (srv->keyring == NULL)
+		return;
+	if ((kr = keyring_load(srv->keyring_path, &cause)) == NULL ||
+	    wal_set_keyring(srv->wal, kr, &cause) != 0) {
+		log_err("reload: %s; keeping the running key ring (active key "
+		    "id %u)", cause != NULL ? cause : "key ring refused",
+		    keyring_active(srv->keyring));
+		free(cause);
+		keyring_free(kr);
+		return;
+	}
+	old = keyring_active(srv->keyring);
+	keyring_free(srv->keyring);
+	srv->keyring = kr;
+	stream_set_keyring(srv, kr);
+	log_info("reload: key ring %s: %zu keys, active key id %u",
+	    srv->keyring_path, keyring_ids(kr, NULL, 0), keyring_active(kr));
+	if (keyring_active(kr) == old)
+		return;
+	rc = wal_mark_rotate(srv->wal);
+	if (rc == WAL_OK && wal_pending(srv->wal)) {
+		log_info("key rotation: sealing the active segment; the next "
+		    "one is written under key id %u", keyring_active(kr));
+		ack_kick(srv);
+	} else if (rc == WAL_OK) {
+		log_info("key rotation: the active segment had no record; "
+		    "records go under key id %u from now on",
+		    keyring_active(kr));
+	} else if (rc == WAL_EFULL || rc == WAL_EWAIT || rc == WAL_ENOSPC) {
+		log_info("key rotation: a segment switch is under way; the next "
+		    "append starts a segment under key id %u",
+		    keyring_active(kr));
+		batcher_want_spare(srv->batcher);
+		ack_kick(srv);
+	}
+}
+
+/* Applies ncfg, a configuration loaded again; what it takes from ncfg
+   (strings, the access list) is swapped, so that ncfg's owner frees what
+   the running configuration let go. */
+void
+server_reload(struct server *srv, struct config *ncfg)
+{
+	struct config	*cfg = srv->cfg;
+	struct access	*acl;
+	char		 line[160];
+
+	if (strcmp(cfg->socket_path, ncfg->socket_path) != 0 ||
+	    cfg->socket_mode != ncfg->socket_mode ||
+	    !server_reload_same(cfg->socket_owner, ncfg->socket_owner) ||
+	    !server_reload_same(cfg->socket_group, ncfg->socket_group))
+		log_warn("reload: socket.* cannot change while running; kept");
+	if (strcmp(cfg->data_dir, ncfg->data_dir) != 0 ||
+	    cfg->segment_size != ncfg->segment_size ||
+	    cfg->direct_io != ncfg->direct_io ||
+	    cfg->recycle_segments != ncfg->recycle_segments ||
+	    cfg->max_batch_bytes != ncfg->max_batch_bytes)
+		log_warn("reload: storage.* and group_commit.max_batch_bytes "
+		    "cannot change while running; kept");
+	if (ncfg->max_record > cfg->max_record)
+		log_warn("reload: limits.max_record can only be lowered while "
+		    "running; kept at %u", cfg->max_record);
+	else
+		cfg->max_record = ncfg->max_record;
+	cfg->commit_delay_us = ncfg->commit_delay_us;
+	cfg->commit_siblings = ncfg->commit_siblings;
+	cfg->max_connections = ncfg->max_connections;
+	cfg->max_conn_inflight = ncfg->max_conn_inflight;
+	cfg->max_total_inflight = ncfg->max_total_inflight;
+	cfg->max_conn_output = ncfg->max_conn_output;
+	cfg->log_level = ncfg->log_level;
+	log_set_level(cfg->log_level);
+	server_reload_swap(&cfg->metrics_file, &ncfg->metrics_file);
+	cfg->metrics_interval_us = ncfg->metrics_interval_us;
+	server_reload_swap(&cfg->archive_command, &ncfg->archive_command);
+	cfg->archive_retry_min_us = ncfg->archive_retry_min_us;
+	cfg->archive_retry_max_us = ncfg->archive_retry_max_us;
+	cfg->archive_timeout_us = ncfg->archive_timeout_us;
+	archive_reload(srv->archive, cfg->archive_command,
+	    cfg->archive_retry_min_us, cfg->archive_retry_max_us,
+	    cfg->archive_timeout_us);
+	/* Later requests see the new list; ncfg's owner frees the old one. */
+	acl = cfg->access;
+	cfg->access = ncfg->access;
+	ncfg->access = acl;
+	access_describe(cfg->access, line, sizeof line);
+	log_info("%s", line);
+	batcher_set_delay(srv->batcher, cfg->commit_delay_us,
+	    cfg->commit_siblings);
+	server_reload_keys(srv, ncfg);
+	log_info("configuration reloaded");
+}
