@@ -1,27 +1,40 @@
 /*
- * ack.c: the replies that wait for durability. The waiter ring (appends
- * and syncs, in LSN order), the seal and rotate waiters (by batch), the
- * kick that starts a flush for them, and what a completed batch answers.
- * This is the one place that decides when an append, a sync, a seal or a
- * rotation is answered: a reply that promises durability is queued only
- * at or below the durable LSN the batcher reported (ack_done says how).
+ * ack.c: the replies that wait for durability. The waiter rings (appends
+ * and syncs, in LSN order: wq for those that wait for the local
+ * fdatasync, rq for those that also wait for replication), the seal and
+ * rotate waiters (by batch), the kick that starts a flush for them, and
+ * what a completed batch, or the replicator, answers. This is the one
+ * place that decides when an append, a sync, a seal or a rotation is
+ * answered: a reply that promises durability is queued only at or below
+ * the durable LSN the batcher reported (ack_done says how), and one that
+ * promises replication also at or below the replicated LSN
+ * (ack_repl_answer).
  */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "batcher.h"
+#include "config.h"
+#include "log.h"
+#include "replica.h"
 #include "server-int.h"
 #include "wal.h"
 #include "wire.h"
 
 /* Someone waiting for durability: an append (reply: its LSN) or a sync
-   (reply: the durable LSN). Kept in LSN order. */
+   (reply: the durable LSN). Kept in LSN order. In rq, repl says whether
+   it waits for replication too (else it only keeps its connection's
+   replies in order behind one that does), until deadline. */
 struct waiter {
 	struct conn	*conn;
 	uint64_t	 id;
 	uint64_t	 lsn;
+	uint64_t	 deadline;	/* microseconds, CLOCK_MONOTONIC */
 	uint32_t	 bytes;
 	uint8_t		 op;
+	uint8_t		 repl;
 };
 
 /* Someone waiting for a seal or rotation: answered when the batch that
@@ -33,56 +46,93 @@ struct ctl_waiter {
 	uint8_t		 op;
 };
 
-/* Adds a waiter at the tail of the ring, growing it when full. */
+/* Adds a waiter at the tail of ring q, growing it when full. */
 static int
-ack_push(struct server *srv, struct conn *c, uint64_t id, uint64_t lsn,
-    uint32_t bytes, uint8_t op)
+ack_push(struct server *srv, struct waitq *q, const struct waiter *w)
 {
 	struct waiter	*nq;
 	size_t		 i, ncap;
+	struct conn	*c = w->conn;
 
-	if (srv->wq_len == srv->wq_cap) {
-		ncap = srv->wq_cap == 0 ? 1024 : srv->wq_cap * 2;
+	if (q->len == q->cap) {
+		ncap = q->cap == 0 ? 1024 : q->cap * 2;
 		if ((nq = malloc(ncap * sizeof *nq)) == NULL)
 			return (-1);
-		for (i = 0; i < srv->wq_len; i++)
-			nq[i] = srv->wq[(srv->wq_head + i) % srv->wq_cap];
-		free(srv->wq);
-		srv->wq = nq;
-		srv->wq_cap = ncap;
-		srv->wq_head = 0;
+		for (i = 0; i < q->len; i++)
+			nq[i] = q->q[(q->head + i) % q->cap];
+		free(q->q);
+		q->q = nq;
+		q->cap = ncap;
+		q->head = 0;
 	}
-	srv->wq[(srv->wq_head + srv->wq_len) % srv->wq_cap] = (struct waiter){
-	    .conn = c, .id = id, .lsn = lsn, .bytes = bytes, .op = op };
-	srv->wq_len++;
+	q->q[(q->head + q->len) % q->cap] = *w;
+	q->len++;
 	c->refs++;
 	if (c->waits++ == 0)
 		srv->wq_conns++;
-	if (op == WIRE_OP_APPEND) {
+	if (q == &srv->rq)
+		c->rwaits++;
+	if (w->op == WIRE_OP_APPEND) {
 		c->pending++;
-		c->inflight += bytes;
-		srv->inflight += bytes;
+		c->inflight += w->bytes;
+		srv->inflight += w->bytes;
 	}
 	return (0);
 }
 
-/* Removes the head waiter and lets go of its connection. */
+/* Removes the head waiter of ring q and lets go of its connection. */
 static struct waiter
-ack_pop(struct server *srv)
+ack_pop(struct server *srv, struct waitq *q)
 {
-	struct waiter	w = srv->wq[srv->wq_head];
+	struct waiter	w = q->q[q->head];
 
-	srv->wq_head = (srv->wq_head + 1) % srv->wq_cap;
-	srv->wq_len--;
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
 	w.conn->refs--;
 	if (--w.conn->waits == 0)
 		srv->wq_conns--;
+	if (q == &srv->rq)
+		w.conn->rwaits--;
 	if (w.op == WIRE_OP_APPEND) {
 		w.conn->pending--;
 		w.conn->inflight -= w.bytes;
 		srv->inflight -= w.bytes;
 	}
 	return (w);
+}
+
+/* Microseconds on the monotonic clock. */
+static uint64_t
+ack_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+/*
+ * Queues the reply of an append or sync at lsn: in rq when it asks for
+ * replication (flags, else the configured default), or when its
+ * connection already has a reply there (replies on a connection stay in
+ * LSN order); else in wq.
+ */
+static int
+ack_wait(struct conn *c, uint64_t id, uint8_t op, uint8_t flags,
+    uint64_t lsn, uint32_t bytes)
+{
+	struct server	*srv = c->srv;
+	struct waiter	 w = { .conn = c, .id = id, .lsn = lsn,
+			    .bytes = bytes, .op = op };
+
+	if (flags & WIRE_F_REPLICATED)
+		w.repl = 1;
+	else if (!(flags & WIRE_F_LOCAL))
+		w.repl = srv->cfg->repl_ack == CONFIG_ACK_REPLICATED;
+	if (!w.repl && c->rwaits == 0)
+		return (ack_push(srv, &srv->wq, &w));
+	w.deadline = ack_now_us() + srv->cfg->repl_timeout_us;
+	return (ack_push(srv, &srv->rq, &w));
 }
 
 /* Adds a seal or rotate waiter; its mark rides the filling batch. */
@@ -147,27 +197,27 @@ ack_append(struct conn *c, const struct wire_hdr *h, uint64_t lsn,
 		conn_reply_u64(c, WIRE_OP_APPEND, h->id, lsn);
 		return;
 	}
-	if (ack_push(srv, c, h->id, lsn, len, WIRE_OP_APPEND) != 0) {
+	if (ack_wait(c, h->id, WIRE_OP_APPEND, h->flags, lsn, len) != 0) {
 		/* The record is in the batch; only the reply is lost. */
 		conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
 	}
 }
 
-/* A sync: answered once every LSN handed out so far is durable, which
-   covers everything the connection sent before (and keeps the ring in
-   LSN order). */
+/* A sync: answered once every LSN handed out so far is durable (and
+   replicated, when it asks), which covers everything the connection sent
+   before (and keeps the rings in LSN order). */
 void
-ack_sync(struct conn *c, uint64_t id)
+ack_sync(struct conn *c, uint64_t id, uint8_t flags)
 {
 	struct server	*srv = c->srv;
 	uint64_t	 last = srv->next_lsn - 1;
 
-	if (srv->durable >= last) {
-		conn_reply_u64(c, WIRE_OP_SYNC, id, srv->durable);
+	if (ack_wait(c, id, WIRE_OP_SYNC, flags, last, 0) != 0) {
+		conn_fatal(c, id, WIRE_E_INTERNAL, "out of memory");
 		return;
 	}
-	if (ack_push(srv, c, id, last, 0, WIRE_OP_SYNC) != 0)
-		conn_fatal(c, id, WIRE_E_INTERNAL, "out of memory");
+	/* Perhaps at once: what it waits for may be there already. */
+	ack_done(srv, srv->durable);
 }
 
 /* A seal or rotate whose mark is in the filling batch, or a seal of a log
@@ -236,6 +286,100 @@ ack_answer_ctl(struct server *srv, int ok, const char *cause)
 }
 
 /*
+ * Answers the head of rq as far as it can, in LSN order. A waiter is
+ * answered only at or below the durable LSN (the rule of ack_done); then
+ * with success when it does not wait for replication or its LSN is
+ * replicated, or with REPL_UNAVAILABLE once its deadline has passed, or
+ * at once when walld does not replicate: the record is durable here
+ * either way, and will be replicated (never "outcome unknown"). Arms the
+ * timer for the next deadline.
+ */
+static void
+ack_repl_answer(struct server *srv)
+{
+	struct waiter	 w, *h;
+	uint64_t	 now = 0, wait;
+	struct timeval	 tv;
+	const char	*state;
+	int		 ok;
+
+	while (srv->rq.len > 0) {
+		h = &srv->rq.q[srv->rq.head];
+		if (h->lsn > srv->durable)
+			break;
+		if (h->repl && h->lsn > srv->replicated &&
+		    srv->replica != NULL) {
+			if (now == 0)
+				now = ack_now_us();
+			if (now < h->deadline)
+				break;
+		}
+		w = ack_pop(srv, &srv->rq);
+		ok = !w.repl || w.lsn <= srv->replicated;
+		if (!ok)
+			srv->repl_timeouts++;
+		if (w.conn->fd == -1) {
+			conn_release(w.conn);
+			continue;
+		}
+		if (ok)
+			conn_reply_u64(w.conn, w.op, w.id,
+			    w.op == WIRE_OP_APPEND ? w.lsn : srv->durable);
+		else {
+			state = srv->replica == NULL ? "walld does not "
+			    "replicate (no replication.servers)" :
+			    replica_state_name(replica_state(srv->replica));
+			conn_error(w.conn, w.id, WIRE_E_REPL_UNAVAILABLE,
+			    "LSN %" PRIu64 " is durable on this machine but "
+			    "not replicated (replicated LSN %" PRIu64 ", "
+			    "replication %s); walld replicates it later: do "
+			    "not send it again", w.lsn, srv->replicated,
+			    state);
+		}
+		conn_maybe_close(w.conn);
+		conn_release(w.conn);
+	}
+	if (srv->rq.len == 0 || srv->repl_timer == NULL)
+		return;
+	h = &srv->rq.q[srv->rq.head];
+	if (h->lsn > srv->durable || !h->repl)
+		return;		/* the next batch comes back here */
+	if (now == 0)
+		now = ack_now_us();
+	wait = h->deadline > now ? h->deadline - now : 0;
+	tv.tv_sec = (time_t)(wait / 1000000);
+	tv.tv_usec = (suseconds_t)(wait % 1000000);
+	if (evtimer_add(srv->repl_timer, &tv) != 0)
+		log_err("replication: cannot arm the timeout timer");
+}
+
+/* The replicator moved the replicated LSN or its state (its eventfd). */
+void
+ack_replicated(struct server *srv)
+{
+	srv->replicated = replica_lsn(srv->replica);
+	ack_repl_answer(srv);
+}
+
+/* The oldest replicated waiter's timeout. */
+void
+ack_repl_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ack_repl_answer(arg);
+}
+
+/* Records durable here and not yet replicated (0 without replication). */
+uint64_t
+ack_backlog(struct server *srv)
+{
+	if (srv->replica == NULL || srv->durable <= srv->replicated)
+		return (0);
+	return (srv->durable - srv->replicated);
+}
+
+/*
  * A batch completed: acknowledge what it made durable, in LSN order.
  *
  * Durability order, the promise walld makes: a record is appended to the
@@ -254,8 +398,8 @@ ack_done(struct server *srv, uint64_t durable)
 	struct waiter	w;
 
 	srv->durable = durable;
-	while (srv->wq_len > 0 && srv->wq[srv->wq_head].lsn <= durable) {
-		w = ack_pop(srv);
+	while (srv->wq.len > 0 && srv->wq.q[srv->wq.head].lsn <= durable) {
+		w = ack_pop(srv, &srv->wq);
 		if (w.conn->fd != -1) {
 			conn_reply_u64(w.conn, w.op, w.id,
 			    w.op == WIRE_OP_APPEND ? w.lsn : durable);
@@ -264,6 +408,9 @@ ack_done(struct server *srv, uint64_t durable)
 		conn_release(w.conn);
 	}
 	ack_answer_ctl(srv, 1, NULL);
+	if (srv->replica != NULL)
+		replica_durable(srv->replica, durable);
+	ack_repl_answer(srv);
 }
 
 /* A batch's write or sync failed: every waiter, of that batch and of the
@@ -273,15 +420,21 @@ void
 ack_fail(struct server *srv, const char *cause)
 {
 	struct waiter	w;
+	struct waitq	*q;
 
-	while (srv->wq_len > 0) {
-		w = ack_pop(srv);
-		if (w.conn->fd != -1) {
-			conn_error(w.conn, w.id, WIRE_E_IO, "outcome unknown: "
-			    "the WAL write failed: %s", cause);
-			conn_maybe_close(w.conn);
+	/* rq after wq would break a connection's order, but a connection
+	   with waiters in rq has none in wq after them (ack_wait). */
+	for (q = &srv->wq; q != NULL; q = q == &srv->wq ? &srv->rq : NULL) {
+		while (q->len > 0) {
+			w = ack_pop(srv, q);
+			if (w.conn->fd != -1) {
+				conn_error(w.conn, w.id, WIRE_E_IO, "outcome "
+				    "unknown: the WAL write failed: %s",
+				    cause);
+				conn_maybe_close(w.conn);
+			}
+			conn_release(w.conn);
 		}
-		conn_release(w.conn);
 	}
 	ack_answer_ctl(srv, 0, cause);
 }
@@ -294,7 +447,8 @@ ack_settled(struct server *srv)
 	struct wal_stats	st;
 
 	wal_stats(srv->wal, &st);
-	return (st.durable_lsn + 1 >= st.next_lsn && srv->ctl_len == 0);
+	return (st.durable_lsn + 1 >= st.next_lsn && srv->ctl_len == 0 &&
+	    srv->rq.len == 0);
 }
 
 /* Drops every waiter unanswered and frees the queues (server_free, once
@@ -302,15 +456,19 @@ ack_settled(struct server *srv)
 void
 ack_free(struct server *srv)
 {
-	while (srv->wq_len > 0)
-		conn_release(ack_pop(srv).conn);
+	while (srv->wq.len > 0)
+		conn_release(ack_pop(srv, &srv->wq).conn);
+	while (srv->rq.len > 0)
+		conn_release(ack_pop(srv, &srv->rq).conn);
 	while (srv->ctl_len > 0) {
 		srv->ctl_len--;
 		srv->ctl[srv->ctl_len].conn->refs--;
 		conn_release(srv->ctl[srv->ctl_len].conn);
 	}
-	free(srv->wq);
+	free(srv->wq.q);
+	free(srv->rq.q);
 	free(srv->ctl);
-	srv->wq = NULL;
+	srv->wq.q = NULL;
+	srv->rq.q = NULL;
 	srv->ctl = NULL;
 }

@@ -231,7 +231,7 @@ conn_error(struct conn *c, uint64_t id, uint16_t code, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n >= sizeof msg)
 		n = sizeof msg - 1;
-	if (code <= WIRE_E_INTERNAL)
+	if (code <= WIRE_E_MAX)
 		c->srv->count.errors[code]++;
 	conn_send(c, buf, wire_enc_error(buf, id, code, (size_t)n), msg,
 	    (size_t)n);

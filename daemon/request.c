@@ -17,6 +17,7 @@
 #include "batcher.h"
 #include "config.h"
 #include "log.h"
+#include "replica.h"
 #include "server-int.h"
 #include "version.h"
 #include "wal.h"
@@ -57,6 +58,41 @@ request_permitted(struct conn *c, uint64_t id, enum access_op op,
 	return (0);
 }
 
+/* 1 (and the ERROR sent) when the records durable here and not yet
+   replicated reach replication.backlog_records or backlog_bytes: an
+   append is refused then, nothing written (PROTOCOL.md, REPL_BACKLOG). */
+static int
+request_backlog_full(struct conn *c, uint64_t id)
+{
+	struct server		*srv = c->srv;
+	struct replica_stats	 rs;
+	uint64_t		 n = ack_backlog(srv), bytes = 0;
+
+	if (n == 0)
+		return (0);
+	if (n < srv->cfg->repl_backlog_records) {
+		/* Bytes: the records times their mean size so far. */
+		replica_stats(srv->replica, &rs);
+		bytes = rs.acked > 0 ? n * (rs.acked_bytes / rs.acked) : 0;
+		if (bytes < srv->cfg->repl_backlog_bytes)
+			return (0);
+	}
+	srv->repl_refused++;
+	log_limited("repl-backlog", LOG_LVL_WARN, "replication backlog full "
+	    "(%llu records, about %llu bytes, not replicated; limits %llu "
+	    "records, %llu bytes): appends refused until the stream catches "
+	    "up", (unsigned long long)n, (unsigned long long)bytes,
+	    (unsigned long long)srv->cfg->repl_backlog_records,
+	    (unsigned long long)srv->cfg->repl_backlog_bytes);
+	conn_error(c, id, WIRE_E_REPL_BACKLOG, "%llu records durable here are "
+	    "not replicated yet (replication.backlog_records %llu or "
+	    "backlog_bytes %llu reached); nothing was written; retry later",
+	    (unsigned long long)n,
+	    (unsigned long long)srv->cfg->repl_backlog_records,
+	    (unsigned long long)srv->cfg->repl_backlog_bytes);
+	return (1);
+}
+
 /* APPEND: the record goes into the filling batch, unless a limit holds
    the connection back (DISPATCH_DEFER: the frame stays in its input and
    runs again when the connection is resumed). */
@@ -72,6 +108,12 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 
 	if (wire_dec_append(body, n, &a, &cause) != 0) {
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "append: %s", cause);
+		return (DISPATCH_DONE);
+	}
+	if ((h->flags & (WIRE_F_REPLICATED|WIRE_F_LOCAL)) ==
+	    (WIRE_F_REPLICATED|WIRE_F_LOCAL)) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "append: flags "
+		    "REPLICATED and LOCAL together");
 		return (DISPATCH_DONE);
 	}
 	if (!request_permitted(c, h->id, ACCESS_APPEND, 1, a.tenant))
@@ -91,9 +133,11 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		    "above max_record (%u)", a.len, srv->cfg->max_record);
 		return (DISPATCH_DONE);
 	}
+	if (request_backlog_full(c, h->id))
+		return (DISPATCH_DONE);
 	if ((c->pending > 0 &&
 	    c->inflight + a.len > srv->cfg->max_conn_inflight) ||
-	    (srv->wq_len > 0 &&
+	    (srv->wq.len + srv->rq.len > 0 &&
 	    srv->inflight + a.len > srv->cfg->max_total_inflight)) {
 		/* Stop reading this client until acknowledgements drain. */
 		ack_kick(srv);
@@ -137,16 +181,23 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	return (DISPATCH_DONE);
 }
 
-/* SYNC: answered once everything sent before is durable (ack_sync). */
+/* SYNC: answered once everything sent before is durable, and
+   replicated when it asks (ack_sync). */
 static void
-request_sync(struct conn *c, uint64_t id)
+request_sync(struct conn *c, const struct wire_hdr *h)
 {
-	if (c->srv->state == SRV_FAILED) {
-		conn_error(c, id, WIRE_E_IO, "walld stopped after a WAL write "
-		    "failure");
+	if ((h->flags & (WIRE_F_REPLICATED|WIRE_F_LOCAL)) ==
+	    (WIRE_F_REPLICATED|WIRE_F_LOCAL)) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "sync: flags "
+		    "REPLICATED and LOCAL together");
 		return;
 	}
-	ack_sync(c, id);
+	if (c->srv->state == SRV_FAILED) {
+		conn_error(c, h->id, WIRE_E_IO, "walld stopped after a WAL "
+		    "write failure");
+		return;
+	}
+	ack_sync(c, h->id, h->flags);
 }
 
 /* SEAL, ROTATE: the mark goes into the filling batch; the reply comes
@@ -221,6 +272,15 @@ request_truncate(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		log_warn("truncate before LSN %llu: held back to LSN %llu: %s "
 		    "is not archived yet", (unsigned long long)before,
 		    (unsigned long long)hold, held);
+	}
+	/* Nor one that holds a record not replicated yet. */
+	if (c->srv->replica != NULL && c->srv->replicated + 1 < before &&
+	    c->srv->replicated + 1 < hold) {
+		hold = c->srv->replicated + 1;
+		c->srv->count.truncate_held++;
+		log_warn("truncate before LSN %llu: held back to LSN %llu: "
+		    "LSN %llu is not replicated yet", (unsigned long long)before,
+		    (unsigned long long)hold, (unsigned long long)hold);
 	}
 	if (wal_truncate_before(c->srv->wal, hold < before ? hold : before,
 	    &first, &cause) != 0) {
@@ -347,7 +407,7 @@ request_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	case WIRE_OP_APPEND:
 		return (request_append(c, h, body, n));
 	case WIRE_OP_SYNC:
-		request_sync(c, h->id);
+		request_sync(c, h);
 		break;
 	case WIRE_OP_SEAL:
 	case WIRE_OP_ROTATE:

@@ -51,6 +51,14 @@ struct ctl_waiter;
 
 enum server_state { SRV_RUNNING, SRV_DRAINING, SRV_FAILED };
 
+/* A ring of waiters, in LSN order (ack.c). */
+struct waitq {
+	struct waiter	*q;
+	size_t		 cap;
+	size_t		 head;
+	size_t		 len;
+};
+
 /* Why a connection stopped reading. */
 enum conn_block { BLOCK_NONE, BLOCK_BATCH, BLOCK_SPARE, BLOCK_INFLIGHT };
 
@@ -97,7 +105,8 @@ struct conn {
 	int			 closing;	/* close once output is sent */
 	enum conn_block		 blocked;
 	unsigned		 refs;		/* waiters that point here */
-	unsigned		 waits;		/* of them, in the waiter ring */
+	unsigned		 waits;		/* of them, in a waiter ring */
+	unsigned		 rwaits;	/* of those, in the replicated one */
 	unsigned		 pending;	/* appends awaiting durability */
 	uint64_t		 inflight;	/* their payload bytes */
 
@@ -125,7 +134,7 @@ struct server_counters {
 	uint64_t	appends;
 	uint64_t	append_bytes;
 	uint64_t	connections_total;
-	uint64_t	errors[WIRE_E_INTERNAL + 1];
+	uint64_t	errors[WIRE_E_MAX + 1];
 	uint64_t	dropped_slow;
 	uint64_t	protocol_errors;
 	uint64_t	denied;
@@ -159,11 +168,9 @@ struct server {
 	uint64_t		 serial;
 	int			 fd_limit;	/* RLIMIT_NOFILE at start */
 
-	struct waiter		*wq;		/* ring of waiters */
-	size_t			 wq_cap;
-	size_t			 wq_head;
-	size_t			 wq_len;
-	unsigned		 wq_conns;	/* connections with one there */
+	struct waitq		 wq;		/* waiting for durability */
+	struct waitq		 rq;		/* ... and for replication */
+	unsigned		 wq_conns;	/* connections with a waiter */
 
 	struct ctl_waiter	*ctl;
 	size_t			 ctl_len;
@@ -175,6 +182,16 @@ struct server {
 	uint64_t		 inflight;	/* payload bytes awaiting acks */
 
 	struct server_counters	 count;
+
+	/* Replication (replica.c); replica NULL: not replicating. */
+	struct replica		*replica;
+	int			 repl_fd;	/* eventfd the replicator writes */
+	struct event		*repl_ev;
+	struct event		*repl_timer;	/* the oldest replicated
+						   waiter's timeout */
+	uint64_t		 replicated;	/* the replicated LSN */
+	uint64_t		 repl_refused;	/* appends refused: backlog */
+	uint64_t		 repl_timeouts;	/* REPL_UNAVAILABLE answers */
 
 	struct keyring		*keyring;	/* reads decrypt with it; NULL: none */
 	char			*keyring_path;
@@ -214,7 +231,10 @@ void		 conn_reap_cb(evutil_socket_t, short, void *);
 void		 ack_kick(struct server *);
 void		 ack_append(struct conn *, const struct wire_hdr *,
 		    uint64_t lsn, uint32_t len);
-void		 ack_sync(struct conn *, uint64_t id);
+void		 ack_sync(struct conn *, uint64_t id, uint8_t flags);
+void		 ack_replicated(struct server *);
+void		 ack_repl_timer_cb(evutil_socket_t, short, void *);
+uint64_t	 ack_backlog(struct server *);
 void		 ack_control(struct conn *, uint64_t id, uint8_t op,
 		    int sealed);
 void		 ack_done(struct server *, uint64_t durable);

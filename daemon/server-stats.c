@@ -142,7 +142,7 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	server_stats_line(eb, "connections %u", srv->nconns);
 	server_stats_line(eb, "connections_total %llu",
 	    (unsigned long long)srv->count.connections_total);
-	server_stats_line(eb, "waiters %zu", srv->wq_len);
+	server_stats_line(eb, "waiters %zu", srv->wq.len + srv->rq.len);
 	server_stats_line(eb, "protocol_errors_total %llu",
 	    (unsigned long long)srv->count.protocol_errors);
 	server_stats_line(eb, "slow_clients_dropped_total %llu",
@@ -152,7 +152,7 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	for (i = 0; i < ACCESS_NOPS; i++)
 		server_stats_line(eb, "denied_%s_total %llu", access_op_name(i),
 		    (unsigned long long)srv->count.denied_op[i]);
-	for (i = 1; i <= WIRE_E_INTERNAL; i++)
+	for (i = 1; i <= WIRE_E_MAX; i++)
 		server_stats_line(eb, "errors_%s_total %llu", wire_err_name(i),
 		    (unsigned long long)srv->count.errors[i]);
 	archive_stats(srv->archive, &as);

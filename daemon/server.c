@@ -8,6 +8,7 @@
  * connection layer's. server-int.h says which file holds what.
  */
 #include <sys/types.h>
+#include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -32,6 +33,7 @@
 #include "config.h"
 #include "keyring.h"
 #include "log.h"
+#include "replica.h"
 #include "server-int.h"
 #include "server.h"
 #include "wal.h"
@@ -539,6 +541,47 @@ server_set_keyring(struct server *srv, struct keyring *kr, const char *path)
 	srv->keyring_path = path != NULL ? strdup(path) : NULL;
 }
 
+/* The replicator wrote its eventfd: the replicated LSN or its state
+   moved. */
+static void
+server_repl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	uint64_t	 n;
+
+	(void)what;
+	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN)
+		log_err("replication: reading its eventfd: %s",
+		    strerror(errno));
+	ack_replicated(srv);
+	if (srv->state != SRV_RUNNING)
+		server_maybe_finish(srv);
+}
+
+/* Starts replication (docs/REPLICATION.md): the replicator thread, the
+   eventfd it wakes the loop with, the timer of replicated waiters. */
+static int
+server_replicate(struct server *srv, const struct wal_stats *st,
+    char **cause)
+{
+	srv->repl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv->repl_fd == -1) {
+		*cause = strdup("replication: eventfd failed");
+		return (-1);
+	}
+	srv->repl_ev = event_new(srv->base, srv->repl_fd, EV_READ | EV_PERSIST,
+	    server_repl_cb, srv);
+	srv->repl_timer = evtimer_new(srv->base, ack_repl_timer_cb, srv);
+	if (srv->repl_ev == NULL || srv->repl_timer == NULL ||
+	    event_add(srv->repl_ev, NULL) != 0) {
+		*cause = strdup("replication: cannot set up its events");
+		return (-1);
+	}
+	srv->replica = replica_start(srv->cfg, srv->cfg->data_dir,
+	    st->durable_lsn, srv->repl_fd, cause);
+	return (srv->replica != NULL ? 0 : -1);
+}
+
 /* The server on the listening socket fd, with its batcher and archiver;
    the connection layer's callbacks are set here (server-int.h). */
 struct server *
@@ -556,6 +599,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 		return (NULL);
 	}
 	srv->base = base;
+	srv->repl_fd = -1;
 	srv->cfg = cfg;
 	srv->wal = w;
 	srv->cbs.frame_cb = request_frame;
@@ -582,6 +626,11 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	}
 	batcher_set_delay(srv->batcher, cfg->commit_delay_us,
 	    cfg->commit_siblings);
+	if (cfg->repl_servers != NULL && server_replicate(srv, &st,
+	    cause) != 0) {
+		server_free(srv);
+		return (NULL);
+	}
 	srv->archive = archive_create(base, cfg->data_dir, cfg->archive_command,
 	    cfg->archive_retry_min_us, cfg->archive_retry_max_us,
 	    cfg->archive_timeout_us, cause);
@@ -633,6 +682,15 @@ server_free(struct server *srv)
 			break;
 		}
 	}
+	/* The replicator last: it reads the log while batches complete. */
+	replica_stop(srv->replica);
+	srv->replica = NULL;
+	if (srv->repl_ev != NULL)
+		event_free(srv->repl_ev);
+	if (srv->repl_timer != NULL)
+		event_free(srv->repl_timer);
+	if (srv->repl_fd != -1)
+		close(srv->repl_fd);
 	ack_free(srv);
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);

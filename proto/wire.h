@@ -70,6 +70,7 @@ enum wire_err {
 	WIRE_E_REPL_BACKLOG	= 13,	/* nothing written: the backlog not
 					   yet replicated is full */
 };
+#define WIRE_E_MAX		WIRE_E_REPL_BACKLOG
 
 /* A decoded frame header. */
 struct wire_hdr {

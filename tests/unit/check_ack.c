@@ -2,7 +2,9 @@
  * check_ack.c: Check suite for daemon/ack.c's waiter queue: the number of
  * connections waiting (what commit_siblings is compared with) counts
  * connections, not requests; waiters are answered only at or below the
- * durable LSN, in LSN order; a NOWAIT append waits for nothing. The
+ * durable LSN, in LSN order; a NOWAIT append waits for nothing; one that
+ * asks for replication waits in the replicated ring, and so do the later
+ * replies of its connection. The
  * connections are closed ones (fd -1), so that nothing is sent.
  */
 #include <check.h>
@@ -11,10 +13,12 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "server-int.h"
 #include "wire.h"
 
 static struct event_base	*base;
+static struct config		 cfg;
 static struct server		 srv;
 static struct conn		 ca, cb;
 
@@ -31,6 +35,8 @@ setup(void)
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
 	memset(&srv, 0, sizeof srv);
+	config_defaults(&cfg);
+	srv.cfg = &cfg;
 	TAILQ_INIT(&srv.dead);
 	srv.reap_ev = event_new(base, -1, 0, check_ack_reap_cb, NULL);
 	ck_assert_ptr_nonnull(srv.reap_ev);
@@ -46,6 +52,7 @@ static void
 teardown(void)
 {
 	ack_free(&srv);
+	config_free(&cfg);
 	event_free(srv.reap_ev);
 	event_base_free(base);
 }
@@ -66,18 +73,18 @@ START_TEST(test_siblings_are_connections)
 	append(&ca, 1, 0);
 	append(&ca, 2, 0);
 	append(&ca, 3, 0);
-	ck_assert_uint_eq(srv.wq_len, 3);
+	ck_assert_uint_eq(srv.wq.len, 3);
 	ck_assert_uint_eq(srv.wq_conns, 1);
 	/* A second connection makes two; its sync adds none. */
 	append(&cb, 4, 0);
-	ack_sync(&cb, 99);
-	ck_assert_uint_eq(srv.wq_len, 5);
+	ack_sync(&cb, 99, 0);
+	ck_assert_uint_eq(srv.wq.len, 5);
 	ck_assert_uint_eq(srv.wq_conns, 2);
 	ck_assert_uint_eq(cb.pending, 1);
 	ck_assert_uint_eq(cb.refs, 2);
 	/* A NOWAIT append waits for nothing. */
 	append(&cb, 5, WIRE_F_NOWAIT);
-	ck_assert_uint_eq(srv.wq_len, 5);
+	ck_assert_uint_eq(srv.wq.len, 5);
 	ck_assert_uint_eq(srv.next_lsn, 6);
 }
 END_TEST
@@ -91,7 +98,7 @@ START_TEST(test_answered_up_to_durable)
 	/* Durable up to 2: ca's first two go, ca still waits for 4. */
 	ack_done(&srv, 2);
 	ck_assert_uint_eq(srv.durable, 2);
-	ck_assert_uint_eq(srv.wq_len, 2);
+	ck_assert_uint_eq(srv.wq.len, 2);
 	ck_assert_uint_eq(srv.wq_conns, 2);
 	ck_assert_uint_eq(ca.pending, 1);
 	ck_assert_uint_eq(ca.inflight, 10);
@@ -100,13 +107,13 @@ START_TEST(test_answered_up_to_durable)
 	ck_assert_uint_eq(srv.wq_conns, 1);
 	ck_assert_uint_eq(cb.refs, 0);
 	ack_done(&srv, 4);
-	ck_assert_uint_eq(srv.wq_len, 0);
+	ck_assert_uint_eq(srv.wq.len, 0);
 	ck_assert_uint_eq(srv.wq_conns, 0);
 	ck_assert_uint_eq(srv.inflight, 0);
 	ck_assert_uint_eq(ca.refs, 0);
 	/* A sync with everything durable is answered at once. */
-	ack_sync(&ca, 7);
-	ck_assert_uint_eq(srv.wq_len, 0);
+	ack_sync(&ca, 7, 0);
+	ck_assert_uint_eq(srv.wq.len, 0);
 }
 END_TEST
 
@@ -114,12 +121,48 @@ START_TEST(test_failed_batch_answers_all)
 {
 	append(&ca, 1, 0);
 	append(&cb, 2, 0);
-	ack_sync(&cb, 9);
+	ack_sync(&cb, 9, 0);
 	ack_fail(&srv, "fdatasync: EIO");
-	ck_assert_uint_eq(srv.wq_len, 0);
+	ck_assert_uint_eq(srv.wq.len, 0);
 	ck_assert_uint_eq(srv.wq_conns, 0);
 	ck_assert_uint_eq(ca.refs + cb.refs, 0);
 	ck_assert_uint_eq(srv.durable, 0);
+}
+END_TEST
+
+START_TEST(test_replicated_without_replication)
+{
+	/* A REPLICATED append waits in rq; a later local append of the
+	   same connection waits behind it, another connection's does not. */
+	append(&ca, 1, WIRE_F_REPLICATED);
+	append(&ca, 2, WIRE_F_LOCAL);
+	append(&cb, 3, 0);
+	ck_assert_uint_eq(srv.rq.len, 2);
+	ck_assert_uint_eq(srv.wq.len, 1);
+	ck_assert_uint_eq(ca.rwaits, 2);
+	ck_assert_uint_eq(srv.wq_conns, 2);
+	/* Nothing before durability, whatever the level. */
+	ack_done(&srv, 0);
+	ck_assert_uint_eq(srv.rq.len, 2);
+	/* Durable, and walld does not replicate: REPL_UNAVAILABLE for the
+	   first (the record is durable), the local one then follows. */
+	ack_done(&srv, 2);
+	ck_assert_uint_eq(srv.rq.len, 0);
+	ck_assert_uint_eq(srv.repl_timeouts, 1);
+	ck_assert_uint_eq(ca.rwaits, 0);
+	ck_assert_uint_eq(srv.wq.len, 1);
+	/* The default level comes from replication.ack. */
+	cfg.repl_ack = CONFIG_ACK_REPLICATED;
+	append(&cb, 4, 0);
+	ck_assert_uint_eq(srv.rq.len, 1);
+	append(&ca, 5, WIRE_F_LOCAL);
+	ck_assert_uint_eq(srv.wq.len, 2);
+	ack_sync(&ca, 9, WIRE_F_REPLICATED);
+	ck_assert_uint_eq(srv.rq.len, 2);
+	ack_done(&srv, 5);
+	ck_assert_uint_eq(srv.rq.len + srv.wq.len, 0);
+	ck_assert_uint_eq(srv.repl_timeouts, 3);
+	ck_assert_uint_eq(srv.inflight, 0);
 }
 END_TEST
 
@@ -133,6 +176,7 @@ ack_suite(void)
 	tcase_add_test(tc, test_siblings_are_connections);
 	tcase_add_test(tc, test_answered_up_to_durable);
 	tcase_add_test(tc, test_failed_batch_answers_all);
+	tcase_add_test(tc, test_replicated_without_replication);
 	suite_add_tcase(s, tc);
 	return (s);
 }
