@@ -124,6 +124,10 @@ $(B)/tests/check_powerloss: $(call obj,tests/unit/simio.c)
 $(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_ALL) -o $@ $^ $(PKG_LIBS)
+# jsdump, the replication tests' look into JetStream, links only libnats.
+$(B)/tests/jsdump: tests/helpers/jsdump.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libnats 2>/dev/null)
 
 # LD_PRELOAD shims for fault injection; never built with the sanitizers.
 $(B)/tests/lib%.so: tests/shims/%.c
