@@ -20,10 +20,15 @@ NATS_ALL_PIDS=
 NATS_PID_1= NATS_PID_2= NATS_PID_3=
 # The servers get SIGKILL when the shell that started them dies, even by
 # SIGKILL (no trap runs then): setpriv execs the server, keeping its PID.
+# NATS_SETSID=1 (run-cluster.sh) starts them in a session of their own too,
+# out of reach of the terminal's Ctrl-C: the caller stops them, after
+# walld. (setsid execs as well: a child of a shell without job control is
+# no process group leader.)
 _NATS_GUARD=
 if setpriv --help 2>/dev/null | grep -q pdeathsig; then
 	_NATS_GUARD="setpriv --pdeathsig KILL"
 fi
+[ "${NATS_SETSID:-0}" = 0 ] || _NATS_GUARD="setsid $_NATS_GUARD"
 
 # nats_cluster_start DIR: writes the three configurations, starts the nodes
 # and waits (up to 30 s) for a JetStream meta leader; exports NATS_URLS.
