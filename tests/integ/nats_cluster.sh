@@ -89,8 +89,12 @@ if "$JSDUMP" --urls "$NATS_URLS" --timeout 3000 publish --subject h.1 \
 	nfail "a message was acknowledged with two of three nodes down: $(cat "$T/pub")"
 fi
 el=$(secs_since "$t0")
-awk -v s="$el" 'BEGIN { exit !(s <= 5) }' ||
-	nfail "publishing without quorum took $el s to fail (timeout 3 s)"
+# jsdump says how long the publish waited; the whole run (connecting, to
+# the dead nodes too) must not take much longer either.
+ms=$(sed -n 's/^jsdump: publish jsdump-11: failed after \([0-9]*\) ms.*/\1/p' "$T/pub.err")
+[ -n "$ms" ] || nfail "publishing without quorum: $(cat "$T/pub.err")"
+[ "$ms" -le 3500 ] && awk -v s="$el" 'BEGIN { exit !(s <= 10) }' ||
+	nfail "publishing without quorum failed after $ms ms ($el s; timeout 3 s)"
 echo "without quorum: $(sed 's/^jsdump: //' "$T/pub.err") ($el s)"
 ok "two nodes killed: publishing fails within its timeout"
 
