@@ -31,7 +31,7 @@ info_of() {
 # of jsdump, which stops at the first failure), again from the start until
 # all COUNT are acknowledged or SECONDS have passed. A message that was
 # stored but whose acknowledgement was lost comes back as a duplicate:
-# the same Nats-Msg-Id is never stored twice.
+# the stream stores a Nats-Msg-Id once (within its 2-minute window).
 publish_until() {
 	pu_t0=$(date +%s%N) pu_i=0
 	while ! "$JSDUMP" --urls "$NATS_URLS" --timeout 2000 publish \
