@@ -13,7 +13,8 @@
  *		 L and I are the Walld-Lsn and Nats-Msg-Id headers, - when absent;
  *		 H is the data's 64-bit FNV-1a as 16 hex digits. A sequence number
  *		 with no message (deleted) prints "seq N deleted". One request
- *		 per message: for test-sized streams.
+ *		 per message: for test-sized streams. Fails when the stream's
+ *		 info names no leader (see below).
  *   wait-leader waits up to --timeout until JetStream answers an account
  *		 info request (a meta leader is elected): exit 0, else 1.
  *   ping	 waits up to --timeout until a server answers (connect, flush).
@@ -32,6 +33,12 @@
  * --timeout MS (default 5000): the connect timeout and the wait of each
  * request; for wait-leader and ping the whole wait.
  * Exit: 0 done; 1 a NATS or system failure, said on stderr; 2 usage.
+ *
+ * Beware (nats-server 2.9.10): for a moment after it restarts, a replica
+ * that is behind and has not heard from the stream's leader yet may answer
+ * a stream info request with its own state and leader "-", and the first
+ * answer is the one taken. Wait for "leader" and "current" before trusting
+ * the counts.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -314,6 +321,13 @@ cmd_dump(struct conn *c, const struct opts *o)
 	if ((s = js_GetStreamInfo(&si, c->js, o->stream, NULL, &jerr)) !=
 	    NATS_OK)
 		return (nats_fail(o->stream, s, jerr));
+	if (si->Cluster != NULL &&
+	    (si->Cluster->Leader == NULL || *si->Cluster->Leader == '\0')) {
+		jsStreamInfo_Destroy(si);
+		fprintf(stderr, "jsdump: %s: the stream info came without a "
+		    "leader: from a replica that may be behind\n", o->stream);
+		return (-1);
+	}
 	first = si->State.FirstSeq;
 	last = si->State.LastSeq;
 	msgs = si->State.Msgs;
