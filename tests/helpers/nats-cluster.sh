@@ -80,6 +80,29 @@ nats_wait_leader() {
 		{ echo "nats: no JetStream meta leader within ${1:-30} s" >&2; return 1; }
 }
 
+# nats_stream_current STREAM [SECONDS]: waits (default 30 s) until the
+# stream's info names a leader and says every replica is current. Until
+# then, after a restart, a replica that is behind may answer for the
+# stream with its own counts (leader "-"; see tests/helpers/jsdump.c).
+nats_stream_current() {
+	_nc_end=$(($(date +%s) + ${2:-30}))
+	while :; do
+		_nc_info=$("$JSDUMP" --urls "$NATS_URLS" --stream "$1" \
+		    --timeout 1000 info 2>&1)
+		_nc_l=$(echo "$_nc_info" | awk '$1 == "leader" { print $2 }')
+		_nc_c=$(echo "$_nc_info" | awk '$1 == "current" { print $2 }')
+		_nc_r=$(echo "$_nc_info" | awk '$1 == "replicas" { print $2 }')
+		[ -n "$_nc_l" ] && [ "$_nc_l" != - ] && [ -n "$_nc_c" ] &&
+		    [ "$_nc_c" = "$_nc_r" ] && return 0
+		if [ "$(date +%s)" -ge $_nc_end ]; then
+			echo "nats: stream $1: not led with every replica current in ${2:-30} s:" \
+			    $_nc_info >&2
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
 # nats_node_start N: starts node N again, with its configuration and store;
 # returns once it listens (not waiting for it to catch up).
 nats_node_start() {
