@@ -104,6 +104,8 @@ nats_node_start "$l2" || nfail "restart n$l2"
 nats_wait_leader 30 || nfail "no meta leader after the restarts"
 publish_until 11 5 60
 echo "both back: publishing again $(secs_since "$t0") s after the restarts"
+nats_stream_current H 30 || nfail "the stream did not settle after the restarts"
+echo "both back: every replica current $(secs_since "$t0") s after the restarts"
 expect_eq "messages after the restarts" "$(info_of messages)" 15
 expect_eq "last sequence after the restarts" "$(info_of last_seq)" 15
 
