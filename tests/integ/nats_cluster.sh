@@ -60,7 +60,8 @@ done
 publish_until 1 5 10
 expect_eq "messages" "$(info_of messages)" 5
 expect_eq "replicas" "$(info_of replicas)" 3
-ok "an R3 stream takes messages"
+nats_stream_current H 10 || nfail "the stream's three replicas are not all current"
+ok "an R3 stream takes messages, on three current replicas"
 
 # The first kill takes the stream's leader: the two left elect another.
 lead=$(info_of leader)
