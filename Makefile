@@ -69,7 +69,7 @@ SHIM_BIN   = $(patsubst tests/shims/%.c,$(B)/tests/lib%.so,$(SHIM_SRC))
 
 BINS = $(B)/walld $(B)/walctl $(B)/libwal.so.1 $(B)/libwal.a
 
-.PHONY: all deps run check unit integ clean install uninstall bench bench-peers
+.PHONY: all deps run run-cluster check unit integ clean install uninstall bench bench-peers
 all: $(BINS) $(B)/walbench $(UNIT_BIN) $(HELPER_BIN) $(SHIM_BIN)
 
 deps:
@@ -127,6 +127,10 @@ $(B)/tests/check_powerloss: $(call obj,tests/unit/simio.c)
 $(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_ALL) -o $@ $^ $(PKG_LIBS)
+# jsdump, the replication tests' look into JetStream, links only libnats.
+$(B)/tests/jsdump: tests/helpers/jsdump.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libnats 2>/dev/null)
 
 # LD_PRELOAD shims for fault injection; never built with the sanitizers.
 $(B)/tests/lib%.so: tests/shims/%.c
@@ -136,6 +140,13 @@ $(B)/tests/lib%.so: tests/shims/%.c
 run: deps all
 	mkdir -p var
 	$(B)/walld --config conf/walld.yaml
+
+# Replication to try by hand: a three-node NATS JetStream cluster on
+# 127.0.0.1 (clients 4222-4224, routes 6222-6224, under ./var/nats) and
+# walld in the foreground replicating into it (conf/walld-cluster.yaml).
+# Ctrl-C stops walld, then the servers. README.md, "Try replication".
+run-cluster: deps all
+	@sh tools/run-cluster.sh $(B)
 
 check: deps all
 	@sh tests/run.sh $(B)

@@ -1,0 +1,669 @@
+/*
+ * jsdump.c: a TEST TOOL, not part of walld. It looks into a NATS JetStream
+ * stream for the replication tests (docs/REPLICATION.md) and drives the
+ * three-node test cluster of tests/helpers/nats-cluster.sh. Links libnats.
+ *
+ * usage: jsdump [--urls URLS] [--stream NAME] [--timeout MS] COMMAND [...]
+ *   info	 the stream's state, one "key value" line each: messages, bytes,
+ *		 first_seq, last_seq, replicas (configured), cluster, leader
+ *		 (- when none), current (the leader and the followers that are
+ *		 current).
+ *   dump	 every message in sequence order, one line each:
+ *		   seq N subject S lsn L id I len N sha H
+ *		 L and I are the Walld-Lsn and Nats-Msg-Id headers, - when absent;
+ *		 H is the data's 64-bit FNV-1a as 16 hex digits. A sequence number
+ *		 with no message (deleted) prints "seq N deleted". One request
+ *		 per message: for test-sized streams. Fails when the stream's
+ *		 info names no leader (see below).
+ *   wait-leader waits up to --timeout until JetStream answers an account
+ *		 info request (a meta leader is elected): exit 0, else 1.
+ *   ping	 waits up to --timeout until a server answers (connect, flush).
+ *   create --subjects S[,S...] [--replicas N]
+ *		 creates the stream, file storage, N replicas (default 1).
+ *   publish --subject S --count N [--first K] [--size B] [--id-prefix P]
+ *		 publishes messages K..K+N-1 (K defaults to 1) one at a time,
+ *		 each waiting for its acknowledgement up to --timeout, with the
+ *		 headers Nats-Msg-Id "P-i" (P defaults to jsdump) and Walld-Lsn
+ *		 "i", B bytes of data each (default 32); prints "id P-i seq S"
+ *		 per message (" duplicate" appended when JetStream de-duplicated
+ *		 it). Stops at the first failure, saying after how many ms.
+ *   free-ports N prints N distinct free TCP ports of 127.0.0.1, one a line:
+ *		 the kernel's choice, all bound at once, then released.
+ * URLS: comma-separated nats:// URLs (default nats://127.0.0.1:4222).
+ * --timeout MS (default 5000): the connect timeout and the wait of each
+ * request; for wait-leader and ping the whole wait.
+ * Exit: 0 done; 1 a NATS or system failure, said on stderr; 2 usage.
+ *
+ * Beware (nats-server 2.9.10): for a moment after it restarts, a replica
+ * that is behind and has not heard from the stream's leader yet may answer
+ * a stream info request with its own state and leader "-", and the first
+ * answer is the one taken. Wait for "leader" and "current" before trusting
+ * the counts.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+/* The header names of docs/REPLICATION.md, written here again on purpose:
+ * a test tool that shared walld's constants would not notice them change. */
+#define H_MSG_ID	"Nats-Msg-Id"
+#define H_LSN		"Walld-Lsn"
+
+#define MAX_URLS	16
+#define MAX_SUBJECTS	16
+#define MAX_PORTS	64
+#define MAX_DATA	(64 * 1024 * 1024)
+
+struct opts {
+	const char		*urls;
+	const char		*stream;
+	const char		*subjects;
+	const char		*subject;
+	const char		*id_prefix;
+	int64_t			 timeout_ms;
+	long			 replicas;
+	unsigned long long	 count;
+	unsigned long long	 first;
+	size_t			 size;
+};
+
+struct conn {
+	natsConnection	*nc;
+	jsCtx		*js;
+};
+
+static void __attribute__((noreturn))
+usage(const char *why)
+{
+	if (why != NULL)
+		fprintf(stderr, "jsdump: %s\n", why);
+	fprintf(stderr,
+	    "usage: jsdump [--urls URLS] [--stream NAME] [--timeout MS] COMMAND\n"
+	    "  info | dump | wait-leader | ping\n"
+	    "  create --subjects S[,S...] [--replicas N]\n"
+	    "  publish --subject S --count N [--first K] [--size B] [--id-prefix P]\n"
+	    "  free-ports N\n");
+	exit(2);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) {
+		perror("jsdump: clock_gettime");
+		exit(1);
+	}
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Says what failed, with the library's last error text when it adds to
+ * the status's (less its "(file.c:line): " prefix). */
+static int
+nats_fail(const char *what, natsStatus s, jsErrCode jerr)
+{
+	const char	*last = nats_GetLastError(NULL), *p;
+
+	fprintf(stderr, "jsdump: %s: %s", what, natsStatus_GetText(s));
+	if (jerr != 0)
+		fprintf(stderr, " (JetStream error %d)", (int)jerr);
+	if (last != NULL && *last == '(' && (p = strstr(last, "): ")) != NULL)
+		last = p + 3;
+	if (last != NULL && *last != '\0' &&
+	    strcmp(last, natsStatus_GetText(s)) != 0)
+		fprintf(stderr, ": %s", last);
+	fputc('\n', stderr);
+	return (-1);
+}
+
+static unsigned long long
+parse_num(const char *s, const char *what, unsigned long long max)
+{
+	unsigned long long	 v;
+	char			*end;
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		usage(what);
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		usage(what);
+	return (v);
+}
+
+/* Splits a comma-separated list in place into at most max pieces. */
+static int
+split_list(char *s, const char **out, int max)
+{
+	char	*save = NULL, *tok;
+	int	 n = 0;
+
+	for (tok = strtok_r(s, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (n == max)
+			return (-1);
+		out[n++] = tok;
+	}
+	return (n);
+}
+
+/* Connects to the servers of o->urls, connect timeout timeout_ms; quiet:
+ * a failure to connect is not said. */
+static int
+conn_open(struct conn *c, const struct opts *o, int64_t timeout_ms, int quiet)
+{
+	natsOptions	*no = NULL;
+	natsStatus	 s;
+	jsOptions	 jo;
+	const char	*urls[MAX_URLS];
+	char		*copy;
+	int		 n;
+
+	c->nc = NULL;
+	c->js = NULL;
+	if ((copy = strdup(o->urls)) == NULL) {
+		perror("jsdump: strdup");
+		return (-1);
+	}
+	if ((n = split_list(copy, urls, MAX_URLS)) <= 0) {
+		free(copy);
+		usage("--urls: 1 to 16 comma-separated URLs");
+	}
+	s = natsOptions_Create(&no);
+	if (s == NATS_OK)
+		s = natsOptions_SetServers(no, urls, n);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(no, timeout_ms);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(no, "jsdump");
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(no, 100);
+	free(copy);
+	if (s != NATS_OK) {
+		natsOptions_Destroy(no);
+		return (nats_fail("options", s, 0));
+	}
+	s = natsConnection_Connect(&c->nc, no);
+	natsOptions_Destroy(no);
+	if (s != NATS_OK) {
+		c->nc = NULL;
+		return (quiet ? -1 : nats_fail(o->urls, s, 0));
+	}
+	s = jsOptions_Init(&jo);
+	if (s == NATS_OK) {
+		jo.Wait = o->timeout_ms;
+		s = natsConnection_JetStream(&c->js, c->nc, &jo);
+	}
+	if (s != NATS_OK) {
+		natsConnection_Destroy(c->nc);
+		c->nc = NULL;
+		return (nats_fail("JetStream context", s, 0));
+	}
+	return (0);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->js != NULL)
+		jsCtx_Destroy(c->js);
+	if (c->nc != NULL)
+		natsConnection_Destroy(c->nc);
+	c->js = NULL;
+	c->nc = NULL;
+}
+
+static int
+cmd_info(struct conn *c, const struct opts *o)
+{
+	jsStreamInfo	*si = NULL;
+	jsClusterInfo	*ci;
+	jsErrCode	 jerr = 0;
+	natsStatus	 s;
+	const char	*leader = "-";
+	int		 current = 0, i;
+
+	if ((s = js_GetStreamInfo(&si, c->js, o->stream, NULL, &jerr)) !=
+	    NATS_OK)
+		return (nats_fail(o->stream, s, jerr));
+	ci = si->Cluster;
+	if (ci != NULL && ci->Leader != NULL && *ci->Leader != '\0') {
+		leader = ci->Leader;
+		current = 1;
+		for (i = 0; i < ci->ReplicasLen; i++)
+			if (ci->Replicas[i]->Current && !ci->Replicas[i]->Offline)
+				current++;
+	}
+	printf("messages %" PRIu64 "\n", si->State.Msgs);
+	printf("bytes %" PRIu64 "\n", si->State.Bytes);
+	printf("first_seq %" PRIu64 "\n", si->State.FirstSeq);
+	printf("last_seq %" PRIu64 "\n", si->State.LastSeq);
+	printf("replicas %" PRId64 "\n", si->Config->Replicas);
+	printf("cluster %s\n", ci != NULL && ci->Name != NULL ? ci->Name : "-");
+	printf("leader %s\n", leader);
+	printf("current %d\n", current);
+	jsStreamInfo_Destroy(si);
+	return (0);
+}
+
+/* 64-bit FNV-1a. */
+static uint64_t
+fnv1a(const void *p, size_t n)
+{
+	const unsigned char	*b = p;
+	uint64_t		 h = 14695981039346656037ULL;
+
+	while (n-- > 0) {
+		h ^= *b++;
+		h *= 1099511628211ULL;
+	}
+	return (h);
+}
+
+/* Prints s with every byte that is not printable ASCII as '?', so that a
+ * line always splits into its fields. */
+static void
+print_token(const char *s)
+{
+	for (; *s != '\0'; s++)
+		putchar(*s > ' ' && *s < 0x7f ? *s : '?');
+}
+
+/* A header's value, or NULL when the message has none. */
+static int
+header(natsMsg *m, const char *key, const char **val)
+{
+	natsStatus	s;
+
+	s = natsMsgHeader_Get(m, key, val);
+	if (s == NATS_NOT_FOUND) {
+		*val = NULL;
+		return (0);
+	}
+	if (s != NATS_OK)
+		return (nats_fail(key, s, 0));
+	return (0);
+}
+
+static int
+cmd_dump(struct conn *c, const struct opts *o)
+{
+	jsStreamInfo	*si = NULL;
+	natsMsg		*m;
+	jsErrCode	 jerr = 0;
+	natsStatus	 s;
+	uint64_t	 seq, first, last, msgs;
+	const char	*lsn, *id;
+	char		 what[64];
+
+	if ((s = js_GetStreamInfo(&si, c->js, o->stream, NULL, &jerr)) !=
+	    NATS_OK)
+		return (nats_fail(o->stream, s, jerr));
+	if (si->Cluster != NULL &&
+	    (si->Cluster->Leader == NULL || *si->Cluster->Leader == '\0')) {
+		jsStreamInfo_Destroy(si);
+		fprintf(stderr, "jsdump: %s: the stream info came without a "
+		    "leader: from a replica that may be behind\n", o->stream);
+		return (-1);
+	}
+	first = si->State.FirstSeq;
+	last = si->State.LastSeq;
+	msgs = si->State.Msgs;
+	jsStreamInfo_Destroy(si);
+	for (seq = first; msgs > 0 && seq <= last; seq++) {
+		m = NULL;
+		jerr = 0;
+		s = js_GetMsg(&m, c->js, o->stream, seq, NULL, &jerr);
+		if (s == NATS_NOT_FOUND) {
+			printf("seq %" PRIu64 " deleted\n", seq);
+			continue;
+		}
+		if (s != NATS_OK) {
+			snprintf(what, sizeof(what), "get message %" PRIu64, seq);
+			return (nats_fail(what, s, jerr));
+		}
+		if (header(m, H_LSN, &lsn) == -1 ||
+		    header(m, H_MSG_ID, &id) == -1) {
+			natsMsg_Destroy(m);
+			return (-1);
+		}
+		printf("seq %" PRIu64 " subject ", seq);
+		print_token(natsMsg_GetSubject(m));
+		fputs(" lsn ", stdout);
+		print_token(lsn != NULL ? lsn : "-");
+		fputs(" id ", stdout);
+		print_token(id != NULL ? id : "-");
+		printf(" len %d sha %016" PRIx64 "\n", natsMsg_GetDataLength(m),
+		    fnv1a(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m)));
+		natsMsg_Destroy(m);
+	}
+	return (0);
+}
+
+/* Retries until the deadline: connecting, then an account info request
+ * (answered once the cluster has a meta leader) or, for ping, a flush. */
+static int
+cmd_wait(const struct opts *o, int leader)
+{
+	struct conn	 c = { NULL, NULL };
+	jsAccountInfo	*ai;
+	jsOptions	 jo;
+	jsErrCode	 jerr;
+	natsStatus	 s = NATS_TIMEOUT;
+	int64_t		 start = now_ms(), left;
+
+	while ((left = start + o->timeout_ms - now_ms()) > 0) {
+		if (left > 1000)
+			left = 1000;
+		if (c.nc == NULL) {
+			/* Connection refused is the normal case while the
+			 * servers start: not said. */
+			if (conn_open(&c, o, left, 1) == -1) {
+				sleep_ms(100);
+				continue;
+			}
+		}
+		if (!leader) {
+			if ((s = natsConnection_FlushTimeout(c.nc, left)) ==
+			    NATS_OK)
+				break;
+		} else {
+			ai = NULL;
+			jerr = 0;
+			if ((s = jsOptions_Init(&jo)) == NATS_OK) {
+				jo.Wait = left;
+				s = js_GetAccountInfo(&ai, c.js, &jo, &jerr);
+			}
+			if (s == NATS_OK) {
+				jsAccountInfo_Destroy(ai);
+				break;
+			}
+		}
+		sleep_ms(100);
+	}
+	if (s != NATS_OK || c.nc == NULL) {
+		if (c.nc == NULL)
+			fprintf(stderr, "jsdump: %s: no server answered in %"
+			    PRId64 " ms\n", o->urls, o->timeout_ms);
+		else
+			nats_fail(leader ? "account info (JetStream meta "
+			    "leader)" : "flush", s, 0);
+		conn_close(&c);
+		return (-1);
+	}
+	printf("%s after %" PRId64 " ms\n", leader ? "leader" : "answered",
+	    now_ms() - start);
+	conn_close(&c);
+	return (0);
+}
+
+static int
+cmd_create(struct conn *c, const struct opts *o)
+{
+	jsStreamConfig	 cfg;
+	jsStreamInfo	*si = NULL;
+	jsErrCode	 jerr = 0;
+	natsStatus	 s;
+	const char	*subjects[MAX_SUBJECTS];
+	char		*copy;
+	int		 n;
+
+	if (o->subjects == NULL)
+		usage("create: --subjects is required");
+	if ((copy = strdup(o->subjects)) == NULL) {
+		perror("jsdump: strdup");
+		return (-1);
+	}
+	if ((n = split_list(copy, subjects, MAX_SUBJECTS)) <= 0) {
+		free(copy);
+		usage("--subjects: 1 to 16 comma-separated subjects");
+	}
+	if ((s = jsStreamConfig_Init(&cfg)) != NATS_OK) {
+		free(copy);
+		return (nats_fail("stream configuration", s, 0));
+	}
+	cfg.Name = o->stream;
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = n;
+	cfg.Replicas = o->replicas;
+	cfg.Storage = js_FileStorage;
+	s = js_AddStream(&si, c->js, &cfg, NULL, &jerr);
+	free(copy);
+	if (s != NATS_OK)
+		return (nats_fail(o->stream, s, jerr));
+	printf("created %s replicas %" PRId64 "\n", o->stream,
+	    si->Config->Replicas);
+	jsStreamInfo_Destroy(si);
+	return (0);
+}
+
+/* Fills the data of message i: a pattern that differs per message. */
+static void
+fill(char *buf, size_t size, unsigned long long i)
+{
+	size_t	j;
+
+	for (j = 0; j < size; j++)
+		buf[j] = (char)('a' + (i + j) % 26);
+}
+
+static int
+cmd_publish(struct conn *c, const struct opts *o)
+{
+	jsPubOptions	 po;
+	jsPubAck	*ack;
+	jsErrCode	 jerr;
+	natsMsg		*m;
+	natsStatus	 s;
+	unsigned long long i;
+	int64_t		 t0;
+	char		*buf, id[256], lsn[32], what[320];
+	int		 rc = 0;
+
+	if (o->subject == NULL || o->count == 0)
+		usage("publish: --subject and --count are required");
+	if (o->first > UINT64_MAX - o->count)
+		usage("publish: --first + --count is too large");
+	if ((buf = malloc(o->size > 0 ? o->size : 1)) == NULL) {
+		perror("jsdump: malloc");
+		return (-1);
+	}
+	for (i = o->first; i < o->first + o->count; i++) {
+		snprintf(id, sizeof(id), "%s-%llu", o->id_prefix, i);
+		snprintf(lsn, sizeof(lsn), "%llu", i);
+		fill(buf, o->size, i);
+		m = NULL;
+		s = natsMsg_Create(&m, o->subject, NULL, buf, (int)o->size);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, H_MSG_ID, id);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, H_LSN, lsn);
+		if (s == NATS_OK)
+			s = jsPubOptions_Init(&po);
+		if (s != NATS_OK) {
+			natsMsg_Destroy(m);
+			rc = nats_fail("message", s, 0);
+			break;
+		}
+		po.MaxWait = o->timeout_ms;
+		ack = NULL;
+		jerr = 0;
+		t0 = now_ms();
+		s = js_PublishMsg(&ack, c->js, m, &po, &jerr);
+		natsMsg_Destroy(m);
+		if (s != NATS_OK) {
+			snprintf(what, sizeof(what), "publish %s: failed after %"
+			    PRId64 " ms", id, now_ms() - t0);
+			rc = nats_fail(what, s, jerr);
+			break;
+		}
+		printf("id %s seq %" PRIu64 "%s\n", id, ack->Sequence,
+		    ack->Duplicate ? " duplicate" : "");
+		jsPubAck_Destroy(ack);
+		if (fflush(stdout) == EOF) {
+			perror("jsdump: stdout");
+			rc = -1;
+			break;
+		}
+	}
+	free(buf);
+	return (rc);
+}
+
+/* Binds n sockets at once to 127.0.0.1 port 0 and prints their ports. */
+static int
+cmd_free_ports(unsigned long long n)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len;
+	int			 fds[MAX_PORTS];
+	unsigned long long	 i, opened = 0;
+	int			 rc = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+		    -1) {
+			perror("jsdump: socket");
+			rc = -1;
+			break;
+		}
+		opened++;
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin.sin_port = 0;
+		len = sizeof(sin);
+		if (bind(fds[i], (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+		    getsockname(fds[i], (struct sockaddr *)&sin, &len) == -1) {
+			perror("jsdump: bind 127.0.0.1:0");
+			rc = -1;
+			break;
+		}
+		printf("%u\n", (unsigned)ntohs(sin.sin_port));
+	}
+	for (i = 0; i < opened; i++)
+		if (close(fds[i]) == -1) {
+			perror("jsdump: close");
+			rc = -1;
+		}
+	return (rc);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "urls",	required_argument, NULL, 'u' },
+		{ "stream",	required_argument, NULL, 's' },
+		{ "timeout",	required_argument, NULL, 't' },
+		{ "subjects",	required_argument, NULL, 'S' },
+		{ "replicas",	required_argument, NULL, 'r' },
+		{ "subject",	required_argument, NULL, 'j' },
+		{ "count",	required_argument, NULL, 'c' },
+		{ "first",	required_argument, NULL, 'f' },
+		{ "size",	required_argument, NULL, 'z' },
+		{ "id-prefix",	required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts	 o = {
+		.urls = "nats://127.0.0.1:4222", .timeout_ms = 5000,
+		.replicas = 1, .first = 1, .size = 32, .id_prefix = "jsdump",
+	};
+	struct conn	 c;
+	const char	*cmd;
+	unsigned long long n;
+	int		 ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'u': o.urls = optarg; break;
+		case 's': o.stream = optarg; break;
+		case 't':
+			o.timeout_ms = (int64_t)parse_num(optarg,
+			    "--timeout: milliseconds, 1..86400000", 86400000);
+			if (o.timeout_ms == 0)
+				usage("--timeout: milliseconds, 1..86400000");
+			break;
+		case 'S': o.subjects = optarg; break;
+		case 'r':
+			o.replicas = (long)parse_num(optarg,
+			    "--replicas: 1..5", 5);
+			if (o.replicas == 0)
+				usage("--replicas: 1..5");
+			break;
+		case 'j': o.subject = optarg; break;
+		case 'c': o.count = parse_num(optarg, "--count", UINT64_MAX); break;
+		case 'f': o.first = parse_num(optarg, "--first", UINT64_MAX); break;
+		case 'z':
+			o.size = (size_t)parse_num(optarg,
+			    "--size: bytes, 0..67108864", MAX_DATA);
+			break;
+		case 'p': o.id_prefix = optarg; break;
+		default: usage(NULL);
+		}
+	}
+	if (optind >= argc)
+		usage("no command");
+	cmd = argv[optind];
+	if (strcmp(cmd, "free-ports") == 0) {
+		if (optind + 2 != argc)
+			usage("free-ports N");
+		n = parse_num(argv[optind + 1], "free-ports: 1..64", MAX_PORTS);
+		if (n == 0)
+			usage("free-ports: 1..64");
+		return (cmd_free_ports(n) == 0 ? 0 : 1);
+	}
+	if (optind + 1 != argc)
+		usage("one command");
+	if (strcmp(cmd, "wait-leader") == 0 || strcmp(cmd, "ping") == 0) {
+		rc = cmd_wait(&o, strcmp(cmd, "wait-leader") == 0);
+		nats_Close();
+		return (rc == 0 ? 0 : 1);
+	}
+	if (strcmp(cmd, "info") != 0 && strcmp(cmd, "dump") != 0 &&
+	    strcmp(cmd, "create") != 0 && strcmp(cmd, "publish") != 0)
+		usage("unknown command");
+	if (o.stream == NULL && strcmp(cmd, "publish") != 0)
+		usage("--stream is required");
+	if (conn_open(&c, &o, o.timeout_ms, 0) == -1) {
+		nats_Close();
+		return (1);
+	}
+	if (strcmp(cmd, "info") == 0)
+		rc = cmd_info(&c, &o);
+	else if (strcmp(cmd, "dump") == 0)
+		rc = cmd_dump(&c, &o);
+	else if (strcmp(cmd, "create") == 0)
+		rc = cmd_create(&c, &o);
+	else
+		rc = cmd_publish(&c, &o);
+	if (fflush(stdout) == EOF) {
+		perror("jsdump: stdout");
+		rc = -1;
+	}
+	conn_close(&c);
+	nats_Close();
+	return (rc == 0 ? 0 : 1);
+}
