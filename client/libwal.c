@@ -65,6 +65,7 @@ struct wal_conn {
 	enum wal_result		 close_result;
 	uint64_t		 next_id;
 	int			 timeout_ms;
+	uint8_t			 ack;		/* WIRE_F_REPLICATED, _LOCAL or 0 */
 
 	uint16_t		 version;
 	uint32_t		 max_record;
@@ -128,6 +129,8 @@ wal_result_name(enum wal_result r)
 	case WAL_RESULT_PROTOCOL:	return ("protocol error");
 	case WAL_RESULT_SYSTEM:		return ("system error");
 	case WAL_RESULT_INVALID:	return ("invalid argument");
+	case WAL_RESULT_REPL_UNAVAILABLE: return ("durable, not replicated");
+	case WAL_RESULT_REPL_BACKLOG:	return ("replication backlog full");
 	}
 	return ("unknown result");
 }
@@ -137,7 +140,8 @@ int
 wal_result_retryable(enum wal_result r)
 {
 	return (r == WAL_RESULT_NO_SPACE || r == WAL_RESULT_SHUTTING_DOWN ||
-	    r == WAL_RESULT_BUSY || r == WAL_RESULT_CLOSED);
+	    r == WAL_RESULT_BUSY || r == WAL_RESULT_CLOSED ||
+	    r == WAL_RESULT_REPL_BACKLOG);
 }
 
 /* Formats into a new string; NULL only when out of memory. */
@@ -227,6 +231,8 @@ libwal_map(uint16_t code, uint8_t op)
 	case WIRE_E_VERSION:		return (WAL_RESULT_VERSION);
 	case WIRE_E_RANGE:		return (WAL_RESULT_RANGE);
 	case WIRE_E_BUSY:		return (WAL_RESULT_BUSY);
+	case WIRE_E_REPL_UNAVAILABLE:	return (WAL_RESULT_REPL_UNAVAILABLE);
+	case WIRE_E_REPL_BACKLOG:	return (WAL_RESULT_REPL_BACKLOG);
 	}
 	/* INTERNAL, or a code from a later version: for a request that
 	   writes, nobody can say whether it was done. */
@@ -1099,6 +1105,14 @@ wal_conn_set_timeout(struct wal_conn *c, int timeout_ms)
 	c->timeout_ms = timeout_ms;
 }
 
+/* The acknowledgement level of later appends and syncs. */
+void
+wal_conn_set_ack(struct wal_conn *c, enum wal_ack ack)
+{
+	c->ack = ack == WAL_ACK_REPLICATED ? WIRE_F_REPLICATED :
+	    ack == WAL_ACK_LOCAL ? WIRE_F_LOCAL : 0;
+}
+
 /* The message of the last failure. */
 const char *
 wal_conn_error(struct wal_conn *c)
@@ -1153,7 +1167,8 @@ enum wal_result
 wal_conn_append(struct wal_conn *c, uint16_t type, uint32_t tenant,
     uint16_t vshard, const void *data, size_t len, uint64_t *lsn)
 {
-	return (libwal_append(c, 0, type, tenant, vshard, data, len, lsn));
+	return (libwal_append(c, c->ack, type, tenant, vshard, data, len,
+	    lsn));
 }
 
 /* Appends one record and waits for its LSN only. */
@@ -1169,7 +1184,7 @@ wal_conn_append_nowait(struct wal_conn *c, uint16_t type, uint32_t tenant,
 enum wal_result
 wal_conn_sync(struct wal_conn *c, uint64_t *durable)
 {
-	return (libwal_call(c, WIRE_OP_SYNC, 0, NULL, 0, NULL, 0, durable,
+	return (libwal_call(c, WIRE_OP_SYNC, c->ack, NULL, 0, NULL, 0, durable,
 	    c->timeout_ms));
 }
 
@@ -1263,6 +1278,8 @@ wal_conn_submit_append(struct wal_conn *c, uint16_t type, uint32_t tenant,
 	}
 	if (flags & WAL_APPEND_NOWAIT)
 		wf |= WIRE_F_NOWAIT;
+	else
+		wf |= c->ack;
 	if (libwal_check_len(c, len) == -1)
 		return (WAL_RESULT_TOO_LARGE);
 	off = wire_enc_append(fixed, 0, wf, type, vshard, tenant, len);
@@ -1274,7 +1291,7 @@ wal_conn_submit_append(struct wal_conn *c, uint16_t type, uint32_t tenant,
 enum wal_result
 wal_conn_submit_sync(struct wal_conn *c, uint64_t *id)
 {
-	return (libwal_submit(c, WIRE_OP_SYNC, 0, NULL, 0, NULL, 0, id));
+	return (libwal_submit(c, WIRE_OP_SYNC, c->ack, NULL, 0, NULL, 0, id));
 }
 
 /* The socket, for an event loop. */

@@ -60,6 +60,11 @@ enum wal_result {
 	WAL_RESULT_PROTOCOL,		/* walld sent an invalid frame (conn closed) */
 	WAL_RESULT_SYSTEM,		/* a local system call failed (errno kept) */
 	WAL_RESULT_INVALID,		/* a bad argument; nothing sent */
+	WAL_RESULT_REPL_UNAVAILABLE,	/* durable on walld's disk, not replicated
+					   in time: walld replicates it later;
+					   do not append it again */
+	WAL_RESULT_REPL_BACKLOG,	/* too much not yet replicated: not
+					   written, retry */
 };
 
 /* A short name for a result: "ok", "outcome unknown", "sealed", ... */
@@ -102,6 +107,15 @@ const char	*wal_conn_server(struct wal_conn *);	/* NUL-terminated */
    WAL_RESULT_UNKNOWN: its request may still be carried out (or CLOSED when
    not all of it could be written, so walld cannot have acted on it). */
 void		 wal_conn_set_timeout(struct wal_conn *, int timeout_ms);
+
+/* How far a waiting append or a sync must have gone before it completes,
+   for every later request on the connection (docs/REPLICATION.md):
+   WAL_ACK_LOCAL, durable on walld's disk; WAL_ACK_REPLICATED, and held by
+   the NATS JetStream stream walld replicates into (else the request
+   completes with WAL_RESULT_REPL_UNAVAILABLE: the record is durable, not
+   replicated in time); WAL_ACK_DEFAULT, walld's replication.ack. */
+enum wal_ack { WAL_ACK_DEFAULT, WAL_ACK_LOCAL, WAL_ACK_REPLICATED };
+void		 wal_conn_set_ack(struct wal_conn *, enum wal_ack);
 
 /* The message and daemon error code (WIRE_E_*, 0 when local) of the last
    failed call on this connection. The message is never NULL. */

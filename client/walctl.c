@@ -32,6 +32,7 @@
 #define WALCTL_WINDOW		4096		/* appends in flight (--lines) */
 #define WALCTL_WINDOW_BYTES	(2u << 20)	/* bytes queued (--lines) */
 #define WALCTL_EX_SEALED	EX_CANTCREAT	/* 73: the log is sealed */
+#define WALCTL_EX_UNREPLICATED	79		/* durable here, not replicated */
 
 struct walctl_cmd;
 
@@ -39,6 +40,7 @@ struct walctl_cmd;
 struct walctl {
 	const char		*socket;	/* NULL: $WALLD_SOCKET or default */
 	int			 timeout_ms;
+	enum wal_ack		 ack;		/* --ack */
 	const struct walctl_cmd	*cmd;
 };
 
@@ -110,6 +112,10 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 		return (EX_OSERR);
 	case WAL_RESULT_INVALID:
 		return (EX_USAGE);
+	case WAL_RESULT_REPL_UNAVAILABLE:
+		return (WALCTL_EX_UNREPLICATED);
+	case WAL_RESULT_REPL_BACKLOG:
+		return (EX_TEMPFAIL);
 	case WAL_RESULT_BAD_REQUEST:
 	case WAL_RESULT_INTERNAL:
 		break;
@@ -170,8 +176,10 @@ walctl_connect(struct walctl *w, struct wal_conn **c)
 	int		 ex;
 
 	r = wal_conn_open(c, w->socket, w->timeout_ms, &cause);
-	if (r == WAL_RESULT_OK)
+	if (r == WAL_RESULT_OK) {
+		wal_conn_set_ack(*c, w->ack);
 		return (EX_OK);
+	}
 	ex = walctl_exit_code(r, 0);
 	walctl_warnx("%s", cause != NULL ? cause : wal_result_name(r));
 	free(cause);
@@ -235,7 +243,7 @@ enum {
 	OPT_TYPE = 256, OPT_TENANT, OPT_VSHARD, OPT_FILE, OPT_LINES,
 	OPT_FROM, OPT_TO, OPT_FOLLOW, OPT_JSON, OPT_DIR, OPT_BEFORE,
 	OPT_PROMETHEUS,
-	OPT_KEYRING, OPT_ID,
+	OPT_KEYRING, OPT_ID, OPT_ACK,
 };
 
 /* Loads --keyring FILE; NULL (and a message) when it cannot be used. */
@@ -265,6 +273,17 @@ walctl_common_opt(struct walctl *w, int ch)
 		printf("usage: walctl [-s socket] %s %s\n\n%s\n", w->cmd->name,
 		    w->cmd->usage, w->cmd->help);
 		exit(walctl_flush_stdout());
+	case OPT_ACK:
+		if (strcmp(optarg, "local") == 0)
+			w->ack = WAL_ACK_LOCAL;
+		else if (strcmp(optarg, "replicated") == 0)
+			w->ack = WAL_ACK_REPLICATED;
+		else {
+			walctl_warnx("--ack: expected local or replicated, "
+			    "not \"%s\"", optarg);
+			exit(EX_USAGE);
+		}
+		return (0);
 	}
 	return (-1);
 }
@@ -478,6 +497,7 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 		{ "vshard",	required_argument,	NULL, OPT_VSHARD },
 		{ "file",	required_argument,	NULL, OPT_FILE },
 		{ "lines",	no_argument,		NULL, OPT_LINES },
+		{ "ack",	required_argument,	NULL, OPT_ACK },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct walctl_rec_opts	 o;
@@ -557,6 +577,7 @@ walctl_lsn_cmd(struct walctl *w, int argc, char **argv,
 	static const struct option longopts[] = {
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "ack",	required_argument,	NULL, OPT_ACK },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct wal_conn	*c;
@@ -565,7 +586,9 @@ walctl_lsn_cmd(struct walctl *w, int argc, char **argv,
 	int		 ch, ex;
 
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
-		if (walctl_common_opt(w, ch) != 0)
+		/* --ack is a sync's alone. */
+		if ((ch == OPT_ACK && fn != wal_conn_sync) ||
+		    walctl_common_opt(w, ch) != 0)
 			return (walctl_usage(w->cmd));
 	}
 	if (optind != argc)
@@ -1158,13 +1181,17 @@ static int	walctl_cmd_help(struct walctl *, int, char **);
 
 static const struct walctl_cmd walctl_cmds[] = {
 	{ "append", walctl_cmd_append,
-	  "[--type N] [--tenant N] [--vshard N] [--lines] [DATA | --file PATH]",
+	  "[--type N] [--tenant N] [--vshard N] [--ack local|replicated]\n"
+	  "    [--lines] [DATA | --file PATH]",
 	  "Appends one record: DATA, the contents of PATH, or all of stdin.\n"
-	  "Prints its LSN once it is durable. With --lines, each input line\n"
-	  "(without its newline) is one record, many in flight, and one LSN\n"
-	  "per line is printed in input order." },
-	{ "sync", walctl_cmd_sync, "",
-	  "Waits until everything appended is durable; prints the durable LSN." },
+	  "Prints its LSN once it is durable (with --ack replicated: and held\n"
+	  "by the NATS stream walld replicates into; default: walld's\n"
+	  "replication.ack). With --lines, each input line (without its\n"
+	  "newline) is one record, many in flight, and one LSN per line is\n"
+	  "printed in input order." },
+	{ "sync", walctl_cmd_sync, "[--ack local|replicated]",
+	  "Waits until everything appended is durable (and replicated, with\n"
+	  "--ack replicated); prints the durable LSN." },
 	{ "seal", walctl_cmd_seal, "",
 	  "Seals the log: every later append fails. Prints the last LSN." },
 	{ "rotate", walctl_cmd_rotate, "",
