@@ -17,6 +17,7 @@
 #include "archive.h"
 #include "batcher.h"
 #include "config.h"
+#include "replica.h"
 #include "server-int.h"
 #include "server.h"
 #include "version.h"
@@ -63,6 +64,55 @@ server_stats_hist(struct evbuffer *eb, const char *name, uint64_t first,
 		    (unsigned long long)hist[i]);
 	server_stats_line(eb, "%s_le_inf %llu", name,
 	    (unsigned long long)hist[15]);
+}
+
+/* The replication lines (docs/REPLICATION.md): its state ("off" without
+   replication.servers), the replicated LSN, the backlog durable here and
+   not replicated (records, and bytes estimated from the mean record so
+   far), the counters, and the publish-to-acknowledgement latency. */
+static void
+server_stats_repl(struct evbuffer *eb, struct server *srv)
+{
+	struct replica_stats	rs;
+	uint64_t		backlog = ack_backlog(srv);
+	size_t			i;
+
+	if (srv->replica == NULL) {
+		server_stats_line(eb, "replication_state off");
+		return;
+	}
+	replica_stats(srv->replica, &rs);
+	server_stats_line(eb, "replication_state %s",
+	    replica_state_name(rs.state));
+	server_stats_line(eb, "replicated_lsn %llu",
+	    (unsigned long long)srv->replicated);
+	server_stats_line(eb, "replication_backlog_records %llu",
+	    (unsigned long long)backlog);
+	server_stats_line(eb, "replication_backlog_bytes %llu",
+	    (unsigned long long)(rs.acked > 0 ? backlog *
+	    (rs.acked_bytes / rs.acked) : 0));
+	server_stats_line(eb, "replication_published_total %llu",
+	    (unsigned long long)rs.published);
+	server_stats_line(eb, "replication_acked_total %llu",
+	    (unsigned long long)rs.acked);
+	server_stats_line(eb, "replication_acked_bytes_total %llu",
+	    (unsigned long long)rs.acked_bytes);
+	server_stats_line(eb, "replication_errors_total %llu",
+	    (unsigned long long)rs.errors);
+	server_stats_line(eb, "replication_resyncs_total %llu",
+	    (unsigned long long)rs.resyncs);
+	server_stats_line(eb, "replication_timeouts_total %llu",
+	    (unsigned long long)srv->repl_timeouts);
+	server_stats_line(eb, "replication_backlog_refused_total %llu",
+	    (unsigned long long)srv->repl_refused);
+	for (i = 0; i < REPLICA_NBUCKETS; i++)
+		server_stats_line(eb, "replication_publish_usec_le_%llu %llu",
+		    (unsigned long long)replica_bucket_us[i],
+		    (unsigned long long)rs.lat_le[i]);
+	server_stats_line(eb, "replication_publish_usec_le_inf %llu",
+	    (unsigned long long)rs.lat_count);
+	server_stats_line(eb, "replication_publish_usec_total %llu",
+	    (unsigned long long)rs.lat_sum_us);
 }
 
 /* The encryption lines: on/off, the active key id, the key ids present
@@ -167,6 +217,7 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	    as.last : "none");
 	server_stats_line(eb, "truncate_held_total %llu",
 	    (unsigned long long)srv->count.truncate_held);
+	server_stats_repl(eb, srv);
 }
 
 /* The stats text in a string of its own, for the metrics file. */

@@ -529,6 +529,10 @@ server_status(struct server *srv, char *buf, size_t len)
 		snprintf(buf + n, len - n, ", archive backlog %llu%s",
 		    (unsigned long long)as.backlog, as.failing > 0 ?
 		    " (archive.command failing)" : "");
+	if (srv->replica != NULL && (n = strlen(buf)) < len)
+		snprintf(buf + n, len - n, ", replication %s, replicated "
+		    "LSN %llu", replica_state_name(replica_state(srv->replica)),
+		    (unsigned long long)srv->replicated);
 }
 
 /* The key ring of the WAL, for reads; the server takes a reference. */
