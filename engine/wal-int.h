@@ -231,6 +231,8 @@ int		 wal_segs_push(struct wal *, uint64_t first, uint64_t last,
 /* wal-io.c */
 void		 wal_io_cause(struct wal *, char **cause, const char *call,
 		    const char *name, uint64_t off);
+void		 wal_io_cause_dir(char **cause, const char *call,
+		    const char *dir, const char *name, uint64_t off);
 int		 wal_io_failed(struct wal *);
 void		 wal_io_latch(struct wal *, const char *what, char *cause);
 int		 wal_io_pwrite(int fd, const void *, size_t, uint64_t off);
@@ -239,6 +241,9 @@ int		 wal_io_sync_parent(const char *path, char **cause);
 int		 wal_io_finish(struct wal *, int fd, const char *name,
 		    const void *buf, size_t n, uint64_t woff, uint64_t end,
 		    char **cause);
+int		 wal_io_finish_dir(int dirfd, const char *dir, int fd,
+		    const char *name, const void *buf, size_t n, uint64_t woff,
+		    uint64_t end, char **cause);
 
 /* wal-batch.c */
 void		 wal_batch_reset(struct wal_batch *);
