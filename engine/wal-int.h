@@ -1,7 +1,8 @@
 /*
  * wal-int.h: the engine's private face, shared by the files that make up
  * the writer (wal.c, wal-batch.c, wal-stamp.c, wal-spare.c, wal-recover.c,
- * wal-io.c). Nothing outside engine/ includes it.
+ * wal-io.c), and by wal-restore.c for wal-io.c's helpers. Nothing outside
+ * engine/ includes it.
  *
  * Who owns what. struct wal is one sub-struct per owner, and each says
  * which thread or lock guards it: the loop thread fills batches (loop),
