@@ -534,31 +534,21 @@ wal_restore_free(struct wal_restore *r)
 int
 wal_restore_close(struct wal_restore *r, char **cause)
 {
-	char	*c1 = NULL, *c2 = NULL;
-
 	if (r->failed) {
-		cause_set(&c1, "%s: the restore failed earlier", r->dir);
-		goto fail;
+		cause_set(cause, "%s: the restore failed earlier", r->dir);
+		return (-1);
 	}
 	if (r->records == 0) {
-		cause_set(&c1, "%s: no record to restore", r->dir);
-		goto fail;
+		cause_set(cause, "%s: no record to restore", r->dir);
+		return (-1);
 	}
-	if (wal_restore_leave_active(r, &c1) != 0 ||
-	    wal_restore_publish(r, &c1) != 0)
-		goto fail;
+	if (wal_restore_leave_active(r, cause) != 0 ||
+	    wal_restore_publish(r, cause) != 0) {
+		r->failed = 1;
+		return (-1);
+	}
 	wal_restore_free(r);
 	return (0);
-
-fail:
-	if (wal_restore_abort(r, &c2) != 0)
-		cause_set(cause, "%s; %s", c1 != NULL ? c1 : "out of memory",
-		    c2 != NULL ? c2 : "out of memory");
-	else
-		cause_set(cause, "%s", c1 != NULL ? c1 : "out of memory");
-	free(c1);
-	free(c2);
-	return (-1);
 }
 
 /* Removes name from the directory; ENOENT is no failure. */

@@ -39,8 +39,8 @@ int		 wal_restore_add(struct wal_restore *,
 void		 wal_restore_stats(const struct wal_restore *,
 		    struct wal_restore_stats *);
 /* Finishes: the last segment left active, everything synced, and the
-   first segment's header written last. Frees r. 0, or -1 and *cause
-   (after removing what the restore made, as wal_restore_abort). */
+   first segment's header written last. 0 (r is freed), or -1 and *cause
+   (then only wal_restore_abort is left). */
 int		 wal_restore_close(struct wal_restore *, char **cause);
 /* Gives up: removes the segments the restore made, the identity file
    (REPLICA) if its caller wrote one, and the directory if it made it.

@@ -677,6 +677,7 @@ START_TEST(test_failures)
 	free(cause);
 	ck_assert_int_eq(wal_restore_close(r, &cause), -1);
 	free(cause);
+	ck_assert_int_eq(wal_restore_abort(r, &cause), 0);
 	ck_assert_int_eq(stat(dst, &sb), -1);
 	wal_reader_close(rd);
 
@@ -695,6 +696,7 @@ START_TEST(test_failures)
 	ck_assert_msg(strstr(cause, "fdatasync") != NULL, "%s", cause);
 	free(cause);
 	sysio.fdatasync = sysio_real.fdatasync;
+	ck_assert_int_eq(wal_restore_abort(r, &cause), 0);
 	ck_assert_int_eq(stat(dst, &sb), -1);
 	restore_cleanup(src);
 	restore_cleanup(dst);
