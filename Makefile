@@ -48,7 +48,7 @@ DAEMON_SRC = $(REPL_SRC) daemon/config.c daemon/log.c daemon/server.c daemon/bat
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c
 # walctl shares metrics.c with walld: one table of metric names.
-WALCTL_SRC = client/walctl.c proto/metrics.c $(REPL_SRC)
+WALCTL_SRC = client/walctl.c client/walctl-stream.c proto/metrics.c $(REPL_SRC)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
