@@ -124,6 +124,8 @@ $(B)/tests/check_powerloss: $(call obj,tests/unit/simio.c)
 $(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_ALL) -o $@ $^ $(PKG_LIBS)
+# The stream publisher of the restore tests encodes with repl/.
+$(B)/tests/replpub: $(call obj,$(REPL_SRC))
 
 # LD_PRELOAD shims for fault injection; never built with the sanitizers.
 $(B)/tests/lib%.so: tests/shims/%.c

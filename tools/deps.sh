@@ -4,6 +4,8 @@
 pkgs="build-essential pkg-config libevent-dev libssl-dev libyaml-dev check"
 # Replication into NATS JetStream: the C client (docs/REPLICATION.md).
 pkgs="$pkgs libnats-dev"
+# The restore tests (tests/integ/repl_restore.sh): a JetStream server.
+pkgs="$pkgs nats-server"
 # The systemd and install tests: systemd-analyze, systemd-socket-activate,
 # systemd-sysusers; man(1) for verify's Documentation= check; groff for
 # the man pages; strace for the system call filter.
