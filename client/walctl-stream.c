@@ -347,13 +347,10 @@ walctl_stream_key(struct walctl_stream *s, struct keyring *kr,
     const struct walctl_stream_msg *m, char **cause)
 {
 	struct seg_header	 h;
-	const struct wal_segmeta *k = &s->keyed, *g = &m->seg;
+	const struct wal_segmeta *g = &m->seg;
 	char			*c2 = NULL;
 
-	if (s->have_key && k->first_lsn == g->first_lsn &&
-	    k->key_id == g->key_id && memcmp(k->id, g->id, sizeof k->id) == 0 &&
-	    memcmp(k->salt, g->salt, sizeof k->salt) == 0 &&
-	    memcmp(k->check, g->check, sizeof k->check) == 0)
+	if (s->have_key && wal_restore_same(&s->keyed, g))
 		return (EX_OK);
 	s->have_key = 0;
 	wal_restore_header(g, g->first_lsn, &h);
@@ -375,7 +372,6 @@ int
 walctl_stream_decrypt(struct walctl_stream *s, struct keyring *kr,
     struct walctl_stream_msg *m, char **cause)
 {
-	struct rec_header	 h;
 	unsigned char		 hb[REC_HDR_SIZE], *nb;
 	uint32_t		 len = m->rec.len;
 	int			 ex;
@@ -398,14 +394,7 @@ walctl_stream_decrypt(struct walctl_stream *s, struct keyring *kr,
 		s->plain = nb;
 		s->plain_cap = len;
 	}
-	memset(&h, 0, sizeof h);
-	h.type = m->rec.type;
-	h.vshard = m->rec.vshard;
-	h.tenant = m->rec.tenant;
-	h.len = len;
-	h.lsn = m->rec.lsn;
-	h.batch_lsn = m->rec.batch_lsn;
-	segment_encode_rec(hb, &h);
+	wal_restore_rec_header(hb, &m->rec);
 	if (keyring_decrypt(s->ctx, hb, m->rec.payload, len, s->plain) != 0) {
 		cause_set(cause, "stream %s: sequence %" PRIu64 ": LSN %" PRIu64
 		    ": record fails authentication (altered, or not written "

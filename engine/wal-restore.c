@@ -95,6 +95,32 @@ wal_restore_header(const struct wal_segmeta *m, uint64_t first,
 	h->seed = segment_seed(SEG_VERSION, m->id);
 }
 
+/* Writes the 40-byte header rec has as stored, its CRC field 0. */
+void
+wal_restore_rec_header(unsigned char *p, const struct wal_record *rec)
+{
+	struct rec_header	h;
+
+	memset(&h, 0, sizeof h);
+	h.type = rec->type;
+	h.vshard = rec->vshard;
+	h.tenant = rec->tenant;
+	h.len = rec->len;
+	h.lsn = rec->lsn;
+	h.batch_lsn = rec->batch_lsn;
+	segment_encode_rec(p, &h);
+}
+
+/* 1 when a and b are the same segment header's fields. */
+int
+wal_restore_same(const struct wal_segmeta *a, const struct wal_segmeta *b)
+{
+	return (a->first_lsn == b->first_lsn && a->ctime_ns == b->ctime_ns &&
+	    a->key_id == b->key_id && memcmp(a->id, b->id, sizeof a->id) == 0 &&
+	    memcmp(a->salt, b->salt, sizeof a->salt) == 0 &&
+	    memcmp(a->check, b->check, sizeof a->check) == 0);
+}
+
 /* 1 when dir (open as fd) has nothing in it; -1 on a read error. */
 static int
 wal_restore_empty(int fd)
@@ -285,16 +311,6 @@ wal_restore_begin(struct wal_restore *r, const struct wal_segmeta *m,
 	return (0);
 }
 
-/* 1 when a and b are the same segment header's fields. */
-static int
-wal_restore_same(const struct wal_segmeta *a, const struct wal_segmeta *b)
-{
-	return (a->first_lsn == b->first_lsn && a->ctime_ns == b->ctime_ns &&
-	    a->key_id == b->key_id && memcmp(a->id, b->id, sizeof a->id) == 0 &&
-	    memcmp(a->salt, b->salt, sizeof a->salt) == 0 &&
-	    memcmp(a->check, b->check, sizeof a->check) == 0);
-}
-
 /*
  * Whether rec can come next, and whether it begins a segment (*begin,
  * at *first). WAL_RESTORE_REFUSED and *cause if not.
@@ -382,7 +398,6 @@ int
 wal_restore_add(struct wal_restore *r, const struct wal_record *rec,
     char **cause)
 {
-	struct rec_header	 h;
 	unsigned char		*p;
 	uint64_t		 rs, first;
 	int			 begin, k;
@@ -400,14 +415,7 @@ wal_restore_add(struct wal_restore *r, const struct wal_record *rec,
 	if (wal_restore_room(r, (size_t)rs, cause) != 0)
 		goto fail;
 	p = r->buf + r->len;
-	memset(&h, 0, sizeof h);
-	h.type = rec->type;
-	h.vshard = rec->vshard;
-	h.tenant = rec->tenant;
-	h.len = rec->len;
-	h.lsn = rec->lsn;
-	h.batch_lsn = rec->batch_lsn;
-	segment_encode_rec(p, &h);
+	wal_restore_rec_header(p, rec);
 	if (rec->len > 0)
 		memcpy(p + REC_HDR_SIZE, rec->payload, rec->len);
 	memset(p + REC_HDR_SIZE + rec->len, 0, rs - REC_HDR_SIZE - rec->len);

@@ -429,23 +429,38 @@ restore_continue(const char *dst, struct keyring *kr, uint64_t first,
 	restore_verify(dst, kr);
 }
 
+/*
+ * Restores the log of restore_make_log in src from LSN from (0: all)
+ * into dst, and checks the copy: its files, its records (as stored, and
+ * decrypted with kr), verify, and the engine going on after it. inside:
+ * from is inside a segment.
+ */
+static void
+restore_check(const char *src, const char *dst, struct keyring *kr,
+    uint64_t from, int inside)
+{
+	uint64_t	 first = from != 0 ? from : 1;
+	char		*cause = NULL;
+
+	ck_assert_int_eq(restore_run(src, dst, from, &cause), 0);
+	restore_compare_files(src, dst, inside);
+	ck_assert_uint_eq(restore_compare_records(src, dst, from, NULL,
+	    inside), 1500 - first + 1);
+	if (kr != NULL)
+		ck_assert_uint_eq(restore_compare_records(src, dst, from, kr,
+		    inside), 1500 - first + 1);
+	restore_verify(dst, kr);
+	restore_continue(dst, kr, first, 1500);
+}
+
 /* A whole log, plaintext or encrypted, restored and checked. */
 static void
 restore_whole(struct keyring *kr, struct keyring *rekey)
 {
-	char		*src = restore_path("src"), *dst = restore_path("dst");
-	char		*cause = NULL;
-	struct keyring	*all = rekey != NULL ? rekey : kr;
+	char	*src = restore_path("src"), *dst = restore_path("dst");
 
 	restore_make_log(src, kr, rekey);
-	ck_assert_int_eq(restore_run(src, dst, 0, &cause), 0);
-	restore_compare_files(src, dst, 0);
-	ck_assert_uint_eq(restore_compare_records(src, dst, 0, NULL, 0), 1500);
-	if (all != NULL)
-		ck_assert_uint_eq(restore_compare_records(src, dst, 0, all, 0),
-		    1500);
-	restore_verify(dst, all);
-	restore_continue(dst, all, 1, 1500);
+	restore_check(src, dst, rekey != NULL ? rekey : kr, 0, 0);
 	restore_cleanup(src);
 	restore_cleanup(dst);
 }
@@ -484,17 +499,11 @@ START_TEST(test_from_segment_start)
 {
 	struct keyring	*kr = restore_ring(RING1);
 	char		*src = restore_path("src"), *dst = restore_path("dst");
-	char		*cause = NULL;
 	uint64_t	 start, inside;
 
 	restore_make_log(src, kr, NULL);
 	restore_second(src, &start, &inside);
-	ck_assert_int_eq(restore_run(src, dst, start, &cause), 0);
-	restore_compare_files(src, dst, 0);
-	ck_assert_uint_eq(restore_compare_records(src, dst, start, kr, 0),
-	    1500 - start + 1);
-	restore_verify(dst, kr);
-	restore_continue(dst, kr, start, 1500);
+	restore_check(src, dst, kr, start, 0);
 	keyring_free(kr);
 	restore_cleanup(src);
 	restore_cleanup(dst);
@@ -512,12 +521,7 @@ START_TEST(test_inside_segment)
 	/* Plaintext: the first segment begins at the first record. */
 	restore_make_log(src, NULL, NULL);
 	restore_second(src, &start, &inside);
-	ck_assert_int_eq(restore_run(src, dst, inside, &cause), 0);
-	restore_compare_files(src, dst, 1);
-	ck_assert_uint_eq(restore_compare_records(src, dst, inside, NULL, 1),
-	    1500 - inside + 1);
-	restore_verify(dst, NULL);
-	restore_continue(dst, NULL, inside, 1500);
+	restore_check(src, dst, NULL, inside, 1);
 	restore_cleanup(src);
 
 	/* Encrypted: refused, and nothing left. */
