@@ -361,6 +361,10 @@ wal_restore_check(struct wal_restore *r, const struct wal_record *rec,
 	}
 	/* A new segment: from its first record, but at the very start. */
 	*begin = 1;
+	why = "its segment has the id of the segment before it, and "
+	    "another first LSN";
+	if (r->fd != -1 && memcmp(m->id, r->meta.id, sizeof m->id) == 0)
+		goto refuse;
 	if (m->first_lsn != rec->lsn) {
 		if (r->fd != -1) {
 			cause_set(cause, "LSN %llu: its segment begins at LSN "

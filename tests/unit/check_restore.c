@@ -606,6 +606,12 @@ START_TEST(test_refusals)
 	ck_assert_msg(strstr(cause, "segment headers disagree") != NULL, "%s",
 	    cause);
 	free(cause);
+	restore_rec(&rec, &m, 6, 6);
+	ck_assert_int_eq(wal_restore_add(r, &rec, &cause),
+	    WAL_RESTORE_REFUSED);
+	ck_assert_msg(strstr(cause, "id of the segment before it") != NULL,
+	    "%s", cause);
+	free(cause);
 	restore_rec(&rec, &m, 6, 5);
 	m.ctime_ns++;
 	ck_assert_int_eq(wal_restore_add(r, &rec, &cause),
