@@ -37,7 +37,7 @@ CFLAGS	+= $(PKG_CFLAGS)
 # The WAL engine: used by walld, walctl's offline tools and the tests.
 ENGINE_SRC = engine/wal.c engine/wal-io.c engine/wal-batch.c engine/wal-stamp.c \
 	     engine/wal-spare.c engine/wal-recover.c engine/crc32c.c engine/sysio.c engine/segment.c \
-	     engine/wal-reader.c engine/wal-verify.c engine/keyring.c \
+	     engine/wal-reader.c engine/wal-verify.c engine/wal-restore.c engine/keyring.c \
 	     common/cause.c
 PROTO_SRC  = proto/frame.c
 # Replication's message layout (docs/REPLICATION.md): walld and walctl.
@@ -51,7 +51,7 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/log.c \
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c
 # walctl shares metrics.c with walld: one table of metric names.
-WALCTL_SRC = client/walctl.c proto/metrics.c $(REPL_SRC)
+WALCTL_SRC = client/walctl.c client/walctl-stream.c proto/metrics.c $(REPL_SRC)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -131,6 +131,8 @@ $(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
 $(B)/tests/jsdump: tests/helpers/jsdump.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libnats 2>/dev/null)
+# The stream publisher of the restore tests encodes with repl/.
+$(B)/tests/replpub: $(call obj,$(REPL_SRC))
 
 # LD_PRELOAD shims for fault injection; never built with the sanitizers.
 $(B)/tests/lib%.so: tests/shims/%.c

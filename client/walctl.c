@@ -2,7 +2,9 @@
  * walctl.c: the walld command line tool. A table of subcommands built on
  * libwal (append, sync, seal, rotate, truncate, read, stats, ping) and on
  * the engine's offline reader and checker (read --dir, verify), which
- * decrypt with --keyring FILE; keygen makes a key for a key ring.
+ * decrypt with --keyring FILE; keygen makes a key for a key ring. From a
+ * replication stream in NATS JetStream (walctl-stream.c): read --nats,
+ * and restore, which rebuilds a data directory from it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,11 +23,15 @@
 
 #include <openssl/crypto.h>
 
+#include "cause.h"
 #include "keyring.h"
 #include "libwal.h"
 #include "metrics.h"
+#include "replmsg.h"
 #include "wal.h"
 #include "wal-reader.h"
+#include "wal-restore.h"
+#include "walctl-stream.h"
 #include "wire.h"
 
 #define WALCTL_CONNECT_MS	5000		/* default connect timeout */
@@ -243,7 +249,8 @@ enum {
 	OPT_TYPE = 256, OPT_TENANT, OPT_VSHARD, OPT_FILE, OPT_LINES,
 	OPT_FROM, OPT_TO, OPT_FOLLOW, OPT_JSON, OPT_DIR, OPT_BEFORE,
 	OPT_PROMETHEUS,
-	OPT_KEYRING, OPT_ID, OPT_ACK,
+	OPT_KEYRING, OPT_ID, OPT_NATS, OPT_STREAM, OPT_CREDS, OPT_FROM_SEQ,
+	OPT_ACK,
 };
 
 /* Loads --keyring FILE; NULL (and a message) when it cannot be used. */
@@ -940,7 +947,102 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 	return (ex);
 }
 
-/* walctl read: prints records in LSN order, from walld or --dir. */
+/* 1 when a record passes read's filters. */
+static int
+walctl_read_match(const struct wal_cursor_opts *q, const struct wal_record *r)
+{
+	return ((!q->has_tenant || r->tenant == q->tenant) &&
+	    (!q->has_vshard || r->vshard == q->vshard) &&
+	    (!q->has_type || r->type == q->type));
+}
+
+/* Where read --nats starts: the sequence of LSN q->from (*seq past the
+   end when there is none yet). */
+static int
+walctl_read_nats_start(struct walctl_stream *s, const char *name,
+    const struct wal_cursor_opts *q, uint64_t first, uint64_t last,
+    uint64_t *seq, char **cause)
+{
+	struct repl_ident	id;
+	uint64_t		lsn;
+	int			ex;
+
+	*seq = first;
+	if (last < first || q->from == 0)
+		return (EX_OK);
+	if ((ex = walctl_stream_peek(s, first, &lsn, &id, cause)) != EX_OK)
+		return (ex);
+	if (q->from < lsn) {
+		cause_set(cause, "stream %s: LSN %" PRIu64 " is below the "
+		    "stream's first LSN %" PRIu64, name, q->from, lsn);
+		return (EX_NOINPUT);
+	}
+	/* Message n + 1 holds LSN lsn(n) + 1 (docs/REPLICATION.md). */
+	*seq = q->from - lsn > UINT64_MAX - first ? UINT64_MAX :
+	    first + (q->from - lsn);
+	return (EX_OK);
+}
+
+/* read --nats: the same records, from a replication stream. */
+static int
+walctl_read_nats(const struct walctl_stream_opts *so,
+    const struct wal_cursor_opts *q, struct keyring *kr,
+    struct walctl_out *out)
+{
+	struct walctl_stream	*s = NULL;
+	struct walctl_stream_msg m;
+	uint64_t		 first, last, seq, end;
+	char			*cause = NULL;
+	int			 ex, done, head = 1;
+
+	if ((ex = walctl_stream_open(&s, so, &first, &last, &cause)) != EX_OK ||
+	    (ex = walctl_read_nats_start(s, so->stream, q, first, last, &seq,
+	    &cause)) != EX_OK)
+		goto out;
+	end = q->follow && q->to == 0 ? UINT64_MAX : last;
+	if (seq > end || (ex = walctl_stream_start(s, seq, end, &cause)) !=
+	    EX_OK)
+		goto out;
+	for (;;) {
+		/* Following: show what came before waiting for more. */
+		if (q->follow && !walctl_stream_pending(s) &&
+		    (ex = walctl_flush_stdout()) != EX_OK)
+			break;
+		if ((ex = walctl_stream_next(s, &m, &done, &cause)) != EX_OK ||
+		    done)
+			break;
+		if (head && q->from != 0 && m.rec.lsn != q->from) {
+			cause_set(&cause, "stream %s: sequence %" PRIu64 ": LSN "
+			    "%" PRIu64 " where LSN %" PRIu64 " was expected "
+			    "(the stream must hold consecutive LSNs)",
+			    so->stream, m.seq, m.rec.lsn, q->from);
+			ex = EX_DATAERR;
+			break;
+		}
+		head = 0;
+		if (q->to != 0 && m.rec.lsn > q->to)
+			break;
+		if (walctl_read_match(q, &m.rec) &&
+		    ((ex = walctl_stream_decrypt(s, kr, &m, &cause)) != EX_OK ||
+		    (ex = walctl_print_record(out, m.rec.lsn, m.rec.type,
+		    m.rec.tenant, m.rec.vshard, m.rec.payload,
+		    m.rec.len)) != EX_OK))
+			break;
+		if (q->to != 0 && m.rec.lsn >= q->to)
+			break;
+	}
+out:
+	if (cause != NULL)
+		walctl_warnx("read: %s", cause);
+	free(cause);
+	walctl_stream_close(s);
+	if (ex == EX_OK)
+		ex = walctl_flush_stdout();
+	return (ex);
+}
+
+/* walctl read: prints records in LSN order, from walld, --dir or
+   --nats. */
 static int
 walctl_cmd_read(struct walctl *w, int argc, char **argv)
 {
@@ -956,9 +1058,13 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 		{ "json",	no_argument,		NULL, OPT_JSON },
 		{ "dir",	required_argument,	NULL, OPT_DIR },
 		{ "keyring",	required_argument,	NULL, OPT_KEYRING },
+		{ "nats",	required_argument,	NULL, OPT_NATS },
+		{ "stream",	required_argument,	NULL, OPT_STREAM },
+		{ "creds",	required_argument,	NULL, OPT_CREDS },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct walctl_rec_opts	 o;
+	struct walctl_stream_opts so;
 	struct keyring		*kr = NULL;
 	struct wal_cursor_opts	 q;
 	struct walctl_out	 out;
@@ -970,8 +1076,10 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 	int			 ch, bad = 0, ex, rc;
 
 	memset(&o, 0, sizeof o);
+	memset(&so, 0, sizeof so);
 	memset(&q, 0, sizeof q);
 	memset(&out, 0, sizeof out);
+	so.timeout_ms = w->timeout_ms;
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0 ||
 		    walctl_rec_opt(&o, ch, &bad) == 0)
@@ -989,12 +1097,20 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 			dir = optarg;
 		else if (ch == OPT_KEYRING)
 			keyring = optarg;
+		else if (ch == OPT_NATS)
+			so.urls = optarg;
+		else if (ch == OPT_STREAM)
+			so.stream = optarg;
+		else if (ch == OPT_CREDS)
+			so.creds = optarg;
 		else
 			return (walctl_usage(w->cmd));
 		if (bad)
 			return (EX_USAGE);
 	}
-	if (optind != argc)
+	if (optind != argc || (dir != NULL && so.urls != NULL) ||
+	    (so.urls != NULL) != (so.stream != NULL) ||
+	    (so.creds != NULL && so.urls == NULL))
 		return (walctl_usage(w->cmd));
 	if (q.to != 0 && q.to < q.from) {
 		walctl_warnx("read: --to %" PRIu64 " is below --from %" PRIu64,
@@ -1008,16 +1124,17 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 	q.has_tenant = o.has_tenant;
 	q.has_vshard = o.has_vshard;
 
-	if (keyring != NULL && dir == NULL) {
-		walctl_warnx("read: --keyring goes with --dir (walld decrypts "
-		    "what it sends)");
+	if (keyring != NULL && dir == NULL && so.urls == NULL) {
+		walctl_warnx("read: --keyring goes with --dir or --nats (walld "
+		    "decrypts what it sends)");
 		return (EX_USAGE);
 	}
-	if (dir != NULL) {
+	if (dir != NULL || so.urls != NULL) {
 		if (keyring != NULL && (kr = walctl_keyring("read",
 		    keyring)) == NULL)
 			return (EX_NOINPUT);
-		ex = walctl_read_dir(dir, &q, kr, &out);
+		ex = dir != NULL ? walctl_read_dir(dir, &q, kr, &out) :
+		    walctl_read_nats(&so, &q, kr, &out);
 		keyring_free(kr);
 		free(out.buf);
 		return (ex);
@@ -1100,6 +1217,186 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 		return (EX_DATAERR);
 	}
 	return (EX_OK);
+}
+
+/* Runs wal_verify on a restored directory: its report goes to stderr
+   when it finds anything. */
+static int
+walctl_restore_verify(const char *dir)
+{
+	char	*text = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+	int	 n;
+
+	if ((f = open_memstream(&text, &len)) == NULL) {
+		walctl_warnx("restore: %s", strerror(errno));
+		return (EX_OSERR);
+	}
+	n = wal_verify(dir, f);
+	if (fclose(f) != 0) {
+		walctl_warnx("restore: %s", strerror(errno));
+		free(text);
+		return (EX_OSERR);
+	}
+	if (n != 0) {
+		fputs(text, stderr);
+		walctl_warnx("restore: %s: verify found %s in what was "
+		    "restored (above): do not start walld on it", dir,
+		    n > 0 ? "problems" : "the directory unreadable");
+	}
+	free(text);
+	return (n != 0 ? EX_SOFTWARE : EX_OK);
+}
+
+/*
+ * Restores the stream's records, from sequence first to last, into dir,
+ * then writes REPLICA. The highest epoch is the last message's: epochs
+ * never go down in the stream (walctl_stream_next checks).
+ */
+static int
+walctl_restore_records(struct walctl_stream *s, const char *name,
+    struct wal_restore *r, const char *dir, uint64_t first, uint64_t last,
+    struct repl_ident *top, char **cause)
+{
+	struct walctl_stream_msg m;
+	uint64_t		 lsn;
+	char			*c2 = NULL;
+	int			 ex, done, k;
+
+	if ((ex = walctl_stream_peek(s, last, &lsn, top, cause)) != EX_OK ||
+	    (ex = walctl_stream_start(s, first, last, cause)) != EX_OK)
+		return (ex);
+	if (top->epoch == UINT64_MAX) {
+		cause_set(cause, "stream %s: epoch %" PRIu64 ": no higher one "
+		    "for the restored log", name, top->epoch);
+		return (EX_DATAERR);
+	}
+	for (;;) {
+		if ((ex = walctl_stream_next(s, &m, &done, cause)) != EX_OK ||
+		    done)
+			break;
+		if (strcmp(m.ident.log_id, top->log_id) != 0) {
+			cause_set(cause, "stream %s: sequence %" PRIu64 ": log "
+			    "%s, but the last message's is %s", name, m.seq,
+			    m.ident.log_id, top->log_id);
+			return (EX_DATAERR);
+		}
+		if ((k = wal_restore_add(r, &m.rec, &c2)) != 0) {
+			cause_set(cause, "stream %s: sequence %" PRIu64 ": %s",
+			    name, m.seq, c2 != NULL ? c2 : "out of memory");
+			free(c2);
+			return (k == WAL_RESTORE_REFUSED ? EX_DATAERR :
+			    EX_IOERR);
+		}
+	}
+	if (ex != EX_OK)
+		return (ex);
+	top->epoch++;
+	if (repl_ident_store(dir, top, cause) != 0)
+		return (EX_IOERR);
+	return (EX_OK);
+}
+
+/* walctl restore: rebuilds a data directory from a replication stream. */
+static int
+walctl_cmd_restore(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "nats",	required_argument,	NULL, OPT_NATS },
+		{ "stream",	required_argument,	NULL, OPT_STREAM },
+		{ "creds",	required_argument,	NULL, OPT_CREDS },
+		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ "from-seq",	required_argument,	NULL, OPT_FROM_SEQ },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct walctl_stream_opts so;
+	struct walctl_stream	*s = NULL;
+	struct wal_restore	*r = NULL;
+	struct wal_restore_stats st;
+	struct repl_ident	 top;
+	const char		*dir = NULL;
+	uint64_t		 from = 0, first, last;
+	char			*cause = NULL;
+	int			 ch, ex;
+
+	memset(&so, 0, sizeof so);
+	so.timeout_ms = w->timeout_ms;
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch == OPT_NATS)
+			so.urls = optarg;
+		else if (ch == OPT_STREAM)
+			so.stream = optarg;
+		else if (ch == OPT_CREDS)
+			so.creds = optarg;
+		else if (ch == OPT_DIR)
+			dir = optarg;
+		else if (ch == OPT_FROM_SEQ) {
+			if (walctl_number("--from-seq", optarg, UINT64_MAX,
+			    &from) != 0)
+				return (EX_USAGE);
+		} else
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc || so.urls == NULL || so.stream == NULL ||
+	    dir == NULL)
+		return (walctl_usage(w->cmd));
+
+	if ((ex = walctl_stream_open(&s, &so, &first, &last, &cause)) != EX_OK)
+		goto out;
+	if (last < first) {
+		cause_set(&cause, "stream %s: no message: nothing to restore",
+		    so.stream);
+		ex = EX_NOINPUT;
+		goto out;
+	}
+	if (from != 0 && (from < first || from > last)) {
+		cause_set(&cause, "--from-seq %" PRIu64 ": stream %s holds "
+		    "sequences %" PRIu64 " to %" PRIu64, from, so.stream,
+		    first, last);
+		ex = EX_DATAERR;
+		goto out;
+	}
+	if ((r = wal_restore_open(dir, &cause)) == NULL) {
+		ex = EX_CANTCREAT;
+		goto out;
+	}
+	if ((ex = walctl_restore_records(s, so.stream, r, dir, from != 0 ?
+	    from : first, last, &top, &cause)) != EX_OK)
+		goto out;
+	wal_restore_stats(r, &st);
+	if (wal_restore_close(r, &cause) != 0) {
+		ex = EX_IOERR;
+		goto out;
+	}
+	r = NULL;
+	if ((ex = walctl_restore_verify(dir)) != EX_OK)
+		goto out;
+	printf("records %" PRIu64 "\nsegments %" PRIu64 "\nfirst_lsn %" PRIu64
+	    "\nlast_lsn %" PRIu64 "\nlog %s\nepoch %" PRIu64 "\n", st.records,
+	    st.segments, st.first_lsn, st.last_lsn, top.log_id, top.epoch);
+	ex = walctl_flush_stdout();
+
+out:
+	if (cause != NULL)
+		walctl_warnx("restore: %s", cause);
+	free(cause);
+	cause = NULL;
+	if (r != NULL) {
+		if (wal_restore_abort(r, &cause) == 0)
+			walctl_warnx("restore: %s: nothing restored is left",
+			    dir);
+		else
+			walctl_warnx("restore: %s", cause != NULL ? cause :
+			    "out of memory");
+		free(cause);
+	}
+	walctl_stream_close(s);
+	return (ex);
 }
 
 /* walctl keygen: prints a new key ring line from OpenSSL's generator. */
@@ -1200,19 +1497,31 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "Deletes whole sealed segments below LSN; prints the new first LSN." },
 	{ "read", walctl_cmd_read,
 	  "[--from LSN] [--to LSN] [--tenant N] [--vshard N] [--type N]\n"
-	  "    [--follow] [--json] [--dir DIR [--keyring FILE]]",
+	  "    [--follow] [--json] [--dir DIR | --nats URL[,URL...] --stream NAME\n"
+	  "    [--creds FILE]] [--keyring FILE]",
 	  "Prints records in LSN order, one line each: lsn=N type=N tenant=N\n"
 	  "vshard=N len=N data=\"...\" (non-printable bytes escaped), or with\n"
 	  "--json {\"lsn\":\"N\",\"type\":N,\"tenant\":N,\"vshard\":N,"
 	  "\"payload\":\"BASE64\"}.\n"
 	  "--follow keeps waiting for new records. --dir reads a data\n"
-	  "directory offline, without walld; --keyring decrypts its encrypted\n"
-	  "segments (a record that fails authentication is an error)." },
+	  "directory offline, without walld; --nats reads walld's replication\n"
+	  "stream NAME in NATS JetStream. With either, --keyring decrypts\n"
+	  "encrypted records (a record that fails authentication is an error)." },
 	{ "verify", walctl_cmd_verify, "--dir DIR [--keyring FILE]",
 	  "Checks every segment of a data directory offline; prints each\n"
 	  "problem and exits 65 when there is any. Without --keyring the\n"
 	  "records of encrypted segments are checked by CRC only; with it\n"
 	  "each segment's key is checked and every record authenticated." },
+	{ "restore", walctl_cmd_restore,
+	  "--nats URL[,URL...] --stream NAME --dir DIR [--creds FILE]\n"
+	  "    [--from-seq N]",
+	  "Rebuilds a data directory from walld's replication stream NAME in\n"
+	  "NATS JetStream (from its first message, or sequence N): the same\n"
+	  "segments, and REPLICA with the stream's log and its highest epoch\n"
+	  "+ 1, so that a walld started on DIR takes the stream over. DIR must\n"
+	  "be new or empty; on failure nothing is left in it. Verifies DIR,\n"
+	  "then prints \"name value\" lines: records, segments, first_lsn,\n"
+	  "last_lsn, log, epoch." },
 	{ "keygen", walctl_cmd_keygen, "[--id N | --keyring FILE]",
 	  "Prints a new key ring line, \"ID HEX\": 32 random bytes from\n"
 	  "OpenSSL (RAND_priv_bytes) as 64 hex digits. The id is N, or the\n"
@@ -1253,16 +1562,24 @@ walctl_help(FILE *f)
 	    "  64  usage error (EX_USAGE)\n"
 	    "  65  bad or damaged data: verify found damage, record too "
 	    "large,\n"
-	    "      LSN out of range (EX_DATAERR)\n"
-	    "  66  input file or data directory cannot be read (EX_NOINPUT)\n"
-	    "  69  walld cannot be reached (EX_UNAVAILABLE)\n"
+	    "      LSN out of range, a stream message malformed or out of "
+	    "order\n"
+	    "      (EX_DATAERR)\n"
+	    "  66  input file, data directory or stream cannot be read "
+	    "(EX_NOINPUT)\n"
+	    "  69  walld or the NATS servers cannot be reached "
+	    "(EX_UNAVAILABLE)\n"
 	    "  70  internal error in walld or walctl (EX_SOFTWARE)\n"
 	    "  71  a local system call failed (EX_OSERR)\n"
-	    "  73  the log is sealed (EX_CANTCREAT)\n"
-	    "  74  I/O failure in walld: outcome unknown; or stdout failed "
-	    "(EX_IOERR)\n"
+	    "  73  the log is sealed; restore: DIR is not empty or cannot be "
+	    "made\n"
+	    "      (EX_CANTCREAT)\n"
+	    "  74  I/O failure in walld: outcome unknown; or stdout, or "
+	    "restore's\n"
+	    "      DIR, could not be written (EX_IOERR)\n"
 	    "  75  outcome unknown (connection lost), or no space, busy,\n"
-	    "      shutting down: retry (EX_TEMPFAIL)\n"
+	    "      shutting down, a stream stopped sending: retry "
+	    "(EX_TEMPFAIL)\n"
 	    "  76  protocol error or version mismatch with walld "
 	    "(EX_PROTOCOL)\n"
 	    "  77  permission denied (EX_NOPERM)\n");

@@ -1,7 +1,8 @@
 /*
  * wal-int.h: the engine's private face, shared by the files that make up
  * the writer (wal.c, wal-batch.c, wal-stamp.c, wal-spare.c, wal-recover.c,
- * wal-io.c). Nothing outside engine/ includes it.
+ * wal-io.c), and by wal-restore.c for wal-io.c's helpers. Nothing outside
+ * engine/ includes it.
  *
  * Who owns what. struct wal is one sub-struct per owner, and each says
  * which thread or lock guards it: the loop thread fills batches (loop),
@@ -231,6 +232,8 @@ int		 wal_segs_push(struct wal *, uint64_t first, uint64_t last,
 /* wal-io.c */
 void		 wal_io_cause(struct wal *, char **cause, const char *call,
 		    const char *name, uint64_t off);
+void		 wal_io_cause_dir(char **cause, const char *call,
+		    const char *dir, const char *name, uint64_t off);
 int		 wal_io_failed(struct wal *);
 void		 wal_io_latch(struct wal *, const char *what, char *cause);
 int		 wal_io_pwrite(int fd, const void *, size_t, uint64_t off);
@@ -239,6 +242,9 @@ int		 wal_io_sync_parent(const char *path, char **cause);
 int		 wal_io_finish(struct wal *, int fd, const char *name,
 		    const void *buf, size_t n, uint64_t woff, uint64_t end,
 		    char **cause);
+int		 wal_io_finish_dir(int dirfd, const char *dir, int fd,
+		    const char *name, const void *buf, size_t n, uint64_t woff,
+		    uint64_t end, char **cause);
 
 /* wal-batch.c */
 void		 wal_batch_reset(struct wal_batch *);

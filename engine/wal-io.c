@@ -23,14 +23,22 @@
 
 /* Sets *cause to "CALL: DIR/NAME: offset N: strerror(errno)". */
 void
-wal_io_cause(struct wal *w, char **cause, const char *call,
+wal_io_cause_dir(char **cause, const char *call, const char *dir,
     const char *name, uint64_t off)
 {
 	int	err = errno;
 
-	cause_set(cause, "%s: %s/%s: offset %llu: %s", call, w->dir, name,
+	cause_set(cause, "%s: %s/%s: offset %llu: %s", call, dir, name,
 	    (unsigned long long)off, strerror(err));
 	errno = err;
+}
+
+/* The same for a file of the writer's directory. */
+void
+wal_io_cause(struct wal *w, char **cause, const char *call,
+    const char *name, uint64_t off)
+{
+	wal_io_cause_dir(cause, call, w->dir, name, off);
 }
 
 /* 1 once a write or sync has failed. */
@@ -133,6 +141,16 @@ int
 wal_io_finish(struct wal *w, int fd, const char *name, const void *buf,
     size_t n, uint64_t woff, uint64_t end, char **cause)
 {
+	return (wal_io_finish_dir(w->dirfd, w->dir, fd, name, buf, n, woff,
+	    end, cause));
+}
+
+/* wal_io_finish for a segment of the directory open as dirfd (named dir
+   in the cause), without a writer: restore's (wal-restore.c). */
+int
+wal_io_finish_dir(int dirfd, const char *dir, int fd, const char *name,
+    const void *buf, size_t n, uint64_t woff, uint64_t end, char **cause)
+{
 	const char	*call;
 
 	call = "pwrite";
@@ -148,11 +166,11 @@ wal_io_finish(struct wal *w, int fd, const char *name, const void *buf,
 	if (sysio.fsync(fd) != 0)
 		goto fail;
 	call = "fsync directory";
-	if (sysio.fsync(w->dirfd) != 0)
+	if (sysio.fsync(dirfd) != 0)
 		goto fail;
 	return (0);
 
 fail:
-	wal_io_cause(w, cause, call, name, end - FOOTER_SIZE);
+	wal_io_cause_dir(cause, call, dir, name, end - FOOTER_SIZE);
 	return (-1);
 }

@@ -5,7 +5,7 @@ pkgs="build-essential pkg-config libevent-dev libssl-dev libyaml-dev check"
 # Replication into NATS JetStream: the C client (docs/REPLICATION.md).
 pkgs="$pkgs libnats-dev"
 # The replication tests and `make run-cluster`: a real three-node JetStream
-# cluster on 127.0.0.1 (tests/helpers/nats-cluster.sh).
+# cluster on 127.0.0.1 (tests/helpers/nats-cluster.sh); the restore tests.
 pkgs="$pkgs nats-server"
 # The systemd and install tests: systemd-analyze, systemd-socket-activate,
 # systemd-sysusers; man(1) for verify's Documentation= check; groff for
