@@ -52,6 +52,7 @@ struct bench_opts {
 	const char	*label;
 	const char	*json;		/* append a JSON line to this file */
 	const char	*encrypt;	/* NULL, "on" or "off" */
+	enum wal_ack	 ack;		/* --ack */
 	int		 header;
 	int		 reset_peak;
 	int		 idle;		/* idle mode: connections to open */
@@ -140,6 +141,8 @@ usage(FILE *f)
 "      --vshards N     spread appends over N vshards (1)\n"
 "      --encrypt on|off  the walld setting expected; n/a when walld has\n"
 "                      no encryption\n"
+"      --ack local|replicated  the acknowledgement level (default:\n"
+"                      walld's replication.ack; docs/REPLICATION.md)\n"
 "      --pid PID       walld's pid (default: the socket's peer)\n"
 "      --reset-peak    reset walld's peak RSS first (/proc/PID/clear_refs)\n"
 "  -l, --label TEXT    first column of the row\n"
@@ -728,6 +731,7 @@ proc_main(const struct bench_opts *o, struct shared *sh, int idx,
 			(void)!write(ready_fd, "E", 1);
 			return (1);
 		}
+		wal_conn_set_ack(bs[i].wc, o->ack);
 	}
 	if (write(ready_fd, "R", 1) != 1)
 		return (1);
@@ -1180,7 +1184,7 @@ cmd_startup(const struct bench_opts *o, char **argv)
 
 enum {
 	OPT_TENANTS = 256, OPT_VSHARDS, OPT_ENCRYPT, OPT_PID, OPT_RESET_PEAK,
-	OPT_HEADER, OPT_JSON, OPT_DIR,
+	OPT_HEADER, OPT_JSON, OPT_DIR, OPT_ACK,
 };
 
 int
@@ -1205,6 +1209,7 @@ main(int argc, char **argv)
 		{ "header",	no_argument,		NULL, OPT_HEADER },
 		{ "json",	required_argument,	NULL, OPT_JSON },
 		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ "ack",	required_argument,	NULL, OPT_ACK },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct bench_opts	 o;
@@ -1288,6 +1293,17 @@ main(int argc, char **argv)
 				return (EXIT_USAGE);
 			}
 			o.encrypt = optarg;
+			break;
+		case OPT_ACK:
+			if (strcmp(optarg, "local") == 0)
+				o.ack = WAL_ACK_LOCAL;
+			else if (strcmp(optarg, "replicated") == 0)
+				o.ack = WAL_ACK_REPLICATED;
+			else {
+				fprintf(stderr, "walbench: --ack: local or "
+				    "replicated\n");
+				return (EXIT_USAGE);
+			}
 			break;
 		case OPT_PID:
 			n = parse_int("--pid", optarg, 1, INT32_MAX);

@@ -73,7 +73,7 @@ struct replica {
 	int		 notified;	/* notify_fd written, not yet read */
 	uint64_t	 published, acked, acked_bytes, errors, resyncs;
 	uint64_t	 lat_count, lat_sum_us;
-	uint64_t	 lat_le[REPLICA_NBUCKETS];
+	uint64_t	 lat_le[REPLICA_NBUCKETS + 1];
 	uint64_t	*sent_us;	/* by LSN % slots: when it was sent */
 
 	/* The thread's. */
@@ -137,9 +137,9 @@ replica_latency(struct replica *r, uint64_t us)
 
 	__atomic_fetch_add(&r->lat_count, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&r->lat_sum_us, us, __ATOMIC_RELAXED);
-	for (i = 0; i < REPLICA_NBUCKETS; i++)
-		if (us <= replica_bucket_us[i])
-			__atomic_fetch_add(&r->lat_le[i], 1, __ATOMIC_RELAXED);
+	for (i = 0; i < REPLICA_NBUCKETS && us > replica_bucket_us[i]; i++)
+		;
+	__atomic_fetch_add(&r->lat_le[i], 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -778,7 +778,7 @@ replica_stats(struct replica *r, struct replica_stats *st)
 	st->resyncs = __atomic_load_n(&r->resyncs, __ATOMIC_RELAXED);
 	st->lat_count = __atomic_load_n(&r->lat_count, __ATOMIC_RELAXED);
 	st->lat_sum_us = __atomic_load_n(&r->lat_sum_us, __ATOMIC_RELAXED);
-	for (i = 0; i < REPLICA_NBUCKETS; i++)
+	for (i = 0; i <= REPLICA_NBUCKETS; i++)
 		st->lat_le[i] = __atomic_load_n(&r->lat_le[i],
 		    __ATOMIC_RELAXED);
 	pthread_mutex_lock(&r->lock);

@@ -29,8 +29,9 @@ struct replica_stats {
 	uint64_t	 resyncs;	/* times the stream was asked where it is */
 	uint64_t	 lat_count;	/* publish-to-ack latency histogram: */
 	uint64_t	 lat_sum_us;
-	uint64_t	 lat_le[8];	/* 250us, 500us, 1ms, 2ms, 5ms, 10ms,
-					   50ms, 1s; cumulative */
+	uint64_t	 lat_le[9];	/* per bucket (not cumulative): up to
+					   250us, 500us, 1ms, 2ms, 5ms, 10ms,
+					   50ms, 1s, and above */
 	char		 error[160];	/* the last error, "" if none */
 };
 

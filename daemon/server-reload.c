@@ -102,6 +102,31 @@ server_reload_keys(struct server *srv, const struct config *ncfg)
 	}
 }
 
+/* replication: the loop's settings change live (the default level, the
+   timeout, the backlog limits); what the replicator thread was started
+   with (servers, stream, credentials, ...) needs a restart. */
+static void
+server_reload_repl(struct config *cfg, const struct config *ncfg)
+{
+	if (!server_reload_same(cfg->repl_servers, ncfg->repl_servers) ||
+	    strcmp(cfg->repl_stream, ncfg->repl_stream) != 0 ||
+	    strcmp(cfg->repl_subject_prefix, ncfg->repl_subject_prefix) != 0 ||
+	    cfg->repl_replicas != ncfg->repl_replicas ||
+	    cfg->repl_window != ncfg->repl_window ||
+	    !server_reload_same(cfg->repl_creds, ncfg->repl_creds) ||
+	    !server_reload_same(cfg->repl_user, ncfg->repl_user) ||
+	    !server_reload_same(cfg->repl_password, ncfg->repl_password) ||
+	    !server_reload_same(cfg->repl_token, ncfg->repl_token) ||
+	    !server_reload_same(cfg->repl_tls_ca, ncfg->repl_tls_ca))
+		log_warn("reload: replication.servers, stream, subject_prefix, "
+		    "replicas, publish_window and the credentials cannot "
+		    "change while running; kept");
+	cfg->repl_ack = ncfg->repl_ack;
+	cfg->repl_timeout_us = ncfg->repl_timeout_us;
+	cfg->repl_backlog_records = ncfg->repl_backlog_records;
+	cfg->repl_backlog_bytes = ncfg->repl_backlog_bytes;
+}
+
 /* Applies ncfg, a configuration loaded again; what it takes from ncfg
    (strings, the access list) is swapped, so that ncfg's owner frees what
    the running configuration let go. */
@@ -143,6 +168,7 @@ server_reload(struct server *srv, struct config *ncfg)
 	cfg->archive_retry_min_us = ncfg->archive_retry_min_us;
 	cfg->archive_retry_max_us = ncfg->archive_retry_max_us;
 	cfg->archive_timeout_us = ncfg->archive_timeout_us;
+	server_reload_repl(cfg, ncfg);
 	archive_reload(srv->archive, cfg->archive_command,
 	    cfg->archive_retry_min_us, cfg->archive_retry_max_us,
 	    cfg->archive_timeout_us);

@@ -110,7 +110,7 @@ server_stats_repl(struct evbuffer *eb, struct server *srv)
 		    (unsigned long long)replica_bucket_us[i],
 		    (unsigned long long)rs.lat_le[i]);
 	server_stats_line(eb, "replication_publish_usec_le_inf %llu",
-	    (unsigned long long)rs.lat_count);
+	    (unsigned long long)rs.lat_le[REPLICA_NBUCKETS]);
 	server_stats_line(eb, "replication_publish_usec_total %llu",
 	    (unsigned long long)rs.lat_sum_us);
 }

@@ -190,6 +190,77 @@ START_TEST(test_every_key)
 }
 END_TEST
 
+/* replication: off by default; servers as a list or one string, kept
+   comma-separated; every key read; bad values named with their place. */
+START_TEST(test_replication)
+{
+	struct config	c;
+	char		*why;
+
+	config_defaults(&c);
+	ck_assert_ptr_null(c.repl_servers);
+	ck_assert_str_eq(c.repl_stream, "WALLD");
+	ck_assert_str_eq(c.repl_subject_prefix, "walld.log");
+	ck_assert_uint_eq(c.repl_replicas, 3);
+	ck_assert_int_eq(c.repl_ack, CONFIG_ACK_LOCAL);
+	ck_assert_uint_eq(c.repl_timeout_us, 5000000);
+	ck_assert_int_eq(load_str(&c,
+	    "replication:\n"
+	    "  servers: [nats://127.0.0.1:4222, \"nats://h2:4222\"]\n"
+	    "  stream: LOG\n"
+	    "  subject_prefix: a.b\n"
+	    "  replicas: 5\n"
+	    "  ack: replicated\n"
+	    "  publish_window: 1\n"
+	    "  timeout: 10ms\n"
+	    "  backlog_records: 7\n"
+	    "  backlog_bytes: 2MiB\n"
+	    "  credentials: /etc/walld/nats.creds\n"
+	    "  user: u\n"
+	    "  password: p\n"
+	    "  token: t\n"
+	    "  tls_ca: /etc/ssl/ca.pem\n", &why), 0);
+	ck_assert_ptr_null(why);
+	ck_assert_str_eq(c.repl_servers, "nats://127.0.0.1:4222,nats://h2:4222");
+	ck_assert_str_eq(c.repl_stream, "LOG");
+	ck_assert_str_eq(c.repl_subject_prefix, "a.b");
+	ck_assert_uint_eq(c.repl_replicas, 5);
+	ck_assert_int_eq(c.repl_ack, CONFIG_ACK_REPLICATED);
+	ck_assert_uint_eq(c.repl_window, 1);
+	ck_assert_uint_eq(c.repl_timeout_us, 10000);
+	ck_assert_uint_eq(c.repl_backlog_records, 7);
+	ck_assert_uint_eq(c.repl_backlog_bytes, 2 << 20);
+	ck_assert_str_eq(c.repl_creds, "/etc/walld/nats.creds");
+	ck_assert_str_eq(c.repl_user, "u");
+	ck_assert_str_eq(c.repl_password, "p");
+	ck_assert_str_eq(c.repl_token, "t");
+	ck_assert_str_eq(c.repl_tls_ca, "/etc/ssl/ca.pem");
+	ck_assert_int_eq(load_str(&c, "replication:\n  servers: nats://x:1\n",
+	    &why), 0);
+	ck_assert_str_eq(c.repl_servers, "nats://x:1");
+	ck_assert_int_eq(load_str(&c, "replication:\n  servers:\n    - a,b\n",
+	    &why), -1);
+	ck_assert_str_eq(why, "3:7: replication.servers: a list item may not "
+	    "contain a comma");
+	free(why);
+	ck_assert_int_eq(load_str(&c, "replication:\n  servers: []\n", &why),
+	    -1);
+	ck_assert_str_eq(why, "2:12: replication.servers: empty list");
+	free(why);
+	ck_assert_int_eq(load_str(&c, "replication:\n  ack: maybe\n", &why),
+	    -1);
+	ck_assert_str_eq(why, "2:8: replication.ack: expected one of: local, "
+	    "replicated");
+	free(why);
+	ck_assert_int_eq(load_str(&c, "replication:\n  replicas: 6\n", &why),
+	    -1);
+	ck_assert_str_eq(why, "2:13: replication.replicas: out of range: must "
+	    "be 1..5");
+	free(why);
+	config_free(&c);
+}
+END_TEST
+
 /* A file applies over what is there: keys it leaves out keep their value. */
 START_TEST(test_overlay)
 {
@@ -638,6 +709,7 @@ config_suite(void)
 	tcase_add_test(tc, test_shipped_file);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_overlay);
+	tcase_add_test(tc, test_replication);
 	tcase_add_test(tc, test_failed_load_keeps_config);
 	tcase_add_loop_test(tc, test_empty, 0,
 	    sizeof empty_files / sizeof empty_files[0]);
