@@ -1,11 +1,28 @@
 /*
- * crc32c.c: CRC-32C for the WAL format. The SSE4.2 crc32 instruction when
- * the CPU has it (three chains at once on long buffers), a slicing-by-8
- * table otherwise; both give the same value.
+ * crc32c.c: CRC-32C for the WAL format. The CPU's own CRC-32C instruction
+ * when it has one (SSE4.2's crc32 on x86-64, the CRC extension's crc32c*
+ * on arm64: three chains at once on long buffers), a slicing-by-8 table
+ * otherwise and on every other architecture; all give the same value.
  */
-#include <nmmintrin.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
+
+/* CRC32C_PORTABLE: the table alone, as on an architecture without the
+   instruction (the cross test builds it so, to check that path too). */
+#if defined(__x86_64__) && !defined(CRC32C_PORTABLE)
+#include <nmmintrin.h>
+#define CRC32C_TARGET	__attribute__((target("sse4.2")))
+#define CRC32C_HW_U8(c, b)	_mm_crc32_u8((c), (b))
+#define CRC32C_HW_U64(c, v)	((uint32_t)_mm_crc32_u64((c), (v)))
+#elif defined(__aarch64__) && !defined(CRC32C_PORTABLE)
+#include <arm_acle.h>
+#include <sys/auxv.h>
+#include <asm/hwcap.h>
+#define CRC32C_TARGET	__attribute__((target("+crc")))
+#define CRC32C_HW_U8(c, b)	__crc32cb((c), (b))
+#define CRC32C_HW_U64(c, v)	__crc32cd((c), (v))
+#endif
 
 #include "crc32c.h"
 
@@ -13,7 +30,6 @@
 
 static uint32_t		crc32c_table[8][256];
 static pthread_once_t	crc32c_once = PTHREAD_ONCE_INIT;
-static int		crc32c_hw_state = -1;	/* -1 unknown, 0 no, 1 yes */
 
 /* Builds the eight slicing tables. */
 static void
@@ -82,13 +98,6 @@ crc32c_sw(uint32_t crc, const void *buf, size_t len)
  * entries (one per byte of v) give it with four lookups. There is one table
  * per block size; a round of three blocks is joined with it twice.
  */
-#define CRC32C_LONG	1024	/* bytes per chain in a long round */
-#define CRC32C_SHORT	128	/* and in a short one */
-
-static uint32_t		crc32c_shift_long[4][256];
-static uint32_t		crc32c_shift_short[4][256];
-static pthread_once_t	crc32c_shift_once = PTHREAD_ONCE_INIT;
-
 /* a * b modulo the polynomial, both reflected (bit 31 is x^0). */
 static uint32_t
 crc32c_mulmod(uint32_t a, uint32_t b)
@@ -117,6 +126,15 @@ crc32c_xpow8n(size_t n)
 	}
 	return (xpow);
 }
+
+#if defined(CRC32C_HW_U64)
+static int		crc32c_hw_state = -1;	/* -1 unknown, 0 no, 1 yes */
+#define CRC32C_LONG	1024	/* bytes per chain in a long round */
+#define CRC32C_SHORT	128	/* and in a short one */
+
+static uint32_t		crc32c_shift_long[4][256];
+static uint32_t		crc32c_shift_short[4][256];
+static pthread_once_t	crc32c_shift_once = PTHREAD_ONCE_INIT;
 
 /* Fills one shift table for blocks of n bytes. */
 static void
@@ -147,61 +165,63 @@ crc32c_shift(uint32_t t[4][256], uint32_t v)
 }
 
 /* One round: three chains over three blocks of n bytes from p, joined. */
-__attribute__((target("sse4.2"))) static inline uint32_t
+CRC32C_TARGET static inline uint32_t
 crc32c_round(uint32_t t[4][256], uint32_t c, const unsigned char *p,
     size_t n)
 {
-	uint64_t	c0 = c, c1 = 0, c2 = 0, v0, v1, v2;
+	uint32_t	c0 = c, c1 = 0, c2 = 0;
+	uint64_t	v0, v1, v2;
 	size_t		i;
 
 	for (i = 0; i < n; i += 8) {
 		memcpy(&v0, p + i, 8);
 		memcpy(&v1, p + n + i, 8);
 		memcpy(&v2, p + 2 * n + i, 8);
-		c0 = _mm_crc32_u64(c0, v0);
-		c1 = _mm_crc32_u64(c1, v1);
-		c2 = _mm_crc32_u64(c2, v2);
+		c0 = CRC32C_HW_U64(c0, v0);
+		c1 = CRC32C_HW_U64(c1, v1);
+		c2 = CRC32C_HW_U64(c2, v2);
 	}
-	c = crc32c_shift(t, (uint32_t)c0) ^ (uint32_t)c1;
-	return (crc32c_shift(t, c) ^ (uint32_t)c2);
+	c = crc32c_shift(t, c0) ^ c1;
+	return (crc32c_shift(t, c) ^ c2);
 }
 
-/* Hardware CRC-32C with the SSE4.2 crc32 instruction. */
-__attribute__((target("sse4.2"))) uint32_t
+/* Hardware CRC-32C with the CPU's instruction. */
+CRC32C_TARGET uint32_t
 crc32c_hw(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char	*p = buf;
-	uint64_t		 c = (uint32_t)~crc, v;
+	uint32_t		 c = ~crc;
+	uint64_t		 v;
 
 	while (len > 0 && ((uintptr_t)p & 7) != 0) {
-		c = _mm_crc32_u8((uint32_t)c, *p++);
+		c = CRC32C_HW_U8(c, *p++);
 		len--;
 	}
 	if (len >= 3 * CRC32C_SHORT) {
 		pthread_once(&crc32c_shift_once, crc32c_shift_init);
 		for (; len >= 3 * CRC32C_LONG; len -= 3 * CRC32C_LONG) {
-			c = crc32c_round(crc32c_shift_long, (uint32_t)c, p,
+			c = crc32c_round(crc32c_shift_long, c, p,
 			    CRC32C_LONG);
 			p += 3 * CRC32C_LONG;
 		}
 		for (; len >= 3 * CRC32C_SHORT; len -= 3 * CRC32C_SHORT) {
-			c = crc32c_round(crc32c_shift_short, (uint32_t)c, p,
+			c = crc32c_round(crc32c_shift_short, c, p,
 			    CRC32C_SHORT);
 			p += 3 * CRC32C_SHORT;
 		}
 	}
 	while (len >= 8) {
 		memcpy(&v, p, 8);
-		c = _mm_crc32_u64(c, v);
+		c = CRC32C_HW_U64(c, v);
 		p += 8;
 		len -= 8;
 	}
 	while (len-- > 0)
-		c = _mm_crc32_u8((uint32_t)c, *p++);
-	return (~(uint32_t)c);
+		c = CRC32C_HW_U8(c, *p++);
+	return (~c);
 }
 
-/* 1 when the CPU has SSE4.2. */
+/* 1 when the CPU has the instruction (SSE4.2; arm64's CRC extension). */
 int
 crc32c_hw_available(void)
 {
@@ -209,12 +229,30 @@ crc32c_hw_available(void)
 
 	hw = __atomic_load_n(&crc32c_hw_state, __ATOMIC_RELAXED);
 	if (hw == -1) {
+#if defined(__x86_64__)
 		__builtin_cpu_init();
 		hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+#else
+		hw = (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0;
+#endif
 		__atomic_store_n(&crc32c_hw_state, hw, __ATOMIC_RELAXED);
 	}
 	return (hw);
 }
+#else
+/* No instruction here: the table. */
+uint32_t
+crc32c_hw(uint32_t crc, const void *buf, size_t len)
+{
+	return (crc32c_sw(crc, buf, len));
+}
+
+int
+crc32c_hw_available(void)
+{
+	return (0);
+}
+#endif
 
 /* CRC-32C by the fastest available means. */
 uint32_t

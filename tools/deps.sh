@@ -7,6 +7,9 @@ pkgs="$pkgs libnats-dev"
 # The replication tests and `make run-cluster`: a real three-node JetStream
 # cluster on 127.0.0.1 (tests/helpers/nats-cluster.sh); the restore tests.
 pkgs="$pkgs nats-server"
+# The arm64 check (tests/integ/cross_arm64.sh): Debian's cross compiler
+# and qemu-user, to run the ARMv8 CRC32C path on this machine.
+pkgs="$pkgs gcc-aarch64-linux-gnu qemu-user-static"
 # The systemd and install tests: systemd-analyze, systemd-socket-activate,
 # systemd-sysusers; man(1) for verify's Documentation= check; groff for
 # the man pages; strace for the system call filter.
