@@ -51,7 +51,9 @@ raw_case "reserved field" "error id=0 code=bad_request.*reserved header" \
 raw_case "reserved flags" "error id=0 code=bad_request.*flag" \
 	frame 16 9 0x80 9 -
 raw_case "append with a read flag" "error id=0 code=bad_request.*flag" \
-	frame 24 2 0x02 9 0000000000000000
+	frame 24 2 0x08 9 0000000000000000
+raw_case "append with both levels" "error id=9 code=bad_request.*REPLICATED and LOCAL" \
+	frame 24 2 0x06 9 0000000000000000
 ok "reserved bits: bad_request, then closed"
 
 # Operations: unknown, reply and server-only ops sent by a client.
