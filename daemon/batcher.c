@@ -2,12 +2,13 @@
  * batcher.c: the flusher, spare-preparer and stamper threads of group
  * commit.
  *
- * Durability order, enforced here and in server.c: the loop appends records
- * to the filling batch; batcher_kick detaches it (wal_flush_begin) only when
- * the flusher is idle; the flusher writes and fdatasyncs it; only when that
- * has returned success does the loop learn the new durable LSN (done_cb),
- * and only then are replies for those records queued. No fixed delay: a
- * batch closes the moment the flusher is free.
+ * Durability order, enforced here and in ack.c (ack_done): the loop appends
+ * records to the filling batch; batcher_kick detaches it (wal_flush_begin)
+ * only when the flusher is idle; the flusher (or, for a lone client, the
+ * loop: see below) writes and fdatasyncs it; only when that has returned
+ * success does the loop learn the new durable LSN (done_cb), and only then
+ * are replies for those records queued. No fixed delay: a batch closes
+ * the moment the flusher is free.
  *
  * Hand-offs cost latency, so there are as few as can be, and no mutex on
  * the way: the loop hands a batch over with one sem_post (a condition
