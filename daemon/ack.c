@@ -43,6 +43,7 @@ struct ctl_waiter {
 	struct conn	*conn;
 	uint64_t	 id;
 	uint64_t	 batch;		/* number of the batch carrying it */
+	uint64_t	 lsn;		/* what the reply says (ack_ctl_lsn) */
 	uint8_t		 op;
 };
 
@@ -135,6 +136,17 @@ ack_wait(struct conn *c, uint64_t id, uint8_t op, uint8_t flags,
 	return (ack_push(srv, &srv->rq, &w));
 }
 
+/* What a seal or rotate reply says, from the next LSN when the mark went
+   into the filling batch: the log's last LSN for a seal; for a rotation,
+   the new segment's first LSN, since every record appended after the
+   mark goes into the next batch and so the new segment. (Taken when the
+   batch completes instead, it would count the appends made meanwhile.) */
+static uint64_t
+ack_ctl_lsn(uint8_t op, uint64_t next_lsn)
+{
+	return (op == WIRE_OP_SEAL ? next_lsn - 1 : next_lsn);
+}
+
 /* Adds a seal or rotate waiter; its mark rides the filling batch. */
 static int
 ack_ctl_push(struct server *srv, struct conn *c, uint64_t id, uint8_t op)
@@ -151,18 +163,12 @@ ack_ctl_push(struct server *srv, struct conn *c, uint64_t id, uint8_t op)
 	}
 	/* The mark is in the filling batch: the next one to start. */
 	srv->ctl[srv->ctl_len++] = (struct ctl_waiter){ .conn = c, .id = id,
-	    .batch = batcher_started(srv->batcher) + 1, .op = op };
+	    .batch = batcher_started(srv->batcher) + 1,
+	    .lsn = ack_ctl_lsn(op, srv->next_lsn), .op = op };
 	c->refs++;
 	return (0);
 }
 
-/* What a seal or rotate reply says: the log's last LSN for a seal, the
-   new segment's first LSN (the next one) for a rotation. */
-static uint64_t
-ack_ctl_lsn(uint8_t op, const struct wal_stats *st)
-{
-	return (op == WIRE_OP_SEAL ? st->next_lsn - 1 : st->next_lsn);
-}
 
 /* Number of connections with a request (append or sync) waiting for
    durability, for the commit delay: commit_siblings counts connections,
@@ -233,14 +239,15 @@ ack_control(struct conn *c, uint64_t id, uint8_t op, int sealed)
 		/* Sealing a sealed log is a no-op once it is durable. */
 		wal_stats(srv->wal, &st);
 		if (srv->durable >= st.next_lsn - 1 && srv->ctl_len == 0) {
-			conn_reply_u64(c, op, id, ack_ctl_lsn(op, &st));
+			conn_reply_u64(c, op, id, ack_ctl_lsn(op,
+			    st.next_lsn));
 			return;
 		}
 	}
 	if (!wal_pending(srv->wal)) {
 		/* Rotating an empty segment: nothing to write, already done. */
 		wal_stats(srv->wal, &st);
-		conn_reply_u64(c, op, id, ack_ctl_lsn(op, &st));
+		conn_reply_u64(c, op, id, ack_ctl_lsn(op, st.next_lsn));
 		return;
 	}
 	if (ack_ctl_push(srv, c, id, op) != 0)
@@ -253,9 +260,7 @@ static void
 ack_answer_ctl(struct server *srv, int ok, const char *cause)
 {
 	struct ctl_waiter	 cw;
-	struct wal_stats	 st;
 	size_t			 i, keep = 0;
-	int			 have_st = 0;
 
 	for (i = 0; i < srv->ctl_len; i++) {
 		cw = srv->ctl[i];
@@ -263,21 +268,13 @@ ack_answer_ctl(struct server *srv, int ok, const char *cause)
 			srv->ctl[keep++] = cw;
 			continue;
 		}
-		/* wal_stats takes the WAL's lock (its segment list, shared
-		   with the preparer): only when a reply needs the next LSN,
-		   not on every batch. */
-		if (ok && !have_st) {
-			wal_stats(srv->wal, &st);
-			have_st = 1;
-		}
 		cw.conn->refs--;
 		if (cw.conn->fd != -1) {
 			if (!ok)
 				conn_error(cw.conn, cw.id, WIRE_E_IO,
 				    "outcome unknown: %s", cause);
 			else
-				conn_reply_u64(cw.conn, cw.op, cw.id,
-				    ack_ctl_lsn(cw.op, &st));
+				conn_reply_u64(cw.conn, cw.op, cw.id, cw.lsn);
 			conn_maybe_close(cw.conn);
 		}
 		conn_release(cw.conn);
