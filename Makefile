@@ -307,5 +307,5 @@ clean-fuzz:
 clean:
 	rm -rf build build-san build-planted
 
--include $(shell find build build-san build-planted -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
 -include $(shell find build-fuzz -name '*.d' 2>/dev/null)

@@ -327,12 +327,12 @@ conn_update_read(struct conn *c)
 	c->reading = want;
 }
 
-/* The largest frame walld accepts, as its HELLO reply announces: an
-   APPEND of the largest record (PROTOCOL.md). */
+/* The largest frame walld accepts from a connection, as its HELLO reply
+   announced: an APPEND of the largest record (PROTOCOL.md). */
 uint32_t
-conn_max_frame(const struct server *srv)
+conn_max_frame(const struct conn *c)
 {
-	return (srv->cfg->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED);
+	return (c->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED);
 }
 
 /* Hands the whole frames at the start of buf[0..len) to frame_cb; returns
@@ -347,13 +347,22 @@ conn_frames(struct conn *c, uint8_t *buf, size_t len)
 	uint32_t	 max_frame;
 	size_t		 used = 0;
 
-	max_frame = conn_max_frame(c->srv);
 	while (c->fd != -1 && !c->closing && c->blocked == BLOCK_NONE &&
 	    len - used >= WIRE_HDR_LEN) {
+		max_frame = c->hello ? conn_max_frame(c) : WIRE_MAX_FRAME_HARD;
 		if (wire_peek_hdr(buf + used, WIRE_HDR_LEN, max_frame, &h,
 		    &why) < 0) {
 			conn_fatal(c, 0, h.len > max_frame ? WIRE_E_TOO_LARGE :
 			    WIRE_E_BAD_REQUEST, "bad frame: %s", why);
+			break;
+		}
+		/* Before HELLO, a HELLO is all a client may send: a longer
+		   frame is refused at its header, so that nothing is held
+		   for a connection that has not said who it is. */
+		if (!c->hello && h.len > WIRE_HDR_LEN + WIRE_HELLO_LEN) {
+			conn_fatal(c, h.id, WIRE_E_BAD_REQUEST, "%s before "
+			    "hello (a frame of %u bytes)", wire_op_name(h.op),
+			    h.len);
 			break;
 		}
 		if (len - used < h.len)

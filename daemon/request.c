@@ -128,9 +128,9 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		    "write failure; nothing was written");
 		return (DISPATCH_DONE);
 	}
-	if (a.len > srv->cfg->max_record) {
+	if (a.len > c->max_record) {
 		conn_error(c, h->id, WIRE_E_TOO_LARGE, "record of %u bytes is "
-		    "above max_record (%u)", a.len, srv->cfg->max_record);
+		    "above max_record (%u)", a.len, c->max_record);
 		return (DISPATCH_DONE);
 	}
 	if (request_backlog_full(c, h->id))
@@ -356,9 +356,15 @@ request_hello(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		    hello.min_version, hello.max_version, WIRE_VERSION);
 		return;
 	}
+	/* What walld accepts: the configured limit, or the WAL's when it
+	   lowered it (a record must fit a segment). The connection keeps it
+	   while it lasts, whatever a reload sets later. */
+	c->max_record = c->srv->cfg->max_record;
+	if (wal_max_record(c->srv->wal) < c->max_record)
+		c->max_record = wal_max_record(c->srv->wal);
 	c->hello = 1;
 	conn_send(c, buf, wire_enc_hello_reply(buf, h->id, WIRE_VERSION,
-	    c->srv->cfg->max_record, conn_max_frame(c->srv), strlen(version)),
+	    c->max_record, conn_max_frame(c), strlen(version)),
 	    version, strlen(version));
 }
 

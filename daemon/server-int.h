@@ -101,6 +101,8 @@ struct conn {
 	unsigned		 ngroups;
 
 	int			 hello;		/* HELLO done */
+	uint32_t		 max_record;	/* what its HELLO reply announced:
+						   it keeps that limit */
 	int			 eof;		/* the client half-closed */
 	int			 closing;	/* close once output is sent */
 	enum conn_block		 blocked;
@@ -216,7 +218,7 @@ void		 conn_fatal(struct conn *, uint64_t id, uint16_t code,
 void		 conn_close_soon(struct conn *);
 void		 conn_block(struct conn *, enum conn_block);
 void		 conn_resume_blocked(struct server *);
-uint32_t	 conn_max_frame(const struct server *);
+uint32_t	 conn_max_frame(const struct conn *);
 void		 conn_process(struct conn *);
 int		 conn_read(struct conn *);
 int		 conn_write_out(struct conn *);

@@ -217,6 +217,13 @@ wal_stats(struct wal *w, struct wal_stats *st)
 	st->active_key_id = keyring_active(w->loop.ring);
 }
 
+/* The largest payload wal_append takes; see wal.h. */
+uint32_t
+wal_max_record(struct wal *w)
+{
+	return (w->max_record);
+}
+
 /* Adds id to the sorted set ids[0..*n) (capacity max); keeps the count. */
 static void
 wal_id_add(uint32_t *ids, size_t *n, size_t *total, size_t max, uint32_t id)

@@ -170,6 +170,9 @@ int		 wal_truncate_before(struct wal *, uint64_t lsn,
 		    uint64_t *new_first, char **cause);
 
 void		 wal_stats(struct wal *, struct wal_stats *);
+/* The largest payload an append takes: wal_options.max_record, or less
+   when a record that large would not fit a segment (fixed at open). */
+uint32_t	 wal_max_record(struct wal *);
 
 /* Replaces the key ring (loop thread). Refused (-1, *cause naming the
    segments, nothing changed) when a present segment needs a key the new

@@ -136,7 +136,7 @@ int
 wire_dec_hello(const uint8_t *b, size_t n, struct wire_hello *m,
     const char **cause)
 {
-	if (n != 4) {
+	if (n != WIRE_HELLO_LEN) {
 		*cause = "hello body is not 4 bytes";
 		return (-1);
 	}

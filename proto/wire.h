@@ -23,6 +23,7 @@
 #define WIRE_MIN_FRAME		WIRE_HDR_LEN
 #define WIRE_MAX_FRAME_HARD	(17u << 20)	/* no frame above this, ever */
 #define WIRE_APPEND_FIXED	8		/* append body before the payload */
+#define WIRE_HELLO_LEN		4		/* a HELLO request's body */
 #define WIRE_RECORD_FIXED	16		/* record body before the payload */
 
 /* Requests (client to server). */
