@@ -134,6 +134,18 @@ $(B)/tests/jsdump: tests/helpers/jsdump.c
 # The stream publisher of the restore tests encodes with repl/.
 $(B)/tests/replpub: $(call obj,$(REPL_SRC))
 
+# The C++ test programs (tests/cxx/*.cc): libwal.h from C++ with the
+# installed header's view (-Iclient only), linked with libwal.a; run by
+# tests/integ/client_cxx.sh.
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -Wshadow -pedantic -pthread
+CXX_SRC	 = $(wildcard tests/cxx/*.cc)
+CXX_BIN	 = $(patsubst tests/cxx/%.cc,$(B)/tests/%,$(CXX_SRC))
+all: $(CXX_BIN)
+$(CXX_BIN): $(B)/tests/%: tests/cxx/%.cc $(B)/libwal.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -Iclient -MMD -MP -MF $@.d -o $@ $< $(B)/libwal.a $(LDFLAGS)
+
 # LD_PRELOAD shims for fault injection; never built with the sanitizers.
 $(B)/tests/lib%.so: tests/shims/%.c
 	@mkdir -p $(dir $@)

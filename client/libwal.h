@@ -39,6 +39,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WAL_SOCKET_ENV		"WALLD_SOCKET"
 #define WAL_SOCKET_DEFAULT	"/run/walld/walld.sock"
 
@@ -294,5 +298,9 @@ const char	*wal_cursor_error(struct wal_cursor *);
 /* Ends the read (cancelling it when still running, and draining what walld
    sent for it) and frees the cursor. */
 void		 wal_cursor_close(struct wal_cursor *);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

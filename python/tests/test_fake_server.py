@@ -247,3 +247,96 @@ def test_refused_at_accept():
             assert e.message == "too many connections" and e.retry_safe
 
         run(script, client)
+
+
+def recorder(seen: list[tuple[int, int]]) -> Callable[[socket.socket], None]:
+    """A fake walld that answers every APPEND and SYNC with LSN 1 and notes
+    the op and flags of each, until the client hangs up."""
+    def script(s: socket.socket) -> None:
+        greet(s)
+        while True:
+            try:
+                op, flags, rid, _ = recv_frame(s)
+            except EOFError:
+                return
+            seen.append((op, flags))
+            s.sendall(frame(op | 0x80, rid, struct.pack("<Q", 1)))
+    return script
+
+
+@pytest.mark.parametrize("default", [None, "local", "replicated"])
+def test_ack_flags_on_the_wire(default):
+    """Every way of asking for a level puts at most one level flag on an
+    APPEND or SYNC (walld closes the connection on REPLICATED and LOCAL
+    together), and none on a nowait APPEND: the call's level, else the
+    client's."""
+    seen: list[tuple[int, int]] = []
+    flag = {None: 0, "local": 0x04, "replicated": 0x02}
+    want: list[tuple[int, int]] = []
+
+    def client(path):
+        with walld.Client(path, timeout=5, ack=default) as c:
+            for kw in ({}, {"ack": None}, {"ack": "local"},
+                       {"ack": "replicated"}):
+                f = flag[kw.get("ack", default)]
+                c.append(b"x", **kw)
+                c.append_many([b"y", b"z"], **kw)
+                c.sync(**kw)
+                want.extend([(2, f)] * 3 + [(3, f)])
+                if kw.get("ack") is None:
+                    c.append(b"n", nowait=True, **kw)
+                    c.append_many([b"m"], nowait=True, **kw)
+                    want.extend([(2, 1)] * 2)
+
+    run(recorder(seen), client)
+    assert seen == want
+    assert all(f & 0x06 != 0x06 for _, f in seen)
+
+
+def test_async_ack_flags_on_the_wire():
+    seen: list[tuple[int, int]] = []
+
+    def client(path):
+        async def main():
+            c = await walld.AsyncClient.connect(path, timeout=5,
+                                                ack="replicated")
+            await c.append(b"f")
+            await c.append_many([b"g"])
+            await c.sync()
+            await c.append(b"h", nowait=True)
+            await c.append(b"i", ack="local")
+            await c.sync(ack=None)
+            c.close()
+
+        asyncio.run(main())
+
+    run(recorder(seen), client)
+    assert seen == [(2, 2), (2, 2), (3, 2), (2, 1), (2, 4), (3, 0)]
+
+
+def test_replication_errors_from_the_server():
+    def script(s):
+        greet(s)
+        _, _, rid, _ = recv_frame(s)
+        s.sendall(error(rid, 13, b"1000 records durable here are not "
+                        b"replicated yet"))
+        _, _, rid, _ = recv_frame(s)
+        s.sendall(error(rid, 12, b"LSN 77 is durable on this machine but "
+                        b"not replicated"))
+        _, _, rid, _ = recv_frame(s)
+        s.sendall(frame(0x89, rid))
+        assert s.recv(1) == b""
+
+    def client(path):
+        with walld.Client(path, timeout=5) as c:
+            with pytest.raises(walld.ReplicationBacklog) as eb:
+                c.append(b"x")
+            assert eb.value.retry_safe and not eb.value.outcome_unknown
+            assert "not replicated yet" in eb.value.message
+            with pytest.raises(walld.ReplicationUnavailable) as eu:
+                c.append(b"y", ack="replicated")
+            assert eu.value.lsn == 77 and not eu.value.outcome_unknown
+            c.ping()
+            assert not c.closed
+
+    run(script, client)

@@ -14,7 +14,9 @@ with the standard library only. :class:`Client` is blocking,
 Errors are :class:`WalldError` subclasses: one per protocol error code
 (:class:`Sealed`, :class:`TooLarge`, :class:`NotPermitted`, ...), and
 :class:`OutcomeUnknown` when the connection was lost with a request in
-flight.
+flight. :class:`ReplicationUnavailable` is the one error after which the
+record is durable: a ``replicated`` append the replication stream did not
+take in time.
 """
 
 from ._core import Entry, Record, ServerInfo
@@ -32,6 +34,8 @@ from .errors import (
     OutcomeUnknown,
     OutOfRange,
     ProtocolError,
+    ReplicationBacklog,
+    ReplicationUnavailable,
     Sealed,
     ServerError,
     ShuttingDown,
@@ -63,6 +67,8 @@ __all__ = [
     "ProtocolError",
     "Reader",
     "Record",
+    "ReplicationBacklog",
+    "ReplicationUnavailable",
     "Sealed",
     "ServerError",
     "ServerInfo",

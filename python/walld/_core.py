@@ -48,6 +48,8 @@ OP_READ_END = 0xC1
 OP_ERROR = 0xFF
 
 F_NOWAIT = 0x01
+F_REPLICATED = 0x02    # append, sync: reply once durable and replicated
+F_LOCAL = 0x04         # append, sync: reply once durable on walld's disk
 F_FOLLOW = 0x01
 F_TENANT = 0x02
 F_VSHARD = 0x04
@@ -74,6 +76,50 @@ _ERROR = struct.Struct("<HH")
 _U64 = struct.Struct("<Q")
 
 _NEVER = 1 << 62   # the output offset of an item not queued yet
+
+#: The acknowledgement levels (PROTOCOL.md, "Acknowledgement levels"): an
+#: ``ack`` value and the flag a waiting APPEND or a SYNC carries for it.
+#: None sends neither flag: walld's ``replication.ack`` decides.
+ACK_FLAGS: dict[Any, int] = {None: 0, "local": F_LOCAL,
+                             "replicated": F_REPLICATED}
+
+
+class _ClientAck:
+    """The default of a call's ``ack``: the client's own ``ack``."""
+
+    def __repr__(self) -> str:
+        return "<the client's ack>"
+
+
+#: An ``ack`` argument left out: the client's ``ack`` applies.
+CLIENT_ACK: Any = _ClientAck()
+
+
+def ack_flag(ack: Any) -> int:
+    """The flag for an acknowledgement level: 'local', 'replicated', or None
+    (walld's default). Raises ValueError for anything else."""
+    try:
+        return ACK_FLAGS[ack]
+    except (KeyError, TypeError):
+        raise ValueError(f"ack must be 'local', 'replicated' or None, "
+                         f"not {ack!r}") from None
+
+
+def append_flags(nowait: bool, ack: Any, client_flag: int) -> int:
+    """The flags of an APPEND: NOWAIT, or the level of the call's ``ack``
+    (CLIENT_ACK: the client's, already a flag). Never both levels. With
+    nowait the level means nothing (the reply is a promise): a level asked
+    for by the call is a ValueError, the client's is left out."""
+    if nowait:
+        if ack is not CLIENT_ACK and ack is not None:
+            ack_flag(ack)
+            raise ValueError(f"ack={ack!r} with nowait: a nowait append is "
+                             f"acknowledged before it is durable; pass ack "
+                             f"to a later sync() instead")
+        return F_NOWAIT
+    if ack is CLIENT_ACK:
+        return client_flag
+    return ack_flag(ack)
 
 #: Bytes of one pipelined chunk: encoded, queued and sent as one buffer.
 CHUNK_BYTES = 256 * 1024
@@ -306,13 +352,13 @@ class Core:
                                          min_version, max_version))
         return req
 
-    def simple(self, op: int) -> Req:
+    def simple(self, op: int, flags: int = 0) -> Req:
         """Queues a request with an empty body (sync, seal, rotate, stats,
         ping)."""
         self.check_open()
         rid = self._new_id()
         req = self.reqs[rid] = Req(rid, op)
-        req.end = self.queue(_HDR.pack(HDR_LEN, op, 0, 0, rid))
+        req.end = self.queue(_HDR.pack(HDR_LEN, op, flags, 0, rid))
         return req
 
     def truncate(self, before: int) -> Req:
@@ -330,8 +376,8 @@ class Core:
                         f"({self.max_record}); not sent", op="append")
 
     def append(self, payload: Any, type: int, vshard: int, tenant: int,
-               nowait: bool) -> Req:
-        """Queues one APPEND request."""
+               flags: int) -> Req:
+        """Queues one APPEND request with ``flags`` (from append_flags)."""
         p = as_payload(payload)
         check_u("type", type, 16)
         check_u("vshard", vshard, 16)
@@ -342,8 +388,8 @@ class Core:
         self.check_open()
         rid = self._new_id()
         req = self.reqs[rid] = Req(rid, OP_APPEND)
-        hdr = _APPEND.pack(24 + n, OP_APPEND, F_NOWAIT if nowait else 0, 0,
-                           rid, type, vshard, tenant)
+        hdr = _APPEND.pack(24 + n, OP_APPEND, flags, 0, rid, type, vshard,
+                           tenant)
         if n <= 4096:
             req.end = self.queue(hdr + p)
         else:
@@ -361,13 +407,13 @@ class Core:
         return b
 
     def encode_chunk(self, b: Batch, items: Sequence[Any], i: int,
-                     nowait: bool, type: int, vshard: int,
+                     flags: int, type: int, vshard: int,
                      tenant: int) -> int:
-        """Encodes items i.. of a batch into one buffer of about
-        CHUNK_BYTES, queues it and returns the index of the first item not
-        encoded. An item above max_record fails at once with TooLarge."""
+        """Encodes items i.. of a batch, as APPENDs with ``flags`` (from
+        append_flags), into one buffer of about CHUNK_BYTES, queues it and
+        returns the index of the first item not encoded. An item above
+        max_record fails at once with TooLarge."""
         n = len(items)
-        flags = F_NOWAIT if nowait else 0
         buf = bytearray()
         pack = _APPEND.pack
         ends = b.ends

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from . import _core
 from ._core import (
+    CLIENT_ACK,
     OP_PING,
     OP_ROTATE,
     OP_SEAL,
@@ -19,6 +20,8 @@ from ._core import (
     Record,
     ServerInfo,
     Stream,
+    ack_flag,
+    append_flags,
     batch_outcome,
     check_u,
     parse_stats,
@@ -115,6 +118,9 @@ class AsyncClient:
     a call (e.g. with ``asyncio.timeout``) leaves the connection open: the
     request stays in flight and its reply is dropped.
 
+    ``ack`` is the default acknowledgement level of waiting appends and
+    syncs, as for :class:`walld.Client`.
+
     Many tasks may share one client: their requests are pipelined on the
     connection and replies are matched by request id.
     """
@@ -122,12 +128,15 @@ class AsyncClient:
     def __init__(self, path: str | None = None, *,
                  timeout: float | None = None,
                  connect_timeout: float | None = 10.0,
+                 ack: str | None = None,
                  versions: tuple[int, int] = (_core.WIRE_VERSION,
                                               _core.WIRE_VERSION)) -> None:
         #: The socket path this client connects to.
         self.path: str = path if path is not None else default_socket()
         #: Seconds each call may take (None: no limit).
         self.timeout: float | None = timeout
+        self._ack_flag = ack_flag(ack)
+        self._ack = ack
         #: What walld said in its HELLO reply; None until connected.
         self.server_info: ServerInfo | None = None
         self._connect_timeout = connect_timeout
@@ -141,12 +150,13 @@ class AsyncClient:
     async def connect(cls, path: str | None = None, *,
                       timeout: float | None = None,
                       connect_timeout: float | None = 10.0,
+                      ack: str | None = None,
                       versions: tuple[int, int] = (_core.WIRE_VERSION,
                                                    _core.WIRE_VERSION)
                       ) -> "AsyncClient":
         """Makes a client and connects it (see :meth:`open`)."""
         c = cls(path, timeout=timeout, connect_timeout=connect_timeout,
-                versions=versions)
+                ack=ack, versions=versions)
         await c.open()
         return c
 
@@ -254,6 +264,17 @@ class AsyncClient:
             raise RuntimeError("not connected")
         return self.server_info.max_record
 
+    @property
+    def ack(self) -> str | None:
+        """The acknowledgement level of waiting appends and syncs that do
+        not give their own (see :attr:`walld.Client.ack`)."""
+        return self._ack
+
+    @ack.setter
+    def ack(self, ack: str | None) -> None:
+        self._ack_flag = ack_flag(ack)
+        self._ack = ack
+
     def _check(self) -> Core:
         if self._transport is None:
             raise RuntimeError("AsyncClient: not connected; await open()")
@@ -261,21 +282,26 @@ class AsyncClient:
 
     async def append(self, payload: bytes | bytearray | memoryview, *,
                      type: int = 0, vshard: int = 0, tenant: int = 0,
-                     nowait: bool = False) -> int:
+                     nowait: bool = False,
+                     ack: str | None = CLIENT_ACK) -> int:
         """Appends one record and returns its LSN: durable without
-        ``nowait``, a promise with it (see :meth:`walld.Client.append`)."""
+        ``nowait``, a promise with it; ``ack`` as in
+        :meth:`walld.Client.append`."""
         return await self._u64(self._check().append(
-            payload, type, vshard, tenant, nowait))
+            payload, type, vshard, tenant,
+            append_flags(nowait, ack, self._ack_flag)))
 
     async def append_many(self, items: Iterable[Any], *, type: int = 0,
                           vshard: int = 0, tenant: int = 0,
                           nowait: bool = False,
+                          ack: str | None = CLIENT_ACK,
                           return_exceptions: bool = False) -> list[Any]:
-        """Pipelines many appends and returns their LSNs in order; items and
-        failures as in :meth:`walld.Client.append_many`."""
+        """Pipelines many appends and returns their LSNs in order; items,
+        ``ack`` and failures as in :meth:`walld.Client.append_many`."""
         check_u("type", type, 16)
         check_u("vshard", vshard, 16)
         check_u("tenant", tenant, 32)
+        flags = append_flags(nowait, ack, self._ack_flag)
         if isinstance(items, (bytes, bytearray, memoryview, str)):
             raise TypeError("append_many takes an iterable of payloads, "
                             "not one payload")
@@ -288,7 +314,7 @@ class AsyncClient:
         try:
             async with asyncio.timeout(self.timeout):
                 while i < n and not core.closed:
-                    i = core.encode_chunk(b, items, i, nowait, type, vshard,
+                    i = core.encode_chunk(b, items, i, flags, type, vshard,
                                           tenant)
                     # Let replies in between chunks; wait while the
                     # transport has too much to send.
@@ -304,10 +330,12 @@ class AsyncClient:
                 self._lost("timed out waiting for walld", None, b)
         return batch_outcome(b, return_exceptions)
 
-    async def sync(self) -> int:
-        """Waits until everything this connection sent before is durable;
-        returns the durable LSN (see :meth:`walld.Client.sync`)."""
-        return await self._u64(self._check().simple(OP_SYNC))
+    async def sync(self, *, ack: str | None = CLIENT_ACK) -> int:
+        """Waits until everything this connection sent before is durable
+        (and replicated, with ``ack='replicated'``); returns the durable
+        LSN (see :meth:`walld.Client.sync`)."""
+        flags = self._ack_flag if ack is CLIENT_ACK else ack_flag(ack)
+        return await self._u64(self._check().simple(OP_SYNC, flags))
 
     async def seal(self) -> int:
         """Seals the log; returns its last LSN (see

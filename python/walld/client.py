@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from . import _core
 from ._core import (
+    CLIENT_ACK,
     OP_PING,
     OP_ROTATE,
     OP_SEAL,
@@ -21,6 +22,8 @@ from ._core import (
     Record,
     ServerInfo,
     Stream,
+    ack_flag,
+    append_flags,
     batch_outcome,
     check_u,
     parse_stats,
@@ -59,6 +62,12 @@ class Client:
     :class:`walld.OutcomeUnknown`) and the connection is closed: make a new
     client to go on.
 
+    ``ack`` is the acknowledgement level of waiting appends and syncs that
+    do not give their own: ``'local'`` (durable on walld's disk),
+    ``'replicated'`` (and held by the stream walld replicates into; else
+    :class:`walld.ReplicationUnavailable`), or None, walld's configured
+    ``replication.ack``. It may be changed later (``c.ack = 'local'``).
+
     A client is used by one thread at a time (use one client per thread).
     It is a context manager: ``with walld.Client() as c: ...`` closes it.
     """
@@ -66,6 +75,7 @@ class Client:
     def __init__(self, path: str | None = None, *,
                  timeout: float | None = None,
                  connect_timeout: float | None = 10.0,
+                 ack: str | None = None,
                  versions: tuple[int, int] = (_core.WIRE_VERSION,
                                               _core.WIRE_VERSION)) -> None:
         # versions: the protocol versions offered in HELLO, sent as they
@@ -74,6 +84,8 @@ class Client:
         self.path: str = path if path is not None else default_socket()
         #: Seconds each call may take (None: no limit).
         self.timeout: float | None = timeout
+        self._ack_flag = ack_flag(ack)
+        self._ack = ack
         self._core = Core()
         self._sock: socket.socket | None = None
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -230,23 +242,45 @@ class Client:
         """The largest payload walld accepts (from its HELLO reply)."""
         return self.server_info.max_record
 
+    @property
+    def ack(self) -> str | None:
+        """The acknowledgement level of waiting appends and syncs that do
+        not give their own: ``'local'``, ``'replicated'``, or None
+        (walld's ``replication.ack``)."""
+        return self._ack
+
+    @ack.setter
+    def ack(self, ack: str | None) -> None:
+        self._ack_flag = ack_flag(ack)
+        self._ack = ack
+
     def append(self, payload: bytes | bytearray | memoryview, *,
                type: int = 0, vshard: int = 0, tenant: int = 0,
-               nowait: bool = False) -> int:
+               nowait: bool = False, ack: str | None = CLIENT_ACK) -> int:
         """Appends one record and returns its LSN.
 
         Without ``nowait`` the call returns once the record is durable (its
-        fdatasync is done). With ``nowait`` it returns as soon as walld has
-        given the record its LSN: a promise, durable only once a later
-        :meth:`sync` (or waiting append) reports a durable LSN at or above
-        it. ``type`` and ``vshard`` are 0..65535, ``tenant``
-        0..4294967295. A payload above :attr:`max_record` raises
-        :class:`walld.TooLarge` without being sent."""
-        return self._u64(self._core.append(payload, type, vshard, tenant,
-                                           nowait))
+        fdatasync is done), and with ``ack='replicated'`` once the stream
+        walld replicates into holds it too. With ``nowait`` it returns as
+        soon as walld has given the record its LSN: a promise, durable only
+        once a later :meth:`sync` (or waiting append) reports a durable LSN
+        at or above it; ``ack`` cannot be given then. ``type`` and
+        ``vshard`` are 0..65535, ``tenant`` 0..4294967295. A payload above
+        :attr:`max_record` raises :class:`walld.TooLarge` without being
+        sent.
+
+        ``ack``: ``'local'``, ``'replicated'`` or None (walld's default);
+        left out, the client's :attr:`ack`. A replicated append that the
+        stream did not take in time raises
+        :class:`walld.ReplicationUnavailable`: the record is durable all
+        the same (its ``lsn`` says where); do not append it again."""
+        return self._u64(self._core.append(
+            payload, type, vshard, tenant,
+            append_flags(nowait, ack, self._ack_flag)))
 
     def append_many(self, items: Iterable[Any], *, type: int = 0,
                     vshard: int = 0, tenant: int = 0, nowait: bool = False,
+                    ack: str | None = CLIENT_ACK,
                     return_exceptions: bool = False) -> list[Any]:
         """Pipelines many appends on this connection and returns their LSNs,
         in the order of ``items``.
@@ -255,7 +289,8 @@ class Client:
         ``vshard`` and ``tenant``), or a :class:`walld.Entry` (or a plain
         ``(payload, type, vshard, tenant)`` tuple) with its own header.
         Requests go out in large batches while replies are read; without
-        ``nowait`` every LSN returned is durable.
+        ``nowait`` every LSN returned is durable (and replicated, with
+        ``ack='replicated'``, as in :meth:`append`).
 
         When an item fails, the call still waits for every other reply,
         then raises the first failure (by position) with ``results`` set
@@ -265,6 +300,7 @@ class Client:
         check_u("type", type, 16)
         check_u("vshard", vshard, 16)
         check_u("tenant", tenant, 32)
+        flags = append_flags(nowait, ack, self._ack_flag)
         if isinstance(items, (bytes, bytearray, memoryview, str)):
             raise TypeError("append_many takes an iterable of payloads, "
                             "not one payload")
@@ -277,7 +313,7 @@ class Client:
         n = len(items)
         low = _core.CHUNK_BYTES
         while i < n and not core.closed:
-            i = core.encode_chunk(b, items, i, nowait, type, vshard, tenant)
+            i = core.encode_chunk(b, items, i, flags, type, vshard, tenant)
             # Keep about one chunk queued: send it while reading replies.
             if core.out_bytes > low:
                 if not self._pump(lambda: core.out_bytes <= low, deadline, b):
@@ -285,11 +321,13 @@ class Client:
         self._pump(lambda: b.done, deadline, b)
         return batch_outcome(b, return_exceptions)
 
-    def sync(self) -> int:
+    def sync(self, *, ack: str | None = CLIENT_ACK) -> int:
         """Waits until everything this connection sent before is durable
-        (``nowait`` appends included); returns the durable LSN, the highest
-        LSN known durable (0 for an empty log)."""
-        return self._u64(self._core.simple(OP_SYNC))
+        (``nowait`` appends included), and replicated with
+        ``ack='replicated'``; returns the durable LSN, the highest LSN known
+        durable (0 for an empty log). ``ack`` as in :meth:`append`."""
+        flags = self._ack_flag if ack is CLIENT_ACK else ack_flag(ack)
+        return self._u64(self._core.simple(OP_SYNC, flags))
 
     def seal(self) -> int:
         """Seals the log (every later append fails with

@@ -5,7 +5,8 @@ Every exception the package raises on purpose derives from
 
 * :class:`ServerError` and its subclasses: walld answered a request with an
   ERROR frame. One class per protocol error code (PROTOCOL.md, section 4);
-  ``code`` and ``message`` hold what walld said.
+  ``code`` and ``message`` hold what walld said. One of them,
+  :class:`ReplicationUnavailable`, reports a record that IS durable.
 * :class:`OutcomeUnknown`: the connection was lost (or timed out, see
   :class:`Timeout`) after a request was sent and before its reply came. An
   append may or may not be durable. This is not a server error: walld never
@@ -45,6 +46,8 @@ __all__ = [
     "OutOfRange",
     "Busy",
     "InternalError",
+    "ReplicationUnavailable",
+    "ReplicationBacklog",
     "error_for_code",
 ]
 
@@ -234,11 +237,48 @@ class InternalError(ServerError):
     name = "internal"
 
 
+class ReplicationUnavailable(ServerError):
+    """Code 12: a ``replicated`` append or sync whose records ARE durable
+    on walld's disk (the fdatasync succeeded), but which the replication
+    stream did not acknowledge in time (NATS unreachable, no quorum, walld
+    fenced), or walld does not replicate at all. walld replicates them
+    later. Not an outcome unknown: do not append the record again, that
+    would write it twice.
+
+    ``lsn`` is the LSN the request waited for (the record's, for an
+    append), as walld's message names it; None if the message does not
+    say."""
+
+    code = 12
+    name = "repl_unavailable"
+
+    def __init__(self, message: str, *, code: int | None = None,
+                 op: str = "", results: list[Any] | None = None) -> None:
+        super().__init__(message, code=code, op=op, results=results)
+        #: The durable LSN the request waited for, from walld's message
+        #: ("LSN <n> is durable ..."); None when the message has no LSN.
+        self.lsn: int | None = None
+        head, _, rest = message.partition(" ")
+        num = rest.partition(" ")[0]
+        if head == "LSN" and num.isdigit() and num.isascii():
+            self.lsn = int(num)
+
+
+class ReplicationBacklog(ServerError):
+    """Code 13: too many durable records wait for replication
+    (``replication.backlog_records`` or ``backlog_bytes``). Nothing was
+    written; safe to retry once the stream catches up."""
+
+    code = 13
+    name = "repl_backlog"
+    retry_safe = True
+
+
 _BY_CODE: dict[int, type[ServerError]] = {
     cls.code: cls
     for cls in (BadRequest, TooLarge, NotPermitted, Sealed, NoSpace,
                 IOFailed, ShuttingDown, VersionMismatch, OutOfRange, Busy,
-                InternalError)
+                InternalError, ReplicationUnavailable, ReplicationBacklog)
 }
 
 _WRITING_OPS = frozenset(("append", "sync", "seal", "rotate", "truncate"))

@@ -3,7 +3,7 @@
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -21,6 +21,44 @@ pub const DEFAULT_SOCKET: &str = "/run/walld/walld.sock";
 
 /// Frames of a pipelined batch are written in chunks of about this size.
 const BATCH_CHUNK: usize = 64 << 10;
+
+/// How far a waiting append, or a sync, must have gone before walld
+/// replies (PROTOCOL.md, "Acknowledgement levels"; docs/REPLICATION.md).
+/// A `nowait` append has no level: its reply is a promise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Ack {
+    /// walld's configured `replication.ack` (`local` unless set): the
+    /// request carries neither flag. The default of a new [`Client`].
+    #[default]
+    Default,
+    /// Durable on walld's disk (its fdatasync done): flag `LOCAL`.
+    Local,
+    /// Durable on walld's disk and held by the NATS JetStream stream walld
+    /// replicates into (a quorum of its replicas): flag `REPLICATED`. When
+    /// the stream does not take it in time, or walld does not replicate,
+    /// the request fails with [`Error::ReplicationUnavailable`] once its
+    /// records are durable.
+    Replicated,
+}
+
+impl Ack {
+    /// The flag an APPEND or SYNC carries for this level: never both.
+    fn flag(self) -> u8 {
+        match self {
+            Ack::Default => 0,
+            Ack::Local => wire::F_LOCAL,
+            Ack::Replicated => wire::F_REPLICATED,
+        }
+    }
+
+    fn from_flag(f: u8) -> Ack {
+        match f {
+            wire::F_LOCAL => Ack::Local,
+            wire::F_REPLICATED => Ack::Replicated,
+            _ => Ack::Default,
+        }
+    }
+}
 
 /// What walld said about itself in its HELLO reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +95,8 @@ pub struct Client {
     writer: Mutex<UnixStream>,
     next_id: AtomicU64,
     timeout: Mutex<Option<Duration>>,
+    /// The flag of the client's [`Ack`] level.
+    ack: AtomicU8,
     info: ServerInfo,
     path: PathBuf,
     thread: Option<JoinHandle<()>>,
@@ -139,6 +179,7 @@ impl Client {
             writer: Mutex::new(sock),
             next_id: AtomicU64::new(1),
             timeout: Mutex::new(None),
+            ack: AtomicU8::new(0),
             info: ServerInfo {
                 protocol_version: 0,
                 max_record: 0,
@@ -227,6 +268,26 @@ impl Client {
     /// The time limit set by [`set_timeout`](Client::set_timeout).
     pub fn timeout(&self) -> Option<Duration> {
         *lock(&self.timeout)
+    }
+
+    /// Sets the acknowledgement level of every later waiting append
+    /// ([`append`](Client::append), [`send_append`](Client::send_append),
+    /// [`append_many`](Client::append_many)) and sync
+    /// ([`sync`](Client::sync), [`send_sync`](Client::send_sync)).
+    /// [`Ack::Default`], the initial level, leaves it to walld's
+    /// `replication.ack`. [`append_with`](Client::append_with) and
+    /// [`sync_with`](Client::sync_with) name their own.
+    pub fn set_ack(&self, ack: Ack) {
+        self.ack.store(ack.flag(), Ordering::Relaxed);
+    }
+
+    /// The level set by [`set_ack`](Client::set_ack).
+    pub fn ack(&self) -> Ack {
+        Ack::from_flag(self.ack.load(Ordering::Relaxed))
+    }
+
+    fn ack_flag(&self) -> u8 {
+        self.ack.load(Ordering::Relaxed)
     }
 
     /// True once the connection is closed (walld went away, a protocol
@@ -359,7 +420,7 @@ impl Client {
 
     fn send_append_flags(
         &self,
-        nowait: bool,
+        flags: u8,
         record_type: u16,
         tenant_id: u32,
         vshard_id: u16,
@@ -368,7 +429,7 @@ impl Client {
         self.check_payload(payload)?;
         let id = self.new_id();
         let mut f = Vec::new();
-        wire::append(&mut f, id, nowait, record_type, tenant_id, vshard_id, payload);
+        wire::append(&mut f, id, flags, record_type, tenant_id, vshard_id, payload);
         self.submit(&f, id, Reg::Call(wire::OP_APPEND))?;
         Ok(Pending {
             client: self,
@@ -378,8 +439,9 @@ impl Client {
     }
 
     /// Appends one record and returns its LSN once it is durable (walld
-    /// replies after the fdatasync that covers it). The counterpart of
-    /// `WalWriter::append` followed by `sync`.
+    /// replies after the fdatasync that covers it), at the client's
+    /// acknowledgement level ([`set_ack`](Client::set_ack)). The
+    /// counterpart of `WalWriter::append` followed by `sync`.
     ///
     /// A payload above [`max_record`](Client::max_record) is
     /// [`Error::TooLarge`] without asking walld; an empty one is a valid
@@ -392,6 +454,25 @@ impl Client {
         payload: &[u8],
     ) -> Result<u64> {
         self.send_append(record_type, tenant_id, vshard_id, payload)?
+            .wait()
+    }
+
+    /// Appends one record as [`append`](Client::append) does, at the
+    /// level `ack` whatever the client's. With [`Ack::Replicated`] it
+    /// returns once the replication stream holds the record too; when the
+    /// stream does not take it in time (or walld does not replicate) it
+    /// fails with [`Error::ReplicationUnavailable`], and the record is
+    /// durable all the same: do not append it again
+    /// ([`Error::lsn`] gives its LSN).
+    pub fn append_with(
+        &self,
+        record_type: u16,
+        tenant_id: u32,
+        vshard_id: u16,
+        payload: &[u8],
+        ack: Ack,
+    ) -> Result<u64> {
+        self.send_append_with(record_type, tenant_id, vshard_id, payload, ack)?
             .wait()
     }
 
@@ -420,7 +501,20 @@ impl Client {
         vshard_id: u16,
         payload: &[u8],
     ) -> Result<Pending<'_>> {
-        self.send_append_flags(false, record_type, tenant_id, vshard_id, payload)
+        let flags = self.ack_flag();
+        self.send_append_flags(flags, record_type, tenant_id, vshard_id, payload)
+    }
+
+    /// [`send_append`](Client::send_append) at the level `ack`.
+    pub fn send_append_with(
+        &self,
+        record_type: u16,
+        tenant_id: u32,
+        vshard_id: u16,
+        payload: &[u8],
+        ack: Ack,
+    ) -> Result<Pending<'_>> {
+        self.send_append_flags(ack.flag(), record_type, tenant_id, vshard_id, payload)
     }
 
     /// Sends an append without waiting for it, as
@@ -433,12 +527,13 @@ impl Client {
         vshard_id: u16,
         payload: &[u8],
     ) -> Result<Pending<'_>> {
-        self.send_append_flags(true, record_type, tenant_id, vshard_id, payload)
+        self.send_append_flags(wire::F_NOWAIT, record_type, tenant_id, vshard_id, payload)
     }
 
     /// Appends many records, pipelined: every one is sent before the
     /// first reply is waited for (in chunks of about 64 KiB a write), and
-    /// the LSNs come back in the order of `records`, each durable.
+    /// the LSNs come back in the order of `records`, each durable (at the
+    /// client's acknowledgement level, [`set_ack`](Client::set_ack)).
     /// Each item is `(record_type, tenant_id, vshard_id, payload)`.
     ///
     /// On an error, the records before the one that failed may have been
@@ -449,7 +544,8 @@ impl Client {
         I: IntoIterator<Item = (u16, u32, u16, P)>,
         P: AsRef<[u8]>,
     {
-        self.append_many_flags(false, records)
+        let flags = self.ack_flag();
+        self.append_many_flags(flags, records)
     }
 
     /// [`append_many`](Client::append_many) with `nowait` appends: the
@@ -459,10 +555,10 @@ impl Client {
         I: IntoIterator<Item = (u16, u32, u16, P)>,
         P: AsRef<[u8]>,
     {
-        self.append_many_flags(true, records)
+        self.append_many_flags(wire::F_NOWAIT, records)
     }
 
-    fn append_many_flags<I, P>(&self, nowait: bool, records: I) -> Result<Vec<u64>>
+    fn append_many_flags<I, P>(&self, flags: u8, records: I) -> Result<Vec<u64>>
     where
         I: IntoIterator<Item = (u16, u32, u16, P)>,
         P: AsRef<[u8]>,
@@ -486,7 +582,7 @@ impl Client {
             }
             self.unbusy();
             ids.push(id);
-            wire::append(&mut buf, id, nowait, record_type, tenant_id, vshard_id, payload);
+            wire::append(&mut buf, id, flags, record_type, tenant_id, vshard_id, payload);
             if buf.len() >= BATCH_CHUNK {
                 if let Err(e) = self.flush_batch(&mut buf, &mut ids, &mut sent) {
                     stop = Some(e);
@@ -576,20 +672,37 @@ impl Client {
         }
     }
 
-    /// Returns once everything this connection sent before is durable,
+    /// Returns once everything this connection sent before is durable (at
+    /// the client's acknowledgement level, [`set_ack`](Client::set_ack)),
     /// with the highest LSN known durable (0 for an empty log). With
     /// [`append_nowait`](Client::append_nowait), the counterpart of
     /// `WalWriter::sync`.
     pub fn sync(&self) -> Result<u64> {
-        self.call_u64(wire::OP_SYNC)
+        self.sync_flags(self.ack_flag())
+    }
+
+    /// [`sync`](Client::sync) at the level `ack`: with
+    /// [`Ack::Replicated`], once everything sent before is durable and
+    /// held by the replication stream, else
+    /// [`Error::ReplicationUnavailable`] (all of it is durable then).
+    pub fn sync_with(&self, ack: Ack) -> Result<u64> {
+        self.sync_flags(ack.flag())
+    }
+
+    fn sync_flags(&self, flags: u8) -> Result<u64> {
+        let id = self.new_id();
+        self.call(wire::empty_flags(wire::OP_SYNC, flags, id), id, wire::OP_SYNC)
+            .and_then(expect_u64)
     }
 
     /// Sends a SYNC without waiting for it, behind requests already sent
     /// (to pipeline it after [`send_append_nowait`](Client::send_append_nowait)
-    /// calls). [`Pending::wait`] gives the durable LSN.
+    /// calls), at the client's acknowledgement level. [`Pending::wait`]
+    /// gives the durable LSN.
     pub fn send_sync(&self) -> Result<Pending<'_>> {
         let id = self.new_id();
-        self.submit(&wire::empty(wire::OP_SYNC, id), id, Reg::Call(wire::OP_SYNC))?;
+        let f = wire::empty_flags(wire::OP_SYNC, self.ack_flag(), id);
+        self.submit(&f, id, Reg::Call(wire::OP_SYNC))?;
         Ok(Pending {
             client: self,
             id,
@@ -748,5 +861,27 @@ impl Drop for Client {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_levels_send_one_flag_at_most() {
+        let both = wire::F_LOCAL | wire::F_REPLICATED;
+        let mut seen = Vec::new();
+        for a in [Ack::Default, Ack::Local, Ack::Replicated] {
+            let f = a.flag();
+            assert_ne!(f & both, both);
+            assert_eq!(f & wire::F_NOWAIT, 0);
+            assert_eq!(Ack::from_flag(f), a);
+            seen.push(f);
+        }
+        assert_eq!(seen, [0, wire::F_LOCAL, wire::F_REPLICATED]);
+        assert_eq!(Ack::default(), Ack::Default);
+        let f = wire::empty_flags(wire::OP_SYNC, Ack::Replicated.flag(), 3);
+        assert_eq!((f[4], f[5]), (wire::OP_SYNC, 0x02));
     }
 }

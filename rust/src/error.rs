@@ -56,6 +56,18 @@ pub enum Error {
     /// `INTERNAL` (code 11), or an error code this client does not know:
     /// a bug in walld. For an append, treat the outcome as unknown.
     Internal(String),
+    /// `REPL_UNAVAILABLE` (code 12): an append or sync that asked for
+    /// [`Ack::Replicated`](crate::Ack::Replicated). Its records **are
+    /// durable** on walld's disk, but the replication stream did not
+    /// acknowledge them in time (NATS unreachable, no quorum, walld
+    /// fenced), or walld does not replicate at all. walld replicates them
+    /// later. Not an outcome unknown: do not append the record again, that
+    /// would write it twice. [`Error::lsn`] gives the LSN walld names.
+    ReplicationUnavailable(String),
+    /// `REPL_BACKLOG` (code 13): too many durable records wait for
+    /// replication (`replication.backlog_records` or `backlog_bytes`).
+    /// Nothing was written; safe to retry once the stream catches up.
+    ReplicationBacklog(String),
     /// The request was sent and the connection was lost (walld died or
     /// closed it, or sent something this client could not make sense of)
     /// before its reply arrived. The request may or may not have taken
@@ -101,12 +113,14 @@ impl Error {
             9 => Error::Range(message),
             10 => Error::Busy(message),
             11 => Error::Internal(message),
+            12 => Error::ReplicationUnavailable(message),
+            13 => Error::ReplicationBacklog(message),
             _ => Error::Internal(format!("unknown error code {}: {}", code, message)),
         }
     }
 
     /// The protocol's error code for the variants that have one
-    /// (`BAD_REQUEST` = 1 ... `INTERNAL` = 11), `None` for the others.
+    /// (`BAD_REQUEST` = 1 ... `REPL_BACKLOG` = 13), `None` for the others.
     /// An unknown code from walld is reported as 11, `INTERNAL`.
     pub fn code(&self) -> Option<u16> {
         Some(match self {
@@ -121,19 +135,44 @@ impl Error {
             Error::Range(_) => 9,
             Error::Busy(_) => 10,
             Error::Internal(_) => 11,
+            Error::ReplicationUnavailable(_) => 12,
+            Error::ReplicationBacklog(_) => 13,
             _ => return None,
         })
     }
 
     /// True when the request certainly had no effect and the same request
     /// may be sent again (on a new connection for [`Error::Closed`]):
-    /// `NO_SPACE`, `SHUTTING_DOWN`, `BUSY`, and a connection that was
-    /// already closed.
+    /// `NO_SPACE`, `SHUTTING_DOWN`, `BUSY`, `REPL_BACKLOG`, and a
+    /// connection that was already closed.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::NoSpace(_) | Error::ShuttingDown(_) | Error::Busy(_) | Error::Closed(_)
+            Error::NoSpace(_)
+                | Error::ShuttingDown(_)
+                | Error::Busy(_)
+                | Error::ReplicationBacklog(_)
+                | Error::Closed(_)
         )
+    }
+
+    /// For [`Error::ReplicationUnavailable`]: the durable LSN the request
+    /// waited for (the record's, for an append; the last one it covered,
+    /// for a sync), as walld's message names it (`LSN <n> is durable
+    /// ...`). `None` for other errors, or a message without it.
+    pub fn lsn(&self) -> Option<u64> {
+        match self {
+            Error::ReplicationUnavailable(m) => {
+                let mut words = m.split(' ');
+                match (words.next(), words.next()) {
+                    (Some("LSN"), Some(n)) if n.bytes().all(|b| b.is_ascii_digit()) => {
+                        n.parse().ok()
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
     /// True when a request that changes the log (append, seal, rotate,
@@ -162,6 +201,8 @@ impl fmt::Display for Error {
             Error::Range(m) => ("out of range", m),
             Error::Busy(m) => ("busy", m),
             Error::Internal(m) => ("walld internal error", m),
+            Error::ReplicationUnavailable(m) => ("durable, not replicated", m),
+            Error::ReplicationBacklog(m) => ("replication backlog full, nothing written", m),
             Error::OutcomeUnknown(m) => ("connection lost, outcome unknown", m),
             Error::Closed(m) => ("connection closed, nothing sent", m),
             Error::Timeout => return f.write_str("no reply from walld within the timeout"),
@@ -197,12 +238,29 @@ mod tests {
 
     #[test]
     fn every_code_maps_back_to_itself() {
-        for code in 1..=11u16 {
+        for code in 1..=13u16 {
             assert_eq!(Error::from_wire(code, String::new()).code(), Some(code));
         }
         let e = Error::from_wire(99, "what".to_string());
         assert!(matches!(e, Error::Internal(_)));
         assert_eq!(e.to_string(), "walld internal error: unknown error code 99: what");
+    }
+
+    #[test]
+    fn replication_errors() {
+        let e = Error::from_wire(12, "LSN 42 is durable on this machine".to_string());
+        assert!(matches!(e, Error::ReplicationUnavailable(_)));
+        assert_eq!(e.lsn(), Some(42));
+        assert!(!e.is_outcome_unknown() && !e.is_retryable());
+        assert!(e.to_string().starts_with("durable, not replicated: LSN 42"));
+        assert_eq!(Error::from_wire(12, String::new()).lsn(), None);
+        assert_eq!(Error::from_wire(12, "LSN +4 x".to_string()).lsn(), None);
+        assert_eq!(Error::from_wire(12, "LSN 7".to_string()).lsn(), Some(7));
+        let b = Error::from_wire(13, "full".to_string());
+        assert!(matches!(b, Error::ReplicationBacklog(_)));
+        assert!(b.is_retryable() && !b.is_outcome_unknown());
+        assert_eq!(b.lsn(), None);
+        assert_eq!(Error::Internal("LSN 3 x".to_string()).lsn(), None);
     }
 
     #[test]

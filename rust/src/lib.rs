@@ -29,6 +29,12 @@
 //! [`Error::OutcomeUnknown`] when the connection was lost with the
 //! request in flight, [`Error::Closed`] when it was lost before, and
 //! [`Error::Io`] for local failures.
+//!
+//! An append or a sync may ask to be acknowledged only once the stream
+//! walld replicates into holds its records ([`Ack::Replicated`], with
+//! [`Client::append_with`], [`Client::sync_with`] or
+//! [`Client::set_ack`]); [`Error::ReplicationUnavailable`] then says the
+//! records are durable but not replicated in time.
 
 #![deny(missing_docs)]
 
@@ -39,7 +45,7 @@ mod read;
 mod stats;
 mod wire;
 
-pub use client::{socket_from_env, Client, Pending, ServerInfo, DEFAULT_SOCKET, SOCKET_ENV};
+pub use client::{socket_from_env, Ack, Client, Pending, ServerInfo, DEFAULT_SOCKET, SOCKET_ENV};
 pub use error::{Error, Result};
 pub use read::{Filter, Reader, Record};
 pub use stats::{State, Stats};

@@ -28,6 +28,10 @@ pub(crate) const OP_READ_END: u8 = 0xc1;
 pub(crate) const OP_ERROR: u8 = 0xff;
 
 pub(crate) const F_NOWAIT: u8 = 0x01;
+/// APPEND, SYNC: reply once durable and held by the replication stream.
+pub(crate) const F_REPLICATED: u8 = 0x02;
+/// APPEND, SYNC: reply once durable on walld's disk.
+pub(crate) const F_LOCAL: u8 = 0x04;
 pub(crate) const F_FOLLOW: u8 = 0x01;
 pub(crate) const F_TENANT: u8 = 0x02;
 pub(crate) const F_VSHARD: u8 = 0x04;
@@ -107,17 +111,17 @@ pub(crate) fn hello(id: u64) -> Vec<u8> {
     f
 }
 
-/// Appends a whole APPEND frame to `out`.
+/// Appends a whole APPEND frame with `flags` (`F_NOWAIT`, or at most one
+/// of `F_REPLICATED` and `F_LOCAL`) to `out`.
 pub(crate) fn append(
     out: &mut Vec<u8>,
     id: u64,
-    nowait: bool,
+    flags: u8,
     record_type: u16,
     tenant_id: u32,
     vshard_id: u16,
     payload: &[u8],
 ) {
-    let flags = if nowait { F_NOWAIT } else { 0 };
     out.reserve(HDR_LEN + APPEND_FIXED + payload.len());
     put_header(out, OP_APPEND, flags, id, APPEND_FIXED + payload.len());
     out.extend_from_slice(&record_type.to_le_bytes());
@@ -129,8 +133,13 @@ pub(crate) fn append(
 /// A whole frame with an empty body (SYNC, SEAL, ROTATE, STATS, PING,
 /// READ_CANCEL).
 pub(crate) fn empty(op: u8, id: u64) -> Vec<u8> {
+    empty_flags(op, 0, id)
+}
+
+/// A whole frame with an empty body and `flags` (a SYNC's level).
+pub(crate) fn empty_flags(op: u8, flags: u8, id: u64) -> Vec<u8> {
     let mut f = Vec::with_capacity(HDR_LEN);
-    put_header(&mut f, op, 0, id, 0);
+    put_header(&mut f, op, flags, id, 0);
     f
 }
 
@@ -208,7 +217,7 @@ mod tests {
     #[test]
     fn append_frame_layout() {
         let mut f = Vec::new();
-        append(&mut f, 0x0102030405060708, true, 0x1122, 0x33445566, 0x7788, b"xyz");
+        append(&mut f, 0x0102030405060708, F_NOWAIT, 0x1122, 0x33445566, 0x7788, b"xyz");
         assert_eq!(f.len(), 16 + 8 + 3);
         assert_eq!(&f[0..4], &27u32.to_le_bytes());
         assert_eq!(f[4], OP_APPEND);

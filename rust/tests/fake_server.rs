@@ -202,3 +202,86 @@ fn replies_are_matched_by_id_and_unknown_ids_break_the_connection() {
     drop(c);
     h.join().unwrap();
 }
+
+/// Every way of asking for a level puts at most one level flag on an
+/// APPEND or SYNC (walld closes the connection on REPLICATED and LOCAL
+/// together), and none on a nowait APPEND.
+#[test]
+fn ack_flags_on_the_wire() {
+    use walld_client::Ack;
+    let (path, h) = serve(|s| {
+        let mut s = greet(s, 1000);
+        let (a, y, n) = (0x02u8, 0x03u8, 0x01u8);
+        let (l, r) = (0x04u8, 0x02u8);
+        let want = vec![
+            // Client level Default: append, append_many x2, sync, nowait.
+            (a, 0), (a, 0), (a, 0), (y, 0), (a, n),
+            // append_with / send_append_with / sync_with, each level.
+            (a, 0), (a, 0), (y, 0),
+            (a, l), (a, l), (y, l),
+            (a, r), (a, r), (y, r),
+            // Client level Local, then Replicated: append, many, sync, send_sync, nowait.
+            (a, l), (a, l), (y, l), (y, l), (a, n), (a, n),
+            (a, r), (a, r), (y, r), (y, r), (a, n), (a, n),
+        ];
+        let mut seen = Vec::new();
+        while seen.len() < want.len() {
+            let (op, flags, id, _) = recv(&mut s);
+            seen.push((op, flags));
+            s.write_all(&frame(op | 0x80, id, &1u64.to_le_bytes())).unwrap();
+        }
+        assert_eq!(seen, want);
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "requests after the last one expected");
+    });
+    let c = Client::connect_timeout(&path, Duration::from_secs(5)).unwrap();
+    c.append(1, 1, 1, b"x").unwrap();
+    c.append_many(vec![(1u16, 1u32, 1u16, b"y"), (1, 1, 1, b"z")]).unwrap();
+    c.sync().unwrap();
+    c.append_nowait(1, 1, 1, b"n").unwrap();
+    for ack in [Ack::Default, Ack::Local, Ack::Replicated] {
+        c.append_with(1, 1, 1, b"w", ack).unwrap();
+        c.send_append_with(1, 1, 1, b"s", ack).unwrap().wait().unwrap();
+        c.sync_with(ack).unwrap();
+    }
+    for ack in [Ack::Local, Ack::Replicated] {
+        c.set_ack(ack);
+        c.append(1, 1, 1, b"x").unwrap();
+        c.append_many(vec![(1u16, 1u32, 1u16, b"y")]).unwrap();
+        c.sync().unwrap();
+        c.send_sync().unwrap().wait().unwrap();
+        c.append_nowait(1, 1, 1, b"n").unwrap();
+        c.append_many_nowait(vec![(1u16, 1u32, 1u16, b"m")]).unwrap();
+    }
+    drop(c);
+    h.join().unwrap();
+}
+
+#[test]
+fn replication_errors_from_the_server() {
+    let (path, h) = serve(|s| {
+        let mut s = greet(s, 1000);
+        let (_, _, id, _) = recv(&mut s);
+        s.write_all(&error(id, 13, "1000 records durable here are not replicated yet"))
+            .unwrap();
+        let (_, _, id, _) = recv(&mut s);
+        s.write_all(&error(id, 12, "LSN 77 is durable on this machine")).unwrap();
+        let (_, _, id, _) = recv(&mut s);
+        s.write_all(&frame(0x89, id, &[])).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    });
+    let c = Client::connect_timeout(&path, Duration::from_secs(5)).unwrap();
+    let e = c.append(1, 1, 1, b"x").unwrap_err();
+    assert!(matches!(e, Error::ReplicationBacklog(_)), "{:?}", e);
+    assert!(e.is_retryable() && !e.is_outcome_unknown());
+    let e = c
+        .append_with(1, 1, 1, b"y", walld_client::Ack::Replicated)
+        .unwrap_err();
+    assert!(matches!(e, Error::ReplicationUnavailable(_)), "{:?}", e);
+    assert_eq!(e.lsn(), Some(77));
+    c.ping().unwrap();
+    drop(c);
+    h.join().unwrap();
+}

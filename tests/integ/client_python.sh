@@ -3,7 +3,8 @@
 # its pytest suite (python/tests) with the installed copy against real
 # walld processes on private sockets under $T: round trips, pipelining,
 # every error walld answers with, follow reads, walld killed with requests
-# in flight. Debian's /usr/bin/python3 with python3-pytest, -pip,
+# in flight, acknowledgement levels (a walld without replication: a
+# replicated append is durable and ReplicationUnavailable). Debian's /usr/bin/python3 with python3-pytest, -pip,
 # -setuptools and -wheel (tools/deps.sh); root for the access-list and
 # full-disk cases.
 . "$(dirname "$0")/lib.sh"

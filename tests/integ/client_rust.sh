@@ -1,9 +1,10 @@
 # The Rust client (rust/): builds it with Debian's cargo and rustc
 # (/usr/bin, offline; a rustup toolchain earlier on PATH is not used) and
 # runs its tests: unit tests, the integration tests against real walld
-# instances each test starts on a private socket (rust/tests/common), and
-# the doc tests. Then the README example, built as rust/examples/
-# quickstart, runs against a walld started here.
+# instances each test starts on a private socket (rust/tests/common; the
+# acknowledgement levels in rust/tests/ack.rs), and the doc tests. Then
+# the README example, built as rust/examples/quickstart, runs against a
+# walld started here.
 . "$(dirname "$0")/lib.sh"
 
 CARGO=/usr/bin/cargo
