@@ -297,7 +297,6 @@ ack_repl_answer(struct server *srv)
 	struct waiter	 w, *h;
 	uint64_t	 now = 0, wait;
 	struct timeval	 tv;
-	const char	*state;
 	int		 ok;
 
 	while (srv->rq.len > 0) {
@@ -322,17 +321,19 @@ ack_repl_answer(struct server *srv)
 		if (ok)
 			conn_reply_u64(w.conn, w.op, w.id,
 			    w.op == WIRE_OP_APPEND ? w.lsn : srv->durable);
-		else {
-			state = srv->replica == NULL ? "walld does not "
-			    "replicate (no replication.servers)" :
-			    replica_state_name(replica_state(srv->replica));
+		else if (srv->replica == NULL)
+			conn_error(w.conn, w.id, WIRE_E_REPL_UNAVAILABLE,
+			    "LSN %" PRIu64 " is durable on this machine; walld "
+			    "does not replicate (no replication.servers)",
+			    w.lsn);
+		else
 			conn_error(w.conn, w.id, WIRE_E_REPL_UNAVAILABLE,
 			    "LSN %" PRIu64 " is durable on this machine but "
-			    "not replicated (replicated LSN %" PRIu64 ", "
-			    "replication %s); walld replicates it later: do "
-			    "not send it again", w.lsn, srv->replicated,
-			    state);
-		}
+			    "not replicated within replication.timeout "
+			    "(replicated LSN %" PRIu64 ", replication %s); walld "
+			    "replicates it later: do not send it again", w.lsn,
+			    srv->replicated, replica_state_name(replica_state(
+			    srv->replica)));
 		conn_maybe_close(w.conn);
 		conn_release(w.conn);
 	}
