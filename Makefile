@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # walld: build, test, run. `make run` and `make check` install what is
 # missing (Debian packages) first; see tools/deps.sh.
 

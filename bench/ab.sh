@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # ab.sh: two walld builds measured against each other in one run,
 # alternating: A, B, A, B, ... on the same configurations, with the same
 # walbench, each run on a fresh data directory on the repository's disk.

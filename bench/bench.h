@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench.h: what walbench's files share: the clock, the latency histogram
  * (hist.c), the disk-limit measurements (disk.c) and the null server

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * disk.c: the disk's own limits, for walbench's ratios: a 4 KiB
  * pwrite+fdatasync loop into a preallocated (written) file and into a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * hist.c: walbench's log-linear latency histogram (see bench.h): constant
  * time to add, exact count, min and max, quantiles within 0.8 %.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib.sh: what bench/run.sh and bench/redis.sh share: how busy the machine
 # is, and waiting until it is quiet. On 2 cores, anything else running
 # skews every figure, so each run is timed when the machine is idle, and

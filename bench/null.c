@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * null.c: `walbench null`, a server that speaks walld's protocol and
  * acknowledges every append as soon as it has read it, writing nothing.

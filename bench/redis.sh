@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # redis.sh: the peer most users would pick instead of walld, measured on
 # the same machine: Redis with appendonly yes, appendfsync always, on a
 # Unix socket in a temporary directory on the repository's disk, driven by

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # run.sh: `make bench`. Starts a private walld on a temporary directory on
 # the repository's disk (var/bench/), measures the disk's limits, runs the
 # standard matrix with walbench, Redis's numbers when Redis is installed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * walbench.c: walld's benchmark. `walbench run` forks P client processes
  * of C connections each and keeps D appends in flight per connection;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libwal.c: the walld client library (libwal.h is its documentation).
  * One non-blocking socket per connection, an output buffer written in large

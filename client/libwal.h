@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libwal.h: the C client library of walld. A connection to the daemon,
  * blocking calls for every request, pipelined appends with completions for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * walctl-stream.c: reading a walld replication stream back from NATS
  * JetStream (walctl-stream.h), with decryption for read --nats. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * walctl-stream.h: a walld replication stream read back from NATS
  * JetStream (docs/REPLICATION.md), for walctl restore and read --nats:

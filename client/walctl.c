@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * walctl.c: the walld command line tool. A table of subcommands built on
  * libwal (append, sync, seal, rotate, truncate, read, stats, ping) and on

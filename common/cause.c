@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cause.c: formatted failure causes (cause.h).
  */

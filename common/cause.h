@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cause.h: the one way walld's layers say why something failed. A
  * function whose failure a user reads returns -1 and a "cause": an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * access.c: the access list. Parses the pieces of a rule (operations,
  * tenants, user and group names), keeps each rule's tenants as sorted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * access.h: who may do what. The configuration's `access:` list compiled
  * into rules (a user or a group, a set of operations, a set of tenants),

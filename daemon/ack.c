@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ack.c: the replies that wait for durability. The waiter rings (appends
  * and syncs, in LSN order: wq for those that wait for the local

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * archive.c: ships sealed segments with archive.command. Owns the child
  * process running the command (at most one), its back-off timer, and the

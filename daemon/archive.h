@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * archive.h: archive.command (as PostgreSQL's archive_command), run once
  * for each sealed segment, in LSN order, one at a time, in a child process

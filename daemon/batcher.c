@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * batcher.c: the flusher, spare-preparer and stamper threads of group
  * commit.

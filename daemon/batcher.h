@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * batcher.h: group commit. The loop fills the WAL's batch; the batcher
  * hands it to a flusher thread that writes and fdatasyncs it while the loop

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.c: walld's settings. One table (config_keys) describes every key:
  * its section, name, type, field, range and default. The defaults, the YAML

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.h: walld's settings, their defaults, and the YAML loader
  * (libyaml). conf/walld.yaml shows every key with its default.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * conn.c: one client connection's bytes. Its input (a partial frame, or
  * frames held back by a limit), the whole frames taken out of it, its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * log.c: the daemon's log. Lines go to stderr as "walld: LEVEL: message";
  * when $JOURNAL_STREAM names our stderr, they carry a "<N>" priority prefix

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * log.h: walld's log: one line per event on stderr, the level word first,
  * with syslog priority prefixes when stderr is the journal.

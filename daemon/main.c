@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c: walld's entry point. Reads the configuration, opens (and
  * recovers) the WAL directory, opens the socket, and runs the event loop

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * notify.c: sends "KEY=value" datagrams to the socket in $NOTIFY_SOCKET
  * (a path, or an abstract name when it begins with '@'), as sd_notify(3)

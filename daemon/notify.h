@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * notify.h: the systemd notification protocol (sd_notify), spoken
  * directly: a datagram to $NOTIFY_SOCKET. A no-op when it is not set.

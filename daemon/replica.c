@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * replica.c: the replicator thread (replica.h, docs/REPLICATION.md). It
  * reads durable records from the segment files with a raw reader and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * replica.h: replication of the log into a NATS JetStream stream
  * (docs/REPLICATION.md). A thread publishes every durable record, in LSN

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * request.c: what each request does. request_frame takes every whole
  * frame out of the connection layer, checks it against the session (HELLO

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server-int.h: what the server's files share, and nobody else sees
  * (main.c uses server.h). The server and connection structures, and each

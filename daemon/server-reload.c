@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server-reload.c: SIGHUP. Applies a reloaded configuration to the
  * running server: what may change live (group commit delays, limits, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server-stats.c: what walld tells about itself. The stats text, one
  * "name value" line per counter: the STATS reply, and through metrics.c

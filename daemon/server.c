@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server.c: walld's server. Listens (on the socket systemd passed, or one
  * it binds), accepts connections (refusing them at max_connections or when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stream.c: the reads clients ask for. Each READ is a stream: a reader on
  * the segment files, bounded by the durable LSN, that sends RECORD frames

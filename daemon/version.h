@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * version.h: walld's version, in one place: `walld --version`, the
  * start-up line of the log, the HELLO reply's server string and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crc32c.c: CRC-32C for the WAL format. The CPU's own CRC-32C instruction
  * when it has one (SSE4.2's crc32 on x86-64, the CRC extension's crc32c*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crc32c.h: CRC-32C (Castagnoli, reflected polynomial 0x82F63B78, initial
  * value and final xor 0xFFFFFFFF), in hardware (SSE4.2) and in software.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * keyring.c: encryption at rest. Owns the key ring (master keys by id,
  * read from a file), derives per-segment data keys, and encrypts and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * keyring.h: encryption at rest. The key ring (master keys by id, read
  * from a file), the per-segment data keys derived from them (HKDF-SHA256),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * segment.c: the on-disk format of segment files: encode and check the
  * segment header, record headers and footers, list a WAL directory, scan

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * segment.h: the on-disk format of WAL segment files (specified in wal.c
  * and docs/FORMAT.md): encoding and checking of the segment header, record

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sysio.c: the real system calls behind the engine's `sysio` table. Tests
  * swap entries of `sysio` to inject failures; `sysio_real` stays intact.

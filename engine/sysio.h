@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sysio.h: the table of file system calls the WAL engine makes. Every
  * engine file operation goes through `sysio`, so tests can replace entries

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-batch.c: group-commit batches: the loop appends records and marks
  * (rotate, seal) into the filling batch; the flusher writes and syncs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-int.h: the engine's private face, shared by the files that make up
  * the writer (wal.c, wal-batch.c, wal-stamp.c, wal-spare.c, wal-recover.c,

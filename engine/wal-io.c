@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-io.c: the writer's low-level I/O: whole writes, aligned buffers,
  * causes that name the call, file and offset, the one sequence that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-reader.c: reads records in LSN order from the segment files, from any
  * LSN, with filters applied to the header before the payload is touched.

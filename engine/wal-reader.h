@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-reader.h: reading a WAL directory, independent of any writer: the
  * reader with its filters (wal-reader.c), and the offline checker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-recover.c: recovery at open: every segment's header and footer,
  * the LSNs continuous from one to the next, the keys present, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-restore.c: a writer that rebuilds a data directory from records as
  * stored, in LSN order, each with its segment's header fields (struct

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-restore.h: rebuilding a data directory from records as stored (a
  * raw reader's, or replication messages'): the same segments, byte for

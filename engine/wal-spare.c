@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-spare.c: spare segments: prepared ahead by the preparer thread
  * (fallocated, zeroed when that pays, synced), made from the files of

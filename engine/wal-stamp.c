@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-stamp.c: stamping, the per-record work done after the loop copied a
  * record in and before it is written: encrypt the payload (with a key

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal-verify.c: the offline checker behind `walctl verify`: reads every
  * segment of a directory, checks every header, record CRC, LSN and footer,

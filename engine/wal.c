@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal.c: the writer's face: open (with recovery, wal-recover.c) and close,
  * the directory lock, the choice of O_DIRECT, the segment list, stats,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal.h: the segmented WAL engine. Owns one directory of segment files:
  * recovery at open, group-commit batches, rollover, seal and truncation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * frame.c: encoder and decoder of walld wire frames (proto/PROTOCOL.md).
  * Pure byte shuffling, no I/O and no allocation: every length is checked

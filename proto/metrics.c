@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * metrics.c: walld's stats as Prometheus metrics (text format 0.0.4).
  * metrics_table is the one list of metric names: each row turns one stat

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * metrics.h: walld's counters in the Prometheus text exposition format
  * (version 0.0.4). The input is walld's stats text ("name value" lines,

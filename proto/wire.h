@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wire.h: the walld wire protocol (proto/PROTOCOL.md is the specification).
  * Message types, limits, and the encoder/decoder in frame.c. No I/O here:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Benchmark: one Python process pipelining small appends to walld.
 
     /usr/bin/python3 python/bench.py --walld build/walld        # a private walld

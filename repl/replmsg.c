@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * replmsg.c: records as JetStream messages (replmsg.h), and the log's
  * identity file. docs/REPLICATION.md is the layout's specification.

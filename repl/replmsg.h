@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * replmsg.h: one WAL record as one NATS JetStream message, and back. The
  * layout is docs/REPLICATION.md's "Messages": the payload exactly as

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs the test suites against the build in $1: the Check unit suites, then
 # every integration script in tests/integ/. Prints one line per suite and
 # a closing "N passed, N failed" line; exits non-zero on any failure. A

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages walld needs to build and test, when missing:
 # with apt-get when root, otherwise it prints the exact command and fails.
 pkgs="build-essential pkg-config libevent-dev libssl-dev libyaml-dev check"

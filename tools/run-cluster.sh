@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # run-cluster.sh: `make run-cluster`. Starts a three-node NATS JetStream
 # cluster on 127.0.0.1, its stores and logs under ./var/nats, then walld in
 # the foreground replicating into it (conf/walld-cluster.yaml). Ctrl-C (or

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures: a real walld on a private socket in a temporary directory.
 
 The walld binary is $WALD_BUILD/walld (default: build/ at the top of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Acknowledgement levels against a real walld that does not replicate
 (no replication.servers): a 'replicated' append or sync ends with
 ReplicationUnavailable once its records are durable, and reading back

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every error walld can answer with, each raised as its own class: sealed,
 too large, not permitted (an access list), bad request, version, range,
 busy, no space, I/O failure, shutting down; and connecting to nothing."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What real walld cannot be made to do: a scripted fake server sends
 invalid frames, unknown error codes, an internal error, a hang-up reason.
 The client must close the connection and report each case as the right

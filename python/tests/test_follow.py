@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Follow reads: a reader following while other clients append."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A lost connection: walld killed (SIGKILL by PID) with requests in
 flight gives OutcomeUnknown, never a server error; timeouts close the
 connection with Timeout; records acknowledged before the kill survive."""

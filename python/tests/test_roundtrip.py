@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Round trips against a real walld: appends and reads of binary payloads,
 pipelining, append-then-sync, stats, ping; blocking and asyncio."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """walld: a client for the walld write-ahead-log daemon.
 
 Speaks walld's wire protocol (proto/PROTOCOL.md) over its AF_UNIX socket,

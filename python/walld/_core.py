@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The protocol engine shared by the blocking and the asyncio clients.
 
 No I/O happens here. The engine turns requests into frames (queued as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The asyncio client: :class:`AsyncClient` and its read iterator
 :class:`AsyncReader`."""
 

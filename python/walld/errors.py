@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The exceptions of the walld client.
 
 Every exception the package raises on purpose derives from

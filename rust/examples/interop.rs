@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! The Rust side of tests/integ/clients_interop.sh, with this crate.
 //! tests/helpers/walinterop.c (libwal) and tests/helpers/interop.py do the
 //! same with their clients.

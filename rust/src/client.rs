@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! The client: a connection to walld and the requests of PROTOCOL.md.
 
 use std::net::Shutdown;

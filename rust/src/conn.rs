@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! One connection to walld: the state shared between the caller's threads
 //! and the receiving thread, and that thread itself.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! The error type: one variant per error code of the protocol, and the
 //! client's own failures.
 

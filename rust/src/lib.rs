@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! A client for walld, the write-ahead-log daemon, speaking its wire
 //! protocol (proto/PROTOCOL.md, version 1) over its AF_UNIX socket. The
 //! standard library only.

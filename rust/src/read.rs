@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! Reading the log: records, filters, and the reader iterator.
 
 use std::time::{Duration, Instant};

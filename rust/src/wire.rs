@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! The wire format of proto/PROTOCOL.md: constants, frame encoding and
 //! header checks. No I/O here.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! The client against a scripted server on a private socket, for what a
 //! well-behaved walld never does: frames that break the protocol, errors
 //! at HELLO, replies out of order. (The other tests run the real walld.)

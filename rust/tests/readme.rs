@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! README.md's example is examples/quickstart.rs: the doc tests compile
 //! README.md's code, tests/integ/client_rust.sh runs the example against
 //! walld, and this test checks that the two are one program.

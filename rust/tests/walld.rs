@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! walld-client against a real walld: each test starts its own walld on
 //! a private socket (tests/common), so the tests may run in parallel.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crc32c_vectors.c: the CRC-32C vectors of check_crc32c.c, and hardware
  * against software on many lengths and alignments, as a plain program

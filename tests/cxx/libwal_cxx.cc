@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // libwal_cxx.cc: libwal from C++. Includes <libwal.h> as a C++ program
 // does (its extern "C" guards are what make the names link), then, against
 // the walld at argv[1] (tests/integ/client_cxx.sh starts one on a private

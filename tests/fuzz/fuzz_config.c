@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_config.c: libFuzzer target for the configuration loader
  * (daemon/config.c, the access list in daemon/access.c). The input is the

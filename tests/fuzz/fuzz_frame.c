@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_frame.c: libFuzzer target for the wire decoder (proto/frame.c).
  * The input is a byte stream as a peer would send it, after one byte that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_segment.c: libFuzzer target for the record and segment decoder: the
  * input is written out as a whole data directory, which then goes through

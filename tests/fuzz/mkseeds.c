@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mkseeds.c: writes the seed corpus of fuzz_segment (`make fuzz-seeds`).
  * Each seed is a data directory the engine itself made (records, a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # run.sh BUILD_DIR SECONDS [TARGET...]: replays every regression input of
 # each fuzz target (tests/fuzz/regress/TARGET/), then fuzzes it for SECONDS
 # over its corpus: BUILD_DIR/corpus/TARGET (kept between runs; new inputs go

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # hostile.sh: sourced by tests/integ/hostile_*.sh after lib.sh. A
 # well-behaved background load (walload, tenants 0..6) that must keep
 # getting acknowledgements while a test plays a misbehaving client, and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The Python side of tests/integ/clients_interop.sh, with the walld
 package (PYTHONPATH=python). tests/helpers/walinterop.c (libwal) and
 rust/examples/interop.rs do the same with their clients.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jsdump.c: a TEST TOOL, not part of walld. It looks into a NATS JetStream
  * stream for the replication tests (docs/REPLICATION.md) and drives the

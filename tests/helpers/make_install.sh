@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # make_install.sh: sourced by the integration tests that install walld
 # (after lib.sh). make_target TARGET VAR=VALUE...: runs the top Makefile's
 # TARGET for the build under test ($B), quietly; fails the test with make's

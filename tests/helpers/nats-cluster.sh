@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # nats-cluster.sh: a three-node NATS JetStream cluster (servers n1, n2, n3)
 # on 127.0.0.1, for the replication tests and `make run-cluster`. Sourced
 # (POSIX sh) after $B is set: it uses $B/tests/jsdump. Every function says

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * notify_listen.c: a stand-in for systemd's notification socket, for the
  * tests. Binds an AF_UNIX datagram socket at PATH (the test then starts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * promcheck.c: a strict checker of the Prometheus text exposition format,
  * version 0.0.4, for the metrics tests. Checks the syntax of every line

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rawclient.c: a raw-protocol test client for walld. It sends whatever the
  * command line says, frames well or badly formed, and prints one line per

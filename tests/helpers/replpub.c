@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * replpub.c: a test tool, not walld's replicator. Publishes the records
  * of a data directory into a JetStream stream, one message each, as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * walfix.c: damages a walld data directory on purpose, for the fixtures
  * of the corruption tests (tests/fixtures/damage.sh). Offline only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * walinterop.c: the C side of tests/integ/clients_interop.sh, through
  * libwal. The Python (tests/helpers/interop.py) and Rust

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * walload.c: a test load for walld. `run` forks client processes that
  * append self-describing records (pipelined) and write every acknowledged

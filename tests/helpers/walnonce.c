@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * walnonce.c: lists every (data key, nonce) use in a data directory, for
  * the tests of the nonce argument (engine/keyring.c): one line per valid

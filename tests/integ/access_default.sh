@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The default policy, with no access list: only root and walld's own uid
 # may do anything; another uid may say hello and ping, and every other
 # request is refused with not_permitted naming the operation, the tenant

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # An access list: users (by name and by uid) and groups (primary and
 # supplementary) get operations on tenant lists and ranges; everything
 # else is refused; reads return only the tenants the caller may read;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # archive_order: with 1 MiB segments, rollovers and rotations, every
 # sealed segment is archived exactly once, in LSN order, byte for byte;
 # the archive reads offline as a log; the position (ARCHIVED) survives a

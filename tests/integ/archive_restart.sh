@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # archive_restart: a stop ends an archive command still running (its
 # process group, within 2 s, a member that ignores SIGTERM included) and
 # the segment is archived at the next

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # archive_retry: an archive command that fails (until a flag file exists)
 # is retried with back-off, each failure counted and logged with the
 # command's message; the backlog shows in stats and in STATUS=; truncate

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # archive_timeout: a command that runs past archive.timeout is stopped:
 # SIGTERM to its process group; SIGKILL to the group once the shell has
 # ended (a member that ignored SIGTERM is not left behind), or 2 s later

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # libwal from C++: tests/cxx/libwal_cxx.cc, built by `make all` with the
 # C++ compiler against client/libwal.h (whose extern "C" guards make it
 # link), runs against a walld on a private socket: blocking, nowait and

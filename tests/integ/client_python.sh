@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The Python client (python/): installs a copy of it offline (pip
 # --no-build-isolation: Debian's setuptools and wheel, no index), then runs
 # its pytest suite (python/tests) with the installed copy against real

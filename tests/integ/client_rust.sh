@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The Rust client (rust/): builds it with Debian's cargo and rustc
 # (/usr/bin, offline; a rustup toolchain earlier on PATH is not used) and
 # runs its tests: unit tests, the integration tests against real walld

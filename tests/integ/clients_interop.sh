@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The three clients against one walld: Python (python/, through
 # tests/helpers/interop.py), Rust (rust/, its example interop, built here
 # with Debian's cargo) and C (libwal, tests/helpers/walinterop) append at

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # commit_siblings counts connections with a request waiting for
 # durability, not requests. With commit_delay 1s: one connection that
 # pipelines four waiting appends is one sibling, so with commit_siblings 2

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # kill -9 at random moments, many times in a row, while several clients
 # append (pipelined, random sizes, several tenants/vshards) into small
 # segments (so rollovers happen), with rotations and truncations going on.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # cross_arm64: engine/crc32c.c built for arm64 with Debian's cross
 # compiler runs under qemu-user: the ARMv8 CRC32C instructions give the
 # published vectors and the same CRC as the table, on CPUs with the CRC

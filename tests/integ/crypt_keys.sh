@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # crypt_keys: encryption at rest with a key ring. walctl keygen; the key
 # ring's permission and syntax checks (at start and in --check-config);
 # records round-trip through walld and offline (read --dir, verify with

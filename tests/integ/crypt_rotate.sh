@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # crypt_rotate: key rotation without downtime. While clients append
 # (walload, pipelined) and a follow reader streams, three new active keys
 # are added to the key ring and walld is sent SIGHUP: each seals the

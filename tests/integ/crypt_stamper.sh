@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # crypt_stamper: the stamper thread at work, then kill -9. Clients append
 # 1-4 KiB records with 128 in flight each, so that while one batch is
 # written the next holds far more than the stamper's threshold, into small

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # crypt_torn: no (key, nonce) pair is ever used for two records. walld is
 # killed (-9) under a pipelined load, the last record it wrote is torn
 # (its header zeroed), and recovery cuts it: its LSN is issued again to a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Several client processes append at once, pipelined: every one gets
 # increasing LSNs, together they are dense (1..N), every acknowledged
 # record is in the log intact after a restart, and new appends continue

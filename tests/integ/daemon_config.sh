@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Bad configuration: file:line:column messages and exit 78; --check-config;
 # SIGHUP reload applies what it can, reports the rest, and survives a bad
 # file.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A failing fdatasync: no record of that batch is acknowledged, clients are
 # told the outcome is unknown, walld exits 74, and after a restart every
 # record acknowledged before the failure is in the log.

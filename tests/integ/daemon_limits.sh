@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What HELLO announces is what walld accepts, and a connection keeps it
 # (issue 22): with 1 MiB segments walld lowers max_record to what fits a
 # segment, and HELLO says the lowered value, which an append of exactly

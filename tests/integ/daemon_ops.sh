@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sync, rotate, read with filters, read --follow, truncate, stats.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # An append's LSN is readable after a restart; seal refuses appends, also
 # after a restart; a second seal is harmless.
 . "$(dirname "$0")/lib.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A ROTATE's reply is the first LSN of the segment it starts, also while
 # other clients append: a segment file bears that LSN as its name, and
 # its first record has it. (Taken when the rotation's batch completed,

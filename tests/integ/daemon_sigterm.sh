@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # SIGTERM while clients append: walld stops accepting, finishes and
 # acknowledges what it took, exits 0, and every acknowledged record is in
 # the log.

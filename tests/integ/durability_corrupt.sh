@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Corrupt and missing files (tests/fixtures/damage.sh): a flipped bit in
 # a sealed segment, in the middle of the active segment, in its last
 # record, in a segment header and in a footer; a truncated sealed segment;

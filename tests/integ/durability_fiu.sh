@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Injected I/O errors with libfiu's fiu-run (a tool no one here wrote)
 # against the unmodified walld: fdatasync, fsync and pwrite fail with EIO
 # or ENOSPC, once at a chosen moment (enabled through fiu-ctrl while walld

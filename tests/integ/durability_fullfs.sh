@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A real full disk: walld on a small file system (a 24 MiB ext4 image
 # mounted through a loop device; a tmpfs of that size where loop devices
 # are not to be had), 1 MiB segments. A filler file leaves room for about

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The tests' own test: a build with a planted durability bug (make
 # PLANT=1, -DWALD_PLANT_EARLY_ACK: a batch is acknowledged without its
 # fdatasync) must make the durability suites fail, loudly. Builds into

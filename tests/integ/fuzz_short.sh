@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The short fuzzing run of `make check`: builds the libFuzzer targets
 # (clang, ASan, UBSan) into build-fuzz/, replays every regression input in
 # tests/fuzz/regress/, and fuzzes the frame decoder, the segment decoder and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Clients that disconnect while their appends are in a batch: the batch
 # still completes, every record walld took is in the log (appends_total
 # equals the records in the log at the end), and nothing leaks (no

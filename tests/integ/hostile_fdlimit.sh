@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # File descriptor exhaustion: walld runs with an open-files limit of 64
 # (soft and hard, so it cannot raise it) and gets far more connections.
 # It must not spin (its CPU time stays low while the extra connections

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Malformed frames, impossible lengths (up to 2^32-1), unknown operations,
 # wrong protocol versions, bad bodies, truncated frames followed by a
 # disconnect, garbage: each gets an error reply where the stream allows

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Requests followed by a half-close (shutdown(SHUT_WR)): walld answers
 # every request sent before it (appends, sync, stats, a long read, appends
 # held back by the in-flight limit), then closes; a frame cut by the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # 10,000 idle connections held at once (each has said HELLO) while a
 # well-behaved client keeps appending: walld's memory per idle connection
 # stays small (measured from /proc: at most 16 KiB each), the active

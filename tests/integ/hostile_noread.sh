@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A client that sends appends but never reads its replies is disconnected
 # once its queued output passes limits.max_output_per_connection (64 KiB
 # here); its records stay in the log; others see no effect: a well-behaved

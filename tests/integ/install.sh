@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # install: `make install DESTDIR=... PREFIX=/usr` puts every file where a
 # Debian system expects it (and nothing else); the installed walld runs on
 # the installed configuration; a small client builds against the installed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib.sh: shared by the integration tests. Each test sources it, gets a
 # private temporary directory ($T) and runs the real walld on a private
 # socket ($SOCK) over a private data directory ($DATA).

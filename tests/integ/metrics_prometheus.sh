@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # metrics_prometheus: `walctl stats --prometheus` and the metrics file pass
 # a strict parser of the text format (tests/helpers/promcheck.c) and their
 # values follow what walld did: appends, bytes, LSNs, fsync and batch-size

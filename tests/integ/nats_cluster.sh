@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The replication tests' NATS harness (tests/helpers/nats-cluster.sh) does
 # what they will rely on: three real nats-server nodes form a JetStream
 # cluster; an R3 stream takes messages, goes on taking them with one node

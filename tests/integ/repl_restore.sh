@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # repl_restore: walctl restore and read --nats against one real
 # nats-server with JetStream. Logs that walld wrote (plaintext, then
 # encrypted) are published into streams by tests/helpers/replpub (a test

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # systemd_notify: walld speaks sd_notify to $NOTIFY_SOCKET, as under
 # Type=notify: STATUS=recovering, READY=1, STATUS= with the durable LSN,
 # WATCHDOG=1 from its loop when WATCHDOG_USEC is set (none otherwise),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # systemd_security: `systemd-analyze security --offline=yes` rates the
 # installed walld.service at an overall exposure of 2.0 or lower (0 is
 # best, 10 worst), and the sandbox settings it rests on are in place.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # systemd_socket_activate: walld started by socket activation, as
 # walld.socket does it: systemd-socket-activate owns the socket and starts
 # walld (LISTEN_FDS=1, LISTEN_PID) on the first connection; walld serves

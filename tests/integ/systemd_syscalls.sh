@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # systemd_syscalls: every system call walld makes is one walld.service
 # allows (SystemCallFilter=@system-service, less ~@privileged @resources;
 # a refused call would fail with EPERM), and every socket it creates is

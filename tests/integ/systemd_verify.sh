@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # systemd_verify: the units as `make install` writes them pass
 # `systemd-analyze verify` without a single warning (their binaries, man
 # pages and dependencies all found), the sysusers file creates every user

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # walbench_smoke: the benchmark tool works against a real walld. A counted
 # run (-n) of 2 processes x 2 connections x 4 in flight with a payload
 # range and spread tenants makes exactly that many durable appends: the

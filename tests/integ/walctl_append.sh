@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # walctl append: DATA, --file and stdin payloads (binary, NUL bytes), labels,
 # --lines with one LSN per input line in order, and the usage and size
 # exit codes.

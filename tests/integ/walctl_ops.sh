@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # walctl sync, rotate, truncate, stats, ping, seal, verify: their output
 # and exit codes, and how the socket is chosen (-s before or after the
 # command, $WALLD_SOCKET).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # walctl read: the text and JSON formats exactly, escapes, filters, ranges,
 # --follow, and read --dir printing byte for byte what the daemon printed.
 . "$(dirname "$0")/lib.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # walctl when walld dies mid-request: the outcome is unknown, exit 75, for
 # a single append and for append --lines; a stopped walld fails ping -t.
 . "$(dirname "$0")/lib.sh"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * emfile.c: an LD_PRELOAD shim for tests. While the file named by
  * WALD_EMFILE_FLAG exists, accept() and accept4() fail with EMFILE without

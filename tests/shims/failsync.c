@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * failsync.c: an LD_PRELOAD shim for tests. With WALD_FAIL_SYNC_AFTER=N
  * in the environment, the N-th and every later fdatasync/fsync of a file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_access.c: the access list: the syntax of operations, tenants and
  * names; rules matching by uid, primary and supplementary group; tenant

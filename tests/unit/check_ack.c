@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_ack.c: Check suite for daemon/ack.c's waiter queue: the number of
  * connections waiting (what commit_siblings is compared with) counts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_config.c: the configuration loader: defaults, conf/walld.yaml, the
  * unit syntaxes, and every kind of error with its exact FILE:LINE:COLUMN.

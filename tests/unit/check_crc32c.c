@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_crc32c.c: Check suite for engine/crc32c.c: the known CRC-32C
  * vectors, chaining, and hardware == software on many lengths/alignments.

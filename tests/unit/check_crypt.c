@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_crypt.c: Check suite for encryption at rest in the engine (wal.c,
  * wal-reader.c, wal-verify.c with keyring.c): round trip, restart,

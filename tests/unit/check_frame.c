@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_frame.c: Check suite for proto/frame.c. Every message round trips,
  * a short buffer asks for more, and every malformed header or body is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_keyring.c: Check suite for keyring.c: the key ring file (syntax,
  * errors by line, the active key, permissions), keygen lines, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_libwal.c: Check suite for client/libwal.c against the real walld
  * ($WALD_BUILD/walld), started per test on a private socket and data

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_metrics.c: Check suite for proto/metrics.c: stats text in,
  * Prometheus text out: plain values, microseconds as seconds, histograms

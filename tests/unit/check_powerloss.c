@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_powerloss.c: the power-loss and injected-error suite of the WAL
  * engine. A deterministic workload (appends with group commit through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_restore.c: Check suite for wal-restore.c: logs written by the
  * engine (several segments, plaintext and encrypted, a key rotation and

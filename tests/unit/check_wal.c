@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check_wal.c: Check suite for the WAL engine (wal.c, segment.c,
  * wal-reader.c, wal-verify.c): format, LSN continuity, recovery of torn

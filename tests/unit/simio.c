@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * simio.c: the crash-simulating sysio layer (see simio.h). Real calls keep
  * the directory as the page cache would show it; the model keeps, per

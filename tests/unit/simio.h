@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * simio.h: a crash-simulating `sysio` layer for the durability tests, in
  * the spirit of SQLite's crash-test VFS. The engine's file operations go

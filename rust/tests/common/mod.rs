@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 //! The test harness: a real walld on a private socket in a temporary
 //! directory, one per test, killed by its PID when the test ends (also
 //! when it panics: `Drop`).
