@@ -27,6 +27,20 @@
  *		 "i", B bytes of data each (default 32); prints "id P-i seq S"
  *		 per message (" duplicate" appended when JetStream de-duplicated
  *		 it). Stops at the first failure, saying after how many ms.
+ *   pubbench --subject S --count N [--size B] [--time SECS] [--warmup K]
+ *		 the round trip of one JetStream publish alone: publishes K
+ *		 messages unmeasured (default 10), then up to N more, ONE AT A
+ *		 TIME, each waiting for its acknowledgement (js_PublishMsg), for
+ *		 at most SECS seconds when --time is given. Each message is what
+ *		 walld sends for a record, less most of the headers: B bytes of
+ *		 data (default 32), a Nats-Msg-Id ("P-i") and the expected-last-
+ *		 id check naming the message before it. Publish into a stream of
+ *		 its own (made with create), never walld's. With --stream, each
+ *		 acknowledgement must come from that stream. Prints "key value"
+ *		 lines: count, size, seconds, per_s, p50_us, p90_us, p99_us,
+ *		 mean_us, min_us, max_us (each publish's round trip, exact
+ *		 nearest-rank quantiles), and cpu_s (jsdump's own CPU, every
+ *		 thread, over the measured publishes).
  *   free-ports N prints N distinct free TCP ports of 127.0.0.1, one a line:
  *		 the kernel's choice, all bound at once, then released.
  * URLS: comma-separated nats:// URLs (default nats://127.0.0.1:4222).
@@ -40,6 +54,7 @@
  * answer is the one taken. Wait for "leader" and "current" before trusting
  * the counts.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -65,6 +80,7 @@
 #define MAX_SUBJECTS	16
 #define MAX_PORTS	64
 #define MAX_DATA	(64 * 1024 * 1024)
+#define MAX_BENCH	10000000	/* pubbench: round trips kept, at most */
 
 struct opts {
 	const char		*urls;
@@ -76,6 +92,8 @@ struct opts {
 	long			 replicas;
 	unsigned long long	 count;
 	unsigned long long	 first;
+	unsigned long long	 warmup;
+	int64_t			 time_ms;	/* pubbench: 0 for no limit */
 	size_t			 size;
 };
 
@@ -94,6 +112,7 @@ usage(const char *why)
 	    "  info | dump | wait-leader | ping\n"
 	    "  create --subjects S[,S...] [--replicas N]\n"
 	    "  publish --subject S --count N [--first K] [--size B] [--id-prefix P]\n"
+	    "  pubbench --subject S --count N [--size B] [--time SECS] [--warmup K]\n"
 	    "  free-ports N\n");
 	exit(2);
 }
@@ -532,6 +551,171 @@ cmd_publish(struct conn *c, const struct opts *o)
 	return (rc);
 }
 
+/* Nanoseconds on the monotonic clock. */
+static int64_t
+now_ns(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) {
+		perror("jsdump: clock_gettime");
+		exit(1);
+	}
+	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
+/* This process's CPU time so far, every thread (libnats has its own). */
+static double
+cpu_seconds(void)
+{
+	struct rusage	ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1) {
+		perror("jsdump: getrusage");
+		return (-1);
+	}
+	return ((double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t	x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* The nearest-rank q-quantile of n sorted samples (n > 0), in µs. */
+static double
+quantile_us(const int64_t *v, size_t n, double q)
+{
+	size_t	k = (size_t)(q * (double)n + 0.999999);
+
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	return ((double)v[k - 1] / 1e3);
+}
+
+/*
+ * One publish of message i of the run, waiting for its acknowledgement:
+ * header Nats-Msg-Id "<run>-i", expecting prev (when not empty) as the
+ * stream's last id, as walld's replicator does; then i's id is in prev.
+ * Its round trip (js_PublishMsg alone) in *rtt_ns.
+ */
+static int
+pub_one(struct conn *c, const struct opts *o, const char *run, char *buf,
+    unsigned long long i, char *prev, size_t prevlen, int64_t *rtt_ns)
+{
+	jsPubOptions	 po;
+	jsPubAck	*ack = NULL;
+	jsErrCode	 jerr = 0;
+	natsMsg		*m = NULL;
+	natsStatus	 s;
+	int64_t		 t0;
+	char		 id[320], what[400];
+
+	snprintf(id, sizeof(id), "%s-%llu", run, i);
+	fill(buf, o->size, i);
+	s = natsMsg_Create(&m, o->subject, NULL, buf, (int)o->size);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, H_MSG_ID, id);
+	if (s == NATS_OK)
+		s = jsPubOptions_Init(&po);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(m);
+		return (nats_fail("message", s, 0));
+	}
+	po.MaxWait = o->timeout_ms;
+	po.ExpectLastMsgId = prev[0] != '\0' ? prev : NULL;
+	po.ExpectStream = o->stream;
+	t0 = now_ns();
+	s = js_PublishMsg(&ack, c->js, m, &po, &jerr);
+	*rtt_ns = now_ns() - t0;
+	natsMsg_Destroy(m);
+	if (s != NATS_OK) {
+		snprintf(what, sizeof(what), "publish %s: failed after %.1f ms",
+		    id, (double)*rtt_ns / 1e6);
+		return (nats_fail(what, s, jerr));
+	}
+	if (ack->Duplicate) {
+		fprintf(stderr, "jsdump: publish %s: taken as a duplicate "
+		    "(not stored): not a round trip to measure\n", id);
+		jsPubAck_Destroy(ack);
+		return (-1);
+	}
+	jsPubAck_Destroy(ack);
+	snprintf(prev, prevlen, "%s", id);
+	return (0);
+}
+
+/*
+ * pubbench: K unmeasured publishes, then up to N measured (until --time),
+ * each alone. The ids are unique to the run (pid and start time), so that
+ * JetStream's de-duplication window never takes one run's for another's.
+ */
+static int
+cmd_pubbench(struct conn *c, const struct opts *o)
+{
+	unsigned long long i, n = 0;
+	int64_t		*rtt, end, t0, t1, sum = 0;
+	double		 cpu0, cpu1, secs;
+	char		*buf, run[256], prev[320] = "";
+	int		 rc = 0;
+
+	if (o->subject == NULL || o->count == 0)
+		usage("pubbench: --subject and --count are required");
+	if (o->count > MAX_BENCH)
+		usage("pubbench: --count: at most 10000000");
+	if ((buf = malloc(o->size > 0 ? o->size : 1)) == NULL ||
+	    (rtt = calloc(o->count, sizeof(*rtt))) == NULL) {
+		perror("jsdump: malloc");
+		free(buf);
+		return (-1);
+	}
+	snprintf(run, sizeof(run), "%s-%ld-%lld", o->id_prefix,
+	    (long)getpid(), (long long)time(NULL));
+	for (i = 0; i < o->warmup && rc == 0; i++)
+		rc = pub_one(c, o, run, buf, i + 1, prev, sizeof(prev),
+		    &rtt[0]);
+	cpu0 = cpu_seconds();
+	t0 = now_ns();
+	end = o->time_ms > 0 ? t0 + o->time_ms * 1000000 : INT64_MAX;
+	while (rc == 0 && n < o->count && now_ns() < end) {
+		rc = pub_one(c, o, run, buf, o->warmup + n + 1, prev,
+		    sizeof(prev), &rtt[n]);
+		if (rc == 0)
+			sum += rtt[n++];
+	}
+	t1 = now_ns();
+	cpu1 = cpu_seconds();
+	free(buf);
+	if (rc != 0 || n == 0) {
+		if (rc == 0)
+			fprintf(stderr, "jsdump: pubbench: no publish measured\n");
+		free(rtt);
+		return (-1);
+	}
+	qsort(rtt, n, sizeof(*rtt), cmp_i64);
+	secs = (double)(t1 - t0) / 1e9;
+	printf("count %llu\n", n);
+	printf("size %zu\n", o->size);
+	printf("seconds %.3f\n", secs);
+	printf("per_s %.1f\n", (double)n / secs);
+	printf("p50_us %.1f\n", quantile_us(rtt, n, 0.5));
+	printf("p90_us %.1f\n", quantile_us(rtt, n, 0.9));
+	printf("p99_us %.1f\n", quantile_us(rtt, n, 0.99));
+	printf("mean_us %.1f\n", (double)sum / (double)n / 1e3);
+	printf("min_us %.1f\n", (double)rtt[0] / 1e3);
+	printf("max_us %.1f\n", (double)rtt[n - 1] / 1e3);
+	if (cpu0 >= 0 && cpu1 >= 0)
+		printf("cpu_s %.3f\n", cpu1 - cpu0);
+	free(rtt);
+	return (0);
+}
+
 /* Binds n sockets at once to 127.0.0.1 port 0 and prints their ports. */
 static int
 cmd_free_ports(unsigned long long n)
@@ -585,11 +769,14 @@ main(int argc, char **argv)
 		{ "first",	required_argument, NULL, 'f' },
 		{ "size",	required_argument, NULL, 'z' },
 		{ "id-prefix",	required_argument, NULL, 'p' },
+		{ "time",	required_argument, NULL, 'T' },
+		{ "warmup",	required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts	 o = {
 		.urls = "nats://127.0.0.1:4222", .timeout_ms = 5000,
 		.replicas = 1, .first = 1, .size = 32, .id_prefix = "jsdump",
+		.warmup = 10,
 	};
 	struct conn	 c;
 	const char	*cmd;
@@ -621,6 +808,16 @@ main(int argc, char **argv)
 			    "--size: bytes, 0..67108864", MAX_DATA);
 			break;
 		case 'p': o.id_prefix = optarg; break;
+		case 'T':
+			o.time_ms = (int64_t)parse_num(optarg,
+			    "--time: seconds, 1..86400", 86400) * 1000;
+			if (o.time_ms == 0)
+				usage("--time: seconds, 1..86400");
+			break;
+		case 'w':
+			o.warmup = parse_num(optarg, "--warmup: 0..1000000",
+			    1000000);
+			break;
 		default: usage(NULL);
 		}
 	}
@@ -643,9 +840,11 @@ main(int argc, char **argv)
 		return (rc == 0 ? 0 : 1);
 	}
 	if (strcmp(cmd, "info") != 0 && strcmp(cmd, "dump") != 0 &&
-	    strcmp(cmd, "create") != 0 && strcmp(cmd, "publish") != 0)
+	    strcmp(cmd, "create") != 0 && strcmp(cmd, "publish") != 0 &&
+	    strcmp(cmd, "pubbench") != 0)
 		usage("unknown command");
-	if (o.stream == NULL && strcmp(cmd, "publish") != 0)
+	if (o.stream == NULL && strcmp(cmd, "publish") != 0 &&
+	    strcmp(cmd, "pubbench") != 0)
 		usage("--stream is required");
 	if (conn_open(&c, &o, o.timeout_ms, 0) == -1) {
 		nats_Close();
@@ -657,6 +856,8 @@ main(int argc, char **argv)
 		rc = cmd_dump(&c, &o);
 	else if (strcmp(cmd, "create") == 0)
 		rc = cmd_create(&c, &o);
+	else if (strcmp(cmd, "pubbench") == 0)
+		rc = cmd_pubbench(&c, &o);
 	else
 		rc = cmd_publish(&c, &o);
 	if (fflush(stdout) == EOF) {
