@@ -40,7 +40,10 @@
  *		 lines: count, size, seconds, per_s, p50_us, p90_us, p99_us,
  *		 mean_us, min_us, max_us (each publish's round trip, exact
  *		 nearest-rank quantiles), and cpu_s (jsdump's own CPU, every
- *		 thread, over the measured publishes).
+ *		 thread, over the measured publishes). --leader NAME (needs
+ *		 --stream): first make server NAME the stream's leader, by
+ *		 asking the leader to step down (10 times at most), so that
+ *		 the round trip takes the same path as another stream's.
  *   free-ports N prints N distinct free TCP ports of 127.0.0.1, one a line:
  *		 the kernel's choice, all bound at once, then released.
  * URLS: comma-separated nats:// URLs (default nats://127.0.0.1:4222).
@@ -94,6 +97,7 @@ struct opts {
 	unsigned long long	 first;
 	unsigned long long	 warmup;
 	int64_t			 time_ms;	/* pubbench: 0 for no limit */
+	const char		*leader;	/* pubbench: wanted leader */
 	size_t			 size;
 };
 
@@ -113,6 +117,7 @@ usage(const char *why)
 	    "  create --subjects S[,S...] [--replicas N]\n"
 	    "  publish --subject S --count N [--first K] [--size B] [--id-prefix P]\n"
 	    "  pubbench --subject S --count N [--size B] [--time SECS] [--warmup K]\n"
+	    "    [--leader NAME]\n"
 	    "  free-ports N\n");
 	exit(2);
 }
@@ -651,6 +656,86 @@ pub_one(struct conn *c, const struct opts *o, const char *run, char *buf,
 	return (0);
 }
 
+/* The stream's leader, waiting up to --timeout for one that is not
+   `not` (NULL: any); into name. While an election goes on, the info
+   request may go unanswered: asked again, 1 s each. 0, or -1 (said). */
+static int
+stream_leader(struct conn *c, const struct opts *o, const char *not,
+    char *name, size_t len)
+{
+	jsStreamInfo	*si;
+	jsOptions	 jo;
+	jsErrCode	 jerr;
+	natsStatus	 s;
+	int64_t		 end = now_ms() + o->timeout_ms, left;
+	const char	*l;
+
+	while ((left = end - now_ms()) > 0) {
+		si = NULL;
+		jerr = 0;
+		if ((s = jsOptions_Init(&jo)) != NATS_OK)
+			return (nats_fail("JetStream options", s, 0));
+		jo.Wait = left < 1000 ? left : 1000;
+		s = js_GetStreamInfo(&si, c->js, o->stream, &jo, &jerr);
+		if (s != NATS_OK && s != NATS_TIMEOUT)
+			return (nats_fail(o->stream, s, jerr));
+		l = s == NATS_OK && si->Cluster != NULL ?
+		    si->Cluster->Leader : NULL;
+		if (l != NULL && *l != '\0' && (not == NULL ||
+		    strcmp(l, not) != 0)) {
+			snprintf(name, len, "%s", l);
+			jsStreamInfo_Destroy(si);
+			return (0);
+		}
+		jsStreamInfo_Destroy(si);
+		sleep_ms(100);
+	}
+	fprintf(stderr, "jsdump: %s: no %sleader within %" PRId64 " ms\n",
+	    o->stream, not != NULL ? "new " : "", o->timeout_ms);
+	return (-1);
+}
+
+/* Makes o->leader the stream's leader: the leader steps down until the
+   election lands there, 10 times at most. 0, or -1 (said). */
+static int
+lead_by(struct conn *c, const struct opts *o)
+{
+	natsMsg		*reply;
+	natsStatus	 s;
+	char		 leader[256], subj[320];
+	const char	*data;
+	int		 i;
+
+	if (stream_leader(c, o, NULL, leader, sizeof(leader)) == -1)
+		return (-1);
+	snprintf(subj, sizeof(subj), "$JS.API.STREAM.LEADER.STEPDOWN.%s",
+	    o->stream);
+	for (i = 0; i < 10 && strcmp(leader, o->leader) != 0; i++) {
+		reply = NULL;
+		s = natsConnection_Request(&reply, c->nc, subj, NULL, 0,
+		    o->timeout_ms);
+		if (s != NATS_OK)
+			return (nats_fail("leader step-down", s, 0));
+		data = natsMsg_GetData(reply);
+		if (data == NULL || strstr(data, "\"success\":true") == NULL) {
+			fprintf(stderr, "jsdump: %s: leader step-down refused: "
+			    "%.*s\n", o->stream, natsMsg_GetDataLength(reply),
+			    data != NULL ? data : "");
+			natsMsg_Destroy(reply);
+			return (-1);
+		}
+		natsMsg_Destroy(reply);
+		if (stream_leader(c, o, leader, leader, sizeof(leader)) == -1)
+			return (-1);
+	}
+	if (strcmp(leader, o->leader) != 0) {
+		fprintf(stderr, "jsdump: %s: the leader is still %s, not %s, "
+		    "after %d step-downs\n", o->stream, leader, o->leader, i);
+		return (-1);
+	}
+	return (0);
+}
+
 /*
  * pubbench: K unmeasured publishes, then up to N measured (until --time),
  * each alone. The ids are unique to the run (pid and start time), so that
@@ -669,6 +754,10 @@ cmd_pubbench(struct conn *c, const struct opts *o)
 		usage("pubbench: --subject and --count are required");
 	if (o->count > MAX_BENCH)
 		usage("pubbench: --count: at most 10000000");
+	if (o->leader != NULL && o->stream == NULL)
+		usage("pubbench: --leader needs --stream");
+	if (o->leader != NULL && lead_by(c, o) == -1)
+		return (-1);
 	if ((buf = malloc(o->size > 0 ? o->size : 1)) == NULL ||
 	    (rtt = calloc(o->count, sizeof(*rtt))) == NULL) {
 		perror("jsdump: malloc");
@@ -771,6 +860,7 @@ main(int argc, char **argv)
 		{ "id-prefix",	required_argument, NULL, 'p' },
 		{ "time",	required_argument, NULL, 'T' },
 		{ "warmup",	required_argument, NULL, 'w' },
+		{ "leader",	required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts	 o = {
@@ -814,6 +904,7 @@ main(int argc, char **argv)
 			if (o.time_ms == 0)
 				usage("--time: seconds, 1..86400");
 			break;
+		case 'L': o.leader = optarg; break;
 		case 'w':
 			o.warmup = parse_num(optarg, "--warmup: 0..1000000",
 			    1000000);
