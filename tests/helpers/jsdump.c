@@ -44,6 +44,12 @@
  *		 --stream): first make server NAME the stream's leader, by
  *		 asking the leader to step down (10 times at most), so that
  *		 the round trip takes the same path as another stream's.
+ *		 --async: still one message at a time, but the way walld's
+ *		 replicator sends: js_PublishMsgAsync, the round trip ending
+ *		 when the ack handler runs (libnats then writes through its
+ *		 flusher thread, not at once as for a request). --send-asap:
+ *		 the connection's SendAsap option (every publish written at
+ *		 once).
  *   free-ports N prints N distinct free TCP ports of 127.0.0.1, one a line:
  *		 the kernel's choice, all bound at once, then released.
  * URLS: comma-separated nats:// URLs (default nats://127.0.0.1:4222).
@@ -98,12 +104,18 @@ struct opts {
 	unsigned long long	 warmup;
 	int64_t			 time_ms;	/* pubbench: 0 for no limit */
 	const char		*leader;	/* pubbench: wanted leader */
+	int			 async;		/* pubbench --async */
+	int			 send_asap;	/* pubbench --send-asap */
 	size_t			 size;
 };
 
 struct conn {
 	natsConnection	*nc;
 	jsCtx		*js;
+	/* pubbench --async: what the ack handler saw of the last message. */
+	int64_t		 ack_ns;	/* when it ran; 0: not yet */
+	int		 ack_ok;
+	char		 ack_err[200];
 };
 
 static void __attribute__((noreturn))
@@ -117,7 +129,7 @@ usage(const char *why)
 	    "  create --subjects S[,S...] [--replicas N]\n"
 	    "  publish --subject S --count N [--first K] [--size B] [--id-prefix P]\n"
 	    "  pubbench --subject S --count N [--size B] [--time SECS] [--warmup K]\n"
-	    "    [--leader NAME]\n"
+	    "    [--leader NAME] [--async] [--send-asap]\n"
 	    "  free-ports N\n");
 	exit(2);
 }
@@ -193,6 +205,31 @@ split_list(char *s, const char **out, int max)
 	return (n);
 }
 
+static int64_t now_ns(void);
+
+/* pubbench --async: the ack handler (libnats's thread). */
+static void
+async_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+    void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)js;
+	if (pae != NULL)
+		snprintf(c->ack_err, sizeof(c->ack_err), "%s%s%s",
+		    natsStatus_GetText(pae->Err), pae->ErrText != NULL ?
+		    ": " : "", pae->ErrText != NULL ? pae->ErrText : "");
+	else if (pa == NULL)
+		snprintf(c->ack_err, sizeof(c->ack_err), "no acknowledgement");
+	else if (pa->Duplicate)
+		snprintf(c->ack_err, sizeof(c->ack_err), "taken as a duplicate "
+		    "(not stored)");
+	__atomic_store_n(&c->ack_ok, pae == NULL && pa != NULL &&
+	    !pa->Duplicate, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->ack_ns, now_ns(), __ATOMIC_RELEASE);
+	natsMsg_Destroy(msg);
+}
+
 /* Connects to the servers of o->urls, connect timeout timeout_ms; quiet:
  * a failure to connect is not said. */
 static int
@@ -205,8 +242,7 @@ conn_open(struct conn *c, const struct opts *o, int64_t timeout_ms, int quiet)
 	char		*copy;
 	int		 n;
 
-	c->nc = NULL;
-	c->js = NULL;
+	memset(c, 0, sizeof(*c));
 	if ((copy = strdup(o->urls)) == NULL) {
 		perror("jsdump: strdup");
 		return (-1);
@@ -224,6 +260,8 @@ conn_open(struct conn *c, const struct opts *o, int64_t timeout_ms, int quiet)
 		s = natsOptions_SetName(no, "jsdump");
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(no, 100);
+	if (s == NATS_OK && o->send_asap)
+		s = natsOptions_SetSendAsap(no, true);
 	free(copy);
 	if (s != NATS_OK) {
 		natsOptions_Destroy(no);
@@ -238,6 +276,10 @@ conn_open(struct conn *c, const struct opts *o, int64_t timeout_ms, int quiet)
 	s = jsOptions_Init(&jo);
 	if (s == NATS_OK) {
 		jo.Wait = o->timeout_ms;
+		if (o->async) {
+			jo.PublishAsync.AckHandler = async_ack;
+			jo.PublishAsync.AckHandlerClosure = c;
+		}
 		s = natsConnection_JetStream(&c->js, c->nc, &jo);
 	}
 	if (s != NATS_OK) {
@@ -391,13 +433,14 @@ cmd_dump(struct conn *c, const struct opts *o)
 static int
 cmd_wait(const struct opts *o, int leader)
 {
-	struct conn	 c = { NULL, NULL };
+	struct conn	 c;
 	jsAccountInfo	*ai;
 	jsOptions	 jo;
 	jsErrCode	 jerr;
 	natsStatus	 s = NATS_TIMEOUT;
 	int64_t		 start = now_ms(), left;
 
+	memset(&c, 0, sizeof(c));
 	while ((left = start + o->timeout_ms - now_ms()) > 0) {
 		if (left > 1000)
 			left = 1000;
@@ -619,7 +662,7 @@ pub_one(struct conn *c, const struct opts *o, const char *run, char *buf,
 	jsErrCode	 jerr = 0;
 	natsMsg		*m = NULL;
 	natsStatus	 s;
-	int64_t		 t0;
+	int64_t		 t0, t1;
 	char		 id[320], what[400];
 
 	snprintf(id, sizeof(id), "%s-%llu", run, i);
@@ -636,6 +679,30 @@ pub_one(struct conn *c, const struct opts *o, const char *run, char *buf,
 	po.MaxWait = o->timeout_ms;
 	po.ExpectLastMsgId = prev[0] != '\0' ? prev : NULL;
 	po.ExpectStream = o->stream;
+	if (o->async) {
+		__atomic_store_n(&c->ack_ns, 0, __ATOMIC_RELAXED);
+		c->ack_ok = 0;
+		c->ack_err[0] = '\0';
+		t0 = now_ns();
+		s = js_PublishMsgAsync(c->js, &m, &po);
+		if (s == NATS_OK)
+			s = js_PublishAsyncComplete(c->js, &po);
+		t1 = __atomic_load_n(&c->ack_ns, __ATOMIC_ACQUIRE);
+		*rtt_ns = (t1 != 0 ? t1 : now_ns()) - t0;
+		natsMsg_Destroy(m);	/* only if not taken */
+		if (s != NATS_OK) {
+			snprintf(what, sizeof(what), "publish %s: failed after "
+			    "%.1f ms", id, (double)*rtt_ns / 1e6);
+			return (nats_fail(what, s, 0));
+		}
+		if (!__atomic_load_n(&c->ack_ok, __ATOMIC_RELAXED)) {
+			fprintf(stderr, "jsdump: publish %s: %s\n", id,
+			    c->ack_err[0] != '\0' ? c->ack_err : "failed");
+			return (-1);
+		}
+		snprintf(prev, prevlen, "%s", id);
+		return (0);
+	}
 	t0 = now_ns();
 	s = js_PublishMsg(&ack, c->js, m, &po, &jerr);
 	*rtt_ns = now_ns() - t0;
@@ -861,6 +928,8 @@ main(int argc, char **argv)
 		{ "time",	required_argument, NULL, 'T' },
 		{ "warmup",	required_argument, NULL, 'w' },
 		{ "leader",	required_argument, NULL, 'L' },
+		{ "async",	no_argument,	   NULL, 'A' },
+		{ "send-asap",	no_argument,	   NULL, 'Y' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts	 o = {
@@ -905,6 +974,8 @@ main(int argc, char **argv)
 				usage("--time: seconds, 1..86400");
 			break;
 		case 'L': o.leader = optarg; break;
+		case 'A': o.async = 1; break;
+		case 'Y': o.send_asap = 1; break;
 		case 'w':
 			o.warmup = parse_num(optarg, "--warmup: 0..1000000",
 			    1000000);
