@@ -18,8 +18,9 @@
  *   wait-leader waits up to --timeout until JetStream answers an account
  *		 info request (a meta leader is elected): exit 0, else 1.
  *   ping	 waits up to --timeout until a server answers (connect, flush).
- *   create --subjects S[,S...] [--replicas N]
- *		 creates the stream, file storage, N replicas (default 1).
+ *   create --subjects S[,S...] [--replicas N] [--max-bytes B]
+ *		 creates the stream, file storage, N replicas (default 1); with
+ *		 --max-bytes, at most B bytes, the oldest messages discarded.
  *   publish --subject S --count N [--first K] [--size B] [--id-prefix P]
  *		 publishes messages K..K+N-1 (K defaults to 1) one at a time,
  *		 each waiting for its acknowledgement up to --timeout, with the
@@ -49,7 +50,11 @@
  *		 when the ack handler runs (libnats then writes through its
  *		 flusher thread, not at once as for a request). --send-asap:
  *		 the connection's SendAsap option (every publish written at
- *		 once).
+ *		 once). --window W (implies --async): W messages in flight,
+ *		 as walld's replicator keeps up to publish_window: the round
+ *		 trips are each message's publish to its ack, and per_s the
+ *		 stream's throughput (acks from the first measured publish to
+ *		 the last ack); the warm-up publishes are not counted.
  *   free-ports N prints N distinct free TCP ports of 127.0.0.1, one a line:
  *		 the kernel's choice, all bound at once, then released.
  * URLS: comma-separated nats:// URLs (default nats://127.0.0.1:4222).
@@ -106,6 +111,8 @@ struct opts {
 	const char		*leader;	/* pubbench: wanted leader */
 	int			 async;		/* pubbench --async */
 	int			 send_asap;	/* pubbench --send-asap */
+	unsigned long long	 window;	/* pubbench --window */
+	int64_t			 max_bytes;	/* create --max-bytes */
 	size_t			 size;
 };
 
@@ -116,6 +123,16 @@ struct conn {
 	int64_t		 ack_ns;	/* when it ran; 0: not yet */
 	int		 ack_ok;
 	char		 ack_err[200];
+	/* pubbench --window: send times by message number & mask, the
+	   round trips of the measured messages (those above warm), and
+	   whether any message failed (ack_err then says why). */
+	int64_t		*sent;
+	uint64_t	 mask;
+	unsigned long long warm;
+	int64_t		*rtt;
+	unsigned long long nrtt, cap;
+	int64_t		 last_ack_ns;
+	int		 failed;
 };
 
 static void __attribute__((noreturn))
@@ -126,10 +143,10 @@ usage(const char *why)
 	fprintf(stderr,
 	    "usage: jsdump [--urls URLS] [--stream NAME] [--timeout MS] COMMAND\n"
 	    "  info | dump | wait-leader | ping\n"
-	    "  create --subjects S[,S...] [--replicas N]\n"
+	    "  create --subjects S[,S...] [--replicas N] [--max-bytes B]\n"
 	    "  publish --subject S --count N [--first K] [--size B] [--id-prefix P]\n"
 	    "  pubbench --subject S --count N [--size B] [--time SECS] [--warmup K]\n"
-	    "    [--leader NAME] [--async] [--send-asap]\n"
+	    "    [--leader NAME] [--async] [--send-asap] [--window W]\n"
 	    "  free-ports N\n");
 	exit(2);
 }
@@ -230,6 +247,41 @@ async_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	natsMsg_Destroy(msg);
 }
 
+/* pubbench --window: the ack handler. Messages are told apart by the
+   number that ends their Nats-Msg-Id. */
+static void
+window_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+    void *arg)
+{
+	struct conn		*c = arg;
+	const char		*id = NULL, *p;
+	unsigned long long	 i;
+	int64_t			 now = now_ns();
+
+	(void)js;
+	if (pae != NULL || pa == NULL || pa->Duplicate ||
+	    natsMsgHeader_Get(msg, H_MSG_ID, &id) != NATS_OK || id == NULL ||
+	    (p = strrchr(id, '-')) == NULL) {
+		if (!c->failed)
+			snprintf(c->ack_err, sizeof(c->ack_err), "%s: %s%s%s",
+			    id != NULL ? id : "a message", pae != NULL ?
+			    natsStatus_GetText(pae->Err) : pa == NULL ?
+			    "no acknowledgement" : pa->Duplicate ?
+			    "taken as a duplicate" : "no id", pae != NULL &&
+			    pae->ErrText != NULL ? ": " : "", pae != NULL &&
+			    pae->ErrText != NULL ? pae->ErrText : "");
+		__atomic_store_n(&c->failed, 1, __ATOMIC_RELEASE);
+		natsMsg_Destroy(msg);
+		return;
+	}
+	i = strtoull(p + 1, NULL, 10);
+	if (i > c->warm && c->nrtt < c->cap) {
+		c->rtt[c->nrtt++] = now - c->sent[i & c->mask];
+		c->last_ack_ns = now;
+	}
+	natsMsg_Destroy(msg);
+}
+
 /* Connects to the servers of o->urls, connect timeout timeout_ms; quiet:
  * a failure to connect is not said. */
 static int
@@ -276,7 +328,12 @@ conn_open(struct conn *c, const struct opts *o, int64_t timeout_ms, int quiet)
 	s = jsOptions_Init(&jo);
 	if (s == NATS_OK) {
 		jo.Wait = o->timeout_ms;
-		if (o->async) {
+		if (o->window > 1) {
+			jo.PublishAsync.AckHandler = window_ack;
+			jo.PublishAsync.AckHandlerClosure = c;
+			jo.PublishAsync.MaxPending = (int64_t)o->window;
+			jo.PublishAsync.StallWait = o->timeout_ms;
+		} else if (o->async) {
 			jo.PublishAsync.AckHandler = async_ack;
 			jo.PublishAsync.AckHandlerClosure = c;
 		}
@@ -516,6 +573,10 @@ cmd_create(struct conn *c, const struct opts *o)
 	cfg.SubjectsLen = n;
 	cfg.Replicas = o->replicas;
 	cfg.Storage = js_FileStorage;
+	if (o->max_bytes > 0) {
+		cfg.MaxBytes = o->max_bytes;
+		cfg.Discard = js_DiscardOld;
+	}
 	s = js_AddStream(&si, c->js, &cfg, NULL, &jerr);
 	free(copy);
 	if (s != NATS_OK)
@@ -803,6 +864,117 @@ lead_by(struct conn *c, const struct opts *o)
 	return (0);
 }
 
+/* One message of a windowed run: message i, published asynchronously
+   (stalling while W are in flight) after the one in prev. */
+static int
+pub_window_one(struct conn *c, const struct opts *o, const char *run,
+    char *buf, unsigned long long i, char *prev, size_t prevlen)
+{
+	jsPubOptions	 po;
+	natsMsg		*m = NULL;
+	natsStatus	 s;
+	char		 id[320], what[400];
+
+	snprintf(id, sizeof(id), "%s-%llu", run, i);
+	fill(buf, o->size, i);
+	s = natsMsg_Create(&m, o->subject, NULL, buf, (int)o->size);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, H_MSG_ID, id);
+	if (s == NATS_OK)
+		s = jsPubOptions_Init(&po);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(m);
+		return (nats_fail("message", s, 0));
+	}
+	po.ExpectLastMsgId = prev[0] != '\0' ? prev : NULL;
+	po.ExpectStream = o->stream;
+	c->sent[i & c->mask] = now_ns();
+	s = js_PublishMsgAsync(c->js, &m, &po);
+	natsMsg_Destroy(m);	/* only if not taken */
+	if (s != NATS_OK) {
+		snprintf(what, sizeof(what), "publish %s", id);
+		return (nats_fail(what, s, 0));
+	}
+	snprintf(prev, prevlen, "%s", id);
+	return (0);
+}
+
+/* pubbench --window: K warm-up messages, then up to N more (until
+   --time), W in flight; waits for every ack at the end. */
+static int
+cmd_pubwindow(struct conn *c, const struct opts *o, const char *run,
+    char *buf)
+{
+	jsPubOptions	 po;
+	natsStatus	 s;
+	unsigned long long i, n;
+	uint64_t	 slots;
+	int64_t		 t0, end, sum = 0;
+	double		 cpu0, cpu1, secs;
+	char		 prev[320] = "";
+	int		 rc = 0;
+
+	for (slots = 1; slots < o->window + 1; slots <<= 1)
+		;
+	if ((c->sent = calloc(slots, sizeof(*c->sent))) == NULL ||
+	    (c->rtt = calloc(o->count, sizeof(*c->rtt))) == NULL) {
+		perror("jsdump: malloc");
+		return (-1);
+	}
+	c->mask = slots - 1;
+	c->warm = o->warmup;
+	c->cap = o->count;
+	for (i = 1; i <= o->warmup && rc == 0; i++)
+		rc = pub_window_one(c, o, run, buf, i, prev, sizeof(prev));
+	if (rc == 0 && (s = jsPubOptions_Init(&po)) == NATS_OK) {
+		po.MaxWait = o->timeout_ms;
+		if ((s = js_PublishAsyncComplete(c->js, &po)) != NATS_OK)
+			rc = nats_fail("warm-up acknowledgements", s, 0);
+	}
+	cpu0 = cpu_seconds();
+	t0 = now_ns();
+	end = o->time_ms > 0 ? t0 + o->time_ms * 1000000 : INT64_MAX;
+	for (n = 0; rc == 0 && n < o->count && now_ns() < end &&
+	    !__atomic_load_n(&c->failed, __ATOMIC_ACQUIRE); n++)
+		rc = pub_window_one(c, o, run, buf, o->warmup + n + 1, prev,
+		    sizeof(prev));
+	if ((s = jsPubOptions_Init(&po)) == NATS_OK) {
+		po.MaxWait = o->timeout_ms;
+		s = js_PublishAsyncComplete(c->js, &po);
+	}
+	if (rc == 0 && s != NATS_OK)
+		rc = nats_fail("waiting for the acknowledgements", s, 0);
+	cpu1 = cpu_seconds();
+	if (__atomic_load_n(&c->failed, __ATOMIC_ACQUIRE)) {
+		fprintf(stderr, "jsdump: publish %s\n", c->ack_err);
+		rc = -1;
+	}
+	if (rc == 0 && c->nrtt == 0) {
+		fprintf(stderr, "jsdump: pubbench: no publish measured\n");
+		rc = -1;
+	}
+	if (rc == 0) {
+		qsort(c->rtt, c->nrtt, sizeof(*c->rtt), cmp_i64);
+		for (i = 0; i < c->nrtt; i++)
+			sum += c->rtt[i];
+		secs = (double)(c->last_ack_ns - t0) / 1e9;
+		printf("count %llu\n", c->nrtt);
+		printf("size %zu\n", o->size);
+		printf("window %llu\n", o->window);
+		printf("seconds %.3f\n", secs);
+		printf("per_s %.1f\n", (double)c->nrtt / secs);
+		printf("p50_us %.1f\n", quantile_us(c->rtt, c->nrtt, 0.5));
+		printf("p90_us %.1f\n", quantile_us(c->rtt, c->nrtt, 0.9));
+		printf("p99_us %.1f\n", quantile_us(c->rtt, c->nrtt, 0.99));
+		printf("mean_us %.1f\n", (double)sum / (double)c->nrtt / 1e3);
+		printf("min_us %.1f\n", (double)c->rtt[0] / 1e3);
+		printf("max_us %.1f\n", (double)c->rtt[c->nrtt - 1] / 1e3);
+		if (cpu0 >= 0 && cpu1 >= 0)
+			printf("cpu_s %.3f\n", cpu1 - cpu0);
+	}
+	return (rc);
+}
+
 /*
  * pubbench: K unmeasured publishes, then up to N measured (until --time),
  * each alone. The ids are unique to the run (pid and start time), so that
@@ -833,6 +1005,12 @@ cmd_pubbench(struct conn *c, const struct opts *o)
 	}
 	snprintf(run, sizeof(run), "%s-%ld-%lld", o->id_prefix,
 	    (long)getpid(), (long long)time(NULL));
+	if (o->window > 1) {
+		free(rtt);
+		rc = cmd_pubwindow(c, o, run, buf);
+		free(buf);
+		return (rc);
+	}
 	for (i = 0; i < o->warmup && rc == 0; i++)
 		rc = pub_one(c, o, run, buf, i + 1, prev, sizeof(prev),
 		    &rtt[0]);
@@ -930,6 +1108,8 @@ main(int argc, char **argv)
 		{ "leader",	required_argument, NULL, 'L' },
 		{ "async",	no_argument,	   NULL, 'A' },
 		{ "send-asap",	no_argument,	   NULL, 'Y' },
+		{ "window",	required_argument, NULL, 'W' },
+		{ "max-bytes",	required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts	 o = {
@@ -976,6 +1156,18 @@ main(int argc, char **argv)
 		case 'L': o.leader = optarg; break;
 		case 'A': o.async = 1; break;
 		case 'Y': o.send_asap = 1; break;
+		case 'W':
+			o.window = parse_num(optarg, "--window: 1..65536",
+			    65536);
+			if (o.window == 0)
+				usage("--window: 1..65536");
+			if (o.window > 1)
+				o.async = 1;
+			break;
+		case 'M':
+			o.max_bytes = (int64_t)parse_num(optarg,
+			    "--max-bytes: bytes", INT64_MAX);
+			break;
 		case 'w':
 			o.warmup = parse_num(optarg, "--warmup: 0..1000000",
 			    1000000);
