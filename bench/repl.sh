@@ -223,6 +223,7 @@ drain() {
 	d0=$(now_ns)
 	i=0
 	while :; do
+		kill -0 "$WALLD_PID" 2>/dev/null || die "walld exited"
 		bl=$(wstat replication_backlog_records)
 		[ "$bl" = 0 ] && break
 		i=$((i + 1))
@@ -309,6 +310,11 @@ run_one() {
 	round=$1 kind=$2
 	tries=0
 	while :; do
+		kill -0 "$WALLD_PID" 2>/dev/null || die "walld exited"
+		for n in 1 2 3; do
+			eval p=\${NATS_PID_$n:-}
+			kill -0 "$p" 2>/dev/null || die "NATS server n$n exited"
+		done
 		# Quiet or not by the last sample: past the deadline,
 		# wait_quiet only samples, and fails whatever it finds.
 		wait_quiet "$BENCH_WAIT" || :
