@@ -57,7 +57,9 @@
 #   BENCH_QUIET_WAIT=N    seconds a run waits for a quiet machine (20)
 #   BENCH_MAX_OTHER=X     other CPU (cores) that makes a run go again (0.3)
 #   BENCH_BUDGET=N        seconds after which nothing waits or goes again
-#                         (200): the whole stays under about 5 minutes
+#                         (200). On a quiet machine the whole takes about
+#                         4 to 5 minutes, half a minute of each round
+#                         walld replicating what l64 left behind
 #
 # The report: var/bench/repl-results.md (and a dated copy).
 set -u
