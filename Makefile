@@ -70,7 +70,8 @@ SHIM_BIN   = $(patsubst tests/shims/%.c,$(B)/tests/lib%.so,$(SHIM_SRC))
 
 BINS = $(B)/walld $(B)/walctl $(B)/libwal.so.1 $(B)/libwal.a
 
-.PHONY: all deps run run-cluster check unit integ clean install uninstall bench bench-peers
+.PHONY: all deps run run-cluster check unit integ clean install uninstall bench bench-peers \
+	bench-repl
 all: $(BINS) $(B)/walbench $(UNIT_BIN) $(HELPER_BIN) $(SHIM_BIN)
 
 deps:
@@ -269,7 +270,8 @@ uninstall: $(CONF_DIST)
 	fi
 
 # walbench (bench/): the load generator; `make bench` runs the standard
-# matrix (bench/run.sh), `make bench-peers` Redis's numbers (bench/redis.sh).
+# matrix (bench/run.sh), `make bench-peers` Redis's numbers (bench/redis.sh),
+# `make bench-repl` replication's cost (bench/repl.sh).
 BENCH_SRC = bench/walbench.c bench/hist.c bench/disk.c bench/null.c
 $(B)/walbench: $(call obj,$(BENCH_SRC)) $(B)/libwal.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libevent 2>/dev/null)
@@ -278,6 +280,10 @@ bench: deps $(B)/walld $(B)/walctl $(B)/walbench
 	@sh bench/run.sh $(B)
 bench-peers: deps $(B)/walbench
 	@sh bench/redis.sh
+# Replicated against local acknowledgements, with a three-node NATS
+# JetStream cluster on this machine (bench/repl.sh, issue 20).
+bench-repl: deps $(B)/walld $(B)/walctl $(B)/walbench $(B)/tests/jsdump
+	@sh bench/repl.sh $(B)
 
 # Fuzzing (tests/fuzz/): libFuzzer targets built with clang, ASan and UBSan
 # into build-fuzz/. `make fuzz` runs each for FUZZ_TIME seconds over its

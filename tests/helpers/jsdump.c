@@ -19,8 +19,9 @@
  *   wait-leader waits up to --timeout until JetStream answers an account
  *		 info request (a meta leader is elected): exit 0, else 1.
  *   ping	 waits up to --timeout until a server answers (connect, flush).
- *   create --subjects S[,S...] [--replicas N]
- *		 creates the stream, file storage, N replicas (default 1).
+ *   create --subjects S[,S...] [--replicas N] [--max-bytes B]
+ *		 creates the stream, file storage, N replicas (default 1); with
+ *		 --max-bytes, at most B bytes, the oldest messages discarded.
  *   publish --subject S --count N [--first K] [--size B] [--id-prefix P]
  *		 publishes messages K..K+N-1 (K defaults to 1) one at a time,
  *		 each waiting for its acknowledgement up to --timeout, with the
@@ -28,6 +29,33 @@
  *		 "i", B bytes of data each (default 32); prints "id P-i seq S"
  *		 per message (" duplicate" appended when JetStream de-duplicated
  *		 it). Stops at the first failure, saying after how many ms.
+ *   pubbench --subject S --count N [--size B] [--time SECS] [--warmup K]
+ *		 the round trip of one JetStream publish alone: publishes K
+ *		 messages unmeasured (default 10), then up to N more, ONE AT A
+ *		 TIME, each waiting for its acknowledgement (js_PublishMsg), for
+ *		 at most SECS seconds when --time is given. Each message is what
+ *		 walld sends for a record, less most of the headers: B bytes of
+ *		 data (default 32), a Nats-Msg-Id ("P-i") and the expected-last-
+ *		 id check naming the message before it. Publish into a stream of
+ *		 its own (made with create), never walld's. With --stream, each
+ *		 acknowledgement must come from that stream. Prints "key value"
+ *		 lines: count, size, seconds, per_s, p50_us, p90_us, p99_us,
+ *		 mean_us, min_us, max_us (each publish's round trip, exact
+ *		 nearest-rank quantiles), and cpu_s (jsdump's own CPU, every
+ *		 thread, over the measured publishes). --leader NAME (needs
+ *		 --stream): first make server NAME the stream's leader, by
+ *		 asking the leader to step down (10 times at most), so that
+ *		 the round trip takes the same path as another stream's.
+ *		 --async: still one message at a time, but the way walld's
+ *		 replicator sends: js_PublishMsgAsync, the round trip ending
+ *		 when the ack handler runs (libnats then writes through its
+ *		 flusher thread, not at once as for a request). --send-asap:
+ *		 the connection's SendAsap option (every publish written at
+ *		 once). --window W (implies --async): W messages in flight,
+ *		 as walld's replicator keeps up to publish_window: the round
+ *		 trips are each message's publish to its ack, and per_s the
+ *		 stream's throughput (acks from the first measured publish to
+ *		 the last ack); the warm-up publishes are not counted.
  *   free-ports N prints N distinct free TCP ports of 127.0.0.1, one a line:
  *		 the kernel's choice, all bound at once, then released.
  * URLS: comma-separated nats:// URLs (default nats://127.0.0.1:4222).
@@ -41,6 +69,7 @@
  * answer is the one taken. Wait for "leader" and "current" before trusting
  * the counts.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -66,6 +95,7 @@
 #define MAX_SUBJECTS	16
 #define MAX_PORTS	64
 #define MAX_DATA	(64 * 1024 * 1024)
+#define MAX_BENCH	10000000	/* pubbench: round trips kept, at most */
 
 struct opts {
 	const char		*urls;
@@ -77,12 +107,33 @@ struct opts {
 	long			 replicas;
 	unsigned long long	 count;
 	unsigned long long	 first;
+	unsigned long long	 warmup;
+	int64_t			 time_ms;	/* pubbench: 0 for no limit */
+	const char		*leader;	/* pubbench: wanted leader */
+	int			 async;		/* pubbench --async */
+	int			 send_asap;	/* pubbench --send-asap */
+	unsigned long long	 window;	/* pubbench --window */
+	int64_t			 max_bytes;	/* create --max-bytes */
 	size_t			 size;
 };
 
 struct conn {
 	natsConnection	*nc;
 	jsCtx		*js;
+	/* pubbench --async: what the ack handler saw of the last message. */
+	int64_t		 ack_ns;	/* when it ran; 0: not yet */
+	int		 ack_ok;
+	char		 ack_err[200];
+	/* pubbench --window: send times by message number & mask, the
+	   round trips of the measured messages (those above warm), and
+	   whether any message failed (ack_err then says why). */
+	int64_t		*sent;
+	uint64_t	 mask;
+	unsigned long long warm;
+	int64_t		*rtt;
+	unsigned long long nrtt, cap;
+	int64_t		 last_ack_ns;
+	int		 failed;
 };
 
 static void __attribute__((noreturn))
@@ -93,8 +144,10 @@ usage(const char *why)
 	fprintf(stderr,
 	    "usage: jsdump [--urls URLS] [--stream NAME] [--timeout MS] COMMAND\n"
 	    "  info | dump | wait-leader | ping\n"
-	    "  create --subjects S[,S...] [--replicas N]\n"
+	    "  create --subjects S[,S...] [--replicas N] [--max-bytes B]\n"
 	    "  publish --subject S --count N [--first K] [--size B] [--id-prefix P]\n"
+	    "  pubbench --subject S --count N [--size B] [--time SECS] [--warmup K]\n"
+	    "    [--leader NAME] [--async] [--send-asap] [--window W]\n"
 	    "  free-ports N\n");
 	exit(2);
 }
@@ -170,6 +223,66 @@ split_list(char *s, const char **out, int max)
 	return (n);
 }
 
+static int64_t now_ns(void);
+
+/* pubbench --async: the ack handler (libnats's thread). */
+static void
+async_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+    void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)js;
+	if (pae != NULL)
+		snprintf(c->ack_err, sizeof(c->ack_err), "%s%s%s",
+		    natsStatus_GetText(pae->Err), pae->ErrText != NULL ?
+		    ": " : "", pae->ErrText != NULL ? pae->ErrText : "");
+	else if (pa == NULL)
+		snprintf(c->ack_err, sizeof(c->ack_err), "no acknowledgement");
+	else if (pa->Duplicate)
+		snprintf(c->ack_err, sizeof(c->ack_err), "taken as a duplicate "
+		    "(not stored)");
+	__atomic_store_n(&c->ack_ok, pae == NULL && pa != NULL &&
+	    !pa->Duplicate, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->ack_ns, now_ns(), __ATOMIC_RELEASE);
+	natsMsg_Destroy(msg);
+}
+
+/* pubbench --window: the ack handler. Messages are told apart by the
+   number that ends their Nats-Msg-Id. */
+static void
+window_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+    void *arg)
+{
+	struct conn		*c = arg;
+	const char		*id = NULL, *p;
+	unsigned long long	 i;
+	int64_t			 now = now_ns();
+
+	(void)js;
+	if (pae != NULL || pa == NULL || pa->Duplicate ||
+	    natsMsgHeader_Get(msg, H_MSG_ID, &id) != NATS_OK || id == NULL ||
+	    (p = strrchr(id, '-')) == NULL) {
+		if (!c->failed)
+			snprintf(c->ack_err, sizeof(c->ack_err), "%s: %s%s%s",
+			    id != NULL ? id : "a message", pae != NULL ?
+			    natsStatus_GetText(pae->Err) : pa == NULL ?
+			    "no acknowledgement" : pa->Duplicate ?
+			    "taken as a duplicate" : "no id", pae != NULL &&
+			    pae->ErrText != NULL ? ": " : "", pae != NULL &&
+			    pae->ErrText != NULL ? pae->ErrText : "");
+		__atomic_store_n(&c->failed, 1, __ATOMIC_RELEASE);
+		natsMsg_Destroy(msg);
+		return;
+	}
+	i = strtoull(p + 1, NULL, 10);
+	if (i > c->warm && c->nrtt < c->cap) {
+		c->rtt[c->nrtt++] = now - c->sent[i & c->mask];
+		c->last_ack_ns = now;
+	}
+	natsMsg_Destroy(msg);
+}
+
 /* Connects to the servers of o->urls, connect timeout timeout_ms; quiet:
  * a failure to connect is not said. */
 static int
@@ -182,8 +295,7 @@ conn_open(struct conn *c, const struct opts *o, int64_t timeout_ms, int quiet)
 	char		*copy;
 	int		 n;
 
-	c->nc = NULL;
-	c->js = NULL;
+	memset(c, 0, sizeof(*c));
 	if ((copy = strdup(o->urls)) == NULL) {
 		perror("jsdump: strdup");
 		return (-1);
@@ -201,6 +313,8 @@ conn_open(struct conn *c, const struct opts *o, int64_t timeout_ms, int quiet)
 		s = natsOptions_SetName(no, "jsdump");
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(no, 100);
+	if (s == NATS_OK && o->send_asap)
+		s = natsOptions_SetSendAsap(no, true);
 	free(copy);
 	if (s != NATS_OK) {
 		natsOptions_Destroy(no);
@@ -215,6 +329,15 @@ conn_open(struct conn *c, const struct opts *o, int64_t timeout_ms, int quiet)
 	s = jsOptions_Init(&jo);
 	if (s == NATS_OK) {
 		jo.Wait = o->timeout_ms;
+		if (o->window > 1) {
+			jo.PublishAsync.AckHandler = window_ack;
+			jo.PublishAsync.AckHandlerClosure = c;
+			jo.PublishAsync.MaxPending = (int64_t)o->window;
+			jo.PublishAsync.StallWait = o->timeout_ms;
+		} else if (o->async) {
+			jo.PublishAsync.AckHandler = async_ack;
+			jo.PublishAsync.AckHandlerClosure = c;
+		}
 		s = natsConnection_JetStream(&c->js, c->nc, &jo);
 	}
 	if (s != NATS_OK) {
@@ -368,13 +491,14 @@ cmd_dump(struct conn *c, const struct opts *o)
 static int
 cmd_wait(const struct opts *o, int leader)
 {
-	struct conn	 c = { NULL, NULL };
+	struct conn	 c;
 	jsAccountInfo	*ai;
 	jsOptions	 jo;
 	jsErrCode	 jerr;
 	natsStatus	 s = NATS_TIMEOUT;
 	int64_t		 start = now_ms(), left;
 
+	memset(&c, 0, sizeof(c));
 	while ((left = start + o->timeout_ms - now_ms()) > 0) {
 		if (left > 1000)
 			left = 1000;
@@ -450,6 +574,10 @@ cmd_create(struct conn *c, const struct opts *o)
 	cfg.SubjectsLen = n;
 	cfg.Replicas = o->replicas;
 	cfg.Storage = js_FileStorage;
+	if (o->max_bytes > 0) {
+		cfg.MaxBytes = o->max_bytes;
+		cfg.Discard = js_DiscardOld;
+	}
 	s = js_AddStream(&si, c->js, &cfg, NULL, &jerr);
 	free(copy);
 	if (s != NATS_OK)
@@ -533,6 +661,396 @@ cmd_publish(struct conn *c, const struct opts *o)
 	return (rc);
 }
 
+/* Nanoseconds on the monotonic clock. */
+static int64_t
+now_ns(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) {
+		perror("jsdump: clock_gettime");
+		exit(1);
+	}
+	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
+/* This process's CPU time so far, every thread (libnats has its own). */
+static double
+cpu_seconds(void)
+{
+	struct rusage	ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1) {
+		perror("jsdump: getrusage");
+		return (-1);
+	}
+	return ((double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t	x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* The nearest-rank q-quantile of n sorted samples (n > 0), in µs. */
+static double
+quantile_us(const int64_t *v, size_t n, double q)
+{
+	size_t	k = (size_t)(q * (double)n + 0.999999);
+
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	return ((double)v[k - 1] / 1e3);
+}
+
+/*
+ * One publish of message i of the run, waiting for its acknowledgement:
+ * header Nats-Msg-Id "<run>-i", expecting prev (when not empty) as the
+ * stream's last id, as walld's replicator does; then i's id is in prev.
+ * Its round trip (js_PublishMsg alone) in *rtt_ns.
+ */
+static int
+pub_one(struct conn *c, const struct opts *o, const char *run, char *buf,
+    unsigned long long i, char *prev, size_t prevlen, int64_t *rtt_ns)
+{
+	jsPubOptions	 po;
+	jsPubAck	*ack = NULL;
+	jsErrCode	 jerr = 0;
+	natsMsg		*m = NULL;
+	natsStatus	 s;
+	int64_t		 t0, t1;
+	char		 id[320], what[400];
+
+	snprintf(id, sizeof(id), "%s-%llu", run, i);
+	fill(buf, o->size, i);
+	s = natsMsg_Create(&m, o->subject, NULL, buf, (int)o->size);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, H_MSG_ID, id);
+	if (s == NATS_OK)
+		s = jsPubOptions_Init(&po);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(m);
+		return (nats_fail("message", s, 0));
+	}
+	po.MaxWait = o->timeout_ms;
+	po.ExpectLastMsgId = prev[0] != '\0' ? prev : NULL;
+	po.ExpectStream = o->stream;
+	if (o->async) {
+		__atomic_store_n(&c->ack_ns, 0, __ATOMIC_RELAXED);
+		c->ack_ok = 0;
+		c->ack_err[0] = '\0';
+		t0 = now_ns();
+		s = js_PublishMsgAsync(c->js, &m, &po);
+		if (s == NATS_OK)
+			s = js_PublishAsyncComplete(c->js, &po);
+		t1 = __atomic_load_n(&c->ack_ns, __ATOMIC_ACQUIRE);
+		*rtt_ns = (t1 != 0 ? t1 : now_ns()) - t0;
+		natsMsg_Destroy(m);	/* only if not taken */
+		if (s != NATS_OK) {
+			snprintf(what, sizeof(what), "publish %s: failed after "
+			    "%.1f ms", id, (double)*rtt_ns / 1e6);
+			return (nats_fail(what, s, 0));
+		}
+		if (!__atomic_load_n(&c->ack_ok, __ATOMIC_RELAXED)) {
+			fprintf(stderr, "jsdump: publish %s: %s\n", id,
+			    c->ack_err[0] != '\0' ? c->ack_err : "failed");
+			return (-1);
+		}
+		snprintf(prev, prevlen, "%s", id);
+		return (0);
+	}
+	t0 = now_ns();
+	s = js_PublishMsg(&ack, c->js, m, &po, &jerr);
+	*rtt_ns = now_ns() - t0;
+	natsMsg_Destroy(m);
+	if (s != NATS_OK) {
+		snprintf(what, sizeof(what), "publish %s: failed after %.1f ms",
+		    id, (double)*rtt_ns / 1e6);
+		return (nats_fail(what, s, jerr));
+	}
+	if (ack->Duplicate) {
+		fprintf(stderr, "jsdump: publish %s: taken as a duplicate "
+		    "(not stored): not a round trip to measure\n", id);
+		jsPubAck_Destroy(ack);
+		return (-1);
+	}
+	jsPubAck_Destroy(ack);
+	snprintf(prev, prevlen, "%s", id);
+	return (0);
+}
+
+/* The stream's leader, waiting up to --timeout for one that is not
+   `not` (NULL: any); into name. While an election goes on, the info
+   request may go unanswered: asked again, 1 s each. 0, or -1 (said). */
+static int
+stream_leader(struct conn *c, const struct opts *o, const char *not,
+    char *name, size_t len)
+{
+	jsStreamInfo	*si;
+	jsOptions	 jo;
+	jsErrCode	 jerr;
+	natsStatus	 s;
+	int64_t		 end = now_ms() + o->timeout_ms, left;
+	const char	*l;
+
+	while ((left = end - now_ms()) > 0) {
+		si = NULL;
+		jerr = 0;
+		if ((s = jsOptions_Init(&jo)) != NATS_OK)
+			return (nats_fail("JetStream options", s, 0));
+		jo.Wait = left < 1000 ? left : 1000;
+		s = js_GetStreamInfo(&si, c->js, o->stream, &jo, &jerr);
+		if (s != NATS_OK && s != NATS_TIMEOUT)
+			return (nats_fail(o->stream, s, jerr));
+		l = s == NATS_OK && si->Cluster != NULL ?
+		    si->Cluster->Leader : NULL;
+		if (l != NULL && *l != '\0' && (not == NULL ||
+		    strcmp(l, not) != 0)) {
+			snprintf(name, len, "%s", l);
+			jsStreamInfo_Destroy(si);
+			return (0);
+		}
+		jsStreamInfo_Destroy(si);
+		sleep_ms(100);
+	}
+	fprintf(stderr, "jsdump: %s: no %sleader within %" PRId64 " ms\n",
+	    o->stream, not != NULL ? "new " : "", o->timeout_ms);
+	return (-1);
+}
+
+/* Makes o->leader the stream's leader: the leader steps down until the
+   election lands there, 10 times at most. 0, or -1 (said). */
+static int
+lead_by(struct conn *c, const struct opts *o)
+{
+	natsMsg		*reply;
+	natsStatus	 s;
+	char		 leader[256], subj[320];
+	const char	*data;
+	int		 i;
+
+	if (stream_leader(c, o, NULL, leader, sizeof(leader)) == -1)
+		return (-1);
+	snprintf(subj, sizeof(subj), "$JS.API.STREAM.LEADER.STEPDOWN.%s",
+	    o->stream);
+	for (i = 0; i < 10 && strcmp(leader, o->leader) != 0; i++) {
+		reply = NULL;
+		s = natsConnection_Request(&reply, c->nc, subj, NULL, 0,
+		    o->timeout_ms);
+		if (s != NATS_OK)
+			return (nats_fail("leader step-down", s, 0));
+		data = natsMsg_GetData(reply);
+		if (data == NULL || strstr(data, "\"success\":true") == NULL) {
+			fprintf(stderr, "jsdump: %s: leader step-down refused: "
+			    "%.*s\n", o->stream, natsMsg_GetDataLength(reply),
+			    data != NULL ? data : "");
+			natsMsg_Destroy(reply);
+			return (-1);
+		}
+		natsMsg_Destroy(reply);
+		if (stream_leader(c, o, leader, leader, sizeof(leader)) == -1)
+			return (-1);
+	}
+	if (strcmp(leader, o->leader) != 0) {
+		fprintf(stderr, "jsdump: %s: the leader is still %s, not %s, "
+		    "after %d step-downs\n", o->stream, leader, o->leader, i);
+		return (-1);
+	}
+	return (0);
+}
+
+/* One message of a windowed run: message i, published asynchronously
+   (stalling while W are in flight) after the one in prev. */
+static int
+pub_window_one(struct conn *c, const struct opts *o, const char *run,
+    char *buf, unsigned long long i, char *prev, size_t prevlen)
+{
+	jsPubOptions	 po;
+	natsMsg		*m = NULL;
+	natsStatus	 s;
+	char		 id[320], what[400];
+
+	snprintf(id, sizeof(id), "%s-%llu", run, i);
+	fill(buf, o->size, i);
+	s = natsMsg_Create(&m, o->subject, NULL, buf, (int)o->size);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, H_MSG_ID, id);
+	if (s == NATS_OK)
+		s = jsPubOptions_Init(&po);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(m);
+		return (nats_fail("message", s, 0));
+	}
+	po.ExpectLastMsgId = prev[0] != '\0' ? prev : NULL;
+	po.ExpectStream = o->stream;
+	c->sent[i & c->mask] = now_ns();
+	s = js_PublishMsgAsync(c->js, &m, &po);
+	natsMsg_Destroy(m);	/* only if not taken */
+	if (s != NATS_OK) {
+		snprintf(what, sizeof(what), "publish %s", id);
+		return (nats_fail(what, s, 0));
+	}
+	snprintf(prev, prevlen, "%s", id);
+	return (0);
+}
+
+/* pubbench --window: K warm-up messages, then up to N more (until
+   --time), W in flight; waits for every ack at the end. */
+static int
+cmd_pubwindow(struct conn *c, const struct opts *o, const char *run,
+    char *buf)
+{
+	jsPubOptions	 po;
+	natsStatus	 s;
+	unsigned long long i, n;
+	uint64_t	 slots;
+	int64_t		 t0, end, sum = 0;
+	double		 cpu0, cpu1, secs;
+	char		 prev[320] = "";
+	int		 rc = 0;
+
+	for (slots = 1; slots < o->window + 1; slots <<= 1)
+		;
+	if ((c->sent = calloc(slots, sizeof(*c->sent))) == NULL ||
+	    (c->rtt = calloc(o->count, sizeof(*c->rtt))) == NULL) {
+		perror("jsdump: malloc");
+		return (-1);
+	}
+	c->mask = slots - 1;
+	c->warm = o->warmup;
+	c->cap = o->count;
+	for (i = 1; i <= o->warmup && rc == 0; i++)
+		rc = pub_window_one(c, o, run, buf, i, prev, sizeof(prev));
+	if (rc == 0 && (s = jsPubOptions_Init(&po)) == NATS_OK) {
+		po.MaxWait = o->timeout_ms;
+		if ((s = js_PublishAsyncComplete(c->js, &po)) != NATS_OK)
+			rc = nats_fail("warm-up acknowledgements", s, 0);
+	}
+	cpu0 = cpu_seconds();
+	t0 = now_ns();
+	end = o->time_ms > 0 ? t0 + o->time_ms * 1000000 : INT64_MAX;
+	for (n = 0; rc == 0 && n < o->count && now_ns() < end &&
+	    !__atomic_load_n(&c->failed, __ATOMIC_ACQUIRE); n++)
+		rc = pub_window_one(c, o, run, buf, o->warmup + n + 1, prev,
+		    sizeof(prev));
+	if ((s = jsPubOptions_Init(&po)) == NATS_OK) {
+		po.MaxWait = o->timeout_ms;
+		s = js_PublishAsyncComplete(c->js, &po);
+	}
+	if (rc == 0 && s != NATS_OK)
+		rc = nats_fail("waiting for the acknowledgements", s, 0);
+	cpu1 = cpu_seconds();
+	if (__atomic_load_n(&c->failed, __ATOMIC_ACQUIRE)) {
+		fprintf(stderr, "jsdump: publish %s\n", c->ack_err);
+		rc = -1;
+	}
+	if (rc == 0 && c->nrtt == 0) {
+		fprintf(stderr, "jsdump: pubbench: no publish measured\n");
+		rc = -1;
+	}
+	if (rc == 0) {
+		qsort(c->rtt, c->nrtt, sizeof(*c->rtt), cmp_i64);
+		for (i = 0; i < c->nrtt; i++)
+			sum += c->rtt[i];
+		secs = (double)(c->last_ack_ns - t0) / 1e9;
+		printf("count %llu\n", c->nrtt);
+		printf("size %zu\n", o->size);
+		printf("window %llu\n", o->window);
+		printf("seconds %.3f\n", secs);
+		printf("per_s %.1f\n", (double)c->nrtt / secs);
+		printf("p50_us %.1f\n", quantile_us(c->rtt, c->nrtt, 0.5));
+		printf("p90_us %.1f\n", quantile_us(c->rtt, c->nrtt, 0.9));
+		printf("p99_us %.1f\n", quantile_us(c->rtt, c->nrtt, 0.99));
+		printf("mean_us %.1f\n", (double)sum / (double)c->nrtt / 1e3);
+		printf("min_us %.1f\n", (double)c->rtt[0] / 1e3);
+		printf("max_us %.1f\n", (double)c->rtt[c->nrtt - 1] / 1e3);
+		if (cpu0 >= 0 && cpu1 >= 0)
+			printf("cpu_s %.3f\n", cpu1 - cpu0);
+	}
+	return (rc);
+}
+
+/*
+ * pubbench: K unmeasured publishes, then up to N measured (until --time),
+ * each alone. The ids are unique to the run (pid and start time), so that
+ * JetStream's de-duplication window never takes one run's for another's.
+ */
+static int
+cmd_pubbench(struct conn *c, const struct opts *o)
+{
+	unsigned long long i, n = 0;
+	int64_t		*rtt, end, t0, t1, sum = 0;
+	double		 cpu0, cpu1, secs;
+	char		*buf, run[256], prev[320] = "";
+	int		 rc = 0;
+
+	if (o->subject == NULL || o->count == 0)
+		usage("pubbench: --subject and --count are required");
+	if (o->count > MAX_BENCH)
+		usage("pubbench: --count: at most 10000000");
+	if (o->leader != NULL && o->stream == NULL)
+		usage("pubbench: --leader needs --stream");
+	if (o->leader != NULL && lead_by(c, o) == -1)
+		return (-1);
+	if ((buf = malloc(o->size > 0 ? o->size : 1)) == NULL ||
+	    (rtt = calloc(o->count, sizeof(*rtt))) == NULL) {
+		perror("jsdump: malloc");
+		free(buf);
+		return (-1);
+	}
+	snprintf(run, sizeof(run), "%s-%ld-%lld", o->id_prefix,
+	    (long)getpid(), (long long)time(NULL));
+	if (o->window > 1) {
+		free(rtt);
+		rc = cmd_pubwindow(c, o, run, buf);
+		free(buf);
+		return (rc);
+	}
+	for (i = 0; i < o->warmup && rc == 0; i++)
+		rc = pub_one(c, o, run, buf, i + 1, prev, sizeof(prev),
+		    &rtt[0]);
+	cpu0 = cpu_seconds();
+	t0 = now_ns();
+	end = o->time_ms > 0 ? t0 + o->time_ms * 1000000 : INT64_MAX;
+	while (rc == 0 && n < o->count && now_ns() < end) {
+		rc = pub_one(c, o, run, buf, o->warmup + n + 1, prev,
+		    sizeof(prev), &rtt[n]);
+		if (rc == 0)
+			sum += rtt[n++];
+	}
+	t1 = now_ns();
+	cpu1 = cpu_seconds();
+	free(buf);
+	if (rc != 0 || n == 0) {
+		if (rc == 0)
+			fprintf(stderr, "jsdump: pubbench: no publish measured\n");
+		free(rtt);
+		return (-1);
+	}
+	qsort(rtt, n, sizeof(*rtt), cmp_i64);
+	secs = (double)(t1 - t0) / 1e9;
+	printf("count %llu\n", n);
+	printf("size %zu\n", o->size);
+	printf("seconds %.3f\n", secs);
+	printf("per_s %.1f\n", (double)n / secs);
+	printf("p50_us %.1f\n", quantile_us(rtt, n, 0.5));
+	printf("p90_us %.1f\n", quantile_us(rtt, n, 0.9));
+	printf("p99_us %.1f\n", quantile_us(rtt, n, 0.99));
+	printf("mean_us %.1f\n", (double)sum / (double)n / 1e3);
+	printf("min_us %.1f\n", (double)rtt[0] / 1e3);
+	printf("max_us %.1f\n", (double)rtt[n - 1] / 1e3);
+	if (cpu0 >= 0 && cpu1 >= 0)
+		printf("cpu_s %.3f\n", cpu1 - cpu0);
+	free(rtt);
+	return (0);
+}
+
 /* Binds n sockets at once to 127.0.0.1 port 0 and prints their ports. */
 static int
 cmd_free_ports(unsigned long long n)
@@ -586,11 +1104,19 @@ main(int argc, char **argv)
 		{ "first",	required_argument, NULL, 'f' },
 		{ "size",	required_argument, NULL, 'z' },
 		{ "id-prefix",	required_argument, NULL, 'p' },
+		{ "time",	required_argument, NULL, 'T' },
+		{ "warmup",	required_argument, NULL, 'w' },
+		{ "leader",	required_argument, NULL, 'L' },
+		{ "async",	no_argument,	   NULL, 'A' },
+		{ "send-asap",	no_argument,	   NULL, 'Y' },
+		{ "window",	required_argument, NULL, 'W' },
+		{ "max-bytes",	required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts	 o = {
 		.urls = "nats://127.0.0.1:4222", .timeout_ms = 5000,
 		.replicas = 1, .first = 1, .size = 32, .id_prefix = "jsdump",
+		.warmup = 10,
 	};
 	struct conn	 c;
 	const char	*cmd;
@@ -622,6 +1148,31 @@ main(int argc, char **argv)
 			    "--size: bytes, 0..67108864", MAX_DATA);
 			break;
 		case 'p': o.id_prefix = optarg; break;
+		case 'T':
+			o.time_ms = (int64_t)parse_num(optarg,
+			    "--time: seconds, 1..86400", 86400) * 1000;
+			if (o.time_ms == 0)
+				usage("--time: seconds, 1..86400");
+			break;
+		case 'L': o.leader = optarg; break;
+		case 'A': o.async = 1; break;
+		case 'Y': o.send_asap = 1; break;
+		case 'W':
+			o.window = parse_num(optarg, "--window: 1..65536",
+			    65536);
+			if (o.window == 0)
+				usage("--window: 1..65536");
+			if (o.window > 1)
+				o.async = 1;
+			break;
+		case 'M':
+			o.max_bytes = (int64_t)parse_num(optarg,
+			    "--max-bytes: bytes", INT64_MAX);
+			break;
+		case 'w':
+			o.warmup = parse_num(optarg, "--warmup: 0..1000000",
+			    1000000);
+			break;
 		default: usage(NULL);
 		}
 	}
@@ -644,9 +1195,11 @@ main(int argc, char **argv)
 		return (rc == 0 ? 0 : 1);
 	}
 	if (strcmp(cmd, "info") != 0 && strcmp(cmd, "dump") != 0 &&
-	    strcmp(cmd, "create") != 0 && strcmp(cmd, "publish") != 0)
+	    strcmp(cmd, "create") != 0 && strcmp(cmd, "publish") != 0 &&
+	    strcmp(cmd, "pubbench") != 0)
 		usage("unknown command");
-	if (o.stream == NULL && strcmp(cmd, "publish") != 0)
+	if (o.stream == NULL && strcmp(cmd, "publish") != 0 &&
+	    strcmp(cmd, "pubbench") != 0)
 		usage("--stream is required");
 	if (conn_open(&c, &o, o.timeout_ms, 0) == -1) {
 		nats_Close();
@@ -658,6 +1211,8 @@ main(int argc, char **argv)
 		rc = cmd_dump(&c, &o);
 	else if (strcmp(cmd, "create") == 0)
 		rc = cmd_create(&c, &o);
+	else if (strcmp(cmd, "pubbench") == 0)
+		rc = cmd_pubbench(&c, &o);
 	else
 		rc = cmd_publish(&c, &o);
 	if (fflush(stdout) == EOF) {
