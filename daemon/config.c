@@ -1219,6 +1219,30 @@ config_load_stream(struct config_loader *l)
 	return (rc);
 }
 
+/*
+ * 1 when a failure to open or read the file is the system's of the moment
+ * (out of descriptors or memory, an I/O error): the file may be right, and
+ * a later start may read it; else the file itself is at fault (missing,
+ * not readable by walld, a directory).
+ */
+static int
+config_transient(int err)
+{
+	switch (err) {
+	case EIO:
+	case ENOMEM:
+	case EMFILE:
+	case ENFILE:
+	case EAGAIN:
+	case EINTR:
+	case ENOBUFS:
+	case ETIMEDOUT:
+	case ESTALE:
+		return (1);
+	}
+	return (0);
+}
+
 /* Reads the file into a malloc'd buffer, at most CONFIG_MAX_FILE bytes. */
 static int
 config_read(struct config_loader *l, char **bufp, size_t *lenp)
@@ -1229,10 +1253,11 @@ config_read(struct config_loader *l, char **bufp, size_t *lenp)
 	int	 fd, saved;
 
 	if ((fd = open(l->path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (l->cause != NULL && asprintf(l->cause, "%s: open: %s",
-		    l->path, strerror(errno)) == -1)
-			*l->cause = NULL;
-		return (-1);
+		saved = errno;
+		cause_set(l->cause, "%s: open: %s%s", l->path,
+		    strerror(saved), config_transient(saved) ? " (cannot be "
+		    "read now; not a fault of the file)" : "");
+		return (config_transient(saved) ? -2 : -1);
 	}
 	/* One byte more than allowed, to tell "too large" from "just fits". */
 	if ((buf = malloc(CONFIG_MAX_FILE + 1)) == NULL) {
@@ -1269,10 +1294,11 @@ config_read(struct config_loader *l, char **bufp, size_t *lenp)
 	return (0);
 
 fail:
-	if (l->cause != NULL && asprintf(l->cause, "%s: read: %s", l->path,
-	    strerror(errno)) == -1)
-		*l->cause = NULL;
-	return (-1);
+	saved = errno;
+	cause_set(l->cause, "%s: read: %s%s", l->path, strerror(saved),
+	    config_transient(saved) ? " (cannot be read now; not a fault of "
+	    "the file)" : "");
+	return (config_transient(saved) ? -2 : -1);
 }
 
 /*
@@ -1297,8 +1323,8 @@ config_load(struct config *cfg, const char *path, char **cause)
 	l.path = path;
 	l.cause = cause;
 	l.cfg = &tmp;
-	if (config_read(&l, &buf, &len) != 0)
-		return (-1);
+	if ((rc = config_read(&l, &buf, &len)) != 0)
+		return (rc);
 	l.buf = buf;
 	l.len = len;
 

@@ -72,7 +72,9 @@ struct config {
 void	config_defaults(struct config *);
 /* Reads path over the current values. 0, or -1 with *cause allocated as
    "FILE:LINE:COLUMN: KEY: why" (line and column 1-based). Unknown keys,
-   duplicate keys, wrong types and out-of-range values are errors. */
+   duplicate keys, wrong types and out-of-range values are errors. -2 when
+   the file cannot be read now for a reason of the system's (EIO, EMFILE,
+   ENOMEM, ...), not of the file's: a later try may succeed. */
 int	config_load(struct config *, const char *path, char **cause);
 void	config_free(struct config *);
 

@@ -44,6 +44,8 @@ struct main_ctx {
 	const char		*config_path;
 	const char		*socket_flag;
 	const char		*data_dir_flag;
+	int			 config_transient;	/* the file could not
+						   be read now (EMFILE, EIO...) */
 	pthread_mutex_t		 lock;		/* for the start-up extender */
 	pthread_cond_t		 cond;
 	int			 opened;
@@ -79,14 +81,17 @@ static struct config *
 main_load_config(struct main_ctx *m, char **cause)
 {
 	struct config	*cfg;
+	int		 rc;
 
 	if ((cfg = calloc(1, sizeof *cfg)) == NULL) {
 		*cause = strdup("out of memory");
 		return (NULL);
 	}
 	config_defaults(cfg);
+	m->config_transient = 0;
 	if (m->config_path != NULL &&
-	    config_load(cfg, m->config_path, cause) != 0) {
+	    (rc = config_load(cfg, m->config_path, cause)) != 0) {
+		m->config_transient = rc == -2;
 		config_free(cfg);
 		free(cfg);
 		return (NULL);
@@ -422,7 +427,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "walld: %s\n", cause != NULL ? cause :
 		    "cannot load the configuration");
 		free(cause);
-		return (EXIT_CONFIG);
+		/* 78 tells systemd not to restart: only for a wrong file. */
+		return (m.config_transient ? 1 : EXIT_CONFIG);
 	}
 	if (main_load_keyring(m.cfg, &kr, &kr_path, &cause) != 0) {
 		fprintf(stderr, "walld: %s\n", cause != NULL ? cause :

@@ -61,3 +61,23 @@ log_has "keeping the running configuration" || fail "bad reload not reported"
 "$WALCTL" append "still serving" >/dev/null || fail "append after reloads"
 stop_walld TERM || fail "stop"
 ok "SIGHUP reload"
+
+# A file that cannot be read now (an I/O error, out of descriptors) is not
+# a wrong file: exit 1, which the unit restarts, not 78, which it does not
+# (RestartPreventExitStatus=78). A missing file is the admin's to fix: 78.
+printf 'storage:\n  data_dir: %s\n' "$DATA" >"$T/io.yaml"
+st=0
+WALD_FAILOPEN_PATH="$T/io.yaml" WALD_FAILOPEN_ERRNO=5 \
+    LD_PRELOAD="$B/tests/libfailopen.so" "$WALLD" --config "$T/io.yaml" \
+    2>"$T/io.err" || st=$?
+expect_eq "exit status with EIO on the config file" "$st" 1
+grep -q "cannot be read now" "$T/io.err" || fail "EIO: $(cat "$T/io.err")"
+st=0
+WALD_FAILOPEN_PATH="$T/io.yaml" WALD_FAILOPEN_ERRNO=24 \
+    LD_PRELOAD="$B/tests/libfailopen.so" "$WALLD" --config "$T/io.yaml" \
+    2>"$T/io.err" || st=$?
+expect_eq "exit status with EMFILE on the config file" "$st" 1
+st=0
+"$WALLD" --config "$T/missing.yaml" 2>"$T/io.err" || st=$?
+expect_eq "exit status with a missing config file" "$st" 78
+ok "a config file that cannot be read now exits 1 (restarted); a missing one 78"
