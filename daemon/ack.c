@@ -31,7 +31,8 @@
 struct waiter {
 	struct conn	*conn;
 	uint64_t	 id;
-	uint64_t	 lsn;
+	uint64_t	 lsn;		/* answered at or below the durable LSN */
+	uint64_t	 reply;		/* what an append's reply says (its LSN) */
 	uint64_t	 deadline;	/* microseconds, CLOCK_MONOTONIC */
 	uint32_t	 bytes;
 	uint8_t		 op;
@@ -69,6 +70,7 @@ ack_push(struct server *srv, struct waitq *q, const struct waiter *w)
 	}
 	q->q[(q->head + q->len) % q->cap] = *w;
 	q->len++;
+	c->last_wait = w->lsn;
 	c->refs++;
 	if (c->waits++ == 0)
 		srv->wq_conns++;
@@ -113,6 +115,18 @@ ack_now_us(void)
 	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 }
 
+/* A NOWAIT append's reply (its LSN, as a promise), queued behind the
+   connection's last waiting reply so that it is not sent before it. */
+static int
+ack_behind(struct conn *c, uint64_t id, uint64_t lsn)
+{
+	struct server	*srv = c->srv;
+	struct waiter	 w = { .conn = c, .id = id, .lsn = c->last_wait,
+			    .reply = lsn, .op = WIRE_OP_APPEND };
+
+	return (ack_push(srv, c->rwaits > 0 ? &srv->rq : &srv->wq, &w));
+}
+
 /*
  * Queues the reply of an append or sync at lsn: in rq when it asks for
  * replication (flags, else the configured default), or when its
@@ -125,7 +139,7 @@ ack_wait(struct conn *c, uint64_t id, uint8_t op, uint8_t flags,
 {
 	struct server	*srv = c->srv;
 	struct waiter	 w = { .conn = c, .id = id, .lsn = lsn,
-			    .bytes = bytes, .op = op };
+			    .reply = lsn, .bytes = bytes, .op = op };
 
 	if (flags & WIRE_F_REPLICATED)
 		w.repl = 1;
@@ -200,8 +214,16 @@ ack_append(struct conn *c, const struct wire_hdr *h, uint64_t lsn,
 	struct server	*srv = c->srv;
 
 	srv->next_lsn = lsn + 1;
-	if (h->flags & WIRE_F_NOWAIT) {
+	if ((h->flags & WIRE_F_NOWAIT) && c->waits == 0) {
 		conn_reply_u64(c, WIRE_OP_APPEND, h->id, lsn);
+		return;
+	}
+	if (h->flags & WIRE_F_NOWAIT) {
+		/* Its connection has replies waiting: this one goes out
+		   right after them, in LSN order (PROTOCOL.md), answered
+		   with the last of them, not with its own durability. */
+		if (ack_behind(c, h->id, lsn) != 0)
+			conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
 		return;
 	}
 	if (ack_wait(c, h->id, WIRE_OP_APPEND, h->flags, lsn, len) != 0) {
@@ -321,7 +343,7 @@ ack_repl_answer(struct server *srv)
 		}
 		if (ok)
 			conn_reply_u64(w.conn, w.op, w.id,
-			    w.op == WIRE_OP_APPEND ? w.lsn : srv->durable);
+			    w.op == WIRE_OP_APPEND ? w.reply : srv->durable);
 		else if (srv->replica == NULL)
 			conn_error(w.conn, w.id, WIRE_E_REPL_UNAVAILABLE,
 			    "LSN %" PRIu64 " is durable on this machine; walld "
@@ -401,7 +423,7 @@ ack_done(struct server *srv, uint64_t durable)
 		w = ack_pop(srv, &srv->wq);
 		if (w.conn->fd != -1) {
 			conn_reply_u64(w.conn, w.op, w.id,
-			    w.op == WIRE_OP_APPEND ? w.lsn : durable);
+			    w.op == WIRE_OP_APPEND ? w.reply : durable);
 			conn_maybe_close(w.conn);
 		}
 		conn_release(w.conn);

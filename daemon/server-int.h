@@ -110,6 +110,7 @@ struct conn {
 	unsigned		 refs;		/* waiters that point here */
 	unsigned		 waits;		/* of them, in a waiter ring */
 	unsigned		 rwaits;	/* of those, in the replicated one */
+	uint64_t		 last_wait;	/* LSN key of its latest waiter */
 	unsigned		 pending;	/* appends awaiting durability */
 	uint64_t		 inflight;	/* their payload bytes */
 

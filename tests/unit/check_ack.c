@@ -3,7 +3,8 @@
  * check_ack.c: Check suite for daemon/ack.c's waiter queue: the number of
  * connections waiting (what commit_siblings is compared with) counts
  * connections, not requests; waiters are answered only at or below the
- * durable LSN, in LSN order; a NOWAIT append waits for nothing; one that
+ * durable LSN, in LSN order; a NOWAIT append waits for no durability,
+ * only for the replies its connection still waits for; one that
  * asks for replication waits in the replicated ring, and so do the later
  * replies of its connection. The
  * connections are closed ones (fd -1), so that nothing is sent.
@@ -83,10 +84,21 @@ START_TEST(test_siblings_are_connections)
 	ck_assert_uint_eq(srv.wq_conns, 2);
 	ck_assert_uint_eq(cb.pending, 1);
 	ck_assert_uint_eq(cb.refs, 2);
-	/* A NOWAIT append waits for nothing. */
+	/* A NOWAIT append waits for no durability: on a connection with
+	   nothing waiting it is answered at once; behind replies still
+	   waiting it goes out right after them (LSN order), answered with
+	   the last of them, not with its own LSN's durability. */
+	ack_done(&srv, 4);
+	ck_assert_uint_eq(srv.wq.len, 0);
 	append(&cb, 5, WIRE_F_NOWAIT);
-	ck_assert_uint_eq(srv.wq.len, 5);
-	ck_assert_uint_eq(srv.next_lsn, 6);
+	ck_assert_uint_eq(srv.wq.len, 0);
+	append(&ca, 6, 0);
+	append(&ca, 7, WIRE_F_NOWAIT);
+	ck_assert_uint_eq(srv.wq.len, 2);
+	ck_assert_uint_eq(srv.next_lsn, 8);
+	ack_done(&srv, 6);
+	ck_assert_uint_eq(srv.wq.len, 0);
+	ck_assert_uint_eq(ca.refs, 0);
 }
 END_TEST
 
