@@ -94,6 +94,23 @@ request_backlog_full(struct conn *c, uint64_t id)
 	return (1);
 }
 
+/*
+ * A request the log's seal refuses, while the seal is not durable yet: it
+ * waits (the connection held back until the seal's batch completes), so
+ * that nobody is told SEALED, "no append will ever succeed again", before
+ * it is true: if walld died before the seal reached the disk, the log
+ * would come back unsealed. 1 when held back, 0 when the seal is durable.
+ */
+static int
+request_seal_pending(struct conn *c)
+{
+	if (wal_seal_durable(c->srv->wal))
+		return (0);
+	ack_kick(c->srv);
+	conn_block(c, BLOCK_BATCH);
+	return (1);
+}
+
 /* APPEND: the record goes into the filling batch, unless a limit holds
    the connection back (DISPATCH_DEFER: the frame stays in its input and
    runs again when the connection is resumed). */
@@ -168,6 +185,8 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		    "too large", a.len);
 		return (DISPATCH_DONE);
 	case WAL_ESEALED:
+		if (request_seal_pending(c))
+			return (DISPATCH_DEFER);
 		conn_error(c, h->id, WIRE_E_SEALED, "the log is sealed; "
 		    "appends are refused");
 		return (DISPATCH_DONE);
@@ -227,6 +246,8 @@ request_control(struct conn *c, const struct wire_hdr *h)
 			ack_control(c, h->id, h->op, 1);
 			return (DISPATCH_DONE);
 		}
+		if (request_seal_pending(c))
+			return (DISPATCH_DEFER);
 		conn_error(c, h->id, WIRE_E_SEALED, "the log is sealed");
 		return (DISPATCH_DONE);
 	case WAL_EFULL:

@@ -218,6 +218,13 @@ wal_stats(struct wal *w, struct wal_stats *st)
 	st->active_key_id = keyring_active(w->loop.ring);
 }
 
+/* The seal is durable; see wal.h. */
+int
+wal_seal_durable(struct wal *w)
+{
+	return (__atomic_load_n(&w->loop.sealed, __ATOMIC_ACQUIRE));
+}
+
 /* The largest payload wal_append takes; see wal.h. */
 uint32_t
 wal_max_record(struct wal *w)

@@ -171,6 +171,10 @@ int		 wal_truncate_before(struct wal *, uint64_t lsn,
 		    uint64_t *new_first, char **cause);
 
 void		 wal_stats(struct wal *, struct wal_stats *);
+/* 1 once the log's seal is durable (its footer written and synced); a
+   seal still pending (marked, not yet flushed) is 0. wal_append refuses
+   either way (WAL_ESEALED); only the first is final. Loop thread. */
+int		 wal_seal_durable(struct wal *);
 /* The largest payload an append takes: wal_options.max_record, or less
    when a record that large would not fit a segment (fixed at open). */
 uint32_t	 wal_max_record(struct wal *);
