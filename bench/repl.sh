@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # repl.sh: `make bench-repl` (issue 20). Replicated against local
 # acknowledgements in the same run, with a three-node NATS JetStream
 # cluster on this machine (tests/helpers/nats-cluster.sh, 127.0.0.1 only)
