@@ -126,6 +126,25 @@ wal_batch_seg_params(struct wal *w, struct wal_segparm *sp, uint64_t first,
 }
 
 /*
+ * Makes the filling batch end the filling segment (its footer after the
+ * records), claiming the spare the next segment needs: WAL_OK, or why
+ * not yet. A batch that begins a segment cannot also claim the next:
+ * WAL_EFULL (flush it, then retry).
+ */
+static enum wal_rc
+wal_batch_end_seg(struct wal *w, struct wal_batch *b)
+{
+	enum wal_rc	rc;
+
+	if (b->begins_seg)
+		return (WAL_EFULL);
+	if ((rc = wal_spare_claim(w)) != WAL_OK)
+		return (rc);
+	b->ends_seg = 1;
+	return (WAL_OK);
+}
+
+/*
  * The active key changed (wal_set_keyring): no record may go into the
  * filling segment under the old one. A segment with records is ended
  * (WAL_EFULL: flush, then retry, as for a full segment). An empty one
@@ -141,12 +160,8 @@ wal_batch_rekey(struct wal *w)
 	char			*cause = NULL;
 
 	if (w->loop.off > SEG_HDR_SIZE) {
-		if (b->begins_seg)
-			return (WAL_EFULL);
-		if ((rc = wal_spare_claim(w)) != WAL_OK)
-			return (rc);
-		b->ends_seg = 1;
-		return (WAL_EFULL);
+		rc = wal_batch_end_seg(w, b);
+		return (rc == WAL_OK ? WAL_EFULL : rc);
 	}
 	if (!b->begins_seg) {
 		if ((rc = wal_spare_claim(w)) != WAL_OK)
@@ -187,13 +202,9 @@ wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
 	slen = len + w->tag;		/* stored: ciphertext and tag */
 	rs = seg_rec_size(slen);
 	if (w->loop.off + rs + FOOTER_SIZE > w->seg_size) {
-		/* A batch that begins a segment cannot also claim the next. */
-		if (b->begins_seg)
-			return (WAL_EFULL);
-		if ((rc = wal_spare_claim(w)) != WAL_OK)
-			return (rc);
-		b->ends_seg = 1;
-		return (WAL_EFULL);
+		/* The segment is full: this record starts the next. */
+		rc = wal_batch_end_seg(w, b);
+		return (rc == WAL_OK ? WAL_EFULL : rc);
 	}
 	if (b->nrec > 0 && b->len + rs > w->batch_cap)
 		return (WAL_EFULL);
@@ -231,7 +242,6 @@ enum wal_rc
 wal_mark_rotate(struct wal *w)
 {
 	struct wal_batch	*b = w->loop.fill;
-	enum wal_rc		 rc;
 
 	if (wal_io_failed(w))
 		return (WAL_EFAILED);
@@ -243,12 +253,7 @@ wal_mark_rotate(struct wal *w)
 	   after a key change it takes the new key instead. */
 	if (w->loop.off == SEG_HDR_SIZE)
 		return (w->loop.rekey ? wal_batch_rekey(w) : WAL_OK);
-	if (b->begins_seg)
-		return (WAL_EFULL);
-	if ((rc = wal_spare_claim(w)) != WAL_OK)
-		return (rc);
-	b->ends_seg = 1;
-	return (WAL_OK);
+	return (wal_batch_end_seg(w, b));
 }
 
 /* The filling batch seals the log; see wal.h. */
