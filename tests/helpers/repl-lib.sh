@@ -44,6 +44,15 @@ rfail() {
 	fail "$@"
 }
 
+# walld_alive: fails when walld (WALLD_PID) has exited, with its status.
+walld_alive() {
+	kill -0 "$WALLD_PID" 2>/dev/null && return 0
+	_wa_st=0
+	wait "$WALLD_PID" || _wa_st=$?
+	WALLD_PID=
+	rfail "walld exited (status $_wa_st${1:+; $1})"
+}
+
 # now_ms: milliseconds on the wall clock.
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
