@@ -80,6 +80,7 @@ struct replica {
 	natsOptions	*opts;
 	natsConnection	*nc;
 	jsCtx		*js;
+	int		 js_used;	/* js took an async publish */
 	struct wal_reader *rd;
 	uint64_t	 next;		/* LSN to publish next */
 	char		 last_id[REPL_MSG_ID_SIZE];	/* "" : none */
@@ -240,14 +241,20 @@ replica_disconnect(struct replica *r)
 		jsPubOptions_Init(&po);
 		po.MaxWait = 1000;
 		(void)js_PublishAsyncComplete(r->js, &po);
-		if (js_PublishAsyncGetPendingList(&pending, r->js) ==
-		    NATS_OK) {
+		/* The library makes a context's list of pending messages at
+		   its first async publish, and js_PublishAsyncGetPendingList
+		   reads it without checking (nats.c 3.4.1): on a context that
+		   never published, as after a resync that failed right after
+		   connecting, it would crash. */
+		if (r->js_used && js_PublishAsyncGetPendingList(&pending,
+		    r->js) == NATS_OK) {
 			for (i = 0; i < pending.Count; i++)
 				natsMsg_Destroy(pending.Msgs[i]);
 			free(pending.Msgs);
 		}
 		jsCtx_Destroy(r->js);
 		r->js = NULL;
+		r->js_used = 0;
 	}
 	if (r->nc != NULL) {
 		natsConnection_Destroy(r->nc);
@@ -495,6 +502,7 @@ replica_publish(struct replica *r, uint64_t durable)
 			    rec.lsn, natsStatus_GetText(s));
 			return (-1);
 		}
+		r->js_used = 1;
 		replmsg_id(r->last_id, sizeof r->last_id, &r->ident, rec.lsn);
 		r->next = rec.lsn + 1;
 		__atomic_fetch_add(&r->published, 1, __ATOMIC_RELAXED);
