@@ -105,6 +105,7 @@ refused|fenced) ;;
 esac
 grep -q "replication: stream $STREAM: its last message, LSN 12 of epoch 1, is not this directory's record at LSN 12" "$LOG2" ||
 	rfail "B did not say why it stopped"
+grep "replication: stream $STREAM" "$LOG2" | tail -n 2
 expect_eq "B: replication_published_total" \
     "$(wstat "$SOCK2" replication_published_total)" 0
 st=0
