@@ -133,6 +133,8 @@ rep=$(stat_of replicated_lsn)
 expect_eq "replicated_lsn without quorum" "$rep" "$rep0"
 expect_eq "the backlog when refused" "$(stat_of replication_backlog_records)" 50
 expect_eq "backlog = durable - replicated" $((durable - rep)) 50
+grep -q "replication backlog full (50 records, about [1-9][0-9]* bytes" "$LOG" ||
+	rfail "the refusal's log line does not say the bytes waiting"
 [ "$(stat_of replication_backlog_refused_total)" -gt 0 ] ||
 	rfail "replication_backlog_refused_total is 0"
 [ "$(stat_of replication_timeouts_total)" -ge 2 ] ||
