@@ -21,8 +21,10 @@
  *   wait-leader waits up to --timeout until JetStream answers an account
  *		 info request (a meta leader is elected): exit 0, else 1.
  *   ping	 waits up to --timeout until a server answers (connect, flush).
- *   create --subjects S[,S...] [--replicas N]
- *		 creates the stream, file storage, N replicas (default 1).
+ *   create --subjects S[,S...] [--replicas N] [--duplicates MS]
+ *		 creates the stream, file storage, N replicas (default 1), a
+ *		 de-duplication window of MS milliseconds (default: the
+ *		 server's, 2 minutes).
  *   publish --subject S --count N [--first K] [--size B] [--id-prefix P]
  *		 publishes messages K..K+N-1 (K defaults to 1) one at a time,
  *		 each waiting for its acknowledgement up to --timeout, with the
@@ -78,6 +80,7 @@ struct opts {
 	int			 first_set;	/* --first given */
 	int64_t			 timeout_ms;
 	long			 replicas;
+	int64_t			 duplicates_ms;	/* 0: the server's default */
 	unsigned long long	 count;
 	unsigned long long	 first;
 	size_t			 size;
@@ -96,7 +99,7 @@ usage(const char *why)
 	fprintf(stderr,
 	    "usage: jsdump [--urls URLS] [--stream NAME] [--timeout MS] COMMAND\n"
 	    "  info | dump [--first K] [--count N] | last | wait-leader | ping\n"
-	    "  create --subjects S[,S...] [--replicas N]\n"
+	    "  create --subjects S[,S...] [--replicas N] [--duplicates MS]\n"
 	    "  publish --subject S --count N [--first K] [--size B] [--id-prefix P]\n"
 	    "  free-ports N\n");
 	exit(2);
@@ -498,6 +501,7 @@ cmd_create(struct conn *c, const struct opts *o)
 	cfg.SubjectsLen = n;
 	cfg.Replicas = o->replicas;
 	cfg.Storage = js_FileStorage;
+	cfg.Duplicates = o->duplicates_ms * 1000000;
 	s = js_AddStream(&si, c->js, &cfg, NULL, &jerr);
 	free(copy);
 	if (s != NATS_OK)
@@ -634,6 +638,7 @@ main(int argc, char **argv)
 		{ "first",	required_argument, NULL, 'f' },
 		{ "size",	required_argument, NULL, 'z' },
 		{ "id-prefix",	required_argument, NULL, 'p' },
+		{ "duplicates",	required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts	 o = {
@@ -673,6 +678,12 @@ main(int argc, char **argv)
 			    "--size: bytes, 0..67108864", MAX_DATA);
 			break;
 		case 'p': o.id_prefix = optarg; break;
+		case 'D':
+			o.duplicates_ms = (int64_t)parse_num(optarg,
+			    "--duplicates: milliseconds, 1..86400000", 86400000);
+			if (o.duplicates_ms == 0)
+				usage("--duplicates: milliseconds, 1..86400000");
+			break;
 		default: usage(NULL);
 		}
 	}
