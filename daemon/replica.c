@@ -3,9 +3,9 @@
  * reads durable records from the segment files with a raw reader and
  * publishes them, in LSN order, with JetStream's asynchronous publish;
  * the NATS library's thread calls replica_ack_cb with each answer. Every
- * message expects the one before it as the stream's last (the
- * expected-last-id check), so a message lands only right after its
- * predecessor: a gap or a second writer makes the stream refuse it, and
+ * message expects the sequence of the one before it as the stream's last
+ * (the expected-last-sequence check), so a message lands only right after
+ * its predecessor: a gap or a second writer makes the stream refuse it, and
  * the thread then asks the stream where it stands and resumes there
  * (replica_resync), or stops for good when another walld owns the log.
  *
@@ -83,7 +83,8 @@ struct replica {
 	int		 js_used;	/* js took an async publish */
 	struct wal_reader *rd;
 	uint64_t	 next;		/* LSN to publish next */
-	char		 last_id[REPL_MSG_ID_SIZE];	/* "" : none */
+	uint64_t	 last_seq;	/* the stream's last sequence, as the
+					   next message expects it; 0: none */
 };
 
 /* Microseconds on the monotonic clock. */
@@ -447,8 +448,7 @@ replica_resync(struct replica *r)
 			return (-1);
 		}
 		rc = replmsg_lsn(last, &lsn, &id);
-		if (rc == 0)
-			replmsg_id(r->last_id, sizeof r->last_id, &id, lsn);
+		r->last_seq = si->State.LastSeq;
 		if (rc != 0 || strcmp(id.log_id, r->ident.log_id) != 0) {
 			replica_error(r, "stream %s: its last message is not "
 			    "this log's (log %s): refusing to publish into it",
@@ -483,7 +483,7 @@ replica_resync(struct replica *r)
 			return (-2);
 		}
 	} else
-		r->last_id[0] = '\0';
+		r->last_seq = 0;
 	jsStreamInfo_Destroy(si);
 
 	wal_reader_close(r->rd);
@@ -545,8 +545,14 @@ replica_publish(struct replica *r, uint64_t durable)
 			free(cause);
 			return (-1);
 		}
+		/* The expected last sequence, not the expected last message
+		   id: nats-server keeps the last id in memory, and after a
+		   restart recovers it only when the last message is within
+		   the de-duplication window (2.9.10 to 2.12): past that,
+		   every publish expecting an id would be refused, for good.
+		   A sequence the stream always knows. */
 		jsPubOptions_Init(&po);
-		po.ExpectLastMsgId = r->last_id[0] != '\0' ? r->last_id : NULL;
+		po.ExpectLastSeq = r->last_seq;	/* 0: an empty stream */
 		r->sent_us[rec.lsn & (r->slots - 1)] = replica_now_us();
 		for (;;) {
 			s = js_PublishMsgAsync(r->js, &msg, &po);
@@ -575,7 +581,7 @@ replica_publish(struct replica *r, uint64_t durable)
 			return (-1);
 		}
 		r->js_used = 1;
-		replmsg_id(r->last_id, sizeof r->last_id, &r->ident, rec.lsn);
+		r->last_seq++;
 		r->next = rec.lsn + 1;
 		__atomic_fetch_add(&r->published, 1, __ATOMIC_RELAXED);
 	}
