@@ -156,7 +156,15 @@ log_id() {
 # EPOCHS (a space-separated list, in non-decreasing order along the
 # stream): no gap, no duplicate, no message of another log.
 check_stream_seq() {
-	js dump >"$T/dump" 2>"$T/js.err" || rfail "jsdump dump: $(cat "$T/js.err")"
+	# The servers may answer "JetStream system temporarily unavailable"
+	# for a moment after a restart, though the stream is led and current.
+	_cs_i=0
+	while ! js dump >"$T/dump" 2>"$T/js.err"; do
+		_cs_i=$((_cs_i + 1))
+		[ $_cs_i -lt 10 ] || rfail "jsdump dump: $(cat "$T/js.err")"
+		echo "jsdump dump, try $_cs_i: $(cat "$T/js.err")"
+		sleep 0.5
+	done
 	awk -v n="$1" -v lid="$2" -v epochs="$3" '
 	    BEGIN { split(epochs, e, " "); for (i in e) ok[e[i]] = 1; prev = 0 }
 	    {
