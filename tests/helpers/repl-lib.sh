@@ -124,9 +124,16 @@ js() {
 	"$JSDUMP" --urls "$NATS_URLS" --stream "$STREAM" --timeout 3000 "$@"
 }
 
-# stream_info KEY: one value of the stream's info.
+# stream_info KEY: one value of the stream's info (asked again, up to 10
+# times, while the servers answer with an error).
 stream_info() {
-	js info | awk -v k="$1" '$1 == k { print $2 }'
+	_si_i=0
+	while ! js info >"$T/info" 2>"$T/js.err"; do
+		_si_i=$((_si_i + 1))
+		[ $_si_i -lt 10 ] || rfail "jsdump info: $(cat "$T/js.err")"
+		sleep 0.5
+	done
+	awk -v k="$1" '$1 == k { print $2 }' "$T/info"
 }
 
 # stream_last: the stream's last message as "SEQ LSN ID", or "0 0 -" for
@@ -193,9 +200,20 @@ same_as_stream() {
 	shift
 	"$WALCTL" read --dir "$_ss_d" "$@" >"$T/read.dir" 2>"$T/read.err" ||
 		rfail "read --dir $_ss_d: $(cat "$T/read.err")"
-	"$WALCTL" read --nats "$NATS_URLS" --stream "$STREAM" "$@" \
-	    >"$T/read.nats" 2>"$T/read.err" ||
-		rfail "read --nats: $(cat "$T/read.err")"
+	# A server error (exit 69 or 75) is tried again, twice; anything
+	# about the stream itself (exit 65: a gap, a duplicate) is not.
+	_ss_i=0
+	while :; do
+		_ss_st=0
+		"$WALCTL" read --nats "$NATS_URLS" --stream "$STREAM" "$@" \
+		    >"$T/read.nats" 2>"$T/read.err" || _ss_st=$?
+		[ $_ss_st -ne 0 ] || break
+		_ss_i=$((_ss_i + 1))
+		case $_ss_st in
+		69|75) [ $_ss_i -lt 3 ] && { sleep 1; continue; } ;;
+		esac
+		rfail "read --nats: exit $_ss_st: $(cat "$T/read.err")"
+	done
 	[ -s "$T/read.dir" ] || rfail "read --dir $_ss_d: nothing"
 	cmp -s "$T/read.dir" "$T/read.nats" ||
 		rfail "the stream and $_ss_d differ: $(diff "$T/read.dir" "$T/read.nats" | head -n 4)"
