@@ -401,6 +401,29 @@ ack_backlog(struct server *srv)
 }
 
 /*
+ * About how many bytes those records hold: their number times the mean
+ * size of the records appended since walld started (the backlog grows by
+ * appends; an outage's backlog is what was appended during it), or, before
+ * any append, of those the stream acknowledged. Sizes are not kept per
+ * record. Not the mean of the acknowledged ones first: nothing is
+ * acknowledged while the stream is down from walld's start, and the
+ * byte limit would never hold then.
+ */
+uint64_t
+ack_backlog_bytes(struct server *srv)
+{
+	struct replica_stats	rs;
+	uint64_t		n = ack_backlog(srv);
+
+	if (n == 0)
+		return (0);
+	if (srv->count.appends > 0)
+		return (n * (srv->count.append_bytes / srv->count.appends));
+	replica_stats(srv->replica, &rs);
+	return (rs.acked > 0 ? n * (rs.acked_bytes / rs.acked) : 0);
+}
+
+/*
  * A batch completed: acknowledge what it made durable, in LSN order.
  *
  * Durability order, the promise walld makes: a record is appended to the

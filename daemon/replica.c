@@ -4,9 +4,9 @@
  * reads durable records from the segment files with a raw reader and
  * publishes them, in LSN order, with JetStream's asynchronous publish;
  * the NATS library's thread calls replica_ack_cb with each answer. Every
- * message expects the one before it as the stream's last (the
- * expected-last-id check), so a message lands only right after its
- * predecessor: a gap or a second writer makes the stream refuse it, and
+ * message expects the sequence of the one before it as the stream's last
+ * (the expected-last-sequence check), so a message lands only right after
+ * its predecessor: a gap or a second writer makes the stream refuse it, and
  * the thread then asks the stream where it stands and resumes there
  * (replica_resync), or stops for good when another walld owns the log.
  *
@@ -81,9 +81,11 @@ struct replica {
 	natsOptions	*opts;
 	natsConnection	*nc;
 	jsCtx		*js;
+	int		 js_used;	/* js took an async publish */
 	struct wal_reader *rd;
 	uint64_t	 next;		/* LSN to publish next */
-	char		 last_id[REPL_MSG_ID_SIZE];	/* "" : none */
+	uint64_t	 last_seq;	/* the stream's last sequence, as the
+					   next message expects it; 0: none */
 };
 
 /* Microseconds on the monotonic clock. */
@@ -241,14 +243,20 @@ replica_disconnect(struct replica *r)
 		jsPubOptions_Init(&po);
 		po.MaxWait = 1000;
 		(void)js_PublishAsyncComplete(r->js, &po);
-		if (js_PublishAsyncGetPendingList(&pending, r->js) ==
-		    NATS_OK) {
+		/* The library makes a context's list of pending messages at
+		   its first async publish, and js_PublishAsyncGetPendingList
+		   reads it without checking (nats.c 3.4.1): on a context that
+		   never published, as after a resync that failed right after
+		   connecting, it would crash. */
+		if (r->js_used && js_PublishAsyncGetPendingList(&pending,
+		    r->js) == NATS_OK) {
 			for (i = 0; i < pending.Count; i++)
 				natsMsg_Destroy(pending.Msgs[i]);
 			free(pending.Msgs);
 		}
 		jsCtx_Destroy(r->js);
 		r->js = NULL;
+		r->js_used = 0;
 	}
 	if (r->nc != NULL) {
 		natsConnection_Destroy(r->nc);
@@ -349,6 +357,67 @@ replica_stream(struct replica *r, jsStreamInfo **si)
 }
 
 /*
+ * Opens the reader at lsn, the LSN of the stream's last message (last),
+ * and checks that last is this directory's record there: the same record
+ * header, stored payload and segment (its 16-byte id). A walld that took
+ * the stream over publishes its first message after its own copy of that
+ * record, so this holds for a restored directory too. When it does not,
+ * the stream went on without this directory (another walld of this log,
+ * of which this directory is an older copy, published there), and
+ * publishing after it would fork the log. 0 (the reader is past lsn, or
+ * NULL when lsn is truncated away here: nothing to compare), -1 to retry,
+ * -2 never to publish.
+ */
+static int
+replica_check_last(struct replica *r, natsMsg *last, uint64_t lsn,
+    uint64_t epoch)
+{
+	struct wal_record	 mine, theirs;
+	struct wal_segmeta	 seg;
+	struct repl_ident	 id;
+	char			*cause = NULL;
+	int			 k;
+
+	if (replmsg_decode(last, &theirs, &seg, &id, &cause) != 0) {
+		replica_error(r, "stream %s: its last message (LSN %" PRIu64
+		    "): %s: refusing to publish after it", r->stream, lsn,
+		    cause != NULL ? cause : "out of memory");
+		free(cause);
+		return (-2);
+	}
+	if ((r->rd = wal_reader_open_raw(r->dir, lsn, NULL, &cause)) ==
+	    NULL) {
+		free(cause);	/* below the first LSN here: truncated */
+		return (0);
+	}
+	wal_reader_durable(r->rd);
+	k = wal_reader_next(r->rd, lsn, &mine, &cause);
+	if (k != 1 || mine.lsn != lsn) {
+		replica_error(r, "reading LSN %" PRIu64 ": %s", lsn,
+		    k < 0 && cause != NULL ? cause : "not found");
+		free(cause);
+		return (-1);
+	}
+	if (mine.batch_lsn == theirs.batch_lsn && mine.type == theirs.type &&
+	    mine.tenant == theirs.tenant && mine.vshard == theirs.vshard &&
+	    mine.len == theirs.len && memcmp(mine.payload, theirs.payload,
+	    mine.len) == 0 && mine.seg->key_id == seg.key_id &&
+	    memcmp(mine.seg->id, seg.id, sizeof seg.id) == 0)
+		return (0);
+	replica_error(r, "stream %s: its last message, LSN %" PRIu64 " of "
+	    "epoch %" PRIu64 ", is not this directory's record at LSN %"
+	    PRIu64 ": refusing to publish after it", r->stream, lsn, epoch,
+	    lsn);
+	log_err("replication: stream %s went on without this directory: "
+	    "another walld of this log (the one this directory was restored "
+	    "from, or another copy of it) published LSN %" PRIu64 " there; "
+	    "publishing after it would fork the log. To go on with the "
+	    "stream's history, restore from it (walctl restore)", r->stream,
+	    lsn);
+	return (-2);
+}
+
+/*
  * Asks the stream where it stands and positions the reader after its last
  * message (docs/REPLICATION.md, "What walld does"). 0; -1 to retry later;
  * -2 when this walld must never publish into the stream (fenced, or not
@@ -380,13 +449,12 @@ replica_resync(struct replica *r)
 			return (-1);
 		}
 		rc = replmsg_lsn(last, &lsn, &id);
-		if (rc == 0)
-			replmsg_id(r->last_id, sizeof r->last_id, &id, lsn);
-		natsMsg_Destroy(last);
+		r->last_seq = si->State.LastSeq;
 		if (rc != 0 || strcmp(id.log_id, r->ident.log_id) != 0) {
 			replica_error(r, "stream %s: its last message is not "
 			    "this log's (log %s): refusing to publish into it",
 			    r->stream, r->ident.log_id);
+			natsMsg_Destroy(last);
 			jsStreamInfo_Destroy(si);
 			return (-2);
 		}
@@ -401,6 +469,7 @@ replica_resync(struct replica *r)
 			    "elsewhere; this walld is fenced and publishes "
 			    "nothing more", r->stream, id.epoch, lsn,
 			    r->ident.epoch);
+			natsMsg_Destroy(last);
 			jsStreamInfo_Destroy(si);
 			return (-2);
 		}
@@ -410,15 +479,25 @@ replica_resync(struct replica *r)
 			    "LSN %" PRIu64 " here: the stream is ahead of this "
 			    "directory; restore from the stream (walctl "
 			    "restore)", r->stream, lsn, id.epoch, durable);
+			natsMsg_Destroy(last);
 			jsStreamInfo_Destroy(si);
 			return (-2);
 		}
 	} else
-		r->last_id[0] = '\0';
+		r->last_seq = 0;
 	jsStreamInfo_Destroy(si);
 
 	wal_reader_close(r->rd);
-	r->rd = wal_reader_open_raw(r->dir, lsn + (lsn > 0), NULL, &cause);
+	r->rd = NULL;
+	if (last != NULL) {
+		rc = replica_check_last(r, last, lsn, id.epoch);
+		natsMsg_Destroy(last);
+		if (rc != 0)
+			return (rc);
+	}
+	if (r->rd == NULL)
+		r->rd = wal_reader_open_raw(r->dir, lsn + (lsn > 0), NULL,
+		    &cause);
 	if (r->rd == NULL) {
 		replica_error(r, "reading the log from LSN %" PRIu64 ": %s",
 		    lsn + 1, cause != NULL ? cause : "out of memory");
@@ -467,8 +546,14 @@ replica_publish(struct replica *r, uint64_t durable)
 			free(cause);
 			return (-1);
 		}
+		/* The expected last sequence, not the expected last message
+		   id: nats-server keeps the last id in memory, and after a
+		   restart recovers it only when the last message is within
+		   the de-duplication window (2.9.10 to 2.12): past that,
+		   every publish expecting an id would be refused, for good.
+		   A sequence the stream always knows. */
 		jsPubOptions_Init(&po);
-		po.ExpectLastMsgId = r->last_id[0] != '\0' ? r->last_id : NULL;
+		po.ExpectLastSeq = r->last_seq;	/* 0: an empty stream */
 		r->sent_us[rec.lsn & (r->slots - 1)] = replica_now_us();
 		for (;;) {
 			s = js_PublishMsgAsync(r->js, &msg, &po);
@@ -496,7 +581,8 @@ replica_publish(struct replica *r, uint64_t durable)
 			    rec.lsn, natsStatus_GetText(s));
 			return (-1);
 		}
-		replmsg_id(r->last_id, sizeof r->last_id, &r->ident, rec.lsn);
+		r->js_used = 1;
+		r->last_seq++;
 		r->next = rec.lsn + 1;
 		__atomic_fetch_add(&r->published, 1, __ATOMIC_RELAXED);
 	}

@@ -66,18 +66,14 @@ static int
 request_backlog_full(struct conn *c, uint64_t id)
 {
 	struct server		*srv = c->srv;
-	struct replica_stats	 rs;
-	uint64_t		 n = ack_backlog(srv), bytes = 0;
+	uint64_t		 n = ack_backlog(srv), bytes;
 
 	if (n == 0)
 		return (0);
-	if (n < srv->cfg->repl_backlog_records) {
-		/* Bytes: the records times their mean size so far. */
-		replica_stats(srv->replica, &rs);
-		bytes = rs.acked > 0 ? n * (rs.acked_bytes / rs.acked) : 0;
-		if (bytes < srv->cfg->repl_backlog_bytes)
-			return (0);
-	}
+	bytes = ack_backlog_bytes(srv);
+	if (n < srv->cfg->repl_backlog_records &&
+	    bytes < srv->cfg->repl_backlog_bytes)
+		return (0);
 	srv->repl_refused++;
 	log_limited("repl-backlog", LOG_LVL_WARN, "replication backlog full "
 	    "(%llu records, about %llu bytes, not replicated; limits %llu "

@@ -239,6 +239,7 @@ void		 ack_sync(struct conn *, uint64_t id, uint8_t flags);
 void		 ack_replicated(struct server *);
 void		 ack_repl_timer_cb(evutil_socket_t, short, void *);
 uint64_t	 ack_backlog(struct server *);
+uint64_t	 ack_backlog_bytes(struct server *);
 void		 ack_control(struct conn *, uint64_t id, uint8_t op,
 		    int sealed);
 void		 ack_done(struct server *, uint64_t durable);

@@ -90,8 +90,7 @@ server_stats_repl(struct evbuffer *eb, struct server *srv)
 	server_stats_line(eb, "replication_backlog_records %llu",
 	    (unsigned long long)backlog);
 	server_stats_line(eb, "replication_backlog_bytes %llu",
-	    (unsigned long long)(rs.acked > 0 ? backlog *
-	    (rs.acked_bytes / rs.acked) : 0));
+	    (unsigned long long)ack_backlog_bytes(srv));
 	server_stats_line(eb, "replication_published_total %llu",
 	    (unsigned long long)rs.published);
 	server_stats_line(eb, "replication_acked_total %llu",

@@ -15,13 +15,19 @@
  *		 H is the data's 64-bit FNV-1a as 16 hex digits. A sequence number
  *		 with no message (deleted) prints "seq N deleted". One request
  *		 per message: for test-sized streams. Fails when the stream's
- *		 info names no leader (see below).
+ *		 info names no leader (see below). With --first K, from sequence
+ *		 K on (not the stream's first); with --count N, N at most.
+ *   last	 the stream's last message, as a line of dump ("empty" when the
+ *		 stream has none). Fails when the info names no leader.
  *   wait-leader waits up to --timeout until JetStream answers an account
  *		 info request (a meta leader is elected): exit 0, else 1.
  *   ping	 waits up to --timeout until a server answers (connect, flush).
  *   create --subjects S[,S...] [--replicas N] [--max-bytes B]
+ *	   [--duplicates MS]
  *		 creates the stream, file storage, N replicas (default 1); with
- *		 --max-bytes, at most B bytes, the oldest messages discarded.
+ *		 --max-bytes, at most B bytes, the oldest messages discarded; a
+ *		 de-duplication window of MS milliseconds (default: the
+ *		 server's, 2 minutes).
  *   publish --subject S --count N [--first K] [--size B] [--id-prefix P]
  *		 publishes messages K..K+N-1 (K defaults to 1) one at a time,
  *		 each waiting for its acknowledgement up to --timeout, with the
@@ -103,8 +109,10 @@ struct opts {
 	const char		*subjects;
 	const char		*subject;
 	const char		*id_prefix;
+	int			 first_set;	/* --first given */
 	int64_t			 timeout_ms;
 	long			 replicas;
+	int64_t			 duplicates_ms;	/* 0: the server's default */
 	unsigned long long	 count;
 	unsigned long long	 first;
 	unsigned long long	 warmup;
@@ -143,8 +151,9 @@ usage(const char *why)
 		fprintf(stderr, "jsdump: %s\n", why);
 	fprintf(stderr,
 	    "usage: jsdump [--urls URLS] [--stream NAME] [--timeout MS] COMMAND\n"
-	    "  info | dump | wait-leader | ping\n"
+	    "  info | dump [--first K] [--count N] | last | wait-leader | ping\n"
 	    "  create --subjects S[,S...] [--replicas N] [--max-bytes B]\n"
+	    "    [--duplicates MS]\n"
 	    "  publish --subject S --count N [--first K] [--size B] [--id-prefix P]\n"
 	    "  pubbench --subject S --count N [--size B] [--time SECS] [--warmup K]\n"
 	    "    [--leader NAME] [--async] [--send-asap] [--window W]\n"
@@ -431,59 +440,104 @@ header(natsMsg *m, const char *key, const char **val)
 	return (0);
 }
 
+/* The stream's info, refused when it names no leader: it came from a
+ * replica that may be behind. */
 static int
-cmd_dump(struct conn *c, const struct opts *o)
+led_info(struct conn *c, const struct opts *o, jsStreamInfo **si)
 {
-	jsStreamInfo	*si = NULL;
-	natsMsg		*m;
 	jsErrCode	 jerr = 0;
 	natsStatus	 s;
-	uint64_t	 seq, first, last, msgs;
-	const char	*lsn, *id;
-	char		 what[64];
 
-	if ((s = js_GetStreamInfo(&si, c->js, o->stream, NULL, &jerr)) !=
+	*si = NULL;
+	if ((s = js_GetStreamInfo(si, c->js, o->stream, NULL, &jerr)) !=
 	    NATS_OK)
 		return (nats_fail(o->stream, s, jerr));
-	if (si->Cluster != NULL &&
-	    (si->Cluster->Leader == NULL || *si->Cluster->Leader == '\0')) {
-		jsStreamInfo_Destroy(si);
+	if ((*si)->Cluster != NULL &&
+	    ((*si)->Cluster->Leader == NULL || *(*si)->Cluster->Leader == '\0')) {
+		jsStreamInfo_Destroy(*si);
+		*si = NULL;
 		fprintf(stderr, "jsdump: %s: the stream info came without a "
 		    "leader: from a replica that may be behind\n", o->stream);
 		return (-1);
 	}
+	return (0);
+}
+
+/* Prints the dump line of sequence seq. */
+static int
+dump_one(struct conn *c, const struct opts *o, uint64_t seq)
+{
+	natsMsg		*m = NULL;
+	jsErrCode	 jerr = 0;
+	natsStatus	 s;
+	const char	*lsn, *id;
+	char		 what[64];
+
+	s = js_GetMsg(&m, c->js, o->stream, seq, NULL, &jerr);
+	if (s == NATS_NOT_FOUND) {
+		printf("seq %" PRIu64 " deleted\n", seq);
+		return (0);
+	}
+	if (s != NATS_OK) {
+		snprintf(what, sizeof(what), "get message %" PRIu64, seq);
+		return (nats_fail(what, s, jerr));
+	}
+	if (header(m, H_LSN, &lsn) == -1 || header(m, H_MSG_ID, &id) == -1) {
+		natsMsg_Destroy(m);
+		return (-1);
+	}
+	printf("seq %" PRIu64 " subject ", seq);
+	print_token(natsMsg_GetSubject(m));
+	fputs(" lsn ", stdout);
+	print_token(lsn != NULL ? lsn : "-");
+	fputs(" id ", stdout);
+	print_token(id != NULL ? id : "-");
+	printf(" len %d sha %016" PRIx64 "\n", natsMsg_GetDataLength(m),
+	    fnv1a(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m)));
+	natsMsg_Destroy(m);
+	return (0);
+}
+
+static int
+cmd_dump(struct conn *c, const struct opts *o)
+{
+	jsStreamInfo		*si;
+	uint64_t		 seq, first, last, msgs;
+	unsigned long long	 n = 0;
+
+	if (led_info(c, o, &si) == -1)
+		return (-1);
 	first = si->State.FirstSeq;
 	last = si->State.LastSeq;
 	msgs = si->State.Msgs;
 	jsStreamInfo_Destroy(si);
+	if (o->first_set && o->first > first)
+		first = o->first;
 	for (seq = first; msgs > 0 && seq <= last; seq++) {
-		m = NULL;
-		jerr = 0;
-		s = js_GetMsg(&m, c->js, o->stream, seq, NULL, &jerr);
-		if (s == NATS_NOT_FOUND) {
-			printf("seq %" PRIu64 " deleted\n", seq);
-			continue;
-		}
-		if (s != NATS_OK) {
-			snprintf(what, sizeof(what), "get message %" PRIu64, seq);
-			return (nats_fail(what, s, jerr));
-		}
-		if (header(m, H_LSN, &lsn) == -1 ||
-		    header(m, H_MSG_ID, &id) == -1) {
-			natsMsg_Destroy(m);
+		if (o->count > 0 && n++ == o->count)
+			break;
+		if (dump_one(c, o, seq) == -1)
 			return (-1);
-		}
-		printf("seq %" PRIu64 " subject ", seq);
-		print_token(natsMsg_GetSubject(m));
-		fputs(" lsn ", stdout);
-		print_token(lsn != NULL ? lsn : "-");
-		fputs(" id ", stdout);
-		print_token(id != NULL ? id : "-");
-		printf(" len %d sha %016" PRIx64 "\n", natsMsg_GetDataLength(m),
-		    fnv1a(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m)));
-		natsMsg_Destroy(m);
 	}
 	return (0);
+}
+
+static int
+cmd_last(struct conn *c, const struct opts *o)
+{
+	jsStreamInfo	*si;
+	uint64_t	 last, msgs;
+
+	if (led_info(c, o, &si) == -1)
+		return (-1);
+	last = si->State.LastSeq;
+	msgs = si->State.Msgs;
+	jsStreamInfo_Destroy(si);
+	if (msgs == 0) {
+		puts("empty");
+		return (0);
+	}
+	return (dump_one(c, o, last));
 }
 
 /* Retries until the deadline: connecting, then an account info request
@@ -578,6 +632,7 @@ cmd_create(struct conn *c, const struct opts *o)
 		cfg.MaxBytes = o->max_bytes;
 		cfg.Discard = js_DiscardOld;
 	}
+	cfg.Duplicates = o->duplicates_ms * 1000000;
 	s = js_AddStream(&si, c->js, &cfg, NULL, &jerr);
 	free(copy);
 	if (s != NATS_OK)
@@ -1111,6 +1166,7 @@ main(int argc, char **argv)
 		{ "send-asap",	no_argument,	   NULL, 'Y' },
 		{ "window",	required_argument, NULL, 'W' },
 		{ "max-bytes",	required_argument, NULL, 'M' },
+		{ "duplicates",	required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts	 o = {
@@ -1142,7 +1198,10 @@ main(int argc, char **argv)
 			break;
 		case 'j': o.subject = optarg; break;
 		case 'c': o.count = parse_num(optarg, "--count", UINT64_MAX); break;
-		case 'f': o.first = parse_num(optarg, "--first", UINT64_MAX); break;
+		case 'f':
+			o.first = parse_num(optarg, "--first", UINT64_MAX);
+			o.first_set = 1;
+			break;
 		case 'z':
 			o.size = (size_t)parse_num(optarg,
 			    "--size: bytes, 0..67108864", MAX_DATA);
@@ -1173,6 +1232,12 @@ main(int argc, char **argv)
 			o.warmup = parse_num(optarg, "--warmup: 0..1000000",
 			    1000000);
 			break;
+		case 'D':
+			o.duplicates_ms = (int64_t)parse_num(optarg,
+			    "--duplicates: milliseconds, 1..86400000", 86400000);
+			if (o.duplicates_ms == 0)
+				usage("--duplicates: milliseconds, 1..86400000");
+			break;
 		default: usage(NULL);
 		}
 	}
@@ -1195,8 +1260,8 @@ main(int argc, char **argv)
 		return (rc == 0 ? 0 : 1);
 	}
 	if (strcmp(cmd, "info") != 0 && strcmp(cmd, "dump") != 0 &&
-	    strcmp(cmd, "create") != 0 && strcmp(cmd, "publish") != 0 &&
-	    strcmp(cmd, "pubbench") != 0)
+	    strcmp(cmd, "last") != 0 && strcmp(cmd, "create") != 0 &&
+	    strcmp(cmd, "publish") != 0 && strcmp(cmd, "pubbench") != 0)
 		usage("unknown command");
 	if (o.stream == NULL && strcmp(cmd, "publish") != 0 &&
 	    strcmp(cmd, "pubbench") != 0)
@@ -1209,6 +1274,8 @@ main(int argc, char **argv)
 		rc = cmd_info(&c, &o);
 	else if (strcmp(cmd, "dump") == 0)
 		rc = cmd_dump(&c, &o);
+	else if (strcmp(cmd, "last") == 0)
+		rc = cmd_last(&c, &o);
 	else if (strcmp(cmd, "create") == 0)
 		rc = cmd_create(&c, &o);
 	else if (strcmp(cmd, "pubbench") == 0)

@@ -276,7 +276,8 @@ cmd_check(int argc, char **argv)
 		}
 		fclose(f);
 	}
-	qsort(acks, nacks, sizeof *acks, ack_cmp);
+	if (nacks > 0)	/* acks is NULL when no file had a line */
+		qsort(acks, nacks, sizeof *acks, ack_cmp);
 	for (i = 1; i < nacks; i++) {
 		if (acks[i].lsn == acks[i - 1].lsn) {
 			fprintf(stderr, "LSN %" PRIu64 " acknowledged twice\n",

@@ -1,0 +1,69 @@
+# repl_backlog: replication.backlog_bytes holds from walld's start
+# (PROTOCOL.md REPL_BACKLOG, docs/REPLICATION.md "Backlog").
+#
+# walld starts while every NATS server is down (so nothing has been
+# replicated since its start), with backlog_bytes at its minimum, 1 MiB,
+# and backlog_records far away: appends of 64 KiB go on until about
+# 1 MiB waits to be replicated, then are refused with exit 75 (nothing
+# written), saying backlog_bytes; stats show the backlog in records and
+# bytes. With the servers back the backlog drains, appends are taken again, and the
+# stream is the log.
+#
+# What makes it fail: a byte limit applied only once the stream has
+# acknowledged something since walld started (appends go on past 1 MiB:
+# more than 17 taken), or not at all; a refusal that wrote its record.
+. "$(dirname "$0")/lib.sh"
+. "$TOP/tests/helpers/repl-lib.sh"
+
+t_start=$(now_ms)
+repl_start_cluster
+for n in 1 2 3; do
+	nats_node_stop $n || rfail "stop n$n"
+done
+repl_yaml "$T/r.yaml" "timeout: 2s" "backlog_bytes: 1MiB" "backlog_records: 1000"
+start_walld --config "$T/r.yaml"
+head -c 65536 /dev/zero | tr '\0' b >"$T/rec"
+
+# append_until_refused MAX: appends $T/rec until one is refused (at most
+# MAX taken); sets taken, st and leaves the refusal in $T/err.
+append_until_refused() {
+	taken=0
+	while :; do
+		st=0
+		"$WALCTL" append --file "$T/rec" >/dev/null 2>"$T/err" || st=$?
+		[ $st -eq 0 ] || break
+		taken=$((taken + 1))
+		[ $taken -le "$1" ] || rfail "$taken appends of 64 KiB taken with backlog_bytes 1MiB and the servers down"
+	done
+}
+
+append_until_refused 40
+expect_eq "a 64 KiB append past backlog_bytes: exit" $st 75
+grep -q "not replicated yet (replication.backlog_records 1000 or backlog_bytes 1048576 reached); nothing was written" "$T/err" ||
+	fail "refusal: $(cat "$T/err")"
+[ $taken -ge 15 ] && [ $taken -le 17 ] ||
+	fail "$taken appends of 64 KiB taken before the refusal; backlog_bytes is 1 MiB"
+expect_eq "next_lsn after the refusal" "$(stat_of next_lsn)" $((taken + 1))
+expect_eq "replication_backlog_records" "$(stat_of replication_backlog_records)" $taken
+b=$(stat_of replication_backlog_bytes)
+[ "$b" -ge 1048576 ] || fail "replication_backlog_bytes $b at the refusal"
+grep -q "replication backlog full ($taken records, about [1-9][0-9]* bytes" "$LOG" ||
+	fail "no log line with the backlog in bytes"
+ok "servers down from the start: $taken appends of 64 KiB, then refused by backlog_bytes (exit 75); backlog $b bytes"
+
+# Back: the backlog drains, appends are taken again.
+t0=$(now_ms)
+for n in 1 2 3; do
+	nats_node_start $n || rfail "start n$n"
+done
+last=$(wait_replicated "$SOCK" 60)
+echo "servers back: the backlog replicated in $(($(now_ms) - t0)) ms"
+expect_eq "replicated" "$last" $taken
+"$WALCTL" append --ack replicated --file "$T/rec" >/dev/null ||
+	rfail "append after the drain: exit $?"
+stop_walld || fail "walld exit status $?"
+nats_stream_current "$STREAM" 30 || rfail "the stream did not settle"
+check_stream_seq $((taken + 1)) "$(log_id "$DATA")" 1
+same_as_stream "$DATA"
+ok "servers back: drained, appends taken, the stream is the log"
+echo "wall time: $(($(now_ms) - t_start)) ms"
