@@ -698,6 +698,11 @@ replica_options(struct replica *r, char **cause)
 		s = natsOptions_SetServers(r->opts, urls, n);
 	if (s == NATS_OK)
 		s = natsOptions_SetName(r->opts, "walld");
+	/* Each publish written at once: libnats's flusher otherwise waits a
+	   millisecond to gather more, which a replicated acknowledgement
+	   would wait too (BENCHMARKS.md, replication). */
+	if (s == NATS_OK)
+		s = natsOptions_SetSendAsap(r->opts, true);
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(r->opts, -1);
 	if (s == NATS_OK)
