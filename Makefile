@@ -44,7 +44,8 @@ PROTO_SRC  = proto/frame.c
 # Replication's message layout (docs/REPLICATION.md): walld and walctl.
 REPL_SRC   = repl/replmsg.c
 # walld itself, beyond the engine.
-DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/log.c \
+DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
+	     daemon/config-access.c daemon/log.c \
 	     daemon/server.c daemon/conn.c daemon/ack.c daemon/stream.c \
 	     daemon/request.c daemon/server-stats.c daemon/server-reload.c \
 	     daemon/batcher.c daemon/notify.c \
@@ -307,7 +308,8 @@ $(FZ)/fuzz_frame: tests/fuzz/fuzz_frame.c $(call fzobj,$(PROTO_SRC))
 $(FZ)/fuzz_segment: tests/fuzz/fuzz_segment.c $(call fzobj,$(ENGINE_SRC))
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS)
 $(FZ)/fuzz_config: tests/fuzz/fuzz_config.c \
-	    $(call fzobj,daemon/config.c daemon/access.c common/cause.c)
+	    $(call fzobj,daemon/config.c daemon/config-yaml.c \
+	    daemon/config-access.c daemon/access.c common/cause.c)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 .PHONY: fuzz fuzz-build fuzz-seeds clean-fuzz

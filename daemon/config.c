@@ -24,12 +24,12 @@
 #include "access.h"
 #include "cause.h"
 #include "config.h"
+#include "config-int.h"
 #include "log.h"
 #include "segment.h"
 #include "wal.h"
 
 #define CONFIG_MAX_FILE	(1u << 20)	/* a bigger config file is an error */
-#define CONFIG_MAX_NAME	40		/* bytes of a user's key quoted in errors */
 
 #define KIB	(1ull << 10)
 #define MIB	(1ull << 20)
@@ -209,20 +209,14 @@ static const struct config_unit config_duration_units[] = {
 	{ NULL, 0 }
 };
 
-/* One config_load in progress. */
-struct config_loader {
-	const char	*path;
-	const char	*buf;		/* the whole file */
-	size_t		 len;
-	yaml_parser_t	 parser;
-	struct config	*cfg;		/* being filled; committed on success */
-	char		**cause;
-	yaml_mark_t	 seen[CONFIG_NKEYS];	/* keys set, by row */
-	int		 seen_key[CONFIG_NKEYS];
-	yaml_mark_t	 seen_sec[CONFIG_NKEYS];	/* sections, by first row */
-	int		 seen_section[CONFIG_NKEYS];
-	yaml_mark_t	 seen_access_mark;	/* the access: list */
-	int		 seen_access;
+/* What one config_load has met so far, to report duplicates. */
+struct config_seen {
+	yaml_mark_t	 key_mark[CONFIG_NKEYS];	/* keys set, by row */
+	int		 key[CONFIG_NKEYS];
+	yaml_mark_t	 section_mark[CONFIG_NKEYS];	/* sections, by first row */
+	int		 section[CONFIG_NKEYS];
+	yaml_mark_t	 access_mark;		/* the access: list */
+	int		 access;
 };
 
 static void *
@@ -533,131 +527,6 @@ config_free(struct config *cfg)
 	cfg->access = NULL;
 }
 
-/* Copies a name from the file for an error message: bounded, printable. */
-static void
-config_quote(const char *s, size_t n, char *buf, size_t size)
-{
-	size_t	i, o = 0;
-
-	for (i = 0; i < n && i < CONFIG_MAX_NAME && o + 4 < size; i++) {
-		unsigned char	c = (unsigned char)s[i];
-
-		buf[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (i < n && o + 4 < size) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-}
-
-/* Sets *cause to "FILE:LINE:COLUMN: where: why" (1-based). Returns -1. */
-static int
-config_error_at(struct config_loader *l, size_t line, size_t column,
-    const char *where, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*why;
-
-	if (l->cause == NULL || *l->cause != NULL)
-		return (-1);
-	va_start(ap, fmt);
-	if (vasprintf(&why, fmt, ap) == -1)
-		why = NULL;
-	va_end(ap);
-	if (why == NULL ||
-	    asprintf(l->cause, "%s:%zu:%zu: %s: %s", l->path, line, column,
-	    where, why) == -1)
-		*l->cause = NULL;
-	free(why);
-	return (-1);
-}
-
-#define config_error(l, mark, where, ...) \
-	config_error_at((l), (mark).line + 1, (mark).column + 1, (where), \
-	    __VA_ARGS__)
-
-/* Reports the parser's error: syntax, bad encoding, or memory. */
-static int
-config_syntax_error(struct config_loader *l)
-{
-	yaml_parser_t	*p = &l->parser;
-	size_t		 i, line = 1, column = 1;
-
-	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		return (config_error_at(l, 1, 1, "yaml", "out of memory"));
-	case YAML_READER_ERROR:
-		/* No mark for these: count lines up to the bad byte (columns
-		   in bytes here, in characters elsewhere). */
-		for (i = 0; i < p->problem_offset && i < l->len; i++) {
-			if (l->buf[i] == '\n') {
-				line++;
-				column = 1;
-			} else
-				column++;
-		}
-		return (config_error_at(l, line, column, "syntax error",
-		    "%s", p->problem != NULL ? p->problem : "bad input"));
-	default:
-		if (p->context != NULL) {
-			return (config_error(l, p->problem_mark, "syntax error",
-			    "%s (%s at line %zu column %zu)",
-			    p->problem != NULL ? p->problem : "invalid YAML",
-			    p->context, p->context_mark.line + 1,
-			    p->context_mark.column + 1));
-		}
-		return (config_error(l, p->problem_mark, "syntax error", "%s",
-		    p->problem != NULL ? p->problem : "invalid YAML"));
-	}
-}
-
-/* Pulls the next event; on error reports it and returns -1. */
-static int
-config_next(struct config_loader *l, yaml_event_t *ev)
-{
-	if (!yaml_parser_parse(&l->parser, ev))
-		return (config_syntax_error(l));
-	return (0);
-}
-
-/* YAML's null: an empty plain scalar, "~", or "null". */
-static int
-config_is_null(const yaml_event_t *ev)
-{
-	const char	*s = (const char *)ev->data.scalar.value;
-
-	if (ev->type != YAML_SCALAR_EVENT ||
-	    ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return (0);
-	return (ev->data.scalar.length == 0 || strcmp(s, "~") == 0 ||
-	    strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-	    strcmp(s, "NULL") == 0);
-}
-
-/* Is the scalar equal to the C string name (no NUL tricks)? */
-static int
-config_scalar_is(const yaml_event_t *ev, const char *name)
-{
-	return (strlen(name) == ev->data.scalar.length &&
-	    memcmp(name, ev->data.scalar.value, ev->data.scalar.length) == 0);
-}
-
-/* What a non-scalar event is, for messages. */
-static const char *
-config_event_what(const yaml_event_t *ev)
-{
-	switch (ev->type) {
-	case YAML_MAPPING_START_EVENT:
-		return ("a mapping");
-	case YAML_SEQUENCE_START_EVENT:
-		return ("a list");
-	case YAML_ALIAS_EVENT:
-		return ("an alias (aliases are not supported)");
-	default:
-		return ("not a value");
-	}
-}
 
 /* Lists the sections ("socket, storage, ...") or one section's keys. */
 static void
@@ -783,15 +652,15 @@ config_load_keys(struct config_loader *l, const char *section)
 			return (rc);
 		}
 		snprintf(where, sizeof where, "%s.%s", section, k->key);
-		if (l->seen_key[i]) {
+		if (l->seen->key[i]) {
 			rc = config_error(l, ev.start_mark, where,
 			    "duplicate key (first at line %zu column %zu)",
-			    l->seen[i].line + 1, l->seen[i].column + 1);
+			    l->seen->key_mark[i].line + 1, l->seen->key_mark[i].column + 1);
 			yaml_event_delete(&ev);
 			return (rc);
 		}
-		l->seen_key[i] = 1;
-		l->seen[i] = ev.start_mark;
+		l->seen->key[i] = 1;
+		l->seen->key_mark[i] = ev.start_mark;
 		yaml_event_delete(&ev);
 
 		if (config_next(l, &ev) != 0)
@@ -827,263 +696,6 @@ config_load_keys(struct config_loader *l, const char *section)
 	}
 }
 
-/*
- * The access section: a list of rules, each a mapping
- *
- *   - user: NAME|UID   (or group: NAME|GID)
- *     ops: [append, read, ...] | any
- *     tenants: [1, 5, 10-20] | any   (needed when ops has append or read)
- *
- * Names are resolved now (unknown ones are errors); access.c holds the
- * syntax of operations and tenants.
- */
-typedef int (*config_item_fn)(void *, const char *, size_t, char *, size_t);
-
-static int
-config_ops_item(void *arg, const char *s, size_t n, char *why, size_t whysz)
-{
-	return (access_parse_ops(s, n, arg, why, whysz));
-}
-
-static int
-config_tenants_item(void *arg, const char *s, size_t n, char *why,
-    size_t whysz)
-{
-	return (access_parse_tenants(arg, s, n, why, whysz));
-}
-
-/* Hands one scalar to fn; reports its error at the scalar. */
-static int
-config_access_scalar(struct config_loader *l, yaml_event_t *ev,
-    const char *where, config_item_fn fn, void *arg)
-{
-	char	why[256];
-
-	if (config_is_null(ev))
-		return (config_error(l, ev->start_mark, where, "missing value"));
-	if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) != NULL)
-		return (config_error(l, ev->start_mark, where,
-		    "value contains a NUL byte"));
-	if (fn(arg, (const char *)ev->data.scalar.value,
-	    ev->data.scalar.length, why, sizeof why) != 0)
-		return (config_error(l, ev->start_mark, where, "%s", why));
-	return (0);
-}
-
-/* Reads a value that is one scalar or a list of scalars, item by item;
-   ev is its first event (deleted here). */
-static int
-config_access_items(struct config_loader *l, yaml_event_t *ev,
-    const char *where, config_item_fn fn, void *arg)
-{
-	yaml_mark_t	start = ev->start_mark;
-	int		rc, n = 0;
-
-	if (ev->type == YAML_SCALAR_EVENT) {
-		rc = config_access_scalar(l, ev, where, fn, arg);
-		yaml_event_delete(ev);
-		return (rc);
-	}
-	if (ev->type != YAML_SEQUENCE_START_EVENT) {
-		rc = config_error(l, ev->start_mark, where, "expected a value "
-		    "or a list of values, got %s", config_event_what(ev));
-		yaml_event_delete(ev);
-		return (rc);
-	}
-	yaml_event_delete(ev);
-	for (;;) {
-		if (config_next(l, ev) != 0)
-			return (-1);
-		if (ev->type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(ev);
-			break;
-		}
-		if (ev->type != YAML_SCALAR_EVENT)
-			rc = config_error(l, ev->start_mark, where, "expected a "
-			    "single value in the list, got %s",
-			    config_event_what(ev));
-		else
-			rc = config_access_scalar(l, ev, where, fn, arg);
-		yaml_event_delete(ev);
-		if (rc != 0)
-			return (rc);
-		n++;
-	}
-	if (n == 0)
-		return (config_error(l, start, where, "empty list"));
-	return (0);
-}
-
-static const char *const config_rule_keys[] = { "user", "group", "ops",
-    "tenants" };
-#define CONFIG_RULE_NKEYS	4
-
-/* Reads one rule (its mapping start is consumed) into acl. */
-static int
-config_load_rule(struct config_loader *l, struct access *acl, size_t idx,
-    yaml_mark_t start)
-{
-	struct access_rule	 r;
-	yaml_event_t		 ev;
-	yaml_mark_t		 seen[CONFIG_RULE_NKEYS];
-	int			 have[CONFIG_RULE_NKEYS] = { 0 };
-	char			 where[96], name[64], why[256];
-	size_t			 i;
-	int			 rc = -1;
-
-	memset(&r, 0, sizeof r);
-	for (;;) {
-		if (config_next(l, &ev) != 0)
-			goto out;
-		if (ev.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&ev);
-			break;
-		}
-		snprintf(where, sizeof where, "access[%zu]", idx);
-		if (ev.type != YAML_SCALAR_EVENT) {
-			config_error(l, ev.start_mark, where, "expected a key "
-			    "name, got %s", config_event_what(&ev));
-			yaml_event_delete(&ev);
-			goto out;
-		}
-		for (i = 0; i < CONFIG_RULE_NKEYS; i++) {
-			if (config_scalar_is(&ev, config_rule_keys[i]))
-				break;
-		}
-		if (i == CONFIG_RULE_NKEYS) {
-			config_quote((const char *)ev.data.scalar.value,
-			    ev.data.scalar.length, name, sizeof name);
-			snprintf(where, sizeof where, "access[%zu].%s", idx,
-			    name);
-			config_error(l, ev.start_mark, where, "unknown key "
-			    "(expected one of: user, group, ops, tenants)");
-			yaml_event_delete(&ev);
-			goto out;
-		}
-		snprintf(where, sizeof where, "access[%zu].%s", idx,
-		    config_rule_keys[i]);
-		if (have[i]) {
-			config_error(l, ev.start_mark, where, "duplicate key "
-			    "(first at line %zu column %zu)", seen[i].line + 1,
-			    seen[i].column + 1);
-			yaml_event_delete(&ev);
-			goto out;
-		}
-		if (i <= 1 && have[1 - i]) {
-			config_error(l, ev.start_mark, where, "a rule names a "
-			    "user or a group, not both (%s at line %zu column "
-			    "%zu)", config_rule_keys[1 - i],
-			    seen[1 - i].line + 1, seen[1 - i].column + 1);
-			yaml_event_delete(&ev);
-			goto out;
-		}
-		have[i] = 1;
-		seen[i] = ev.start_mark;
-		yaml_event_delete(&ev);
-
-		if (config_next(l, &ev) != 0)
-			goto out;
-		if (i <= 1) {	/* user or group: one name */
-			if (ev.type != YAML_SCALAR_EVENT)
-				rc = config_error(l, ev.start_mark, where,
-				    "expected a single value, got %s",
-				    config_event_what(&ev));
-			else if (config_is_null(&ev))
-				rc = config_error(l, ev.start_mark, where,
-				    "missing value");
-			else if (access_resolve(i == 1,
-			    (const char *)ev.data.scalar.value,
-			    ev.data.scalar.length, &r.id, why, sizeof why) != 0)
-				rc = config_error(l, ev.start_mark, where, "%s",
-				    why);
-			else
-				rc = 0;
-			r.is_group = i == 1;
-			yaml_event_delete(&ev);
-		} else if (i == 2)
-			rc = config_access_items(l, &ev, where, config_ops_item,
-			    &r.ops);
-		else
-			rc = config_access_items(l, &ev, where,
-			    config_tenants_item, &r);
-		if (rc != 0)
-			goto out;
-		rc = -1;
-	}
-
-	snprintf(where, sizeof where, "access[%zu]", idx);
-	if (!have[0] && !have[1])
-		config_error(l, start, where, "names no user or group");
-	else if (!have[2])
-		config_error(l, start, where, "lists no ops");
-	else if ((r.ops & ACCESS_TENANT_OPS) != 0 && !have[3])
-		config_error(l, start, where, "grants append or read but "
-		    "lists no tenants (tenants: any allows every tenant)");
-	else if (access_add(acl, &r) != 0)
-		config_error(l, start, where, "out of memory");
-	else
-		rc = 0;
-out:
-	access_rule_clear(&r);
-	return (rc);
-}
-
-/* Reads the access section's value: a list of rules (or nothing). */
-static int
-config_load_access(struct config_loader *l)
-{
-	struct access	*acl;
-	yaml_event_t	 ev;
-	char		 where[32];
-	size_t		 idx = 0;
-	int		 rc;
-
-	if (config_next(l, &ev) != 0)
-		return (-1);
-	if (ev.type != YAML_SEQUENCE_START_EVENT && !config_is_null(&ev)) {
-		rc = config_error(l, ev.start_mark, "access", "expected a list "
-		    "of rules, got %s", ev.type == YAML_SCALAR_EVENT ?
-		    "a single value" : config_event_what(&ev));
-		yaml_event_delete(&ev);
-		return (rc);
-	}
-	if ((acl = access_create()) == NULL) {
-		rc = config_error(l, ev.start_mark, "access", "out of memory");
-		yaml_event_delete(&ev);
-		return (rc);
-	}
-	if (ev.type == YAML_SEQUENCE_START_EVENT) {	/* else "access:" */
-		for (;;) {
-			yaml_event_delete(&ev);
-			if (config_next(l, &ev) != 0)
-				goto fail;
-			if (ev.type == YAML_SEQUENCE_END_EVENT)
-				break;
-			snprintf(where, sizeof where, "access[%zu]", idx);
-			if (ev.type != YAML_MAPPING_START_EVENT) {
-				config_error(l, ev.start_mark, where, "expected "
-				    "a rule (a mapping of user or group, ops, "
-				    "tenants), got %s", ev.type ==
-				    YAML_SCALAR_EVENT ? "a single value" :
-				    config_event_what(&ev));
-				yaml_event_delete(&ev);
-				goto fail;
-			}
-			if (config_load_rule(l, acl, idx, ev.start_mark) != 0) {
-				yaml_event_delete(&ev);
-				goto fail;
-			}
-			idx++;
-		}
-	}
-	yaml_event_delete(&ev);
-	l->cfg->access = acl;
-	return (0);
-fail:
-	access_free(acl);
-	return (-1);
-}
-
 /* Reads the top-level mapping of sections up to its end. */
 static int
 config_load_sections(struct config_loader *l)
@@ -1109,16 +721,16 @@ config_load_sections(struct config_loader *l)
 			return (rc);
 		}
 		if (config_scalar_is(&ev, "access")) {
-			if (l->seen_access) {
+			if (l->seen->access) {
 				rc = config_error(l, ev.start_mark, "access",
 				    "duplicate section (first at line %zu column"
-				    " %zu)", l->seen_access_mark.line + 1,
-				    l->seen_access_mark.column + 1);
+				    " %zu)", l->seen->access_mark.line + 1,
+				    l->seen->access_mark.column + 1);
 				yaml_event_delete(&ev);
 				return (rc);
 			}
-			l->seen_access = 1;
-			l->seen_access_mark = ev.start_mark;
+			l->seen->access = 1;
+			l->seen->access_mark = ev.start_mark;
 			yaml_event_delete(&ev);
 			if (config_load_access(l) != 0)
 				return (-1);
@@ -1138,15 +750,15 @@ config_load_sections(struct config_loader *l)
 			return (rc);
 		}
 		section = config_keys[i].section;	/* i: its first row */
-		if (l->seen_section[i]) {
+		if (l->seen->section[i]) {
 			rc = config_error(l, ev.start_mark, section,
 			    "duplicate section (first at line %zu column %zu)",
-			    l->seen_sec[i].line + 1, l->seen_sec[i].column + 1);
+			    l->seen->section_mark[i].line + 1, l->seen->section_mark[i].column + 1);
 			yaml_event_delete(&ev);
 			return (rc);
 		}
-		l->seen_section[i] = 1;
-		l->seen_sec[i] = ev.start_mark;
+		l->seen->section[i] = 1;
+		l->seen->section_mark[i] = ev.start_mark;
 		yaml_event_delete(&ev);
 
 		if (config_next(l, &ev) != 0)
@@ -1311,6 +923,7 @@ int
 config_load(struct config *cfg, const char *path, char **cause)
 {
 	struct config_loader	 l;
+	struct config_seen	 seen;
 	struct config		 tmp = *cfg;
 	const struct config_key	*k;
 	char			*buf = NULL, **now, **was;
@@ -1320,6 +933,8 @@ config_load(struct config *cfg, const char *path, char **cause)
 	if (cause != NULL)
 		*cause = NULL;
 	memset(&l, 0, sizeof l);
+	memset(&seen, 0, sizeof seen);
+	l.seen = &seen;
 	l.path = path;
 	l.cause = cause;
 	l.cfg = &tmp;
