@@ -51,7 +51,7 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
 	     daemon/batcher.c daemon/notify.c \
 	     daemon/access.c proto/metrics.c daemon/archive.c
 DAEMON_MAIN = daemon/main.c
-LIBWAL_SRC = client/libwal.c
+LIBWAL_SRC = client/libwal.c client/libwal-io.c
 # walctl shares metrics.c with walld: one table of metric names.
 WALCTL_SRC = client/walctl.c client/walctl-stream.c proto/metrics.c $(REPL_SRC)
 
