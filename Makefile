@@ -53,7 +53,8 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c client/libwal-io.c
 # walctl shares metrics.c with walld: one table of metric names.
-WALCTL_SRC = client/walctl.c client/walctl-stream.c proto/metrics.c $(REPL_SRC)
+WALCTL_SRC = client/walctl.c client/walctl-write.c client/walctl-read.c \
+	     client/walctl-admin.c client/walctl-stream.c proto/metrics.c $(REPL_SRC)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * walctl-admin.c: the operator's subcommands: stats (text, JSON or
+ * Prometheus), ping, restore (a data directory rebuilt from a replication
+ * stream, then verified) and keygen (a key for a key ring).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "cause.h"
+#include "keyring.h"
+#include "libwal.h"
+#include "metrics.h"
+#include "wal.h"
+#include "wal-reader.h"
+#include "wal-restore.h"
+#include "walctl.h"
+#include "walctl-stream.h"
+
+/* Writes s as a JSON string body (without quotes). */
+static void
+walctl_json_str(const char *s, size_t n)
+{
+	size_t	i;
+	int	ch;
+
+	for (i = 0; i < n; i++) {
+		ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+}
+
+/* 1 when s is a JSON number as walld prints them. */
+static int
+walctl_is_number(const char *s, size_t n)
+{
+	size_t	i = 0;
+	int	digits = 0, dot = 0;
+
+	if (n > 0 && s[0] == '-')
+		i++;
+	for (; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			digits++;
+		else if (s[i] == '.' && !dot && digits > 0)
+			dot = 1;
+		else
+			return (0);
+	}
+	return (digits > 0 && s[n - 1] != '.' &&
+	    !(n > 1 && s[0] == '0' && s[1] >= '0' && s[1] <= '9'));
+}
+
+/* Prints stats text as one JSON object: numbers stay numbers. */
+static void
+walctl_stats_json(const char *text)
+{
+	const char	*line, *eol, *sp;
+	int		 first = 1;
+
+	putchar('{');
+	for (line = text; *line != '\0'; line = eol + (*eol != '\0')) {
+		eol = strchr(line, '\n');
+		if (eol == NULL)
+			eol = line + strlen(line);
+		sp = memchr(line, ' ', eol - line);
+		if (sp == NULL || sp == line)
+			continue;
+		printf("%s\"", first ? "" : ",");
+		first = 0;
+		walctl_json_str(line, sp - line);
+		printf("\":");
+		sp++;
+		if (walctl_is_number(sp, eol - sp))
+			fwrite(sp, 1, eol - sp, stdout);
+		else {
+			putchar('"');
+			walctl_json_str(sp, eol - sp);
+			putchar('"');
+		}
+	}
+	printf("}\n");
+}
+
+/* walctl stats [--json | --prometheus]: prints walld's metrics. The
+   Prometheus form is made here from the stats text, by the same code
+   (proto/metrics.c) as walld's metrics file. */
+int
+walctl_cmd_stats(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ "prometheus",	no_argument,		NULL, OPT_PROMETHEUS },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	char		*text;
+	int		 ch, ex, json = 0, prom = 0;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch == OPT_JSON)
+			json = 1;
+		else if (ch == OPT_PROMETHEUS)
+			prom = 1;
+		else
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc || (json && prom))
+		return (walctl_usage(w->cmd));
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	r = wal_conn_stats(c, &text);
+	if (r != WAL_RESULT_OK)
+		ex = walctl_conn_fail(c, "stats", r);
+	else {
+		ex = EX_OK;
+		if (json)
+			walctl_stats_json(text);
+		else if (!prom)
+			fputs(text, stdout);
+		else if (metrics_format(text, stdout) != 0 && !ferror(stdout)) {
+			walctl_warnx("stats: %s", strerror(errno));
+			ex = EX_OSERR;
+		}
+		free(text);
+		if (ex == EX_OK)
+			ex = walctl_flush_stdout();
+	}
+	wal_conn_close(c);
+	return (ex);
+}
+
+/* walctl ping: exit 0 when walld answers. */
+int
+walctl_cmd_ping(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	int		 ch, ex;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) != 0)
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc)
+		return (walctl_usage(w->cmd));
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	wal_conn_set_timeout(c, w->timeout_ms);
+	r = wal_conn_ping(c);
+	if (r != WAL_RESULT_OK) {
+		if (r == WAL_RESULT_UNKNOWN || r == WAL_RESULT_CLOSED)
+			r = WAL_RESULT_UNAVAILABLE;
+		ex = walctl_conn_fail(c, "ping", r);
+	}
+	wal_conn_close(c);
+	return (ex);
+}
+
+/* Runs wal_verify on a restored directory: its report goes to stderr
+   when it finds anything. */
+static int
+walctl_restore_verify(const char *dir)
+{
+	char	*text = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+	int	 n;
+
+	if ((f = open_memstream(&text, &len)) == NULL) {
+		walctl_warnx("restore: %s", strerror(errno));
+		return (EX_OSERR);
+	}
+	n = wal_verify(dir, f);
+	if (fclose(f) != 0) {
+		walctl_warnx("restore: %s", strerror(errno));
+		free(text);
+		return (EX_OSERR);
+	}
+	if (n != 0) {
+		fputs(text, stderr);
+		walctl_warnx("restore: %s: verify found %s in what was "
+		    "restored (above): do not start walld on it", dir,
+		    n > 0 ? "problems" : "the directory unreadable");
+	}
+	free(text);
+	return (n != 0 ? EX_SOFTWARE : EX_OK);
+}
+
+/*
+ * Restores the stream's records, from sequence first to last, into dir,
+ * then writes REPLICA. The highest epoch is the last message's: epochs
+ * never go down in the stream (walctl_stream_next checks).
+ */
+static int
+walctl_restore_records(struct walctl_stream *s, const char *name,
+    struct wal_restore *r, const char *dir, uint64_t first, uint64_t last,
+    struct repl_ident *top, char **cause)
+{
+	struct walctl_stream_msg m;
+	uint64_t		 lsn;
+	char			*c2 = NULL;
+	int			 ex, done, k;
+
+	if ((ex = walctl_stream_peek(s, last, &lsn, top, cause)) != EX_OK ||
+	    (ex = walctl_stream_start(s, first, last, cause)) != EX_OK)
+		return (ex);
+	if (top->epoch == UINT64_MAX) {
+		cause_set(cause, "stream %s: epoch %" PRIu64 ": no higher one "
+		    "for the restored log", name, top->epoch);
+		return (EX_DATAERR);
+	}
+	for (;;) {
+		if ((ex = walctl_stream_next(s, &m, &done, cause)) != EX_OK ||
+		    done)
+			break;
+		if (strcmp(m.ident.log_id, top->log_id) != 0) {
+			cause_set(cause, "stream %s: sequence %" PRIu64 ": log "
+			    "%s, but the last message's is %s", name, m.seq,
+			    m.ident.log_id, top->log_id);
+			return (EX_DATAERR);
+		}
+		if ((k = wal_restore_add(r, &m.rec, &c2)) != 0) {
+			cause_set(cause, "stream %s: sequence %" PRIu64 ": %s",
+			    name, m.seq, c2 != NULL ? c2 : "out of memory");
+			free(c2);
+			return (k == WAL_RESTORE_REFUSED ? EX_DATAERR :
+			    EX_IOERR);
+		}
+	}
+	if (ex != EX_OK)
+		return (ex);
+	top->epoch++;
+	if (repl_ident_store(dir, top, cause) != 0)
+		return (EX_IOERR);
+	return (EX_OK);
+}
+
+/* walctl restore: rebuilds a data directory from a replication stream. */
+int
+walctl_cmd_restore(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "nats",	required_argument,	NULL, OPT_NATS },
+		{ "stream",	required_argument,	NULL, OPT_STREAM },
+		{ "creds",	required_argument,	NULL, OPT_CREDS },
+		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ "from-seq",	required_argument,	NULL, OPT_FROM_SEQ },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct walctl_stream_opts so;
+	struct walctl_stream	*s = NULL;
+	struct wal_restore	*r = NULL;
+	struct wal_restore_stats st;
+	struct repl_ident	 top;
+	const char		*dir = NULL;
+	uint64_t		 from = 0, first, last;
+	char			*cause = NULL;
+	int			 ch, ex;
+
+	memset(&so, 0, sizeof so);
+	so.timeout_ms = w->timeout_ms;
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch == OPT_NATS)
+			so.urls = optarg;
+		else if (ch == OPT_STREAM)
+			so.stream = optarg;
+		else if (ch == OPT_CREDS)
+			so.creds = optarg;
+		else if (ch == OPT_DIR)
+			dir = optarg;
+		else if (ch == OPT_FROM_SEQ) {
+			if (walctl_number("--from-seq", optarg, UINT64_MAX,
+			    &from) != 0)
+				return (EX_USAGE);
+		} else
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc || so.urls == NULL || so.stream == NULL ||
+	    dir == NULL)
+		return (walctl_usage(w->cmd));
+
+	if ((ex = walctl_stream_open(&s, &so, &first, &last, &cause)) != EX_OK)
+		goto out;
+	if (last < first) {
+		cause_set(&cause, "stream %s: no message: nothing to restore",
+		    so.stream);
+		ex = EX_NOINPUT;
+		goto out;
+	}
+	if (from != 0 && (from < first || from > last)) {
+		cause_set(&cause, "--from-seq %" PRIu64 ": stream %s holds "
+		    "sequences %" PRIu64 " to %" PRIu64, from, so.stream,
+		    first, last);
+		ex = EX_DATAERR;
+		goto out;
+	}
+	if ((r = wal_restore_open(dir, &cause)) == NULL) {
+		ex = EX_CANTCREAT;
+		goto out;
+	}
+	if ((ex = walctl_restore_records(s, so.stream, r, dir, from != 0 ?
+	    from : first, last, &top, &cause)) != EX_OK)
+		goto out;
+	wal_restore_stats(r, &st);
+	if (wal_restore_close(r, &cause) != 0) {
+		ex = EX_IOERR;
+		goto out;
+	}
+	r = NULL;
+	if ((ex = walctl_restore_verify(dir)) != EX_OK)
+		goto out;
+	printf("records %" PRIu64 "\nsegments %" PRIu64 "\nfirst_lsn %" PRIu64
+	    "\nlast_lsn %" PRIu64 "\nlog %s\nepoch %" PRIu64 "\n", st.records,
+	    st.segments, st.first_lsn, st.last_lsn, top.log_id, top.epoch);
+	ex = walctl_flush_stdout();
+
+out:
+	if (cause != NULL)
+		walctl_warnx("restore: %s", cause);
+	free(cause);
+	cause = NULL;
+	if (r != NULL) {
+		if (wal_restore_abort(r, &cause) == 0)
+			walctl_warnx("restore: %s: nothing restored is left",
+			    dir);
+		else
+			walctl_warnx("restore: %s", cause != NULL ? cause :
+			    "out of memory");
+		free(cause);
+	}
+	walctl_stream_close(s);
+	return (ex);
+}
+
+/* walctl keygen: prints a new key ring line from OpenSSL's generator. */
+int
+walctl_cmd_keygen(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "id",		required_argument,	NULL, OPT_ID },
+		{ "keyring",	required_argument,	NULL, OPT_KEYRING },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct keyring	*kr;
+	uint32_t	 ids[KEYRING_MAX_KEYS];
+	char		 line[KEYRING_LINE_MAX], *cause = NULL;
+	const char	*keyring = NULL;
+	uint64_t	 id = 0;
+	size_t		 n, len, done;
+	ssize_t		 k;
+	int		 ch;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch == OPT_ID) {
+			if (walctl_number("--id", optarg, UINT32_MAX, &id) != 0)
+				return (EX_USAGE);
+			if (id == 0) {
+				walctl_warnx("keygen: --id 0 is not allowed (0 "
+				    "means \"not encrypted\")");
+				return (EX_USAGE);
+			}
+		} else if (ch == OPT_KEYRING)
+			keyring = optarg;
+		else
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc || (keyring != NULL && id != 0))
+		return (walctl_usage(w->cmd));
+	if (keyring != NULL) {
+		/* The next id after the ring's highest. */
+		if ((kr = walctl_keyring("keygen", keyring)) == NULL)
+			return (EX_NOINPUT);
+		n = keyring_ids(kr, ids, KEYRING_MAX_KEYS);
+		id = (uint64_t)ids[n - 1] + 1;
+		keyring_free(kr);
+		if (id > UINT32_MAX) {
+			walctl_warnx("keygen: %s: no key id left above %u",
+			    keyring, UINT32_MAX);
+			return (EX_DATAERR);
+		}
+	} else if (id == 0)
+		id = 1;
+	if (keyring_generate((uint32_t)id, line, sizeof line, &cause) != 0) {
+		walctl_warnx("keygen: %s", cause != NULL ? cause : "failed");
+		free(cause);
+		return (EX_SOFTWARE);
+	}
+	/* Straight to the descriptor: no copy of the key in stdio's buffer. */
+	len = strlen(line);
+	for (done = 0; done < len; done += (size_t)k) {
+		k = write(STDOUT_FILENO, line + done, len - done);
+		if (k == -1 && errno == EINTR) {
+			k = 0;
+			continue;
+		}
+		if (k <= 0) {
+			walctl_warnx("stdout: %s", strerror(errno));
+			OPENSSL_cleanse(line, sizeof line);
+			return (EX_IOERR);
+		}
+	}
+	OPENSSL_cleanse(line, sizeof line);
+	return (EX_OK);
+}

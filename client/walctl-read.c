@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * walctl-read.c: reading the log back, as text or JSON: read from walld
+ * (a cursor), from a data directory (--dir, the engine's reader) or from a
+ * replication stream (--nats); and verify, the offline checker.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cause.h"
+#include "keyring.h"
+#include "libwal.h"
+#include "wal.h"
+#include "wal-reader.h"
+#include "walctl.h"
+#include "walctl-stream.h"
+
+/* Output state shared by the record printers. */
+struct walctl_out {
+	int		 json;
+	char		*buf;		/* one record's base64 or escaped text */
+	size_t		 cap;
+};
+
+/* Makes out->buf hold at least need bytes. */
+static int
+walctl_out_room(struct walctl_out *out, size_t need)
+{
+	char	*nb;
+
+	if (need <= out->cap)
+		return (0);
+	if ((nb = realloc(out->buf, need)) == NULL) {
+		walctl_warnx("read: out of memory");
+		return (-1);
+	}
+	out->buf = nb;
+	out->cap = need;
+	return (0);
+}
+
+/* Prints one record, as text or as a JSON line. */
+static int
+walctl_print_record(struct walctl_out *out, uint64_t lsn, uint16_t type,
+    uint32_t tenant, uint16_t vshard, const void *payload, uint32_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const uint8_t		*p = payload;
+	char			*nb;
+	size_t			 i;
+
+	if (out->json) {
+		if (walctl_out_room(out, 4 * (((size_t)len + 2) / 3) + 1) != 0)
+			return (EX_OSERR);
+		EVP_EncodeBlock((unsigned char *)out->buf, p, (int)len);
+		printf("{\"lsn\":\"%" PRIu64 "\",\"type\":%u,\"tenant\":%u,"
+		    "\"vshard\":%u,\"payload\":\"%s\"}\n", lsn, type, tenant,
+		    vshard, out->buf);
+		return (EX_OK);
+	}
+	/* Escaped into one buffer (at most 4 bytes per payload byte), then
+	   written with one fwrite: a call per byte ran at 0.03 GB/s. */
+	if (walctl_out_room(out, 4 * (size_t)len + 1) != 0)
+		return (EX_OSERR);
+	nb = out->buf;
+	for (i = 0; i < len; i++) {
+		switch (p[i]) {
+		case '"':	*nb++ = '\\'; *nb++ = '"'; break;
+		case '\\':	*nb++ = '\\'; *nb++ = '\\'; break;
+		case '\n':	*nb++ = '\\'; *nb++ = 'n'; break;
+		case '\r':	*nb++ = '\\'; *nb++ = 'r'; break;
+		case '\t':	*nb++ = '\\'; *nb++ = 't'; break;
+		default:
+			if (p[i] >= 0x20 && p[i] < 0x7f)
+				*nb++ = (char)p[i];
+			else {
+				*nb++ = '\\';
+				*nb++ = 'x';
+				*nb++ = hex[p[i] >> 4];
+				*nb++ = hex[p[i] & 15];
+			}
+		}
+	}
+	printf("lsn=%" PRIu64 " type=%u tenant=%u vshard=%u len=%u data=\"",
+	    lsn, type, tenant, vshard, len);
+	fwrite(out->buf, 1, (size_t)(nb - out->buf), stdout);
+	fputs("\"\n", stdout);
+	return (EX_OK);
+}
+
+/* read --dir: the same records, from the files, without walld. */
+static int
+walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
+    struct keyring *kr, struct walctl_out *out)
+{
+	struct wal_filter	 f;
+	struct wal_reader	*rd;
+	struct wal_record	 rec;
+	char			*cause = NULL;
+	uint64_t		 limit = q->to != 0 ? q->to : UINT64_MAX;
+	int			 rc, ex = EX_OK;
+
+	memset(&f, 0, sizeof f);
+	f.tenant = q->tenant;
+	f.vshard = q->vshard;
+	f.type = q->type;
+	f.has_tenant = q->has_tenant;
+	f.has_vshard = q->has_vshard;
+	f.has_type = q->has_type;
+	if ((rd = wal_reader_open_keys(dir, q->from, &f, kr, &cause)) == NULL) {
+		walctl_warnx("read: %s: %s", dir,
+		    cause != NULL ? cause : "cannot open");
+		free(cause);
+		return (EX_NOINPUT);
+	}
+	for (;;) {
+		rc = wal_reader_next(rd, limit, &rec, &cause);
+		if (rc == -1) {
+			walctl_warnx("read: %s: %s", dir,
+			    cause != NULL ? cause : "damaged");
+			free(cause);
+			ex = EX_DATAERR;
+			break;
+		}
+		if (rc == 0) {
+			/* Follow: poll the files for new records. */
+			if (!q->follow || q->to != 0)
+				break;
+			if (fflush(stdout) == EOF)
+				break;
+			poll(NULL, 0, 100);
+			continue;
+		}
+		if ((ex = walctl_print_record(out, rec.lsn, rec.type,
+		    rec.tenant, rec.vshard, rec.payload, rec.len)) != EX_OK)
+			break;
+	}
+	wal_reader_close(rd);
+	if (ex == EX_OK)
+		ex = walctl_flush_stdout();
+	return (ex);
+}
+
+/* 1 when a record passes read's filters. */
+static int
+walctl_read_match(const struct wal_cursor_opts *q, const struct wal_record *r)
+{
+	return ((!q->has_tenant || r->tenant == q->tenant) &&
+	    (!q->has_vshard || r->vshard == q->vshard) &&
+	    (!q->has_type || r->type == q->type));
+}
+
+/* Where read --nats starts: the sequence of LSN q->from (*seq past the
+   end when there is none yet). */
+static int
+walctl_read_nats_start(struct walctl_stream *s, const char *name,
+    const struct wal_cursor_opts *q, uint64_t first, uint64_t last,
+    uint64_t *seq, char **cause)
+{
+	struct repl_ident	id;
+	uint64_t		lsn;
+	int			ex;
+
+	*seq = first;
+	if (last < first || q->from == 0)
+		return (EX_OK);
+	if ((ex = walctl_stream_peek(s, first, &lsn, &id, cause)) != EX_OK)
+		return (ex);
+	if (q->from < lsn) {
+		cause_set(cause, "stream %s: LSN %" PRIu64 " is below the "
+		    "stream's first LSN %" PRIu64, name, q->from, lsn);
+		return (EX_NOINPUT);
+	}
+	/* Message n + 1 holds LSN lsn(n) + 1 (docs/REPLICATION.md). */
+	*seq = q->from - lsn > UINT64_MAX - first ? UINT64_MAX :
+	    first + (q->from - lsn);
+	return (EX_OK);
+}
+
+/* read --nats: the same records, from a replication stream. */
+static int
+walctl_read_nats(const struct walctl_stream_opts *so,
+    const struct wal_cursor_opts *q, struct keyring *kr,
+    struct walctl_out *out)
+{
+	struct walctl_stream	*s = NULL;
+	struct walctl_stream_msg m;
+	uint64_t		 first, last, seq, end;
+	char			*cause = NULL;
+	int			 ex, done, head = 1;
+
+	if ((ex = walctl_stream_open(&s, so, &first, &last, &cause)) != EX_OK ||
+	    (ex = walctl_read_nats_start(s, so->stream, q, first, last, &seq,
+	    &cause)) != EX_OK)
+		goto out;
+	end = q->follow && q->to == 0 ? UINT64_MAX : last;
+	if (seq > end || (ex = walctl_stream_start(s, seq, end, &cause)) !=
+	    EX_OK)
+		goto out;
+	for (;;) {
+		/* Following: show what came before waiting for more. */
+		if (q->follow && !walctl_stream_pending(s) &&
+		    (ex = walctl_flush_stdout()) != EX_OK)
+			break;
+		if ((ex = walctl_stream_next(s, &m, &done, &cause)) != EX_OK ||
+		    done)
+			break;
+		if (head && q->from != 0 && m.rec.lsn != q->from) {
+			cause_set(&cause, "stream %s: sequence %" PRIu64 ": LSN "
+			    "%" PRIu64 " where LSN %" PRIu64 " was expected "
+			    "(the stream must hold consecutive LSNs)",
+			    so->stream, m.seq, m.rec.lsn, q->from);
+			ex = EX_DATAERR;
+			break;
+		}
+		head = 0;
+		if (q->to != 0 && m.rec.lsn > q->to)
+			break;
+		if (walctl_read_match(q, &m.rec) &&
+		    ((ex = walctl_stream_decrypt(s, kr, &m, &cause)) != EX_OK ||
+		    (ex = walctl_print_record(out, m.rec.lsn, m.rec.type,
+		    m.rec.tenant, m.rec.vshard, m.rec.payload,
+		    m.rec.len)) != EX_OK))
+			break;
+		if (q->to != 0 && m.rec.lsn >= q->to)
+			break;
+	}
+out:
+	if (cause != NULL)
+		walctl_warnx("read: %s", cause);
+	free(cause);
+	walctl_stream_close(s);
+	if (ex == EX_OK)
+		ex = walctl_flush_stdout();
+	return (ex);
+}
+
+/* walctl read: prints records in LSN order, from walld, --dir or
+   --nats. */
+int
+walctl_cmd_read(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "from",	required_argument,	NULL, OPT_FROM },
+		{ "to",		required_argument,	NULL, OPT_TO },
+		{ "type",	required_argument,	NULL, OPT_TYPE },
+		{ "tenant",	required_argument,	NULL, OPT_TENANT },
+		{ "vshard",	required_argument,	NULL, OPT_VSHARD },
+		{ "follow",	no_argument,		NULL, OPT_FOLLOW },
+		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ "keyring",	required_argument,	NULL, OPT_KEYRING },
+		{ "nats",	required_argument,	NULL, OPT_NATS },
+		{ "stream",	required_argument,	NULL, OPT_STREAM },
+		{ "creds",	required_argument,	NULL, OPT_CREDS },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct walctl_rec_opts	 o;
+	struct walctl_stream_opts so;
+	struct keyring		*kr = NULL;
+	struct wal_cursor_opts	 q;
+	struct walctl_out	 out;
+	struct wal_conn		*c;
+	struct wal_cursor	*cur;
+	struct wal_entry	 e;
+	enum wal_result		 r;
+	const char		*dir = NULL, *keyring = NULL;
+	int			 ch, bad = 0, ex, rc;
+
+	memset(&o, 0, sizeof o);
+	memset(&so, 0, sizeof so);
+	memset(&q, 0, sizeof q);
+	memset(&out, 0, sizeof out);
+	so.timeout_ms = w->timeout_ms;
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0 ||
+		    walctl_rec_opt(&o, ch, &bad) == 0)
+			;
+		else if (ch == OPT_FROM)
+			bad = walctl_number("--from", optarg, UINT64_MAX,
+			    &q.from);
+		else if (ch == OPT_TO)
+			bad = walctl_number("--to", optarg, UINT64_MAX, &q.to);
+		else if (ch == OPT_FOLLOW)
+			q.follow = 1;
+		else if (ch == OPT_JSON)
+			out.json = 1;
+		else if (ch == OPT_DIR)
+			dir = optarg;
+		else if (ch == OPT_KEYRING)
+			keyring = optarg;
+		else if (ch == OPT_NATS)
+			so.urls = optarg;
+		else if (ch == OPT_STREAM)
+			so.stream = optarg;
+		else if (ch == OPT_CREDS)
+			so.creds = optarg;
+		else
+			return (walctl_usage(w->cmd));
+		if (bad)
+			return (EX_USAGE);
+	}
+	if (optind != argc || (dir != NULL && so.urls != NULL) ||
+	    (so.urls != NULL) != (so.stream != NULL) ||
+	    (so.creds != NULL && so.urls == NULL))
+		return (walctl_usage(w->cmd));
+	if (q.to != 0 && q.to < q.from) {
+		walctl_warnx("read: --to %" PRIu64 " is below --from %" PRIu64,
+		    q.to, q.from);
+		return (EX_USAGE);
+	}
+	q.type = o.type;
+	q.tenant = o.tenant;
+	q.vshard = o.vshard;
+	q.has_type = o.has_type;
+	q.has_tenant = o.has_tenant;
+	q.has_vshard = o.has_vshard;
+
+	if (keyring != NULL && dir == NULL && so.urls == NULL) {
+		walctl_warnx("read: --keyring goes with --dir or --nats (walld "
+		    "decrypts what it sends)");
+		return (EX_USAGE);
+	}
+	if (dir != NULL || so.urls != NULL) {
+		if (keyring != NULL && (kr = walctl_keyring("read",
+		    keyring)) == NULL)
+			return (EX_NOINPUT);
+		ex = dir != NULL ? walctl_read_dir(dir, &q, kr, &out) :
+		    walctl_read_nats(&so, &q, kr, &out);
+		keyring_free(kr);
+		free(out.buf);
+		return (ex);
+	}
+
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	if ((r = wal_cursor_open(c, &q, &cur)) != WAL_RESULT_OK) {
+		ex = walctl_conn_fail(c, "read", r);
+		wal_conn_close(c);
+		return (ex);
+	}
+	for (;;) {
+		/* With --follow, show what came before waiting for more. */
+		rc = wal_cursor_next(cur, q.follow ? 0 : -1, &e);
+		if (rc == WAL_CURSOR_AGAIN) {
+			if ((ex = walctl_flush_stdout()) != EX_OK)
+				break;
+			rc = wal_cursor_next(cur, -1, &e);
+		}
+		if (rc == 0)
+			break;
+		if (rc == -1) {
+			ex = walctl_fail("read", wal_cursor_result(cur), 0,
+			    wal_cursor_error(cur));
+			break;
+		}
+		if ((ex = walctl_print_record(&out, e.lsn, e.type, e.tenant,
+		    e.vshard, e.payload, e.len)) != EX_OK)
+			break;
+	}
+	wal_cursor_close(cur);
+	wal_conn_close(c);
+	free(out.buf);
+	if (ex == EX_OK)
+		ex = walctl_flush_stdout();
+	return (ex);
+}
+
+/* walctl verify --dir DIR: checks every segment offline. */
+int
+walctl_cmd_verify(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ "keyring",	required_argument,	NULL, OPT_KEYRING },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct keyring	*kr = NULL;
+	const char	*dir = NULL, *keyring = NULL;
+	int		 ch, n, ex;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch == OPT_DIR)
+			dir = optarg;
+		else if (ch == OPT_KEYRING)
+			keyring = optarg;
+		else
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc || dir == NULL)
+		return (walctl_usage(w->cmd));
+	if (keyring != NULL && (kr = walctl_keyring("verify", keyring)) == NULL)
+		return (EX_NOINPUT);
+	n = wal_verify_keys(dir, kr, stdout);
+	keyring_free(kr);
+	if ((ex = walctl_flush_stdout()) != EX_OK)
+		return (ex);
+	if (n < 0) {
+		walctl_warnx("verify: %s: cannot read the directory", dir);
+		return (EX_NOINPUT);
+	}
+	if (n > 0) {
+		walctl_warnx("verify: %s: %d problem%s found", dir, n,
+		    n == 1 ? "" : "s");
+		return (EX_DATAERR);
+	}
+	return (EX_OK);
+}

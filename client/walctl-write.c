@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * walctl-write.c: the subcommands that write to the log or reshape it over
+ * a connection to walld: append (one record, or --lines with a window of
+ * appends in flight, LSNs printed in input order), sync, seal, rotate and
+ * truncate.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "libwal.h"
+#include "walctl.h"
+
+#define WALCTL_WINDOW		4096		/* appends in flight (--lines) */
+#define WALCTL_WINDOW_BYTES	(2u << 20)	/* bytes queued (--lines) */
+
+/* Reads a whole file descriptor into an allocated buffer. */
+static int
+walctl_slurp(int fd, const char *name, uint8_t **out, size_t *len)
+{
+	uint8_t	*b = NULL, *nb;
+	size_t	 cap = 0, n = 0;
+	ssize_t	 got;
+
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap == 0 ? 65536 : cap * 2;
+			if ((nb = realloc(b, cap)) == NULL) {
+				walctl_warnx("%s: out of memory", name);
+				free(b);
+				return (EX_OSERR);
+			}
+			b = nb;
+		}
+		got = read(fd, b + n, cap - n);
+		if (got == -1) {
+			if (errno == EINTR)
+				continue;
+			walctl_warnx("%s: %s", name, strerror(errno));
+			free(b);
+			return (EX_NOINPUT);
+		}
+		if (got == 0)
+			break;
+		n += got;
+	}
+	*out = b;
+	*len = n;
+	return (EX_OK);
+}
+
+
+/* Fills a fixed window of in-order results for --lines. */
+struct walctl_lines {
+	struct wal_conn	*c;
+	uint64_t	 first_id;	/* id of line 1 */
+	uint64_t	 printed;	/* lines whose LSN went out */
+	uint64_t	 submitted;
+	uint64_t	*lsn;		/* WALCTL_WINDOW slots by line */
+	uint8_t		*state;		/* 0 waiting, 1 ok, 2 failed */
+	int		 failed;	/* exit code of the first failure */
+	uint64_t	 fail_line;
+};
+
+/* Prints the LSNs that are next in input order and durable. */
+static void
+walctl_lines_print(struct walctl_lines *l)
+{
+	size_t	slot;
+
+	while (l->printed < l->submitted) {
+		slot = l->printed % WALCTL_WINDOW;
+		if (l->state[slot] != 1 || l->failed != EX_OK)
+			break;
+		printf("%" PRIu64 "\n", l->lsn[slot]);
+		l->state[slot] = 0;
+		l->printed++;
+	}
+}
+
+/* Records one completion of --lines. */
+static void
+walctl_lines_done(struct walctl_lines *l, const struct wal_completion *comp)
+{
+	uint64_t	line = comp->id - l->first_id;
+	size_t		slot = line % WALCTL_WINDOW;
+	char		what[64];
+
+	if (comp->result == WAL_RESULT_OK) {
+		l->lsn[slot] = comp->lsn;
+		l->state[slot] = 1;
+	} else {
+		l->state[slot] = 2;
+		if (l->failed == EX_OK || line < l->fail_line) {
+			snprintf(what, sizeof what, "append: line %" PRIu64,
+			    line + 1);
+			l->failed = walctl_fail(what, comp->result, comp->code,
+			    comp->msg);
+			l->fail_line = line;
+		}
+	}
+	walctl_lines_print(l);
+}
+
+/* Takes completions: waits for one when block, else only ready ones. */
+static void
+walctl_lines_collect(struct walctl_lines *l, int block)
+{
+	struct wal_completion	comp;
+
+	if (block) {
+		if (wal_conn_wait(l->c, -1, &comp) == 1)
+			walctl_lines_done(l, &comp);
+	} else
+		wal_conn_pump(l->c);
+	while (wal_conn_completion(l->c, &comp))
+		walctl_lines_done(l, &comp);
+}
+
+/*
+ * append --lines: one record per input line, many in flight. Lines are
+ * read with read(2) so that, when no more input is ready, everything
+ * queued is flushed and its LSNs printed before blocking on input.
+ */
+static int
+walctl_append_lines(struct wal_conn *c, int fd, const char *name,
+    const struct walctl_rec_opts *o)
+{
+	struct walctl_lines	 l;
+	struct pollfd		 pfd;
+	uint8_t			*buf, *nb, *nl;
+	size_t			 cap = 1u << 20, off = 0, len = 0, llen;
+	ssize_t			 got;
+	uint64_t		 id;
+	enum wal_result		 r;
+	int			 eof = 0, ex;
+
+	memset(&l, 0, sizeof l);
+	l.c = c;
+	l.lsn = calloc(WALCTL_WINDOW, sizeof *l.lsn);
+	l.state = calloc(WALCTL_WINDOW, 1);
+	buf = malloc(cap);
+	if (l.lsn == NULL || l.state == NULL || buf == NULL) {
+		walctl_warnx("append: out of memory");
+		return (EX_OSERR);
+	}
+
+	while (l.failed == EX_OK) {
+		nl = memchr(buf + off, '\n', len - off);
+		if (nl == NULL && !eof) {
+			/* Need more input: compact, grow, and read. */
+			if (off > 0) {
+				memmove(buf, buf + off, len - off);
+				len -= off;
+				off = 0;
+			}
+			if (len == cap) {
+				if ((nb = realloc(buf, cap * 2)) == NULL) {
+					walctl_warnx("append: out of memory");
+					ex = EX_OSERR;
+					goto out;
+				}
+				buf = nb;
+				cap *= 2;
+			}
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			if (poll(&pfd, 1, 0) == 0) {
+				/* Idle input: make what we have durable. */
+				while (wal_conn_inflight(c) > 0)
+					walctl_lines_collect(&l, 1);
+				if ((ex = walctl_flush_stdout()) != EX_OK)
+					goto out;
+			}
+			got = read(fd, buf + len, cap - len);
+			if (got == -1) {
+				if (errno == EINTR)
+					continue;
+				walctl_warnx("%s: %s", name, strerror(errno));
+				ex = EX_IOERR;
+				goto out;
+			}
+			if (got == 0)
+				eof = 1;
+			len += got;
+			continue;
+		}
+		if (nl == NULL && off == len)
+			break;				/* all done */
+		llen = nl != NULL ? (size_t)(nl - (buf + off)) : len - off;
+
+		while (wal_conn_inflight(c) >= WALCTL_WINDOW ||
+		    wal_conn_output_pending(c) >= WALCTL_WINDOW_BYTES)
+			walctl_lines_collect(&l, 1);
+		r = wal_conn_submit_append(c, o->type, o->tenant, o->vshard,
+		    buf + off, llen, 0, &id);
+		if (r != WAL_RESULT_OK) {
+			char	what[64];
+
+			snprintf(what, sizeof what, "append: line %" PRIu64,
+			    l.submitted + 1);
+			l.failed = walctl_conn_fail(c, what, r);
+			l.fail_line = l.submitted;
+			break;
+		}
+		if (l.submitted == 0)
+			l.first_id = id;
+		l.submitted++;
+		off += llen + (nl != NULL ? 1 : 0);
+		walctl_lines_collect(&l, 0);
+	}
+	/* Drain: every LSN is printed once durable, in input order. */
+	while (wal_conn_inflight(c) > 0)
+		walctl_lines_collect(&l, 1);
+	ex = l.failed;
+out:
+	free(buf);
+	free(l.lsn);
+	free(l.state);
+	if (ex == EX_OK)
+		ex = walctl_flush_stdout();
+	else
+		fflush(stdout);
+	return (ex);
+}
+
+/* walctl append: one record (DATA, --file, or stdin), or --lines. */
+int
+walctl_cmd_append(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "type",	required_argument,	NULL, OPT_TYPE },
+		{ "tenant",	required_argument,	NULL, OPT_TENANT },
+		{ "vshard",	required_argument,	NULL, OPT_VSHARD },
+		{ "file",	required_argument,	NULL, OPT_FILE },
+		{ "lines",	no_argument,		NULL, OPT_LINES },
+		{ "ack",	required_argument,	NULL, OPT_ACK },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct walctl_rec_opts	 o;
+	struct wal_conn		*c;
+	const char		*file = NULL, *name;
+	uint8_t			*data = NULL;
+	const void		*payload;
+	size_t			 len;
+	uint64_t		 lsn;
+	enum wal_result		 r;
+	int			 ch, lines = 0, bad = 0, fd, ex;
+
+	memset(&o, 0, sizeof o);
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0 ||
+		    walctl_rec_opt(&o, ch, &bad) == 0)
+			;
+		else if (ch == OPT_FILE)
+			file = optarg;
+		else if (ch == OPT_LINES)
+			lines = 1;
+		else
+			return (walctl_usage(w->cmd));
+		if (bad)
+			return (EX_USAGE);
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1 || (argc == 1 && (file != NULL || lines)))
+		return (walctl_usage(w->cmd));
+
+	fd = STDIN_FILENO;
+	name = "stdin";
+	if (file != NULL) {
+		name = file;
+		if ((fd = open(file, O_RDONLY|O_CLOEXEC)) == -1) {
+			walctl_warnx("%s: %s", file, strerror(errno));
+			return (EX_NOINPUT);
+		}
+	}
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		goto out;
+
+	if (lines) {
+		ex = walctl_append_lines(c, fd, name, &o);
+		wal_conn_close(c);
+		goto out;
+	}
+	if (argc == 1) {
+		payload = argv[0];
+		len = strlen(argv[0]);
+	} else if ((ex = walctl_slurp(fd, name, &data, &len)) != EX_OK) {
+		wal_conn_close(c);
+		goto out;
+	} else
+		payload = data;
+	r = wal_conn_append(c, o.type, o.tenant, o.vshard, payload, len, &lsn);
+	if (r != WAL_RESULT_OK)
+		ex = walctl_conn_fail(c, "append", r);
+	else {
+		printf("%" PRIu64 "\n", lsn);
+		ex = walctl_flush_stdout();
+	}
+	wal_conn_close(c);
+out:
+	free(data);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return (ex);
+}
+
+/* Runs a request whose reply is one LSN and prints it. */
+static int
+walctl_lsn_cmd(struct walctl *w, int argc, char **argv,
+    enum wal_result (*fn)(struct wal_conn *, uint64_t *))
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "ack",	required_argument,	NULL, OPT_ACK },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	uint64_t	 lsn;
+	int		 ch, ex;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		/* --ack is a sync's alone. */
+		if ((ch == OPT_ACK && fn != wal_conn_sync) ||
+		    walctl_common_opt(w, ch) != 0)
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc)
+		return (walctl_usage(w->cmd));
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	r = fn(c, &lsn);
+	if (r != WAL_RESULT_OK)
+		ex = walctl_conn_fail(c, w->cmd->name, r);
+	else {
+		printf("%" PRIu64 "\n", lsn);
+		ex = walctl_flush_stdout();
+	}
+	wal_conn_close(c);
+	return (ex);
+}
+
+/* walctl sync: prints the durable LSN. */
+int
+walctl_cmd_sync(struct walctl *w, int argc, char **argv)
+{
+	return (walctl_lsn_cmd(w, argc, argv, wal_conn_sync));
+}
+
+/* walctl seal: prints the last LSN. */
+int
+walctl_cmd_seal(struct walctl *w, int argc, char **argv)
+{
+	return (walctl_lsn_cmd(w, argc, argv, wal_conn_seal));
+}
+
+/* walctl rotate: prints the first LSN of the new segment. */
+int
+walctl_cmd_rotate(struct walctl *w, int argc, char **argv)
+{
+	return (walctl_lsn_cmd(w, argc, argv, wal_conn_rotate));
+}
+
+/* walctl truncate --before LSN: prints the new first LSN. */
+int
+walctl_cmd_truncate(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "before",	required_argument,	NULL, OPT_BEFORE },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	uint64_t	 before = 0, first;
+	int		 ch, ex, have = 0;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch != OPT_BEFORE)
+			return (walctl_usage(w->cmd));
+		if (walctl_number("--before", optarg, UINT64_MAX, &before))
+			return (EX_USAGE);
+		have = 1;
+	}
+	if (optind != argc || !have)
+		return (walctl_usage(w->cmd));
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	r = wal_conn_truncate(c, before, &first);
+	if (r != WAL_RESULT_OK)
+		ex = walctl_conn_fail(c, "truncate", r);
+	else {
+		printf("%" PRIu64 "\n", first);
+		ex = walctl_flush_stdout();
+	}
+	wal_conn_close(c);
+	return (ex);
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * walctl.h: what walctl's files share (walctl is a program: nothing here
+ * is an API). The options every subcommand gets, the helpers of walctl.c,
+ * and each subcommand, by file:
+ *
+ *   walctl.c		main, the command table, help, the common helpers
+ *   walctl-write.c	append (--lines), sync, seal, rotate, truncate
+ *   walctl-read.c	read (walld, --dir, --nats), verify
+ *   walctl-admin.c	stats, ping, restore, keygen
+ *   walctl-stream.c	a replication stream read back (walctl-stream.h)
+ */
+#ifndef WALD_WALCTL_H
+#define WALD_WALCTL_H
+
+#include <stdint.h>
+
+#include "libwal.h"
+
+struct keyring;
+struct walctl_cmd;
+
+/* What every subcommand gets: its arguments and the global options. */
+struct walctl {
+	const char		*socket;	/* NULL: $WALLD_SOCKET or default */
+	int			 timeout_ms;
+	enum wal_ack		 ack;		/* --ack */
+	const struct walctl_cmd	*cmd;
+};
+
+/* A subcommand: a row of walctl.c's table. */
+struct walctl_cmd {
+	const char	*name;
+	int		(*fn)(struct walctl *, int, char **);
+	const char	*usage;
+	const char	*help;
+};
+
+/* Options shared by append and read. */
+struct walctl_rec_opts {
+	uint64_t	 type, tenant, vshard;
+	int		 has_type, has_tenant, has_vshard;
+};
+
+/* Long options of the subcommands; values >= 256 have no short form. */
+enum {
+	OPT_TYPE = 256, OPT_TENANT, OPT_VSHARD, OPT_FILE, OPT_LINES,
+	OPT_FROM, OPT_TO, OPT_FOLLOW, OPT_JSON, OPT_DIR, OPT_BEFORE,
+	OPT_PROMETHEUS,
+	OPT_KEYRING, OPT_ID, OPT_NATS, OPT_STREAM, OPT_CREDS, OPT_FROM_SEQ,
+	OPT_ACK,
+};
+
+/* walctl.c */
+void		 walctl_warnx(const char *fmt, ...)
+		     __attribute__((format(printf, 1, 2)));
+int		 walctl_usage(const struct walctl_cmd *);
+int		 walctl_fail(const char *what, enum wal_result, uint16_t code,
+		     const char *msg);
+int		 walctl_conn_fail(struct wal_conn *, const char *what,
+		     enum wal_result);
+int		 walctl_number(const char *opt, const char *s, uint64_t max,
+		     uint64_t *v);
+int		 walctl_connect(struct walctl *, struct wal_conn **);
+int		 walctl_flush_stdout(void);
+struct keyring	*walctl_keyring(const char *what, const char *path);
+int		 walctl_common_opt(struct walctl *, int ch);
+int		 walctl_rec_opt(struct walctl_rec_opts *, int ch, int *bad);
+
+/* walctl-write.c */
+int		 walctl_cmd_append(struct walctl *, int, char **);
+int		 walctl_cmd_sync(struct walctl *, int, char **);
+int		 walctl_cmd_seal(struct walctl *, int, char **);
+int		 walctl_cmd_rotate(struct walctl *, int, char **);
+int		 walctl_cmd_truncate(struct walctl *, int, char **);
+
+/* walctl-read.c */
+int		 walctl_cmd_read(struct walctl *, int, char **);
+int		 walctl_cmd_verify(struct walctl *, int, char **);
+
+/* walctl-admin.c */
+int		 walctl_cmd_stats(struct walctl *, int, char **);
+int		 walctl_cmd_ping(struct walctl *, int, char **);
+int		 walctl_cmd_restore(struct walctl *, int, char **);
+int		 walctl_cmd_keygen(struct walctl *, int, char **);
+
+#endif
