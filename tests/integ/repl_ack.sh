@@ -82,7 +82,7 @@ st=0
 "$WALCTL" append --ack replicated two >"$T/out" 2>"$T/err" || st=$?
 el=$(($(now_ms) - t0))
 expect_eq "append --ack replicated without replication: exit" $st 79
-grep -q "LSN 2 is durable on this machine but not replicated" "$T/err" &&
+grep -q "LSN 2 is durable on this machine; walld does not replicate" "$T/err" &&
     grep -q "does not replicate" "$T/err" ||
 	fail "append --ack replicated without replication: $(cat "$T/err")"
 [ $el -lt 1500 ] || fail "REPL_UNAVAILABLE without replication took $el ms"

@@ -121,7 +121,7 @@ st=0
 "$WALCTL" append --ack replicated "A fenced" >"$T/out" 2>"$T/err" || st=$?
 el=$(($(now_ms) - t0))
 expect_eq "A: append --ack replicated while fenced: exit" $st 79
-grep -q "LSN 1202 is durable on this machine but not replicated (replicated LSN [0-9]*, replication fenced)" "$T/err" ||
+grep -q "LSN 1202 is durable on this machine but not replicated within replication.timeout (replicated LSN [0-9]*, replication fenced)" "$T/err" ||
 	fail "A's exit 79: $(cat "$T/err")"
 [ $el -ge 1800 ] && [ $el -le 4000 ] ||
 	fail "A's REPL_UNAVAILABLE after $el ms; replication.timeout is 2 s"
