@@ -9,6 +9,7 @@
 #
 #   sh bench/ab.sh WALLD_A WALLD_B [ROUNDS]
 #   AB_SECONDS=N    measured seconds per run (5)
+#   AB_CONFIGS="LABEL:P:C:D:SIZE ..."  the configurations (see CONFIGS)
 #
 # Needs build/walbench (make). The other work of the machine is printed
 # beside each row ("other CPU"): rows disturbed by it say so.
@@ -27,7 +28,7 @@ PID=
 trap '[ -z "$PID" ] || kill -TERM "$PID" 2>/dev/null; rm -rf "$T/data"' EXIT INT TERM
 
 # The configurations: label and walbench's -p -c -d -S.
-CONFIGS="1x1:1:1:1:128 64procx1:64:1:1:128 1x64x16:1:64:16:128 4KiB64x16:1:64:16:4096"
+CONFIGS=${AB_CONFIGS:-"1x1:1:1:1:128 64procx1:64:1:1:128 1x64x16:1:64:16:128 4KiB64x16:1:64:16:4096"}
 
 # run WALLD CONFIG ROUND: one measured run on a fresh directory.
 run() {
