@@ -106,7 +106,8 @@ $(B)/libwal.so.1: $(LIBWAL_OBJ)
 	ln -sf libwal.so.1 $(B)/libwal.so
 
 # pkg-config metadata of libwal (client/libwal.pc.in), for `make install`.
-LIBWAL_VERSION = 0.1.0
+# The one version number is daemon/version.h's; libwal's follows it.
+LIBWAL_VERSION := $(shell sed -n 's/^\#define WALD_VERSION[^"]*"\(.*\)"/\1/p' daemon/version.h)
 all: $(B)/libwal.pc
 $(B)/libwal.pc: client/libwal.pc.in Makefile
 	@mkdir -p $(B)
