@@ -53,6 +53,14 @@ grep -q "replication backlog full ($taken records, about [1-9][0-9]* bytes" "$LO
 	fail "no log line with the backlog in bytes"
 ok "servers down from the start: $taken appends of 64 KiB, then refused by backlog_bytes (exit 75); backlog $b bytes"
 
+# Truncation keeps every segment that holds a record not replicated.
+"$WALCTL" rotate >/dev/null || fail rotate
+first=$("$WALCTL" truncate --before $((taken + 1))) || fail "truncate: exit $?"
+expect_eq "the log's first LSN after truncate, nothing replicated" "$first" 1
+grep -q "truncate before LSN $((taken + 1)): held back to LSN 1: LSN 1 is not replicated yet" "$LOG" ||
+	fail "no log line for the held truncation"
+ok "truncate --before $((taken + 1)) held back at LSN 1: nothing replicated yet"
+
 # Back: the backlog drains, appends are taken again.
 t0=$(now_ms)
 for n in 1 2 3; do
@@ -96,4 +104,13 @@ nats_stream_current "$STREAM" 30 || rfail "the stream did not settle"
 check_stream_seq "$last" "$(log_id "$DATA")" 1
 same_as_stream "$DATA"
 ok "restarted with the servers down: 10 appends taken (not the whole log counted as backlog), then refused; drained"
+
+# All replicated: truncation goes ahead.
+start_walld --config "$T/r10.yaml"
+wait_state "$SOCK" running 30
+"$WALCTL" rotate >/dev/null || fail rotate
+first=$("$WALCTL" truncate --before $((last + 1))) || fail "truncate: exit $?"
+expect_eq "the log's first LSN after truncate, all replicated" "$first" $((last + 1))
+stop_walld || fail "walld exit status $?"
+ok "all replicated: truncate --before $((last + 1)) removes every segment below it"
 echo "wall time: $(($(now_ms) - t_start)) ms"
