@@ -391,13 +391,20 @@ ack_repl_timer_cb(evutil_socket_t fd, short what, void *arg)
 	ack_repl_answer(arg);
 }
 
-/* Records durable here and not yet replicated (0 without replication). */
+/* Records durable here and not yet replicated (0 without replication),
+   counted from replica_floor until the stream has been reached since the
+   start. */
 uint64_t
 ack_backlog(struct server *srv)
 {
-	if (srv->replica == NULL || srv->durable <= srv->replicated)
+	uint64_t	from;
+
+	if (srv->replica == NULL)
 		return (0);
-	return (srv->durable - srv->replicated);
+	from = replica_floor(srv->replica);
+	if (from < srv->replicated)
+		from = srv->replicated;
+	return (srv->durable > from ? srv->durable - from : 0);
 }
 
 /*

@@ -56,6 +56,7 @@ struct replica {
 	uint32_t	 slots;		/* window rounded up to a power of 2 */
 	uint64_t	 timeout_us;
 	uint32_t	 max_record;
+	uint64_t	 start_durable;	/* the durable LSN at start */
 	int		 notify_fd;
 	struct repl_ident ident;
 	pthread_t	 thread;
@@ -72,6 +73,7 @@ struct replica {
 	int		 state;		/* enum replica_state */
 	int		 failed;	/* the ack callback met an error */
 	int		 notified;	/* notify_fd written, not yet read */
+	int		 synced;	/* a resync has succeeded */
 	uint64_t	 published, acked, acked_bytes, errors, resyncs;
 	uint64_t	 lat_count, lat_sum_us;
 	uint64_t	 lat_le[REPLICA_NBUCKETS + 1];
@@ -507,6 +509,7 @@ replica_resync(struct replica *r)
 	wal_reader_durable(r->rd);
 	r->next = lsn + 1;
 	__atomic_store_n(&r->lsn, lsn, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->synced, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&r->failed, 0, __ATOMIC_RELEASE);
 	replica_notify(r);
 	return (0);
@@ -777,6 +780,7 @@ replica_start(const struct config *cfg, const char *dir, uint64_t durable,
 	pthread_cond_init(&r->cond, NULL);
 	r->notify_fd = notify_fd;
 	r->durable = durable;
+	r->start_durable = durable;
 	r->replicas = (int)cfg->repl_replicas;
 	r->window = cfg->repl_window;
 	for (r->slots = 1; r->slots < r->window + 1; r->slots <<= 1)
@@ -830,6 +834,14 @@ replica_lsn(struct replica *r)
 {
 	__atomic_store_n(&r->notified, 0, __ATOMIC_RELEASE);
 	return (__atomic_load_n(&r->lsn, __ATOMIC_ACQUIRE));
+}
+
+uint64_t
+replica_floor(struct replica *r)
+{
+	if (__atomic_load_n(&r->synced, __ATOMIC_ACQUIRE))
+		return (__atomic_load_n(&r->lsn, __ATOMIC_ACQUIRE));
+	return (r->start_durable);
 }
 
 enum replica_state

@@ -55,6 +55,11 @@ struct replica	*replica_start(const struct config *, const char *dir,
 void		 replica_durable(struct replica *, uint64_t durable);
 /* The replicated LSN (any thread). */
 uint64_t	 replica_lsn(struct replica *);
+/* The LSN the backlog counts from (any thread): the replicated LSN once
+   the replicator has heard from the stream; before that, the durable LSN
+   at start (whether those records wait is not known: they are not
+   counted, lest a restart during an outage count the whole log). */
+uint64_t	 replica_floor(struct replica *);
 enum replica_state replica_state(struct replica *);
 const char	*replica_state_name(enum replica_state);
 void		 replica_stats(struct replica *, struct replica_stats *);

@@ -11,7 +11,9 @@
 #
 # What makes it fail: a byte limit applied only once the stream has
 # acknowledged something since walld started (appends go on past 1 MiB:
-# more than 17 taken), or not at all; a refusal that wrote its record.
+# more than 17 taken), or not at all; a refusal that wrote its record; a
+# backlog that counts the whole log while the stream has not been reached
+# since the start (every append refused at once).
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/helpers/repl-lib.sh"
 
@@ -51,6 +53,14 @@ grep -q "replication backlog full ($taken records, about [1-9][0-9]* bytes" "$LO
 	fail "no log line with the backlog in bytes"
 ok "servers down from the start: $taken appends of 64 KiB, then refused by backlog_bytes (exit 75); backlog $b bytes"
 
+# Truncation keeps every segment that holds a record not replicated.
+"$WALCTL" rotate >/dev/null || fail rotate
+first=$("$WALCTL" truncate --before $((taken + 1))) || fail "truncate: exit $?"
+expect_eq "the log's first LSN after truncate, nothing replicated" "$first" 1
+grep -q "truncate before LSN $((taken + 1)): held back to LSN 1: LSN 1 is not replicated yet" "$LOG" ||
+	fail "no log line for the held truncation"
+ok "truncate --before $((taken + 1)) held back at LSN 1: nothing replicated yet"
+
 # Back: the backlog drains, appends are taken again.
 t0=$(now_ms)
 for n in 1 2 3; do
@@ -66,4 +76,41 @@ nats_stream_current "$STREAM" 30 || rfail "the stream did not settle"
 check_stream_seq $((taken + 1)) "$(log_id "$DATA")" 1
 same_as_stream "$DATA"
 ok "servers back: drained, appends taken, the stream is the log"
+
+# walld restarted while the servers are down, its log (16 or so records)
+# all replicated, backlog_records 10: what was durable at the start is not
+# known to wait (nor known to be replicated): appends are taken until 10
+# more wait, as if none had been; a replicated sync still fails (exit 79).
+base=$((taken + 1))
+for n in 1 2 3; do
+	nats_node_stop $n || rfail "stop n$n"
+done
+repl_yaml "$T/r10.yaml" "timeout: 2s" "backlog_records: 10"
+start_walld --config "$T/r10.yaml"
+append_until_refused 30
+expect_eq "appends taken after a restart with the servers down" $taken 10
+expect_eq "then refused: exit" $st 75
+expect_eq "replication_backlog_records" "$(stat_of replication_backlog_records)" 10
+st=0
+"$WALCTL" sync --ack replicated >/dev/null 2>"$T/err" || st=$?
+expect_eq "sync --ack replicated with the servers down: exit" $st 79
+for n in 1 2 3; do
+	nats_node_start $n || rfail "start n$n"
+done
+last=$(wait_replicated "$SOCK" 60)
+expect_eq "replicated" "$last" $((base + taken))
+stop_walld || fail "walld exit status $?"
+nats_stream_current "$STREAM" 30 || rfail "the stream did not settle"
+check_stream_seq "$last" "$(log_id "$DATA")" 1
+same_as_stream "$DATA"
+ok "restarted with the servers down: 10 appends taken (not the whole log counted as backlog), then refused; drained"
+
+# All replicated: truncation goes ahead.
+start_walld --config "$T/r10.yaml"
+wait_state "$SOCK" running 30
+"$WALCTL" rotate >/dev/null || fail rotate
+first=$("$WALCTL" truncate --before $((last + 1))) || fail "truncate: exit $?"
+expect_eq "the log's first LSN after truncate, all replicated" "$first" $((last + 1))
+stop_walld || fail "walld exit status $?"
+ok "all replicated: truncate --before $((last + 1)) removes every segment below it"
 echo "wall time: $(($(now_ms) - t_start)) ms"

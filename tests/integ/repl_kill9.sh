@@ -1,9 +1,9 @@
 # repl_kill9: walld replicating into a three-node JetStream cluster under
-# concurrent load (tests/helpers/walload: pipelined appends from several
+# concurrent load (tests/helpers/walload: pipelined appends from two
 # processes, local acknowledgements), killed with SIGKILL at random
 # moments and restarted, ROUNDS times (default 10). Some kills come within
 # 100 ms of the start, while the replicator connects and resyncs; the
-# others 50-600 ms into the load, while it publishes with messages in
+# others 50-450 ms into the load, while it publishes with messages in
 # flight and usually a backlog.
 #
 # After each restart, and at the end: every acknowledged record is in the
@@ -40,7 +40,7 @@ while [ $r -le "$ROUNDS" ]; do
 		"$B/tests/walload" check -D "$DATA" $LOAD "$T"/ack.r* \
 		    >"$T/check" 2>&1 || { cat "$T/check"; fail "round $r: check"; }
 	fi
-	"$B/tests/walload" run -s "$SOCK" -o "$T/ack.r$r" -P 3 -n 0 -d 8 \
+	"$B/tests/walload" run -s "$SOCK" -o "$T/ack.r$r" -P 2 -n 0 -d 4 \
 	    $LOAD >/dev/null 2>&1 &
 	lpid=$!
 	EXTRA_PIDS="$EXTRA_PIDS $lpid"
@@ -55,7 +55,7 @@ while [ $r -le "$ROUNDS" ]; do
 			[ $i -lt 200 ] || rfail "round $r: nothing acknowledged in 10 s"
 			sleep 0.05
 		done
-		how="$((50 + $(rand 550))) ms into the load"
+		how="$((50 + $(rand 400))) ms into the load"
 		msleep "${how%% *}"
 	fi
 	walld_alive "round $r, before the kill"
