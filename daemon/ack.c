@@ -386,9 +386,15 @@ ack_replicated(struct server *srv)
 void
 ack_repl_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct server	*srv = arg;
+
 	(void)fd;
 	(void)what;
-	ack_repl_answer(arg);
+	/* Read the replicated LSN afresh: a timeout is never decided on a
+	   stale one. */
+	if (srv->replica != NULL)
+		srv->replicated = replica_lsn(srv->replica);
+	ack_repl_answer(srv);
 }
 
 /* Records durable here and not yet replicated (0 without replication),

@@ -106,7 +106,7 @@ replica_notify(struct replica *r)
 {
 	uint64_t	one = 1;
 
-	if (__atomic_exchange_n(&r->notified, 1, __ATOMIC_ACQ_REL))
+	if (__atomic_exchange_n(&r->notified, 1, __ATOMIC_SEQ_CST))
 		return;
 	if (write(r->notify_fd, &one, sizeof one) != (ssize_t)sizeof one)
 		log_err("replication: waking the loop: %s", strerror(errno));
@@ -162,7 +162,10 @@ replica_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	uint64_t		 lsn, acked;
 
 	(void)js;
-	if (pae != NULL || pa == NULL || replmsg_lsn(msg, &lsn, &id) != 0) {
+	/* A "duplicate" with no sequence says the stream holds nothing for
+	   it (nats-server 2.10 answers a retried publish so): a failure. */
+	if (pae != NULL || pa == NULL || (pa->Duplicate && pa->Sequence == 0) ||
+	    replmsg_lsn(msg, &lsn, &id) != 0) {
 		if (!__atomic_exchange_n(&r->failed, 1, __ATOMIC_ACQ_REL))
 			replica_error(r, "publish: %s%s%s", pae != NULL ?
 			    natsStatus_GetText(pae->Err) : "no answer",
@@ -180,7 +183,7 @@ replica_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		__atomic_fetch_add(&r->acked, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&r->acked_bytes,
 		    (uint64_t)natsMsg_GetDataLength(msg), __ATOMIC_RELAXED);
-		__atomic_store_n(&r->lsn, lsn, __ATOMIC_RELEASE);
+		__atomic_store_n(&r->lsn, lsn, __ATOMIC_SEQ_CST);
 		replica_notify(r);
 	} else if (lsn > acked + 1 &&
 	    !__atomic_exchange_n(&r->failed, 1, __ATOMIC_ACQ_REL))
@@ -832,8 +835,12 @@ replica_durable(struct replica *r, uint64_t durable)
 uint64_t
 replica_lsn(struct replica *r)
 {
-	__atomic_store_n(&r->notified, 0, __ATOMIC_RELEASE);
-	return (__atomic_load_n(&r->lsn, __ATOMIC_ACQUIRE));
+	/* Clear, then read: a full barrier between the two (an exchange),
+	   so that a notifier that still sees 1 wrote its LSN where this
+	   read finds it. A plain store could be passed by the load, and an
+	   acknowledgement then be neither read nor signalled. */
+	(void)__atomic_exchange_n(&r->notified, 0, __ATOMIC_SEQ_CST);
+	return (__atomic_load_n(&r->lsn, __ATOMIC_SEQ_CST));
 }
 
 uint64_t
