@@ -232,23 +232,6 @@ ack_append(struct conn *c, const struct wire_hdr *h, uint64_t lsn,
 	}
 }
 
-/* A sync: answered once every LSN handed out so far is durable (and
-   replicated, when it asks), which covers everything the connection sent
-   before (and keeps the rings in LSN order). */
-void
-ack_sync(struct conn *c, uint64_t id, uint8_t flags)
-{
-	struct server	*srv = c->srv;
-	uint64_t	 last = srv->next_lsn - 1;
-
-	if (ack_wait(c, id, WIRE_OP_SYNC, flags, last, 0) != 0) {
-		conn_fatal(c, id, WIRE_E_INTERNAL, "out of memory");
-		return;
-	}
-	/* Perhaps at once: what it waits for may be there already. */
-	ack_done(srv, srv->durable);
-}
-
 /* A seal or rotate whose mark is in the filling batch, or a seal of a log
    that was sealed already: answered now when there is nothing to wait
    for, else when the batch carrying the mark completes. */
@@ -436,6 +419,43 @@ ack_backlog_bytes(struct server *srv)
 	return (rs.acked > 0 ? n * (rs.acked_bytes / rs.acked) : 0);
 }
 
+/* Answers the waiters of both rings that the durable (and replicated)
+   LSN now allows, in LSN order. */
+static void
+ack_answer_durable(struct server *srv)
+{
+	struct waiter	w;
+
+	while (srv->wq.len > 0 &&
+	    srv->wq.q[srv->wq.head].lsn <= srv->durable) {
+		w = ack_pop(srv, &srv->wq);
+		if (w.conn->fd != -1) {
+			conn_reply_u64(w.conn, w.op, w.id,
+			    w.op == WIRE_OP_APPEND ? w.reply : srv->durable);
+			conn_maybe_close(w.conn);
+		}
+		conn_release(w.conn);
+	}
+	ack_repl_answer(srv);
+}
+
+/* A sync: answered once every LSN handed out so far is durable (and
+   replicated, when it asks), which covers everything the connection sent
+   before (and keeps the rings in LSN order). */
+void
+ack_sync(struct conn *c, uint64_t id, uint8_t flags)
+{
+	struct server	*srv = c->srv;
+	uint64_t	 last = srv->next_lsn - 1;
+
+	if (ack_wait(c, id, WIRE_OP_SYNC, flags, last, 0) != 0) {
+		conn_fatal(c, id, WIRE_E_INTERNAL, "out of memory");
+		return;
+	}
+	/* Perhaps at once: what it waits for may be there already. */
+	ack_answer_durable(srv);
+}
+
 /*
  * A batch completed: acknowledge what it made durable, in LSN order.
  *
@@ -452,22 +472,11 @@ ack_backlog_bytes(struct server *srv)
 void
 ack_done(struct server *srv, uint64_t durable)
 {
-	struct waiter	w;
-
 	srv->durable = durable;
-	while (srv->wq.len > 0 && srv->wq.q[srv->wq.head].lsn <= durable) {
-		w = ack_pop(srv, &srv->wq);
-		if (w.conn->fd != -1) {
-			conn_reply_u64(w.conn, w.op, w.id,
-			    w.op == WIRE_OP_APPEND ? w.reply : durable);
-			conn_maybe_close(w.conn);
-		}
-		conn_release(w.conn);
-	}
+	ack_answer_durable(srv);
 	ack_answer_ctl(srv, 1, NULL);
 	if (srv->replica != NULL)
 		replica_durable(srv->replica, durable);
-	ack_repl_answer(srv);
 }
 
 /* A batch's write or sync failed: every waiter, of that batch and of the
