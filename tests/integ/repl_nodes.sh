@@ -156,7 +156,7 @@ nats_node_start "$k" || rfail "restart n$k"
 done_lsn=$(wait_replicated "$SOCK" 60)
 echo "both back: the backlog of 50 drained in $(($(now_ms) - t0)) ms"
 expect_eq "replicated after the drain" "$done_lsn" "$durable"
-wait_state "$SOCK" running 5
+wait_state "$SOCK" running 20
 lsn=$("$WALCTL" append --ack replicated "G after") ||
 	rfail "replicated append after the drain: exit $?"
 expect_eq "LSN after the drain" "$lsn" $((durable + 1))
