@@ -516,7 +516,8 @@ libwal_dispatch_reply(struct wal_conn *c, struct libwal_req *r,
 			libwal_break(c, WAL_RESULT_PROTOCOL, cause);
 			return;
 		}
-		if (hr.version != WIRE_VERSION) {
+		if (hr.version < WIRE_VERSION_MIN ||
+		    hr.version > WIRE_VERSION) {
 			libwal_break(c, WAL_RESULT_PROTOCOL,
 			    "walld chose a version that was not offered");
 			return;

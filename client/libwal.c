@@ -93,7 +93,7 @@ libwal_hello(struct wal_conn *c, int timeout_ms)
 	size_t	n;
 
 	/* The encoder's body; libwal_enqueue writes the header with the id. */
-	n = wire_enc_hello(frame, 0, WIRE_VERSION, WIRE_VERSION);
+	n = wire_enc_hello(frame, 0, WIRE_VERSION_MIN, WIRE_VERSION);
 	return (libwal_call(c, WIRE_OP_HELLO, 0, frame + WIRE_HDR_LEN,
 	    n - WIRE_HDR_LEN, NULL, 0, NULL, timeout_ms));
 }

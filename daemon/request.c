@@ -367,13 +367,18 @@ request_hello(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "hello: %s", why);
 		return;
 	}
+	/* The newest version both speak. */
 	if (hello.min_version > WIRE_VERSION ||
-	    hello.max_version < WIRE_VERSION) {
+	    hello.max_version < WIRE_VERSION_MIN ||
+	    hello.min_version > hello.max_version) {
 		conn_fatal(c, h->id, WIRE_E_VERSION, "protocol versions %u..%u "
-		    "are not supported; this walld speaks %u",
-		    hello.min_version, hello.max_version, WIRE_VERSION);
+		    "are not supported; this walld speaks %u..%u",
+		    hello.min_version, hello.max_version, WIRE_VERSION_MIN,
+		    WIRE_VERSION);
 		return;
 	}
+	c->version = hello.max_version < WIRE_VERSION ? hello.max_version :
+	    WIRE_VERSION;
 	/* What walld accepts: the configured limit, or the WAL's when it
 	   lowered it (a record must fit a segment). The connection keeps it
 	   while it lasts, whatever a reload sets later. */
@@ -381,7 +386,7 @@ request_hello(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	if (wal_max_record(c->srv->wal) < c->max_record)
 		c->max_record = wal_max_record(c->srv->wal);
 	c->hello = 1;
-	conn_send(c, buf, wire_enc_hello_reply(buf, h->id, WIRE_VERSION,
+	conn_send(c, buf, wire_enc_hello_reply(buf, h->id, c->version,
 	    c->max_record, conn_max_frame(c), strlen(version)),
 	    version, strlen(version));
 }

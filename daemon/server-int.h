@@ -102,6 +102,7 @@ struct conn {
 	unsigned		 ngroups;
 
 	int			 hello;		/* HELLO done */
+	uint16_t		 version;	/* the protocol version it chose */
 	uint32_t		 max_record;	/* what its HELLO reply announced:
 						   it keeps that limit */
 	int			 eof;		/* the client half-closed */

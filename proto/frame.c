@@ -426,6 +426,11 @@ wire_op_name(uint8_t op)
 	case WIRE_OP_STATS:		return ("stats");
 	case WIRE_OP_PING:		return ("ping");
 	case WIRE_OP_READ_CANCEL:	return ("read-cancel");
+	case WIRE_OP_CURSOR_CREATE:	return ("cursor-create");
+	case WIRE_OP_CURSOR_COMMIT:	return ("cursor-commit");
+	case WIRE_OP_CURSOR_GET:	return ("cursor-get");
+	case WIRE_OP_CURSOR_LIST:	return ("cursor-list");
+	case WIRE_OP_CURSOR_DROP:	return ("cursor-drop");
 	case WIRE_OP_HELLO|WIRE_REPLY:	return ("hello-reply");
 	case WIRE_OP_APPEND|WIRE_REPLY:	return ("append-reply");
 	case WIRE_OP_SYNC|WIRE_REPLY:	return ("sync-reply");
@@ -459,6 +464,9 @@ wire_err_name(uint16_t code)
 	case WIRE_E_INTERNAL:		return ("internal");
 	case WIRE_E_REPL_UNAVAILABLE:	return ("repl_unavailable");
 	case WIRE_E_REPL_BACKLOG:	return ("repl_backlog");
+	case WIRE_E_SEQUENCE:		return ("sequence");
+	case WIRE_E_NOT_FOUND:		return ("not_found");
+	case WIRE_E_HELD:		return ("held");
 	}
 	return ("unknown");
 }

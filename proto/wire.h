@@ -19,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_VERSION		1
+#define WIRE_VERSION		2	/* the newest this code speaks */
+#define WIRE_VERSION_MIN	1	/* the oldest it still speaks */
 #define WIRE_HDR_LEN		16
 #define WIRE_MIN_FRAME		WIRE_HDR_LEN
 #define WIRE_MAX_FRAME_HARD	(17u << 20)	/* no frame above this, ever */
@@ -39,6 +40,12 @@ enum wire_op {
 	WIRE_OP_STATS		= 0x08,
 	WIRE_OP_PING		= 0x09,
 	WIRE_OP_READ_CANCEL	= 0x0a,
+	/* Version 2 (PROTOCOL.md "Version 2"): durable consumer cursors. */
+	WIRE_OP_CURSOR_CREATE	= 0x0b,
+	WIRE_OP_CURSOR_COMMIT	= 0x0c,
+	WIRE_OP_CURSOR_GET	= 0x0d,
+	WIRE_OP_CURSOR_LIST	= 0x0e,
+	WIRE_OP_CURSOR_DROP	= 0x0f,
 };
 #define WIRE_REPLY		0x80	/* reply op = request op | WIRE_REPLY */
 #define WIRE_OP_RECORD		0xc0	/* one record of a read stream */
@@ -49,6 +56,10 @@ enum wire_op {
 #define WIRE_F_NOWAIT		0x01	/* append: reply with the LSN at once */
 #define WIRE_F_REPLICATED	0x02	/* append, sync: reply once replicated */
 #define WIRE_F_LOCAL		0x04	/* append, sync: once durable here */
+#define WIRE_F_PRODUCER		0x08	/* append (version 2): the body has
+					   a producer id and sequence */
+#define WIRE_F_DRY_RUN		0x01	/* truncate: say, remove nothing */
+#define WIRE_F_FORCE		0x02	/* truncate: even past a cursor */
 #define WIRE_F_FOLLOW		0x01	/* read: keep streaming new records */
 #define WIRE_F_TENANT		0x02	/* read: filter on tenant */
 #define WIRE_F_VSHARD		0x04	/* read: filter on vshard */
@@ -71,8 +82,12 @@ enum wire_err {
 					   time: will be, nothing to redo */
 	WIRE_E_REPL_BACKLOG	= 13,	/* nothing written: the backlog not
 					   yet replicated is full */
+	WIRE_E_SEQUENCE		= 15,	/* a producer's sequence out of
+					   order: nothing written */
+	WIRE_E_NOT_FOUND	= 16,	/* no such cursor */
+	WIRE_E_HELD		= 17,	/* truncation would pass a cursor */
 };
-#define WIRE_E_MAX		WIRE_E_REPL_BACKLOG
+#define WIRE_E_MAX		WIRE_E_HELD
 
 /* A decoded frame header. */
 struct wire_hdr {

@@ -69,7 +69,7 @@ raw_case "an error op" "error id=9 code=bad_request" frame 20 0xff 0 9 01000000
 ok "unknown operations: bad_request, then closed"
 
 # Session: versions, order.
-raw_case "versions 2..5" "error id=1 code=version" -n hello-v 2 5
+raw_case "versions 3..5" "error id=1 code=version" -n hello-v 3 5
 raw_case "versions 0..0" "error id=1 code=bad_request" -n hello-v 0 0
 raw_case "versions 3..1" "error id=1 code=bad_request" -n hello-v 3 1
 raw_case "hello body of 3 bytes" "error id=4 code=bad_request" \
