@@ -49,7 +49,8 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
 	     daemon/server.c daemon/conn.c daemon/ack.c daemon/stream.c \
 	     daemon/request.c daemon/server-stats.c daemon/server-reload.c \
 	     daemon/batcher.c daemon/notify.c \
-	     daemon/access.c proto/metrics.c daemon/archive.c
+	     daemon/access.c proto/metrics.c daemon/archive.c \
+	     daemon/cursor.c daemon/server-cursor.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c client/libwal-io.c
 # walctl shares metrics.c with walld: one table of metric names.

@@ -29,6 +29,7 @@ static const char *const access_names[ACCESS_NOPS] = {
 	[ACCESS_TRUNCATE]	= "truncate",
 	[ACCESS_KEYS]		= "keys",
 	[ACCESS_STATS]		= "stats",
+	[ACCESS_CURSOR]		= "cursor",
 };
 
 const char *
@@ -46,9 +47,17 @@ access_create(void)
 void
 access_rule_clear(struct access_rule *r)
 {
+	size_t	i;
+
 	free(r->ranges);
 	r->ranges = NULL;
 	r->nranges = r->cap = 0;
+	for (i = 0; i < r->ncursors; i++)
+		free(r->cursors[i]);
+	free(r->cursors);
+	r->cursors = NULL;
+	r->ncursors = 0;
+	r->any_cursor = 0;
 }
 
 void
@@ -195,7 +204,8 @@ access_op_item(void *arg, const char *s, size_t n, char *why, size_t whysz)
 	}
 	access_quote(s, n, q, sizeof q);
 	snprintf(why, whysz, "unknown operation \"%s\" (expected one of: "
-	    "append, read, sync, seal, rotate, truncate, keys, stats, any)", q);
+	    "append, read, sync, seal, rotate, truncate, keys, stats, cursor, "
+	    "any)", q);
 	return (-1);
 }
 
@@ -204,6 +214,52 @@ access_parse_ops(const char *s, size_t n, unsigned *ops, char *why,
     size_t whysz)
 {
 	return (access_each_item(s, n, access_op_item, ops, why, whysz));
+}
+
+/* One item of cursors:: "any", a name, or a name prefix and "*". */
+static int
+access_cursor_item(void *arg, const char *s, size_t n, char *why,
+    size_t whysz)
+{
+	struct access_rule	 *r = arg;
+	char			**nc, q[80];
+	size_t			  len = n;
+
+	if (access_word_is(s, n, "any")) {
+		r->any_cursor = 1;
+		return (0);
+	}
+	if (len > 0 && s[len - 1] == '*')
+		len--;
+	if ((len > 0 || n == len) && !wire_cursor_name_valid(s, len)) {
+		access_quote(s, n, q, sizeof q);
+		snprintf(why, whysz, "\"%s\" is not a cursor name or a prefix "
+		    "and \"*\" (names are 1..64 bytes of [A-Za-z0-9._-], the "
+		    "first a letter or a digit; \"any\" allows every name)", q);
+		return (-1);
+	}
+	if (len == 0) {		/* "*" alone */
+		r->any_cursor = 1;
+		return (0);
+	}
+	if ((nc = realloc(r->cursors, (r->ncursors + 1) * sizeof *nc)) == NULL) {
+		snprintf(why, whysz, "out of memory");
+		return (-1);
+	}
+	r->cursors = nc;
+	if ((nc[r->ncursors] = strndup(s, n)) == NULL) {
+		snprintf(why, whysz, "out of memory");
+		return (-1);
+	}
+	r->ncursors++;
+	return (0);
+}
+
+int
+access_parse_cursors(struct access_rule *r, const char *s, size_t n,
+    char *why, size_t whysz)
+{
+	return (access_each_item(s, n, access_cursor_item, r, why, whysz));
 }
 
 /* A decimal number 0..max with nothing else. 0 or -1. */
@@ -419,6 +475,41 @@ access_allows(const struct access *acl, const struct access_peer *p,
 		if ((ACCESS_BIT(op) & ACCESS_TENANT_OPS) == 0 ||
 		    access_rule_has_tenant(r, tenant))
 			return (1);
+	}
+	return (0);
+}
+
+/* 1 when one of the peer's rules grants cursor and names name, exactly or
+   by a prefix ("etl-*"). */
+int
+access_allows_cursor(const struct access *acl, const struct access_peer *p,
+    const char *name, size_t len)
+{
+	const struct access_rule	*r;
+	const char			*pat;
+	size_t				 i, j, pl;
+
+	if (access_is_superuser(p->uid))
+		return (1);
+	if (acl == NULL)
+		return (0);
+	for (i = 0; i < acl->nrules; i++) {
+		r = &acl->rules[i];
+		if ((r->ops & ACCESS_BIT(ACCESS_CURSOR)) == 0 ||
+		    !access_rule_matches(r, p))
+			continue;
+		if (r->any_cursor)
+			return (1);
+		for (j = 0; j < r->ncursors; j++) {
+			pat = r->cursors[j];
+			pl = strlen(pat);
+			if (pl > 0 && pat[pl - 1] == '*') {
+				if (len >= pl - 1 && memcmp(name, pat, pl - 1)
+				    == 0)
+					return (1);
+			} else if (pl == len && memcmp(name, pat, len) == 0)
+				return (1);
+		}
 	}
 	return (0);
 }

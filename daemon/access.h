@@ -23,6 +23,9 @@ enum access_op {
 	ACCESS_TRUNCATE,
 	ACCESS_KEYS,		/* key rotation */
 	ACCESS_STATS,
+	ACCESS_CURSOR,		/* create, commit, drop a cursor (named in
+				   the rule's cursors:); get and list are
+				   read's */
 	ACCESS_NOPS
 };
 #define ACCESS_BIT(op)		(1u << (op))
@@ -45,6 +48,9 @@ struct access_rule {
 	struct access_range	*ranges;	/* sorted, disjoint */
 	size_t			 nranges;
 	size_t			 cap;
+	int			 any_cursor;	/* cursors: any */
+	char			**cursors;	/* names; "p*": a prefix */
+	size_t			 ncursors;
 };
 
 /* The compiled list. No list at all (NULL) is the default policy. */
@@ -84,6 +90,10 @@ int	access_parse_ops(const char *s, size_t n, unsigned *ops, char *why,
 /* "7", "10-20", or "any"; commas separate several. Adds to the rule. */
 int	access_parse_tenants(struct access_rule *, const char *s, size_t n,
 	    char *why, size_t whysz);
+/* Cursor names: "any", a name, or a prefix ending in "*" ("etl-*");
+   commas separate several. Adds to the rule. */
+int	access_parse_cursors(struct access_rule *, const char *s, size_t n,
+	    char *why, size_t whysz);
 /* A user (group) name or numeric id, resolved now. */
 int	access_resolve(int is_group, const char *s, size_t n, uint32_t *id,
 	    char *why, size_t whysz);
@@ -91,6 +101,9 @@ int	access_resolve(int is_group, const char *s, size_t n, uint32_t *id,
 /* 1 when the peer may do op (on tenant, for append and read). */
 int	access_allows(const struct access *, const struct access_peer *,
 	    enum access_op, uint32_t tenant);
+/* 1 when the peer may create, commit and drop the cursor name. */
+int	access_allows_cursor(const struct access *, const struct access_peer *,
+	    const char *name, size_t len);
 /* Whether the peer may read every tenant, some, or none. */
 enum access_scope access_read_scope(const struct access *,
 	    const struct access_peer *);

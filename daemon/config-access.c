@@ -19,6 +19,7 @@
  *   - user: NAME|UID   (or group: NAME|GID)
  *     ops: [append, read, ...] | any
  *     tenants: [1, 5, 10-20] | any   (needed when ops has append or read)
+ *     cursors: [name, prefix-*] | any (with ops cursor; none: any)
  *
  * Names are resolved now (unknown ones are errors); access.c holds the
  * syntax of operations and tenants.
@@ -29,6 +30,13 @@ static int
 config_ops_item(void *arg, const char *s, size_t n, char *why, size_t whysz)
 {
 	return (access_parse_ops(s, n, arg, why, whysz));
+}
+
+static int
+config_cursors_item(void *arg, const char *s, size_t n, char *why,
+    size_t whysz)
+{
+	return (access_parse_cursors(arg, s, n, why, whysz));
 }
 
 static int
@@ -101,8 +109,8 @@ config_access_items(struct config_loader *l, yaml_event_t *ev,
 }
 
 static const char *const config_rule_keys[] = { "user", "group", "ops",
-    "tenants" };
-#define CONFIG_RULE_NKEYS	4
+    "tenants", "cursors" };
+#define CONFIG_RULE_NKEYS	5
 
 /* Reads one rule (its mapping start is consumed) into acl. */
 static int
@@ -142,7 +150,8 @@ config_load_rule(struct config_loader *l, struct access *acl, size_t idx,
 			snprintf(where, sizeof where, "access[%zu].%s", idx,
 			    name);
 			config_error(l, ev.start_mark, where, "unknown key "
-			    "(expected one of: user, group, ops, tenants)");
+			    "(expected one of: user, group, ops, tenants, "
+			    "cursors)");
 			yaml_event_delete(&ev);
 			goto out;
 		}
@@ -189,15 +198,21 @@ config_load_rule(struct config_loader *l, struct access *acl, size_t idx,
 		} else if (i == 2)
 			rc = config_access_items(l, &ev, where, config_ops_item,
 			    &r.ops);
-		else
+		else if (i == 3)
 			rc = config_access_items(l, &ev, where,
 			    config_tenants_item, &r);
+		else
+			rc = config_access_items(l, &ev, where,
+			    config_cursors_item, &r);
 		if (rc != 0)
 			goto out;
 		rc = -1;
 	}
 
 	snprintf(where, sizeof where, "access[%zu]", idx);
+	/* cursor without cursors: every name. */
+	if (!have[4])
+		r.any_cursor = 1;
 	if (!have[0] && !have[1])
 		config_error(l, start, where, "names no user or group");
 	else if (!have[2])
@@ -205,6 +220,9 @@ config_load_rule(struct config_loader *l, struct access *acl, size_t idx,
 	else if ((r.ops & ACCESS_TENANT_OPS) != 0 && !have[3])
 		config_error(l, start, where, "grants append or read but "
 		    "lists no tenants (tenants: any allows every tenant)");
+	else if (have[4] && (r.ops & ACCESS_BIT(ACCESS_CURSOR)) == 0)
+		config_error(l, start, where, "lists cursors but does not "
+		    "grant cursor (ops: [cursor, ...])");
 	else if (access_add(acl, &r) != 0)
 		config_error(l, start, where, "out of memory");
 	else

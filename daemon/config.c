@@ -134,6 +134,9 @@ static const struct config_key config_keys[] = {
 	{ "limits", "max_output_per_connection", CONFIG_SIZE,
 	  FIELD(max_conn_output), 64 * KIB, GIB, "8MiB", NULL },
 
+	{ "cursors", "max", CONFIG_COUNT, FIELD(cursors_max),
+	  1, 65536, "1024", NULL },
+
 	{ "logging", "level", CONFIG_ENUM, FIELD(log_level),
 	  0, 0, "info", config_level_names },
 

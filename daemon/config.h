@@ -35,6 +35,7 @@ struct config {
 	uint64_t	 max_conn_inflight;	/* limits.max_inflight_per_connection, default 4MiB */
 	uint64_t	 max_total_inflight;	/* limits.max_inflight_total, default 64MiB */
 	uint64_t	 max_conn_output;	/* limits.max_output_per_connection, default 8MiB */
+	uint32_t	 cursors_max;		/* cursors.max, default 1024, 1..65536 */
 	/* logging: */
 	int		 log_level;		/* logging.level: error|warning|info|debug, default info */
 	/* metrics: */

@@ -456,6 +456,13 @@ request_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	case WIRE_OP_PING:
 		conn_reply_empty(c, WIRE_OP_PING, h->id);
 		break;
+	case WIRE_OP_CURSOR_CREATE:
+	case WIRE_OP_CURSOR_COMMIT:
+	case WIRE_OP_CURSOR_GET:
+	case WIRE_OP_CURSOR_LIST:
+	case WIRE_OP_CURSOR_DROP:
+		server_cursor_request(c, h, body, n);
+		break;
 	default:
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "unknown operation "
 		    "0x%02x", h->op);

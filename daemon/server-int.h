@@ -11,6 +11,7 @@
  *			queue, and the durability order (ack_done)
  *   stream.c		the reads clients ask for: read streams, followers
  *   server-stats.c	the stats text (STATS, the metrics, STATUS=)
+ *   server-cursor.c	the cursor requests (cursor.c keeps the cursors)
  *   request.c		what each request does (request_frame, frame_cb)
  *   server-reload.c	SIGHUP: a reloaded configuration applied live
  *   server.c		listening, accepting, stopping; wires the others
@@ -43,6 +44,7 @@ struct config;
 struct wal;
 struct batcher;
 struct archive;
+struct cursor_store;
 struct keyring;
 struct wal_stats;
 struct evbuffer;
@@ -153,6 +155,7 @@ struct server {
 	struct wal		*wal;
 	struct batcher		*batcher;
 	struct archive		*archive;	/* archive.command's runs */
+	struct cursor_store	*cursors;	/* consumer cursors (cursor.c) */
 	struct evconnlistener	*listener;
 	struct event		*accept_ev;	/* re-enable after EMFILE */
 	struct event		*drain_ev;	/* drain timeout */
@@ -264,6 +267,10 @@ void		 stream_set_keyring(struct server *, struct keyring *);
 const char	*server_stats_state(const struct server *,
 		    const struct wal_stats *);
 void		 server_stats_fill(struct server *, struct evbuffer *);
+
+/* server-cursor.c */
+void		 server_cursor_request(struct conn *, const struct wire_hdr *,
+		    const uint8_t *body, size_t n);
 
 /* request.c */
 enum dispatch	 request_frame(struct conn *, const struct wire_hdr *,

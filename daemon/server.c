@@ -32,6 +32,7 @@
 #include "batcher.h"
 #include "cause.h"
 #include "config.h"
+#include "cursor.h"
 #include "keyring.h"
 #include "log.h"
 #include "replica.h"
@@ -468,6 +469,9 @@ server_maybe_finish(struct server *srv)
 		}
 	} else if (batcher_busy(srv->batcher))
 		return;
+	/* Cursor changes accepted are written and answered first. */
+	if (cursor_store_busy(srv->cursors))
+		return;
 	/* conn_close_soon may kill c, which only unlinks it (the free is
 	   deferred to the reaper). */
 	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next)
@@ -475,12 +479,22 @@ server_maybe_finish(struct server *srv)
 	server_check_exit(srv);
 }
 
+/* The cursor store answered a write: a stop may go on. */
+static void
+server_cursor_idle_cb(void *arg)
+{
+	struct server	*srv = arg;
+
+	if (srv->state != SRV_RUNNING)
+		server_maybe_finish(srv);
+}
+
 /* Ends the loop once a stopping server has nothing left to do. */
 static void
 server_check_exit(struct server *srv)
 {
 	if (srv->state == SRV_RUNNING || !TAILQ_EMPTY(&srv->conns) ||
-	    batcher_busy(srv->batcher))
+	    batcher_busy(srv->batcher) || cursor_store_busy(srv->cursors))
 		return;
 	if (srv->state == SRV_DRAINING && !ack_settled(srv))
 		return;
@@ -643,6 +657,12 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 		server_free(srv);
 		return (NULL);
 	}
+	if ((srv->cursors = cursor_store_open(base, cfg->data_dir,
+	    cause)) == NULL) {
+		server_free(srv);
+		return (NULL);
+	}
+	cursor_store_set_idle_cb(srv->cursors, server_cursor_idle_cb, srv);
 	srv->accept_ev = evtimer_new(base, server_accept_retry_cb, srv);
 	srv->drain_ev = evtimer_new(base, server_drain_timeout_cb, srv);
 	srv->reap_ev = event_new(base, -1, 0, conn_reap_cb, srv);
@@ -687,6 +707,9 @@ server_free(struct server *srv)
 			break;
 		}
 	}
+	/* The cursor write under way, if any: its clients are answered. */
+	cursor_store_free(srv->cursors);
+	srv->cursors = NULL;
 	/* The replicator last: it reads the log while batches complete. */
 	replica_stop(srv->replica);
 	srv->replica = NULL;

@@ -16,6 +16,7 @@
 #include "access.h"
 #include "config.h"
 #include "server-int.h"
+#include "wal.h"
 #include "wal-reader.h"
 #include "wire.h"
 
@@ -51,17 +52,29 @@ stream_free(struct stream *st)
 	free(st);
 }
 
+/* Ends one read and tells the client where it ended, with flags (version
+   2: WIRE_F_SEALED_END). The stream is freed first, as in stream_end. */
+static void
+stream_end_flags(struct stream *st, uint8_t flags)
+{
+	struct conn	*c = st->conn;
+	uint64_t	 id = st->id, next = st->next;
+	uint8_t		 buf[WIRE_ENC_MAX];
+	size_t		 len;
+
+	stream_free(st);
+	len = wire_enc_u64(buf, WIRE_OP_READ_END, id, next);
+	buf[5] = flags;
+	conn_send(c, buf, len, NULL, 0);
+}
+
 /* Ends one read and tells the client where it ended. The stream is freed
    first: the reply may pass the output limit and close the connection,
    which ends (frees) every stream still listed. */
 static void
 stream_end(struct stream *st)
 {
-	struct conn	*c = st->conn;
-	uint64_t	 id = st->id, next = st->next;
-
-	stream_free(st);
-	conn_send_u64(c, WIRE_OP_READ_END, id, next);
+	stream_end_flags(st, 0);
 }
 
 /* Parks a stream on the followers list, to be pumped again after the next
@@ -140,6 +153,14 @@ stream_pump(struct stream *st)
 		}
 		if (limit + 1 > st->next)
 			st->next = limit + 1;
+		/* Version 2: at the end of a sealed log nothing will follow;
+		   a follow read ends, saying so (PROTOCOL.md, "Version 2"). */
+		if (c->version >= 2 && limit == srv->durable &&
+		    wal_seal_durable(srv->wal)) {
+			stream_end_flags(st, WIRE_F_SEALED_END);
+			conn_maybe_close(c);
+			return;
+		}
 		if (st->follow && srv->state == SRV_RUNNING &&
 		    (st->to == 0 || srv->durable < st->to)) {
 			stream_park(st);

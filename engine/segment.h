@@ -50,6 +50,8 @@
 #define REPLICA_NAME		"REPLICA"	/* the log's identity for
 						   replication (repl/) */
 #define REPLICA_TMP_NAME	"REPLICA.tmp"
+#define CURSORS_FILE_NAME	"CURSORS"	/* walld's consumer cursors */
+#define CURSORS_FILE_TMP_NAME	"CURSORS.tmp"
 #define IO_ALIGN		4096
 #define SCAN_CHUNK		(1u << 20)
 

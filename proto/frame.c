@@ -75,6 +75,16 @@ frame_op_flags(uint8_t op)
 	case WIRE_OP_STATS:
 	case WIRE_OP_PING:
 	case WIRE_OP_READ_CANCEL:
+	case WIRE_OP_CURSOR_CREATE:
+	case WIRE_OP_CURSOR_COMMIT:
+	case WIRE_OP_CURSOR_GET:
+	case WIRE_OP_CURSOR_LIST:
+	case WIRE_OP_CURSOR_DROP:
+	case WIRE_OP_CURSOR_CREATE|WIRE_REPLY:
+	case WIRE_OP_CURSOR_COMMIT|WIRE_REPLY:
+	case WIRE_OP_CURSOR_GET|WIRE_REPLY:
+	case WIRE_OP_CURSOR_LIST|WIRE_REPLY:
+	case WIRE_OP_CURSOR_DROP|WIRE_REPLY:
 	case WIRE_OP_HELLO|WIRE_REPLY:
 	case WIRE_OP_APPEND|WIRE_REPLY:
 	case WIRE_OP_SYNC|WIRE_REPLY:
@@ -84,9 +94,10 @@ frame_op_flags(uint8_t op)
 	case WIRE_OP_STATS|WIRE_REPLY:
 	case WIRE_OP_PING|WIRE_REPLY:
 	case WIRE_OP_RECORD:
-	case WIRE_OP_READ_END:
 	case WIRE_OP_ERROR:
 		return (0);
+	case WIRE_OP_READ_END:
+		return (WIRE_F_SEALED_END);
 	}
 	return (-1);
 }
@@ -299,6 +310,132 @@ wire_dec_error(const uint8_t *b, size_t n, struct wire_error *m,
 	return (0);
 }
 
+/* 1 when name is 1..64 bytes of [A-Za-z0-9._-], the first a letter or a
+   digit (a name cannot look like an option, nor be "." or ".."). */
+int
+wire_cursor_name_valid(const char *name, size_t len)
+{
+	size_t	i;
+	char	ch;
+
+	if (len == 0 || len > WIRE_CURSOR_NAME_MAX)
+		return (0);
+	for (i = 0; i < len; i++) {
+		ch = name[i];
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9'))
+			continue;
+		if (i > 0 && (ch == '.' || ch == '_' || ch == '-'))
+			continue;
+		return (0);
+	}
+	return (1);
+}
+
+/* Decodes a cursor request: u64 lsn then the name for create and commit,
+   the name alone for the others (list: the name to list after, maybe
+   empty). */
+int
+wire_dec_cursor(uint8_t op, const uint8_t *b, size_t n, struct wire_cursor *m,
+    const char **cause)
+{
+	size_t	off = 0;
+
+	m->lsn = 0;
+	if (op == WIRE_OP_CURSOR_CREATE || op == WIRE_OP_CURSOR_COMMIT) {
+		if (n < 8) {
+			*cause = "cursor body shorter than 8 bytes";
+			return (-1);
+		}
+		m->lsn = frame_get64(b);
+		off = 8;
+	}
+	m->name = (const char *)(b + off);
+	m->name_len = n - off;
+	if (op == WIRE_OP_CURSOR_LIST && m->name_len == 0)
+		return (0);
+	if (!wire_cursor_name_valid(m->name, m->name_len)) {
+		*cause = "not a valid cursor name (1..64 bytes of "
+		    "[A-Za-z0-9._-], the first a letter or a digit)";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Decodes a CURSOR_GET reply. */
+int
+wire_dec_cursor_state(const uint8_t *b, size_t n, uint64_t *lsn,
+    uint64_t *commit_ms, const char **cause)
+{
+	if (n != 16) {
+		*cause = "cursor-get reply body is not 16 bytes";
+		return (-1);
+	}
+	*lsn = frame_get64(b);
+	*commit_ms = frame_get64(b + 8);
+	return (0);
+}
+
+/* Takes one CURSOR_LIST entry. */
+int
+wire_dec_cursor_ent(const uint8_t **p, size_t *left,
+    struct wire_cursor_ent *e, const char **cause)
+{
+	const uint8_t	*b = *p;
+	size_t		 nl;
+
+	if (*left < WIRE_CURSOR_ENT_FIXED) {
+		*cause = "cursor list entry cut short";
+		return (-1);
+	}
+	nl = b[16];
+	if (nl > *left - WIRE_CURSOR_ENT_FIXED ||
+	    !wire_cursor_name_valid((const char *)b + WIRE_CURSOR_ENT_FIXED,
+	    nl)) {
+		*cause = "cursor list entry has no valid name";
+		return (-1);
+	}
+	e->lsn = frame_get64(b);
+	e->commit_ms = frame_get64(b + 8);
+	e->name = (const char *)b + WIRE_CURSOR_ENT_FIXED;
+	e->name_len = nl;
+	*p = b + WIRE_CURSOR_ENT_FIXED + nl;
+	*left -= WIRE_CURSOR_ENT_FIXED + nl;
+	return (0);
+}
+
+/* Decodes a CURSOR_LIST reply's head and checks its entries. */
+int
+wire_dec_cursor_list(const uint8_t *b, size_t n, uint32_t *count,
+    uint32_t *flags, const char **cause)
+{
+	struct wire_cursor_ent	 e;
+	const uint8_t		*p;
+	size_t			 left;
+	uint32_t		 i;
+
+	if (n < WIRE_CURSOR_LIST_FIXED) {
+		*cause = "cursor list reply shorter than 8 bytes";
+		return (-1);
+	}
+	*count = frame_get32(b);
+	*flags = frame_get32(b + 4);
+	if ((*flags & ~(uint32_t)WIRE_CURSOR_MORE) != 0) {
+		*cause = "cursor list reply has unknown flags";
+		return (-1);
+	}
+	p = b + WIRE_CURSOR_LIST_FIXED;
+	left = n - WIRE_CURSOR_LIST_FIXED;
+	for (i = 0; i < *count; i++)
+		if (wire_dec_cursor_ent(&p, &left, &e, cause) != 0)
+			return (-1);
+	if (left != 0) {
+		*cause = "cursor list reply has bytes after its entries";
+		return (-1);
+	}
+	return (0);
+}
+
 /* Writes a frame header for a body of body_len bytes. */
 size_t
 wire_enc_hdr(uint8_t *out, uint8_t op, uint8_t flags, uint64_t id,
@@ -411,6 +548,60 @@ wire_enc_error(uint8_t *out, uint64_t id, uint16_t code, size_t msg_len)
 	return (off + 4);
 }
 
+/* Writes a cursor request up to its name (name_len bytes follow). */
+size_t
+wire_enc_cursor(uint8_t *out, uint8_t op, uint64_t id, uint64_t lsn,
+    size_t name_len)
+{
+	size_t	off, fixed = 0;
+
+	if (op == WIRE_OP_CURSOR_CREATE || op == WIRE_OP_CURSOR_COMMIT)
+		fixed = 8;
+	off = wire_enc_hdr(out, op, 0, id, fixed + name_len);
+	if (fixed != 0)
+		frame_put64(out + off, lsn);
+	return (off + fixed);
+}
+
+/* Writes a whole CURSOR_GET reply. */
+size_t
+wire_enc_cursor_state(uint8_t *out, uint64_t id, uint64_t lsn,
+    uint64_t commit_ms)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, WIRE_OP_CURSOR_GET|WIRE_REPLY, 0, id, 16);
+	frame_put64(out + off, lsn);
+	frame_put64(out + off + 8, commit_ms);
+	return (off + 16);
+}
+
+/* Writes the head of a CURSOR_LIST reply. */
+size_t
+wire_enc_cursor_list(uint8_t *out, uint64_t id, uint32_t count,
+    uint32_t flags, size_t entries_len)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, WIRE_OP_CURSOR_LIST|WIRE_REPLY, 0, id,
+	    WIRE_CURSOR_LIST_FIXED + entries_len);
+	frame_put32(out + off, count);
+	frame_put32(out + off + 4, flags);
+	return (off + WIRE_CURSOR_LIST_FIXED);
+}
+
+/* Writes one CURSOR_LIST entry. */
+size_t
+wire_put_cursor_ent(uint8_t *out, uint64_t lsn, uint64_t commit_ms,
+    const char *name, size_t name_len)
+{
+	frame_put64(out, lsn);
+	frame_put64(out + 8, commit_ms);
+	out[16] = (uint8_t)name_len;
+	memcpy(out + WIRE_CURSOR_ENT_FIXED, name, name_len);
+	return (WIRE_CURSOR_ENT_FIXED + name_len);
+}
+
 /* Names a message type for log lines. */
 const char *
 wire_op_name(uint8_t op)
@@ -439,6 +630,11 @@ wire_op_name(uint8_t op)
 	case WIRE_OP_TRUNCATE|WIRE_REPLY: return ("truncate-reply");
 	case WIRE_OP_STATS|WIRE_REPLY:	return ("stats-reply");
 	case WIRE_OP_PING|WIRE_REPLY:	return ("ping-reply");
+	case WIRE_OP_CURSOR_CREATE|WIRE_REPLY: return ("cursor-create-reply");
+	case WIRE_OP_CURSOR_COMMIT|WIRE_REPLY: return ("cursor-commit-reply");
+	case WIRE_OP_CURSOR_GET|WIRE_REPLY: return ("cursor-get-reply");
+	case WIRE_OP_CURSOR_LIST|WIRE_REPLY: return ("cursor-list-reply");
+	case WIRE_OP_CURSOR_DROP|WIRE_REPLY: return ("cursor-drop-reply");
 	case WIRE_OP_RECORD:		return ("record");
 	case WIRE_OP_READ_END:		return ("read-end");
 	case WIRE_OP_ERROR:		return ("error");

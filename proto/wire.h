@@ -64,6 +64,9 @@ enum wire_op {
 #define WIRE_F_TENANT		0x02	/* read: filter on tenant */
 #define WIRE_F_VSHARD		0x04	/* read: filter on vshard */
 #define WIRE_F_TYPE		0x08	/* read: filter on record type */
+#define WIRE_F_SEALED_END	0x01	/* read-end (version 2): the log is
+					   sealed and the read is past its
+					   last record: nothing will follow */
 
 /* Error codes (body of WIRE_OP_ERROR). */
 enum wire_err {
@@ -145,6 +148,37 @@ struct wire_record {
 	uint32_t	 len;
 };
 
+/*
+ * Cursors (version 2, PROTOCOL.md "Version 2: cursors"). A name is 1..64
+ * bytes of [A-Za-z0-9._-], the first a letter or a digit.
+ *   CURSOR_CREATE, CURSOR_COMMIT body: u64 lsn, then the name;
+ *	reply: u64 the cursor's LSN.
+ *   CURSOR_GET body: the name; reply: u64 lsn, u64 commit time (Unix ms).
+ *   CURSOR_DROP body: the name; reply: u64 the LSN it had.
+ *   CURSOR_LIST body: the name to list after (empty: from the first);
+ *	reply: u32 count, u32 flags (WIRE_CURSOR_MORE), then count entries
+ *	of u64 lsn, u64 commit time, u8 name length, the name; by name.
+ */
+#define WIRE_CURSOR_NAME_MAX	64
+#define WIRE_CURSOR_ENT_FIXED	17	/* list entry before its name */
+#define WIRE_CURSOR_ENT_MAX	(WIRE_CURSOR_ENT_FIXED + WIRE_CURSOR_NAME_MAX)
+#define WIRE_CURSOR_LIST_FIXED	8	/* list reply before its entries */
+#define WIRE_CURSOR_MORE	0x1	/* list reply: more after the last */
+
+struct wire_cursor {
+	uint64_t	 lsn;		/* create, commit; else 0 */
+	const char	*name;		/* points into the frame */
+	size_t		 name_len;
+};
+
+/* One entry of a CURSOR_LIST reply. */
+struct wire_cursor_ent {
+	uint64_t	 lsn;
+	uint64_t	 commit_ms;
+	const char	*name;		/* points into the frame */
+	size_t		 name_len;
+};
+
 /* ERROR body: u16 code, u16 zero, message bytes (UTF-8, no NUL). */
 struct wire_error {
 	uint16_t	 code;
@@ -180,6 +214,22 @@ int	wire_dec_u64(const uint8_t *b, size_t n, uint64_t *,
 	    const char **cause);	/* bodies that are one u64 */
 int	wire_dec_error(const uint8_t *b, size_t n, struct wire_error *,
 	    const char **cause);
+/* 1 when name (len bytes) is a valid cursor name. */
+int	wire_cursor_name_valid(const char *name, size_t len);
+/* A cursor request of op: with an LSN (create, commit) or without (get,
+   drop, list; list's name may be empty). */
+int	wire_dec_cursor(uint8_t op, const uint8_t *b, size_t n,
+	    struct wire_cursor *, const char **cause);
+/* A GET reply. */
+int	wire_dec_cursor_state(const uint8_t *b, size_t n, uint64_t *lsn,
+	    uint64_t *commit_ms, const char **cause);
+/* A LIST reply: checks every entry, gives the count and flags; the
+   entries are then taken with wire_dec_cursor_ent from b + 8. */
+int	wire_dec_cursor_list(const uint8_t *b, size_t n, uint32_t *count,
+	    uint32_t *flags, const char **cause);
+/* Takes one list entry from *p (*left bytes), moving past it. */
+int	wire_dec_cursor_ent(const uint8_t **p, size_t *left,
+	    struct wire_cursor_ent *, const char **cause);
 
 /*
  * Encoding. Each wire_enc_* writes a whole frame header plus the fixed
@@ -207,6 +257,19 @@ size_t	wire_enc_record(uint8_t *out, uint64_t id, uint64_t lsn,
 size_t	wire_enc_u64(uint8_t *out, uint8_t op, uint64_t id, uint64_t v);
 size_t	wire_enc_error(uint8_t *out, uint64_t id, uint16_t code,
 	    size_t msg_len);
+
+/* A cursor request of op up to its name (name_len bytes follow). */
+size_t	wire_enc_cursor(uint8_t *out, uint8_t op, uint64_t id, uint64_t lsn,
+	    size_t name_len);
+/* A whole GET reply. */
+size_t	wire_enc_cursor_state(uint8_t *out, uint64_t id, uint64_t lsn,
+	    uint64_t commit_ms);
+/* The head of a LIST reply whose entries (body_len - 8 bytes) follow. */
+size_t	wire_enc_cursor_list(uint8_t *out, uint64_t id, uint32_t count,
+	    uint32_t flags, size_t entries_len);
+/* One list entry into out (room for WIRE_CURSOR_ENT_MAX); its length. */
+size_t	wire_put_cursor_ent(uint8_t *out, uint64_t lsn, uint64_t commit_ms,
+	    const char *name, size_t name_len);
 
 const char *wire_op_name(uint8_t op);		/* "append", ... or "unknown" */
 const char *wire_err_name(uint16_t code);	/* "sealed", ... */
