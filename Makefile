@@ -52,10 +52,11 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
 	     daemon/access.c proto/metrics.c daemon/archive.c \
 	     daemon/cursor.c daemon/server-cursor.c
 DAEMON_MAIN = daemon/main.c
-LIBWAL_SRC = client/libwal.c client/libwal-io.c
+LIBWAL_SRC = client/libwal.c client/libwal-io.c client/libwal-cursor.c
 # walctl shares metrics.c with walld: one table of metric names.
 WALCTL_SRC = client/walctl.c client/walctl-write.c client/walctl-read.c \
-	     client/walctl-admin.c client/walctl-stream.c proto/metrics.c $(REPL_SRC)
+	     client/walctl-admin.c client/walctl-stream.c proto/metrics.c $(REPL_SRC) \
+	     client/walctl-consume.c client/walctl-cursor.c
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 

@@ -6,6 +6,7 @@
  *
  *   libwal-io.c	requests in flight, framing, the socket, replies
  *   libwal.c		connecting, the calls, completions, cursors
+ *   libwal-cursor.c	durable consumer cursors (protocol version 2)
  *
  * Everything declared here is hidden: libwal.so exports libwal.h only.
  */
@@ -51,6 +52,7 @@ struct wal_cursor {
 	uint64_t		 id;
 	enum libwal_cur_state	 state;
 	int			 closing;	/* drop records: close drains */
+	int			 sealed_end;	/* READ_END said SEALED_END */
 	uint64_t		 next_lsn;
 	enum wal_result		 result;
 	char			*err;
@@ -98,6 +100,8 @@ struct wal_conn {
 	enum wal_result		 w_result;
 	uint64_t		 w_u64;
 	char			*w_text;
+	uint8_t			*w_body;	/* cursor get and list replies */
+	size_t			 w_body_len;
 
 	struct wal_cursor	*cursors;
 
@@ -105,6 +109,11 @@ struct wal_conn {
 	uint16_t		 err_code;
 	char			*hangup;	/* ERROR received for no request */
 };
+
+/* libwal.c */
+enum wal_result	 libwal_call(struct wal_conn *, uint8_t op, uint8_t flags,
+		     const uint8_t *fixed, size_t flen, const void *tail,
+		     size_t tlen, uint64_t *v, int timeout_ms);
 
 /* libwal-io.c */
 char		*libwal_fmt(const char *fmt, ...)

@@ -109,6 +109,7 @@ libwal_map(uint16_t code, uint8_t op)
 	case WIRE_E_BUSY:		return (WAL_RESULT_BUSY);
 	case WIRE_E_REPL_UNAVAILABLE:	return (WAL_RESULT_REPL_UNAVAILABLE);
 	case WIRE_E_REPL_BACKLOG:	return (WAL_RESULT_REPL_BACKLOG);
+	case WIRE_E_NOT_FOUND:		return (WAL_RESULT_NOT_FOUND);
 	}
 	/* INTERNAL, or a code from a later version: for a request that
 	   writes, nobody can say whether it was done. */
@@ -118,6 +119,9 @@ libwal_map(uint16_t code, uint8_t op)
 	case WIRE_OP_SEAL:
 	case WIRE_OP_ROTATE:
 	case WIRE_OP_TRUNCATE:
+	case WIRE_OP_CURSOR_CREATE:
+	case WIRE_OP_CURSOR_COMMIT:
+	case WIRE_OP_CURSOR_DROP:
 		return (WAL_RESULT_UNKNOWN);
 	}
 	return (WAL_RESULT_INTERNAL);
@@ -462,6 +466,7 @@ libwal_dispatch_cursor(struct wal_conn *c, struct wal_cursor *cur,
 			return;
 		}
 		cur->next_lsn = v;
+		cur->sealed_end = (h->flags & WIRE_F_SEALED_END) != 0;
 		cur->state = LIBWAL_CUR_ENDED;
 		return;
 	case WIRE_OP_ERROR:
@@ -479,6 +484,34 @@ libwal_dispatch_cursor(struct wal_conn *c, struct wal_cursor *cur,
 		return;
 	}
 	libwal_break(c, WAL_RESULT_PROTOCOL, "unexpected frame for a read");
+}
+
+/* Keeps a cursor get or list reply's body for its blocking caller (which
+   decodes it), after checking it; -1 when the connection broke. */
+static int
+libwal_keep_body(struct wal_conn *c, struct libwal_req *r, const uint8_t *b,
+    size_t n)
+{
+	const char	*cause;
+	uint64_t	 a, z;
+	uint32_t	 count, flags;
+
+	if ((r->op == WIRE_OP_CURSOR_GET ?
+	    wire_dec_cursor_state(b, n, &a, &z, &cause) :
+	    wire_dec_cursor_list(b, n, &count, &flags, &cause)) == -1) {
+		libwal_break(c, WAL_RESULT_PROTOCOL, cause);
+		return (-1);
+	}
+	if (!r->waited || r->id != c->w_id)
+		return (0);
+	free(c->w_body);
+	c->w_body_len = n;
+	if ((c->w_body = malloc(n > 0 ? n : 1)) == NULL) {
+		libwal_break(c, WAL_RESULT_SYSTEM, "out of memory for a reply");
+		return (-1);
+	}
+	memcpy(c->w_body, b, n);
+	return (0);
 }
 
 /* Acts on the reply (or ERROR) to a request. */
@@ -550,6 +583,11 @@ libwal_dispatch_reply(struct wal_conn *c, struct libwal_req *r,
 				return;
 			}
 		}
+		break;
+	case WIRE_OP_CURSOR_GET:
+	case WIRE_OP_CURSOR_LIST:
+		if (libwal_keep_body(c, r, b, n) == -1)
+			return;
 		break;
 	default:
 		if (wire_dec_u64(b, n, &v, &cause) == -1) {

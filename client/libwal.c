@@ -42,6 +42,7 @@ wal_result_name(enum wal_result r)
 	case WAL_RESULT_INVALID:	return ("invalid argument");
 	case WAL_RESULT_REPL_UNAVAILABLE: return ("durable, not replicated");
 	case WAL_RESULT_REPL_BACKLOG:	return ("replication backlog full");
+	case WAL_RESULT_NOT_FOUND:	return ("not found");
 	}
 	return ("unknown result");
 }
@@ -57,7 +58,7 @@ wal_result_retryable(enum wal_result r)
 
 
 /* Sends one request and waits for its reply (blocking calls). */
-static enum wal_result
+enum wal_result
 libwal_call(struct wal_conn *c, uint8_t op, uint8_t flags,
     const uint8_t *fixed, size_t flen, const void *tail, size_t tlen,
     uint64_t *v, int timeout_ms)
@@ -239,6 +240,7 @@ wal_conn_close(struct wal_conn *c)
 	free(c->out);
 	free(c->server);
 	free(c->w_text);
+	free(c->w_body);
 	free(c->err);
 	free(c->hangup);
 	free(c);
@@ -661,6 +663,13 @@ wal_cursor_next(struct wal_cursor *cur, int timeout_ms, struct wal_entry *e)
 		if (libwal_step(c, deadline) == -1)
 			return (WAL_CURSOR_AGAIN);
 	}
+}
+
+/* 1 when the read ended at the end of a sealed log. */
+int
+wal_cursor_sealed(struct wal_cursor *cur)
+{
+	return (cur->state == LIBWAL_CUR_ENDED && cur->sealed_end);
 }
 
 /* Where a later read should start. */

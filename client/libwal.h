@@ -70,6 +70,7 @@ enum wal_result {
 					   do not append it again */
 	WAL_RESULT_REPL_BACKLOG,	/* too much not yet replicated: not
 					   written, retry */
+	WAL_RESULT_NOT_FOUND,		/* no such durable cursor */
 };
 
 /* A short name for a result: "ok", "outcome unknown", "sealed", ... */
@@ -296,9 +297,63 @@ uint64_t	 wal_cursor_next_lsn(struct wal_cursor *);
 enum wal_result	 wal_cursor_result(struct wal_cursor *);
 const char	*wal_cursor_error(struct wal_cursor *);
 
+/* After the end (wal_cursor_next returned 0): 1 when walld ended the read
+   because the log is sealed and the read is past its last record (nothing
+   will ever follow; protocol version 2), 0 otherwise: with follow, walld
+   ended it (stopping; the connection closes next): read again from
+   wal_cursor_next_lsn once walld is back. */
+int		 wal_cursor_sealed(struct wal_cursor *);
+
 /* Ends the read (cancelling it when still running, and draining what walld
    sent for it) and frees the cursor. */
 void		 wal_cursor_close(struct wal_cursor *);
+
+/*
+ * Durable consumer cursors (docs/CURSORS.md; walld speaking protocol
+ * version 2, else VERSION). walld keeps, by name, the LSN of the last
+ * record a consumer has finished with, fsynced before each call returns
+ * OK; a consumer resumes reading at that LSN + 1. Names are 1..64 bytes of
+ * [A-Za-z0-9._-], the first a letter or a digit (INVALID otherwise,
+ * nothing sent). Create, commit and drop need the access list's cursor
+ * permission for the name; get and list need read permission. A change
+ * that ends UNKNOWN (walld died, or could not write its cursors file) may
+ * or may not have been made: get the cursor to know.
+ */
+#define WAL_CURSOR_NAME_MAX	64
+
+struct wal_cursor_state {
+	char		 name[WAL_CURSOR_NAME_MAX + 1];
+	uint64_t	 lsn;		/* last record consumed; 0: none */
+	uint64_t	 commit_ms;	/* last commit, Unix ms; 0: never */
+};
+
+/* 1 when name is a valid cursor name. */
+int		 wal_cursor_name_valid(const char *name);
+
+/* Creates the cursor name at lsn (0: nothing consumed yet; above the
+   durable LSN: RANGE). A cursor that exists is left as it is: *cur_lsn
+   (may be NULL) is its LSN either way. BUSY: cursors.max reached. */
+enum wal_result	 wal_conn_cursor_create(struct wal_conn *, const char *name,
+		    uint64_t lsn, uint64_t *cur_lsn);
+
+/* Moves the cursor to lsn. The same LSN again succeeds; a lower one is
+   RANGE (cursors never go back: drop and create to rewind), and so is one
+   above the durable LSN. NOT_FOUND: no such cursor. */
+enum wal_result	 wal_conn_cursor_commit(struct wal_conn *, const char *name,
+		    uint64_t lsn);
+
+/* The cursor's durable state. NOT_FOUND: no such cursor. */
+enum wal_result	 wal_conn_cursor_get(struct wal_conn *, const char *name,
+		    struct wal_cursor_state *);
+
+/* Every cursor, sorted by name: *list is allocated (the caller frees it,
+   NULL when *n is 0). */
+enum wal_result	 wal_conn_cursor_list(struct wal_conn *,
+		    struct wal_cursor_state **list, size_t *n);
+
+/* Removes the cursor; *last_lsn (may be NULL) is the LSN it had. */
+enum wal_result	 wal_conn_cursor_drop(struct wal_conn *, const char *name,
+		    uint64_t *last_lsn);
 
 #ifdef __cplusplus
 }

@@ -25,13 +25,6 @@
 #include "walctl.h"
 #include "walctl-stream.h"
 
-/* Output state shared by the record printers. */
-struct walctl_out {
-	int		 json;
-	char		*buf;		/* one record's base64 or escaped text */
-	size_t		 cap;
-};
-
 /* Makes out->buf hold at least need bytes. */
 static int
 walctl_out_room(struct walctl_out *out, size_t need)
@@ -50,7 +43,7 @@ walctl_out_room(struct walctl_out *out, size_t need)
 }
 
 /* Prints one record, as text or as a JSON line. */
-static int
+int
 walctl_print_record(struct walctl_out *out, uint64_t lsn, uint16_t type,
     uint32_t tenant, uint16_t vshard, const void *payload, uint32_t len)
 {
@@ -265,8 +258,12 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 		{ "nats",	required_argument,	NULL, OPT_NATS },
 		{ "stream",	required_argument,	NULL, OPT_STREAM },
 		{ "creds",	required_argument,	NULL, OPT_CREDS },
+		{ "cursor",	required_argument,	NULL, OPT_CURSOR },
+		{ "commit-every", required_argument,	NULL, OPT_COMMIT_EVERY },
+		{ "commit-ms",	required_argument,	NULL, OPT_COMMIT_MS },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct walctl_consume	 cons;
 	struct walctl_rec_opts	 o;
 	struct walctl_stream_opts so;
 	struct keyring		*kr = NULL;
@@ -283,10 +280,12 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 	memset(&so, 0, sizeof so);
 	memset(&q, 0, sizeof q);
 	memset(&out, 0, sizeof out);
+	walctl_consume_defaults(&cons, "read");
 	so.timeout_ms = w->timeout_ms;
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0 ||
-		    walctl_rec_opt(&o, ch, &bad) == 0)
+		    walctl_rec_opt(&o, ch, &bad) == 0 ||
+		    walctl_consume_opt(&cons, ch, &bad) == 0)
 			;
 		else if (ch == OPT_FROM)
 			bad = walctl_number("--from", optarg, UINT64_MAX,
@@ -333,6 +332,11 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 		    "decrypts what it sends)");
 		return (EX_USAGE);
 	}
+	if ((dir != NULL || so.urls != NULL) && cons.cursor != NULL) {
+		walctl_warnx("read: --cursor reads from walld, not with --dir "
+		    "or --nats");
+		return (EX_USAGE);
+	}
 	if (dir != NULL || so.urls != NULL) {
 		if (keyring != NULL && (kr = walctl_keyring("read",
 		    keyring)) == NULL)
@@ -344,6 +348,18 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 		return (ex);
 	}
 
+	/* Following or committing a cursor: walctl-consume.c. */
+	if (q.follow || cons.cursor != NULL) {
+		if (cons.cursor != NULL && q.from != 0) {
+			walctl_warnx("read: --cursor starts after the cursor; "
+			    "--from goes without it");
+			return (EX_USAGE);
+		}
+		cons.q = q;
+		ex = walctl_consume(w, &cons, &out);
+		free(out.buf);
+		return (ex);
+	}
 	if ((ex = walctl_connect(w, &c)) != EX_OK)
 		return (ex);
 	if ((r = wal_cursor_open(c, &q, &cur)) != WAL_RESULT_OK) {

@@ -84,6 +84,8 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 		return (WALCTL_EX_UNREPLICATED);
 	case WAL_RESULT_REPL_BACKLOG:
 		return (EX_TEMPFAIL);
+	case WAL_RESULT_NOT_FOUND:
+		return (EX_NOINPUT);
 	case WAL_RESULT_BAD_REQUEST:
 	case WAL_RESULT_INTERNAL:
 		break;
@@ -254,7 +256,8 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "Deletes whole sealed segments below LSN; prints the new first LSN." },
 	{ "read", walctl_cmd_read,
 	  "[--from LSN] [--to LSN] [--tenant N] [--vshard N] [--type N]\n"
-	  "    [--follow] [--json] [--dir DIR | --nats URL[,URL...] --stream NAME\n"
+	  "    [--follow] [--json] [--cursor NAME [--commit-every N]\n"
+	  "    [--commit-ms MS]] [--dir DIR | --nats URL[,URL...] --stream NAME\n"
 	  "    [--creds FILE]] [--keyring FILE]",
 	  "Prints records in LSN order, one line each: lsn=N type=N tenant=N\n"
 	  "vshard=N len=N data=\"...\" (non-printable bytes escaped), or with\n"
@@ -263,7 +266,32 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "--follow keeps waiting for new records. --dir reads a data\n"
 	  "directory offline, without walld; --nats reads walld's replication\n"
 	  "stream NAME in NATS JetStream. With either, --keyring decrypts\n"
-	  "encrypted records (a record that fails authentication is an error)." },
+	  "encrypted records (a record that fails authentication is an error).\n"
+	  "--cursor starts after walld's cursor NAME and commits it as records\n"
+	  "are written out (every N records, default 1000, every MS ms, default\n"
+	  "1000, and at the end; at least once). A follow that walld ends\n"
+	  "(stopping) exits 75 saying where to resume (--from N); one that\n"
+	  "reaches the end of a sealed log exits 0." },
+	{ "tail", walctl_cmd_tail,
+	  "[-n N] [-f] [--cursor NAME [--commit-every N] [--commit-ms MS]]\n"
+	  "    [--tenant N] [--vshard N] [--type N] [--json]",
+	  "Prints the last N records (default 10), or with --cursor those after\n"
+	  "the cursor, committing it as read does. With -f, keeps following;\n"
+	  "when walld restarts, reconnects with back-off and resumes at the next\n"
+	  "LSN (nothing lost or repeated; with --cursor, at least once across\n"
+	  "walctl restarts). Ends 0 at the end of a sealed log." },
+	{ "cursor", walctl_cmd_cursor,
+	  "create NAME [LSN] | commit NAME LSN | get NAME | drop NAME",
+	  "Durable consumer cursors kept by walld (docs/CURSORS.md): a name and\n"
+	  "the LSN of the last record its consumer finished with. create (at\n"
+	  "LSN, default 0; an existing cursor is left as it is) and commit print\n"
+	  "the cursor's LSN, get prints \"NAME LSN COMMITTED\", drop the LSN it\n"
+	  "had. A commit never moves a cursor back (exit 65). Exit 66: no such\n"
+	  "cursor." },
+	{ "cursors", walctl_cmd_cursors, "[--json]",
+	  "Lists walld's cursors: name, LSN, lag in records behind the durable\n"
+	  "LSN, and the last commit time (UTC), one line each, or one JSON\n"
+	  "object per line." },
 	{ "verify", walctl_cmd_verify, "--dir DIR [--keyring FILE]",
 	  "Checks every segment of a data directory offline; prints each\n"
 	  "problem and exits 65 when there is any. Without --keyring the\n"
@@ -322,8 +350,9 @@ walctl_help(FILE *f)
 	    "      LSN out of range, a stream message malformed or out of "
 	    "order\n"
 	    "      (EX_DATAERR)\n"
-	    "  66  input file, data directory or stream cannot be read "
-	    "(EX_NOINPUT)\n"
+	    "  66  input file, data directory or stream cannot be read; no "
+	    "such\n"
+	    "      cursor (EX_NOINPUT)\n"
 	    "  69  walld or the NATS servers cannot be reached "
 	    "(EX_UNAVAILABLE)\n"
 	    "  70  internal error in walld or walctl (EX_SOFTWARE)\n"

@@ -8,6 +8,9 @@
  *   walctl-write.c	append (--lines), sync, seal, rotate, truncate
  *   walctl-read.c	read (walld, --dir, --nats), verify
  *   walctl-admin.c	stats, ping, restore, keygen
+ *   walctl-consume.c	reading from walld that follows or commits: read
+ *			--follow, read --cursor, tail
+ *   walctl-cursor.c	cursor create|commit|get|drop, cursors
  *   walctl-stream.c	a replication stream read back (walctl-stream.h)
  */
 #ifndef WALD_WALCTL_H
@@ -48,7 +51,28 @@ enum {
 	OPT_FROM, OPT_TO, OPT_FOLLOW, OPT_JSON, OPT_DIR, OPT_BEFORE,
 	OPT_PROMETHEUS,
 	OPT_KEYRING, OPT_ID, OPT_NATS, OPT_STREAM, OPT_CREDS, OPT_FROM_SEQ,
-	OPT_ACK,
+	OPT_ACK, OPT_CURSOR, OPT_COMMIT_EVERY, OPT_COMMIT_MS,
+};
+
+/* Output state shared by the record printers (walctl-read.c). */
+struct walctl_out {
+	int		 json;
+	char		*buf;		/* one record's base64 or escaped text */
+	size_t		 cap;
+};
+
+/* How walctl-consume.c reads from walld: read --follow, read --cursor,
+   tail. */
+struct walctl_consume {
+	struct wal_cursor_opts	 q;		/* from, to, filters, follow */
+	const char		*cursor;	/* NULL: none */
+	uint64_t		 commit_every;	/* records between commits */
+	uint64_t		 commit_ms;	/* ms between commits */
+	int			 reconnect;	/* tail -f: across restarts */
+	int			 tail;		/* start at the last_n LSNs
+						   up to the end */
+	uint64_t		 last_n;
+	const char		*what;		/* "read" or "tail" */
 };
 
 /* walctl.c */
@@ -75,6 +99,9 @@ int		 walctl_cmd_rotate(struct walctl *, int, char **);
 int		 walctl_cmd_truncate(struct walctl *, int, char **);
 
 /* walctl-read.c */
+int		 walctl_print_record(struct walctl_out *, uint64_t lsn,
+		     uint16_t type, uint32_t tenant, uint16_t vshard,
+		     const void *payload, uint32_t len);
 int		 walctl_cmd_read(struct walctl *, int, char **);
 int		 walctl_cmd_verify(struct walctl *, int, char **);
 
@@ -83,5 +110,17 @@ int		 walctl_cmd_stats(struct walctl *, int, char **);
 int		 walctl_cmd_ping(struct walctl *, int, char **);
 int		 walctl_cmd_restore(struct walctl *, int, char **);
 int		 walctl_cmd_keygen(struct walctl *, int, char **);
+
+/* walctl-consume.c */
+void		 walctl_consume_defaults(struct walctl_consume *,
+		     const char *what);
+int		 walctl_consume_opt(struct walctl_consume *, int ch, int *bad);
+int		 walctl_consume(struct walctl *, struct walctl_consume *,
+		     struct walctl_out *);
+int		 walctl_cmd_tail(struct walctl *, int, char **);
+
+/* walctl-cursor.c */
+int		 walctl_cmd_cursor(struct walctl *, int, char **);
+int		 walctl_cmd_cursors(struct walctl *, int, char **);
 
 #endif
