@@ -102,6 +102,8 @@ struct cursor_store {
 
 	int			 efd;		/* the worker's "done" */
 	struct event		*ev;
+	struct event		*answer_ev;	/* answers a change that found
+						   its state durable already */
 };
 
 static void	cursor_start_write(struct cursor_store *);
@@ -562,6 +564,18 @@ cursor_efd_cb(evutil_socket_t fd, short what, void *arg)
 		cursor_done(cs);
 }
 
+/* answer_ev: the waiters whose state was durable when they came. */
+static void
+cursor_answer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cursor_store	*cs = arg;
+
+	(void)fd; (void)what;
+	cursor_answer(cs, 1, NULL);
+	if (cs->idle_cb != NULL)
+		cs->idle_cb(cs->idle_arg);
+}
+
 /* Hands the table as it is now to the worker, unless a write is under way
    (the next one will carry the changes) or nothing changed. */
 static void
@@ -612,6 +626,10 @@ cursor_wait_for(struct cursor_store *cs, cursor_cb cb, void *arg)
 	cs->waits[cs->nwaits].cb = cb;
 	cs->waits[cs->nwaits].arg = arg;
 	cs->nwaits++;
+	/* Nothing to write for it: answered from the loop, not from
+	   inside the caller. */
+	if (cs->gen_durable == cs->gen)
+		event_active(cs->answer_ev, EV_READ, 0);
 	return (CURSOR_QUEUED);
 }
 
@@ -651,7 +669,9 @@ cursor_store_open(struct event_base *base, const char *dir, char **cause)
 	}
 	cs->ev = event_new(base, cs->efd, EV_READ | EV_PERSIST, cursor_efd_cb,
 	    cs);
-	if (cs->ev == NULL || event_add(cs->ev, NULL) != 0) {
+	cs->answer_ev = event_new(base, -1, 0, cursor_answer_cb, cs);
+	if (cs->ev == NULL || cs->answer_ev == NULL ||
+	    event_add(cs->ev, NULL) != 0) {
 		cause_set(cause, "cursors: cannot watch the worker's eventfd");
 		goto fail;
 	}
@@ -704,6 +724,8 @@ cursor_store_free(struct cursor_store *cs)
 	cursor_answer(cs, 0, "walld stopped before the cursor was written");
 	if (cs->ev != NULL)
 		event_free(cs->ev);
+	if (cs->answer_ev != NULL)
+		event_free(cs->answer_ev);
 	if (cs->efd != -1)
 		close(cs->efd);
 	if (cs->dirfd != -1)
