@@ -88,11 +88,23 @@ walctl_consume_opt(struct walctl_consume *k, int ch, int *bad)
 	return (-1);
 }
 
+/* 1 when a result says the connection (or walld) went away: a consumer
+   goes on from where it is on the next connection. */
+static int
+consume_lost(enum wal_result r)
+{
+	return (r == WAL_RESULT_UNKNOWN || r == WAL_RESULT_CLOSED ||
+	    r == WAL_RESULT_SHUTTING_DOWN);
+}
+
 /* Flushes what was printed, then commits the cursor to the last LSN
-   printed (st->next - 1) when it moved. EX_OK, or the exit code. */
+   printed (st->next - 1) when it moved. EX_OK, or the exit code; *lost
+   set (and EX_OK) when the commit failed because walld went away: the
+   records stay uncommitted, to be committed with later ones (or read
+   again by the next consumer: at least once). */
 static int
 consume_commit(struct wal_conn *c, struct walctl_consume *k,
-    struct consume_state *st)
+    struct consume_state *st, int *lost)
 {
 	enum wal_result	r;
 	uint64_t	lsn = st->next > 0 ? st->next - 1 : 0;
@@ -107,6 +119,10 @@ consume_commit(struct wal_conn *c, struct walctl_consume *k,
 	if ((r = wal_conn_cursor_commit(c, k->cursor, lsn)) != WAL_RESULT_OK) {
 		char	what[128];
 
+		if (consume_lost(r)) {
+			*lost = 1;
+			return (EX_OK);
+		}
 		snprintf(what, sizeof what, "%s: commit of cursor %s at LSN "
 		    "%" PRIu64, k->what, k->cursor, lsn);
 		return (walctl_conn_fail(c, what, r));
@@ -189,7 +205,7 @@ consume_once(struct wal_conn *c, struct walctl_consume *k,
 	struct wal_entry	 e;
 	enum wal_result		 r;
 	int64_t			 left;
-	int			 rc, ex = EX_OK, timeout;
+	int			 rc, ex = EX_OK, timeout, lost = 0;
 
 	*again = 0;
 	q.from = st->next;
@@ -210,8 +226,8 @@ consume_once(struct wal_conn *c, struct walctl_consume *k,
 				left = st->last_commit + (int64_t)k->commit_ms -
 				    consume_now_ms();
 				if (left <= 0) {
-					if ((ex = consume_commit(c, k, st)) !=
-					    EX_OK)
+					if ((ex = consume_commit(c, k, st,
+					    &lost)) != EX_OK || lost)
 						break;
 					continue;
 				}
@@ -230,7 +246,8 @@ consume_once(struct wal_conn *c, struct walctl_consume *k,
 			if (k->cursor != NULL && (st->pending >= k->commit_every ||
 			    consume_now_ms() - st->last_commit >=
 			    (int64_t)k->commit_ms) &&
-			    (ex = consume_commit(c, k, st)) != EX_OK)
+			    ((ex = consume_commit(c, k, st, &lost)) != EX_OK ||
+			    lost))
 				break;
 			continue;
 		}
@@ -238,10 +255,10 @@ consume_once(struct wal_conn *c, struct walctl_consume *k,
 			/* The records the filters skipped are consumed too. */
 			if (wal_cursor_next_lsn(cur) > st->next)
 				st->next = wal_cursor_next_lsn(cur);
-			if ((ex = consume_commit(c, k, st)) != EX_OK)
+			if ((ex = consume_commit(c, k, st, &lost)) != EX_OK)
 				break;
-			if (!q.follow || wal_cursor_sealed(cur) ||
-			    (q.to != 0 && st->next > q.to))
+			if (!lost && (!q.follow || wal_cursor_sealed(cur) ||
+			    (q.to != 0 && st->next > q.to)))
 				break;
 			/* walld ended a follow: it is stopping. */
 			*again = 1;
@@ -257,8 +274,7 @@ consume_once(struct wal_conn *c, struct walctl_consume *k,
 		}
 		/* A failure. Lost connection: where to go on from. */
 		r = wal_cursor_result(cur);
-		if (r == WAL_RESULT_UNKNOWN || r == WAL_RESULT_CLOSED ||
-		    r == WAL_RESULT_SHUTTING_DOWN) {
+		if (consume_lost(r)) {
 			if ((ex = walctl_flush_stdout()) != EX_OK)
 				break;
 			*again = 1;
@@ -274,6 +290,17 @@ consume_once(struct wal_conn *c, struct walctl_consume *k,
 		}
 		ex = walctl_fail(k->what, r, 0, wal_cursor_error(cur));
 		break;
+	}
+	/* A commit that found walld gone: as a stream walld ended. */
+	if (ex == EX_OK && lost && !*again) {
+		*again = 1;
+		if (!k->reconnect) {
+			walctl_warnx("%s: walld went away before cursor %s was "
+			    "committed past LSN %" PRIu64 "; resume with "
+			    "--cursor again (or --from %" PRIu64 ")", k->what,
+			    k->cursor, st->committed, st->next);
+			ex = EX_TEMPFAIL;
+		}
 	}
 	wal_cursor_close(cur);
 	return (ex);

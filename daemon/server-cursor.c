@@ -83,10 +83,11 @@ server_cursor_change(struct conn *c, const struct wire_hdr *h,
 		server_cursor_denied(c, h->id, ACCESS_CURSOR, what);
 		return;
 	}
-	if (srv->state != SRV_RUNNING) {
-		conn_error(c, h->id, WIRE_E_SHUTTING_DOWN, "walld is %s; "
-		    "cursor %s is unchanged", srv->state == SRV_FAILED ?
-		    "stopping after a WAL failure" : "shutting down", name);
+	/* While walld drains, a consumer's last commit is still taken
+	   (the stop waits for its write); not after a WAL failure. */
+	if (srv->state == SRV_FAILED) {
+		conn_error(c, h->id, WIRE_E_SHUTTING_DOWN, "walld is stopping "
+		    "after a WAL failure; cursor %s is unchanged", name);
 		return;
 	}
 	if (h->op != WIRE_OP_CURSOR_DROP && lsn > srv->durable) {
