@@ -52,7 +52,8 @@ START_TEST(test_parse_ops)
 	ck_assert_int_eq(access_parse_ops("flush", 5, &ops, why, sizeof why),
 	    -1);
 	ck_assert_str_eq(why, "unknown operation \"flush\" (expected one of: "
-	    "append, read, sync, seal, rotate, truncate, keys, stats, any)");
+	    "append, read, sync, seal, rotate, truncate, keys, stats, cursor, "
+	    "any)");
 	ck_assert_int_eq(access_parse_ops("Append", 6, &ops, why, sizeof why),
 	    -1);
 	ck_assert_int_eq(access_parse_ops("read,,sync", 10, &ops, why,
@@ -399,7 +400,8 @@ static const struct error_case errors[] = {
 	{ "access:\n  - user: root\n    ops: [append, flush]\n"
 	  "    tenants: any\n",
 	  "3:19: access[0].ops: unknown operation \"flush\" (expected one of:"
-	  " append, read, sync, seal, rotate, truncate, keys, stats, any)" },
+	  " append, read, sync, seal, rotate, truncate, keys, stats, cursor,"
+	  " any)" },
 	{ "access:\n  - user: root\n    ops: stats\n  - user: root\n"
 	  "    ops: append\n",
 	  "4:5: access[1]: grants append or read but lists no tenants"
@@ -426,7 +428,7 @@ static const struct error_case errors[] = {
 	  "2:10: access[0].user: missing value" },
 	{ "access:\n  - user: root\n    ops: stats\n    opps: sync\n",
 	  "4:5: access[0].opps: unknown key (expected one of: user, group,"
-	  " ops, tenants)" },
+	  " ops, tenants, cursors)" },
 	{ "access:\n  - user: root\n    ops: stats\n    ops: sync\n",
 	  "4:5: access[0].ops: duplicate key (first at line 3 column 5)" },
 	{ "access:\n  - root\n",
@@ -442,7 +444,7 @@ static const struct error_case errors[] = {
 	  "2:11: access[0].user: user id out of range: must be 0..4294967294" },
 	{ "acces: []\n",
 	  "1:1: acces: unknown section (expected one of: socket, storage,"
-	  " group_commit, limits, logging, metrics, archive, encryption,"
+	  " group_commit, limits, cursors, logging, metrics, archive, encryption,"
 	  " replication, access)" },
 };
 
@@ -459,6 +461,42 @@ START_TEST(test_config_errors)
 	ck_assert_ptr_null(c.access);
 	free(why);
 	config_free(&c);
+}
+END_TEST
+
+/* cursors: names and prefixes; the cursor operation needed too. */
+START_TEST(test_cursors)
+{
+	struct access		*acl = access_create();
+	struct access_rule	 r;
+	struct access_peer	 p = peer(NOBODY, NOBODY, NULL, 0);
+	struct access_peer	 q = peer(NOBODY + 1, NOBODY + 1, NULL, 0);
+	char			 why[256];
+
+	memset(&r, 0, sizeof r);
+	r.id = NOBODY;
+	r.ops = ACCESS_BIT(ACCESS_CURSOR);
+	ck_assert_int_eq(access_parse_cursors(&r, "etl-*, audit", 12, why,
+	    sizeof why), 0);
+	ck_assert_int_eq(access_parse_cursors(&r, "-x", 2, why, sizeof why),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(why, "not a cursor name"));
+	ck_assert_int_eq(access_add(acl, &r), 0);
+	memset(&r, 0, sizeof r);
+	r.id = NOBODY + 1;
+	r.ops = ACCESS_BIT(ACCESS_READ);
+	r.any_cursor = 1;	/* without the operation: nothing */
+	r.any_tenant = 1;
+	ck_assert_int_eq(access_add(acl, &r), 0);
+	ck_assert_int_eq(access_allows_cursor(acl, &p, "etl-", 4), 1);
+	ck_assert_int_eq(access_allows_cursor(acl, &p, "etl-orders", 10), 1);
+	ck_assert_int_eq(access_allows_cursor(acl, &p, "audit", 5), 1);
+	ck_assert_int_eq(access_allows_cursor(acl, &p, "audit2", 6), 0);
+	ck_assert_int_eq(access_allows_cursor(acl, &p, "etl", 3), 0);
+	ck_assert_int_eq(access_allows_cursor(acl, &p, "aud", 3), 0);
+	ck_assert_int_eq(access_allows_cursor(acl, &q, "etl-a", 5), 0);
+	ck_assert_int_eq(access_allows_cursor(NULL, &p, "etl-a", 5), 0);
+	access_free(acl);
 }
 END_TEST
 
@@ -498,6 +536,7 @@ access_suite(void)
 	tcase_add_test(tc, test_config_section);
 	tcase_add_loop_test(tc, test_config_errors, 0,
 	    (int)(sizeof errors / sizeof errors[0]));
+	tcase_add_test(tc, test_cursors);
 	tcase_add_test(tc, test_describe);
 	suite_add_tcase(s, tc);
 	return (s);

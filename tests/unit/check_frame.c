@@ -357,6 +357,76 @@ START_TEST(test_names)
 END_TEST
 
 /* Builds the suite. */
+/* Cursor requests and replies, both ways; bad names and bodies refused. */
+START_TEST(test_cursor)
+{
+	uint8_t			 buf[256], ent[WIRE_CURSOR_ENT_MAX];
+	struct wire_cursor	 m;
+	struct wire_cursor_ent	 e;
+	const uint8_t		*p;
+	const char		*cause;
+	uint64_t		 lsn, ms;
+	uint32_t		 count, flags;
+	size_t			 n, len, left;
+
+	n = wire_enc_cursor(buf, WIRE_OP_CURSOR_COMMIT, 5, 42, 3);
+	ck_assert_uint_eq(n, WIRE_HDR_LEN + 8);
+	memcpy(buf + n, "etl", 3);
+	ck_assert_int_eq(wire_dec_cursor(WIRE_OP_CURSOR_COMMIT,
+	    buf + WIRE_HDR_LEN, 11, &m, &cause), 0);
+	ck_assert_uint_eq(m.lsn, 42);
+	ck_assert_uint_eq(m.name_len, 3);
+	ck_assert_int_eq(memcmp(m.name, "etl", 3), 0);
+	ck_assert_int_eq(wire_dec_cursor(WIRE_OP_CURSOR_COMMIT,
+	    buf + WIRE_HDR_LEN, 8, &m, &cause), -1);
+	ck_assert_int_eq(wire_dec_cursor(WIRE_OP_CURSOR_GET,
+	    (const uint8_t *)"a b", 3, &m, &cause), -1);
+	ck_assert_int_eq(wire_dec_cursor(WIRE_OP_CURSOR_GET,
+	    (const uint8_t *)"", 0, &m, &cause), -1);
+	ck_assert_int_eq(wire_dec_cursor(WIRE_OP_CURSOR_LIST,
+	    (const uint8_t *)"", 0, &m, &cause), 0);
+	ck_assert_int_eq(wire_dec_cursor(WIRE_OP_CURSOR_CREATE,
+	    (const uint8_t *)"12345", 5, &m, &cause), -1);
+
+	n = wire_enc_cursor_state(buf, 9, 7, 1234);
+	ck_assert_int_eq(wire_dec_cursor_state(buf + WIRE_HDR_LEN,
+	    n - WIRE_HDR_LEN, &lsn, &ms, &cause), 0);
+	ck_assert_uint_eq(lsn, 7);
+	ck_assert_uint_eq(ms, 1234);
+
+	len = wire_put_cursor_ent(ent, 11, 22, "a.b", 3);
+	ck_assert_uint_eq(len, WIRE_CURSOR_ENT_FIXED + 3);
+	n = wire_enc_cursor_list(buf, 9, 2, WIRE_CURSOR_MORE, 2 * len);
+	memcpy(buf + n, ent, len);
+	memcpy(buf + n + len, ent, len);
+	ck_assert_int_eq(wire_dec_cursor_list(buf + WIRE_HDR_LEN,
+	    WIRE_CURSOR_LIST_FIXED + 2 * len, &count, &flags, &cause), 0);
+	ck_assert_uint_eq(count, 2);
+	ck_assert_uint_eq(flags, WIRE_CURSOR_MORE);
+	p = buf + n;
+	left = 2 * len;
+	ck_assert_int_eq(wire_dec_cursor_ent(&p, &left, &e, &cause), 0);
+	ck_assert_uint_eq(e.lsn, 11);
+	ck_assert_uint_eq(e.commit_ms, 22);
+	ck_assert_uint_eq(left, len);
+	/* A count above the entries, bytes after them. */
+	ck_assert_int_eq(wire_dec_cursor_list(buf + WIRE_HDR_LEN,
+	    WIRE_CURSOR_LIST_FIXED + len, &count, &flags, &cause), -1);
+	buf[WIRE_HDR_LEN] = 1;
+	ck_assert_int_eq(wire_dec_cursor_list(buf + WIRE_HDR_LEN,
+	    WIRE_CURSOR_LIST_FIXED + 2 * len, &count, &flags, &cause), -1);
+	/* READ_END may carry SEALED_END; a reply may not carry flags. */
+	n = wire_enc_u64(buf, WIRE_OP_READ_END, 3, 9);
+	buf[5] = WIRE_F_SEALED_END;
+	ck_assert_int_eq(wire_peek_hdr(buf, n, 0, &(struct wire_hdr){ 0 },
+	    &cause), 1);
+	n = wire_enc_u64(buf, WIRE_OP_CURSOR_COMMIT | WIRE_REPLY, 3, 9);
+	buf[5] = 1;
+	ck_assert_int_eq(wire_peek_hdr(buf, n, 0, &(struct wire_hdr){ 0 },
+	    &cause), -1);
+}
+END_TEST
+
 static Suite *
 check_frame_suite(void)
 {
@@ -374,6 +444,7 @@ check_frame_suite(void)
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_bad_headers);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_cursor);
 	suite_add_tcase(s, tc);
 	return (s);
 }
