@@ -161,6 +161,7 @@ server_reload(struct server *srv, struct config *ncfg)
 	cfg->max_conn_inflight = ncfg->max_conn_inflight;
 	cfg->max_total_inflight = ncfg->max_total_inflight;
 	cfg->max_conn_output = ncfg->max_conn_output;
+	cfg->cursors_max = ncfg->cursors_max;
 	cfg->log_level = ncfg->log_level;
 	log_set_level(cfg->log_level);
 	server_reload_swap(&cfg->metrics_file, &ncfg->metrics_file);
