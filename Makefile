@@ -313,7 +313,7 @@ $(FZ)/fuzz_segment: tests/fuzz/fuzz_segment.c $(call fzobj,$(ENGINE_SRC))
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS)
 $(FZ)/fuzz_config: tests/fuzz/fuzz_config.c \
 	    $(call fzobj,daemon/config.c daemon/config-yaml.c \
-	    daemon/config-access.c daemon/access.c common/cause.c)
+	    daemon/config-access.c daemon/access.c proto/frame.c common/cause.c)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 .PHONY: fuzz fuzz-build fuzz-seeds clean-fuzz

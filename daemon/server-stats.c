@@ -18,6 +18,7 @@
 #include "archive.h"
 #include "batcher.h"
 #include "config.h"
+#include "cursor.h"
 #include "replica.h"
 #include "server-int.h"
 #include "server.h"
@@ -135,6 +136,26 @@ server_stats_keys(struct evbuffer *eb, struct server *srv,
 	server_stats_line(eb, "%s", n == 0 ? "none" : n > 64 ? ",..." : "");
 }
 
+/* The consumer cursors: how many, and the lowest (what retention keeps
+   the log for), by LSN and by name ("none": no cursor). */
+static void
+server_stats_cursors(struct evbuffer *eb, struct server *srv)
+{
+	char		name[CURSOR_NAME_MAX + 1];
+	size_t		n;
+	uint64_t	lo;
+
+	if (srv->cursors == NULL)
+		return;
+	(void)cursor_list(srv->cursors, &n);
+	lo = cursor_lowest(srv->cursors, name, sizeof name);
+	server_stats_line(eb, "cursors %zu", n);
+	server_stats_line(eb, "cursor_lowest_lsn %llu",
+	    lo == CURSOR_NONE ? 0ull : (unsigned long long)lo);
+	server_stats_line(eb, "cursor_lowest %s", lo == CURSOR_NONE ? "none" :
+	    name);
+}
+
 /* Writes walld's counters into eb, one "name value" line each: the STATS
    reply; metrics.c's table turns them into the Prometheus metrics of
    `walctl stats --prometheus` and of the metrics file. */
@@ -217,6 +238,7 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	    as.last : "none");
 	server_stats_line(eb, "truncate_held_total %llu",
 	    (unsigned long long)srv->count.truncate_held);
+	server_stats_cursors(eb, srv);
 	server_stats_repl(eb, srv);
 }
 

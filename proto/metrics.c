@@ -134,6 +134,11 @@ static const struct metrics_row metrics_table[] = {
 	{ "walld_archive_last_segment_lsn", "gauge", MK_SEGMENT,
 	  "archive_last_segment", NULL, NULL, 1,
 	  "First LSN of the last segment archived (0: none yet)" },
+	{ "walld_cursors", "gauge", MK_VALUE, "cursors", NULL, NULL, 1,
+	  "Consumer cursors walld keeps (cursors.max at most)" },
+	{ "walld_cursor_lowest_lsn", "gauge", MK_VALUE, "cursor_lowest_lsn",
+	  NULL, NULL, 1,
+	  "LSN of the cursor furthest behind (0: none, or nothing consumed)" },
 	{ "walld_truncate_held_total", "counter", MK_VALUE,
 	  "truncate_held_total", NULL, NULL, 1,
 	  "Truncations held back because a segment was not archived or "
