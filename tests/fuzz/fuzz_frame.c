@@ -37,10 +37,14 @@ fuzz_body(uint8_t op, const uint8_t *b, size_t n)
 	struct wire_read	 r;
 	struct wire_record	 rec;
 	struct wire_error	 e;
+	struct wire_cursor	 cu;
+	struct wire_cursor_ent	 ce;
 	uint8_t			 out[WIRE_ENC_MAX];
+	const uint8_t		*p;
 	const char		*why;
-	uint64_t		 v;
-	size_t			 k;
+	uint64_t		 v, ms;
+	uint32_t		 count, flags, i;
+	size_t			 k, left;
 
 	why = NULL;
 	if (wire_dec_hello(b, n, &hello, &why) == 0) {
@@ -112,6 +116,32 @@ fuzz_body(uint8_t op, const uint8_t *b, size_t n)
 			abort();
 		wire_enc_error(out, 1, e.code, e.msg_len);
 		if (memcmp(out + WIRE_HDR_LEN, b, 4) != 0)
+			abort();
+	} else if (why == NULL)
+		abort();
+	/* Cursor bodies: a name inside the body and valid; a list whose
+	   entries all decode, each inside it. */
+	why = NULL;
+	if (wire_dec_cursor(op, b, n, &cu, &why) == 0) {
+		fuzz_inside(cu.name, cu.name_len, b, n);
+		if (cu.name_len != 0 &&
+		    !wire_cursor_name_valid(cu.name, cu.name_len))
+			abort();
+	} else if (why == NULL)
+		abort();
+	why = NULL;
+	if (wire_dec_cursor_state(b, n, &v, &ms, &why) != 0 && why == NULL)
+		abort();
+	why = NULL;
+	if (wire_dec_cursor_list(b, n, &count, &flags, &why) == 0) {
+		p = b + WIRE_CURSOR_LIST_FIXED;
+		left = n - WIRE_CURSOR_LIST_FIXED;
+		for (i = 0; i < count; i++) {
+			if (wire_dec_cursor_ent(&p, &left, &ce, &why) != 0)
+				abort();
+			fuzz_inside(ce.name, ce.name_len, b, n);
+		}
+		if (left != 0)
 			abort();
 	} else if (why == NULL)
 		abort();

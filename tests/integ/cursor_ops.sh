@@ -103,7 +103,10 @@ grep -q '^{"name":"etl","lsn":"6","lag_records":4,"commit_ms":[0-9]*,"committed"
 	fail "cursors --json: $(cat "$T/json")"
 grep -q '"name":"audit","lsn":"4","lag_records":6,"commit_ms":0,"committed":null}' "$T/json" ||
 	fail "cursors --json: $(cat "$T/json")"
-ok "cursors.max, drop, list with lag"
+expect_eq "stats: cursors" "$(stat_of cursors)" 3
+expect_eq "stats: cursor_lowest_lsn" "$(stat_of cursor_lowest_lsn)" 2
+expect_eq "stats: cursor_lowest" "$(stat_of cursor_lowest)" c4
+ok "cursors.max, drop, list with lag, stats"
 
 # read --cursor: starts after the cursor, commits what it printed.
 expect_eq "read --cursor" "$("$WALCTL" read --cursor etl | cut -d' ' -f1 | tr '\n' ' ')" \
