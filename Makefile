@@ -39,6 +39,7 @@ CFLAGS	+= $(PKG_CFLAGS)
 ENGINE_SRC = engine/wal.c engine/wal-io.c engine/wal-batch.c engine/wal-stamp.c \
 	     engine/wal-spare.c engine/wal-recover.c engine/crc32c.c engine/sysio.c engine/segment.c \
 	     engine/wal-reader.c engine/wal-verify.c engine/wal-restore.c engine/keyring.c \
+	     engine/wal-producer.c \
 	     common/cause.c
 PROTO_SRC  = proto/frame.c
 # Replication's message layout (docs/REPLICATION.md): walld and walctl.
@@ -51,7 +52,7 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
 	     daemon/batcher.c daemon/notify.c \
 	     daemon/access.c proto/metrics.c daemon/archive.c
 DAEMON_MAIN = daemon/main.c
-LIBWAL_SRC = client/libwal.c client/libwal-io.c
+LIBWAL_SRC = client/libwal.c client/libwal-io.c client/libwal-producer.c
 # walctl shares metrics.c with walld: one table of metric names.
 WALCTL_SRC = client/walctl.c client/walctl-write.c client/walctl-read.c \
 	     client/walctl-admin.c client/walctl-stream.c proto/metrics.c $(REPL_SRC)

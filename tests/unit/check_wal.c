@@ -303,6 +303,10 @@ check_wal_flip(const char *path, uint64_t off)
 	close(fd);
 }
 
+/* Bytes of extension fields every record wal_append writes has: its
+   time (FORMAT.md). */
+#define CHECK_WAL_EXT	8
+
 /* Offset of record lsn in a segment starting at first (default lengths). */
 static uint64_t
 check_wal_offset(uint64_t first, uint64_t lsn)
@@ -310,7 +314,7 @@ check_wal_offset(uint64_t first, uint64_t lsn)
 	uint64_t	off = SEG_HDR_SIZE, i;
 
 	for (i = first; i < lsn; i++)
-		off += seg_rec_size(check_wal_len(i));
+		off += seg_rec_size(CHECK_WAL_EXT + check_wal_len(i));
 	return (off);
 }
 
@@ -389,7 +393,17 @@ START_TEST(test_format_roundtrip)
 	/* Optional record flags are ignored, unknown required ones refused. */
 	seg_put16(b + 6, 0x0010);
 	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), 0);
-	seg_put16(b + 6, 0x0004);
+	seg_put16(b + 6, 0x0008);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), -1);
+	/* Extension flags: known, and the length must hold them; never on
+	   a footer. */
+	seg_put16(b + 6, REC_F_TIME | REC_F_PRODUCER);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), 0);
+	seg_put32(b + 16, 23);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), -1);
+	seg_put32(b + 16, 24);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), 0);
+	seg_put16(b + 6, REC_F_TIME | REC_F_FOOTER);
 	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), -1);
 	seg_put16(b + 6, 0);
 	seg_put32(b + 16, REC_MAX_PAYLOAD + 1);
@@ -556,7 +570,7 @@ check_wal_torn_every(enum wal_direct d, int garbage)
 	check_wal_write(w, 1, 0);	/* LSN n alone in the last flush */
 	wal_close(w);
 	start = check_wal_offset(1, n);
-	end = start + seg_rec_size(check_wal_len(n));
+	end = start + seg_rec_size(CHECK_WAL_EXT + check_wal_len(n));
 	snprintf(copy, sizeof copy, "%s.copy", dir);
 	check_wal_segpath(path, sizeof path, copy, 1);
 	for (o = start; o < end; o++) {
@@ -1299,7 +1313,8 @@ START_TEST(test_recycle)
 	   in a reused file, one such record is followed by the header of
 	   the file's earlier second record (O_DIRECT pads a write to the
 	   end of its block with zeros: this one ends on a block). */
-	check_wal_make_segments_len(dir, 4, 4096 - REC_HDR_SIZE);
+	check_wal_make_segments_len(dir, 4, 4096 - REC_HDR_SIZE -
+	    CHECK_WAL_EXT);
 	/* Spares not written with zeros: the old records stay in a
 	   reused file, as on a disk whose log is written in large
 	   flushes. */
@@ -1320,7 +1335,8 @@ START_TEST(test_recycle)
 
 	for (rot = 0; rot < 4; rot++) {
 		/* One record: the file's old ones went further. */
-		check_wal_append(w, 1, 2, 3, 4096 - REC_HDR_SIZE);
+		check_wal_append(w, 1, 2, 3, 4096 - REC_HDR_SIZE -
+		    CHECK_WAL_EXT);
 		check_wal_sync(w);
 		wal_stats(w, &st);
 		rd = NULL;
