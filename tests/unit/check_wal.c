@@ -2409,6 +2409,116 @@ START_TEST(test_fail_every_sync)
 }
 END_TEST
 
+/* An idempotent append as producer 9 of tenant 4; its rc, *lsn. */
+static enum wal_rc
+check_wal_prod(struct wal *w, uint64_t seq, uint64_t *lsn)
+{
+	struct wal_producer_seq	ps = { .producer = 9, .seq = seq };
+	char			p[16];
+	int			n;
+
+	n = snprintf(p, sizeof p, "seq %llu", (unsigned long long)seq);
+	return (wal_append_as(w, &ps, 1, 4, 0, p, (uint32_t)n, lsn));
+}
+
+/*
+ * The producer table holds only what the log holds: retries are answered
+ * with the original LSN across close and open (snapshot), with the
+ * snapshot damaged (the records are read again), and a flush cut as a
+ * torn tail is forgotten with its records. Every record carries a time
+ * that never goes back.
+ */
+START_TEST(test_producer_table)
+{
+	struct wal		*w;
+	struct wal_reader	*r;
+	struct wal_record	 rec;
+	char			*dir = check_wal_tmpdir(), path[512];
+	char			*cause = NULL;
+	uint64_t		 lsn, l3, start, prev = 0;
+	uint64_t		 i;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	for (i = 1; i <= 3; i++)
+		ck_assert_int_eq(check_wal_prod(w, i, &lsn), WAL_OK);
+	l3 = lsn;
+	ck_assert_int_eq(check_wal_prod(w, 3, &lsn), WAL_EDUP);
+	ck_assert_uint_eq(lsn, l3);	/* in flight: still recognised */
+	check_wal_sync(w);
+	ck_assert_int_eq(check_wal_prod(w, 5, &lsn), WAL_ESEQ);
+	ck_assert_uint_eq(wal_producer_next(w, 9, 4, NULL), 4);
+	ck_assert_uint_eq(wal_producer_next(w, 9, 5, NULL), 0);
+	/* The same producer id in another tenant is another producer. */
+	{
+		struct wal_producer_seq	ps = { .producer = 9, .seq = 77 };
+
+		ck_assert_int_eq(wal_append_as(w, &ps, 1, 5, 0, "x", 1,
+		    &lsn), WAL_OK);
+	}
+	check_wal_sync(w);
+	wal_close(w);
+
+	/* Close and open: the snapshot. */
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_int_eq(check_wal_prod(w, 3, &lsn), WAL_EDUP);
+	ck_assert_uint_eq(lsn, l3);
+	wal_close(w);
+
+	/* A damaged snapshot: read from the records instead. */
+	snprintf(path, sizeof path, "%s/%s", dir, PRODUCERS_NAME);
+	check_wal_flip(path, 40);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_int_eq(check_wal_prod(w, 3, &lsn), WAL_EDUP);
+	ck_assert_uint_eq(lsn, l3);
+	ck_assert_uint_eq(wal_producer_next(w, 9, 5, NULL), 78);
+
+	/* Seq 4 in a flush of its own, then cut as a torn tail (zeros)
+	   with the snapshot gone: seq 4 is forgotten with its record. */
+	ck_assert_int_eq(check_wal_prod(w, 4, &lsn), WAL_OK);
+	start = lsn;
+	check_wal_sync(w);
+	{
+		struct wal_stats st;
+
+		wal_stats(w, &st);
+		start = st.active_offset;
+		check_wal_segpath(path, sizeof path, dir,
+		    st.active_first_lsn);
+	}
+	wal_close(w);
+	/* The last record: its time and producer, then "seq 4". */
+	check_wal_poke(path, start - seg_rec_size(24 + 5), 0,
+	    (size_t)seg_rec_size(24 + 5));
+	{
+		char	snap[512];
+
+		snprintf(snap, sizeof snap, "%s/%s", dir, PRODUCERS_NAME);
+		ck_assert_int_eq(unlink(snap), 0);
+	}
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_uint_eq(wal_producer_next(w, 9, 4, NULL), 4);
+	ck_assert_int_eq(check_wal_prod(w, 4, &lsn), WAL_OK);
+	check_wal_sync(w);
+	wal_close(w);
+
+	/* Times: on every record, never going back. */
+	r = wal_reader_open(dir, 0, NULL, &cause);
+	ck_assert_ptr_nonnull(r);
+	i = 0;
+	while (wal_reader_next(r, UINT64_MAX, &rec, &cause) == 1) {
+		ck_assert_uint_gt(rec.time_ns, 0);
+		ck_assert_uint_ge(rec.time_ns, prev);
+		prev = rec.time_ns;
+		ck_assert_uint_eq(rec.producer, 9);
+		i++;
+	}
+	ck_assert_uint_eq(i, 5);
+	wal_reader_close(r);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_torn_sectors)
 {
 	struct wal		*w;
@@ -2748,6 +2858,7 @@ check_wal_suite(void)
 	tcase_add_test(tc, test_short_writes);
 	tcase_add_test(tc, test_fail_every_sync);
 	tcase_add_test(tc, test_torn_sectors);
+	tcase_add_test(tc, test_producer_table);
 	suite_add_tcase(s, tc);
 	return (s);
 }
