@@ -272,9 +272,11 @@ uninstall: $(CONF_DIST)
 	    [ ! -d "$${f%/*}" ] || rmdir --ignore-fail-on-non-empty "$${f%/*}"; \
 	fi
 
-# walbench (bench/): the load generator; `make bench` runs the standard
-# matrix (bench/run.sh), `make bench-peers` Redis's numbers (bench/redis.sh),
-# `make bench-repl` replication's cost (bench/repl.sh).
+# walbench (bench/): the load generator; `make bench` runs every system
+# from one driver (bench/peers.sh) and then the standard report
+# (bench/run.sh), `make bench-matrix` the first alone, `make bench-peers`
+# Redis's numbers from redis-benchmark (bench/redis.sh), `make bench-repl`
+# replication's cost (bench/repl.sh).
 # The peer drivers (bench/peers.c) use libpq and SQLite when they are
 # installed (tools/bench-deps.sh, run by make bench): walbench is built
 # either way. bench-peers.flags holds what was found, rewritten only when
