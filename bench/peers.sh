@@ -180,7 +180,7 @@ start_pg() {
 		sleep 0.05
 	done
 	PG_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")
-	PG_VERSION=$("$pgb/postgres" --version | awk '{ print $NF }')
+	PG_VERSION=$("$pgb/postgres" --version | awk '{ print $3 }')
 }
 
 # trim SOCKET: drops the segments a walld's runs so far filled (walctl
