@@ -425,13 +425,27 @@ over() {
 	done
 }
 
-# ratios A_SYS A_CFG A_KEY B_SYS B_CFG B_KEY: A/B within each round.
+# mark ROUND LABEL...: "*" when any of the runs of ROUND was disturbed
+# (other CPU above BENCH_MAX_OTHER).
+mark() {
+	r=$1
+	shift
+	for l in "$@"; do
+		o=$(jv "$l r$r" other_cpu_cores)
+		awk -v o="${o:-0}" -v m="${BENCH_MAX_OTHER:-0.3}" \
+		    'BEGIN { exit !(o + 0 > m + 0) }' && { echo "*"; return; }
+	done
+}
+
+# ratios A_SYS A_CFG A_KEY B_SYS B_CFG B_KEY: A/B within each round, "*"
+# after one from a disturbed round.
 ratios() {
 	r=1
 	while [ "$r" -le "$ROUNDS" ]; do
 		a=$(jv "$1 $2 r$r" "$3") b=$(jv "$4 $5 r$r" "$6")
-		awk -v a="$a" -v b="$b" 'BEGIN { if (a == "" || b == "" ||
-		    b + 0 <= 0 || a + 0 < 0) print "n/a"; else printf "%.3f\n", a / b }'
+		awk -v a="$a" -v b="$b" -v m="$(mark $r "$1 $2" "$4 $5")" 'BEGIN {
+		    if (a == "" || b == "" || b + 0 <= 0 || a + 0 < 0) print "n/a"
+		    else printf "%.3f%s\n", a / b, m }'
 		r=$((r + 1))
 	done
 }
@@ -507,7 +521,8 @@ f1=""
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	f1="$f1 $(awk -v a="$(jv "walld c1x1 r$r" p50_us)" -v d="$disk_p50" \
-	    'BEGIN { if (a == "" || d + 0 <= 0) print "n/a"; else printf "%.3f", a / d }')"
+	    -v m="$(mark $r "walld c1x1")" 'BEGIN { if (a == "" || d + 0 <= 0)
+	    print "n/a"; else printf "%.3f%s", a / d, m }')"
 	r=$((r + 1))
 done
 # Figure 5: walld's MB/s at 4 KiB against the O_DIRECT bandwidth.
@@ -515,7 +530,8 @@ f5=""
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	f5="$f5 $(awk -v a="$(jv "walld c4k r$r" mb_per_s)" -v d="$disk_mbs" \
-	    'BEGIN { if (a == "" || d + 0 <= 0) print "n/a"; else printf "%.3f", a / d }')"
+	    -v m="$(mark $r "walld c4k")" 'BEGIN { if (a == "" || d + 0 <= 0)
+	    print "n/a"; else printf "%.3f%s", a / d, m }')"
 	r=$((r + 1))
 done
 # Figure 6 at 4 KiB: encrypted appends/s against what plain appends/s
@@ -526,15 +542,18 @@ f6b=""
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	f6b="$f6b $(awk -v e="$(jv "walld-enc c4k r$r" appends_per_s)" \
-	    -v p="$(jv "walld c4k r$r" appends_per_s)" -v c="$c4k" 'BEGIN {
+	    -v p="$(jv "walld c4k r$r" appends_per_s)" -v c="$c4k" \
+	    -v m="$(mark $r "walld c4k" "walld-enc c4k")" 'BEGIN {
 	    if (e == "" || p + 0 <= 0 || c + 0 <= 0) print "n/a"
-	    else printf "%.3f", e * (1 / p + 4096 / c) }')"
+	    else printf "%.3f%s", e * (1 / p + 4096 / c), m }')"
 	r=$((r + 1))
 done
 
 say "## The figures of issue 26 (ratios within each round; the verdict is on their median)"
 say
 say "Disk: 4 KiB write+fdatasync median $disk_p50 µs, O_DIRECT 1 MiB write+fdatasync $disk_mbs MB/s (the better of before and after); AES-256-GCM $(awk -v c="$c4k" 'BEGIN { printf "%.0f", c / 1e6 }') MB/s at 4 KiB (openssl speed, the better of the two)."
+say
+say "A ratio marked * comes from a round where one of its runs was disturbed (other CPU above ${BENCH_MAX_OTHER:-0.3} after its second try)."
 say
 say "| # | figure | ratio in each round | median | target | verdict |"
 say "|---|---|---|---:|---|---|"
