@@ -1250,9 +1250,14 @@ load:
 	dt = (double)(b.t - a.t) / 1e9;
 	if (a.busy_s >= 0 && b.busy_s >= 0 && a.has_cpu && b.has_cpu &&
 	    client_s > 0 && dt > 0) {
+		/* A kernel worker that exited between the snapshots takes
+		   its CPU time out of the sum: never below 0, so that it
+		   does not count as other work. */
 		kthr = (b.kthr_s - a.kthr_s) / dt;
-		other = ((b.busy_s - a.busy_s) - (b.cpu_s - a.cpu_s) -
-		    (b.kthr_s - a.kthr_s)) / dt - client_s / secs;
+		if (kthr < 0)
+			kthr = 0;
+		other = (b.busy_s - a.busy_s - (b.cpu_s - a.cpu_s)) / dt -
+		    kthr - client_s / secs;
 		if (other < 0)
 			other = 0;
 	}
