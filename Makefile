@@ -39,6 +39,7 @@ CFLAGS	+= $(PKG_CFLAGS)
 ENGINE_SRC = engine/wal.c engine/wal-io.c engine/wal-batch.c engine/wal-stamp.c \
 	     engine/wal-spare.c engine/wal-recover.c engine/crc32c.c engine/sysio.c engine/segment.c \
 	     engine/wal-reader.c engine/wal-verify.c engine/wal-restore.c engine/keyring.c \
+	     engine/wal-producer.c \
 	     common/cause.c
 PROTO_SRC  = proto/frame.c
 # Replication's message layout (docs/REPLICATION.md): walld and walctl.
@@ -52,7 +53,8 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
 	     daemon/access.c proto/metrics.c daemon/archive.c \
 	     daemon/cursor.c daemon/server-cursor.c
 DAEMON_MAIN = daemon/main.c
-LIBWAL_SRC = client/libwal.c client/libwal-io.c client/libwal-cursor.c
+LIBWAL_SRC = client/libwal.c client/libwal-io.c client/libwal-producer.c \
+	     client/libwal-cursor.c
 # walctl shares metrics.c with walld: one table of metric names.
 WALCTL_SRC = client/walctl.c client/walctl-write.c client/walctl-read.c \
 	     client/walctl-admin.c client/walctl-stream.c proto/metrics.c $(REPL_SRC) \
@@ -75,7 +77,7 @@ SHIM_BIN   = $(patsubst tests/shims/%.c,$(B)/tests/lib%.so,$(SHIM_SRC))
 BINS = $(B)/walld $(B)/walctl $(B)/libwal.so.1 $(B)/libwal.a
 
 .PHONY: all deps run run-cluster check unit integ clean install uninstall bench bench-peers \
-	bench-repl
+	bench-repl bench-matrix
 all: $(BINS) $(B)/walbench $(UNIT_BIN) $(HELPER_BIN) $(SHIM_BIN)
 
 deps:
@@ -274,15 +276,53 @@ uninstall: $(CONF_DIST)
 	    [ ! -d "$${f%/*}" ] || rmdir --ignore-fail-on-non-empty "$${f%/*}"; \
 	fi
 
-# walbench (bench/): the load generator; `make bench` runs the standard
-# matrix (bench/run.sh), `make bench-peers` Redis's numbers (bench/redis.sh),
-# `make bench-repl` replication's cost (bench/repl.sh).
-BENCH_SRC = bench/walbench.c bench/hist.c bench/disk.c bench/null.c
-$(B)/walbench: $(call obj,$(BENCH_SRC)) $(B)/libwal.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libevent 2>/dev/null)
+# walbench (bench/): the load generator; `make bench` runs every system
+# from one driver (bench/peers.sh) and then the standard report
+# (bench/run.sh), `make bench-matrix` the first alone, `make bench-peers`
+# Redis's numbers from redis-benchmark (bench/redis.sh), `make bench-repl`
+# replication's cost (bench/repl.sh).
+# The peer drivers (bench/peers.c) use libpq and SQLite when they are
+# installed (tools/bench-deps.sh, run by make bench): walbench is built
+# either way. bench-peers.flags holds what was found, rewritten only when
+# that changes, so an install rebuilds peers.o and walbench.
+BENCH_SRC = bench/walbench.c bench/hist.c bench/disk.c bench/null.c \
+	    bench/peers.c
+$(B)/bench-peers.flags: FORCE
+	@mkdir -p $(B); f=""; \
+	if pkg-config --exists libpq; then \
+	    f="$$f -DWALBENCH_PQ $$(pkg-config --cflags libpq)"; fi; \
+	if pkg-config --exists sqlite3; then \
+	    f="$$f -DWALBENCH_SQLITE $$(pkg-config --cflags sqlite3)"; fi; \
+	echo "$$f" | cmp -s - $@ || echo "$$f" >$@
+$(B)/bench-peers.libs: $(B)/bench-peers.flags
+	@l=""; \
+	if pkg-config --exists libpq; then l="$$l $$(pkg-config --libs libpq)"; fi; \
+	if pkg-config --exists sqlite3; then l="$$l $$(pkg-config --libs sqlite3)"; fi; \
+	echo "$$l" >$@
+$(B)/obj/bench/peers.o: bench/peers.c $(B)/bench-peers.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $$(cat $(B)/bench-peers.flags) $(INC_ALL) -MMD -MP \
+	    -c -o $@ $<
+$(B)/walbench: $(call obj,$(BENCH_SRC)) $(B)/libwal.a $(B)/bench-peers.libs
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(BENCH_SRC)) $(B)/libwal.a \
+	    $(shell pkg-config --libs libevent 2>/dev/null) \
+	    $$(cat $(B)/bench-peers.libs)
+.PHONY: FORCE
+FORCE:
 
-bench: deps $(B)/walld $(B)/walctl $(B)/walbench
+# make bench: the bench's own packages first (Redis, PostgreSQL, SQLite,
+# perf: tools/bench-deps.sh), then every system from one driver in
+# alternating rounds (bench/peers.sh, issue 26), then the rest of the
+# standard report (bench/run.sh). bench-matrix: the first part alone.
+bench: deps
+	@sh tools/bench-deps.sh
+	@$(MAKE) --no-print-directory $(B)/walld $(B)/walctl $(B)/walbench
+	@sh bench/peers.sh $(B)
 	@sh bench/run.sh $(B)
+bench-matrix: deps
+	@sh tools/bench-deps.sh
+	@$(MAKE) --no-print-directory $(B)/walld $(B)/walctl $(B)/walbench
+	@sh bench/peers.sh $(B)
 bench-peers: deps $(B)/walbench
 	@sh bench/redis.sh
 # Replicated against local acknowledgements, with a three-node NATS

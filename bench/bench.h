@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench.h: what walbench's files share: the clock, the latency histogram
- * (hist.c), the disk-limit measurements (disk.c) and the null server
- * (null.c).
+ * (hist.c), the disk-limit measurements (disk.c), the null server
+ * (null.c) and the drivers of the other systems (peers.c).
  */
 #ifndef WALD_BENCH_H
 #define WALD_BENCH_H
@@ -69,5 +69,37 @@ int		disk_measure(const char *dir, double seconds,
 /* `walbench null`: serves walld's protocol on path, acknowledging every
    append at once and writing nothing (null.c), until SIGTERM. */
 int		null_serve(const char *path);
+
+/* The systems `walbench run --system` loads. walld and the null server
+   speak walld's protocol (libwal); the others have drivers in peers.c. */
+enum bench_system {
+	SYS_WALLD,
+	SYS_REDIS,	/* XADD over RESP, pipelined */
+	SYS_PG,		/* libpq, one INSERT a transaction */
+	SYS_SQLITE,	/* WAL mode, synchronous=FULL, one INSERT a transaction */
+	SYS_FILE,	/* O_APPEND, fdatasync per record */
+};
+
+struct peer_redis;
+struct peer_redis *peer_redis_open(const char *path, char *err, size_t);
+int		peer_redis_fd(const struct peer_redis *);
+int		peer_redis_want_write(const struct peer_redis *);
+int		peer_redis_submit(struct peer_redis *, const uint8_t *,
+		    uint32_t);
+int		peer_redis_flush(struct peer_redis *, char *err, size_t);
+int		peer_redis_read(struct peer_redis *, char *err, size_t);
+int		peer_redis_reply(struct peer_redis *, int *ok, char *msg,
+		    size_t);
+void		peer_redis_close(struct peer_redis *);
+
+struct peer_sync;
+int		peer_built(enum bench_system);
+int		peer_sync_setup(enum bench_system, const char *target,
+		    char *err, size_t);
+struct peer_sync *peer_sync_open(enum bench_system, const char *target,
+		    uint32_t tenant, char *err, size_t);
+int		peer_sync_append(struct peer_sync *, const uint8_t *, uint32_t,
+		    char *err, size_t);
+void		peer_sync_close(struct peer_sync *);
 
 #endif

@@ -7,6 +7,10 @@
  * per fsync (its stats), its CPU per append and peak RSS (/proc).
  * `walbench disk` measures the disk's own limits, `walbench idle` what an
  * idle connection costs walld. One markdown table row per run.
+ * `walbench run --system redis|pg|sqlite|file` loads another system with
+ * the same processes, connections, appends in flight, payloads, window,
+ * histogram and CPU accounting (peers.c), so that every figure compares
+ * servers, not client models (issue 26).
  */
 #include <sys/mman.h>
 #include <sys/types.h>
@@ -58,6 +62,7 @@ struct bench_opts {
 	int		 reset_peak;
 	int		 idle;		/* idle mode: connections to open */
 	const char	*dir;		/* disk mode */
+	enum bench_system system;	/* --system */
 };
 
 /* What one client process found, in memory shared with the parent. */
@@ -92,6 +97,10 @@ struct bconn {
 	uint64_t	 mask;
 	int		 inflight;
 	uint64_t	 quota;		/* appends left to submit */
+	struct peer_redis *rc;		/* --system redis */
+	struct peer_sync *sp;		/* pg, sqlite, file */
+	uint64_t	 next_id;	/* redis: ids given out, in order */
+	uint64_t	 done_id;	/* and answered (in the same order) */
 };
 
 struct bctx {
@@ -114,6 +123,17 @@ struct snap {
 	double		busy_s;		/* the whole machine's busy CPU time */
 	double		kthr_s;		/* kernel threads' CPU time */
 };
+
+static const char *const sys_names[] = {
+	[SYS_WALLD] = "walld", [SYS_REDIS] = "redis", [SYS_PG] = "pg",
+	[SYS_SQLITE] = "sqlite", [SYS_FILE] = "file",
+};
+
+static const char *
+sys_name(enum bench_system sys)
+{
+	return (sys_names[sys]);
+}
 
 static void
 usage(FILE *f)
@@ -149,6 +169,19 @@ usage(FILE *f)
 "  -l, --label TEXT    first column of the row\n"
 "      --header        print the table header first\n"
 "      --json FILE     also append the results as one JSON line to FILE\n"
+"      --system S      what -s names and the load goes to (default walld:\n"
+"                      walld or `walbench null`):\n"
+"                      redis   Redis's Unix socket: XADD walbench * f <payload>,\n"
+"                              D pipelined per connection\n"
+"                      pg      a libpq conninfo (host=SOCKET_DIR ...): one\n"
+"                              INSERT a transaction; -c 1 -d 1\n"
+"                      sqlite  a database file, WAL mode, synchronous=FULL,\n"
+"                              one INSERT a transaction; -c 1 -d 1\n"
+"                      file    a file, O_APPEND, fdatasync per record;\n"
+"                              -c 1 -d 1\n"
+"                      The table or file is made afresh first. --pid names\n"
+"                      the server (Redis, the postmaster: its children count)\n"
+"                      for its CPU; SQLite and the file have none.\n"
 "\n"
 "Latency is from submit to durable ack, every append counted. MB are\n"
 "10^6 bytes of payload. walld's CPU and RSS come from /proc, fsyncs from\n"
@@ -344,6 +377,49 @@ proc_busy(double *secs)
 	return (0);
 }
 
+/* A server of several processes (PostgreSQL's backends, a Redis
+   rewriting its AOF in a child): the CPU time in seconds of pid and of
+   its live children, with what their exited children used. */
+static int
+proc_tree_cpu(pid_t pid, double *secs)
+{
+	unsigned long long	 ut, st, cut, cst, sum = 0;
+	struct dirent		*de;
+	char			 path[300], buf[1024], *p;
+	long			 ppid, self;
+	int			 found = 0;
+	DIR			*d;
+	FILE			*f;
+	size_t			 n;
+
+	if ((d = opendir("/proc")) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		self = strtol(de->d_name, NULL, 10);
+		snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		if ((p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+		    "%llu %llu %llu %llu", &ppid, &ut, &st, &cut, &cst) != 5)
+			continue;
+		if (self == (long)pid || ppid == (long)pid) {
+			sum += ut + st + cut + cst;
+			found |= self == (long)pid;
+		}
+	}
+	closedir(d);
+	if (!found)
+		return (-1);
+	*secs = (double)sum / (double)sysconf(_SC_CLK_TCK);
+	return (0);
+}
+
 #define PF_KTHREAD	0x00200000	/* task flag of kernel threads */
 
 /* The CPU time of every kernel thread (journal, block I/O completion,
@@ -455,21 +531,31 @@ stat_u64(const char *text, const char *name)
 	return (strtoull(v, NULL, 10));
 }
 
-/* Takes walld's counters now. */
+/* Takes the server's counters now: walld's stats when sc is its
+   connection; for another system only its CPU (pid and its children),
+   none when there is no server (pid 0: SQLite, the shared file). */
 static void
 snap_take(struct wal_conn *sc, pid_t pid, struct snap *s)
 {
 	enum wal_result	 r;
 	char		*text;
 
-	if ((r = wal_conn_stats(sc, &text)) != WAL_RESULT_OK)
-		fatal("stats: %s: %s", wal_result_name(r), wal_conn_error(sc));
+	memset(s, 0, sizeof *s);
+	if (sc != NULL) {
+		if ((r = wal_conn_stats(sc, &text)) != WAL_RESULT_OK)
+			fatal("stats: %s: %s", wal_result_name(r),
+			    wal_conn_error(sc));
+		s->appends = stat_u64(text, "appends_total");
+		s->append_bytes = stat_u64(text, "append_bytes_total");
+		s->fsyncs = stat_u64(text, "fsyncs_total");
+		free(text);
+		s->has_cpu = pid > 0 && proc_cpu(pid, &s->cpu_s) == 0;
+	} else if (pid > 0) {
+		s->has_cpu = proc_tree_cpu(pid, &s->cpu_s) == 0;
+	} else {
+		s->has_cpu = 1;		/* no server: its CPU is 0 */
+	}
 	s->t = bench_now();
-	s->appends = stat_u64(text, "appends_total");
-	s->append_bytes = stat_u64(text, "append_bytes_total");
-	s->fsyncs = stat_u64(text, "fsyncs_total");
-	free(text);
-	s->has_cpu = pid > 0 && proc_cpu(pid, &s->cpu_s) == 0;
 	if (proc_busy(&s->busy_s) == -1 || proc_kthreads(&s->kthr_s) == -1)
 		s->busy_s = -1;
 }
@@ -526,6 +612,15 @@ bconn_submit(struct bctx *x, struct bconn *b, uint64_t now)
 		tenant = (uint32_t)((rnd >> 20) % o->tenants);
 	if (o->vshards > 1)
 		vshard = (uint32_t)((rnd >> 40) % o->vshards);
+	if (o->system == SYS_REDIS) {
+		if (peer_redis_submit(b->rc, x->payload + (rnd & 63), len) ==
+		    -1) {
+			proc_fail(x, "out of memory");
+			return;
+		}
+		id = b->next_id++;
+		goto sent;
+	}
 	r = wal_conn_submit_append(b->wc, RECORD_TYPE, tenant,
 	    (uint16_t)vshard, x->payload + (rnd & 63), len, 0, &id);
 	if (r != WAL_RESULT_OK) {
@@ -533,6 +628,7 @@ bconn_submit(struct bctx *x, struct bconn *b, uint64_t now)
 		    wal_conn_error(b->wc));
 		return;
 	}
+sent:
 	b->sent[id & b->mask] = now;
 	b->len[id & b->mask] = len;
 	b->inflight++;
@@ -549,9 +645,10 @@ bconn_fill(struct bctx *x, struct bconn *b)
 		bconn_submit(x, b, now);
 }
 
-/* Accounts one completion. */
+/* Accounts one answered append (request id on b): an error when not
+   ok, else its latency and bytes when inside the window. */
 static void
-bconn_done(struct bctx *x, struct bconn *b, const struct wal_completion *c)
+bconn_account(struct bctx *x, struct bconn *b, uint64_t id, int ok)
 {
 	struct proc_result	*pr = x->pr;
 	uint64_t		 now = bench_now();
@@ -566,19 +663,26 @@ bconn_done(struct bctx *x, struct bconn *b, const struct wal_completion *c)
 		pr->cpu_end = proc_self_cpu();
 		pr->in_window = 2;
 	}
-	if (c->result != WAL_RESULT_OK) {
+	if (!ok) {
 		pr->errors++;
-		if (!wal_result_retryable(c->result))
-			proc_fail(x, "append: %s: %s", wal_result_name(c->result),
-			    c->msg != NULL ? c->msg : "");
 		return;
 	}
 	pr->total++;
 	if (now < x->sh->t_measure || now >= x->sh->t_end)
 		return;
-	hist_add(&pr->h, now - b->sent[c->id & b->mask]);
+	hist_add(&pr->h, now - b->sent[id & b->mask]);
 	pr->appends++;
-	pr->bytes += b->len[c->id & b->mask];
+	pr->bytes += b->len[id & b->mask];
+}
+
+/* Accounts one completion from walld. */
+static void
+bconn_done(struct bctx *x, struct bconn *b, const struct wal_completion *c)
+{
+	bconn_account(x, b, c->id, c->result == WAL_RESULT_OK);
+	if (c->result != WAL_RESULT_OK && !wal_result_retryable(c->result))
+		proc_fail(x, "append: %s: %s", wal_result_name(c->result),
+		    c->msg != NULL ? c->msg : "");
 }
 
 /* One connection: the blocking wait of libwal does the fewest system
@@ -688,6 +792,152 @@ out:
 	free(pfd);
 }
 
+/* Redis: every connection of the process in one poll. Requests are
+   queued as the connection has room in its depth and written at once;
+   replies come in request order and are matched by counting. */
+static void
+proc_loop_redis(struct bctx *x, struct bconn *bs, int n)
+{
+	struct pollfd	*pfd;
+	char		 err[200], msg[200];
+	int		 i, busy, rc, got, ok;
+
+	if ((pfd = calloc((size_t)n, sizeof *pfd)) == NULL) {
+		proc_fail(x, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		bconn_fill(x, &bs[i]);
+		if (peer_redis_flush(bs[i].rc, err, sizeof err) == -1) {
+			proc_fail(x, "%s", err);
+			goto out;
+		}
+	}
+	for (;;) {
+		busy = 0;
+		for (i = 0; i < n; i++) {
+			pfd[i].fd = peer_redis_fd(bs[i].rc);
+			pfd[i].events = POLLIN;
+			if (peer_redis_want_write(bs[i].rc))
+				pfd[i].events |= POLLOUT;
+			pfd[i].revents = 0;
+			if (bs[i].inflight > 0)
+				busy++;
+		}
+		if (busy == 0 || x->stop)
+			break;
+		rc = poll(pfd, (nfds_t)n, STUCK_MS);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc <= 0) {
+			proc_fail(x, rc == 0 ? "no reply from Redis for 10 s" :
+			    "poll: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			struct bconn *b = &bs[i];
+
+			if (pfd[i].revents == 0)
+				continue;
+			if ((pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) &&
+			    peer_redis_read(b->rc, err, sizeof err) == -1) {
+				proc_fail(x, "%s", err);
+				goto out;
+			}
+			while ((got = peer_redis_reply(b->rc, &ok, msg,
+			    sizeof msg)) == 1) {
+				bconn_account(x, b, b->done_id++, ok);
+				if (!ok)
+					proc_fail(x, "XADD: %s", msg);
+			}
+			if (got == -1) {
+				proc_fail(x, "%s", msg);
+				goto out;
+			}
+			bconn_fill(x, b);
+			if (peer_redis_flush(b->rc, err, sizeof err) == -1) {
+				proc_fail(x, "%s", err);
+				goto out;
+			}
+		}
+	}
+out:
+	free(pfd);
+}
+
+/* PostgreSQL, SQLite, the shared file: one connection, one append at a
+   time, each answered once durable. */
+static void
+proc_loop_sync(struct bctx *x, struct bconn *b)
+{
+	const struct bench_opts	*o = x->o;
+	uint64_t		 now, rnd;
+	uint32_t		 len;
+	char			 err[200];
+	int			 rc;
+
+	while (may_submit(x, b, now = bench_now())) {
+		rnd = rng_next(&x->rng);
+		len = o->min_size;
+		if (o->max_size > o->min_size)
+			len += (uint32_t)(rnd % (o->max_size - o->min_size + 1));
+		b->sent[0] = now;
+		b->len[0] = len;
+		b->inflight++;
+		b->quota--;
+		rc = peer_sync_append(b->sp, x->payload + (rnd & 63), len, err,
+		    sizeof err);
+		bconn_account(x, b, 0, rc == 0);
+		if (rc == -1) {
+			proc_fail(x, "%s", err);
+			return;
+		}
+	}
+}
+
+/* Opens connection i of the process idx to the system o names; -1 and
+   the process failed when it cannot. */
+static int
+bconn_open(struct bctx *x, struct bconn *b, int idx)
+{
+	const struct bench_opts	*o = x->o;
+	enum wal_result		 r;
+	char			*cause = NULL, err[300];
+
+	switch (o->system) {
+	case SYS_WALLD:
+		r = wal_conn_open(&b->wc, o->socket, STUCK_MS, &cause);
+		if (r != WAL_RESULT_OK) {
+			proc_fail(x, "connect: %s: %s", wal_result_name(r),
+			    cause != NULL ? cause : "");
+			return (-1);
+		}
+		wal_conn_set_ack(b->wc, o->ack);
+		return (0);
+	case SYS_REDIS:
+		b->rc = peer_redis_open(o->socket, err, sizeof err);
+		break;
+	default:
+		b->sp = peer_sync_open(o->system, o->socket, (uint32_t)idx,
+		    err, sizeof err);
+		break;
+	}
+	if (b->rc == NULL && b->sp == NULL) {
+		proc_fail(x, "connect: %s", err);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+bconn_close(struct bconn *b)
+{
+	if (b->wc != NULL)
+		wal_conn_close(b->wc);
+	peer_redis_close(b->rc);
+	peer_sync_close(b->sp);
+}
+
 /* A client process: connects, says ready, waits for go, runs. */
 static int
 proc_main(const struct bench_opts *o, struct shared *sh, int idx,
@@ -696,8 +946,7 @@ proc_main(const struct bench_opts *o, struct shared *sh, int idx,
 	struct bctx	 x;
 	struct bconn	*bs;
 	uint64_t	 cap, quota = UINT64_MAX, share, left;
-	char		*cause = NULL, c;
-	enum wal_result	 r;
+	char		 c;
 	int		 i, nconn = o->conns;
 	ssize_t		 n;
 
@@ -725,14 +974,10 @@ proc_main(const struct bench_opts *o, struct shared *sh, int idx,
 		bs[i].len = calloc(cap, sizeof *bs[i].len);
 		if (bs[i].sent == NULL || bs[i].len == NULL)
 			fatal("out of memory");
-		r = wal_conn_open(&bs[i].wc, o->socket, STUCK_MS, &cause);
-		if (r != WAL_RESULT_OK) {
-			proc_fail(&x, "connect: %s: %s", wal_result_name(r),
-			    cause != NULL ? cause : "");
+		if (bconn_open(&x, &bs[i], idx) == -1) {
 			(void)!write(ready_fd, "E", 1);
 			return (1);
 		}
-		wal_conn_set_ack(bs[i].wc, o->ack);
 	}
 	if (write(ready_fd, "R", 1) != 1)
 		return (1);
@@ -740,14 +985,18 @@ proc_main(const struct bench_opts *o, struct shared *sh, int idx,
 	while ((n = read(go_fd, &c, 1)) == -1 && errno == EINTR)
 		;
 	close(go_fd);
-	if (nconn == 1)
+	if (o->system == SYS_REDIS)
+		proc_loop_redis(&x, bs, nconn);
+	else if (o->system != SYS_WALLD)
+		proc_loop_sync(&x, &bs[0]);
+	else if (nconn == 1)
 		proc_loop_one(&x, &bs[0]);
 	else
 		proc_loop_many(&x, bs, nconn);
 	if (x.pr->in_window == 1)
 		x.pr->cpu_end = proc_self_cpu();
 	for (i = 0; i < nconn; i++)
-		wal_conn_close(bs[i].wc);
+		bconn_close(&bs[i]);
 	return (x.pr->failed ? 1 : 0);
 }
 
@@ -760,7 +1009,7 @@ print_header(void)
 {
 	printf("| run | procs×conns×depth | payload B | appends/s | MB/s | "
 	    "p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | fsyncs/s | "
-	    "records/fsync | walld CPU µs/append | walld peak RSS MiB | "
+	    "records/fsync | server CPU µs/append | server peak RSS MiB | "
 	    "client CPU µs/append | kernel threads, cores | other CPU, cores | "
 	    "errors |\n");
 	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -834,10 +1083,21 @@ cmd_run(const struct bench_opts *o)
 	double			 dt;
 	long			 hwm, rss;
 	char			*cause = NULL, *text, enc[32] = "off", size[32];
-	char			 v[12][32], ready;
+	char			 v[12][32], ready, err[300];
 	int			 go[2], rdy[2], st, failed = 0, nready = 0;
 	FILE			*f;
 
+	if (o->system != SYS_WALLD) {
+		/* Another system: no stats, its pid from --pid (none for
+		   SQLite and the file: the clients do all the work). */
+		sc = NULL;
+		walld = o->pid;
+		snprintf(enc, sizeof enc, "n/a");
+		if (o->system != SYS_REDIS &&
+		    peer_sync_setup(o->system, o->socket, err, sizeof err) == -1)
+			fatal("%s", err);
+		goto load;
+	}
 	r = wal_conn_open(&sc, o->socket, STUCK_MS, &cause);
 	if (r != WAL_RESULT_OK)
 		fatal("connect: %s: %s", wal_result_name(r),
@@ -863,6 +1123,7 @@ cmd_run(const struct bench_opts *o)
 			fatal("walld runs with encryption %s, not %s", enc,
 			    o->encrypt);
 	}
+load:
 	if (o->reset_peak && walld > 0 && proc_reset_peak(walld) == -1)
 		fprintf(stderr, "walbench: cannot reset walld's peak RSS: %s\n",
 		    strerror(errno));
@@ -969,9 +1230,12 @@ cmd_run(const struct bench_opts *o)
 		rpf = (double)(b.appends - a.appends) /
 		    (double)(b.fsyncs - a.fsyncs);
 	}
-	if (a.has_cpu && b.has_cpu && b.appends > a.appends)
+	if (sc != NULL && a.has_cpu && b.has_cpu && b.appends > a.appends)
 		cpu_us = (b.cpu_s - a.cpu_s) * 1e6 /
 		    (double)(b.appends - a.appends);
+	else if (sc == NULL && walld > 0 && a.has_cpu && b.has_cpu &&
+	    appends > 0)
+		cpu_us = (b.cpu_s - a.cpu_s) * 1e6 / (double)appends;
 	/* The clients' CPU within the window; failing that, over their
 	   whole life. */
 	if (client_s > 0 && appends > 0)
@@ -986,14 +1250,23 @@ cmd_run(const struct bench_opts *o)
 	dt = (double)(b.t - a.t) / 1e9;
 	if (a.busy_s >= 0 && b.busy_s >= 0 && a.has_cpu && b.has_cpu &&
 	    client_s > 0 && dt > 0) {
+		/* A kernel worker that exited between the snapshots takes
+		   its CPU time out of the sum: never below 0, so that it
+		   does not count as other work. */
 		kthr = (b.kthr_s - a.kthr_s) / dt;
-		other = ((b.busy_s - a.busy_s) - (b.cpu_s - a.cpu_s) -
-		    (b.kthr_s - a.kthr_s)) / dt - client_s / secs;
+		if (kthr < 0)
+			kthr = 0;
+		other = (b.busy_s - a.busy_s - (b.cpu_s - a.cpu_s)) / dt -
+		    kthr - client_s / secs;
 		if (other < 0)
 			other = 0;
 	}
-	hwm = walld > 0 ? proc_status_kib(walld, "VmHWM") : -1;
-	rss = walld > 0 ? proc_status_kib(walld, "VmRSS") : -1;
+	/* A server of one process only: PostgreSQL's is its postmaster's
+	   and its backends', not one number. */
+	hwm = walld > 0 && o->system != SYS_PG ?
+	    proc_status_kib(walld, "VmHWM") : -1;
+	rss = walld > 0 && o->system != SYS_PG ?
+	    proc_status_kib(walld, "VmRSS") : -1;
 
 	size_text(o, size, sizeof size);
 	if (o->header)
@@ -1016,7 +1289,8 @@ cmd_run(const struct bench_opts *o)
 	if (o->json != NULL) {
 		if ((f = fopen(o->json, "a")) == NULL)
 			fatal("%s: %s", o->json, strerror(errno));
-		fprintf(f, "{\"label\":\"%s\",\"procs\":%d,\"conns\":%d,"
+		fprintf(f, "{\"label\":\"%s\",\"system\":\"%s\",\"procs\":%d,"
+		    "\"conns\":%d,"
 		    "\"depth\":%d,\"size_min\":%" PRIu32 ",\"size_max\":%" PRIu32
 		    ",\"encryption\":\"%s\",\"seconds\":%.3f,"
 		    "\"appends\":%" PRIu64 ",\"appends_per_s\":%.1f,"
@@ -1028,8 +1302,8 @@ cmd_run(const struct bench_opts *o)
 		    "\"client_cpu_us_per_append\":%.3f,"
 		    "\"kthread_cpu_cores\":%.2f,\"other_cpu_cores\":%.2f,"
 		    "\"errors\":%" PRIu64 "}\n",
-		    o->label, o->procs, o->conns, o->depth, o->min_size,
-		    o->max_size, enc, secs, appends, aps,
+		    o->label, sys_name(o->system), o->procs, o->conns, o->depth,
+		    o->min_size, o->max_size, enc, secs, appends, aps,
 		    (double)bytes / secs / 1e6,
 		    us(hist_quantile(all, 0.5)), us(hist_quantile(all, 0.9)),
 		    us(hist_quantile(all, 0.99)), us(hist_quantile(all, 0.999)),
@@ -1037,8 +1311,10 @@ cmd_run(const struct bench_opts *o)
 		    other, errors);
 		fclose(f);
 	}
-	wal_conn_close(sc);
-	munmap(sh, shsize);
+	if (sc != NULL)
+		wal_conn_close(sc);
+	if (munmap(sh, shsize) == -1)
+		fatal("munmap: %s", strerror(errno));
 	free(kids);
 	free(all);
 	free(payload);
@@ -1185,7 +1461,7 @@ cmd_startup(const struct bench_opts *o, char **argv)
 
 enum {
 	OPT_TENANTS = 256, OPT_VSHARDS, OPT_ENCRYPT, OPT_PID, OPT_RESET_PEAK,
-	OPT_HEADER, OPT_JSON, OPT_DIR, OPT_ACK,
+	OPT_HEADER, OPT_JSON, OPT_DIR, OPT_ACK, OPT_SYSTEM,
 };
 
 int
@@ -1211,6 +1487,7 @@ main(int argc, char **argv)
 		{ "json",	required_argument,	NULL, OPT_JSON },
 		{ "dir",	required_argument,	NULL, OPT_DIR },
 		{ "ack",	required_argument,	NULL, OPT_ACK },
+		{ "system",	required_argument,	NULL, OPT_SYSTEM },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct bench_opts	 o;
@@ -1226,7 +1503,7 @@ main(int argc, char **argv)
 	o.seconds = 5;
 	o.warmup = 1;
 	o.tenants = o.vshards = 1;
-	o.label = "walld";
+	o.label = NULL;
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		argc--;
@@ -1322,6 +1599,19 @@ main(int argc, char **argv)
 		case OPT_DIR:
 			o.dir = optarg;
 			break;
+		case OPT_SYSTEM:
+			for (n = 0; n < (long)(sizeof sys_names /
+			    sizeof sys_names[0]); n++)
+				if (strcmp(optarg, sys_names[n]) == 0)
+					break;
+			if (n == (long)(sizeof sys_names / sizeof sys_names[0])) {
+				fprintf(stderr, "walbench: --system: walld, "
+				    "redis, pg, sqlite or file, not '%s'\n",
+				    optarg);
+				return (EXIT_USAGE);
+			}
+			o.system = (enum bench_system)n;
+			break;
 		default:
 			usage(stderr);
 			return (EXIT_USAGE);
@@ -1368,6 +1658,32 @@ main(int argc, char **argv)
 		fprintf(stderr, "walbench: at most %d connections in all\n",
 		    MAX_CONNS);
 		return (EXIT_USAGE);
+	}
+	if (o.label == NULL)
+		o.label = sys_name(o.system);
+	if (o.system != SYS_WALLD) {
+		if (!socket_given) {
+			fprintf(stderr, "walbench: --system %s: -s names it\n",
+			    sys_name(o.system));
+			return (EXIT_USAGE);
+		}
+		if (o.encrypt != NULL || o.ack != WAL_ACK_DEFAULT || o.tenants > 1 ||
+		    o.vshards > 1) {
+			fprintf(stderr, "walbench: --encrypt, --ack, --tenants "
+			    "and --vshards are walld's\n");
+			return (EXIT_USAGE);
+		}
+		if (o.system != SYS_REDIS && (o.conns != 1 || o.depth != 1)) {
+			fprintf(stderr, "walbench: --system %s answers one "
+			    "append at a time: -c 1 -d 1\n", sys_name(o.system));
+			return (EXIT_USAGE);
+		}
+		if (!peer_built(o.system)) {
+			fprintf(stderr, "walbench: built without %s: make bench "
+			    "installs it (tools/bench-deps.sh) and rebuilds\n",
+			    o.system == SYS_PG ? "libpq" : "SQLite");
+			return (1);
+		}
 	}
 	if (o.count == 0 && o.seconds <= 0) {
 		fprintf(stderr, "walbench: --time must be above 0\n");

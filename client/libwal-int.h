@@ -136,6 +136,15 @@ enum wal_result	 libwal_enqueue(struct wal_conn *, uint8_t op, uint8_t flags,
 		     const uint8_t *fixed, size_t flen, const void *tail,
 		     size_t tlen, int waited, struct libwal_req **rp);
 
+/* libwal.c */
+enum wal_result	 libwal_call(struct wal_conn *, uint8_t op, uint8_t flags,
+		     const uint8_t *fixed, size_t flen, const void *tail,
+		     size_t tlen, uint64_t *v, int timeout_ms);
+enum wal_result	 libwal_submit(struct wal_conn *, uint8_t op, uint8_t flags,
+		     const uint8_t *fixed, size_t flen, const void *tail,
+		     size_t tlen, uint64_t *id);
+int		 libwal_check_len(struct wal_conn *, size_t len);
+
 #pragma GCC visibility pop
 
 #endif

@@ -110,6 +110,7 @@ libwal_map(uint16_t code, uint8_t op)
 	case WIRE_E_REPL_UNAVAILABLE:	return (WAL_RESULT_REPL_UNAVAILABLE);
 	case WIRE_E_REPL_BACKLOG:	return (WAL_RESULT_REPL_BACKLOG);
 	case WIRE_E_NOT_FOUND:		return (WAL_RESULT_NOT_FOUND);
+	case WIRE_E_SEQUENCE:		return (WAL_RESULT_SEQUENCE);
 	}
 	/* INTERNAL, or a code from a later version: for a request that
 	   writes, nobody can say whether it was done. */

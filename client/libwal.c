@@ -43,6 +43,7 @@ wal_result_name(enum wal_result r)
 	case WAL_RESULT_REPL_UNAVAILABLE: return ("durable, not replicated");
 	case WAL_RESULT_REPL_BACKLOG:	return ("replication backlog full");
 	case WAL_RESULT_NOT_FOUND:	return ("not found");
+	case WAL_RESULT_SEQUENCE:	return ("sequence out of order");
 	}
 	return ("unknown result");
 }
@@ -311,7 +312,7 @@ wal_conn_closed(struct wal_conn *c)
 }
 
 /* Checks a payload against the server's limit before sending. */
-static int
+int
 libwal_check_len(struct wal_conn *c, size_t len)
 {
 	if (len > c->max_record) {
@@ -420,7 +421,7 @@ wal_conn_ping(struct wal_conn *c)
 }
 
 /* Queues a request whose completion the application takes. */
-static enum wal_result
+enum wal_result
 libwal_submit(struct wal_conn *c, uint8_t op, uint8_t flags,
     const uint8_t *fixed, size_t flen, const void *tail, size_t tlen,
     uint64_t *id)

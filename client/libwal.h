@@ -71,6 +71,8 @@ enum wal_result {
 	WAL_RESULT_REPL_BACKLOG,	/* too much not yet replicated: not
 					   written, retry */
 	WAL_RESULT_NOT_FOUND,		/* no such durable cursor */
+	WAL_RESULT_SEQUENCE,		/* a producer's sequence number out of
+					   order: not written (wal_producer) */
 };
 
 /* A short name for a result: "ok", "outcome unknown", "sealed", ... */
@@ -215,6 +217,26 @@ enum wal_result	 wal_conn_submit_append(struct wal_conn *, uint16_t type,
 		    uint32_t tenant, uint16_t vshard, const void *data,
 		    size_t len, int flags, uint64_t *id);
 
+/*
+ * Idempotent appends (PROTOCOL.md, "Producers"; docs/PRODUCERS.md). An
+ * append that carries a producer id (not 0) and a sequence number (1, 2,
+ * 3, ... one more with each append of that producer and tenant) is
+ * written once: sent again after an UNKNOWN outcome, it completes with
+ * the LSN the first one got, and is not written twice. A number that is
+ * neither the producer's next nor one of its last (walld's
+ * producers.window) completes with SEQUENCE, nothing written. Needs
+ * protocol version 2 (walld 0.3 or later): else VERSION, nothing sent.
+ * The struct wal_producer below does the numbering and the retrying.
+ */
+enum wal_result	 wal_conn_append_seq(struct wal_conn *, uint64_t producer,
+		    uint64_t seq, uint16_t type, uint32_t tenant,
+		    uint16_t vshard, const void *data, size_t len,
+		    uint64_t *lsn);
+enum wal_result	 wal_conn_submit_append_seq(struct wal_conn *,
+		    uint64_t producer, uint64_t seq, uint16_t type,
+		    uint32_t tenant, uint16_t vshard, const void *data,
+		    size_t len, uint64_t *id);
+
 /* Queues a sync; its completion's lsn is the durable LSN once everything
    sent before it on this connection is durable. Never blocks. */
 enum wal_result	 wal_conn_submit_sync(struct wal_conn *, uint64_t *id);
@@ -354,6 +376,44 @@ enum wal_result	 wal_conn_cursor_list(struct wal_conn *,
 /* Removes the cursor; *last_lsn (may be NULL) is the LSN it had. */
 enum wal_result	 wal_conn_cursor_drop(struct wal_conn *, const char *name,
 		    uint64_t *last_lsn);
+
+/*
+ * A producer: a connection of its own that numbers its appends and, when
+ * an append's outcome is unknown (walld restarted, the connection lost),
+ * reconnects with back-off and sends it again until it gets the LSN or a
+ * definite answer. Blocking, one append at a time.
+ *
+ * wal_producer_open connects to path (as wal_conn_open) as producer id
+ * (0: a random one) whose next sequence number is next_seq (1 for a new
+ * producer; a process that restarts as the same producer passes the
+ * number after the last one it saw acknowledged, or uses a new id).
+ * retry_ms bounds how long one append keeps retrying (< 0: for ever).
+ */
+struct wal_producer;
+enum wal_result	 wal_producer_open(struct wal_producer **, const char *path,
+		    uint64_t producer, uint64_t next_seq, int retry_ms,
+		    char **cause);
+/* Appends one record, durable (as wal_conn_set_ack says: see
+   wal_producer_set_ack) before it returns OK with *lsn: the record's LSN,
+   the same whether it took one try or many. When retrying ran out of
+   time it returns UNKNOWN: the record may or may not be in the log, and
+   every later call returns INVALID until wal_producer_resume (which sends
+   the same record again) settles it. Definite failures (SEALED,
+   TOO_LARGE, NOT_PERMITTED, SEQUENCE, ...) are returned as they come:
+   nothing was written, and the sequence number is not used. */
+enum wal_result	 wal_producer_append(struct wal_producer *, uint16_t type,
+		    uint32_t tenant, uint16_t vshard, const void *data,
+		    size_t len, uint64_t *lsn);
+enum wal_result	 wal_producer_resume(struct wal_producer *, uint64_t *lsn);
+void		 wal_producer_set_ack(struct wal_producer *, enum wal_ack);
+uint64_t	 wal_producer_id(struct wal_producer *);
+/* The sequence number the next append will carry. */
+uint64_t	 wal_producer_next_seq(struct wal_producer *);
+/* How many times appends were sent again (reconnects included). */
+uint64_t	 wal_producer_retries(struct wal_producer *);
+/* The last failure's message (never NULL). */
+const char	*wal_producer_error(struct wal_producer *);
+void		 wal_producer_close(struct wal_producer *);
 
 #ifdef __cplusplus
 }

@@ -373,7 +373,7 @@ int
 walctl_stream_decrypt(struct walctl_stream *s, struct keyring *kr,
     struct walctl_stream_msg *m, char **cause)
 {
-	unsigned char		 hb[REC_HDR_SIZE], *nb;
+	unsigned char		 hb[REC_HDR_SIZE + REC_EXT_MAX], *nb;
 	uint32_t		 len = m->rec.len;
 	int			 ex;
 

@@ -133,7 +133,7 @@ walctl_lines_collect(struct walctl_lines *l, int block)
  */
 static int
 walctl_append_lines(struct wal_conn *c, int fd, const char *name,
-    const struct walctl_rec_opts *o)
+    const struct walctl_rec_opts *o, uint64_t producer, uint64_t seq)
 {
 	struct walctl_lines	 l;
 	struct pollfd		 pfd;
@@ -201,8 +201,13 @@ walctl_append_lines(struct wal_conn *c, int fd, const char *name,
 		while (wal_conn_inflight(c) >= WALCTL_WINDOW ||
 		    wal_conn_output_pending(c) >= WALCTL_WINDOW_BYTES)
 			walctl_lines_collect(&l, 1);
-		r = wal_conn_submit_append(c, o->type, o->tenant, o->vshard,
-		    buf + off, llen, 0, &id);
+		if (producer != 0)
+			r = wal_conn_submit_append_seq(c, producer,
+			    seq + l.submitted, o->type, o->tenant, o->vshard,
+			    buf + off, llen, &id);
+		else
+			r = wal_conn_submit_append(c, o->type, o->tenant,
+			    o->vshard, buf + off, llen, 0, &id);
 		if (r != WAL_RESULT_OK) {
 			char	what[64];
 
@@ -246,6 +251,8 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 		{ "file",	required_argument,	NULL, OPT_FILE },
 		{ "lines",	no_argument,		NULL, OPT_LINES },
 		{ "ack",	required_argument,	NULL, OPT_ACK },
+		{ "producer",	required_argument,	NULL, OPT_PRODUCER },
+		{ "seq",	required_argument,	NULL, OPT_SEQ },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct walctl_rec_opts	 o;
@@ -254,7 +261,7 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 	uint8_t			*data = NULL;
 	const void		*payload;
 	size_t			 len;
-	uint64_t		 lsn;
+	uint64_t		 lsn, producer = 0, seq = 0;
 	enum wal_result		 r;
 	int			 ch, lines = 0, bad = 0, fd, ex;
 
@@ -267,6 +274,12 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 			file = optarg;
 		else if (ch == OPT_LINES)
 			lines = 1;
+		else if (ch == OPT_PRODUCER)
+			bad = walctl_number("--producer", optarg, UINT64_MAX,
+			    &producer) != 0;
+		else if (ch == OPT_SEQ)
+			bad = walctl_number("--seq", optarg, UINT64_MAX,
+			    &seq) != 0;
 		else
 			return (walctl_usage(w->cmd));
 		if (bad)
@@ -276,6 +289,11 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 	argv += optind;
 	if (argc > 1 || (argc == 1 && (file != NULL || lines)))
 		return (walctl_usage(w->cmd));
+	if ((producer == 0) != (seq == 0)) {
+		walctl_warnx("append: --producer and --seq go together, and "
+		    "neither is 0");
+		return (EX_USAGE);
+	}
 
 	fd = STDIN_FILENO;
 	name = "stdin";
@@ -290,7 +308,7 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 		goto out;
 
 	if (lines) {
-		ex = walctl_append_lines(c, fd, name, &o);
+		ex = walctl_append_lines(c, fd, name, &o, producer, seq);
 		wal_conn_close(c);
 		goto out;
 	}
@@ -302,7 +320,12 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 		goto out;
 	} else
 		payload = data;
-	r = wal_conn_append(c, o.type, o.tenant, o.vshard, payload, len, &lsn);
+	if (producer != 0)
+		r = wal_conn_append_seq(c, producer, seq, o.type, o.tenant,
+		    o.vshard, payload, len, &lsn);
+	else
+		r = wal_conn_append(c, o.type, o.tenant, o.vshard, payload,
+		    len, &lsn);
 	if (r != WAL_RESULT_OK)
 		ex = walctl_conn_fail(c, "append", r);
 	else {

@@ -25,6 +25,7 @@
 #define WALCTL_CONNECT_MS	5000		/* default connect timeout */
 #define WALCTL_EX_SEALED	EX_CANTCREAT	/* 73: the log is sealed */
 #define WALCTL_EX_UNREPLICATED	79		/* durable here, not replicated */
+#define WALCTL_EX_SEQUENCE	80		/* producer sequence out of order */
 
 static const struct walctl_cmd walctl_cmds[];
 
@@ -86,6 +87,8 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 		return (EX_TEMPFAIL);
 	case WAL_RESULT_NOT_FOUND:
 		return (EX_NOINPUT);
+	case WAL_RESULT_SEQUENCE:
+		return (WALCTL_EX_SEQUENCE);
 	case WAL_RESULT_BAD_REQUEST:
 	case WAL_RESULT_INTERNAL:
 		break;
@@ -238,13 +241,16 @@ static int	walctl_cmd_help(struct walctl *, int, char **);
 static const struct walctl_cmd walctl_cmds[] = {
 	{ "append", walctl_cmd_append,
 	  "[--type N] [--tenant N] [--vshard N] [--ack local|replicated]\n"
-	  "    [--lines] [DATA | --file PATH]",
+	  "    [--producer ID --seq N] [--lines] [DATA | --file PATH]",
 	  "Appends one record: DATA, the contents of PATH, or all of stdin.\n"
 	  "Prints its LSN once it is durable (with --ack replicated: and held\n"
 	  "by the NATS stream walld replicates into; default: walld's\n"
 	  "replication.ack). With --lines, each input line (without its\n"
 	  "newline) is one record, many in flight, and one LSN per line is\n"
-	  "printed in input order." },
+	  "printed in input order. With --producer and --seq the append is\n"
+	  "idempotent: run again with the same ID and N, it prints the LSN\n"
+	  "the record got the first time and writes nothing (with --lines,\n"
+	  "lines are numbered N, N+1, ...); a number out of order exits 80." },
 	{ "sync", walctl_cmd_sync, "[--ack local|replicated]",
 	  "Waits until everything appended is durable (and replicated, with\n"
 	  "--ack replicated); prints the durable LSN." },

@@ -134,12 +134,12 @@ ack_behind(struct conn *c, uint64_t id, uint64_t lsn)
  * LSN order); else in wq.
  */
 static int
-ack_wait(struct conn *c, uint64_t id, uint8_t op, uint8_t flags,
-    uint64_t lsn, uint32_t bytes)
+ack_wait_for(struct conn *c, uint64_t id, uint8_t op, uint8_t flags,
+    uint64_t lsn, uint64_t reply, uint32_t bytes)
 {
 	struct server	*srv = c->srv;
 	struct waiter	 w = { .conn = c, .id = id, .lsn = lsn,
-			    .reply = lsn, .bytes = bytes, .op = op };
+			    .reply = reply, .bytes = bytes, .op = op };
 
 	if (flags & WIRE_F_REPLICATED)
 		w.repl = 1;
@@ -149,6 +149,14 @@ ack_wait(struct conn *c, uint64_t id, uint8_t op, uint8_t flags,
 		return (ack_push(srv, &srv->wq, &w));
 	w.deadline = ack_now_us() + srv->cfg->repl_timeout_us;
 	return (ack_push(srv, &srv->rq, &w));
+}
+
+/* An append or sync at lsn, answered with it. */
+static int
+ack_wait(struct conn *c, uint64_t id, uint8_t op, uint8_t flags,
+    uint64_t lsn, uint32_t bytes)
+{
+	return (ack_wait_for(c, id, op, flags, lsn, lsn, bytes));
 }
 
 /* What a seal or rotate reply says, from the next LSN when the mark went
@@ -453,6 +461,26 @@ ack_sync(struct conn *c, uint64_t id, uint8_t flags)
 		return;
 	}
 	/* Perhaps at once: what it waits for may be there already. */
+	ack_answer_durable(srv);
+}
+
+/*
+ * A producer's retry of an append in the log already (at lsn): answered
+ * with that LSN once it is as durable (or replicated) as this append
+ * asks. It waits like a SYNC, for every LSN assigned so far: the ring
+ * keeps its LSN order, and the original is among them.
+ */
+void
+ack_dup(struct conn *c, const struct wire_hdr *h, uint64_t lsn)
+{
+	struct server	*srv = c->srv;
+	uint64_t	 last = srv->next_lsn - 1;
+
+	if (ack_wait_for(c, h->id, WIRE_OP_APPEND, h->flags, last > lsn ?
+	    last : lsn, lsn, 0) != 0) {
+		conn_fatal(c, h->id, WIRE_E_INTERNAL, "out of memory");
+		return;
+	}
 	ack_answer_durable(srv);
 }
 

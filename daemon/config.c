@@ -116,6 +116,11 @@ static const struct config_key config_keys[] = {
 	{ "storage", "recycle_segments", CONFIG_COUNT, FIELD(recycle_segments),
 	  0, 1024, "4", NULL },
 
+	{ "producers", "max", CONFIG_COUNT, FIELD(producers_max),
+	  1, 1000000, "4096", NULL },
+	{ "producers", "window", CONFIG_COUNT, FIELD(producer_window),
+	  1, 4096, "32", NULL },
+
 	{ "group_commit", "max_batch_bytes", CONFIG_SIZE, FIELD(max_batch_bytes),
 	  64 * KIB, 256 * MIB, "8MiB", NULL },
 	{ "group_commit", "commit_delay", CONFIG_DURATION, FIELD(commit_delay_us),

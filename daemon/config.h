@@ -25,6 +25,8 @@ struct config {
 	uint64_t	 segment_size;		/* storage.segment_size, default 64MiB, 1MiB..1GiB */
 	int		 direct_io;		/* storage.direct_io: auto|on|off (enum wal_direct) */
 	uint32_t	 recycle_segments;	/* storage.recycle_segments, default 4, 0..1024 */
+	uint32_t	 producers_max;		/* producers.max */
+	uint32_t	 producer_window;	/* producers.window */
 	/* group_commit: */
 	uint64_t	 max_batch_bytes;	/* group_commit.max_batch_bytes, default 8MiB, 64KiB..256MiB */
 	uint64_t	 commit_delay_us;	/* group_commit.commit_delay, default 0 (off), 0..1s */

@@ -464,6 +464,8 @@ main(int argc, char **argv)
 	wo.segment_size = m.cfg->segment_size;
 	wo.direct_io = (enum wal_direct)m.cfg->direct_io;
 	wo.recycle_segments = m.cfg->recycle_segments;
+	wo.producers_max = m.cfg->producers_max;
+	wo.producer_window = m.cfg->producer_window;
 	wo.max_record = m.cfg->max_record;
 	wo.batch_bytes = m.cfg->max_batch_bytes;
 	wo.keyring = kr;

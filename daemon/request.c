@@ -116,12 +116,25 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 {
 	struct server		*srv = c->srv;
 	struct wire_append	 a;
+	struct wal_producer_seq	 ps;
 	const char		*cause;
-	uint64_t		 lsn;
+	uint64_t		 lsn, next, oldest = 0;
 	enum wal_rc		 rc;
+	int			 prod = (h->flags & WIRE_F_PRODUCER) != 0;
 
-	if (wire_dec_append(body, n, &a, &cause) != 0) {
+	if (prod && c->version < 2) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "append: flag "
+		    "PRODUCER needs protocol version 2");
+		return (DISPATCH_DONE);
+	}
+	if ((prod ? wire_dec_append_prod(body, n, &a, &cause) :
+	    wire_dec_append(body, n, &a, &cause)) != 0) {
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "append: %s", cause);
+		return (DISPATCH_DONE);
+	}
+	if (prod && (h->flags & WIRE_F_NOWAIT)) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "append: flags "
+		    "PRODUCER and NOWAIT together");
 		return (DISPATCH_DONE);
 	}
 	if ((h->flags & (WIRE_F_REPLICATED|WIRE_F_LOCAL)) ==
@@ -158,11 +171,30 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		conn_block(c, BLOCK_INFLIGHT);
 		return (DISPATCH_DEFER);
 	}
-	rc = wal_append(srv->wal, a.type, a.tenant, a.vshard, a.payload, a.len,
-	    &lsn);
+	ps.producer = a.producer;
+	ps.seq = a.seq;
+	rc = wal_append_as(srv->wal, prod ? &ps : NULL, a.type, a.tenant,
+	    a.vshard, a.payload, a.len, &lsn);
 	switch (rc) {
 	case WAL_OK:
 		break;
+	case WAL_EDUP:
+		/* A retry: the original's LSN, once it is as durable as
+		   this append asks. */
+		srv->count.producer_dups++;
+		ack_dup(c, h, lsn);
+		return (DISPATCH_DONE);
+	case WAL_ESEQ:
+		srv->count.producer_refused++;
+		next = wal_producer_next(srv->wal, a.producer, a.tenant,
+		    &oldest);
+		conn_error(c, h->id, WIRE_E_SEQUENCE, "producer %llu of "
+		    "tenant %lu: sequence %llu is out of order: the next is "
+		    "%llu, and retries are recognised from %llu; nothing was "
+		    "written", (unsigned long long)a.producer,
+		    (unsigned long)a.tenant, (unsigned long long)a.seq,
+		    (unsigned long long)next, (unsigned long long)oldest);
+		return (DISPATCH_DONE);
 	case WAL_EFULL:
 		ack_kick(srv);
 		conn_block(c, BLOCK_BATCH);
@@ -259,6 +291,8 @@ request_control(struct conn *c, const struct wire_hdr *h)
 		return (DISPATCH_DONE);
 	case WAL_ETOOBIG:
 	case WAL_EFAILED:
+	case WAL_EDUP:
+	case WAL_ESEQ:
 		conn_error(c, h->id, WIRE_E_IO, "the WAL is failed after a "
 		    "write error");
 		return (DISPATCH_DONE);

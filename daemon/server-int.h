@@ -147,6 +147,8 @@ struct server_counters {
 	uint64_t	denied;
 	uint64_t	denied_op[ACCESS_NOPS];
 	uint64_t	truncate_held;	/* truncations held back by archiving */
+	uint64_t	producer_dups;	/* retries answered with the original */
+	uint64_t	producer_refused; /* sequences out of order */
 };
 
 struct server {
@@ -237,6 +239,8 @@ void		 conn_reap_cb(evutil_socket_t, short, void *);
 
 /* ack.c */
 void		 ack_kick(struct server *);
+void		 ack_dup(struct conn *, const struct wire_hdr *,
+		    uint64_t lsn);
 void		 ack_append(struct conn *, const struct wire_hdr *,
 		    uint64_t lsn, uint32_t len);
 void		 ack_sync(struct conn *, uint64_t id, uint8_t flags);

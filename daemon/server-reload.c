@@ -147,9 +147,12 @@ server_reload(struct server *srv, struct config *ncfg)
 	    cfg->segment_size != ncfg->segment_size ||
 	    cfg->direct_io != ncfg->direct_io ||
 	    cfg->recycle_segments != ncfg->recycle_segments ||
-	    cfg->max_batch_bytes != ncfg->max_batch_bytes)
-		log_warn("reload: storage.* and group_commit.max_batch_bytes "
-		    "cannot change while running; kept");
+	    cfg->max_batch_bytes != ncfg->max_batch_bytes ||
+	    cfg->producers_max != ncfg->producers_max ||
+	    cfg->producer_window != ncfg->producer_window)
+		log_warn("reload: storage.*, producers.* and "
+		    "group_commit.max_batch_bytes cannot change while running; "
+		    "kept");
 	if (ncfg->max_record > cfg->max_record)
 		log_warn("reload: limits.max_record can only be lowered while "
 		    "running; kept at %u", cfg->max_record);

@@ -195,6 +195,14 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	    (unsigned long long)st.recycled);
 	server_stats_line(eb, "recycled_segments_held %llu",
 	    (unsigned long long)st.recycle_held);
+	server_stats_line(eb, "producers %llu",
+	    (unsigned long long)st.producers);
+	server_stats_line(eb, "producers_evicted_total %llu",
+	    (unsigned long long)st.producers_evicted);
+	server_stats_line(eb, "producer_retries_total %llu",
+	    (unsigned long long)srv->count.producer_dups);
+	server_stats_line(eb, "producer_refused_total %llu",
+	    (unsigned long long)srv->count.producer_refused);
 	server_stats_keys(eb, srv, &st);
 	server_stats_line(eb, "appends_total %llu",
 	    (unsigned long long)srv->count.appends);

@@ -70,7 +70,7 @@
 #define KEYRING_INFO		"walld segment"
 #define KEYRING_INFO_LEN	(sizeof KEYRING_INFO - 1)
 #define KEYRING_IDENT_LEN	(KEYRING_SEGID_LEN + 8)
-#define KEYRING_AAD_LEN		(KEYRING_IDENT_LEN + REC_HDR_SIZE)
+#define KEYRING_AAD_LEN		(KEYRING_IDENT_LEN + REC_HDR_SIZE + REC_EXT_MAX)
 #define KEYRING_NONCE_LEN	12
 
 /* One master key. Lives only in the locked mapping of its ring. */
@@ -688,7 +688,9 @@ keyring_ctx_check(const struct keyring_ctx *c)
 
 /*
  * One GCM operation on a record: nonce from the header's LSN, the
- * associated data, then the payload. Encrypting writes the tag after out;
+ * associated data (the segment's identity, the header with its CRC field
+ * zeroed, and the extension fields that follow it at hdr), then the
+ * payload. Encrypting writes the tag after out;
  * decrypting checks the tag that follows in.
  */
 static int
@@ -698,16 +700,19 @@ keyring_gcm(struct keyring_ctx *c, const unsigned char *hdr,
 {
 	unsigned char	iv[KEYRING_NONCE_LEN], aad[KEYRING_AAD_LEN];
 	unsigned char	tag[KEYRING_TAG_LEN];
+	uint32_t	alen;
 	int		n;
 
 	if (!c->keyed)
 		return (-1);
 	keyring_nonce(iv, seg_get64(hdr + 24));
+	alen = REC_HDR_SIZE + rec_ext_len(seg_get16(hdr + 6));
 	memcpy(aad, c->ident, KEYRING_IDENT_LEN);
-	memcpy(aad + KEYRING_IDENT_LEN, hdr, REC_HDR_SIZE);
+	memcpy(aad + KEYRING_IDENT_LEN, hdr, alen);
 	memset(aad + KEYRING_IDENT_LEN + 20, 0, 4);	/* the CRC field */
 	if (EVP_CipherInit_ex(c->evp, NULL, NULL, NULL, iv, -1) != 1 ||
-	    EVP_CipherUpdate(c->evp, NULL, &n, aad, sizeof aad) != 1)
+	    EVP_CipherUpdate(c->evp, NULL, &n, aad, (int)(KEYRING_IDENT_LEN +
+	    alen)) != 1)
 		return (-1);
 	if (len > 0 && EVP_CipherUpdate(c->evp, out, &n, in, (int)len) != 1)
 		return (-1);
@@ -765,7 +770,8 @@ keyring_auth_cb(void *arg, const struct rec_header *h,
 		a->buf = nb;
 		a->cap = need;
 	}
-	if (keyring_decrypt(a->ctx, rec, rec + REC_HDR_SIZE, h->len, a->buf) == 0)
+	if (keyring_decrypt(a->ctx, rec, rec + REC_HDR_SIZE +
+	    rec_ext_len(h->flags), h->len - rec_ext_len(h->flags), a->buf) == 0)
 		return;
 	if (a->nbad++ == 0) {
 		a->bad_off = off;

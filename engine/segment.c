@@ -16,8 +16,9 @@
  * init 0xFFFFFFFF, final xor 0xFFFFFFFF).
  *
  * SEGMENT HEADER, bytes 0..4095:
- *	0 magic "WALLDSEG"	8 u16 version (2 written; 1 read: record
- *	   CRCs without the id)	10 u16 header length (4096)
+ *	0 magic "WALLDSEG"	8 u16 version (3 written; 2 read: no
+ *	   record extensions; 1 read: neither, and record CRCs without the
+ *	   id)	10 u16 header length (4096)
  *	12 u32 flags (bit 0 encrypted; bit 16 reused: an earlier segment's
  *	   bytes follow the last record; bits 0-15 required: unknown =>
  *	   refuse; bits 16-31 optional, ignored)	16 u64 first LSN
@@ -28,14 +29,22 @@
  *
  * RECORD, from offset 4096, each at a multiple of 8:
  *	0 u32 magic 0x43524c57 ("WLRC")	4 u8 version (1)
- *	5 u8 header length (40)	6 u16 flags (bit 0 FOOTER; bits 0-3 required:
- *	   unknown => invalid; bits 4-15 optional, ignored)
- *	8 u16 type	10 u16 vshard	12 u32 tenant	16 u32 payload length
- *	   (<= 16 MiB, checked before anything is read)
+ *	5 u8 header length (40)	6 u16 flags (bit 0 FOOTER, bit 1 TIME, bit 2
+ *	   PRODUCER; bits 0-3 required: unknown => invalid; bits 4-15
+ *	   optional, ignored)
+ *	8 u16 type	10 u16 vshard	12 u32 tenant	16 u32 stored length:
+ *	   extension fields and payload (<= 16 MiB, checked before
+ *	   anything is read)
  *	20 u32 CRC of the segment id (version 2), the header with this
  *	   field zeroed, then the payload
  *	24 u64 LSN	32 u64 batch LSN: first LSN of the flush that wrote it
- *	40 payload, then zeros up to a multiple of 8 (not in the CRC)
+ *	40 extension fields (version 3; never encrypted, in the CRC and, when
+ *	   encrypted, in the authenticated data): with TIME a u64 unix ns
+ *	   (the wall clock at append, never below the record before it),
+ *	   every data record of a version 3 segment has it; then with
+ *	   PRODUCER a u64 producer id (not 0) and a u64 sequence number
+ *	40 + extension length: payload, then zeros up to a multiple of 8
+ *	   (not in the CRC)
  *
  * FOOTER: a record with flag FOOTER, type/vshard/tenant 0, length 40, LSN =
  * last LSN, batch LSN = last LSN + 1; payload: 0 u64 first LSN, 8 u64 last
@@ -156,7 +165,8 @@ segment_decode_header(const unsigned char *p, struct seg_header *h,
 	h->key_id = seg_get32(p + 48);
 	memcpy(h->salt, p + 56, 32);
 	memcpy(h->check, p + 88, 16);
-	if (h->version != SEG_VERSION && h->version != SEG_VERSION_UNSEEDED) {
+	if (h->version != SEG_VERSION && h->version != SEG_VERSION_NOEXT &&
+	    h->version != SEG_VERSION_UNSEEDED) {
 		*why = "unsupported segment format version";
 		return (-1);
 	}
@@ -251,7 +261,49 @@ segment_decode_rec(const unsigned char *p, struct rec_header *h,
 		*why = "record length above the hard maximum";
 		return (-1);
 	}
+	if (h->len < rec_ext_len(h->flags) || ((h->flags & REC_F_FOOTER) &&
+	    rec_ext_len(h->flags) != 0)) {
+		*why = "bad record extension fields";
+		return (-1);
+	}
 	return (0);
+}
+
+/* The extension flags a record with x gets. */
+uint16_t
+segment_ext_flags(const struct rec_ext *x)
+{
+	return ((x->time_ns != 0 ? REC_F_TIME : 0) |
+	    (x->producer != 0 ? REC_F_PRODUCER : 0));
+}
+
+/* Writes x's extension fields: the time, then the producer. */
+void
+segment_encode_ext(unsigned char *p, const struct rec_ext *x)
+{
+	if (x->time_ns != 0) {
+		seg_put64(p, x->time_ns);
+		p += 8;
+	}
+	if (x->producer != 0) {
+		seg_put64(p, x->producer);
+		seg_put64(p + 8, x->seq);
+	}
+}
+
+/* Reads the extension fields the flags say are at p. */
+void
+segment_decode_ext(const unsigned char *p, uint16_t flags, struct rec_ext *x)
+{
+	memset(x, 0, sizeof *x);
+	if (flags & REC_F_TIME) {
+		x->time_ns = seg_get64(p);
+		p += 8;
+	}
+	if (flags & REC_F_PRODUCER) {
+		x->producer = seg_get64(p);
+		x->seq = seg_get64(p + 8);
+	}
 }
 
 /* What the record CRCs of a segment start from: the CRC-32C of its id,
@@ -428,6 +480,8 @@ segment_list_kind(int dirfd, const char *dir, int kept, struct seg_ent **out,
 		    strcmp(de->d_name, REPLICA_TMP_NAME) == 0 ||
 		    strcmp(de->d_name, CURSORS_FILE_NAME) == 0 ||
 		    strcmp(de->d_name, CURSORS_FILE_TMP_NAME) == 0 ||
+		    strcmp(de->d_name, PRODUCERS_NAME) == 0 ||
+		    strcmp(de->d_name, PRODUCERS_TMP_NAME) == 0 ||
 		    segment_parse_recycle_name(de->d_name, &first) == 1)
 			continue;
 		len = strlen(de->d_name);

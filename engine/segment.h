@@ -12,7 +12,8 @@
 
 #define SEG_HDR_SIZE		4096
 #define SEG_MAGIC		"WALLDSEG"	/* 8 bytes, no terminator */
-#define SEG_VERSION		2	/* written; 1 is still read */
+#define SEG_VERSION		3	/* written; 2 and 1 are still read */
+#define SEG_VERSION_NOEXT	2	/* records without extension fields */
 #define SEG_VERSION_UNSEEDED	1	/* record CRCs without the segment id */
 #define SEG_F_ENCRYPTED		0x00000001u
 #define SEG_F_REQUIRED		0x0000ffffu	/* unknown ones here: refuse */
@@ -26,8 +27,12 @@
 #define REC_HDR_SIZE		40
 #define REC_ALIGN		8
 #define REC_F_FOOTER		0x0001u
+#define REC_F_TIME		0x0002u		/* extension: u64 time, unix ns */
+#define REC_F_PRODUCER		0x0004u		/* extension: u64 producer id,
+						   u64 sequence number */
 #define REC_F_REQUIRED		0x000fu		/* unknown ones here: refuse */
-#define REC_F_KNOWN		REC_F_FOOTER
+#define REC_F_KNOWN		(REC_F_FOOTER|REC_F_TIME|REC_F_PRODUCER)
+#define REC_EXT_MAX		24		/* extension bytes, at most */
 #define REC_MAX_PAYLOAD		(16u << 20)	/* no record payload above
 						   this, ever */
 
@@ -52,6 +57,9 @@
 #define REPLICA_TMP_NAME	"REPLICA.tmp"
 #define CURSORS_FILE_NAME	"CURSORS"	/* walld's consumer cursors */
 #define CURSORS_FILE_TMP_NAME	"CURSORS.tmp"
+#define PRODUCERS_NAME		"PRODUCERS"	/* the producer table's
+						   snapshot (wal-producer.c) */
+#define PRODUCERS_TMP_NAME	"PRODUCERS.tmp"
 #define IO_ALIGN		4096
 #define SCAN_CHUNK		(1u << 20)
 
@@ -81,6 +89,16 @@ struct rec_header {
 	uint32_t	crc;
 	uint64_t	lsn;
 	uint64_t	batch_lsn;
+};
+
+/* A record's extension fields (version 3 segments): stored right after
+   the header, before the payload, counted in its length and its CRC,
+   never encrypted. The time on every record; the producer on an
+   idempotent append's (PROTOCOL.md, "Producers"). */
+struct rec_ext {
+	uint64_t	time_ns;	/* 0: none */
+	uint64_t	producer;	/* 0: none */
+	uint64_t	seq;
 };
 
 struct seg_footer {
@@ -206,6 +224,14 @@ seg_put64(unsigned char *p, uint64_t v)
 	seg_put32(p + 4, (uint32_t)(v >> 32));
 }
 
+/* Bytes of extension fields a record with these flags has. */
+static inline uint32_t
+rec_ext_len(uint16_t flags)
+{
+	return (((flags & REC_F_TIME) ? 8u : 0u) +
+	    ((flags & REC_F_PRODUCER) ? 16u : 0u));
+}
+
 /* Bytes a record with a payload of len takes on disk. */
 static inline uint64_t
 seg_rec_size(uint32_t len)
@@ -223,6 +249,12 @@ int	segment_read_header(int, struct seg_header *, const char **why);
 void	segment_encode_rec(unsigned char *, const struct rec_header *);
 int	segment_decode_rec(const unsigned char *, struct rec_header *,
 	    const char **why);
+/* The flags for extension x, and its bytes written at p (which has room
+   for rec_ext_len of those flags); decoding reads them back. */
+uint16_t segment_ext_flags(const struct rec_ext *);
+void	segment_encode_ext(unsigned char *p, const struct rec_ext *);
+void	segment_decode_ext(const unsigned char *p, uint16_t flags,
+	    struct rec_ext *);
 uint32_t segment_seed(uint16_t version, const uint8_t id[16]);
 uint32_t segment_rec_crc(uint32_t seed, const unsigned char *, const void *,
 	    uint32_t);

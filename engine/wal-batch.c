@@ -175,31 +175,70 @@ wal_batch_rekey(struct wal *w)
 	return (WAL_OK);
 }
 
-/* Assigns the next LSN and copies the record into the filling batch. Its
-   payload is encrypted and its CRC set off the loop thread, by the stamper
-   (wal_stamp_ahead) or the flusher (wal_stamp_batch). */
+/* The time a record appended now gets: the wall clock, never below the
+   record before it (FORMAT.md: times never go back in a log). */
+static uint64_t
+wal_batch_time(struct wal *w)
+{
+	struct timespec	ts;
+	uint64_t	t;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (t <= w->loop.last_time)
+		t = w->loop.last_time;
+	w->loop.last_time = t;
+	return (t);
+}
+
+/* Assigns the next LSN and copies the record into the filling batch, its
+   extension fields (the time, and the producer when it has one) before
+   the payload. Its payload is encrypted and its CRC set off the loop
+   thread, by the stamper (wal_stamp_ahead) or the flusher
+   (wal_stamp_batch). */
 enum wal_rc
-wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
-    const void *payload, uint32_t len, uint64_t *lsn)
+wal_append_as(struct wal *w, const struct wal_producer_seq *ps,
+    uint16_t type, uint32_t tenant, uint16_t vshard, const void *payload,
+    uint32_t len, uint64_t *lsn)
 {
 	struct wal_batch	*b = w->loop.fill;
 	struct rec_header	 h;
+	struct rec_ext		 x;
 	unsigned char		*p;
 	uint64_t		 rs;
-	uint32_t		 slen;
+	uint32_t		 slen, xlen;
 	enum wal_rc		 rc;
+
+	enum wal_rc		 prc = WAL_OK;
 
 	if (wal_io_failed(w))
 		return (WAL_EFAILED);
+	/* A retry of an append in the log already is answered with it,
+	   sealed or not. */
+	if (ps != NULL && (prc = wal_producer_check(w, ps, tenant, lsn)) ==
+	    WAL_EDUP)
+		return (WAL_EDUP);
 	if (w->loop.sealed || w->loop.seal_pending)
 		return (WAL_ESEALED);
+	if (prc != WAL_OK)
+		return (prc);
 	if (len > w->max_record)
 		return (WAL_ETOOBIG);
 	if (b->ends_seg)
 		return (WAL_EFULL);
 	if (w->loop.rekey && (rc = wal_batch_rekey(w)) != WAL_OK)
 		return (rc);
-	slen = len + w->tag;		/* stored: ciphertext and tag */
+	if (w->loop.seg_first != w->prod.snap_seg)
+		wal_producer_segment(w);
+	memset(&x, 0, sizeof x);
+	if (ps != NULL) {
+		x.producer = ps->producer;
+		x.seq = ps->seq;
+	}
+	x.time_ns = 1;		/* a placeholder, for its length */
+	h.flags = segment_ext_flags(&x);
+	xlen = rec_ext_len(h.flags);
+	slen = xlen + len + w->tag;	/* stored: extension, ciphertext, tag */
 	rs = seg_rec_size(slen);
 	if (w->loop.off + rs + FOOTER_SIZE > w->seg_size) {
 		/* The segment is full: this record starts the next. */
@@ -213,7 +252,9 @@ wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
 		return (WAL_EFULL);
 
 	p = b->buf + b->pre + b->len;
+	x.time_ns = wal_batch_time(w);
 	memset(&h, 0, sizeof h);
+	h.flags = segment_ext_flags(&x);
 	h.type = type;
 	h.vshard = vshard;
 	h.tenant = tenant;
@@ -221,9 +262,11 @@ wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
 	h.lsn = w->loop.next_lsn;
 	h.batch_lsn = b->nrec > 0 ? b->first_lsn : w->loop.next_lsn;
 	segment_encode_rec(p, &h);	/* its CRC field 0 until stamped */
+	segment_encode_ext(p + REC_HDR_SIZE, &x);
 	if (len > 0)
-		memcpy(p + REC_HDR_SIZE, payload, len);
-	memset(p + REC_HDR_SIZE + len, 0, rs - REC_HDR_SIZE - len);
+		memcpy(p + REC_HDR_SIZE + xlen, payload, len);
+	memset(p + REC_HDR_SIZE + xlen + len, 0,
+	    rs - REC_HDR_SIZE - xlen - len);
 
 	if (b->nrec == 0) {
 		b->first_lsn = w->loop.next_lsn;
@@ -234,7 +277,18 @@ wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
 	b->len += rs;
 	w->loop.off += rs;
 	*lsn = w->loop.next_lsn++;
+	if (ps != NULL)
+		wal_producer_note(w, ps, tenant, *lsn);
 	return (WAL_OK);
+}
+
+/* An append without a producer. */
+enum wal_rc
+wal_append(struct wal *w, uint16_t type, uint32_t tenant, uint16_t vshard,
+    const void *payload, uint32_t len, uint64_t *lsn)
+{
+	return (wal_append_as(w, NULL, type, tenant, vshard, payload, len,
+	    lsn));
 }
 
 /* The filling batch ends the active segment; see wal.h. */

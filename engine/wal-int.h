@@ -143,6 +143,35 @@ struct wal_loop {
 	uint32_t	 key_id;	/* its key id */
 	uint32_t	 seed;		/* its record CRC seed */
 	int		 rekey;		/* the active key is not key_id */
+	uint64_t	 last_time;	/* the time the last record got */
+};
+
+/* One idempotent producer (wal-producer.c): its last sequence number and
+   the LSNs of the last n (at most window) of them, in prodtab.lsns. */
+struct wal_prod {
+	uint64_t	id;
+	uint64_t	last_seq;
+	uint32_t	tenant;
+	uint32_t	n;
+	int32_t		hnext;		/* next in its bucket */
+	int32_t		older;		/* the recency list */
+	int32_t		newer;
+};
+
+/* The producer table: the loop thread's. */
+struct wal_prodtab {
+	uint32_t	 cap;		/* producers_max */
+	uint32_t	 window;
+	uint32_t	 used;
+	uint32_t	 nbuckets;
+	struct wal_prod	*ents;		/* cap of them; NULL until used */
+	uint64_t	*lsns;		/* cap * window */
+	int32_t		*buckets;
+	int32_t		 lru_old;
+	int32_t		 lru_new;
+	uint64_t	 evicted;
+	unsigned	 nomem;
+	uint64_t	 snap_seg;	/* the segment of the last snapshot */
 };
 
 /* The active segment: the flusher thread's (and open's). */
@@ -209,6 +238,7 @@ struct wal {
 	int		 failed;	/* atomic latch (wal_io_latch) */
 
 	struct wal_loop	 loop;
+	struct wal_prodtab prod;
 	struct wal_active act;
 	struct wal_stamper stamp;
 
@@ -270,6 +300,19 @@ int		 wal_spare_activate(struct wal *, uint64_t first,
 enum wal_rc	 wal_spare_claim(struct wal *);
 
 /* wal-recover.c */
+/* wal-producer.c */
+enum wal_rc	 wal_producer_check(struct wal *,
+		    const struct wal_producer_seq *, uint32_t tenant,
+		    uint64_t *lsn);
+void		 wal_producer_note(struct wal *,
+		    const struct wal_producer_seq *, uint32_t tenant,
+		    uint64_t lsn);
+int		 wal_producer_save(struct wal *, int sync, char **cause);
+int		 wal_producer_rebuild(struct wal *, char **cause);
+void		 wal_producer_segment(struct wal *);
+void		 wal_producer_free(struct wal *);
+void		 wal_producer_stats(struct wal *, uint64_t *producers,
+		    uint64_t *evicted);
 int		 wal_recover(struct wal *, char **cause);
 
 #endif

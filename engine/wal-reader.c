@@ -274,11 +274,13 @@ wal_reader_match(struct wal_reader *r, const struct rec_header *h)
 	return (1);
 }
 
-/* Decrypts the record at p (stored length len) into r->plain. */
+/* Decrypts the record at p (len stored bytes after its extension
+   fields) into r->plain. */
 static int
 wal_reader_decrypt(struct wal_reader *r, const unsigned char *p,
     uint32_t len, struct wal_record *rec, char **cause)
 {
+	uint32_t	 xlen = rec_ext_len(seg_get16(p + 6));
 	unsigned char	*nb;
 	size_t		 need = len > 0 ? len : 1;
 
@@ -295,7 +297,8 @@ wal_reader_decrypt(struct wal_reader *r, const unsigned char *p,
 		r->plain = nb;
 		r->plain_cap = need;
 	}
-	if (keyring_decrypt(r->ctx, p, p + REC_HDR_SIZE, len, r->plain) != 0) {
+	if (keyring_decrypt(r->ctx, p, p + REC_HDR_SIZE + xlen, len,
+	    r->plain) != 0) {
 		wal_reader_damage(r, cause, "record fails authentication "
 		    "(altered, moved from elsewhere, or not written under "
 		    "this key)");
@@ -447,10 +450,12 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
     char **cause)
 {
 	struct rec_header	 h;
+	struct rec_ext		 x;
 	struct seg_footer	 ft;
 	const unsigned char	*p;
 	const char		*why;
 	uint64_t		 rs, refilled = UINT64_MAX;
+	uint32_t		 xlen;
 	char			*c2 = NULL;
 	int			 checked = 0, k, stale, bad;
 
@@ -574,16 +579,21 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 			wal_reader_damage(r, cause, "record checksum mismatch");
 			return (-1);
 		}
+		segment_decode_ext(p + REC_HDR_SIZE, h.flags, &x);
+		xlen = rec_ext_len(h.flags);
 		rec->lsn = h.lsn;
 		rec->type = h.type;
 		rec->tenant = h.tenant;
 		rec->vshard = h.vshard;
-		rec->len = h.len;
-		rec->payload = p + REC_HDR_SIZE;
+		rec->len = h.len - xlen;
+		rec->payload = p + REC_HDR_SIZE + xlen;
 		rec->batch_lsn = h.batch_lsn;
+		rec->time_ns = x.time_ns;
+		rec->producer = x.producer;
+		rec->seq = x.seq;
 		rec->seg = &r->meta;
 		if (!r->raw && keyring_ctx_keyed(r->ctx) &&
-		    wal_reader_decrypt(r, p, h.len, rec, cause) != 0)
+		    wal_reader_decrypt(r, p, h.len - xlen, rec, cause) != 0)
 			return (-1);
 		r->off += rs;
 		r->expect++;

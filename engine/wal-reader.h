@@ -41,6 +41,10 @@ struct wal_record {
 					   stored by a raw reader) */
 	const void	*payload;	/* valid until the next call on the reader */
 	uint64_t	 batch_lsn;	/* first LSN of the flush that wrote it */
+	uint64_t	 time_ns;	/* wall clock at append, unix ns (0:
+					   none, a version 1 or 2 segment) */
+	uint64_t	 producer;	/* its producer id (0: none) */
+	uint64_t	 seq;		/* and sequence number */
 	const struct wal_segmeta *seg;	/* its segment's; valid as payload */
 };
 

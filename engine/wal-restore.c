@@ -96,20 +96,29 @@ wal_restore_header(const struct wal_segmeta *m, uint64_t first,
 	h->seed = segment_seed(SEG_VERSION, m->id);
 }
 
-/* Writes the 40-byte header rec has as stored, its CRC field 0. */
-void
+/* Writes the header rec has as stored, its CRC field 0, and its
+   extension fields after it; returns their length. */
+uint32_t
 wal_restore_rec_header(unsigned char *p, const struct wal_record *rec)
 {
 	struct rec_header	h;
+	struct rec_ext		x = { .time_ns = rec->time_ns,
+				    .producer = rec->producer,
+				    .seq = rec->seq };
+	uint32_t		xlen;
 
 	memset(&h, 0, sizeof h);
+	h.flags = segment_ext_flags(&x);
+	xlen = rec_ext_len(h.flags);
 	h.type = rec->type;
 	h.vshard = rec->vshard;
 	h.tenant = rec->tenant;
-	h.len = rec->len;
+	h.len = xlen + rec->len;
 	h.lsn = rec->lsn;
 	h.batch_lsn = rec->batch_lsn;
 	segment_encode_rec(p, &h);
+	segment_encode_ext(p + REC_HDR_SIZE, &x);
+	return (xlen);
 }
 
 /* 1 when a and b are the same segment header's fields. */
@@ -338,7 +347,7 @@ wal_restore_check(struct wal_restore *r, const struct wal_record *rec,
 		return (WAL_RESTORE_REFUSED);
 	}
 	why = "payload above the hard maximum of 16 MiB";
-	if (rec->len > REC_MAX_PAYLOAD)
+	if (rec->len > REC_MAX_PAYLOAD - REC_EXT_MAX)
 		goto refuse;
 	why = "encrypted payload shorter than its authentication tag";
 	if (m->key_id != 0 && rec->len < KEYRING_TAG_LEN)
@@ -405,6 +414,7 @@ wal_restore_add(struct wal_restore *r, const struct wal_record *rec,
 {
 	unsigned char		*p;
 	uint64_t		 rs, first;
+	uint32_t		 xlen, slen;
 	int			 begin, k;
 
 	if (r->failed) {
@@ -416,16 +426,18 @@ wal_restore_add(struct wal_restore *r, const struct wal_record *rec,
 	if (begin && ((r->fd != -1 && wal_restore_seal(r, cause) != 0) ||
 	    wal_restore_begin(r, rec->seg, first, cause) != 0))
 		goto fail;
-	rs = seg_rec_size(rec->len);
+	rs = seg_rec_size(rec->len + REC_EXT_MAX);
 	if (wal_restore_room(r, (size_t)rs, cause) != 0)
 		goto fail;
 	p = r->buf + r->len;
-	wal_restore_rec_header(p, rec);
+	xlen = wal_restore_rec_header(p, rec);
+	slen = xlen + rec->len;
+	rs = seg_rec_size(slen);
 	if (rec->len > 0)
-		memcpy(p + REC_HDR_SIZE, rec->payload, rec->len);
-	memset(p + REC_HDR_SIZE + rec->len, 0, rs - REC_HDR_SIZE - rec->len);
+		memcpy(p + REC_HDR_SIZE + xlen, rec->payload, rec->len);
+	memset(p + REC_HDR_SIZE + slen, 0, rs - REC_HDR_SIZE - slen);
 	seg_put32(p + 20, segment_rec_crc(r->seed, p, p + REC_HDR_SIZE,
-	    rec->len));
+	    slen));
 	r->crc = crc32c(r->crc, p, rs);
 	r->len += rs;
 	r->end += rs;

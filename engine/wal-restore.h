@@ -52,9 +52,11 @@ int		 wal_restore_abort(struct wal_restore *, char **cause);
    first (its own first LSN, or a later one: wal-restore.c). */
 void		 wal_restore_header(const struct wal_segmeta *,
 		    uint64_t first, struct seg_header *);
-/* The 40-byte header a record has as stored (REC_HDR_SIZE bytes at p),
-   its CRC field 0: what encryption authenticates (FORMAT.md, 12). */
-void		 wal_restore_rec_header(unsigned char *p,
+/* The header a record has as stored (REC_HDR_SIZE bytes at p), its CRC
+   field 0, then its extension fields (up to REC_EXT_MAX bytes): what
+   encryption authenticates (FORMAT.md, 12). Returns the extension's
+   length. */
+uint32_t	 wal_restore_rec_header(unsigned char *p,
 		    const struct wal_record *);
 /* 1 when two records' segment fields are the same segment's. */
 int		 wal_restore_same(const struct wal_segmeta *,

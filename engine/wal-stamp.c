@@ -113,7 +113,7 @@ wal_stamp_recs(struct wal *w, struct wal_batch *b, size_t end, size_t chunk,
 {
 	size_t		 off = b->stamped, rs;
 	unsigned char	*p;
-	uint32_t	 slen;
+	uint32_t	 slen, xlen;
 	int		 rc = 0;
 
 	while (off < end && off - b->stamped < chunk &&
@@ -123,8 +123,9 @@ wal_stamp_recs(struct wal *w, struct wal_batch *b, size_t end, size_t chunk,
 		rs = seg_rec_size(slen);
 		/* w->tag, fixed at open, not w->loop.ring: a reload may swap
 		   the ring on the loop while this runs on another thread. */
-		if (w->tag != 0 && keyring_encrypt(b->ctx, p, p + REC_HDR_SIZE,
-		    slen - w->tag, p + REC_HDR_SIZE) != 0) {
+		xlen = rec_ext_len(seg_get16(p + 6));
+		if (w->tag != 0 && keyring_encrypt(b->ctx, p, p + REC_HDR_SIZE +
+		    xlen, slen - xlen - w->tag, p + REC_HDR_SIZE + xlen) != 0) {
 			cause_set(cause, "%s: encrypting the record of LSN "
 			    "%llu failed", w->dir,
 			    (unsigned long long)seg_get64(p + 24));

@@ -216,6 +216,7 @@ wal_stats(struct wal *w, struct wal_stats *st)
 	st->failed = wal_io_failed(w);
 	st->direct_io = w->direct;
 	st->active_key_id = keyring_active(w->loop.ring);
+	wal_producer_stats(w, &st->producers, &st->producers_evicted);
 }
 
 /* The seal is durable; see wal.h. */
@@ -362,6 +363,7 @@ wal_free(struct wal *w)
 	free(w->spare.zbuf);
 	free(w->segs);
 	free(w->spare.pool);
+	wal_producer_free(w);
 	free(w->dir);
 	keyring_ctx_free(w->loop.wctx);
 	keyring_free(w->loop.ring);
@@ -404,6 +406,8 @@ wal_open(const struct wal_options *o, char **cause)
 	w->seg_size = o->segment_size ? o->segment_size : WAL_DEFAULT_SEGMENT;
 	w->spare.mode = o->spare_mode;
 	w->spare.pool_max = o->recycle_segments;
+	w->prod.cap = o->producers_max ? o->producers_max : 4096;
+	w->prod.window = o->producer_window ? o->producer_window : 32;
 	if (w->spare.pool_max > 0 &&
 	    (w->spare.pool = calloc(w->spare.pool_max,
 	    sizeof *w->spare.pool)) == NULL) {
@@ -437,16 +441,18 @@ wal_open(const struct wal_options *o, char **cause)
 		    REC_MAX_PAYLOAD);
 		goto fail;
 	}
-	if (w->max_record > REC_MAX_PAYLOAD - w->tag) {
-		/* The stored payload carries the GCM tag too. */
+	if (w->max_record > REC_MAX_PAYLOAD - w->tag - REC_EXT_MAX) {
+		/* What is stored carries the extension fields and the GCM
+		   tag too. */
 		wal_log(w, WAL_LOG_WARNING, "wal: %s: max record lowered from "
-		    "%u to %u bytes: "
-		    "an encrypted record stores a %u-byte tag", w->dir,
-		    w->max_record, REC_MAX_PAYLOAD - w->tag, w->tag);
-		w->max_record = REC_MAX_PAYLOAD - w->tag;
+		    "%u to %u bytes: a record stores up to %u bytes of "
+		    "extension fields and a %u-byte tag", w->dir,
+		    w->max_record, REC_MAX_PAYLOAD - w->tag - REC_EXT_MAX,
+		    REC_EXT_MAX, w->tag);
+		w->max_record = REC_MAX_PAYLOAD - w->tag - REC_EXT_MAX;
 	}
 	room = w->seg_size - SEG_HDR_SIZE - FOOTER_SIZE - REC_HDR_SIZE -
-	    REC_ALIGN - w->tag;
+	    REC_ALIGN - REC_EXT_MAX - w->tag;
 	if (w->max_record > room) {
 		wal_log(w, WAL_LOG_WARNING, "wal: %s: max record lowered from "
 		    "%u to %llu "
@@ -455,8 +461,9 @@ wal_open(const struct wal_options *o, char **cause)
 		w->max_record = (uint32_t)room;
 	}
 	w->batch_cap = o->batch_bytes ? o->batch_bytes : WAL_DEFAULT_BATCH;
-	if (w->batch_cap < seg_rec_size(w->max_record + w->tag))
-		w->batch_cap = seg_rec_size(w->max_record + w->tag);
+	if (w->batch_cap < seg_rec_size(w->max_record + REC_EXT_MAX + w->tag))
+		w->batch_cap = seg_rec_size(w->max_record + REC_EXT_MAX +
+		    w->tag);
 	w->buf_max = (size_t)WAL_ROUND_UP(IO_ALIGN + w->batch_cap, IO_ALIGN) +
 	    IO_ALIGN;
 
@@ -478,7 +485,7 @@ wal_open(const struct wal_options *o, char **cause)
 		goto fail;
 
 	initial = (size_t)WAL_ROUND_UP(IO_ALIGN + seg_rec_size(w->max_record +
-	    w->tag) + IO_ALIGN, IO_ALIGN);
+	    REC_EXT_MAX + w->tag) + IO_ALIGN, IO_ALIGN);
 	if (initial < (64u << 10))
 		initial = 64u << 10;
 	if (initial > w->buf_max)
@@ -532,6 +539,9 @@ wal_open(const struct wal_options *o, char **cause)
 	w->loop.fill->off = w->loop.off;
 	w->loop.fill->seg_first = w->loop.seg_first;
 	w->loop.durable_lsn = w->loop.next_lsn - 1;
+	if (wal_producer_rebuild(w, cause) != 0 ||
+	    wal_producer_save(w, 1, cause) != 0)
+		goto fail;
 	wal_log(w, WAL_LOG_INFO, "wal: opened %s: %zu segments, first LSN "
 	    "%llu, next LSN "
 	    "%llu%s", w->dir, w->nsegs,
@@ -554,6 +564,15 @@ fail:
 void
 wal_close(struct wal *w)
 {
-	if (w != NULL)
-		wal_free(w);
+	char	*cause = NULL;
+
+	if (w == NULL)
+		return;
+	/* The producer table as of what is durable, for the next open. */
+	if (!wal_io_failed(w) && wal_producer_save(w, 1, &cause) != 0) {
+		wal_log(w, WAL_LOG_WARNING, "wal: producer snapshot: %s",
+		    cause);
+		free(cause);
+	}
+	wal_free(w);
 }

@@ -45,6 +45,18 @@ enum wal_rc {
 	WAL_ETOOBIG,	/* payload above max_record */
 	WAL_ESEALED,	/* the log is sealed (or a seal is pending) */
 	WAL_EFAILED,	/* an earlier write or sync failed: the log is latched */
+	WAL_EDUP,	/* wal_append_as: the producer's append is in the log
+			   already; *lsn is its LSN, nothing was written */
+	WAL_ESEQ,	/* wal_append_as: the sequence number is neither the
+			   producer's next nor one of its last `window`:
+			   nothing was written (wal_producer_next says) */
+};
+
+/* An idempotent producer's append (PROTOCOL.md, "Producers"): its id,
+   not 0, and its sequence number, from 1, one more with each append. */
+struct wal_producer_seq {
+	uint64_t	producer;
+	uint64_t	seq;
 };
 
 struct keyring;
@@ -66,6 +78,11 @@ struct wal_options {
 	   segment present must have its key in the ring, or wal_open fails
 	   naming the key id and the segment. wal_open takes a reference. */
 	struct keyring	*keyring;
+	/* The producer table (wal-producer.c): how many producers it keeps
+	   (the least recent is forgotten past it) and how many of each
+	   one's last appends a retry is recognised for. 0: 4096 and 32. */
+	uint32_t	 producers_max;
+	uint32_t	 producer_window;
 	/* Called for every event worth a log line (recovery cuts, I/O choice,
 	   failures). level: 3 err, 4 warning, 6 info, 7 debug. May be NULL. */
 	void		(*log)(int level, const char *msg);
@@ -88,6 +105,8 @@ struct wal_stats {
 	int		failed;
 	int		direct_io;	/* 1 when O_DIRECT is in use */
 	uint32_t	active_key_id;	/* new records' key id; 0: not encrypted */
+	uint64_t	producers;	/* in the producer table */
+	uint64_t	producers_evicted; /* forgotten since open: table full */
 };
 
 struct wal;
@@ -103,6 +122,18 @@ void		 wal_close(struct wal *);
 enum wal_rc	 wal_append(struct wal *, uint16_t type, uint32_t tenant,
 		    uint16_t vshard, const void *payload, uint32_t len,
 		    uint64_t *lsn);
+/* The same for an idempotent producer's append (ps; NULL: none):
+   WAL_EDUP with the original's LSN when it is a retry of one of the
+   producer's last appends, WAL_ESEQ when its sequence number is out of
+   order. Producers are told apart by (tenant, id). */
+enum wal_rc	 wal_append_as(struct wal *, const struct wal_producer_seq *ps,
+		    uint16_t type, uint32_t tenant, uint16_t vshard,
+		    const void *payload, uint32_t len, uint64_t *lsn);
+/* The sequence number the producer's next append must have, and in
+   *oldest (may be NULL) the oldest a retry is recognised for; 0 when
+   the producer is not known (any start is taken). Loop thread. */
+uint64_t	 wal_producer_next(struct wal *, uint64_t producer,
+		    uint32_t tenant, uint64_t *oldest);
 /* The filling batch will end the active segment (footer), the next starts
    a new one. WAL_EWAIT/WAL_ENOSPC when no new segment is ready; WAL_OK and
    nothing to do when the segment has no record yet; WAL_EFULL when the

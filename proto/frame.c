@@ -63,7 +63,8 @@ frame_op_flags(uint8_t op)
 {
 	switch (op) {
 	case WIRE_OP_APPEND:
-		return (WIRE_F_NOWAIT|WIRE_F_REPLICATED|WIRE_F_LOCAL);
+		return (WIRE_F_NOWAIT|WIRE_F_REPLICATED|WIRE_F_LOCAL|
+		    WIRE_F_PRODUCER);
 	case WIRE_OP_SYNC:
 		return (WIRE_F_REPLICATED|WIRE_F_LOCAL);
 	case WIRE_OP_READ:
@@ -221,6 +222,31 @@ wire_dec_append(const uint8_t *b, size_t n, struct wire_append *m,
 	m->tenant = frame_get32(b + 4);
 	m->payload = b + WIRE_APPEND_FIXED;
 	m->len = (uint32_t)(n - WIRE_APPEND_FIXED);
+	m->producer = 0;
+	m->seq = 0;
+	return (0);
+}
+
+/* Decodes an APPEND body with flag PRODUCER: the producer id and the
+   sequence number come between the fixed part and the payload. */
+int
+wire_dec_append_prod(const uint8_t *b, size_t n, struct wire_append *m,
+    const char **cause)
+{
+	if (n < WIRE_APPEND_FIXED + WIRE_PRODUCER_LEN) {
+		*cause = "append body with a producer shorter than 24 bytes";
+		return (-1);
+	}
+	if (wire_dec_append(b, n - WIRE_PRODUCER_LEN, m, cause) != 0)
+		return (-1);
+	m->producer = frame_get64(b + WIRE_APPEND_FIXED);
+	m->seq = frame_get64(b + WIRE_APPEND_FIXED + 8);
+	m->payload = b + WIRE_APPEND_FIXED + WIRE_PRODUCER_LEN;
+	if (m->producer == 0 || m->seq == 0) {
+		*cause = m->producer == 0 ? "producer id 0" :
+		    "sequence number 0";
+		return (-1);
+	}
 	return (0);
 }
 
@@ -491,6 +517,21 @@ wire_enc_append(uint8_t *out, uint64_t id, uint8_t flags, uint16_t type,
 	frame_put16(out + off + 2, vshard);
 	frame_put32(out + off + 4, tenant);
 	return (off + WIRE_APPEND_FIXED);
+}
+
+/* The same with a producer id and sequence number (flag PRODUCER). */
+size_t
+wire_enc_append_prod(uint8_t *out, uint64_t id, uint8_t flags, uint16_t type,
+    uint16_t vshard, uint32_t tenant, uint64_t producer, uint64_t seq,
+    uint32_t payload_len)
+{
+	size_t	off;
+
+	off = wire_enc_append(out, id, flags | WIRE_F_PRODUCER, type, vshard,
+	    tenant, payload_len + WIRE_PRODUCER_LEN);
+	frame_put64(out + off, producer);
+	frame_put64(out + off + 8, seq);
+	return (off + WIRE_PRODUCER_LEN);
 }
 
 /* Writes a whole READ request. */

@@ -91,6 +91,18 @@ static const struct metrics_row metrics_table[] = {
 	{ "walld_recycled_segments_held", "gauge", MK_VALUE,
 	  "recycled_segments_held", NULL, NULL, 1, "Files of truncated "
 	  "segments kept for reuse" },
+	{ "walld_producers", "gauge", MK_VALUE, "producers", NULL, NULL, 1,
+	  "Idempotent producers in the producer table" },
+	{ "walld_producers_evicted_total", "counter", MK_VALUE,
+	  "producers_evicted_total", NULL, NULL, 1, "Producers forgotten "
+	  "because the table was full (producers.max): their retries are "
+	  "no longer recognised" },
+	{ "walld_producer_retries_total", "counter", MK_VALUE,
+	  "producer_retries_total", NULL, NULL, 1, "Idempotent appends "
+	  "answered with the LSN their record already had" },
+	{ "walld_producer_refused_total", "counter", MK_VALUE,
+	  "producer_refused_total", NULL, NULL, 1, "Idempotent appends "
+	  "refused: sequence number out of order" },
 	{ "walld_appends_total", "counter", MK_VALUE, "appends_total", NULL,
 	  NULL, 1, "Records appended" },
 	{ "walld_append_bytes_total", "counter", MK_VALUE,

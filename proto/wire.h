@@ -25,6 +25,7 @@
 #define WIRE_MIN_FRAME		WIRE_HDR_LEN
 #define WIRE_MAX_FRAME_HARD	(17u << 20)	/* no frame above this, ever */
 #define WIRE_APPEND_FIXED	8		/* append body before the payload */
+#define WIRE_PRODUCER_LEN	16		/* then, with flag PRODUCER */
 #define WIRE_HELLO_LEN		4		/* a HELLO request's body */
 #define WIRE_RECORD_FIXED	16		/* record body before the payload */
 
@@ -116,12 +117,15 @@ struct wire_hello_reply {
 	size_t		 server_len;
 };
 
-/* APPEND request body: u16 type, u16 vshard, u32 tenant, payload.
+/* APPEND request body: u16 type, u16 vshard, u32 tenant, [with flag
+   PRODUCER: u64 producer id, u64 sequence number,] payload.
    Reply body: u64 lsn. */
 struct wire_append {
 	uint16_t	 type;
 	uint16_t	 vshard;
 	uint32_t	 tenant;
+	uint64_t	 producer;	/* 0: none */
+	uint64_t	 seq;
 	const void	*payload;	/* points into the frame */
 	uint32_t	 len;
 };
@@ -206,6 +210,8 @@ int	wire_dec_hello_reply(const uint8_t *b, size_t n,
 	    struct wire_hello_reply *, const char **cause);
 int	wire_dec_append(const uint8_t *b, size_t n, struct wire_append *,
 	    const char **cause);
+int	wire_dec_append_prod(const uint8_t *b, size_t n,
+	    struct wire_append *, const char **cause);
 int	wire_dec_read(const uint8_t *b, size_t n, struct wire_read *,
 	    const char **cause);
 int	wire_dec_record(const uint8_t *b, size_t n, struct wire_record *,
@@ -249,6 +255,9 @@ size_t	wire_enc_hello_reply(uint8_t *out, uint64_t id, uint16_t version,
 size_t	wire_enc_append(uint8_t *out, uint64_t id, uint8_t flags,
 	    uint16_t type, uint16_t vshard, uint32_t tenant,
 	    uint32_t payload_len);
+size_t	wire_enc_append_prod(uint8_t *out, uint64_t id, uint8_t flags,
+	    uint16_t type, uint16_t vshard, uint32_t tenant,
+	    uint64_t producer, uint64_t seq, uint32_t payload_len);
 size_t	wire_enc_read(uint8_t *out, uint64_t id, uint8_t flags,
 	    const struct wire_read *);
 size_t	wire_enc_record(uint8_t *out, uint64_t id, uint64_t lsn,

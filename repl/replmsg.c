@@ -124,6 +124,12 @@ replmsg_encode(natsMsg **out, const char *prefix, const struct repl_ident *id,
 		s = repl_set_u64(msg, REPL_H_VSHARD, rec->vshard);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(msg, REPL_H_SEGMENT, seg);
+	if (s == NATS_OK && rec->time_ns != 0)
+		s = repl_set_u64(msg, REPL_H_TIME, rec->time_ns);
+	if (s == NATS_OK && rec->producer != 0)
+		s = repl_set_u64(msg, REPL_H_PRODUCER, rec->producer);
+	if (s == NATS_OK && rec->producer != 0)
+		s = repl_set_u64(msg, REPL_H_SEQ, rec->seq);
 	if (s != NATS_OK) {
 		cause_set(cause, "LSN %" PRIu64 ": building its message: %s",
 		    rec->lsn, natsStatus_GetText(s));
@@ -146,6 +152,19 @@ repl_get_u64(natsMsg *m, const char *key, uint64_t max, uint64_t *v)
 	errno = 0;
 	*v = strtoull(s, &end, 10);
 	return (errno != 0 || *end != '\0' || *v > max ? -1 : 0);
+}
+
+/* An optional header as a decimal: 0 with *v (0 when absent), or -1
+   when it is there and malformed. */
+static int
+repl_get_opt(natsMsg *m, const char *key, uint64_t *v)
+{
+	const char	*s;
+
+	*v = 0;
+	if (natsMsgHeader_Get(m, key, &s) != NATS_OK)
+		return (0);
+	return (repl_get_u64(m, key, UINT64_MAX, v) != 0 || *v == 0 ? -1 : 0);
 }
 
 int
@@ -225,6 +244,16 @@ replmsg_decode(natsMsg *m, struct wal_record *rec, struct wal_segmeta *seg,
 	rec->len = (uint32_t)natsMsg_GetDataLength(m);
 	rec->payload = natsMsg_GetData(m);
 	rec->seg = seg;
+	/* The extension fields, when the record has them (FORMAT.md): a
+	   header there must be well formed; a producer has both. */
+	what = REPL_H_TIME;
+	if (repl_get_opt(m, REPL_H_TIME, &rec->time_ns) != 0)
+		goto bad;
+	what = "Walld-Producer or Walld-Seq";
+	if (repl_get_opt(m, REPL_H_PRODUCER, &rec->producer) != 0 ||
+	    repl_get_opt(m, REPL_H_SEQ, &rec->seq) != 0 ||
+	    (rec->producer == 0) != (rec->seq == 0))
+		goto bad;
 	return (0);
 
 bad:

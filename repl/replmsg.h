@@ -29,6 +29,9 @@ struct wal_segmeta;
 #define REPL_H_TENANT		"Walld-Tenant"
 #define REPL_H_VSHARD		"Walld-Vshard"
 #define REPL_H_SEGMENT		"Walld-Segment"
+#define REPL_H_TIME		"Walld-Time"	/* extension fields, when */
+#define REPL_H_PRODUCER		"Walld-Producer"	/* the record has */
+#define REPL_H_SEQ		"Walld-Seq"	/* them (FORMAT.md) */
 
 /* Which log, and which writer of it: the log's identity is made once,
    with its directory; the epoch goes up each time the log is restored

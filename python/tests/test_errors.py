@@ -135,7 +135,7 @@ def test_bad_request_closes_the_connection(server):
 
 def test_version_mismatch(server):
     with pytest.raises(walld.VersionMismatch) as ei:
-        walld.Client(server.sock, versions=(2, 9))
+        walld.Client(server.sock, versions=(3, 9))
     assert ei.value.code == 8
 
     async def main():

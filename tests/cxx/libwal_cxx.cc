@@ -142,7 +142,7 @@ main(int argc, char **argv)
 	Conn conn(raw);
 	wal_conn *c = conn.get();
 	wal_conn_set_timeout(c, 20000);
-	check(wal_conn_version(c) == 1, "protocol version");
+	check(wal_conn_version(c) == 2, "protocol version");
 	check(std::string(wal_conn_server(c)).rfind("walld ", 0) == 0,
 	    "server string");
 	check(wal_conn_max_record(c) >= 65536, "max_record");

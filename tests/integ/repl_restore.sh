@@ -4,7 +4,8 @@
 # encrypted) are published into streams by tests/helpers/replpub (a test
 # tool standing in for the replicator), restored into new directories,
 # and read back: the same records byte for byte, the sealed segments
-# identical, REPLICA with the next epoch, walld going on at the next LSN.
+# identical, REPLICA with the next epoch, walld going on at the next LSN
+# and recognising a producer's retry of a record it restored.
 # A stream with a gap or a malformed message, or one starting inside an
 # encrypted segment, is refused naming the sequence, and leaves nothing.
 . "$(dirname "$0")/lib.sh"
@@ -39,6 +40,8 @@ make_log() {
 	    --type 1 >/dev/null || fail "append binary"
 	"$WALCTL" append --file /dev/null --tenant 2 --vshard 3 >/dev/null ||
 	    fail "append empty"
+	PROD_LSN=$("$WALCTL" append --producer 42 --seq 1 --tenant 6 idem) ||
+	    fail "append as a producer"
 	"$WALCTL" rotate >/dev/null || fail rotate
 	"$WALCTL" append --lines --tenant 3 --vshard 7 --type 2 <"$T/lines" \
 	    >/dev/null || fail "append --lines"
@@ -123,6 +126,8 @@ done
 cp -a "$T/plain" "$T/more"
 DATA0=$DATA DATA=$T/more
 start_walld --config "$T/plain.yaml"
+expect_eq "a producer's retry on the restored log" \
+    "$("$WALCTL" append --producer 42 --seq 1 --tenant 6 idem)" "$PROD_LSN"
 expect_eq "append after restore" "$("$WALCTL" append "followed")" $((LAST + 1))
 stop_walld || fail "walld on the restored directory: exit $?"
 DATA=$DATA0
@@ -194,6 +199,8 @@ grep -q "sequence 1: LSN 1: encrypted with key id 1, and no key ring was given" 
     "$T/err" || fail "no key: $(cat "$T/err")"
 DATA=$T/enc
 start_walld --config "$T/enc.yaml"
+expect_eq "a producer's retry on the restored encrypted log" \
+    "$("$WALCTL" append --producer 42 --seq 1 --tenant 6 idem)" "$PROD_LSN"
 expect_eq "append after encrypted restore" "$("$WALCTL" append x)" $((LAST + 1))
 stop_walld || fail "walld on the restored encrypted directory: exit $?"
 ok "encrypted: restored as stored; read --nats --keyring; walld goes on"

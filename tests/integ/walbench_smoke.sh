@@ -6,8 +6,11 @@
 # holds every one. The disk probe prints its four rows. `walbench null`
 # (the server make bench measures the clients' ceiling with) answers a
 # pipelined run of payloads up to 300 KiB, past libwal's write threshold,
-# and counts its appends. (Figures are BENCHMARKS.md's business: nothing
-# here is about speed.)
+# and counts its appends. The peer drivers of `make bench` (issue 26) do
+# what they say where it costs nothing to try: the shared file always,
+# SQLite when walbench was built with it, Redis when it is installed
+# (PostgreSQL's initdb is left to make bench). (Figures are
+# BENCHMARKS.md's business: nothing here is about speed.)
 . "$(dirname "$0")/lib.sh"
 WB=$B/walbench
 start_walld
@@ -51,4 +54,47 @@ EXTRA_PIDS=
 grep -q '^walbench null: 3000 appends acknowledged$' "$T/null.err" ||
     fail "walbench null: $(cat "$T/null.err")"
 ok "walbench null: 3000 pipelined appends of up to 300 KiB acknowledged"
+
+# The shared file: one record (4-byte length, payload) per append.
+"$WB" run --system file -s "$T/shared.log" -p 2 -n 200 -w 0 -l file \
+    --json "$T/f.json" >"$T/frow" 2>"$T/err" || fail "walbench --system file: $(cat "$T/err")"
+grep -q '"appends":200[,}]' "$T/f.json" || fail "file json: $(cat "$T/f.json")"
+expect_eq "shared file bytes" "$(stat -c %s "$T/shared.log")" $((200 * (4 + 128)))
+ok "walbench --system file: 200 records of 132 bytes, each fdatasynced"
+if grep -q -- -DWALBENCH_SQLITE "$B/bench-peers.flags" 2>/dev/null; then
+	"$WB" run --system sqlite -s "$T/peer.db" -p 2 -n 100 -w 0 -l sqlite \
+	    --json "$T/s.json" >/dev/null 2>"$T/err" ||
+	    fail "walbench --system sqlite: $(cat "$T/err")"
+	grep -q '"appends":100[,}]' "$T/s.json" || fail "sqlite json: $(cat "$T/s.json")"
+	if command -v sqlite3 >/dev/null 2>&1; then
+		expect_eq "sqlite rows" "$(sqlite3 "$T/peer.db" 'SELECT count(*) FROM walbench_log')" 100
+		expect_eq "sqlite journal" "$(sqlite3 "$T/peer.db" 'PRAGMA journal_mode')" wal
+	fi
+	ok "walbench --system sqlite: 100 rows in WAL mode"
+fi
+if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+	mkdir "$T/redis"
+	redis-server --port 0 --unixsocket "$T/redis/r.sock" --unixsocketperm 700 \
+	    --dir "$T/redis" --appendonly yes --appendfsync always --save '' \
+	    --daemonize yes --pidfile "$T/redis/r.pid" \
+	    --logfile "$T/redis/r.log" || fail "redis-server did not start"
+	i=0
+	until [ -s "$T/redis/r.pid" ] && redis-cli -s "$T/redis/r.sock" ping >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "redis-server: $(tail -n 3 "$T/redis/r.log")"
+		sleep 0.05
+	done
+	rpid=$(cat "$T/redis/r.pid")
+	EXTRA_PIDS=$rpid
+	"$WB" run --system redis -s "$T/redis/r.sock" --pid "$rpid" -p 2 -c 2 \
+	    -d 8 -S 16-300 -n 1000 -w 0 -l redis --json "$T/r2.json" \
+	    >/dev/null 2>"$T/err" || fail "walbench --system redis: $(cat "$T/err")"
+	grep -q '"appends":1000[,}]' "$T/r2.json" || fail "redis json: $(cat "$T/r2.json")"
+	expect_eq "stream length" "$(redis-cli -s "$T/redis/r.sock" xlen walbench)" 1000
+	kill -TERM "$rpid"
+	i=0
+	while kill -0 "$rpid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	EXTRA_PIDS=
+	ok "walbench --system redis: 1000 pipelined XADDs over 2x2x8"
+fi
 stop_walld || fail "walld exit $?"

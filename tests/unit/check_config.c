@@ -505,8 +505,8 @@ static const struct error_case errors[] = {
 	  " (expected one of: data_dir, segment_size, direct_io,"
 	  " recycle_segments)" },
 	{ "unknown_section.yaml", "3:1: backup: unknown section (expected"
-	  " one of: socket, storage, group_commit, limits, cursors, logging, metrics,"
-	  " archive, encryption, replication, access)" },
+	  " one of: socket, storage, producers, group_commit, limits, cursors,"
+	  " logging, metrics, archive, encryption, replication, access)" },
 	{ "duplicate_key.yaml", "4:3: limits.max_record: duplicate key"
 	  " (first at line 2 column 3)" },
 	{ "duplicate_section.yaml", "5:1: logging: duplicate section"

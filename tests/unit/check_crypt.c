@@ -568,9 +568,9 @@ START_TEST(test_roundtrip)
 	for (i = SEG_HDR_SIZE; i + sizeof pat <= len; i++)
 		ck_assert_msg(memcmp(b + i, pat, sizeof pat) != 0,
 		    "plaintext at offset %zu", i);
-	/* Stored length = payload + tag. */
+	/* Stored length = the time extension + payload + tag. */
 	ck_assert_uint_eq(seg_get32(b + crypt_find(b, len, 5) + 16),
-	    crypt_len(5) + KEYRING_TAG_LEN);
+	    8 + crypt_len(5) + KEYRING_TAG_LEN);
 	free(b);
 
 	ck_assert_uint_eq(crypt_readall(dir, kr, 1, 0, 0), 200);
@@ -828,7 +828,8 @@ crypt_three_segments(const char *dir, struct keyring *kr)
 }
 
 /* Alters the record lsn of a segment (0 a header field, 1 a ciphertext
-   byte, 2 a tag byte) and sets its CRCs right. */
+   byte, 2 a tag byte, 3 its time, an extension field) and sets its CRCs
+   right. */
 static void
 crypt_edit(const char *dir, uint64_t first, uint64_t lsn, int what)
 {
@@ -845,7 +846,12 @@ crypt_edit(const char *dir, uint64_t first, uint64_t lsn, int what)
 		b[off + 12] ^= 1;
 		break;
 	case 1:		/* a ciphertext byte */
-		b[off + REC_HDR_SIZE + 1] ^= 0x40;
+		b[off + REC_HDR_SIZE + rec_ext_len(seg_get16(b + off + 6)) +
+		    1] ^= 0x40;
+		break;
+	case 3:		/* the time, authenticated though not encrypted */
+		ck_assert(seg_get16(b + off + 6) & REC_F_TIME);
+		b[off + REC_HDR_SIZE + 2] ^= 1;
 		break;
 	case 2:		/* a tag byte */
 		b[off + REC_HDR_SIZE + seg_get32(b + off + 16) - 1] ^= 1;
@@ -885,7 +891,7 @@ START_TEST(test_tamper)
 
 	crypt_three_segments(dir, kr);
 	snprintf(copy, sizeof copy, "%s.copy", dir);
-	for (what = 0; what < 3; what++) {
+	for (what = 0; what < 4; what++) {
 		/* In a sealed segment: verify and reads catch it. */
 		crypt_sh("rm -rf '%s' && cp -a '%s' '%s'", copy, dir, copy);
 		crypt_edit(copy, 41, 45, what);

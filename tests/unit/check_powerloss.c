@@ -294,6 +294,10 @@ pl_append(struct pl_run *r)
 		case WAL_EWAIT:
 			pl_prepare(r);
 			break;
+		case WAL_EDUP:
+		case WAL_ESEQ:
+			ck_abort_msg("producer result without a producer");
+			break;
 		case WAL_ENOSPC:
 			/* Refused before anything was written: no LSN used. */
 			wal_stats(r->w, &st);

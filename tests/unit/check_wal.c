@@ -303,6 +303,10 @@ check_wal_flip(const char *path, uint64_t off)
 	close(fd);
 }
 
+/* Bytes of extension fields every record wal_append writes has: its
+   time (FORMAT.md). */
+#define CHECK_WAL_EXT	8
+
 /* Offset of record lsn in a segment starting at first (default lengths). */
 static uint64_t
 check_wal_offset(uint64_t first, uint64_t lsn)
@@ -310,7 +314,7 @@ check_wal_offset(uint64_t first, uint64_t lsn)
 	uint64_t	off = SEG_HDR_SIZE, i;
 
 	for (i = first; i < lsn; i++)
-		off += seg_rec_size(check_wal_len(i));
+		off += seg_rec_size(CHECK_WAL_EXT + check_wal_len(i));
 	return (off);
 }
 
@@ -389,7 +393,17 @@ START_TEST(test_format_roundtrip)
 	/* Optional record flags are ignored, unknown required ones refused. */
 	seg_put16(b + 6, 0x0010);
 	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), 0);
-	seg_put16(b + 6, 0x0004);
+	seg_put16(b + 6, 0x0008);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), -1);
+	/* Extension flags: known, and the length must hold them; never on
+	   a footer. */
+	seg_put16(b + 6, REC_F_TIME | REC_F_PRODUCER);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), 0);
+	seg_put32(b + 16, 23);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), -1);
+	seg_put32(b + 16, 24);
+	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), 0);
+	seg_put16(b + 6, REC_F_TIME | REC_F_FOOTER);
 	ck_assert_int_eq(segment_decode_rec(b, &r2, &why), -1);
 	seg_put16(b + 6, 0);
 	seg_put32(b + 16, REC_MAX_PAYLOAD + 1);
@@ -556,7 +570,7 @@ check_wal_torn_every(enum wal_direct d, int garbage)
 	check_wal_write(w, 1, 0);	/* LSN n alone in the last flush */
 	wal_close(w);
 	start = check_wal_offset(1, n);
-	end = start + seg_rec_size(check_wal_len(n));
+	end = start + seg_rec_size(CHECK_WAL_EXT + check_wal_len(n));
 	snprintf(copy, sizeof copy, "%s.copy", dir);
 	check_wal_segpath(path, sizeof path, copy, 1);
 	for (o = start; o < end; o++) {
@@ -1299,7 +1313,8 @@ START_TEST(test_recycle)
 	   in a reused file, one such record is followed by the header of
 	   the file's earlier second record (O_DIRECT pads a write to the
 	   end of its block with zeros: this one ends on a block). */
-	check_wal_make_segments_len(dir, 4, 4096 - REC_HDR_SIZE);
+	check_wal_make_segments_len(dir, 4, 4096 - REC_HDR_SIZE -
+	    CHECK_WAL_EXT);
 	/* Spares not written with zeros: the old records stay in a
 	   reused file, as on a disk whose log is written in large
 	   flushes. */
@@ -1320,7 +1335,8 @@ START_TEST(test_recycle)
 
 	for (rot = 0; rot < 4; rot++) {
 		/* One record: the file's old ones went further. */
-		check_wal_append(w, 1, 2, 3, 4096 - REC_HDR_SIZE);
+		check_wal_append(w, 1, 2, 3, 4096 - REC_HDR_SIZE -
+		    CHECK_WAL_EXT);
 		check_wal_sync(w);
 		wal_stats(w, &st);
 		rd = NULL;
@@ -2393,6 +2409,116 @@ START_TEST(test_fail_every_sync)
 }
 END_TEST
 
+/* An idempotent append as producer 9 of tenant 4; its rc, *lsn. */
+static enum wal_rc
+check_wal_prod(struct wal *w, uint64_t seq, uint64_t *lsn)
+{
+	struct wal_producer_seq	ps = { .producer = 9, .seq = seq };
+	char			p[16];
+	int			n;
+
+	n = snprintf(p, sizeof p, "seq %llu", (unsigned long long)seq);
+	return (wal_append_as(w, &ps, 1, 4, 0, p, (uint32_t)n, lsn));
+}
+
+/*
+ * The producer table holds only what the log holds: retries are answered
+ * with the original LSN across close and open (snapshot), with the
+ * snapshot damaged (the records are read again), and a flush cut as a
+ * torn tail is forgotten with its records. Every record carries a time
+ * that never goes back.
+ */
+START_TEST(test_producer_table)
+{
+	struct wal		*w;
+	struct wal_reader	*r;
+	struct wal_record	 rec;
+	char			*dir = check_wal_tmpdir(), path[512];
+	char			*cause = NULL;
+	uint64_t		 lsn, l3, start, prev = 0;
+	uint64_t		 i;
+
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	for (i = 1; i <= 3; i++)
+		ck_assert_int_eq(check_wal_prod(w, i, &lsn), WAL_OK);
+	l3 = lsn;
+	ck_assert_int_eq(check_wal_prod(w, 3, &lsn), WAL_EDUP);
+	ck_assert_uint_eq(lsn, l3);	/* in flight: still recognised */
+	check_wal_sync(w);
+	ck_assert_int_eq(check_wal_prod(w, 5, &lsn), WAL_ESEQ);
+	ck_assert_uint_eq(wal_producer_next(w, 9, 4, NULL), 4);
+	ck_assert_uint_eq(wal_producer_next(w, 9, 5, NULL), 0);
+	/* The same producer id in another tenant is another producer. */
+	{
+		struct wal_producer_seq	ps = { .producer = 9, .seq = 77 };
+
+		ck_assert_int_eq(wal_append_as(w, &ps, 1, 5, 0, "x", 1,
+		    &lsn), WAL_OK);
+	}
+	check_wal_sync(w);
+	wal_close(w);
+
+	/* Close and open: the snapshot. */
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_int_eq(check_wal_prod(w, 3, &lsn), WAL_EDUP);
+	ck_assert_uint_eq(lsn, l3);
+	wal_close(w);
+
+	/* A damaged snapshot: read from the records instead. */
+	snprintf(path, sizeof path, "%s/%s", dir, PRODUCERS_NAME);
+	check_wal_flip(path, 40);
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_int_eq(check_wal_prod(w, 3, &lsn), WAL_EDUP);
+	ck_assert_uint_eq(lsn, l3);
+	ck_assert_uint_eq(wal_producer_next(w, 9, 5, NULL), 78);
+
+	/* Seq 4 in a flush of its own, then cut as a torn tail (zeros)
+	   with the snapshot gone: seq 4 is forgotten with its record. */
+	ck_assert_int_eq(check_wal_prod(w, 4, &lsn), WAL_OK);
+	start = lsn;
+	check_wal_sync(w);
+	{
+		struct wal_stats st;
+
+		wal_stats(w, &st);
+		start = st.active_offset;
+		check_wal_segpath(path, sizeof path, dir,
+		    st.active_first_lsn);
+	}
+	wal_close(w);
+	/* The last record: its time and producer, then "seq 4". */
+	check_wal_poke(path, start - seg_rec_size(24 + 5), 0,
+	    (size_t)seg_rec_size(24 + 5));
+	{
+		char	snap[512];
+
+		snprintf(snap, sizeof snap, "%s/%s", dir, PRODUCERS_NAME);
+		ck_assert_int_eq(unlink(snap), 0);
+	}
+	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	ck_assert_uint_eq(wal_producer_next(w, 9, 4, NULL), 4);
+	ck_assert_int_eq(check_wal_prod(w, 4, &lsn), WAL_OK);
+	check_wal_sync(w);
+	wal_close(w);
+
+	/* Times: on every record, never going back. */
+	r = wal_reader_open(dir, 0, NULL, &cause);
+	ck_assert_ptr_nonnull(r);
+	i = 0;
+	while (wal_reader_next(r, UINT64_MAX, &rec, &cause) == 1) {
+		ck_assert_uint_gt(rec.time_ns, 0);
+		ck_assert_uint_ge(rec.time_ns, prev);
+		prev = rec.time_ns;
+		ck_assert_uint_eq(rec.producer, 9);
+		i++;
+	}
+	ck_assert_uint_eq(i, 5);
+	wal_reader_close(r);
+	check_wal_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_torn_sectors)
 {
 	struct wal		*w;
@@ -2732,6 +2858,7 @@ check_wal_suite(void)
 	tcase_add_test(tc, test_short_writes);
 	tcase_add_test(tc, test_fail_every_sync);
 	tcase_add_test(tc, test_torn_sectors);
+	tcase_add_test(tc, test_producer_table);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -1,0 +1,582 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# peers.sh: every system from one driver (issue 26). walld, walld with
+# encryption, the null server, Redis (appendonly yes, appendfsync always),
+# PostgreSQL (synchronous_commit=on), SQLite (WAL, synchronous=FULL) and a
+# shared O_APPEND file with an fdatasync per record, all loaded by
+# `walbench run` with the same processes × connections × appends in
+# flight, payload, window, histogram and CPU accounting. The servers run
+# on private sockets and directories under var/bench/ (the repository's
+# disk) and are stopped by their pids. Every configuration runs every
+# system once per round, in an order that turns from round to round; a
+# figure's ratio is taken within each round, and its median over the
+# rounds is the figure. The disk's limits (walbench disk) and the cipher's
+# own rate (openssl speed) are measured in the same run, before and after.
+#
+#   sh bench/peers.sh [BUILD_DIR]
+#   BENCH_ROUNDS=N        rounds (3; at least 3 for a median with a spread)
+#   BENCH_SECONDS=N       measured seconds per run (5), after 1 s of warm-up
+#   BENCH_QUIET_WAIT=N    seconds a run waits for a quiet machine (10)
+#   BENCH_MAX_OTHER=X     other work (CPUs) that makes a run go again (0.3)
+#   BENCH_BUDGET=N        seconds of waiting and re-running at most (300)
+#   BENCH_SYSTEMS="..."   the systems (all that are installed)
+#   BENCH_CONFIGS="..."   the configurations (see CONFIGS)
+#
+# A row whose other CPU stays above BENCH_MAX_OTHER after its second try
+# is kept and marked "disturbed" in the summary.
+set -u
+B=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+WB=$top/$B/walbench
+WALLD=${WALLD:-$top/$B/walld}
+WALCTL=${WALCTL:-$top/$B/walctl}
+ROUNDS=${BENCH_ROUNDS:-3}
+SECS=${BENCH_SECONDS:-5}
+for f in "$WB" "$WALLD" "$WALCTL"; do
+	[ -x "$f" ] || { echo "peers.sh: $f is missing: make bench" >&2; exit 1; }
+done
+
+. "$top/bench/lib.sh"
+BENCH_WAIT=${BENCH_QUIET_WAIT:-10}
+BENCH_DEADLINE=$(( $(date +%s) + ${BENCH_BUDGET:-300} ))
+
+# The configurations: name, walbench's shape, and the systems it runs
+# (those that take it: one append at a time for PostgreSQL, SQLite and
+# the file; the encrypted walld only where figure 6 asks for it).
+CONFIGS=${BENCH_CONFIGS:-"c1x1 c64x1 c256x1 c1x64x16 c4k"}
+cfg_args() {
+	case $1 in
+	c1x1)		echo "-p 1" ;;
+	c64x1)		echo "-p 64" ;;
+	c256x1)		echo "-p 256" ;;
+	c1x64x16)	echo "-p 1 -c 64 -d 16" ;;
+	c4k)		echo "-p 1 -c 64 -d 16 -S 4k" ;;
+	*)		echo "peers.sh: no configuration $1" >&2; exit 1 ;;
+	esac
+}
+cfg_systems() {
+	case $1 in
+	c1x1|c64x1)	echo "walld null redis pg sqlite file" ;;
+	c256x1)		echo "walld null redis" ;;
+	c1x64x16|c4k)	echo "walld walld-enc null redis" ;;
+	esac
+}
+cfg_text() {
+	case $1 in
+	c1x1)		echo "1 process × 1 × 1, 128 B" ;;
+	c64x1)		echo "64 processes × 1 × 1, 128 B" ;;
+	c256x1)		echo "256 processes × 1 × 1, 128 B" ;;
+	c1x64x16)	echo "1 process × 64 connections × 16, 128 B" ;;
+	c4k)		echo "1 process × 64 connections × 16, 4 KiB" ;;
+	esac
+}
+
+mkdir -p var/bench
+T=$(mktemp -d "$top/var/bench/peers.XXXXXX")
+chmod 755 "$T"		# PostgreSQL runs as its own user
+J=$T/runs.json
+REPORT=$T/report.md
+LOG=$T/servers.log
+SOCK=$T/walld.sock
+ENC_SOCK=$T/walld-enc.sock
+NULL_SOCK=$T/null.sock
+REDIS_SOCK=$T/redis/redis.sock
+PG_DIR=$T/pg
+WALLD_PID= ENC_PID= NULL_PID= REDIS_PID= PG_PID= TRIMMER=
+
+# stop_pid PID NAME SIGNAL: stops one server we started and waits for it
+# (20 s, then SIGKILL).
+stop_pid() {
+	[ -n "$1" ] || return 0
+	kill "-$3" "$1" 2>/dev/null || return 0
+	i=0
+	while kill -0 "$1" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 400 ]; then
+			echo "peers.sh: $2 ($1) did not stop in 20 s; killing it" >&2
+			kill -KILL "$1" 2>/dev/null
+			break
+		fi
+		sleep 0.05
+	done
+}
+
+cleanup() {
+	[ -z "$TRIMMER" ] || { kill "$TRIMMER" 2>/dev/null; wait "$TRIMMER" 2>/dev/null; }
+	stop_pid "$WALLD_PID" walld TERM
+	stop_pid "$ENC_PID" "walld (encrypted)" TERM
+	stop_pid "$NULL_PID" "walbench null" TERM
+	stop_pid "$REDIS_PID" redis-server TERM
+	stop_pid "$PG_PID" postgres INT		# PostgreSQL's fast shutdown
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "$@" | tee -a "$REPORT"; }
+
+# start_walld NAME SOCKET DATA [KEYRING]: a private walld; prints its pid.
+start_walld() {
+	y=$T/$1.yaml
+	printf 'socket:\n  path: %s\nstorage:\n  data_dir: %s\ngroup_commit:\n  max_batch_bytes: 8MiB\n' \
+	    "$2" "$3" >"$y"
+	[ -z "${4:-}" ] || printf 'encryption:\n  keyring: %s\n' "$4" >>"$y"
+	out=$("$WB" startup -s "$2" -- nice -n "$SERVER_NICE" "$WALLD" \
+	    --config "$y" 2>>"$LOG") || { echo "peers.sh: $1 did not start:" >&2
+	    tail -n 20 "$LOG" >&2; return 1; }
+	echo "$out" | sed -n 's/.*pid=\([0-9]*\).*/\1/p'
+}
+
+# start_redis: Redis 7 with every write fsynced before its reply.
+start_redis() {
+	mkdir -p "$T/redis"
+	nice -n "$SERVER_NICE" redis-server --port 0 \
+	    --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --dir "$T/redis" \
+	    --appendonly yes --appendfsync always --save '' --daemonize yes \
+	    --pidfile "$T/redis/redis.pid" --logfile "$T/redis/redis.log" ||
+	    return 1
+	i=0
+	until redis-cli -s "$REDIS_SOCK" ping >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { echo "peers.sh: Redis did not start" >&2; return 1; }
+		sleep 0.05
+	done
+	REDIS_PID=$(cat "$T/redis/redis.pid")
+}
+
+# pg_bindir: where PostgreSQL's server programs are.
+pg_bindir() {
+	d=$(pg_config --bindir 2>/dev/null)
+	[ -x "$d/postgres" ] && [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+	ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+# as_pg CMD...: PostgreSQL refuses to run as root: as its own user then.
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# start_pg: a private cluster, Unix socket only, synchronous_commit=on
+# (and fsync on: the defaults, said again), room for 256 backends.
+start_pg() {
+	pgb=$(pg_bindir)
+	[ -n "$pgb" ] || return 1
+	mkdir -p "$PG_DIR"
+	[ "$(id -u)" != 0 ] || chown postgres "$PG_DIR" || return 1
+	as_pg "$pgb/initdb" -D "$PG_DIR/data" -A trust -U postgres \
+	    >>"$LOG" 2>&1 || { echo "peers.sh: initdb failed; see $LOG" >&2; return 1; }
+	as_pg nice -n "$SERVER_NICE" "$pgb/postgres" -D "$PG_DIR/data" \
+	    -k "$PG_DIR" -c listen_addresses= -c max_connections=300 \
+	    -c synchronous_commit=on -c fsync=on >>"$LOG" 2>&1 &
+	i=0
+	until "$pgb/pg_isready" -q -h "$PG_DIR" -U postgres 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 400 ] || { echo "peers.sh: postgres did not start" >&2; return 1; }
+		sleep 0.05
+	done
+	PG_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+	PG_VERSION=$("$pgb/postgres" --version | awk '{ print $3 }')
+}
+
+# trim SOCKET: drops the segments a walld's runs so far filled (walctl
+# truncate up to its durable LSN), so that new segments reuse their files
+# (storage.recycle_segments) and the disk does not fill.
+trim() {
+	lsn=$("$WALCTL" -s "$1" stats 2>>"$LOG" |
+	    awk '$1 == "durable_lsn" { print $2 }')
+	[ -z "$lsn" ] ||
+	    "$WALCTL" -s "$1" truncate --before "$lsn" >/dev/null 2>>"$LOG" ||
+	    echo "peers.sh: walctl truncate failed; see $LOG" >&2
+}
+
+# sys_args SYSTEM: walbench's arguments for a system.
+sys_args() {
+	case $1 in
+	walld)		echo "-s $SOCK" ;;
+	walld-enc)	echo "-s $ENC_SOCK --encrypt on" ;;
+	null)		echo "-s $NULL_SOCK" ;;
+	redis)		echo "--system redis -s $REDIS_SOCK --pid $REDIS_PID" ;;
+	sqlite)		echo "--system sqlite -s $T/sqlite.db" ;;
+	file)		echo "--system file -s $T/shared.log" ;;
+	esac
+}
+
+# prepare SYSTEM CONFIG: what a run starts from: an emptied log (walld,
+# and a truncating loop under 4 KiB, as a consumer that keeps up), an
+# empty stream (Redis). PostgreSQL's table, SQLite's database and the
+# file are made afresh by walbench.
+prepare() {
+	case $1 in
+	walld|walld-enc)
+		s=$SOCK
+		[ "$1" = walld ] || s=$ENC_SOCK
+		trim "$s"
+		if [ "$2" = c4k ]; then
+			( while :; do trim "$s"; sleep 0.1; done ) &
+			TRIMMER=$!
+		fi ;;
+	redis)	redis-cli -s "$REDIS_SOCK" del walbench >/dev/null ;;
+	esac
+}
+
+unprepare() {
+	[ -n "$TRIMMER" ] || return 0
+	kill "$TRIMMER" 2>/dev/null
+	wait "$TRIMMER" 2>/dev/null
+	TRIMMER=
+}
+
+# one SYSTEM CONFIG ROUND: one run, on a quiet machine if it becomes
+# quiet soon, again (once) when other work took more than
+# BENCH_MAX_OTHER CPUs; its row goes to the report, its JSON line to $J.
+one() {
+	label="$1 $2 r$3"
+	tries=0
+	while :; do
+		wait_quiet "$BENCH_WAIT" || :
+		prepare "$1" "$2"
+		rm -f "$T/row.json"
+		# shellcheck disable=SC2046
+		row=$(if [ "$1" = pg ]; then
+			"$WB" run --system pg -s "host=$PG_DIR user=postgres dbname=postgres" \
+			    --pid "$PG_PID" $(cfg_args "$2") -t "$SECS" -l "$label" \
+			    --json "$T/row.json"
+		    else
+			"$WB" run $(sys_args "$1") $(cfg_args "$2") -t "$SECS" \
+			    -l "$label" --json "$T/row.json"
+		    fi 2>>"$T/walbench.err")
+		rc=$?
+		unprepare
+		if [ $rc != 0 ] || [ ! -s "$T/row.json" ]; then
+			echo "peers.sh: $label failed: $(tail -n 2 "$T/walbench.err")" >&2
+			say "| $label | failed: $(tail -n 1 "$T/walbench.err") |"
+			return 0
+		fi
+		other=$(sed -n 's/.*"other_cpu_cores":\([0-9.]*\).*/\1/p' "$T/row.json")
+		tries=$((tries + 1))
+		too_busy "$other" && [ $tries -lt 2 ] || break
+		echo "peers.sh: $label: other work took $other CPUs; again" >&2
+	done
+	echo "$row" | tee -a "$REPORT"
+	cat "$T/row.json" >>"$J"
+}
+
+# rotate N WORDS...: the words turned left N times.
+rotate() {
+	n=$1
+	shift
+	i=0
+	while [ $i -lt $(( n % $# )) ]; do
+		w=$1
+		shift
+		set -- "$@" "$w"
+		i=$((i + 1))
+	done
+	echo "$@"
+}
+
+# disk_row TAG: the disk's limits into $J as label TAG.
+disk_row() {
+	"$WB" disk --dir "$T" --header --json "$T/disk.json" | tee -a "$REPORT"
+	sed "s/\"label\":\"disk\"/\"label\":\"$1\"/" "$T/disk.json" >>"$J"
+	rm -f "$T/disk.json"
+}
+
+# cipher_row TAG: openssl speed's AES-256-GCM rate at 128 B and 4 KiB
+# (bytes/s) into $J as label TAG.
+cipher_row() {
+	r128=$(openssl speed -seconds 2 -bytes 128 -mr -evp aes-256-gcm \
+	    2>/dev/null | awk -F: '$1 == "+F" { print $4 }')
+	r4k=$(openssl speed -seconds 2 -bytes 4096 -mr -evp aes-256-gcm \
+	    2>/dev/null | awk -F: '$1 == "+F" { print $4 }')
+	printf '{"label":"%s","aes_gcm_128_bps":%s,"aes_gcm_4096_bps":%s}\n' \
+	    "$1" "${r128:-0}" "${r4k:-0}" >>"$J"
+	say "| \`openssl speed -seconds 2 -bytes 128 / 4096 -evp aes-256-gcm\` ($1) | $(awk -v r="${r128:-0}" 'BEGIN { printf "%.0f", r / 1e6 }') MB/s | $(awk -v r="${r4k:-0}" 'BEGIN { printf "%.0f", r / 1e6 }') MB/s |"
+}
+
+# --- the run ---------------------------------------------------------
+
+start=$(date +%s)
+wait_quiet 30 || :
+say "# Every peer from one driver (issue 26): $(date -u '+%Y-%m-%d %H:%M UTC')"
+say
+say "- CPU: $(nproc) × $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1); memory $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r)"
+say "- disk: $(df -T "$T" | awk 'NR == 2 { print $2 " on " $1 }')"
+say "- before the run: $QUIET CPUs busy (2 s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+say "- walld $("$WALLD" --version 2>&1 | head -n 1), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $ROUNDS rounds, each run $SECS s measured after 1 s of warm-up; servers at nice $SERVER_NICE"
+say
+
+SYSTEMS=${BENCH_SYSTEMS:-"walld walld-enc null redis pg sqlite file"}
+have() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+WALLD_PID=$(start_walld walld "$SOCK" "$T/data") || exit 1
+if have walld-enc; then
+	KEYRING=$T/keyring
+	( umask 077; printf '1 %s active\n' "$(od -An -tx1 -N32 /dev/urandom |
+	    tr -d ' \n')" >"$KEYRING" )
+	ENC_PID=$(start_walld walld-enc "$ENC_SOCK" "$T/enc" "$KEYRING") || exit 1
+fi
+if have null; then
+	nice -n "$SERVER_NICE" "$WB" null -s "$NULL_SOCK" >"$T/null.out" 2>>"$LOG" &
+	NULL_PID=$!
+	i=0
+	until grep -q ready "$T/null.out" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { echo "peers.sh: walbench null did not start" >&2; exit 1; }
+		sleep 0.05
+	done
+fi
+REDIS_VERSION=n/a PG_VERSION=n/a
+if have redis; then
+	if command -v redis-server >/dev/null && command -v redis-cli >/dev/null &&
+	    start_redis; then
+		REDIS_VERSION=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')
+	else
+		echo "peers.sh: no Redis (tools/bench-deps.sh installs it); left out" >&2
+		SYSTEMS=$(echo " $SYSTEMS " | sed 's/ redis / /')
+	fi
+fi
+if have pg; then
+	if ! start_pg; then
+		echo "peers.sh: no PostgreSQL (tools/bench-deps.sh installs it); left out" >&2
+		SYSTEMS=$(echo " $SYSTEMS " | sed 's/ pg / /')
+	fi
+fi
+# Without libpq or SQLite's library, walbench was built without their
+# drivers ($B/bench-peers.flags says what it found).
+for s in pg:WALBENCH_PQ sqlite:WALBENCH_SQLITE; do
+	if have "${s%%:*}" && ! grep -q -- "-D${s#*:}" "$top/$B/bench-peers.flags" 2>/dev/null; then
+		s=${s%%:*}
+		echo "peers.sh: walbench was built without $s's library; left out" >&2
+		SYSTEMS=$(echo " $SYSTEMS " | sed "s/ $s / /")
+	fi
+done
+say "- systems: $SYSTEMS (Redis $REDIS_VERSION: appendonly yes, appendfsync always, Unix socket, XADD walbench * f <payload>, pipelined; PostgreSQL $PG_VERSION: synchronous_commit=on, Unix socket, libpq, one INSERT a transaction; SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1): WAL, synchronous=FULL, one shared database, one INSERT a transaction; file: O_APPEND, fdatasync per record; null: \`walbench null\`)"
+say
+
+say "## The disk's limits and the cipher's rate, before the runs"
+say
+disk_row disk-start
+say
+say "| cipher | 128 B | 4 KiB |"
+say "|---|---:|---:|"
+cipher_row cipher-start
+say
+
+say "## Every run (\`walbench run [--system S] -s TARGET -p P -c C -d D [-S SIZE] -t $SECS\`)"
+say
+say "Label: system, configuration, round. \"server CPU\" is walld's, Redis's (and its AOF-rewriting child's) or PostgreSQL's (postmaster and backends); SQLite and the file have no server: all their work is in \"client CPU\"."
+say
+"$WB" header | tee -a "$REPORT"
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	for c in $CONFIGS; do
+		# shellcheck disable=SC2046
+		for s in $(rotate $((r - 1)) $(cfg_systems "$c")); do
+			have "$s" || continue
+			one "$s" "$c" "$r"
+		done
+	done
+	r=$((r + 1))
+done
+say
+
+say "## The disk's limits and the cipher's rate, after the runs"
+say
+disk_row disk-end
+say
+say "| cipher | 128 B | 4 KiB |"
+say "|---|---:|---:|"
+cipher_row cipher-end
+say
+
+# --- the summary -----------------------------------------------------
+
+# jv LABEL KEY: one value of the JSON lines.
+jv() {
+	awk -v l="\"label\":\"$1\"" -v k="\"$2\":" '
+	    index($0, l ",") || index($0, l "}") { i = index($0, k); if (i == 0) next
+		s = substr($0, i + length(k)); sub(/[,}].*/, "", s)
+		gsub(/"/, "", s); print s; exit }' "$J"
+}
+
+# med: the median of the numbers on stdin (one a line; n/a and empty
+# lines left out), then min and max: "med min max", or "n/a".
+med() {
+	awk '$1 != "" && $1 != "n/a" && $1 + 0 >= 0 { v[++n] = $1 + 0 }
+	    END { if (!n) { print "n/a"; exit }
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) {
+		    t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+		m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		printf "%.4f %.4f %.4f\n", m, v[1], v[n] }'
+}
+
+# over SYS CFG KEY: the value of each round, one a line.
+over() {
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		jv "$1 $2 r$r" "$3"
+		r=$((r + 1))
+	done
+}
+
+# mark ROUND LABEL...: "*" when any of the runs of ROUND was disturbed
+# (other CPU above BENCH_MAX_OTHER).
+mark() {
+	r=$1
+	shift
+	for l in "$@"; do
+		o=$(jv "$l r$r" other_cpu_cores)
+		awk -v o="${o:-0}" -v m="${BENCH_MAX_OTHER:-0.3}" \
+		    'BEGIN { exit !(o + 0 > m + 0) }' && { echo "*"; return; }
+	done
+}
+
+# ratios A_SYS A_CFG A_KEY B_SYS B_CFG B_KEY: A/B within each round, "*"
+# after one from a disturbed round.
+ratios() {
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		a=$(jv "$1 $2 r$r" "$3") b=$(jv "$4 $5 r$r" "$6")
+		awk -v a="$a" -v b="$b" -v m="$(mark $r "$1 $2" "$4 $5")" 'BEGIN {
+		    if (a == "" || b == "" || b + 0 <= 0 || a + 0 < 0) print "n/a"
+		    else printf "%.3f%s\n", a / b, m }'
+		r=$((r + 1))
+	done
+}
+
+# num DECIMALS: the first word of stdin rounded (n/a stays).
+num() {
+	awk -v d="$1" '{ if ($1 == "n/a" || $1 == "") print "n/a"
+	    else printf "%." d "f\n", $1 }'
+}
+
+# fmt_med "med min max" DECIMALS: "med (min-max)".
+fmt_med() {
+	set -- $1 "${2:-0}"
+	[ "$1" != n/a ] || { echo "n/a"; return; }
+	awk -v m="$1" -v lo="$2" -v hi="$3" -v d="$4" 'BEGIN {
+	    f = "%." d "f"; printf f " (" f "-" f ")\n", m, lo, hi }'
+}
+
+# spread "med min max": (max - min) / median in %.
+spread() {
+	set -- $1
+	[ "$1" != n/a ] || { echo "n/a"; return; }
+	awk -v m="$1" -v lo="$2" -v hi="$3" 'BEGIN {
+	    if (m > 0) printf "%.0f %%\n", 100 * (hi - lo) / m; else print "n/a" }'
+}
+
+say "## Medians over the rounds (min-max in brackets)"
+say
+say "| configuration | system | appends/s | spread | MB/s | p50 µs | p99 µs | server CPU µs/append | client CPU µs/append | kernel threads, cores | other CPU, cores (max) | disturbed rounds |"
+say "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+lim=${BENCH_MAX_OTHER:-0.3}
+for c in $CONFIGS; do
+	for s in $(cfg_systems "$c"); do
+		have "$s" || continue
+		aps=$(over "$s" "$c" appends_per_s | med)
+		oth=$(over "$s" "$c" other_cpu_cores | med)
+		dist=$(over "$s" "$c" other_cpu_cores | awk -v l="$lim" '$1 + 0 > l + 0 { n++ } END { print n + 0 }')
+		say "| $(cfg_text "$c") | $s | $(fmt_med "$aps" 0) | $(spread "$aps") | $(over "$s" "$c" mb_per_s | med | num 1) | $(fmt_med "$(over "$s" "$c" p50_us | med)" 1) | $(fmt_med "$(over "$s" "$c" p99_us | med)" 1) | $(fmt_med "$(over "$s" "$c" walld_cpu_us_per_append | med)" 2) | $(over "$s" "$c" client_cpu_us_per_append | med | num 2) | $(over "$s" "$c" kthread_cpu_cores | med | num 2) | $(echo "$oth" | cut -d' ' -f3 | num 2) | $dist of $ROUNDS |"
+	done
+done
+say
+
+# fig NUM TEXT OP LIMIT RATIOS...: one figure's row: the rounds' ratios,
+# their median, the verdict on the median.
+fig() {
+	n=$1 text=$2 op=$3 lim=$4
+	shift 4
+	rs=$(echo "$@" | tr ' ' '\n' | sed '/^$/d')
+	m=$(echo "$rs" | med | cut -d' ' -f1 | num 2)
+	list=$(echo "$rs" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }')
+	v=$(awk -v r="$m" -v op="$op" -v l="$lim" 'BEGIN { if (r == "n/a" || r == "")
+	    print "not measured"; else if ((op == "<=" && r + 0 <= l + 0) ||
+	    (op == ">=" && r + 0 >= l + 0)) print "**met**"; else {
+		if (op == ">=") printf "**not met** (%.0f %% short)\n", 100 * (l - r) / l
+		else printf "**not met** (%.0f %% over)\n", 100 * (r - l) / l } }')
+	say "| $n | $text | $list | $m | $op $lim | $v |"
+}
+
+# The disk's limits: the better of the two measurements (others' I/O
+# only makes them look worse).
+best() {
+	awk -v m="$1" -v a="$2" -v b="$3" 'BEGIN { if (a + 0 <= 0) a = "";
+	    if (b + 0 <= 0) b = ""; if (a == "") print b; else if (b == "") print a;
+	    else if (m == "min") print (a + 0 < b + 0 ? a : b);
+	    else print (a + 0 > b + 0 ? a : b) }'
+}
+disk_p50=$(best min "$(jv disk-start sync_p50_us)" "$(jv disk-end sync_p50_us)")
+disk_mbs=$(best max "$(jv disk-start direct_mb_per_s)" "$(jv disk-end direct_mb_per_s)")
+c4k=$(best max "$(jv cipher-start aes_gcm_4096_bps)" "$(jv cipher-end aes_gcm_4096_bps)")
+
+# Figure 1: walld's p50 against the disk's 4 KiB write+fdatasync p50.
+f1=""
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	f1="$f1 $(awk -v a="$(jv "walld c1x1 r$r" p50_us)" -v d="$disk_p50" \
+	    -v m="$(mark $r "walld c1x1")" 'BEGIN { if (a == "" || d + 0 <= 0)
+	    print "n/a"; else printf "%.3f%s", a / d, m }')"
+	r=$((r + 1))
+done
+# Figure 5: walld's MB/s at 4 KiB against the O_DIRECT bandwidth.
+f5=""
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	f5="$f5 $(awk -v a="$(jv "walld c4k r$r" mb_per_s)" -v d="$disk_mbs" \
+	    -v m="$(mark $r "walld c4k")" 'BEGIN { if (a == "" || d + 0 <= 0)
+	    print "n/a"; else printf "%.3f%s", a / d, m }')"
+	r=$((r + 1))
+done
+# Figure 6 at 4 KiB: encrypted appends/s against what plain appends/s
+# would be with the cipher's own time per record added to each append
+# (1 / (1 / plain + 4096 / cipher rate)): 1 when encryption costs the
+# cipher and nothing more.
+f6b=""
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	f6b="$f6b $(awk -v e="$(jv "walld-enc c4k r$r" appends_per_s)" \
+	    -v p="$(jv "walld c4k r$r" appends_per_s)" -v c="$c4k" \
+	    -v m="$(mark $r "walld c4k" "walld-enc c4k")" 'BEGIN {
+	    if (e == "" || p + 0 <= 0 || c + 0 <= 0) print "n/a"
+	    else printf "%.3f%s", e * (1 / p + 4096 / c), m }')"
+	r=$((r + 1))
+done
+
+say "## The figures of issue 26 (ratios within each round; the verdict is on their median)"
+say
+say "Disk: 4 KiB write+fdatasync median $disk_p50 µs, O_DIRECT 1 MiB write+fdatasync $disk_mbs MB/s (the better of before and after); AES-256-GCM $(awk -v c="$c4k" 'BEGIN { printf "%.0f", c / 1e6 }') MB/s at 4 KiB (openssl speed, the better of the two)."
+say
+say "A ratio marked * comes from a round where one of its runs was disturbed (other CPU above ${BENCH_MAX_OTHER:-0.3} after its second try)."
+say
+say "| # | figure | ratio in each round | median | target | verdict |"
+say "|---|---|---|---:|---|---|"
+fig 1 "1 × 1: walld p50 / disk 4 KiB write+fdatasync p50" "<=" 1.1 $f1
+fig 2a "64 processes × 1: walld / Redis appends/s" ">=" 1.5 $(ratios walld c64x1 appends_per_s redis c64x1 appends_per_s)
+fig 2b "64 processes × 1: walld p99 / Redis p99" "<=" 1 $(ratios walld c64x1 p99_us redis c64x1 p99_us)
+fig 2c "64 processes × 1: walld / null server appends/s" ">=" 0.8 $(ratios walld c64x1 appends_per_s null c64x1 appends_per_s)
+fig 3 "256 processes × 1: walld / Redis appends/s" ">=" 1.5 $(ratios walld c256x1 appends_per_s redis c256x1 appends_per_s)
+fig 4 "1 process × 64 × 16: walld / Redis appends/s" ">=" 3 $(ratios walld c1x64x16 appends_per_s redis c1x64x16 appends_per_s)
+fig 5 "4 KiB, 64 × 16: walld MB/s / disk O_DIRECT 1 MiB MB/s" ">=" 0.8 $f5
+fig 6a "encryption at 128 B, 64 × 16: encrypted / plain appends/s" ">=" 0.95 $(ratios walld-enc c1x64x16 appends_per_s walld c1x64x16 appends_per_s)
+fig 6b "encryption at 4 KiB, 64 × 16: encrypted / (plain with the cipher's time added)" ">=" 0.95 $f6b
+fig 7a "64 processes × 1: walld / PostgreSQL appends/s" ">=" 3 $(ratios walld c64x1 appends_per_s pg c64x1 appends_per_s)
+fig 7b "64 processes × 1: walld / shared file appends/s" ">=" 3 $(ratios walld c64x1 appends_per_s file c64x1 appends_per_s)
+fig 7c "64 processes × 1: walld / SQLite appends/s" ">=" 10 $(ratios walld c64x1 appends_per_s sqlite c64x1 appends_per_s)
+for c in $CONFIGS; do
+	fig "8 ($c)" "$(cfg_text "$c"): walld / Redis server CPU per append" "<=" 1 $(ratios walld "$c" walld_cpu_us_per_append redis "$c" walld_cpu_us_per_append)
+done
+say
+say "Run took $(( $(date +%s) - start )) s; load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
+
+stamp=$(date -u +%Y%m%d-%H%M%S)
+cp "$REPORT" "$top/var/bench/peers-$stamp.md"
+cp "$J" "$top/var/bench/peers-$stamp.json"
+echo
+echo "report: var/bench/peers-$stamp.md (and .json)"
