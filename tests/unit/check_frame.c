@@ -323,7 +323,7 @@ START_TEST(test_bad_headers)
 	/* Flags not defined for the op. */
 	wire_enc_hdr(b, WIRE_OP_PING, WIRE_F_NOWAIT, 1, 0);
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
-	wire_enc_hdr(b, WIRE_OP_APPEND, 0x08, 1, 8);
+	wire_enc_hdr(b, WIRE_OP_APPEND, 0x10, 1, 8);	/* 0x08: PRODUCER */
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
 	wire_enc_hdr(b, WIRE_OP_SYNC, WIRE_F_NOWAIT, 1, 0);
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
