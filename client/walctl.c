@@ -26,6 +26,7 @@
 #define WALCTL_EX_SEALED	EX_CANTCREAT	/* 73: the log is sealed */
 #define WALCTL_EX_UNREPLICATED	79		/* durable here, not replicated */
 #define WALCTL_EX_SEQUENCE	80		/* producer sequence out of order */
+#define WALCTL_EX_HELD		81		/* truncation held by a cursor */
 
 static const struct walctl_cmd walctl_cmds[];
 
@@ -89,6 +90,8 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 		return (EX_NOINPUT);
 	case WAL_RESULT_SEQUENCE:
 		return (WALCTL_EX_SEQUENCE);
+	case WAL_RESULT_HELD:
+		return (WALCTL_EX_HELD);
 	case WAL_RESULT_BAD_REQUEST:
 	case WAL_RESULT_INTERNAL:
 		break;
@@ -258,8 +261,11 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "Seals the log: every later append fails. Prints the last LSN." },
 	{ "rotate", walctl_cmd_rotate, "",
 	  "Starts a new segment; prints the LSN its first record will get." },
-	{ "truncate", walctl_cmd_truncate, "--before LSN",
-	  "Deletes whole sealed segments below LSN; prints the new first LSN." },
+	{ "truncate", walctl_cmd_truncate, "--before LSN [--dry-run] [--force]",
+	  "Deletes whole sealed segments below LSN; prints the new first LSN.\n"
+	  "Refused (exit 65) above the durable LSN, and (exit 81, naming it)\n"
+	  "when it would remove records a cursor has not consumed, unless\n"
+	  "--force. --dry-run says what would go and removes nothing." },
 	{ "read", walctl_cmd_read,
 	  "[--from LSN] [--to LSN] [--tenant N] [--vshard N] [--type N]\n"
 	  "    [--follow] [--json] [--cursor NAME [--commit-every N]\n"

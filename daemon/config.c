@@ -82,6 +82,12 @@ static const struct config_name config_ack_names[] = {
 	{ NULL, 0 }
 };
 
+static const struct config_name config_bool_names[] = {
+	{ "false", 0 },
+	{ "true", 1 },
+	{ NULL, 0 }
+};
+
 static const struct config_name config_level_names[] = {
 	{ "error", LOG_LVL_ERR },
 	{ "warning", LOG_LVL_WARN },
@@ -141,6 +147,15 @@ static const struct config_key config_keys[] = {
 
 	{ "cursors", "max", CONFIG_COUNT, FIELD(cursors_max),
 	  1, 65536, "1024", NULL },
+
+	{ "retention", "cursors", CONFIG_ENUM, FIELD(retention_cursors),
+	  0, 0, "false", config_bool_names },
+	{ "retention", "max_bytes", CONFIG_SIZE, FIELD(retention_max_bytes),
+	  0, 1024 * TIB, "0", NULL },
+	{ "retention", "max_age", CONFIG_DURATION, FIELD(retention_max_age_us),
+	  0, 100ull * 365 * 24 * 3600 * SECOND, "0", NULL },
+	{ "retention", "interval", CONFIG_DURATION,
+	  FIELD(retention_interval_us), 100000, 3600 * SECOND, "10s", NULL },
 
 	{ "logging", "level", CONFIG_ENUM, FIELD(log_level),
 	  0, 0, "info", config_level_names },

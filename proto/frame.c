@@ -69,10 +69,11 @@ frame_op_flags(uint8_t op)
 		return (WIRE_F_REPLICATED|WIRE_F_LOCAL);
 	case WIRE_OP_READ:
 		return (WIRE_F_FOLLOW|WIRE_F_TENANT|WIRE_F_VSHARD|WIRE_F_TYPE);
+	case WIRE_OP_TRUNCATE:
+		return (WIRE_F_DRY_RUN|WIRE_F_FORCE);
 	case WIRE_OP_HELLO:
 	case WIRE_OP_SEAL:
 	case WIRE_OP_ROTATE:
-	case WIRE_OP_TRUNCATE:
 	case WIRE_OP_STATS:
 	case WIRE_OP_PING:
 	case WIRE_OP_READ_CANCEL:
@@ -532,6 +533,36 @@ wire_enc_append_prod(uint8_t *out, uint64_t id, uint8_t flags, uint16_t type,
 	frame_put64(out + off, producer);
 	frame_put64(out + off + 8, seq);
 	return (off + WIRE_PRODUCER_LEN);
+}
+
+/* Writes a whole TRUNCATE reply to a DRY_RUN: the log's first LSN
+   afterwards, the segments and the bytes that would go. */
+size_t
+wire_enc_truncate_plan(uint8_t *out, uint64_t id, uint64_t first,
+    uint64_t segments, uint64_t bytes)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, WIRE_OP_TRUNCATE | WIRE_REPLY, 0, id, 24);
+	frame_put64(out + off, first);
+	frame_put64(out + off + 8, segments);
+	frame_put64(out + off + 16, bytes);
+	return (off + 24);
+}
+
+/* Decodes a TRUNCATE DRY_RUN reply body. */
+int
+wire_dec_truncate_plan(const uint8_t *b, size_t n, uint64_t *first,
+    uint64_t *segments, uint64_t *bytes, const char **cause)
+{
+	if (n != 24) {
+		*cause = "truncate plan body is not 24 bytes";
+		return (-1);
+	}
+	*first = frame_get64(b);
+	*segments = frame_get64(b + 8);
+	*bytes = frame_get64(b + 16);
+	return (0);
 }
 
 /* Writes a whole READ request. */

@@ -258,6 +258,10 @@ size_t	wire_enc_append(uint8_t *out, uint64_t id, uint8_t flags,
 size_t	wire_enc_append_prod(uint8_t *out, uint64_t id, uint8_t flags,
 	    uint16_t type, uint16_t vshard, uint32_t tenant,
 	    uint64_t producer, uint64_t seq, uint32_t payload_len);
+size_t	wire_enc_truncate_plan(uint8_t *out, uint64_t id, uint64_t first,
+	    uint64_t segments, uint64_t bytes);
+int	wire_dec_truncate_plan(const uint8_t *b, size_t n, uint64_t *first,
+	    uint64_t *segments, uint64_t *bytes, const char **cause);
 size_t	wire_enc_read(uint8_t *out, uint64_t id, uint8_t flags,
 	    const struct wire_read *);
 size_t	wire_enc_record(uint8_t *out, uint64_t id, uint64_t lsn,
