@@ -153,7 +153,7 @@ static const struct config_key config_keys[] = {
 	{ "retention", "max_bytes", CONFIG_SIZE, FIELD(retention_max_bytes),
 	  0, 1024 * TIB, "0", NULL },
 	{ "retention", "max_age", CONFIG_DURATION, FIELD(retention_max_age_us),
-	  0, 100ull * 365 * 24 * 3600 * SECOND, "0", NULL },
+	  0, 36500ull * 86400 * SECOND, "0", NULL },
 	{ "retention", "interval", CONFIG_DURATION,
 	  FIELD(retention_interval_us), 100000, 3600 * SECOND, "10s", NULL },
 
@@ -229,6 +229,7 @@ static const struct config_unit config_count_units[] = {
 /* No "" entry: a duration needs a unit, except 0 (checked by the parser). */
 static const struct config_unit config_duration_units[] = {
 	{ "us", 1 }, { "ms", 1000 }, { "s", SECOND }, { "m", 60 * SECOND },
+	{ "h", 3600 * SECOND }, { "d", 86400 * SECOND },
 	{ NULL, 0 }
 };
 
@@ -379,6 +380,7 @@ config_format(const struct config_key *k, uint64_t v, char *buf, size_t size)
 		{ NULL, 0 }
 	};
 	static const struct config_unit	 dur[] = {
+		{ "d", 86400 * SECOND }, { "h", 3600 * SECOND },
 		{ "m", 60 * SECOND }, { "s", SECOND }, { "ms", 1000 }, { "us", 1 },
 		{ NULL, 0 }
 	};
