@@ -606,6 +606,11 @@ wal_cursor_open(struct wal_conn *c, const struct wal_cursor_opts *o,
 		    (unsigned long long)o->from);
 		return (WAL_RESULT_INVALID);
 	}
+	if ((o->has_since || o->has_until) && c->version < 2) {
+		libwal_seterr(c, 0, "walld speaks protocol version %u: reading "
+		    "by time needs version 2", c->version);
+		return (WAL_RESULT_VERSION);
+	}
 	if ((cur = calloc(1, sizeof *cur)) == NULL) {
 		libwal_seterr(c, 0, "out of memory for a cursor");
 		return (WAL_RESULT_SYSTEM);
@@ -626,6 +631,14 @@ wal_cursor_open(struct wal_conn *c, const struct wal_cursor_opts *o,
 	if (o->has_type) {
 		flags |= WIRE_F_TYPE;
 		rd.type = o->type;
+	}
+	if (o->has_since) {
+		flags |= WIRE_F_SINCE;
+		rd.since_ns = o->since_ns;
+	}
+	if (o->has_until) {
+		flags |= WIRE_F_UNTIL;
+		rd.until_ns = o->until_ns;
 	}
 	cur->id = c->next_id++;
 	n = wire_enc_read(frame, cur->id, flags, &rd);

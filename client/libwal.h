@@ -297,6 +297,11 @@ struct wal_cursor_opts {
 	uint16_t	 type;
 	unsigned	 has_tenant:1, has_vshard:1, has_type:1;
 	unsigned	 follow:1;	/* at the end, wait for new records */
+	/* Protocol version 2: only records whose time (unix ns, when walld
+	   appended them) is at or after since_ns, at or before until_ns. */
+	uint64_t	 since_ns;
+	uint64_t	 until_ns;
+	unsigned	 has_since:1, has_until:1;
 };
 
 /* One record. payload is owned by the cursor and valid until the next call

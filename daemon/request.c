@@ -384,6 +384,12 @@ request_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: %s", why);
 		return;
 	}
+	if ((h->flags & (WIRE_F_SINCE|WIRE_F_UNTIL)) != 0 &&
+	    (c->version < 2 || n != WIRE_READ_TIMES_LEN)) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: flags SINCE "
+		    "and UNTIL need protocol version 2 and a 40-byte body");
+		return;
+	}
 	/* A filter on a forbidden tenant is refused up front; otherwise
 	   the stream skips the records of tenants the peer may not read. */
 	if (!request_permitted(c, h->id, ACCESS_READ,

@@ -135,7 +135,7 @@ START_TEST(test_read)
 {
 	uint8_t			 b[WIRE_ENC_MAX];
 	struct wire_hdr		 h;
-	struct wire_read	 r = { 5, 100, 7, 8, 9 }, m;
+	struct wire_read	 r = { 5, 100, 7, 8, 9, 0, 0 }, m;
 	const char		*cause;
 	size_t			 n;
 	uint8_t			 fl = WIRE_F_FOLLOW|WIRE_F_TENANT|
