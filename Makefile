@@ -341,7 +341,8 @@ FZ	    = build-fuzz
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	      $(INC_ALL) $(PKG_CFLAGS) -fno-omit-frame-pointer \
 	      -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_BINS   = $(FZ)/fuzz_frame $(FZ)/fuzz_segment $(FZ)/fuzz_config
+FUZZ_BINS   = $(FZ)/fuzz_frame $(FZ)/fuzz_segment $(FZ)/fuzz_config \
+	      $(FZ)/fuzz_keyring
 fzobj	    = $(patsubst %.c,$(FZ)/obj/%.o,$(1))
 
 $(FZ)/obj/%.o: %.c
@@ -355,6 +356,10 @@ $(FZ)/fuzz_config: tests/fuzz/fuzz_config.c \
 	    $(call fzobj,daemon/config.c daemon/config-yaml.c \
 	    daemon/config-access.c daemon/access.c proto/frame.c common/cause.c)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+$(FZ)/fuzz_keyring: tests/fuzz/fuzz_keyring.c \
+	    $(call fzobj,engine/keyring.c engine/segment.c engine/crc32c.c \
+	    engine/sysio.c common/cause.c)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS)
 
 .PHONY: fuzz fuzz-build fuzz-seeds clean-fuzz
 fuzz-build: $(FUZZ_BINS)
