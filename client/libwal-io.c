@@ -109,6 +109,7 @@ libwal_map(uint16_t code, uint8_t op)
 	case WIRE_E_BUSY:		return (WAL_RESULT_BUSY);
 	case WIRE_E_REPL_UNAVAILABLE:	return (WAL_RESULT_REPL_UNAVAILABLE);
 	case WIRE_E_REPL_BACKLOG:	return (WAL_RESULT_REPL_BACKLOG);
+	case WIRE_E_DAMAGED:		return (WAL_RESULT_DAMAGED);
 	}
 	/* INTERNAL, or a code from a later version: for a request that
 	   writes, nobody can say whether it was done. */

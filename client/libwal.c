@@ -42,6 +42,7 @@ wal_result_name(enum wal_result r)
 	case WAL_RESULT_INVALID:	return ("invalid argument");
 	case WAL_RESULT_REPL_UNAVAILABLE: return ("durable, not replicated");
 	case WAL_RESULT_REPL_BACKLOG:	return ("replication backlog full");
+	case WAL_RESULT_DAMAGED:	return ("damaged");
 	}
 	return ("unknown result");
 }

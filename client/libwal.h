@@ -70,6 +70,8 @@ enum wal_result {
 					   do not append it again */
 	WAL_RESULT_REPL_BACKLOG,	/* too much not yet replicated: not
 					   written, retry */
+	WAL_RESULT_DAMAGED,		/* a read met damage in the log (the
+					   message names file, offset, LSN) */
 };
 
 /* A short name for a result: "ok", "outcome unknown", "sealed", ... */
@@ -254,7 +256,8 @@ size_t		 wal_conn_output_pending(struct wal_conn *);
  */
 
 struct wal_cursor_opts {
-	uint64_t	 from;		/* first LSN (0 or 1: the log's start) */
+	uint64_t	 from;		/* first LSN (0: the log's start; an LSN
+					   below it is WAL_RESULT_RANGE) */
 	uint64_t	 to;		/* last LSN, inclusive; 0: no end */
 	uint32_t	 tenant;	/* filters, used when has_* is set */
 	uint16_t	 vshard;

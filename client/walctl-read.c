@@ -98,6 +98,24 @@ walctl_print_record(struct walctl_out *out, uint64_t lsn, uint16_t type,
 	return (EX_OK);
 }
 
+/* The exit code of a failed read --dir, the same as walld's answer for
+   the same condition gives: 65 damage, 66 not in the log (or not
+   readable), 70 anything else. */
+static int
+walctl_read_fault_exit(const struct wal_read_fault *f)
+{
+	switch (f->kind) {
+	case WAL_READ_DAMAGED:
+		return (EX_DATAERR);
+	case WAL_READ_RANGE:
+		return (EX_NOINPUT);
+	case WAL_READ_OK:
+	case WAL_READ_OTHER:
+		break;
+	}
+	return (EX_NOINPUT);
+}
+
 /* read --dir: the same records, from the files, without walld. */
 static int
 walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
@@ -106,6 +124,7 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 	struct wal_filter	 f;
 	struct wal_reader	*rd;
 	struct wal_record	 rec;
+	struct wal_read_fault	 fault;
 	char			*cause = NULL;
 	uint64_t		 limit = q->to != 0 ? q->to : UINT64_MAX;
 	int			 rc, ex = EX_OK;
@@ -117,19 +136,20 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 	f.has_tenant = q->has_tenant;
 	f.has_vshard = q->has_vshard;
 	f.has_type = q->has_type;
-	if ((rd = wal_reader_open_keys(dir, q->from, &f, kr, &cause)) == NULL) {
-		walctl_warnx("read: %s: %s", dir,
-		    cause != NULL ? cause : "cannot open");
+	if ((rd = wal_reader_open_fault(dir, q->from, &f, kr, &fault,
+	    &cause)) == NULL) {
+		walctl_warnx("read: %s", cause != NULL ? cause : "cannot open");
 		free(cause);
-		return (EX_NOINPUT);
+		return (walctl_read_fault_exit(&fault));
 	}
 	for (;;) {
 		rc = wal_reader_next(rd, limit, &rec, &cause);
 		if (rc == -1) {
-			walctl_warnx("read: %s: %s", dir,
-			    cause != NULL ? cause : "damaged");
+			walctl_warnx("read: %s", cause != NULL ? cause :
+			    "damaged");
 			free(cause);
-			ex = EX_DATAERR;
+			wal_reader_fault(rd, &fault);
+			ex = walctl_read_fault_exit(&fault);
 			break;
 		}
 		if (rc == 0) {

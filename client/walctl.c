@@ -67,8 +67,10 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 	case WAL_RESULT_SEALED:
 		return (WALCTL_EX_SEALED);
 	case WAL_RESULT_TOO_LARGE:
-	case WAL_RESULT_RANGE:
+	case WAL_RESULT_DAMAGED:
 		return (EX_DATAERR);
+	case WAL_RESULT_RANGE:
+		return (EX_NOINPUT);	/* as read --dir: not in the log */
 	case WAL_RESULT_NOT_PERMITTED:
 		return (EX_NOPERM);
 	case WAL_RESULT_UNAVAILABLE:
@@ -317,13 +319,14 @@ walctl_help(FILE *f)
 	    "\nexit status:\n"
 	    "   0  success\n"
 	    "  64  usage error (EX_USAGE)\n"
-	    "  65  bad or damaged data: verify found damage, record too "
-	    "large,\n"
-	    "      LSN out of range, a stream message malformed or out of "
-	    "order\n"
-	    "      (EX_DATAERR)\n"
-	    "  66  input file, data directory or stream cannot be read "
-	    "(EX_NOINPUT)\n"
+	    "  65  bad or damaged data: verify found damage, a read met a "
+	    "damaged\n"
+	    "      record, record too large, a stream message malformed or "
+	    "out of\n"
+	    "      order (EX_DATAERR)\n"
+	    "  66  input file, data directory or stream cannot be read; "
+	    "an LSN\n"
+	    "      below the log's first (truncated) (EX_NOINPUT)\n"
 	    "  69  walld or the NATS servers cannot be reached "
 	    "(EX_UNAVAILABLE)\n"
 	    "  70  internal error in walld or walctl (EX_SOFTWARE)\n"

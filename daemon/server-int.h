@@ -144,6 +144,12 @@ struct server_counters {
 	uint64_t	denied;
 	uint64_t	denied_op[ACCESS_NOPS];
 	uint64_t	truncate_held;	/* truncations held back by archiving */
+	uint64_t	damaged;	/* damaged records reads met, each once */
+	struct {			/* the last ones counted */
+		char		file[32];
+		uint64_t	off;
+	}		damaged_seen[16];
+	unsigned	damaged_next;
 };
 
 struct server {

@@ -217,6 +217,8 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	    as.last : "none");
 	server_stats_line(eb, "truncate_held_total %llu",
 	    (unsigned long long)srv->count.truncate_held);
+	server_stats_line(eb, "damaged_records_total %llu",
+	    (unsigned long long)srv->count.damaged);
 	server_stats_repl(eb, srv);
 }
 

@@ -459,6 +459,7 @@ wire_err_name(uint16_t code)
 	case WIRE_E_INTERNAL:		return ("internal");
 	case WIRE_E_REPL_UNAVAILABLE:	return ("repl_unavailable");
 	case WIRE_E_REPL_BACKLOG:	return ("repl_backlog");
+	case WIRE_E_DAMAGED:		return ("damaged");
 	}
 	return ("unknown");
 }

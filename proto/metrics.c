@@ -134,6 +134,9 @@ static const struct metrics_row metrics_table[] = {
 	{ "walld_archive_last_segment_lsn", "gauge", MK_SEGMENT,
 	  "archive_last_segment", NULL, NULL, 1,
 	  "First LSN of the last segment archived (0: none yet)" },
+	{ "walld_damaged_records_total", "counter", MK_VALUE,
+	  "damaged_records_total", NULL, NULL, 1,
+	  "Damaged records that reads met (each counted once)" },
 	{ "walld_truncate_held_total", "counter", MK_VALUE,
 	  "truncate_held_total", NULL, NULL, 1,
 	  "Truncations held back because a segment was not archived or "

@@ -71,8 +71,10 @@ enum wire_err {
 					   time: will be, nothing to redo */
 	WIRE_E_REPL_BACKLOG	= 13,	/* nothing written: the backlog not
 					   yet replicated is full */
+	WIRE_E_DAMAGED		= 14,	/* the log is damaged where a read
+					   went: a record failed its checks */
 };
-#define WIRE_E_MAX		WIRE_E_REPL_BACKLOG
+#define WIRE_E_MAX		WIRE_E_DAMAGED
 
 /* A decoded frame header. */
 struct wire_hdr {
