@@ -411,6 +411,7 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 	};
 	struct keyring	*kr = NULL;
 	const char	*dir = NULL, *keyring = NULL;
+	char		*cause = NULL;
 	int		 ch, n, ex;
 
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
@@ -425,6 +426,12 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 	}
 	if (optind != argc || dir == NULL)
 		return (walctl_usage(w->cmd));
+	/* A nightly check must not pass on a failed mount. */
+	if (wal_verify_dir_check(dir, &cause) != 0) {
+		walctl_warnx("verify: %s", cause != NULL ? cause : dir);
+		free(cause);
+		return (EX_NOINPUT);
+	}
 	if (keyring != NULL && (kr = walctl_keyring("verify", keyring)) == NULL)
 		return (EX_NOINPUT);
 	n = wal_verify_keys(dir, kr, stdout);

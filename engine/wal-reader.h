@@ -106,5 +106,8 @@ int		 wal_verify(const char *dir, FILE *out);
 /* The same, and with a key ring (may be NULL) every record of an
    encrypted segment is authenticated too. */
 int		 wal_verify_keys(const char *dir, struct keyring *, FILE *out);
+/* 0 when dir is a directory that can be read and holds a segment file;
+   -1 and *cause (missing, unreadable, empty: a failed mount) if not. */
+int		 wal_verify_dir_check(const char *dir, char **cause);
 
 #endif
