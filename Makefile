@@ -156,9 +156,11 @@ $(B)/tests/lib%.so: tests/shims/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
 
+# As root (who may run it to install packages), with --allow-root: walld
+# refuses root without it.
 run: deps all
 	mkdir -p var
-	$(B)/walld --config conf/walld.yaml
+	$(B)/walld --config conf/walld.yaml $$([ "$$(id -u)" != 0 ] || echo --allow-root)
 
 # Replication to try by hand: a three-node NATS JetStream cluster on
 # 127.0.0.1 (clients 4222-4224, routes 6222-6224, under ./var/nats) and

@@ -51,13 +51,14 @@ struct main_ctx {
 	int			 opened;
 	struct event		*metrics_ev;	/* rewrites metrics.file */
 	int			 metrics_failing;
+	int			 allow_root;	/* --allow-root */
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: walld [--config FILE] [--socket PATH] [--data-dir DIR]\n"
+"usage: walld [--config FILE] [--socket PATH] [--data-dir DIR] [--allow-root]\n"
 "       walld --check-config [--config FILE]\n"
 "       walld --version | --help\n"
 "\n"
@@ -69,11 +70,14 @@ usage(FILE *f)
 "  -s, --socket PATH    listening socket (overrides socket.path)\n"
 "  -d, --data-dir DIR   WAL directory (overrides storage.data_dir)\n"
 "      --check-config   validate the configuration and exit (0, or 78)\n"
+"      --allow-root     run as root (refused without it: files root\n"
+"                       makes are a trap for the walld user)\n"
 "  -V, --version        print the version and exit\n"
 "  -h, --help           print this help and exit\n"
 "\n"
 "Exit status: 0 stopped cleanly; 1 start-up failed; 64 usage error;\n"
-"74 a WAL write or sync failed; 78 bad configuration.\n");
+"74 a WAL write or sync failed; 78 bad configuration (or root without\n"
+"--allow-root).\n");
 }
 
 /* Reads defaults, the file and the flags into a new configuration. */
@@ -335,6 +339,7 @@ main_args(struct main_ctx *m, int argc, char **argv, int *check)
 		{ "socket", required_argument, NULL, 's' },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "allow-root", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -354,6 +359,9 @@ main_args(struct main_ctx *m, int argc, char **argv, int *check)
 			break;
 		case 'C':
 			*check = 1;
+			break;
+		case 'R':
+			m->allow_root = 1;
 			break;
 		case 'V':
 			printf("walld %s\n", WALD_VERSION);
@@ -449,6 +457,14 @@ main(int argc, char **argv)
 		return (0);
 	}
 
+	/* As root, walld would make segment files that the walld user
+	   cannot open after the next start under systemd. */
+	if (geteuid() == 0 && !m.allow_root) {
+		fprintf(stderr, "walld: running as root is refused: run as the "
+		    "walld user (as walld.service does), or pass --allow-root\n");
+		status = EXIT_CONFIG;
+		goto out;
+	}
 	log_init(m.cfg->log_level);
 	notify_init();
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)

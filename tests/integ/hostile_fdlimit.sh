@@ -8,7 +8,7 @@
 . "$TOP/tests/helpers/hostile.sh"
 
 LIMIT=64
-( ulimit -n $LIMIT && exec "$WALLD" --socket "$SOCK" --data-dir "$DATA" ) \
+( ulimit -n $LIMIT && exec "$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" ) \
 	>>"$LOG" 2>&1 &
 WALLD_PID=$!
 i=0
