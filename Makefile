@@ -203,8 +203,10 @@ MANDIR	    ?= $(PREFIX)/share/man
 UNITDIR	    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANPAGES    = man/walld.8 man/walld.yaml.5 client/walctl.1
-# The units name /usr/sbin/walld and /etc/walld/; rewritten for PREFIX.
-UNIT_SED    = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/walld/|$(SYSCONFDIR)/walld/|g'
+# The units name /usr/sbin/walld, /usr/bin/walctl and /etc/walld/;
+# rewritten for PREFIX.
+UNIT_SED    = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/bin/|$(BINDIR)/|g' \
+	      -e 's|/etc/walld/|$(SYSCONFDIR)/walld/|g'
 CONF_DIST   = $(B)/walld.yaml.dist
 # libwal.pc names its directories from ${prefix} where it can, so that
 # `pkg-config --define-prefix` relocates it.

@@ -110,6 +110,7 @@ libwal_map(uint16_t code, uint8_t op)
 	case WIRE_E_REPL_UNAVAILABLE:	return (WAL_RESULT_REPL_UNAVAILABLE);
 	case WIRE_E_REPL_BACKLOG:	return (WAL_RESULT_REPL_BACKLOG);
 	case WIRE_E_DAMAGED:		return (WAL_RESULT_DAMAGED);
+	case WIRE_E_CONFIG:		return (WAL_RESULT_CONFIG);
 	}
 	/* INTERNAL, or a code from a later version: for a request that
 	   writes, nobody can say whether it was done. */
@@ -535,9 +536,10 @@ libwal_dispatch_reply(struct wal_conn *c, struct libwal_req *r,
 			    WIRE_RECORD_FIXED;
 		break;
 	case WIRE_OP_PING:
+	case WIRE_OP_RELOAD:
 		if (n != 0) {
-			libwal_break(c, WAL_RESULT_PROTOCOL,
-			    "ping reply has a body");
+			libwal_break(c, WAL_RESULT_PROTOCOL, r->op == WIRE_OP_PING ?
+			    "ping reply has a body" : "reload reply has a body");
 			return;
 		}
 		break;

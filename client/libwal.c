@@ -43,6 +43,7 @@ wal_result_name(enum wal_result r)
 	case WAL_RESULT_REPL_UNAVAILABLE: return ("durable, not replicated");
 	case WAL_RESULT_REPL_BACKLOG:	return ("replication backlog full");
 	case WAL_RESULT_DAMAGED:	return ("damaged");
+	case WAL_RESULT_CONFIG:		return ("reload refused");
 	}
 	return ("unknown result");
 }
@@ -415,6 +416,14 @@ enum wal_result
 wal_conn_ping(struct wal_conn *c)
 {
 	return (libwal_call(c, WIRE_OP_PING, 0, NULL, 0, NULL, 0, NULL,
+	    c->timeout_ms));
+}
+
+/* Asks walld to reload its configuration. */
+enum wal_result
+wal_conn_reload(struct wal_conn *c)
+{
+	return (libwal_call(c, WIRE_OP_RELOAD, 0, NULL, 0, NULL, 0, NULL,
 	    c->timeout_ms));
 }
 

@@ -72,6 +72,8 @@ enum wal_result {
 					   written, retry */
 	WAL_RESULT_DAMAGED,		/* a read met damage in the log (the
 					   message names file, offset, LSN) */
+	WAL_RESULT_CONFIG,		/* a reload refused: the configuration
+					   has an error; nothing changed */
 };
 
 /* A short name for a result: "ok", "outcome unknown", "sealed", ... */
@@ -177,6 +179,11 @@ enum wal_result	 wal_conn_stats(struct wal_conn *, char **text);
 
 /* Round trip to walld: OK when it is up and serving requests. */
 enum wal_result	 wal_conn_ping(struct wal_conn *);
+
+/* Asks walld to reload its configuration file (as SIGHUP does), all or
+   nothing: OK once applied; CONFIG, with wal_conn_error saying why, when
+   it was refused and nothing changed. Needs the `keys` permission. */
+enum wal_result	 wal_conn_reload(struct wal_conn *);
 
 /*
  * Pipelining. wal_conn_submit_* queue a request without waiting and give

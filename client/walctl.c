@@ -86,6 +86,8 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 		return (WALCTL_EX_UNREPLICATED);
 	case WAL_RESULT_REPL_BACKLOG:
 		return (EX_TEMPFAIL);
+	case WAL_RESULT_CONFIG:
+		return (EX_CONFIG);	/* as walld --check-config */
 	case WAL_RESULT_BAD_REQUEST:
 	case WAL_RESULT_INTERNAL:
 		break;
@@ -292,6 +294,11 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "metrics.file)." },
 	{ "ping", walctl_cmd_ping, "",
 	  "Exits 0 when walld is up and serving requests." },
+	{ "reload", walctl_cmd_reload, "",
+	  "Asks walld to reload its configuration file, all or nothing (as\n"
+	  "SIGHUP does), and waits for the outcome: exits 0 once applied, 78\n"
+	  "with walld's reason when it was refused (nothing changed). Needs\n"
+	  "the keys permission. For ExecReload= in walld.service." },
 	{ "help", walctl_cmd_help, "", "Prints this help." },
 	{ NULL, NULL, NULL, NULL }
 };
@@ -342,7 +349,8 @@ walctl_help(FILE *f)
 	    "(EX_TEMPFAIL)\n"
 	    "  76  protocol error or version mismatch with walld "
 	    "(EX_PROTOCOL)\n"
-	    "  77  permission denied (EX_NOPERM)\n");
+	    "  77  permission denied (EX_NOPERM)\n"
+	    "  78  reload: walld refused the configuration (EX_CONFIG)\n");
 }
 
 /* walctl help. */

@@ -287,30 +287,46 @@ main_metrics_arm(struct main_ctx *m)
 	main_metrics_cb(-1, 0, m);
 }
 
+/* Reloads the configuration file, all or nothing (SIGHUP, and the
+   RELOAD request of walctl reload): 0, or -1 and *cause when nothing
+   changed. */
+static int
+main_reload(void *arg, char **cause)
+{
+	struct main_ctx	*m = arg;
+	struct config	*ncfg;
+	int		 rc = 0;
+
+	notify("RELOADING=1");
+	if (m->config_path == NULL)
+		log_info("reload: no configuration file; nothing to do");
+	else if ((ncfg = main_load_config(m, cause)) == NULL)
+		rc = -1;
+	else {
+		if ((rc = server_reload(m->srv, ncfg, cause)) == 0)
+			main_metrics_arm(m);
+		config_free(ncfg);
+		free(ncfg);
+	}
+	if (rc != 0)
+		log_err("reload: %s; nothing changed: the running "
+		    "configuration stays", *cause != NULL ? *cause : "failed");
+	notify("READY=1");
+	main_status(m);
+	return (rc);
+}
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct main_ctx	*m = arg;
-	struct config	*ncfg;
 	char		*cause = NULL;
 
 	(void)what;
 	if (sig == SIGHUP) {
-		notify("RELOADING=1");
-		if (m->config_path == NULL)
-			log_info("reload: no configuration file; nothing to do");
-		else if ((ncfg = main_load_config(m, &cause)) == NULL) {
-			log_err("reload: %s; keeping the running configuration",
-			    cause != NULL ? cause : "failed");
+		log_info("reload: SIGHUP");
+		if (main_reload(m, &cause) != 0)
 			free(cause);
-		} else {
-			server_reload(m->srv, ncfg);
-			main_metrics_arm(m);
-			config_free(ncfg);
-			free(ncfg);
-		}
-		notify("READY=1");
-		main_status(m);
 		return;
 	}
 	log_info("%s: stopping: finishing batches in flight",
@@ -515,6 +531,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	server_set_keyring(m.srv, kr, kr_path);
+	server_set_reload(m.srv, main_reload, &m);
 	keyring_free(kr);	/* the WAL and the server hold theirs */
 	kr = NULL;
 	if (main_events(&m, sigs, &wd_ev) != 0)

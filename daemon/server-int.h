@@ -203,6 +203,8 @@ struct server {
 	uint64_t		 repl_refused;	/* appends refused: backlog */
 	uint64_t		 repl_timeouts;	/* REPL_UNAVAILABLE answers */
 
+	int			(*reload_cb)(void *, char **cause);
+	void			*reload_arg;	/* server_set_reload */
 	struct keyring		*keyring;	/* reads decrypt with it; NULL: none */
 	char			*keyring_path;
 };
@@ -264,6 +266,9 @@ int		 stream_busy(const struct conn *);
 void		 stream_pump_followers(struct server *);
 void		 stream_pump_cb(evutil_socket_t, short, void *);
 void		 stream_set_keyring(struct server *, struct keyring *);
+
+/* server-reload.c (server_reload, server_set_reload: server.h) */
+void		 server_reload_request(struct conn *, uint64_t id);
 
 /* server-stats.c */
 const char	*server_stats_state(const struct server *,

@@ -75,6 +75,8 @@ frame_op_flags(uint8_t op)
 	case WIRE_OP_STATS:
 	case WIRE_OP_PING:
 	case WIRE_OP_READ_CANCEL:
+	case WIRE_OP_RELOAD:
+	case WIRE_OP_RELOAD|WIRE_REPLY:
 	case WIRE_OP_HELLO|WIRE_REPLY:
 	case WIRE_OP_APPEND|WIRE_REPLY:
 	case WIRE_OP_SYNC|WIRE_REPLY:
@@ -426,6 +428,8 @@ wire_op_name(uint8_t op)
 	case WIRE_OP_STATS:		return ("stats");
 	case WIRE_OP_PING:		return ("ping");
 	case WIRE_OP_READ_CANCEL:	return ("read-cancel");
+	case WIRE_OP_RELOAD:		return ("reload");
+	case WIRE_OP_RELOAD|WIRE_REPLY:	return ("reload-reply");
 	case WIRE_OP_HELLO|WIRE_REPLY:	return ("hello-reply");
 	case WIRE_OP_APPEND|WIRE_REPLY:	return ("append-reply");
 	case WIRE_OP_SYNC|WIRE_REPLY:	return ("sync-reply");
@@ -460,6 +464,7 @@ wire_err_name(uint16_t code)
 	case WIRE_E_REPL_UNAVAILABLE:	return ("repl_unavailable");
 	case WIRE_E_REPL_BACKLOG:	return ("repl_backlog");
 	case WIRE_E_DAMAGED:		return ("damaged");
+	case WIRE_E_CONFIG:		return ("config");
 	}
 	return ("unknown");
 }

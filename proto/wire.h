@@ -39,6 +39,7 @@ enum wire_op {
 	WIRE_OP_STATS		= 0x08,
 	WIRE_OP_PING		= 0x09,
 	WIRE_OP_READ_CANCEL	= 0x0a,
+	WIRE_OP_RELOAD		= 0x11,	/* reload the configuration, as SIGHUP */
 };
 #define WIRE_REPLY		0x80	/* reply op = request op | WIRE_REPLY */
 #define WIRE_OP_RECORD		0xc0	/* one record of a read stream */
@@ -73,8 +74,11 @@ enum wire_err {
 					   yet replicated is full */
 	WIRE_E_DAMAGED		= 14,	/* the log is damaged where a read
 					   went: a record failed its checks */
+	WIRE_E_CONFIG		= 18,	/* a RELOAD refused: the configuration
+					   or key ring has an error; nothing
+					   changed */
 };
-#define WIRE_E_MAX		WIRE_E_DAMAGED
+#define WIRE_E_MAX		WIRE_E_CONFIG
 
 /* A decoded frame header. */
 struct wire_hdr {

@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: Apache-2.0
+# A reload is all or nothing: a key ring that drops a key a present
+# segment needs is refused, and then nothing of the new configuration is
+# applied (here archive.command), by SIGHUP as by `walctl reload`, which
+# exits 78 with walld's reason. A good reload through walctl exits 0 and
+# applies everything. Seal, rotate, truncate and reload are logged with
+# the peer's pid and uid.
+. "$(dirname "$0")/lib.sh"
+
+KR=$T/keyring
+(umask 077; "$WALCTL" keygen --id 1 >"$KR") || fail keygen
+"$WALCTL" keygen --id 2 >"$T/key2" || fail keygen
+cat >"$T/walld.yaml" <<YAML
+encryption:
+  keyring: $KR
+YAML
+start_walld --config "$T/walld.yaml"
+for i in 1 2 3; do "$WALCTL" append "r$i" >/dev/null || fail append; done
+expect_eq "archive_enabled at start" "$(stat_of archive_enabled)" 0
+
+# The new configuration turns archiving on; the new key ring lacks key 1,
+# which the segment written so far needs.
+cat >>"$T/walld.yaml" <<YAML
+archive:
+  command: "true"
+YAML
+cp "$KR" "$T/keyring.good"
+(umask 077; cat "$T/key2" >"$KR")
+
+kill -HUP "$WALLD_PID"
+i=0
+until grep -q "reload: .*nothing changed" "$LOG"; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "no refusal logged after SIGHUP"
+	sleep 0.05
+done
+expect_eq "archive_enabled after a refused SIGHUP" "$(stat_of archive_enabled)" 0
+expect_eq "active key after a refused SIGHUP" "$(stat_of active_key_id)" 1
+ok "SIGHUP with a key ring missing a needed key: nothing applied"
+
+st=0; "$WALCTL" reload >"$T/out" 2>"$T/err" || st=$?
+expect_eq "walctl reload refused: exit" $st 78
+grep -q "^walctl: reload: reload refused: the new key ring lacks key id 1, which segment 00000000000000000001.wal needs" "$T/err" ||
+	fail "walctl reload's message: $(cat "$T/err")"
+grep -q "nothing changed" "$T/err" || fail "the message does not say nothing changed: $(cat "$T/err")"
+expect_eq "archive_enabled after a refused reload" "$(stat_of archive_enabled)" 0
+grep -Eq "info: reload: asked by connection [0-9]+ \(pid [0-9]+, uid $(id -u)\)" "$LOG" ||
+	fail "the reload request is not logged with pid and uid"
+ok "walctl reload refused: exit 78, walld's reason, nothing changed"
+
+# Both keys: the reload applies, key 2 becomes active, archiving starts.
+(umask 077; cat "$T/keyring.good" "$T/key2" >"$KR")
+"$WALCTL" reload >"$T/out" 2>"$T/err" || fail "reload: $(cat "$T/err")"
+expect_eq "active key after a good reload" "$(stat_of active_key_id)" 2
+expect_eq "archive_enabled after a good reload" "$(stat_of archive_enabled)" 1
+ok "walctl reload applied: exit 0, everything applied"
+
+# Admin actions leave a trace with who asked.
+"$WALCTL" append "r4" >/dev/null || fail append
+"$WALCTL" rotate >/dev/null || fail rotate
+"$WALCTL" truncate --before 2 >/dev/null || fail truncate
+"$WALCTL" seal >/dev/null || fail seal
+for op in rotate truncate seal; do
+	grep -Eq "info: $op: asked by connection [0-9]+ \(pid [0-9]+, uid $(id -u)\)" "$LOG" ||
+		fail "$op is not logged with pid and uid"
+done
+ok "seal, rotate, truncate and reload are logged with pid and uid"
