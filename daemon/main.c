@@ -309,8 +309,8 @@ main_reload(void *arg, char **cause)
 		free(ncfg);
 	}
 	if (rc != 0)
-		log_err("reload: %s; nothing changed: the running "
-		    "configuration stays", *cause != NULL ? *cause : "failed");
+		log_err("reload: %s; keeping the running configuration: "
+		    "nothing changed", *cause != NULL ? *cause : "failed");
 	notify("READY=1");
 	main_status(m);
 	return (rc);

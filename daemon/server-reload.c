@@ -69,7 +69,8 @@ server_reload_load_keys(struct server *srv, const struct config *ncfg,
 		return (0);
 	if ((kr = keyring_load(srv->keyring_path, &c2)) == NULL ||
 	    wal_set_keyring(srv->wal, kr, &c2) != 0) {
-		cause_set(cause, "%s (the running key ring has active key id %u)",
+		cause_set(cause, "%s; keeping the running key ring (active "
+		    "key id %u)",
 		    c2 != NULL ? c2 : "key ring refused",
 		    keyring_active(srv->keyring));
 		free(c2);
