@@ -39,6 +39,7 @@ CFLAGS	+= $(PKG_CFLAGS)
 ENGINE_SRC = engine/wal.c engine/wal-io.c engine/wal-batch.c engine/wal-stamp.c \
 	     engine/wal-spare.c engine/wal-recover.c engine/crc32c.c engine/sysio.c engine/segment.c \
 	     engine/wal-reader.c engine/wal-verify.c engine/wal-restore.c engine/keyring.c \
+	     engine/wal-start.c \
 	     common/cause.c
 PROTO_SRC  = proto/frame.c
 # Replication's message layout (docs/REPLICATION.md): walld and walctl.

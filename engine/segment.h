@@ -50,6 +50,9 @@
 #define REPLICA_NAME		"REPLICA"	/* the log's identity for
 						   replication (repl/) */
 #define REPLICA_TMP_NAME	"REPLICA.tmp"
+#define START_NAME		"START"		/* the log's first LSN
+						   (wal-start.c) */
+#define START_TMP_NAME		"START.tmp"
 #define IO_ALIGN		4096
 #define SCAN_CHUNK		(1u << 20)
 
