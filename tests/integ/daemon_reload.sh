@@ -64,3 +64,32 @@ for op in rotate truncate seal; do
 		fail "$op is not logged with pid and uid"
 done
 ok "seal, rotate, truncate and reload are logged with pid and uid"
+
+# RELOAD needs the access list's `keys` operation: a uid with only
+# `stats` is refused (77), one with `keys` may reload.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	stop_walld || fail stop
+	rm -rf "$DATA"
+	chmod 0711 "$T"
+	cat >"$T/walld.yaml" <<YAML
+socket:
+  mode: "0666"
+access:
+  - user: 4243
+    ops: [stats]
+  - user: 4244
+    ops: [keys]
+YAML
+	start_walld --config "$T/walld.yaml"
+	st=0
+	setpriv --reuid=4243 --regid=4243 --clear-groups "$WALCTL" reload \
+	    2>"$T/err" || st=$?
+	expect_eq "reload without keys: exit" $st 77
+	setpriv --reuid=4244 --regid=4244 --clear-groups "$WALCTL" reload ||
+		fail "reload with keys refused"
+	grep -Eq "info: reload: asked by connection [0-9]+ \(pid [0-9]+, uid 4244\)" "$LOG" ||
+		fail "the reload of uid 4244 is not logged"
+	ok "reload needs the keys permission"
+else
+	ok "not root or no setpriv: the keys permission is not tried (skipped)"
+fi
