@@ -7,6 +7,7 @@
  * skipped many records the peer may not read; then one READ_END, or an
  * ERROR, ends it.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +90,8 @@ stream_count_damage(struct server *srv, const struct wal_read_fault *f)
 
 /* Answers a read the reader failed: RANGE when what was asked for is not
    in the log, DAMAGED (logged, counted) when the log is damaged there,
-   INTERNAL otherwise. cause names the place; the client's message is
+   BUSY when walld is out of descriptors or memory (nothing wrong with
+   the request or the log: retry), INTERNAL otherwise. cause names the place; the client's message is
    the cause alone (walctl puts "read:" before it). */
 static void
 stream_fail(struct conn *c, uint64_t id, const struct wal_read_fault *f,
@@ -109,6 +111,10 @@ stream_fail(struct conn *c, uint64_t id, const struct wal_read_fault *f,
 		conn_error(c, id, WIRE_E_DAMAGED, "%s", cause);
 		return;
 	default:
+		if (f->err == EMFILE || f->err == ENFILE || f->err == ENOMEM) {
+			conn_error(c, id, WIRE_E_BUSY, "%s", cause);
+			return;
+		}
 		log_limited("read failed", LOG_LVL_ERR, "read: %s "
 		    "(connection %llu)", cause, (unsigned long long)c->serial);
 		conn_error(c, id, WIRE_E_INTERNAL, "%s", cause);

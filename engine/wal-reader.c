@@ -89,6 +89,7 @@ static void
 wal_reader_set_fault(struct wal_reader *r, enum wal_read_fault_kind kind)
 {
 	r->fault.kind = kind;
+	r->fault.err = 0;
 	snprintf(r->fault.file, sizeof r->fault.file, "%s",
 	    r->fd != -1 ? r->name : "");
 	r->fault.off = r->off;
@@ -133,6 +134,7 @@ wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 		/* Gone between the listing and here: truncated. */
 		r->fault.kind = errno == ENOENT ? WAL_READ_RANGE :
 		    errno == EIO ? WAL_READ_DAMAGED : WAL_READ_OTHER;
+		r->fault.err = errno;
 		snprintf(r->fault.file, sizeof r->fault.file, "%s", r->name);
 		r->fault.off = 0;
 		r->fault.lsn = first;
@@ -194,6 +196,7 @@ wal_reader_next_seg(struct wal_reader *r, char **cause)
 	if (segment_list(r->dirfd, r->dir, &ents, &n, NULL, NULL, NULL,
 	    cause) != 0) {
 		r->fault.kind = WAL_READ_OTHER;
+		r->fault.err = errno;
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
@@ -233,6 +236,7 @@ wal_reader_fill(struct wal_reader *r, uint64_t off, size_t need,
 	if (want > r->cap) {
 		if ((nb = realloc(r->buf, want)) == NULL) {
 			r->fault.kind = WAL_READ_OTHER;
+			r->fault.err = ENOMEM;
 			cause_set(cause, "%s: %s", r->dir, strerror(errno));
 			return (-1);
 		}
@@ -249,6 +253,7 @@ wal_reader_fill(struct wal_reader *r, uint64_t off, size_t need,
 				continue;
 			wal_reader_set_fault(r, errno == EIO ?
 			    WAL_READ_DAMAGED : WAL_READ_OTHER);
+			r->fault.err = errno;
 			cause_set(cause, "pread: %s/%s: offset %llu: %s",
 			    r->dir, r->name, (unsigned long long)(off + done),
 			    strerror(errno));
@@ -325,6 +330,7 @@ wal_reader_decrypt(struct wal_reader *r, const unsigned char *p,
 	if (need > r->plain_cap) {
 		if ((nb = realloc(r->plain, need)) == NULL) {
 			r->fault.kind = WAL_READ_OTHER;
+			r->fault.err = ENOMEM;
 			cause_set(cause, "%s: %s", r->dir, strerror(errno));
 			return (-1);
 		}
@@ -365,6 +371,7 @@ wal_reader_open_mode(const char *dir, uint64_t from,
 	if (fault != NULL) {
 		memset(fault, 0, sizeof *fault);
 		fault->kind = WAL_READ_OTHER;
+		fault->err = ENOMEM;	/* unless said otherwise below */
 	}
 	if ((r = calloc(1, sizeof *r)) == NULL ||
 	    (r->dir = strdup(dir)) == NULL) {
@@ -388,12 +395,17 @@ wal_reader_open_mode(const char *dir, uint64_t from,
 	}
 	r->dirfd = sysio.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (r->dirfd == -1) {
+		r->fault.kind = WAL_READ_OTHER;
+		r->fault.err = errno;
 		cause_set(cause, "open: %s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	if (segment_list(r->dirfd, dir, &ents, &n, NULL, NULL, NULL,
-	    cause) != 0)
+	    cause) != 0) {
+		r->fault.kind = WAL_READ_OTHER;
+		r->fault.err = errno;
 		goto fail;
+	}
 	if (n == 0) {
 		r->fault.kind = WAL_READ_RANGE;
 		cause_set(cause, "%s: no segment files", dir);

@@ -62,6 +62,8 @@ struct wal_read_fault {
 	char		 file[32];	/* segment file name; "" if none */
 	uint64_t	 off;		/* in it, of the damage */
 	uint64_t	 lsn;		/* the LSN expected there */
+	int		 err;		/* WAL_READ_OTHER: the errno, if one
+					   (EMFILE: out of descriptors) */
 };
 
 struct wal_reader;
