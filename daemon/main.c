@@ -33,6 +33,7 @@
 #include "server.h"
 #include "version.h"
 #include "wal.h"
+#include "wal-reader.h"
 
 #define EXIT_USAGE	64
 #define EXIT_CONFIG	78
@@ -461,11 +462,24 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (check) {
+		/* The key ring against the segments, when they can be read:
+		   a ring that drops a key a segment needs fails here, before
+		   a reload or a start would refuse it. */
+		if (kr != NULL && (i = wal_verify_keyring(m.cfg->data_dir, kr,
+		    &cause)) == -1) {
+			fprintf(stderr, "walld: key ring %s: %s\n", kr_path,
+			    cause != NULL ? cause : "refused");
+			status = EXIT_CONFIG;	/* cause is freed at out */
+			goto out;
+		}
 		printf("walld: %s: configuration OK\n", m.config_path != NULL ?
 		    m.config_path : "(defaults)");
 		if (kr != NULL)
-			printf("walld: key ring %s: %zu keys, active key id %u\n",
-			    kr_path, keyring_ids(kr, NULL, 0), keyring_active(kr));
+			printf("walld: key ring %s: %zu keys, active key id %u%s\n",
+			    kr_path, keyring_ids(kr, NULL, 0), keyring_active(kr),
+			    i == 0 ? ", every segment's key present" :
+			    " (the data directory could not be read: not "
+			    "checked against its segments)");
 		keyring_free(kr);
 		free(kr_path);
 		config_free(m.cfg);

@@ -111,5 +111,11 @@ int		 wal_verify_keys(const char *dir, struct keyring *, FILE *out);
 /* 0 when dir is a directory that can be read and holds a segment file;
    -1 and *cause (missing, unreadable, empty: a failed mount) if not. */
 int		 wal_verify_dir_check(const char *dir, char **cause);
+/* Checks that the key ring kr (NULL: no encryption) opens every
+   segment of dir: 0; -1 and *cause naming a segment whose key is missing
+   or not the one it was written with; 1 when dir (or a segment) cannot
+   be read, so nothing could be checked. */
+int		 wal_verify_keyring(const char *dir, struct keyring *,
+		    char **cause);
 
 #endif

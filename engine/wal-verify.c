@@ -522,3 +522,54 @@ next_bad:
 	sysio.close(dirfd);
 	return (v.problems);
 }
+
+/* Checks a key ring against the segments of dir; see wal-reader.h. */
+int
+wal_verify_keyring(const char *dir, struct keyring *kr, char **cause)
+{
+	struct seg_ent		*ents = NULL;
+	struct keyring_ctx	*ctx;
+	struct seg_header	 h;
+	const char		*why;
+	char			*c2 = NULL;
+	size_t			 n, i;
+	int			 dirfd, fd, rc = 0;
+
+	dirfd = sysio.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dirfd == -1)
+		return (1);
+	if (segment_list(dirfd, dir, &ents, &n, wal_verify_skip_cb,
+	    wal_verify_skip_cb, NULL, &c2) != 0) {
+		free(c2);
+		sysio.close(dirfd);
+		return (1);
+	}
+	if ((ctx = keyring_ctx_create(0)) == NULL) {
+		cause_set(cause, "%s: %s", dir, strerror(ENOMEM));
+		free(ents);
+		sysio.close(dirfd);
+		return (-1);
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		fd = sysio.openat(dirfd, ents[i].name, O_RDONLY | O_CLOEXEC, 0);
+		if (fd == -1) {
+			rc = 1;
+			break;
+		}
+		/* A header that does not decode is for walld's recovery to
+		   report; only the keys are looked at here. */
+		if (segment_read_header(fd, &h, &why) == 0 &&
+		    keyring_ctx_segment(ctx, kr, &h, &c2) != 0) {
+			cause_set(cause, "%s/%s: %s", dir, ents[i].name,
+			    c2 != NULL ? c2 : "no key");
+			free(c2);
+			c2 = NULL;
+			rc = -1;
+		}
+		sysio.close(fd);
+	}
+	keyring_ctx_free(ctx);
+	free(ents);
+	sysio.close(dirfd);
+	return (rc);
+}

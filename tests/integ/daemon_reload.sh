@@ -27,6 +27,20 @@ YAML
 cp "$KR" "$T/keyring.good"
 (umask 077; cat "$T/key2" >"$KR")
 
+# --check-config (ExecReload='s first step) reads the segments' headers
+# when it can: the ring that drops key 1 fails there already.
+printf 'storage:\n  data_dir: %s\n' "$DATA" >>"$T/walld.yaml"
+st=0; "$WALLD" --check-config --config "$T/walld.yaml" >"$T/out" 2>&1 || st=$?
+expect_eq "check-config, a ring without key 1" $st 78
+grep -q "^walld: key ring $KR: $DATA/00000000000000000001.wal: .*1" "$T/out" ||
+	fail "check-config: $(cat "$T/out")"
+(umask 077; cat "$T/keyring.good" >"$KR")
+"$WALLD" --check-config --config "$T/walld.yaml" >"$T/out" 2>&1 ||
+	fail "check-config, the good ring: $(cat "$T/out")"
+grep -q "every segment's key present" "$T/out" || fail "check-config: $(cat "$T/out")"
+(umask 077; cat "$T/key2" >"$KR")
+ok "--check-config checks the key ring against the segments"
+
 kill -HUP "$WALLD_PID"
 i=0
 until grep -q "reload: .*nothing changed" "$LOG"; do
