@@ -40,6 +40,7 @@ ENGINE_SRC = engine/wal.c engine/wal-io.c engine/wal-batch.c engine/wal-stamp.c 
 	     engine/wal-spare.c engine/wal-recover.c engine/crc32c.c engine/sysio.c engine/segment.c \
 	     engine/wal-reader.c engine/wal-verify.c engine/wal-restore.c engine/keyring.c \
 	     engine/wal-producer.c \
+	     engine/wal-start.c \
 	     common/cause.c
 PROTO_SRC  = proto/frame.c
 # Replication's message layout (docs/REPLICATION.md): walld and walctl.
@@ -160,9 +161,11 @@ $(B)/tests/lib%.so: tests/shims/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
 
+# As root (who may run it to install packages), with --allow-root: walld
+# refuses root without it.
 run: deps all
 	mkdir -p var
-	$(B)/walld --config conf/walld.yaml
+	$(B)/walld --config conf/walld.yaml $$([ "$$(id -u)" != 0 ] || echo --allow-root)
 
 # Replication to try by hand: a three-node NATS JetStream cluster on
 # 127.0.0.1 (clients 4222-4224, routes 6222-6224, under ./var/nats) and
@@ -205,8 +208,10 @@ MANDIR	    ?= $(PREFIX)/share/man
 UNITDIR	    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANPAGES    = man/walld.8 man/walld.yaml.5 client/walctl.1
-# The units name /usr/sbin/walld and /etc/walld/; rewritten for PREFIX.
-UNIT_SED    = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/walld/|$(SYSCONFDIR)/walld/|g'
+# The units name /usr/sbin/walld, /usr/bin/walctl and /etc/walld/;
+# rewritten for PREFIX.
+UNIT_SED    = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/bin/|$(BINDIR)/|g' \
+	      -e 's|/etc/walld/|$(SYSCONFDIR)/walld/|g'
 CONF_DIST   = $(B)/walld.yaml.dist
 # libwal.pc names its directories from ${prefix} where it can, so that
 # `pkg-config --define-prefix` relocates it.

@@ -45,6 +45,8 @@ wal_result_name(enum wal_result r)
 	case WAL_RESULT_NOT_FOUND:	return ("not found");
 	case WAL_RESULT_SEQUENCE:	return ("sequence out of order");
 	case WAL_RESULT_HELD:		return ("held by a cursor");
+	case WAL_RESULT_DAMAGED:	return ("damaged");
+	case WAL_RESULT_CONFIG:		return ("reload refused");
 	}
 	return ("unknown result");
 }
@@ -450,6 +452,14 @@ enum wal_result
 wal_conn_ping(struct wal_conn *c)
 {
 	return (libwal_call(c, WIRE_OP_PING, 0, NULL, 0, NULL, 0, NULL,
+	    c->timeout_ms));
+}
+
+/* Asks walld to reload its configuration. */
+enum wal_result
+wal_conn_reload(struct wal_conn *c)
+{
+	return (libwal_call(c, WIRE_OP_RELOAD, 0, NULL, 0, NULL, 0, NULL,
 	    c->timeout_ms));
 }
 

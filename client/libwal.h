@@ -75,6 +75,10 @@ enum wal_result {
 					   order: not written (wal_producer) */
 	WAL_RESULT_HELD,		/* truncation would pass a cursor: nothing
 					   removed (WAL_TRUNCATE_FORCE) */
+	WAL_RESULT_DAMAGED,		/* a read met damage in the log (the
+					   message names file, offset, LSN) */
+	WAL_RESULT_CONFIG,		/* a reload refused: the configuration
+					   has an error; nothing changed */
 };
 
 /* A short name for a result: "ok", "outcome unknown", "sealed", ... */
@@ -192,6 +196,11 @@ enum wal_result	 wal_conn_stats(struct wal_conn *, char **text);
 /* Round trip to walld: OK when it is up and serving requests. */
 enum wal_result	 wal_conn_ping(struct wal_conn *);
 
+/* Asks walld to reload its configuration file (as SIGHUP does), all or
+   nothing: OK once applied; CONFIG, with wal_conn_error saying why, when
+   it was refused and nothing changed. Needs the `keys` permission. */
+enum wal_result	 wal_conn_reload(struct wal_conn *);
+
 /*
  * Pipelining. wal_conn_submit_* queue a request without waiting and give
  * its request id; the library writes queued requests in large writes when
@@ -290,7 +299,8 @@ size_t		 wal_conn_output_pending(struct wal_conn *);
  */
 
 struct wal_cursor_opts {
-	uint64_t	 from;		/* first LSN (0 or 1: the log's start) */
+	uint64_t	 from;		/* first LSN (0: the log's start; an LSN
+					   below it is WAL_RESULT_RANGE) */
 	uint64_t	 to;		/* last LSN, inclusive; 0: no end */
 	uint32_t	 tenant;	/* filters, used when has_* is set */
 	uint16_t	 vshard;

@@ -91,6 +91,24 @@ walctl_print_record(struct walctl_out *out, uint64_t lsn, uint16_t type,
 	return (EX_OK);
 }
 
+/* The exit code of a failed read --dir, the same as walld's answer for
+   the same condition gives: 65 damage, 66 not in the log (or not
+   readable), 70 anything else. */
+static int
+walctl_read_fault_exit(const struct wal_read_fault *f)
+{
+	switch (f->kind) {
+	case WAL_READ_DAMAGED:
+		return (EX_DATAERR);
+	case WAL_READ_RANGE:
+		return (EX_NOINPUT);
+	case WAL_READ_OK:
+	case WAL_READ_OTHER:
+		break;
+	}
+	return (EX_NOINPUT);
+}
+
 /* read --dir: the same records, from the files, without walld. */
 static int
 walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
@@ -99,6 +117,7 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 	struct wal_filter	 f;
 	struct wal_reader	*rd;
 	struct wal_record	 rec;
+	struct wal_read_fault	 fault;
 	char			*cause = NULL;
 	uint64_t		 limit = q->to != 0 ? q->to : UINT64_MAX;
 	int			 rc, ex = EX_OK;
@@ -114,19 +133,20 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 	f.until_ns = q->until_ns;
 	f.has_since = q->has_since;
 	f.has_until = q->has_until;
-	if ((rd = wal_reader_open_keys(dir, q->from, &f, kr, &cause)) == NULL) {
-		walctl_warnx("read: %s: %s", dir,
-		    cause != NULL ? cause : "cannot open");
+	if ((rd = wal_reader_open_fault(dir, q->from, &f, kr, &fault,
+	    &cause)) == NULL) {
+		walctl_warnx("read: %s", cause != NULL ? cause : "cannot open");
 		free(cause);
-		return (EX_NOINPUT);
+		return (walctl_read_fault_exit(&fault));
 	}
 	for (;;) {
 		rc = wal_reader_next(rd, limit, &rec, &cause);
 		if (rc == -1) {
-			walctl_warnx("read: %s: %s", dir,
-			    cause != NULL ? cause : "damaged");
+			walctl_warnx("read: %s", cause != NULL ? cause :
+			    "damaged");
 			free(cause);
-			ex = EX_DATAERR;
+			wal_reader_fault(rd, &fault);
+			ex = walctl_read_fault_exit(&fault);
 			break;
 		}
 		if (rc == 0) {
@@ -421,6 +441,7 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 	};
 	struct keyring	*kr = NULL;
 	const char	*dir = NULL, *keyring = NULL;
+	char		*cause = NULL;
 	int		 ch, n, ex;
 
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
@@ -435,6 +456,12 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 	}
 	if (optind != argc || dir == NULL)
 		return (walctl_usage(w->cmd));
+	/* A nightly check must not pass on a failed mount. */
+	if (wal_verify_dir_check(dir, &cause) != 0) {
+		walctl_warnx("verify: %s", cause != NULL ? cause : dir);
+		free(cause);
+		return (EX_NOINPUT);
+	}
 	if (keyring != NULL && (kr = walctl_keyring("verify", keyring)) == NULL)
 		return (EX_NOINPUT);
 	n = wal_verify_keys(dir, kr, stdout);

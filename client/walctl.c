@@ -70,8 +70,10 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 	case WAL_RESULT_SEALED:
 		return (WALCTL_EX_SEALED);
 	case WAL_RESULT_TOO_LARGE:
-	case WAL_RESULT_RANGE:
+	case WAL_RESULT_DAMAGED:
 		return (EX_DATAERR);
+	case WAL_RESULT_RANGE:
+		return (EX_NOINPUT);	/* as read --dir: not in the log */
 	case WAL_RESULT_NOT_PERMITTED:
 		return (EX_NOPERM);
 	case WAL_RESULT_UNAVAILABLE:
@@ -93,6 +95,8 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 		return (WALCTL_EX_SEQUENCE);
 	case WAL_RESULT_HELD:
 		return (WALCTL_EX_HELD);
+	case WAL_RESULT_CONFIG:
+		return (EX_CONFIG);	/* as walld --check-config */
 	case WAL_RESULT_BAD_REQUEST:
 	case WAL_RESULT_INTERNAL:
 		break;
@@ -393,6 +397,11 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "metrics.file)." },
 	{ "ping", walctl_cmd_ping, "",
 	  "Exits 0 when walld is up and serving requests." },
+	{ "reload", walctl_cmd_reload, "",
+	  "Asks walld to reload its configuration file, all or nothing (as\n"
+	  "SIGHUP does), and waits for the outcome: exits 0 once applied, 78\n"
+	  "with walld's reason when it was refused (nothing changed). Needs\n"
+	  "the keys permission. For ExecReload= in walld.service." },
 	{ "help", walctl_cmd_help, "", "Prints this help." },
 	{ NULL, NULL, NULL, NULL }
 };
@@ -420,14 +429,15 @@ walctl_help(FILE *f)
 	    "\nexit status:\n"
 	    "   0  success\n"
 	    "  64  usage error (EX_USAGE)\n"
-	    "  65  bad or damaged data: verify found damage, record too "
-	    "large,\n"
-	    "      LSN out of range, a stream message malformed or out of "
-	    "order\n"
-	    "      (EX_DATAERR)\n"
-	    "  66  input file, data directory or stream cannot be read; no "
-	    "such\n"
-	    "      cursor (EX_NOINPUT)\n"
+	    "  65  bad or damaged data: verify found damage, a read met a "
+	    "damaged\n"
+	    "      record, record too large, a stream message malformed or "
+	    "out of\n"
+	    "      order (EX_DATAERR)\n"
+	    "  66  input file, data directory or stream cannot be read; "
+	    "an LSN\n"
+	    "      below the log's first (truncated); no such cursor "
+	    "(EX_NOINPUT)\n"
 	    "  69  walld or the NATS servers cannot be reached "
 	    "(EX_UNAVAILABLE)\n"
 	    "  70  internal error in walld or walctl (EX_SOFTWARE)\n"
@@ -443,7 +453,8 @@ walctl_help(FILE *f)
 	    "(EX_TEMPFAIL)\n"
 	    "  76  protocol error or version mismatch with walld "
 	    "(EX_PROTOCOL)\n"
-	    "  77  permission denied (EX_NOPERM)\n");
+	    "  77  permission denied (EX_NOPERM)\n"
+	    "  78  reload: walld refused the configuration (EX_CONFIG)\n");
 }
 
 /* walctl help. */

@@ -111,6 +111,7 @@ int		 walctl_cmd_verify(struct walctl *, int, char **);
 /* walctl-admin.c */
 int		 walctl_cmd_stats(struct walctl *, int, char **);
 int		 walctl_cmd_ping(struct walctl *, int, char **);
+int		 walctl_cmd_reload(struct walctl *, int, char **);
 int		 walctl_cmd_restore(struct walctl *, int, char **);
 int		 walctl_cmd_keygen(struct walctl *, int, char **);
 

@@ -88,6 +88,8 @@ frame_op_flags(uint8_t op)
 	case WIRE_OP_CURSOR_GET|WIRE_REPLY:
 	case WIRE_OP_CURSOR_LIST|WIRE_REPLY:
 	case WIRE_OP_CURSOR_DROP|WIRE_REPLY:
+	case WIRE_OP_RELOAD:
+	case WIRE_OP_RELOAD|WIRE_REPLY:
 	case WIRE_OP_HELLO|WIRE_REPLY:
 	case WIRE_OP_APPEND|WIRE_REPLY:
 	case WIRE_OP_SYNC|WIRE_REPLY:
@@ -703,6 +705,8 @@ wire_op_name(uint8_t op)
 	case WIRE_OP_CURSOR_GET:	return ("cursor-get");
 	case WIRE_OP_CURSOR_LIST:	return ("cursor-list");
 	case WIRE_OP_CURSOR_DROP:	return ("cursor-drop");
+	case WIRE_OP_RELOAD:		return ("reload");
+	case WIRE_OP_RELOAD|WIRE_REPLY:	return ("reload-reply");
 	case WIRE_OP_HELLO|WIRE_REPLY:	return ("hello-reply");
 	case WIRE_OP_APPEND|WIRE_REPLY:	return ("append-reply");
 	case WIRE_OP_SYNC|WIRE_REPLY:	return ("sync-reply");
@@ -744,6 +748,8 @@ wire_err_name(uint16_t code)
 	case WIRE_E_SEQUENCE:		return ("sequence");
 	case WIRE_E_NOT_FOUND:		return ("not_found");
 	case WIRE_E_HELD:		return ("held");
+	case WIRE_E_DAMAGED:		return ("damaged");
+	case WIRE_E_CONFIG:		return ("config");
 	}
 	return ("unknown");
 }

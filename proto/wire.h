@@ -47,6 +47,7 @@ enum wire_op {
 	WIRE_OP_CURSOR_GET	= 0x0d,
 	WIRE_OP_CURSOR_LIST	= 0x0e,
 	WIRE_OP_CURSOR_DROP	= 0x0f,
+	WIRE_OP_RELOAD		= 0x11,	/* reload the configuration, as SIGHUP */
 };
 #define WIRE_REPLY		0x80	/* reply op = request op | WIRE_REPLY */
 #define WIRE_OP_RECORD		0xc0	/* one record of a read stream */
@@ -91,12 +92,17 @@ enum wire_err {
 					   time: will be, nothing to redo */
 	WIRE_E_REPL_BACKLOG	= 13,	/* nothing written: the backlog not
 					   yet replicated is full */
+	WIRE_E_DAMAGED		= 14,	/* the log is damaged where a read
+					   went: a record failed its checks */
 	WIRE_E_SEQUENCE		= 15,	/* a producer's sequence out of
 					   order: nothing written */
 	WIRE_E_NOT_FOUND	= 16,	/* no such cursor */
 	WIRE_E_HELD		= 17,	/* truncation would pass a cursor */
+	WIRE_E_CONFIG		= 18,	/* a RELOAD refused: the configuration
+					   or key ring has an error; nothing
+					   changed */
 };
-#define WIRE_E_MAX		WIRE_E_HELD
+#define WIRE_E_MAX		WIRE_E_CONFIG
 
 /* A decoded frame header. */
 struct wire_hdr {
