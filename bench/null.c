@@ -13,7 +13,8 @@
  *
  * It keeps PROTOCOL.md's session and framing rules (HELLO first and once,
  * ERROR version when no version is shared, ERROR then close on a bad
- * header or body) and answers HELLO, APPEND (the LSN is a counter), STATS
+ * header or body) and answers HELLO, APPEND (the LSN is a counter; an
+ * idempotent append's producer fields are read and not checked), STATS
  * (the counters walbench reads, fsyncs_total always 0), PING and SYNC;
  * SEAL, ROTATE, READ, TRUNCATE and unknown requests are ERROR bad_request,
  * and the connection is closed.
@@ -45,6 +46,7 @@ struct nconn {
 	TAILQ_ENTRY(nconn) entry;
 	int		 fd;
 	int		 hello;		/* HELLO answered */
+	uint16_t	 version;	/* the protocol version chosen */
 	struct event	*rev;
 	struct event	*wev;
 	uint8_t		*in;		/* a frame begun in an earlier read */
@@ -122,7 +124,11 @@ nconn_frame(struct nconn *c, const struct wire_hdr *h, const uint8_t *body)
 		goto bad;
 	switch (h->op) {
 	case WIRE_OP_APPEND:
-		if (wire_dec_append(body, n, &a, &why) != 0)
+		if (h->flags & WIRE_F_PRODUCER) {
+			if (c->version < 2 ||
+			    wire_dec_append_prod(body, n, &a, &why) != 0)
+				break;
+		} else if (wire_dec_append(body, n, &a, &why) != 0)
 			break;
 		s->bytes += a.len;
 		return (nconn_put(c, hdr, wire_enc_u64(hdr,
@@ -131,14 +137,17 @@ nconn_frame(struct nconn *c, const struct wire_hdr *h, const uint8_t *body)
 		if (c->hello || wire_dec_hello(body, n, &hello, &why) != 0)
 			break;
 		if (hello.min_version > WIRE_VERSION ||
-		    hello.max_version < WIRE_VERSION) {
+		    hello.max_version < WIRE_VERSION_MIN) {
 			(void)nconn_put(c, hdr, wire_enc_error(hdr, h->id,
 			    WIRE_E_VERSION, 0));
 			return (-1);
 		}
+		/* The highest version both speak, as walld picks it. */
 		c->hello = 1;
+		c->version = hello.max_version < WIRE_VERSION ?
+		    hello.max_version : WIRE_VERSION;
 		if (nconn_put(c, hdr, wire_enc_hello_reply(hdr, h->id,
-		    WIRE_VERSION, NULL_MAX_RECORD, NULL_MAX_FRAME,
+		    c->version, NULL_MAX_RECORD, NULL_MAX_FRAME,
 		    strlen(NULL_NAME))) == -1)
 			return (-1);
 		return (nconn_put(c, NULL_NAME, strlen(NULL_NAME)));

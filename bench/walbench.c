@@ -11,6 +11,9 @@
  * the same processes, connections, appends in flight, payloads, window,
  * histogram and CPU accounting (peers.c), so that every figure compares
  * servers, not client models (issue 26).
+ * `walbench run --idempotent` makes every walld connection a producer of
+ * its own that numbers its appends 1, 2, 3, ... (issue 21), to measure
+ * what idempotent appends cost against plain ones.
  */
 #include <sys/mman.h>
 #include <sys/types.h>
@@ -63,6 +66,7 @@ struct bench_opts {
 	int		 idle;		/* idle mode: connections to open */
 	const char	*dir;		/* disk mode */
 	enum bench_system system;	/* --system */
+	int		 idempotent;	/* --idempotent */
 };
 
 /* What one client process found, in memory shared with the parent. */
@@ -81,6 +85,8 @@ struct proc_result {
 };
 
 struct shared {
+	uint64_t		 prod_base;	/* --idempotent: the run's
+						   producer ids, high half */
 	uint64_t		 t_go;
 	uint64_t		 t_measure;	/* acks from here on count */
 	uint64_t		 t_end;		/* no submit, no count after */
@@ -101,6 +107,8 @@ struct bconn {
 	struct peer_sync *sp;		/* pg, sqlite, file */
 	uint64_t	 next_id;	/* redis: ids given out, in order */
 	uint64_t	 done_id;	/* and answered (in the same order) */
+	uint64_t	 producer;	/* --idempotent: this connection's id */
+	uint64_t	 seq;		/* and the last sequence number sent */
 };
 
 struct bctx {
@@ -122,6 +130,9 @@ struct snap {
 	int		has_cpu;
 	double		busy_s;		/* the whole machine's busy CPU time */
 	double		kthr_s;		/* kernel threads' CPU time */
+	uint64_t	producers;	/* walld's producer table (0: none) */
+	uint64_t	prod_retries;	/* appends answered as retries */
+	uint64_t	prod_refused;	/* and refused out of order */
 };
 
 static const char *const sys_names[] = {
@@ -169,6 +180,11 @@ usage(FILE *f)
 "  -l, --label TEXT    first column of the row\n"
 "      --header        print the table header first\n"
 "      --json FILE     also append the results as one JSON line to FILE\n"
+"      --idempotent    every connection is a producer of its own (ids\n"
+"                      distinct per connection and run) and numbers its\n"
+"                      appends 1, 2, 3, ... (protocol version 2; walld's\n"
+"                      producers.window should be >= -d for retries,\n"
+"                      which walbench never makes)\n"
 "      --system S      what -s names and the load goes to (default walld:\n"
 "                      walld or `walbench null`):\n"
 "                      redis   Redis's Unix socket: XADD walbench * f <payload>,\n"
@@ -531,6 +547,17 @@ stat_u64(const char *text, const char *name)
 	return (strtoull(v, NULL, 10));
 }
 
+/* A stat that older walld and the null server do not have: 0 then. */
+static uint64_t
+stat_opt(const char *text, const char *name)
+{
+	char	v[64];
+
+	if (stat_value(text, name, v, sizeof v) == -1)
+		return (0);
+	return (strtoull(v, NULL, 10));
+}
+
 /* Takes the server's counters now: walld's stats when sc is its
    connection; for another system only its CPU (pid and its children),
    none when there is no server (pid 0: SQLite, the shared file). */
@@ -548,6 +575,9 @@ snap_take(struct wal_conn *sc, pid_t pid, struct snap *s)
 		s->appends = stat_u64(text, "appends_total");
 		s->append_bytes = stat_u64(text, "append_bytes_total");
 		s->fsyncs = stat_u64(text, "fsyncs_total");
+		s->producers = stat_opt(text, "producers");
+		s->prod_retries = stat_opt(text, "producer_retries_total");
+		s->prod_refused = stat_opt(text, "producer_refused_total");
 		free(text);
 		s->has_cpu = pid > 0 && proc_cpu(pid, &s->cpu_s) == 0;
 	} else if (pid > 0) {
@@ -621,8 +651,19 @@ bconn_submit(struct bctx *x, struct bconn *b, uint64_t now)
 		id = b->next_id++;
 		goto sent;
 	}
-	r = wal_conn_submit_append(b->wc, RECORD_TYPE, tenant,
-	    (uint16_t)vshard, x->payload + (rnd & 63), len, 0, &id);
+	/* Idempotent: the next sequence number, taken only when the append
+	   is queued. An append walld refuses (BUSY, NO_SPACE) leaves a gap
+	   that makes the next ones SEQUENCE: the run fails, as it should,
+	   since walbench does not retry. */
+	if (o->idempotent)
+		r = wal_conn_submit_append_seq(b->wc, b->producer, b->seq + 1,
+		    RECORD_TYPE, tenant, (uint16_t)vshard,
+		    x->payload + (rnd & 63), len, &id);
+	else
+		r = wal_conn_submit_append(b->wc, RECORD_TYPE, tenant,
+		    (uint16_t)vshard, x->payload + (rnd & 63), len, 0, &id);
+	if (r == WAL_RESULT_OK && o->idempotent)
+		b->seq++;
 	if (r != WAL_RESULT_OK) {
 		proc_fail(x, "submit: %s: %s", wal_result_name(r),
 		    wal_conn_error(b->wc));
@@ -970,6 +1011,10 @@ proc_main(const struct bench_opts *o, struct shared *sh, int idx,
 		}
 		bs[i].quota = quota;
 		bs[i].mask = cap - 1;
+		/* Distinct and never 0: the low half is 1 + the connection's
+		   index among all of the run's. */
+		bs[i].producer = sh->prod_base |
+		    ((uint64_t)idx * (uint64_t)nconn + (uint64_t)i + 1);
 		bs[i].sent = calloc(cap, sizeof *bs[i].sent);
 		bs[i].len = calloc(cap, sizeof *bs[i].len);
 		if (bs[i].sent == NULL || bs[i].len == NULL)
@@ -1105,6 +1150,9 @@ cmd_run(const struct bench_opts *o)
 	if (wal_conn_max_record(sc) < o->max_size)
 		fatal("payloads up to %" PRIu32 " B, but walld takes at most "
 		    "%" PRIu32, o->max_size, wal_conn_max_record(sc));
+	if (o->idempotent && wal_conn_version(sc) < 2)
+		fatal("--idempotent: the server speaks protocol version %u; "
+		    "idempotent appends need 2", (unsigned)wal_conn_version(sc));
 	walld = o->pid != 0 ? o->pid : peer_pid(sc);
 	if ((r = wal_conn_stats(sc, &text)) != WAL_RESULT_OK)
 		fatal("stats: %s", wal_conn_error(sc));
@@ -1141,6 +1189,11 @@ load:
 		fatal("mmap %zu bytes: %s", shsize, strerror(errno));
 	for (i = 0; i < (size_t)o->procs; i++)
 		hist_init(&sh->r[i].h);
+	/* The run's producer ids: this process and the time in the high
+	   half, so that a second run on the same walld is new producers,
+	   not old ones starting again at 1 (which walld would refuse). */
+	sh->prod_base = ((uint64_t)(uint32_t)getpid() << 32) ^
+	    (bench_now() << 32);
 	if ((kids = calloc((size_t)o->procs, sizeof *kids)) == NULL ||
 	    (all = malloc(sizeof *all)) == NULL)
 		fatal("out of memory");
@@ -1221,6 +1274,14 @@ load:
 	}
 	if (failed)
 		fatal("a client process failed; no result");
+	/* No retries happen here: any that walld saw, or any append refused
+	   out of order, means the producers were not what this run says. */
+	if (sc != NULL && (b.prod_retries != a.prod_retries ||
+	    b.prod_refused != a.prod_refused))
+		fprintf(stderr, "walbench: walld counted %" PRIu64 " producer "
+		    "retries and %" PRIu64 " refused appends in the window\n",
+		    b.prod_retries - a.prod_retries,
+		    b.prod_refused - a.prod_refused);
 
 	secs = o->count != 0 ? (double)(last - sh->t_go) / 1e9 :
 	    (double)(sh->t_end - sh->t_measure) / 1e9;
@@ -1301,14 +1362,18 @@ load:
 		    "\"walld_peak_rss_kib\":%ld,\"walld_rss_kib\":%ld,"
 		    "\"client_cpu_us_per_append\":%.3f,"
 		    "\"kthread_cpu_cores\":%.2f,\"other_cpu_cores\":%.2f,"
-		    "\"errors\":%" PRIu64 "}\n",
+		    "\"errors\":%" PRIu64 ",\"idempotent\":%s,"
+		    "\"producers\":%" PRIu64 ",\"producer_retries\":%" PRIu64
+		    ",\"producer_refused\":%" PRIu64 "}\n",
 		    o->label, sys_name(o->system), o->procs, o->conns, o->depth,
 		    o->min_size, o->max_size, enc, secs, appends, aps,
 		    (double)bytes / secs / 1e6,
 		    us(hist_quantile(all, 0.5)), us(hist_quantile(all, 0.9)),
 		    us(hist_quantile(all, 0.99)), us(hist_quantile(all, 0.999)),
 		    us(all->max), fps, rpf, cpu_us, hwm, rss, client_us, kthr,
-		    other, errors);
+		    other, errors, o->idempotent ? "true" : "false",
+		    b.producers, b.prod_retries - a.prod_retries,
+		    b.prod_refused - a.prod_refused);
 		fclose(f);
 	}
 	if (sc != NULL)
@@ -1461,7 +1526,7 @@ cmd_startup(const struct bench_opts *o, char **argv)
 
 enum {
 	OPT_TENANTS = 256, OPT_VSHARDS, OPT_ENCRYPT, OPT_PID, OPT_RESET_PEAK,
-	OPT_HEADER, OPT_JSON, OPT_DIR, OPT_ACK, OPT_SYSTEM,
+	OPT_HEADER, OPT_JSON, OPT_DIR, OPT_ACK, OPT_SYSTEM, OPT_IDEMPOTENT,
 };
 
 int
@@ -1488,6 +1553,7 @@ main(int argc, char **argv)
 		{ "dir",	required_argument,	NULL, OPT_DIR },
 		{ "ack",	required_argument,	NULL, OPT_ACK },
 		{ "system",	required_argument,	NULL, OPT_SYSTEM },
+		{ "idempotent",	no_argument,		NULL, OPT_IDEMPOTENT },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct bench_opts	 o;
@@ -1593,6 +1659,9 @@ main(int argc, char **argv)
 		case OPT_HEADER:
 			o.header = 1;
 			break;
+		case OPT_IDEMPOTENT:
+			o.idempotent = 1;
+			break;
 		case OPT_JSON:
 			o.json = optarg;
 			break;
@@ -1668,9 +1737,9 @@ main(int argc, char **argv)
 			return (EXIT_USAGE);
 		}
 		if (o.encrypt != NULL || o.ack != WAL_ACK_DEFAULT || o.tenants > 1 ||
-		    o.vshards > 1) {
-			fprintf(stderr, "walbench: --encrypt, --ack, --tenants "
-			    "and --vshards are walld's\n");
+		    o.vshards > 1 || o.idempotent) {
+			fprintf(stderr, "walbench: --encrypt, --ack, --tenants, "
+			    "--vshards and --idempotent are walld's\n");
 			return (EXIT_USAGE);
 		}
 		if (o.system != SYS_REDIS && (o.conns != 1 || o.depth != 1)) {
