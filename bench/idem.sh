@@ -38,6 +38,9 @@ CONFIGS=${IDEM_CONFIGS:-"c1x64x16 c64x1"}
 for f in "$WB" "$WALLD"; do
 	[ -x "$f" ] || { echo "idem.sh: $f is missing: make" >&2; exit 1; }
 done
+# walld refuses to run as root without --allow-root (docs/OPERATIONS.md).
+ALLOW_ROOT=
+[ "$(id -u)" != 0 ] || ALLOW_ROOT=--allow-root
 
 . "$top/bench/lib.sh"
 BENCH_WAIT=${BENCH_QUIET_WAIT:-20}
@@ -105,7 +108,7 @@ run() {
 	    "$T/data" >"$T/walld.yaml"
 	printf 'group_commit:\n  max_batch_bytes: 8MiB\n' >>"$T/walld.yaml"
 	printf 'producers:\n  max: 4096\n  window: 32\n' >>"$T/walld.yaml"
-	out=$("$WB" startup -s "$SOCK" -- nice -n "$SERVER_NICE" "$WALLD" \
+	out=$("$WB" startup -s "$SOCK" -- nice -n "$SERVER_NICE" "$WALLD" $ALLOW_ROOT \
 	    --config "$T/walld.yaml" 2>>"$T/walld.log") || {
 		echo "idem.sh: walld did not start:" >&2
 		tail -n 5 "$T/walld.log" >&2

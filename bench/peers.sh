@@ -36,6 +36,9 @@ SECS=${BENCH_SECONDS:-5}
 for f in "$WB" "$WALLD" "$WALCTL"; do
 	[ -x "$f" ] || { echo "peers.sh: $f is missing: make bench" >&2; exit 1; }
 done
+# walld refuses to run as root without --allow-root (docs/OPERATIONS.md).
+ALLOW_ROOT=
+[ "$(id -u)" != 0 ] || ALLOW_ROOT=--allow-root
 
 . "$top/bench/lib.sh"
 BENCH_WAIT=${BENCH_QUIET_WAIT:-10}
@@ -122,7 +125,7 @@ start_walld() {
 	printf 'socket:\n  path: %s\nstorage:\n  data_dir: %s\ngroup_commit:\n  max_batch_bytes: 8MiB\n' \
 	    "$2" "$3" >"$y"
 	[ -z "${4:-}" ] || printf 'encryption:\n  keyring: %s\n' "$4" >>"$y"
-	out=$("$WB" startup -s "$2" -- nice -n "$SERVER_NICE" "$WALLD" \
+	out=$("$WB" startup -s "$2" -- nice -n "$SERVER_NICE" "$WALLD" $ALLOW_ROOT \
 	    --config "$y" 2>>"$LOG") || { echo "peers.sh: $1 did not start:" >&2
 	    tail -n 20 "$LOG" >&2; return 1; }
 	echo "$out" | sed -n 's/.*pid=\([0-9]*\).*/\1/p'

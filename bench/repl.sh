@@ -91,6 +91,9 @@ case $SECS in ''|*[!0-9]*|0) echo "repl.sh: BENCH_SECONDS: whole seconds" >&2; e
 case $SECS64 in ''|*[!0-9]*|0) echo "repl.sh: BENCH_SECONDS_64: whole seconds" >&2; exit 64;; esac
 case $L64_COUNT in ''|*[!0-9]*|0) echo "repl.sh: BENCH_L64_COUNT: a count" >&2; exit 64;; esac
 case $PWINDOW in *[!0-9]*) echo "repl.sh: BENCH_PUBLISH_WINDOW: a count" >&2; exit 64;; esac
+# walld refuses to run as root without --allow-root (docs/OPERATIONS.md).
+ALLOW_ROOT=
+[ "$(id -u)" != 0 ] || ALLOW_ROOT=--allow-root
 
 mkdir -p var/bench || exit 1
 T=$(mktemp -d "$top/var/bench/repl.XXXXXX") || exit 1
@@ -431,7 +434,7 @@ replication:
   timeout: 5s
 EOF
 [ -z "$PWINDOW" ] || echo "  publish_window: $PWINDOW" >>"$T/walld.yaml"
-out=$("$WB" startup -s "$SOCK" -- nice -n "$SERVER_NICE" "$WALLD" \
+out=$("$WB" startup -s "$SOCK" -- nice -n "$SERVER_NICE" "$WALLD" $ALLOW_ROOT \
     --config "$T/walld.yaml" 2>>"$LOG") || die "walld did not start"
 WALLD_PID=$(echo "$out" | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
 [ -n "$WALLD_PID" ] || die "walld's pid: $out"

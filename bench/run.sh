@@ -30,6 +30,9 @@ BATCH_MIB=8			# group_commit.max_batch_bytes given to walld
 for f in "$WB" "$WALLD" "$WALCTL"; do
 	[ -x "$f" ] || { echo "run.sh: $f is missing: make bench" >&2; exit 1; }
 done
+# walld refuses to run as root without --allow-root (docs/OPERATIONS.md).
+ALLOW_ROOT=
+[ "$(id -u)" != 0 ] || ALLOW_ROOT=--allow-root
 
 mkdir -p var/bench
 T=$(mktemp -d "$top/var/bench/run.XXXXXX")
@@ -99,7 +102,7 @@ EOF
 # KEYRING); sets WALLD_PID and STARTUP_MS (time until it answered a ping).
 start_walld() {
 	walld_yaml "$@"
-	out=$("$WB" startup -s "$SOCK" -- nice -n "$SERVER_NICE" "$WALLD" \
+	out=$("$WB" startup -s "$SOCK" -- nice -n "$SERVER_NICE" "$WALLD" $ALLOW_ROOT \
 	    --config "$T/walld.yaml" \
 	    2>>"$LOG") || { echo "run.sh: walld did not start:" >&2;
 	    tail -n 20 "$LOG" >&2; exit 1; }

@@ -326,7 +326,7 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "Starts a new segment; prints the LSN its first record will get." },
 	{ "truncate", walctl_cmd_truncate, "--before LSN [--dry-run] [--force]",
 	  "Deletes whole sealed segments below LSN; prints the new first LSN.\n"
-	  "Refused (exit 65) above the durable LSN, and (exit 81, naming it)\n"
+	  "Refused (exit 66) above the durable LSN, and (exit 81, naming it)\n"
 	  "when it would remove records a cursor has not consumed, unless\n"
 	  "--force. --dry-run says what would go and removes nothing." },
 	{ "read", walctl_cmd_read,
@@ -365,7 +365,7 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "the LSN of the last record its consumer finished with. create (at\n"
 	  "LSN, default 0; an existing cursor is left as it is) and commit print\n"
 	  "the cursor's LSN, get prints \"NAME LSN COMMITTED\", drop the LSN it\n"
-	  "had. A commit never moves a cursor back (exit 65). Exit 66: no such\n"
+	  "had. A commit never moves a cursor back (exit 66). Exit 66: no such\n"
 	  "cursor." },
 	{ "cursors", walctl_cmd_cursors, "[--json]",
 	  "Lists walld's cursors: name, LSN, lag in records behind the durable\n"

@@ -33,7 +33,9 @@ def start_walld(binary: str, tmp: str) -> subprocess.Popen[bytes]:
     """Starts a private walld in tmp; returns it once it answers."""
     sock = os.path.join(tmp, "walld.sock")
     log = open(os.path.join(tmp, "walld.log"), "wb")
-    proc = subprocess.Popen([binary, "--socket", sock, "--data-dir",
+    # walld refuses to run as root without --allow-root.
+    root = ["--allow-root"] if os.geteuid() == 0 else []
+    proc = subprocess.Popen([binary, *root, "--socket", sock, "--data-dir",
                              os.path.join(tmp, "data")], stdout=log,
                             stderr=subprocess.STDOUT)
     end = time.monotonic() + 10

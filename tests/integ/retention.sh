@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Truncation's guard rails and the retention policy (docs/RETENTION.md),
 # against the real walld:
-# - truncate above the durable LSN exits 65 and removes nothing; past a
+# - truncate above the durable LSN exits 66 and removes nothing; past a
 #   cursor it exits 81 naming the cursor, unless --force (logged);
 #   --dry-run says what would go and removes nothing;
 # - retention.cursors removes a sealed segment once every cursor has
@@ -50,10 +50,10 @@ durable=$("$WALCTL" sync)
 # Guard rails.
 st=0
 "$WALCTL" truncate --before 99999999 2>"$T/err" || st=$?
-expect_eq "truncate above the durable LSN" $st 65
+expect_eq "truncate above the durable LSN" $st 66
 grep -q "above the durable LSN $durable; nothing removed" "$T/err" ||
 	fail "message: $(cat "$T/err")"
-ok "truncate above the durable LSN: 65, nothing removed"
+ok "truncate above the durable LSN: 66, nothing removed"
 
 # Retention by cursors: nothing goes while one cursor lags, nor before
 # the archive has the segment.
