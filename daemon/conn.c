@@ -333,7 +333,9 @@ conn_update_read(struct conn *c)
 uint32_t
 conn_max_frame(const struct conn *c)
 {
-	return (c->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED);
+	/* Version 2: an idempotent append of max_record bytes fits too. */
+	return (c->max_record + WIRE_HDR_LEN + WIRE_APPEND_FIXED +
+	    (c->version >= 2 ? WIRE_PRODUCER_LEN : 0));
 }
 
 /* Hands the whole frames at the start of buf[0..len) to frame_cb; returns

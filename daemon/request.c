@@ -157,7 +157,12 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		    "write failure; nothing was written");
 		return (DISPATCH_DONE);
 	}
-	if (a.len > c->max_record) {
+	ps.producer = a.producer;
+	ps.seq = a.seq;
+	if (a.len > c->max_record && !(prod && wal_producer_held(srv->wal,
+	    &ps, a.tenant, &lsn))) {
+		/* (A retry of a record in the log is answered below, even
+		   after a reload lowered the limit.) */
 		conn_error(c, h->id, WIRE_E_TOO_LARGE, "record of %u bytes is "
 		    "above max_record (%u)", a.len, c->max_record);
 		return (DISPATCH_DONE);
@@ -173,8 +178,6 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		conn_block(c, BLOCK_INFLIGHT);
 		return (DISPATCH_DEFER);
 	}
-	ps.producer = a.producer;
-	ps.seq = a.seq;
 	rc = wal_append_as(srv->wal, prod ? &ps : NULL, a.type, a.tenant,
 	    a.vshard, a.payload, a.len, &lsn);
 	switch (rc) {
@@ -185,6 +188,14 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		   this append asks. */
 		srv->count.producer_dups++;
 		ack_dup(c, h, lsn);
+		return (DISPATCH_DONE);
+	case WAL_ENOMEM:
+		log_limited("producer-nomem", LOG_LVL_ERR, "no memory for the "
+		    "producer table (producers.max %u, window %u): idempotent "
+		    "appends refused", srv->cfg->producers_max,
+		    srv->cfg->producer_window);
+		conn_error(c, h->id, WIRE_E_BUSY, "no memory for the producer "
+		    "table; nothing was written; retry later");
 		return (DISPATCH_DONE);
 	case WAL_ESEQ:
 		srv->count.producer_refused++;
@@ -306,6 +317,7 @@ request_control(struct conn *c, const struct wire_hdr *h)
 	case WAL_EFAILED:
 	case WAL_EDUP:
 	case WAL_ESEQ:
+	case WAL_ENOMEM:
 		conn_error(c, h->id, WIRE_E_IO, "the WAL is failed after a "
 		    "write error");
 		return (DISPATCH_DONE);
@@ -358,7 +370,8 @@ request_truncate(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		lowest = cursor_lowest(srv->cursors, name, sizeof name);
 	if (lowest != CURSOR_NONE && p.segments > 0 &&
 	    p.last_removed > lowest && !(h->flags & WIRE_F_FORCE)) {
-		conn_error(c, h->id, WIRE_E_HELD, "truncate before LSN %llu "
+		conn_error(c, h->id, c->version >= 2 ? WIRE_E_HELD :
+		    WIRE_E_NOT_PERMITTED, "truncate before LSN %llu "
 		    "would remove records up to LSN %llu, and cursor %s is at "
 		    "LSN %llu; nothing removed (force to go past it)",
 		    (unsigned long long)before,

@@ -177,8 +177,10 @@ retention_count(struct server *srv, const struct wal_seginfo *segs,
 			by_size++;
 		}
 	}
-	if (cfg->retention_max_age_us > 0) {
-		cutoff = retention_now_ns() - cfg->retention_max_age_us * 1000;
+	t = retention_now_ns();
+	if (cfg->retention_max_age_us > 0 &&
+	    cfg->retention_max_age_us < t / 1000) {
+		cutoff = t - cfg->retention_max_age_us * 1000;
 		/* A segment's newest record is older than the next segment's
 		   first: its time says when the segment was done. */
 		while (by_age + 1 < n) {
@@ -225,20 +227,30 @@ retention_run(struct server *srv)
 	lowest = srv->cursors != NULL ? cursor_lowest(srv->cursors, name,
 	    sizeof name) : CURSOR_NONE;
 	k = retention_count(srv, segs, n, lowest, &by_limit);
-	if (k > 0 && by_limit) {
-		srv->retention.overruns++;
-		log_warn("retention: a limit (retention.max_bytes or max_age) "
-		    "removes records up to LSN %llu that cursor %s (at LSN "
-		    "%llu) has not consumed", (unsigned long long)
-		    segs[k - 1].last, name, (unsigned long long)lowest);
+	if (k == 0) {
+		free(segs);
+		return;
 	}
-	if (k > 0 && retention_cut(srv, segs[k - 1].last + 1, by_limit ?
+	if (retention_cut(srv, segs[k - 1].last + 1, by_limit ?
 	    "retention limit" : "retention", &first, &cause) != 0) {
 		log_limited("retention-cut", LOG_LVL_ERR, "retention: %s",
 		    cause);
 		free(cause);
-	} else if (k > 0 && first > segs[0].first)
+		free(segs);
+		return;
+	}
+	if (first > segs[0].first)
 		srv->retention.runs_removed++;
+	/* Said and counted only when records a cursor had not consumed
+	   did go (the holds may have kept them). */
+	if (by_limit && lowest != CURSOR_NONE && first > lowest + 1 &&
+	    first > segs[0].first) {
+		srv->retention.overruns++;
+		log_warn("retention: a limit (retention.max_bytes or max_age) "
+		    "removed records up to LSN %llu that cursor %s (at LSN "
+		    "%llu) had not consumed", (unsigned long long)(first - 1),
+		    name, (unsigned long long)lowest);
+	}
 	free(segs);
 }
 

@@ -221,7 +221,7 @@ wal_append_as(struct wal *w, const struct wal_producer_seq *ps,
 	if (w->loop.sealed || w->loop.seal_pending)
 		return (WAL_ESEALED);
 	if (prc != WAL_OK)
-		return (prc);
+		return (prc);	/* WAL_ESEQ, WAL_ENOMEM */
 	if (len > w->max_record)
 		return (WAL_ETOOBIG);
 	if (b->ends_seg)

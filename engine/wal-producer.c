@@ -219,6 +219,10 @@ wal_producer_check(struct wal *w, const struct wal_producer_seq *ps,
 
 	if (ps->producer == 0 || ps->seq == 0)
 		return (WAL_ESEQ);
+	/* Without the table a retry could not be recognised: refuse
+	   rather than take the append blind. */
+	if (wal_prod_alloc(t) != 0)
+		return (WAL_ENOMEM);
 	if ((i = wal_prod_find(t, ps->producer, tenant)) == PROD_NONE)
 		return (WAL_OK);	/* a new producer: any start */
 	e = &t->ents[i];
@@ -229,6 +233,16 @@ wal_producer_check(struct wal *w, const struct wal_producer_seq *ps,
 		return (WAL_EDUP);
 	}
 	return (WAL_ESEQ);
+}
+
+/* 1 and *lsn when (ps, tenant) is an append in the log already; see
+   wal.h. */
+int
+wal_producer_held(struct wal *w, const struct wal_producer_seq *ps,
+    uint32_t tenant, uint64_t *lsn)
+{
+	return (ps->producer != 0 && ps->seq != 0 &&
+	    wal_producer_check(w, ps, tenant, lsn) == WAL_EDUP);
 }
 
 /* The sequence number the producer's next append must have (0: any, the
@@ -367,7 +381,9 @@ wal_producer_save(struct wal *w, int sync, char **cause)
 	}
 	free(buf);
 	buf = NULL;
-	if (sync && sysio.fsync(fd) != 0) {
+	/* Its data before the rename, always: renamed over the last one
+	   and lost in a crash, the next start would read the whole log. */
+	if (sysio.fdatasync(fd) != 0) {
 		cause_set(cause, "fsync: %s/%s: %s", w->dir, PROD_TMP_NAME,
 		    strerror(errno));
 		goto fail;
@@ -465,6 +481,14 @@ wal_prod_load(struct wal *w, char *why, size_t whylen)
 		goto out;
 	}
 	covered = seg_get64(buf + 16);
+	if (covered > w->loop.next_lsn - 1) {
+		/* It covers records the log no longer has: not this log's
+		   state (restored from elsewhere, or its tail lost). */
+		snprintf(why, whylen, "it covers LSN %llu, beyond the log's "
+		    "last, %llu", (unsigned long long)covered,
+		    (unsigned long long)(w->loop.next_lsn - 1));
+		covered = 0;
+	}
 out:
 	free(buf);
 	(void)sysio.close(fd);

@@ -237,9 +237,13 @@ wal_segment_time(struct wal *w, uint64_t first, uint64_t *time_ns,
 		return (-1);
 	}
 	(void)sysio.close(fd);
+	/* Only the segment's own first record: a reused file may still
+	   hold an earlier segment's records there (FORMAT.md section 9),
+	   whose LSNs are below this one's first. */
 	if (n == (ssize_t)sizeof b && seg_get32(b) == REC_MAGIC &&
-	    segment_decode_rec(b, &h, &why) == 0 &&
-	    !(h.flags & REC_F_FOOTER) && (h.flags & REC_F_TIME))
+	    segment_decode_rec(b, &h, &why) == 0 && h.lsn == first &&
+	    h.batch_lsn <= first && !(h.flags & REC_F_FOOTER) &&
+	    (h.flags & REC_F_TIME))
 		*time_ns = seg_get64(b + REC_HDR_SIZE);
 	return (0);
 }

@@ -47,6 +47,8 @@ enum wal_rc {
 	WAL_EFAILED,	/* an earlier write or sync failed: the log is latched */
 	WAL_EDUP,	/* wal_append_as: the producer's append is in the log
 			   already; *lsn is its LSN, nothing was written */
+	WAL_ENOMEM,	/* wal_append_as: no memory for the producer table:
+			   nothing was written, retry later */
 	WAL_ESEQ,	/* wal_append_as: the sequence number is neither the
 			   producer's next nor one of its last `window`:
 			   nothing was written (wal_producer_next says) */
@@ -129,6 +131,10 @@ enum wal_rc	 wal_append(struct wal *, uint16_t type, uint32_t tenant,
 enum wal_rc	 wal_append_as(struct wal *, const struct wal_producer_seq *ps,
 		    uint16_t type, uint32_t tenant, uint16_t vshard,
 		    const void *payload, uint32_t len, uint64_t *lsn);
+/* 1 and *lsn when the producer's append is in the log already (a retry
+   wal_append_as would answer with WAL_EDUP), else 0. Loop thread. */
+int		 wal_producer_held(struct wal *, const struct wal_producer_seq *,
+		    uint32_t tenant, uint64_t *lsn);
 /* The sequence number the producer's next append must have, and in
    *oldest (may be NULL) the oldest a retry is recognised for; 0 when
    the producer is not known (any start is taken). Loop thread. */

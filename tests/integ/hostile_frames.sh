@@ -36,12 +36,16 @@ raw_case() {
 }
 
 # Lengths: 2^32-1, the maximum frame + 1, below the header; before and
-# after HELLO. max_frame is max_record + 24 = 65560.
+# after HELLO. max_frame is max_record + 24 = 65560 on a version 1
+# connection, + 40 = 65576 on a version 2 one (an idempotent append of
+# max_record bytes fits: PROTOCOL.md).
 raw_case "length 2^32-1" "error id=0 code=too_large" frame 4294967295 2 0 9 -
 raw_case "length 2^32-1 before hello" "error id=0 code=too_large" \
 	-n frame 4294967295 1 0 9 -
 raw_case "length 2^31" "error id=0 code=too_large" frame 2147483648 2 0 9 -
-raw_case "length max_frame+1" "error id=0 code=too_large" frame 65561 2 0 9 -
+raw_case "length max_frame+1" "error id=0 code=too_large" frame 65577 2 0 9 -
+raw_case "length max_frame+1, version 1" "error id=0 code=too_large" \
+	-n hello-v 1 1 recv 1 frame 65561 2 0 9 -
 raw_case "length 0" "error id=0 code=bad_request" frame 0 2 0 9 -
 raw_case "length 15" "error id=0 code=bad_request" frame 15 9 0 9 -
 ok "impossible lengths: too_large or bad_request, then closed"
@@ -52,7 +56,14 @@ raw_case "reserved field" "error id=0 code=bad_request.*reserved header" \
 raw_case "reserved flags" "error id=0 code=bad_request.*flag" \
 	frame 16 9 0x80 9 -
 raw_case "append with a read flag" "error id=0 code=bad_request.*flag" \
-	frame 24 2 0x08 9 0000000000000000
+	frame 24 2 0x10 9 0000000000000000
+raw_case "PRODUCER on a version 1 connection" \
+	"error id=9 code=bad_request.*PRODUCER needs protocol version 2" \
+	-n hello-v 1 1 recv 1 frame 40 2 0x08 9 \
+	000000000000000001000000000000000100000000000000
+raw_case "PRODUCER with producer 0" \
+	"error id=9 code=bad_request.*producer id 0" \
+	frame 40 2 0x08 9 000000000000000000000000000000000100000000000000
 raw_case "append with both levels" "error id=9 code=bad_request.*REPLICATED and LOCAL" \
 	frame 24 2 0x06 9 0000000000000000
 ok "reserved bits: bad_request, then closed"

@@ -118,7 +118,7 @@ sleep 0.3
 	fail "bytes_on_disk $(stat_of bytes_on_disk) above max_bytes"
 [ "$(stat_of retention_cursor_overruns_total)" -ge 1 ] ||
 	fail "overruns not counted"
-grep -q "retention: a limit (retention.max_bytes or max_age) removes records up to LSN [0-9]* that cursor slow (at LSN 3500) has not consumed" "$LOG" ||
+grep -q "retention: a limit (retention.max_bytes or max_age) removed records up to LSN [0-9]* that cursor slow (at LSN 3500) had not consumed" "$LOG" ||
 	fail "no log line naming the cursor"
 "$WALCTL" stats --prometheus | grep -q '^walld_retention_cursor_overruns_total [1-9]' ||
 	fail "metric"

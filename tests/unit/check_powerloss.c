@@ -296,6 +296,7 @@ pl_append(struct pl_run *r)
 			break;
 		case WAL_EDUP:
 		case WAL_ESEQ:
+		case WAL_ENOMEM:
 			ck_abort_msg("producer result without a producer");
 			break;
 		case WAL_ENOSPC:
