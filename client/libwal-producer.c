@@ -30,8 +30,10 @@ struct wal_producer {
 	enum wal_ack	 ack;
 	uint64_t	 retries;
 	char		*err;
-	/* The append whose outcome is unknown (pending), kept to resend. */
+	/* The append whose outcome is unknown (pending), kept to resend;
+	   ambiguous once a try may have reached walld without an answer. */
 	int		 pending;
+	int		 ambiguous;
 	uint16_t	 type;
 	uint32_t	 tenant;
 	uint16_t	 vshard;
@@ -238,6 +240,9 @@ libwal_prod_send(struct wal_producer *p, uint64_t *lsn)
 		}
 		if (r == WAL_RESULT_OK || !libwal_prod_again(r))
 			return (r);
+		if (r == WAL_RESULT_UNKNOWN || r == WAL_RESULT_SYSTEM ||
+		    r == WAL_RESULT_PROTOCOL)
+			p->ambiguous = 1;
 		if (p->conn != NULL && r != WAL_RESULT_BUSY &&
 		    r != WAL_RESULT_NO_SPACE && r != WAL_RESULT_REPL_BACKLOG) {
 			wal_conn_close(p->conn);
@@ -254,12 +259,19 @@ libwal_prod_send(struct wal_producer *p, uint64_t *lsn)
 
 /* Settles the pending append: its sequence number is used once walld
    took it (OK, or durable but not replicated), and free again when it
-   was definitely refused. */
+   was definitely refused the first time it was sent. A refusal after a
+   try whose outcome is unknown (the record may be in the log: say an
+   access change after a restart), or INTERNAL, settles nothing: the
+   number stays the record's, the append stays pending. */
 static enum wal_result
 libwal_prod_settle(struct wal_producer *p, enum wal_result r)
 {
 	if (r == WAL_RESULT_UNKNOWN)
 		return (r);		/* still pending */
+	if (r != WAL_RESULT_OK && r != WAL_RESULT_REPL_UNAVAILABLE &&
+	    (p->ambiguous || r == WAL_RESULT_INTERNAL))
+		return (r);		/* still pending */
+	p->ambiguous = 0;
 	p->pending = 0;
 	free(p->data);
 	p->data = NULL;
@@ -289,6 +301,7 @@ wal_producer_append(struct wal_producer *p, uint16_t type, uint32_t tenant,
 	p->tenant = tenant;
 	p->vshard = vshard;
 	p->pending = 1;
+	p->ambiguous = 0;
 	return (libwal_prod_settle(p, libwal_prod_send(p, lsn)));
 }
 

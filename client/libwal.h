@@ -427,8 +427,12 @@ enum wal_result	 wal_producer_open(struct wal_producer **, const char *path,
    time it returns UNKNOWN: the record may or may not be in the log, and
    every later call returns INVALID until wal_producer_resume (which sends
    the same record again) settles it. Definite failures (SEALED,
-   TOO_LARGE, NOT_PERMITTED, SEQUENCE, ...) are returned as they come:
-   nothing was written, and the sequence number is not used. */
+   TOO_LARGE, NOT_PERMITTED, SEQUENCE, ...) are returned as they come;
+   when the first try got one, nothing was written and the sequence
+   number is not used. When one comes after a try whose outcome was
+   unknown (or is INTERNAL) the record may be in the log: the append
+   stays pending, as for UNKNOWN (resume it, or close the producer and
+   take a new id). */
 enum wal_result	 wal_producer_append(struct wal_producer *, uint16_t type,
 		    uint32_t tenant, uint16_t vshard, const void *data,
 		    size_t len, uint64_t *lsn);
