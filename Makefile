@@ -77,7 +77,7 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
 	     daemon/cursor.c daemon/server-cursor.c daemon/retention.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c client/libwal-io.c client/libwal-producer.c \
-	     client/libwal-cursor.c
+	     client/libwal-cursor.c client/libwal-codes.c
 # walctl shares metrics.c with walld: one table of metric names.
 WALCTL_SRC = client/walctl.c client/walctl-write.c client/walctl-read.c \
 	     client/walctl-admin.c client/walctl-stream.c proto/metrics.c $(REPL_SRC) \
