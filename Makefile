@@ -48,10 +48,12 @@ B	:= build-planted
 WALD_CPPFLAGS += -DWALD_PLANT_EARLY_ACK
 endif
 
+# PKG_CONFIG: a cross build names its own (aarch64-linux-gnu-pkg-config).
+PKG_CONFIG ?= pkg-config
 PKGS	 = libevent yaml-0.1 libcrypto libnats
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 WALD_CPPFLAGS += $(PKG_CFLAGS)
 
 # What every compile and link gets: the project's flags, then the user's.
@@ -180,7 +182,7 @@ $(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
 # jsdump, the replication tests' look into JetStream, links only libnats.
 $(B)/tests/jsdump: tests/helpers/jsdump.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(shell pkg-config --libs libnats 2>/dev/null)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(shell $(PKG_CONFIG) --libs libnats 2>/dev/null)
 # The stream publisher of the restore tests encodes with repl/.
 $(B)/tests/replpub: $(call obj,$(REPL_SRC))
 
@@ -356,7 +358,7 @@ $(B)/obj/bench/peers.o: bench/peers.c $(B)/bench-peers.flags
 	    -c -o $@ $<
 $(B)/walbench: $(call obj,$(BENCH_SRC)) $(B)/libwal.a $(B)/bench-peers.libs
 	$(CC) $(ALL_LDFLAGS) -o $@ $(call obj,$(BENCH_SRC)) $(B)/libwal.a \
-	    $(shell pkg-config --libs libevent 2>/dev/null) \
+	    $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null) \
 	    $$(cat $(B)/bench-peers.libs)
 .PHONY: FORCE
 FORCE:

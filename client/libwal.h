@@ -7,7 +7,7 @@
  * Link with -lwal (pkg-config libwal). This header is the library's
  * documentation. The protocol underneath is specified in PROTOCOL.md
  * (proto/PROTOCOL.md in the source; installed by the libwal-dev package as
- * /usr/share/doc/libwal-dev/PROTOCOL.md).
+ * /usr/share/doc/libwal-dev/PROTOCOL.md.gz).
  *
  * ABI. libwal.so.1 exports the functions below and nothing else, under the
  * symbol version LIBWAL_1. The SONAME changes only when a function or
