@@ -426,5 +426,6 @@ clean-fuzz:
 clean:
 	rm -rf build build-san build-planted
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# (Not those of the arm64 cross build kept in $(B)/cross-arm64.)
+-include $(shell find $(B) -path $(B)/cross-arm64 -prune -o -name '*.d' -print 2>/dev/null)
 -include $(shell find build-fuzz -name '*.d' 2>/dev/null)
