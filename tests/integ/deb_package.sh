@@ -87,7 +87,7 @@ mkdir "$T/src"
     tar -xf - -C "$T/src" || fail "copying the tree to $T/src"
 [ -x "$T/src/debian/rules" ] || fail "no debian/rules in the copy"
 (cd "$T/src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
-    dpkg-buildpackage -us -uc -b -j2) >"$T/build.log" 2>&1 || {
+    DEB_BUILD_OPTIONS=noddebs dpkg-buildpackage -us -uc -b -j2) >"$T/build.log" 2>&1 || {
 	tail -n 40 "$T/build.log" >&2
 	fail "dpkg-buildpackage"
 }
