@@ -80,7 +80,7 @@ trap deb_cleanup EXIT
 # The build, in a copy: the files git tracks or would (build trees and
 # other ignored files left out), so the tree under test stays as it was.
 start=$(date +%s)
-mkdir "$T/src"
+mkdir "$T/src" || fail "mkdir $T/src"
 (cd "$TOP" && git ls-files -z -co --exclude-standard) >"$T/files" ||
     fail "git ls-files in $TOP"
 (cd "$TOP" && tar --null --ignore-failed-read -T "$T/files" -cf -) |
@@ -126,7 +126,8 @@ SO=$X/usr/lib/$MA/libwal.so.1
     fail "libwal-dev has no PROTOCOL.md.gz, which libwal.h points at"
 grep -q "/usr/share/doc/libwal-dev/PROTOCOL.md.gz" "$X/usr/include/libwal.h" ||
     fail "libwal.h does not point at the installed PROTOCOL.md.gz"
-nm -D --defined-only "$SO" | awk '{ print $NF }' | LC_ALL=C sort >"$T/exported"
+nm -D --defined-only "$SO" >"$T/nm.out" || fail "nm -D $SO"
+awk '{ print $NF }' "$T/nm.out" | LC_ALL=C sort >"$T/exported"
 grep -o '\bwal_[a-z_]*(' "$TOP/client/libwal.h" | tr -d '(' | LC_ALL=C sort -u |
     sed 's/$/@@LIBWAL_1/' >"$T/api"
 echo LIBWAL_1 >>"$T/api"
@@ -163,9 +164,8 @@ ok "dpkg -i: walld user and groups, walld.socket enabled, a conffile, versions $
 
 # The installed walld as the walld user, on a private socket and data
 # directory under $T (not the unit's /run/walld/walld.sock), stopped by PID.
-chmod 0755 "$T"
-mkdir "$T/run"
-chown walld:walld "$T/run"
+chmod 0755 "$T" && mkdir "$T/run" && chown walld:walld "$T/run" ||
+    fail "a directory for the walld user under $T"
 SOCK=$T/run/walld.sock
 DATA=$T/run/data
 export WALLD_SOCKET=$SOCK
@@ -239,8 +239,10 @@ ok "a C++ program builds against the installed libwal.h and libwal.so.1 and appe
 
 # Purged: nothing of the packages, their accounts or their state is left.
 # (/var/lib/walld stands in for what walld.service would have written.)
-mkdir -p /var/lib/walld/x && chown -R walld:walld /var/lib/walld
-dpkg -L $PKGS 2>/dev/null | LC_ALL=C sort -u >"$T/owned"
+mkdir -p /var/lib/walld/x && chown -R walld:walld /var/lib/walld ||
+    fail "making /var/lib/walld"
+dpkg -L $PKGS >"$T/owned.all" || fail "dpkg -L $PKGS"
+LC_ALL=C sort -u "$T/owned.all" >"$T/owned" || fail "sort $T/owned.all"
 dpkg_run --purge $PKGS || { cat "$T/dpkg.log" >&2; fail "dpkg --purge"; }
 INSTALLED=
 for p in $PKGS; do
