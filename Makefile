@@ -65,6 +65,7 @@ ENGINE_SRC = engine/wal.c engine/wal-io.c engine/wal-batch.c engine/wal-stamp.c 
 	     engine/wal-spare.c engine/wal-recover.c engine/crc32c.c engine/sysio.c engine/segment.c \
 	     engine/wal-reader.c engine/wal-verify.c engine/wal-restore.c engine/keyring.c \
 	     engine/wal-producer.c \
+	     engine/wal-start.c \
 	     common/cause.c
 PROTO_SRC  = proto/frame.c
 # Replication's message layout (docs/REPLICATION.md): walld and walctl.
@@ -206,9 +207,11 @@ $(B)/tests/lib%.so: tests/shims/%.c
 	$(CC) -O2 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -shared -fPIC \
 	    -o $@ $< -ldl
 
+# As root (who may run it to install packages), with --allow-root: walld
+# refuses root without it.
 run: deps-build all
 	mkdir -p var
-	$(B)/walld --config conf/walld.yaml
+	$(B)/walld --config conf/walld.yaml $$([ "$$(id -u)" != 0 ] || echo --allow-root)
 
 # Replication to try by hand: a three-node NATS JetStream cluster on
 # 127.0.0.1 (clients 4222-4224, routes 6222-6224, under ./var/nats) and
@@ -253,8 +256,10 @@ MANDIR	    ?= $(PREFIX)/share/man
 UNITDIR	    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANPAGES    = man/walld.8 man/walld.yaml.5 client/walctl.1
-# The units name /usr/sbin/walld and /etc/walld/; rewritten for PREFIX.
-UNIT_SED    = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/walld/|$(SYSCONFDIR)/walld/|g'
+# The units name /usr/sbin/walld, /usr/bin/walctl and /etc/walld/;
+# rewritten for PREFIX.
+UNIT_SED    = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/bin/|$(BINDIR)/|g' \
+	      -e 's|/etc/walld/|$(SYSCONFDIR)/walld/|g'
 # The man pages' footer names walld and its version, not the system's
 # default (groff's is "BSD").
 MAN_SED	    = sed -e 's|^\.Os$$|.Os walld $(VERSION)|'
@@ -395,7 +400,8 @@ FUZZ_CFLAGS = -g -O1 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
 	      $(if $(filter 1,$(WERROR)),-Werror) \
 	      $(INC_ALL) $(PKG_CFLAGS) -fno-omit-frame-pointer \
 	      -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_BINS   = $(FZ)/fuzz_frame $(FZ)/fuzz_segment $(FZ)/fuzz_config
+FUZZ_BINS   = $(FZ)/fuzz_frame $(FZ)/fuzz_segment $(FZ)/fuzz_config \
+	      $(FZ)/fuzz_keyring
 fzobj	    = $(patsubst %.c,$(FZ)/obj/%.o,$(1))
 
 $(FZ)/obj/%.o: %.c
@@ -409,6 +415,10 @@ $(FZ)/fuzz_config: tests/fuzz/fuzz_config.c \
 	    $(call fzobj,daemon/config.c daemon/config-yaml.c \
 	    daemon/config-access.c daemon/access.c proto/frame.c common/cause.c)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+$(FZ)/fuzz_keyring: tests/fuzz/fuzz_keyring.c \
+	    $(call fzobj,engine/keyring.c engine/segment.c engine/crc32c.c \
+	    engine/sysio.c common/cause.c)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS)
 
 .PHONY: fuzz fuzz-build fuzz-seeds clean-fuzz
 fuzz-build: $(FUZZ_BINS)

@@ -24,9 +24,11 @@ LIBWAL_SAME_CODE(BUSY);
 LIBWAL_SAME_CODE(INTERNAL);
 LIBWAL_SAME_CODE(REPL_UNAVAILABLE);
 LIBWAL_SAME_CODE(REPL_BACKLOG);
+LIBWAL_SAME_CODE(DAMAGED);
 LIBWAL_SAME_CODE(SEQUENCE);
 LIBWAL_SAME_CODE(NOT_FOUND);
 LIBWAL_SAME_CODE(HELD);
+LIBWAL_SAME_CODE(CONFIG);
 /* A code added to wire.h must be added to libwal.h too. */
-_Static_assert((int)WIRE_E_MAX == (int)WAL_E_HELD,
+_Static_assert((int)WIRE_E_MAX == (int)WAL_E_CONFIG,
     "wire.h has an error code libwal.h does not declare");

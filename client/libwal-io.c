@@ -112,6 +112,8 @@ libwal_map(uint16_t code, uint8_t op)
 	case WIRE_E_NOT_FOUND:		return (WAL_RESULT_NOT_FOUND);
 	case WIRE_E_HELD:		return (WAL_RESULT_HELD);
 	case WIRE_E_SEQUENCE:		return (WAL_RESULT_SEQUENCE);
+	case WIRE_E_DAMAGED:		return (WAL_RESULT_DAMAGED);
+	case WIRE_E_CONFIG:		return (WAL_RESULT_CONFIG);
 	}
 	/* INTERNAL, or a code from a later version: for a request that
 	   writes, nobody can say whether it was done. */
@@ -570,9 +572,10 @@ libwal_dispatch_reply(struct wal_conn *c, struct libwal_req *r,
 			    WIRE_RECORD_FIXED;
 		break;
 	case WIRE_OP_PING:
+	case WIRE_OP_RELOAD:
 		if (n != 0) {
-			libwal_break(c, WAL_RESULT_PROTOCOL,
-			    "ping reply has a body");
+			libwal_break(c, WAL_RESULT_PROTOCOL, r->op == WIRE_OP_PING ?
+			    "ping reply has a body" : "reload reply has a body");
 			return;
 		}
 		break;

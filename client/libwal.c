@@ -45,6 +45,8 @@ wal_result_name(enum wal_result r)
 	case WAL_RESULT_NOT_FOUND:	return ("not found");
 	case WAL_RESULT_SEQUENCE:	return ("sequence out of order");
 	case WAL_RESULT_HELD:		return ("held by a cursor");
+	case WAL_RESULT_DAMAGED:	return ("damaged");
+	case WAL_RESULT_CONFIG:		return ("reload refused");
 	}
 	return ("unknown result");
 }
@@ -453,6 +455,14 @@ wal_conn_ping(struct wal_conn *c)
 	    c->timeout_ms));
 }
 
+/* Asks walld to reload its configuration. */
+enum wal_result
+wal_conn_reload(struct wal_conn *c)
+{
+	return (libwal_call(c, WIRE_OP_RELOAD, 0, NULL, 0, NULL, 0, NULL,
+	    c->timeout_ms));
+}
+
 /* Queues a request whose completion the application takes. */
 enum wal_result
 libwal_submit(struct wal_conn *c, uint8_t op, uint8_t flags,
@@ -606,6 +616,11 @@ wal_cursor_open(struct wal_conn *c, const struct wal_cursor_opts *o,
 		    (unsigned long long)o->from);
 		return (WAL_RESULT_INVALID);
 	}
+	if ((o->has_since || o->has_until) && c->version < 2) {
+		libwal_seterr(c, 0, "walld speaks protocol version %u: reading "
+		    "by time needs version 2", c->version);
+		return (WAL_RESULT_VERSION);
+	}
 	if ((cur = calloc(1, sizeof *cur)) == NULL) {
 		libwal_seterr(c, 0, "out of memory for a cursor");
 		return (WAL_RESULT_SYSTEM);
@@ -626,6 +641,14 @@ wal_cursor_open(struct wal_conn *c, const struct wal_cursor_opts *o,
 	if (o->has_type) {
 		flags |= WIRE_F_TYPE;
 		rd.type = o->type;
+	}
+	if (o->has_since) {
+		flags |= WIRE_F_SINCE;
+		rd.since_ns = o->since_ns;
+	}
+	if (o->has_until) {
+		flags |= WIRE_F_UNTIL;
+		rd.until_ns = o->until_ns;
 	}
 	cur->id = c->next_id++;
 	n = wire_enc_read(frame, cur->id, flags, &rd);

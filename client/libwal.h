@@ -82,6 +82,10 @@ enum wal_result {
 					   order: not written (wal_producer) */
 	WAL_RESULT_HELD,		/* truncation would pass a cursor: nothing
 					   removed (WAL_TRUNCATE_FORCE) */
+	WAL_RESULT_DAMAGED,		/* a read met damage in the log (the
+					   message names file, offset, LSN) */
+	WAL_RESULT_CONFIG,		/* a reload refused: the configuration
+					   has an error; nothing changed */
 };
 
 /* The daemon's error codes: the protocol's (PROTOCOL.md, "Errors"), as
@@ -104,10 +108,11 @@ enum wal_error_code {
 	WAL_E_INTERNAL		= 11,	/* a walld bug */
 	WAL_E_REPL_UNAVAILABLE	= 12,	/* durable, not replicated in time */
 	WAL_E_REPL_BACKLOG	= 13,	/* nothing written; retry */
-	/* 14 is not used. */
+	WAL_E_DAMAGED		= 14,	/* a record where a read went is damaged */
 	WAL_E_SEQUENCE		= 15,	/* a producer's sequence out of order */
 	WAL_E_NOT_FOUND		= 16,	/* no such cursor */
-	WAL_E_HELD		= 17	/* truncation would pass a cursor */
+	WAL_E_HELD		= 17,	/* truncation would pass a cursor */
+	WAL_E_CONFIG		= 18	/* a reload refused: nothing changed */
 };
 
 /* A short name for a result: "ok", "outcome unknown", "sealed", ... */
@@ -225,6 +230,11 @@ enum wal_result	 wal_conn_stats(struct wal_conn *, char **text);
 /* Round trip to walld: OK when it is up and serving requests. */
 enum wal_result	 wal_conn_ping(struct wal_conn *);
 
+/* Asks walld to reload its configuration file (as SIGHUP does), all or
+   nothing: OK once applied; CONFIG, with wal_conn_error saying why, when
+   it was refused and nothing changed. Needs the `keys` permission. */
+enum wal_result	 wal_conn_reload(struct wal_conn *);
+
 /*
  * Pipelining. wal_conn_submit_* queue a request without waiting and give
  * its request id; the library writes queued requests in large writes when
@@ -323,13 +333,19 @@ size_t		 wal_conn_output_pending(struct wal_conn *);
  */
 
 struct wal_cursor_opts {
-	uint64_t	 from;		/* first LSN (0 or 1: the log's start) */
+	uint64_t	 from;		/* first LSN (0: the log's start; an LSN
+					   below it is WAL_RESULT_RANGE) */
 	uint64_t	 to;		/* last LSN, inclusive; 0: no end */
 	uint32_t	 tenant;	/* filters, used when has_* is set */
 	uint16_t	 vshard;
 	uint16_t	 type;
 	unsigned	 has_tenant:1, has_vshard:1, has_type:1;
 	unsigned	 follow:1;	/* at the end, wait for new records */
+	/* Protocol version 2: only records whose time (unix ns, when walld
+	   appended them) is at or after since_ns, at or before until_ns. */
+	uint64_t	 since_ns;
+	uint64_t	 until_ns;
+	unsigned	 has_since:1, has_until:1;
 };
 
 /* One record. payload is owned by the cursor and valid until the next call

@@ -181,6 +181,34 @@ walctl_cmd_ping(struct walctl *w, int argc, char **argv)
 	return (ex);
 }
 
+/* walctl reload: walld reloads its configuration; the outcome is the
+   exit code (0, or 78 with walld's reason), for ExecReload=. */
+int
+walctl_cmd_reload(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	int		 ch, ex;
+
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) != 0)
+			return (walctl_usage(w->cmd));
+	}
+	if (optind != argc)
+		return (walctl_usage(w->cmd));
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	if ((r = wal_conn_reload(c)) != WAL_RESULT_OK)
+		ex = walctl_conn_fail(c, "reload", r);
+	wal_conn_close(c);
+	return (ex);
+}
+
 /* Runs wal_verify on a restored directory: its report goes to stderr
    when it finds anything. */
 static int

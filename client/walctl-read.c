@@ -91,6 +91,24 @@ walctl_print_record(struct walctl_out *out, uint64_t lsn, uint16_t type,
 	return (EX_OK);
 }
 
+/* The exit code of a failed read --dir, the same as walld's answer for
+   the same condition gives: 65 damage, 66 not in the log (or not
+   readable), 70 anything else. */
+static int
+walctl_read_fault_exit(const struct wal_read_fault *f)
+{
+	switch (f->kind) {
+	case WAL_READ_DAMAGED:
+		return (EX_DATAERR);
+	case WAL_READ_RANGE:
+		return (EX_NOINPUT);
+	case WAL_READ_OK:
+	case WAL_READ_OTHER:
+		break;
+	}
+	return (EX_NOINPUT);
+}
+
 /* read --dir: the same records, from the files, without walld. */
 static int
 walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
@@ -99,6 +117,7 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 	struct wal_filter	 f;
 	struct wal_reader	*rd;
 	struct wal_record	 rec;
+	struct wal_read_fault	 fault;
 	char			*cause = NULL;
 	uint64_t		 limit = q->to != 0 ? q->to : UINT64_MAX;
 	int			 rc, ex = EX_OK;
@@ -110,19 +129,24 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 	f.has_tenant = q->has_tenant;
 	f.has_vshard = q->has_vshard;
 	f.has_type = q->has_type;
-	if ((rd = wal_reader_open_keys(dir, q->from, &f, kr, &cause)) == NULL) {
-		walctl_warnx("read: %s: %s", dir,
-		    cause != NULL ? cause : "cannot open");
+	f.since_ns = q->since_ns;
+	f.until_ns = q->until_ns;
+	f.has_since = q->has_since;
+	f.has_until = q->has_until;
+	if ((rd = wal_reader_open_fault(dir, q->from, &f, kr, &fault,
+	    &cause)) == NULL) {
+		walctl_warnx("read: %s", cause != NULL ? cause : "cannot open");
 		free(cause);
-		return (EX_NOINPUT);
+		return (walctl_read_fault_exit(&fault));
 	}
 	for (;;) {
 		rc = wal_reader_next(rd, limit, &rec, &cause);
 		if (rc == -1) {
-			walctl_warnx("read: %s: %s", dir,
-			    cause != NULL ? cause : "damaged");
+			walctl_warnx("read: %s", cause != NULL ? cause :
+			    "damaged");
 			free(cause);
-			ex = EX_DATAERR;
+			wal_reader_fault(rd, &fault);
+			ex = walctl_read_fault_exit(&fault);
 			break;
 		}
 		if (rc == 0) {
@@ -150,7 +174,9 @@ walctl_read_match(const struct wal_cursor_opts *q, const struct wal_record *r)
 {
 	return ((!q->has_tenant || r->tenant == q->tenant) &&
 	    (!q->has_vshard || r->vshard == q->vshard) &&
-	    (!q->has_type || r->type == q->type));
+	    (!q->has_type || r->type == q->type) &&
+	    (!q->has_since || (r->time_ns != 0 && r->time_ns >= q->since_ns)) &&
+	    (!q->has_until || (r->time_ns != 0 && r->time_ns <= q->until_ns)));
 }
 
 /* Where read --nats starts: the sequence of LSN q->from (*seq past the
@@ -261,6 +287,8 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 		{ "cursor",	required_argument,	NULL, OPT_CURSOR },
 		{ "commit-every", required_argument,	NULL, OPT_COMMIT_EVERY },
 		{ "commit-ms",	required_argument,	NULL, OPT_COMMIT_MS },
+		{ "since",	required_argument,	NULL, OPT_SINCE },
+		{ "until",	required_argument,	NULL, OPT_UNTIL },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct walctl_consume	 cons;
@@ -292,7 +320,13 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 			    &q.from);
 		else if (ch == OPT_TO)
 			bad = walctl_number("--to", optarg, UINT64_MAX, &q.to);
-		else if (ch == OPT_FOLLOW)
+		else if (ch == OPT_SINCE) {
+			bad = walctl_time("--since", optarg, &q.since_ns);
+			q.has_since = 1;
+		} else if (ch == OPT_UNTIL) {
+			bad = walctl_time("--until", optarg, &q.until_ns);
+			q.has_until = 1;
+		} else if (ch == OPT_FOLLOW)
 			q.follow = 1;
 		else if (ch == OPT_JSON)
 			out.json = 1;
@@ -407,6 +441,7 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 	};
 	struct keyring	*kr = NULL;
 	const char	*dir = NULL, *keyring = NULL;
+	char		*cause = NULL;
 	int		 ch, n, ex;
 
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
@@ -421,6 +456,12 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 	}
 	if (optind != argc || dir == NULL)
 		return (walctl_usage(w->cmd));
+	/* A nightly check must not pass on a failed mount. */
+	if (wal_verify_dir_check(dir, &cause) != 0) {
+		walctl_warnx("verify: %s", cause != NULL ? cause : dir);
+		free(cause);
+		return (EX_NOINPUT);
+	}
 	if (keyring != NULL && (kr = walctl_keyring("verify", keyring)) == NULL)
 		return (EX_NOINPUT);
 	n = wal_verify_keys(dir, kr, stdout);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "keyring.h"
 #include "libwal.h"
@@ -75,8 +76,10 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 	case WAL_RESULT_SEALED:
 		return (WALCTL_EX_SEALED);
 	case WAL_RESULT_TOO_LARGE:
-	case WAL_RESULT_RANGE:
+	case WAL_RESULT_DAMAGED:
 		return (EX_DATAERR);
+	case WAL_RESULT_RANGE:
+		return (EX_NOINPUT);	/* as read --dir: not in the log */
 	case WAL_RESULT_NOT_PERMITTED:
 		return (EX_NOPERM);
 	case WAL_RESULT_UNAVAILABLE:
@@ -98,6 +101,8 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 		return (WALCTL_EX_SEQUENCE);
 	case WAL_RESULT_HELD:
 		return (WALCTL_EX_HELD);
+	case WAL_RESULT_CONFIG:
+		return (EX_CONFIG);	/* as walld --check-config */
 	case WAL_RESULT_BAD_REQUEST:
 	case WAL_RESULT_INTERNAL:
 		break;
@@ -127,6 +132,64 @@ walctl_conn_fail(struct wal_conn *c, const char *what, enum wal_result r)
 {
 	return (walctl_fail(what, r, wal_conn_error_code(c),
 	    wal_conn_error(c)));
+}
+
+/*
+ * Parses a time for --since/--until into unix ns: seconds since the epoch
+ * ("1765000000"), a UTC date and time ("2026-12-06T05:30:00Z", the Z and
+ * the seconds optional, or a space for the T), or an age ("-90s", "-15m",
+ * "-2h", "-7d": that long before now). 0, or -1 (said why).
+ */
+int
+walctl_time(const char *opt, const char *s, uint64_t *ns)
+{
+	struct tm		 tm;
+	struct timespec		 now;
+	unsigned long long	 n;
+	const char		*end;
+	char			*e;
+	uint64_t		 unit;
+	time_t			 t;
+
+	if (*s == '-' && s[1] >= '0' && s[1] <= '9') {
+		errno = 0;
+		n = strtoull(s + 1, &e, 10);
+		unit = *e == 's' ? 1 : *e == 'm' ? 60 : *e == 'h' ? 3600 :
+		    *e == 'd' ? 86400 : 0;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (errno != 0 || unit == 0 || e[1] != '\0' ||
+		    n > (uint64_t)now.tv_sec / unit)
+			goto bad;
+		*ns = ((uint64_t)now.tv_sec - n * unit) * 1000000000u +
+		    (uint64_t)now.tv_nsec;
+		return (0);
+	}
+	if (strchr(s, '-') == NULL) {
+		errno = 0;
+		n = strtoull(s, &e, 10);
+		if (errno != 0 || *s < '0' || *s > '9' || *e != '\0' ||
+		    n > UINT64_MAX / 1000000000u)
+			goto bad;
+		*ns = n * 1000000000u;
+		return (0);
+	}
+	memset(&tm, 0, sizeof tm);
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M", &tm)) == NULL &&
+	    (end = strptime(s, "%Y-%m-%d %H:%M", &tm)) == NULL)
+		goto bad;
+	if (*end == ':' && (end = strptime(end, ":%S", &tm)) == NULL)
+		goto bad;
+	if (*end == 'Z')
+		end++;
+	if (*end != '\0' || (t = timegm(&tm)) == (time_t)-1 || t < 0)
+		goto bad;
+	*ns = (uint64_t)t * 1000000000u;
+	return (0);
+bad:
+	walctl_warnx("%s: invalid time: %s (unix seconds, "
+	    "YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or -N followed by s, m, h or d)",
+	    opt, s);
+	return (-1);
 }
 
 /* Parses an unsigned decimal (or 0x hex) number no larger than max. */
@@ -273,7 +336,8 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "when it would remove records a cursor has not consumed, unless\n"
 	  "--force. --dry-run says what would go and removes nothing." },
 	{ "read", walctl_cmd_read,
-	  "[--from LSN] [--to LSN] [--tenant N] [--vshard N] [--type N]\n"
+	  "[--from LSN] [--to LSN] [--since TIME] [--until TIME]\n"
+	  "    [--tenant N] [--vshard N] [--type N]\n"
 	  "    [--follow] [--json] [--cursor NAME [--commit-every N]\n"
 	  "    [--commit-ms MS]] [--dir DIR | --nats URL[,URL...] --stream NAME\n"
 	  "    [--creds FILE]] [--keyring FILE]",
@@ -281,6 +345,9 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "vshard=N len=N data=\"...\" (non-printable bytes escaped), or with\n"
 	  "--json {\"lsn\":\"N\",\"type\":N,\"tenant\":N,\"vshard\":N,"
 	  "\"payload\":\"BASE64\"}.\n"
+	  "--since/--until keep the records walld appended in that time (unix\n"
+	  "seconds, YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or -N[smhd] ago; records\n"
+	  "of logs older than format version 3 have no time and never match).\n"
 	  "--follow keeps waiting for new records. --dir reads a data\n"
 	  "directory offline, without walld; --nats reads walld's replication\n"
 	  "stream NAME in NATS JetStream. With either, --keyring decrypts\n"
@@ -336,6 +403,11 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "metrics.file)." },
 	{ "ping", walctl_cmd_ping, "",
 	  "Exits 0 when walld is up and serving requests." },
+	{ "reload", walctl_cmd_reload, "",
+	  "Asks walld to reload its configuration file, all or nothing (as\n"
+	  "SIGHUP does), and waits for the outcome: exits 0 once applied, 78\n"
+	  "with walld's reason when it was refused (nothing changed). Needs\n"
+	  "the keys permission. For ExecReload= in walld.service." },
 	{ "help", walctl_cmd_help, "", "Prints this help." },
 	{ NULL, NULL, NULL, NULL }
 };
@@ -365,14 +437,15 @@ walctl_help(FILE *f)
 	    "\nexit status:\n"
 	    "   0  success\n"
 	    "  64  usage error (EX_USAGE)\n"
-	    "  65  bad or damaged data: verify found damage, record too "
-	    "large,\n"
-	    "      LSN out of range, a stream message malformed or out of "
-	    "order\n"
-	    "      (EX_DATAERR)\n"
-	    "  66  input file, data directory or stream cannot be read; no "
-	    "such\n"
-	    "      cursor (EX_NOINPUT)\n"
+	    "  65  bad or damaged data: verify found damage, a read met a "
+	    "damaged\n"
+	    "      record, record too large, a stream message malformed or "
+	    "out of\n"
+	    "      order (EX_DATAERR)\n"
+	    "  66  input file, data directory or stream cannot be read; "
+	    "an LSN\n"
+	    "      below the log's first (truncated); no such cursor "
+	    "(EX_NOINPUT)\n"
 	    "  69  walld or the NATS servers cannot be reached "
 	    "(EX_UNAVAILABLE)\n"
 	    "  70  internal error in walld or walctl (EX_SOFTWARE)\n"
@@ -388,7 +461,8 @@ walctl_help(FILE *f)
 	    "(EX_TEMPFAIL)\n"
 	    "  76  protocol error or version mismatch with walld "
 	    "(EX_PROTOCOL)\n"
-	    "  77  permission denied (EX_NOPERM)\n");
+	    "  77  permission denied (EX_NOPERM)\n"
+	    "  78  reload: walld refused the configuration (EX_CONFIG)\n");
 }
 
 /* walctl help. */

@@ -429,6 +429,22 @@ conn_process(struct conn *c)
 	conn_maybe_close(c);
 }
 
+/* Closes a connection whose socket failed. A peer that went away (reset,
+   broken pipe: a client killed, or closing with replies unread) is a
+   normal end, logged at debug level only; other errors at info. */
+static void
+conn_kill_errno(struct conn *c, int err)
+{
+	if (err == ECONNRESET || err == EPIPE) {
+		log_debug("connection %llu (pid %ld): %s",
+		    (unsigned long long)c->serial, (long)c->pid,
+		    strerror(err));
+		conn_kill(c, NULL);
+		return;
+	}
+	conn_kill(c, strerror(err));
+}
+
 /* One read() per turn of the loop, into the server's read buffer; whole
    frames are handled from there, only a remainder is copied. Returns 1
    when bytes came, 0 at the end of the stream (c->eof is set: the caller
@@ -444,7 +460,7 @@ conn_read(struct conn *c)
 	n = read(c->fd, srv->rbuf, RBUF_SIZE);
 	if (n == -1) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_kill(c, strerror(errno));
+			conn_kill_errno(c, errno);
 		return (-1);
 	}
 	if (n == 0) {
@@ -483,7 +499,7 @@ conn_write_out(struct conn *c)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return (0);
-		conn_kill(c, strerror(errno));
+		conn_kill_errno(c, errno);
 		return (-1);
 	}
 	c->out_off = c->out_len = 0;

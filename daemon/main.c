@@ -33,6 +33,7 @@
 #include "server.h"
 #include "version.h"
 #include "wal.h"
+#include "wal-reader.h"
 
 #define EXIT_USAGE	64
 #define EXIT_CONFIG	78
@@ -51,13 +52,14 @@ struct main_ctx {
 	int			 opened;
 	struct event		*metrics_ev;	/* rewrites metrics.file */
 	int			 metrics_failing;
+	int			 allow_root;	/* --allow-root */
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: walld [--config FILE] [--socket PATH] [--data-dir DIR]\n"
+"usage: walld [--config FILE] [--socket PATH] [--data-dir DIR] [--allow-root]\n"
 "       walld --check-config [--config FILE]\n"
 "       walld --version | --help\n"
 "\n"
@@ -69,11 +71,14 @@ usage(FILE *f)
 "  -s, --socket PATH    listening socket (overrides socket.path)\n"
 "  -d, --data-dir DIR   WAL directory (overrides storage.data_dir)\n"
 "      --check-config   validate the configuration and exit (0, or 78)\n"
+"      --allow-root     run as root (refused without it: files root\n"
+"                       makes are a trap for the walld user)\n"
 "  -V, --version        print the version and exit\n"
 "  -h, --help           print this help and exit\n"
 "\n"
 "Exit status: 0 stopped cleanly; 1 start-up failed; 64 usage error;\n"
-"74 a WAL write or sync failed; 78 bad configuration.\n");
+"74 a WAL write or sync failed; 78 bad configuration (or root without\n"
+"--allow-root).\n");
 }
 
 /* Reads defaults, the file and the flags into a new configuration. */
@@ -283,30 +288,46 @@ main_metrics_arm(struct main_ctx *m)
 	main_metrics_cb(-1, 0, m);
 }
 
+/* Reloads the configuration file, all or nothing (SIGHUP, and the
+   RELOAD request of walctl reload): 0, or -1 and *cause when nothing
+   changed. */
+static int
+main_reload(void *arg, char **cause)
+{
+	struct main_ctx	*m = arg;
+	struct config	*ncfg;
+	int		 rc = 0;
+
+	notify("RELOADING=1");
+	if (m->config_path == NULL)
+		log_info("reload: no configuration file; nothing to do");
+	else if ((ncfg = main_load_config(m, cause)) == NULL)
+		rc = -1;
+	else {
+		if ((rc = server_reload(m->srv, ncfg, cause)) == 0)
+			main_metrics_arm(m);
+		config_free(ncfg);
+		free(ncfg);
+	}
+	if (rc != 0)
+		log_err("reload: %s; keeping the running configuration: "
+		    "nothing changed", *cause != NULL ? *cause : "failed");
+	notify("READY=1");
+	main_status(m);
+	return (rc);
+}
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct main_ctx	*m = arg;
-	struct config	*ncfg;
 	char		*cause = NULL;
 
 	(void)what;
 	if (sig == SIGHUP) {
-		notify("RELOADING=1");
-		if (m->config_path == NULL)
-			log_info("reload: no configuration file; nothing to do");
-		else if ((ncfg = main_load_config(m, &cause)) == NULL) {
-			log_err("reload: %s; keeping the running configuration",
-			    cause != NULL ? cause : "failed");
+		log_info("reload: SIGHUP");
+		if (main_reload(m, &cause) != 0)
 			free(cause);
-		} else {
-			server_reload(m->srv, ncfg);
-			main_metrics_arm(m);
-			config_free(ncfg);
-			free(ncfg);
-		}
-		notify("READY=1");
-		main_status(m);
 		return;
 	}
 	log_info("%s: stopping: finishing batches in flight",
@@ -335,6 +356,7 @@ main_args(struct main_ctx *m, int argc, char **argv, int *check)
 		{ "socket", required_argument, NULL, 's' },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "allow-root", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -354,6 +376,9 @@ main_args(struct main_ctx *m, int argc, char **argv, int *check)
 			break;
 		case 'C':
 			*check = 1;
+			break;
+		case 'R':
+			m->allow_root = 1;
 			break;
 		case 'V':
 			printf("walld %s\n", WALD_VERSION);
@@ -437,11 +462,24 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (check) {
+		/* The key ring against the segments, when they can be read:
+		   a ring that drops a key a segment needs fails here, before
+		   a reload or a start would refuse it. */
+		if (kr != NULL && (i = wal_verify_keyring(m.cfg->data_dir, kr,
+		    &cause)) == -1) {
+			fprintf(stderr, "walld: key ring %s: %s\n", kr_path,
+			    cause != NULL ? cause : "refused");
+			status = EXIT_CONFIG;	/* cause is freed at out */
+			goto out;
+		}
 		printf("walld: %s: configuration OK\n", m.config_path != NULL ?
 		    m.config_path : "(defaults)");
 		if (kr != NULL)
-			printf("walld: key ring %s: %zu keys, active key id %u\n",
-			    kr_path, keyring_ids(kr, NULL, 0), keyring_active(kr));
+			printf("walld: key ring %s: %zu keys, active key id %u%s\n",
+			    kr_path, keyring_ids(kr, NULL, 0), keyring_active(kr),
+			    i == 0 ? ", every segment's key present" :
+			    " (the data directory could not be read: not "
+			    "checked against its segments)");
 		keyring_free(kr);
 		free(kr_path);
 		config_free(m.cfg);
@@ -449,6 +487,14 @@ main(int argc, char **argv)
 		return (0);
 	}
 
+	/* As root, walld would make segment files that the walld user
+	   cannot open after the next start under systemd. */
+	if (geteuid() == 0 && !m.allow_root) {
+		fprintf(stderr, "walld: running as root is refused: run as the "
+		    "walld user (as walld.service does), or pass --allow-root\n");
+		status = EXIT_CONFIG;
+		goto out;
+	}
 	log_init(m.cfg->log_level);
 	notify_init();
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -501,6 +547,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	server_set_keyring(m.srv, kr, kr_path);
+	server_set_reload(m.srv, main_reload, &m);
 	keyring_free(kr);	/* the WAL and the server hold theirs */
 	kr = NULL;
 	if (main_events(&m, sigs, &wd_ev) != 0)

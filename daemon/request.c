@@ -250,6 +250,16 @@ request_sync(struct conn *c, const struct wire_hdr *h)
 	ack_sync(c, h->id, h->flags);
 }
 
+/* Logs an administrative request with who asked (SO_PEERCRED), once it
+   is taken (not each time a deferred one is tried again). */
+static void
+request_log_admin(const struct conn *c, const struct wire_hdr *h)
+{
+	log_info("%s: asked by connection %llu (pid %ld, uid %ld)",
+	    wire_op_name(h->op), (unsigned long long)c->serial, (long)c->pid,
+	    (long)c->uid);
+}
+
 /* SEAL, ROTATE: the mark goes into the filling batch; the reply comes
    with the batch that carries it (ack_control). */
 static enum dispatch
@@ -273,6 +283,7 @@ request_control(struct conn *c, const struct wire_hdr *h)
 	case WAL_ESEALED:
 		if (h->op == WIRE_OP_SEAL) {
 			/* Sealing again: answered like the first seal. */
+			request_log_admin(c, h);
 			ack_control(c, h->id, h->op, 1);
 			return (DISPATCH_DONE);
 		}
@@ -299,6 +310,7 @@ request_control(struct conn *c, const struct wire_hdr *h)
 		    "write error");
 		return (DISPATCH_DONE);
 	}
+	request_log_admin(c, h);
 	ack_control(c, h->id, h->op, 0);
 	return (DISPATCH_DONE);
 }
@@ -382,6 +394,12 @@ request_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 
 	if (wire_dec_read(body, n, &r, &why) != 0) {
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: %s", why);
+		return;
+	}
+	if ((h->flags & (WIRE_F_SINCE|WIRE_F_UNTIL)) != 0 &&
+	    (c->version < 2 || n != WIRE_READ_TIMES_LEN)) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: flags SINCE "
+		    "and UNTIL need protocol version 2 and a 40-byte body");
 		return;
 	}
 	/* A filter on a forbidden tenant is refused up front; otherwise
@@ -471,6 +489,7 @@ request_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	case WIRE_OP_STATS:
 	case WIRE_OP_PING:
 	case WIRE_OP_READ_CANCEL:
+	case WIRE_OP_RELOAD:
 		if (n != 0) {
 			conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "%s: the body "
 			    "must be empty, not %zu bytes", wire_op_name(h->op),
@@ -500,7 +519,11 @@ request_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	case WIRE_OP_ROTATE:
 		return (request_control(c, h));
 	case WIRE_OP_TRUNCATE:
+		request_log_admin(c, h);
 		request_truncate(c, h, body, n);
+		break;
+	case WIRE_OP_RELOAD:
+		server_reload_request(c, h->id);
 		break;
 	case WIRE_OP_READ:
 		request_read(c, h, body, n);

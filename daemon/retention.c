@@ -55,32 +55,37 @@ retention_segs(struct server *srv, size_t *n)
 }
 
 /* The first LSN truncation may not go past, given the archive and the
-   replication holds, for a truncation before `before`; logged and
-   counted when a hold shortens it and `say`. */
+   replication holds, for a truncation before `before`; counted and logged
+   when a hold shortens it and `say` (RETENTION_SAY_ONCE: a log line each
+   time, for a request; RETENTION_SAY_LIMITED: rate-limited, for the
+   policy's passes). */
 uint64_t
 retention_hold(struct server *srv, uint64_t before, int say)
 {
 	uint64_t	hold;
-	char		held[32];
+	char		held[32], what[96];
 
 	hold = archive_hold(srv->archive, held, sizeof held);
-	if (hold < before && say) {
-		srv->count.truncate_held++;
-		log_warn("truncate before LSN %llu: held back to LSN %llu: %s "
-		    "is not archived yet", (unsigned long long)before,
-		    (unsigned long long)hold, held);
-	}
+	what[0] = '\0';
+	if (hold < before)
+		snprintf(what, sizeof what, "%s is not archived yet", held);
 	if (srv->replica != NULL && srv->replicated + 1 < before &&
 	    srv->replicated + 1 < hold) {
 		hold = srv->replicated + 1;
-		if (say) {
-			srv->count.truncate_held++;
+		snprintf(what, sizeof what, "LSN %llu is not replicated yet",
+		    (unsigned long long)hold);
+	}
+	if (what[0] != '\0' && say != RETENTION_SAY_NOT) {
+		srv->count.truncate_held++;
+		if (say == RETENTION_SAY_ONCE)
 			log_warn("truncate before LSN %llu: held back to LSN "
-			    "%llu: LSN %llu is not replicated yet",
-			    (unsigned long long)before,
-			    (unsigned long long)hold,
-			    (unsigned long long)hold);
-		}
+			    "%llu: %s", (unsigned long long)before,
+			    (unsigned long long)hold, what);
+		else
+			log_limited("retention-held", LOG_LVL_WARN, "retention: "
+			    "truncate before LSN %llu: held back to LSN %llu: "
+			    "%s", (unsigned long long)before,
+			    (unsigned long long)hold, what);
 	}
 	return (hold < before ? hold : before);
 }
@@ -95,7 +100,7 @@ retention_plan(struct server *srv, uint64_t before, struct retention_plan *p)
 	size_t			 n, i;
 
 	memset(p, 0, sizeof *p);
-	p->before = retention_hold(srv, before, 0);
+	p->before = retention_hold(srv, before, RETENTION_SAY_NOT);
 	if ((segs = retention_segs(srv, &n)) == NULL)
 		return (-1);
 	for (i = 0; i + 1 < n && segs[i].sealed && segs[i].last <
@@ -115,13 +120,19 @@ int
 retention_cut(struct server *srv, uint64_t before, const char *why,
     uint64_t *first, char **cause)
 {
-	uint64_t	upto = retention_hold(srv, before, 1);
+	struct wal_stats	st;
+	uint64_t		upto = retention_hold(srv, before, strcmp(why,
+				    "truncate") == 0 ? RETENTION_SAY_ONCE :
+				    RETENTION_SAY_LIMITED);
 
+	wal_stats(srv->wal, &st);
 	if (wal_truncate_before(srv->wal, upto, first, cause) != 0) {
 		log_err("truncate before %llu: %s", (unsigned long long)before,
 		    *cause);
 		return (-1);
 	}
+	if (*first == st.first_lsn && strcmp(why, "truncate") != 0)
+		return (0);	/* the policy's pass, held: said above */
 	log_info("truncated before LSN %llu (%s): the log now starts at "
 	    "%llu", (unsigned long long)upto, why, (unsigned long long)*first);
 	return (0);
@@ -226,7 +237,7 @@ retention_run(struct server *srv)
 		log_limited("retention-cut", LOG_LVL_ERR, "retention: %s",
 		    cause);
 		free(cause);
-	} else if (k > 0)
+	} else if (k > 0 && first > segs[0].first)
 		srv->retention.runs_removed++;
 	free(segs);
 }

@@ -19,6 +19,9 @@ struct retention_plan {
 	uint64_t	last_removed;	/* highest LSN removed (0: none) */
 };
 
+#define RETENTION_SAY_NOT	0
+#define RETENTION_SAY_ONCE	1
+#define RETENTION_SAY_LIMITED	2
 uint64_t	 retention_hold(struct server *, uint64_t before, int say);
 int		 retention_plan(struct server *, uint64_t before,
 		    struct retention_plan *);

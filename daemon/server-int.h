@@ -149,6 +149,12 @@ struct server_counters {
 	uint64_t	truncate_held;	/* truncations held back by archiving */
 	uint64_t	producer_dups;	/* retries answered with the original */
 	uint64_t	producer_refused; /* sequences out of order */
+	uint64_t	damaged;	/* damaged records reads met, each once */
+	struct {			/* the last ones counted */
+		char		file[32];
+		uint64_t	off;
+	}		damaged_seen[16];
+	unsigned	damaged_next;
 };
 
 struct server {
@@ -208,6 +214,8 @@ struct server {
 	uint64_t		 repl_refused;	/* appends refused: backlog */
 	uint64_t		 repl_timeouts;	/* REPL_UNAVAILABLE answers */
 
+	int			(*reload_cb)(void *, char **cause);
+	void			*reload_arg;	/* server_set_reload */
 	struct keyring		*keyring;	/* reads decrypt with it; NULL: none */
 	char			*keyring_path;
 };
@@ -271,6 +279,9 @@ int		 stream_busy(const struct conn *);
 void		 stream_pump_followers(struct server *);
 void		 stream_pump_cb(evutil_socket_t, short, void *);
 void		 stream_set_keyring(struct server *, struct keyring *);
+
+/* server-reload.c (server_reload, server_set_reload: server.h) */
+void		 server_reload_request(struct conn *, uint64_t id);
 
 /* server-stats.c */
 const char	*server_stats_state(const struct server *,

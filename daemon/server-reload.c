@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "cause.h"
 #include "archive.h"
 #include "batcher.h"
 #include "config.h"
@@ -42,25 +43,23 @@ server_reload_same(const char *a, const char *b)
 }
 
 /*
- * Reads the key ring file again. A new ring is refused, and the running
- * one kept, when it fails to load or lacks (or changed) a key that a
- * present segment needs. When the active key changed, the active segment
- * is sealed and the next one starts under the new key: at once, or at
- * the next append when a segment switch is already under way (the engine
- * never writes a record under the old key after wal_set_keyring).
+ * Reads the key ring file again and hands it to the WAL, which refuses it
+ * (changing nothing) when it lacks (or changed) a key that a present
+ * segment needs. 0 and *krp (NULL: no encryption), or -1 and *cause:
+ * then the reload changes nothing at all.
  */
-static void
-server_reload_keys(struct server *srv, const struct config *ncfg)
+static int
+server_reload_load_keys(struct server *srv, const struct config *ncfg,
+    struct keyring **krp, char **cause)
 {
 	struct keyring	*kr;
-	char		*path = NULL, *cause = NULL;
-	uint32_t	 old;
-	enum wal_rc	 rc;
+	char		*path = NULL, *c2 = NULL;
 
-	if (keyring_locate(ncfg->keyring, &path, &cause) != 0) {
-		log_err("reload: %s; keeping the running key ring", cause);
-		free(cause);
-		return;
+	*krp = NULL;
+	if (keyring_locate(ncfg->keyring, &path, &c2) != 0) {
+		cause_set(cause, "%s", c2 != NULL ? c2 : "key ring");
+		free(c2);
+		return (-1);
 	}
 	if (!server_reload_same(path, srv->keyring_path))
 		log_warn("reload: the key ring file cannot change while running "
@@ -68,16 +67,36 @@ server_reload_keys(struct server *srv, const struct config *ncfg)
 		    srv->keyring_path != NULL ? srv->keyring_path : "none");
 	free(path);
 	if (srv->keyring == NULL)
-		return;
-	if ((kr = keyring_load(srv->keyring_path, &cause)) == NULL ||
-	    wal_set_keyring(srv->wal, kr, &cause) != 0) {
-		log_err("reload: %s; keeping the running key ring (active key "
-		    "id %u)", cause != NULL ? cause : "key ring refused",
+		return (0);
+	if ((kr = keyring_load(srv->keyring_path, &c2)) == NULL ||
+	    wal_set_keyring(srv->wal, kr, &c2) != 0) {
+		cause_set(cause, "%s; keeping the running key ring (active "
+		    "key id %u)",
+		    c2 != NULL ? c2 : "key ring refused",
 		    keyring_active(srv->keyring));
-		free(cause);
+		free(c2);
 		keyring_free(kr);
-		return;
+		return (-1);
 	}
+	*krp = kr;
+	return (0);
+}
+
+/*
+ * Puts the key ring the WAL took (server_reload_load_keys) in the
+ * server's hands. When the active key changed, the active segment is
+ * sealed and the next one starts under the new key: at once, or at the
+ * next append when a segment switch is already under way (the engine
+ * never writes a record under the old key after wal_set_keyring).
+ */
+static void
+server_reload_apply_keys(struct server *srv, struct keyring *kr)
+{
+	uint32_t	 old;
+	enum wal_rc	 rc;
+
+	if (kr == NULL)
+		return;
 	old = keyring_active(srv->keyring);
 	keyring_free(srv->keyring);
 	srv->keyring = kr;
@@ -129,15 +148,21 @@ server_reload_repl(struct config *cfg, const struct config *ncfg)
 	cfg->repl_backlog_bytes = ncfg->repl_backlog_bytes;
 }
 
-/* Applies ncfg, a configuration loaded again; what it takes from ncfg
-   (strings, the access list) is swapped, so that ncfg's owner frees what
-   the running configuration let go. */
-void
-server_reload(struct server *srv, struct config *ncfg)
+/* Applies ncfg, a configuration loaded again, all or nothing: what can
+   fail (the key ring) is checked first, and on failure nothing changes:
+   -1 and *cause. What it takes from ncfg (strings, the access list) is
+   swapped, so that ncfg's owner frees what the running configuration let
+   go. Settings that cannot change while running are logged and kept. */
+int
+server_reload(struct server *srv, struct config *ncfg, char **cause)
 {
 	struct config	*cfg = srv->cfg;
 	struct access	*acl;
+	struct keyring	*kr;
 	char		 line[160];
+
+	if (server_reload_load_keys(srv, ncfg, &kr, cause) != 0)
+		return (-1);
 
 	if (strcmp(cfg->socket_path, ncfg->socket_path) != 0 ||
 	    cfg->socket_mode != ncfg->socket_mode ||
@@ -195,6 +220,38 @@ server_reload(struct server *srv, struct config *ncfg)
 	log_info("%s", line);
 	batcher_set_delay(srv->batcher, cfg->commit_delay_us,
 	    cfg->commit_siblings);
-	server_reload_keys(srv, ncfg);
+	server_reload_apply_keys(srv, kr);
 	log_info("configuration reloaded");
+	return (0);
+}
+
+/* Sets what a RELOAD request runs; see server.h. */
+void
+server_set_reload(struct server *srv, int (*cb)(void *, char **), void *arg)
+{
+	srv->reload_cb = cb;
+	srv->reload_arg = arg;
+}
+
+/* RELOAD (walctl reload): the same reload as SIGHUP, logged with who
+   asked; the reply says whether it was applied, or why nothing was. */
+void
+server_reload_request(struct conn *c, uint64_t id)
+{
+	struct server	*srv = c->srv;
+	char		*cause = NULL;
+
+	log_info("reload: asked by connection %llu (pid %ld, uid %ld)",
+	    (unsigned long long)c->serial, (long)c->pid, (long)c->uid);
+	if (srv->reload_cb == NULL) {
+		conn_error(c, id, WIRE_E_INTERNAL, "reload: not set up");
+		return;
+	}
+	if (srv->reload_cb(srv->reload_arg, &cause) != 0) {
+		conn_error(c, id, WIRE_E_CONFIG, "%s; nothing changed",
+		    cause != NULL ? cause : "refused");
+		free(cause);
+		return;
+	}
+	conn_reply_empty(c, WIRE_OP_RELOAD, id);
 }

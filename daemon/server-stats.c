@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
@@ -236,8 +237,10 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 		server_stats_line(eb, "denied_%s_total %llu", access_op_name(i),
 		    (unsigned long long)srv->count.denied_op[i]);
 	for (i = 1; i <= WIRE_E_MAX; i++)
-		server_stats_line(eb, "errors_%s_total %llu", wire_err_name(i),
-		    (unsigned long long)srv->count.errors[i]);
+		if (strcmp(wire_err_name(i), "unknown") != 0)	/* unused */
+			server_stats_line(eb, "errors_%s_total %llu",
+			    wire_err_name(i),
+			    (unsigned long long)srv->count.errors[i]);
 	archive_stats(srv->archive, &as);
 	server_stats_line(eb, "archive_enabled %d", as.enabled);
 	server_stats_line(eb, "archive_backlog %llu",
@@ -251,6 +254,8 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	server_stats_line(eb, "truncate_held_total %llu",
 	    (unsigned long long)srv->count.truncate_held);
 	server_stats_cursors(eb, srv);
+	server_stats_line(eb, "damaged_records_total %llu",
+	    (unsigned long long)srv->count.damaged);
 	server_stats_repl(eb, srv);
 }
 

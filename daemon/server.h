@@ -24,7 +24,11 @@ void		 server_shutdown(struct server *);
 void		 server_set_keyring(struct server *, struct keyring *,
 		    const char *path);
 /* Applies a reloaded configuration; reports what cannot change live. */
-void		 server_reload(struct server *, struct config *);
+int		 server_reload(struct server *, struct config *, char **cause);
+/* What a RELOAD request (walctl reload) runs: main's reload, the same as
+   SIGHUP's. 0, or -1 and *cause: then nothing changed. */
+void		 server_set_reload(struct server *,
+		     int (*)(void *, char **cause), void *);
 /* The exit status once the loop has ended: 0, or 74 after an I/O failure. */
 int		 server_exit_status(struct server *);
 /* One line for STATUS=: state, durable LSN, connections, archive backlog. */

@@ -7,7 +7,9 @@
  * skipped many records the peer may not read; then one READ_END, or an
  * ERROR, ends it.
  */
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +17,7 @@
 
 #include "access.h"
 #include "config.h"
+#include "log.h"
 #include "server-int.h"
 #include "wal.h"
 #include "wal-reader.h"
@@ -77,6 +80,61 @@ stream_end(struct stream *st)
 	stream_end_flags(st, 0);
 }
 
+/* Counts a damaged record once among the last ones met, so that a client
+   reading it again and again does not make one flipped bit look like
+   many. A record is its file and offset. */
+static void
+stream_count_damage(struct server *srv, const struct wal_read_fault *f)
+{
+	struct server_counters	*k = &srv->count;
+	size_t			 i, n = sizeof k->damaged_seen /
+				     sizeof k->damaged_seen[0];
+
+	for (i = 0; i < n && i < k->damaged_next; i++)
+		if (k->damaged_seen[i].off == f->off &&
+		    strcmp(k->damaged_seen[i].file, f->file) == 0)
+			return;
+	i = k->damaged_next++ % n;
+	snprintf(k->damaged_seen[i].file, sizeof k->damaged_seen[i].file,
+	    "%s", f->file);
+	k->damaged_seen[i].off = f->off;
+	k->damaged++;
+}
+
+/* Answers a read the reader failed: RANGE when what was asked for is not
+   in the log, DAMAGED (logged, counted) when the log is damaged there,
+   BUSY when walld is out of descriptors or memory (nothing wrong with
+   the request or the log: retry), INTERNAL otherwise. cause names the place; the client's message is
+   the cause alone (walctl puts "read:" before it). */
+static void
+stream_fail(struct conn *c, uint64_t id, const struct wal_read_fault *f,
+    const char *cause)
+{
+	if (cause == NULL)
+		cause = "cannot read the log";
+	switch (f->kind) {
+	case WAL_READ_RANGE:
+		conn_error(c, id, WIRE_E_RANGE, "%s", cause);
+		return;
+	case WAL_READ_DAMAGED:
+		stream_count_damage(c->srv, f);
+		log_limited("damaged record", LOG_LVL_ERR, "read: %s "
+		    "(connection %llu, pid %ld, uid %ld)", cause,
+		    (unsigned long long)c->serial, (long)c->pid, (long)c->uid);
+		conn_error(c, id, WIRE_E_DAMAGED, "%s", cause);
+		return;
+	default:
+		if (f->err == EMFILE || f->err == ENFILE || f->err == ENOMEM) {
+			conn_error(c, id, WIRE_E_BUSY, "%s", cause);
+			return;
+		}
+		log_limited("read failed", LOG_LVL_ERR, "read: %s "
+		    "(connection %llu)", cause, (unsigned long long)c->serial);
+		conn_error(c, id, WIRE_E_INTERNAL, "%s", cause);
+		return;
+	}
+}
+
 /* Parks a stream on the followers list, to be pumped again after the next
    batch or from pump_ev. */
 static void
@@ -106,6 +164,7 @@ stream_pump(struct stream *st)
 	struct conn		*c = st->conn;
 	struct server		*srv = c->srv;
 	struct wal_record	 rec;
+	struct wal_read_fault	 fault;
 	uint8_t			 buf[WIRE_ENC_MAX];
 	uint64_t		 limit, id;
 	char			*cause = NULL;
@@ -134,9 +193,9 @@ stream_pump(struct stream *st)
 		rc = wal_reader_next(st->reader, limit, &rec, &cause);
 		if (rc < 0) {
 			id = st->id;
+			wal_reader_fault(st->reader, &fault);
 			stream_free(st);	/* first, as in stream_end */
-			conn_error(c, id, WIRE_E_RANGE, "read: %s",
-			    cause != NULL ? cause : "failed");
+			stream_fail(c, id, &fault, cause);
 			free(cause);
 			return;
 		}
@@ -193,6 +252,7 @@ stream_open(struct conn *c, uint64_t id, uint8_t flags,
     const struct wire_read *r)
 {
 	struct wal_filter	 f;
+	struct wal_read_fault	 fault;
 	struct stream		*st;
 	char			*cause = NULL;
 
@@ -212,11 +272,14 @@ stream_open(struct conn *c, uint64_t id, uint8_t flags,
 	f.has_tenant = (flags & WIRE_F_TENANT) != 0;
 	f.has_vshard = (flags & WIRE_F_VSHARD) != 0;
 	f.has_type = (flags & WIRE_F_TYPE) != 0;
-	st->reader = wal_reader_open_keys(c->srv->cfg->data_dir, r->from, &f,
-	    c->srv->keyring, &cause);
+	f.since_ns = r->since_ns;
+	f.until_ns = r->until_ns;
+	f.has_since = (flags & WIRE_F_SINCE) != 0;
+	f.has_until = (flags & WIRE_F_UNTIL) != 0;
+	st->reader = wal_reader_open_fault(c->srv->cfg->data_dir, r->from, &f,
+	    c->srv->keyring, &fault, &cause);
 	if (st->reader == NULL) {
-		conn_error(c, id, WIRE_E_RANGE, "read: %s",
-		    cause != NULL ? cause : "cannot open the log");
+		stream_fail(c, id, &fault, cause);
 		free(cause);
 		free(st);
 		return;

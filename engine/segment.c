@@ -482,6 +482,8 @@ segment_list_kind(int dirfd, const char *dir, int kept, struct seg_ent **out,
 		    strcmp(de->d_name, CURSORS_FILE_TMP_NAME) == 0 ||
 		    strcmp(de->d_name, PRODUCERS_NAME) == 0 ||
 		    strcmp(de->d_name, PRODUCERS_TMP_NAME) == 0 ||
+		    strcmp(de->d_name, START_NAME) == 0 ||
+		    strcmp(de->d_name, START_TMP_NAME) == 0 ||
 		    segment_parse_recycle_name(de->d_name, &first) == 1)
 			continue;
 		len = strlen(de->d_name);

@@ -60,6 +60,9 @@
 #define PRODUCERS_NAME		"PRODUCERS"	/* the producer table's
 						   snapshot (wal-producer.c) */
 #define PRODUCERS_TMP_NAME	"PRODUCERS.tmp"
+#define START_NAME		"START"		/* the log's first LSN
+						   (wal-start.c) */
+#define START_TMP_NAME		"START.tmp"
 #define IO_ALIGN		4096
 #define SCAN_CHUNK		(1u << 20)
 

@@ -260,6 +260,10 @@ void		 wal_log(struct wal *, int level, const char *fmt, ...)
 int		 wal_segs_push(struct wal *, uint64_t first, uint64_t last,
 		    uint64_t size, int sealed, uint32_t key_id);
 
+/* wal-start.c: the log's durable start (START) */
+int		 wal_start_check(struct wal *, int fix, char **cause);
+int		 wal_start_advance(struct wal *, uint64_t lsn, char **cause);
+
 /* wal-io.c */
 void		 wal_io_cause(struct wal *, char **cause, const char *call,
 		    const char *name, uint64_t off);

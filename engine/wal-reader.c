@@ -59,6 +59,8 @@ struct wal_reader {
 	struct keyring_ctx *ctx;	/* keyed when the segment is encrypted */
 	unsigned char	*plain;		/* the decrypted payload */
 	size_t		 plain_cap;
+
+	struct wal_read_fault fault;	/* why the last call failed */
 };
 
 #define READER_MIN_CHUNK	(64u << 10)
@@ -82,18 +84,32 @@ wal_reader_name(struct wal_reader *r)
 	return (sb.st_dev != r->dev || sb.st_ino != r->ino);
 }
 
+/* Records why the reader failed, at its current segment, offset and LSN. */
+static void
+wal_reader_set_fault(struct wal_reader *r, enum wal_read_fault_kind kind)
+{
+	r->fault.kind = kind;
+	r->fault.err = 0;
+	snprintf(r->fault.file, sizeof r->fault.file, "%s",
+	    r->fd != -1 ? r->name : "");
+	r->fault.off = r->off;
+	r->fault.lsn = r->expect;
+}
+
 /* Sets *cause to "DIR/FILE: offset N: LSN M: what", unless what was read
    came from a segment truncated meanwhile: that is not damage. */
 static void
 wal_reader_damage(struct wal_reader *r, char **cause, const char *what)
 {
 	if (r->gone || wal_reader_name(r) != 0) {
+		wal_reader_set_fault(r, WAL_READ_RANGE);
 		cause_set(cause, "%s/%s: offset %llu: LSN %llu: the segment "
 		    "was truncated while being read (its file may be reused)"
 		    ": read from a later LSN", r->dir, r->name,
 		    (unsigned long long)r->off, (unsigned long long)r->expect);
 		return;
 	}
+	wal_reader_set_fault(r, WAL_READ_DAMAGED);
 	cause_set(cause, "%s/%s: offset %llu: LSN %llu: %s", r->dir,
 	    r->name, (unsigned long long)r->off,
 	    (unsigned long long)r->expect, what);
@@ -115,6 +131,13 @@ wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 	r->blen = 0;
 	r->fd = sysio.openat(r->dirfd, r->name, O_RDONLY | O_CLOEXEC, 0);
 	if (r->fd == -1 || fstat(r->fd, &sb) != 0) {
+		/* Gone between the listing and here: truncated. */
+		r->fault.kind = errno == ENOENT ? WAL_READ_RANGE :
+		    errno == EIO ? WAL_READ_DAMAGED : WAL_READ_OTHER;
+		r->fault.err = errno;
+		snprintf(r->fault.file, sizeof r->fault.file, "%s", r->name);
+		r->fault.off = 0;
+		r->fault.lsn = first;
 		cause_set(cause, "open: %s/%s: %s", r->dir, r->name,
 		    strerror(errno));
 		return (-1);
@@ -138,6 +161,9 @@ wal_reader_open_seg(struct wal_reader *r, uint64_t first, char **cause)
 	memcpy(r->meta.check, h.check, sizeof r->meta.check);
 	if (!r->raw && keyring_ctx_segment(r->ctx, r->ring, &h, &c2) != 0) {
 		wal_reader_damage(r, cause, c2 != NULL ? c2 : "no key");
+		/* A key missing or not matching: not the data's fault. */
+		if (r->fault.kind == WAL_READ_DAMAGED)
+			r->fault.kind = WAL_READ_OTHER;
 		free(c2);
 		return (-1);
 	}
@@ -168,14 +194,23 @@ wal_reader_next_seg(struct wal_reader *r, char **cause)
 	int		 found = 0, after = 0;
 
 	if (segment_list(r->dirfd, r->dir, &ents, &n, NULL, NULL, NULL,
-	    cause) != 0)
+	    cause) != 0) {
+		r->fault.kind = WAL_READ_OTHER;
+		r->fault.err = errno;
 		return (-1);
+	}
 	for (i = 0; i < n; i++) {
 		if (ents[i].first == first)
 			found = 1;
 		else if (ents[i].first > first)
 			after = 1;
 	}
+	/* Below the first segment left: truncated while we read. */
+	r->fault.kind = n > 0 && first < ents[0].first ? WAL_READ_RANGE :
+	    WAL_READ_DAMAGED;
+	r->fault.file[0] = '\0';
+	r->fault.off = 0;
+	r->fault.lsn = first;
 	free(ents);
 	if (found)
 		return (wal_reader_open_seg(r, first, cause) == 0 ? 1 : -1);
@@ -200,6 +235,8 @@ wal_reader_fill(struct wal_reader *r, uint64_t off, size_t need,
 	want = need > r->chunk ? need : r->chunk;
 	if (want > r->cap) {
 		if ((nb = realloc(r->buf, want)) == NULL) {
+			r->fault.kind = WAL_READ_OTHER;
+			r->fault.err = ENOMEM;
 			cause_set(cause, "%s: %s", r->dir, strerror(errno));
 			return (-1);
 		}
@@ -214,6 +251,9 @@ wal_reader_fill(struct wal_reader *r, uint64_t off, size_t need,
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
+			wal_reader_set_fault(r, errno == EIO ?
+			    WAL_READ_DAMAGED : WAL_READ_OTHER);
+			r->fault.err = errno;
 			cause_set(cause, "pread: %s/%s: offset %llu: %s",
 			    r->dir, r->name, (unsigned long long)(off + done),
 			    strerror(errno));
@@ -291,6 +331,8 @@ wal_reader_decrypt(struct wal_reader *r, const unsigned char *p,
 	}
 	if (need > r->plain_cap) {
 		if ((nb = realloc(r->plain, need)) == NULL) {
+			r->fault.kind = WAL_READ_OTHER;
+			r->fault.err = ENOMEM;
 			cause_set(cause, "%s: %s", r->dir, strerror(errno));
 			return (-1);
 		}
@@ -322,12 +364,18 @@ wal_reader_set_keyring(struct wal_reader *r, struct keyring *kr)
 /* Opens a reader; raw: payloads as stored, no key ring. */
 static struct wal_reader *
 wal_reader_open_mode(const char *dir, uint64_t from,
-    const struct wal_filter *f, struct keyring *kr, int raw, char **cause)
+    const struct wal_filter *f, struct keyring *kr, int raw,
+    struct wal_read_fault *fault, char **cause)
 {
 	struct wal_reader	*r;
 	struct seg_ent		*ents = NULL;
 	size_t			 n, i;
 
+	if (fault != NULL) {
+		memset(fault, 0, sizeof *fault);
+		fault->kind = WAL_READ_OTHER;
+		fault->err = ENOMEM;	/* unless said otherwise below */
+	}
 	if ((r = calloc(1, sizeof *r)) == NULL ||
 	    (r->dir = strdup(dir)) == NULL) {
 		cause_set(cause, "%s: %s", dir, strerror(errno));
@@ -350,19 +398,27 @@ wal_reader_open_mode(const char *dir, uint64_t from,
 	}
 	r->dirfd = sysio.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (r->dirfd == -1) {
+		r->fault.kind = WAL_READ_OTHER;
+		r->fault.err = errno;
 		cause_set(cause, "open: %s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	if (segment_list(r->dirfd, dir, &ents, &n, NULL, NULL, NULL,
-	    cause) != 0)
+	    cause) != 0) {
+		r->fault.kind = WAL_READ_OTHER;
+		r->fault.err = errno;
 		goto fail;
+	}
 	if (n == 0) {
+		r->fault.kind = WAL_READ_RANGE;
 		cause_set(cause, "%s: no segment files", dir);
 		goto fail;
 	}
 	if (from == 0)
 		from = ents[0].first;
 	if (from < ents[0].first) {
+		r->fault.kind = WAL_READ_RANGE;
+		r->fault.lsn = from;
 		cause_set(cause, "%s: LSN %llu is below the log's first "
 		    "LSN %llu (truncated)", dir, (unsigned long long)from,
 		    (unsigned long long)ents[0].first);
@@ -377,6 +433,8 @@ wal_reader_open_mode(const char *dir, uint64_t from,
 	return (r);
 
 fail:
+	if (fault != NULL && r != NULL && r->fault.kind != WAL_READ_OK)
+		*fault = r->fault;
 	free(ents);
 	wal_reader_close(r);
 	return (NULL);
@@ -395,7 +453,23 @@ struct wal_reader *
 wal_reader_open_keys(const char *dir, uint64_t from,
     const struct wal_filter *f, struct keyring *kr, char **cause)
 {
-	return (wal_reader_open_mode(dir, from, f, kr, 0, cause));
+	return (wal_reader_open_mode(dir, from, f, kr, 0, NULL, cause));
+}
+
+/* The same, saying why it failed; see wal-reader.h. */
+struct wal_reader *
+wal_reader_open_fault(const char *dir, uint64_t from,
+    const struct wal_filter *f, struct keyring *kr,
+    struct wal_read_fault *fault, char **cause)
+{
+	return (wal_reader_open_mode(dir, from, f, kr, 0, fault, cause));
+}
+
+/* Why the last wal_reader_next that returned -1 failed. */
+void
+wal_reader_fault(const struct wal_reader *r, struct wal_read_fault *fault)
+{
+	*fault = r->fault;
 }
 
 /* The payloads as stored; see wal-reader.h. */
@@ -403,7 +477,7 @@ struct wal_reader *
 wal_reader_open_raw(const char *dir, uint64_t from,
     const struct wal_filter *f, char **cause)
 {
-	return (wal_reader_open_mode(dir, from, f, NULL, 1, cause));
+	return (wal_reader_open_mode(dir, from, f, NULL, 1, NULL, cause));
 }
 
 /* The limits this reader is given are LSNs that exist; see wal.h. */
@@ -497,6 +571,7 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 					continue;
 				free(c2);
 				c2 = NULL;
+				wal_reader_set_fault(r, WAL_READ_RANGE);
 				cause_set(cause, "%s/%s: offset %llu: LSN "
 				    "%llu: the segment was truncated while "
 				    "being read: read from a later LSN", r->dir,
@@ -581,6 +656,14 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 		}
 		segment_decode_ext(p + REC_HDR_SIZE, h.flags, &x);
 		xlen = rec_ext_len(h.flags);
+		if ((r->filter.has_since && (x.time_ns == 0 ||
+		    x.time_ns < r->filter.since_ns)) ||
+		    (r->filter.has_until && (x.time_ns == 0 ||
+		    x.time_ns > r->filter.until_ns))) {
+			r->off += rs;
+			r->expect++;
+			continue;
+		}
 		rec->lsn = h.lsn;
 		rec->type = h.type;
 		rec->tenant = h.tenant;

@@ -17,7 +17,11 @@ struct wal_filter {
 	uint32_t	tenant;
 	uint16_t	vshard;
 	uint16_t	type;
+	uint64_t	since_ns;	/* records timed at or after (unix ns) */
+	uint64_t	until_ns;	/* at or before */
 	unsigned	has_tenant:1, has_vshard:1, has_type:1;
+	unsigned	has_since:1, has_until:1;	/* a record without a
+					   time (version 1, 2) matches neither */
 };
 
 /* What a record's segment header says that a copy of the record elsewhere
@@ -48,6 +52,28 @@ struct wal_record {
 	const struct wal_segmeta *seg;	/* its segment's; valid as payload */
 };
 
+/* Why a reader failed (wal_reader_fault, wal_reader_open_fault): what a
+   daemon tells its client, and what an offline tool's exit code says. */
+enum wal_read_fault_kind {
+	WAL_READ_OK = 0,
+	WAL_READ_RANGE,		/* the LSN asked for is not in the log
+				   (below its first LSN: truncated) */
+	WAL_READ_DAMAGED,	/* a record, header or footer is damaged,
+				   a segment is missing between others,
+				   or the disk failed to read it */
+	WAL_READ_OTHER,		/* none of those: memory, descriptors, an
+				   unreadable directory, a missing key */
+};
+
+struct wal_read_fault {
+	enum wal_read_fault_kind kind;
+	char		 file[32];	/* segment file name; "" if none */
+	uint64_t	 off;		/* in it, of the damage */
+	uint64_t	 lsn;		/* the LSN expected there */
+	int		 err;		/* WAL_READ_OTHER: the errno, if one
+					   (EMFILE: out of descriptors) */
+};
+
 struct wal_reader;
 /* Positions at the first record with LSN >= from (0: the log's first). */
 struct wal_reader *wal_reader_open(const char *dir, uint64_t from,
@@ -61,6 +87,13 @@ struct wal_reader *wal_reader_open_keys(const char *dir, uint64_t from,
    that keep it encrypted (replication). */
 struct wal_reader *wal_reader_open_raw(const char *dir, uint64_t from,
 		    const struct wal_filter *, char **cause);
+/* wal_reader_open_keys that also says why it failed (fault may be NULL). */
+struct wal_reader *wal_reader_open_fault(const char *dir, uint64_t from,
+		    const struct wal_filter *, struct keyring *,
+		    struct wal_read_fault *fault, char **cause);
+/* Why the last wal_reader_next that returned -1 failed. */
+void		 wal_reader_fault(const struct wal_reader *,
+		    struct wal_read_fault *);
 /* Gives a reader a new key ring, for the segments it opens from now on. */
 void		 wal_reader_set_keyring(struct wal_reader *, struct keyring *);
 /* 1 and *rec for the next matching record with LSN <= limit; 0 when there
@@ -83,5 +116,14 @@ int		 wal_verify(const char *dir, FILE *out);
 /* The same, and with a key ring (may be NULL) every record of an
    encrypted segment is authenticated too. */
 int		 wal_verify_keys(const char *dir, struct keyring *, FILE *out);
+/* 0 when dir is a directory that can be read and holds a segment file;
+   -1 and *cause (missing, unreadable, empty: a failed mount) if not. */
+int		 wal_verify_dir_check(const char *dir, char **cause);
+/* Checks that the key ring kr (NULL: no encryption) opens every
+   segment of dir: 0; -1 and *cause naming a segment whose key is missing
+   or not the one it was written with; 1 when dir (or a segment) cannot
+   be read, so nothing could be checked. */
+int		 wal_verify_keyring(const char *dir, struct keyring *,
+		    char **cause);
 
 #endif

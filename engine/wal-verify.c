@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "keyring.h"
 #include "segment.h"
 #include "sysio.h"
@@ -27,6 +28,7 @@ struct wal_verify {
 	const char	*dir;
 	FILE		*out;
 	int		 problems;
+	uint64_t	 damaged;	/* records found damaged */
 	const char	*name;		/* the segment being authenticated */
 };
 
@@ -76,6 +78,175 @@ wal_verify_bad_cb(void *arg, const char *name)
 	    "is not a first LSN as 20 digits");
 }
 
+/* 1 when the header at p (avail bytes there, at file offset off) is a
+   whole valid record below end, with an LSN in (after, last]: where the
+   walk can go on after a damaged header. */
+static int
+wal_verify_resync_ok(const unsigned char *p, size_t avail, uint32_t seed,
+    uint64_t after, uint64_t last, struct rec_header *h)
+{
+	const char	*why;
+
+	if (avail < REC_HDR_SIZE || seg_get32(p) != REC_MAGIC ||
+	    segment_decode_rec(p, h, &why) != 0 || (h->flags & REC_F_FOOTER))
+		return (0);
+	if (h->lsn <= after || h->lsn > last || seg_rec_size(h->len) > avail)
+		return (0);
+	return (segment_rec_crc(seed, p, p + REC_HDR_SIZE, h->len) == h->crc);
+}
+
+/*
+ * A sealed segment's records after the first bad one, at off (LSN lsn),
+ * up to its footer: each is checked as segment_scan checks it, each bad
+ * one is reported, and the walk goes on after it: over its length when
+ * its header is sound, else from the next valid record (the LSNs between
+ * are reported lost). Good records go to s->rec_cb and are added to
+ * *good. The region is read whole (one segment at most).
+ */
+static void
+wal_verify_rest(struct wal_verify *v, const char *name, int fd,
+    const struct seg_scan *s, const struct seg_footer *ft, uint64_t off,
+    uint64_t lsn, uint64_t *good)
+{
+	struct rec_header	 h;
+	unsigned char		*buf, *p;
+	const char		*why;
+	size_t			 len, pos = 0, q;
+	uint64_t		 rs = 0;
+	ssize_t			 n;
+	int			 first = 1, sound;
+
+	if (ft->offset <= off)
+		return;
+	len = (size_t)(ft->offset - off);
+	if ((buf = malloc(len)) == NULL) {
+		wal_verify_problem(v, name, off, lsn, "checking the records "
+		    "after: %s", strerror(errno));
+		return;
+	}
+	for (q = 0; q < len; q += (size_t)n) {
+		n = sysio.pread(fd, buf + q, len - q, (off_t)(off + q));
+		if (n == -1 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0) {
+			wal_verify_problem(v, name, off + q, lsn, "pread: %s",
+			    n == 0 ? "end of file" : strerror(errno));
+			free(buf);
+			return;
+		}
+	}
+	while (pos < len) {
+		p = buf + pos;
+		why = NULL;
+		sound = 0;
+		if (len - pos < REC_HDR_SIZE)
+			why = "record header runs into the footer";
+		else if (segment_decode_rec(p, &h, &why) != 0)
+			;
+		else if ((h.flags & REC_F_FOOTER) || h.lsn != lsn)
+			why = "unexpected LSN in record header";
+		else if ((rs = seg_rec_size(h.len)) > len - pos) {
+			why = "record runs into the footer";
+		} else {
+			sound = 1;
+			if (segment_rec_crc(s->seed, p, p + REC_HDR_SIZE,
+			    h.len) != h.crc)
+				why = "record checksum mismatch";
+		}
+		if (why == NULL) {
+			if (s->rec_cb != NULL)
+				s->rec_cb(s->rec_arg, &h, p, off + pos);
+			(*good)++;
+			pos += (size_t)rs;
+			lsn++;
+			continue;
+		}
+		/* The first was reported by the caller, from the scan. */
+		if (!first)
+			wal_verify_problem(v, name, off + pos, lsn, "%s", why);
+		first = 0;
+		v->damaged++;
+		if (sound) {
+			pos += (size_t)rs;
+			lsn++;
+			continue;
+		}
+		/* Its length cannot be trusted: find the next record. */
+		for (q = pos + REC_ALIGN; q < len; q += REC_ALIGN)
+			if (wal_verify_resync_ok(buf + q, len - q, s->seed,
+			    lsn, ft->last_lsn, &h))
+				break;
+		if (q >= len) {
+			if (lsn < ft->last_lsn) {
+				wal_verify_problem(v, name, off + pos, lsn + 1,
+				    "LSN %llu..%llu: no valid record after the "
+				    "damaged one, up to the footer",
+				    (unsigned long long)(lsn + 1),
+				    (unsigned long long)ft->last_lsn);
+				v->damaged += ft->last_lsn - lsn;
+			}
+			lsn = ft->last_lsn + 1;
+			break;
+		}
+		if (h.lsn > lsn + 1) {
+			wal_verify_problem(v, name, off + pos, lsn + 1, "LSN "
+			    "%llu..%llu: lost with the damaged header before "
+			    "them (the next valid record is at offset %llu)",
+			    (unsigned long long)(lsn + 1),
+			    (unsigned long long)(h.lsn - 1),
+			    (unsigned long long)(off + q));
+			v->damaged += h.lsn - 1 - lsn;
+		}
+		pos = q;
+		lsn = h.lsn;
+	}
+	if (pos >= len && lsn != ft->last_lsn + 1)
+		wal_verify_problem(v, name, ft->offset, lsn, "records end at "
+		    "LSN %llu but the footer says the last is %llu",
+		    (unsigned long long)(lsn - 1),
+		    (unsigned long long)ft->last_lsn);
+	free(buf);
+}
+
+/* Names segment_list passes by: wal_verify_keys reports them. */
+static void
+wal_verify_skip_cb(void *arg, const char *name)
+{
+	(void)arg;
+	(void)name;
+}
+
+/* Checks that dir can be verified: a directory that can be read, with at
+   least one segment file (walld makes the first at its first start). */
+int
+wal_verify_dir_check(const char *dir, char **cause)
+{
+	struct seg_ent	*ents = NULL;
+	size_t		 n;
+	int		 dirfd;
+
+	dirfd = sysio.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dirfd == -1) {
+		cause_set(cause, "%s: %s", dir, strerror(errno));
+		return (-1);
+	}
+	if (segment_list(dirfd, dir, &ents, &n, wal_verify_skip_cb,
+	    wal_verify_skip_cb, NULL, cause) != 0) {
+		sysio.close(dirfd);
+		return (-1);
+	}
+	free(ents);
+	sysio.close(dirfd);
+	if (n == 0) {
+		cause_set(cause, "%s: no segment file: not a walld data "
+		    "directory, or not mounted", dir);
+		return (-1);
+	}
+	return (0);
+}
+
 /* Checks every segment offline; see wal.h. */
 int
 wal_verify(const char *dir, FILE *out)
@@ -90,7 +261,7 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 	struct wal_verify	 v;
 	struct keyring_ctx	*ctx;
 	struct keyring_auth	 auth;
-	uint64_t		 nenc = 0, nauth = 0;
+	uint64_t		 nenc = 0, nauth = 0, nfail = 0, good;
 	uint32_t		 ids[8];
 	size_t			 nids = 0, j;
 	struct seg_ent		*ents = NULL;
@@ -110,6 +281,7 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 	v.dir = dir;
 	v.out = out;
 	v.problems = 0;
+	v.damaged = 0;
 	memset(&auth, 0, sizeof auth);
 	if ((ctx = keyring_ctx_create(0)) == NULL) {
 		fprintf(out, "%s: %s\n", dir, strerror(ENOMEM));
@@ -184,7 +356,6 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 			free(cause);
 			cause = NULL;
 		} else if (kr != NULL && keyring_ctx_keyed(ctx)) {
-			nauth++;
 			auth.ctx = ctx;
 			auth.nbad = 0;
 			auth.bad_cb = wal_verify_auth_cb;
@@ -254,6 +425,13 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 				    s.next_lsn, "records end before the footer "
 				    "at offset %llu", (unsigned long long)
 				    ft.offset);
+			else {
+				/* Every damaged record, not the first only. */
+				good = 0;
+				wal_verify_rest(&v, ents[i].name, fd, &s, &ft,
+				    s.end, s.next_lsn, &good);
+				records += good;
+			}
 			/* Go on from what the footer says. */
 			s.next_lsn = ft.last_lsn + 1;
 			last = ft.last_lsn;
@@ -299,6 +477,13 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 		prev = s.next_lsn - 1;
 		have_prev = 1;
 		sysio.close(fd);
+		if (s.rec_cb != NULL) {
+			/* Counted once its records were all checked. */
+			if (auth.nbad == 0)
+				nauth++;
+			else
+				nfail++;
+		}
 		continue;
 
 next_bad:
@@ -313,9 +498,15 @@ next_bad:
 		fprintf(out, "): headers, structure and CRCs checked; records "
 		    "not authenticated (no key ring given: --keyring FILE)\n");
 	} else if (nenc > 0)
-		fprintf(out, "note: %s: %llu encrypted segments, %llu with "
-		    "every record authenticated\n", dir,
-		    (unsigned long long)nenc, (unsigned long long)nauth);
+		fprintf(out, "note: %s: %llu encrypted segments: %llu with "
+		    "every record authenticated, %llu with records that fail "
+		    "authentication, %llu not checked\n", dir,
+		    (unsigned long long)nenc, (unsigned long long)nauth,
+		    (unsigned long long)nfail,
+		    (unsigned long long)(nenc - nauth - nfail));
+	if (v.damaged > 0)
+		fprintf(out, "%s: %llu damaged record%s\n", dir,
+		    (unsigned long long)v.damaged, v.damaged == 1 ? "" : "s");
 	if (records > 0)
 		fprintf(out, "%s: %zu segments, %llu records, LSN %llu..%llu, "
 		    "%s, %d problems\n", dir, n, (unsigned long long)records,
@@ -330,4 +521,55 @@ next_bad:
 	free(ents);
 	sysio.close(dirfd);
 	return (v.problems);
+}
+
+/* Checks a key ring against the segments of dir; see wal-reader.h. */
+int
+wal_verify_keyring(const char *dir, struct keyring *kr, char **cause)
+{
+	struct seg_ent		*ents = NULL;
+	struct keyring_ctx	*ctx;
+	struct seg_header	 h;
+	const char		*why;
+	char			*c2 = NULL;
+	size_t			 n, i;
+	int			 dirfd, fd, rc = 0;
+
+	dirfd = sysio.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dirfd == -1)
+		return (1);
+	if (segment_list(dirfd, dir, &ents, &n, wal_verify_skip_cb,
+	    wal_verify_skip_cb, NULL, &c2) != 0) {
+		free(c2);
+		sysio.close(dirfd);
+		return (1);
+	}
+	if ((ctx = keyring_ctx_create(0)) == NULL) {
+		cause_set(cause, "%s: %s", dir, strerror(ENOMEM));
+		free(ents);
+		sysio.close(dirfd);
+		return (-1);
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		fd = sysio.openat(dirfd, ents[i].name, O_RDONLY | O_CLOEXEC, 0);
+		if (fd == -1) {
+			rc = 1;
+			break;
+		}
+		/* A header that does not decode is for walld's recovery to
+		   report; only the keys are looked at here. */
+		if (segment_read_header(fd, &h, &why) == 0 &&
+		    keyring_ctx_segment(ctx, kr, &h, &c2) != 0) {
+			cause_set(cause, "%s/%s: %s", dir, ents[i].name,
+			    c2 != NULL ? c2 : "no key");
+			free(c2);
+			c2 = NULL;
+			rc = -1;
+		}
+		sysio.close(fd);
+	}
+	keyring_ctx_free(ctx);
+	free(ents);
+	sysio.close(dirfd);
+	return (rc);
 }

@@ -146,6 +146,9 @@ wal_truncate_before(struct wal *w, uint64_t lsn, uint64_t *new_first,
 	uint64_t	first;
 	int		done, keep;
 
+	/* START moves first: a segment gone below it is a truncated one. */
+	if (wal_start_advance(w, lsn, cause) != 0)
+		return (-1);
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		done = w->nsegs < 2 || !w->segs[0].sealed ||
@@ -556,7 +559,8 @@ wal_open(const struct wal_options *o, char **cause)
 	}
 	memset(w->spare.zbuf, 0, WAL_ZERO_CHUNK);
 
-	if (wal_recover(w, cause) != 0)
+	if (wal_start_check(w, 0, cause) != 0 || wal_recover(w, cause) != 0 ||
+	    wal_start_check(w, 1, cause) != 0)
 		goto fail;
 
 	/* A spare left by a crash may be partly prepared: start over. */

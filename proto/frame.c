@@ -68,7 +68,8 @@ frame_op_flags(uint8_t op)
 	case WIRE_OP_SYNC:
 		return (WIRE_F_REPLICATED|WIRE_F_LOCAL);
 	case WIRE_OP_READ:
-		return (WIRE_F_FOLLOW|WIRE_F_TENANT|WIRE_F_VSHARD|WIRE_F_TYPE);
+		return (WIRE_F_FOLLOW|WIRE_F_TENANT|WIRE_F_VSHARD|WIRE_F_TYPE|
+		    WIRE_F_SINCE|WIRE_F_UNTIL);
 	case WIRE_OP_TRUNCATE:
 		return (WIRE_F_DRY_RUN|WIRE_F_FORCE);
 	case WIRE_OP_HELLO:
@@ -87,6 +88,8 @@ frame_op_flags(uint8_t op)
 	case WIRE_OP_CURSOR_GET|WIRE_REPLY:
 	case WIRE_OP_CURSOR_LIST|WIRE_REPLY:
 	case WIRE_OP_CURSOR_DROP|WIRE_REPLY:
+	case WIRE_OP_RELOAD:
+	case WIRE_OP_RELOAD|WIRE_REPLY:
 	case WIRE_OP_HELLO|WIRE_REPLY:
 	case WIRE_OP_APPEND|WIRE_REPLY:
 	case WIRE_OP_SYNC|WIRE_REPLY:
@@ -256,10 +259,12 @@ int
 wire_dec_read(const uint8_t *b, size_t n, struct wire_read *m,
     const char **cause)
 {
-	if (n != 24) {
-		*cause = "read body is not 24 bytes";
+	if (n != 24 && n != WIRE_READ_TIMES_LEN) {
+		*cause = "read body is not 24 or 40 bytes";
 		return (-1);
 	}
+	m->since_ns = n == WIRE_READ_TIMES_LEN ? frame_get64(b + 24) : 0;
+	m->until_ns = n == WIRE_READ_TIMES_LEN ? frame_get64(b + 32) : 0;
 	m->from = frame_get64(b);
 	m->to = frame_get64(b + 8);
 	m->tenant = frame_get32(b + 16);
@@ -572,12 +577,18 @@ wire_enc_read(uint8_t *out, uint64_t id, uint8_t flags,
 {
 	size_t	off;
 
-	off = wire_enc_hdr(out, WIRE_OP_READ, flags, id, 24);
+	off = wire_enc_hdr(out, WIRE_OP_READ, flags, id,
+	    (flags & (WIRE_F_SINCE|WIRE_F_UNTIL)) ? WIRE_READ_TIMES_LEN : 24);
 	frame_put64(out + off, m->from);
 	frame_put64(out + off + 8, m->to);
 	frame_put32(out + off + 16, m->tenant);
 	frame_put16(out + off + 20, m->vshard);
 	frame_put16(out + off + 22, m->type);
+	if (flags & (WIRE_F_SINCE|WIRE_F_UNTIL)) {
+		frame_put64(out + off + 24, m->since_ns);
+		frame_put64(out + off + 32, m->until_ns);
+		return (off + WIRE_READ_TIMES_LEN);
+	}
 	return (off + 24);
 }
 
@@ -694,6 +705,8 @@ wire_op_name(uint8_t op)
 	case WIRE_OP_CURSOR_GET:	return ("cursor-get");
 	case WIRE_OP_CURSOR_LIST:	return ("cursor-list");
 	case WIRE_OP_CURSOR_DROP:	return ("cursor-drop");
+	case WIRE_OP_RELOAD:		return ("reload");
+	case WIRE_OP_RELOAD|WIRE_REPLY:	return ("reload-reply");
 	case WIRE_OP_HELLO|WIRE_REPLY:	return ("hello-reply");
 	case WIRE_OP_APPEND|WIRE_REPLY:	return ("append-reply");
 	case WIRE_OP_SYNC|WIRE_REPLY:	return ("sync-reply");
@@ -735,6 +748,8 @@ wire_err_name(uint16_t code)
 	case WIRE_E_SEQUENCE:		return ("sequence");
 	case WIRE_E_NOT_FOUND:		return ("not_found");
 	case WIRE_E_HELD:		return ("held");
+	case WIRE_E_DAMAGED:		return ("damaged");
+	case WIRE_E_CONFIG:		return ("config");
 	}
 	return ("unknown");
 }

@@ -158,6 +158,9 @@ static const struct metrics_row metrics_table[] = {
 	{ "walld_cursor_lowest_lsn", "gauge", MK_VALUE, "cursor_lowest_lsn",
 	  NULL, NULL, 1,
 	  "LSN of the cursor furthest behind (0: none, or nothing consumed)" },
+	{ "walld_damaged_records_total", "counter", MK_VALUE,
+	  "damaged_records_total", NULL, NULL, 1,
+	  "Damaged records that reads met (each counted once)" },
 	{ "walld_truncate_held_total", "counter", MK_VALUE,
 	  "truncate_held_total", NULL, NULL, 1,
 	  "Truncations held back because a segment was not archived or "

@@ -47,6 +47,7 @@ enum wire_op {
 	WIRE_OP_CURSOR_GET	= 0x0d,
 	WIRE_OP_CURSOR_LIST	= 0x0e,
 	WIRE_OP_CURSOR_DROP	= 0x0f,
+	WIRE_OP_RELOAD		= 0x11,	/* reload the configuration, as SIGHUP */
 };
 #define WIRE_REPLY		0x80	/* reply op = request op | WIRE_REPLY */
 #define WIRE_OP_RECORD		0xc0	/* one record of a read stream */
@@ -65,6 +66,11 @@ enum wire_op {
 #define WIRE_F_TENANT		0x02	/* read: filter on tenant */
 #define WIRE_F_VSHARD		0x04	/* read: filter on vshard */
 #define WIRE_F_TYPE		0x08	/* read: filter on record type */
+#define WIRE_F_SINCE		0x10	/* read (version 2): records whose
+					   time is at or after since_ns */
+#define WIRE_F_UNTIL		0x20	/* read (version 2): at or before
+					   until_ns */
+#define WIRE_READ_TIMES_LEN	40	/* a READ body with since, until */
 #define WIRE_F_SEALED_END	0x01	/* read-end (version 2): the log is
 					   sealed and the read is past its
 					   last record: nothing will follow */
@@ -86,12 +92,17 @@ enum wire_err {
 					   time: will be, nothing to redo */
 	WIRE_E_REPL_BACKLOG	= 13,	/* nothing written: the backlog not
 					   yet replicated is full */
+	WIRE_E_DAMAGED		= 14,	/* the log is damaged where a read
+					   went: a record failed its checks */
 	WIRE_E_SEQUENCE		= 15,	/* a producer's sequence out of
 					   order: nothing written */
 	WIRE_E_NOT_FOUND	= 16,	/* no such cursor */
 	WIRE_E_HELD		= 17,	/* truncation would pass a cursor */
+	WIRE_E_CONFIG		= 18,	/* a RELOAD refused: the configuration
+					   or key ring has an error; nothing
+					   changed */
 };
-#define WIRE_E_MAX		WIRE_E_HELD
+#define WIRE_E_MAX		WIRE_E_CONFIG
 
 /* A decoded frame header. */
 struct wire_hdr {
@@ -140,6 +151,8 @@ struct wire_read {
 	uint32_t	tenant;
 	uint16_t	vshard;
 	uint16_t	type;
+	uint64_t	since_ns;	/* body of 40 bytes (version 2): unix */
+	uint64_t	until_ns;	/* ns, used with WIRE_F_SINCE/UNTIL */
 };
 
 /* RECORD body: u64 lsn, u16 type, u16 vshard, u32 tenant, payload. */

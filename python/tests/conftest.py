@@ -57,8 +57,10 @@ class Walld:
 
     def start(self) -> "Walld":
         """Starts walld and waits (up to 10 s) until it answers a ping."""
-        argv = [str(WALLD), "--socket", self.sock, "--data-dir",
-                str(self.data)]
+        # --allow-root: the tests may run as root, which walld refuses
+        # without it (for any other user the flag changes nothing).
+        argv = [str(WALLD), "--allow-root", "--socket", self.sock,
+                "--data-dir", str(self.data)]
         if self.config is not None:
             cfg = self.dir / "walld.yaml"
             cfg.write_text(self.config)

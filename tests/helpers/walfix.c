@@ -8,6 +8,9 @@
  *				payload); exit 1 when there is none
  *   walfix footer DIR FILE	prints the offset of the segment's footer
  *   walfix flip FILE OFFSET	flips the lowest bit of the byte at OFFSET
+ *   walfix refix FILE OFFSET	sets the CRC of the record at OFFSET to what
+ *				its bytes now give: an altered record that
+ *				only authentication can catch
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -156,6 +159,46 @@ walfix_flip(const char *path, uint64_t off)
 	return (0);
 }
 
+/* walfix refix FILE OFFSET */
+static int
+walfix_refix(const char *path, uint64_t off)
+{
+	struct seg_header	 sh;
+	struct rec_header	 h;
+	unsigned char		*rb;
+	const char		*why;
+	int			 fd;
+
+	if ((fd = open(path, O_RDWR)) == -1) {
+		fprintf(stderr, "walfix: %s: %s\n", path, strerror(errno));
+		return (2);
+	}
+	if (segment_read_header(fd, &sh, &why) != 0) {
+		fprintf(stderr, "walfix: %s: %s\n", path, why);
+		return (2);
+	}
+	if ((rb = malloc(REC_HDR_SIZE + REC_MAX_PAYLOAD)) == NULL) {
+		fprintf(stderr, "walfix: %s\n", strerror(errno));
+		return (2);
+	}
+	walfix_pread(fd, path, rb, REC_HDR_SIZE, off);
+	if (segment_decode_rec(rb, &h, &why) != 0) {
+		fprintf(stderr, "walfix: %s: offset %" PRIu64 ": %s\n", path,
+		    off, why);
+		return (2);
+	}
+	walfix_pread(fd, path, rb + REC_HDR_SIZE, h.len, off + REC_HDR_SIZE);
+	h.crc = segment_rec_crc(sh.seed, rb, rb + REC_HDR_SIZE, h.len);
+	segment_encode_rec(rb, &h);
+	if (pwrite(fd, rb, REC_HDR_SIZE, (off_t)off) != REC_HDR_SIZE ||
+	    fsync(fd) != 0 || close(fd) != 0) {
+		fprintf(stderr, "walfix: %s: %s\n", path, strerror(errno));
+		return (2);
+	}
+	free(rb);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -165,7 +208,9 @@ main(int argc, char **argv)
 		return (walfix_footer(argv[2], argv[3]));
 	if (argc == 4 && strcmp(argv[1], "flip") == 0)
 		return (walfix_flip(argv[2], strtoull(argv[3], NULL, 10)));
+	if (argc == 4 && strcmp(argv[1], "refix") == 0)
+		return (walfix_refix(argv[2], strtoull(argv[3], NULL, 10)));
 	fprintf(stderr, "usage: walfix where DIR LSN | footer DIR FILE | "
-	    "flip FILE OFFSET\n");
+	    "flip FILE OFFSET | refix FILE OFFSET\n");
 	return (64);
 }

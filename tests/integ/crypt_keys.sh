@@ -31,7 +31,7 @@ st=0; "$WALLD" --check-config --config "$T/walld.yaml" >"$T/out" 2>&1 || st=$?
 expect_eq "check-config, keyring 0644" "$st" 78
 grep -q "mode 0644 gives group or others access; refused" "$T/out" ||
     fail "no permission error: $(cat "$T/out")"
-st=0; "$WALLD" --socket "$SOCK" --data-dir "$DATA" --config "$T/walld.yaml" \
+st=0; "$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" --config "$T/walld.yaml" \
     >"$T/out" 2>&1 || st=$?
 expect_eq "walld, keyring 0644" "$st" 78
 grep -q "key ring: $KR: mode 0644" "$T/out" || fail "start: $(cat "$T/out")"
@@ -95,17 +95,17 @@ ok "walctl read --dir and verify --dir, with and without --keyring"
 (umask 077; "$WALCTL" keygen --id 1 >"$T/wrong"; "$WALCTL" keygen --id 2 >"$T/other")
 sed "s|$KR|$T/wrong|" "$T/walld.yaml" >"$T/wrong.yaml"
 sed "s|$KR|$T/other|" "$T/walld.yaml" >"$T/other.yaml"
-st=0; "$WALLD" --socket "$SOCK" --data-dir "$DATA" --config "$T/wrong.yaml" \
+st=0; "$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" --config "$T/wrong.yaml" \
     >"$T/out" 2>&1 || st=$?
 expect_eq "walld with a wrong key" "$st" 1
 grep -q "00000000000000000001.wal: offset 0: LSN 1: encrypted with key id 1, but the key ring's key 1 is not the one it was written with" "$T/out" ||
     fail "wrong key: $(cat "$T/out")"
-st=0; "$WALLD" --socket "$SOCK" --data-dir "$DATA" --config "$T/other.yaml" \
+st=0; "$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" --config "$T/other.yaml" \
     >"$T/out" 2>&1 || st=$?
 expect_eq "walld without the key" "$st" 1
 grep -q "00000000000000000001.wal: offset 0: LSN 1: encrypted with key id 1, which the key ring does not have" "$T/out" ||
     fail "missing key: $(cat "$T/out")"
-st=0; "$WALLD" --socket "$SOCK" --data-dir "$DATA" >"$T/out" 2>&1 || st=$?
+st=0; "$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" >"$T/out" 2>&1 || st=$?
 expect_eq "walld without a key ring" "$st" 1
 grep -q "encrypted with key id 1, and no key ring was given" "$T/out" ||
     fail "no ring: $(cat "$T/out")"

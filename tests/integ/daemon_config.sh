@@ -27,7 +27,7 @@ echo "$out" | grep -q "range.yaml:2:" || fail "no position in '$out'"
 "$WALLD" --check-config --config "$TOP/conf/walld.yaml" >/dev/null ||
 	fail "conf/walld.yaml does not validate"
 st=0
-"$WALLD" --socket "$SOCK" --data-dir "$DATA" --config "$T/bad.yaml" \
+"$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" --config "$T/bad.yaml" \
 	>/dev/null 2>&1 || st=$?
 expect_eq "walld with a bad config" "$st" 78
 ok "bad config: file:line:column, exit 78"
@@ -70,16 +70,16 @@ printf 'storage:\n  data_dir: %s\n' "$DATA" >"$T/io.yaml"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0
 st=0
 WALD_FAILOPEN_PATH="$T/io.yaml" WALD_FAILOPEN_ERRNO=5 \
-    LD_PRELOAD="$B/tests/libfailopen.so" "$WALLD" --config "$T/io.yaml" \
+    LD_PRELOAD="$B/tests/libfailopen.so" "$WALLD" $ALLOW_ROOT --config "$T/io.yaml" \
     2>"$T/io.err" || st=$?
 expect_eq "exit status with EIO on the config file" "$st" 1
 grep -q "cannot be read now" "$T/io.err" || fail "EIO: $(cat "$T/io.err")"
 st=0
 WALD_FAILOPEN_PATH="$T/io.yaml" WALD_FAILOPEN_ERRNO=24 \
-    LD_PRELOAD="$B/tests/libfailopen.so" "$WALLD" --config "$T/io.yaml" \
+    LD_PRELOAD="$B/tests/libfailopen.so" "$WALLD" $ALLOW_ROOT --config "$T/io.yaml" \
     2>"$T/io.err" || st=$?
 expect_eq "exit status with EMFILE on the config file" "$st" 1
 st=0
-"$WALLD" --config "$T/missing.yaml" 2>"$T/io.err" || st=$?
+"$WALLD" $ALLOW_ROOT --config "$T/missing.yaml" 2>"$T/io.err" || st=$?
 expect_eq "exit status with a missing config file" "$st" 78
 ok "a config file that cannot be read now exits 1 (restarted); a missing one 78"

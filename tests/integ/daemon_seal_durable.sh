@@ -12,7 +12,7 @@ command -v strace >/dev/null || fail "strace missing (tools/deps.sh installs it)
 slow_walld() {
 	strace -f -qq -o /dev/null -e trace=fdatasync \
 	    -e inject=fdatasync:delay_enter=600000 \
-	    "$WALLD" --socket "$SOCK" --data-dir "$DATA" >>"$LOG" 2>&1 &
+	    "$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" >>"$LOG" 2>&1 &
 	STRACE_PID=$!
 	EXTRA_PIDS=$STRACE_PID
 	i=0

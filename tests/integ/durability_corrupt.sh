@@ -54,7 +54,7 @@ for c in $FIXTURES; do
 	refuse)
 		before=$(sums)
 		st=0
-		timeout 20 "$WALLD" --config "$T/walld.yaml" --socket "$SOCK" \
+		timeout 20 "$WALLD" $ALLOW_ROOT --config "$T/walld.yaml" --socket "$SOCK" \
 		    --data-dir "$DATA" >>"$LOG" 2>&1 || st=$?
 		expect_eq "$c: walld exit status" $st 1
 		grep -q "error: $DATA/$file: offset $off: LSN [0-9]*: " "$LOG" ||

@@ -28,10 +28,10 @@ start_fiu() {
 	if [ -n "$ASANLIB" ]; then
 		fiu-run -x -f "$T/fiu" sh -c \
 		    'export LD_PRELOAD="$0 $LD_PRELOAD"; exec "$@"' "$ASANLIB" \
-		    "$WALLD" --config "$T/walld.yaml" --socket "$SOCK" \
+		    "$WALLD" $ALLOW_ROOT --config "$T/walld.yaml" --socket "$SOCK" \
 		    --data-dir "$DATA" >>"$LOG" 2>&1 &
 	else
-		fiu-run -x -f "$T/fiu" "$WALLD" --config "$T/walld.yaml" \
+		fiu-run -x -f "$T/fiu" "$WALLD" $ALLOW_ROOT --config "$T/walld.yaml" \
 		    --socket "$SOCK" --data-dir "$DATA" >>"$LOG" 2>&1 &
 	fi
 	WALLD_PID=$!

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The short fuzzing run of `make check`: builds the libFuzzer targets
 # (clang, ASan, UBSan) into build-fuzz/, replays every regression input in
-# tests/fuzz/regress/, and fuzzes the frame decoder, the segment decoder and
-# the configuration loader for FUZZ_SECONDS (default 20) each. `make fuzz`
+# tests/fuzz/regress/, and fuzzes the frame decoder, the segment decoder,
+# the configuration loader and the key ring parser for FUZZ_SECONDS
+# (default 15) each. `make fuzz`
 # is the long run.
 set -u
 TOP=${WALD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -18,8 +19,8 @@ make -s fuzz-build >/tmp/walld-fuzz-build.$$ 2>&1 || {
 	exit 1
 }
 rm -f /tmp/walld-fuzz-build.$$
-sh tests/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-20}" || {
+sh tests/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-15}" || {
 	echo "FAIL: fuzzing found a problem"
 	exit 1
 }
-echo "ok: fuzz targets: regressions replayed, ${FUZZ_SECONDS:-20} s each"
+echo "ok: fuzz targets: regressions replayed, ${FUZZ_SECONDS:-15} s each"

@@ -11,6 +11,10 @@ T=$(mktemp -d /tmp/walld-integ.XXXXXX)
 SOCK=$T/walld.sock
 DATA=$T/data
 LOG=$T/walld.log
+# walld refuses to run as root without --allow-root (walld(8)): the
+# tests, often run as root, give it wherever they start walld.
+ALLOW_ROOT=
+[ "$(id -u)" != 0 ] || ALLOW_ROOT=--allow-root
 WALLD_PID=
 EXTRA_PIDS=	# other processes a test started: killed at exit too
 export WALLD_SOCKET=$SOCK
@@ -42,7 +46,7 @@ ok() { echo "ok: $*"; }
 # Starts walld in the background with extra arguments; waits until it
 # answers a ping (up to 10 s).
 start_walld() {
-	"$WALLD" --socket "$SOCK" --data-dir "$DATA" "$@" >>"$LOG" 2>&1 &
+	"$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" "$@" >>"$LOG" 2>&1 &
 	WALLD_PID=$!
 	i=0
 	while ! "$WALCTL" ping >/dev/null 2>&1; do

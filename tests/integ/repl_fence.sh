@@ -30,7 +30,7 @@ DATA2=$T/b
 
 # start_walld2 CONFIG: walld B on $DATA2 and $SOCK2, logging to $LOG2.
 start_walld2() {
-	"$WALLD" --socket "$SOCK2" --data-dir "$DATA2" --config "$1" \
+	"$WALLD" $ALLOW_ROOT --socket "$SOCK2" --data-dir "$DATA2" --config "$1" \
 	    >>"$LOG2" 2>&1 &
 	WALLD2_PID=$!
 	i=0

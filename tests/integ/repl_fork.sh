@@ -28,7 +28,7 @@ SOCK2=$T/b.sock
 DATA2=$T/b
 
 start_walld2() {	# CONFIG
-	"$WALLD" --socket "$SOCK2" --data-dir "$DATA2" --config "$1" \
+	"$WALLD" $ALLOW_ROOT --socket "$SOCK2" --data-dir "$DATA2" --config "$1" \
 	    >>"$LOG2" 2>&1 &
 	WALLD2_PID=$!
 	i=0

@@ -9,7 +9,7 @@
 command -v systemd-socket-activate >/dev/null ||
     fail "systemd-socket-activate not found: run tools/deps.sh (package systemd)"
 
-systemd-socket-activate -l "$SOCK" "$WALLD" --data-dir "$DATA" \
+systemd-socket-activate -l "$SOCK" "$WALLD" $ALLOW_ROOT --data-dir "$DATA" \
     --socket "$T/not-this.sock" >>"$LOG" 2>&1 &
 WALLD_PID=$!
 i=0
@@ -54,7 +54,7 @@ ok "walld stopped (exit 0) and left the passed socket in place"
 
 # A second activation on the same data: the log is recovered.
 rm -f "$SOCK"
-systemd-socket-activate -l "$SOCK" "$WALLD" --data-dir "$DATA" >>"$LOG" 2>&1 &
+systemd-socket-activate -l "$SOCK" "$WALLD" $ALLOW_ROOT --data-dir "$DATA" >>"$LOG" 2>&1 &
 WALLD_PID=$!
 i=0
 while [ ! -S "$SOCK" ]; do
@@ -69,7 +69,7 @@ ok "reactivated walld continues the log at LSN 9"
 
 # Two sockets: walld takes exactly one and says so.
 rm -f "$SOCK"
-systemd-socket-activate -l "$SOCK" -l "$T/second.sock" "$WALLD" \
+systemd-socket-activate -l "$SOCK" -l "$T/second.sock" "$WALLD" $ALLOW_ROOT \
     --data-dir "$DATA" >>"$LOG" 2>&1 &
 WALLD_PID=$!
 i=0

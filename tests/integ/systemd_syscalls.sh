@@ -42,7 +42,7 @@ done
 printf 'logging:\n  level: info\n' >"$T/walld.yaml"
 # A SANITIZE=1 walld: LeakSanitizer cannot run under ptrace.
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-    strace -f -qq -o "$T/trace" "$WALLD" --socket "$SOCK" --data-dir "$DATA" \
+    strace -f -qq -o "$T/trace" "$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" \
     --config "$T/walld.yaml" >>"$LOG" 2>&1 &
 WALLD_PID=$!
 i=0

@@ -38,9 +38,12 @@ expect_eq "LSN count" "$(wc -l <"$T/lsns")" 5002
 first=$(head -n 1 "$T/lsns")
 expect_eq "first --lines LSN" "$first" $((l5 + 1))
 seq "$first" $((first + 5001)) | cmp -s - "$T/lsns" || fail "LSNs not dense and in order"
-"$WALCTL" read --tenant 5 --json |
-    sed 's/.*"payload":"\([^"]*\)".*/\1/' | while read -r b; do
-	printf '%s' "$b" | base64 -d; echo; done >"$T/lines.back"
+"$WALCTL" read --tenant 5 --json | python3 -c '
+import base64, json, sys
+out = sys.stdout.buffer
+for line in sys.stdin:
+    out.write(base64.b64decode(json.loads(line)["payload"]) + b"\n")
+' >"$T/lines.back"
 printf '\n' >>"$T/lines"
 cmp -s "$T/lines" "$T/lines.back" || fail "--lines payloads differ"
 expect_eq "line 5001 is empty" "$("$WALCTL" read --from $((first + 5000)) --to $((first + 5000)))" \

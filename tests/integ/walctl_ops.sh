@@ -30,7 +30,7 @@ ok "stats and stats --json"
 first=$("$WALCTL" truncate --before "$l4") || fail truncate
 [ "$first" -le "$l4" ] && [ "$first" -gt 1 ] || fail "truncate printed $first"
 st=0; "$WALCTL" read --from 1 >/dev/null 2>"$T/err" || st=$?
-expect_eq "read below the first LSN" $st 65
+expect_eq "read below the first LSN (EX_NOINPUT, as read --dir)" $st 66
 expect_eq "read from the first LSN" "$("$WALCTL" read --from "$first" | tail -n 1 | cut -d' ' -f1)" "lsn=$l5"
 st=0; "$WALCTL" truncate 2>/dev/null || st=$?
 expect_eq "truncate without --before" $st 64

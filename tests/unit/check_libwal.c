@@ -66,7 +66,10 @@ check_walld_start(void)
 		snprintf(path2, sizeof path2, "%s/walld.log", check_walld.dir);
 		if ((fd = open(path2, O_WRONLY|O_CREAT|O_APPEND, 0644)) != -1)
 			dup2(fd, STDERR_FILENO);
-		execl(path, "walld", "--socket", check_walld.sock,
+		/* --allow-root: the tests may run as root (for any other
+		   user the flag changes nothing). */
+		execl(path, "walld", "--allow-root", "--socket",
+		    check_walld.sock,
 		    "--data-dir", check_walld.data, (char *)NULL);
 		fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
 		_exit(127);

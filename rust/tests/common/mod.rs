@@ -116,7 +116,10 @@ impl Walld {
             .append(true)
             .open(self.dir.join("walld.log"))
             .expect("open walld.log");
+        // Tests may run as root: walld refuses it without --allow-root
+        // (a no-op for any other user).
         let child = Command::new(&walld)
+            .arg("--allow-root")
             .arg("--config")
             .arg(&self.config)
             .stdin(Stdio::null())
