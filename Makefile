@@ -1,23 +1,42 @@
 # SPDX-License-Identifier: Apache-2.0
-# walld: build, test, run. `make run` and `make check` install what is
-# missing (Debian packages) first; see tools/deps.sh.
+# walld: build, test, run. `make` builds walld, walctl and libwal only;
+# `make check` builds the tests too and runs them. `make run` installs the
+# build dependencies when missing, `make check` the test ones as well
+# (Debian packages; see tools/deps.sh).
+#
+# CFLAGS, CPPFLAGS, LDFLAGS (and CXXFLAGS) are the user's, or
+# dpkg-buildflags': `make CFLAGS=-O0` replaces only the optimisation and
+# debug flags. The project's own flags are WALD_*, always added before
+# them. WERROR=1 turns warnings into errors: on for the test goals (make
+# check, unit, integ, soak) and in CI (.ci/run), off for a plain build so
+# that a newer compiler's new warning does not break a user's build.
 
 PREFIX	?= /usr/local
 DESTDIR	?=
 SANITIZE ?=
+ifneq ($(filter check unit integ soak check-planted tests,$(MAKECMDGOALS)),)
+WERROR	?= 1
+endif
+WERROR	?=
 
 CC	?= cc
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
-	   -Wstrict-prototypes -Wpointer-arith -Wundef -pthread -fPIC \
-	   -D_GNU_SOURCE
-LDFLAGS	+= -pthread
+CPPFLAGS ?=
+LDFLAGS	?=
+
+WALD_CFLAGS   = -std=gnu11 -Wall -Wextra -Wshadow -Wmissing-prototypes \
+		-Wstrict-prototypes -Wpointer-arith -Wundef -pthread -fPIC
+WALD_CPPFLAGS = -D_GNU_SOURCE
+WALD_LDFLAGS  = -pthread
+ifeq ($(WERROR),1)
+WALD_CFLAGS   += -Werror
+endif
 
 ifeq ($(SANITIZE),1)
 B	:= build-san
-CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+WALD_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
-LDFLAGS	+= -fsanitize=address,undefined
+WALD_LDFLAGS += -fsanitize=address,undefined
 else
 B	:= build
 endif
@@ -26,14 +45,20 @@ endif
 # without their fdatasync), into build-planted/; see `make check-planted`.
 ifeq ($(PLANT),1)
 B	:= build-planted
-CFLAGS	+= -DWALD_PLANT_EARLY_ACK
+WALD_CPPFLAGS += -DWALD_PLANT_EARLY_ACK
 endif
 
+# PKG_CONFIG: a cross build names its own (aarch64-linux-gnu-pkg-config).
+PKG_CONFIG ?= pkg-config
 PKGS	 = libevent yaml-0.1 libcrypto libnats
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
-CFLAGS	+= $(PKG_CFLAGS)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+WALD_CPPFLAGS += $(PKG_CFLAGS)
+
+# What every compile and link gets: the project's flags, then the user's.
+ALL_CFLAGS  = $(WALD_CPPFLAGS) $(CPPFLAGS) $(WALD_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(WALD_LDFLAGS) $(LDFLAGS)
 
 # The WAL engine: used by walld, walctl's offline tools and the tests.
 ENGINE_SRC = engine/wal.c engine/wal-io.c engine/wal-batch.c engine/wal-stamp.c \
@@ -55,7 +80,7 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
 	     daemon/cursor.c daemon/server-cursor.c daemon/retention.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c client/libwal-io.c client/libwal-producer.c \
-	     client/libwal-cursor.c
+	     client/libwal-cursor.c client/libwal-codes.c
 # walctl shares metrics.c with walld: one table of metric names.
 WALCTL_SRC = client/walctl.c client/walctl-write.c client/walctl-read.c \
 	     client/walctl-admin.c client/walctl-stream.c proto/metrics.c $(REPL_SRC) \
@@ -77,12 +102,21 @@ SHIM_BIN   = $(patsubst tests/shims/%.c,$(B)/tests/lib%.so,$(SHIM_SRC))
 
 BINS = $(B)/walld $(B)/walctl $(B)/libwal.so.1 $(B)/libwal.a
 
-.PHONY: all deps run run-cluster check unit integ clean install uninstall bench bench-peers \
-	bench-repl bench-matrix
-all: $(BINS) $(B)/walbench $(UNIT_BIN) $(HELPER_BIN) $(SHIM_BIN)
+.PHONY: all tests deps deps-build run run-cluster check unit integ clean install uninstall \
+	bench bench-peers bench-repl bench-matrix
+# What a user or a package builds: walld, walctl, libwal (shared, static,
+# pkg-config file). No Check, no C++ compiler needed.
+all: $(BINS) $(B)/libwal.pc
+# What the tests need besides: the Check suites, the helpers, the fault
+# injection shims, the C++ test programs and walbench.
+tests: all $(B)/walbench $(UNIT_BIN) $(HELPER_BIN) $(SHIM_BIN)
 
+# tools/deps.sh: `build` is what `make` needs, `test` adds what the tests
+# and the package test need (README.md, "Dependencies").
+deps-build:
+	@sh tools/deps.sh build
 deps:
-	@sh tools/deps.sh
+	@sh tools/deps.sh test
 
 # Each folder sees only the headers of the layers below it: engine/ its
 # own, proto/ its own, repl/ (records as NATS messages) the engine,
@@ -100,35 +134,44 @@ inc = $(or $(INC_$(firstword $(subst /, ,$(1)))),$(INC_ALL))
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(call inc,$<) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(call inc,$<) -MMD -MP -c -o $@ $<
 
 $(B)/libengine.a: $(ENGINE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(B)/libwal.a: $(LIBWAL_OBJ)
 	rm -f $@ && ar rcs $@ $^
-$(B)/libwal.so.1: $(LIBWAL_OBJ)
-	$(CC) -shared -Wl,-soname,libwal.so.1 $(LDFLAGS) -o $@ $^
+# libwal.so exports libwal.h's functions and nothing else: the version
+# script client/libwal.map lists them (docs/PACKAGING.md, "libwal's ABI").
+$(B)/libwal.so.1: $(LIBWAL_OBJ) client/libwal.map
+	$(CC) -shared -Wl,-soname,libwal.so.1 -Wl,--version-script=client/libwal.map \
+	    -Wl,-z,defs $(ALL_LDFLAGS) -o $@ $(LIBWAL_OBJ)
 	ln -sf libwal.so.1 $(B)/libwal.so
 
 # pkg-config metadata of libwal (client/libwal.pc.in), for `make install`.
-# The one version number is daemon/version.h's; libwal's follows it.
-LIBWAL_VERSION := $(shell sed -n 's/^\#define WALD_VERSION[^"]*"\(.*\)"/\1/p' daemon/version.h)
-all: $(B)/libwal.pc
+# The one version number is daemon/version.h's: libwal's, the man pages'
+# (their .Os line, filled in by `make install`) and debian/changelog's
+# (checked by tests/integ/deb_package.sh) follow it.
+VERSION	       := $(shell sed -n 's/^\#define WALD_VERSION[^"]*"\(.*\)"/\1/p' daemon/version.h)
+LIBWAL_VERSION := $(VERSION)
 $(B)/libwal.pc: client/libwal.pc.in Makefile
 	@mkdir -p $(B)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PREFIX)/lib|' \
-	    -e 's|@INCLUDEDIR@|$(PREFIX)/include|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(LIBWAL_VERSION)|' $< >$@
 
+# walctl --version: daemon/version.h's number, which client/ cannot include.
+$(B)/obj/client/walctl.o: daemon/version.h
+$(B)/obj/client/walctl.o: WALD_CPPFLAGS += -DWALCTL_VERSION='"$(VERSION)"'
+
 $(B)/walld: $(call obj,$(DAEMON_MAIN)) $(DAEMON_OBJ) $(PROTO_OBJ) $(B)/libengine.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/walctl: $(call obj,$(WALCTL_SRC)) $(B)/libwal.a $(B)/libengine.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Unit tests link everything but main(); each is a Check suite.
 $(B)/tests/check_%: tests/unit/check_%.c $(DAEMON_OBJ) $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 # The encryption suite makes keyring_encrypt fail on purpose: wal-stamp.c's
 # calls go to its __wrap_keyring_encrypt.
 $(B)/tests/check_crypt: CHECK_LIBS += -Wl,--wrap=keyring_encrypt
@@ -136,11 +179,11 @@ $(B)/tests/check_crypt: CHECK_LIBS += -Wl,--wrap=keyring_encrypt
 $(B)/tests/check_powerloss: $(call obj,tests/unit/simio.c)
 $(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC_ALL) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # jsdump, the replication tests' look into JetStream, links only libnats.
 $(B)/tests/jsdump: tests/helpers/jsdump.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libnats 2>/dev/null)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(shell $(PKG_CONFIG) --libs libnats 2>/dev/null)
 # The stream publisher of the restore tests encodes with repl/.
 $(B)/tests/replpub: $(call obj,$(REPL_SRC))
 
@@ -148,22 +191,25 @@ $(B)/tests/replpub: $(call obj,$(REPL_SRC))
 # installed header's view (-Iclient only), linked with libwal.a; run by
 # tests/integ/client_cxx.sh.
 CXXFLAGS ?= -O2 -g
-CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -Wshadow -pedantic -pthread
+WALD_CXXFLAGS = -std=c++17 -Wall -Wextra -Wshadow -pedantic -pthread \
+		$(if $(filter 1,$(WERROR)),-Werror)
 CXX_SRC	 = $(wildcard tests/cxx/*.cc)
 CXX_BIN	 = $(patsubst tests/cxx/%.cc,$(B)/tests/%,$(CXX_SRC))
-all: $(CXX_BIN)
+tests: $(CXX_BIN)
 $(CXX_BIN): $(B)/tests/%: tests/cxx/%.cc $(B)/libwal.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -Iclient -MMD -MP -MF $@.d -o $@ $< $(B)/libwal.a $(LDFLAGS)
+	$(CXX) $(CPPFLAGS) $(WALD_CXXFLAGS) $(CXXFLAGS) -Iclient -MMD -MP -MF $@.d \
+	    -o $@ $< $(B)/libwal.a $(ALL_LDFLAGS)
 
 # LD_PRELOAD shims for fault injection; never built with the sanitizers.
 $(B)/tests/lib%.so: tests/shims/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
+	$(CC) -O2 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -shared -fPIC \
+	    -o $@ $< -ldl
 
 # As root (who may run it to install packages), with --allow-root: walld
 # refuses root without it.
-run: deps all
+run: deps-build all
 	mkdir -p var
 	$(B)/walld --config conf/walld.yaml $$([ "$$(id -u)" != 0 ] || echo --allow-root)
 
@@ -171,21 +217,21 @@ run: deps all
 # 127.0.0.1 (clients 4222-4224, routes 6222-6224, under ./var/nats) and
 # walld in the foreground replicating into it (conf/walld-cluster.yaml).
 # Ctrl-C stops walld, then the servers. README.md, "Try replication".
-run-cluster: deps all
+run-cluster: deps tests
 	@sh tools/run-cluster.sh $(B)
 
-check: deps all
+check: deps tests
 	@sh tests/run.sh $(B)
 
-unit: all
+unit: tests
 	@sh tests/run.sh $(B) unit
-integ: all
+integ: tests
 	@sh tests/run.sh $(B) integ
 
 # Long runs of the crash suites, nightly or before a release: 200 rounds
 # of kill -9, and 20 power cuts before every write and sync.
 .PHONY: soak check-planted
-soak: deps all
+soak: deps tests
 	@ROUNDS=200 WALD_BUILD=$(CURDIR)/$(B) WALD_TOP=$(CURDIR) \
 	    sh tests/integ/crash_kill9.sh
 	@WALD_POWERLOSS_TRIALS=20 $(B)/tests/check_powerloss
@@ -198,7 +244,9 @@ check-planted: deps
 # Install layout: `make install PREFIX=/usr DESTDIR=/tmp/root`. The
 # configuration goes to /etc when PREFIX is /usr, else to PREFIX/etc; the
 # units and the sysusers file go under PREFIX/lib, where systemd also looks
-# (/usr/local/lib/systemd/system, ...). See README.md, "Install".
+# (/usr/local/lib/systemd/system, ...). See README.md, "Install". Each
+# directory may be set on its own: debian/rules sets
+# LIBDIR=/usr/lib/$(DEB_HOST_MULTIARCH) and UNITDIR=/lib/systemd/system.
 SYSCONFDIR  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 BINDIR	    ?= $(PREFIX)/bin
 SBINDIR	    ?= $(PREFIX)/sbin
@@ -212,6 +260,9 @@ MANPAGES    = man/walld.8 man/walld.yaml.5 client/walctl.1
 # rewritten for PREFIX.
 UNIT_SED    = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/bin/|$(BINDIR)/|g' \
 	      -e 's|/etc/walld/|$(SYSCONFDIR)/walld/|g'
+# The man pages' footer names walld and its version, not the system's
+# default (groff's is "BSD").
+MAN_SED	    = sed -e 's|^\.Os$$|.Os walld $(VERSION)|'
 CONF_DIST   = $(B)/walld.yaml.dist
 # libwal.pc names its directories from ${prefix} where it can, so that
 # `pkg-config --define-prefix` relocates it.
@@ -251,9 +302,11 @@ install: $(BINS) $(CONF_DIST) $(MANPAGES)
 	$(UNIT_SED) systemd/walld.socket >$(DESTDIR)$(UNITDIR)/walld.socket
 	chmod 0644 $(DESTDIR)$(UNITDIR)/walld.service $(DESTDIR)$(UNITDIR)/walld.socket
 	install -m 0644 systemd/walld.sysusers $(DESTDIR)$(SYSUSERSDIR)/walld.conf
-	install -m 0644 man/walld.8 $(DESTDIR)$(MANDIR)/man8/walld.8
-	install -m 0644 man/walld.yaml.5 $(DESTDIR)$(MANDIR)/man5/walld.yaml.5
-	install -m 0644 client/walctl.1 $(DESTDIR)$(MANDIR)/man1/walctl.1
+	$(MAN_SED) man/walld.8 >$(DESTDIR)$(MANDIR)/man8/walld.8
+	$(MAN_SED) man/walld.yaml.5 >$(DESTDIR)$(MANDIR)/man5/walld.yaml.5
+	$(MAN_SED) client/walctl.1 >$(DESTDIR)$(MANDIR)/man1/walctl.1
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/walld.8 $(DESTDIR)$(MANDIR)/man5/walld.yaml.5 \
+	    $(DESTDIR)$(MANDIR)/man1/walctl.1
 	@# An existing configuration is the admin's: never overwritten.
 	@if [ -z "$(DESTDIR)" ] && [ -e $(SYSCONFDIR)/walld/walld.yaml ]; then \
 	    echo "install: kept $(SYSCONFDIR)/walld/walld.yaml; the new default is $(CONF_DIST)"; \
@@ -306,11 +359,11 @@ $(B)/bench-peers.libs: $(B)/bench-peers.flags
 	echo "$$l" >$@
 $(B)/obj/bench/peers.o: bench/peers.c $(B)/bench-peers.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $$(cat $(B)/bench-peers.flags) $(INC_ALL) -MMD -MP \
+	$(CC) $(ALL_CFLAGS) $$(cat $(B)/bench-peers.flags) $(INC_ALL) -MMD -MP \
 	    -c -o $@ $<
 $(B)/walbench: $(call obj,$(BENCH_SRC)) $(B)/libwal.a $(B)/bench-peers.libs
-	$(CC) $(LDFLAGS) -o $@ $(call obj,$(BENCH_SRC)) $(B)/libwal.a \
-	    $(shell pkg-config --libs libevent 2>/dev/null) \
+	$(CC) $(ALL_LDFLAGS) -o $@ $(call obj,$(BENCH_SRC)) $(B)/libwal.a \
+	    $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null) \
 	    $$(cat $(B)/bench-peers.libs)
 .PHONY: FORCE
 FORCE:
@@ -343,7 +396,8 @@ bench-repl: deps $(B)/walld $(B)/walctl $(B)/walbench $(B)/tests/jsdump
 FUZZ_CC	   ?= clang
 FUZZ_TIME  ?= 600
 FZ	    = build-fuzz
-FUZZ_CFLAGS = -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+FUZZ_CFLAGS = -g -O1 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
+	      $(if $(filter 1,$(WERROR)),-Werror) \
 	      $(INC_ALL) $(PKG_CFLAGS) -fno-omit-frame-pointer \
 	      -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS   = $(FZ)/fuzz_frame $(FZ)/fuzz_segment $(FZ)/fuzz_config \
@@ -372,7 +426,7 @@ fuzz: deps fuzz-build
 	@sh tests/fuzz/run.sh $(FZ) $(FUZZ_TIME)
 fuzz-seeds: $(B)/libengine.a
 	@mkdir -p $(FZ)
-	$(CC) $(CFLAGS) $(INC_ALL) -o $(FZ)/mkseeds tests/fuzz/mkseeds.c $(B)/libengine.a \
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) -o $(FZ)/mkseeds tests/fuzz/mkseeds.c $(B)/libengine.a \
 	    $(PKG_LIBS)
 	$(FZ)/mkseeds tests/fuzz/corpus/fuzz_segment
 clean: clean-fuzz
@@ -382,5 +436,6 @@ clean-fuzz:
 clean:
 	rm -rf build build-san build-planted
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# (Not those of the arm64 cross build kept in $(B)/cross-arm64.)
+-include $(shell find $(B) -path $(B)/cross-arm64 -prune -o -name '*.d' -print 2>/dev/null)
 -include $(shell find build-fuzz -name '*.d' 2>/dev/null)

@@ -4,8 +4,15 @@
  * blocking calls for every request, pipelined appends with completions for
  * applications with their own event loop, and read cursors.
  *
- * Link with -lwal (pkg-config libwal). The protocol underneath is
- * specified in PROTOCOL.md; this header is the library's documentation.
+ * Link with -lwal (pkg-config libwal). This header is the library's
+ * documentation. The protocol underneath is specified in PROTOCOL.md
+ * (proto/PROTOCOL.md in the source; installed by the libwal-dev package as
+ * /usr/share/doc/libwal-dev/PROTOCOL.md.gz).
+ *
+ * ABI. libwal.so.1 exports the functions below and nothing else, under the
+ * symbol version LIBWAL_1. The SONAME changes only when a function or
+ * struct here changes incompatibly; additions keep libwal.so.1
+ * (docs/PACKAGING.md, "libwal's ABI").
  *
  * THREADS. A struct wal_conn, and the cursors opened on it, are used by one
  * thread at a time: calls on one connection must not overlap (serialize
@@ -25,10 +32,10 @@
  * WAL_RESULT_UNKNOWN means the request may or may not have taken effect
  * (an append may or may not be durable): the connection or the daemon died
  * after the request was sent and before its reply came, or walld reported a
- * write/sync failure (WIRE_E_IO). Every other code is a failure with a known
+ * write/sync failure (WAL_E_IO). Every other code is a failure with a known
  * outcome: nothing was done. wal_conn_error() gives a one-line message (the
  * daemon's, or a local description) and wal_conn_error_code() the daemon's
- * error code (WIRE_E_* from wire.h) or 0 when the error is local.
+ * error code (enum wal_error_code below) or 0 when the error is local.
  *
  * MEMORY. In the steady state no call allocates: output, input, request and
  * completion buffers grow to their peak size once and are reused. Errors may
@@ -81,6 +88,33 @@ enum wal_result {
 					   has an error; nothing changed */
 };
 
+/* The daemon's error codes: the protocol's (PROTOCOL.md, "Errors"), as
+   wal_conn_error_code() and struct wal_completion's code give them; 0
+   means the error was local. Each leads to one enum wal_result above
+   (WAL_E_IO to WAL_RESULT_UNKNOWN), so most programs compare results and
+   never need these. A code not listed here (from a newer walld) is to be
+   read as WAL_E_INTERNAL. The values never change. */
+enum wal_error_code {
+	WAL_E_BAD_REQUEST	= 1,	/* malformed request; connection closed */
+	WAL_E_TOO_LARGE		= 2,	/* payload above max_record */
+	WAL_E_NOT_PERMITTED	= 3,	/* the access list refused it */
+	WAL_E_SEALED		= 4,	/* the log is sealed, for good */
+	WAL_E_NO_SPACE		= 5,	/* nothing written; retry later */
+	WAL_E_IO		= 6,	/* write or sync failed: outcome unknown */
+	WAL_E_SHUTTING_DOWN	= 7,	/* nothing written; retry */
+	WAL_E_VERSION		= 8,	/* no common protocol version */
+	WAL_E_RANGE		= 9,	/* LSN out of range */
+	WAL_E_BUSY		= 10,	/* a limit reached; nothing written */
+	WAL_E_INTERNAL		= 11,	/* a walld bug */
+	WAL_E_REPL_UNAVAILABLE	= 12,	/* durable, not replicated in time */
+	WAL_E_REPL_BACKLOG	= 13,	/* nothing written; retry */
+	WAL_E_DAMAGED		= 14,	/* a record where a read went is damaged */
+	WAL_E_SEQUENCE		= 15,	/* a producer's sequence out of order */
+	WAL_E_NOT_FOUND		= 16,	/* no such cursor */
+	WAL_E_HELD		= 17,	/* truncation would pass a cursor */
+	WAL_E_CONFIG		= 18	/* a reload refused: nothing changed */
+};
+
 /* A short name for a result: "ok", "outcome unknown", "sealed", ... */
 const char	*wal_result_name(enum wal_result);
 
@@ -131,7 +165,7 @@ void		 wal_conn_set_timeout(struct wal_conn *, int timeout_ms);
 enum wal_ack { WAL_ACK_DEFAULT, WAL_ACK_LOCAL, WAL_ACK_REPLICATED };
 void		 wal_conn_set_ack(struct wal_conn *, enum wal_ack);
 
-/* The message and daemon error code (WIRE_E_*, 0 when local) of the last
+/* The message and daemon error code (WAL_E_*, 0 when local) of the last
    failed call on this connection. The message is never NULL. */
 const char	*wal_conn_error(struct wal_conn *);
 uint16_t	 wal_conn_error_code(struct wal_conn *);
@@ -225,7 +259,7 @@ enum wal_result	 wal_conn_reload(struct wal_conn *);
 struct wal_completion {
 	uint64_t	 id;		/* the id wal_conn_submit_* gave */
 	enum wal_result	 result;
-	uint16_t	 code;		/* daemon error code (WIRE_E_*), 0 if none */
+	uint16_t	 code;		/* daemon error code (WAL_E_*), 0 if none */
 	uint64_t	 lsn;		/* append: the record's LSN; sync: durable */
 	const char	*msg;		/* NULL on success; valid until the next
 					   wal_conn_completion or wal_conn_wait */

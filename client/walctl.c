@@ -23,6 +23,12 @@
 #include "walctl.h"
 #include "wire.h"
 
+/* walld's version (daemon/version.h), given by the Makefile: client/ does
+   not include daemon/'s headers. */
+#ifndef WALCTL_VERSION
+#error "WALCTL_VERSION must be defined (the Makefile sets it)"
+#endif
+
 #define WALCTL_CONNECT_MS	5000		/* default connect timeout */
 #define WALCTL_EX_SEALED	EX_CANTCREAT	/* 73: the log is sealed */
 #define WALCTL_EX_UNREPLICATED	79		/* durable here, not replicated */
@@ -414,6 +420,7 @@ walctl_help(FILE *f)
 
 	fprintf(f,
 	    "usage: walctl [-s socket] [-t ms] command [options]\n"
+	    "       walctl --version | --help\n"
 	    "\n"
 	    "  -s, --socket PATH   walld's socket (default: $WALLD_SOCKET, "
 	    "else\n"
@@ -422,6 +429,7 @@ walctl_help(FILE *f)
 	    "the reply)\n"
 	    "  -h, --help          this help; `walctl COMMAND --help` for "
 	    "one command\n"
+	    "  -V, --version       print the version and exit\n"
 	    "\ncommands:\n", WALCTL_CONNECT_MS);
 	for (cmd = walctl_cmds; cmd->name != NULL; cmd++)
 		fprintf(f, "  %s %s\n", cmd->name, cmd->usage);
@@ -477,6 +485,7 @@ main(int argc, char **argv)
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "timeout",	required_argument,	NULL, 't' },
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct walctl_cmd	*cmd;
@@ -486,7 +495,7 @@ main(int argc, char **argv)
 
 	memset(&w, 0, sizeof w);
 	w.timeout_ms = WALCTL_CONNECT_MS;
-	while ((ch = getopt_long(argc, argv, "+s:t:h", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+s:t:hV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 's':
@@ -499,6 +508,9 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			walctl_help(stdout);
+			return (walctl_flush_stdout());
+		case 'V':
+			printf("walctl %s\n", WALCTL_VERSION);
 			return (walctl_flush_stdout());
 		default:
 			walctl_help(stderr);

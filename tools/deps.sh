@@ -1,10 +1,27 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Installs the Debian packages walld needs to build and test, when missing:
-# with apt-get when root, otherwise it prints the exact command and fails.
-pkgs="build-essential pkg-config libevent-dev libssl-dev libyaml-dev check"
-# Replication into NATS JetStream: the C client (docs/REPLICATION.md).
-pkgs="$pkgs libnats-dev"
+# Installs the Debian packages walld needs, when missing: with apt-get when
+# root, otherwise it prints the exact command and fails.
+#   tools/deps.sh build   what `make` and `make run` need: a C compiler,
+#                         pkg-config and the four libraries walld links
+#   tools/deps.sh test    that, and what `make check` needs besides (the
+#                         default): Check, the test tools, the packaging
+#                         tools of tests/integ/deb_package.sh
+# README.md, "Dependencies", lists both sets.
+set=${1:-test}
+case $set in
+build|test) ;;
+*) echo "usage: tools/deps.sh [build | test]" >&2; exit 64 ;;
+esac
+
+# build: libevent, libyaml, OpenSSL's libcrypto, and the NATS C client for
+# replication into NATS JetStream (docs/REPLICATION.md). debian/control's
+# Build-Depends are the same list.
+pkgs="build-essential pkg-config libevent-dev libssl-dev libyaml-dev libnats-dev"
+
+if [ "$set" = test ]; then
+# The unit tests: Check.
+pkgs="$pkgs check"
 # The replication tests and `make run-cluster`: a real three-node JetStream
 # cluster on 127.0.0.1 (tests/helpers/nats-cluster.sh); the restore tests.
 pkgs="$pkgs nats-server"
@@ -28,6 +45,12 @@ pkgs="$pkgs cargo rustc"
 # python3 with pytest, and pip, setuptools and wheel to install the package
 # offline (pip --no-build-isolation).
 pkgs="$pkgs python3 python3-pytest python3-pip python3-setuptools python3-wheel"
+# The Debian package (tests/integ/deb_package.sh): dpkg-buildpackage
+# (dpkg-dev), debhelper, lintian; fakeroot is not needed
+# (Rules-Requires-Root: no).
+pkgs="$pkgs dpkg-dev debhelper lintian"
+fi
+
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -35,12 +58,13 @@ for p in $pkgs; do
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
-	echo "deps: installing:$missing"
+	echo "deps ($set): installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq && apt-get install -y -qq $missing >/dev/null || {
+	# apt-get's own lines stay visible: what it installs, and why it fails.
+	apt-get update -q && apt-get install -y -q $missing || {
 		echo "deps: apt-get install failed" >&2; exit 1; }
 else
-	echo "deps: missing packages; run:" >&2
+	echo "deps ($set): missing packages; run:" >&2
 	echo "  sudo apt-get install -y$missing" >&2
 	exit 1
 fi
