@@ -211,6 +211,34 @@ wal_segments(struct wal *w, struct wal_seginfo *out, size_t max)
 	return (n);
 }
 
+/* About how many bytes of records follow lsn; see wal.h. */
+uint64_t
+wal_bytes_after(struct wal *w, uint64_t lsn)
+{
+	uint64_t	total = 0, used, n;
+	size_t		i;
+
+	pthread_mutex_lock(&w->lock);
+	for (i = 0; i < w->nsegs; i++) {
+		const struct wal_seg *s = &w->segs[i];
+
+		if (s->last < s->first || s->last <= lsn)
+			continue;
+		/* The active segment's file is preallocated: count what
+		   its records take so far. */
+		used = i + 1 == w->nsegs && !s->sealed ? w->loop.off : s->size;
+		used = used > SEG_HDR_SIZE ? used - SEG_HDR_SIZE : 0;
+		n = s->last - s->first + 1;
+		if (lsn < s->first)
+			total += used;
+		else	/* part of it: in proportion to its records */
+			total += (uint64_t)((double)used * (double)(s->last -
+			    lsn) / (double)n);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return (total);
+}
+
 /* The time of a segment's first record; see wal.h. */
 int
 wal_segment_time(struct wal *w, uint64_t first, uint64_t *time_ns,

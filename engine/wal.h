@@ -217,6 +217,11 @@ struct wal_seginfo {
 					   it */
 };
 size_t		 wal_segments(struct wal *, struct wal_seginfo *, size_t max);
+/* About how many bytes of records follow lsn (up to the last one
+   appended): whole segments after it, and the share of its own segment
+   its later records make, in proportion to their count. An estimate for
+   a consumer's lag; loop thread. */
+uint64_t	 wal_bytes_after(struct wal *, uint64_t lsn);
 /* The time (unix ns) of the first record of the segment whose first LSN
    is first: 0 when it has none, or no time (a version 1 or 2 segment).
    0, or -1 and *cause (it cannot be read). Any thread. */
