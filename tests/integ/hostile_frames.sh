@@ -51,8 +51,9 @@ raw_case "reserved field" "error id=0 code=bad_request.*reserved header" \
 	raw 10000000090000010100000000000000
 raw_case "reserved flags" "error id=0 code=bad_request.*flag" \
 	frame 16 9 0x80 9 -
-raw_case "append with a read flag" "error id=0 code=bad_request.*flag" \
-	frame 24 2 0x08 9 0000000000000000
+raw_case "append with a flag it has not (0x08 is PRODUCER now)" \
+	"error id=0 code=bad_request.*flag" \
+	frame 24 2 0x10 9 0000000000000000
 raw_case "append with both levels" "error id=9 code=bad_request.*REPLICATED and LOCAL" \
 	frame 24 2 0x06 9 0000000000000000
 ok "reserved bits: bad_request, then closed"
