@@ -51,7 +51,7 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
 	     daemon/request.c daemon/server-stats.c daemon/server-reload.c \
 	     daemon/batcher.c daemon/notify.c \
 	     daemon/access.c proto/metrics.c daemon/archive.c \
-	     daemon/cursor.c daemon/server-cursor.c
+	     daemon/cursor.c daemon/server-cursor.c daemon/retention.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c client/libwal-io.c client/libwal-producer.c \
 	     client/libwal-cursor.c

@@ -99,6 +99,8 @@ struct wal_conn {
 	int			 w_done;
 	enum wal_result		 w_result;
 	uint64_t		 w_u64;
+	uint64_t		 w_plan[2];	/* a TRUNCATE plan's segments,
+						   bytes */
 	char			*w_text;
 	uint8_t			*w_body;	/* cursor get and list replies */
 	size_t			 w_body_len;

@@ -110,6 +110,7 @@ libwal_map(uint16_t code, uint8_t op)
 	case WIRE_E_REPL_UNAVAILABLE:	return (WAL_RESULT_REPL_UNAVAILABLE);
 	case WIRE_E_REPL_BACKLOG:	return (WAL_RESULT_REPL_BACKLOG);
 	case WIRE_E_NOT_FOUND:		return (WAL_RESULT_NOT_FOUND);
+	case WIRE_E_HELD:		return (WAL_RESULT_HELD);
 	case WIRE_E_SEQUENCE:		return (WAL_RESULT_SEQUENCE);
 	}
 	/* INTERNAL, or a code from a later version: for a request that
@@ -589,6 +590,21 @@ libwal_dispatch_reply(struct wal_conn *c, struct libwal_req *r,
 	case WIRE_OP_CURSOR_LIST:
 		if (libwal_keep_body(c, r, b, n) == -1)
 			return;
+		break;
+	case WIRE_OP_TRUNCATE:
+		/* A DRY_RUN's plan (24 bytes), or the first LSN after. */
+		if (n == 24) {
+			if (wire_dec_truncate_plan(b, n, &v, &c->w_plan[0],
+			    &c->w_plan[1], &cause) == -1) {
+				libwal_break(c, WAL_RESULT_PROTOCOL, cause);
+				return;
+			}
+			break;
+		}
+		if (wire_dec_u64(b, n, &v, &cause) == -1) {
+			libwal_break(c, WAL_RESULT_PROTOCOL, cause);
+			return;
+		}
 		break;
 	default:
 		if (wire_dec_u64(b, n, &v, &cause) == -1) {

@@ -44,6 +44,7 @@ wal_result_name(enum wal_result r)
 	case WAL_RESULT_REPL_BACKLOG:	return ("replication backlog full");
 	case WAL_RESULT_NOT_FOUND:	return ("not found");
 	case WAL_RESULT_SEQUENCE:	return ("sequence out of order");
+	case WAL_RESULT_HELD:		return ("held by a cursor");
 	}
 	return ("unknown result");
 }
@@ -392,6 +393,38 @@ wal_conn_truncate(struct wal_conn *c, uint64_t before, uint64_t *new_first)
 	    NULL, 0, new_first, c->timeout_ms));
 }
 
+/* Truncates with guard rails, or says what would go. */
+enum wal_result
+wal_conn_truncate_ex(struct wal_conn *c, uint64_t before, int flags,
+    uint64_t *new_first, uint64_t *segments, uint64_t *bytes)
+{
+	uint8_t		frame[WIRE_ENC_MAX], wf = 0;
+	enum wal_result	r;
+
+	if (flags & ~(WAL_TRUNCATE_DRY_RUN | WAL_TRUNCATE_FORCE)) {
+		libwal_seterr(c, 0, "unknown truncate flags %#x", flags);
+		return (WAL_RESULT_INVALID);
+	}
+	if (flags != 0 && c->version < 2) {
+		libwal_seterr(c, 0, "walld speaks protocol version %u: "
+		    "truncate's dry run and force need version 2", c->version);
+		return (WAL_RESULT_VERSION);
+	}
+	if (flags & WAL_TRUNCATE_DRY_RUN)
+		wf |= WIRE_F_DRY_RUN;
+	if (flags & WAL_TRUNCATE_FORCE)
+		wf |= WIRE_F_FORCE;
+	c->w_plan[0] = c->w_plan[1] = 0;
+	wire_enc_u64(frame, WIRE_OP_TRUNCATE, 0, before);
+	r = libwal_call(c, WIRE_OP_TRUNCATE, wf, frame + WIRE_HDR_LEN, 8,
+	    NULL, 0, new_first, c->timeout_ms);
+	if (segments != NULL)
+		*segments = c->w_plan[0];
+	if (bytes != NULL)
+		*bytes = c->w_plan[1];
+	return (r);
+}
+
 /* Fetches the metrics text. */
 enum wal_result
 wal_conn_stats(struct wal_conn *c, char **text)
@@ -573,6 +606,11 @@ wal_cursor_open(struct wal_conn *c, const struct wal_cursor_opts *o,
 		    (unsigned long long)o->from);
 		return (WAL_RESULT_INVALID);
 	}
+	if ((o->has_since || o->has_until) && c->version < 2) {
+		libwal_seterr(c, 0, "walld speaks protocol version %u: reading "
+		    "by time needs version 2", c->version);
+		return (WAL_RESULT_VERSION);
+	}
 	if ((cur = calloc(1, sizeof *cur)) == NULL) {
 		libwal_seterr(c, 0, "out of memory for a cursor");
 		return (WAL_RESULT_SYSTEM);
@@ -593,6 +631,14 @@ wal_cursor_open(struct wal_conn *c, const struct wal_cursor_opts *o,
 	if (o->has_type) {
 		flags |= WIRE_F_TYPE;
 		rd.type = o->type;
+	}
+	if (o->has_since) {
+		flags |= WIRE_F_SINCE;
+		rd.since_ns = o->since_ns;
+	}
+	if (o->has_until) {
+		flags |= WIRE_F_UNTIL;
+		rd.until_ns = o->until_ns;
 	}
 	cur->id = c->next_id++;
 	n = wire_enc_read(frame, cur->id, flags, &rd);

@@ -73,6 +73,8 @@ enum wal_result {
 	WAL_RESULT_NOT_FOUND,		/* no such durable cursor */
 	WAL_RESULT_SEQUENCE,		/* a producer's sequence number out of
 					   order: not written (wal_producer) */
+	WAL_RESULT_HELD,		/* truncation would pass a cursor: nothing
+					   removed (WAL_TRUNCATE_FORCE) */
 };
 
 /* A short name for a result: "ok", "outcome unknown", "sealed", ... */
@@ -171,6 +173,17 @@ enum wal_result	 wal_conn_rotate(struct wal_conn *, uint64_t *first);
    *new_first is the log's first LSN afterwards. */
 enum wal_result	 wal_conn_truncate(struct wal_conn *, uint64_t before,
 		    uint64_t *new_first);
+
+/* The same with guard rails (protocol version 2): walld refuses (RANGE)
+   a `before` above its durable LSN + 1, and (HELD, naming the cursor) one
+   that would remove records a cursor has not consumed, unless
+   WAL_TRUNCATE_FORCE. With WAL_TRUNCATE_DRY_RUN nothing is removed:
+   *new_first, *segments and *bytes (may be NULL) say what would be. */
+#define WAL_TRUNCATE_DRY_RUN	0x01
+#define WAL_TRUNCATE_FORCE	0x02
+enum wal_result	 wal_conn_truncate_ex(struct wal_conn *, uint64_t before,
+		    int flags, uint64_t *new_first, uint64_t *segments,
+		    uint64_t *bytes);
 
 /* Fetches the daemon's metrics: *text is an allocated NUL-terminated
    string, one "name value\n" line per metric; the caller frees it. */
@@ -284,6 +297,11 @@ struct wal_cursor_opts {
 	uint16_t	 type;
 	unsigned	 has_tenant:1, has_vshard:1, has_type:1;
 	unsigned	 follow:1;	/* at the end, wait for new records */
+	/* Protocol version 2: only records whose time (unix ns, when walld
+	   appended them) is at or after since_ns, at or before until_ns. */
+	uint64_t	 since_ns;
+	uint64_t	 until_ns;
+	unsigned	 has_since:1, has_until:1;
 };
 
 /* One record. payload is owned by the cursor and valid until the next call

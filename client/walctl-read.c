@@ -110,6 +110,10 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 	f.has_tenant = q->has_tenant;
 	f.has_vshard = q->has_vshard;
 	f.has_type = q->has_type;
+	f.since_ns = q->since_ns;
+	f.until_ns = q->until_ns;
+	f.has_since = q->has_since;
+	f.has_until = q->has_until;
 	if ((rd = wal_reader_open_keys(dir, q->from, &f, kr, &cause)) == NULL) {
 		walctl_warnx("read: %s: %s", dir,
 		    cause != NULL ? cause : "cannot open");
@@ -150,7 +154,9 @@ walctl_read_match(const struct wal_cursor_opts *q, const struct wal_record *r)
 {
 	return ((!q->has_tenant || r->tenant == q->tenant) &&
 	    (!q->has_vshard || r->vshard == q->vshard) &&
-	    (!q->has_type || r->type == q->type));
+	    (!q->has_type || r->type == q->type) &&
+	    (!q->has_since || (r->time_ns != 0 && r->time_ns >= q->since_ns)) &&
+	    (!q->has_until || (r->time_ns != 0 && r->time_ns <= q->until_ns)));
 }
 
 /* Where read --nats starts: the sequence of LSN q->from (*seq past the
@@ -261,6 +267,8 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 		{ "cursor",	required_argument,	NULL, OPT_CURSOR },
 		{ "commit-every", required_argument,	NULL, OPT_COMMIT_EVERY },
 		{ "commit-ms",	required_argument,	NULL, OPT_COMMIT_MS },
+		{ "since",	required_argument,	NULL, OPT_SINCE },
+		{ "until",	required_argument,	NULL, OPT_UNTIL },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct walctl_consume	 cons;
@@ -292,7 +300,13 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 			    &q.from);
 		else if (ch == OPT_TO)
 			bad = walctl_number("--to", optarg, UINT64_MAX, &q.to);
-		else if (ch == OPT_FOLLOW)
+		else if (ch == OPT_SINCE) {
+			bad = walctl_time("--since", optarg, &q.since_ns);
+			q.has_since = 1;
+		} else if (ch == OPT_UNTIL) {
+			bad = walctl_time("--until", optarg, &q.until_ns);
+			q.has_until = 1;
+		} else if (ch == OPT_FOLLOW)
 			q.follow = 1;
 		else if (ch == OPT_JSON)
 			out.json = 1;

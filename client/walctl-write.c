@@ -406,16 +406,26 @@ walctl_cmd_truncate(struct walctl *w, int argc, char **argv)
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "before",	required_argument,	NULL, OPT_BEFORE },
+		{ "dry-run",	no_argument,		NULL, OPT_DRY_RUN },
+		{ "force",	no_argument,		NULL, OPT_FORCE },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct wal_conn	*c;
 	enum wal_result	 r;
-	uint64_t	 before = 0, first;
-	int		 ch, ex, have = 0;
+	uint64_t	 before = 0, first, segs = 0, bytes = 0;
+	int		 ch, ex, have = 0, flags = 0;
 
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
 			continue;
+		if (ch == OPT_DRY_RUN) {
+			flags |= WAL_TRUNCATE_DRY_RUN;
+			continue;
+		}
+		if (ch == OPT_FORCE) {
+			flags |= WAL_TRUNCATE_FORCE;
+			continue;
+		}
 		if (ch != OPT_BEFORE)
 			return (walctl_usage(w->cmd));
 		if (walctl_number("--before", optarg, UINT64_MAX, &before))
@@ -426,11 +436,16 @@ walctl_cmd_truncate(struct walctl *w, int argc, char **argv)
 		return (walctl_usage(w->cmd));
 	if ((ex = walctl_connect(w, &c)) != EX_OK)
 		return (ex);
-	r = wal_conn_truncate(c, before, &first);
+	r = wal_conn_truncate_ex(c, before, flags, &first, &segs, &bytes);
 	if (r != WAL_RESULT_OK)
 		ex = walctl_conn_fail(c, "truncate", r);
 	else {
-		printf("%" PRIu64 "\n", first);
+		if (flags & WAL_TRUNCATE_DRY_RUN)
+			printf("would remove %" PRIu64 " segments (%" PRIu64
+			    " bytes); the log would start at LSN %" PRIu64 "\n",
+			    segs, bytes, first);
+		else
+			printf("%" PRIu64 "\n", first);
 		ex = walctl_flush_stdout();
 	}
 	wal_conn_close(c);

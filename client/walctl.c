@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "keyring.h"
 #include "libwal.h"
@@ -26,6 +27,7 @@
 #define WALCTL_EX_SEALED	EX_CANTCREAT	/* 73: the log is sealed */
 #define WALCTL_EX_UNREPLICATED	79		/* durable here, not replicated */
 #define WALCTL_EX_SEQUENCE	80		/* producer sequence out of order */
+#define WALCTL_EX_HELD		81		/* truncation held by a cursor */
 
 static const struct walctl_cmd walctl_cmds[];
 
@@ -89,6 +91,8 @@ walctl_exit_code(enum wal_result r, uint16_t code)
 		return (EX_NOINPUT);
 	case WAL_RESULT_SEQUENCE:
 		return (WALCTL_EX_SEQUENCE);
+	case WAL_RESULT_HELD:
+		return (WALCTL_EX_HELD);
 	case WAL_RESULT_BAD_REQUEST:
 	case WAL_RESULT_INTERNAL:
 		break;
@@ -118,6 +122,64 @@ walctl_conn_fail(struct wal_conn *c, const char *what, enum wal_result r)
 {
 	return (walctl_fail(what, r, wal_conn_error_code(c),
 	    wal_conn_error(c)));
+}
+
+/*
+ * Parses a time for --since/--until into unix ns: seconds since the epoch
+ * ("1765000000"), a UTC date and time ("2026-12-06T05:30:00Z", the Z and
+ * the seconds optional, or a space for the T), or an age ("-90s", "-15m",
+ * "-2h", "-7d": that long before now). 0, or -1 (said why).
+ */
+int
+walctl_time(const char *opt, const char *s, uint64_t *ns)
+{
+	struct tm		 tm;
+	struct timespec		 now;
+	unsigned long long	 n;
+	const char		*end;
+	char			*e;
+	uint64_t		 unit;
+	time_t			 t;
+
+	if (*s == '-' && s[1] >= '0' && s[1] <= '9') {
+		errno = 0;
+		n = strtoull(s + 1, &e, 10);
+		unit = *e == 's' ? 1 : *e == 'm' ? 60 : *e == 'h' ? 3600 :
+		    *e == 'd' ? 86400 : 0;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (errno != 0 || unit == 0 || e[1] != '\0' ||
+		    n > (uint64_t)now.tv_sec / unit)
+			goto bad;
+		*ns = ((uint64_t)now.tv_sec - n * unit) * 1000000000u +
+		    (uint64_t)now.tv_nsec;
+		return (0);
+	}
+	if (strchr(s, '-') == NULL) {
+		errno = 0;
+		n = strtoull(s, &e, 10);
+		if (errno != 0 || *s < '0' || *s > '9' || *e != '\0' ||
+		    n > UINT64_MAX / 1000000000u)
+			goto bad;
+		*ns = n * 1000000000u;
+		return (0);
+	}
+	memset(&tm, 0, sizeof tm);
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M", &tm)) == NULL &&
+	    (end = strptime(s, "%Y-%m-%d %H:%M", &tm)) == NULL)
+		goto bad;
+	if (*end == ':' && (end = strptime(end, ":%S", &tm)) == NULL)
+		goto bad;
+	if (*end == 'Z')
+		end++;
+	if (*end != '\0' || (t = timegm(&tm)) == (time_t)-1 || t < 0)
+		goto bad;
+	*ns = (uint64_t)t * 1000000000u;
+	return (0);
+bad:
+	walctl_warnx("%s: invalid time: %s (unix seconds, "
+	    "YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or -N followed by s, m, h or d)",
+	    opt, s);
+	return (-1);
 }
 
 /* Parses an unsigned decimal (or 0x hex) number no larger than max. */
@@ -258,10 +320,14 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "Seals the log: every later append fails. Prints the last LSN." },
 	{ "rotate", walctl_cmd_rotate, "",
 	  "Starts a new segment; prints the LSN its first record will get." },
-	{ "truncate", walctl_cmd_truncate, "--before LSN",
-	  "Deletes whole sealed segments below LSN; prints the new first LSN." },
+	{ "truncate", walctl_cmd_truncate, "--before LSN [--dry-run] [--force]",
+	  "Deletes whole sealed segments below LSN; prints the new first LSN.\n"
+	  "Refused (exit 65) above the durable LSN, and (exit 81, naming it)\n"
+	  "when it would remove records a cursor has not consumed, unless\n"
+	  "--force. --dry-run says what would go and removes nothing." },
 	{ "read", walctl_cmd_read,
-	  "[--from LSN] [--to LSN] [--tenant N] [--vshard N] [--type N]\n"
+	  "[--from LSN] [--to LSN] [--since TIME] [--until TIME]\n"
+	  "    [--tenant N] [--vshard N] [--type N]\n"
 	  "    [--follow] [--json] [--cursor NAME [--commit-every N]\n"
 	  "    [--commit-ms MS]] [--dir DIR | --nats URL[,URL...] --stream NAME\n"
 	  "    [--creds FILE]] [--keyring FILE]",
@@ -269,6 +335,9 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "vshard=N len=N data=\"...\" (non-printable bytes escaped), or with\n"
 	  "--json {\"lsn\":\"N\",\"type\":N,\"tenant\":N,\"vshard\":N,"
 	  "\"payload\":\"BASE64\"}.\n"
+	  "--since/--until keep the records walld appended in that time (unix\n"
+	  "seconds, YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or -N[smhd] ago; records\n"
+	  "of logs older than format version 3 have no time and never match).\n"
 	  "--follow keeps waiting for new records. --dir reads a data\n"
 	  "directory offline, without walld; --nats reads walld's replication\n"
 	  "stream NAME in NATS JetStream. With either, --keyring decrypts\n"

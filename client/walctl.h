@@ -51,7 +51,8 @@ enum {
 	OPT_FROM, OPT_TO, OPT_FOLLOW, OPT_JSON, OPT_DIR, OPT_BEFORE,
 	OPT_PROMETHEUS,
 	OPT_KEYRING, OPT_ID, OPT_NATS, OPT_STREAM, OPT_CREDS, OPT_FROM_SEQ,
-	OPT_ACK, OPT_PRODUCER, OPT_SEQ, OPT_CURSOR, OPT_COMMIT_EVERY,
+	OPT_ACK, OPT_PRODUCER, OPT_SEQ, OPT_DRY_RUN, OPT_FORCE, OPT_SINCE,
+	OPT_UNTIL, OPT_CURSOR, OPT_COMMIT_EVERY,
 	OPT_COMMIT_MS,
 };
 
@@ -84,6 +85,7 @@ int		 walctl_fail(const char *what, enum wal_result, uint16_t code,
 		     const char *msg);
 int		 walctl_conn_fail(struct wal_conn *, const char *what,
 		     enum wal_result);
+int		 walctl_time(const char *opt, const char *s, uint64_t *ns);
 int		 walctl_number(const char *opt, const char *s, uint64_t max,
 		     uint64_t *v);
 int		 walctl_connect(struct walctl *, struct wal_conn **);

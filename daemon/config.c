@@ -82,6 +82,12 @@ static const struct config_name config_ack_names[] = {
 	{ NULL, 0 }
 };
 
+static const struct config_name config_bool_names[] = {
+	{ "false", 0 },
+	{ "true", 1 },
+	{ NULL, 0 }
+};
+
 static const struct config_name config_level_names[] = {
 	{ "error", LOG_LVL_ERR },
 	{ "warning", LOG_LVL_WARN },
@@ -141,6 +147,15 @@ static const struct config_key config_keys[] = {
 
 	{ "cursors", "max", CONFIG_COUNT, FIELD(cursors_max),
 	  1, 65536, "1024", NULL },
+
+	{ "retention", "cursors", CONFIG_ENUM, FIELD(retention_cursors),
+	  0, 0, "false", config_bool_names },
+	{ "retention", "max_bytes", CONFIG_SIZE, FIELD(retention_max_bytes),
+	  0, 1024 * TIB, "0", NULL },
+	{ "retention", "max_age", CONFIG_DURATION, FIELD(retention_max_age_us),
+	  0, 36500ull * 86400 * SECOND, "0", NULL },
+	{ "retention", "interval", CONFIG_DURATION,
+	  FIELD(retention_interval_us), 100000, 3600 * SECOND, "10s", NULL },
 
 	{ "logging", "level", CONFIG_ENUM, FIELD(log_level),
 	  0, 0, "info", config_level_names },
@@ -214,6 +229,7 @@ static const struct config_unit config_count_units[] = {
 /* No "" entry: a duration needs a unit, except 0 (checked by the parser). */
 static const struct config_unit config_duration_units[] = {
 	{ "us", 1 }, { "ms", 1000 }, { "s", SECOND }, { "m", 60 * SECOND },
+	{ "h", 3600 * SECOND }, { "d", 86400 * SECOND },
 	{ NULL, 0 }
 };
 
@@ -364,6 +380,7 @@ config_format(const struct config_key *k, uint64_t v, char *buf, size_t size)
 		{ NULL, 0 }
 	};
 	static const struct config_unit	 dur[] = {
+		{ "d", 86400 * SECOND }, { "h", 3600 * SECOND },
 		{ "m", 60 * SECOND }, { "s", SECOND }, { "ms", 1000 }, { "us", 1 },
 		{ NULL, 0 }
 	};

@@ -26,6 +26,10 @@ struct config {
 	int		 direct_io;		/* storage.direct_io: auto|on|off (enum wal_direct) */
 	uint32_t	 recycle_segments;	/* storage.recycle_segments, default 4, 0..1024 */
 	uint32_t	 producers_max;		/* producers.max */
+	int		 retention_cursors;	/* retention.cursors */
+	uint64_t	 retention_max_bytes;	/* retention.max_bytes, 0: none */
+	uint64_t	 retention_max_age_us;	/* retention.max_age, 0: none */
+	uint64_t	 retention_interval_us;	/* retention.interval */
 	uint32_t	 producer_window;	/* producers.window */
 	/* group_commit: */
 	uint64_t	 max_batch_bytes;	/* group_commit.max_batch_bytes, default 8MiB, 64KiB..256MiB */

@@ -17,8 +17,10 @@
 #include "archive.h"
 #include "batcher.h"
 #include "config.h"
+#include "cursor.h"
 #include "log.h"
 #include "replica.h"
+#include "retention.h"
 #include "server-int.h"
 #include "version.h"
 #include "wal.h"
@@ -301,50 +303,72 @@ request_control(struct conn *c, const struct wire_hdr *h)
 	return (DISPATCH_DONE);
 }
 
-/* TRUNCATE: removes the sealed segments wholly below `before`, never one
-   that is not archived yet, nor any after it. */
+/*
+ * TRUNCATE: whole sealed segments below `before` go, within the holds
+ * (retention.c). Guard rails (version 2 flags): `before` above the
+ * durable LSN + 1 is RANGE; removing records the lowest cursor has not
+ * consumed is HELD unless FORCE; DRY_RUN replies with what would go
+ * (first LSN after, segments, bytes) and removes nothing.
+ */
 static void
 request_truncate(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
     size_t n)
 {
-	uint64_t	 before, first, hold;
-	char		 held[32];
-	const char	*why;
-	char		*cause = NULL;
+	struct server		*srv = c->srv;
+	struct retention_plan	 p;
+	uint64_t		 before, first, lowest = CURSOR_NONE;
+	uint8_t			 buf[WIRE_ENC_MAX];
+	char			 name[CURSOR_NAME_MAX + 1] = "";
+	const char		*why;
+	char			*cause = NULL;
 
 	if (wire_dec_u64(body, n, &before, &why) != 0) {
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "truncate: %s", why);
 		return;
 	}
-	/* A segment not archived yet stays, and so does every later one:
-	   the reply's first LSN tells the client where the log starts. */
-	hold = archive_hold(c->srv->archive, held, sizeof held);
-	if (hold < before) {
-		c->srv->count.truncate_held++;
-		log_warn("truncate before LSN %llu: held back to LSN %llu: %s "
-		    "is not archived yet", (unsigned long long)before,
-		    (unsigned long long)hold, held);
+	if (h->flags != 0 && c->version < 2) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "truncate: flags "
+		    "need protocol version 2");
+		return;
 	}
-	/* Nor one that holds a record not replicated yet. */
-	if (c->srv->replica != NULL && c->srv->replicated + 1 < before &&
-	    c->srv->replicated + 1 < hold) {
-		hold = c->srv->replicated + 1;
-		c->srv->count.truncate_held++;
-		log_warn("truncate before LSN %llu: held back to LSN %llu: "
-		    "LSN %llu is not replicated yet", (unsigned long long)before,
-		    (unsigned long long)hold, (unsigned long long)hold);
+	if (before > srv->durable + 1) {
+		conn_error(c, h->id, WIRE_E_RANGE, "truncate before LSN %llu: "
+		    "above the durable LSN %llu; nothing removed",
+		    (unsigned long long)before,
+		    (unsigned long long)srv->durable);
+		return;
 	}
-	if (wal_truncate_before(c->srv->wal, hold < before ? hold : before,
-	    &first, &cause) != 0) {
-		log_err("truncate before %llu: %s", (unsigned long long)before,
-		    cause);
+	if (retention_plan(srv, before, &p) != 0) {
+		conn_error(c, h->id, WIRE_E_INTERNAL, "out of memory");
+		return;
+	}
+	if (srv->cursors != NULL)
+		lowest = cursor_lowest(srv->cursors, name, sizeof name);
+	if (lowest != CURSOR_NONE && p.segments > 0 &&
+	    p.last_removed > lowest && !(h->flags & WIRE_F_FORCE)) {
+		conn_error(c, h->id, WIRE_E_HELD, "truncate before LSN %llu "
+		    "would remove records up to LSN %llu, and cursor %s is at "
+		    "LSN %llu; nothing removed (force to go past it)",
+		    (unsigned long long)before,
+		    (unsigned long long)p.last_removed, name,
+		    (unsigned long long)lowest);
+		return;
+	}
+	if (h->flags & WIRE_F_DRY_RUN) {
+		conn_send(c, buf, wire_enc_truncate_plan(buf, h->id,
+		    p.first_after, p.segments, p.bytes), NULL, 0);
+		return;
+	}
+	if (lowest != CURSOR_NONE && p.segments > 0 && p.last_removed > lowest)
+		log_warn("truncate before LSN %llu forced past cursor %s (at "
+		    "LSN %llu) by uid %ld pid %ld", (unsigned long long)before,
+		    name, (unsigned long long)lowest, (long)c->uid,
+		    (long)c->pid);
+	if (retention_cut(srv, before, "truncate", &first, &cause) != 0) {
 		conn_error(c, h->id, WIRE_E_IO, "truncate: %s", cause);
 		free(cause);
 		return;
 	}
-	log_info("truncated before LSN %llu: the log now starts at %llu",
-	    (unsigned long long)(hold < before ? hold : before),
-	    (unsigned long long)first);
 	conn_reply_u64(c, WIRE_OP_TRUNCATE, h->id, first);
 }
 
@@ -358,6 +382,12 @@ request_read(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 
 	if (wire_dec_read(body, n, &r, &why) != 0) {
 		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: %s", why);
+		return;
+	}
+	if ((h->flags & (WIRE_F_SINCE|WIRE_F_UNTIL)) != 0 &&
+	    (c->version < 2 || n != WIRE_READ_TIMES_LEN)) {
+		conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "read: flags SINCE "
+		    "and UNTIL need protocol version 2 and a 40-byte body");
 		return;
 	}
 	/* A filter on a forbidden tenant is refused up front; otherwise

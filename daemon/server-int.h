@@ -158,6 +158,11 @@ struct server {
 	struct batcher		*batcher;
 	struct archive		*archive;	/* archive.command's runs */
 	struct cursor_store	*cursors;	/* consumer cursors (cursor.c) */
+	struct {
+		struct event	*ev;		/* the policy's timer */
+		uint64_t	 runs_removed;	/* passes that removed some */
+		uint64_t	 overruns;	/* a limit passed a cursor */
+	} retention;			/* retention.c */
 	struct evconnlistener	*listener;
 	struct event		*accept_ev;	/* re-enable after EMFILE */
 	struct event		*drain_ev;	/* drain timeout */

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "keyring.h"
 #include "log.h"
+#include "retention.h"
 #include "server-int.h"
 #include "server.h"
 #include "wal.h"
@@ -158,6 +159,15 @@ server_reload(struct server *srv, struct config *ncfg)
 		    "running; kept at %u", cfg->max_record);
 	else
 		cfg->max_record = ncfg->max_record;
+	cfg->retention_cursors = ncfg->retention_cursors;
+	cfg->retention_max_bytes = ncfg->retention_max_bytes;
+	cfg->retention_max_age_us = ncfg->retention_max_age_us;
+	if (cfg->retention_interval_us != ncfg->retention_interval_us) {
+		cfg->retention_interval_us = ncfg->retention_interval_us;
+		if (retention_start(srv) != 0)
+			log_warn("reload: the retention timer could not be "
+			    "restarted");
+	}
 	cfg->commit_delay_us = ncfg->commit_delay_us;
 	cfg->commit_siblings = ncfg->commit_siblings;
 	cfg->max_connections = ncfg->max_connections;

@@ -195,6 +195,10 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	    (unsigned long long)st.recycled);
 	server_stats_line(eb, "recycled_segments_held %llu",
 	    (unsigned long long)st.recycle_held);
+	server_stats_line(eb, "retention_removals_total %llu",
+	    (unsigned long long)srv->retention.runs_removed);
+	server_stats_line(eb, "retention_cursor_overruns_total %llu",
+	    (unsigned long long)srv->retention.overruns);
 	server_stats_line(eb, "producers %llu",
 	    (unsigned long long)st.producers);
 	server_stats_line(eb, "producers_evicted_total %llu",

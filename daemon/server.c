@@ -36,6 +36,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "replica.h"
+#include "retention.h"
 #include "server-int.h"
 #include "server.h"
 #include "wal.h"
@@ -686,6 +687,11 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 		return (NULL);
 	}
 	evconnlistener_set_error_cb(srv->listener, server_accept_error_cb);
+	if (retention_start(srv) != 0) {
+		*cause = strdup("cannot start the retention timer");
+		server_free(srv);
+		return (NULL);
+	}
 	access_describe(cfg->access, line, sizeof line);
 	log_info("%s", line);
 	return (srv);
@@ -720,6 +726,7 @@ server_free(struct server *srv)
 	if (srv->repl_fd != -1)
 		close(srv->repl_fd);
 	ack_free(srv);
+	retention_stop(srv);
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
 	if (srv->batcher != NULL)

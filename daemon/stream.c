@@ -212,6 +212,10 @@ stream_open(struct conn *c, uint64_t id, uint8_t flags,
 	f.has_tenant = (flags & WIRE_F_TENANT) != 0;
 	f.has_vshard = (flags & WIRE_F_VSHARD) != 0;
 	f.has_type = (flags & WIRE_F_TYPE) != 0;
+	f.since_ns = r->since_ns;
+	f.until_ns = r->until_ns;
+	f.has_since = (flags & WIRE_F_SINCE) != 0;
+	f.has_until = (flags & WIRE_F_UNTIL) != 0;
 	st->reader = wal_reader_open_keys(c->srv->cfg->data_dir, r->from, &f,
 	    c->srv->keyring, &cause);
 	if (st->reader == NULL) {

@@ -17,7 +17,11 @@ struct wal_filter {
 	uint32_t	tenant;
 	uint16_t	vshard;
 	uint16_t	type;
+	uint64_t	since_ns;	/* records timed at or after (unix ns) */
+	uint64_t	until_ns;	/* at or before */
 	unsigned	has_tenant:1, has_vshard:1, has_type:1;
+	unsigned	has_since:1, has_until:1;	/* a record without a
+					   time (version 1, 2) matches neither */
 };
 
 /* What a record's segment header says that a copy of the record elsewhere

@@ -190,6 +190,57 @@ wal_truncate_before(struct wal *w, uint64_t lsn, uint64_t *new_first,
 	return (0);
 }
 
+/* Copies the segment list; see wal.h. */
+size_t
+wal_segments(struct wal *w, struct wal_seginfo *out, size_t max)
+{
+	size_t	i, n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->nsegs;
+	for (i = 0; i < n && i < max; i++) {
+		out[i].first = w->segs[i].first;
+		out[i].last = w->segs[i].last;
+		out[i].size = w->segs[i].size;
+		out[i].sealed = w->segs[i].sealed;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return (n);
+}
+
+/* The time of a segment's first record; see wal.h. */
+int
+wal_segment_time(struct wal *w, uint64_t first, uint64_t *time_ns,
+    char **cause)
+{
+	unsigned char		 b[REC_HDR_SIZE + 8];
+	struct rec_header	 h;
+	char			 name[SEG_NAME_SIZE];
+	const char		*why;
+	ssize_t			 n;
+	int			 fd;
+
+	*time_ns = 0;
+	segment_name(name, first);
+	fd = sysio.openat(w->dirfd, name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd == -1) {
+		wal_io_cause(w, cause, "open", name, 0);
+		return (-1);
+	}
+	n = sysio.pread(fd, b, sizeof b, SEG_HDR_SIZE);
+	if (n == -1) {
+		wal_io_cause(w, cause, "read", name, SEG_HDR_SIZE);
+		(void)sysio.close(fd);
+		return (-1);
+	}
+	(void)sysio.close(fd);
+	if (n == (ssize_t)sizeof b && seg_get32(b) == REC_MAGIC &&
+	    segment_decode_rec(b, &h, &why) == 0 &&
+	    !(h.flags & REC_F_FOOTER) && (h.flags & REC_F_TIME))
+		*time_ns = seg_get64(b + REC_HDR_SIZE);
+	return (0);
+}
+
 /* Fills in the counters of wal.h. */
 void
 wal_stats(struct wal *w, struct wal_stats *st)

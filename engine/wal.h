@@ -201,6 +201,22 @@ int		 wal_rotate(struct wal *, char **cause);
 int		 wal_truncate_before(struct wal *, uint64_t lsn,
 		    uint64_t *new_first, char **cause);
 
+/* The segments, oldest first (the last is the active one unless the log
+   is sealed): up to max of them into out; returns how many there are. */
+struct wal_seginfo {
+	uint64_t	first;
+	uint64_t	last;		/* first - 1 while empty */
+	uint64_t	size;		/* of its file */
+	int		sealed;		/* has its footer: truncation may take
+					   it */
+};
+size_t		 wal_segments(struct wal *, struct wal_seginfo *, size_t max);
+/* The time (unix ns) of the first record of the segment whose first LSN
+   is first: 0 when it has none, or no time (a version 1 or 2 segment).
+   0, or -1 and *cause (it cannot be read). Any thread. */
+int		 wal_segment_time(struct wal *, uint64_t first,
+		    uint64_t *time_ns, char **cause);
+
 void		 wal_stats(struct wal *, struct wal_stats *);
 /* 1 once the log's seal is durable (its footer written and synced); a
    seal still pending (marked, not yet flushed) is 0. wal_append refuses

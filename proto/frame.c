@@ -68,11 +68,13 @@ frame_op_flags(uint8_t op)
 	case WIRE_OP_SYNC:
 		return (WIRE_F_REPLICATED|WIRE_F_LOCAL);
 	case WIRE_OP_READ:
-		return (WIRE_F_FOLLOW|WIRE_F_TENANT|WIRE_F_VSHARD|WIRE_F_TYPE);
+		return (WIRE_F_FOLLOW|WIRE_F_TENANT|WIRE_F_VSHARD|WIRE_F_TYPE|
+		    WIRE_F_SINCE|WIRE_F_UNTIL);
+	case WIRE_OP_TRUNCATE:
+		return (WIRE_F_DRY_RUN|WIRE_F_FORCE);
 	case WIRE_OP_HELLO:
 	case WIRE_OP_SEAL:
 	case WIRE_OP_ROTATE:
-	case WIRE_OP_TRUNCATE:
 	case WIRE_OP_STATS:
 	case WIRE_OP_PING:
 	case WIRE_OP_READ_CANCEL:
@@ -255,10 +257,12 @@ int
 wire_dec_read(const uint8_t *b, size_t n, struct wire_read *m,
     const char **cause)
 {
-	if (n != 24) {
-		*cause = "read body is not 24 bytes";
+	if (n != 24 && n != WIRE_READ_TIMES_LEN) {
+		*cause = "read body is not 24 or 40 bytes";
 		return (-1);
 	}
+	m->since_ns = n == WIRE_READ_TIMES_LEN ? frame_get64(b + 24) : 0;
+	m->until_ns = n == WIRE_READ_TIMES_LEN ? frame_get64(b + 32) : 0;
 	m->from = frame_get64(b);
 	m->to = frame_get64(b + 8);
 	m->tenant = frame_get32(b + 16);
@@ -534,6 +538,36 @@ wire_enc_append_prod(uint8_t *out, uint64_t id, uint8_t flags, uint16_t type,
 	return (off + WIRE_PRODUCER_LEN);
 }
 
+/* Writes a whole TRUNCATE reply to a DRY_RUN: the log's first LSN
+   afterwards, the segments and the bytes that would go. */
+size_t
+wire_enc_truncate_plan(uint8_t *out, uint64_t id, uint64_t first,
+    uint64_t segments, uint64_t bytes)
+{
+	size_t	off;
+
+	off = wire_enc_hdr(out, WIRE_OP_TRUNCATE | WIRE_REPLY, 0, id, 24);
+	frame_put64(out + off, first);
+	frame_put64(out + off + 8, segments);
+	frame_put64(out + off + 16, bytes);
+	return (off + 24);
+}
+
+/* Decodes a TRUNCATE DRY_RUN reply body. */
+int
+wire_dec_truncate_plan(const uint8_t *b, size_t n, uint64_t *first,
+    uint64_t *segments, uint64_t *bytes, const char **cause)
+{
+	if (n != 24) {
+		*cause = "truncate plan body is not 24 bytes";
+		return (-1);
+	}
+	*first = frame_get64(b);
+	*segments = frame_get64(b + 8);
+	*bytes = frame_get64(b + 16);
+	return (0);
+}
+
 /* Writes a whole READ request. */
 size_t
 wire_enc_read(uint8_t *out, uint64_t id, uint8_t flags,
@@ -541,12 +575,18 @@ wire_enc_read(uint8_t *out, uint64_t id, uint8_t flags,
 {
 	size_t	off;
 
-	off = wire_enc_hdr(out, WIRE_OP_READ, flags, id, 24);
+	off = wire_enc_hdr(out, WIRE_OP_READ, flags, id,
+	    (flags & (WIRE_F_SINCE|WIRE_F_UNTIL)) ? WIRE_READ_TIMES_LEN : 24);
 	frame_put64(out + off, m->from);
 	frame_put64(out + off + 8, m->to);
 	frame_put32(out + off + 16, m->tenant);
 	frame_put16(out + off + 20, m->vshard);
 	frame_put16(out + off + 22, m->type);
+	if (flags & (WIRE_F_SINCE|WIRE_F_UNTIL)) {
+		frame_put64(out + off + 24, m->since_ns);
+		frame_put64(out + off + 32, m->until_ns);
+		return (off + WIRE_READ_TIMES_LEN);
+	}
 	return (off + 24);
 }
 

@@ -91,6 +91,13 @@ static const struct metrics_row metrics_table[] = {
 	{ "walld_recycled_segments_held", "gauge", MK_VALUE,
 	  "recycled_segments_held", NULL, NULL, 1, "Files of truncated "
 	  "segments kept for reuse" },
+	{ "walld_retention_removals_total", "counter", MK_VALUE,
+	  "retention_removals_total", NULL, NULL, 1, "Passes of the "
+	  "retention policy that removed segments" },
+	{ "walld_retention_cursor_overruns_total", "counter", MK_VALUE,
+	  "retention_cursor_overruns_total", NULL, NULL, 1, "Times a "
+	  "retention limit (max_bytes, max_age) removed records a cursor had "
+	  "not consumed (the log names the cursor)" },
 	{ "walld_producers", "gauge", MK_VALUE, "producers", NULL, NULL, 1,
 	  "Idempotent producers in the producer table" },
 	{ "walld_producers_evicted_total", "counter", MK_VALUE,

@@ -65,6 +65,11 @@ enum wire_op {
 #define WIRE_F_TENANT		0x02	/* read: filter on tenant */
 #define WIRE_F_VSHARD		0x04	/* read: filter on vshard */
 #define WIRE_F_TYPE		0x08	/* read: filter on record type */
+#define WIRE_F_SINCE		0x10	/* read (version 2): records whose
+					   time is at or after since_ns */
+#define WIRE_F_UNTIL		0x20	/* read (version 2): at or before
+					   until_ns */
+#define WIRE_READ_TIMES_LEN	40	/* a READ body with since, until */
 #define WIRE_F_SEALED_END	0x01	/* read-end (version 2): the log is
 					   sealed and the read is past its
 					   last record: nothing will follow */
@@ -140,6 +145,8 @@ struct wire_read {
 	uint32_t	tenant;
 	uint16_t	vshard;
 	uint16_t	type;
+	uint64_t	since_ns;	/* body of 40 bytes (version 2): unix */
+	uint64_t	until_ns;	/* ns, used with WIRE_F_SINCE/UNTIL */
 };
 
 /* RECORD body: u64 lsn, u16 type, u16 vshard, u32 tenant, payload. */
@@ -258,6 +265,10 @@ size_t	wire_enc_append(uint8_t *out, uint64_t id, uint8_t flags,
 size_t	wire_enc_append_prod(uint8_t *out, uint64_t id, uint8_t flags,
 	    uint16_t type, uint16_t vshard, uint32_t tenant,
 	    uint64_t producer, uint64_t seq, uint32_t payload_len);
+size_t	wire_enc_truncate_plan(uint8_t *out, uint64_t id, uint64_t first,
+	    uint64_t segments, uint64_t bytes);
+int	wire_dec_truncate_plan(const uint8_t *b, size_t n, uint64_t *first,
+	    uint64_t *segments, uint64_t *bytes, const char **cause);
 size_t	wire_enc_read(uint8_t *out, uint64_t id, uint8_t flags,
 	    const struct wire_read *);
 size_t	wire_enc_record(uint8_t *out, uint64_t id, uint64_t lsn,

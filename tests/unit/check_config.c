@@ -384,10 +384,11 @@ static const struct size_case durations[] = {
 	{ "0", 0 }, { "0us", 0 }, { "0ms", 0 }, { "0s", 0 }, { "0m", 0 },
 	{ "500us", 500 }, { "2ms", 2000 }, { "1s", 1000000 },
 	{ "1m", 60000000 }, { "90 s", 90000000 }, { "000", 0 },
+	{ "1h", 3600000000ull }, { "7d", 604800000000ull },
 };
 
 static const char *const bad_durations[] = {
-	"", "5", "1h", "1.5s", "-1s", "ms", "1 ", "1S", "1sec", "1 m s",
+	"", "5", "1w", "1.5s", "-1s", "ms", "1 ", "1S", "1sec", "1 m s",
 	"1µs", "18446744073709551616us", "18446744073709551615ms",
 };
 
@@ -506,7 +507,8 @@ static const struct error_case errors[] = {
 	  " recycle_segments)" },
 	{ "unknown_section.yaml", "3:1: backup: unknown section (expected"
 	  " one of: socket, storage, producers, group_commit, limits, cursors,"
-	  " logging, metrics, archive, encryption, replication, access)" },
+	  " retention, logging, metrics, archive, encryption, replication,"
+	  " access)" },
 	{ "duplicate_key.yaml", "4:3: limits.max_record: duplicate key"
 	  " (first at line 2 column 3)" },
 	{ "duplicate_section.yaml", "5:1: logging: duplicate section"

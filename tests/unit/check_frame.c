@@ -135,7 +135,7 @@ START_TEST(test_read)
 {
 	uint8_t			 b[WIRE_ENC_MAX];
 	struct wire_hdr		 h;
-	struct wire_read	 r = { 5, 100, 7, 8, 9 }, m;
+	struct wire_read	 r = { 5, 100, 7, 8, 9, 0, 0 }, m;
 	const char		*cause;
 	size_t			 n;
 	uint8_t			 fl = WIRE_F_FOLLOW|WIRE_F_TENANT|
@@ -334,7 +334,11 @@ START_TEST(test_bad_headers)
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), 1);
 	wire_enc_hdr(b, WIRE_OP_SEAL, WIRE_F_REPLICATED, 1, 0);
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
-	wire_enc_hdr(b, WIRE_OP_READ, 0x10, 1, 24);
+	wire_enc_hdr(b, WIRE_OP_READ, 0x40, 1, 24);	/* 0x10, 0x20: times */
+	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
+	wire_enc_hdr(b, WIRE_OP_READ, WIRE_F_SINCE|WIRE_F_UNTIL, 1, 40);
+	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), 1);
+	wire_enc_hdr(b, WIRE_OP_TRUNCATE, 0x04, 1, 8);	/* 0x01, 0x02 known */
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
 	wire_enc_hdr(b, WIRE_OP_APPEND|WIRE_REPLY, WIRE_F_NOWAIT, 1, 8);
 	ck_assert_int_eq(wire_peek_hdr(b, 16, 1 << 20, &h, &cause), -1);
