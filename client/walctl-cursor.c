@@ -117,14 +117,16 @@ walctl_cmd_cursor(struct walctl *w, int argc, char **argv)
 }
 
 /* The durable LSN from the stats, for the lag; 0 and *have 0 when the
-   peer may not see the stats. */
+   peer may not see the stats. *textp keeps the stats text (the caller
+   frees it) for cursor_lag_bytes. */
 static uint64_t
-cursor_durable(struct wal_conn *c, int *have)
+cursor_durable(struct wal_conn *c, int *have, char **textp)
 {
 	char		*text = NULL, *p;
 	uint64_t	 d = 0;
 
 	*have = 0;
+	*textp = NULL;
 	if (wal_conn_stats(c, &text) != WAL_RESULT_OK)
 		return (0);
 	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
@@ -135,8 +137,28 @@ cursor_durable(struct wal_conn *c, int *have)
 			*have = 1;
 		}
 	}
-	free(text);
+	*textp = text;
 	return (d);
+}
+
+/* A cursor's lag in bytes from the stats text ("cursor_lag_bytes:NAME
+   N", an estimate): 1 and *v, or 0 when it is not there. */
+static int
+cursor_lag_bytes(const char *text, const char *name, uint64_t *v)
+{
+	const char	*p;
+	size_t		 k = strlen(name);
+
+	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, "cursor_lag_bytes:", 17) == 0 &&
+		    strncmp(p + 17, name, k) == 0 && p[17 + k] == ' ') {
+			*v = strtoull(p + 18 + k, NULL, 10);
+			return (1);
+		}
+	}
+	return (0);
 }
 
 /* walctl cursors [--json]: every cursor, its LSN, lag and commit time. */
@@ -152,9 +174,9 @@ walctl_cmd_cursors(struct walctl *w, int argc, char **argv)
 	struct wal_cursor_state	*list;
 	struct wal_conn		*c;
 	enum wal_result		 r;
-	uint64_t		 durable, lag;
+	uint64_t		 durable, lag, bytes;
 	size_t			 n, i;
-	char			 when[80], lagbuf[24];
+	char			 when[80], lagbuf[24], bytesbuf[24], *text;
 	int			 ch, ex, json = 0, have;
 
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
@@ -176,10 +198,10 @@ walctl_cmd_cursors(struct walctl *w, int argc, char **argv)
 	}
 	/* After the list: a lag is never negative (a cursor is at most
 	   the durable LSN of when it was committed). */
-	durable = cursor_durable(c, &have);
+	durable = cursor_durable(c, &have, &text);
 	if (!json)
-		printf("%-24s %20s %12s %s\n", "NAME", "LSN", "LAG_RECORDS",
-		    "COMMITTED");
+		printf("%-24s %20s %12s %14s %s\n", "NAME", "LSN",
+		    "LAG_RECORDS", "LAG_BYTES", "COMMITTED");
 	for (i = 0; i < n; i++) {
 		lag = have && durable > list[i].lsn ? durable - list[i].lsn : 0;
 		cursor_fmt_time(list[i].commit_ms, when, sizeof when);
@@ -187,18 +209,26 @@ walctl_cmd_cursors(struct walctl *w, int argc, char **argv)
 			snprintf(lagbuf, sizeof lagbuf, "%" PRIu64, lag);
 		else
 			snprintf(lagbuf, sizeof lagbuf, json ? "null" : "-");
+		if (text != NULL && cursor_lag_bytes(text, list[i].name,
+		    &bytes))
+			snprintf(bytesbuf, sizeof bytesbuf, "%" PRIu64, bytes);
+		else
+			snprintf(bytesbuf, sizeof bytesbuf, json ? "null" :
+			    "-");
 		if (json)
 			printf("{\"name\":\"%s\",\"lsn\":\"%" PRIu64 "\","
-			    "\"lag_records\":%s,\"commit_ms\":%" PRIu64 ","
+			    "\"lag_records\":%s,\"lag_bytes\":%s,"
+			    "\"commit_ms\":%" PRIu64 ","
 			    "\"committed\":%s%s%s}\n", list[i].name,
-			    list[i].lsn, lagbuf, list[i].commit_ms,
+			    list[i].lsn, lagbuf, bytesbuf, list[i].commit_ms,
 			    list[i].commit_ms != 0 ? "\"" : "",
 			    list[i].commit_ms != 0 ? when : "null",
 			    list[i].commit_ms != 0 ? "\"" : "");
 		else
-			printf("%-24s %20" PRIu64 " %12s %s\n", list[i].name,
-			    list[i].lsn, lagbuf, when);
+			printf("%-24s %20" PRIu64 " %12s %14s %s\n",
+			    list[i].name, list[i].lsn, lagbuf, bytesbuf, when);
 	}
+	free(text);
 	free(list);
 	wal_conn_close(c);
 	return (walctl_flush_stdout());

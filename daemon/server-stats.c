@@ -142,19 +142,26 @@ server_stats_keys(struct evbuffer *eb, struct server *srv,
 static void
 server_stats_cursors(struct evbuffer *eb, struct server *srv)
 {
+	const struct cursor_info *list;
 	char		name[CURSOR_NAME_MAX + 1];
-	size_t		n;
+	size_t		n, i;
 	uint64_t	lo;
 
 	if (srv->cursors == NULL)
 		return;
-	(void)cursor_list(srv->cursors, &n);
+	list = cursor_list(srv->cursors, &n);
 	lo = cursor_lowest(srv->cursors, name, sizeof name);
 	server_stats_line(eb, "cursors %zu", n);
 	server_stats_line(eb, "cursor_lowest_lsn %llu",
 	    lo == CURSOR_NONE ? 0ull : (unsigned long long)lo);
 	server_stats_line(eb, "cursor_lowest %s", lo == CURSOR_NONE ? "none" :
 	    name);
+	/* Each cursor's lag in bytes, an estimate (wal_bytes_after): one
+	   line per cursor, "cursor_lag_bytes:NAME N" (PROTOCOL.md, STATS). */
+	for (i = 0; i < n; i++)
+		server_stats_line(eb, "cursor_lag_bytes:%s %llu", list[i].name,
+		    (unsigned long long)wal_bytes_after(srv->wal,
+		    list[i].lsn));
 }
 
 /* Writes walld's counters into eb, one "name value" line each: the STATS

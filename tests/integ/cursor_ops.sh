@@ -99,10 +99,17 @@ expect_eq "create after a drop" "$("$WALCTL" cursor create c4 2)" 2
 expect_eq "cursors lines" "$(awk 'NR > 1 { print $1, $2, $3 }' "$T/list" | tr '\n' ';')" \
     "audit 4 6;c4 2 8;etl 6 4;"
 "$WALCTL" cursors --json >"$T/json" || fail "cursors --json"
-grep -q '^{"name":"etl","lsn":"6","lag_records":4,"commit_ms":[0-9]*,"committed":"20' "$T/json" ||
+grep -q '^{"name":"etl","lsn":"6","lag_records":4,"lag_bytes":[0-9]*,"commit_ms":[0-9]*,"committed":"20' "$T/json" ||
 	fail "cursors --json: $(cat "$T/json")"
-grep -q '"name":"audit","lsn":"4","lag_records":6,"commit_ms":0,"committed":null}' "$T/json" ||
+grep -q '"name":"audit","lsn":"4","lag_records":6,"lag_bytes":[0-9]*,"commit_ms":0,"committed":null}' "$T/json" ||
 	fail "cursors --json: $(cat "$T/json")"
+# Lag in bytes (an estimate from the segments): the further behind, the
+# more; in the plain list too.
+lb() { sed -n "s/.*\"name\":\"$1\".*\"lag_bytes\":\([0-9]*\).*/\1/p" "$T/json"; }
+[ "$(lb audit)" -gt "$(lb etl)" ] && [ "$(lb etl)" -gt 0 ] ||
+	fail "lag_bytes: audit $(lb audit), etl $(lb etl)"
+expect_eq "cursors LAG_BYTES column" \
+    "$(awk '$1 == "etl" { print $4 }' "$T/list")" "$(lb etl)"
 expect_eq "stats: cursors" "$(stat_of cursors)" 3
 expect_eq "stats: cursor_lowest_lsn" "$(stat_of cursor_lowest_lsn)" 2
 expect_eq "stats: cursor_lowest" "$(stat_of cursor_lowest)" c4
