@@ -71,12 +71,20 @@ p1=$!
 "$B/tests/walprod" "$SOCK" 102 "$N" >"$T/p102" 2>"$T/p102.err" &
 p2=$!
 EXTRA_PIDS="$p1 $p2"
+# A kill -9 each time producer 101 has got another eighth of its
+# acknowledgements (polled every 10 ms, so the kill lands at a random
+# point of some append): up to 7 kills spread over the run, however fast
+# the disk is.
 kills=0
-while kill -0 $p1 2>/dev/null || kill -0 $p2 2>/dev/null; do
-	sleep "0.$(od -An -N1 -tu1 /dev/urandom | awk '{ printf "%d", 1 + $1 % 4 }')"
-	[ $kills -lt 8 ] || continue
+k=1
+while [ $k -lt 8 ] && kill -0 $p1 2>/dev/null; do
+	if [ "$(wc -l <"$T/p101")" -lt $((k * N / 8)) ]; then
+		sleep 0.01
+		continue
+	fi
 	stop_walld KILL || true
 	kills=$((kills + 1))
+	k=$((k + 1))
 	start_walld --config "$T/walld.yaml"
 done
 wait $p1 || fail "producer 101: $(cat "$T/p101.err")"
