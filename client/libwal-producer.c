@@ -52,15 +52,13 @@ libwal_prod_version(struct wal_conn *c)
 	return (-1);
 }
 
-/* Appends as a producer and waits. */
-enum wal_result
-wal_conn_append_seq(struct wal_conn *c, uint64_t producer, uint64_t seq,
-    uint16_t type, uint32_t tenant, uint16_t vshard, const void *data,
-    size_t len, uint64_t *lsn)
+/* Checks an idempotent append and encodes its fixed part into fixed:
+   the result (OK) and its length in *flen. */
+static enum wal_result
+libwal_prod_encode(struct wal_conn *c, uint64_t producer, uint64_t seq,
+    uint16_t type, uint32_t tenant, uint16_t vshard, size_t len,
+    uint8_t *fixed, size_t *flen)
 {
-	uint8_t	fixed[WIRE_ENC_MAX];
-	size_t	off;
-
 	if (producer == 0 || seq == 0) {
 		libwal_seterr(c, 0, "producer id and sequence number start "
 		    "at 1");
@@ -70,11 +68,26 @@ wal_conn_append_seq(struct wal_conn *c, uint64_t producer, uint64_t seq,
 		return (WAL_RESULT_VERSION);
 	if (libwal_check_len(c, len) == -1)
 		return (WAL_RESULT_TOO_LARGE);
-	off = wire_enc_append_prod(fixed, 0, c->ack, type, vshard, tenant,
-	    producer, seq, (uint32_t)len);
+	*flen = wire_enc_append_prod(fixed, 0, c->ack, type, vshard, tenant,
+	    producer, seq, (uint32_t)len) - WIRE_HDR_LEN;
+	return (WAL_RESULT_OK);
+}
+
+/* Appends as a producer and waits. */
+enum wal_result
+wal_conn_append_seq(struct wal_conn *c, uint64_t producer, uint64_t seq,
+    uint16_t type, uint32_t tenant, uint16_t vshard, const void *data,
+    size_t len, uint64_t *lsn)
+{
+	uint8_t		fixed[WIRE_ENC_MAX];
+	size_t		flen;
+	enum wal_result	r;
+
+	if ((r = libwal_prod_encode(c, producer, seq, type, tenant, vshard,
+	    len, fixed, &flen)) != WAL_RESULT_OK)
+		return (r);
 	return (libwal_call(c, WIRE_OP_APPEND, c->ack | WIRE_F_PRODUCER,
-	    fixed + WIRE_HDR_LEN, off - WIRE_HDR_LEN, data, len, lsn,
-	    c->timeout_ms));
+	    fixed + WIRE_HDR_LEN, flen, data, len, lsn, c->timeout_ms));
 }
 
 /* Queues an append as a producer. */
@@ -83,22 +96,15 @@ wal_conn_submit_append_seq(struct wal_conn *c, uint64_t producer,
     uint64_t seq, uint16_t type, uint32_t tenant, uint16_t vshard,
     const void *data, size_t len, uint64_t *id)
 {
-	uint8_t	fixed[WIRE_ENC_MAX];
-	size_t	off;
+	uint8_t		fixed[WIRE_ENC_MAX];
+	size_t		flen;
+	enum wal_result	r;
 
-	if (producer == 0 || seq == 0) {
-		libwal_seterr(c, 0, "producer id and sequence number start "
-		    "at 1");
-		return (WAL_RESULT_INVALID);
-	}
-	if (libwal_prod_version(c) != 0)
-		return (WAL_RESULT_VERSION);
-	if (libwal_check_len(c, len) == -1)
-		return (WAL_RESULT_TOO_LARGE);
-	off = wire_enc_append_prod(fixed, 0, c->ack, type, vshard, tenant,
-	    producer, seq, (uint32_t)len);
+	if ((r = libwal_prod_encode(c, producer, seq, type, tenant, vshard,
+	    len, fixed, &flen)) != WAL_RESULT_OK)
+		return (r);
 	return (libwal_submit(c, WIRE_OP_APPEND, c->ack | WIRE_F_PRODUCER,
-	    fixed + WIRE_HDR_LEN, off - WIRE_HDR_LEN, data, len, id));
+	    fixed + WIRE_HDR_LEN, flen, data, len, id));
 }
 
 /* Keeps a message as the producer's last error. */

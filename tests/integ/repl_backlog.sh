@@ -63,26 +63,24 @@ ok "truncate --before $((taken + 1)) held back at LSN 1: nothing replicated yet"
 
 # Nor does retention's max_bytes (a limit that wins over cursors) remove
 # a segment not replicated; then it is taken off again (reload).
-reloads() { grep -c "configuration reloaded" "$LOG"; }
+# reload: SIGHUP, then until walld says it reloaded (5 s).
+reload() {
+	n0=$(grep -c "configuration reloaded" "$LOG")
+	kill -HUP "$WALLD_PID"
+	i=0
+	while [ "$(grep -c "configuration reloaded" "$LOG")" -le "$n0" ]; do
+		i=$((i + 1)); [ $i -lt 100 ] || fail "no reload"; sleep 0.05
+	done
+}
 printf 'retention:\n  max_bytes: 1MiB\n  interval: 100ms\n' >>"$T/r.yaml"
-n0=$(reloads)
-kill -HUP "$WALLD_PID"
-i=0
-while [ "$(reloads)" -le "$n0" ]; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "no reload"; sleep 0.05
-done
+reload
 sleep 0.5
 expect_eq "the log's first LSN under retention, nothing replicated" \
     "$(stat_of first_lsn)" 1
 grep -q "retention: truncate before LSN [0-9]*: held back to LSN 1: LSN 1 is not replicated yet" "$LOG" ||
 	fail "no log line for the held retention"
 repl_yaml "$T/r.yaml" "timeout: 2s" "backlog_bytes: 1MiB" "backlog_records: 1000"
-n0=$(reloads)
-kill -HUP "$WALLD_PID"
-i=0
-while [ "$(reloads)" -le "$n0" ]; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "no reload"; sleep 0.05
-done
+reload
 ok "retention.max_bytes held back at LSN 1 too: nothing replicated yet"
 
 # Back: the backlog drains, appends are taken again.
