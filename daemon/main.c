@@ -441,7 +441,7 @@ main(int argc, char **argv)
 	char			*kr_path = NULL;
 	struct event		*sigs[3] = { NULL, NULL, NULL }, *wd_ev = NULL;
 	char			*cause = NULL;
-	int			 check = 0, fd = -1, status = 1, i;
+	int			 check = 0, fd = -1, status = 1, i = 1;
 
 	memset(&m, 0, sizeof m);
 	if ((status = main_args(&m, argc, argv, &check)) != -1)
