@@ -252,13 +252,14 @@ int	wire_dec_cursor_ent(const uint8_t **p, size_t *left,
 
 /*
  * Encoding. Each wire_enc_* writes a whole frame header plus the fixed
- * part of the body into out (which has room for WIRE_HDR_LEN + 32 bytes)
+ * part of the body into out (which has room for WIRE_ENC_MAX bytes: the
+ * longest is a READ with times, 16 + 40)
  * and returns the number of bytes written; a variable tail (payload,
  * message, stats text) given by tail_len is counted in the frame length but
  * not copied: the caller sends those bytes right after. This lets a sender
  * queue a payload without copying it into a frame buffer.
  */
-#define WIRE_ENC_MAX	(WIRE_HDR_LEN + 32)
+#define WIRE_ENC_MAX	(WIRE_HDR_LEN + WIRE_READ_TIMES_LEN)
 size_t	wire_enc_hdr(uint8_t *out, uint8_t op, uint8_t flags, uint64_t id,
 	    size_t body_len);
 size_t	wire_enc_hello(uint8_t *out, uint64_t id, uint16_t min_version,
