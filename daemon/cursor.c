@@ -771,6 +771,21 @@ cursor_grow(struct cursor_store *cs)
 	return (0);
 }
 
+/* A change was made to the table: cb waits for the write that holds it,
+   which starts now (or after the one under way). CURSOR_ENOMEM when the
+   answer cannot be queued: the change stays, only the answer is lost. */
+static enum cursor_rc
+cursor_changed(struct cursor_store *cs, cursor_cb cb, void *arg)
+{
+	enum cursor_rc	rc;
+
+	cs->gen++;
+	rc = cursor_wait_for(cs, cb, arg) == CURSOR_QUEUED ? CURSOR_QUEUED :
+	    CURSOR_ENOMEM;
+	cursor_start_write(cs);
+	return (rc);
+}
+
 /* Creates a cursor (cursor.h). */
 enum cursor_rc
 cursor_create(struct cursor_store *cs, const char *name, uint64_t *lsn,
@@ -796,14 +811,7 @@ cursor_create(struct cursor_store *cs, const char *name, uint64_t *lsn,
 	cs->ents[i].lsn = *lsn;
 	cs->ents[i].commit_ms = 0;
 	cs->n++;
-	cs->gen++;
-	if (cursor_wait_for(cs, cb, arg) != CURSOR_QUEUED) {
-		/* The change stays; only this answer is lost. */
-		cursor_start_write(cs);
-		return (CURSOR_ENOMEM);
-	}
-	cursor_start_write(cs);
-	return (CURSOR_QUEUED);
+	return (cursor_changed(cs, cb, arg));
 }
 
 /* Commits an LSN (cursor.h). */
@@ -825,13 +833,7 @@ cursor_commit(struct cursor_store *cs, const char *name, uint64_t *lsn,
 	}
 	cs->ents[i].lsn = *lsn;
 	cs->ents[i].commit_ms = cursor_now_ms();
-	cs->gen++;
-	if (cursor_wait_for(cs, cb, arg) != CURSOR_QUEUED) {
-		cursor_start_write(cs);
-		return (CURSOR_ENOMEM);
-	}
-	cursor_start_write(cs);
-	return (CURSOR_QUEUED);
+	return (cursor_changed(cs, cb, arg));
 }
 
 /* Drops a cursor (cursor.h). */
@@ -851,13 +853,7 @@ cursor_drop(struct cursor_store *cs, const char *name, uint64_t *lsn,
 	memmove(&cs->ents[i], &cs->ents[i + 1],
 	    (cs->n - i - 1) * sizeof *cs->ents);
 	cs->n--;
-	cs->gen++;
-	if (cursor_wait_for(cs, cb, arg) != CURSOR_QUEUED) {
-		cursor_start_write(cs);
-		return (CURSOR_ENOMEM);
-	}
-	cursor_start_write(cs);
-	return (CURSOR_QUEUED);
+	return (cursor_changed(cs, cb, arg));
 }
 
 /* The durable cursor named name, or NULL. */
