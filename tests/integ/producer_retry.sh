@@ -65,27 +65,35 @@ grep -q "retries are recognised from 13" "$T/err" ||
 ok "retries recognised after a restart and after kill -9; beyond the window refused"
 
 # Two producers retrying through kill -9 after kill -9.
-N=${PROD_COUNT:-600}
+N=${PROD_COUNT:-2000}
+# The files exist before the producers start (a background job's
+# redirection may come after the loop's first look).
+: >"$T/p101"
+: >"$T/p102"
 "$B/tests/walprod" "$SOCK" 101 "$N" >"$T/p101" 2>"$T/p101.err" &
 p1=$!
 "$B/tests/walprod" "$SOCK" 102 "$N" >"$T/p102" 2>"$T/p102.err" &
 p2=$!
 EXTRA_PIDS="$p1 $p2"
-# A kill -9 each time producer 101 has got another eighth of its
-# acknowledgements (polled every 10 ms, so the kill lands at a random
-# point of some append): up to 7 kills spread over the run, however fast
-# the disk is.
+# A kill -9 each time producer 101 has got another N/16 acknowledgements
+# since the last kill (a restart takes a while, and the producers append
+# as soon as walld listens again) (polled every 10 ms, so the kill lands at a
+# random point of some append): up to 7 kills, however fast the disk and
+# however slow a restart. Not before both have an acknowledgement: a
+# producer that cannot connect at all when it opens is told so and exits.
 kills=0
-k=1
-while [ $k -lt 8 ] && kill -0 $p1 2>/dev/null; do
-	if [ "$(wc -l <"$T/p101")" -lt $((k * N / 8)) ]; then
+base=0
+while [ $kills -lt 7 ] && kill -0 $p1 2>/dev/null; do
+	got=$(wc -l <"$T/p101")
+	if [ "$got" -lt $((base + N / 16)) ] ||
+	    [ "$(wc -l <"$T/p102")" -lt 1 ]; then
 		sleep 0.01
 		continue
 	fi
 	stop_walld KILL || true
 	kills=$((kills + 1))
-	k=$((k + 1))
 	start_walld --config "$T/walld.yaml"
+	base=$got
 done
 wait $p1 || fail "producer 101: $(cat "$T/p101.err")"
 wait $p2 || fail "producer 102: $(cat "$T/p102.err")"
