@@ -17,7 +17,10 @@
  * hands over; the test writes what a power cut there would leave into a
  * side directory, recovers and checks it, and the run goes on.
  * WALD_POWERLOSS_TRIALS (default 3) sets the power cuts tried per call;
- * `make soak` raises it. Injected errors (EIO, ENOSPC, short writes) are
+ * `make soak` raises it. WALD_POWERLOSS_STRIDE (default 1; 3 under
+ * AddressSanitizer, where the plain build's run has already swept every
+ * call) cuts before every Nth call only, starting at a call that moves
+ * with the day (WALD_POWERLOSS_OFFSET sets it). Injected errors (EIO, ENOSPC, short writes) are
  * each followed by a power cut too.
  */
 #include <sys/types.h>
@@ -33,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crc32c.h"
@@ -503,6 +507,40 @@ pl_trials(void)
 	return (n < 1 ? 1 : n);
 }
 
+/*
+ * The stride of the sweep: 1 (every call), or under AddressSanitizer 3,
+ * or WALD_POWERLOSS_STRIDE. Memory errors in recovery show at any cut;
+ * the plain build's pass sweeps every call for the durability checks.
+ */
+static uint64_t
+pl_stride(void)
+{
+	const char	*s = getenv("WALD_POWERLOSS_STRIDE");
+	long		 n;
+
+#ifdef __SANITIZE_ADDRESS__
+	n = s != NULL ? atol(s) : 3;
+#else
+	n = s != NULL ? atol(s) : 1;
+#endif
+	return (n < 1 ? 1 : (uint64_t)n);
+}
+
+/* Which call of each stride is cut: WALD_POWERLOSS_OFFSET, or one that
+   changes each day, so that successive runs cover every call. */
+static uint64_t
+pl_offset(uint64_t stride)
+{
+	const char	*s = getenv("WALD_POWERLOSS_OFFSET");
+	time_t		 now;
+
+	if (s != NULL)
+		return (strtoull(s, NULL, 10) % stride);
+	if ((now = time(NULL)) == (time_t)-1)
+		return (0);
+	return ((uint64_t)(now / 86400) % stride);
+}
+
 /* Whether acknowledgements are checked as they happen. The planted-bug
    test turns this off to show that the power cuts alone catch it. */
 static int
@@ -798,8 +836,19 @@ struct pl_cut {
 	const struct pl_run	*r;
 	const char		*label;
 	int			 trials;
+	uint64_t		 stride;	/* cut before every stride-th call */
+	uint64_t		 offset;	/* from this one */
 	uint64_t		 cuts;
 };
+
+/* Sets a sweep's trials and stride. */
+static void
+pl_cut_init(struct pl_cut *c)
+{
+	c->trials = pl_trials();
+	c->stride = pl_stride();
+	c->offset = pl_offset(c->stride);
+}
 
 /*
  * simio's hook, before mutating call n + 1: writes what each of a few
@@ -814,6 +863,8 @@ pl_cut_cb(void *arg, uint64_t n)
 	char		 cut[256], desc[256], what[2048];
 	int		 i;
 
+	if (c->stride > 1 && n % c->stride != c->offset)
+		return;
 	snprintf(cut, sizeof cut, "%s/cut", c->base);
 	for (i = 0; i < c->trials; i++) {
 		/* Every kind of cut comes round, however few per call. */
@@ -861,7 +912,7 @@ pl_sweep(enum wal_direct direct, uint64_t wseed)
 	c.base = base;
 	c.r = &r;
 	c.label = what;
-	c.trials = pl_trials();
+	pl_cut_init(&c);
 	simio_start(dir, wseed);
 	simio_on_call(pl_cut_cb, &c);
 	pl_workload(&r);
@@ -871,6 +922,7 @@ pl_sweep(enum wal_direct direct, uint64_t wseed)
 	total = simio_ops();
 	simio_on_call(NULL, NULL);
 	sysio = sysio_real;
+	c.stride = 1;	/* after the last call, always */
 	pl_cut_cb(&c, total);
 	ck_assert_int_eq(simio_power_loss(NULL, SIMIO_KEEP, SIMIO_KEEP, desc,
 	    sizeof desc), 0);
@@ -884,8 +936,9 @@ pl_sweep(enum wal_direct direct, uint64_t wseed)
 	ck_assert_uint_gt(r.trunc, 0);
 	ck_assert_uint_gt(r.recycled, 0);
 	fprintf(stderr, "power loss, %s: %llu calls, %llu power cuts recovered "
-	    "and checked\n", what, (unsigned long long)total,
-	    (unsigned long long)c.cuts);
+	    "and checked (stride %llu, offset %llu)\n", what,
+	    (unsigned long long)total, (unsigned long long)c.cuts,
+	    (unsigned long long)pl_stride(), (unsigned long long)c.offset);
 	pl_rmdir(base);
 	free(base);
 }
@@ -1196,7 +1249,7 @@ START_TEST(test_powerloss_in_recovery)
 	c.base = base;
 	c.r = &r;
 	c.label = what;
-	c.trials = pl_trials();
+	pl_cut_init(&c);
 	for (n = 5; n <= total; n += total / 12) {
 		t.crash_at = n;
 		t.files = t.dirops = SIMIO_MIXED;
