@@ -17,10 +17,14 @@ void	log_init(int level);
 void	log_set_level(int level);
 void	log_msg(int level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-/* Like log_msg, but at most `burst` lines per key per 10 s; the number
+/* Like log_msg, but at most 5 lines per key per 10 s; the number
    suppressed is reported with the next line that gets through. */
 void	log_limited(const char *key, int level, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* Logs, for each key whose 10 s window has ended with lines suppressed,
+   how many were (a timer calls it, so that the count of a burst that
+   stopped is told too). */
+void	log_limited_flush(void);
 /* Adapter for the engine's log callback. */
 void	log_engine(int level, const char *msg);
 

@@ -175,6 +175,7 @@ struct server {
 	struct event		*reap_ev;	/* frees dead connections */
 	struct event		*pump_ev;	/* resumes reads that yielded */
 	struct event		*flush_ev;	/* writes what dirty conns hold */
+	struct event		*logflush_ev;	/* tells suppressed log lines */
 	enum server_state	 state;
 	int			 exit_status;
 	struct conn_cbs		 cbs;

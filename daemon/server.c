@@ -253,6 +253,14 @@ server_flush_cb(evutil_socket_t fd, short what, void *arg)
 	server_write_dirty(arg);
 }
 
+/* Every 10 s: the count of log lines a burst had suppressed. */
+static void
+server_logflush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what; (void)arg;
+	log_limited_flush();
+}
+
 /* A connection will close once its output is written: its reads end
    now, each with its READ_END. */
 static void
@@ -612,6 +620,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	struct wal_stats	 st;
 	struct batcher_cbs	 cbs;
 	struct rlimit		 rl;
+	struct timeval		 logflush_tv = { 10, 0 };
 	char			 line[160];
 
 	if ((srv = calloc(1, sizeof *srv)) == NULL) {
@@ -669,6 +678,8 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	srv->reap_ev = event_new(base, -1, 0, conn_reap_cb, srv);
 	srv->pump_ev = event_new(base, -1, 0, stream_pump_cb, srv);
 	srv->flush_ev = event_new(base, -1, 0, server_flush_cb, srv);
+	srv->logflush_ev = event_new(base, -1, EV_PERSIST,
+	    server_logflush_cb, srv);
 	srv->rbuf = malloc(RBUF_SIZE);
 	/* evconnlistener accepts until EAGAIN: a blocking socket (ours, or
 	   systemd's) would hang the whole loop in accept(). */
@@ -681,7 +692,8 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	if (srv->accept_ev == NULL || srv->drain_ev == NULL ||
 	    srv->reap_ev == NULL || srv->pump_ev == NULL ||
 	    srv->flush_ev == NULL || srv->rbuf == NULL ||
-	    srv->listener == NULL) {
+	    srv->listener == NULL || srv->logflush_ev == NULL ||
+	    event_add(srv->logflush_ev, &logflush_tv) != 0) {
 		*cause = strdup("cannot set up the listener");
 		server_free(srv);
 		return (NULL);
@@ -743,6 +755,8 @@ server_free(struct server *srv)
 		event_free(srv->pump_ev);
 	if (srv->flush_ev != NULL)
 		event_free(srv->flush_ev);
+	if (srv->logflush_ev != NULL)
+		event_free(srv->logflush_ev);
 	free(srv->rbuf);
 	archive_free(srv->archive);
 	keyring_free(srv->keyring);
