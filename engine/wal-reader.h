@@ -116,6 +116,42 @@ int		 wal_verify(const char *dir, FILE *out);
 /* The same, and with a key ring (may be NULL) every record of an
    encrypted segment is authenticated too. */
 int		 wal_verify_keys(const char *dir, struct keyring *, FILE *out);
+/* The checker's walk for a running walld (its scrub, `walctl verify`
+   through it): no stream; problems go to problem_cb. */
+struct wal_verify_opts {
+	struct keyring	*keyring;	/* authenticate with it; NULL: no */
+	uint64_t	 below;		/* only segments whose first LSN is
+					   below (the active one's); 0: all */
+	int		 live;		/* a writer runs: a segment truncated
+					   or recycled while read is skipped,
+					   not a problem */
+	/* Each problem: file is the segment's name ("" for the directory),
+	   off and lsn where (0: none), what in words. May be NULL. */
+	void		(*problem_cb)(void *, const char *file, uint64_t off,
+			    uint64_t lsn, const char *what);
+	/* Called as the walk reads, with the bytes read since the last
+	   call (about 256 KiB at a time, and each segment's rest): it may
+	   sleep to bound the rate. Non-zero: stop after this segment. */
+	int		(*pace_cb)(void *, uint64_t bytes);
+	void		*arg;
+};
+struct wal_verify_result {
+	uint64_t	segments;	/* checked */
+	uint64_t	records;	/* found valid */
+	uint64_t	damaged;	/* records found damaged */
+	uint64_t	problems;
+	uint64_t	first_lsn;	/* of the first segment checked */
+	uint64_t	last_lsn;	/* the last record checked (0: none) */
+	uint64_t	bytes;		/* of the segment files checked */
+	uint64_t	encrypted;	/* segments */
+	uint64_t	authenticated;	/* of them, every record authentic */
+	int		stopped;	/* pace_cb asked to stop: incomplete */
+};
+/* Checks the segments as wal_verify_keys does; with out NULL nothing is
+   printed. Returns the number of problems, -1 when the directory cannot
+   be read (said on out, or to problem_cb with file ""). res may be NULL. */
+int		 wal_verify_run(const char *dir, const struct wal_verify_opts *,
+		    FILE *out, struct wal_verify_result *res);
 /* 0 when dir is a directory that can be read and holds a segment file;
    -1 and *cause (missing, unreadable, empty: a failed mount) if not. */
 int		 wal_verify_dir_check(const char *dir, char **cause);

@@ -5,6 +5,9 @@
  * and prints each problem as "FILE: offset N: LSN M: what", then a summary.
  * Structure and CRCs need no key; with a key ring it also checks each
  * encrypted segment's key and authenticates every record in it.
+ * wal_verify_run is the same walk for a running walld (its scrub): the
+ * sealed segments only, each problem handed to a callback, the reads
+ * paced, and segments that truncation takes away meanwhile skipped.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -26,26 +29,111 @@
 
 struct wal_verify {
 	const char	*dir;
-	FILE		*out;
+	FILE		*out;		/* NULL: problems to opts->problem_cb */
+	const struct wal_verify_opts *opts;	/* NULL: offline */
 	int		 problems;
 	uint64_t	 damaged;	/* records found damaged */
 	const char	*name;		/* the segment being authenticated */
+	/* A live log (opts->live): the segment being checked, to tell
+	   whether truncation took it away while it was read. */
+	int		 dirfd;
+	int		 fd;
+	int		 gone;		/* it went: its problems are not */
+	/* The records' callback when authenticating (chained, for pacing). */
+	void		(*auth_cb)(void *, const struct rec_header *,
+			    const unsigned char *, uint64_t);
+	void		*auth_arg;
+	uint64_t	 paced;		/* offset in the segment paced up to */
 };
 
-/* Prints one problem. */
+/* 1 when, on a live log, the segment being checked is no longer in the
+   directory under its name (truncated, or renamed to be recycled): what
+   was read may not be what the log holds, and it is not the log's any
+   more anyway. */
+static int
+wal_verify_gone(struct wal_verify *v, const char *name)
+{
+	struct stat	a, b;
+
+	if (v->opts == NULL || !v->opts->live || v->fd == -1)
+		return (0);
+	if (v->gone)
+		return (1);
+	if (fstat(v->fd, &a) != 0 ||
+	    fstatat(v->dirfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		v->gone = 1;
+	return (v->gone);
+}
+
+/* Reports one problem: printed, or handed to the callback. */
 static void __attribute__((format(printf, 5, 6)))
 wal_verify_problem(struct wal_verify *v, const char *name, uint64_t off,
     uint64_t lsn, const char *fmt, ...)
 {
 	va_list	ap;
+	char	what[512];
 
-	fprintf(v->out, "%s/%s: offset %llu: LSN %llu: ", v->dir, name,
-	    (unsigned long long)off, (unsigned long long)lsn);
+	if (wal_verify_gone(v, name))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	if (v->out != NULL)
+		fprintf(v->out, "%s/%s: offset %llu: LSN %llu: %s\n", v->dir,
+		    name, (unsigned long long)off, (unsigned long long)lsn,
+		    what);
+	if (v->opts != NULL && v->opts->problem_cb != NULL)
+		v->opts->problem_cb(v->opts->arg, name, off, lsn, what);
+	v->problems++;
+}
+
+/* Says why the walk could not start: printed, or as a problem with no
+   file (LSN 0) when there is no stream. */
+static void __attribute__((format(printf, 2, 3)))
+wal_verify_fail(struct wal_verify *v, const char *fmt, ...)
+{
+	va_list	ap;
+	char	what[512];
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	if (v->out != NULL)
+		fprintf(v->out, "%s\n", what);
+	if (v->opts != NULL && v->opts->problem_cb != NULL)
+		v->opts->problem_cb(v->opts->arg, "", 0, 0, what);
+}
+
+/* Prints a note (offline only: a live check has no reader for them). */
+static void __attribute__((format(printf, 2, 3)))
+wal_verify_note(struct wal_verify *v, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (v->out == NULL)
+		return;
 	va_start(ap, fmt);
 	vfprintf(v->out, fmt, ap);
 	va_end(ap);
-	fputc('\n', v->out);
-	v->problems++;
+}
+
+/* Every record a segment's scan finds valid: authenticated (when a key
+   ring is given) and paced (opts->pace_cb, every WAL_VERIFY_PACE bytes). */
+#define WAL_VERIFY_PACE	(256u << 10)
+static void
+wal_verify_rec_cb(void *arg, const struct rec_header *h,
+    const unsigned char *p, uint64_t off)
+{
+	struct wal_verify	*v = arg;
+
+	if (v->auth_cb != NULL)
+		v->auth_cb(v->auth_arg, h, p, off);
+	if (v->opts != NULL && v->opts->pace_cb != NULL &&
+	    off >= v->paced + WAL_VERIFY_PACE) {
+		v->opts->pace_cb(v->opts->arg, off - v->paced);
+		v->paced = off;
+	}
 }
 
 /* Reports a record that fails authentication. */
@@ -64,8 +152,8 @@ wal_verify_stray_cb(void *arg, const char *name)
 {
 	struct wal_verify	*v = arg;
 
-	fprintf(v->out, "note: %s/%s: not a segment file, ignored\n", v->dir,
-	    name);
+	wal_verify_note(v, "note: %s/%s: not a segment file, ignored\n",
+	    v->dir, name);
 }
 
 /* Reports a name that looks like a segment but does not parse. */
@@ -258,6 +346,19 @@ wal_verify(const char *dir, FILE *out)
 int
 wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 {
+	struct wal_verify_opts	 o;
+
+	memset(&o, 0, sizeof o);
+	o.keyring = kr;
+	return (wal_verify_run(dir, &o, out, NULL));
+}
+
+/* The walk behind both; see wal-reader.h. */
+int
+wal_verify_run(const char *dir, const struct wal_verify_opts *o, FILE *out,
+    struct wal_verify_result *res)
+{
+	struct keyring		*kr = o->keyring;
 	struct wal_verify	 v;
 	struct keyring_ctx	*ctx;
 	struct keyring_auth	 auth;
@@ -275,28 +376,36 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 	char			*cause = NULL;
 	const char		*why, *state = "no segments";
 	uint64_t		 records = 0, first = 0, last = 0, prev = 0;
+	uint64_t		 seg_records, seg_damaged, checked = 0;
+	uint64_t		 bytes = 0;
 	size_t			 n, i;
 	int			 dirfd, fd, have_prev = 0, is_last, k;
+	int			 seg_problems, stopped = 0, e;
 
+	memset(&v, 0, sizeof v);
 	v.dir = dir;
 	v.out = out;
-	v.problems = 0;
-	v.damaged = 0;
+	v.opts = o;
+	v.fd = -1;
+	if (res != NULL)
+		memset(res, 0, sizeof *res);
 	memset(&auth, 0, sizeof auth);
 	if ((ctx = keyring_ctx_create(0)) == NULL) {
-		fprintf(out, "%s: %s\n", dir, strerror(ENOMEM));
+		wal_verify_fail(&v, "%s: %s", dir, strerror(ENOMEM));
 		return (-1);
 	}
 	dirfd = sysio.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dirfd == -1) {
-		fprintf(out, "%s: %s\n", dir, strerror(errno));
+		wal_verify_fail(&v, "%s: %s", dir, strerror(errno));
 		keyring_ctx_free(ctx);
 		return (-1);
 	}
+	v.dirfd = dirfd;
 	if (segment_list(dirfd, dir, &ents, &n, wal_verify_stray_cb,
 	    wal_verify_bad_cb, &v, &cause) != 0 ||
 	    (hb = malloc(SEG_HDR_SIZE)) == NULL) {
-		fprintf(out, "%s\n", cause != NULL ? cause : strerror(errno));
+		wal_verify_fail(&v, "%s", cause != NULL ? cause :
+		    strerror(errno));
 		free(cause);
 		free(ents);
 		sysio.close(dirfd);
@@ -304,16 +413,35 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
+		/* The active segment (and any after it) is not checked live. */
+		if (o->below != 0 && ents[i].first >= o->below)
+			break;
+		if (stopped)
+			break;
 		is_last = i + 1 == n;
+		v.fd = -1;
+		v.gone = 0;
 		fd = sysio.openat(dirfd, ents[i].name, O_RDONLY | O_CLOEXEC, 0);
+		if (fd == -1 && errno == ENOENT && o->live) {
+			/* Truncated since the directory was listed. */
+			have_prev = 0;
+			continue;
+		}
 		if (fd == -1 || fstat(fd, &sb) != 0) {
+			e = errno;
 			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
-			    "open: %s", strerror(errno));
+			    "open: %s", strerror(e));
 			if (fd != -1)
 				sysio.close(fd);
 			have_prev = 0;
 			continue;
 		}
+		v.fd = fd;
+		v.paced = 0;
+		v.auth_cb = NULL;
+		seg_records = records;
+		seg_damaged = v.damaged;
+		seg_problems = v.problems;
 		if (sysio.pread(fd, hb, SEG_HDR_SIZE, 0) != SEG_HDR_SIZE) {
 			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
 			    "cannot read the segment header");
@@ -334,7 +462,7 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 			wal_verify_problem(&v, ents[i].name, 0, prev + 1,
 			    "gap: the previous segment ends at LSN %llu",
 			    (unsigned long long)prev);
-		if (i == 0)
+		if (i == 0 || (o->live && first == 0))
 			first = ents[i].first;
 
 		memset(&s, 0, sizeof s);
@@ -342,6 +470,8 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 		s.size = (uint64_t)sb.st_size;
 		s.first_lsn = ents[i].first;
 		s.seed = h.seed;
+		s.rec_cb = wal_verify_rec_cb;
+		s.rec_arg = &v;
 		if (h.flags & SEG_F_ENCRYPTED) {
 			nenc++;
 			for (j = 0; j < nids && ids[j] != h.key_id; j++)
@@ -361,8 +491,8 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 			auth.bad_cb = wal_verify_auth_cb;
 			auth.bad_arg = &v;
 			v.name = ents[i].name;
-			s.rec_cb = keyring_auth_cb;
-			s.rec_arg = &auth;
+			v.auth_cb = keyring_auth_cb;
+			v.auth_arg = &auth;
 		}
 		if (segment_scan(&s, &cause) != 0) {
 			wal_verify_problem(&v, ents[i].name, 0, ents[i].first,
@@ -385,7 +515,7 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 		if (s.stop == SEG_STOP_FOOTER) {
 			if (s.end + FOOTER_SIZE != s.size) {
 				if (is_last)
-					fprintf(out, "note: %s/%s: footer at "
+					wal_verify_note(&v, "note: %s/%s: footer at "
 					    "offset %llu but the file goes on "
 					    "to %llu: the cut was not finished "
 					    "(the next open finishes it)\n",
@@ -467,7 +597,7 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 				    "tail cannot be told from damage", why,
 				    (unsigned long long)t.undecided_off);
 			} else if (verdict == SEG_END_TORN) {
-				fprintf(out, "note: %s/%s: offset %llu: LSN %llu:"
+				wal_verify_note(&v, "note: %s/%s: offset %llu: LSN %llu:"
 				    " torn tail of the last flush (%s): the "
 				    "next open cuts it\n", dir, ents[i].name,
 				    (unsigned long long)s.end,
@@ -476,20 +606,48 @@ wal_verify_keys(const char *dir, struct keyring *kr, FILE *out)
 		}
 		prev = s.next_lsn - 1;
 		have_prev = 1;
-		sysio.close(fd);
-		if (s.rec_cb != NULL) {
+		if (v.auth_cb != NULL) {
 			/* Counted once its records were all checked. */
 			if (auth.nbad == 0)
 				nauth++;
 			else
 				nfail++;
 		}
-		continue;
+		goto next;
 
 next_bad:
 		have_prev = 0;
+next:
+		if (wal_verify_gone(&v, ents[i].name)) {
+			/* What it held is not the log's any more. */
+			records = seg_records;
+			v.damaged = seg_damaged;
+			v.problems = seg_problems;
+			have_prev = 0;
+		} else {
+			checked++;
+			bytes += (uint64_t)sb.st_size;
+		}
+		if (o->pace_cb != NULL && (uint64_t)sb.st_size > v.paced &&
+		    o->pace_cb(o->arg, (uint64_t)sb.st_size - v.paced) != 0)
+			stopped = 1;
+		v.fd = -1;
 		sysio.close(fd);
 	}
+	if (res != NULL) {
+		res->segments = checked;
+		res->records = records;
+		res->damaged = v.damaged;
+		res->problems = (uint64_t)v.problems;
+		res->first_lsn = first;
+		res->last_lsn = last;
+		res->bytes = bytes;
+		res->encrypted = nenc;
+		res->authenticated = nauth;
+		res->stopped = stopped;
+	}
+	if (out == NULL)
+		goto done;
 	if (nenc > 0 && kr == NULL) {
 		fprintf(out, "note: %s: %llu encrypted segments (key id%s", dir,
 		    (unsigned long long)nenc, nids > 1 ? "s" : "");
@@ -515,6 +673,7 @@ next_bad:
 	else
 		fprintf(out, "%s: %zu segments, no records, %s, %d problems\n",
 		    dir, n, state, v.problems);
+done:
 	keyring_auth_clear(&auth);
 	keyring_ctx_free(ctx);
 	free(hb);
