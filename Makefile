@@ -77,10 +77,11 @@ DAEMON_SRC = $(REPL_SRC) daemon/replica.c daemon/config.c daemon/config-yaml.c \
 	     daemon/request.c daemon/server-stats.c daemon/server-reload.c \
 	     daemon/batcher.c daemon/notify.c \
 	     daemon/access.c proto/metrics.c daemon/archive.c \
-	     daemon/cursor.c daemon/server-cursor.c daemon/retention.c
+	     daemon/cursor.c daemon/server-cursor.c daemon/retention.c \
+	     daemon/scrub.c
 DAEMON_MAIN = daemon/main.c
 LIBWAL_SRC = client/libwal.c client/libwal-io.c client/libwal-producer.c \
-	     client/libwal-cursor.c client/libwal-codes.c
+	     client/libwal-cursor.c client/libwal-codes.c client/libwal-admin.c
 # walctl shares metrics.c with walld: one table of metric names.
 WALCTL_SRC = client/walctl.c client/walctl-write.c client/walctl-read.c \
 	     client/walctl-admin.c client/walctl-stream.c proto/metrics.c $(REPL_SRC) \

@@ -7,6 +7,7 @@
  *   libwal-io.c	requests in flight, framing, the socket, replies
  *   libwal.c		connecting, the calls, completions, cursors
  *   libwal-cursor.c	durable consumer cursors (protocol version 2)
+ *   libwal-admin.c	VERIFY and its report (protocol version 2)
  *
  * Everything declared here is hidden: libwal.so exports libwal.h only.
  */

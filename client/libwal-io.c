@@ -490,8 +490,9 @@ libwal_dispatch_cursor(struct wal_conn *c, struct wal_cursor *cur,
 	libwal_break(c, WAL_RESULT_PROTOCOL, "unexpected frame for a read");
 }
 
-/* Keeps a cursor get or list reply's body for its blocking caller (which
-   decodes it), after checking it; -1 when the connection broke. */
+/* Keeps a cursor get or list, or a verify, reply's body for its blocking
+   caller (which decodes it), after checking it; -1 when the connection
+   broke. */
 static int
 libwal_keep_body(struct wal_conn *c, struct libwal_req *r, const uint8_t *b,
     size_t n)
@@ -499,10 +500,16 @@ libwal_keep_body(struct wal_conn *c, struct libwal_req *r, const uint8_t *b,
 	const char	*cause;
 	uint64_t	 a, z;
 	uint32_t	 count, flags;
+	struct wire_verify vr;
+	int		 rc;
 
-	if ((r->op == WIRE_OP_CURSOR_GET ?
-	    wire_dec_cursor_state(b, n, &a, &z, &cause) :
-	    wire_dec_cursor_list(b, n, &count, &flags, &cause)) == -1) {
+	if (r->op == WIRE_OP_VERIFY)
+		rc = wire_dec_verify(b, n, &vr, &cause);
+	else if (r->op == WIRE_OP_CURSOR_GET)
+		rc = wire_dec_cursor_state(b, n, &a, &z, &cause);
+	else
+		rc = wire_dec_cursor_list(b, n, &count, &flags, &cause);
+	if (rc == -1) {
 		libwal_break(c, WAL_RESULT_PROTOCOL, cause);
 		return (-1);
 	}
@@ -591,6 +598,7 @@ libwal_dispatch_reply(struct wal_conn *c, struct libwal_req *r,
 		break;
 	case WIRE_OP_CURSOR_GET:
 	case WIRE_OP_CURSOR_LIST:
+	case WIRE_OP_VERIFY:
 		if (libwal_keep_body(c, r, b, n) == -1)
 			return;
 		break;

@@ -440,6 +440,44 @@ enum wal_result	 wal_conn_cursor_drop(struct wal_conn *, const char *name,
 		    uint64_t *last_lsn);
 
 /*
+ * Verify (protocol version 2; the access list's stats permission): walld
+ * checks every sealed segment of its log, as `walctl verify --dir` does
+ * offline (headers, footers, every record's CRC and LSN, and with the
+ * key ring walld holds every record's authentication), on a thread of
+ * its own, and reports what it found. The call waits for the whole check
+ * (the connection's timeout applies: wal_conn_set_timeout).
+ */
+struct wal_verify_problem {
+	char		 file[32];	/* the segment file's name ("" when
+					   about the directory) */
+	uint64_t	 offset;	/* in it (0: none) */
+	uint64_t	 lsn;		/* expected there (0: none) */
+	char		*what;		/* in words */
+};
+
+struct wal_verify_report {
+	uint64_t	 segments;	/* sealed segments checked */
+	uint64_t	 records;	/* records found valid */
+	uint64_t	 damaged;	/* records found damaged */
+	uint64_t	 problems;	/* problems found, listed or not */
+	uint64_t	 first_lsn;	/* of the first segment checked */
+	uint64_t	 last_lsn;	/* the last record checked (0: none) */
+	uint64_t	 bytes;		/* of the segment files checked */
+	int		 authenticated;	/* walld holds a key ring: records of
+					   encrypted segments were
+					   authenticated */
+	int		 more;		/* more problems than listed */
+	size_t		 nlisted;
+	struct wal_verify_problem *list;
+};
+
+/* OK and *report (free it with wal_verify_report_free), whatever was
+   found: report->problems says. VERSION when walld speaks version 1. */
+enum wal_result	 wal_conn_verify(struct wal_conn *,
+		    struct wal_verify_report **report);
+void		 wal_verify_report_free(struct wal_verify_report *);
+
+/*
  * A producer: a connection of its own that numbers its appends and, when
  * an append's outcome is unknown (walld restarted, the connection lost),
  * reconnects with back-off and sends it again until it gets the LSN or a

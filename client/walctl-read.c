@@ -428,7 +428,139 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 	return (ex);
 }
 
-/* walctl verify --dir DIR: checks every segment offline. */
+/* Writes s as a JSON string, quotes included. */
+static void
+walctl_verify_json_str(const char *s)
+{
+	int	ch;
+
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/* One problem as a JSON object, after the first with a comma. */
+static void
+walctl_verify_json_problem(size_t i, const char *file, uint64_t off,
+    uint64_t lsn, const char *what)
+{
+	printf("%s{\"file\":", i > 0 ? "," : "");
+	walctl_verify_json_str(file);
+	printf(",\"offset\":%" PRIu64 ",\"lsn\":%" PRIu64 ",\"what\":", off,
+	    lsn);
+	walctl_verify_json_str(what);
+	putchar('}');
+}
+
+/* The report's numbers as JSON members, after "problem_list". */
+static void
+walctl_verify_json_tail(const char *dir, uint64_t segments, uint64_t records,
+    uint64_t damaged, uint64_t problems, uint64_t first, uint64_t last,
+    uint64_t bytes, int keys, int more)
+{
+	printf("],\"more\":%s,\"dir\":", more ? "true" : "false");
+	if (dir != NULL)
+		walctl_verify_json_str(dir);
+	else
+		fputs("null", stdout);
+	printf(",\"segments\":%" PRIu64 ",\"records\":%" PRIu64
+	    ",\"damaged_records\":%" PRIu64 ",\"problems\":%" PRIu64
+	    ",\"first_lsn\":%" PRIu64 ",\"last_lsn\":%" PRIu64
+	    ",\"bytes\":%" PRIu64 ",\"authenticated\":%s}\n", segments,
+	    records, damaged, problems, first, last, bytes,
+	    keys ? "true" : "false");
+}
+
+/* --dir --json: each problem the walk finds. */
+static void
+walctl_verify_json_cb(void *arg, const char *file, uint64_t off,
+    uint64_t lsn, const char *what)
+{
+	size_t	*n = arg;
+
+	walctl_verify_json_problem((*n)++, file, off, lsn, what);
+}
+
+/* walctl verify: walld checks its sealed segments (VERIFY). */
+static int
+walctl_verify_online(struct walctl *w, int json)
+{
+	struct wal_verify_report	*rep = NULL;
+	struct wal_verify_problem	*p;
+	struct wal_conn			*c;
+	enum wal_result			 r;
+	size_t				 i;
+	int				 ex;
+
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	/* A check of a large log takes a while: no time limit. */
+	wal_conn_set_timeout(c, -1);
+	if ((r = wal_conn_verify(c, &rep)) != WAL_RESULT_OK) {
+		ex = walctl_conn_fail(c, "verify", r);
+		wal_conn_close(c);
+		return (ex);
+	}
+	wal_conn_close(c);
+	if (json) {
+		fputs("{\"mode\":\"online\",\"problem_list\":[", stdout);
+		for (i = 0; i < rep->nlisted; i++)
+			walctl_verify_json_problem(i, rep->list[i].file,
+			    rep->list[i].offset, rep->list[i].lsn,
+			    rep->list[i].what);
+		walctl_verify_json_tail(NULL, rep->segments, rep->records,
+		    rep->damaged, rep->problems, rep->first_lsn, rep->last_lsn,
+		    rep->bytes, rep->authenticated, rep->more);
+	} else {
+		for (i = 0; i < rep->nlisted; i++) {
+			p = &rep->list[i];
+			if (p->file[0] == '\0')
+				printf("walld: %s\n", p->what);
+			else
+				printf("%s: offset %" PRIu64 ": LSN %" PRIu64
+				    ": %s\n", p->file, p->offset, p->lsn,
+				    p->what);
+		}
+		if (rep->more)
+			printf("walld: %" PRIu64 " more problems not listed "
+			    "(walld's log names each)\n",
+			    rep->problems - rep->nlisted);
+		if (rep->damaged > 0)
+			printf("walld: %" PRIu64 " damaged record%s\n",
+			    rep->damaged, rep->damaged == 1 ? "" : "s");
+		if (rep->records > 0)
+			printf("walld: %" PRIu64 " sealed segments, %" PRIu64
+			    " records, LSN %" PRIu64 "..%" PRIu64 ", %s, %"
+			    PRIu64 " problems\n", rep->segments, rep->records,
+			    rep->first_lsn, rep->last_lsn, rep->authenticated ?
+			    "authenticated with walld's key ring" :
+			    "CRCs checked (walld holds no key ring)",
+			    rep->problems);
+		else
+			printf("walld: %" PRIu64 " sealed segments, no records, "
+			    "%" PRIu64 " problems\n", rep->segments,
+			    rep->problems);
+	}
+	ex = walctl_flush_stdout();
+	if (ex == EX_OK && rep->problems > 0) {
+		walctl_warnx("verify: %" PRIu64 " problem%s found",
+		    rep->problems, rep->problems == 1 ? "" : "s");
+		ex = EX_DATAERR;
+	}
+	wal_verify_report_free(rep);
+	return (ex);
+}
+
+/* walctl verify [--dir DIR]: every segment offline, or walld's sealed
+   ones through walld. */
 int
 walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 {
@@ -437,12 +569,16 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "dir",	required_argument,	NULL, OPT_DIR },
 		{ "keyring",	required_argument,	NULL, OPT_KEYRING },
+		{ "json",	no_argument,		NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct keyring	*kr = NULL;
-	const char	*dir = NULL, *keyring = NULL;
-	char		*cause = NULL;
-	int		 ch, n, ex;
+	struct wal_verify_opts	 o;
+	struct wal_verify_result res;
+	struct keyring		*kr = NULL;
+	const char		*dir = NULL, *keyring = NULL;
+	char			*cause = NULL;
+	size_t			 listed = 0;
+	int			 ch, n, ex, json = 0;
 
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
@@ -451,11 +587,21 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 			dir = optarg;
 		else if (ch == OPT_KEYRING)
 			keyring = optarg;
+		else if (ch == OPT_JSON)
+			json = 1;
 		else
 			return (walctl_usage(w->cmd));
 	}
-	if (optind != argc || dir == NULL)
+	if (optind != argc)
 		return (walctl_usage(w->cmd));
+	if (dir == NULL) {
+		if (keyring != NULL) {
+			walctl_warnx("verify: --keyring goes with --dir (walld "
+			    "authenticates with its own key ring)");
+			return (EX_USAGE);
+		}
+		return (walctl_verify_online(w, json));
+	}
 	/* A nightly check must not pass on a failed mount. */
 	if (wal_verify_dir_check(dir, &cause) != 0) {
 		walctl_warnx("verify: %s", cause != NULL ? cause : dir);
@@ -464,7 +610,21 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 	}
 	if (keyring != NULL && (kr = walctl_keyring("verify", keyring)) == NULL)
 		return (EX_NOINPUT);
-	n = wal_verify_keys(dir, kr, stdout);
+	if (json) {
+		memset(&o, 0, sizeof o);
+		o.keyring = kr;
+		o.problem_cb = walctl_verify_json_cb;
+		o.arg = &listed;
+		fputs("{\"mode\":\"offline\",\"problem_list\":[", stdout);
+		n = wal_verify_run(dir, &o, NULL, &res);
+		if (n >= 0)
+			walctl_verify_json_tail(dir, res.segments, res.records,
+			    res.damaged, res.problems, res.first_lsn,
+			    res.last_lsn, res.bytes, kr != NULL, 0);
+		else
+			fputs("]}\n", stdout);
+	} else
+		n = wal_verify_keys(dir, kr, stdout);
 	keyring_free(kr);
 	if ((ex = walctl_flush_stdout()) != EX_OK)
 		return (ex);

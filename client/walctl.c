@@ -377,11 +377,15 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "Lists walld's cursors: name, LSN, lag in records behind the durable\n"
 	  "LSN, and the last commit time (UTC), one line each, or one JSON\n"
 	  "object per line." },
-	{ "verify", walctl_cmd_verify, "--dir DIR [--keyring FILE]",
-	  "Checks every segment of a data directory offline; prints each\n"
-	  "problem and exits 65 when there is any. Without --keyring the\n"
-	  "records of encrypted segments are checked by CRC only; with it\n"
-	  "each segment's key is checked and every record authenticated." },
+	{ "verify", walctl_cmd_verify, "[--json] [--dir DIR [--keyring FILE]]",
+	  "Without --dir, walld checks every sealed segment of its log (on a\n"
+	  "thread of its own: appends go on), authenticating with the key\n"
+	  "ring it holds. With --dir, checks every segment of a data directory\n"
+	  "offline; without --keyring the records of encrypted segments are\n"
+	  "checked by CRC only, with it each segment's key is checked and every\n"
+	  "record authenticated. Prints each problem (file, offset, LSN, what)\n"
+	  "and a summary, or one JSON object with --json; exits 65 when there\n"
+	  "is any problem." },
 	{ "restore", walctl_cmd_restore,
 	  "--nats URL[,URL...] --stream NAME --dir DIR [--creds FILE]\n"
 	  "    [--from-seq N]",

@@ -549,6 +549,7 @@ access_op_of_wire(uint8_t wire_op, enum access_op *op)
 	case WIRE_OP_ROTATE:	*op = ACCESS_ROTATE; return (0);
 	case WIRE_OP_TRUNCATE:	*op = ACCESS_TRUNCATE; return (0);
 	case WIRE_OP_STATS:	*op = ACCESS_STATS; return (0);
+	case WIRE_OP_VERIFY:	*op = ACCESS_STATS; return (0);	/* reads, changes nothing */
 	case WIRE_OP_RELOAD:	*op = ACCESS_KEYS; return (0);	/* key rotation */
 	}
 	return (-1);	/* hello, ping, read-cancel: always allowed */

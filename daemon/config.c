@@ -157,6 +157,13 @@ static const struct config_key config_keys[] = {
 	{ "retention", "interval", CONFIG_DURATION,
 	  FIELD(retention_interval_us), 100000, 3600 * SECOND, "10s", NULL },
 
+	{ "scrub", "rate", CONFIG_SIZE, FIELD(scrub_rate),
+	  0, 16 * GIB, "0", NULL },
+	{ "scrub", "interval", CONFIG_DURATION, FIELD(scrub_interval_us),
+	  SECOND, 365ull * 86400 * SECOND, "24h", NULL },
+	{ "scrub", "at_start", CONFIG_ENUM, FIELD(scrub_at_start),
+	  0, 0, "false", config_bool_names },
+
 	{ "logging", "level", CONFIG_ENUM, FIELD(log_level),
 	  0, 0, "info", config_level_names },
 

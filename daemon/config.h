@@ -31,6 +31,10 @@ struct config {
 	uint64_t	 retention_max_age_us;	/* retention.max_age, 0: none */
 	uint64_t	 retention_interval_us;	/* retention.interval */
 	uint32_t	 producer_window;	/* producers.window */
+	/* scrub: (scrub.c) */
+	uint64_t	 scrub_rate;		/* scrub.rate, bytes/s, 0: no background scrub */
+	uint64_t	 scrub_interval_us;	/* scrub.interval, default 24h, 1s..365d */
+	int		 scrub_at_start;	/* scrub.at_start, default false */
 	/* group_commit: */
 	uint64_t	 max_batch_bytes;	/* group_commit.max_batch_bytes, default 8MiB, 64KiB..256MiB */
 	uint64_t	 commit_delay_us;	/* group_commit.commit_delay, default 0 (off), 0..1s */

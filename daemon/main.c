@@ -30,6 +30,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "scrub.h"
 #include "server.h"
 #include "version.h"
 #include "wal.h"
@@ -37,6 +38,7 @@
 
 #define EXIT_USAGE	64
 #define EXIT_CONFIG	78
+#define EXIT_DATAERR	65	/* scrub.at_start found damage */
 
 struct main_ctx {
 	struct event_base	*base;
@@ -527,6 +529,25 @@ main(int argc, char **argv)
 		log_err("%s", cause != NULL ? cause : "cannot open the WAL");
 		notify("STATUS=failed: cannot open the WAL");
 		goto out;
+	}
+
+	/* scrub.at_start: every sealed segment checked before serving;
+	   damage is refused (docs/OPERATIONS.md, "Scrubbing"). */
+	if (m.cfg->scrub_at_start) {
+		notify("STATUS=checking the sealed segments (scrub.at_start)");
+		if ((i = scrub_at_start(w, m.cfg->data_dir, kr, &cause)) != 0) {
+			if (i < 0)
+				log_err("%s", cause);
+			else
+				log_err("scrub.at_start: %d problems in the "
+				    "sealed segments of %s (each logged above): "
+				    "refusing to start; `walctl verify --dir` "
+				    "lists them, docs/OPERATIONS.md says what "
+				    "to do", i, m.cfg->data_dir);
+			notify("STATUS=failed: damage in the sealed segments");
+			status = EXIT_DATAERR;
+			goto out;
+		}
 	}
 
 	if ((fd = server_listen(m.cfg, &cause)) == -1) {

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "replica.h"
 #include "retention.h"
+#include "scrub.h"
 #include "server-int.h"
 #include "version.h"
 #include "wal.h"
@@ -503,6 +504,7 @@ request_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 	case WIRE_OP_PING:
 	case WIRE_OP_READ_CANCEL:
 	case WIRE_OP_RELOAD:
+	case WIRE_OP_VERIFY:
 		if (n != 0) {
 			conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "%s: the body "
 			    "must be empty, not %zu bytes", wire_op_name(h->op),
@@ -537,6 +539,14 @@ request_frame(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		break;
 	case WIRE_OP_RELOAD:
 		server_reload_request(c, h->id);
+		break;
+	case WIRE_OP_VERIFY:
+		if (c->version < 2) {
+			conn_fatal(c, h->id, WIRE_E_BAD_REQUEST, "verify needs "
+			    "protocol version 2");
+			break;
+		}
+		scrub_request(c, h->id);
 		break;
 	case WIRE_OP_READ:
 		request_read(c, h, body, n);

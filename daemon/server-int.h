@@ -13,6 +13,7 @@
  *   server-stats.c	the stats text (STATS, the metrics, STATUS=)
  *   server-cursor.c	the cursor requests (cursor.c keeps the cursors)
  *   request.c		what each request does (request_frame, frame_cb)
+ *   scrub.c		VERIFY and the background scrub (scrub.h)
  *   server-reload.c	SIGHUP: a reloaded configuration applied live
  *   server.c		listening, accepting, stopping; wires the others
  */
@@ -51,6 +52,7 @@ struct evbuffer;
 struct stream;
 struct waiter;
 struct ctl_waiter;
+struct scrub;
 
 enum server_state { SRV_RUNNING, SRV_DRAINING, SRV_FAILED };
 
@@ -169,6 +171,7 @@ struct server {
 		uint64_t	 runs_removed;	/* passes that removed some */
 		uint64_t	 overruns;	/* a limit passed a cursor */
 	} retention;			/* retention.c */
+	struct scrub		*scrub;		/* scrub.c: VERIFY, the scrub */
 	struct evconnlistener	*listener;
 	struct event		*accept_ev;	/* re-enable after EMFILE */
 	struct event		*drain_ev;	/* drain timeout */

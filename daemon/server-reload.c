@@ -18,6 +18,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "retention.h"
+#include "scrub.h"
 #include "server-int.h"
 #include "server.h"
 #include "wal.h"
@@ -201,6 +202,10 @@ server_reload(struct server *srv, struct config *ncfg, char **cause)
 	cfg->max_conn_output = ncfg->max_conn_output;
 	cfg->cursors_max = ncfg->cursors_max;
 	cfg->log_level = ncfg->log_level;
+	cfg->scrub_rate = ncfg->scrub_rate;
+	cfg->scrub_interval_us = ncfg->scrub_interval_us;
+	cfg->scrub_at_start = ncfg->scrub_at_start;	/* for the next start */
+	scrub_reconfigure(srv);
 	log_set_level(cfg->log_level);
 	server_reload_swap(&cfg->metrics_file, &ncfg->metrics_file);
 	cfg->metrics_interval_us = ncfg->metrics_interval_us;

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "cursor.h"
 #include "replica.h"
+#include "scrub.h"
 #include "server-int.h"
 #include "server.h"
 #include "version.h"
@@ -263,6 +264,7 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	server_stats_cursors(eb, srv);
 	server_stats_line(eb, "damaged_records_total %llu",
 	    (unsigned long long)srv->count.damaged);
+	scrub_stats(srv, eb);
 	server_stats_repl(eb, srv);
 }
 

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "replica.h"
 #include "retention.h"
+#include "scrub.h"
 #include "server-int.h"
 #include "server.h"
 #include "wal.h"
@@ -704,6 +705,10 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 		server_free(srv);
 		return (NULL);
 	}
+	if (scrub_start(srv, cause) != 0) {
+		server_free(srv);
+		return (NULL);
+	}
 	access_describe(cfg->access, line, sizeof line);
 	log_info("%s", line);
 	return (srv);
@@ -725,6 +730,9 @@ server_free(struct server *srv)
 			break;
 		}
 	}
+	/* The checks under way end at their next pause; the connections
+	   waiting for a VERIFY are let go. */
+	scrub_stop(srv);
 	/* The cursor write under way, if any: its clients are answered. */
 	cursor_store_free(srv->cursors);
 	srv->cursors = NULL;

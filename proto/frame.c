@@ -90,6 +90,8 @@ frame_op_flags(uint8_t op)
 	case WIRE_OP_CURSOR_DROP|WIRE_REPLY:
 	case WIRE_OP_RELOAD:
 	case WIRE_OP_RELOAD|WIRE_REPLY:
+	case WIRE_OP_VERIFY:
+	case WIRE_OP_VERIFY|WIRE_REPLY:
 	case WIRE_OP_HELLO|WIRE_REPLY:
 	case WIRE_OP_APPEND|WIRE_REPLY:
 	case WIRE_OP_SYNC|WIRE_REPLY:
@@ -707,6 +709,8 @@ wire_op_name(uint8_t op)
 	case WIRE_OP_CURSOR_DROP:	return ("cursor-drop");
 	case WIRE_OP_RELOAD:		return ("reload");
 	case WIRE_OP_RELOAD|WIRE_REPLY:	return ("reload-reply");
+	case WIRE_OP_VERIFY:		return ("verify");
+	case WIRE_OP_VERIFY|WIRE_REPLY:	return ("verify-reply");
 	case WIRE_OP_HELLO|WIRE_REPLY:	return ("hello-reply");
 	case WIRE_OP_APPEND|WIRE_REPLY:	return ("append-reply");
 	case WIRE_OP_SYNC|WIRE_REPLY:	return ("sync-reply");
@@ -725,6 +729,118 @@ wire_op_name(uint8_t op)
 	case WIRE_OP_ERROR:		return ("error");
 	}
 	return ("unknown");
+}
+
+/* The fixed part of a VERIFY reply. */
+void
+wire_put_verify(uint8_t *out, const struct wire_verify *v)
+{
+	frame_put64(out, v->segments);
+	frame_put64(out + 8, v->records);
+	frame_put64(out + 16, v->damaged);
+	frame_put64(out + 24, v->problems);
+	frame_put64(out + 32, v->first_lsn);
+	frame_put64(out + 40, v->last_lsn);
+	frame_put64(out + 48, v->bytes);
+	frame_put32(out + 56, v->count);
+	frame_put32(out + 60, v->flags);
+}
+
+/* One entry of a VERIFY reply. */
+size_t
+wire_put_verify_ent(uint8_t *out, uint64_t off, uint64_t lsn,
+    const char *file, const char *what)
+{
+	size_t	fl = strlen(file), wl = strlen(what);
+
+	if (fl > WIRE_VERIFY_FILE_MAX)
+		fl = WIRE_VERIFY_FILE_MAX;
+	if (wl > WIRE_VERIFY_WHAT_MAX)
+		wl = WIRE_VERIFY_WHAT_MAX;
+	frame_put64(out, off);
+	frame_put64(out + 8, lsn);
+	out[16] = (uint8_t)fl;
+	out[17] = 0;
+	frame_put16(out + 18, (uint16_t)wl);
+	memcpy(out + WIRE_VERIFY_ENT_FIXED, file, fl);
+	memcpy(out + WIRE_VERIFY_ENT_FIXED + fl, what, wl);
+	return (WIRE_VERIFY_ENT_FIXED + fl + wl);
+}
+
+/* Takes one VERIFY entry from *p. */
+int
+wire_dec_verify_ent(const uint8_t **p, size_t *left,
+    struct wire_verify_ent *e, const char **cause)
+{
+	const uint8_t	*b = *p;
+	size_t		 need;
+
+	if (*left < WIRE_VERIFY_ENT_FIXED) {
+		*cause = "verify reply: an entry is cut short";
+		return (-1);
+	}
+	e->off = frame_get64(b);
+	e->lsn = frame_get64(b + 8);
+	e->file_len = b[16];
+	e->what_len = frame_get16(b + 18);
+	if (b[17] != 0 || e->file_len > WIRE_VERIFY_FILE_MAX ||
+	    e->what_len > WIRE_VERIFY_WHAT_MAX) {
+		*cause = "verify reply: an entry's lengths are invalid";
+		return (-1);
+	}
+	need = WIRE_VERIFY_ENT_FIXED + e->file_len + e->what_len;
+	if (*left < need) {
+		*cause = "verify reply: an entry is cut short";
+		return (-1);
+	}
+	e->file = (const char *)b + WIRE_VERIFY_ENT_FIXED;
+	e->what = e->file + e->file_len;
+	*p += need;
+	*left -= need;
+	return (0);
+}
+
+/* A VERIFY reply: the fixed part, and every entry checked. */
+int
+wire_dec_verify(const uint8_t *b, size_t n, struct wire_verify *v,
+    const char **cause)
+{
+	struct wire_verify_ent	 e;
+	const uint8_t		*p;
+	size_t			 left;
+	uint32_t		 i;
+
+	if (n < WIRE_VERIFY_FIXED) {
+		*cause = "verify reply: body too short";
+		return (-1);
+	}
+	v->segments = frame_get64(b);
+	v->records = frame_get64(b + 8);
+	v->damaged = frame_get64(b + 16);
+	v->problems = frame_get64(b + 24);
+	v->first_lsn = frame_get64(b + 32);
+	v->last_lsn = frame_get64(b + 40);
+	v->bytes = frame_get64(b + 48);
+	v->count = frame_get32(b + 56);
+	v->flags = frame_get32(b + 60);
+	if (v->flags & ~(uint32_t)(WIRE_VERIFY_MORE|WIRE_VERIFY_KEYS)) {
+		*cause = "verify reply: unknown flags";
+		return (-1);
+	}
+	if (v->count > v->problems) {
+		*cause = "verify reply: more entries than problems";
+		return (-1);
+	}
+	p = b + WIRE_VERIFY_FIXED;
+	left = n - WIRE_VERIFY_FIXED;
+	for (i = 0; i < v->count; i++)
+		if (wire_dec_verify_ent(&p, &left, &e, cause) != 0)
+			return (-1);
+	if (left != 0) {
+		*cause = "verify reply: bytes after the last entry";
+		return (-1);
+	}
+	return (0);
 }
 
 /* Names an error code as an identifier: log lines and metric names. */

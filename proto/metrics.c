@@ -160,7 +160,25 @@ static const struct metrics_row metrics_table[] = {
 	  "LSN of the cursor furthest behind (0: none, or nothing consumed)" },
 	{ "walld_damaged_records_total", "counter", MK_VALUE,
 	  "damaged_records_total", NULL, NULL, 1,
-	  "Damaged records that reads met (each counted once)" },
+	  "Damaged records that reads, walctl verify or the scrub met "
+	  "(each counted once)" },
+	{ "walld_scrub_last_complete_timestamp_seconds", "gauge", MK_VALUE,
+	  "scrub_last_complete", NULL, NULL, 1,
+	  "When the last complete background scrub pass ended, unix seconds "
+	  "(0: none since walld started)" },
+	{ "walld_scrub_read_bytes_total", "counter", MK_VALUE,
+	  "scrub_bytes_total", NULL, NULL, 1,
+	  "Bytes of sealed segments the background scrub read" },
+	{ "walld_scrub_passes_total", "counter", MK_VALUE,
+	  "scrub_passes_total", NULL, NULL, 1,
+	  "Complete background scrub passes" },
+	{ "walld_scrub_problems_total", "counter", MK_VALUE,
+	  "scrub_problems_total", NULL, NULL, 1,
+	  "Problems the scrub or walctl verify found at a place none had "
+	  "been found before (each logged once)" },
+	{ "walld_verify_requests_total", "counter", MK_VALUE,
+	  "verify_requests_total", NULL, NULL, 1,
+	  "Checks run for walctl verify (VERIFY requests)" },
 	{ "walld_truncate_held_total", "counter", MK_VALUE,
 	  "truncate_held_total", NULL, NULL, 1,
 	  "Truncations held back because a segment was not archived or "

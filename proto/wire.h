@@ -48,6 +48,8 @@ enum wire_op {
 	WIRE_OP_CURSOR_LIST	= 0x0e,
 	WIRE_OP_CURSOR_DROP	= 0x0f,
 	WIRE_OP_RELOAD		= 0x11,	/* reload the configuration, as SIGHUP */
+	WIRE_OP_VERIFY		= 0x12,	/* version 2: check the sealed
+					   segments (walld's scrub) */
 };
 #define WIRE_REPLY		0x80	/* reply op = request op | WIRE_REPLY */
 #define WIRE_OP_RECORD		0xc0	/* one record of a read stream */
@@ -196,6 +198,48 @@ struct wire_cursor_ent {
 	size_t		 name_len;
 };
 
+/*
+ * VERIFY (version 2, PROTOCOL.md "VERIFY"): an empty request; walld
+ * checks every sealed segment and replies with what it found:
+ *   0 u64 segments checked	8 u64 records checked
+ *   16 u64 records damaged	24 u64 problems found (listed or not)
+ *   32 u64 first LSN checked	40 u64 last LSN checked (0: none)
+ *   48 u64 bytes read		56 u32 count of entries that follow
+ *   60 u32 flags (WIRE_VERIFY_*)
+ * then count entries: u64 offset, u64 LSN, u8 file name length, u8
+ * zero, u16 length of what, the file name, what (UTF-8, no NUL).
+ */
+#define WIRE_VERIFY_FIXED	64
+#define WIRE_VERIFY_ENT_FIXED	20
+#define WIRE_VERIFY_FILE_MAX	31	/* a segment's name is 24 bytes */
+#define WIRE_VERIFY_WHAT_MAX	511
+#define WIRE_VERIFY_MORE	0x1	/* more problems than listed */
+#define WIRE_VERIFY_KEYS	0x2	/* records of encrypted segments were
+					   authenticated (walld holds a key
+					   ring) */
+#define WIRE_VERIFY_BODY_MAX	(64u << 10)	/* walld lists no more */
+
+struct wire_verify {
+	uint64_t	segments;
+	uint64_t	records;
+	uint64_t	damaged;
+	uint64_t	problems;
+	uint64_t	first_lsn;
+	uint64_t	last_lsn;
+	uint64_t	bytes;
+	uint32_t	count;
+	uint32_t	flags;
+};
+
+struct wire_verify_ent {
+	uint64_t	 off;
+	uint64_t	 lsn;
+	const char	*file;		/* point into the frame */
+	size_t		 file_len;
+	const char	*what;
+	size_t		 what_len;
+};
+
 /* ERROR body: u16 code, u16 zero, message bytes (UTF-8, no NUL). */
 struct wire_error {
 	uint16_t	 code;
@@ -249,6 +293,12 @@ int	wire_dec_cursor_list(const uint8_t *b, size_t n, uint32_t *count,
 /* Takes one list entry from *p (*left bytes), moving past it. */
 int	wire_dec_cursor_ent(const uint8_t **p, size_t *left,
 	    struct wire_cursor_ent *, const char **cause);
+/* A VERIFY reply: checks every entry, fills the fixed part; the entries
+   are then taken with wire_dec_verify_ent from b + WIRE_VERIFY_FIXED. */
+int	wire_dec_verify(const uint8_t *b, size_t n, struct wire_verify *,
+	    const char **cause);
+int	wire_dec_verify_ent(const uint8_t **p, size_t *left,
+	    struct wire_verify_ent *, const char **cause);
 
 /*
  * Encoding. Each wire_enc_* writes a whole frame header plus the fixed
@@ -297,6 +347,14 @@ size_t	wire_enc_cursor_list(uint8_t *out, uint64_t id, uint32_t count,
 /* One list entry into out (room for WIRE_CURSOR_ENT_MAX); its length. */
 size_t	wire_put_cursor_ent(uint8_t *out, uint64_t lsn, uint64_t commit_ms,
 	    const char *name, size_t name_len);
+
+/* The fixed part of a VERIFY reply's body into out (WIRE_VERIFY_FIXED). */
+void	wire_put_verify(uint8_t *out, const struct wire_verify *);
+/* One VERIFY entry into out (room for WIRE_VERIFY_ENT_FIXED +
+   WIRE_VERIFY_FILE_MAX + WIRE_VERIFY_WHAT_MAX; longer names and texts are
+   cut); its length. */
+size_t	wire_put_verify_ent(uint8_t *out, uint64_t off, uint64_t lsn,
+	    const char *file, const char *what);
 
 const char *wire_op_name(uint8_t op);		/* "append", ... or "unknown" */
 const char *wire_err_name(uint16_t code);	/* "sealed", ... */
