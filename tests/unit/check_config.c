@@ -191,6 +191,71 @@ START_TEST(test_every_key)
 }
 END_TEST
 
+/* scrub: off by default; every key read; each bad value named with its
+   place, as FILE:LINE:COLUMN: scrub.KEY: why. */
+START_TEST(test_scrub)
+{
+	static const struct {
+		const char	*text;
+		const char	*why;
+	} bad[] = {
+		{ "scrub:\n  rate: fast\n", "2:9: scrub.rate: expected a size:"
+		  " an integer and an optional unit (B, KiB, MiB, GiB, TiB, kB,"
+		  " MB, GB, TB)" },
+		{ "scrub:\n  rate: 17GiB\n", "2:9: scrub.rate: out of range:"
+		  " must be 0..16GiB" },
+		{ "scrub:\n  interval: 0\n", "2:13: scrub.interval: out of"
+		  " range: must be 1s..365d" },
+		{ "scrub:\n  interval: 10\n", "2:13: scrub.interval: expected"
+		  " a duration: an integer and a unit (us, ms, s, m); 0 may"
+		  " stand alone" },
+		{ "scrub:\n  at_start: yes\n", "2:13: scrub.at_start: expected"
+		  " one of: false, true" },
+		{ "scrub:\n  speed: 1MiB\n", "2:3: scrub.speed: unknown key"
+		  " (expected one of: rate, interval, at_start)" },
+		{ "scrub:\n  rate: 1MiB\n  rate: 2MiB\n", "3:3: scrub.rate:"
+		  " duplicate key (first at line 2 column 3)" },
+		{ "scrub: 8MiB\n", "1:8: scrub: expected a mapping of keys,"
+		  " got a single value" },
+	};
+	struct config	c;
+	char		*why;
+	size_t		 i;
+
+	config_defaults(&c);
+	ck_assert_uint_eq(c.scrub_rate, 0);
+	ck_assert_uint_eq(c.scrub_interval_us, 24ull * 3600 * 1000000);
+	ck_assert_int_eq(c.scrub_at_start, 0);
+	ck_assert_int_eq(load_str(&c,
+	    "scrub:\n"
+	    "  rate: 8MiB\n"
+	    "  interval: 90m\n"
+	    "  at_start: true\n", &why), 0);
+	ck_assert_ptr_null(why);
+	ck_assert_uint_eq(c.scrub_rate, 8ull << 20);
+	ck_assert_uint_eq(c.scrub_interval_us, 90ull * 60 * 1000000);
+	ck_assert_int_eq(c.scrub_at_start, 1);
+	/* 0 turns the background scrub off again. */
+	ck_assert_int_eq(load_str(&c, "scrub:\n  rate: 0\n  at_start: false\n",
+	    &why), 0);
+	ck_assert_uint_eq(c.scrub_rate, 0);
+	ck_assert_int_eq(c.scrub_at_start, 0);
+	config_free(&c);
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		config_defaults(&c);
+		ck_assert_int_eq(load_str(&c, bad[i].text, &why), -1);
+		ck_assert_ptr_nonnull(why);
+		ck_assert_str_eq(why, bad[i].why);
+		/* A failed load changes nothing. */
+		ck_assert_uint_eq(c.scrub_rate, 0);
+		ck_assert_int_eq(c.scrub_at_start, 0);
+		free(why);
+		config_free(&c);
+	}
+}
+END_TEST
+
 /* replication: off by default; servers as a list or one string, kept
    comma-separated; every key read; bad values named with their place. */
 START_TEST(test_replication)
@@ -507,8 +572,8 @@ static const struct error_case errors[] = {
 	  " recycle_segments)" },
 	{ "unknown_section.yaml", "3:1: backup: unknown section (expected"
 	  " one of: socket, storage, producers, group_commit, limits, cursors,"
-	  " retention, logging, metrics, archive, encryption, replication,"
-	  " access)" },
+	  " retention, scrub, logging, metrics, archive, encryption,"
+	  " replication, access)" },
 	{ "duplicate_key.yaml", "4:3: limits.max_record: duplicate key"
 	  " (first at line 2 column 3)" },
 	{ "duplicate_section.yaml", "5:1: logging: duplicate section"
@@ -713,6 +778,7 @@ config_suite(void)
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_overlay);
 	tcase_add_test(tc, test_replication);
+	tcase_add_test(tc, test_scrub);
 	tcase_add_test(tc, test_failed_load_keeps_config);
 	tcase_add_loop_test(tc, test_empty, 0,
 	    sizeof empty_files / sizeof empty_files[0]);
