@@ -145,3 +145,33 @@ grep -q "scrub: pass complete: .* 0 problems" "$LOG" || fail "no pass logged"
 grep -E "error: (scrub|verify)" "$LOG" && fail "errors on a clean log"
 stop_walld || fail "stop"
 ok "a clean log: at_start starts, verify exits 0, a reload turns the scrub on"
+
+# VERIFY needs the stats permission (it reads, changes nothing). Needs
+# root, to run walctl as other uids.
+if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+	echo "skip: the permission check needs root and setpriv"
+	exit 0
+fi
+chmod 0711 "$T"
+cat >"$T/walld.yaml" <<YAML
+socket:
+  mode: "0666"
+access:
+  - user: 4243
+    ops: stats
+  - user: 4244
+    ops: append
+    tenants: any
+YAML
+: >"$LOG"
+start_walld --config "$T/walld.yaml"
+setpriv --reuid=4243 --regid=4243 --clear-groups "$WALCTL" verify \
+    >/dev/null 2>"$T/err" || fail "verify with stats: $(cat "$T/err")"
+st=0
+setpriv --reuid=4244 --regid=4244 --clear-groups "$WALCTL" verify \
+    >/dev/null 2>"$T/err" || st=$?
+expect_eq "verify without stats: exit" $st 77
+grep -q "verify: stats not permitted for uid 4244" "$T/err" ||
+	fail "verify without stats: $(cat "$T/err")"
+stop_walld || fail "stop"
+ok "verify needs the stats permission"
