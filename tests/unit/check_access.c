@@ -444,7 +444,7 @@ static const struct error_case errors[] = {
 	  "2:11: access[0].user: user id out of range: must be 0..4294967294" },
 	{ "acces: []\n",
 	  "1:1: acces: unknown section (expected one of: socket, storage,"
-	  " producers, group_commit, limits, cursors, retention, logging,"
+	  " producers, group_commit, limits, cursors, retention, scrub, logging,"
 	  " metrics, archive, encryption, replication, access)" },
 };
 
