@@ -42,6 +42,7 @@
 
 #define SCRUB_FOUND_MAX		4096	/* problems one check keeps */
 #define SCRUB_SEEN_MAX		65536	/* places logged, remembered */
+#define SCRUB_WAIT_MAX		4096	/* VERIFY requests waiting */
 
 /* One problem a check found. */
 struct scrub_found {
@@ -585,6 +586,11 @@ scrub_request(struct conn *c, uint64_t id)
 	pthread_mutex_unlock(&sc->lock);
 	/* A check under way began before this request: wait for the next. */
 	q = idle ? &sc->cur : &sc->next;
+	if (sc->cur.n + sc->next.n >= SCRUB_WAIT_MAX) {
+		conn_error(c, id, WIRE_E_BUSY, "verify: %u requests wait for "
+		    "a check already; retry later", SCRUB_WAIT_MAX);
+		return;
+	}
 	if (q->n == q->cap) {
 		cap = q->cap == 0 ? 4 : q->cap * 2;
 		if ((w = reallocarray(q->w, cap, sizeof *w)) == NULL) {
