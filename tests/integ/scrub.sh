@@ -146,6 +146,37 @@ grep -E "error: (scrub|verify)" "$LOG" && fail "errors on a clean log"
 stop_walld || fail "stop"
 ok "a clean log: at_start starts, verify exits 0, a reload turns the scrub on"
 
+# Truncation while a pass reads: the segments it removes (or recycles)
+# are skipped, never reported as damage.
+rm -rf "$DATA"
+: >"$LOG"
+start_walld
+n=0
+while [ $n -lt 12 ]; do
+	"$WALCTL" append "segment $n, one record" >/dev/null || fail append
+	"$WALCTL" rotate >/dev/null || fail rotate
+	n=$((n + 1))
+done
+stop_walld || fail "stop"
+printf 'scrub:\n  rate: 8KiB\n  interval: 1h\n' >"$T/walld.yaml"
+: >"$LOG"
+start_walld --config "$T/walld.yaml"
+sleep 0.5
+"$WALCTL" truncate --before 10 >/dev/null || fail "truncate"
+i=0
+while [ "$(stat_of scrub_passes_total)" -lt 1 ]; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || fail "no pass in 15 s"
+	sleep 0.05
+done
+grep -E "error: (scrub|verify)" "$LOG" && fail "truncation taken for damage"
+expect_eq "problems" "$(stat_of scrub_problems_total)" 0
+"$WALCTL" verify >/dev/null || fail "verify after truncation"
+stop_walld || fail "stop"
+grep -q "scrub: pass complete: [0-9] sealed segments" "$LOG" ||
+	fail "the pass did not skip the segments truncated: $(grep "pass complete" "$LOG")"
+ok "a truncation during a pass: no false damage"
+
 # VERIFY needs the stats permission (it reads, changes nothing). Needs
 # root, to run walctl as other uids.
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
