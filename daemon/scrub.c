@@ -173,17 +173,18 @@ scrub_pace_reset(struct scrub_job *job, uint64_t rate)
 
 /*
  * The walk's pacing callback. The background pass sleeps until the bytes
- * it has read, at scrub.rate, would have taken the time since it began
- * (so a burst is paid for after it, and the mean rate stays bounded). A
- * new rate starts the count again; a rate of 0 (scrub turned off) or a
- * stop ends the pass.
+ * it has read, at scrub.rate, would have taken the time since the count
+ * began (so a burst is paid for after it). Time it spent slower than the
+ * rate (a busy disk) is no credit for a later burst: the count begins
+ * again from now. A new rate begins it again too; a rate of 0 (scrub
+ * turned off) or a stop ends the pass.
  */
 static int
 scrub_pace_cb(void *arg, uint64_t bytes)
 {
 	struct scrub_job	*job = arg;
 	struct scrub		*sc = job->sc;
-	struct timespec		 until;
+	struct timespec		 until, now;
 	int			 e, stop = 0;
 
 	pthread_mutex_lock(&sc->lock);
@@ -203,6 +204,14 @@ scrub_pace_cb(void *arg, uint64_t bytes)
 	until = job->paced_from;
 	scrub_ts_add(&until, (uint64_t)((long double)job->paced_bytes * 1e9L /
 	    (long double)job->paced_rate));
+	if (clock_gettime(CLOCK_MONOTONIC, &now) == 0 &&
+	    (until.tv_sec < now.tv_sec || (until.tv_sec == now.tv_sec &&
+	    until.tv_nsec <= now.tv_nsec))) {
+		/* Behind the rate already: no sleep, and no credit. */
+		scrub_pace_reset(job, job->paced_rate);
+		pthread_mutex_unlock(&sc->lock);
+		return (0);
+	}
 	for (;;) {
 		if (sc->stop || sc->rate == 0) {
 			stop = 1;
