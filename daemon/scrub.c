@@ -344,23 +344,55 @@ scrub_report(struct scrub *sc, struct scrub_job *job, const char *who)
 	}
 }
 
-/* A new job for worker wk: the segments below the active one. */
+/*
+ * What a check covers (wal_verify_opts.below): the segments before the
+ * first whose footer is not written and synced yet. Not the loop's active
+ * segment: while a batch that ends a segment is being written, the loop
+ * fills the next one already, and the footer is not on disk yet. When
+ * every segment is sealed (the log's seal is durable, or a rotation has
+ * not begun the next yet), the LSN after the last: a segment that appears
+ * meanwhile is not checked. -1 when out of memory.
+ */
+static int
+scrub_below(struct wal *w, uint64_t *below)
+{
+	struct wal_seginfo	*segs;
+	size_t			 n, m, i;
+
+	n = wal_segments(w, NULL, 0);
+	if ((segs = calloc(n + 1, sizeof *segs)) == NULL)
+		return (-1);
+	m = wal_segments(w, segs, n + 1);
+	if (m > n + 1)
+		m = n + 1;
+	*below = 1;			/* no segment: nothing to check */
+	for (i = 0; i < m; i++) {
+		if (!segs[i].sealed) {
+			*below = segs[i].first;
+			break;
+		}
+		*below = (segs[i].last > segs[i].first ? segs[i].last :
+		    segs[i].first) + 1;
+	}
+	free(segs);
+	return (0);
+}
+
+/* A new job: the sealed segments (scrub_below). */
 static struct scrub_job *
 scrub_job_create(struct scrub *sc, int background)
 {
 	struct server		*srv = sc->srv;
 	struct scrub_job	*job;
-	struct wal_stats	 st;
 
 	if ((job = calloc(1, sizeof *job)) == NULL)
 		return (NULL);
 	job->sc = sc;
 	job->background = background;
-	wal_stats(srv->wal, &st);
-	/* A log whose seal is durable has no active segment: all. */
-	job->below = wal_seal_durable(srv->wal) ? 0 : st.active_first_lsn;
-	if (job->below == 0 && !wal_seal_durable(srv->wal))
-		job->below = 1;		/* nothing sealed yet */
+	if (scrub_below(srv->wal, &job->below) != 0) {
+		free(job);
+		return (NULL);
+	}
 	job->kr = keyring_hold(srv->keyring);
 	job->started = time(NULL);
 	return (job);
@@ -838,16 +870,15 @@ scrub_at_start(struct wal *w, const char *dir, struct keyring *kr,
 {
 	struct wal_verify_opts	 o;
 	struct wal_verify_result res;
-	struct wal_stats	 st;
 	time_t			 t0 = time(NULL);
 	int			 n;
 
-	wal_stats(w, &st);
 	memset(&o, 0, sizeof o);
 	o.keyring = kr;
-	o.below = wal_seal_durable(w) ? 0 : st.active_first_lsn;
-	if (o.below == 0 && !wal_seal_durable(w))
-		o.below = 1;
+	if (scrub_below(w, &o.below) != 0) {
+		cause_set(cause, "scrub.at_start: out of memory");
+		return (-1);
+	}
 	o.problem_cb = scrub_at_start_cb;
 	o.arg = (void *)(uintptr_t)dir;
 	log_info("scrub.at_start: checking the sealed segments of %s", dir);

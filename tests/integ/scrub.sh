@@ -143,8 +143,14 @@ done
 expect_eq "clean: damaged_records_total" "$(stat_of damaged_records_total)" 0
 grep -q "scrub: pass complete: .* 0 problems" "$LOG" || fail "no pass logged"
 grep -E "error: (scrub|verify)" "$LOG" && fail "errors on a clean log"
+# A sealed log has no active segment: every segment is checked.
+"$WALCTL" append "the last record" >/dev/null || fail "append"
+"$WALCTL" seal >/dev/null || fail "seal"
+"$WALCTL" verify --json >"$T/json" || fail "verify of a sealed log: $(cat "$T/json")"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["problems"]==0 and r["last_lsn"]==int(sys.argv[2]), r' \
+    "$T/json" "$(stat_of durable_lsn)" || fail "sealed: $(cat "$T/json")"
 stop_walld || fail "stop"
-ok "a clean log: at_start starts, verify exits 0, a reload turns the scrub on"
+ok "a clean log: at_start starts, verify exits 0 (sealed too), a reload turns the scrub on"
 
 # Truncation while a pass reads: the segments it removes (or recycles)
 # are skipped, never reported as damage.
