@@ -121,7 +121,8 @@ int		 wal_verify_keys(const char *dir, struct keyring *, FILE *out);
 struct wal_verify_opts {
 	struct keyring	*keyring;	/* authenticate with it; NULL: no */
 	uint64_t	 below;		/* only segments whose first LSN is
-					   below (the active one's); 0: all */
+					   below (the first not sealed);
+					   0: all */
 	int		 live;		/* a writer runs: a segment truncated
 					   or recycled while read is skipped,
 					   not a problem */
