@@ -56,7 +56,8 @@ struct scrub_found {
 struct scrub_job {
 	struct scrub		*sc;
 	int			 background;
-	uint64_t		 below;		/* the active segment's first */
+	char			*dir;		/* the data directory, a copy */
+	uint64_t		 below;		/* scrub_below's */
 	struct keyring		*kr;		/* held; NULL: none */
 	struct scrub_found	*found;
 	size_t			 nfound;
@@ -267,8 +268,7 @@ scrub_worker_main(void *arg)
 			scrub_pace_reset(job, sc->rate);
 			pthread_mutex_unlock(&sc->lock);
 		}
-		job->rc = wal_verify_run(sc->srv->cfg->data_dir, &o, NULL,
-		    &job->res);
+		job->rc = wal_verify_run(job->dir, &o, NULL, &job->res);
 
 		pthread_mutex_lock(&sc->lock);
 		wk->done = 1;
@@ -389,7 +389,9 @@ scrub_job_create(struct scrub *sc, int background)
 		return (NULL);
 	job->sc = sc;
 	job->background = background;
-	if (scrub_below(srv->wal, &job->below) != 0) {
+	if ((job->dir = strdup(srv->cfg->data_dir)) == NULL ||
+	    scrub_below(srv->wal, &job->below) != 0) {
+		free(job->dir);
 		free(job);
 		return (NULL);
 	}
@@ -405,6 +407,7 @@ scrub_job_free(struct scrub_job *job)
 		return;
 	keyring_free(job->kr);
 	free(job->found);
+	free(job->dir);
 	free(job);
 }
 
