@@ -198,7 +198,8 @@ main_status(struct main_ctx *m)
 	notify("STATUS=%s", buf);
 }
 
-/* While recovery runs, asks systemd every 5 s for 10 s more start time. */
+/* While recovery (or scrub.at_start) runs, asks systemd every 5 s for 10 s
+   more start time. */
 static void *
 main_extend_main(void *arg)
 {
@@ -238,6 +239,28 @@ main_open_wal(struct main_ctx *m, const struct wal_options *wo, char **cause)
 		pthread_join(t, NULL);
 	}
 	return (w);
+}
+
+/* scrub.at_start's check, keeping systemd's start timeout at bay as
+   main_open_wal does: the problems found, or -1 and *cause. */
+static int
+main_scrub_at_start(struct main_ctx *m, struct wal *w, struct keyring *kr,
+    char **cause)
+{
+	pthread_t	 t;
+	int		 extend, n;
+
+	m->opened = 0;
+	extend = pthread_create(&t, NULL, main_extend_main, m) == 0;
+	n = scrub_at_start(w, m->cfg->data_dir, kr, cause);
+	if (extend) {
+		pthread_mutex_lock(&m->lock);
+		m->opened = 1;
+		pthread_cond_signal(&m->cond);
+		pthread_mutex_unlock(&m->lock);
+		pthread_join(t, NULL);
+	}
+	return (n);
 }
 
 /* Rewrites the metrics file. A failure is logged once, and its end. */
@@ -535,7 +558,7 @@ main(int argc, char **argv)
 	   damage is refused (docs/OPERATIONS.md, "Scrubbing"). */
 	if (m.cfg->scrub_at_start) {
 		notify("STATUS=checking the sealed segments (scrub.at_start)");
-		if ((i = scrub_at_start(w, m.cfg->data_dir, kr, &cause)) != 0) {
+		if ((i = main_scrub_at_start(&m, w, kr, &cause)) != 0) {
 			if (i < 0)
 				log_err("%s", cause);
 			else
