@@ -128,10 +128,15 @@ grep -q "/usr/share/doc/libwal-dev/PROTOCOL.md.gz" "$X/usr/include/libwal.h" ||
     fail "libwal.h does not point at the installed PROTOCOL.md.gz"
 nm -D --defined-only "$SO" >"$T/nm.out" || fail "nm -D $SO"
 awk '{ print $NF }' "$T/nm.out" | LC_ALL=C sort >"$T/exported"
-grep -o '\bwal_[a-z_]*(' "$TOP/client/libwal.h" | tr -d '(' | LC_ALL=C sort -u |
-    sed 's/$/@@LIBWAL_1/' >"$T/api"
-echo LIBWAL_1 >>"$T/api"
-LC_ALL=C sort -o "$T/api" "$T/api"
+# libwal.h's functions, each under the version node libwal.map puts it
+# in (LIBWAL_1, then one node per release that added some), and the nodes.
+grep -o '\bwal_[a-z_]*(' "$TOP/client/libwal.h" | tr -d '(' |
+    LC_ALL=C sort -u >"$T/api.names"
+awk '/^[A-Z][A-Z0-9_.]* *[{]/ { node = $1; print node }
+    /^[ \t]+wal_[a-z_]*;/ { f = $1; sub(/;/, "", f); print f "@@" node }' \
+    "$TOP/client/libwal.map" | LC_ALL=C sort >"$T/api"
+sed -n 's/@@.*//p' "$T/api" | LC_ALL=C sort | diff "$T/api.names" - >&2 ||
+	fail "libwal.map does not list libwal.h's functions (< header, > map)"
 diff "$T/api" "$T/exported" >&2 || fail "libwal.so.1 exports other than libwal.h's functions (< header, > exported)"
 for e in "$X/usr/sbin/walld" "$X/usr/bin/walctl" "$SO"; do
 	readelf -d "$e" | grep -q "FLAGS.*\bNOW\b" || fail "$e: no BIND_NOW"
