@@ -152,6 +152,28 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["problems"
 stop_walld || fail "stop"
 ok "a clean log: at_start starts, verify exits 0 (sealed too), a reload turns the scrub on"
 
+# VERIFY's framing: version 2 only, an empty body, no flags; each else is
+# BAD_REQUEST and the connection closes.
+start_walld
+raw_verify() {	# NAME EXPECT ARGS...
+	name=$1 want=$2
+	shift 2
+	"$B/tests/rawclient" -s "$SOCK" -t 3000 "$@" recv-all >"$T/out" 2>&1
+	grep -q "$want" "$T/out" || fail "$name: $(cat "$T/out")"
+	grep -qx "eof\|reset" "$T/out" || fail "$name: not closed: $(cat "$T/out")"
+}
+raw_verify "VERIFY on version 1" \
+    "error id=9 code=bad_request msg=verify needs protocol version 2" \
+    hello-v 1 1 recv 1 frame 16 0x12 0 9 -
+raw_verify "VERIFY with a body" \
+    "error id=9 code=bad_request msg=verify: the body must be empty" \
+    hello recv 1 frame 24 0x12 0 9 0100000000000000
+raw_verify "VERIFY with a flag" "code=bad_request msg=bad frame" \
+    hello recv 1 frame 16 0x12 0x01 9 -
+"$WALCTL" ping >/dev/null || fail "walld after bad VERIFYs"
+stop_walld || fail "stop"
+ok "VERIFY: version 2, an empty body, no flags"
+
 # Truncation while a pass reads: the segments it removes (or recycles)
 # are skipped, never reported as damage.
 rm -rf "$DATA"
