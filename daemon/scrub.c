@@ -97,6 +97,7 @@ struct scrub_waitq {
 struct scrub_place {
 	char			 file[WIRE_VERIFY_FILE_MAX + 1];
 	uint64_t		 off;
+	int			 used;
 };
 
 struct scrub {
@@ -120,9 +121,10 @@ struct scrub {
 	uint64_t		 last_complete;	/* unix seconds, 0: none */
 	uint64_t		 damaged;	/* new places found by scrubs */
 	uint64_t		 verifies;	/* VERIFY checks run */
-	struct scrub_place	*seen;		/* places logged already */
+	struct scrub_place	*seen;		/* places logged already: a
+						   hash set (scrub_seen_add) */
 	size_t			 nseen;
-	size_t			 capseen;
+	size_t			 capseen;	/* slots, a power of 2 */
 };
 
 /* The walk's callback: keeps a problem (the first SCRUB_FOUND_MAX). */
@@ -283,31 +285,88 @@ scrub_worker_main(void *arg)
 	}
 }
 
+/* FNV-1a over a place: its file name, then its offset. */
+static size_t
+scrub_place_hash(const char *file, uint64_t off)
+{
+	uint64_t	h = 14695981039346656037ull;
+	int		i;
+
+	for (; *file != '\0'; file++) {
+		h ^= (unsigned char)*file;
+		h *= 1099511628211ull;
+	}
+	for (i = 0; i < 8; i++) {
+		h ^= (off >> (i * 8)) & 0xff;
+		h *= 1099511628211ull;
+	}
+	return ((size_t)(h ^ (h >> 32)));
+}
+
+/* Doubles the set's slots (the loop thread: a moment per doubling). */
+static void
+scrub_seen_grow(struct scrub *sc)
+{
+	struct scrub_place	*t, *p;
+	size_t			 cap, i, j;
+
+	cap = sc->capseen == 0 ? 64 : sc->capseen * 2;
+	if ((t = calloc(cap, sizeof *t)) == NULL)
+		return;
+	for (i = 0; i < sc->capseen; i++) {
+		p = &sc->seen[i];
+		if (!p->used)
+			continue;
+		for (j = scrub_place_hash(p->file, p->off) & (cap - 1);
+		    t[j].used; j = (j + 1) & (cap - 1))
+			;
+		t[j] = *p;
+	}
+	free(sc->seen);
+	sc->seen = t;
+	sc->capseen = cap;
+}
+
+/* 1 when the place is not in the set of places logged (it is put in,
+   while the set has fewer than SCRUB_SEEN_MAX: past that a place is
+   logged each time it is met), 0 when it is. Open addressing, at most
+   half full, so a lookup is a few probes. */
+static int
+scrub_seen_add(struct scrub *sc, const char *file, uint64_t off)
+{
+	struct scrub_place	*p;
+	size_t			 j, mask;
+
+	if ((sc->nseen + 1) * 2 > sc->capseen && sc->nseen < SCRUB_SEEN_MAX)
+		scrub_seen_grow(sc);
+	if (sc->capseen == 0)
+		return (1);
+	mask = sc->capseen - 1;
+	for (j = scrub_place_hash(file, off) & mask; sc->seen[j].used;
+	    j = (j + 1) & mask)
+		if (sc->seen[j].off == off &&
+		    strcmp(sc->seen[j].file, file) == 0)
+			return (0);
+	if ((sc->nseen + 1) * 2 > sc->capseen)
+		return (1);
+	p = &sc->seen[j];
+	snprintf(p->file, sizeof p->file, "%s", file);
+	p->off = off;
+	p->used = 1;
+	sc->nseen++;
+	return (1);
+}
+
 /* 1 the first time a place is met (then it is logged and counted). */
 static int
 scrub_first_seen(struct scrub *sc, const struct scrub_found *f)
 {
 	struct server_counters	*k = &sc->srv->count;
-	struct scrub_place	*p;
-	size_t			 i, cap, n = sizeof k->damaged_seen /
+	size_t			 i, n = sizeof k->damaged_seen /
 				     sizeof k->damaged_seen[0];
 
-	for (i = 0; i < sc->nseen; i++)
-		if (sc->seen[i].off == f->off &&
-		    strcmp(sc->seen[i].file, f->file) == 0)
-			return (0);
-	if (sc->nseen == sc->capseen && sc->capseen < SCRUB_SEEN_MAX) {
-		cap = sc->capseen == 0 ? 16 : sc->capseen * 2;
-		if ((p = reallocarray(sc->seen, cap, sizeof *p)) != NULL) {
-			sc->seen = p;
-			sc->capseen = cap;
-		}
-	}
-	if (sc->nseen < sc->capseen) {
-		p = &sc->seen[sc->nseen++];
-		snprintf(p->file, sizeof p->file, "%s", f->file);
-		p->off = f->off;
-	}
+	if (!scrub_seen_add(sc, f->file, f->off))
+		return (0);
 	/* Counted already when a read met it (stream.c's ring). */
 	for (i = 0; i < n && i < k->damaged_next; i++)
 		if (k->damaged_seen[i].off == f->off &&
