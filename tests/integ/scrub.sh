@@ -152,6 +152,40 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["problems"
 stop_walld || fail "stop"
 ok "a clean log: at_start starts, verify exits 0 (sealed too), a reload turns the scrub on"
 
+# Many damaged records: each logged once over passes, each counted once.
+rm -rf "$DATA"
+: >"$LOG"
+start_walld
+seq 1 60 | sed 's/^/a record to damage, number /' |
+    "$WALCTL" append --lines >/dev/null || fail "append"
+"$WALCTL" rotate >/dev/null || fail "rotate"
+stop_walld || fail "stop"
+l=1
+while [ $l -le 50 ]; do
+	w=$("$B/tests/walfix" where "$DATA" $l) || fail "where $l"
+	set -- $w
+	"$B/tests/walfix" flip "$DATA/$1" $(($2 + 40 + $3 / 2)) || fail "flip $l"
+	l=$((l + 1))
+done
+printf 'scrub:\n  rate: 64MiB\n  interval: 1s\n' >"$T/walld.yaml"
+start_walld --config "$T/walld.yaml"
+i=0
+while [ "$(stat_of scrub_passes_total)" -lt 3 ]; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || fail "no three passes in 10 s"
+	sleep 0.05
+done
+expect_eq "logged" "$(grep -c "error: scrub: .*record checksum mismatch" "$LOG")" 50
+expect_eq "scrub_problems_total" "$(stat_of scrub_problems_total)" 50
+expect_eq "damaged_records_total" "$(stat_of damaged_records_total)" 50
+st=0; "$WALCTL" verify --json >"$T/json" 2>/dev/null || st=$?
+expect_eq "verify: exit" $st 65
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["problems"]==50 and len(r["problem_list"])==50 and r["damaged_records"]==50 and r["records"]==10, r' \
+    "$T/json" || fail "verify: $(cat "$T/json")"
+expect_eq "logged, after verify" "$(grep -c "record checksum mismatch" "$LOG")" 50
+stop_walld || fail "stop"
+ok "50 damaged records: each logged once over passes and requests, counted once"
+
 # VERIFY's framing: version 2 only, an empty body, no flags; each else is
 # BAD_REQUEST and the connection closes.
 start_walld
