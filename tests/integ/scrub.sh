@@ -242,7 +242,7 @@ ok "a truncation during a pass: no false damage"
 # VERIFY needs the stats permission (it reads, changes nothing). Needs
 # root, to run walctl as other uids.
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
-	echo "skip: the permission check needs root and setpriv"
+	echo "note: the permission check is not run: it needs root and setpriv"
 	exit 0
 fi
 chmod 0711 "$T"
