@@ -235,6 +235,8 @@ soak: deps tests
 	@ROUNDS=200 WALD_BUILD=$(CURDIR)/$(B) WALD_TOP=$(CURDIR) \
 	    sh tests/integ/crash_kill9.sh
 	@WALD_POWERLOSS_TRIALS=20 $(B)/tests/check_powerloss
+	@SOAK_SECONDS=$${SOAK_SECONDS:-3600} WALD_BUILD=$(CURDIR)/$(B) \
+	    WALD_TOP=$(CURDIR) sh tests/soak/mixed.sh
 
 # The tests' own test: the durability suites fail on a build with a
 # planted bug (PLANT=1, built into build-planted/ by the script).
