@@ -403,7 +403,7 @@ FUZZ_CFLAGS = -g -O1 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
 	      $(INC_ALL) $(PKG_CFLAGS) -fno-omit-frame-pointer \
 	      -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS   = $(FZ)/fuzz_frame $(FZ)/fuzz_segment $(FZ)/fuzz_config \
-	      $(FZ)/fuzz_keyring
+	      $(FZ)/fuzz_keyring $(FZ)/fuzz_server
 fzobj	    = $(patsubst %.c,$(FZ)/obj/%.o,$(1))
 
 $(FZ)/obj/%.o: %.c
@@ -420,6 +420,10 @@ $(FZ)/fuzz_config: tests/fuzz/fuzz_config.c \
 $(FZ)/fuzz_keyring: tests/fuzz/fuzz_keyring.c \
 	    $(call fzobj,engine/keyring.c engine/segment.c engine/crc32c.c \
 	    engine/sysio.c common/cause.c)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS)
+# The live request path: the whole daemon but main.c, and the engine.
+$(FZ)/fuzz_server: tests/fuzz/fuzz_server.c \
+	    $(call fzobj,$(DAEMON_SRC) $(ENGINE_SRC) $(PROTO_SRC))
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS)
 
 .PHONY: fuzz fuzz-build fuzz-seeds clean-fuzz

@@ -2,8 +2,9 @@
 # The short fuzzing run of `make check`: builds the libFuzzer targets
 # (clang, ASan, UBSan) into build-fuzz/, replays every regression input in
 # tests/fuzz/regress/, and fuzzes the frame decoder, the segment decoder,
-# the configuration loader and the key ring parser for FUZZ_SECONDS
-# (default 15) each. `make fuzz`
+# the configuration loader, the key ring parser and the live request path
+# (a real server in the fuzzer, each input a client's connection, its
+# replies checked against PROTOCOL.md) for FUZZ_SECONDS (default 15) each. `make fuzz`
 # is the long run.
 set -u
 TOP=${WALD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
