@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -65,12 +66,69 @@ walctl_is_number(const char *s, size_t n)
 	    !(n > 1 && s[0] == '0' && s[1] >= '0' && s[1] <= '9'));
 }
 
-/* Prints stats text as one JSON object: numbers stay numbers. */
+/* The stats whose value is a word or a name, never a number: JSON
+   strings, null for "none". */
+static const char *const walctl_stats_words[] = {
+	"version", "state", "encryption", "cursor_lowest",
+	"archive_last_segment", "replication_state", NULL
+};
+
+/* 1 when the stat called name (n bytes) is one of the words. */
+static int
+walctl_stats_is_word(const char *name, size_t n)
+{
+	const char *const	*wp;
+
+	for (wp = walctl_stats_words; *wp != NULL; wp++)
+		if (strlen(*wp) == n && memcmp(*wp, name, n) == 0)
+			return (1);
+	return (0);
+}
+
+/* Writes v (n bytes) as a JSON string. */
+static void
+walctl_json_string(const char *v, size_t n)
+{
+	putchar('"');
+	walctl_json_str(v, n);
+	putchar('"');
+}
+
+/* Writes a list "1,2,3" ("none": empty) as a JSON array of numbers. */
+static void
+walctl_json_list(const char *v, size_t n)
+{
+	const char	*p, *end = v + n, *e;
+	int		 first = 1;
+
+	putchar('[');
+	for (p = v; p < end; p = e + 1) {
+		e = memchr(p, ',', end - p);
+		if (e == NULL)
+			e = end;
+		if (walctl_is_number(p, e - p) && *p != '-') {
+			printf("%s", first ? "" : ",");
+			fwrite(p, 1, e - p, stdout);
+			first = 0;
+		}
+	}
+	putchar(']');
+}
+
+/*
+ * Prints stats text as one JSON object in which every field has one type,
+ * whatever its value (walctl(1), "JSON"): an LSN (a stat named *_lsn) is
+ * a string of decimal digits, as in every JSON walctl prints; a word stat
+ * a string, null for "none"; keys_needed an array of numbers; every
+ * other stat a number. A stat walctl does not know yet is a number when
+ * it looks like one, else a string (null for "none").
+ */
 static void
 walctl_stats_json(const char *text)
 {
-	const char	*line, *eol, *sp;
-	int		 first = 1;
+	const char	*line, *eol, *sp, *v;
+	size_t		 klen, vlen;
+	int		 first = 1, no_cursors = 0;
 
 	putchar('{');
 	for (line = text; *line != '\0'; line = eol + (*eol != '\0')) {
@@ -80,25 +138,63 @@ walctl_stats_json(const char *text)
 		sp = memchr(line, ' ', eol - line);
 		if (sp == NULL || sp == line)
 			continue;
+		klen = sp - line;
+		v = sp + 1;
+		vlen = eol - v;
 		printf("%s\"", first ? "" : ",");
 		first = 0;
-		walctl_json_str(line, sp - line);
+		walctl_json_str(line, klen);
 		printf("\":");
-		sp++;
-		if (walctl_is_number(sp, eol - sp))
-			fwrite(sp, 1, eol - sp, stdout);
-		else {
-			putchar('"');
-			walctl_json_str(sp, eol - sp);
-			putchar('"');
-		}
+		if (klen == 7 && memcmp(line, "cursors", 7) == 0)
+			no_cursors = vlen == 1 && *v == '0';
+		if (klen == 11 && memcmp(line, "keys_needed", 11) == 0)
+			walctl_json_list(v, vlen);
+		else if (klen > 4 && memcmp(line + klen - 4, "_lsn", 4) == 0)
+			walctl_json_string(v, vlen);
+		else if (vlen == 4 && memcmp(v, "none", 4) == 0 &&
+		    (!(klen == 13 && memcmp(line, "cursor_lowest", 13) == 0) ||
+		    no_cursors))
+			fputs("null", stdout);	/* a cursor may be "none" */
+		else if (walctl_stats_is_word(line, klen) ||
+		    !walctl_is_number(v, vlen))
+			walctl_json_string(v, vlen);
+		else
+			fwrite(v, 1, vlen, stdout);
 	}
 	printf("}\n");
 }
 
-/* walctl stats [--json | --prometheus]: prints walld's metrics. The
-   Prometheus form is made here from the stats text, by the same code
-   (proto/metrics.c) as walld's metrics file. */
+/* Sleeps s seconds (stats --interval). */
+static void
+walctl_sleep(uint64_t s)
+{
+	struct timespec	ts;
+
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = 0;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Prints one sample of the stats in the form asked for. */
+static int
+walctl_stats_print(const char *text, int json, int prom)
+{
+	if (json)
+		walctl_stats_json(text);
+	else if (!prom)
+		fputs(text, stdout);
+	else if (metrics_format(text, stdout) != 0 && !ferror(stdout)) {
+		walctl_warnx("stats: %s", strerror(errno));
+		return (EX_OSERR);
+	}
+	return (walctl_flush_stdout());
+}
+
+/* walctl stats [--json | --prometheus] [--interval N]: prints walld's
+   metrics, once or every N seconds. The Prometheus form is made here
+   from the stats text, by the same code (proto/metrics.c) as walld's
+   metrics file. */
 int
 walctl_cmd_stats(struct walctl *w, int argc, char **argv)
 {
@@ -107,43 +203,53 @@ walctl_cmd_stats(struct walctl *w, int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "json",	no_argument,		NULL, OPT_JSON },
 		{ "prometheus",	no_argument,		NULL, OPT_PROMETHEUS },
+		{ "interval",	required_argument,	NULL, OPT_INTERVAL },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct wal_conn	*c;
 	enum wal_result	 r;
+	uint64_t	 interval = 0, n;
 	char		*text;
 	int		 ch, ex, json = 0, prom = 0;
 
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
 			continue;
 		if (ch == OPT_JSON)
 			json = 1;
 		else if (ch == OPT_PROMETHEUS)
 			prom = 1;
-		else
+		else if (ch == OPT_INTERVAL) {
+			if (walctl_number("--interval", optarg, 86400,
+			    &interval) != 0)
+				return (EX_USAGE);
+			if (interval == 0)
+				return (walctl_usage_why(w->cmd, "--interval: "
+				    "at least 1 second"));
+		} else
 			return (walctl_usage(w->cmd));
 	}
-	if (optind != argc || (json && prom))
-		return (walctl_usage(w->cmd));
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
+	if (json && prom)
+		return (walctl_usage_why(w->cmd, "--json and --prometheus go "
+		    "without each other"));
 	if ((ex = walctl_connect(w, &c)) != EX_OK)
 		return (ex);
-	r = wal_conn_stats(c, &text);
-	if (r != WAL_RESULT_OK)
-		ex = walctl_conn_fail(c, "stats", r);
-	else {
-		ex = EX_OK;
-		if (json)
-			walctl_stats_json(text);
-		else if (!prom)
-			fputs(text, stdout);
-		else if (metrics_format(text, stdout) != 0 && !ferror(stdout)) {
-			walctl_warnx("stats: %s", strerror(errno));
-			ex = EX_OSERR;
+	for (n = 0;; n++) {
+		if ((r = wal_conn_stats(c, &text)) != WAL_RESULT_OK) {
+			ex = walctl_conn_fail(c, "stats", r);
+			break;
 		}
+		/* Text samples are told apart by a blank line; JSON ones are
+		   one object a line. */
+		if (n > 0 && !json)
+			putchar('\n');
+		ex = walctl_stats_print(text, json, prom);
 		free(text);
-		if (ex == EX_OK)
-			ex = walctl_flush_stdout();
+		if (ex != EX_OK || interval == 0)
+			break;
+		walctl_sleep(interval);
 	}
 	wal_conn_close(c);
 	return (ex);
@@ -162,12 +268,12 @@ walctl_cmd_ping(struct walctl *w, int argc, char **argv)
 	enum wal_result	 r;
 	int		 ch, ex;
 
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) != 0)
 			return (walctl_usage(w->cmd));
 	}
-	if (optind != argc)
-		return (walctl_usage(w->cmd));
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
 	if ((ex = walctl_connect(w, &c)) != EX_OK)
 		return (ex);
 	wal_conn_set_timeout(c, w->timeout_ms);
@@ -195,12 +301,12 @@ walctl_cmd_reload(struct walctl *w, int argc, char **argv)
 	enum wal_result	 r;
 	int		 ch, ex;
 
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) != 0)
 			return (walctl_usage(w->cmd));
 	}
-	if (optind != argc)
-		return (walctl_usage(w->cmd));
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
 	if ((ex = walctl_connect(w, &c)) != EX_OK)
 		return (ex);
 	if ((r = wal_conn_reload(c)) != WAL_RESULT_OK)
@@ -314,7 +420,7 @@ walctl_cmd_restore(struct walctl *w, int argc, char **argv)
 
 	memset(&so, 0, sizeof so);
 	so.timeout_ms = w->timeout_ms;
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
 			continue;
 		if (ch == OPT_NATS)
@@ -332,9 +438,11 @@ walctl_cmd_restore(struct walctl *w, int argc, char **argv)
 		} else
 			return (walctl_usage(w->cmd));
 	}
-	if (optind != argc || so.urls == NULL || so.stream == NULL ||
-	    dir == NULL)
-		return (walctl_usage(w->cmd));
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
+	if (so.urls == NULL || so.stream == NULL || dir == NULL)
+		return (walctl_usage_why(w->cmd, "--nats, --stream and --dir "
+		    "are required"));
 
 	if ((ex = walctl_stream_open(&s, &so, &first, &last, &cause)) != EX_OK)
 		goto out;
@@ -409,24 +517,25 @@ walctl_cmd_keygen(struct walctl *w, int argc, char **argv)
 	ssize_t		 k;
 	int		 ch;
 
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
 			continue;
 		if (ch == OPT_ID) {
 			if (walctl_number("--id", optarg, UINT32_MAX, &id) != 0)
 				return (EX_USAGE);
-			if (id == 0) {
-				walctl_warnx("keygen: --id 0 is not allowed (0 "
-				    "means \"not encrypted\")");
-				return (EX_USAGE);
-			}
+			if (id == 0)
+				return (walctl_usage_why(w->cmd, "--id 0 is not "
+				    "allowed (0 means \"not encrypted\")"));
 		} else if (ch == OPT_KEYRING)
 			keyring = optarg;
 		else
 			return (walctl_usage(w->cmd));
 	}
-	if (optind != argc || (keyring != NULL && id != 0))
-		return (walctl_usage(w->cmd));
+	if (optind != argc)
+		return (walctl_no_args(w, argc, argv));
+	if (keyring != NULL && id != 0)
+		return (walctl_usage_why(w->cmd, "--id and --keyring go "
+		    "without each other"));
 	if (keyring != NULL) {
 		/* The next id after the ring's highest. */
 		if ((kr = walctl_keyring("keygen", keyring)) == NULL)

@@ -59,6 +59,17 @@ walctl_slurp(int fd, const char *name, uint8_t **out, size_t *len)
 }
 
 
+/* Prints an LSN alone, or with --json as {"NAME":"N"}: LSNs are JSON
+   strings everywhere in walctl (walctl(1), "JSON"). */
+static void
+walctl_print_lsn(int json, const char *name, uint64_t lsn)
+{
+	if (json)
+		printf("{\"%s\":\"%" PRIu64 "\"}\n", name, lsn);
+	else
+		printf("%" PRIu64 "\n", lsn);
+}
+
 /* Fills a fixed window of in-order results for --lines. */
 struct walctl_lines {
 	struct wal_conn	*c;
@@ -69,6 +80,7 @@ struct walctl_lines {
 	uint8_t		*state;		/* 0 waiting, 1 ok, 2 failed */
 	int		 failed;	/* exit code of the first failure */
 	uint64_t	 fail_line;
+	int		 json;		/* {"lsn":"N"} lines */
 };
 
 /* Prints the LSNs that are next in input order and durable. */
@@ -81,7 +93,7 @@ walctl_lines_print(struct walctl_lines *l)
 		slot = l->printed % WALCTL_WINDOW;
 		if (l->state[slot] != 1 || l->failed != EX_OK)
 			break;
-		printf("%" PRIu64 "\n", l->lsn[slot]);
+		walctl_print_lsn(l->json, "lsn", l->lsn[slot]);
 		l->state[slot] = 0;
 		l->printed++;
 	}
@@ -133,7 +145,8 @@ walctl_lines_collect(struct walctl_lines *l, int block)
  */
 static int
 walctl_append_lines(struct wal_conn *c, int fd, const char *name,
-    const struct walctl_rec_opts *o, uint64_t producer, uint64_t seq)
+    const struct walctl_rec_opts *o, uint64_t producer, uint64_t seq,
+    int json)
 {
 	struct walctl_lines	 l;
 	struct pollfd		 pfd;
@@ -146,6 +159,7 @@ walctl_append_lines(struct wal_conn *c, int fd, const char *name,
 
 	memset(&l, 0, sizeof l);
 	l.c = c;
+	l.json = json;
 	l.lsn = calloc(WALCTL_WINDOW, sizeof *l.lsn);
 	l.state = calloc(WALCTL_WINDOW, 1);
 	buf = malloc(cap);
@@ -253,6 +267,7 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 		{ "ack",	required_argument,	NULL, OPT_ACK },
 		{ "producer",	required_argument,	NULL, OPT_PRODUCER },
 		{ "seq",	required_argument,	NULL, OPT_SEQ },
+		{ "json",	no_argument,		NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct walctl_rec_opts	 o;
@@ -263,10 +278,10 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 	size_t			 len;
 	uint64_t		 lsn, producer = 0, seq = 0;
 	enum wal_result		 r;
-	int			 ch, lines = 0, bad = 0, fd, ex;
+	int			 ch, lines = 0, bad = 0, fd, ex, json = 0;
 
 	memset(&o, 0, sizeof o);
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0 ||
 		    walctl_rec_opt(&o, ch, &bad) == 0)
 			;
@@ -280,6 +295,8 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 		else if (ch == OPT_SEQ)
 			bad = walctl_number("--seq", optarg, UINT64_MAX,
 			    &seq) != 0;
+		else if (ch == OPT_JSON)
+			json = 1;
 		else
 			return (walctl_usage(w->cmd));
 		if (bad)
@@ -287,13 +304,15 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1 || (argc == 1 && (file != NULL || lines)))
-		return (walctl_usage(w->cmd));
-	if ((producer == 0) != (seq == 0)) {
-		walctl_warnx("append: --producer and --seq go together, and "
-		    "neither is 0");
-		return (EX_USAGE);
-	}
+	if (argc > 1)
+		return (walctl_usage_why(w->cmd, "unexpected argument '%s'",
+		    argv[1]));
+	if (argc == 1 && (file != NULL || lines))
+		return (walctl_usage_why(w->cmd, "DATA goes without --file "
+		    "and --lines"));
+	if ((producer == 0) != (seq == 0))
+		return (walctl_usage_why(w->cmd, "--producer and --seq go "
+		    "together, and neither is 0"));
 
 	fd = STDIN_FILENO;
 	name = "stdin";
@@ -308,7 +327,7 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 		goto out;
 
 	if (lines) {
-		ex = walctl_append_lines(c, fd, name, &o, producer, seq);
+		ex = walctl_append_lines(c, fd, name, &o, producer, seq, json);
 		wal_conn_close(c);
 		goto out;
 	}
@@ -329,7 +348,7 @@ walctl_cmd_append(struct walctl *w, int argc, char **argv)
 	if (r != WAL_RESULT_OK)
 		ex = walctl_conn_fail(c, "append", r);
 	else {
-		printf("%" PRIu64 "\n", lsn);
+		walctl_print_lsn(json, "lsn", lsn);
 		ex = walctl_flush_stdout();
 	}
 	wal_conn_close(c);
@@ -349,28 +368,33 @@ walctl_lsn_cmd(struct walctl *w, int argc, char **argv,
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "ack",	required_argument,	NULL, OPT_ACK },
+		{ "json",	no_argument,		NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct wal_conn	*c;
 	enum wal_result	 r;
 	uint64_t	 lsn;
-	int		 ch, ex;
+	int		 ch, ex, json = 0;
 
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
-		/* --ack is a sync's alone. */
-		if ((ch == OPT_ACK && fn != wal_conn_sync) ||
-		    walctl_common_opt(w, ch) != 0)
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
+		/* --ack and --json are a sync's alone. */
+		if ((ch == OPT_ACK || ch == OPT_JSON) && fn != wal_conn_sync)
+			return (walctl_usage_why(w->cmd, "%s goes with sync "
+			    "only", ch == OPT_ACK ? "--ack" : "--json"));
+		if (ch == OPT_JSON)
+			json = 1;
+		else if (walctl_common_opt(w, ch) != 0)
 			return (walctl_usage(w->cmd));
 	}
-	if (optind != argc)
-		return (walctl_usage(w->cmd));
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
 	if ((ex = walctl_connect(w, &c)) != EX_OK)
 		return (ex);
 	r = fn(c, &lsn);
 	if (r != WAL_RESULT_OK)
 		ex = walctl_conn_fail(c, w->cmd->name, r);
 	else {
-		printf("%" PRIu64 "\n", lsn);
+		walctl_print_lsn(json, "durable_lsn", lsn);
 		ex = walctl_flush_stdout();
 	}
 	wal_conn_close(c);
@@ -415,7 +439,7 @@ walctl_cmd_truncate(struct walctl *w, int argc, char **argv)
 	uint64_t	 before = 0, first, segs = 0, bytes = 0;
 	int		 ch, ex, have = 0, flags = 0;
 
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
 			continue;
 		if (ch == OPT_DRY_RUN) {
@@ -432,8 +456,10 @@ walctl_cmd_truncate(struct walctl *w, int argc, char **argv)
 			return (EX_USAGE);
 		have = 1;
 	}
-	if (optind != argc || !have)
-		return (walctl_usage(w->cmd));
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
+	if (!have)
+		return (walctl_usage_why(w->cmd, "--before LSN is required"));
 	if ((ex = walctl_connect(w, &c)) != EX_OK)
 		return (ex);
 	r = wal_conn_truncate_ex(c, before, flags, &first, &segs, &bytes);
