@@ -4,10 +4,14 @@
  * Prometheus), ping, restore (a data directory rebuilt from a replication
  * stream, then verified) and keygen (a key for a key ring).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,7 @@
 #include "keyring.h"
 #include "libwal.h"
 #include "metrics.h"
+#include "segment.h"
 #include "wal.h"
 #include "wal-reader.h"
 #include "wal-restore.h"
@@ -571,4 +576,300 @@ walctl_cmd_keygen(struct walctl *w, int argc, char **argv)
 	}
 	OPENSSL_cleanse(line, sizeof line);
 	return (EX_OK);
+}
+
+/* A time in unix ns as UTC ISO 8601 to the second. */
+static void
+walctl_fmt_ns(uint64_t ns, char *buf, size_t size)
+{
+	struct tm	tm;
+	time_t		t = (time_t)(ns / 1000000000u);
+
+	if (ns == 0 || gmtime_r(&t, &tm) == NULL)
+		snprintf(buf, size, "-");
+	else
+		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The first LSN of the last segment archived, from the directory's
+   ARCHIVED file: 1 and *first; 0 when there is none (archive.command off,
+   or nothing archived yet); -1 (said why) when it cannot be read. */
+static int
+walctl_segments_archived(int dirfd, const char *dir, uint64_t *first)
+{
+	char	buf[SEG_NAME_SIZE + 2];
+	ssize_t	n;
+	int	fd;
+
+	if ((fd = openat(dirfd, ARCHIVED_NAME, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return (0);
+		walctl_warnx("segments: %s/%s: %s", dir, ARCHIVED_NAME,
+		    strerror(errno));
+		return (-1);
+	}
+	n = read(fd, buf, sizeof buf - 1);
+	if (n == -1) {
+		walctl_warnx("segments: %s/%s: %s", dir, ARCHIVED_NAME,
+		    strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (segment_parse_name(buf, first) != 0) {
+		walctl_warnx("segments: %s/%s: \"%s\" is not a segment name",
+		    dir, ARCHIVED_NAME, buf);
+		return (-1);
+	}
+	return (1);
+}
+
+/*
+ * One segment's line: its first and last LSN ("-": none yet), sealed
+ * (a valid footer), active (the last segment, without one: its records
+ * are scanned for the last LSN) or damaged (neither: walctl verify says
+ * more), its key id (0: not encrypted), creation time, size in bytes, and
+ * archived (y/n; "-" without an archive position). 0, or 1 when damaged.
+ */
+static int
+walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
+    int is_last, int have_arch, uint64_t arch_first)
+{
+	struct seg_header	 h;
+	struct seg_footer	 ft;
+	struct seg_scan		 sc;
+	struct stat		 sb;
+	const char		*why = NULL, *state;
+	char			 when[32], lastbuf[24], *cause = NULL;
+	uint64_t		 last = 0;
+	int			 fd, k, have_last = 0, bad = 0;
+
+	if ((fd = openat(dirfd, e->name, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) != 0) {
+		walctl_warnx("segments: %s/%s: %s", dir, e->name,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return (1);
+	}
+	if (segment_read_header(fd, &h, &why) != 0) {
+		walctl_warnx("segments: %s/%s: %s", dir, e->name, why);
+		close(fd);
+		return (1);
+	}
+	k = segment_read_footer(fd, (uint64_t)sb.st_size, h.first_lsn, h.seed,
+	    &ft, &why);
+	if (k == 1) {
+		state = "sealed";
+		last = ft.last_lsn;
+		have_last = ft.count > 0;
+	} else if (k == 0 && is_last) {
+		state = "active";
+		memset(&sc, 0, sizeof sc);
+		sc.fd = fd;
+		sc.size = (uint64_t)sb.st_size;
+		sc.first_lsn = h.first_lsn;
+		sc.seed = h.seed;
+		if (segment_scan(&sc, &cause) != 0) {
+			walctl_warnx("segments: %s/%s: %s", dir, e->name,
+			    cause != NULL ? cause : "cannot scan");
+			free(cause);
+			state = "damaged";
+			bad = 1;
+		} else if (sc.count > 0) {
+			last = sc.next_lsn - 1;
+			have_last = 1;
+		}
+	} else {
+		if (k == -1)
+			walctl_warnx("segments: %s/%s: %s", dir, e->name,
+			    strerror(errno));
+		state = "damaged";
+		bad = 1;
+	}
+	close(fd);
+	if (have_last)
+		snprintf(lastbuf, sizeof lastbuf, "%" PRIu64, last);
+	else
+		snprintf(lastbuf, sizeof lastbuf, "-");
+	walctl_fmt_ns(h.ctime_ns, when, sizeof when);
+	printf("%-20" PRIu64 " %-20s %-7s %10" PRIu32 " %-20s %12jd %s\n",
+	    h.first_lsn, lastbuf, state, h.key_id, when, (intmax_t)sb.st_size,
+	    !have_arch ? "-" : k == 1 && h.first_lsn <= arch_first ? "y" : "n");
+	return (bad);
+}
+
+/* walctl segments --dir DIR: one line per segment, read offline. */
+int
+walctl_cmd_segments(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct seg_ent	*ents = NULL;
+	const char	*dir = NULL;
+	uint64_t	 arch_first = 0;
+	size_t		 n = 0, i;
+	char		*cause = NULL;
+	int		 ch, ex, dirfd, have_arch, bad = 0;
+
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) == 0)
+			continue;
+		if (ch == OPT_DIR)
+			dir = optarg;
+		else
+			return (walctl_usage(w->cmd));
+	}
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
+	/* walld's STATS do not say where its data directory is. */
+	if (dir == NULL)
+		return (walctl_usage_why(w->cmd, "--dir DIR is required (walld "
+		    "does not tell its data directory: storage.data_dir in "
+		    "walld.yaml)"));
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		walctl_warnx("segments: %s: %s", dir, strerror(errno));
+		return (EX_NOINPUT);
+	}
+	if (segment_list(dirfd, dir, &ents, &n, NULL, NULL, NULL,
+	    &cause) != 0) {
+		walctl_warnx("segments: %s", cause != NULL ? cause : dir);
+		free(cause);
+		close(dirfd);
+		return (EX_NOINPUT);
+	}
+	if ((have_arch = walctl_segments_archived(dirfd, dir,
+	    &arch_first)) == -1) {
+		free(ents);
+		close(dirfd);
+		return (EX_NOINPUT);
+	}
+	if (n == 0) {
+		walctl_warnx("segments: %s: no segment file (not a data "
+		    "directory, or a failed mount?)", dir);
+		free(ents);
+		close(dirfd);
+		return (EX_NOINPUT);
+	}
+	printf("%-20s %-20s %-7s %10s %-20s %12s %s\n", "FIRST_LSN",
+	    "LAST_LSN", "STATE", "KEY_ID", "CREATED", "SIZE", "ARCHIVED");
+	for (i = 0; i < n; i++)
+		bad += walctl_segment_line(dirfd, dir, &ents[i], i + 1 == n,
+		    have_arch == 1, arch_first);
+	free(ents);
+	close(dirfd);
+	if ((ex = walctl_flush_stdout()) != EX_OK)
+		return (ex);
+	if (bad > 0) {
+		walctl_warnx("segments: %s: %d damaged segment%s (walctl verify "
+		    "--dir says more)", dir, bad, bad == 1 ? "" : "s");
+		return (EX_DATAERR);
+	}
+	return (EX_OK);
+}
+
+/* The value of stat key in the stats text: its length, and *v pointing
+   at it; -1 when the stat is not there. */
+static int
+walctl_stat(const char *text, const char *key, const char **v)
+{
+	const char	*p;
+	size_t		 k = strlen(key);
+
+	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, key, k) == 0 && p[k] == ' ') {
+			*v = p + k + 1;
+			return ((int)strcspn(*v, "\n"));
+		}
+	}
+	return (-1);
+}
+
+/* A stat as a string for status ("?" when walld did not send it). */
+static const char *
+walctl_stat_str(const char *text, const char *key, char *buf, size_t size)
+{
+	const char	*v;
+	int		 n;
+
+	if ((n = walctl_stat(text, key, &v)) < 0)
+		return ("?");
+	snprintf(buf, size, "%.*s", n, v);
+	return (buf);
+}
+
+/* walctl status: a short summary of walld for a person (the numbers for
+   a program are in stats --json). */
+int
+walctl_cmd_status(struct walctl *w, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	const char	*v;
+	char		*t, b[8][80];
+	int		 ch, ex;
+
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
+		if (walctl_common_opt(w, ch) != 0)
+			return (walctl_usage(w->cmd));
+	}
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	r = wal_conn_stats(c, &t);
+	wal_conn_close(c);
+	if (r != WAL_RESULT_OK)
+		return (walctl_fail("status", r, 0, NULL));
+	printf("walld %s: %s\n", walctl_stat_str(t, "version", b[0], 80),
+	    walctl_stat_str(t, "state", b[1], 80));
+	printf("  log:          LSNs %s to %s durable, next %s\n",
+	    walctl_stat_str(t, "first_lsn", b[0], 80),
+	    walctl_stat_str(t, "durable_lsn", b[1], 80),
+	    walctl_stat_str(t, "next_lsn", b[2], 80));
+	printf("  segments:     %s, %s bytes on disk, %s bytes free\n",
+	    walctl_stat_str(t, "segments", b[0], 80),
+	    walctl_stat_str(t, "bytes_on_disk", b[1], 80),
+	    walctl_stat_str(t, "disk_free_bytes", b[2], 80));
+	printf("  clients:      %s connected, %s waiting for durability\n",
+	    walctl_stat_str(t, "connections", b[0], 80),
+	    walctl_stat_str(t, "waiters", b[1], 80));
+	if (walctl_stat(t, "replication_state", &v) == 3 &&
+	    strncmp(v, "off", 3) == 0)
+		printf("  replication:  off\n");
+	else
+		printf("  replication:  %s, replicated to LSN %s, backlog %s "
+		    "records\n", walctl_stat_str(t, "replication_state", b[0],
+		    80), walctl_stat_str(t, "replicated_lsn", b[1], 80),
+		    walctl_stat_str(t, "replication_backlog_records", b[2],
+		    80));
+	if (walctl_stat(t, "archive_enabled", &v) == 1 && *v == '1')
+		printf("  archive:      %s segments waiting, last archived %s\n",
+		    walctl_stat_str(t, "archive_backlog", b[0], 80),
+		    walctl_stat_str(t, "archive_last_segment", b[1], 80));
+	if (walctl_stat(t, "cursors", &v) > 0)
+		printf("  cursors:      %s, furthest behind: %s at LSN %s\n",
+		    walctl_stat_str(t, "cursors", b[0], 80),
+		    walctl_stat_str(t, "cursor_lowest", b[1], 80),
+		    walctl_stat_str(t, "cursor_lowest_lsn", b[2], 80));
+	printf("  encryption:   %s, active key %s\n",
+	    walctl_stat_str(t, "encryption", b[0], 80),
+	    walctl_stat_str(t, "active_key_id", b[1], 80));
+	printf("  damaged:      %s records met by reads\n",
+	    walctl_stat_str(t, "damaged_records_total", b[0], 80));
+	free(t);
+	return (walctl_flush_stdout());
 }

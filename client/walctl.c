@@ -416,7 +416,8 @@ static int	walctl_cmd_help(struct walctl *, int, char **);
 static const struct walctl_cmd walctl_cmds[] = {
 	{ "append", walctl_cmd_append,
 	  "[--type N] [--tenant N] [--vshard N] [--ack local|replicated]\n"
-	  "    [--producer ID --seq N] [--lines] [DATA | --file PATH]",
+	  "    [--producer ID --seq N] [--lines] [--json]\n"
+	  "    [DATA | --file PATH | --load FILE|-]",
 	  "append records; prints their LSNs once durable",
 	  "Appends one record: DATA, the contents of PATH, or all of stdin.\n"
 	  "Prints its LSN once it is durable (with --ack replicated: and held\n"
@@ -426,11 +427,16 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "printed in input order. With --producer and --seq the append is\n"
 	  "idempotent: run again with the same ID and N, it prints the LSN\n"
 	  "the record got the first time and writes nothing (with --lines,\n"
-	  "lines are numbered N, N+1, ...); a number out of order exits 80." },
-	{ "sync", walctl_cmd_sync, "[--ack local|replicated]",
+	  "lines are numbered N, N+1, ...); a number out of order exits 80.\n"
+	  "--load replays a dump of read --dump (FILE, or - for stdin): each\n"
+	  "record with its type, tenant and vshard, one LSN printed per record;\n"
+	  "a dump cut short or damaged exits 65 after the records before it.\n"
+	  "--json prints each LSN as {\"lsn\":\"N\"}." },
+	{ "sync", walctl_cmd_sync, "[--ack local|replicated] [--json]",
 	  "wait until everything appended is durable",
 	  "Waits until everything appended is durable (and replicated, with\n"
-	  "--ack replicated); prints the durable LSN." },
+	  "--ack replicated); prints the durable LSN (--json:\n"
+	  "{\"durable_lsn\":\"N\"})." },
 	{ "seal", walctl_cmd_seal, "",
 	  "seal the log: no appends from now on",
 	  "Seals the log: every later append fails. Prints the last LSN." },
@@ -446,14 +452,19 @@ static const struct walctl_cmd walctl_cmds[] = {
 	{ "read", walctl_cmd_read,
 	  "[--from LSN] [--to LSN] [--since TIME] [--until TIME]\n"
 	  "    [--tenant N] [--vshard N] [--type N]\n"
-	  "    [--follow] [--json] [--cursor NAME [--commit-every N]\n"
+	  "    [--follow] [--json | --raw | --dump] [-n N | --limit N]\n"
+	  "    [--last N] [--cursor NAME [--commit-every N]\n"
 	  "    [--commit-ms MS]] [--dir DIR | --nats URL[,URL...] --stream NAME\n"
 	  "    [--creds FILE]] [--keyring FILE]",
 	  "print records (walld, --dir or --nats) as text, JSON or a dump",
 	  "Prints records in LSN order, one line each: lsn=N type=N tenant=N\n"
 	  "vshard=N len=N data=\"...\" (non-printable bytes escaped), or with\n"
 	  "--json {\"lsn\":\"N\",\"type\":N,\"tenant\":N,\"vshard\":N,"
-	  "\"payload\":\"BASE64\"}.\n"
+	  "\"payload\":\"BASE64\"} (the LSN a string, as in all of walctl's\n"
+	  "JSON), or with --raw the payloads' bytes alone, or with --dump a\n"
+	  "binary dump that append --load replays (walctl(1), DUMP).\n"
+	  "-n/--limit prints at most N records; --last N the log's last N\n"
+	  "(through walld, without --from).\n"
 	  "--since/--until keep the records walld appended in that time (unix\n"
 	  "seconds, YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or -N[smhd] ago; records\n"
 	  "of logs older than format version 3 have no time and never match).\n"
@@ -512,11 +523,28 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "OpenSSL (RAND_priv_bytes) as 64 hex digits. The id is N, or the\n"
 	  "highest in FILE plus 1, or 1. Append it to the key ring (mode 0600)\n"
 	  "and reload walld to make it the active key (docs/KEYS.md)." },
-	{ "stats", walctl_cmd_stats, "[--json | --prometheus]",
+	{ "stats", walctl_cmd_stats, "[--json | --prometheus] [--interval N]",
 	  "print walld's metrics",
 	  "Prints walld's metrics, one \"name value\" line each, or one JSON\n"
 	  "object, or in the Prometheus text format (what walld writes to\n"
-	  "metrics.file)." },
+	  "metrics.file). With --interval, again every N seconds until\n"
+	  "interrupted (text samples apart by a blank line; JSON one object a\n"
+	  "line). In JSON, LSNs (the *_lsn stats) are strings of digits, word\n"
+	  "stats strings or null, keys_needed an array, the rest numbers." },
+	{ "status", walctl_cmd_status, "",
+	  "a short summary of walld's state",
+	  "Prints a short summary of walld for a person: its state, the log's\n"
+	  "first, durable and next LSN, segments and disk, clients,\n"
+	  "replication and its backlog, archive, cursors, encryption, damaged\n"
+	  "records met. For a program: stats --json." },
+	{ "segments", walctl_cmd_segments, "--dir DIR",
+	  "list the segments of a data directory",
+	  "Lists the segments of the data directory DIR, read offline, one\n"
+	  "line each: first LSN, last LSN (- for none yet), sealed, active or\n"
+	  "damaged, key id (0: not encrypted), creation time (UTC), size in\n"
+	  "bytes, archived (y/n; - when the directory has no archive position).\n"
+	  "--dir is required: walld does not tell its data directory. A\n"
+	  "damaged segment exits 65 (walctl verify --dir says more)." },
 	{ "ping", walctl_cmd_ping, "",
 	  "check that walld is up",
 	  "Exits 0 when walld is up and serving requests." },

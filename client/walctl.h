@@ -148,6 +148,8 @@ int		 walctl_cmd_ping(struct walctl *, int, char **);
 int		 walctl_cmd_reload(struct walctl *, int, char **);
 int		 walctl_cmd_restore(struct walctl *, int, char **);
 int		 walctl_cmd_keygen(struct walctl *, int, char **);
+int		 walctl_cmd_segments(struct walctl *, int, char **);
+int		 walctl_cmd_status(struct walctl *, int, char **);
 
 /* walctl-consume.c */
 void		 walctl_consume_defaults(struct walctl_consume *,
