@@ -166,4 +166,29 @@ mkdir "$T/empty"
 st=0; "$WALCTL" segments --dir "$T/empty" 2>/dev/null || st=$?
 expect_eq "segments of an empty directory" $st 66
 ok "segments --dir"
+
+# Bash completion: commands, a command's options, an option's values, and
+# the cursors walld has (walctl on $PATH asks it).
+complete_words() {
+	PATH=$B:$PATH bash -c '. "$1/tools/completion/walctl.bash"
+	shift
+	COMP_WORDS=("$@")
+	COMP_CWORD=$(($# - 1))
+	_walctl
+	echo "${COMPREPLY[*]}"' _ "$TOP" "$@"
+}
+expect_eq "complete a command" "$(complete_words walctl re)" "read restore reload"
+expect_eq "complete after -s" "$(complete_words walctl -s "$SOCK" seg)" "segments"
+expect_eq "complete read's options" "$(complete_words walctl read --l)" "--limit --last"
+expect_eq "complete stats' options" "$(complete_words walctl stats --)" \
+    "--json --prometheus --interval --socket --help"
+expect_eq "complete --ack" "$(complete_words walctl sync --ack r)" "replicated"
+expect_eq "complete help CMD" "$(complete_words walctl help cur)" "cursor cursors"
+expect_eq "complete a cursor verb" "$(complete_words walctl cursor c)" "create commit"
+expect_eq "complete a cursor name" "$(complete_words walctl cursor get e)" "etl"
+expect_eq "complete --cursor" "$(complete_words walctl tail --cursor i)" "idle"
+if command -v zsh >/dev/null; then
+	zsh -n "$TOP/tools/completion/_walctl" || fail "_walctl does not parse"
+fi
+ok "bash completion"
 stop_walld || fail "walld exit status $?"
