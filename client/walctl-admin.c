@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * walctl-admin.c: the operator's subcommands: stats (text, JSON or
- * Prometheus), ping, restore (a data directory rebuilt from a replication
- * stream, then verified) and keygen (a key for a key ring).
+ * Prometheus, once or every N seconds), status (a summary for a person),
+ * segments (a data directory's segments, read offline), ping, reload,
+ * restore (a data directory rebuilt from a replication stream, then
+ * verified) and keygen (a key for a key ring).
  */
 #include <sys/stat.h>
 

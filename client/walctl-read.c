@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * walctl-read.c: reading the log back, as text or JSON: read from walld
+ * walctl-read.c: reading the log back, as text, JSON, the payloads alone
+ * or a binary dump (its format: walctl.h): read from walld
  * (a cursor), from a data directory (--dir, the engine's reader) or from a
  * replication stream (--nats); and verify, the offline checker.
  */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * walctl-write.c: the subcommands that write to the log or reshape it over
- * a connection to walld: append (one record, or --lines with a window of
- * appends in flight, LSNs printed in input order), sync, seal, rotate and
- * truncate.
+ * a connection to walld: append (one record, or --lines or --load, a dump
+ * replayed, with a window of appends in flight, LSNs printed in input
+ * order), sync, seal, rotate and truncate.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -2,10 +2,12 @@
 /*
  * walctl.c: the walld command line tool. A table of subcommands, its help,
  * main, and the helpers they share (messages, exit codes, numbers, options,
- * connecting). The subcommands live by group: walctl-write.c (append, sync,
- * seal, rotate, truncate), walctl-read.c (read, verify), walctl-admin.c
- * (stats, ping, restore, keygen); walctl-stream.c reads a replication
- * stream back from NATS JetStream (read --nats, restore).
+ * connecting, usage errors). The subcommands live by group: walctl-write.c
+ * (append, sync, seal, rotate, truncate), walctl-read.c (read, verify),
+ * walctl-admin.c (stats, status, segments, ping, reload, restore, keygen),
+ * walctl-consume.c (read --follow, --cursor, --last; tail), walctl-cursor.c
+ * (cursor, cursors); walctl-stream.c reads a replication stream back from
+ * NATS JetStream (read --nats, restore).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -144,6 +146,9 @@ walctl_opt_error(const struct walctl_cmd *cmd, int argc, char **argv, int ch)
 	if (a != NULL && a[n] == '=')
 		return (walctl_usage_why(cmd, "option %.*s takes no argument",
 		    n, a));
+	/* verify's optstring has no ':' (its function is another's to
+	   change): there a missing argument is '?' too, optopt the
+	   option's value. */
 	if (a != NULL && (optopt >= 256 || optopt == 's'))
 		return (walctl_usage_why(cmd, "option %.*s needs an argument",
 		    n, a));

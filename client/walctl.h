@@ -5,9 +5,10 @@
  * and each subcommand, by file:
  *
  *   walctl.c		main, the command table, help, the common helpers
- *   walctl-write.c	append (--lines), sync, seal, rotate, truncate
- *   walctl-read.c	read (walld, --dir, --nats), verify
- *   walctl-admin.c	stats, ping, restore, keygen
+ *   walctl-write.c	append (--lines, --load), sync, seal, rotate, truncate
+ *   walctl-read.c	read (walld, --dir, --nats; text, JSON, raw, dump),
+ *			verify
+ *   walctl-admin.c	stats, status, segments, ping, reload, restore, keygen
  *   walctl-consume.c	reading from walld that follows or commits: read
  *			--follow, read --cursor, tail
  *   walctl-cursor.c	cursor create|commit|get|drop, cursors
