@@ -633,11 +633,13 @@ walctl_segments_archived(int dirfd, const char *dir, uint64_t *first)
  * (a valid footer), active (the last segment, without one: its records
  * are scanned for the last LSN) or damaged (neither: walctl verify says
  * more), its key id (0: not encrypted), creation time, size in bytes, and
- * archived (y/n; "-" without an archive position). 0, or 1 when damaged.
+ * archived (y/n; "-" without an archive position). Or the same as a JSON
+ * object (walctl(1), "JSON": LSNs strings, null for none, archived a
+ * boolean). 0, or 1 when damaged.
  */
 static int
 walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
-    int is_last, int have_arch, uint64_t arch_first)
+    int is_last, int have_arch, uint64_t arch_first, int json)
 {
 	struct seg_header	 h;
 	struct seg_footer	 ft;
@@ -693,10 +695,23 @@ walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
 	}
 	close(fd);
 	if (have_last)
-		snprintf(lastbuf, sizeof lastbuf, "%" PRIu64, last);
+		snprintf(lastbuf, sizeof lastbuf, json ? "\"%" PRIu64 "\"" :
+		    "%" PRIu64, last);
 	else
-		snprintf(lastbuf, sizeof lastbuf, "-");
+		snprintf(lastbuf, sizeof lastbuf, json ? "null" : "-");
 	walctl_fmt_ns(h.ctime_ns, when, sizeof when);
+	if (json) {
+		/* No ctime_ns: nanoseconds since 1970 are above 2^53. */
+		printf("{\"first_lsn\":\"%" PRIu64 "\",\"last_lsn\":%s,"
+		    "\"state\":\"%s\",\"key_id\":%" PRIu32 ","
+		    "\"created\":%s%s%s,\"size\":%jd,\"archived\":%s}\n",
+		    h.first_lsn, lastbuf, state, h.key_id,
+		    h.ctime_ns != 0 ? "\"" : "", h.ctime_ns != 0 ? when : "null",
+		    h.ctime_ns != 0 ? "\"" : "", (intmax_t)sb.st_size,
+		    !have_arch ? "null" : k == 1 && h.first_lsn <= arch_first ?
+		    "true" : "false");
+		return (bad);
+	}
 	printf("%-20" PRIu64 " %-20s %-7s %10" PRIu32 " %-20s %12jd %s\n",
 	    h.first_lsn, lastbuf, state, h.key_id, when, (intmax_t)sb.st_size,
 	    !have_arch ? "-" : k == 1 && h.first_lsn <= arch_first ? "y" : "n");
@@ -711,6 +726,7 @@ walctl_cmd_segments(struct walctl *w, int argc, char **argv)
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "dir",	required_argument,	NULL, OPT_DIR },
+		{ "json",	no_argument,		NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct seg_ent	*ents = NULL;
@@ -718,13 +734,15 @@ walctl_cmd_segments(struct walctl *w, int argc, char **argv)
 	uint64_t	 arch_first = 0;
 	size_t		 n = 0, i;
 	char		*cause = NULL;
-	int		 ch, ex, dirfd, have_arch, bad = 0;
+	int		 ch, ex, dirfd, have_arch, bad = 0, json = 0;
 
 	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
 			continue;
 		if (ch == OPT_DIR)
 			dir = optarg;
+		else if (ch == OPT_JSON)
+			json = 1;
 		else
 			return (walctl_usage(w->cmd));
 	}
@@ -759,11 +777,13 @@ walctl_cmd_segments(struct walctl *w, int argc, char **argv)
 		close(dirfd);
 		return (EX_NOINPUT);
 	}
-	printf("%-20s %-20s %-7s %10s %-20s %12s %s\n", "FIRST_LSN",
-	    "LAST_LSN", "STATE", "KEY_ID", "CREATED", "SIZE", "ARCHIVED");
+	if (!json)
+		printf("%-20s %-20s %-7s %10s %-20s %12s %s\n", "FIRST_LSN",
+		    "LAST_LSN", "STATE", "KEY_ID", "CREATED", "SIZE",
+		    "ARCHIVED");
 	for (i = 0; i < n; i++)
 		bad += walctl_segment_line(dirfd, dir, &ents[i], i + 1 == n,
-		    have_arch == 1, arch_first);
+		    have_arch == 1, arch_first, json);
 	free(ents);
 	close(dirfd);
 	if ((ex = walctl_flush_stdout()) != EX_OK)
@@ -832,10 +852,12 @@ walctl_cmd_status(struct walctl *w, int argc, char **argv)
 		return (ex);
 	if ((ex = walctl_connect(w, &c)) != EX_OK)
 		return (ex);
-	r = wal_conn_stats(c, &t);
+	if ((r = wal_conn_stats(c, &t)) != WAL_RESULT_OK) {
+		ex = walctl_conn_fail(c, "status", r);
+		wal_conn_close(c);
+		return (ex);
+	}
 	wal_conn_close(c);
-	if (r != WAL_RESULT_OK)
-		return (walctl_fail("status", r, 0, NULL));
 	printf("walld %s: %s\n", walctl_stat_str(t, "version", b[0], 80),
 	    walctl_stat_str(t, "state", b[1], 80));
 	printf("  log:          LSNs %s to %s durable, next %s\n",

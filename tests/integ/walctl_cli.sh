@@ -159,7 +159,19 @@ sed -n 2p "$T/segs" | awk '{ print $5 }' | grep -q '^20[0-9-]*T[0-9:]*Z$' || fai
 # An archive position marks the segments up to it.
 printf '%020d.wal\n' 1 >"$DATA/ARCHIVED"
 expect_eq "segments: archived" "$("$WALCTL" segments --dir "$DATA" | awk 'NR > 1 { print $7 }' | tr '\n' ' ')" "y n "
+"$WALCTL" segments --dir "$DATA" --json >"$T/segs.json" || fail "segments --json"
 rm -f "$DATA/ARCHIVED"
+"$WALCTL" segments --dir "$DATA" --json >>"$T/segs.json" || fail "segments --json"
+python3 - "$T/segs.json" <<'X' || fail "segments --json: $(cat "$T/segs.json")"
+import json, sys
+segs = [json.loads(l) for l in open(sys.argv[1])]
+assert [(s["first_lsn"], s["last_lsn"], s["state"], s["archived"]) for s in segs] == [
+    ("1", "4", "sealed", True), ("5", "5", "active", False),
+    ("1", "4", "sealed", None), ("5", "5", "active", None)], segs
+for s in segs:
+    assert isinstance(s["key_id"], int) and isinstance(s["size"], int), s
+    assert isinstance(s["created"], str) and s["created"].endswith("Z"), s
+X
 usage_error "segments without --dir" \
     "walctl: segments: --dir DIR is required (walld does not tell its data directory: storage.data_dir in walld.yaml)" segments
 mkdir "$T/empty"

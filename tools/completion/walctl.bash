@@ -24,7 +24,7 @@ _walctl_opts()
 	restore)	echo "--nats --stream --creds --dir --from-seq" ;;
 	keygen)		echo "--id --keyring" ;;
 	stats)		echo "--json --prometheus --interval" ;;
-	segments)	echo "--dir" ;;
+	segments)	echo "--dir --json" ;;
 	esac
 }
 
