@@ -255,6 +255,8 @@ SBINDIR	    ?= $(PREFIX)/sbin
 LIBDIR	    ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 MANDIR	    ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 UNITDIR	    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANPAGES    = man/walld.8 man/walld.yaml.5 client/walctl.1
@@ -289,7 +291,8 @@ install: $(BINS) $(CONF_DIST) $(MANPAGES)
 	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/walld $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(B)/walld $(DESTDIR)$(SBINDIR)/walld
 	install -m 0755 $(B)/walctl $(DESTDIR)$(BINDIR)/walctl
 	install -m 0755 $(B)/libwal.so.1 $(DESTDIR)$(LIBDIR)/libwal.so.1
@@ -309,6 +312,8 @@ install: $(BINS) $(CONF_DIST) $(MANPAGES)
 	$(MAN_SED) client/walctl.1 >$(DESTDIR)$(MANDIR)/man1/walctl.1
 	chmod 0644 $(DESTDIR)$(MANDIR)/man8/walld.8 $(DESTDIR)$(MANDIR)/man5/walld.yaml.5 \
 	    $(DESTDIR)$(MANDIR)/man1/walctl.1
+	install -m 0644 tools/completion/walctl.bash $(DESTDIR)$(BASHCOMPDIR)/walctl
+	install -m 0644 tools/completion/_walctl $(DESTDIR)$(ZSHCOMPDIR)/_walctl
 	@# An existing configuration is the admin's: never overwritten.
 	@if [ -z "$(DESTDIR)" ] && [ -e $(SYSCONFDIR)/walld/walld.yaml ]; then \
 	    echo "install: kept $(SYSCONFDIR)/walld/walld.yaml; the new default is $(CONF_DIST)"; \
@@ -326,7 +331,8 @@ uninstall: $(CONF_DIST)
 	    $(DESTDIR)$(UNITDIR)/walld.service $(DESTDIR)$(UNITDIR)/walld.socket \
 	    $(DESTDIR)$(SYSUSERSDIR)/walld.conf \
 	    $(DESTDIR)$(MANDIR)/man8/walld.8 $(DESTDIR)$(MANDIR)/man5/walld.yaml.5 \
-	    $(DESTDIR)$(MANDIR)/man1/walctl.1
+	    $(DESTDIR)$(MANDIR)/man1/walctl.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/walctl $(DESTDIR)$(ZSHCOMPDIR)/_walctl
 	@# The configuration goes only when it is the unchanged default.
 	@f=$(DESTDIR)$(SYSCONFDIR)/walld/walld.yaml; \
 	if [ -e "$$f" ] && ! cmp -s "$$f" $(CONF_DIST); then \

@@ -25,5 +25,5 @@ done
 st=0
 "$WALCTL" read --since yesterday 2>"$T/err" || st=$?
 expect_eq "a bad time" $st 64
-grep -q "walctl: --since: invalid time: yesterday" "$T/err" || fail "$(cat "$T/err")"
+grep -q "walctl: read: --since: invalid time: yesterday" "$T/err" || fail "$(cat "$T/err")"
 ok "read --since/--until: the same through walld and --dir; bad times refused"
