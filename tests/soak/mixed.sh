@@ -21,9 +21,11 @@
 . "$TOP/tests/helpers/repl-lib.sh"
 
 SECONDS_WANTED=${SOAK_SECONDS:-3600}
-# Each client appends at most 500 records of 16-512 bytes a round: an hour
-# makes a stream of a few GB on each of the three nodes, not hundreds.
+# Each client appends at most 100 records of 16-512 bytes a round, and a
+# producer one every 5 ms: an hour makes a stream of a few million
+# records, which the final check reads back (about 2,000 a second).
 LOAD="-a 16 -b 512"
+export WALPROD_PAUSE_MS=5
 rand() {	# rand N: 0..N-1
 	od -An -N4 -tu4 /dev/urandom | awk -v n="$1" '{ print $1 % n }'
 }
@@ -68,7 +70,7 @@ while [ $(( ($(now_ms) - t_start) / 1000 )) -lt "$SECONDS_WANTED" ]; do
 		kill -0 $p 2>/dev/null ||
 			rfail "round $r: a producer exited: $(cat "$T"/p20?.err)"
 	done
-	"$B/tests/walload" run -s "$SOCK" -o "$T/ack.r$r" -P 4 -n 500 -d 8 \
+	"$B/tests/walload" run -s "$SOCK" -o "$T/ack.r$r" -P 4 -n 100 -d 8 \
 	    $LOAD >/dev/null 2>&1 &
 	lpid=$!
 	EXTRA_PIDS="$pp1 $pp2 $lpid"
