@@ -236,6 +236,8 @@ soak: deps tests
 	@ROUNDS=200 WALD_BUILD=$(CURDIR)/$(B) WALD_TOP=$(CURDIR) \
 	    sh tests/integ/crash_kill9.sh
 	@WALD_POWERLOSS_TRIALS=20 $(B)/tests/check_powerloss
+	@SOAK_SECONDS=$${SOAK_SECONDS:-3600} WALD_BUILD=$(CURDIR)/$(B) \
+	    WALD_TOP=$(CURDIR) sh tests/soak/mixed.sh
 
 # The tests' own test: the durability suites fail on a build with a
 # planted bug (PLANT=1, built into build-planted/ by the script).
@@ -254,6 +256,8 @@ SBINDIR	    ?= $(PREFIX)/sbin
 LIBDIR	    ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 MANDIR	    ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 UNITDIR	    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANPAGES    = man/walld.8 man/walld.yaml.5 client/walctl.1
@@ -288,7 +292,8 @@ install: $(BINS) $(CONF_DIST) $(MANPAGES)
 	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/walld $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(B)/walld $(DESTDIR)$(SBINDIR)/walld
 	install -m 0755 $(B)/walctl $(DESTDIR)$(BINDIR)/walctl
 	install -m 0755 $(B)/libwal.so.1 $(DESTDIR)$(LIBDIR)/libwal.so.1
@@ -308,6 +313,8 @@ install: $(BINS) $(CONF_DIST) $(MANPAGES)
 	$(MAN_SED) client/walctl.1 >$(DESTDIR)$(MANDIR)/man1/walctl.1
 	chmod 0644 $(DESTDIR)$(MANDIR)/man8/walld.8 $(DESTDIR)$(MANDIR)/man5/walld.yaml.5 \
 	    $(DESTDIR)$(MANDIR)/man1/walctl.1
+	install -m 0644 tools/completion/walctl.bash $(DESTDIR)$(BASHCOMPDIR)/walctl
+	install -m 0644 tools/completion/_walctl $(DESTDIR)$(ZSHCOMPDIR)/_walctl
 	@# An existing configuration is the admin's: never overwritten.
 	@if [ -z "$(DESTDIR)" ] && [ -e $(SYSCONFDIR)/walld/walld.yaml ]; then \
 	    echo "install: kept $(SYSCONFDIR)/walld/walld.yaml; the new default is $(CONF_DIST)"; \
@@ -325,7 +332,8 @@ uninstall: $(CONF_DIST)
 	    $(DESTDIR)$(UNITDIR)/walld.service $(DESTDIR)$(UNITDIR)/walld.socket \
 	    $(DESTDIR)$(SYSUSERSDIR)/walld.conf \
 	    $(DESTDIR)$(MANDIR)/man8/walld.8 $(DESTDIR)$(MANDIR)/man5/walld.yaml.5 \
-	    $(DESTDIR)$(MANDIR)/man1/walctl.1
+	    $(DESTDIR)$(MANDIR)/man1/walctl.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/walctl $(DESTDIR)$(ZSHCOMPDIR)/_walctl
 	@# The configuration goes only when it is the unchanged default.
 	@f=$(DESTDIR)$(SYSCONFDIR)/walld/walld.yaml; \
 	if [ -e "$$f" ] && ! cmp -s "$$f" $(CONF_DIST); then \
@@ -402,7 +410,7 @@ FUZZ_CFLAGS = -g -O1 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
 	      $(INC_ALL) $(PKG_CFLAGS) -fno-omit-frame-pointer \
 	      -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS   = $(FZ)/fuzz_frame $(FZ)/fuzz_segment $(FZ)/fuzz_config \
-	      $(FZ)/fuzz_keyring
+	      $(FZ)/fuzz_keyring $(FZ)/fuzz_server
 fzobj	    = $(patsubst %.c,$(FZ)/obj/%.o,$(1))
 
 $(FZ)/obj/%.o: %.c
@@ -419,6 +427,10 @@ $(FZ)/fuzz_config: tests/fuzz/fuzz_config.c \
 $(FZ)/fuzz_keyring: tests/fuzz/fuzz_keyring.c \
 	    $(call fzobj,engine/keyring.c engine/segment.c engine/crc32c.c \
 	    engine/sysio.c common/cause.c)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS)
+# The live request path: the whole daemon but main.c, and the engine.
+$(FZ)/fuzz_server: tests/fuzz/fuzz_server.c \
+	    $(call fzobj,$(DAEMON_SRC) $(ENGINE_SRC) $(PROTO_SRC))
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS)
 
 .PHONY: fuzz fuzz-build fuzz-seeds clean-fuzz

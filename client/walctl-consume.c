@@ -65,9 +65,9 @@ walctl_consume_opt(struct walctl_consume *k, int ch, int *bad)
 	switch (ch) {
 	case OPT_CURSOR:
 		if (!wal_cursor_name_valid(optarg)) {
-			walctl_warnx("--cursor: \"%s\" is not a cursor name "
-			    "(1..64 bytes of [A-Za-z0-9._-], the first a letter "
-			    "or a digit)", optarg);
+			walctl_usage_why(NULL, "--cursor: \"%s\" is not a "
+			    "cursor name (1..64 bytes of [A-Za-z0-9._-], the "
+			    "first a letter or a digit)", optarg);
 			*bad = 1;
 		}
 		k->cursor = optarg;
@@ -76,7 +76,7 @@ walctl_consume_opt(struct walctl_consume *k, int ch, int *bad)
 		*bad = walctl_number("--commit-every", optarg, UINT32_MAX,
 		    &k->commit_every);
 		if (!*bad && k->commit_every == 0) {
-			walctl_warnx("--commit-every: 0: at least 1");
+			walctl_usage_why(NULL, "--commit-every: 0: at least 1");
 			*bad = 1;
 		}
 		return (0);
@@ -243,6 +243,13 @@ consume_once(struct wal_conn *c, struct walctl_consume *k,
 				break;
 			st->next = e.lsn + 1;
 			st->pending++;
+			/* read --limit: the last record wanted; commit it. */
+			if (out->done) {
+				ex = consume_commit(c, k, st, &lost);
+				lost = 0;	/* at least once: a later read
+						   gets it again */
+				break;
+			}
 			if (k->cursor != NULL && (st->pending >= k->commit_every ||
 			    consume_now_ms() - st->last_commit >=
 			    (int64_t)k->commit_ms) &&
@@ -393,7 +400,7 @@ walctl_cmd_tail(struct walctl *w, int argc, char **argv)
 	walctl_consume_defaults(&k, "tail");
 	memset(&o, 0, sizeof o);
 	memset(&out, 0, sizeof out);
-	while ((ch = getopt_long(argc, argv, "s:hn:f", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":s:hn:f", longopts, NULL)) !=
 	    -1) {
 		if (walctl_common_opt(w, ch) == 0 ||
 		    walctl_rec_opt(&o, ch, &bad) == 0 ||
@@ -405,19 +412,17 @@ walctl_cmd_tail(struct walctl *w, int argc, char **argv)
 		} else if (ch == 'f')
 			k.q.follow = 1;
 		else if (ch == OPT_JSON)
-			out.json = 1;
+			out.mode = WALCTL_OUT_JSON;
 		else
 			return (walctl_usage(w->cmd));
 		if (bad)
 			return (EX_USAGE);
 	}
-	if (optind != argc)
-		return (walctl_usage(w->cmd));
-	if (has_n && k.cursor != NULL) {
-		walctl_warnx("tail: -n goes without --cursor (the cursor says "
-		    "where to start)");
-		return (EX_USAGE);
-	}
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
+	if (has_n && k.cursor != NULL)
+		return (walctl_usage_why(w->cmd, "-n goes without --cursor "
+		    "(the cursor says where to start)"));
 	if (k.cursor == NULL && n == 0 && !k.q.follow)
 		return (EX_OK);
 	k.last_n = n;

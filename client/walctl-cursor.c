@@ -37,9 +37,8 @@ cursor_name_arg(const char *name)
 {
 	if (wal_cursor_name_valid(name))
 		return (EX_OK);
-	walctl_warnx("cursor: \"%s\" is not a cursor name (1..64 bytes of "
-	    "[A-Za-z0-9._-], the first a letter or a digit)", name);
-	return (EX_USAGE);
+	return (walctl_usage_why(NULL, "\"%s\" is not a cursor name (1..64 "
+	    "bytes of [A-Za-z0-9._-], the first a letter or a digit)", name));
 }
 
 /* walctl cursor create|commit|get|drop NAME [LSN]. */
@@ -59,11 +58,12 @@ walctl_cmd_cursor(struct walctl *w, int argc, char **argv)
 	char			 when[80], what[96];
 	int			 ch, ex, need_lsn;
 
-	while ((ch = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "+:s:h", longopts, NULL)) != -1)
 		if (walctl_common_opt(w, ch) != 0)
 			return (walctl_usage(w->cmd));
 	if (argc - optind < 2)
-		return (walctl_usage(w->cmd));
+		return (walctl_usage_why(w->cmd, argc == optind ? "create, "
+		    "commit, get or drop?" : "NAME is missing"));
 	verb = argv[optind];
 	name = argv[optind + 1];
 	if (strcmp(verb, "create") == 0)
@@ -73,11 +73,17 @@ walctl_cmd_cursor(struct walctl *w, int argc, char **argv)
 	else if (strcmp(verb, "get") == 0 || strcmp(verb, "drop") == 0)
 		need_lsn = 0;
 	else
-		return (walctl_usage(w->cmd));
-	if ((need_lsn == 1 && argc - optind != 3) ||
-	    (need_lsn == 0 && argc - optind != 2) ||
+		return (walctl_usage_why(w->cmd, "%s: expected create, commit, "
+		    "get or drop", verb));
+	if (need_lsn == 1 && argc - optind < 3)
+		return (walctl_usage_why(w->cmd, "commit: LSN is missing"));
+	if (need_lsn == 1 && argc - optind > 3)
+		return (walctl_usage_why(w->cmd, "unexpected argument '%s'",
+		    argv[optind + 3]));
+	if ((need_lsn == 0 && argc - optind != 2) ||
 	    (need_lsn == -1 && argc - optind > 3))
-		return (walctl_usage(w->cmd));
+		return (walctl_usage_why(w->cmd, "unexpected argument '%s'",
+		    argv[optind + (need_lsn == 0 ? 2 : 3)]));
 	if ((ex = cursor_name_arg(name)) != EX_OK)
 		return (ex);
 	if (argc - optind == 3 && walctl_number("LSN", argv[optind + 2],
@@ -179,7 +185,7 @@ walctl_cmd_cursors(struct walctl *w, int argc, char **argv)
 	char			 when[80], lagbuf[24], bytesbuf[24], *text;
 	int			 ch, ex, json = 0, have;
 
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
 			continue;
 		if (ch == OPT_JSON)
@@ -187,8 +193,8 @@ walctl_cmd_cursors(struct walctl *w, int argc, char **argv)
 		else
 			return (walctl_usage(w->cmd));
 	}
-	if (optind != argc)
-		return (walctl_usage(w->cmd));
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
 	if ((ex = walctl_connect(w, &c)) != EX_OK)
 		return (ex);
 	if ((r = wal_conn_cursor_list(c, &list, &n)) != WAL_RESULT_OK) {

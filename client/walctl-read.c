@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * walctl-read.c: reading the log back, as text or JSON: read from walld
+ * walctl-read.c: reading the log back, as text, JSON, the payloads alone
+ * or a binary dump (its format: walctl.h): read from walld
  * (a cursor), from a data directory (--dir, the engine's reader) or from a
  * replication stream (--nats); and verify, the offline checker.
  */
@@ -42,7 +43,46 @@ walctl_out_room(struct walctl_out *out, size_t need)
 	return (0);
 }
 
-/* Prints one record, as text or as a JSON line. */
+/* Writes a dump record header (walctl.h) to stdout. */
+static void
+walctl_dump_hdr(uint16_t type, uint32_t tenant, uint16_t vshard,
+    uint64_t lsn, uint32_t len)
+{
+	unsigned char	h[WALCTL_DUMP_HDR];
+	int		i;
+
+	h[0] = type >> 8;
+	h[1] = type & 0xff;
+	for (i = 0; i < 4; i++)
+		h[2 + i] = (tenant >> (24 - 8 * i)) & 0xff;
+	h[6] = vshard >> 8;
+	h[7] = vshard & 0xff;
+	for (i = 0; i < 8; i++)
+		h[8 + i] = (lsn >> (56 - 8 * i)) & 0xff;
+	for (i = 0; i < 4; i++)
+		h[16 + i] = (len >> (24 - 8 * i)) & 0xff;
+	fwrite(h, 1, sizeof h, stdout);
+}
+
+/* Starts the output: a dump's magic line. */
+void
+walctl_out_begin(struct walctl_out *out)
+{
+	if (out->mode == WALCTL_OUT_DUMP)
+		fputs(WALCTL_DUMP_MAGIC, stdout);
+}
+
+/* Ends an output that went well: a dump's end mark, which says how many
+   records came before it. */
+void
+walctl_out_end(struct walctl_out *out)
+{
+	if (out->mode == WALCTL_OUT_DUMP)
+		walctl_dump_hdr(0, 0, 0, out->count, WALCTL_DUMP_END);
+}
+
+/* Prints one record: text, a JSON line, the payload alone, or a dump
+   record. Write errors show in walctl_flush_stdout at the end. */
 int
 walctl_print_record(struct walctl_out *out, uint64_t lsn, uint16_t type,
     uint32_t tenant, uint16_t vshard, const void *payload, uint32_t len)
@@ -52,13 +92,25 @@ walctl_print_record(struct walctl_out *out, uint64_t lsn, uint16_t type,
 	char			*nb;
 	size_t			 i;
 
-	if (out->json) {
+	if (++out->count == out->limit)
+		out->done = 1;
+	switch (out->mode) {
+	case WALCTL_OUT_TEXT:
+		break;
+	case WALCTL_OUT_JSON:
 		if (walctl_out_room(out, 4 * (((size_t)len + 2) / 3) + 1) != 0)
 			return (EX_OSERR);
 		EVP_EncodeBlock((unsigned char *)out->buf, p, (int)len);
 		printf("{\"lsn\":\"%" PRIu64 "\",\"type\":%u,\"tenant\":%u,"
 		    "\"vshard\":%u,\"payload\":\"%s\"}\n", lsn, type, tenant,
 		    vshard, out->buf);
+		return (EX_OK);
+	case WALCTL_OUT_RAW:
+		fwrite(p, 1, len, stdout);
+		return (EX_OK);
+	case WALCTL_OUT_DUMP:
+		walctl_dump_hdr(type, tenant, vshard, lsn, len);
+		fwrite(p, 1, len, stdout);
 		return (EX_OK);
 	}
 	/* Escaped into one buffer (at most 4 bytes per payload byte), then
@@ -159,7 +211,8 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 			continue;
 		}
 		if ((ex = walctl_print_record(out, rec.lsn, rec.type,
-		    rec.tenant, rec.vshard, rec.payload, rec.len)) != EX_OK)
+		    rec.tenant, rec.vshard, rec.payload, rec.len)) != EX_OK ||
+		    out->done)
 			break;
 	}
 	wal_reader_close(rd);
@@ -249,7 +302,7 @@ walctl_read_nats(const struct walctl_stream_opts *so,
 		    ((ex = walctl_stream_decrypt(s, kr, &m, &cause)) != EX_OK ||
 		    (ex = walctl_print_record(out, m.rec.lsn, m.rec.type,
 		    m.rec.tenant, m.rec.vshard, m.rec.payload,
-		    m.rec.len)) != EX_OK))
+		    m.rec.len)) != EX_OK || out->done))
 			break;
 		if (q->to != 0 && m.rec.lsn >= q->to)
 			break;
@@ -262,6 +315,59 @@ out:
 	if (ex == EX_OK)
 		ex = walctl_flush_stdout();
 	return (ex);
+}
+
+/* read from walld, neither following nor with a cursor: one cursor
+   over the range. */
+static int
+walctl_read_walld(struct walctl *w, const struct wal_cursor_opts *q,
+    struct walctl_out *out)
+{
+	struct wal_conn		*c;
+	struct wal_cursor	*cur;
+	struct wal_entry	 e;
+	enum wal_result		 r;
+	int			 ex, rc;
+
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	if ((r = wal_cursor_open(c, q, &cur)) != WAL_RESULT_OK) {
+		ex = walctl_conn_fail(c, "read", r);
+		wal_conn_close(c);
+		return (ex);
+	}
+	for (;;) {
+		rc = wal_cursor_next(cur, -1, &e);
+		if (rc == 0)
+			break;
+		if (rc == -1) {
+			ex = walctl_fail("read", wal_cursor_result(cur), 0,
+			    wal_cursor_error(cur));
+			break;
+		}
+		if ((ex = walctl_print_record(out, e.lsn, e.type, e.tenant,
+		    e.vshard, e.payload, e.len)) != EX_OK || out->done)
+			break;
+	}
+	wal_cursor_close(cur);
+	wal_conn_close(c);
+	return (ex);
+}
+
+/* Sets the output mode of --json, --raw or --dump; a usage error when
+   one was set already. */
+static int
+walctl_read_mode(struct walctl *w, struct walctl_out *out, int ch)
+{
+	enum walctl_out_mode	m;
+
+	m = ch == OPT_JSON ? WALCTL_OUT_JSON : ch == OPT_RAW ? WALCTL_OUT_RAW :
+	    WALCTL_OUT_DUMP;
+	if (out->mode != WALCTL_OUT_TEXT && out->mode != m)
+		return (walctl_usage_why(w->cmd, "--json, --raw and --dump go "
+		    "without each other"));
+	out->mode = m;
+	return (EX_OK);
 }
 
 /* walctl read: prints records in LSN order, from walld, --dir or
@@ -279,6 +385,10 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 		{ "vshard",	required_argument,	NULL, OPT_VSHARD },
 		{ "follow",	no_argument,		NULL, OPT_FOLLOW },
 		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ "raw",	no_argument,		NULL, OPT_RAW },
+		{ "dump",	no_argument,		NULL, OPT_DUMP },
+		{ "limit",	required_argument,	NULL, 'n' },
+		{ "last",	required_argument,	NULL, OPT_LAST },
 		{ "dir",	required_argument,	NULL, OPT_DIR },
 		{ "keyring",	required_argument,	NULL, OPT_KEYRING },
 		{ "nats",	required_argument,	NULL, OPT_NATS },
@@ -297,12 +407,9 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 	struct keyring		*kr = NULL;
 	struct wal_cursor_opts	 q;
 	struct walctl_out	 out;
-	struct wal_conn		*c;
-	struct wal_cursor	*cur;
-	struct wal_entry	 e;
-	enum wal_result		 r;
 	const char		*dir = NULL, *keyring = NULL;
-	int			 ch, bad = 0, ex, rc;
+	uint64_t		 last = 0;
+	int			 ch, bad = 0, ex, has_last = 0;
 
 	memset(&o, 0, sizeof o);
 	memset(&so, 0, sizeof so);
@@ -310,7 +417,8 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 	memset(&out, 0, sizeof out);
 	walctl_consume_defaults(&cons, "read");
 	so.timeout_ms = w->timeout_ms;
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:hn:", longopts, NULL)) !=
+	    -1) {
 		if (walctl_common_opt(w, ch) == 0 ||
 		    walctl_rec_opt(&o, ch, &bad) == 0 ||
 		    walctl_consume_opt(&cons, ch, &bad) == 0)
@@ -328,9 +436,19 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 			q.has_until = 1;
 		} else if (ch == OPT_FOLLOW)
 			q.follow = 1;
-		else if (ch == OPT_JSON)
-			out.json = 1;
-		else if (ch == OPT_DIR)
+		else if (ch == OPT_JSON || ch == OPT_RAW || ch == OPT_DUMP)
+			bad = walctl_read_mode(w, &out, ch) != EX_OK;
+		else if (ch == 'n') {
+			bad = walctl_number("--limit", optarg, UINT64_MAX,
+			    &out.limit);
+			if (!bad && out.limit == 0)
+				return (walctl_usage_why(w->cmd, "--limit: at "
+				    "least 1"));
+		} else if (ch == OPT_LAST) {
+			bad = walctl_number("--last", optarg, UINT64_MAX,
+			    &last);
+			has_last = 1;
+		} else if (ch == OPT_DIR)
 			dir = optarg;
 		else if (ch == OPT_KEYRING)
 			keyring = optarg;
@@ -345,15 +463,19 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 		if (bad)
 			return (EX_USAGE);
 	}
-	if (optind != argc || (dir != NULL && so.urls != NULL) ||
-	    (so.urls != NULL) != (so.stream != NULL) ||
-	    (so.creds != NULL && so.urls == NULL))
-		return (walctl_usage(w->cmd));
-	if (q.to != 0 && q.to < q.from) {
-		walctl_warnx("read: --to %" PRIu64 " is below --from %" PRIu64,
-		    q.to, q.from);
-		return (EX_USAGE);
-	}
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
+	if (dir != NULL && so.urls != NULL)
+		return (walctl_usage_why(w->cmd, "--dir and --nats go without "
+		    "each other"));
+	if ((so.urls != NULL) != (so.stream != NULL))
+		return (walctl_usage_why(w->cmd, "--nats and --stream go "
+		    "together"));
+	if (so.creds != NULL && so.urls == NULL)
+		return (walctl_usage_why(w->cmd, "--creds goes with --nats"));
+	if (q.to != 0 && q.to < q.from)
+		return (walctl_usage_why(w->cmd, "--to %" PRIu64 " is below "
+		    "--from %" PRIu64, q.to, q.from));
 	q.type = o.type;
 	q.tenant = o.tenant;
 	q.vshard = o.vshard;
@@ -361,70 +483,47 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 	q.has_tenant = o.has_tenant;
 	q.has_vshard = o.has_vshard;
 
-	if (keyring != NULL && dir == NULL && so.urls == NULL) {
-		walctl_warnx("read: --keyring goes with --dir or --nats (walld "
-		    "decrypts what it sends)");
-		return (EX_USAGE);
-	}
-	if ((dir != NULL || so.urls != NULL) && cons.cursor != NULL) {
-		walctl_warnx("read: --cursor reads from walld, not with --dir "
-		    "or --nats");
-		return (EX_USAGE);
-	}
+	if (keyring != NULL && dir == NULL && so.urls == NULL)
+		return (walctl_usage_why(w->cmd, "--keyring goes with --dir or "
+		    "--nats (walld decrypts what it sends)"));
+	if ((dir != NULL || so.urls != NULL) && cons.cursor != NULL)
+		return (walctl_usage_why(w->cmd, "--cursor reads from walld, "
+		    "not with --dir or --nats"));
+	if (has_last && (dir != NULL || so.urls != NULL ||
+	    cons.cursor != NULL || q.from != 0))
+		return (walctl_usage_why(w->cmd, "--last reads from walld, "
+		    "and goes without --from and --cursor"));
+	if (cons.cursor != NULL && q.from != 0)
+		return (walctl_usage_why(w->cmd, "--cursor starts after the "
+		    "cursor; --from goes without it"));
+
+	walctl_out_begin(&out);
 	if (dir != NULL || so.urls != NULL) {
 		if (keyring != NULL && (kr = walctl_keyring("read",
-		    keyring)) == NULL)
+		    keyring)) == NULL) {
+			free(out.buf);
 			return (EX_NOINPUT);
+		}
 		ex = dir != NULL ? walctl_read_dir(dir, &q, kr, &out) :
 		    walctl_read_nats(&so, &q, kr, &out);
 		keyring_free(kr);
-		free(out.buf);
-		return (ex);
-	}
-
-	/* Following or committing a cursor: walctl-consume.c. */
-	if (q.follow || cons.cursor != NULL) {
-		if (cons.cursor != NULL && q.from != 0) {
-			walctl_warnx("read: --cursor starts after the cursor; "
-			    "--from goes without it");
-			return (EX_USAGE);
-		}
+	} else if (q.follow || cons.cursor != NULL || has_last) {
+		/* Following, committing a cursor, or the log's end:
+		   walctl-consume.c. */
 		cons.q = q;
-		ex = walctl_consume(w, &cons, &out);
-		free(out.buf);
-		return (ex);
-	}
-	if ((ex = walctl_connect(w, &c)) != EX_OK)
-		return (ex);
-	if ((r = wal_cursor_open(c, &q, &cur)) != WAL_RESULT_OK) {
-		ex = walctl_conn_fail(c, "read", r);
-		wal_conn_close(c);
-		return (ex);
-	}
-	for (;;) {
-		/* With --follow, show what came before waiting for more. */
-		rc = wal_cursor_next(cur, q.follow ? 0 : -1, &e);
-		if (rc == WAL_CURSOR_AGAIN) {
-			if ((ex = walctl_flush_stdout()) != EX_OK)
-				break;
-			rc = wal_cursor_next(cur, -1, &e);
+		if (has_last) {
+			cons.tail = 1;
+			cons.last_n = last;
 		}
-		if (rc == 0)
-			break;
-		if (rc == -1) {
-			ex = walctl_fail("read", wal_cursor_result(cur), 0,
-			    wal_cursor_error(cur));
-			break;
-		}
-		if ((ex = walctl_print_record(&out, e.lsn, e.type, e.tenant,
-		    e.vshard, e.payload, e.len)) != EX_OK)
-			break;
-	}
-	wal_cursor_close(cur);
-	wal_conn_close(c);
+		ex = last == 0 && has_last && !q.follow ? EX_OK :
+		    walctl_consume(w, &cons, &out);
+	} else
+		ex = walctl_read_walld(w, &q, &out);
 	free(out.buf);
-	if (ex == EX_OK)
+	if (ex == EX_OK) {
+		walctl_out_end(&out);
 		ex = walctl_flush_stdout();
+	}
 	return (ex);
 }
 
@@ -447,15 +546,29 @@ walctl_verify_json_str(const char *s)
 	putchar('"');
 }
 
+/* An LSN as walctl's JSON has them: a decimal string, null for none. */
+static void
+walctl_verify_json_lsn(const char *name, uint64_t lsn)
+{
+	if (lsn == 0)
+		printf(",\"%s\":null", name);
+	else
+		printf(",\"%s\":\"%" PRIu64 "\"", name, lsn);
+}
+
 /* One problem as a JSON object, after the first with a comma. */
 static void
 walctl_verify_json_problem(size_t i, const char *file, uint64_t off,
     uint64_t lsn, const char *what)
 {
 	printf("%s{\"file\":", i > 0 ? "," : "");
-	walctl_verify_json_str(file);
-	printf(",\"offset\":%" PRIu64 ",\"lsn\":%" PRIu64 ",\"what\":", off,
-	    lsn);
+	if (file[0] != '\0')
+		walctl_verify_json_str(file);
+	else
+		fputs("null", stdout);
+	printf(",\"offset\":%" PRIu64, off);
+	walctl_verify_json_lsn("lsn", lsn);
+	fputs(",\"what\":", stdout);
 	walctl_verify_json_str(what);
 	putchar('}');
 }
@@ -472,10 +585,11 @@ walctl_verify_json_tail(const char *dir, uint64_t segments, uint64_t records,
 	else
 		fputs("null", stdout);
 	printf(",\"segments\":%" PRIu64 ",\"records\":%" PRIu64
-	    ",\"damaged_records\":%" PRIu64 ",\"problems\":%" PRIu64
-	    ",\"first_lsn\":%" PRIu64 ",\"last_lsn\":%" PRIu64
-	    ",\"bytes\":%" PRIu64 ",\"authenticated\":%s}\n", segments,
-	    records, damaged, problems, first, last, bytes,
+	    ",\"damaged_records\":%" PRIu64 ",\"problems\":%" PRIu64,
+	    segments, records, damaged, problems);
+	walctl_verify_json_lsn("first_lsn", records > 0 ? first : 0);
+	walctl_verify_json_lsn("last_lsn", records > 0 ? last : 0);
+	printf(",\"bytes\":%" PRIu64 ",\"authenticated\":%s}\n", bytes,
 	    keys ? "true" : "false");
 }
 
@@ -580,7 +694,7 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 	size_t			 listed = 0;
 	int			 ch, n, ex, json = 0;
 
-	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
 		if (walctl_common_opt(w, ch) == 0)
 			continue;
 		if (ch == OPT_DIR)
@@ -592,14 +706,12 @@ walctl_cmd_verify(struct walctl *w, int argc, char **argv)
 		else
 			return (walctl_usage(w->cmd));
 	}
-	if (optind != argc)
-		return (walctl_usage(w->cmd));
+	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
+		return (ex);
 	if (dir == NULL) {
-		if (keyring != NULL) {
-			walctl_warnx("verify: --keyring goes with --dir (walld "
-			    "authenticates with its own key ring)");
-			return (EX_USAGE);
-		}
+		if (keyring != NULL)
+			return (walctl_usage_why(w->cmd, "--keyring goes with "
+			    "--dir (walld authenticates with its own key ring)"));
 		return (walctl_verify_online(w, json));
 	}
 	/* A nightly check must not pass on a failed mount. */

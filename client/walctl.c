@@ -2,10 +2,12 @@
 /*
  * walctl.c: the walld command line tool. A table of subcommands, its help,
  * main, and the helpers they share (messages, exit codes, numbers, options,
- * connecting). The subcommands live by group: walctl-write.c (append, sync,
- * seal, rotate, truncate), walctl-read.c (read, verify), walctl-admin.c
- * (stats, ping, restore, keygen); walctl-stream.c reads a replication
- * stream back from NATS JetStream (read --nats, restore).
+ * connecting, usage errors). The subcommands live by group: walctl-write.c
+ * (append, sync, seal, rotate, truncate), walctl-read.c (read, verify),
+ * walctl-admin.c (stats, status, segments, ping, reload, restore, keygen),
+ * walctl-consume.c (read --follow, --cursor, --last; tail), walctl-cursor.c
+ * (cursor, cursors); walctl-stream.c reads a replication stream back from
+ * NATS JetStream (read --nats, restore).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,13 +52,117 @@ walctl_warnx(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* Prints the usage line of a subcommand and returns EX_USAGE. */
+/* The subcommand running: usage errors name it. NULL before one is
+   chosen (the global options). */
+static const struct walctl_cmd *walctl_current;
+
+/* Prints a usage error, "walctl: CMD: why" (or "walctl: why" before a
+   subcommand), then where the help is: one line each, never the whole
+   help, which would bury the reason. Returns EX_USAGE. */
+static int
+walctl_vusage(const struct walctl_cmd *cmd, const char *fmt, va_list ap)
+{
+	if (cmd == NULL)
+		cmd = walctl_current;
+	fputs("walctl: ", stderr);
+	if (cmd != NULL)
+		fprintf(stderr, "%s: ", cmd->name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	if (cmd != NULL)
+		fprintf(stderr, "try 'walctl help %s'\n", cmd->name);
+	else
+		fputs("try 'walctl help'\n", stderr);
+	return (EX_USAGE);
+}
+
+/* A usage error with its reason (cmd NULL: the subcommand running). */
+int
+walctl_usage_why(const struct walctl_cmd *cmd, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	walctl_vusage(cmd, fmt, ap);
+	va_end(ap);
+	return (EX_USAGE);
+}
+
+/* A usage error with no more precise reason than the synopsis, which is
+   given on one line. */
 int
 walctl_usage(const struct walctl_cmd *cmd)
 {
-	fprintf(stderr, "usage: walctl [-s socket] %s %s\n", cmd->name,
-	    cmd->usage);
+	const char	*p;
+
+	fprintf(stderr, "walctl: %s: invalid arguments; usage: walctl %s ",
+	    cmd->name, cmd->name);
+	for (p = cmd->usage; *p != '\0'; p++) {
+		if (*p != '\n') {
+			fputc(*p, stderr);
+			continue;
+		}
+		while (p[1] == ' ')
+			p++;
+		fputc(' ', stderr);
+	}
+	fprintf(stderr, "\ntry 'walctl help %s'\n", cmd->name);
 	return (EX_USAGE);
+}
+
+/* EX_OK when getopt took every argument, else the usage error. */
+int
+walctl_no_args(struct walctl *w, int argc, char **argv)
+{
+	if (optind >= argc)
+		return (EX_OK);
+	return (walctl_usage_why(w->cmd, "unexpected argument '%s'",
+	    argv[optind]));
+}
+
+/*
+ * What getopt_long found wrong ('?' or ':'; its own messages are off, and
+ * optstrings begin with ':' so that a missing argument is ':'): the
+ * option is argv[optind - 1] when that is a long one, else optopt.
+ */
+static int
+walctl_opt_error(const struct walctl_cmd *cmd, int argc, char **argv, int ch)
+{
+	const char	*a = NULL;
+	int		 n;
+
+	if (optind >= 1 && optind <= argc && strncmp(argv[optind - 1], "--",
+	    2) == 0)
+		a = argv[optind - 1];
+	n = a != NULL ? (int)strcspn(a, "=") : 0;
+	if (ch == ':' && a != NULL)
+		return (walctl_usage_why(cmd, "option %.*s needs an argument",
+		    n, a));
+	if (ch == ':')
+		return (walctl_usage_why(cmd, "option -%c needs an argument",
+		    optopt));
+	if (optopt == 0 && a != NULL)
+		return (walctl_usage_why(cmd, "unknown option %.*s", n, a));
+	if (a != NULL && a[n] == '=')
+		return (walctl_usage_why(cmd, "option %.*s takes no argument",
+		    n, a));
+	/* verify's optstring has no ':' (its function is another's to
+	   change): there a missing argument is '?' too, optopt the
+	   option's value. */
+	if (a != NULL && (optopt >= 256 || optopt == 's'))
+		return (walctl_usage_why(cmd, "option %.*s needs an argument",
+		    n, a));
+	if (optopt > 32 && optopt < 127)
+		return (walctl_usage_why(cmd, "unknown option -%c", optopt));
+	return (walctl_usage_why(cmd, "unknown option"));
+}
+
+/* Prints a subcommand's usage and description (walctl help CMD). */
+static void
+walctl_cmd_usage(FILE *f, const struct walctl_cmd *cmd)
+{
+	fprintf(f, "usage: walctl [-s socket] %s %s\n\n%s\n", cmd->name,
+	    cmd->usage, cmd->help);
 }
 
 /* The exit code for a libwal result (and walld error code). */
@@ -186,7 +292,7 @@ walctl_time(const char *opt, const char *s, uint64_t *ns)
 	*ns = (uint64_t)t * 1000000000u;
 	return (0);
 bad:
-	walctl_warnx("%s: invalid time: %s (unix seconds, "
+	walctl_usage_why(NULL, "%s: invalid time: %s (unix seconds, "
 	    "YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or -N followed by s, m, h or d)",
 	    opt, s);
 	return (-1);
@@ -208,7 +314,8 @@ walctl_number(const char *opt, const char *s, uint64_t max, uint64_t *v)
 	*v = n;
 	return (0);
 bad:
-	walctl_warnx("%s: invalid number: %s (0 to %" PRIu64 ")", opt, s, max);
+	walctl_usage_why(NULL, "%s: invalid number: %s (0 to %" PRIu64 ")",
+	    opt, s, max);
 	return (-1);
 }
 
@@ -257,28 +364,29 @@ walctl_keyring(const char *what, const char *path)
 	return (kr);
 }
 
-/* Handles -s/--socket and -h/--help, which every subcommand accepts. */
+/* Handles -s/--socket and -h/--help, which every subcommand accepts, and
+   getopt's errors, which end walctl. */
 int
 walctl_common_opt(struct walctl *w, int ch)
 {
 	switch (ch) {
+	case '?':
+	case ':':
+		exit(walctl_opt_error(w->cmd, w->argc, w->argv, ch));
 	case 's':
 		w->socket = optarg;
 		return (0);
 	case 'h':
-		printf("usage: walctl [-s socket] %s %s\n\n%s\n", w->cmd->name,
-		    w->cmd->usage, w->cmd->help);
+		walctl_cmd_usage(stdout, w->cmd);
 		exit(walctl_flush_stdout());
 	case OPT_ACK:
 		if (strcmp(optarg, "local") == 0)
 			w->ack = WAL_ACK_LOCAL;
 		else if (strcmp(optarg, "replicated") == 0)
 			w->ack = WAL_ACK_REPLICATED;
-		else {
-			walctl_warnx("--ack: expected local or replicated, "
-			    "not \"%s\"", optarg);
-			exit(EX_USAGE);
-		}
+		else
+			exit(walctl_usage_why(w->cmd, "--ack: expected local "
+			    "or replicated, not \"%s\"", optarg));
 		return (0);
 	}
 	return (-1);
@@ -313,7 +421,9 @@ static int	walctl_cmd_help(struct walctl *, int, char **);
 static const struct walctl_cmd walctl_cmds[] = {
 	{ "append", walctl_cmd_append,
 	  "[--type N] [--tenant N] [--vshard N] [--ack local|replicated]\n"
-	  "    [--producer ID --seq N] [--lines] [DATA | --file PATH]",
+	  "    [--producer ID --seq N] [--lines] [--json]\n"
+	  "    [DATA | --file PATH | --load FILE|-]",
+	  "append records; prints their LSNs once durable",
 	  "Appends one record: DATA, the contents of PATH, or all of stdin.\n"
 	  "Prints its LSN once it is durable (with --ack replicated: and held\n"
 	  "by the NATS stream walld replicates into; default: walld's\n"
@@ -322,15 +432,24 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "printed in input order. With --producer and --seq the append is\n"
 	  "idempotent: run again with the same ID and N, it prints the LSN\n"
 	  "the record got the first time and writes nothing (with --lines,\n"
-	  "lines are numbered N, N+1, ...); a number out of order exits 80." },
-	{ "sync", walctl_cmd_sync, "[--ack local|replicated]",
+	  "lines are numbered N, N+1, ...); a number out of order exits 80.\n"
+	  "--load replays a dump of read --dump (FILE, or - for stdin): each\n"
+	  "record with its type, tenant and vshard, one LSN printed per record;\n"
+	  "a dump cut short or damaged exits 65 after the records before it.\n"
+	  "--json prints each LSN as {\"lsn\":\"N\"}." },
+	{ "sync", walctl_cmd_sync, "[--ack local|replicated] [--json]",
+	  "wait until everything appended is durable",
 	  "Waits until everything appended is durable (and replicated, with\n"
-	  "--ack replicated); prints the durable LSN." },
+	  "--ack replicated); prints the durable LSN (--json:\n"
+	  "{\"durable_lsn\":\"N\"})." },
 	{ "seal", walctl_cmd_seal, "",
+	  "seal the log: no appends from now on",
 	  "Seals the log: every later append fails. Prints the last LSN." },
 	{ "rotate", walctl_cmd_rotate, "",
+	  "start a new segment",
 	  "Starts a new segment; prints the LSN its first record will get." },
 	{ "truncate", walctl_cmd_truncate, "--before LSN [--dry-run] [--force]",
+	  "delete sealed segments below an LSN",
 	  "Deletes whole sealed segments below LSN; prints the new first LSN.\n"
 	  "Refused (exit 66) above the durable LSN, and (exit 81, naming it)\n"
 	  "when it would remove records a cursor has not consumed, unless\n"
@@ -338,13 +457,19 @@ static const struct walctl_cmd walctl_cmds[] = {
 	{ "read", walctl_cmd_read,
 	  "[--from LSN] [--to LSN] [--since TIME] [--until TIME]\n"
 	  "    [--tenant N] [--vshard N] [--type N]\n"
-	  "    [--follow] [--json] [--cursor NAME [--commit-every N]\n"
+	  "    [--follow] [--json | --raw | --dump] [-n N | --limit N]\n"
+	  "    [--last N] [--cursor NAME [--commit-every N]\n"
 	  "    [--commit-ms MS]] [--dir DIR | --nats URL[,URL...] --stream NAME\n"
 	  "    [--creds FILE]] [--keyring FILE]",
+	  "print records (walld, --dir or --nats) as text, JSON or a dump",
 	  "Prints records in LSN order, one line each: lsn=N type=N tenant=N\n"
 	  "vshard=N len=N data=\"...\" (non-printable bytes escaped), or with\n"
 	  "--json {\"lsn\":\"N\",\"type\":N,\"tenant\":N,\"vshard\":N,"
-	  "\"payload\":\"BASE64\"}.\n"
+	  "\"payload\":\"BASE64\"} (the LSN a string, as in all of walctl's\n"
+	  "JSON), or with --raw the payloads' bytes alone, or with --dump a\n"
+	  "binary dump that append --load replays (walctl(1), DUMP).\n"
+	  "-n/--limit prints at most N records; --last N the log's last N\n"
+	  "(through walld, without --from).\n"
 	  "--since/--until keep the records walld appended in that time (unix\n"
 	  "seconds, YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or -N[smhd] ago; records\n"
 	  "of logs older than format version 3 have no time and never match).\n"
@@ -360,6 +485,7 @@ static const struct walctl_cmd walctl_cmds[] = {
 	{ "tail", walctl_cmd_tail,
 	  "[-n N] [-f] [--cursor NAME [--commit-every N] [--commit-ms MS]]\n"
 	  "    [--tenant N] [--vshard N] [--type N] [--json]",
+	  "print the last records; -f follows",
 	  "Prints the last N records (default 10), or with --cursor those after\n"
 	  "the cursor, committing it as read does. With -f, keeps following;\n"
 	  "when walld restarts, reconnects with back-off and resumes at the next\n"
@@ -367,6 +493,7 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "walctl restarts). Ends 0 at the end of a sealed log." },
 	{ "cursor", walctl_cmd_cursor,
 	  "create NAME [LSN] | commit NAME LSN | get NAME | drop NAME",
+	  "create, commit, get or drop a consumer cursor",
 	  "Durable consumer cursors kept by walld (docs/CURSORS.md): a name and\n"
 	  "the LSN of the last record its consumer finished with. create (at\n"
 	  "LSN, default 0; an existing cursor is left as it is) and commit print\n"
@@ -374,10 +501,12 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "had. A commit never moves a cursor back (exit 66). Exit 66: no such\n"
 	  "cursor." },
 	{ "cursors", walctl_cmd_cursors, "[--json]",
+	  "list the consumer cursors and their lag",
 	  "Lists walld's cursors: name, LSN, lag in records behind the durable\n"
 	  "LSN, and the last commit time (UTC), one line each, or one JSON\n"
 	  "object per line." },
 	{ "verify", walctl_cmd_verify, "[--json] [--dir DIR [--keyring FILE]]",
+	  "check the sealed segments through walld, or a directory offline",
 	  "Without --dir, walld checks every sealed segment of its log (on a\n"
 	  "thread of its own: appends go on), authenticating with the key\n"
 	  "ring it holds. With --dir, checks every segment of a data directory\n"
@@ -389,6 +518,7 @@ static const struct walctl_cmd walctl_cmds[] = {
 	{ "restore", walctl_cmd_restore,
 	  "--nats URL[,URL...] --stream NAME --dir DIR [--creds FILE]\n"
 	  "    [--from-seq N]",
+	  "rebuild a data directory from the replication stream",
 	  "Rebuilds a data directory from walld's replication stream NAME in\n"
 	  "NATS JetStream (from its first message, or sequence N): the same\n"
 	  "segments, and REPLICA with the stream's log and its highest epoch\n"
@@ -397,23 +527,47 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "then prints \"name value\" lines: records, segments, first_lsn,\n"
 	  "last_lsn, log, epoch." },
 	{ "keygen", walctl_cmd_keygen, "[--id N | --keyring FILE]",
+	  "print a new key for the key ring",
 	  "Prints a new key ring line, \"ID HEX\": 32 random bytes from\n"
 	  "OpenSSL (RAND_priv_bytes) as 64 hex digits. The id is N, or the\n"
 	  "highest in FILE plus 1, or 1. Append it to the key ring (mode 0600)\n"
 	  "and reload walld to make it the active key (docs/KEYS.md)." },
-	{ "stats", walctl_cmd_stats, "[--json | --prometheus]",
+	{ "stats", walctl_cmd_stats, "[--json | --prometheus] [--interval N]",
+	  "print walld's metrics",
 	  "Prints walld's metrics, one \"name value\" line each, or one JSON\n"
 	  "object, or in the Prometheus text format (what walld writes to\n"
-	  "metrics.file)." },
+	  "metrics.file). With --interval, again every N seconds until\n"
+	  "interrupted (text samples apart by a blank line; JSON one object a\n"
+	  "line). In JSON, LSNs (the *_lsn stats) are strings of digits, word\n"
+	  "stats strings or null, keys_needed an array, the rest numbers." },
+	{ "status", walctl_cmd_status, "",
+	  "a short summary of walld's state",
+	  "Prints a short summary of walld for a person: its state, the log's\n"
+	  "first, durable and next LSN, segments and disk, clients,\n"
+	  "replication and its backlog, archive, cursors, encryption, damaged\n"
+	  "records met. For a program: stats --json." },
+	{ "segments", walctl_cmd_segments, "--dir DIR [--json]",
+	  "list the segments of a data directory",
+	  "Lists the segments of the data directory DIR, read offline, one\n"
+	  "line each: first LSN, last LSN (- for none yet), sealed, active or\n"
+	  "damaged, key id (0: not encrypted), creation time (UTC), size in\n"
+	  "bytes, archived (y/n; - when the directory has no archive position).\n"
+	  "--dir is required: walld does not tell its data directory. A\n"
+	  "damaged segment exits 65 (walctl verify --dir says more). --json:\n"
+	  "one object per segment (LSNs strings, archived true, false or null)." },
 	{ "ping", walctl_cmd_ping, "",
+	  "check that walld is up",
 	  "Exits 0 when walld is up and serving requests." },
 	{ "reload", walctl_cmd_reload, "",
+	  "make walld reload its configuration",
 	  "Asks walld to reload its configuration file, all or nothing (as\n"
 	  "SIGHUP does), and waits for the outcome: exits 0 once applied, 78\n"
 	  "with walld's reason when it was refused (nothing changed). Needs\n"
 	  "the keys permission. For ExecReload= in walld.service." },
-	{ "help", walctl_cmd_help, "", "Prints this help." },
-	{ NULL, NULL, NULL, NULL }
+	{ "help", walctl_cmd_help, "[COMMAND]",
+	  "print the help, or a command's",
+	  "Prints the list of commands, or COMMAND's usage and description." },
+	{ NULL, NULL, NULL, NULL, NULL }
 };
 
 /* Prints the whole help text to f. */
@@ -431,12 +585,12 @@ walctl_help(FILE *f)
 	    "                      " WAL_SOCKET_DEFAULT ")\n"
 	    "  -t, --timeout MS    connect timeout (default %d; ping: also "
 	    "the reply)\n"
-	    "  -h, --help          this help; `walctl COMMAND --help` for "
-	    "one command\n"
+	    "  -h, --help          this help\n"
 	    "  -V, --version       print the version and exit\n"
-	    "\ncommands:\n", WALCTL_CONNECT_MS);
+	    "\ncommands (`walctl help COMMAND` for one's options):\n",
+	    WALCTL_CONNECT_MS);
 	for (cmd = walctl_cmds; cmd->name != NULL; cmd++)
-		fprintf(f, "  %s %s\n", cmd->name, cmd->usage);
+		fprintf(f, "  %-10s %s\n", cmd->name, cmd->brief);
 	fprintf(f,
 	    "\nexit status:\n"
 	    "   0  success\n"
@@ -469,14 +623,35 @@ walctl_help(FILE *f)
 	    "  78  reload: walld refused the configuration (EX_CONFIG)\n");
 }
 
-/* walctl help. */
+/* The row of the command called name, or NULL. */
+static const struct walctl_cmd *
+walctl_find(const char *name)
+{
+	const struct walctl_cmd	*cmd;
+
+	for (cmd = walctl_cmds; cmd->name != NULL; cmd++)
+		if (strcmp(cmd->name, name) == 0)
+			return (cmd);
+	return (NULL);
+}
+
+/* walctl help [COMMAND]. */
 static int
 walctl_cmd_help(struct walctl *w, int argc, char **argv)
 {
-	(void)w;
-	(void)argc;
-	(void)argv;
-	walctl_help(stdout);
+	const struct walctl_cmd	*cmd;
+
+	if (argc > 2)
+		return (walctl_usage_why(w->cmd, "unexpected argument '%s'",
+		    argv[2]));
+	if (argc == 2 && strcmp(argv[1], "--help") != 0 &&
+	    strcmp(argv[1], "-h") != 0) {
+		if ((cmd = walctl_find(argv[1])) == NULL)
+			return (walctl_usage_why(w->cmd, "%s: unknown command",
+			    argv[1]));
+		walctl_cmd_usage(stdout, cmd);
+	} else
+		walctl_help(stdout);
 	return (walctl_flush_stdout());
 }
 
@@ -499,7 +674,8 @@ main(int argc, char **argv)
 
 	memset(&w, 0, sizeof w);
 	w.timeout_ms = WALCTL_CONNECT_MS;
-	while ((ch = getopt_long(argc, argv, "+s:t:hV", longopts, NULL)) !=
+	opterr = 0;	/* getopt's messages are walctl's (walctl_opt_error) */
+	while ((ch = getopt_long(argc, argv, "+:s:t:hV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 's':
@@ -517,26 +693,19 @@ main(int argc, char **argv)
 			printf("walctl %s\n", WALCTL_VERSION);
 			return (walctl_flush_stdout());
 		default:
-			walctl_help(stderr);
-			return (EX_USAGE);
+			return (walctl_opt_error(NULL, argc, argv, ch));
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0) {
-		walctl_help(stderr);
-		return (EX_USAGE);
-	}
-	for (cmd = walctl_cmds; cmd->name != NULL; cmd++) {
-		if (strcmp(cmd->name, argv[0]) == 0)
-			break;
-	}
-	if (cmd->name == NULL) {
-		walctl_warnx("%s: unknown command (see walctl --help)",
-		    argv[0]);
-		return (EX_USAGE);
-	}
+	if (argc == 0)
+		return (walctl_usage_why(NULL, "no command given"));
+	if ((cmd = walctl_find(argv[0])) == NULL)
+		return (walctl_usage_why(NULL, "%s: unknown command", argv[0]));
 	w.cmd = cmd;
+	w.argc = argc;
+	w.argv = argv;
+	walctl_current = cmd;
 	optind = 0;	/* reset getopt: the subcommand parses from its name */
 	return (cmd->fn(&w, argc, argv));
 }

@@ -30,7 +30,8 @@ def test_error_classes():
                       (5, walld.NoSpace), (6, walld.IOFailed),
                       (7, walld.ShuttingDown), (8, walld.VersionMismatch),
                       (9, walld.OutOfRange), (10, walld.Busy),
-                      (11, walld.InternalError), (99, walld.InternalError)]:
+                      (11, walld.InternalError), (14, walld.Damaged),
+                      (99, walld.InternalError)]:
         e = walld.error_for_code(code, "msg", "append")
         assert type(e) is cls and e.code == code and e.message == "msg"
         assert isinstance(e, walld.ServerError)

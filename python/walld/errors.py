@@ -49,6 +49,7 @@ __all__ = [
     "InternalError",
     "ReplicationUnavailable",
     "ReplicationBacklog",
+    "Damaged",
     "error_for_code",
 ]
 
@@ -275,11 +276,22 @@ class ReplicationBacklog(ServerError):
     retry_safe = True
 
 
+class Damaged(ServerError):
+    """Code 14: a record the read reached fails its checks (checksum,
+    header, footer, authentication, a missing segment, a read error). The
+    message names the file, offset and LSN; records before it were
+    delivered, and a read may go on from the LSN after it."""
+
+    code = 14
+    name = "damaged"
+
+
 _BY_CODE: dict[int, type[ServerError]] = {
     cls.code: cls
     for cls in (BadRequest, TooLarge, NotPermitted, Sealed, NoSpace,
                 IOFailed, ShuttingDown, VersionMismatch, OutOfRange, Busy,
-                InternalError, ReplicationUnavailable, ReplicationBacklog)
+                InternalError, ReplicationUnavailable, ReplicationBacklog,
+                Damaged)
 }
 
 _WRITING_OPS = frozenset(("append", "sync", "seal", "rotate", "truncate"))

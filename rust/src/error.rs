@@ -69,6 +69,12 @@ pub enum Error {
     /// replication (`replication.backlog_records` or `backlog_bytes`).
     /// Nothing was written; safe to retry once the stream catches up.
     ReplicationBacklog(String),
+    /// `DAMAGED` (code 14): a record the read reached fails its checks
+    /// (checksum, header, footer, authentication, a missing segment, a
+    /// read error). The message names the file, offset and LSN; the
+    /// records before it were delivered, and a read may go on from the
+    /// LSN after it.
+    Damaged(String),
     /// The request was sent and the connection was lost (walld died or
     /// closed it, or sent something this client could not make sense of)
     /// before its reply arrived. The request may or may not have taken
@@ -116,12 +122,13 @@ impl Error {
             11 => Error::Internal(message),
             12 => Error::ReplicationUnavailable(message),
             13 => Error::ReplicationBacklog(message),
+            14 => Error::Damaged(message),
             _ => Error::Internal(format!("unknown error code {}: {}", code, message)),
         }
     }
 
     /// The protocol's error code for the variants that have one
-    /// (`BAD_REQUEST` = 1 ... `REPL_BACKLOG` = 13), `None` for the others.
+    /// (`BAD_REQUEST` = 1 ... `DAMAGED` = 14), `None` for the others.
     /// An unknown code from walld is reported as 11, `INTERNAL`.
     pub fn code(&self) -> Option<u16> {
         Some(match self {
@@ -138,6 +145,7 @@ impl Error {
             Error::Internal(_) => 11,
             Error::ReplicationUnavailable(_) => 12,
             Error::ReplicationBacklog(_) => 13,
+            Error::Damaged(_) => 14,
             _ => return None,
         })
     }
@@ -204,6 +212,7 @@ impl fmt::Display for Error {
             Error::Internal(m) => ("walld internal error", m),
             Error::ReplicationUnavailable(m) => ("durable, not replicated", m),
             Error::ReplicationBacklog(m) => ("replication backlog full, nothing written", m),
+            Error::Damaged(m) => ("damaged record", m),
             Error::OutcomeUnknown(m) => ("connection lost, outcome unknown", m),
             Error::Closed(m) => ("connection closed, nothing sent", m),
             Error::Timeout => return f.write_str("no reply from walld within the timeout"),
@@ -239,7 +248,7 @@ mod tests {
 
     #[test]
     fn every_code_maps_back_to_itself() {
-        for code in 1..=13u16 {
+        for code in 1..=14u16 {
             assert_eq!(Error::from_wire(code, String::new()).code(), Some(code));
         }
         let e = Error::from_wire(99, "what".to_string());

@@ -11,7 +11,7 @@ FZ=$1
 SECS=$2
 shift 2
 top=$(cd "$(dirname "$0")/../.." && pwd)
-targets=${*:-fuzz_frame fuzz_segment fuzz_config fuzz_keyring}
+targets=${*:-fuzz_frame fuzz_segment fuzz_config fuzz_keyring fuzz_server}
 tmp=$(mktemp -d /tmp/walld-fuzz.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 # fuzz_segment writes its data directories under TMPDIR.

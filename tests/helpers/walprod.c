@@ -3,7 +3,8 @@
  * walprod: an idempotent producer for the tests. Appends COUNT records as
  * producer ID through libwal's struct wal_producer, which retries each one
  * (reconnecting) until walld gives its LSN, and prints "SEQ LSN" for each,
- * flushed at once. The payload of sequence n is "ID:n".
+ * flushed at once. The payload of sequence n is "ID:n". WALPROD_PAUSE_MS
+ * (the soak's) waits that long after each acknowledgement.
  *
  *	walprod SOCKET ID COUNT [FIRST_SEQ]
  */
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "libwal.h"
 
@@ -21,6 +23,9 @@ main(int argc, char **argv)
 	enum wal_result		 r;
 	char			*cause = NULL, payload[64];
 	uint64_t		 id, count, first = 1, i, lsn;
+	const char		*pause_env = getenv("WALPROD_PAUSE_MS");
+	struct timespec		 pause = { 0, 0 };
+	long			 pause_ms;
 	int			 n;
 
 	if (argc != 4 && argc != 5) {
@@ -34,6 +39,10 @@ main(int argc, char **argv)
 	if (id == 0 || first == 0) {
 		fprintf(stderr, "walprod: ID and FIRST_SEQ start at 1\n");
 		return (2);
+	}
+	if (pause_env != NULL && (pause_ms = atol(pause_env)) > 0) {
+		pause.tv_sec = pause_ms / 1000;
+		pause.tv_nsec = (pause_ms % 1000) * 1000000;
 	}
 	r = wal_producer_open(&p, argv[1], id, first, -1, &cause);
 	if (r != WAL_RESULT_OK) {
@@ -56,6 +65,11 @@ main(int argc, char **argv)
 		if (printf("%" PRIu64 " %" PRIu64 "\n", first + i, lsn) < 0 ||
 		    fflush(stdout) != 0) {
 			perror("walprod: stdout");
+			return (1);
+		}
+		if ((pause.tv_sec != 0 || pause.tv_nsec != 0) &&
+		    nanosleep(&pause, NULL) != 0) {
+			perror("walprod: nanosleep");
 			return (1);
 		}
 	}

@@ -27,13 +27,15 @@ usr/lib/systemd/system/walld.service
 usr/lib/systemd/system/walld.socket
 usr/lib/sysusers.d/walld.conf
 usr/sbin/walld
+usr/share/bash-completion/completions/walctl
 usr/share/man/man1/walctl.1
 usr/share/man/man5/walld.yaml.5
 usr/share/man/man8/walld.8
+usr/share/zsh/vendor-completions/_walctl
 EOF
 (cd "$R" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort) >"$T/got"
 diff "$T/want" "$T/got" >&2 || fail "installed files differ from the list (< want, > got)"
-ok "make install: the 14 files, nothing else"
+ok "make install: the 16 files, nothing else"
 
 mode() { stat -c %a "$R/$1"; }
 expect_eq "walld mode" "$(mode usr/sbin/walld)" 755
@@ -41,7 +43,8 @@ expect_eq "walctl mode" "$(mode usr/bin/walctl)" 755
 expect_eq "libwal.so.1 mode" "$(mode usr/lib/libwal.so.1)" 755
 for f in usr/lib/libwal.a usr/include/libwal.h usr/lib/pkgconfig/libwal.pc \
     etc/walld/walld.yaml usr/lib/systemd/system/walld.service \
-    usr/share/man/man8/walld.8; do
+    usr/share/man/man8/walld.8 usr/share/bash-completion/completions/walctl \
+    usr/share/zsh/vendor-completions/_walctl; do
 	expect_eq "$f mode" "$(mode $f)" 644
 done
 expect_eq "libwal.so link" "$(readlink "$R/usr/lib/libwal.so")" libwal.so.1

@@ -23,20 +23,44 @@ grep -q "error: read: $DATA/$file: offset $off: LSN $lsn: record checksum mismat
 	fail "walld does not log the damage with file, offset and LSN"
 ok "a damaged record read through walld: exit 65, one message, one log line"
 
+# The Python client (protocol version 1) names it too: walld.Damaged,
+# with the place, not an internal error.
+if command -v python3 >/dev/null; then
+	st=0
+	PYTHONPATH="$TOP/python" PYTHONDONTWRITEBYTECODE=1 python3 -c '
+import sys, walld
+c = walld.Client(sys.argv[1])
+try:
+    for r in c.read(int(sys.argv[2]), int(sys.argv[2])):
+        pass
+except walld.Damaged as e:
+    print(e.code, e.message)
+    sys.exit(0)
+sys.exit("no Damaged raised")
+' "$SOCK" "$lsn" >"$T/py" 2>&1 || st=$?
+	expect_eq "python: read of the damaged LSN" "$st" 0
+	grep -q "^14 .*$file: offset $off: LSN $lsn: record checksum mismatch" "$T/py" ||
+		fail "python: $(cat "$T/py")"
+	ok "the Python client raises walld.Damaged naming the place"
+fi
+
 # Read again, and through a read that starts before it: still one record.
 st=0; "$WALCTL" read >/dev/null 2>&1 || st=$?
 expect_eq "a whole read over the damage: exit" $st 65
 expect_eq "damaged_records_total" "$(stat_of damaged_records_total)" 1
-expect_eq "errors_damaged_total" "$(stat_of errors_damaged_total)" 2
+# Two walctl reads, and the Python client's when it ran.
+nreads=2
+command -v python3 >/dev/null && nreads=3
+expect_eq "errors_damaged_total" "$(stat_of errors_damaged_total)" $nreads
 expect_eq "errors_range_total" "$(stat_of errors_range_total)" 0
 "$WALCTL" stats --prometheus >"$T/prom" || fail "stats --prometheus"
 grep -qx 'walld_damaged_records_total 1' "$T/prom" ||
 	fail "metric: $(grep damaged "$T/prom")"
-grep -qx 'walld_errors_total{kind="damaged"} 2' "$T/prom" ||
+grep -qx "walld_errors_total{kind=\"damaged\"} $nreads" "$T/prom" ||
 	fail "errors_total: $(grep errors_total "$T/prom")"
 grep -qx 'walld_errors_total{kind="range"} 0' "$T/prom" ||
 	fail "errors_total range: $(grep errors_total "$T/prom")"
-ok "counted once as a damaged record, twice as damaged errors, never as range"
+ok "counted once as a damaged record, $nreads times as damaged errors, never as range"
 
 # The records after it are readable; the log goes on.
 "$WALCTL" read --from $((lsn + 1)) --to $((lsn + 1)) >/dev/null ||

@@ -32,7 +32,10 @@ r = json.load(open(sys.argv[1]))
 p = r["problem_list"]
 assert r["mode"] == "online" and r["problems"] == 1 and len(p) == 1, r
 assert p[0]["file"] == sys.argv[2] and p[0]["offset"] == int(sys.argv[3]), p
-assert p[0]["lsn"] == int(sys.argv[4]), p
+# LSNs are decimal strings, as in every walctl JSON output.
+assert p[0]["lsn"] == sys.argv[4], p
+assert isinstance(r["first_lsn"], str) and isinstance(r["last_lsn"], str), r
+assert r["dir"] is None and r["more"] is False, r
 assert r["damaged_records"] == 1 and r["records"] > 0 and r["segments"] > 0, r
 PY
 # Appends go on; the damage is counted once, however often it is met.
@@ -147,7 +150,7 @@ grep -E "error: (scrub|verify)" "$LOG" && fail "errors on a clean log"
 "$WALCTL" append "the last record" >/dev/null || fail "append"
 "$WALCTL" seal >/dev/null || fail "seal"
 "$WALCTL" verify --json >"$T/json" || fail "verify of a sealed log: $(cat "$T/json")"
-python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["problems"]==0 and r["last_lsn"]==int(sys.argv[2]), r' \
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["problems"]==0 and r["last_lsn"]==sys.argv[2], r' \
     "$T/json" "$(stat_of durable_lsn)" || fail "sealed: $(cat "$T/json")"
 stop_walld || fail "stop"
 ok "a clean log: at_start starts, verify exits 0 (sealed too), a reload turns the scrub on"

@@ -16,14 +16,15 @@ l5=$("$WALCTL" append "UNIQUEPAYLOAD-five") || fail append
 expect_eq "sync after rotations" "$("$WALCTL" sync)" "$l5"
 ok "sync and rotate print LSNs"
 
-# stats: "name value" lines; --json: one object with numbers.
+# stats: "name value" lines; --json: one object, numbers as numbers and
+# LSNs as strings (walctl(1), "JSON").
 "$WALCTL" stats >"$T/stats" || fail stats
 grep -qv '^[a-z0-9_]* [^ ].*$' "$T/stats" && fail "stats line not 'name value': $(grep -v '^[a-z0-9_]* ' "$T/stats" | head -1)"
 expect_eq "next_lsn" "$(awk '$1 == "next_lsn" { print $2 }' "$T/stats")" $((l5 + 1))
 "$WALCTL" stats --json >"$T/stats.json" || fail "stats --json"
 expect_eq "stats --json lines" "$(wc -l <"$T/stats.json")" 1
 grep -q '^{"[a-z0-9_]*":.*}$' "$T/stats.json" || fail "stats --json: $(cat "$T/stats.json")"
-grep -q "\"next_lsn\":$((l5 + 1))[,}]" "$T/stats.json" || fail "stats --json next_lsn"
+grep -q "\"next_lsn\":\"$((l5 + 1))\"[,}]" "$T/stats.json" || fail "stats --json next_lsn"
 ok "stats and stats --json"
 
 # truncate: whole segments below the LSN go; reading them is out of range.
