@@ -146,12 +146,6 @@ walctl_opt_error(const struct walctl_cmd *cmd, int argc, char **argv, int ch)
 	if (a != NULL && a[n] == '=')
 		return (walctl_usage_why(cmd, "option %.*s takes no argument",
 		    n, a));
-	/* verify's optstring has no ':' (its function is another's to
-	   change): there a missing argument is '?' too, optopt the
-	   option's value. */
-	if (a != NULL && (optopt >= 256 || optopt == 's'))
-		return (walctl_usage_why(cmd, "option %.*s needs an argument",
-		    n, a));
 	if (optopt > 32 && optopt < 127)
 		return (walctl_usage_why(cmd, "unknown option -%c", optopt));
 	return (walctl_usage_why(cmd, "unknown option"));
