@@ -76,7 +76,7 @@ walctl_is_number(const char *s, size_t n)
 /* The stats whose value is a word or a name, never a number: JSON
    strings, null for "none". */
 static const char *const walctl_stats_words[] = {
-	"version", "state", "encryption", "cursor_lowest",
+	"version", "state", "data_dir", "encryption", "cursor_lowest",
 	"archive_last_segment", "replication_state", NULL
 };
 
@@ -718,7 +718,40 @@ walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
 	return (bad);
 }
 
-/* walctl segments --dir DIR: one line per segment, read offline. */
+static int	walctl_stat(const char *, const char *, const char **);
+
+/* The data directory walld at the socket names in its stats, into buf
+   (PATH_MAX bytes). */
+static int
+walctl_segments_ask(struct walctl *w, char *buf)
+{
+	struct wal_conn	*c;
+	enum wal_result	 r;
+	const char	*v;
+	char		*t;
+	int		 ex, n;
+
+	if ((ex = walctl_connect(w, &c)) != EX_OK)
+		return (ex);
+	if ((r = wal_conn_stats(c, &t)) != WAL_RESULT_OK) {
+		ex = walctl_conn_fail(c, "segments", r);
+		wal_conn_close(c);
+		return (ex);
+	}
+	wal_conn_close(c);
+	if ((n = walctl_stat(t, "data_dir", &v)) < 0 || n >= PATH_MAX) {
+		free(t);
+		return (walctl_usage_why(w->cmd, "walld does not say where "
+		    "its data directory is (an older walld): give --dir DIR"));
+	}
+	memcpy(buf, v, (size_t)n);
+	buf[n] = '\0';
+	free(t);
+	return (EX_OK);
+}
+
+/* walctl segments [--dir DIR]: one line per segment, read from the
+   directory (walld's own, named by its stats, without --dir). */
 int
 walctl_cmd_segments(struct walctl *w, int argc, char **argv)
 {
@@ -731,6 +764,7 @@ walctl_cmd_segments(struct walctl *w, int argc, char **argv)
 	};
 	struct seg_ent	*ents = NULL;
 	const char	*dir = NULL;
+	char		 asked[PATH_MAX];
 	uint64_t	 arch_first = 0;
 	size_t		 n = 0, i;
 	char		*cause = NULL;
@@ -748,11 +782,12 @@ walctl_cmd_segments(struct walctl *w, int argc, char **argv)
 	}
 	if ((ex = walctl_no_args(w, argc, argv)) != EX_OK)
 		return (ex);
-	/* walld's STATS do not say where its data directory is. */
-	if (dir == NULL)
-		return (walctl_usage_why(w->cmd, "--dir DIR is required (walld "
-		    "does not tell its data directory: storage.data_dir in "
-		    "walld.yaml)"));
+	/* Without --dir, the directory of the walld at the socket. */
+	if (dir == NULL) {
+		if ((ex = walctl_segments_ask(w, asked)) != EX_OK)
+			return (ex);
+		dir = asked;
+	}
 	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		walctl_warnx("segments: %s: %s", dir, strerror(errno));
 		return (EX_NOINPUT);

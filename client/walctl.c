@@ -540,14 +540,14 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "first, durable and next LSN, segments and disk, clients,\n"
 	  "replication and its backlog, archive, cursors, encryption, damaged\n"
 	  "records met. For a program: stats --json." },
-	{ "segments", walctl_cmd_segments, "--dir DIR [--json]",
+	{ "segments", walctl_cmd_segments, "[--dir DIR] [--json]",
 	  "list the segments of a data directory",
-	  "Lists the segments of the data directory DIR, read offline, one\n"
+	  "Lists the segments of the data directory DIR (without --dir,\n"
+	  "walld's own, as its stats name it), read from the files, one\n"
 	  "line each: first LSN, last LSN (- for none yet), sealed, active or\n"
 	  "damaged, key id (0: not encrypted), creation time (UTC), size in\n"
 	  "bytes, archived (y/n; - when the directory has no archive position).\n"
-	  "--dir is required: walld does not tell its data directory. A\n"
-	  "damaged segment exits 65 (walctl verify --dir says more). --json:\n"
+	  "A damaged segment exits 65 (walctl verify --dir says more). --json:\n"
 	  "one object per segment (LSNs strings, archived true, false or null)." },
 	{ "ping", walctl_cmd_ping, "",
 	  "check that walld is up",

@@ -118,6 +118,20 @@ server_stats_repl(struct evbuffer *eb, struct server *srv)
 	    (unsigned long long)rs.lat_sum_us);
 }
 
+/* The data directory, absolute (walctl segments reads it when walld and
+   walctl share a machine); left out when its name would break the line. */
+static void
+server_stats_data_dir(struct evbuffer *eb, const char *dir)
+{
+	char	*abs = NULL;
+
+	if (dir[0] != '/' && (abs = realpath(dir, NULL)) != NULL)
+		dir = abs;
+	if (strchr(dir, '\n') == NULL)
+		server_stats_line(eb, "data_dir %s", dir);
+	free(abs);
+}
+
 /* The encryption lines: on/off, the active key id, the key ids present
    segments need (an operator may drop a key from the ring once it is not
    listed here). Never anything about the keys themselves. */
@@ -181,6 +195,7 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	batcher_stats(srv->batcher, &bs);
 	server_stats_line(eb, "version %s", WALD_VERSION);
 	server_stats_line(eb, "state %s", server_stats_state(srv, &st));
+	server_stats_data_dir(eb, srv->cfg->data_dir);
 	server_stats_line(eb, "first_lsn %llu",
 	    (unsigned long long)st.first_lsn);
 	server_stats_line(eb, "next_lsn %llu", (unsigned long long)st.next_lsn);

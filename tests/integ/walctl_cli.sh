@@ -108,7 +108,7 @@ for k, v in s.items():
     assert v != "none", (k, v)
     if k.endswith("_lsn"):
         continue
-    if k in ("version", "state", "encryption", "cursor_lowest",
+    if k in ("version", "state", "data_dir", "encryption", "cursor_lowest",
              "archive_last_segment", "replication_state"):
         assert v is None or isinstance(v, str), (k, v)
     elif k == "keys_needed":
@@ -145,7 +145,7 @@ usage_error "interval 0" "walctl: stats: --interval: at least 1 second" stats --
 ok "stats --interval"
 
 # segments --dir: one line per segment, sealed then active, LSNs that
-# follow one another; without --dir, why it is needed.
+# follow one another; without --dir, walld's own directory.
 "$WALCTL" rotate >/dev/null || fail rotate
 "$WALCTL" append "in the second" >/dev/null || fail append
 "$WALCTL" sync >/dev/null || fail sync
@@ -172,12 +172,15 @@ for s in segs:
     assert isinstance(s["key_id"], int) and isinstance(s["size"], int), s
     assert isinstance(s["created"], str) and s["created"].endswith("Z"), s
 X
-usage_error "segments without --dir" \
-    "walctl: segments: --dir DIR is required (walld does not tell its data directory: storage.data_dir in walld.yaml)" segments
+# Without --dir: the directory walld names in its stats (data_dir).
+expect_eq "stats data_dir" "$(stat_of data_dir)" "$(cd "$DATA" && pwd -P)"
+"$WALCTL" segments >"$T/segs.online" || fail "segments without --dir"
+"$WALCTL" segments --dir "$DATA" | cmp -s - "$T/segs.online" ||
+	fail "segments without --dir differs: $(cat "$T/segs.online")"
 mkdir "$T/empty"
 st=0; "$WALCTL" segments --dir "$T/empty" 2>/dev/null || st=$?
 expect_eq "segments of an empty directory" $st 66
-ok "segments --dir"
+ok "segments, with --dir and without"
 
 # Bash completion: commands, a command's options, an option's values, and
 # the cursors walld has (walctl on $PATH asks it).
