@@ -1,0 +1,192 @@
+# SPDX-License-Identifier: Apache-2.0
+# Power cuts under the real walld. walld runs with tests/shims/powercut.c
+# preloaded, which journals, for every change to its data directory, what
+# the change overwrote and which syncs made it durable. Each round: a
+# concurrent load into 1 MiB segments, rotations and truncations, then
+# kill -9; a copy of the directory is rolled back by
+# tests/helpers/powercut_image.py to what a power cut at the kill could
+# leave (every unsynced write, size change, creation, rename and unlink
+# lost; every other round, a random part of them kept instead, at 512-byte
+# sectors). On that image: `walctl verify --dir` finds no problem, walld
+# starts (without the shim), every acknowledged record is there and intact
+# (`walload check`), and the next append lands above every acknowledged
+# LSN. The next round goes on from the directory as the kill left it.
+# One round makes every sync fail with EIO from a random point
+# (WALD_POWERCUT_FAIL_SYNC_AFTER): walld must exit 74, and nothing it
+# acknowledged may be missing from the image, where the writes of the
+# failed syncs are lost. The last round asks for a seal and kills walld
+# 0-30 ms later: an acknowledged seal holds in the image.
+# ROUNDS (default 10) sets the length.
+. "$(dirname "$0")/lib.sh"
+
+ROUNDS=${ROUNDS:-10}
+SHIM=$B/tests/libpowercut.so
+IMAGE_TOOL=$TOP/tests/helpers/powercut_image.py
+[ -f "$SHIM" ] || fail "$SHIM not built"
+command -v python3 >/dev/null || fail "python3 not found"
+# The shim comes before the ASan runtime in the preload order.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0
+cat >"$T/walld.yaml" <<YAML
+storage:
+  segment_size: 1MiB
+YAML
+mkdir "$DATA" || fail "mkdir $DATA"
+IMG=$T/image
+J=$T/journal
+FAIL_ROUND=$((ROUNDS / 2))
+rand() {	# rand N: 0..N-1
+	od -An -N4 -tu4 /dev/urandom | awk -v n="$1" '{ print $1 % n }'
+}
+
+# start_cut [FAIL_AFTER]: walld on $DATA under the shim, a fresh journal.
+start_cut() {
+	rm -rf "$J" "$J.aside"
+	env LD_PRELOAD="$SHIM" WALD_POWERCUT_DIR="$DATA" \
+	    WALD_POWERCUT_JOURNAL="$J" \
+	    ${1:+WALD_POWERCUT_FAIL_SYNC_AFTER=$1} \
+	    "$WALLD" $ALLOW_ROOT --config "$T/walld.yaml" --socket "$SOCK" \
+	    --data-dir "$DATA" >>"$LOG" 2>&1 &
+	WALLD_PID=$!
+	i=0
+	while ! "$WALCTL" ping >/dev/null 2>&1; do
+		kill -0 "$WALLD_PID" 2>/dev/null || fail "walld exited at start-up"
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "walld did not answer within 10 s"
+		sleep 0.05
+	done
+}
+
+# check_image ROUND SEALED: the image a power cut now would leave holds
+# everything acknowledged.
+check_image() {
+	rm -rf "$IMG"
+	cp -a "$DATA" "$IMG" || fail "round $1: copy of the directory"
+	torn=
+	[ $(($1 % 2)) -eq 1 ] || torn="--torn $(rand 1000000)"
+	python3 "$IMAGE_TOOL" $torn "$IMG" "$J" >"$T/image.out" 2>&1 || {
+		cat "$T/image.out" >&2
+		fail "round $1: the image was not built"
+	}
+	entries=$(awk '{ print $1 }' "$T/image.out")
+	undone=$(awk '{ print $4 }' "$T/image.out")
+	# A shim that journals nothing would make every image look fine.
+	[ "$entries" -gt 0 ] || fail "round $1: the journal is empty"
+	"$WALCTL" verify --dir "$IMG" >"$T/verify" 2>&1 || {
+		cat "$T/verify" >&2
+		keep_failure "$1"
+		fail "round $1: walctl verify found a problem in the cut image"
+	}
+	# walld recovers the image: it must start, without the shim.
+	orig=$DATA
+	DATA=$IMG
+	start_walld --config "$T/walld.yaml"
+	DATA=$orig
+	"$B/tests/walload" check -t -D "$IMG" -a 16 -b 2048 "$T"/ack.r* \
+	    >"$T/check" 2>&1 || {
+		head -n 10 "$T/check" >&2
+		keep_failure "$1"
+		fail "round $1: the cut image lost an acknowledged record:" \
+		    "$(grep -c 'is missing' "$T/check") missing, $(grep -m 1 \
+		    -v 'is missing' "$T/check")"
+	}
+	ast=0	# not st: stop_walld sets it
+	lsn=$("$WALCTL" append "after the power cut" 2>"$T/err") || ast=$?
+	stop_walld || fail "round $1: walld on the image did not stop cleanly"
+	checked=$((checked + $(cat "$T"/ack.r* | wc -l)))
+	images=$((images + 1))
+	if [ "$2" = yes ] && [ $ast -ne 73 ]; then
+		keep_failure "$1"
+		fail "round $1: append after an acknowledged seal: exit $ast," \
+		    "want 73 (the seal did not hold)"
+	elif [ $ast -ne 73 ] && [ $ast -ne 0 ]; then
+		cat "$T/err" >&2
+		fail "round $1: append on the image: exit $ast"
+	elif [ $ast -eq 0 ]; then
+		[ "$lsn" -gt "$prev_max" ] ||
+			fail "round $1: LSN $lsn reissued (acknowledged up to $prev_max)"
+	fi
+}
+
+# A failing round's directory and journal, for a look, where
+# WALD_POWERCUT_KEEP says (the image is rebuilt from them).
+keep_failure() {
+	[ -n "${WALD_POWERCUT_KEEP:-}" ] || return 0
+	rm -rf "$WALD_POWERCUT_KEEP"
+	mkdir -p "$WALD_POWERCUT_KEEP" &&
+	cp -a "$DATA" "$J" "$J.aside" "$T"/ack.r* "$WALD_POWERCUT_KEEP"/ &&
+	echo "round $1 kept in $WALD_POWERCUT_KEEP (image made from" \
+	    "data/ and journal)" >&2
+}
+
+prev_max=0 checked=0 images=0 r=1
+while [ $r -le "$ROUNDS" ]; do
+	after=
+	[ $r -ne $FAIL_ROUND ] || after=$((20 + $(rand 300)))
+	start_cut $after
+	"$B/tests/walload" run -s "$SOCK" -o "$T/ack.r$r" -P 4 -n 0 -d 8 \
+		-a 16 -b 2048 >/dev/null 2>&1 &
+	lpid=$!
+	EXTRA_PIDS=$lpid
+	i=0
+	while ! cat "$T"/ack.r$r.* 2>/dev/null | grep -q . &&
+	    kill -0 "$WALLD_PID" 2>/dev/null; do
+		kill -0 "$lpid" 2>/dev/null || fail "round $r: walload exited"
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "round $r: nothing acknowledged in 10 s"
+		sleep 0.05
+	done
+	ms=$((100 + $(rand 500)))
+	case $(rand 3) in
+	0)	"$WALCTL" rotate >/dev/null 2>&1 ;;
+	*)	first=$("$WALCTL" sync 2>/dev/null) &&
+		"$WALCTL" truncate --before $((first * 3 / 4 + 1)) >/dev/null 2>&1 ;;
+	esac
+	sleep "$(awk -v ms=$ms 'BEGIN { print ms / 1000 }')"
+	sealed=no
+	if [ $r -eq $FAIL_ROUND ]; then
+		# Every sync fails from the chosen one on: walld must give up.
+		st=0
+		wait_walld || st=$?
+		expect_eq "round $r: walld's exit after sync $after failed" $st 74
+	else
+		if [ $r -eq "$ROUNDS" ]; then
+			"$WALCTL" seal >"$T/seal" 2>&1 &
+			spid=$!
+			case $(rand 3) in
+			0)	;;
+			1)	sleep "0.00$(rand 10)" ;;
+			2)	sleep "0.0$(rand 3)$(rand 10)" ;;
+			esac
+		else
+			case $(rand 3) in
+			0)	"$WALCTL" rotate >/dev/null 2>&1 & ;;
+			1)	first=$("$WALCTL" sync 2>/dev/null) &&
+				"$WALCTL" truncate --before $((first * 3 / 4 + 1)) \
+				    >/dev/null 2>&1 & ;;
+			esac
+		fi
+		kill -KILL "$WALLD_PID"
+		wait "$WALLD_PID" 2>/dev/null
+		WALLD_PID=
+		if [ $r -eq "$ROUNDS" ] && wait "$spid"; then
+			sealed=yes
+		fi
+	fi
+	wait "$lpid" 2>/dev/null
+	EXTRA_PIDS=
+	wait	# the rotation or truncation sent into the background
+
+	n=$(cat "$T"/ack.r$r.* | wc -l)
+	[ $r -eq $FAIL_ROUND ] || [ "$n" -gt 0 ] ||
+		fail "round $r: nothing acknowledged"
+	check_image $r $sealed
+	max=$(cat "$T"/ack.r* | awk '$1 > m { m = $1 } END { print m + 0 }')
+	prev_max=$max
+	echo "round $r: $n acknowledged, up to LSN $max; image: $undone" \
+	    "changes undone$([ -z "$torn" ] || echo ", torn")$(
+	    [ $r -ne $FAIL_ROUND ] || echo "; syncs failed from the ${after}th")$(
+	    [ $r -ne "$ROUNDS" ] || echo "; seal acknowledged: $sealed")"
+	r=$((r + 1))
+done
+ok "$ROUNDS power cuts under walld ($images images, $checked acknowledged" \
+    "records checked): nothing acknowledged was lost"
