@@ -16,7 +16,9 @@
 # acknowledged may be missing from the image, where the writes of the
 # failed syncs are lost. The last round asks for a seal and kills walld
 # 0-30 ms later: an acknowledged seal holds in the image.
-# ROUNDS (default 10) sets the length.
+# All of that twice: a plain log for ROUNDS rounds (default 10), then an
+# encrypted one for ROUNDS / 2, where every round but the failing one
+# also rotates the key (a new key in the ring, SIGHUP) before the kill.
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${ROUNDS:-10}
@@ -26,14 +28,20 @@ IMAGE_TOOL=$TOP/tests/helpers/powercut_image.py
 command -v python3 >/dev/null || fail "python3 not found"
 # The shim comes before the ASan runtime in the preload order.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0
-cat >"$T/walld.yaml" <<YAML
+cat >"$T/plain.yaml" <<YAML
 storage:
   segment_size: 1MiB
 YAML
-mkdir "$DATA" || fail "mkdir $DATA"
+KR=$T/keyring
+(umask 077; "$WALCTL" keygen --id 1 >"$KR") || fail "keygen"
+cat >"$T/crypt.yaml" <<YAML
+storage:
+  segment_size: 1MiB
+encryption:
+  keyring: $KR
+YAML
 IMG=$T/image
 J=$T/journal
-FAIL_ROUND=$((ROUNDS / 2))
 rand() {	# rand N: 0..N-1
 	od -An -N4 -tu4 /dev/urandom | awk -v n="$1" '{ print $1 % n }'
 }
@@ -44,7 +52,7 @@ start_cut() {
 	env LD_PRELOAD="$SHIM" WALD_POWERCUT_DIR="$DATA" \
 	    WALD_POWERCUT_JOURNAL="$J" \
 	    ${1:+WALD_POWERCUT_FAIL_SYNC_AFTER=$1} \
-	    "$WALLD" $ALLOW_ROOT --config "$T/walld.yaml" --socket "$SOCK" \
+	    "$WALLD" $ALLOW_ROOT --config "$CONF" --socket "$SOCK" \
 	    --data-dir "$DATA" >>"$LOG" 2>&1 &
 	WALLD_PID=$!
 	i=0
@@ -71,7 +79,7 @@ check_image() {
 	undone=$(awk '{ print $4 }' "$T/image.out")
 	# A shim that journals nothing would make every image look fine.
 	[ "$entries" -gt 0 ] || fail "round $1: the journal is empty"
-	"$WALCTL" verify --dir "$IMG" >"$T/verify" 2>&1 || {
+	"$WALCTL" verify --dir "$IMG" $KEYS >"$T/verify" 2>&1 || {
 		cat "$T/verify" >&2
 		keep_failure "$1"
 		fail "round $1: walctl verify found a problem in the cut image"
@@ -79,9 +87,9 @@ check_image() {
 	# walld recovers the image: it must start, without the shim.
 	orig=$DATA
 	DATA=$IMG
-	start_walld --config "$T/walld.yaml"
+	start_walld --config "$CONF"
 	DATA=$orig
-	"$B/tests/walload" check -t -D "$IMG" -a 16 -b 2048 "$T"/ack.r* \
+	"$B/tests/walload" check -t -D "$IMG" $WKEYS -a 16 -b 2048 $ACKS \
 	    >"$T/check" 2>&1 || {
 		head -n 10 "$T/check" >&2
 		keep_failure "$1"
@@ -92,7 +100,7 @@ check_image() {
 	ast=0	# not st: stop_walld sets it
 	lsn=$("$WALCTL" append "after the power cut" 2>"$T/err") || ast=$?
 	stop_walld || fail "round $1: walld on the image did not stop cleanly"
-	checked=$((checked + $(cat "$T"/ack.r* | wc -l)))
+	checked=$((checked + $(cat $ACKS | wc -l)))
 	images=$((images + 1))
 	if [ "$2" = yes ] && [ $ast -ne 73 ]; then
 		keep_failure "$1"
@@ -113,22 +121,36 @@ keep_failure() {
 	[ -n "${WALD_POWERCUT_KEEP:-}" ] || return 0
 	rm -rf "$WALD_POWERCUT_KEEP"
 	mkdir -p "$WALD_POWERCUT_KEEP" &&
-	cp -a "$DATA" "$J" "$J.aside" "$T"/ack.r* "$WALD_POWERCUT_KEEP"/ &&
+	cp -a "$DATA" "$J" "$J.aside" $ACKS "$KR" "$CONF" \
+	    "$WALD_POWERCUT_KEEP"/ &&
 	echo "round $1 kept in $WALD_POWERCUT_KEEP (image made from" \
 	    "data/ and journal)" >&2
 }
 
-prev_max=0 checked=0 images=0 r=1
-while [ $r -le "$ROUNDS" ]; do
-	after=
-	[ $r -ne $FAIL_ROUND ] || after=$((20 + $(rand 300)))
+# phase NAME ROUNDS: a log in $T/NAME, ROUNDS rounds.
+phase() {
+	DATA=$T/$1
+	mkdir "$DATA" || fail "mkdir $DATA"
+	prev_max=0 r=1 rounds=$2
+	fail_round=$(($2 / 2))
+	ACKS="$T/$1.ack.r*"
+	while [ $r -le "$rounds" ]; do
+		one_round "$1"
+		r=$((r + 1))
+	done
+}
+
+# one_round NAME: round $r of the log in $T/NAME.
+one_round() {
+	after= rotated=
+	[ $r -ne $fail_round ] || after=$((20 + $(rand 300)))
 	start_cut $after
-	"$B/tests/walload" run -s "$SOCK" -o "$T/ack.r$r" -P 4 -n 0 -d 8 \
+	"$B/tests/walload" run -s "$SOCK" -o "$T/$1.ack.r$r" -P 4 -n 0 -d 8 \
 		-a 16 -b 2048 >/dev/null 2>&1 &
 	lpid=$!
 	EXTRA_PIDS=$lpid
 	i=0
-	while ! cat "$T"/ack.r$r.* 2>/dev/null | grep -q . &&
+	while ! cat "$T"/$1.ack.r$r.* 2>/dev/null | grep -q . &&
 	    kill -0 "$WALLD_PID" 2>/dev/null; do
 		kill -0 "$lpid" 2>/dev/null || fail "round $r: walload exited"
 		i=$((i + 1))
@@ -141,15 +163,24 @@ while [ $r -le "$ROUNDS" ]; do
 	*)	first=$("$WALCTL" sync 2>/dev/null) &&
 		"$WALCTL" truncate --before $((first * 3 / 4 + 1)) >/dev/null 2>&1 ;;
 	esac
+	# Key rotation: a new key in the ring and SIGHUP; walld seals the
+	# active segment and starts the next under the new key.
+	if [ "$1" = crypt ] && [ $r -ne $fail_round ]
+	then
+		"$WALCTL" keygen --keyring "$KR" >>"$KR" || fail "keygen"
+		kill -HUP "$WALLD_PID"
+		keys=$((keys + 1))
+		rotated="; key rotated"
+	fi
 	sleep "$(awk -v ms=$ms 'BEGIN { print ms / 1000 }')"
 	sealed=no
-	if [ $r -eq $FAIL_ROUND ]; then
+	if [ $r -eq $fail_round ]; then
 		# Every sync fails from the chosen one on: walld must give up.
 		st=0
 		wait_walld || st=$?
 		expect_eq "round $r: walld's exit after sync $after failed" $st 74
 	else
-		if [ $r -eq "$ROUNDS" ]; then
+		if [ $r -eq "$rounds" ]; then
 			"$WALCTL" seal >"$T/seal" 2>&1 &
 			spid=$!
 			case $(rand 3) in
@@ -168,7 +199,7 @@ while [ $r -le "$ROUNDS" ]; do
 		kill -KILL "$WALLD_PID"
 		wait "$WALLD_PID" 2>/dev/null
 		WALLD_PID=
-		if [ $r -eq "$ROUNDS" ] && wait "$spid"; then
+		if [ $r -eq "$rounds" ] && wait "$spid"; then
 			sealed=yes
 		fi
 	fi
@@ -176,17 +207,22 @@ while [ $r -le "$ROUNDS" ]; do
 	EXTRA_PIDS=
 	wait	# the rotation or truncation sent into the background
 
-	n=$(cat "$T"/ack.r$r.* | wc -l)
-	[ $r -eq $FAIL_ROUND ] || [ "$n" -gt 0 ] ||
+	n=$(cat "$T"/$1.ack.r$r.* | wc -l)
+	[ $r -eq $fail_round ] || [ "$n" -gt 0 ] ||
 		fail "round $r: nothing acknowledged"
 	check_image $r $sealed
-	max=$(cat "$T"/ack.r* | awk '$1 > m { m = $1 } END { print m + 0 }')
+	max=$(cat $ACKS | awk '$1 > m { m = $1 } END { print m + 0 }')
 	prev_max=$max
-	echo "round $r: $n acknowledged, up to LSN $max; image: $undone" \
-	    "changes undone$([ -z "$torn" ] || echo ", torn")$(
-	    [ $r -ne $FAIL_ROUND ] || echo "; syncs failed from the ${after}th")$(
-	    [ $r -ne "$ROUNDS" ] || echo "; seal acknowledged: $sealed")"
-	r=$((r + 1))
-done
-ok "$ROUNDS power cuts under walld ($images images, $checked acknowledged" \
-    "records checked): nothing acknowledged was lost"
+	echo "$1 round $r: $n acknowledged, up to LSN $max; image: $undone" \
+	    "changes undone$([ -z "$torn" ] || echo ", torn")$rotated$(
+	    [ $r -ne $fail_round ] || echo "; syncs failed from the ${after}th")$(
+	    [ $r -ne "$rounds" ] || echo "; seal acknowledged: $sealed")"
+}
+
+checked=0 images=0 keys=0
+CONF=$T/plain.yaml KEYS= WKEYS=
+phase plain "$ROUNDS"
+CONF=$T/crypt.yaml KEYS="--keyring $KR" WKEYS="-k $KR"
+phase crypt $(((ROUNDS + 1) / 2))
+ok "$images power cuts under walld ($checked acknowledged records checked," \
+    "$keys key rotations): nothing acknowledged was lost"
