@@ -8,11 +8,17 @@ every change no successful sync covered: writes and size changes not
 followed by an fsync/fdatasync of their file, creations, renames and
 unlinks not followed by an fsync of the directory.
 
-  powercut_image.py [--torn SEED] [--stats] IMAGE JOURNAL
+  powercut_image.py [--torn SEED] [--at SEQ] IMAGE JOURNAL
+  powercut_image.py --points SEED N JOURNAL
 
 Default: the worst case, every unsynced change lost. --torn SEED keeps a
 random half of the unsynced 512-byte sectors (and of the size changes)
 instead, the rest lost: a disk that wrote some of them in any order.
+--at SEQ cuts the power earlier, right after the change of entry SEQ:
+every later change is undone as well, and only syncs up to SEQ count.
+--points prints N such cut points for a sweep: half right after a
+directory change or sync (creations, renames, unlinks: rollovers,
+rotations, truncations, seals), half anywhere.
 Exits 0 with one summary line, 1 on a journal it cannot trust, 2 on a
 usage or I/O error.
 """
@@ -88,8 +94,9 @@ def read_journal(path):
     return out, torn
 
 
-def follow(entries):
-    """Marks what each sync made durable; names every file by identity.
+def follow(entries, at):
+    """Marks what each sync up to seq at made durable; names every file
+    by identity.
 
     Returns the directory as the copy has it: name -> File."""
     names = {}          # name -> File, after every change so far
@@ -98,6 +105,8 @@ def follow(entries):
         t = e.type
         if t == "X":
             raise Bad("the journal holds an unsupported call: " + e.name1)
+        if t in "SD" and e.seq > at:
+            continue            # after the cut: it did not happen
         if t == "W":
             f = names.get(e.name1)
             if f is None:
@@ -186,26 +195,30 @@ def undo_write(path, e, rng):
         os.close(fd)
 
 
-def build(image, journal, torn_seed):
+def build(image, journal, torn_seed, at):
     entries, torn = read_journal(journal)
-    names = follow(entries)
-    at = {f: n for n, f in names.items()}     # File -> its name in image
+    if at is None:
+        at = entries[-1].seq if entries else 0
+    names = follow(entries, at)
+    where = {f: n for n, f in names.items()}  # File -> its name in image
     rng = random.Random(torn_seed) if torn_seed is not None else None
     undone = sectors = 0
     # Torn: file systems journal directory changes in order, so what
     # survives of the unsynced ones is all of them up to a random point.
     kept = set()
     if rng is not None:
-        ops = [e for e in entries if e.type in "CRU" and not e.durable]
+        ops = [e for e in entries
+               if e.type in "CRU" and not e.durable and e.seq <= at]
         kept = set(id(e) for e in ops[:rng.randint(0, len(ops))])
     for e in reversed(entries):
         if e.durable or e.type in "SD":
             continue
         if e.type == "W":
-            name = at.get(e.fid)
+            name = where.get(e.fid)
             if name is None:
                 continue        # the file is gone from the image
-            sectors += undo_write(os.path.join(image, name), e, rng)
+            sectors += undo_write(os.path.join(image, name), e,
+                                  rng if e.seq <= at else None)
             undone += 1
             continue
         if id(e) in kept:
@@ -217,46 +230,78 @@ def build(image, journal, torn_seed):
         if e.type == "C":
             if os.path.lexists(p1):
                 os.unlink(p1)
-            at.pop(e.fid, None)
+            where.pop(e.fid, None)
         elif e.type == "R":
             p2 = os.path.join(image, e.name2)
             if os.path.lexists(p2) and not os.path.lexists(p1):
                 os.rename(p2, p1)
                 if e.off:
                     restore_aside(journal, e, p2)
-            at[e.fid] = e.name1
+            where[e.fid] = e.name1
             if e.gone_fid is not None:
-                at[e.gone_fid] = e.name2
+                where[e.gone_fid] = e.name2
         elif e.type == "U":
             if not os.path.lexists(p1) and e.off:
                 restore_aside(journal, e, p1)
             if e.gone_fid is not None:
-                at[e.gone_fid] = e.name1
+                where[e.gone_fid] = e.name1
     return len(entries), undone, sectors, torn
 
 
+def points(journal, seed, n):
+    """n cut points: half after a directory change or sync, half anywhere."""
+    entries, _ = read_journal(journal)
+    if not entries:
+        return []
+    rng = random.Random(seed)
+    dirops = [e.seq for e in entries if e.type in "CRUD"]
+    out = []
+    for i in range(n):
+        if i % 2 == 0 and dirops:
+            out.append(rng.choice(dirops))
+        else:
+            out.append(rng.choice(entries).seq)
+    return out
+
+
 def main(argv):
-    torn_seed = None
+    torn_seed = at = None
     args = argv[1:]
-    if len(args) >= 2 and args[0] == "--torn":
-        torn_seed = int(args[1])
-        args = args[2:]
+    try:
+        if len(args) == 4 and args[0] == "--points":
+            for p in points(args[3], int(args[1]), int(args[2])):
+                print(p)
+            return 0
+        while len(args) > 2 and args[0] in ("--torn", "--at"):
+            if args[0] == "--torn":
+                torn_seed = int(args[1])
+            else:
+                at = int(args[1])
+            args = args[2:]
+    except Bad as ex:
+        print("powercut_image: %s" % ex, file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as ex:
+        print("powercut_image: %s" % ex, file=sys.stderr)
+        return 2
     if len(args) != 2:
-        print("usage: powercut_image.py [--torn SEED] IMAGE JOURNAL",
+        print("usage: powercut_image.py [--torn SEED] [--at SEQ] IMAGE "
+              "JOURNAL\n       powercut_image.py --points SEED N JOURNAL",
               file=sys.stderr)
         return 2
     image, journal = args
     try:
-        n, undone, sectors, torn = build(image, journal, torn_seed)
+        n, undone, sectors, torn = build(image, journal, torn_seed, at)
     except Bad as ex:
         print("powercut_image: %s: %s" % (journal, ex), file=sys.stderr)
         return 1
     except OSError as ex:
         print("powercut_image: %s" % ex, file=sys.stderr)
         return 2
-    print("%d journal entries, %d changes undone (%d sectors)%s%s"
+    print("%d journal entries, %d changes undone (%d sectors)%s%s%s"
           % (n, undone, sectors, "; torn last entry" if torn else "",
-             "; torn mode" if torn_seed is not None else ""))
+             "; torn mode" if torn_seed is not None else "",
+             "; cut after entry %d" % at if at is not None else ""))
     return 0
 
 

@@ -10,18 +10,23 @@
 # sectors). On that image: `walctl verify --dir` finds no problem, walld
 # starts (without the shim), every acknowledged record is there and intact
 # (`walload check`), and the next append lands above every acknowledged
-# LSN. The next round goes on from the directory as the kill left it.
+# LSN. CUTS (default 1) more images a round are cut earlier, at points of
+# the journal (the first, third... right after a creation, rename, unlink
+# or directory sync: rollovers, rotations, truncations, seal and key
+# rotation steps): there, what the earlier rounds acknowledged must hold.
+# The next round goes on from the directory as the kill left it.
 # One round makes every sync fail with EIO from a random point
 # (WALD_POWERCUT_FAIL_SYNC_AFTER): walld must exit 74, and nothing it
 # acknowledged may be missing from the image, where the writes of the
 # failed syncs are lost. The last round asks for a seal and kills walld
 # 0-30 ms later: an acknowledged seal holds in the image.
-# All of that twice: a plain log for ROUNDS rounds (default 10), then an
+# All of that twice: a plain log for ROUNDS rounds (default 8), then an
 # encrypted one for ROUNDS / 2, where every round but the failing one
 # also rotates the key (a new key in the ring, SIGHUP) before the kill.
 . "$(dirname "$0")/lib.sh"
 
-ROUNDS=${ROUNDS:-10}
+ROUNDS=${ROUNDS:-8}
+CUTS=${CUTS:-1}
 SHIM=$B/tests/libpowercut.so
 IMAGE_TOOL=$TOP/tests/helpers/powercut_image.py
 [ -f "$SHIM" ] || fail "$SHIM not built"
@@ -64,54 +69,66 @@ start_cut() {
 	done
 }
 
-# check_image ROUND SEALED: the image a power cut now would leave holds
-# everything acknowledged.
+# check_image ROUND SEALED MAX "ACKS" [AT]: the image a power cut at the
+# kill (or, with AT, right after journal entry AT) would leave holds every
+# record of the ack files ACKS; an acknowledged seal (SEALED yes) holds,
+# and a new append lands above MAX.
 check_image() {
+	what="round $1${5:+, cut after entry $5}"
 	rm -rf "$IMG"
-	cp -a "$DATA" "$IMG" || fail "round $1: copy of the directory"
+	cp -a "$DATA" "$IMG" || fail "$what: copy of the directory"
 	torn=
 	[ $(($1 % 2)) -eq 1 ] || torn="--torn $(rand 1000000)"
-	python3 "$IMAGE_TOOL" $torn "$IMG" "$J" >"$T/image.out" 2>&1 || {
+	python3 "$IMAGE_TOOL" $torn ${5:+--at $5} "$IMG" "$J" \
+	    >"$T/image.out" 2>&1 || {
 		cat "$T/image.out" >&2
-		fail "round $1: the image was not built"
+		fail "$what: the image was not built"
 	}
 	entries=$(awk '{ print $1 }' "$T/image.out")
 	undone=$(awk '{ print $4 }' "$T/image.out")
 	# A shim that journals nothing would make every image look fine.
-	[ "$entries" -gt 0 ] || fail "round $1: the journal is empty"
-	"$WALCTL" verify --dir "$IMG" $KEYS >"$T/verify" 2>&1 || {
+	[ "$entries" -gt 0 ] || fail "$what: the journal is empty"
+	vst=0
+	"$WALCTL" verify --dir "$IMG" $KEYS >"$T/verify" 2>&1 || vst=$?
+	# Cut before the first segment was created: an empty log, fine
+	# while nothing was acknowledged.
+	if [ $vst -eq 66 ] && [ -z "$4" ] &&
+	    grep -q "no segment file" "$T/verify"; then
+		vst=empty
+	elif [ $vst -ne 0 ]; then
 		cat "$T/verify" >&2
-		keep_failure "$1"
-		fail "round $1: walctl verify found a problem in the cut image"
-	}
+		keep_failure "$what"
+		fail "$what: walctl verify found a problem in the cut image"
+	fi
 	# walld recovers the image: it must start, without the shim.
 	orig=$DATA
 	DATA=$IMG
 	start_walld --config "$CONF"
 	DATA=$orig
-	"$B/tests/walload" check -t -D "$IMG" $WKEYS -a 16 -b 2048 $ACKS \
+	[ $vst = empty ] ||
+	"$B/tests/walload" check -t -D "$IMG" $WKEYS -a 16 -b 2048 $4 \
 	    >"$T/check" 2>&1 || {
 		head -n 10 "$T/check" >&2
-		keep_failure "$1"
-		fail "round $1: the cut image lost an acknowledged record:" \
+		keep_failure "$what"
+		fail "$what: the cut image lost an acknowledged record:" \
 		    "$(grep -c 'is missing' "$T/check") missing, $(grep -m 1 \
 		    -v 'is missing' "$T/check")"
 	}
 	ast=0	# not st: stop_walld sets it
 	lsn=$("$WALCTL" append "after the power cut" 2>"$T/err") || ast=$?
-	stop_walld || fail "round $1: walld on the image did not stop cleanly"
-	checked=$((checked + $(cat $ACKS | wc -l)))
+	stop_walld || fail "$what: walld on the image did not stop cleanly"
+	[ -z "$4" ] || checked=$((checked + $(cat $4 | wc -l)))
 	images=$((images + 1))
 	if [ "$2" = yes ] && [ $ast -ne 73 ]; then
-		keep_failure "$1"
-		fail "round $1: append after an acknowledged seal: exit $ast," \
+		keep_failure "$what"
+		fail "$what: append after an acknowledged seal: exit $ast," \
 		    "want 73 (the seal did not hold)"
 	elif [ $ast -ne 73 ] && [ $ast -ne 0 ]; then
 		cat "$T/err" >&2
-		fail "round $1: append on the image: exit $ast"
+		fail "$what: append on the image: exit $ast"
 	elif [ $ast -eq 0 ]; then
-		[ "$lsn" -gt "$prev_max" ] ||
-			fail "round $1: LSN $lsn reissued (acknowledged up to $prev_max)"
+		[ "$lsn" -gt "$3" ] ||
+			fail "$what: LSN $lsn reissued (acknowledged up to $3)"
 	fi
 }
 
@@ -210,19 +227,39 @@ one_round() {
 	n=$(cat "$T"/$1.ack.r$r.* | wc -l)
 	[ $r -eq $fail_round ] || [ "$n" -gt 0 ] ||
 		fail "round $r: nothing acknowledged"
-	check_image $r $sealed
+	min=$(cat "$T"/$1.ack.r$r.* |
+	    awk 'NR == 1 || $1 < m { m = $1 } END { print m + 0 }')
+	[ "$n" -eq 0 ] || [ "$min" -gt "$prev_max" ] ||
+		fail "round $r: LSN $min reissued (earlier rounds reached $prev_max)"
 	max=$(cat $ACKS | awk '$1 > m { m = $1 } END { print m + 0 }')
+	check_image $r $sealed $max "$ACKS"
+	main_undone=$undone
+	# Earlier cuts, swept through the round (CUTS of them, half right
+	# after a rollover, rotation, truncation or seal step): what the
+	# earlier rounds had acknowledged must hold at each.
+	prev_acks=
+	k=1
+	while [ $k -lt $r ]; do
+		prev_acks="$prev_acks $T/$1.ack.r$k.*"
+		k=$((k + 1))
+	done
+	for at in $(python3 "$IMAGE_TOOL" --points "$(rand 1000000)" "$CUTS" \
+	    "$J"); do
+		check_image $r no $prev_max "$prev_acks" $at
+		cuts=$((cuts + 1))
+	done
 	prev_max=$max
-	echo "$1 round $r: $n acknowledged, up to LSN $max; image: $undone" \
+	echo "$1 round $r: $n acknowledged, up to LSN $max; image: $main_undone" \
 	    "changes undone$([ -z "$torn" ] || echo ", torn")$rotated$(
 	    [ $r -ne $fail_round ] || echo "; syncs failed from the ${after}th")$(
 	    [ $r -ne "$rounds" ] || echo "; seal acknowledged: $sealed")"
 }
 
-checked=0 images=0 keys=0
+checked=0 images=0 keys=0 cuts=0
 CONF=$T/plain.yaml KEYS= WKEYS=
 phase plain "$ROUNDS"
 CONF=$T/crypt.yaml KEYS="--keyring $KR" WKEYS="-k $KR"
 phase crypt $(((ROUNDS + 1) / 2))
-ok "$images power cuts under walld ($checked acknowledged records checked," \
-    "$keys key rotations): nothing acknowledged was lost"
+ok "$images power cuts under walld ($cuts earlier in the rounds," \
+    "$checked acknowledged records checked, $keys key rotations):" \
+    "nothing acknowledged was lost"
