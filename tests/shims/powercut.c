@@ -476,8 +476,8 @@ copy_aside(const char *name, uint64_t *ino)
 	return (id);
 }
 
-/* Journals that name's entry is about to go (unlink), or be replaced by
-   a rename from name1; the caller holds mu. */
+/* Journals a rename of name1 to name2 (R) or an unlink of name1 (U), with
+   a copy aside of the file that goes; the caller holds mu. */
 static void
 journal_dirop(int type, const char *name1, const char *name2)
 {
@@ -486,6 +486,15 @@ journal_dirop(int type, const char *name1, const char *name2)
 	char		 p[PATH_MAX];
 	struct stat	 st;
 
+	/* What does not exist cannot be renamed or unlinked: the call will
+	   fail and change nothing, and its entry would undo a change that
+	   was never made. */
+	path_in(p, sizeof p, dir, name1);
+	if (lstat(p, &st) != 0) {
+		if (errno != ENOENT)
+			die(p);
+		return;
+	}
 	if (gone != NULL) {
 		path_in(p, sizeof p, dir, gone);
 		if (lstat(p, &st) == 0) {
@@ -850,3 +859,59 @@ link(const char *from, const char *to)
 {
 	return (linkat(AT_FDCWD, from, AT_FDCWD, to, 0));
 }
+
+#if __SIZEOF_LONG__ == 8
+/* The 64-bit-offset names (what a program built with _FILE_OFFSET_BITS=64
+   calls, such as python3): the same calls where off_t has 64 bits. */
+int
+open64(const char *path, int flags, ...)
+{
+	mode_t	mode = 0;
+	va_list	ap;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	return (do_openat(AT_FDCWD, path, flags, mode));
+}
+
+int
+openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t	mode = 0;
+	va_list	ap;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	return (do_openat(dirfd, path, flags, mode));
+}
+
+ssize_t
+pwrite64(int fd, const void *b, size_t n, off64_t off)
+{
+	return (pwrite(fd, b, n, off));
+}
+
+ssize_t
+pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
+{
+	return (pwritev(fd, iov, cnt, off));
+}
+
+int
+ftruncate64(int fd, off64_t len)
+{
+	return (ftruncate(fd, len));
+}
+
+int
+fallocate64(int fd, int mode, off64_t off, off64_t len)
+{
+	return (fallocate(fd, mode, off, len));
+}
+#endif
