@@ -20,9 +20,11 @@
 # acknowledged may be missing from the image, where the writes of the
 # failed syncs are lost. The last round asks for a seal and kills walld
 # 0-30 ms later: an acknowledged seal holds in the image.
-# All of that twice: a plain log for ROUNDS rounds (default 8), then an
-# encrypted one for ROUNDS / 2, where every round but the failing one
-# also rotates the key (a new key in the ring, SIGHUP) before the kill.
+# All of that twice: a plain log for ROUNDS rounds (default 8, direct_io
+# auto: O_DIRECT where the file system has it), then an encrypted one,
+# buffered (direct_io off), for ROUNDS / 2, where every round but the
+# failing one also rotates the key (a new key in the ring, SIGHUP) before
+# the kill.
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${ROUNDS:-8}
@@ -42,6 +44,7 @@ KR=$T/keyring
 cat >"$T/crypt.yaml" <<YAML
 storage:
   segment_size: 1MiB
+  direct_io: off
 encryption:
   keyring: $KR
 YAML
