@@ -257,8 +257,12 @@ one_round() {
 			esac
 		fi
 		kill -KILL "$WALLD_PID"
-		wait "$WALLD_PID" 2>/dev/null
+		wst=0
+		wait "$WALLD_PID" 2>/dev/null || wst=$?
 		WALLD_PID=
+		# Not dead before (a shim that gave up aborts walld).
+		[ $wst -eq 137 ] ||
+			fail "round $r: walld ended before the kill (status $wst)"
 		if [ $r -eq "$rounds" ] && wait "$spid"; then
 			sealed=yes
 		fi
