@@ -8,7 +8,7 @@ every change no successful sync covered: writes and size changes not
 followed by an fsync/fdatasync of their file, creations, renames and
 unlinks not followed by an fsync of the directory.
 
-  powercut_image.py [--torn SEED] [--at SEQ] IMAGE JOURNAL
+  powercut_image.py [--torn SEED] [--at SEQ | --at-time T] IMAGE JOURNAL
   powercut_image.py --points SEED N JOURNAL
 
 Default: the worst case, every unsynced change lost. --torn SEED keeps a
@@ -16,6 +16,8 @@ random half of the unsynced 512-byte sectors (and of the size changes)
 instead, the rest lost: a disk that wrote some of them in any order.
 --at SEQ cuts the power earlier, right after the change of entry SEQ:
 every later change is undone as well, and only syncs up to SEQ count.
+--at-time T cuts after the last entry made at or before T, in seconds of
+/proc/uptime (the shim stamps each entry with CLOCK_BOOTTIME).
 --points prints N such cut points for a sweep: half right after a
 directory change or sync (creations, renames, unlinks: rollovers,
 rotations, truncations, seals), half anywhere.
@@ -30,7 +32,7 @@ import sys
 import zlib
 
 MAGIC = 0x314a4350
-HDR = struct.Struct("<IIQBBHHHQQQI")    # 52 bytes
+HDR = struct.Struct("<IIQBBHHHQQQIQ")   # 60 bytes
 SECTOR = 512
 
 
@@ -40,7 +42,7 @@ class Bad(Exception):
 
 class Entry:
     __slots__ = ("seq", "type", "zero", "name1", "name2", "ino", "off",
-                 "size", "ndata", "data", "durable", "fid", "gone_fid")
+                 "size", "ndata", "ns", "data", "durable", "fid", "gone_fid")
 
 
 class File:
@@ -62,7 +64,7 @@ def read_journal(path):
             torn = True
             break
         (magic, length, seq, typ, flags, l1, l2, _z, ino, off, size,
-         ndata) = HDR.unpack_from(buf, pos)
+         ndata, ns) = HDR.unpack_from(buf, pos)
         if magic != MAGIC or length < HDR.size + 4:
             raise Bad("journal offset %d: not an entry" % pos)
         if pos + length > len(buf):
@@ -80,7 +82,7 @@ def read_journal(path):
         e.name1 = buf[p:p + l1].decode()
         e.name2 = buf[p + l1:p + l1 + l2].decode()
         p += l1 + l2
-        e.ino, e.off, e.size, e.ndata = ino, off, size, ndata
+        e.ino, e.off, e.size, e.ndata, e.ns = ino, off, size, ndata, ns
         if e.type == "W":
             stored = pos + length - 4 - p   # the zeros they end with: cut
             if stored < 0 or stored > ndata:
@@ -195,10 +197,16 @@ def undo_write(path, e, rng):
         os.close(fd)
 
 
-def build(image, journal, torn_seed, at):
+def build(image, journal, torn_seed, at, at_time):
     entries, torn = read_journal(journal)
+    if at_time is not None:
+        # The last entry made at or before that time (seconds of
+        # /proc/uptime); 0 when none was.
+        ns = int(at_time * 1e9)
+        at = max([e.seq for e in entries if e.ns <= ns] or [0])
+    last = entries[-1].seq if entries else 0
     if at is None:
-        at = entries[-1].seq if entries else 0
+        at = last
     names = follow(entries, at)
     where = {f: n for n, f in names.items()}  # File -> its name in image
     rng = random.Random(torn_seed) if torn_seed is not None else None
@@ -245,7 +253,7 @@ def build(image, journal, torn_seed, at):
                 restore_aside(journal, e, p1)
             if e.gone_fid is not None:
                 where[e.gone_fid] = e.name1
-    return len(entries), undone, sectors, torn
+    return len(entries), undone, sectors, torn, at
 
 
 def points(journal, seed, n):
@@ -265,18 +273,20 @@ def points(journal, seed, n):
 
 
 def main(argv):
-    torn_seed = at = None
+    torn_seed = at = at_time = None
     args = argv[1:]
     try:
         if len(args) == 4 and args[0] == "--points":
             for p in points(args[3], int(args[1]), int(args[2])):
                 print(p)
             return 0
-        while len(args) > 2 and args[0] in ("--torn", "--at"):
+        while len(args) > 2 and args[0] in ("--torn", "--at", "--at-time"):
             if args[0] == "--torn":
                 torn_seed = int(args[1])
-            else:
+            elif args[0] == "--at":
                 at = int(args[1])
+            else:
+                at_time = float(args[1])
             args = args[2:]
     except Bad as ex:
         print("powercut_image: %s" % ex, file=sys.stderr)
@@ -285,13 +295,16 @@ def main(argv):
         print("powercut_image: %s" % ex, file=sys.stderr)
         return 2
     if len(args) != 2:
-        print("usage: powercut_image.py [--torn SEED] [--at SEQ] IMAGE "
-              "JOURNAL\n       powercut_image.py --points SEED N JOURNAL",
+        print("usage: powercut_image.py [--torn SEED] [--at SEQ | "
+              "--at-time T] IMAGE JOURNAL\n"
+              "       powercut_image.py --points SEED N JOURNAL",
               file=sys.stderr)
         return 2
     image, journal = args
     try:
-        n, undone, sectors, torn = build(image, journal, torn_seed, at)
+        cut = at is not None or at_time is not None
+        n, undone, sectors, torn, at = build(image, journal, torn_seed, at,
+                                             at_time)
     except Bad as ex:
         print("powercut_image: %s: %s" % (journal, ex), file=sys.stderr)
         return 1
@@ -301,7 +314,7 @@ def main(argv):
     print("%d journal entries, %d changes undone (%d sectors)%s%s%s"
           % (n, undone, sectors, "; torn last entry" if torn else "",
              "; torn mode" if torn_seed is not None else "",
-             "; cut after entry %d" % at if at is not None else ""))
+             "; cut after entry %d" % at if cut else ""))
     return 0
 
 

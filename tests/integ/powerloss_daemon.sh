@@ -72,17 +72,17 @@ start_cut() {
 	done
 }
 
-# check_image ROUND SEALED MAX "ACKS" [AT]: the image a power cut at the
-# kill (or, with AT, right after journal entry AT) would leave holds every
-# record of the ack files ACKS; an acknowledged seal (SEALED yes) holds,
-# and a new append lands above MAX.
+# check_image ROUND SEALED MAX "ACKS" ["CUT"]: the image a power cut at
+# the kill (or, with CUT "--at SEQ" or "--at-time T", earlier) would leave
+# holds every record of the ack files ACKS; an acknowledged seal (SEALED
+# yes) holds, and a new append lands above MAX.
 check_image() {
-	what="round $1${5:+, cut after entry $5}"
+	what="round $1${5:+, cut $5}"
 	rm -rf "$IMG"
 	cp -a "$DATA" "$IMG" || fail "$what: copy of the directory"
 	torn=
 	[ $(($1 % 2)) -eq 1 ] || torn="--torn $(rand 1000000)"
-	python3 "$IMAGE_TOOL" $torn ${5:+--at $5} "$IMG" "$J" \
+	python3 "$IMAGE_TOOL" $torn ${5:-} "$IMG" "$J" \
 	    >"$T/image.out" 2>&1 || {
 		cat "$T/image.out" >&2
 		fail "$what: the image was not built"
@@ -141,7 +141,7 @@ keep_failure() {
 	[ -n "${WALD_POWERCUT_KEEP:-}" ] || return 0
 	rm -rf "$WALD_POWERCUT_KEEP"
 	mkdir -p "$WALD_POWERCUT_KEEP" &&
-	cp -a "$DATA" "$J" "$J.aside" $ACKS "$KR" "$CONF" \
+	cp -a "$DATA" "$J" "$J.aside" $ACKS "$T"/snap* "$KR" "$CONF" \
 	    "$WALD_POWERCUT_KEEP"/ &&
 	echo "round $1 kept in $WALD_POWERCUT_KEEP (image made from" \
 	    "data/ and journal)" >&2
@@ -186,6 +186,19 @@ expect_eq "the self-test's image" "$(self_image)" "a:1000:A keep:600:K "
 expect_eq "the self-test's image after entry 8" "$(self_image --at 8)" \
     "a:1000:A "
 rm -rf "$J" "$J.aside"
+
+# snap_acks NAME: $T/snap gets the lines acknowledged so far in this round
+# (whole lines only), snap_t a time just after, in seconds of /proc/uptime
+# rounded up: a cut at snap_t must hold all of them.
+snap_acks() {
+	: >"$T/snap"
+	for f in "$T"/$1.ack.r$r.*; do
+		cp "$f" "$T/snap.one" || fail "copy of $f"
+		[ -z "$(tail -c 1 "$T/snap.one")" ] || sed -i '$d' "$T/snap.one"
+		cat "$T/snap.one" >>"$T/snap"
+	done
+	snap_t=$(awk '{ printf "%.2f\n", $1 + 0.01 }' /proc/uptime)
+}
 
 # phase NAME ROUNDS: a log in $T/NAME, ROUNDS rounds.
 phase() {
@@ -232,7 +245,13 @@ one_round() {
 		keys=$((keys + 1))
 		rotated="; key rotated"
 	fi
-	sleep "$(awk -v ms=$ms 'BEGIN { print ms / 1000 }')"
+	# Part way: what is acknowledged by now must hold at a cut right
+	# after (the acknowledgements carry no journal position: their time
+	# does it).
+	ms1=$(rand $ms)
+	sleep "$(awk -v ms=$ms1 'BEGIN { print ms / 1000 }')"
+	snap_acks "$1"
+	sleep "$(awk -v ms=$((ms - ms1)) 'BEGIN { print ms / 1000 }')"
 	sealed=no
 	if [ $r -eq $fail_round ]; then
 		# Every sync fails from the chosen one on: walld must give up.
@@ -292,9 +311,12 @@ one_round() {
 	done
 	for at in $(python3 "$IMAGE_TOOL" --points "$(rand 1000000)" "$CUTS" \
 	    "$J"); do
-		check_image $r no $prev_max "$prev_acks" $at
+		check_image $r no $prev_max "$prev_acks" "--at $at"
 		cuts=$((cuts + 1))
 	done
+	check_image $r no $prev_max "$prev_acks $T/snap" "--at-time $snap_t"
+	cuts=$((cuts + 1))
+	snapped=$((snapped + $(wc -l <"$T/snap")))
 	prev_max=$max
 	echo "$1 round $r: $n acknowledged, up to LSN $max; image: $main_undone" \
 	    "changes undone$([ -z "$torn" ] || echo ", torn")$rotated$(
@@ -302,11 +324,12 @@ one_round() {
 	    [ $r -ne "$rounds" ] || echo "; seal acknowledged: $sealed")"
 }
 
-checked=0 images=0 keys=0 cuts=0
+checked=0 images=0 keys=0 cuts=0 snapped=0
 CONF=$T/plain.yaml KEYS= WKEYS=
 phase plain "$ROUNDS"
 CONF=$T/crypt.yaml KEYS="--keyring $KR" WKEYS="-k $KR"
 phase crypt $(((ROUNDS + 1) / 2))
 ok "$images power cuts under walld ($cuts earlier in the rounds," \
-    "$checked acknowledged records checked, $keys key rotations):" \
+    "$checked acknowledged records checked, $snapped of them at a cut" \
+    "part way through their round, $keys key rotations):" \
     "nothing acknowledged was lost"

@@ -28,7 +28,9 @@
  *   40   8     W: the file's size before the change
  *   48   4     W: number of old bytes (bytes of the file at the offset
  *              that the change overwrote or cut away, up to its old size)
- *   52   ...   name1, name2, then the old bytes without the zeros they
+ *   52   8     CLOCK_BOOTTIME when the entry was made, in nanoseconds
+ *              (what /proc/uptime counts)
+ *   60   ...   name1, name2, then the old bytes without the zeros they
  *              end with (the entry's length tells how many are there)
  *   end  4     CRC-32 (zlib's) of everything before it
  *
@@ -60,10 +62,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PC_MAGIC	0x314a4350u	/* "PCJ1" little-endian */
-#define PC_HDR		52
+#define PC_HDR		60
 #define PC_FDS		65536
 #define PC_ZERO		1
 
@@ -240,6 +243,7 @@ journal(const struct entry *e)
 	size_t		 nd = e->ndata, len;
 	unsigned char	*b, *p;
 	int		 zero = 1, saved = errno;
+	struct timespec	 ts;
 	ssize_t		 w;
 
 	while (nd > 0 && e->data[nd - 1] == 0)	/* zeros at the end: left out */
@@ -261,6 +265,9 @@ journal(const struct entry *e)
 	put(b + 32, e->type == 'W' ? e->off : e->aux, 8);
 	put(b + 40, e->size, 8);
 	put(b + 48, e->ndata, 4);
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		die("clock_gettime");
+	put(b + 52, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, 8);
 	p = b + PC_HDR;
 	memcpy(p, e->name1 ? e->name1 : "", l1);
 	memcpy(p + l1, e->name2 ? e->name2 : "", l2);
