@@ -10,7 +10,9 @@
 #     lose an acknowledged record;
 #   - durability_fiu.sh against the planted walld: appends must go on
 #     being acknowledged while every fdatasync fails, and the suite must
-#     say so.
+#     say so;
+#   - powerloss_daemon.sh against the planted walld: the image a power
+#     cut leaves must lack acknowledged records, and the suite must say so.
 # `make check-planted` runs this alone.
 . "$(dirname "$0")/lib.sh"
 
@@ -18,6 +20,7 @@ unset MAKEFLAGS MFLAGS MAKELEVEL
 P=$TOP/build-planted
 make -C "$TOP" PLANT=1 SANITIZE= build-planted/tests/check_powerloss \
     build-planted/walld build-planted/walctl build-planted/tests/walload \
+    build-planted/tests/libpowercut.so \
     >"$T/build.log" 2>&1 || {
 	tail -n 30 "$T/build.log" >&2
 	fail "the planted build failed"
@@ -62,3 +65,14 @@ grep -q "acknowledged while" "$T/fiu" || {
 	fail "durability_fiu failed on the planted build, but not on the bug"
 }
 ok "durability_fiu catches it: $(grep -m 1 '^FAIL' "$T/fiu" | cut -c 1-300)"
+
+if WALD_BUILD=$P sh "$TOP/tests/integ/powerloss_daemon.sh" >"$T/pcut" 2>&1
+then
+	cat "$T/pcut"
+	fail "powerloss_daemon passed on the planted build"
+fi
+grep -q "lost an acknowledged record" "$T/pcut" || {
+	tail -n 40 "$T/pcut"
+	fail "powerloss_daemon failed on the planted build, but not on the bug"
+}
+ok "powerloss_daemon catches it: $(grep -m 1 '^FAIL' "$T/pcut" | cut -c 1-300)"
