@@ -650,8 +650,10 @@ walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
 	uint64_t		 last = 0;
 	int			 fd, k, have_last = 0, bad = 0;
 
-	if ((fd = openat(dirfd, e->name, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &sb) != 0) {
+	if ((fd = openat(dirfd, e->name, O_RDONLY | O_CLOEXEC)) == -1 &&
+	    errno == ENOENT)
+		return (0);	/* truncated away since the listing */
+	if (fd == -1 || fstat(fd, &sb) != 0) {
 		walctl_warnx("segments: %s/%s: %s", dir, e->name,
 		    strerror(errno));
 		if (fd != -1)
@@ -669,8 +671,11 @@ walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
 		state = "sealed";
 		last = ft.last_lsn;
 		have_last = ft.count > 0;
-	} else if (k == 0 && is_last) {
-		state = "active";
+	} else if (k == 0) {
+		/* No footer: the active segment; or, before the last, one
+		   whose footer a rotation is writing while walld runs
+		   (walctl verify --dir tells damage, with walld stopped). */
+		state = is_last ? "active" : "sealing";
 		memset(&sc, 0, sizeof sc);
 		sc.fd = fd;
 		sc.size = (uint64_t)sb.st_size;
@@ -687,9 +692,8 @@ walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
 			have_last = 1;
 		}
 	} else {
-		if (k == -1)
-			walctl_warnx("segments: %s/%s: %s", dir, e->name,
-			    strerror(errno));
+		walctl_warnx("segments: %s/%s: footer: %s", dir, e->name,
+		    k == -1 ? strerror(errno) : why);
 		state = "damaged";
 		bad = 1;
 	}

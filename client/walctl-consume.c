@@ -246,8 +246,19 @@ consume_once(struct wal_conn *c, struct walctl_consume *k,
 			/* read --limit: the last record wanted; commit it. */
 			if (out->done) {
 				ex = consume_commit(c, k, st, &lost);
-				lost = 0;	/* at least once: a later read
-						   gets it again */
+				if (ex == EX_OK && lost) {
+					/* At least once: a later read gets
+					   these again. Said, not hidden. */
+					walctl_warnx("%s: walld went away "
+					    "before cursor %s was committed "
+					    "past LSN %" PRIu64 "; a read with "
+					    "--cursor gets the records after "
+					    "it again", k->what, k->cursor,
+					    st->committed);
+					ex = EX_TEMPFAIL;
+				}
+				lost = 0;	/* the limit is reached: no
+						   reconnect */
 				break;
 			}
 			if (k->cursor != NULL && (st->pending >= k->commit_every ||

@@ -544,8 +544,8 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "list the segments of a data directory",
 	  "Lists the segments of the data directory DIR (without --dir,\n"
 	  "walld's own, as its stats name it), read from the files, one\n"
-	  "line each: first LSN, last LSN (- for none yet), sealed, active or\n"
-	  "damaged, key id (0: not encrypted), creation time (UTC), size in\n"
+	  "line each: first LSN, last LSN (- for none yet), sealed, active,\n"
+	  "sealing (a rotation walld is finishing) or damaged, key id (0: not encrypted), creation time (UTC), size in\n"
 	  "bytes, archived (y/n; - when the directory has no archive position).\n"
 	  "A damaged segment exits 65 (walctl verify --dir says more). --json:\n"
 	  "one object per segment (LSNs strings, archived true, false or null)." },
