@@ -476,6 +476,11 @@ walctl_cmd_read(struct walctl *w, int argc, char **argv)
 	if (q.to != 0 && q.to < q.from)
 		return (walctl_usage_why(w->cmd, "--to %" PRIu64 " is below "
 		    "--from %" PRIu64, q.to, q.from));
+	/* A dump is whole only with its end mark, which a follow without
+	   an end never writes: append --load would wait for it. */
+	if (out.mode == WALCTL_OUT_DUMP && q.follow && q.to == 0)
+		return (walctl_usage_why(w->cmd, "--dump with --follow needs "
+		    "--to (a dump ends with a mark a follow never reaches)"));
 	q.type = o.type;
 	q.tenant = o.tenant;
 	q.vshard = o.vshard;

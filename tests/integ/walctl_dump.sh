@@ -109,4 +109,14 @@ expect_eq "--last with --from" $st 64
 st=0; "$WALCTL" read --limit 0 2>/dev/null || st=$?
 expect_eq "--limit 0" $st 64
 ok "read --limit, -n and --last"
+
+# A followed dump never reaches its end mark: refused unless --to ends it.
+st=0; "$WALCTL" read --dump --follow >/dev/null 2>"$T/err" || st=$?
+expect_eq "--dump --follow" $st 64
+grep -q "needs --to" "$T/err" || fail "--dump --follow: $(cat "$T/err")"
+to=$(stat_of durable_lsn)
+"$WALCTL" read --dump --follow --to "$to" >"$T/followed" || fail "--dump --follow --to"
+"$WALCTL" read --dump --to "$to" | cmp -s - "$T/followed" ||
+	fail "a followed dump with --to differs from a plain one"
+ok "read --dump --follow needs --to, and then is the same dump"
 stop_walld || fail "walld exit status $?"

@@ -125,6 +125,10 @@ EXTRA_PIDS=
 "$B/tests/walload" check -t -f -D "$DATA" $LOAD "$T"/ack.r* >"$T/check" 2>&1 ||
 	{ cat "$T/check"; rfail "final check"; }
 acked=$(cat "$T"/ack.r* | wc -l)
+# A soak whose clients never got through would prove nothing.
+with=$(for f in "$T"/ack.r*.0; do [ -s "$f" ] && echo; done | wc -l)
+[ "$acked" -gt 0 ] && [ $((with * 2)) -ge "$r" ] ||
+	rfail "only $with of $r rounds had acknowledgements ($acked in all)"
 
 # Producers: each acknowledged (seq, LSN) still in the log is there, at
 # that LSN; no sequence is in the log twice (join wants its inputs in
@@ -146,6 +150,7 @@ for p in 201 202; do
 	[ -z "$missing" ] || rfail "producer $p: acknowledged, not in the log: $missing"
 	packed=$((packed + $(wc -l <"$T/p$p")))
 done
+[ "$packed" -gt 0 ] || rfail "no idempotent append was acknowledged"
 
 last=$(wait_replicated "$SOCK" 300)
 stop_walld || rfail "walld exit status $?"

@@ -17,10 +17,10 @@ _walctl_opts()
 			    --follow --json --raw --dump -n --limit --last --dir
 			    --keyring --nats --stream --creds --cursor
 			    --commit-every --commit-ms" ;;
-	tail)		echo "-n -f --follow --type --tenant --vshard --json
+	tail)		echo "-n --lines -f --follow --type --tenant --vshard --json
 			    --cursor --commit-every --commit-ms" ;;
 	cursors)	echo "--json" ;;
-	verify)		echo "--dir --keyring" ;;
+	verify)		echo "--dir --keyring --json" ;;
 	restore)	echo "--nats --stream --creds --dir --from-seq" ;;
 	keygen)		echo "--id --keyring" ;;
 	stats)		echo "--json --prometheus --interval" ;;
