@@ -27,6 +27,10 @@ SOCK=$T/walld.sock
 PID=
 trap '[ -z "$PID" ] || kill -TERM "$PID" 2>/dev/null; rm -rf "$T/data"' EXIT INT TERM
 
+# walld refuses to run as root without --allow-root (docs/OPERATIONS.md).
+ALLOW_ROOT=
+[ "$(id -u)" != 0 ] || ALLOW_ROOT=--allow-root
+
 # The configurations: label and walbench's -p -c -d -S.
 CONFIGS=${AB_CONFIGS:-"1x1:1:1:1:128 64procx1:64:1:1:128 1x64x16:1:64:16:128 4KiB64x16:1:64:16:4096"}
 
@@ -40,7 +44,7 @@ run() {
 	rm -rf "$T/data"
 	printf 'socket:\n  path: %s\nstorage:\n  data_dir: %s\n' "$SOCK" \
 	    "$T/data" >"$T/walld.yaml"
-	out=$("$WB" startup -s "$SOCK" -- "$1" --config "$T/walld.yaml" \
+	out=$("$WB" startup -s "$SOCK" -- "$1" $ALLOW_ROOT --config "$T/walld.yaml" \
 	    2>>"$T/walld.log") || { echo "ab.sh: $1 did not start" >&2;
 	    tail -n 5 "$T/walld.log" >&2; exit 1; }
 	PID=$(echo "$out" | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
