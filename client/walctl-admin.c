@@ -639,7 +639,7 @@ walctl_segments_archived(int dirfd, const char *dir, uint64_t *first)
  */
 static int
 walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
-    int is_last, int have_arch, uint64_t arch_first, int json)
+    int is_last, int have_arch, uint64_t arch_first, int64_t repl, int json)
 {
 	struct seg_header	 h;
 	struct seg_footer	 ft;
@@ -648,7 +648,7 @@ walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
 	const char		*why = NULL, *state;
 	char			 when[32], lastbuf[24], *cause = NULL;
 	uint64_t		 last = 0;
-	int			 fd, k, have_last = 0, bad = 0;
+	int			 fd, k, have_last = 0, bad = 0, replicated;
 
 	if ((fd = openat(dirfd, e->name, O_RDONLY | O_CLOEXEC)) == -1 &&
 	    errno == ENOENT)
@@ -704,30 +704,38 @@ walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
 	else
 		snprintf(lastbuf, sizeof lastbuf, json ? "null" : "-");
 	walctl_fmt_ns(h.ctime_ns, when, sizeof when);
+	/* Replicated: every record of it in the stream (unknown offline:
+	   walld learns it from the stream). An empty segment has none to
+	   wait for. */
+	replicated = repl < 0 ? -1 : !have_last || last <= (uint64_t)repl;
 	if (json) {
 		/* No ctime_ns: nanoseconds since 1970 are above 2^53. */
 		printf("{\"first_lsn\":\"%" PRIu64 "\",\"last_lsn\":%s,"
 		    "\"state\":\"%s\",\"key_id\":%" PRIu32 ","
-		    "\"created\":%s%s%s,\"size\":%jd,\"archived\":%s}\n",
+		    "\"created\":%s%s%s,\"size\":%jd,\"archived\":%s,"
+		    "\"replicated\":%s}\n",
 		    h.first_lsn, lastbuf, state, h.key_id,
 		    h.ctime_ns != 0 ? "\"" : "", h.ctime_ns != 0 ? when : "null",
 		    h.ctime_ns != 0 ? "\"" : "", (intmax_t)sb.st_size,
 		    !have_arch ? "null" : k == 1 && h.first_lsn <= arch_first ?
+		    "true" : "false", replicated < 0 ? "null" : replicated ?
 		    "true" : "false");
 		return (bad);
 	}
-	printf("%-20" PRIu64 " %-20s %-7s %10" PRIu32 " %-20s %12jd %s\n",
+	printf("%-20" PRIu64 " %-20s %-7s %10" PRIu32 " %-20s %12jd %-8s %s\n",
 	    h.first_lsn, lastbuf, state, h.key_id, when, (intmax_t)sb.st_size,
-	    !have_arch ? "-" : k == 1 && h.first_lsn <= arch_first ? "y" : "n");
+	    !have_arch ? "-" : k == 1 && h.first_lsn <= arch_first ? "y" : "n",
+	    replicated < 0 ? "-" : replicated ? "y" : "n");
 	return (bad);
 }
 
 static int	walctl_stat(const char *, const char *, const char **);
 
 /* The data directory walld at the socket names in its stats, into buf
-   (PATH_MAX bytes). */
+   (PATH_MAX bytes), and its replicated LSN into *repl (-1 when walld
+   does not replicate). */
 static int
-walctl_segments_ask(struct walctl *w, char *buf)
+walctl_segments_ask(struct walctl *w, char *buf, int64_t *repl)
 {
 	struct wal_conn	*c;
 	enum wal_result	 r;
@@ -750,6 +758,11 @@ walctl_segments_ask(struct walctl *w, char *buf)
 	}
 	memcpy(buf, v, (size_t)n);
 	buf[n] = '\0';
+	*repl = -1;
+	if ((n = walctl_stat(t, "replication_state", &v)) > 0 &&
+	    !(n == 3 && memcmp(v, "off", 3) == 0) &&
+	    (n = walctl_stat(t, "replicated_lsn", &v)) > 0 && n < 20)
+		*repl = strtoll(v, NULL, 10);
 	free(t);
 	return (EX_OK);
 }
@@ -770,6 +783,7 @@ walctl_cmd_segments(struct walctl *w, int argc, char **argv)
 	const char	*dir = NULL;
 	char		 asked[PATH_MAX];
 	uint64_t	 arch_first = 0;
+	int64_t		 repl = -1;
 	size_t		 n = 0, i;
 	char		*cause = NULL;
 	int		 ch, ex, dirfd, have_arch, bad = 0, json = 0;
@@ -788,7 +802,7 @@ walctl_cmd_segments(struct walctl *w, int argc, char **argv)
 		return (ex);
 	/* Without --dir, the directory of the walld at the socket. */
 	if (dir == NULL) {
-		if ((ex = walctl_segments_ask(w, asked)) != EX_OK)
+		if ((ex = walctl_segments_ask(w, asked, &repl)) != EX_OK)
 			return (ex);
 		dir = asked;
 	}
@@ -817,12 +831,12 @@ walctl_cmd_segments(struct walctl *w, int argc, char **argv)
 		return (EX_NOINPUT);
 	}
 	if (!json)
-		printf("%-20s %-20s %-7s %10s %-20s %12s %s\n", "FIRST_LSN",
+		printf("%-20s %-20s %-7s %10s %-20s %12s %-8s %s\n", "FIRST_LSN",
 		    "LAST_LSN", "STATE", "KEY_ID", "CREATED", "SIZE",
-		    "ARCHIVED");
+		    "ARCHIVED", "REPLICATED");
 	for (i = 0; i < n; i++)
 		bad += walctl_segment_line(dirfd, dir, &ents[i], i + 1 == n,
-		    have_arch == 1, arch_first, json);
+		    have_arch == 1, arch_first, repl, json);
 	free(ents);
 	close(dirfd);
 	if ((ex = walctl_flush_stdout()) != EX_OK)

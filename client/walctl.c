@@ -546,7 +546,8 @@ static const struct walctl_cmd walctl_cmds[] = {
 	  "walld's own, as its stats name it), read from the files, one\n"
 	  "line each: first LSN, last LSN (- for none yet), sealed, active,\n"
 	  "sealing (a rotation walld is finishing) or damaged, key id (0: not encrypted), creation time (UTC), size in\n"
-	  "bytes, archived (y/n; - when the directory has no archive position).\n"
+	  "bytes, archived (y/n; - when the directory has no archive position),\n"
+	  "replicated (y/n; - offline or when walld does not replicate).\n"
 	  "A damaged segment exits 65 (walctl verify --dir says more). --json:\n"
 	  "one object per segment (LSNs strings, archived true, false or null)." },
 	{ "ping", walctl_cmd_ping, "",

@@ -60,6 +60,11 @@ expect_eq "the log's first LSN after truncate, nothing replicated" "$first" 1
 grep -q "truncate before LSN $((taken + 1)): held back to LSN 1: LSN 1 is not replicated yet" "$LOG" ||
 	fail "no log line for the held truncation"
 ok "truncate --before $((taken + 1)) held back at LSN 1: nothing replicated yet"
+# walctl segments (through walld: it knows the replicated LSN): none
+# of the segments with records is replicated.
+"$WALCTL" segments >"$T/segs" || fail "segments: $(cat "$T/segs")"
+awk 'NR > 1 && $2 != "-" && $8 != "n" { bad = 1 } END { exit bad }' \
+    "$T/segs" || fail "segments while nothing is replicated: $(cat "$T/segs")"
 
 # Nor does retention's max_bytes (a limit that wins over cursors) remove
 # a segment not replicated; then it is taken off again (reload).
@@ -91,6 +96,9 @@ done
 last=$(wait_replicated "$SOCK" 60)
 echo "servers back: the backlog replicated in $(($(now_ms) - t0)) ms"
 expect_eq "replicated" "$last" $taken
+"$WALCTL" segments >"$T/segs" || fail "segments: $(cat "$T/segs")"
+awk 'NR > 1 && $8 != "y" { bad = 1 } END { exit bad || NR < 3 }' \
+    "$T/segs" || fail "segments once all is replicated: $(cat "$T/segs")"
 "$WALCTL" append --ack replicated --file "$T/rec" >/dev/null ||
 	rfail "append after the drain: exit $?"
 stop_walld || fail "walld exit status $?"

@@ -161,9 +161,9 @@ ok "stats --interval"
 "$WALCTL" segments --dir "$DATA" >"$T/segs" || fail "segments: $(cat "$T/segs")"
 expect_eq "segments: lines" "$(wc -l <"$T/segs")" 3
 expect_eq "segments: header" "$(head -n 1 "$T/segs" | tr -s ' ')" \
-    "FIRST_LSN LAST_LSN STATE KEY_ID CREATED SIZE ARCHIVED"
-expect_eq "segments: first" "$(sed -n 2p "$T/segs" | awk '{ print $1, $2, $3, $4, $7 }')" "1 4 sealed 0 -"
-expect_eq "segments: second" "$(sed -n 3p "$T/segs" | awk '{ print $1, $2, $3, $4, $7 }')" "5 5 active 0 -"
+    "FIRST_LSN LAST_LSN STATE KEY_ID CREATED SIZE ARCHIVED REPLICATED"
+expect_eq "segments: first" "$(sed -n 2p "$T/segs" | awk '{ print $1, $2, $3, $4, $7, $8 }')" "1 4 sealed 0 - -"
+expect_eq "segments: second" "$(sed -n 3p "$T/segs" | awk '{ print $1, $2, $3, $4, $7, $8 }')" "5 5 active 0 - -"
 sed -n 2p "$T/segs" | awk '{ print $5 }' | grep -q '^20[0-9-]*T[0-9:]*Z$' || fail "segments: time: $(cat "$T/segs")"
 # An archive position marks the segments up to it.
 printf '%020d.wal\n' 1 >"$DATA/ARCHIVED"
@@ -174,6 +174,7 @@ rm -f "$DATA/ARCHIVED"
 python3 - "$T/segs.json" <<'X' || fail "segments --json: $(cat "$T/segs.json")"
 import json, sys
 segs = [json.loads(l) for l in open(sys.argv[1])]
+assert all(s["replicated"] is None for s in segs), segs
 assert [(s["first_lsn"], s["last_lsn"], s["state"], s["archived"]) for s in segs] == [
     ("1", "4", "sealed", True), ("5", "5", "active", False),
     ("1", "4", "sealed", None), ("5", "5", "active", None)], segs
