@@ -141,6 +141,20 @@ walctl_lines_collect(struct walctl_lines *l, int block)
 		walctl_lines_done(l, &comp);
 }
 
+/* The end of --lines and --load: frees what they held; the exit code,
+   ex or a failure to write standard output. */
+static int
+walctl_lines_end(struct walctl_lines *l, void *buf, int ex)
+{
+	free(buf);
+	free(l->lsn);
+	free(l->state);
+	if (ex == EX_OK)
+		return (walctl_flush_stdout());
+	fflush(stdout);
+	return (ex);
+}
+
 /*
  * append --lines: one record per input line, many in flight. Lines are
  * read with read(2) so that, when no more input is ready, everything
@@ -246,14 +260,7 @@ walctl_append_lines(struct wal_conn *c, int fd, const char *name,
 		walctl_lines_collect(&l, 1);
 	ex = l.failed;
 out:
-	free(buf);
-	free(l.lsn);
-	free(l.state);
-	if (ex == EX_OK)
-		ex = walctl_flush_stdout();
-	else
-		fflush(stdout);
-	return (ex);
+	return (walctl_lines_end(&l, buf, ex));
 }
 
 /* Reads n bytes of a dump: 1; 0 at its end before any byte; -1 (said
@@ -412,14 +419,7 @@ walctl_append_load(struct wal_conn *c, FILE *f, const char *name, int json)
 	if (l.failed != EX_OK)
 		ex = l.failed;
 out:
-	free(buf);
-	free(l.lsn);
-	free(l.state);
-	if (ex == EX_OK)
-		ex = walctl_flush_stdout();
-	else
-		fflush(stdout);
-	return (ex);
+	return (walctl_lines_end(&l, buf, ex));
 }
 
 /* walctl append: one record (DATA, --file, or stdin), or --lines. */
