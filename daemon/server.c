@@ -254,7 +254,9 @@ server_flush_cb(evutil_socket_t fd, short what, void *arg)
 	server_write_dirty(arg);
 }
 
-/* Every 10 s: the count of log lines a burst had suppressed. */
+/* Every second: the count of log lines a burst had suppressed, told
+   within a second of its 10 s window's end (a 10 s timer could tell it
+   up to 20 s after the burst began). */
 static void
 server_logflush_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -621,7 +623,7 @@ server_create(struct event_base *base, struct config *cfg, struct wal *w,
 	struct wal_stats	 st;
 	struct batcher_cbs	 cbs;
 	struct rlimit		 rl;
-	struct timeval		 logflush_tv = { 10, 0 };
+	struct timeval		 logflush_tv = { 1, 0 };
 	char			 line[160];
 
 	if ((srv = calloc(1, sizeof *srv)) == NULL) {
