@@ -43,11 +43,9 @@ fail() {
 
 ok() { echo "ok: $*"; }
 
-# Starts walld in the background with extra arguments; waits until it
-# answers a ping (up to 10 s).
-start_walld() {
-	"$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" "$@" >>"$LOG" 2>&1 &
-	WALLD_PID=$!
+# Waits (up to 10 s) until the walld of WALLD_PID answers a ping at
+# $SOCK; fails if it exits first.
+wait_ready() {
 	i=0
 	while ! "$WALCTL" ping >/dev/null 2>&1; do
 		kill -0 "$WALLD_PID" 2>/dev/null || fail "walld exited at start-up"
@@ -55,6 +53,14 @@ start_walld() {
 		[ $i -lt 200 ] || fail "walld did not answer within 10 s"
 		sleep 0.05
 	done
+}
+
+# Starts walld in the background with extra arguments; waits until it
+# answers a ping (up to 10 s).
+start_walld() {
+	"$WALLD" $ALLOW_ROOT --socket "$SOCK" --data-dir "$DATA" "$@" >>"$LOG" 2>&1 &
+	WALLD_PID=$!
+	wait_ready
 }
 
 # Stops walld with a signal (default TERM) and returns its exit status.

@@ -63,13 +63,7 @@ start_cut() {
 	    "$WALLD" $ALLOW_ROOT --config "$CONF" --socket "$SOCK" \
 	    --data-dir "$DATA" >>"$LOG" 2>&1 &
 	WALLD_PID=$!
-	i=0
-	while ! "$WALCTL" ping >/dev/null 2>&1; do
-		kill -0 "$WALLD_PID" 2>/dev/null || fail "walld exited at start-up"
-		i=$((i + 1))
-		[ $i -lt 200 ] || fail "walld did not answer within 10 s"
-		sleep 0.05
-	done
+	wait_ready
 }
 
 # check_image ROUND SEALED MAX "ACKS" ["CUT"]: the image a power cut at
