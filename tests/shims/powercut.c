@@ -881,34 +881,10 @@ link(const char *from, const char *to)
 
 #if __SIZEOF_LONG__ == 8
 /* The 64-bit-offset names (what a program built with _FILE_OFFSET_BITS=64
-   calls, such as python3): the same calls where off_t has 64 bits. */
-int
-open64(const char *path, int flags, ...)
-{
-	mode_t	mode = 0;
-	va_list	ap;
-
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	return (do_openat(AT_FDCWD, path, flags, mode));
-}
-
-int
-openat64(int dirfd, const char *path, int flags, ...)
-{
-	mode_t	mode = 0;
-	va_list	ap;
-
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	return (do_openat(dirfd, path, flags, mode));
-}
+   calls, such as python3): the same calls where off_t has 64 bits. The
+   opens are the same functions under a second name. */
+int	open64(const char *, int, ...) __attribute__((alias("open")));
+int	openat64(int, const char *, int, ...) __attribute__((alias("openat")));
 
 ssize_t
 pwrite64(int fd, const void *b, size_t n, off64_t off)
