@@ -729,8 +729,6 @@ walctl_segment_line(int dirfd, const char *dir, const struct seg_ent *e,
 	return (bad);
 }
 
-static int	walctl_stat(const char *, const char *, const char **);
-
 /* The data directory walld at the socket names in its stats, into buf
    (PATH_MAX bytes), and its replicated LSN into *repl (-1 when walld
    does not replicate). */
@@ -847,25 +845,6 @@ walctl_cmd_segments(struct walctl *w, int argc, char **argv)
 		return (EX_DATAERR);
 	}
 	return (EX_OK);
-}
-
-/* The value of stat key in the stats text: its length, and *v pointing
-   at it; -1 when the stat is not there. */
-static int
-walctl_stat(const char *text, const char *key, const char **v)
-{
-	const char	*p;
-	size_t		 k = strlen(key);
-
-	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
-		if (*p == '\n')
-			p++;
-		if (strncmp(p, key, k) == 0 && p[k] == ' ') {
-			*v = p + k + 1;
-			return ((int)strcspn(*v, "\n"));
-		}
-	}
-	return (-1);
 }
 
 /* A stat as a string for status ("?" when walld did not send it). */

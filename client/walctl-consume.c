@@ -140,7 +140,7 @@ consume_start(struct wal_conn *c, struct walctl_consume *k,
 {
 	struct wal_cursor_state	 cs;
 	enum wal_result		 r;
-	char			*text = NULL, *p;
+	char			*text = NULL;
 	uint64_t		 durable = 0, first = 0;
 	char			 what[96];
 
@@ -163,14 +163,8 @@ consume_start(struct wal_conn *c, struct walctl_consume *k,
 	if ((r = wal_conn_stats(c, &text)) != WAL_RESULT_OK)
 		return (walctl_conn_fail(c, "tail: stats (for the log's end)",
 		    r));
-	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
-		if (*p == '\n')
-			p++;
-		if (strncmp(p, "durable_lsn ", 12) == 0)
-			durable = strtoull(p + 12, NULL, 10);
-		else if (strncmp(p, "first_lsn ", 10) == 0)
-			first = strtoull(p + 10, NULL, 10);
-	}
+	(void)walctl_stat_u64(text, "durable_lsn", &durable);
+	(void)walctl_stat_u64(text, "first_lsn", &first);
 	free(text);
 	st->next = durable >= k->last_n ? durable - k->last_n + 1 : 1;
 	if (st->next == 0)

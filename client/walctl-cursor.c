@@ -128,21 +128,14 @@ walctl_cmd_cursor(struct walctl *w, int argc, char **argv)
 static uint64_t
 cursor_durable(struct wal_conn *c, int *have, char **textp)
 {
-	char		*text = NULL, *p;
+	char		*text = NULL;
 	uint64_t	 d = 0;
 
 	*have = 0;
 	*textp = NULL;
 	if (wal_conn_stats(c, &text) != WAL_RESULT_OK)
 		return (0);
-	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
-		if (*p == '\n')
-			p++;
-		if (strncmp(p, "durable_lsn ", 12) == 0) {
-			d = strtoull(p + 12, NULL, 10);
-			*have = 1;
-		}
-	}
+	*have = walctl_stat_u64(text, "durable_lsn", &d);
 	*textp = text;
 	return (d);
 }
@@ -152,19 +145,10 @@ cursor_durable(struct wal_conn *c, int *have, char **textp)
 static int
 cursor_lag_bytes(const char *text, const char *name, uint64_t *v)
 {
-	const char	*p;
-	size_t		 k = strlen(name);
+	char	key[sizeof "cursor_lag_bytes:" + WAL_CURSOR_NAME_MAX];
 
-	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
-		if (*p == '\n')
-			p++;
-		if (strncmp(p, "cursor_lag_bytes:", 17) == 0 &&
-		    strncmp(p + 17, name, k) == 0 && p[17 + k] == ' ') {
-			*v = strtoull(p + 18 + k, NULL, 10);
-			return (1);
-		}
-	}
-	return (0);
+	snprintf(key, sizeof key, "cursor_lag_bytes:%s", name);
+	return (walctl_stat_u64(text, key, v));
 }
 
 /* walctl cursors [--json]: every cursor, its LSN, lag and commit time. */

@@ -110,6 +110,37 @@ walctl_usage(const struct walctl_cmd *cmd)
 	return (EX_USAGE);
 }
 
+/* The value of stat key in the stats text: its length, and *v pointing
+   at it; -1 when the stat is not there. */
+int
+walctl_stat(const char *text, const char *key, const char **v)
+{
+	const char	*p;
+	size_t		 k = strlen(key);
+
+	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, key, k) == 0 && p[k] == ' ') {
+			*v = p + k + 1;
+			return ((int)strcspn(*v, "\n"));
+		}
+	}
+	return (-1);
+}
+
+/* A stat whose value is a number: 1 and *v, or 0 when it is not there. */
+int
+walctl_stat_u64(const char *text, const char *key, uint64_t *v)
+{
+	const char	*p;
+
+	if (walctl_stat(text, key, &p) < 0)
+		return (0);
+	*v = strtoull(p, NULL, 10);
+	return (1);
+}
+
 /* EX_OK when getopt took every argument, else the usage error. */
 int
 walctl_no_args(struct walctl *w, int argc, char **argv)

@@ -114,6 +114,10 @@ int		 walctl_usage(const struct walctl_cmd *);
 int		 walctl_usage_why(const struct walctl_cmd *, const char *fmt,
 		     ...) __attribute__((format(printf, 2, 3)));
 int		 walctl_no_args(struct walctl *, int argc, char **argv);
+int		 walctl_stat(const char *text, const char *key,
+		     const char **v);
+int		 walctl_stat_u64(const char *text, const char *key,
+		     uint64_t *v);
 int		 walctl_fail(const char *what, enum wal_result, uint16_t code,
 		     const char *msg);
 int		 walctl_conn_fail(struct wal_conn *, const char *what,
