@@ -27,6 +27,9 @@ command -v perf >/dev/null 2>&1 || {
 for f in "$WB" "$WALLD" "$WALCTL"; do
 	[ -x "$f" ] || { echo "profile.sh: $f is missing: make" >&2; exit 1; }
 done
+# walld refuses to run as root without --allow-root (docs/OPERATIONS.md).
+ALLOW_ROOT=
+[ "$(id -u)" != 0 ] || ALLOW_ROOT=--allow-root
 mkdir -p var/bench
 O=$top/var/bench/profile-$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$O"
@@ -129,7 +132,7 @@ measure() {
 
 printf 'socket:\n  path: %s\nstorage:\n  data_dir: %s\n' "$T/w.sock" "$T/data" \
     >"$T/w.yaml"
-out=$("$WB" startup -s "$T/w.sock" -- "$WALLD" --config "$T/w.yaml" \
+out=$("$WB" startup -s "$T/w.sock" -- "$WALLD" $ALLOW_ROOT --config "$T/w.yaml" \
     2>"$T/walld.log") || { echo "profile.sh: walld did not start" >&2; exit 1; }
 SPID=$(echo "$out" | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
 measure walld "$T/w.sock" | tee "$O/report.md"
