@@ -178,13 +178,15 @@ $(B)/tests/check_%: tests/unit/check_%.c $(DAEMON_OBJ) $(B)/libwal.a $(B)/libeng
 $(B)/tests/check_crypt: CHECK_LIBS += -Wl,--wrap=keyring_encrypt
 # The power-loss suite also links the crash-simulating sysio layer.
 $(B)/tests/check_powerloss: $(call obj,tests/unit/simio.c)
-$(B)/tests/%: tests/helpers/%.c $(B)/libwal.a $(B)/libengine.a
+# tests/helpers-noleaks.c: no leak scan at a helper's exit in the
+# sanitizer build (the file says why).
+$(B)/tests/%: tests/helpers/%.c tests/helpers-noleaks.c $(B)/libwal.a $(B)/libengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(INC_ALL) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # jsdump, the replication tests' look into JetStream, links only libnats.
-$(B)/tests/jsdump: tests/helpers/jsdump.c
+$(B)/tests/jsdump: tests/helpers/jsdump.c tests/helpers-noleaks.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(shell $(PKG_CONFIG) --libs libnats 2>/dev/null)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libnats 2>/dev/null)
 # The stream publisher of the restore tests encodes with repl/.
 $(B)/tests/replpub: $(call obj,$(REPL_SRC))
 
