@@ -84,6 +84,9 @@ struct batcher {
 	int			 result;
 	char			*cause;
 	uint64_t		 usec;
+	uint64_t		 handoff_usec;	/* posted -> flusher began */
+	uint64_t		 finished_at;	/* when the flusher ended */
+	uint64_t		 posted_at;	/* set by the loop before go */
 
 	int			 want_spare;
 	int			 spare_failed;	/* last preparation failed */
@@ -156,7 +159,9 @@ batcher_flusher_main(void *arg)
 		/* The loop hands over the next batch only after it has taken
 		   this one back (b->batch NULL), so the result fields are not
 		   overwritten before it reads them. */
+		b->handoff_usec = batcher_now_usec() - b->posted_at;
 		batcher_flush(b);
+		b->finished_at = batcher_now_usec();
 		__atomic_store_n(&b->finished, 1, __ATOMIC_RELEASE);
 		batcher_wake_loop(b);
 	}
@@ -249,6 +254,12 @@ batcher_done(struct batcher *b)
 	for (i = 0; i < 15 && nrec > (1ull << i); i++)
 		;
 	b->stats.batch_hist[i]++;
+	if (b->posted_at != 0) {	/* the flusher's, not an inline one */
+		b->stats.handoff_usec_total += b->handoff_usec;
+		b->stats.return_usec_total += batcher_now_usec() -
+		    b->finished_at;
+		b->posted_at = 0;
+	}
 	rc = b->result;
 	cause = b->cause;
 	b->cause = NULL;
@@ -338,6 +349,7 @@ batcher_detach(struct batcher *b)
 static void
 batcher_post(struct batcher *b)
 {
+	b->posted_at = batcher_now_usec();	/* sem_post publishes it */
 	if (sem_post(&b->go) != 0)	/* only EOVERFLOW: cannot happen */
 		log_err("handing a batch to the flusher: %s", strerror(errno));
 }

@@ -60,6 +60,11 @@ struct batcher_stats {
 	uint64_t	flush_usec_max;
 	uint64_t	hist[16];	/* flush duration: <=2^(i+4) us; [15] more */
 	uint64_t	batch_records_total;	/* records made durable */
+	/* Of the batches the flusher wrote: from the loop's hand-over to
+	   the flusher starting on it, and from the flusher finishing to the
+	   loop taking it back (the times the disk waits on the threads). */
+	uint64_t	handoff_usec_total;
+	uint64_t	return_usec_total;
 	uint64_t	batch_hist[16];	/* records per flush: <=2^i; [15] more */
 };
 void		 batcher_stats(struct batcher *, struct batcher_stats *);

@@ -246,6 +246,10 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	server_stats_line(eb, "batch_records_total %llu",
 	    (unsigned long long)bs.batch_records_total);
 	server_stats_hist(eb, "batch_records", 1, bs.batch_hist);
+	server_stats_line(eb, "batch_handoff_usec_total %llu",
+	    (unsigned long long)bs.handoff_usec_total);
+	server_stats_line(eb, "batch_return_usec_total %llu",
+	    (unsigned long long)bs.return_usec_total);
 	server_stats_line(eb, "connections %u", srv->nconns);
 	server_stats_line(eb, "connections_total %llu",
 	    (unsigned long long)srv->count.connections_total);

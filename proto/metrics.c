@@ -123,6 +123,14 @@ static const struct metrics_row metrics_table[] = {
 	{ "walld_batch_records", "histogram", MK_HISTOGRAM, "batch_records_le_",
 	  "batch_records_total", NULL, 1,
 	  "Records made durable by one batch (one fdatasync)" },
+	{ "walld_batch_handoff_seconds_total", "counter", MK_SECONDS,
+	  "batch_handoff_usec_total", NULL, NULL, USEC, "Time from the "
+	  "event loop handing a batch to the flusher thread to the flusher "
+	  "starting on it" },
+	{ "walld_batch_return_seconds_total", "counter", MK_SECONDS,
+	  "batch_return_usec_total", NULL, NULL, USEC, "Time from the "
+	  "flusher thread finishing a batch to the event loop taking it "
+	  "back (and answering its appends)" },
 	{ "walld_connections", "gauge", MK_VALUE, "connections", NULL, NULL, 1,
 	  "Client connections open" },
 	{ "walld_connections_total", "counter", MK_VALUE, "connections_total",

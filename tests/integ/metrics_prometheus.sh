@@ -20,6 +20,7 @@ metrics:
   file: $PROM
   interval: 1s
 YAML
+started=$(date +%s)
 start_walld --config "$T/walld.yaml"
 
 # metric NAME [FILE]: the value of the sample NAME (with its labels, as
@@ -70,6 +71,20 @@ expect_eq "walld_fsync_duration_seconds_count" \
 expect_eq "walld_batch_records_count" \
 	"$(metric walld_batch_records_count "$T/p1")" "$fs"
 [ "$fs" -ge 2 ] || fail "fsyncs: $fs"
+# The threads' hand-over times: counted for the flusher's batches (the
+# first ones here; a lone client's later ones are written on the loop),
+# each a part of the time since start, and in the metrics in seconds.
+up_us=$(( ($(date +%s) - started + 1) * 1000000 ))
+for k in handoff return; do
+	v=$(stat_of batch_${k}_usec_total)
+	case $v in ''|*[!0-9]*) fail "batch_${k}_usec_total: '$v'" ;; esac
+	[ "$v" -le "$up_us" ] || fail "batch_${k}_usec_total $v > $up_us"
+	m=$(metric walld_batch_${k}_seconds_total "$T/p1")
+	[ -n "$m" ] || fail "walld_batch_${k}_seconds_total missing"
+	awk -v m="$m" -v up="$up_us" 'BEGIN { exit !(m >= 0 && m * 1e6 <= up) }' ||
+		fail "walld_batch_${k}_seconds_total $m"
+done
+ok "batch hand-over and return times: stats and metrics"
 expect_eq "walld_state read-write" \
 	"$(metric 'walld_state{state="read-write"}' "$T/p1")" 1
 expect_eq "walld_state sealed" \
