@@ -17,7 +17,7 @@
  * hands over; the test writes what a power cut there would leave into a
  * side directory, recovers and checks it, and the run goes on.
  * WALD_POWERLOSS_TRIALS (default 3) sets the power cuts tried per call;
- * `make soak` raises it. WALD_POWERLOSS_STRIDE (default 1; 3 under
+ * `make soak` raises it. WALD_POWERLOSS_STRIDE (default 1; 6 under
  * AddressSanitizer, where the plain build's run has already swept every
  * call) cuts before every Nth call only, starting at a call that moves
  * with the day (WALD_POWERLOSS_OFFSET sets it). Injected errors (EIO,
@@ -508,7 +508,7 @@ pl_trials(void)
 }
 
 /*
- * The stride of the sweep: 1 (every call), or under AddressSanitizer 3,
+ * The stride of the sweep: 1 (every call), or under AddressSanitizer 6,
  * or WALD_POWERLOSS_STRIDE. Memory errors in recovery show at any cut;
  * the plain build's pass sweeps every call for the durability checks.
  */
@@ -519,9 +519,28 @@ pl_stride(void)
 	long		 n;
 
 #ifdef __SANITIZE_ADDRESS__
-	n = s != NULL ? atol(s) : 3;
+	n = s != NULL ? atol(s) : 6;
 #else
 	n = s != NULL ? atol(s) : 1;
+#endif
+	return (n < 1 ? 1 : (uint64_t)n);
+}
+
+/*
+ * At how many of the calls of its kind each injected error is tried: 25,
+ * or 10 under AddressSanitizer (the plain pass tries 25), or
+ * WALD_POWERLOSS_FAULT_PLACES.
+ */
+static uint64_t
+pl_fault_places(void)
+{
+	const char	*s = getenv("WALD_POWERLOSS_FAULT_PLACES");
+	long		 n;
+
+#ifdef __SANITIZE_ADDRESS__
+	n = s != NULL ? atol(s) : 10;
+#else
+	n = s != NULL ? atol(s) : 25;
 #endif
 	return (n < 1 ? 1 : (uint64_t)n);
 }
@@ -1104,11 +1123,11 @@ START_TEST(test_faults)
 			calls[c] = simio_calls((enum simio_call)c);
 		simio_stop();
 	}
-	/* Each error at up to ~25 of the calls of its kind, then a power
-	   cut with mixed losses, then recovery. */
+	/* Each error at up to ~25 of the calls of its kind (pl_fault_places),
+	   then a power cut with mixed losses, then recovery. */
 	for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
 		f = kinds[k];
-		step = calls[f.call] / 25 + 1;
+		step = calls[f.call] / pl_fault_places() + 1;
 		for (n = 1 + k % step; n <= calls[f.call]; n += step) {
 			f.nth = n;
 			t.fault = &f;
