@@ -488,61 +488,50 @@ pl_base(void)
 }
 
 /*
- * The number of power cuts to try per call: 3 (all lost, all kept,
- * mixed), or WALD_POWERLOSS_TRIALS. Under AddressSanitizer, where each
- * recovery costs several times more, 1: the three kinds in turn, call
- * after call.
+ * A sweep's setting: the environment variable `name` when it is set, else
+ * `plain`, or `asan` under AddressSanitizer, where each recovery costs
+ * several times more and the plain build's pass has swept in full; at
+ * least 1.
  */
+static uint64_t
+pl_setting(const char *name, long plain, long asan)
+{
+	const char	*s = getenv(name);
+	long		 n;
+
+#ifdef __SANITIZE_ADDRESS__
+	n = s != NULL ? atol(s) : asan;
+	(void)plain;
+#else
+	n = s != NULL ? atol(s) : plain;
+	(void)asan;
+#endif
+	return (n < 1 ? 1 : (uint64_t)n);
+}
+
+/* The number of power cuts to try per call: 3 (all lost, all kept,
+   mixed); under ASan 1, the three kinds in turn, call after call. */
 static int
 pl_trials(void)
 {
-	const char	*s = getenv("WALD_POWERLOSS_TRIALS");
-	int		 n;
-
-#ifdef __SANITIZE_ADDRESS__
-	n = s != NULL ? atoi(s) : 1;
-#else
-	n = s != NULL ? atoi(s) : 3;
-#endif
-	return (n < 1 ? 1 : n);
+	return ((int)pl_setting("WALD_POWERLOSS_TRIALS", 3, 1));
 }
 
-/*
- * The stride of the sweep: 1 (every call), or under AddressSanitizer 6,
- * or WALD_POWERLOSS_STRIDE. Memory errors in recovery show at any cut;
- * the plain build's pass sweeps every call for the durability checks.
- */
+/* The stride of the sweep: 1 (every call); under ASan 6. Memory errors
+   in recovery show at any cut; the plain build's pass sweeps every call
+   for the durability checks. */
 static uint64_t
 pl_stride(void)
 {
-	const char	*s = getenv("WALD_POWERLOSS_STRIDE");
-	long		 n;
-
-#ifdef __SANITIZE_ADDRESS__
-	n = s != NULL ? atol(s) : 6;
-#else
-	n = s != NULL ? atol(s) : 1;
-#endif
-	return (n < 1 ? 1 : (uint64_t)n);
+	return (pl_setting("WALD_POWERLOSS_STRIDE", 1, 6));
 }
 
-/*
- * At how many of the calls of its kind each injected error is tried: 25,
- * or 10 under AddressSanitizer (the plain pass tries 25), or
- * WALD_POWERLOSS_FAULT_PLACES.
- */
+/* At how many of the calls of its kind each injected error is tried: 25;
+   under ASan 10. */
 static uint64_t
 pl_fault_places(void)
 {
-	const char	*s = getenv("WALD_POWERLOSS_FAULT_PLACES");
-	long		 n;
-
-#ifdef __SANITIZE_ADDRESS__
-	n = s != NULL ? atol(s) : 10;
-#else
-	n = s != NULL ? atol(s) : 25;
-#endif
-	return (n < 1 ? 1 : (uint64_t)n);
+	return (pl_setting("WALD_POWERLOSS_FAULT_PLACES", 25, 10));
 }
 
 /* Which call of each stride is cut: WALD_POWERLOSS_OFFSET, or one that
