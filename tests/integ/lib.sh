@@ -35,6 +35,13 @@ trap cleanup EXIT
 fail() {
 	echo "FAIL: $*" >&2
 	if [ -f "$LOG" ]; then
+		# A sanitizer's report is longer than the tail, and its stack
+		# traces are what tell the bug: they come whole.
+		if grep -q "ERROR: AddressSanitizer\|runtime error:" "$LOG"; then
+			echo "--- walld log (the sanitizer's report):" >&2
+			sed -n '/ERROR: AddressSanitizer\|runtime error:/,/^SUMMARY/p' \
+			    "$LOG" | head -n 150 >&2
+		fi
 		echo "--- walld log (last 30 lines):" >&2
 		tail -n 30 "$LOG" >&2
 	fi
