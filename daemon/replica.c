@@ -39,6 +39,7 @@
 #define REPLICA_MAX_SERVERS	32
 #define REPLICA_RETRY_MS	1000	/* between connection attempts */
 #define REPLICA_HEADROOM	1024	/* headers beyond max_record */
+#define REPLICA_CLOSE_MS	5000	/* for the library's threads to end */
 
 const uint64_t replica_bucket_us[REPLICA_NBUCKETS] = {
 	250, 500, 1000, 2000, 5000, 10000, 50000, 1000000
@@ -900,6 +901,8 @@ replica_stats(struct replica *r, struct replica_stats *st)
 void
 replica_stop(struct replica *r)
 {
+	natsStatus	s;
+
 	if (r == NULL)
 		return;
 	pthread_mutex_lock(&r->lock);
@@ -907,5 +910,18 @@ replica_stop(struct replica *r)
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	pthread_join(r->thread, NULL);
+	/* The thread destroyed its connection, but the library's own
+	   threads may still run a callback with r: natsConnection_Destroy
+	   queues the disconnected callback for its callback thread and
+	   returns. r is freed only once they are gone (walld uses NATS for
+	   nothing else, and is stopping). */
+	natsOptions_Destroy(r->opts);
+	r->opts = NULL;
+	if ((s = nats_CloseAndWait(REPLICA_CLOSE_MS)) != NATS_OK) {
+		log_warn("replication: the NATS library's threads did not end "
+		    "within %d ms (%s); its callbacks' state is left in memory",
+		    REPLICA_CLOSE_MS, natsStatus_GetText(s));
+		return;
+	}
 	replica_free(r);
 }

@@ -63,8 +63,10 @@ uint64_t	 replica_floor(struct replica *);
 enum replica_state replica_state(struct replica *);
 const char	*replica_state_name(enum replica_state);
 void		 replica_stats(struct replica *, struct replica_stats *);
-/* Stops the thread, waiting at most a second for messages in flight, and
-   frees everything. NULL is fine. */
+/* Stops the thread, waiting at most a second for messages in flight,
+   then for the NATS library's threads to end (they may still hold a
+   callback for it), and frees everything. Once only: at walld's exit.
+   NULL is fine. */
 void		 replica_stop(struct replica *);
 
 #endif
