@@ -29,8 +29,10 @@
 #define WAL_ZERO_CHUNK		(1u << 20)
 /* A segment written in flushes of this many bytes on average, or more:
    the next spares are fallocated only, not written with zeros (see
-   wal_prepare_spare). */
-#define WAL_BIG_FLUSH		(256u << 10)
+   wal_prepare_spare). Measured on the development VM (BENCHMARKS.md,
+   issue 26): flushes of 3.5 KiB are faster with zeros, flushes of 65 KiB
+   with fallocated blocks. */
+#define WAL_BIG_FLUSH		(32u << 10)
 #define WAL_ROUND_UP(x, a)	(((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 /* The stamper stamps this much before it looks for newly published
    records (wal_stamp_ahead); whoever takes a batch from it stops it

@@ -2108,7 +2108,7 @@ START_TEST(test_spare_modes)
 	}
 
 	/* AUTO: small flushes keep the zeros; after a segment written in
-	   flushes of 256 KiB and more (300 records of 1.6 KB on average),
+	   flushes of 32 KiB and more (300 records of 1.6 KB on average),
 	   spares are fallocated only; small flushes bring the zeros back. */
 	check_wal_spare_mode = WAL_SPARE_AUTO;
 	dir = check_wal_tmpdir();
