@@ -90,6 +90,7 @@ struct batcher {
 
 	int			 want_spare;
 	int			 spare_failed;	/* last preparation failed */
+	int			 want_prod;	/* a producer snapshot waits */
 
 	int			 efd;		/* threads -> loop */
 	struct event		*efd_ev;
@@ -182,8 +183,23 @@ batcher_stamper_main(void *arg)
 	return (NULL);
 }
 
+/* Writes the producer table's snapshot the loop queued (preparer
+   thread). A failure only costs time at the next open. */
+static void
+batcher_write_producers(struct batcher *b)
+{
+	char	*cause = NULL;
+
+	if (wal_producer_write_pending(b->wal, &cause) != 0) {
+		log_warn("producer snapshot: %s", cause != NULL ? cause :
+		    "failed");
+		free(cause);
+	}
+}
+
 /* The preparer thread: keeps a spare segment ready; after a
-   failure (a full disk) it retries every second until it succeeds. */
+   failure (a full disk) it retries every second until it succeeds. It
+   also writes the producer table's snapshots, off the loop. */
 static void *
 batcher_preparer_main(void *arg)
 {
@@ -194,6 +210,13 @@ batcher_preparer_main(void *arg)
 
 	pthread_mutex_lock(&b->lock);
 	while (!__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE)) {
+		if (b->want_prod) {
+			b->want_prod = 0;
+			pthread_mutex_unlock(&b->lock);
+			batcher_write_producers(b);
+			pthread_mutex_lock(&b->lock);
+			continue;
+		}
 		if (!b->want_spare && !b->spare_failed) {
 			pthread_cond_wait(&b->prep_cond, &b->lock);
 			continue;
@@ -222,6 +245,7 @@ batcher_preparer_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		while (!__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE) &&
+		    !b->want_prod &&
 		    pthread_cond_timedwait(&b->prep_cond, &b->lock, &ts) == 0)
 			;
 	}
@@ -275,6 +299,12 @@ batcher_done(struct batcher *b)
 	b->batch = NULL;
 	if (rc == 0 && !wal_spare_ready(b->wal))
 		batcher_want_spare(b);
+	if (wal_producer_take_new(b->wal)) {
+		pthread_mutex_lock(&b->lock);
+		b->want_prod = 1;
+		pthread_mutex_unlock(&b->lock);
+		pthread_cond_signal(&b->prep_cond);
+	}
 
 	b->cbs.done_cb(b->cbs.arg, rc == 0, durable, cause);
 	free(cause);
@@ -530,6 +560,7 @@ batcher_create(struct event_base *base, struct wal *w,
 		goto fail;
 	}
 	b->want_spare = !wal_spare_ready(w);
+	wal_producer_set_writer(w);	/* the preparer writes its snapshots */
 	wal_stats(w, &ws);
 	b->last_lsn = ws.next_lsn - 1;
 	for (i = 0; i < sizeof threads / sizeof threads[0]; i++) {

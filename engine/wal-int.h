@@ -174,6 +174,14 @@ struct wal_prodtab {
 	uint64_t	 evicted;
 	unsigned	 nomem;
 	uint64_t	 snap_seg;	/* the segment of the last snapshot */
+	/* With a writer thread (wal_producer_set_writer), the snapshot of
+	   a segment's start is made on the loop and written by that
+	   thread: pend under the WAL's lock; writer and pend_new the
+	   loop's. */
+	int		 writer;
+	int		 pend_new;	/* queued since wal_producer_take_new */
+	unsigned char	*pend;
+	size_t		 pend_len;
 };
 
 /* The active segment: the flusher thread's (and open's). */

@@ -27,13 +27,17 @@
  * append is taken as a new producer's, and a retry of one of its old
  * appends is not recognised.
  *
- * Threads: the loop thread's (wal_append_as), and open's.
+ * Threads: the loop thread's (wal_append_as), and open's. walld's loop
+ * only encodes a new segment's snapshot: its preparer thread writes it
+ * (wal_producer_write_pending), so that the loop never waits for that
+ * file's fdatasync (1-2 ms under a heavy log).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,24 +346,18 @@ nomem:
 	return (-1);
 }
 
-/*
- * Writes the snapshot of what is durable (temp file, rename; with
- * `sync`, fsync of both and of the directory too). Without sync a crash
- * may leave it torn: its CRC tells, and open reads the records instead.
- * 0, or -1 and *cause.
- */
-int
-wal_producer_save(struct wal *w, int sync, char **cause)
+/* Writes an encoded snapshot, buf[0..len), which it frees: temp file,
+   its data synced, rename; with `sync`, the directory synced too
+   (without, a crash may undo the rename: open then reads the older
+   snapshot and more records). 0, or -1 and *cause. */
+static int
+wal_prod_write(struct wal *w, unsigned char *buf, size_t len, int sync,
+    char **cause)
 {
-	unsigned char	*buf;
-	size_t		 len, off = 0;
+	size_t		 off = 0;
 	ssize_t		 k;
 	int		 fd;
 
-	if (wal_prod_encode(&w->prod, w->loop.durable_lsn, &buf, &len) != 0) {
-		cause_set(cause, "%s/%s: no memory", w->dir, PROD_NAME);
-		return (-1);
-	}
 	fd = sysio.openat(w->dirfd, PROD_TMP_NAME, O_WRONLY | O_CREAT |
 	    O_TRUNC | O_CLOEXEC, 0640);
 	if (fd == -1) {
@@ -412,6 +410,21 @@ fail:
 		(void)sysio.close(fd);
 	(void)sysio.unlinkat(w->dirfd, PROD_TMP_NAME, 0);
 	return (-1);
+}
+
+/* Writes the snapshot of what is durable now (wal_prod_write). 0, or -1
+   and *cause. */
+int
+wal_producer_save(struct wal *w, int sync, char **cause)
+{
+	unsigned char	*buf;
+	size_t		 len;
+
+	if (wal_prod_encode(&w->prod, w->loop.durable_lsn, &buf, &len) != 0) {
+		cause_set(cause, "%s/%s: no memory", w->dir, PROD_NAME);
+		return (-1);
+	}
+	return (wal_prod_write(w, buf, len, sync, cause));
 }
 
 /* Reads the snapshot into the table: the LSN it covers, 0 when there is
@@ -560,24 +573,78 @@ wal_producer_rebuild(struct wal *w, char **cause)
 }
 
 /* A new segment began taking records: a snapshot now keeps the rebuild
-   at open to about a segment's records. A failure only costs time. */
+   at open to about a segment's records. A failure only costs time. With
+   a writer thread it is only encoded here, and replaces one still
+   queued (this one covers more). */
 void
 wal_producer_segment(struct wal *w)
 {
-	char	*cause = NULL;
+	unsigned char	*buf, *old;
+	size_t		 len;
+	char		*cause = NULL;
 
 	w->prod.snap_seg = w->loop.seg_first;
-	if (wal_producer_save(w, 0, &cause) != 0) {
-		wal_log(w, WAL_LOG_WARNING, "wal: producer snapshot: %s",
-		    cause);
-		free(cause);
+	if (!w->prod.writer) {
+		if (wal_producer_save(w, 0, &cause) != 0) {
+			wal_log(w, WAL_LOG_WARNING, "wal: producer snapshot: "
+			    "%s", cause);
+			free(cause);
+		}
+		return;
 	}
+	if (wal_prod_encode(&w->prod, w->loop.durable_lsn, &buf, &len) != 0) {
+		wal_log(w, WAL_LOG_WARNING, "wal: producer snapshot: %s/%s: "
+		    "no memory", w->dir, PROD_NAME);
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	old = w->prod.pend;
+	w->prod.pend = buf;
+	w->prod.pend_len = len;
+	pthread_mutex_unlock(&w->lock);
+	free(old);
+	w->prod.pend_new = 1;
+}
+
+/* See wal.h. Loop thread, before the writer starts. */
+void
+wal_producer_set_writer(struct wal *w)
+{
+	w->prod.writer = 1;
+}
+
+/* See wal.h. Loop thread. */
+int
+wal_producer_take_new(struct wal *w)
+{
+	int	n = w->prod.pend_new;
+
+	w->prod.pend_new = 0;
+	return (n);
+}
+
+/* See wal.h. The writer thread. */
+int
+wal_producer_write_pending(struct wal *w, char **cause)
+{
+	unsigned char	*buf;
+	size_t		 len;
+
+	pthread_mutex_lock(&w->lock);
+	buf = w->prod.pend;
+	len = w->prod.pend_len;
+	w->prod.pend = NULL;
+	pthread_mutex_unlock(&w->lock);
+	if (buf == NULL)
+		return (0);
+	return (wal_prod_write(w, buf, len, 0, cause));
 }
 
 /* Frees the table. */
 void
 wal_producer_free(struct wal *w)
 {
+	free(w->prod.pend);
 	free(w->prod.ents);
 	free(w->prod.lsns);
 	free(w->prod.buckets);

@@ -140,6 +140,16 @@ int		 wal_producer_held(struct wal *, const struct wal_producer_seq *,
    the producer is not known (any start is taken). Loop thread. */
 uint64_t	 wal_producer_next(struct wal *, uint64_t producer,
 		    uint32_t tenant, uint64_t *oldest);
+/* The producer table's snapshot at each segment's start (FORMAT.md,
+   PRODUCERS) is written by the loop itself (open, write, fdatasync,
+   rename) unless a writer thread is set: then the loop only encodes it
+   and queues it, wal_producer_take_new says when one was queued, and the
+   writer writes the latest with wal_producer_write_pending (0, or -1 and
+   *cause; a failure only costs time at the next open). The snapshots of
+   open and close are written by them, as before. */
+void		 wal_producer_set_writer(struct wal *);
+int		 wal_producer_take_new(struct wal *);
+int		 wal_producer_write_pending(struct wal *, char **cause);
 /* The filling batch will end the active segment (footer), the next starts
    a new one. WAL_EWAIT/WAL_ENOSPC when no new segment is ready; WAL_OK and
    nothing to do when the segment has no record yet; WAL_EFULL when the

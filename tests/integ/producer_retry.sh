@@ -64,6 +64,27 @@ grep -q "retries are recognised from 13" "$T/err" ||
 	fail "window message: $(cat "$T/err")"
 ok "retries recognised after a restart and after kill -9; beyond the window refused"
 
+# A new segment's first append has the table's snapshot written while
+# walld runs (by its preparer thread, not the loop): PRODUCERS then
+# covers the records before it, which a kill -9 keeps.
+l21=$("$WALCTL" append --producer 7 --seq 21 n21) || fail "seq 21"
+"$WALCTL" rotate >/dev/null || fail rotate
+"$WALCTL" append --producer 7 --seq 22 n22 >/dev/null || fail "seq 22"
+covered() { od -An -t u8 -j 16 -N 8 "$DATA/PRODUCERS" | tr -d ' '; }
+k=0
+until [ "$(covered)" -ge "$l21" ]; do
+	k=$((k + 1))
+	[ $k -lt 50 ] || fail "PRODUCERS covers LSN $(covered), not $l21, 5 s after a new segment's first append"
+	sleep 0.1
+done
+stop_walld KILL || true
+c=$(covered)
+[ "$c" -ge "$l21" ] || fail "PRODUCERS after kill -9 covers LSN $c"
+start_walld --config "$T/walld.yaml"
+expect_eq "retry of seq 21 after kill -9" \
+	"$("$WALCTL" append --producer 7 --seq 21 n21)" "$l21"
+ok "a new segment's snapshot written while walld runs: it covered LSN $c >= $l21 at the kill -9"
+
 # Two producers retrying through kill -9 after kill -9.
 N=${PROD_COUNT:-2000}
 # The files exist before the producers start (a background job's
