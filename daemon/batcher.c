@@ -183,6 +183,17 @@ batcher_stamper_main(void *arg)
 	return (NULL);
 }
 
+/* Sets one of the preparer's requests (*flag, under b->lock) and wakes
+   it. */
+static void
+batcher_ask_preparer(struct batcher *b, int *flag)
+{
+	pthread_mutex_lock(&b->lock);
+	*flag = 1;
+	pthread_mutex_unlock(&b->lock);
+	pthread_cond_signal(&b->prep_cond);
+}
+
 /* Writes the producer table's snapshot the loop queued (preparer
    thread). A failure only costs time at the next open. */
 static void
@@ -299,12 +310,8 @@ batcher_done(struct batcher *b)
 	b->batch = NULL;
 	if (rc == 0 && !wal_spare_ready(b->wal))
 		batcher_want_spare(b);
-	if (wal_producer_take_new(b->wal)) {
-		pthread_mutex_lock(&b->lock);
-		b->want_prod = 1;
-		pthread_mutex_unlock(&b->lock);
-		pthread_cond_signal(&b->prep_cond);
-	}
+	if (wal_producer_take_new(b->wal))
+		batcher_ask_preparer(b, &b->want_prod);
 
 	b->cbs.done_cb(b->cbs.arg, rc == 0, durable, cause);
 	free(cause);
@@ -466,10 +473,7 @@ batcher_started(struct batcher *b)
 void
 batcher_want_spare(struct batcher *b)
 {
-	pthread_mutex_lock(&b->lock);
-	b->want_spare = 1;
-	pthread_mutex_unlock(&b->lock);
-	pthread_cond_signal(&b->prep_cond);
+	batcher_ask_preparer(b, &b->want_spare);
 }
 
 void

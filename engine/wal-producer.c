@@ -584,17 +584,17 @@ wal_producer_segment(struct wal *w)
 	char		*cause = NULL;
 
 	w->prod.snap_seg = w->loop.seg_first;
+	if (wal_prod_encode(&w->prod, w->loop.durable_lsn, &buf, &len) != 0) {
+		wal_log(w, WAL_LOG_WARNING, "wal: producer snapshot: %s/%s: "
+		    "no memory", w->dir, PROD_NAME);
+		return;
+	}
 	if (!w->prod.writer) {
-		if (wal_producer_save(w, 0, &cause) != 0) {
+		if (wal_prod_write(w, buf, len, 0, &cause) != 0) {
 			wal_log(w, WAL_LOG_WARNING, "wal: producer snapshot: "
 			    "%s", cause);
 			free(cause);
 		}
-		return;
-	}
-	if (wal_prod_encode(&w->prod, w->loop.durable_lsn, &buf, &len) != 0) {
-		wal_log(w, WAL_LOG_WARNING, "wal: producer snapshot: %s/%s: "
-		    "no memory", w->dir, PROD_NAME);
 		return;
 	}
 	pthread_mutex_lock(&w->lock);
