@@ -200,8 +200,11 @@ same_as_stream() {
 	shift
 	"$WALCTL" read --dir "$_ss_d" "$@" >"$T/read.dir" 2>"$T/read.err" ||
 		rfail "read --dir $_ss_d: $(cat "$T/read.err")"
-	# A server error (exit 69 or 75) is tried again, twice; anything
-	# about the stream itself (exit 65: a gap, a duplicate) is not.
+	# A server error (exit 69 or 75: "JetStream system temporarily
+	# unavailable" for some seconds after the servers restart, longer on
+	# a loaded machine) is tried again, up to 10 times a second apart;
+	# anything about the stream itself (exit 65: a gap, a duplicate) is
+	# not.
 	_ss_i=0
 	while :; do
 		_ss_st=0
@@ -210,7 +213,7 @@ same_as_stream() {
 		[ $_ss_st -ne 0 ] || break
 		_ss_i=$((_ss_i + 1))
 		case $_ss_st in
-		69|75) [ $_ss_i -lt 3 ] && { sleep 1; continue; } ;;
+		69|75) [ $_ss_i -lt 10 ] && { sleep 1; continue; } ;;
 		esac
 		rfail "read --nats: exit $_ss_st: $(cat "$T/read.err")"
 	done
