@@ -12,6 +12,8 @@
 # (exit 77) only when not root. The package is built from the source
 # whatever the build under test, so the sanitizer pass of CI (make check
 # SANITIZE=1) does not run it again: it skips there too, saying so.
+# run alone: it installs the packages into this system (dpkg -i) and builds
+# the whole tree (tests/run.sh runs it after the others, by itself).
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ]; then

@@ -4,6 +4,8 @@
 # the installed configuration; a small client builds against the installed
 # pkg-config file (shared and static libwal) and appends; `make uninstall`
 # removes every file again, keeping only a configuration the admin changed.
+# run alone: `make install` reads and writes the build under test
+# (tests/run.sh runs it after the others, by itself).
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/helpers/make_install.sh"
 

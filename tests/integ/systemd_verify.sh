@@ -4,6 +4,8 @@
 # pages and dependencies all found), the sysusers file creates every user
 # and group the units name, and the configuration the service starts with
 # is valid.
+# run alone: `make install` reads and writes the build under test
+# (tests/run.sh runs it after the others, by itself).
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/helpers/make_install.sh"
 
