@@ -47,8 +47,8 @@ fi
 
 logdir=$(mktemp -d /tmp/walld-tests.XXXXXX)
 # The longest suites start first, so that the last ones to end are short.
-first="unit/check_powerloss integ/cross_arm64 integ/fuzz_short
-    integ/powerloss_daemon unit/check_wal integ/hostile_frames"
+first="unit/check_powerloss integ/cross_arm64 integ/fuzz_short"
+first="$first integ/powerloss_daemon unit/check_wal integ/hostile_frames"
 all= alone=
 if [ "$what" = all ] || [ "$what" = unit ]; then
 	for t in "$top/$B"/tests/check_*; do
