@@ -54,6 +54,7 @@ struct wal_cursor {
 	enum libwal_cur_state	 state;
 	int			 closing;	/* drop records: close drains */
 	int			 sealed_end;	/* READ_END said SEALED_END */
+	int			 until_end;	/* READ_END said UNTIL_END */
 	uint64_t		 next_lsn;
 	enum wal_result		 result;
 	char			*err;

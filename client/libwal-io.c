@@ -471,6 +471,7 @@ libwal_dispatch_cursor(struct wal_conn *c, struct wal_cursor *cur,
 		}
 		cur->next_lsn = v;
 		cur->sealed_end = (h->flags & WIRE_F_SEALED_END) != 0;
+		cur->until_end = (h->flags & WIRE_F_UNTIL_END) != 0;
 		cur->state = LIBWAL_CUR_ENDED;
 		return;
 	case WIRE_OP_ERROR:

@@ -729,6 +729,13 @@ wal_cursor_sealed(struct wal_cursor *cur)
 	return (cur->state == LIBWAL_CUR_ENDED && cur->sealed_end);
 }
 
+/* 1 when walld ended a follow read because it is past its until time. */
+int
+wal_cursor_until_end(struct wal_cursor *cur)
+{
+	return (cur->state == LIBWAL_CUR_ENDED && cur->until_end);
+}
+
 /* Where a later read should start. */
 uint64_t
 wal_cursor_next_lsn(struct wal_cursor *cur)

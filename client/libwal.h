@@ -387,6 +387,10 @@ const char	*wal_cursor_error(struct wal_cursor *);
    ended it (stopping; the connection closes next): read again from
    wal_cursor_next_lsn once walld is back. */
 int		 wal_cursor_sealed(struct wal_cursor *);
+/* After the end: 1 when walld ended a follow read with an until time
+   because no later record can match it (every record appended up to
+   that time has been sent; protocol version 2). Since LIBWAL_1.1. */
+int		 wal_cursor_until_end(struct wal_cursor *);
 
 /* Ends the read (cancelling it when still running, and draining what walld
    sent for it) and frees the cursor. */

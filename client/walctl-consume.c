@@ -270,6 +270,7 @@ consume_once(struct wal_conn *c, struct walctl_consume *k,
 			if ((ex = consume_commit(c, k, st, &lost)) != EX_OK)
 				break;
 			if (!lost && (!q.follow || wal_cursor_sealed(cur) ||
+			    wal_cursor_until_end(cur) ||
 			    (q.to != 0 && st->next > q.to)))
 				break;
 			/* walld ended a follow: it is stopping. */

@@ -202,8 +202,10 @@ walctl_read_dir(const char *dir, const struct wal_cursor_opts *q,
 			break;
 		}
 		if (rc == 0) {
-			/* Follow: poll the files for new records. */
-			if (!q->follow || q->to != 0)
+			/* Follow: poll the files for new records, until a
+			   record later than --until says none can match. */
+			if (!q->follow || q->to != 0 ||
+			    wal_reader_past_until(rd))
 				break;
 			if (fflush(stdout) == EOF)
 				break;
@@ -297,6 +299,9 @@ walctl_read_nats(const struct walctl_stream_opts *so,
 		}
 		head = 0;
 		if (q->to != 0 && m.rec.lsn > q->to)
+			break;
+		/* Times never go back: nothing after it can match. */
+		if (q->has_until && m.rec.time_ns > q->until_ns)
 			break;
 		if (walctl_read_match(q, &m.rec) &&
 		    ((ex = walctl_stream_decrypt(s, kr, &m, &cause)) != EX_OK ||

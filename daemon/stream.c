@@ -5,7 +5,8 @@
  * while the connection's output has room and parks on the server's
  * followers list when it reaches the durable end (a follow read) or has
  * skipped many records the peer may not read; then one READ_END, or an
- * ERROR, ends it.
+ * ERROR, ends it. A follow read with an until time ends once no later
+ * record can match it (stream_until_over).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -39,6 +40,10 @@ struct stream {
 	uint64_t		 next;
 	int			 follow;
 	int			 following;	/* on server->followers */
+	uint64_t		 until_ns;	/* with has_until */
+	int			 has_until;
+	struct event		*until_ev;	/* a parked follow read's
+						   until time has come */
 };
 
 /* Ends one read stream and frees it. */
@@ -52,6 +57,8 @@ stream_free(struct stream *st)
 	TAILQ_REMOVE(&c->streams, st, entry);
 	c->nstreams--;
 	wal_reader_close(st->reader);
+	if (st->until_ev != NULL)
+		event_free(st->until_ev);
 	free(st);
 }
 
@@ -146,6 +153,67 @@ stream_park(struct stream *st)
 	}
 }
 
+/* Whether a follow read with an until time is over: no record after the
+   ones it has read can match. Either it has passed a record later than
+   until (times never go back), or every record appended so far is
+   durable and read (limit is the durable end) and one appended now would
+   be later than until. */
+static int
+stream_until_over(struct stream *st, uint64_t limit)
+{
+	struct server	*srv = st->conn->srv;
+
+	if (!st->has_until)
+		return (0);
+	if (wal_reader_past_until(st->reader))
+		return (1);
+	return (limit == srv->durable && srv->durable + 1 >= srv->next_lsn &&
+	    wal_time_next(srv->wal) > st->until_ns);
+}
+
+static void	stream_pump(struct stream *);
+
+/* until_ev: the until time of a parked follow read has come; pumped, it
+   ends unless records of before it are still on their way to the disk
+   (then the pump after their batch ends it). */
+static void
+stream_until_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream	*st = arg;
+
+	(void)fd; (void)what;
+	if (!st->following)
+		return;
+	TAILQ_REMOVE(&st->conn->srv->followers, st, follow_entry);
+	st->following = 0;
+	stream_pump(st);
+}
+
+/* Parks a follow read at the durable end; one with an until time still
+   ahead also gets a timer for it. */
+static void
+stream_park_follow(struct stream *st)
+{
+	struct server	*srv = st->conn->srv;
+	struct timeval	 tv;
+	uint64_t	 now, wait;
+
+	stream_park(st);
+	if (st->until_ev == NULL)	/* no until, or not a follow read */
+		return;
+	/* Past it already: records of before it are on their way to the
+	   disk, and the pump after their batch ends the read. */
+	now = wal_time_next(srv->wal);
+	if (now > st->until_ns || evtimer_pending(st->until_ev, NULL))
+		return;
+	/* A millisecond past it, so that the clock is past it then. */
+	wait = (st->until_ns - now) / 1000 + 1000;	/* µs */
+	tv.tv_sec = (time_t)(wait / 1000000);
+	tv.tv_usec = (suseconds_t)(wait % 1000000);
+	if (evtimer_add(st->until_ev, &tv) != 0)
+		log_err("read: arming the timer of its until time failed");
+}
+
 /* 1 when the peer may read records of tenant: a read without a tenant
    filter skips the others. */
 static int
@@ -222,7 +290,13 @@ stream_pump(struct stream *st)
 		}
 		if (st->follow && srv->state == SRV_RUNNING &&
 		    (st->to == 0 || srv->durable < st->to)) {
-			stream_park(st);
+			/* UNTIL is version 2's, and so is the flag. */
+			if (stream_until_over(st, limit)) {
+				stream_end_flags(st, WIRE_F_UNTIL_END);
+				conn_maybe_close(c);
+				return;
+			}
+			stream_park_follow(st);
 			return;
 		}
 		stream_end(st);
@@ -290,6 +364,16 @@ stream_open(struct conn *c, uint64_t id, uint8_t flags,
 	st->to = r->to;
 	st->next = r->from;
 	st->follow = (flags & WIRE_F_FOLLOW) != 0;
+	st->has_until = f.has_until;
+	st->until_ns = f.until_ns;
+	if (st->follow && st->has_until &&
+	    (st->until_ev = evtimer_new(c->srv->base, stream_until_cb, st)) ==
+	    NULL) {
+		wal_reader_close(st->reader);
+		free(st);
+		conn_error(c, id, WIRE_E_INTERNAL, "out of memory");
+		return;
+	}
 	TAILQ_INSERT_TAIL(&c->streams, st, entry);
 	c->nstreams++;
 	stream_pump(st);

@@ -177,18 +177,22 @@ wal_batch_rekey(struct wal *w)
 
 /* The time a record appended now gets: the wall clock, never below the
    record before it (FORMAT.md: times never go back in a log). */
-static uint64_t
-wal_batch_time(struct wal *w)
+uint64_t
+wal_time_next(struct wal *w)
 {
 	struct timespec	ts;
 	uint64_t	t;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	if (t <= w->loop.last_time)
-		t = w->loop.last_time;
-	w->loop.last_time = t;
-	return (t);
+	return (t <= w->loop.last_time ? w->loop.last_time : t);
+}
+
+static uint64_t
+wal_batch_time(struct wal *w)
+{
+	w->loop.last_time = wal_time_next(w);
+	return (w->loop.last_time);
 }
 
 /* Assigns the next LSN and copies the record into the filling batch, its

@@ -45,6 +45,8 @@ struct wal_reader {
 	int		 durable;	/* every LSN up to a limit exists
 					   (wal_reader_durable) */
 	int		 raw;		/* wal_reader_raw */
+	int		 past_until;	/* a record later than until_ns was
+					   passed: no later one can match */
 	struct wal_segmeta meta;	/* the current segment's */
 
 	unsigned char	*buf;
@@ -480,6 +482,12 @@ wal_reader_open_raw(const char *dir, uint64_t from,
 	return (wal_reader_open_mode(dir, from, f, NULL, 1, NULL, cause));
 }
 
+int
+wal_reader_past_until(const struct wal_reader *r)
+{
+	return (r->past_until);
+}
+
 /* The limits this reader is given are LSNs that exist; see wal.h. */
 void
 wal_reader_durable(struct wal_reader *r)
@@ -656,6 +664,8 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 		}
 		segment_decode_ext(p + REC_HDR_SIZE, h.flags, &x);
 		xlen = rec_ext_len(h.flags);
+		if (r->filter.has_until && x.time_ns > r->filter.until_ns)
+			r->past_until = 1;	/* times never go back */
 		if ((r->filter.has_since && (x.time_ns == 0 ||
 		    x.time_ns < r->filter.since_ns)) ||
 		    (r->filter.has_until && (x.time_ns == 0 ||

@@ -104,7 +104,7 @@ frame_op_flags(uint8_t op)
 	case WIRE_OP_ERROR:
 		return (0);
 	case WIRE_OP_READ_END:
-		return (WIRE_F_SEALED_END);
+		return (WIRE_F_SEALED_END | WIRE_F_UNTIL_END);
 	}
 	return (-1);
 }

@@ -76,6 +76,9 @@ enum wire_op {
 #define WIRE_F_SEALED_END	0x01	/* read-end (version 2): the log is
 					   sealed and the read is past its
 					   last record: nothing will follow */
+#define WIRE_F_UNTIL_END	0x02	/* read-end (version 2): a FOLLOW
+					   read with UNTIL is past it: no
+					   later record can match */
 
 /* Error codes (body of WIRE_OP_ERROR). */
 enum wire_err {

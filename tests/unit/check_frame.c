@@ -419,11 +419,18 @@ START_TEST(test_cursor)
 	buf[WIRE_HDR_LEN] = 1;
 	ck_assert_int_eq(wire_dec_cursor_list(buf + WIRE_HDR_LEN,
 	    WIRE_CURSOR_LIST_FIXED + 2 * len, &count, &flags, &cause), -1);
-	/* READ_END may carry SEALED_END; a reply may not carry flags. */
+	/* READ_END may carry SEALED_END or UNTIL_END, nothing else; a
+	   reply may not carry flags. */
 	n = wire_enc_u64(buf, WIRE_OP_READ_END, 3, 9);
 	buf[5] = WIRE_F_SEALED_END;
 	ck_assert_int_eq(wire_peek_hdr(buf, n, 0, &(struct wire_hdr){ 0 },
 	    &cause), 1);
+	buf[5] = WIRE_F_UNTIL_END;
+	ck_assert_int_eq(wire_peek_hdr(buf, n, 0, &(struct wire_hdr){ 0 },
+	    &cause), 1);
+	buf[5] = 0x04;
+	ck_assert_int_eq(wire_peek_hdr(buf, n, 0, &(struct wire_hdr){ 0 },
+	    &cause), -1);
 	n = wire_enc_u64(buf, WIRE_OP_CURSOR_COMMIT | WIRE_REPLY, 3, 9);
 	buf[5] = 1;
 	ck_assert_int_eq(wire_peek_hdr(buf, n, 0, &(struct wire_hdr){ 0 },
