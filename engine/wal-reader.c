@@ -664,8 +664,12 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 		}
 		segment_decode_ext(p + REC_HDR_SIZE, h.flags, &x);
 		xlen = rec_ext_len(h.flags);
-		if (r->filter.has_until && x.time_ns > r->filter.until_ns)
-			r->past_until = 1;	/* times never go back */
+		/* Times never go back: no record from here on matches. The
+		   reader stays at this one. */
+		if (r->filter.has_until && x.time_ns > r->filter.until_ns) {
+			r->past_until = 1;
+			return (0);
+		}
 		if ((r->filter.has_since && (x.time_ns == 0 ||
 		    x.time_ns < r->filter.since_ns)) ||
 		    (r->filter.has_until && (x.time_ns == 0 ||

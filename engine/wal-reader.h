@@ -107,9 +107,9 @@ int		 wal_reader_next(struct wal_reader *, uint64_t limit,
    damage. Without it, as for a reader of a directory alone, that is the
    end of the records for now (FORMAT.md, section 10). */
 void		 wal_reader_durable(struct wal_reader *);
-/* 1 once the reader has passed a record with a time later than its
-   filter's until: the times of a log never go back, so no later record
-   can match. */
+/* 1 once the reader has met a record with a time later than its
+   filter's until: the times of a log never go back, so no record from
+   there on can match, and wal_reader_next returns 0 for ever. */
 int		 wal_reader_past_until(const struct wal_reader *);
 void		 wal_reader_close(struct wal_reader *);
 
