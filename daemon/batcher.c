@@ -79,7 +79,8 @@ struct batcher {
 	   `go` hands it over, `finished` (release/acquire) hands it back. */
 	struct wal_batch	*batch;
 	int			 finished;	/* atomic */
-	int			 spare_made;	/* atomic: the preparer made one */
+	int			 spare_news;	/* atomic: the preparer made one,
+						   or failed to */
 	/* Set by the flusher, read by the loop once finished. */
 	int			 result;
 	char			*cause;
@@ -244,15 +245,15 @@ batcher_preparer_main(void *arg)
 			log_info("next segment prepared; appends resume");
 		free(cause);
 
+		/* Either way the loop looks again at what waits for a
+		   spare: appends go on into it, or, the disk full, are
+		   refused (WAL_ENOSPC) instead of waiting for the retry. */
+		__atomic_store_n(&b->spare_news, 1, __ATOMIC_RELEASE);
+		batcher_wake_loop(b);
 		pthread_mutex_lock(&b->lock);
 		b->spare_failed = (rc != 0);
-		if (rc == 0) {
-			__atomic_store_n(&b->spare_made, 1, __ATOMIC_RELEASE);
-			pthread_mutex_unlock(&b->lock);
-			batcher_wake_loop(b);
-			pthread_mutex_lock(&b->lock);
+		if (rc == 0)
 			continue;
-		}
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		while (!__atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE) &&
@@ -329,7 +330,7 @@ batcher_efd_cb(evutil_socket_t fd, short what, void *arg)
 	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN)
 		log_err("reading the flusher's eventfd: %s", strerror(errno));
 	finished = __atomic_load_n(&b->finished, __ATOMIC_ACQUIRE);
-	spare = __atomic_exchange_n(&b->spare_made, 0, __ATOMIC_ACQ_REL);
+	spare = __atomic_exchange_n(&b->spare_news, 0, __ATOMIC_ACQ_REL);
 	if (finished)
 		batcher_done(b);
 	if (spare)

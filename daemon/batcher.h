@@ -20,7 +20,8 @@ struct batcher_cbs {
 	/* A batch finished: ok, with the durable LSN; or failed with cause. */
 	void	(*done_cb)(void *arg, int ok, uint64_t durable,
 		    const char *cause);
-	/* A spare segment became ready (after a wait or a full disk). */
+	/* A spare segment became ready (after a wait or a full disk), or
+	   preparing one failed: what waits for a spare looks again. */
 	void	(*spare_cb)(void *arg);
 	/* The loop is about to block in an inline flush (a lone client's
 	   batch): write the replies already due now. */

@@ -433,8 +433,8 @@ server_done_cb(void *arg, int ok, uint64_t durable, const char *cause)
 		server_maybe_finish(srv);
 }
 
-/* A spare segment is ready (batcher spare_cb): appends held back for
-   one go on. */
+/* A spare segment is ready, or preparing one failed (batcher spare_cb):
+   appends held back for one go on into it, or are refused (no space). */
 static void
 server_spare_cb(void *arg)
 {

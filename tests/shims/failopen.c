@@ -3,7 +3,9 @@
  * failopen.c: an LD_PRELOAD shim for tests. open() and openat() of the
  * path named by WALD_FAILOPEN_PATH fail with the errno number in
  * WALD_FAILOPEN_ERRNO (say 5, EIO), as a failing disk or an exhausted
- * system would make them; every other call goes to the C library.
+ * system would make them; every other call goes to the C library. With
+ * WALD_FAILOPEN_IF, only while the file it names exists; with
+ * WALD_FAILOPEN_DELAY_MS, after that many milliseconds (a slow disk).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -12,6 +14,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static int	(*real_open)(const char *, int, ...);
 static int	(*real_openat)(int, const char *, int, ...);
@@ -23,8 +27,21 @@ failopen_errno(const char *path)
 	const char	*p = getenv("WALD_FAILOPEN_PATH");
 	const char	*e = getenv("WALD_FAILOPEN_ERRNO");
 
+	const char	*when = getenv("WALD_FAILOPEN_IF");
+	const char	*d = getenv("WALD_FAILOPEN_DELAY_MS");
+	struct timespec	 ts;
+	long		 ms;
+
 	if (p == NULL || e == NULL || path == NULL || strcmp(p, path) != 0)
 		return (0);
+	if (when != NULL && access(when, F_OK) != 0)
+		return (0);
+	if (d != NULL && (ms = atol(d)) > 0) {
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (ms % 1000) * 1000000;
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	return (atoi(e));
 }
 
