@@ -26,7 +26,6 @@ failopen_errno(const char *path)
 {
 	const char	*p = getenv("WALD_FAILOPEN_PATH");
 	const char	*e = getenv("WALD_FAILOPEN_ERRNO");
-
 	const char	*when = getenv("WALD_FAILOPEN_IF");
 	const char	*d = getenv("WALD_FAILOPEN_DELAY_MS");
 	struct timespec	 ts;
