@@ -40,10 +40,9 @@ struct stream {
 	uint64_t		 next;
 	int			 follow;
 	int			 following;	/* on server->followers */
-	uint64_t		 until_ns;	/* with has_until */
-	int			 has_until;
-	struct event		*until_ev;	/* a parked follow read's
-						   until time has come */
+	uint64_t		 until_ns;	/* with until_ev */
+	struct event		*until_ev;	/* a follow read with an until
+						   time: that time has come */
 };
 
 /* Ends one read stream and frees it. */
@@ -163,7 +162,7 @@ stream_until_over(struct stream *st, uint64_t limit)
 {
 	struct server	*srv = st->conn->srv;
 
-	if (!st->has_until)
+	if (st->until_ev == NULL)	/* no until time */
 		return (0);
 	if (wal_reader_past_until(st->reader))
 		return (1);
@@ -364,9 +363,8 @@ stream_open(struct conn *c, uint64_t id, uint8_t flags,
 	st->to = r->to;
 	st->next = r->from;
 	st->follow = (flags & WIRE_F_FOLLOW) != 0;
-	st->has_until = f.has_until;
 	st->until_ns = f.until_ns;
-	if (st->follow && st->has_until &&
+	if (st->follow && f.has_until &&
 	    (st->until_ev = evtimer_new(c->srv->base, stream_until_cb, st)) ==
 	    NULL) {
 		wal_reader_close(st->reader);
