@@ -222,6 +222,12 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
 		    "segment; nothing was written; retry later");
 		return (DISPATCH_DONE);
+	case WAL_ESPARE:
+		batcher_want_spare(srv->batcher);
+		conn_error(c, h->id, WIRE_E_BUSY, "the next segment could not "
+		    "be prepared: %s; nothing was written; retry later",
+		    strerror(wal_spare_errno(srv->wal)));
+		return (DISPATCH_DONE);
 	case WAL_ETOOBIG:
 		conn_error(c, h->id, WIRE_E_TOO_LARGE, "record of %u bytes is "
 		    "too large", a.len);
@@ -313,6 +319,12 @@ request_control(struct conn *c, const struct wire_hdr *h)
 		batcher_want_spare(srv->batcher);
 		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
 		    "segment; retry later");
+		return (DISPATCH_DONE);
+	case WAL_ESPARE:
+		batcher_want_spare(srv->batcher);
+		conn_error(c, h->id, WIRE_E_BUSY, "the next segment could not "
+		    "be prepared: %s; retry later",
+		    strerror(wal_spare_errno(srv->wal)));
 		return (DISPATCH_DONE);
 	case WAL_ETOOBIG:
 	case WAL_EFAILED:

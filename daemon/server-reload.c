@@ -115,7 +115,8 @@ server_reload_apply_keys(struct server *srv, struct keyring *kr)
 		log_info("key rotation: the active segment had no record; "
 		    "records go under key id %u from now on",
 		    keyring_active(kr));
-	} else if (rc == WAL_EFULL || rc == WAL_EWAIT || rc == WAL_ENOSPC) {
+	} else if (rc == WAL_EFULL || rc == WAL_EWAIT || rc == WAL_ENOSPC ||
+	    rc == WAL_ESPARE) {
 		log_info("key rotation: a segment switch is under way; the next "
 		    "append starts a segment under key id %u",
 		    keyring_active(kr));

@@ -654,6 +654,7 @@ wal_rotate(struct wal *w, char **cause)
 		case WAL_OK:
 			return (wal_sync(w, NULL, cause));
 		case WAL_EWAIT:
+		case WAL_ESPARE:
 			if (wal_prepare_spare(w, cause) != 0)
 				return (-1);
 			break;

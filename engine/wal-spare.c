@@ -441,7 +441,22 @@ wal_spare_claim(struct wal *w)
 	pthread_mutex_unlock(&w->lock);
 	if (st == SPARE_READY)
 		return (WAL_OK);
-	if (st == SPARE_FAILED && err == ENOSPC)
-		return (WAL_ENOSPC);
-	return (WAL_EWAIT);
+	if (st != SPARE_FAILED)
+		return (WAL_EWAIT);
+	/* A failed preparation is retried (the preparer, every second), but
+	   what needs the spare is refused meanwhile, never kept waiting for
+	   a disk that may not recover. */
+	return (err == ENOSPC || err == EDQUOT ? WAL_ENOSPC : WAL_ESPARE);
+}
+
+int
+wal_spare_errno(struct wal *w)
+{
+	int	err = 0;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->spare.state == SPARE_FAILED)
+		err = w->spare.err;
+	pthread_mutex_unlock(&w->lock);
+	return (err);
 }

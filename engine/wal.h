@@ -42,6 +42,10 @@ enum wal_rc {
 			   retry after wal_prepare_spare returns */
 	WAL_ENOSPC,	/* a new segment is needed and could not be prepared
 			   (disk full): nothing was written, retry later */
+	WAL_ESPARE,	/* a new segment is needed and its preparation failed
+			   otherwise (an I/O error, no descriptors, ...;
+			   wal_spare_errno says): nothing was written, retry
+			   later */
 	WAL_ETOOBIG,	/* payload above max_record */
 	WAL_ESEALED,	/* the log is sealed (or a seal is pending) */
 	WAL_EFAILED,	/* an earlier write or sync failed: the log is latched */
@@ -209,6 +213,8 @@ int		 wal_batch_split(const struct wal_batch *);
 int		 wal_prepare_spare(struct wal *, char **cause);
 /* 1 when a spare is ready or not needed. */
 int		 wal_spare_ready(struct wal *);
+/* Why the last preparation of a spare failed (an errno), or 0. */
+int		 wal_spare_errno(struct wal *);
 
 /* Offline helpers: begin + io + end on this thread. */
 int		 wal_sync(struct wal *, uint64_t *durable, char **cause);

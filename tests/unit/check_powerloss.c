@@ -296,6 +296,7 @@ pl_append(struct pl_run *r)
 			pl_flush(r, (int)(pl_rand(r) % 3));
 			break;
 		case WAL_EWAIT:
+		case WAL_ESPARE:	/* a failure pl_prepare meets again */
 			pl_prepare(r);
 			break;
 		case WAL_EDUP:
@@ -346,6 +347,7 @@ pl_rotate(struct pl_run *r)
 			break;
 		case WAL_EWAIT:
 		case WAL_ENOSPC:
+		case WAL_ESPARE:
 			if (pl_prepare(r) != 0)
 				return;
 			break;

@@ -2154,21 +2154,36 @@ START_TEST(test_spare_modes)
 }
 END_TEST
 
+/* A spare that cannot be made: a full disk (or quota) refuses what needs
+   it with WAL_ENOSPC, any other error with WAL_ESPARE, never a wait; a
+   later preparation that succeeds lets appends go on. One loop per row. */
+static const struct {
+	int		err;
+	enum wal_rc	rc;
+} check_wal_spare_fails[] = {
+	{ ENOSPC, WAL_ENOSPC },
+	{ EDQUOT, WAL_ENOSPC },
+	{ EIO, WAL_ESPARE },
+	{ EMFILE, WAL_ESPARE },
+};
+
 START_TEST(test_enospc_spare)
 {
 	struct wal	*w;
 	char		*dir = check_wal_tmpdir(), *cause = NULL;
 	static char	 buf[60000];
 	uint64_t	 lsn;
-	enum wal_rc	 rc;
-	int		 i;
+	enum wal_rc	 rc, want = check_wal_spare_fails[_i].rc;
+	int		 i, err = check_wal_spare_fails[_i].err;
 
 	w = check_wal_open(dir, SEG1M, WAL_DIRECT_AUTO);
+	check_wal_fallocate_errno = err;
 	sysio.fallocate = check_wal_bad_fallocate;
 	ck_assert_int_eq(wal_prepare_spare(w, &cause), -1);
-	ck_assert_int_eq(errno, ENOSPC);
+	ck_assert_int_eq(errno, err);
 	free(cause);
 	ck_assert_int_eq(wal_spare_ready(w), 0);
+	ck_assert_int_eq(wal_spare_errno(w), err);
 	for (i = 0; i < 100; i++) {
 		rc = wal_append(w, 0, 0, 0, buf, sizeof buf, &lsn);
 		if (rc == WAL_EFULL) {
@@ -2178,10 +2193,12 @@ START_TEST(test_enospc_spare)
 		if (rc != WAL_OK)
 			break;
 	}
-	ck_assert_int_eq(rc, WAL_ENOSPC);
-	ck_assert_int_eq(wal_mark_rotate(w), WAL_ENOSPC);
+	ck_assert_int_eq(rc, want);
+	ck_assert_int_eq(wal_mark_rotate(w), want);
 	sysio.fallocate = sysio_real.fallocate;
+	check_wal_fallocate_errno = ENOSPC;
 	ck_assert_int_eq(wal_prepare_spare(w, &cause), 0);
+	ck_assert_int_eq(wal_spare_errno(w), 0);
 	ck_assert_int_eq(wal_append(w, 0, 0, 0, buf, sizeof buf, &lsn),
 	    WAL_EFULL);
 	check_wal_sync(w);
@@ -2859,7 +2876,9 @@ check_wal_suite(void)
 	tcase_add_test(tc, test_verify_torn_note);
 	tcase_add_test(tc, test_inject_eio);
 	tcase_add_test(tc, test_spare_modes);
-	tcase_add_test(tc, test_enospc_spare);
+	tcase_add_loop_test(tc, test_enospc_spare, 0,
+	    (int)(sizeof check_wal_spare_fails /
+	    sizeof check_wal_spare_fails[0]));
 	tcase_add_test(tc, test_unfinished_truncate);
 	tcase_add_test(tc, test_stray_files);
 	tcase_add_test(tc, test_rotate_marks);
