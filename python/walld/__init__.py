@@ -17,12 +17,14 @@ Errors are :class:`WalldError` subclasses: one per protocol error code
 :class:`OutcomeUnknown` when the connection was lost with a request in
 flight. :class:`ReplicationUnavailable` is the one error after which the
 record is durable: a ``replicated`` append the replication stream did not
-take in time.
+take in time. :class:`Producer` makes appends idempotent: sent again after
+an unknown outcome, a record is still written once.
 """
 
 from ._core import Entry, Record, ServerInfo
 from .aio import AsyncClient, AsyncReader
 from .client import Client, Reader, default_socket
+from .producer import Producer
 from .errors import (
     BadRequest,
     Busy,
@@ -34,7 +36,9 @@ from .errors import (
     NotPermitted,
     OutcomeUnknown,
     OutOfRange,
+    OutOfSequence,
     Damaged,
+    ProducerPending,
     ProtocolError,
     ReplicationBacklog,
     ReplicationUnavailable,
@@ -65,8 +69,11 @@ __all__ = [
     "NoSpace",
     "NotPermitted",
     "OutOfRange",
+    "OutOfSequence",
     "Damaged",
     "OutcomeUnknown",
+    "Producer",
+    "ProducerPending",
     "ProtocolError",
     "Reader",
     "Record",

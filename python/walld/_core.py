@@ -23,6 +23,7 @@ from .errors import (
     ServerError,
     Timeout,
     TooLarge,
+    VersionMismatch,
     WalldError,
     error_for_code,
 )
@@ -51,6 +52,7 @@ OP_ERROR = 0xFF
 F_NOWAIT = 0x01
 F_REPLICATED = 0x02    # append, sync: reply once durable and replicated
 F_LOCAL = 0x04         # append, sync: reply once durable on walld's disk
+F_PRODUCER = 0x08      # append (version 2): idempotent, with a producer id
 F_FOLLOW = 0x01
 F_TENANT = 0x02
 F_VSHARD = 0x04
@@ -68,6 +70,7 @@ _U64_OPS = frozenset((OP_APPEND, OP_SYNC, OP_SEAL, OP_ROTATE, OP_TRUNCATE))
 _HDR = struct.Struct("<IBBHQ")
 _REPLY_U64 = struct.Struct("<IBBHQQ")          # a header and one u64
 _APPEND = struct.Struct("<IBBHQHHI")           # header + append fixed part
+_APPEND_SEQ = struct.Struct("<IBBHQHHIQQ")     # ... + producer id and seq
 _HELLO = struct.Struct("<IBBHQHH")             # header + hello body
 _READ = struct.Struct("<IBBHQQQIHH")           # header + read body
 _TRUNC = struct.Struct("<IBBHQQ")              # header + u64
@@ -396,6 +399,35 @@ class Core:
         else:
             self.queue(hdr)
             req.end = self.queue(p)
+        return req
+
+    def append_seq(self, payload: Any, type: int, vshard: int, tenant: int,
+                   producer: int, seq: int, flags: int) -> Req:
+        """Queues one idempotent APPEND (flag PRODUCER, version 2) of
+        producer ``producer``'s record number ``seq``; ``flags`` is the
+        acknowledgement level's (never NOWAIT)."""
+        p = as_payload(payload)
+        check_u("type", type, 16)
+        check_u("vshard", vshard, 16)
+        check_u("tenant", tenant, 32)
+        check_u("producer", producer, 64)
+        check_u("seq", seq, 64)
+        if producer == 0 or seq == 0:
+            raise ValueError("a producer id and a sequence number start "
+                             "at 1")
+        n = len(p)
+        if n > self.max_record:
+            raise self.too_large(n)
+        self.check_open()
+        if self.info is not None and self.info.version < 2:
+            raise VersionMismatch(f"walld speaks protocol version "
+                                  f"{self.info.version}: idempotent appends "
+                                  f"need version 2", op="append")
+        rid = self._new_id()
+        req = self.reqs[rid] = Req(rid, OP_APPEND)
+        req.end = self.queue(_APPEND_SEQ.pack(
+            40 + n, OP_APPEND, flags | F_PRODUCER, 0, rid, type, vshard,
+            tenant, producer, seq) + p)
         return req
 
     def batch(self, n: int) -> Batch:

@@ -50,6 +50,8 @@ __all__ = [
     "ReplicationUnavailable",
     "ReplicationBacklog",
     "Damaged",
+    "OutOfSequence",
+    "ProducerPending",
     "error_for_code",
 ]
 
@@ -286,12 +288,29 @@ class Damaged(ServerError):
     name = "damaged"
 
 
+class OutOfSequence(ServerError):
+    """Code 15: an idempotent append's sequence number is neither its
+    producer's next nor one of its recent ones (PROTOCOL.md, "Producers").
+    Nothing was written. A client bug, or a retry from further back than
+    walld's ``producers.window``."""
+
+    code = 15
+    name = "sequence"
+
+
+class ProducerPending(WalldError):
+    """A :class:`walld.Producer` gave up on an append whose outcome is
+    unknown (or whose refusal may be about a record already in the log),
+    and refuses new appends until :meth:`walld.Producer.resume` settles it:
+    a new record must never take a number that may be in the log."""
+
+
 _BY_CODE: dict[int, type[ServerError]] = {
     cls.code: cls
     for cls in (BadRequest, TooLarge, NotPermitted, Sealed, NoSpace,
                 IOFailed, ShuttingDown, VersionMismatch, OutOfRange, Busy,
                 InternalError, ReplicationUnavailable, ReplicationBacklog,
-                Damaged)
+                Damaged, OutOfSequence)
 }
 
 _WRITING_OPS = frozenset(("append", "sync", "seal", "rotate", "truncate"))
