@@ -110,6 +110,24 @@ request_seal_pending(struct conn *c)
 	return (1);
 }
 
+/* A request needed the next segment, and its preparation failed
+   (WAL_ENOSPC: a full disk; WAL_ESPARE: another error): refused, nothing
+   written; the preparer is asked to try again now. */
+static void
+request_no_segment(struct conn *c, const struct wire_hdr *h, enum wal_rc rc)
+{
+	struct server	*srv = c->srv;
+
+	batcher_want_spare(srv->batcher);
+	if (rc == WAL_ENOSPC)
+		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
+		    "segment; nothing was written; retry later");
+	else
+		conn_error(c, h->id, WIRE_E_BUSY, "the next segment could not "
+		    "be prepared: %s; nothing was written; retry later",
+		    strerror(wal_spare_errno(srv->wal)));
+}
+
 /* APPEND: the record goes into the filling batch, unless a limit holds
    the connection back (DISPATCH_DEFER: the frame stays in its input and
    runs again when the connection is resumed). */
@@ -218,15 +236,8 @@ request_append(struct conn *c, const struct wire_hdr *h, const uint8_t *body,
 		conn_block(c, BLOCK_SPARE);
 		return (DISPATCH_DEFER);
 	case WAL_ENOSPC:
-		batcher_want_spare(srv->batcher);
-		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
-		    "segment; nothing was written; retry later");
-		return (DISPATCH_DONE);
 	case WAL_ESPARE:
-		batcher_want_spare(srv->batcher);
-		conn_error(c, h->id, WIRE_E_BUSY, "the next segment could not "
-		    "be prepared: %s; nothing was written; retry later",
-		    strerror(wal_spare_errno(srv->wal)));
+		request_no_segment(c, h, rc);
 		return (DISPATCH_DONE);
 	case WAL_ETOOBIG:
 		conn_error(c, h->id, WIRE_E_TOO_LARGE, "record of %u bytes is "
@@ -316,15 +327,8 @@ request_control(struct conn *c, const struct wire_hdr *h)
 		conn_block(c, rc == WAL_EWAIT ? BLOCK_SPARE : BLOCK_BATCH);
 		return (DISPATCH_DEFER);
 	case WAL_ENOSPC:
-		batcher_want_spare(srv->batcher);
-		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
-		    "segment; retry later");
-		return (DISPATCH_DONE);
 	case WAL_ESPARE:
-		batcher_want_spare(srv->batcher);
-		conn_error(c, h->id, WIRE_E_BUSY, "the next segment could not "
-		    "be prepared: %s; retry later",
-		    strerror(wal_spare_errno(srv->wal)));
+		request_no_segment(c, h, rc);
 		return (DISPATCH_DONE);
 	case WAL_ETOOBIG:
 	case WAL_EFAILED:
