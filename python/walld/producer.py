@@ -17,22 +17,7 @@ from typing import Any
 
 from ._core import ack_flag, as_payload, check_u
 from .client import Client
-from .errors import (
-    BadRequest,
-    Busy,
-    ConnectError,
-    Disconnected,
-    InternalError,
-    IOFailed,
-    NoSpace,
-    OutcomeUnknown,
-    ProducerPending,
-    ProtocolError,
-    ReplicationBacklog,
-    ReplicationUnavailable,
-    ShuttingDown,
-    WalldError,
-)
+from . import errors as E
 
 __all__ = ["Producer"]
 
@@ -40,17 +25,17 @@ _BACKOFF_MIN = 0.01
 _BACKOFF_MAX = 1.0
 
 # Nothing written, for a reason that passes: the same connection will do.
-_LATER = (Busy, NoSpace, ReplicationBacklog)
+_LATER = (E.Busy, E.NoSpace, E.ReplicationBacklog)
 # The connection is gone or useless; nothing was written.
-_RECONNECT = (ConnectError, Disconnected, ShuttingDown)
+_RECONNECT = (E.ConnectError, E.Disconnected, E.ShuttingDown)
 
 
 def _ambiguous(e: BaseException) -> bool:
     """True when the append may be in the log after e: the connection was
     lost with it in flight, walld's write failed, or the stream broke."""
-    if isinstance(e, (OutcomeUnknown, IOFailed)):
+    if isinstance(e, (E.OutcomeUnknown, E.IOFailed)):
         return True
-    return isinstance(e, ProtocolError) and not isinstance(e, BadRequest)
+    return isinstance(e, E.ProtocolError) and not isinstance(e, E.BadRequest)
 
 
 class Producer:
@@ -156,9 +141,9 @@ class Producer:
         LSN once it is durable. See the class for what is retried and what
         is raised."""
         if self._closed:
-            raise Disconnected("the producer is closed")
+            raise E.Disconnected("the producer is closed")
         if self._pending is not None:
-            raise ProducerPending(
+            raise E.ProducerPending(
                 f"producer {self.producer_id}: record number {self._next} "
                 f"is not settled (its outcome is unknown): resume() first")
         check_u("type", type, 16)
@@ -172,7 +157,7 @@ class Producer:
         :meth:`append` does; returns its LSN (None when nothing was
         pending)."""
         if self._closed:
-            raise Disconnected("the producer is closed")
+            raise E.Disconnected("the producer is closed")
         if self._pending is None:
             return None
         return self._settle()
@@ -180,12 +165,12 @@ class Producer:
     def _settle(self) -> int:
         try:
             lsn = self._send()
-        except ReplicationUnavailable:
+        except E.ReplicationUnavailable:
             self._used()        # durable, only not replicated in time
             raise
-        except (OutcomeUnknown, InternalError):
+        except (E.OutcomeUnknown, E.InternalError):
             raise               # stays pending
-        except WalldError:
+        except E.WalldError:
             if not self._maybe_in_log:
                 self._pending = None    # refused: the number stays free
             raise
@@ -202,12 +187,12 @@ class Producer:
         start = time.monotonic()
         backoff = _BACKOFF_MIN
         tries = 0
-        last: WalldError | None = None
+        last: E.WalldError | None = None
         while True:
             left = None if self._retry_for is None else \
                 self._retry_for - (time.monotonic() - start)
             if tries and left is not None and left <= 0:
-                raise OutcomeUnknown(
+                raise E.OutcomeUnknown(
                     f"producer {self.producer_id}: record number "
                     f"{self._next} not settled after {tries} tries in "
                     f"{self._retry_for} s; last: {last}") from last
@@ -221,7 +206,7 @@ class Producer:
                 return c._u64(c._core.append_seq(
                     payload, rtype, vshard, self.tenant, self.producer_id,
                     self._next, c._ack_flag))
-            except WalldError as e:
+            except E.WalldError as e:
                 if _ambiguous(e):
                     self._maybe_in_log = True
                 elif not isinstance(e, _LATER + _RECONNECT):
