@@ -139,3 +139,47 @@ def test_given_up_then_resumed(make_walld):
     p.close()
     assert [pl for _, pl in payloads(w)] == [b"first", b"second", b"third"]
     assert third == second + 1
+
+
+def test_async_producer_killed_restarted_and_cancelled(make_walld):
+    """AsyncProducer: tasks sharing it are numbered in turn; walld killed
+    and restarted mid-stream writes each record once; a cancelled append
+    stays pending until resume()."""
+    import asyncio
+
+    w = make_walld()
+
+    async def main() -> tuple[list[int], int]:
+        async with walld.AsyncProducer(w.sock, tenant=2, retry_for=60) as p:
+            lsns = await asyncio.gather(
+                *(p.append(b"task %d" % i) for i in range(50)))
+            assert sorted(lsns) == list(lsns) and p.next_seq == 51
+            w.stop()                     # SIGKILL by PID
+            later = asyncio.create_task(p.append(b"across the restart"))
+            await asyncio.sleep(0.3)     # it retries meanwhile
+            assert not later.done()
+            w.start()
+            across = await later
+            assert p.retries >= 1 and across > lsns[-1]
+            # A cancelled append stays pending: its record may be in the log.
+            w.signal(signal.SIGSTOP)     # no reply comes...
+            cancelled = asyncio.create_task(p.append(b"cancelled"))
+            await asyncio.sleep(0.3)
+            cancelled.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await cancelled
+            assert p.pending
+            with pytest.raises(walld.ProducerPending):
+                await p.append(b"refused while pending")
+            w.signal(signal.SIGCONT)
+            settled = await p.resume()
+            assert settled is not None and await p.resume() is None
+            return list(lsns) + [across, settled], p.next_seq
+
+    got, next_seq = asyncio.run(main())
+    assert next_seq == 53
+    log = payloads(w)
+    assert [pl for _, pl in log] == \
+        [b"task %d" % i for i in range(50)] + [b"across the restart",
+                                               b"cancelled"]
+    assert [lsn for lsn, _ in log] == got

@@ -24,7 +24,7 @@ an unknown outcome, a record is still written once.
 from ._core import Entry, Record, ServerInfo
 from .aio import AsyncClient, AsyncReader
 from .client import Client, Reader, default_socket
-from .producer import Producer
+from .producer import AsyncProducer, Producer
 from .errors import (
     BadRequest,
     Busy,
@@ -57,6 +57,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AsyncClient",
+    "AsyncProducer",
     "AsyncReader",
     "BadRequest",
     "Busy",
