@@ -44,7 +44,7 @@ pub enum Ack {
 
 impl Ack {
     /// The flag an APPEND or SYNC carries for this level: never both.
-    fn flag(self) -> u8 {
+    pub(crate) fn flag(self) -> u8 {
         match self {
             Ack::Default => 0,
             Ack::Local => wire::F_LOCAL,
@@ -64,12 +64,14 @@ impl Ack {
 /// What walld said about itself in its HELLO reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerInfo {
-    /// The protocol version in use (1).
+    /// The protocol version in use: 1 (a [`Producer`](crate::Producer)'s
+    /// connection speaks 2).
     pub protocol_version: u16,
     /// The largest payload walld accepts, in bytes (its
     /// `limits.max_record`).
     pub max_record: u32,
-    /// The largest frame walld accepts, in bytes.
+    /// The largest frame walld accepts, in bytes (at least `max_record`
+    /// + 24; + 40 in version 2).
     pub max_frame: u32,
     /// walld's version string, e.g. `walld 0.1.0`.
     pub server: String,
@@ -150,7 +152,7 @@ impl Client {
     /// (see [`connect_timeout`](Client::connect_timeout)); this is walld's
     /// equivalent of opening a WAL file.
     pub fn connect(path: impl AsRef<Path>) -> Result<Client> {
-        Client::open(path.as_ref(), None)
+        Client::open(path.as_ref(), None, wire::VERSION)
     }
 
     /// Connects as [`connect`](Client::connect) does, waiting at most
@@ -158,7 +160,17 @@ impl Client {
     /// client's time limit for every later request
     /// ([`set_timeout`](Client::set_timeout)).
     pub fn connect_timeout(path: impl AsRef<Path>, timeout: Duration) -> Result<Client> {
-        Client::open(path.as_ref(), Some(timeout))
+        Client::open(path.as_ref(), Some(timeout), wire::VERSION)
+    }
+
+    /// Connects as [`connect_timeout`](Client::connect_timeout) does,
+    /// asking for protocol version 2 and nothing else: a
+    /// [`Producer`](crate::Producer)'s connection, for
+    /// [`append_seq`](Client::append_seq). [`Error::Version`] when walld
+    /// does not speak version 2. Only appends go on it: the rest of the
+    /// client knows version 1's frames (version 2 may flag a READ_END).
+    pub(crate) fn connect_producer(path: &Path, timeout: Duration) -> Result<Client> {
+        Client::open(path, Some(timeout), wire::VERSION_PRODUCER)
     }
 
     /// Connects to the socket named by `$WALLD_SOCKET`, or to
@@ -167,10 +179,12 @@ impl Client {
         Client::connect(socket_from_env())
     }
 
-    fn open(path: &Path, timeout: Option<Duration>) -> Result<Client> {
+    /// Connects and says HELLO for protocol version `version` alone.
+    fn open(path: &Path, timeout: Option<Duration>, version: u16) -> Result<Client> {
         let sock = UnixStream::connect(path)?;
         let rsock = sock.try_clone()?;
         let shared = Arc::new(Shared::default());
+        lock(&shared.st).version = version;
         let s2 = Arc::clone(&shared);
         let thread = thread::Builder::new()
             .name("walld-client".to_string())
@@ -194,7 +208,7 @@ impl Client {
         let id = c.new_id();
         let deadline = c.deadline();
         let r = c
-            .submit(&wire::hello(id), id, Reg::Call(wire::OP_HELLO))
+            .submit(&wire::hello(id, version), id, Reg::Call(wire::OP_HELLO))
             .and_then(|()| c.wait(id, deadline));
         match r {
             Ok(Reply::Hello(info)) => {
@@ -437,6 +451,24 @@ impl Client {
             id,
             waited: false,
         })
+    }
+
+    /// Sends an idempotent append (flag `PRODUCER`, on a connection of
+    /// [`connect_producer`](Client::connect_producer)) at the level `ack`
+    /// and waits for its LSN: the record's, whether this send wrote it or
+    /// walld recognised a retry of a record it holds.
+    pub(crate) fn append_seq(&self, ack: Ack, a: &wire::SeqAppend, payload: &[u8]) -> Result<u64> {
+        if self.info.protocol_version < wire::VERSION_PRODUCER {
+            return Err(Error::Version(format!(
+                "walld speaks protocol version {} on this connection: idempotent appends need version 2",
+                self.info.protocol_version
+            )));
+        }
+        self.check_payload(payload)?;
+        let id = self.new_id();
+        let mut f = Vec::new();
+        wire::append_seq(&mut f, id, ack.flag(), a, payload);
+        self.call(f, id, wire::OP_APPEND).and_then(expect_u64)
     }
 
     /// Appends one record and returns its LSN once it is durable (walld

@@ -103,6 +103,10 @@ pub(crate) struct State {
     pub closing: bool,
     /// Payload bytes held in `streams`.
     pub buffered: usize,
+    /// The protocol version the HELLO asked for (1, or 2 for a
+    /// producer's connection): the HELLO reply must name it. Set before
+    /// the receiving thread starts.
+    pub version: u16,
 }
 
 #[derive(Debug, Default)]
@@ -381,8 +385,9 @@ fn error(shared: &Shared, id: u64, code: u16, msg: String) -> Result<(), FrameEr
     )
 }
 
-/// Decodes a reply body for the request op `req`.
-fn decode(req: u8, b: Vec<u8>) -> Result<Reply, String> {
+/// Decodes a reply body for the request op `req`, on a connection whose
+/// HELLO asked for protocol version `version` alone.
+fn decode(req: u8, b: Vec<u8>, version: u16) -> Result<Reply, String> {
     let want = |n: usize| {
         if b.len() == n {
             Ok(())
@@ -406,15 +411,21 @@ fn decode(req: u8, b: Vec<u8>) -> Result<Reply, String> {
                 max_frame: wire::get32(&b[8..12]),
                 server: String::from_utf8_lossy(&b[12..]).into_owned(),
             };
-            if info.protocol_version != wire::VERSION || wire::get16(&b[2..4]) != 0 {
+            if info.protocol_version != version || wire::get16(&b[2..4]) != 0 {
                 return Err(format!(
                     "hello reply with version {}, not the {} asked for",
-                    info.protocol_version,
-                    wire::VERSION
+                    info.protocol_version, version
                 ));
             }
+            // Room for an APPEND of the largest payload; in version 2, an
+            // idempotent one.
+            let slack = if version >= wire::VERSION_PRODUCER {
+                wire::FRAME_SLACK_V2
+            } else {
+                wire::FRAME_SLACK
+            };
             if info.max_record == 0
-                || (info.max_frame as u64) < info.max_record as u64 + 24
+                || (info.max_frame as u64) < info.max_record as u64 + slack as u64
                 || info.max_frame > wire::MAX_FRAME_HARD
             {
                 return Err(format!(
@@ -456,7 +467,7 @@ fn reply(shared: &Shared, h: Header, b: Vec<u8>, max_in: &mut u32) -> Result<(),
             wire::op_name(req)
         )));
     }
-    let rep = decode(req, b).map_err(FrameError::Protocol)?;
+    let rep = decode(req, b, st.version).map_err(FrameError::Protocol)?;
     if let Reply::Hello(info) = &rep {
         // Frames from walld may be up to max(max_frame, max_record + 32).
         let lim = std::cmp::max(info.max_frame as u64, info.max_record as u64 + 32);

@@ -16,12 +16,17 @@ use std::io;
 ///   not be durable; check with a read before appending it again.
 /// - [`Error::Closed`]: the connection was already gone; nothing was sent,
 ///   and it is safe to retry on a new connection.
+///
+/// A [`Producer`](crate::Producer) retries what may be retried itself;
+/// what it returns is final for the append, or leaves it pending
+/// ([`Error::ProducerPending`]).
 #[derive(Debug)]
 pub enum Error {
     /// `BAD_REQUEST` (code 1): walld found the request malformed or out of
     /// order, a bug in the caller or in this crate; nothing was done and
     /// walld closes the connection. Also returned without asking walld for
-    /// arguments the protocol forbids (a read whose end is below its start).
+    /// arguments the protocol forbids (a read whose end is below its start,
+    /// a [`Producer`](crate::Producer) id or first sequence number of 0).
     BadRequest(String),
     /// `TOO_LARGE` (code 2): the payload is above walld's `max_record`.
     /// Nothing was written; do not retry it as it is. The client checks the
@@ -75,6 +80,22 @@ pub enum Error {
     /// records before it were delivered, and a read may go on from the
     /// LSN after it.
     Damaged(String),
+    /// `SEQUENCE` (code 15): an idempotent append's sequence number (a
+    /// [`Producer`](crate::Producer)'s) is neither its producer's next
+    /// nor one of its recent ones (PROTOCOL.md, "Producers"). Nothing was
+    /// written; walld's message says the next number it expects and the
+    /// oldest it recognises a retry for. A `next_seq` too far ahead or
+    /// behind, or a retry from further back than walld's
+    /// `producers.window`.
+    Sequence(String),
+    /// A [`Producer`](crate::Producer) append refused, without sending
+    /// anything, because an earlier append of the producer is pending: its
+    /// outcome is unknown (the producer gave up retrying it, or walld
+    /// answered `INTERNAL`), or it was refused after a try that may have
+    /// written it. A new record must never take a number that may be in
+    /// the log: [`Producer::resume`](crate::Producer::resume) settles the
+    /// pending one first. The text names the producer and the number.
+    ProducerPending(String),
     /// The request was sent and the connection was lost (walld died or
     /// closed it, or sent something this client could not make sense of)
     /// before its reply arrived. The request may or may not have taken
@@ -123,12 +144,14 @@ impl Error {
             12 => Error::ReplicationUnavailable(message),
             13 => Error::ReplicationBacklog(message),
             14 => Error::Damaged(message),
+            15 => Error::Sequence(message),
             _ => Error::Internal(format!("unknown error code {}: {}", code, message)),
         }
     }
 
     /// The protocol's error code for the variants that have one
-    /// (`BAD_REQUEST` = 1 ... `DAMAGED` = 14), `None` for the others.
+    /// (`BAD_REQUEST` = 1 ... `DAMAGED` = 14, `SEQUENCE` = 15), `None`
+    /// for the others.
     /// An unknown code from walld is reported as 11, `INTERNAL`.
     pub fn code(&self) -> Option<u16> {
         Some(match self {
@@ -146,6 +169,7 @@ impl Error {
             Error::ReplicationUnavailable(_) => 12,
             Error::ReplicationBacklog(_) => 13,
             Error::Damaged(_) => 14,
+            Error::Sequence(_) => 15,
             _ => return None,
         })
     }
@@ -213,6 +237,8 @@ impl fmt::Display for Error {
             Error::ReplicationUnavailable(m) => ("durable, not replicated", m),
             Error::ReplicationBacklog(m) => ("replication backlog full, nothing written", m),
             Error::Damaged(m) => ("damaged record", m),
+            Error::Sequence(m) => ("out of sequence", m),
+            Error::ProducerPending(m) => ("an earlier append is pending, nothing sent", m),
             Error::OutcomeUnknown(m) => ("connection lost, outcome unknown", m),
             Error::Closed(m) => ("connection closed, nothing sent", m),
             Error::Timeout => return f.write_str("no reply from walld within the timeout"),
@@ -248,7 +274,7 @@ mod tests {
 
     #[test]
     fn every_code_maps_back_to_itself() {
-        for code in 1..=14u16 {
+        for code in 1..=15u16 {
             assert_eq!(Error::from_wire(code, String::new()).code(), Some(code));
         }
         let e = Error::from_wire(99, "what".to_string());
@@ -271,6 +297,22 @@ mod tests {
         assert!(b.is_retryable() && !b.is_outcome_unknown());
         assert_eq!(b.lsn(), None);
         assert_eq!(Error::Internal("LSN 3 x".to_string()).lsn(), None);
+    }
+
+    #[test]
+    fn producer_errors() {
+        let e = Error::from_wire(15, "sequence 9 is out of order; nothing was written".into());
+        assert!(matches!(e, Error::Sequence(_)));
+        assert_eq!(e.code(), Some(15));
+        assert!(!e.is_retryable() && !e.is_outcome_unknown());
+        assert_eq!(
+            e.to_string(),
+            "out of sequence: sequence 9 is out of order; nothing was written"
+        );
+        let p = Error::ProducerPending("record number 2".into());
+        assert_eq!(p.code(), None);
+        assert!(!p.is_retryable() && !p.is_outcome_unknown());
+        assert!(p.to_string().starts_with("an earlier append is pending"));
     }
 
     #[test]

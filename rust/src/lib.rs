@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! A client for walld, the write-ahead-log daemon, speaking its wire
-//! protocol (proto/PROTOCOL.md, version 1) over its AF_UNIX socket. The
-//! standard library only.
+//! protocol (proto/PROTOCOL.md, version 1; version 2 for a [`Producer`])
+//! over its AF_UNIX socket. The standard library only.
 //!
 //! walld owns a directory of WAL segments and makes appends durable with
 //! group commit; many processes share one log through it. A [`Client`]
@@ -36,18 +36,43 @@
 //! [`Client::append_with`], [`Client::sync_with`] or
 //! [`Client::set_ack`]); [`Error::ReplicationUnavailable`] then says the
 //! records are durable but not replicated in time.
+//!
+//! When the connection is lost with an append in flight, its outcome is
+//! unknown, and sent again as a plain append the record may be written
+//! twice. A [`Producer`] makes appends idempotent (PROTOCOL.md,
+//! "Producers"; docs/PRODUCERS.md): it numbers its records and sends one
+//! whose outcome is unknown again under the same number, reconnecting
+//! as needed, and walld writes each number once:
+//!
+//! ```no_run
+//! use walld_client::Producer;
+//!
+//! # fn main() -> walld_client::Result<()> {
+//! let mut p = Producer::options().tenant(42).open_env()?; // a random id
+//! // record type, vshard, payload: the LSN, durable, written once.
+//! let lsn = p.append(1, 3, b"order 17")?;
+//! # let _ = lsn;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! An append it gives up on stays pending ([`Error::ProducerPending`] for
+//! the next ones) until [`Producer::resume`] settles it; a number
+//! walld finds out of order is [`Error::Sequence`].
 
 #![deny(missing_docs)]
 
 mod client;
 mod conn;
 mod error;
+mod producer;
 mod read;
 mod stats;
 mod wire;
 
 pub use client::{socket_from_env, Ack, Client, Pending, ServerInfo, DEFAULT_SOCKET, SOCKET_ENV};
 pub use error::{Error, Result};
+pub use producer::{Producer, ProducerOptions};
 pub use read::{Filter, Reader, Record};
 pub use stats::{State, Stats};
 

@@ -6,10 +6,23 @@
 pub(crate) const HDR_LEN: usize = 16;
 /// No frame is ever larger than this (17 MiB), in either direction.
 pub(crate) const MAX_FRAME_HARD: u32 = 17 << 20;
-/// The protocol version this crate speaks (the only one so far).
+/// The protocol version a [`Client`](crate::Client) asks for: version 1
+/// only, whatever walld speaks.
 pub(crate) const VERSION: u16 = 1;
+/// The protocol version a [`Producer`](crate::Producer)'s connection asks
+/// for (and nothing else): the first with idempotent appends.
+pub(crate) const VERSION_PRODUCER: u16 = 2;
 /// Bytes of an APPEND body before the payload.
 pub(crate) const APPEND_FIXED: usize = 8;
+/// Bytes of an idempotent APPEND body (flag `PRODUCER`) before the
+/// payload: the producer id and sequence number follow the tenant.
+pub(crate) const APPEND_SEQ_FIXED: usize = 24;
+/// `max_frame - max_record` at least, in a HELLO reply of version 1: an
+/// APPEND of the largest payload fits.
+pub(crate) const FRAME_SLACK: u32 = (HDR_LEN + APPEND_FIXED) as u32;
+/// The same in version 2: an idempotent APPEND of the largest payload
+/// fits.
+pub(crate) const FRAME_SLACK_V2: u32 = (HDR_LEN + APPEND_SEQ_FIXED) as u32;
 /// Bytes of a RECORD body before the payload.
 pub(crate) const RECORD_FIXED: usize = 16;
 
@@ -33,6 +46,8 @@ pub(crate) const F_NOWAIT: u8 = 0x01;
 pub(crate) const F_REPLICATED: u8 = 0x02;
 /// APPEND, SYNC: reply once durable on walld's disk.
 pub(crate) const F_LOCAL: u8 = 0x04;
+/// APPEND (version 2): idempotent, with a producer id and sequence number.
+pub(crate) const F_PRODUCER: u8 = 0x08;
 pub(crate) const F_FOLLOW: u8 = 0x01;
 pub(crate) const F_TENANT: u8 = 0x02;
 pub(crate) const F_VSHARD: u8 = 0x04;
@@ -103,13 +118,46 @@ pub(crate) fn put_header(out: &mut Vec<u8>, op: u8, flags: u8, id: u64, body_len
     out.extend_from_slice(&id.to_le_bytes());
 }
 
-/// A whole HELLO frame asking for versions `VERSION..=VERSION`.
-pub(crate) fn hello(id: u64) -> Vec<u8> {
+/// A whole HELLO frame asking for versions `version..=version`.
+pub(crate) fn hello(id: u64, version: u16) -> Vec<u8> {
     let mut f = Vec::with_capacity(HDR_LEN + 4);
     put_header(&mut f, OP_HELLO, 0, id, 4);
-    f.extend_from_slice(&VERSION.to_le_bytes());
-    f.extend_from_slice(&VERSION.to_le_bytes());
+    f.extend_from_slice(&version.to_le_bytes());
+    f.extend_from_slice(&version.to_le_bytes());
     f
+}
+
+/// The fields of an idempotent APPEND (flag `PRODUCER`) before its
+/// payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeqAppend {
+    pub record_type: u16,
+    pub vshard_id: u16,
+    pub tenant_id: u32,
+    /// The producer id, not 0.
+    pub producer: u64,
+    /// The record's sequence number, not 0.
+    pub seq: u64,
+}
+
+/// Appends a whole idempotent APPEND frame to `out`: flag `PRODUCER`,
+/// and `level`, at most one of `F_REPLICATED` and `F_LOCAL` (never
+/// `F_NOWAIT`, which walld refuses with it).
+pub(crate) fn append_seq(out: &mut Vec<u8>, id: u64, level: u8, a: &SeqAppend, payload: &[u8]) {
+    out.reserve(HDR_LEN + APPEND_SEQ_FIXED + payload.len());
+    put_header(
+        out,
+        OP_APPEND,
+        level | F_PRODUCER,
+        id,
+        APPEND_SEQ_FIXED + payload.len(),
+    );
+    out.extend_from_slice(&a.record_type.to_le_bytes());
+    out.extend_from_slice(&a.vshard_id.to_le_bytes());
+    out.extend_from_slice(&a.tenant_id.to_le_bytes());
+    out.extend_from_slice(&a.producer.to_le_bytes());
+    out.extend_from_slice(&a.seq.to_le_bytes());
+    out.extend_from_slice(payload);
 }
 
 /// Appends a whole APPEND frame with `flags` (`F_NOWAIT`, or at most one
@@ -255,8 +303,37 @@ mod tests {
 
     #[test]
     fn hello_frame() {
-        let f = hello(1);
+        let f = hello(1, VERSION);
         assert_eq!(f, [20, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0]);
+        let f = hello(3, VERSION_PRODUCER);
+        assert_eq!(f, [20, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2, 0]);
+    }
+
+    #[test]
+    fn append_seq_frame_layout() {
+        let a = SeqAppend {
+            record_type: 0x1122,
+            vshard_id: 0x7788,
+            tenant_id: 0x33445566,
+            producer: 0x0a0b0c0d0e0f1011,
+            seq: 42,
+        };
+        let mut f = Vec::new();
+        append_seq(&mut f, 9, F_LOCAL, &a, b"xyz");
+        assert_eq!(f.len(), 16 + 24 + 3);
+        assert_eq!(get32(&f[0..4]), 43);
+        assert_eq!((f[4], f[5]), (OP_APPEND, F_LOCAL | F_PRODUCER));
+        assert_eq!(get64(&f[8..16]), 9);
+        // type, vshard, tenant, producer, seq: in that order on the wire.
+        assert_eq!(get16(&f[16..18]), 0x1122);
+        assert_eq!(get16(&f[18..20]), 0x7788);
+        assert_eq!(get32(&f[20..24]), 0x33445566);
+        assert_eq!(get64(&f[24..32]), 0x0a0b0c0d0e0f1011);
+        assert_eq!(get64(&f[32..40]), 42);
+        assert_eq!(&f[40..], b"xyz");
+        // The largest idempotent APPEND fits version 2's max_frame.
+        assert_eq!(FRAME_SLACK_V2 as usize, f.len() - 3);
+        assert_eq!(FRAME_SLACK, 24);
     }
 
     #[test]

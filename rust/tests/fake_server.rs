@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The client against a scripted server on a private socket, for what a
 //! well-behaved walld never does: frames that break the protocol, errors
-//! at HELLO, replies out of order. (The other tests run the real walld.)
+//! at HELLO, replies out of order; and a `Producer`'s frames, and its
+//! answer to each kind of error, one connection after another. (The
+//! other tests run the real walld.)
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -9,7 +11,7 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
-use walld_client::{Client, Error, Filter};
+use walld_client::{Ack, Client, Error, Filter, Producer, ProducerOptions};
 
 /// One frame: header and body.
 fn frame(op: u8, id: u64, body: &[u8]) -> Vec<u8> {
@@ -31,11 +33,15 @@ fn error(id: u64, code: u16, msg: &str) -> Vec<u8> {
 }
 
 fn hello_reply(id: u64, max_record: u32) -> Vec<u8> {
+    hello_reply_as(id, 1, max_record, max_record + 24)
+}
+
+fn hello_reply_as(id: u64, version: u16, max_record: u32, max_frame: u32) -> Vec<u8> {
     let mut b = Vec::new();
-    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&version.to_le_bytes());
     b.extend_from_slice(&[0, 0]);
     b.extend_from_slice(&max_record.to_le_bytes());
-    b.extend_from_slice(&(max_record + 24).to_le_bytes());
+    b.extend_from_slice(&max_frame.to_le_bytes());
     b.extend_from_slice(b"fake 0");
     frame(0x81, id, &b)
 }
@@ -54,6 +60,17 @@ fn recv(s: &mut UnixStream) -> (u8, u8, u64, Vec<u8>) {
 
 /// A server on a private socket that runs `script` on one connection.
 fn serve(script: impl FnOnce(UnixStream) + Send + 'static) -> (PathBuf, thread::JoinHandle<()>) {
+    serve_listener(move |l| {
+        let (s, _) = l.accept().unwrap();
+        script(s);
+    })
+}
+
+/// A server on a private socket that runs `script` on its listener, to
+/// accept as many connections as it expects.
+fn serve_listener(
+    script: impl FnOnce(&UnixListener) + Send + 'static,
+) -> (PathBuf, thread::JoinHandle<()>) {
     let dir = std::env::temp_dir().join(format!(
         "walld-rust-fake.{}.{:?}",
         std::process::id(),
@@ -64,8 +81,7 @@ fn serve(script: impl FnOnce(UnixStream) + Send + 'static) -> (PathBuf, thread::
     let path = dir.join("s");
     let l = UnixListener::bind(&path).unwrap();
     let h = thread::spawn(move || {
-        let (s, _) = l.accept().unwrap();
-        script(s);
+        script(&l);
         let _ = std::fs::remove_dir_all(&dir);
     });
     (path, h)
@@ -284,5 +300,245 @@ fn replication_errors_from_the_server() {
     assert_eq!(e.lsn(), Some(77));
     c.ping().unwrap();
     drop(c);
+    h.join().unwrap();
+}
+
+/// Accepts a producer's connection and answers its HELLO, which asks for
+/// version 2 alone.
+fn greet_v2(l: &UnixListener, max_record: u32) -> UnixStream {
+    let (mut s, _) = l.accept().unwrap();
+    let (op, flags, id, body) = recv(&mut s);
+    assert_eq!((op, flags, body), (0x01, 0, vec![2, 0, 2, 0]), "HELLO for version 2..2");
+    s.write_all(&hello_reply_as(id, 2, max_record, max_record + 40)).unwrap();
+    s
+}
+
+/// An idempotent APPEND from a producer: (id, flags, seq, payload),
+/// after checking its fixed fields against `rtype`, `vshard`, `tenant`
+/// and `producer`.
+fn recv_seq(s: &mut UnixStream, rtype: u16, vshard: u16, tenant: u32, producer: u64) -> (u64, u8, u64, Vec<u8>) {
+    let (op, flags, id, body) = recv(s);
+    assert_eq!(op, 0x02, "an APPEND");
+    assert_eq!(flags & 0x08, 0x08, "flag PRODUCER");
+    assert!(body.len() >= 24, "body of {} bytes", body.len());
+    assert_eq!(&body[0..2], &rtype.to_le_bytes(), "type");
+    assert_eq!(&body[2..4], &vshard.to_le_bytes(), "vshard");
+    assert_eq!(&body[4..8], &tenant.to_le_bytes(), "tenant");
+    assert_eq!(&body[8..16], &producer.to_le_bytes(), "producer");
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&body[16..24]);
+    (id, flags, u64::from_le_bytes(seq), body[24..].to_vec())
+}
+
+fn lsn_reply(id: u64, lsn: u64) -> Vec<u8> {
+    frame(0x82, id, &lsn.to_le_bytes())
+}
+
+/// Options bounding every wait of a producer against a scripted server.
+fn bounded() -> ProducerOptions {
+    Producer::options()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Some(Duration::from_secs(5)))
+        .retry_for(Some(Duration::from_secs(10)))
+}
+
+/// Reads what the client sends until it closes the connection.
+fn drain(mut s: UnixStream) {
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+}
+
+#[test]
+fn a_producer_needs_version_2() {
+    let (path, h) = serve(|mut s| {
+        let (op, _, id, body) = recv(&mut s);
+        assert_eq!((op, body), (0x01, vec![2, 0, 2, 0]), "HELLO for version 2..2");
+        s.write_all(&error(id, 8, "this walld speaks 1")).unwrap();
+    });
+    match bounded().open(&path) {
+        Err(Error::Version(m)) => assert_eq!(m, "this walld speaks 1"),
+        r => panic!("{:?}", r.map(|_| ())),
+    }
+    h.join().unwrap();
+}
+
+#[test]
+fn a_version_2_hello_reply_has_room_for_an_idempotent_append() {
+    // max_frame = max_record + 24 is enough for version 1, not for 2;
+    // and the reply must name the version asked for.
+    for (version, max_frame, what) in [(2u16, 1024u32, "max_frame"), (1, 1040, "version 1")] {
+        let (path, h) = serve(move |mut s| {
+            let (_, _, id, _) = recv(&mut s);
+            s.write_all(&hello_reply_as(id, version, 1000, max_frame)).unwrap();
+            drain(s);
+        });
+        match bounded().open(&path) {
+            Err(Error::Protocol(m)) => assert!(m.contains(what), "{}", m),
+            r => panic!("{:?}", r.map(|_| ())),
+        }
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn a_producer_resends_under_the_same_number() {
+    let (path, h) = serve_listener(|l| {
+        // The first try: the connection is lost with the append in flight.
+        let mut s = greet_v2(l, 1000);
+        let (_, flags, seq, payload) = recv_seq(&mut s, 9, 3, 7, 0x1234);
+        assert_eq!((flags, seq, &payload[..]), (0x08 | 0x04, 1, &b"abc"[..]));
+        drop(s);
+        // Sent again, the same record under the same number.
+        let mut s = greet_v2(l, 1000);
+        let (id, flags, seq, payload) = recv_seq(&mut s, 9, 3, 7, 0x1234);
+        assert_eq!((flags, seq, &payload[..]), (0x08 | 0x04, 1, &b"abc"[..]));
+        s.write_all(&lsn_reply(id, 7)).unwrap();
+        // BUSY: sent again on the same connection.
+        let (id, _, seq, payload) = recv_seq(&mut s, 1, 0, 7, 0x1234);
+        assert_eq!((seq, &payload[..]), (2, &b""[..]));
+        s.write_all(&error(id, 10, "busy; nothing was written")).unwrap();
+        let (id, _, seq, _) = recv_seq(&mut s, 1, 0, 7, 0x1234);
+        assert_eq!(seq, 2);
+        s.write_all(&lsn_reply(id, 8)).unwrap();
+        l.set_nonblocking(true).unwrap();
+        drain(s);
+        assert!(l.accept().is_err(), "no third connection");
+    });
+    let mut p = bounded()
+        .producer_id(0x1234)
+        .tenant(7)
+        .ack(Ack::Local)
+        .open(&path)
+        .unwrap();
+    assert_eq!((p.producer_id(), p.tenant(), p.ack()), (0x1234, 7, Ack::Local));
+    assert_eq!(p.append(9, 3, b"abc").unwrap(), 7);
+    assert_eq!((p.next_seq(), p.retries()), (2, 1));
+    assert_eq!(p.append(1, 0, b"").unwrap(), 8);
+    assert_eq!((p.next_seq(), p.retries(), p.is_pending()), (3, 2, false));
+    drop(p);
+    h.join().unwrap();
+}
+
+#[test]
+fn a_refusal_after_an_unknown_outcome_leaves_the_append_pending() {
+    let (path, h) = serve_listener(|l| {
+        let mut s = greet_v2(l, 1000);
+        let _ = recv_seq(&mut s, 1, 2, 0, 55);
+        drop(s);
+        // The record may be in the log: this refusal may be about it.
+        let mut s = greet_v2(l, 1000);
+        let (id, _, seq, _) = recv_seq(&mut s, 1, 2, 0, 55);
+        assert_eq!(seq, 4);
+        s.write_all(&error(id, 4, "the log is sealed; appends are refused")).unwrap();
+        // resume: the same record, the same number.
+        let (id, _, seq, payload) = recv_seq(&mut s, 1, 2, 0, 55);
+        assert_eq!((seq, &payload[..]), (4, &b"x"[..]));
+        s.write_all(&lsn_reply(id, 30)).unwrap();
+        drain(s);
+    });
+    let mut p = bounded().producer_id(55).next_seq(4).open(&path).unwrap();
+    let e = p.append(1, 2, b"x").unwrap_err();
+    assert!(matches!(e, Error::Sealed(_)), "{:?}", e);
+    assert!(p.is_pending());
+    assert_eq!(p.next_seq(), 4);
+    // Nothing is sent while it is pending.
+    let e = p.append(1, 2, b"y").unwrap_err();
+    assert!(matches!(e, Error::ProducerPending(_)), "{:?}", e);
+    assert!(e.to_string().contains("record number 4"), "{}", e);
+    assert_eq!(p.resume().unwrap(), Some(30));
+    assert!(!p.is_pending());
+    assert_eq!(p.next_seq(), 5);
+    assert_eq!(p.resume().unwrap(), None);
+    drop(p);
+    h.join().unwrap();
+}
+
+#[test]
+fn how_each_answer_settles_an_append() {
+    let (path, h) = serve_listener(|l| {
+        let mut s = greet_v2(l, 1000);
+        // INTERNAL: pending.
+        let (id, _, seq, _) = recv_seq(&mut s, 0, 0, 0, 66);
+        assert_eq!(seq, 1);
+        s.write_all(&error(id, 11, "a bug")).unwrap();
+        // REPL_UNAVAILABLE: durable, the number used.
+        let (id, flags, seq, _) = recv_seq(&mut s, 0, 0, 0, 66);
+        assert_eq!((flags, seq), (0x08 | 0x02, 1));
+        s.write_all(&error(id, 12, "LSN 3 is durable on this machine")).unwrap();
+        // SEQUENCE at the first try: the number stays free.
+        let (id, _, seq, _) = recv_seq(&mut s, 0, 0, 0, 66);
+        assert_eq!(seq, 2);
+        s.write_all(&error(id, 15, "sequence 2 is out of order; nothing was written")).unwrap();
+        // NOT_PERMITTED: the same.
+        let (id, _, seq, _) = recv_seq(&mut s, 0, 0, 0, 66);
+        assert_eq!(seq, 2);
+        s.write_all(&error(id, 3, "tenant 0: append not permitted")).unwrap();
+        let (id, _, seq, _) = recv_seq(&mut s, 0, 0, 0, 66);
+        assert_eq!(seq, 2);
+        s.write_all(&lsn_reply(id, 4)).unwrap();
+        drain(s);
+    });
+    let mut p = bounded()
+        .producer_id(66)
+        .ack(Ack::Replicated)
+        .open(&path)
+        .unwrap();
+    let e = p.append(0, 0, b"r").unwrap_err();
+    assert!(matches!(e, Error::Internal(_)), "{:?}", e);
+    assert!(p.is_pending() && p.next_seq() == 1);
+    let e = p.resume().unwrap_err();
+    assert!(matches!(e, Error::ReplicationUnavailable(_)), "{:?}", e);
+    assert_eq!(e.lsn(), Some(3));
+    assert!(!p.is_pending() && p.next_seq() == 2);
+    let e = p.append(0, 0, b"s").unwrap_err();
+    assert!(matches!(e, Error::Sequence(_)), "{:?}", e);
+    assert!(!p.is_pending() && p.next_seq() == 2);
+    let e = p.append(0, 0, b"s").unwrap_err();
+    assert!(matches!(e, Error::NotPermitted(_)), "{:?}", e);
+    assert!(!p.is_pending() && p.next_seq() == 2);
+    assert_eq!(p.append(0, 0, b"s").unwrap(), 4);
+    assert_eq!((p.next_seq(), p.retries()), (3, 0));
+    drop(p);
+    h.join().unwrap();
+}
+
+#[test]
+fn a_producer_gives_up_when_retry_for_runs_out() {
+    let (path, h) = serve_listener(|l| {
+        // Every try: BUSY, on the one connection.
+        let mut s = greet_v2(l, 1000);
+        let mut tries = 0;
+        loop {
+            let mut hdr = [0u8; 16];
+            if s.read_exact(&mut hdr).is_err() {
+                break; // the producer gave up and closed
+            }
+            let len = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+            let mut body = vec![0u8; len - 16];
+            s.read_exact(&mut body).unwrap();
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&hdr[8..16]);
+            s.write_all(&error(u64::from_le_bytes(id), 10, "busy")).unwrap();
+            tries += 1;
+        }
+        assert!(tries >= 2, "{} tries", tries);
+    });
+    let mut p = bounded()
+        .retry_for(Some(Duration::from_millis(100)))
+        .open(&path)
+        .unwrap();
+    let e = p.append(0, 0, b"z").unwrap_err();
+    match &e {
+        Error::OutcomeUnknown(m) => {
+            assert!(m.contains("record number 1 not settled"), "{}", m);
+            assert!(m.contains("in 0.1 s; last: busy"), "{}", m);
+        }
+        e => panic!("{:?}", e),
+    }
+    // Given up: pending, even though every answer said nothing was
+    // written (as libwal and the Python client have it).
+    assert!(p.is_pending() && p.next_seq() == 1);
+    assert!(p.retries() >= 1);
+    drop(p);
     h.join().unwrap();
 }
