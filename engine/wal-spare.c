@@ -211,7 +211,7 @@ wal_prepare_spare(struct wal *w, char **cause)
 {
 	uint64_t	off, first, written = 0;
 	size_t		n;
-	int		fd = -1, err, zero, reused = 0;
+	int		fd = -1, err, zero, reused = 0, before;
 	const char	*call;
 
 	pthread_mutex_lock(&w->lock);
@@ -222,6 +222,10 @@ wal_prepare_spare(struct wal *w, char **cause)
 		pthread_mutex_unlock(&w->lock);
 		return (0);
 	}
+	/* A retry failing as the last try did is logged at debug level
+	   only: the preparer retries every second while a disk error
+	   lasts. */
+	before = w->spare.state == SPARE_FAILED ? w->spare.err : 0;
 	w->spare.state = SPARE_PREPARING;
 	pthread_mutex_unlock(&w->lock);
 
@@ -231,8 +235,8 @@ wal_prepare_spare(struct wal *w, char **cause)
 		    -1) {
 			err = errno;
 			wal_io_cause(w, cause, call, SPARE_NAME, 0);
-			wal_log(w, WAL_LOG_ERR, "wal: prepare spare: %s: "
-			    "%s/%s: %s", call,
+			wal_log(w, err == before ? WAL_LOG_DEBUG : WAL_LOG_ERR,
+			    "wal: prepare spare: %s: %s/%s: %s", call,
 			    w->dir, SPARE_NAME, strerror(err));
 			fd = -1;
 			goto failed;
@@ -288,9 +292,9 @@ wal_prepare_spare(struct wal *w, char **cause)
 fail:
 	err = errno;
 	wal_io_cause(w, cause, call, SPARE_NAME, off);
-	wal_log(w, WAL_LOG_ERR, "wal: prepare spare: %s: %s/%s: %s", call,
-	    w->dir,
-	    SPARE_NAME, strerror(err));
+	wal_log(w, err == before ? WAL_LOG_DEBUG : WAL_LOG_ERR,
+	    "wal: prepare spare: %s: %s/%s: %s", call, w->dir, SPARE_NAME,
+	    strerror(err));
 	if (fd != -1) {
 		sysio.close(fd);
 		sysio.unlinkat(w->dirfd, SPARE_NAME, 0);
