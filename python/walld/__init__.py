@@ -21,7 +21,7 @@ take in time. :class:`Producer` makes appends idempotent: sent again after
 an unknown outcome, a record is still written once.
 """
 
-from ._core import Entry, Record, ServerInfo
+from ._core import Cursor, Entry, Record, ServerInfo
 from .aio import AsyncClient, AsyncReader
 from .client import Client, Reader, default_socket
 from .producer import AsyncProducer, Producer
@@ -31,8 +31,10 @@ from .errors import (
     ConnectError,
     Disconnected,
     InternalError,
+    Held,
     IOFailed,
     NoSpace,
+    NotFound,
     NotPermitted,
     OutcomeUnknown,
     OutOfRange,
@@ -63,11 +65,14 @@ __all__ = [
     "Busy",
     "Client",
     "ConnectError",
+    "Cursor",
     "Disconnected",
     "Entry",
+    "Held",
     "IOFailed",
     "InternalError",
     "NoSpace",
+    "NotFound",
     "NotPermitted",
     "OutOfRange",
     "OutOfSequence",

@@ -12,6 +12,7 @@ Wire format: proto/PROTOCOL.md (little-endian; 16-byte header
 
 from __future__ import annotations
 
+import re
 import struct
 from collections import deque
 from typing import Any, Callable, NamedTuple, Sequence, Union
@@ -44,6 +45,11 @@ OP_TRUNCATE = 0x07
 OP_STATS = 0x08
 OP_PING = 0x09
 OP_READ_CANCEL = 0x0A
+OP_CURSOR_CREATE = 0x0B    # version 2: section 6 of PROTOCOL.md
+OP_CURSOR_COMMIT = 0x0C
+OP_CURSOR_GET = 0x0D
+OP_CURSOR_LIST = 0x0E
+OP_CURSOR_DROP = 0x0F
 REPLY = 0x80
 OP_RECORD = 0xC0
 OP_READ_END = 0xC1
@@ -57,15 +63,24 @@ F_FOLLOW = 0x01
 F_TENANT = 0x02
 F_VSHARD = 0x04
 F_TYPE = 0x08
+F_SEALED_END = 0x01    # READ_END (version 2): the log is sealed, no more
+F_FORCE = 0x02         # TRUNCATE (version 2): past the cursors
+F_LIST_MORE = 0x1      # CURSOR_LIST reply: cursors after the last entry
 
 OP_NAMES = {
     OP_HELLO: "hello", OP_APPEND: "append", OP_SYNC: "sync",
     OP_SEAL: "seal", OP_ROTATE: "rotate", OP_READ: "read",
     OP_TRUNCATE: "truncate", OP_STATS: "stats", OP_PING: "ping",
-    OP_READ_CANCEL: "read-cancel",
+    OP_READ_CANCEL: "read-cancel", OP_CURSOR_CREATE: "cursor-create",
+    OP_CURSOR_COMMIT: "cursor-commit", OP_CURSOR_GET: "cursor-get",
+    OP_CURSOR_LIST: "cursor-list", OP_CURSOR_DROP: "cursor-drop",
 }
 # Requests whose reply body is one u64.
-_U64_OPS = frozenset((OP_APPEND, OP_SYNC, OP_SEAL, OP_ROTATE, OP_TRUNCATE))
+_U64_OPS = frozenset((OP_APPEND, OP_SYNC, OP_SEAL, OP_ROTATE, OP_TRUNCATE,
+                      OP_CURSOR_CREATE, OP_CURSOR_COMMIT, OP_CURSOR_DROP))
+_CURSOR_OPS = frozenset((OP_CURSOR_CREATE, OP_CURSOR_COMMIT, OP_CURSOR_GET,
+                         OP_CURSOR_LIST, OP_CURSOR_DROP))
+_CURSOR_NAME = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _HDR = struct.Struct("<IBBHQ")
 _REPLY_U64 = struct.Struct("<IBBHQQ")          # a header and one u64
@@ -78,6 +93,9 @@ _HELLO_REPLY = struct.Struct("<HHII")
 _RECORD = struct.Struct("<QHHI")
 _ERROR = struct.Struct("<HH")
 _U64 = struct.Struct("<Q")
+_CURSOR_GOT = struct.Struct("<QQ")             # lsn, commit_ms
+_LIST_HEAD = struct.Struct("<II")              # count, flags
+_LIST_ENTRY = struct.Struct("<QQB")            # lsn, commit_ms, name length
 
 _NEVER = 1 << 62   # the output offset of an item not queued yet
 
@@ -161,6 +179,20 @@ class Entry(NamedTuple):
     tenant: int = 0
 
 
+class Cursor(NamedTuple):
+    """A consumer cursor (PROTOCOL.md section 6; docs/CURSORS.md), as
+    walld keeps it durably."""
+
+    #: Its name: 1..64 bytes of ``[A-Za-z0-9._-]``, the first a letter or
+    #: a digit.
+    name: str
+    #: The LSN of the last record its consumer finished with (0: none);
+    #: the consumer reads on from ``lsn + 1``.
+    lsn: int
+    #: When it was last committed: Unix time in milliseconds (0: never).
+    commit_ms: int
+
+
 class ServerInfo(NamedTuple):
     """What walld said in its HELLO reply."""
 
@@ -218,7 +250,7 @@ class Stream:
     """One read stream: records as they come, then its end."""
 
     __slots__ = ("id", "end", "records", "ended", "next_lsn", "error",
-                 "discard", "waiter", "cancelled")
+                 "discard", "waiter", "cancelled", "sealed")
 
     def __init__(self, rid: int) -> None:
         self.id = rid
@@ -230,6 +262,7 @@ class Stream:
         self.discard = False     # cancelled: drop records that still come
         self.waiter: Any = None
         self.cancelled = False
+        self.sealed = False      # READ_END said the log is sealed
 
 
 def as_payload(p: Any) -> Payload:
@@ -365,13 +398,20 @@ class Core:
         req.end = self.queue(_HDR.pack(HDR_LEN, op, flags, 0, rid))
         return req
 
-    def truncate(self, before: int) -> Req:
-        """Queues a TRUNCATE request."""
+    def truncate(self, before: int, force: bool = False) -> Req:
+        """Queues a TRUNCATE request; ``force`` (version 2) goes past the
+        cursors."""
         check_u("before", before, 64)
         self.check_open()
+        if force and self.version < 2:
+            raise VersionMismatch("truncate(force=True) needs protocol "
+                                  "version 2: connect with protocol=2",
+                                  op="truncate")
         rid = self._new_id()
         req = self.reqs[rid] = Req(rid, OP_TRUNCATE)
-        req.end = self.queue(_TRUNC.pack(24, OP_TRUNCATE, 0, 0, rid, before))
+        req.end = self.queue(_TRUNC.pack(24, OP_TRUNCATE,
+                                         F_FORCE if force else 0, 0, rid,
+                                         before))
         return req
 
     def too_large(self, n: int) -> TooLarge:
@@ -419,9 +459,9 @@ class Core:
         if n > self.max_record:
             raise self.too_large(n)
         self.check_open()
-        if self.info is not None and self.info.version < 2:
+        if self.version < 2:
             raise VersionMismatch(f"walld speaks protocol version "
-                                  f"{self.info.version}: idempotent appends "
+                                  f"{self.version} here: idempotent appends "
                                   f"need version 2", op="append")
         rid = self._new_id()
         req = self.reqs[rid] = Req(rid, OP_APPEND)
@@ -429,6 +469,60 @@ class Core:
             40 + n, OP_APPEND, flags | F_PRODUCER, 0, rid, type, vshard,
             tenant, producer, seq) + p)
         return req
+
+    @property
+    def version(self) -> int:
+        """The protocol version the HELLO chose (1 until it is done)."""
+        return self.info.version if self.info is not None else 1
+
+    def cursor(self, op: int, name: str, lsn: int | None = None) -> Req:
+        """Queues a CURSOR_* request (version 2) for cursor ``name`` (for
+        CURSOR_LIST: the name to list after, possibly empty); ``lsn`` for
+        CREATE and COMMIT."""
+        if not isinstance(name, str):
+            raise TypeError(f"a cursor name is a str, not {name!r}")
+        raw = name.encode("ascii", "replace")
+        if (raw or op != OP_CURSOR_LIST) and not _CURSOR_NAME.fullmatch(raw):
+            raise ValueError(f"a cursor name is 1..64 characters of "
+                             f"[A-Za-z0-9._-], the first a letter or a "
+                             f"digit, not {name!r}")
+        self.check_open()
+        if self.version < 2:
+            raise VersionMismatch(
+                f"cursors need protocol version 2, and this connection "
+                f"speaks {self.version}: connect with protocol=2",
+                op=OP_NAMES[op])
+        body = raw
+        if op in (OP_CURSOR_CREATE, OP_CURSOR_COMMIT):
+            body = _U64.pack(check_u("lsn", lsn or 0, 64)) + raw
+        rid = self._new_id()
+        req = self.reqs[rid] = Req(rid, op)
+        req.end = self.queue(_HDR.pack(HDR_LEN + len(body), op, 0, 0, rid)
+                             + body)
+        return req
+
+    def _cursor_list(self, b0: int, b1: int) -> tuple[list[Cursor], bool]:
+        buf = self.rbuf
+        if b1 - b0 < 8:
+            raise _Broken(f"cursor-list reply body of {b1 - b0} bytes")
+        count, flags = _LIST_HEAD.unpack_from(buf, b0)
+        if flags & ~F_LIST_MORE:
+            raise _Broken(f"cursor-list flags 0x{flags:x}")
+        out: list[Cursor] = []
+        pos = b0 + 8
+        for _ in range(count):
+            if b1 - pos < 17:
+                raise _Broken("cursor-list reply cut short")
+            lsn, ms, n = _LIST_ENTRY.unpack_from(buf, pos)
+            name = bytes(buf[pos + 17:pos + 17 + n])
+            if not 1 <= n <= 64 or len(name) != n or \
+                    not _CURSOR_NAME.fullmatch(name):
+                raise _Broken("cursor-list entry with a bad name")
+            out.append(Cursor(name.decode("ascii"), lsn, ms))
+            pos += 17 + n
+        if pos != b1:
+            raise _Broken("cursor-list reply with bytes after its entries")
+        return out, bool(flags & F_LIST_MORE)
 
     def batch(self, n: int) -> Batch:
         """Reserves the ids of n pipelined appends."""
@@ -591,17 +685,20 @@ class Core:
             if ln < HDR_LEN or ln > limit:
                 raise _Broken(f"frame length {ln} out of bounds "
                               f"({HDR_LEN}..{limit})")
-            if flags or zero:
+            if (flags or zero) and (zero or op != OP_READ_END or
+                                    flags & ~F_SEALED_END or
+                                    self.version < 2):
                 raise _Broken(f"frame op 0x{op:02x} has flags 0x{flags:02x}"
                               f" and reserved 0x{zero:04x}")
             if end - pos < ln:
                 break
             self.rpos = pos + ln
-            self._frame(op, rid, pos + HDR_LEN, pos + ln)
+            self._frame(op, rid, pos + HDR_LEN, pos + ln, flags)
             pos += ln
         self.rpos = pos
 
-    def _frame(self, op: int, rid: int, b0: int, b1: int) -> None:
+    def _frame(self, op: int, rid: int, b0: int, b1: int,
+               flags: int) -> None:
         """Dispatches one frame other than a fast-path append reply."""
         buf = self.rbuf
         req = self.reqs.get(rid)
@@ -630,12 +727,18 @@ class Core:
                 self._complete(req, None, None)
             elif req.op == OP_HELLO:
                 self._complete(req, self._hello_reply(req, b0, b1), None)
+            elif req.op == OP_CURSOR_GET:
+                if n != 16:
+                    raise _Broken(f"cursor-get reply body of {n} bytes")
+                self._complete(req, _CURSOR_GOT.unpack_from(buf, b0), None)
+            elif req.op == OP_CURSOR_LIST:
+                self._complete(req, self._cursor_list(b0, b1), None)
             else:
                 raise _Broken(f"a reply to a {OP_NAMES.get(req.op)} request")
             return
         st = self.streams.get(rid)
         if st is not None:
-            self._stream_frame(st, op, b0, b1)
+            self._stream_frame(st, op, b0, b1, flags)
             return
         for b in self.batches:
             if b.lo <= rid < b.hi:
@@ -688,7 +791,8 @@ class Core:
         self.rx_limit = max(max_frame, max_record + 32)
         return info
 
-    def _stream_frame(self, st: Stream, op: int, b0: int, b1: int) -> None:
+    def _stream_frame(self, st: Stream, op: int, b0: int, b1: int,
+                      flags: int) -> None:
         buf = self.rbuf
         if op == OP_RECORD:
             if b1 - b0 < 16:
@@ -703,6 +807,7 @@ class Core:
             if b1 - b0 != 8:
                 raise _Broken(f"read-end body of {b1 - b0} bytes")
             st.next_lsn = _U64.unpack_from(buf, b0)[0]
+            st.sealed = bool(flags & F_SEALED_END)
         elif op == OP_ERROR:
             st.error = self._error(b0, b1, OP_READ)
         else:

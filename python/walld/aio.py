@@ -12,12 +12,18 @@ from typing import Any, Callable, Iterable, Sequence
 from . import _core
 from ._core import (
     CLIENT_ACK,
+    OP_CURSOR_COMMIT,
+    OP_CURSOR_CREATE,
+    OP_CURSOR_DROP,
+    OP_CURSOR_GET,
+    OP_CURSOR_LIST,
     OP_PING,
     OP_ROTATE,
     OP_SEAL,
     OP_STATS,
     OP_SYNC,
     Core,
+    Cursor,
     Record,
     ServerInfo,
     Stream,
@@ -129,9 +135,8 @@ class AsyncClient:
     def __init__(self, path: str | None = None, *,
                  timeout: float | None = None,
                  connect_timeout: float | None = 10.0,
-                 ack: str | None = None,
-                 versions: tuple[int, int] = (_core.WIRE_VERSION,
-                                              _core.WIRE_VERSION)) -> None:
+                 ack: str | None = None, protocol: int = 1,
+                 versions: tuple[int, int] | None = None) -> None:
         #: The socket path this client connects to.
         self.path: str = path if path is not None else default_socket()
         #: Seconds each call may take (None: no limit).
@@ -141,7 +146,7 @@ class AsyncClient:
         #: What walld said in its HELLO reply; None until connected.
         self.server_info: ServerInfo | None = None
         self._connect_timeout = connect_timeout
-        self._versions = versions
+        self._versions = versions or (protocol, protocol)
         self._core = Core()
         self._transport: asyncio.WriteTransport | None = None
         self._paused = False
@@ -151,13 +156,12 @@ class AsyncClient:
     async def connect(cls, path: str | None = None, *,
                       timeout: float | None = None,
                       connect_timeout: float | None = 10.0,
-                      ack: str | None = None,
-                      versions: tuple[int, int] = (_core.WIRE_VERSION,
-                                                   _core.WIRE_VERSION)
+                      ack: str | None = None, protocol: int = 1,
+                      versions: tuple[int, int] | None = None
                       ) -> "AsyncClient":
         """Makes a client and connects it (see :meth:`open`)."""
         c = cls(path, timeout=timeout, connect_timeout=connect_timeout,
-                ack=ack, versions=versions)
+                ack=ack, protocol=protocol, versions=versions)
         await c.open()
         return c
 
@@ -348,10 +352,42 @@ class AsyncClient:
         :meth:`walld.Client.rotate`)."""
         return await self._u64(self._check().simple(OP_ROTATE))
 
-    async def truncate(self, before: int) -> int:
+    async def truncate(self, before: int, *, force: bool = False) -> int:
         """Deletes whole sealed segments below ``before``; returns the
         log's first LSN afterwards (see :meth:`walld.Client.truncate`)."""
-        return await self._u64(self._check().truncate(before))
+        return await self._u64(self._check().truncate(before, force))
+
+    async def cursor_create(self, name: str, lsn: int = 0) -> int:
+        """Creates cursor ``name`` at ``lsn`` if it is missing; its LSN
+        (see :meth:`walld.Client.cursor_create`)."""
+        return await self._u64(self._check().cursor(OP_CURSOR_CREATE, name,
+                                                    lsn))
+
+    async def cursor_commit(self, name: str, lsn: int) -> int:
+        """Moves cursor ``name`` forward to ``lsn``, durably."""
+        return await self._u64(self._check().cursor(OP_CURSOR_COMMIT, name,
+                                                    lsn))
+
+    async def cursor_get(self, name: str) -> Cursor:
+        """Cursor ``name`` as walld keeps it."""
+        lsn, ms = await self._call(self._check().cursor(OP_CURSOR_GET, name))
+        return Cursor(name, lsn, ms)
+
+    async def cursors(self) -> list[Cursor]:
+        """Every cursor, sorted by name."""
+        out: list[Cursor] = []
+        after = ""
+        while True:
+            got, more = await self._call(self._check().cursor(
+                OP_CURSOR_LIST, after))
+            out += got
+            if not more or not got:
+                return out
+            after = got[-1].name
+
+    async def cursor_drop(self, name: str) -> int:
+        """Removes cursor ``name``; the LSN it had."""
+        return await self._u64(self._check().cursor(OP_CURSOR_DROP, name))
 
     async def stats(self) -> dict[str, int | str]:
         """walld's metrics as a dict (see :meth:`walld.Client.stats`)."""
@@ -452,6 +488,12 @@ class AsyncReader:
     def next_lsn(self) -> int | None:
         """Once the read ended normally: the LSN to continue from."""
         return self._st.next_lsn
+
+    @property
+    def sealed(self) -> bool:
+        """True when the read ended because the log is sealed (see
+        :attr:`walld.Reader.sealed`)."""
+        return self._st.sealed
 
     async def cancel(self) -> None:
         """Ends the read: asks walld to stop the stream, drops the records

@@ -14,12 +14,18 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from . import _core
 from ._core import (
     CLIENT_ACK,
+    OP_CURSOR_COMMIT,
+    OP_CURSOR_CREATE,
+    OP_CURSOR_DROP,
+    OP_CURSOR_GET,
+    OP_CURSOR_LIST,
     OP_PING,
     OP_ROTATE,
     OP_SEAL,
     OP_STATS,
     OP_SYNC,
     Core,
+    Cursor,
     Record,
     ServerInfo,
     Stream,
@@ -76,11 +82,13 @@ class Client:
     def __init__(self, path: str | None = None, *,
                  timeout: float | None = None,
                  connect_timeout: float | None = 10.0,
-                 ack: str | None = None,
-                 versions: tuple[int, int] = (_core.WIRE_VERSION,
-                                              _core.WIRE_VERSION)) -> None:
+                 ack: str | None = None, protocol: int = 1,
+                 versions: tuple[int, int] | None = None) -> None:
         # versions: the protocol versions offered in HELLO, sent as they
-        # are (walld judges them), for tests of other versions.
+        # are (walld judges them), for tests of other versions; else
+        # `protocol` alone.
+        if versions is None:
+            versions = (protocol, protocol)
         #: The socket path this client connected to.
         self.path: str = path if path is not None else default_socket()
         #: Seconds each call may take (None: no limit).
@@ -341,11 +349,51 @@ class Client:
         LSN of the new segment (the LSN the next append will get)."""
         return self._u64(self._core.simple(OP_ROTATE))
 
-    def truncate(self, before: int) -> int:
+    def truncate(self, before: int, *, force: bool = False) -> int:
         """Deletes the whole sealed segments whose records all have LSNs
         below ``before`` (never the active segment); returns the log's
-        first LSN afterwards, which may be below ``before``."""
-        return self._u64(self._core.truncate(before))
+        first LSN afterwards, which may be below ``before``. On a
+        ``protocol=2`` connection a truncate that would remove records a
+        cursor has not consumed raises :class:`walld.Held` (version 1:
+        :class:`walld.NotPermitted`) unless ``force``."""
+        return self._u64(self._core.truncate(before, force))
+
+    def cursor_create(self, name: str, lsn: int = 0) -> int:
+        """Creates the consumer cursor ``name`` at ``lsn`` (the last record
+        its consumer has finished with; 0: none) unless it exists; returns
+        the cursor's LSN, the existing one's if it did (PROTOCOL.md section
+        6, docs/CURSORS.md). Durable when it returns. Cursors need a
+        ``protocol=2`` client; names are 1..64 characters of
+        ``[A-Za-z0-9._-]``, the first a letter or a digit."""
+        return self._u64(self._core.cursor(OP_CURSOR_CREATE, name, lsn))
+
+    def cursor_commit(self, name: str, lsn: int) -> int:
+        """Moves cursor ``name`` forward to ``lsn``, durably; returns its
+        LSN. :class:`walld.OutOfRange` for an LSN above the durable one or
+        below the cursor's (a cursor never goes back),
+        :class:`walld.NotFound` for a name walld does not have."""
+        return self._u64(self._core.cursor(OP_CURSOR_COMMIT, name, lsn))
+
+    def cursor_get(self, name: str) -> Cursor:
+        """Cursor ``name`` as walld keeps it (:class:`walld.NotFound`
+        when there is none)."""
+        lsn, ms = self._call(self._core.cursor(OP_CURSOR_GET, name))
+        return Cursor(name, lsn, ms)
+
+    def cursors(self) -> list[Cursor]:
+        """Every cursor, sorted by name (as many requests as it takes)."""
+        out: list[Cursor] = []
+        after = ""
+        while True:
+            got, more = self._call(self._core.cursor(OP_CURSOR_LIST, after))
+            out += got
+            if not more or not got:
+                return out
+            after = got[-1].name
+
+    def cursor_drop(self, name: str) -> int:
+        """Removes cursor ``name``, durably; returns the LSN it had."""
+        return self._u64(self._core.cursor(OP_CURSOR_DROP, name))
 
     def stats(self) -> dict[str, int | str]:
         """walld's metrics as a dict: ``{name: value}``, the value an int
@@ -459,6 +507,13 @@ class Reader:
         """Once the read ended normally: the LSN a later read should start
         from to continue where this one stopped. None before."""
         return self._st.next_lsn
+
+    @property
+    def sealed(self) -> bool:
+        """True when the read ended because the log is sealed and no record
+        will ever follow (READ_END's ``SEALED_END``, on a ``protocol=2``
+        client; a follow read ends there too, where version 1 waits)."""
+        return self._st.sealed
 
     def cancel(self) -> None:
         """Ends the read: asks walld to stop the stream, drops the records

@@ -51,6 +51,8 @@ __all__ = [
     "ReplicationBacklog",
     "Damaged",
     "OutOfSequence",
+    "NotFound",
+    "Held",
     "ProducerPending",
     "error_for_code",
 ]
@@ -298,6 +300,22 @@ class OutOfSequence(ServerError):
     name = "sequence"
 
 
+class NotFound(ServerError):
+    """Code 16 (version 2): no cursor of that name. Nothing was done."""
+
+    code = 16
+    name = "not_found"
+
+
+class Held(ServerError):
+    """Code 17 (version 2): a truncate would remove records a cursor has
+    not consumed; the message names the cursor. Nothing was removed
+    (``truncate(before, force=True)`` goes past it)."""
+
+    code = 17
+    name = "held"
+
+
 class ProducerPending(WalldError):
     """A :class:`walld.Producer` gave up on an append whose outcome is
     unknown (or whose refusal may be about a record already in the log),
@@ -310,10 +328,11 @@ _BY_CODE: dict[int, type[ServerError]] = {
     for cls in (BadRequest, TooLarge, NotPermitted, Sealed, NoSpace,
                 IOFailed, ShuttingDown, VersionMismatch, OutOfRange, Busy,
                 InternalError, ReplicationUnavailable, ReplicationBacklog,
-                Damaged, OutOfSequence)
+                Damaged, OutOfSequence, NotFound, Held)
 }
 
-_WRITING_OPS = frozenset(("append", "sync", "seal", "rotate", "truncate"))
+_WRITING_OPS = frozenset(("append", "sync", "seal", "rotate", "truncate",
+                          "cursor-create", "cursor-commit", "cursor-drop"))
 
 
 def error_for_code(code: int, message: str, op: str = "") -> ServerError:

@@ -5,9 +5,10 @@
 # walld processes on private sockets under $T: round trips, pipelining,
 # every error walld answers with, follow reads, walld killed with requests
 # in flight, idempotent appends (a Producer across walld killed and
-# restarted), acknowledgement levels (a walld without replication: a
-# replicated append is durable and ReplicationUnavailable). Debian's /usr/bin/python3 with python3-pytest, -pip,
-# -setuptools and -wheel (tools/deps.sh); root for the access-list and
+# restarted), consumer cursors (protocol 2), acknowledgement levels (a
+# walld without replication: a replicated append is durable and
+# ReplicationUnavailable). Debian's /usr/bin/python3 with python3-pytest,
+# -pip, -setuptools and -wheel (tools/deps.sh); root for the access-list and
 # full-disk cases.
 . "$(dirname "$0")/lib.sh"
 
