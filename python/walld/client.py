@@ -75,6 +75,11 @@ class Client:
     :class:`walld.ReplicationUnavailable`), or None, walld's configured
     ``replication.ack``. It may be changed later (``c.ack = 'local'``).
 
+    ``protocol`` is the wire protocol version asked for: 1, or 2 for the
+    consumer cursors (:meth:`cursor_create` ...), ``truncate(force=True)``
+    and :attr:`Reader.sealed`; :class:`walld.VersionMismatch` when walld
+    does not speak it.
+
     A client is used by one thread at a time (use one client per thread).
     It is a context manager: ``with walld.Client() as c: ...`` closes it.
     """
