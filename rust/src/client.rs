@@ -64,8 +64,9 @@ impl Ack {
 /// What walld said about itself in its HELLO reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerInfo {
-    /// The protocol version in use: 1 (a [`Producer`](crate::Producer)'s
-    /// connection speaks 2).
+    /// The protocol version in use: the one the client asked for, 1
+    /// unless opened with [`ClientOptions::protocol`] (a
+    /// [`Producer`](crate::Producer)'s connection speaks 2).
     pub protocol_version: u16,
     /// The largest payload walld accepts, in bytes (its
     /// `limits.max_record`).
@@ -105,6 +106,92 @@ pub struct Client {
     thread: Option<JoinHandle<()>>,
 }
 
+/// How a [`Client`] connects: the protocol version it asks for and its
+/// time limit. [`Client::connect`] and [`Client::connect_timeout`] are
+/// the defaults and a timeout; protocol version 2 (consumer cursors,
+/// [`Client::truncate_force`], reads that end at the end of a sealed log)
+/// is asked for here:
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use walld_client::Client;
+///
+/// # fn main() -> walld_client::Result<()> {
+/// let wal = Client::options()
+///     .protocol(2)
+///     .timeout(Some(Duration::from_secs(10)))
+///     .connect("/run/walld/walld.sock")?;
+/// let lsn = wal.cursor_create("billing", 0)?; // create if missing
+/// # let _ = lsn;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOptions {
+    protocol: u16,
+    timeout: Option<Duration>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> ClientOptions {
+        ClientOptions {
+            protocol: wire::VERSION,
+            timeout: None,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// The defaults: protocol version 1, no time limit (as
+    /// [`Client::connect`]).
+    pub fn new() -> ClientOptions {
+        ClientOptions::default()
+    }
+
+    /// The protocol version the HELLO asks for, and nothing else: 1 (the
+    /// default) or 2 (PROTOCOL.md; walld speaks both). Version 2 adds
+    /// consumer cursors ([`Client::cursor_create`] and the rest),
+    /// [`Client::truncate_force`] and [`Reader::sealed`]; everything else
+    /// works as on version 1. [`connect`](ClientOptions::connect) refuses
+    /// any other version with [`Error::Version`], without connecting; a
+    /// walld that does not speak the version asked for answers
+    /// [`Error::Version`] too.
+    pub fn protocol(mut self, version: u16) -> ClientOptions {
+        self.protocol = version;
+        self
+    }
+
+    /// The time limit of the HELLO exchange, kept as the client's limit
+    /// for every later request ([`Client::set_timeout`]); `None`, the
+    /// default, waits as long as it takes.
+    pub fn timeout(mut self, timeout: Option<Duration>) -> ClientOptions {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connects to walld's socket at `path` and says HELLO for the
+    /// protocol version of [`protocol`](ClientOptions::protocol). Fails as
+    /// [`Client::connect`] does.
+    pub fn connect(self, path: impl AsRef<Path>) -> Result<Client> {
+        if self.protocol < wire::VERSION || self.protocol > wire::VERSION_CURSORS {
+            return Err(Error::Version(format!(
+                "this client speaks protocol versions {} and {}, not {}; nothing was sent",
+                wire::VERSION,
+                wire::VERSION_CURSORS,
+                self.protocol
+            )));
+        }
+        Client::open(path.as_ref(), self.timeout, self.protocol)
+    }
+
+    /// Connects to the socket named by `$WALLD_SOCKET`, or to
+    /// [`DEFAULT_SOCKET`] when it is not set, as
+    /// [`connect`](ClientOptions::connect) does.
+    pub fn connect_env(self) -> Result<Client> {
+        self.connect(socket_from_env())
+    }
+}
+
 /// A request sent and not answered yet: [`wait`](Pending::wait) for its
 /// LSN. Dropping it without waiting gives the request up (it still runs
 /// in walld; its reply is discarded).
@@ -140,7 +227,7 @@ impl Drop for Pending<'_> {
     }
 }
 
-fn expect_u64(r: Reply) -> Result<u64> {
+pub(crate) fn expect_u64(r: Reply) -> Result<u64> {
     match r {
         Reply::U64(v) => Ok(v),
         other => Err(Error::Protocol(format!("unexpected reply {:?}", other))),
@@ -148,9 +235,10 @@ fn expect_u64(r: Reply) -> Result<u64> {
 }
 
 impl Client {
-    /// Connects to walld's socket at `path` and says HELLO. No time limit
-    /// (see [`connect_timeout`](Client::connect_timeout)); this is walld's
-    /// equivalent of opening a WAL file.
+    /// Connects to walld's socket at `path` and says HELLO, for protocol
+    /// version 1 (see [`options`](Client::options) for version 2). No
+    /// time limit (see [`connect_timeout`](Client::connect_timeout));
+    /// this is walld's equivalent of opening a WAL file.
     pub fn connect(path: impl AsRef<Path>) -> Result<Client> {
         Client::open(path.as_ref(), None, wire::VERSION)
     }
@@ -167,10 +255,15 @@ impl Client {
     /// asking for protocol version 2 and nothing else: a
     /// [`Producer`](crate::Producer)'s connection, for
     /// [`append_seq`](Client::append_seq). [`Error::Version`] when walld
-    /// does not speak version 2. Only appends go on it: the rest of the
-    /// client knows version 1's frames (version 2 may flag a READ_END).
+    /// does not speak version 2.
     pub(crate) fn connect_producer(path: &Path, timeout: Duration) -> Result<Client> {
         Client::open(path, Some(timeout), wire::VERSION_PRODUCER)
+    }
+
+    /// How to connect otherwise: [`ClientOptions`], for protocol version
+    /// 2 (`Client::options().protocol(2).connect(path)`).
+    pub fn options() -> ClientOptions {
+        ClientOptions::default()
     }
 
     /// Connects to the socket named by `$WALLD_SOCKET`, or to
@@ -411,7 +504,7 @@ impl Client {
     }
 
     /// Sends a request with one reply and waits for it.
-    fn call(&self, frame: Vec<u8>, id: u64, op: u8) -> Result<Reply> {
+    pub(crate) fn call(&self, frame: Vec<u8>, id: u64, op: u8) -> Result<Reply> {
         let deadline = self.deadline();
         self.submit(&frame, id, Reg::Call(op))?;
         self.wait(id, deadline)
@@ -764,14 +857,47 @@ impl Client {
     /// archived yet), and returns the log's first LSN afterwards: it may
     /// be below `before`, since only whole segments go. Needs the
     /// `truncate` permission.
+    ///
+    /// Nor does it remove records a consumer cursor has not consumed
+    /// (docs/CURSORS.md): walld then removes nothing and answers
+    /// [`Error::Held`] naming the cursor, on a protocol version 2
+    /// connection, [`Error::NotPermitted`] on version 1.
+    /// [`truncate_force`](Client::truncate_force) goes past the cursors.
     pub fn truncate(&self, before: u64) -> Result<u64> {
+        self.truncate_flags(before, 0)
+    }
+
+    /// Truncates as [`truncate`](Client::truncate) does, and past the
+    /// consumer cursors: segments whose records a cursor has not consumed
+    /// go too (flag `FORCE`; walld logs it). Needs protocol version 2
+    /// ([`ClientOptions::protocol`]): on a version 1 connection,
+    /// [`Error::Version`] without sending anything.
+    pub fn truncate_force(&self, before: u64) -> Result<u64> {
+        self.need_version(wire::VERSION_CURSORS, "truncate_force (flag FORCE)")?;
+        self.truncate_flags(before, wire::F_FORCE)
+    }
+
+    fn truncate_flags(&self, before: u64, flags: u8) -> Result<u64> {
         let id = self.new_id();
         self.call(
-            wire::with_u64(wire::OP_TRUNCATE, id, before),
+            wire::with_u64(wire::OP_TRUNCATE, flags, id, before),
             id,
             wire::OP_TRUNCATE,
         )
         .and_then(expect_u64)
+    }
+
+    /// [`Error::Version`] unless this connection speaks protocol
+    /// `version` or a later one; `what` names what needs it.
+    pub(crate) fn need_version(&self, version: u16, what: &str) -> Result<()> {
+        if self.info.protocol_version >= version {
+            return Ok(());
+        }
+        Err(Error::Version(format!(
+            "{} needs protocol version {}, and this connection speaks {}: \
+             connect with Client::options().protocol({}); nothing was sent",
+            what, version, self.info.protocol_version, version
+        )))
     }
 
     /// walld's metrics, parsed: LSNs, sizes, counters (see [`Stats`]).
@@ -807,7 +933,10 @@ impl Client {
     /// Reads as [`read`](Client::read) does, then goes on with each record
     /// as it becomes durable, until [`Reader::cancel`] or the end of
     /// walld (which ends the read as a normal end: continue from
-    /// [`Reader::next_lsn`] on a new connection).
+    /// [`Reader::next_lsn`] on a new connection). On a protocol version 2
+    /// connection ([`ClientOptions::protocol`]) the read also ends at the
+    /// end of a sealed log, with [`Reader::sealed`] true: nothing will
+    /// ever follow. On version 1 it waits there for ever.
     pub fn follow(&self, from: u64, filter: Filter) -> Result<Reader<'_>> {
         self.read_range(from, None, filter, true)
     }

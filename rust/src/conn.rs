@@ -20,6 +20,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::cursor::{self, Cursor};
 use crate::error::Error;
 use crate::read::Record;
 use crate::wire::{self, Header};
@@ -42,6 +43,11 @@ pub(crate) enum Reply {
     U64(u64),
     Empty,
     Text(Vec<u8>),
+    /// CURSOR_GET (version 2): the cursor's LSN and last commit time.
+    CursorState { lsn: u64, commit_ms: u64 },
+    /// CURSOR_LIST (version 2): a page of cursors, sorted by name, and
+    /// whether more follow the last one.
+    CursorList { cursors: Vec<Cursor>, more: bool },
 }
 
 /// A request waiting for its one reply.
@@ -59,8 +65,9 @@ pub(crate) enum Call {
 /// How a read stream ended.
 #[derive(Debug)]
 pub(crate) enum StreamEnd {
-    /// READ_END with the LSN to continue from.
-    Next(u64),
+    /// READ_END with the LSN to continue from; `sealed` when it carried
+    /// `SEALED_END` (version 2): the log is sealed, nothing will follow.
+    Next { next: u64, sealed: bool },
     /// ERROR, or the connection was lost.
     Failed(Error),
 }
@@ -103,9 +110,9 @@ pub(crate) struct State {
     pub closing: bool,
     /// Payload bytes held in `streams`.
     pub buffered: usize,
-    /// The protocol version the HELLO asked for (1, or 2 for a
-    /// producer's connection): the HELLO reply must name it. Set before
-    /// the receiving thread starts.
+    /// The protocol version the HELLO asked for (1, or 2): the HELLO
+    /// reply must name it, and it says which flags a frame from walld may
+    /// carry. Set before the receiving thread starts.
     pub version: u16,
 }
 
@@ -174,6 +181,9 @@ pub(crate) fn receive(shared: Arc<Shared>, sock: UnixStream) {
     let mut r = io::BufReader::with_capacity(1 << 16, &sock);
     // Before the HELLO reply, the hard limit; then the one it announces.
     let mut max_in = wire::MAX_FRAME_HARD;
+    // The HELLO reply names the version asked for, or the connection
+    // fails: frames are judged by it from the first.
+    let version = lock(&shared.st).version;
     let death = loop {
         {
             let mut st = lock(&shared.st);
@@ -187,7 +197,7 @@ pub(crate) fn receive(shared: Arc<Shared>, sock: UnixStream) {
             Ok(false) => break lost(&shared, "walld closed the connection".to_string()),
             Err(e) => break lost(&shared, e.to_string()),
         }
-        let h = match wire::parse_header(&hb, max_in) {
+        let h = match wire::parse_header(&hb, max_in, version) {
             Ok(h) => h,
             Err(why) => break broken(format!("bad frame header from walld: {}", why)),
         };
@@ -281,7 +291,12 @@ fn frame(
                     b.len()
                 )));
             }
-            stream_end(shared, h.id, StreamEnd::Next(wire::get64(&b)), "READ_END")
+            // parse_header let SEALED_END through on version 2 only.
+            let end = StreamEnd::Next {
+                next: wire::get64(&b),
+                sealed: h.flags & wire::F_SEALED_END != 0,
+            };
+            stream_end(shared, h.id, end, "READ_END")
         }
         wire::OP_ERROR => {
             let b = body(r, blen)?;
@@ -435,9 +450,27 @@ fn decode(req: u8, b: Vec<u8>, version: u16) -> Result<Reply, String> {
             }
             Ok(Reply::Hello(info))
         }
-        wire::OP_APPEND | wire::OP_SYNC | wire::OP_SEAL | wire::OP_ROTATE | wire::OP_TRUNCATE => {
+        wire::OP_APPEND
+        | wire::OP_SYNC
+        | wire::OP_SEAL
+        | wire::OP_ROTATE
+        | wire::OP_TRUNCATE
+        | wire::OP_CURSOR_CREATE
+        | wire::OP_CURSOR_COMMIT
+        | wire::OP_CURSOR_DROP => {
             want(8)?;
             Ok(Reply::U64(wire::get64(&b)))
+        }
+        wire::OP_CURSOR_GET => {
+            want(16)?;
+            Ok(Reply::CursorState {
+                lsn: wire::get64(&b[0..8]),
+                commit_ms: wire::get64(&b[8..16]),
+            })
+        }
+        wire::OP_CURSOR_LIST => {
+            let (cursors, more) = cursor::decode_list(&b)?;
+            Ok(Reply::CursorList { cursors, more })
         }
         wire::OP_PING => {
             want(0)?;

@@ -26,7 +26,9 @@ pub enum Error {
     /// order, a bug in the caller or in this crate; nothing was done and
     /// walld closes the connection. Also returned without asking walld for
     /// arguments the protocol forbids (a read whose end is below its start,
-    /// a [`Producer`](crate::Producer) id or first sequence number of 0).
+    /// a [`Producer`](crate::Producer) id or first sequence number of 0,
+    /// a cursor name that breaks the rules of
+    /// [`Client::cursor_create`](crate::Client::cursor_create)).
     BadRequest(String),
     /// `TOO_LARGE` (code 2): the payload is above walld's `max_record`.
     /// Nothing was written; do not retry it as it is. The client checks the
@@ -50,10 +52,16 @@ pub enum Error {
     /// safe to retry once it is back.
     ShuttingDown(String),
     /// `VERSION` (code 8): walld and this client have no protocol version
-    /// in common.
+    /// in common. Also returned without sending anything for a request
+    /// the connection's protocol version does not have: cursors and
+    /// [`Client::truncate_force`](crate::Client::truncate_force) on a
+    /// version 1 connection (open a version 2 one with
+    /// [`ClientOptions::protocol`](crate::ClientOptions::protocol)).
     Version(String),
     /// `RANGE` (code 9): an LSN out of range, e.g. a read from below the
-    /// log's first LSN (truncated away).
+    /// log's first LSN (truncated away), a cursor commit below the
+    /// cursor's LSN (a cursor never goes back), or a cursor LSN above the
+    /// durable LSN.
     Range(String),
     /// `BUSY` (code 10): a limit was reached (too many connections, too
     /// many reads streaming on one connection). Nothing was written; safe
@@ -88,6 +96,17 @@ pub enum Error {
     /// behind, or a retry from further back than walld's
     /// `producers.window`.
     Sequence(String),
+    /// `NOT_FOUND` (code 16, protocol version 2): walld has no cursor of
+    /// that name (a commit, get or drop). Nothing was done; the
+    /// connection stays usable.
+    NotFound(String),
+    /// `HELD` (code 17, protocol version 2): a truncate would remove
+    /// records a consumer cursor has not consumed; walld's message names
+    /// the cursor and its LSN. Nothing was removed.
+    /// [`Client::truncate_force`](crate::Client::truncate_force) goes
+    /// past it. (On a version 1 connection walld answers the same
+    /// truncate with [`Error::NotPermitted`].)
+    Held(String),
     /// A [`Producer`](crate::Producer) append refused, without sending
     /// anything, because an earlier append of the producer is pending: its
     /// outcome is unknown (the producer gave up retrying it, or walld
@@ -145,13 +164,15 @@ impl Error {
             13 => Error::ReplicationBacklog(message),
             14 => Error::Damaged(message),
             15 => Error::Sequence(message),
+            16 => Error::NotFound(message),
+            17 => Error::Held(message),
             _ => Error::Internal(format!("unknown error code {}: {}", code, message)),
         }
     }
 
     /// The protocol's error code for the variants that have one
-    /// (`BAD_REQUEST` = 1 ... `DAMAGED` = 14, `SEQUENCE` = 15), `None`
-    /// for the others.
+    /// (`BAD_REQUEST` = 1 ... `SEQUENCE` = 15, `NOT_FOUND` = 16, `HELD` =
+    /// 17), `None` for the others.
     /// An unknown code from walld is reported as 11, `INTERNAL`.
     pub fn code(&self) -> Option<u16> {
         Some(match self {
@@ -170,6 +191,8 @@ impl Error {
             Error::ReplicationBacklog(_) => 13,
             Error::Damaged(_) => 14,
             Error::Sequence(_) => 15,
+            Error::NotFound(_) => 16,
+            Error::Held(_) => 17,
             _ => return None,
         })
     }
@@ -209,9 +232,10 @@ impl Error {
     }
 
     /// True when a request that changes the log (append, seal, rotate,
-    /// truncate) may or may not have taken effect: the connection was
-    /// lost with it in flight, walld's write failed (`IO`), walld had a
-    /// bug (`INTERNAL`), or no reply came in time.
+    /// truncate) or a cursor (create, commit, drop) may or may not have
+    /// taken effect: the connection was lost with it in flight, walld's
+    /// write failed (`IO`), walld had a bug (`INTERNAL`), or no reply
+    /// came in time.
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(
             self,
@@ -238,6 +262,8 @@ impl fmt::Display for Error {
             Error::ReplicationBacklog(m) => ("replication backlog full, nothing written", m),
             Error::Damaged(m) => ("damaged record", m),
             Error::Sequence(m) => ("out of sequence", m),
+            Error::NotFound(m) => ("not found", m),
+            Error::Held(m) => ("held by a cursor", m),
             Error::ProducerPending(m) => ("an earlier append is pending, nothing sent", m),
             Error::OutcomeUnknown(m) => ("connection lost, outcome unknown", m),
             Error::Closed(m) => ("connection closed, nothing sent", m),
@@ -274,7 +300,7 @@ mod tests {
 
     #[test]
     fn every_code_maps_back_to_itself() {
-        for code in 1..=15u16 {
+        for code in 1..=17u16 {
             assert_eq!(Error::from_wire(code, String::new()).code(), Some(code));
         }
         let e = Error::from_wire(99, "what".to_string());
@@ -313,6 +339,24 @@ mod tests {
         assert_eq!(p.code(), None);
         assert!(!p.is_retryable() && !p.is_outcome_unknown());
         assert!(p.to_string().starts_with("an earlier append is pending"));
+    }
+
+    #[test]
+    fn cursor_errors() {
+        let e = Error::from_wire(16, "no cursor named etl".into());
+        assert!(matches!(e, Error::NotFound(_)));
+        assert_eq!(e.code(), Some(16));
+        assert!(!e.is_retryable() && !e.is_outcome_unknown());
+        assert_eq!(e.to_string(), "not found: no cursor named etl");
+        let h = Error::from_wire(17, "cursor slow is at LSN 0; nothing removed".into());
+        assert!(matches!(h, Error::Held(_)));
+        assert_eq!(h.code(), Some(17));
+        assert!(!h.is_retryable() && !h.is_outcome_unknown());
+        assert_eq!(
+            h.to_string(),
+            "held by a cursor: cursor slow is at LSN 0; nothing removed"
+        );
+        assert_eq!(Error::Held(String::new()).to_string(), "held by a cursor");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! A client for walld, the write-ahead-log daemon, speaking its wire
-//! protocol (proto/PROTOCOL.md, version 1; version 2 for a [`Producer`])
-//! over its AF_UNIX socket. The standard library only.
+//! protocol (proto/PROTOCOL.md, version 1; version 2 on request, and for
+//! a [`Producer`]) over its AF_UNIX socket. The standard library only.
 //!
 //! walld owns a directory of WAL segments and makes appends durable with
 //! group commit; many processes share one log through it. A [`Client`]
@@ -59,18 +59,47 @@
 //! An append it gives up on stays pending ([`Error::ProducerPending`] for
 //! the next ones) until [`Producer::resume`] settles it; a number
 //! walld finds out of order is [`Error::Sequence`].
+//!
+//! A client that asks for protocol version 2 ([`ClientOptions::protocol`])
+//! may also keep consumer cursors in walld (PROTOCOL.md section 6;
+//! docs/CURSORS.md): named positions in the log, durable, that a consumer
+//! resumes from after a crash or a restart:
+//!
+//! ```no_run
+//! use walld_client::{Client, Filter};
+//!
+//! # fn main() -> walld_client::Result<()> {
+//! let wal = Client::options().protocol(2).connect_env()?;
+//! let done = wal.cursor_create("billing", 0)?; // create if missing
+//! for rec in wal.read(done + 1, Filter::all())? {
+//!     let rec = rec?;
+//!     // ... handle the record, then:
+//!     wal.cursor_commit("billing", rec.lsn)?; // durable when it returns
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! On such a connection a truncate that would remove records a cursor has
+//! not consumed is [`Error::Held`] ([`Client::truncate_force`] goes past
+//! it), and a read ends at the end of a sealed log, follow reads too, with
+//! [`Reader::sealed`] true.
 
 #![deny(missing_docs)]
 
 mod client;
 mod conn;
+mod cursor;
 mod error;
 mod producer;
 mod read;
 mod stats;
 mod wire;
 
-pub use client::{socket_from_env, Ack, Client, Pending, ServerInfo, DEFAULT_SOCKET, SOCKET_ENV};
+pub use client::{
+    socket_from_env, Ack, Client, ClientOptions, Pending, ServerInfo, DEFAULT_SOCKET, SOCKET_ENV,
+};
+pub use cursor::Cursor;
 pub use error::{Error, Result};
 pub use producer::{Producer, ProducerOptions};
 pub use read::{Filter, Reader, Record};

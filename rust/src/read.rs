@@ -71,9 +71,13 @@ impl Filter {
 /// The iteration ends (`None`) when walld ends the read: at the end of
 /// the log for [`Client::read`], at the read's end for
 /// [`Client::read_range`], and for [`Client::follow`] after
-/// [`cancel`](Reader::cancel) or when walld stops. Then
-/// [`next_lsn`](Reader::next_lsn) says where a later read should start
-/// to go on. An error (walld's, or the connection lost) is the last item.
+/// [`cancel`](Reader::cancel) or when walld stops; on a protocol version
+/// 2 connection ([`ClientOptions::protocol`](crate::ClientOptions::protocol))
+/// every read, follow reads too, also ends at the end of a **sealed**
+/// log, with [`sealed`](Reader::sealed) true (on version 1 a follow read
+/// of a sealed log waits for ever). Then [`next_lsn`](Reader::next_lsn)
+/// says where a later read should start to go on. An error (walld's, or
+/// the connection lost) is the last item.
 ///
 /// Records are buffered as they arrive (up to 8 MiB of payloads, then
 /// walld is made to wait), so a slow reader never blocks other requests
@@ -86,6 +90,7 @@ pub struct Reader<'a> {
     finished: bool,
     cancelled: bool,
     next_lsn: Option<u64>,
+    sealed: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -97,6 +102,7 @@ impl<'a> Reader<'a> {
             finished: false,
             cancelled: false,
             next_lsn: None,
+            sealed: false,
         }
     }
 
@@ -110,6 +116,18 @@ impl<'a> Reader<'a> {
     /// when it ended with an error.
     pub fn next_lsn(&self) -> Option<u64> {
         self.next_lsn
+    }
+
+    /// True when the read ended because it reached the end of a sealed
+    /// log: no record will ever follow ([`next_lsn`](Reader::next_lsn)
+    /// is past the last one). walld says so on a protocol version 2
+    /// connection ([`ClientOptions::protocol`](crate::ClientOptions::protocol);
+    /// READ_END's flag `SEALED_END`), for a follow read too. False before
+    /// the end, after an error, always on version 1, and for a follow
+    /// read that walld ended because it is stopping (read again from
+    /// `next_lsn` once it is back).
+    pub fn sealed(&self) -> bool {
+        self.sealed
     }
 
     /// True once the read has ended (normally or with an error).
@@ -163,8 +181,9 @@ impl<'a> Reader<'a> {
                 st.streams.remove(&self.id);
                 self.finished = true;
                 return match end {
-                    Some(StreamEnd::Next(n)) => {
-                        self.next_lsn = Some(n);
+                    Some(StreamEnd::Next { next, sealed }) => {
+                        self.next_lsn = Some(next);
+                        self.sealed = sealed;
                         None
                     }
                     Some(StreamEnd::Failed(e)) => Some(Err(e)),

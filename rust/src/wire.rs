@@ -12,6 +12,10 @@ pub(crate) const VERSION: u16 = 1;
 /// The protocol version a [`Producer`](crate::Producer)'s connection asks
 /// for (and nothing else): the first with idempotent appends.
 pub(crate) const VERSION_PRODUCER: u16 = 2;
+/// The first protocol version with consumer cursors, READ_END's flag
+/// `SEALED_END` and TRUNCATE's flag `FORCE` (PROTOCOL.md section 6); the
+/// highest this crate speaks.
+pub(crate) const VERSION_CURSORS: u16 = 2;
 /// Bytes of an APPEND body before the payload.
 pub(crate) const APPEND_FIXED: usize = 8;
 /// Bytes of an idempotent APPEND body (flag `PRODUCER`) before the
@@ -36,6 +40,12 @@ pub(crate) const OP_TRUNCATE: u8 = 0x07;
 pub(crate) const OP_STATS: u8 = 0x08;
 pub(crate) const OP_PING: u8 = 0x09;
 pub(crate) const OP_READ_CANCEL: u8 = 0x0a;
+/// Version 2: the cursor requests (PROTOCOL.md section 6).
+pub(crate) const OP_CURSOR_CREATE: u8 = 0x0b;
+pub(crate) const OP_CURSOR_COMMIT: u8 = 0x0c;
+pub(crate) const OP_CURSOR_GET: u8 = 0x0d;
+pub(crate) const OP_CURSOR_LIST: u8 = 0x0e;
+pub(crate) const OP_CURSOR_DROP: u8 = 0x0f;
 pub(crate) const REPLY: u8 = 0x80;
 pub(crate) const OP_RECORD: u8 = 0xc0;
 pub(crate) const OP_READ_END: u8 = 0xc1;
@@ -52,6 +62,25 @@ pub(crate) const F_FOLLOW: u8 = 0x01;
 pub(crate) const F_TENANT: u8 = 0x02;
 pub(crate) const F_VSHARD: u8 = 0x04;
 pub(crate) const F_TYPE: u8 = 0x08;
+/// TRUNCATE (version 2): remove the segments even when a cursor has not
+/// consumed their records.
+pub(crate) const F_FORCE: u8 = 0x02;
+/// READ_END (version 2): the read reached the end of a sealed log; no
+/// record will ever follow. The one flag a frame from walld may carry
+/// (this crate never asks for `UNTIL_END`).
+pub(crate) const F_SEALED_END: u8 = 0x01;
+
+/// The longest cursor name, in bytes.
+pub(crate) const CURSOR_NAME_MAX: usize = 64;
+/// Bytes of a CURSOR_CREATE or CURSOR_COMMIT body before the name.
+pub(crate) const CURSOR_LSN_FIXED: usize = 8;
+/// Bytes of a CURSOR_LIST reply body before its entries: count, flags.
+pub(crate) const CURSOR_LIST_FIXED: usize = 8;
+/// Bytes of a CURSOR_LIST entry before its name: lsn, commit_ms, the
+/// name's length.
+pub(crate) const CURSOR_ENT_FIXED: usize = 17;
+/// CURSOR_LIST reply flag: there are cursors after the last entry.
+pub(crate) const CURSOR_LIST_MORE: u32 = 0x1;
 
 /// A frame header as read from the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,9 +107,14 @@ pub(crate) fn get64(b: &[u8]) -> u64 {
 
 /// Checks a header the server sent against the rules of PROTOCOL.md §1:
 /// the length between 16 and `max_frame`, the reserved field zero, and no
-/// flags (nothing the server sends carries any). The op itself is checked
-/// by whoever dispatches the frame.
-pub(crate) fn parse_header(b: &[u8; HDR_LEN], max_frame: u32) -> Result<Header, String> {
+/// flags: nothing the server sends carries any, but a READ_END on a
+/// connection of protocol `version` 2, which may carry `SEALED_END`. The
+/// op itself is checked by whoever dispatches the frame.
+pub(crate) fn parse_header(
+    b: &[u8; HDR_LEN],
+    max_frame: u32,
+    version: u16,
+) -> Result<Header, String> {
     let h = Header {
         len: get32(&b[0..4]),
         op: b[4],
@@ -99,7 +133,12 @@ pub(crate) fn parse_header(b: &[u8; HDR_LEN], max_frame: u32) -> Result<Header, 
     if get16(&b[6..8]) != 0 {
         return Err("the reserved header field is not zero".to_string());
     }
-    if h.flags != 0 {
+    let allowed = if h.op == OP_READ_END && version >= VERSION_CURSORS {
+        F_SEALED_END
+    } else {
+        0
+    };
+    if h.flags & !allowed != 0 {
         return Err(format!(
             "flags 0x{:02x} on a frame from the server (op 0x{:02x})",
             h.flags, h.op
@@ -192,11 +231,38 @@ pub(crate) fn empty_flags(op: u8, flags: u8, id: u64) -> Vec<u8> {
     f
 }
 
-/// A whole frame whose body is one u64 (TRUNCATE).
-pub(crate) fn with_u64(op: u8, id: u64, v: u64) -> Vec<u8> {
+/// A whole frame whose body is one u64 (TRUNCATE), with `flags`
+/// (TRUNCATE's `FORCE`, version 2).
+pub(crate) fn with_u64(op: u8, flags: u8, id: u64, v: u64) -> Vec<u8> {
     let mut f = Vec::with_capacity(HDR_LEN + 8);
-    put_header(&mut f, op, 0, id, 8);
+    put_header(&mut f, op, flags, id, 8);
     f.extend_from_slice(&v.to_le_bytes());
+    f
+}
+
+/// True when `name` may name a cursor: 1..64 bytes of `[A-Za-z0-9._-]`,
+/// the first a letter or a digit (proto/frame.c's
+/// `wire_cursor_name_valid`).
+pub(crate) fn cursor_name_valid(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() <= CURSOR_NAME_MAX
+        && name[0].is_ascii_alphanumeric()
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+/// A whole cursor request frame (`OP_CURSOR_*`): for CREATE and COMMIT
+/// the u64 `lsn`, then the name (for LIST: the name to list after,
+/// possibly empty), which fills the rest of the body.
+pub(crate) fn cursor(op: u8, id: u64, lsn: Option<u64>, name: &[u8]) -> Vec<u8> {
+    let fixed = if lsn.is_some() { CURSOR_LSN_FIXED } else { 0 };
+    let mut f = Vec::with_capacity(HDR_LEN + fixed + name.len());
+    put_header(&mut f, op, 0, id, fixed + name.len());
+    if let Some(lsn) = lsn {
+        f.extend_from_slice(&lsn.to_le_bytes());
+    }
+    f.extend_from_slice(name);
     f
 }
 
@@ -249,10 +315,19 @@ pub(crate) fn op_name(op: u8) -> &'static str {
         OP_STATS => "stats",
         OP_PING => "ping",
         OP_READ_CANCEL => "read-cancel",
+        OP_CURSOR_CREATE => "cursor-create",
+        OP_CURSOR_COMMIT => "cursor-commit",
+        OP_CURSOR_GET => "cursor-get",
+        OP_CURSOR_LIST => "cursor-list",
+        OP_CURSOR_DROP => "cursor-drop",
         OP_RECORD => "record",
         OP_READ_END => "read-end",
         OP_ERROR => "error",
-        _ if op & REPLY != 0 && op & !REPLY >= OP_HELLO && op & !REPLY <= OP_PING => {
+        _ if op & REPLY != 0
+            && op & !REPLY >= OP_HELLO
+            && op & !REPLY <= OP_CURSOR_DROP
+            && op & !REPLY != OP_READ_CANCEL =>
+        {
             "reply"
         }
         _ => "unknown",
@@ -342,19 +417,82 @@ mod tests {
         b[0] = 24;
         b[4] = OP_APPEND | REPLY;
         b[8] = 9;
-        let h = parse_header(&b, 1024).unwrap();
+        let h = parse_header(&b, 1024, VERSION).unwrap();
         assert_eq!((h.len, h.op, h.flags, h.id), (24, 0x82, 0, 9));
         b[0] = 15;
-        assert!(parse_header(&b, 1024).is_err());
+        assert!(parse_header(&b, 1024, VERSION).is_err());
         b[0] = 0;
         b[1] = 8; // 2048
-        assert!(parse_header(&b, 1024).is_err());
+        assert!(parse_header(&b, 1024, VERSION).is_err());
         b[1] = 0;
         b[0] = 16;
         b[6] = 1;
-        assert!(parse_header(&b, 1024).is_err());
+        assert!(parse_header(&b, 1024, VERSION).is_err());
         b[6] = 0;
         b[5] = 1;
-        assert!(parse_header(&b, 1024).is_err());
+        assert!(parse_header(&b, 1024, VERSION).is_err());
+        assert!(parse_header(&b, 1024, VERSION_CURSORS).is_err());
+    }
+
+    #[test]
+    fn read_end_flags_by_version() {
+        let mut b = [0u8; 16];
+        b[0] = 24;
+        b[4] = OP_READ_END;
+        b[8] = 3;
+        for flags in [0u8, F_SEALED_END] {
+            b[5] = flags;
+            let h = parse_header(&b, 1024, VERSION_CURSORS).unwrap();
+            assert_eq!((h.op, h.flags), (OP_READ_END, flags));
+        }
+        // Version 1: no flag at all; version 2: SEALED_END and no other
+        // (UNTIL_END 0x02 answers a READ flag this crate never sends).
+        b[5] = F_SEALED_END;
+        assert!(parse_header(&b, 1024, VERSION).unwrap_err().contains("flags 0x01"));
+        for flags in [0x02u8, 0x03, 0x80] {
+            b[5] = flags;
+            assert!(parse_header(&b, 1024, VERSION_CURSORS).is_err(), "{:#x}", flags);
+        }
+        // Other frames: never a flag.
+        b[5] = F_SEALED_END;
+        for op in [OP_RECORD, OP_ERROR, OP_PING | REPLY, OP_CURSOR_LIST | REPLY] {
+            b[4] = op;
+            assert!(parse_header(&b, 1024, VERSION_CURSORS).is_err(), "op {:#x}", op);
+        }
+    }
+
+    #[test]
+    fn cursor_names() {
+        let long = "a".repeat(64);
+        for ok in ["a", "0", "Z", "etl", "billing.v2", "shipper-eu_1", "9.-_", &long] {
+            assert!(cursor_name_valid(ok.as_bytes()), "{:?}", ok);
+        }
+        let too_long = "a".repeat(65);
+        for bad in [
+            "", "-a", ".", "..", "_a", ".a", "a b", "a/b", "a:b", "caf\u{e9}", "a\0", &too_long,
+        ] {
+            assert!(!cursor_name_valid(bad.as_bytes()), "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn cursor_frames() {
+        let f = cursor(OP_CURSOR_COMMIT, 7, Some(0x0102030405060708), b"etl");
+        assert_eq!(f.len(), 16 + 8 + 3);
+        assert_eq!(get32(&f[0..4]), 27);
+        assert_eq!((f[4], f[5]), (OP_CURSOR_COMMIT, 0));
+        assert_eq!(get64(&f[8..16]), 7);
+        assert_eq!(get64(&f[16..24]), 0x0102030405060708);
+        assert_eq!(&f[24..], b"etl");
+        let f = cursor(OP_CURSOR_GET, 8, None, b"etl");
+        assert_eq!((f.len(), f[4], &f[16..]), (19, OP_CURSOR_GET, &b"etl"[..]));
+        // A LIST from the first cursor: an empty body.
+        let f = cursor(OP_CURSOR_LIST, 9, None, b"");
+        assert_eq!((f.len(), f[4]), (16, OP_CURSOR_LIST));
+        let f = with_u64(OP_TRUNCATE, F_FORCE, 10, 5);
+        assert_eq!((f.len(), f[4], f[5], get64(&f[16..])), (24, OP_TRUNCATE, 0x02, 5));
+        assert_eq!(op_name(OP_CURSOR_DROP), "cursor-drop");
+        assert_eq!(op_name(OP_CURSOR_DROP | REPLY), "reply");
+        assert_eq!(op_name(OP_READ_CANCEL | REPLY), "unknown");
     }
 }

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The client against a scripted server on a private socket, for what a
 //! well-behaved walld never does: frames that break the protocol, errors
-//! at HELLO, replies out of order; and a `Producer`'s frames, and its
-//! answer to each kind of error, one connection after another. (The
-//! other tests run the real walld.)
+//! at HELLO, replies out of order; a `Producer`'s frames, and its
+//! answer to each kind of error, one connection after another; and
+//! version 2's cursor frames, a cursor list in pages, and the flags a
+//! READ_END may carry on each version. (The other tests run the real
+//! walld.)
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -540,5 +542,261 @@ fn a_producer_gives_up_when_retry_for_runs_out() {
     assert!(p.is_pending() && p.next_seq() == 1);
     assert!(p.retries() >= 1);
     drop(p);
+    h.join().unwrap();
+}
+
+/// A frame from the server with `flags` in its header.
+fn frame_flags(op: u8, flags: u8, id: u64, body: &[u8]) -> Vec<u8> {
+    let mut f = frame(op, id, body);
+    f[5] = flags;
+    f
+}
+
+/// Answers the HELLO of a client that asks for protocol version 2;
+/// returns the stream.
+fn greet_stream_v2(mut s: UnixStream, max_record: u32) -> UnixStream {
+    let (op, flags, id, body) = recv(&mut s);
+    assert_eq!((op, flags, body), (0x01, 0, vec![2, 0, 2, 0]), "HELLO for version 2..2");
+    s.write_all(&hello_reply_as(id, 2, max_record, max_record + 40)).unwrap();
+    s
+}
+
+fn connect_v2(path: &std::path::Path) -> Client {
+    Client::options()
+        .protocol(2)
+        .timeout(Some(Duration::from_secs(5)))
+        .connect(path)
+        .unwrap()
+}
+
+#[test]
+fn a_version_1_read_end_has_no_flags() {
+    let (path, h) = serve(|s| {
+        let mut s = greet(s, 1000);
+        let (op, flags, id, _) = recv(&mut s);
+        assert_eq!((op, flags), (0x06, 0x01), "a follow READ");
+        // SEALED_END is version 2's: on version 1 a broken frame.
+        s.write_all(&frame_flags(0xc1, 0x01, id, &5u64.to_le_bytes())).unwrap();
+        drain(s);
+    });
+    let c = Client::connect_timeout(&path, Duration::from_secs(5)).unwrap();
+    let mut r = c.follow(0, Filter::all()).unwrap();
+    match r.next_timeout(Duration::from_secs(5)) {
+        Some(Err(Error::OutcomeUnknown(m))) => assert!(m.contains("flags 0x01"), "{}", m),
+        other => panic!("{:?}", other),
+    }
+    assert!(!r.sealed() && r.next_lsn().is_none());
+    drop(r);
+    assert!(c.is_closed());
+    drop(c);
+    h.join().unwrap();
+}
+
+#[test]
+fn a_version_2_read_end_may_say_sealed_and_nothing_else() {
+    let (path, h) = serve(|s| {
+        let mut s = greet_stream_v2(s, 1000);
+        // A follow read that ends at the end of a sealed log.
+        let (op, _, id, _) = recv(&mut s);
+        assert_eq!(op, 0x06);
+        let mut rec = 4u64.to_le_bytes().to_vec();
+        rec.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
+        rec.extend_from_slice(b"last");
+        s.write_all(&frame(0xc0, id, &rec)).unwrap();
+        s.write_all(&frame_flags(0xc1, 0x01, id, &5u64.to_le_bytes())).unwrap();
+        // One that walld ends as it stops: no flag.
+        let (_, _, id, _) = recv(&mut s);
+        s.write_all(&frame(0xc1, id, &5u64.to_le_bytes())).unwrap();
+        // UNTIL_END answers a READ flag this client never sends.
+        let (_, _, id, _) = recv(&mut s);
+        s.write_all(&frame_flags(0xc1, 0x02, id, &5u64.to_le_bytes())).unwrap();
+        drain(s);
+    });
+    let c = connect_v2(&path);
+    assert_eq!(c.server_info().protocol_version, 2);
+    let mut r = c.follow(0, Filter::all()).unwrap();
+    let rec = r.next_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!((rec.lsn, &rec.payload[..]), (4, &b"last"[..]));
+    assert!(r.next_timeout(Duration::from_secs(5)).is_none());
+    assert!(r.sealed());
+    assert_eq!(r.next_lsn(), Some(5));
+    drop(r);
+    let mut r = c.follow(5, Filter::all()).unwrap();
+    assert!(r.next_timeout(Duration::from_secs(5)).is_none());
+    assert!(!r.sealed());
+    assert_eq!(r.next_lsn(), Some(5));
+    drop(r);
+    let mut r = c.follow(5, Filter::all()).unwrap();
+    match r.next_timeout(Duration::from_secs(5)) {
+        Some(Err(Error::OutcomeUnknown(m))) => assert!(m.contains("flags 0x02"), "{}", m),
+        other => panic!("{:?}", other),
+    }
+    drop(r);
+    assert!(c.is_closed());
+    drop(c);
+    h.join().unwrap();
+
+    // SEALED_END on any frame but READ_END is a broken frame too.
+    for (op, what) in [(0x89u8, "a PING reply"), (0xc0, "a RECORD"), (0xff, "an ERROR")] {
+        let (path, h) = serve(move |s| {
+            let mut s = greet_stream_v2(s, 1000);
+            let (_, _, id, _) = recv(&mut s);
+            let body = match op {
+                0xc0 => {
+                    let mut b = 1u64.to_le_bytes().to_vec();
+                    b.extend_from_slice(&[0; 8]);
+                    b
+                }
+                0xff => vec![10, 0, 0, 0],
+                _ => Vec::new(),
+            };
+            s.write_all(&frame_flags(op, 0x01, id, &body)).unwrap();
+            drain(s);
+        });
+        let c = connect_v2(&path);
+        let r = if op == 0xc0 {
+            let mut r = c.read(0, Filter::all()).unwrap();
+            match r.next_timeout(Duration::from_secs(5)) {
+                Some(Err(e)) => Err(e),
+                other => panic!("{}: {:?}", what, other),
+            }
+        } else {
+            c.ping()
+        };
+        match r {
+            Err(Error::OutcomeUnknown(m)) => assert!(m.contains("flags 0x01"), "{}: {}", what, m),
+            r => panic!("{}: {:?}", what, r),
+        }
+        assert!(c.is_closed(), "{}", what);
+        drop(c);
+        h.join().unwrap();
+    }
+}
+
+/// A CURSOR_LIST reply body: count, flags, then the entries.
+fn list_body(more: bool, entries: &[(&str, u64, u64)]) -> Vec<u8> {
+    let mut b = (entries.len() as u32).to_le_bytes().to_vec();
+    b.extend_from_slice(&(more as u32).to_le_bytes());
+    for (name, lsn, ms) in entries {
+        b.extend_from_slice(&lsn.to_le_bytes());
+        b.extend_from_slice(&ms.to_le_bytes());
+        b.push(name.len() as u8);
+        b.extend_from_slice(name.as_bytes());
+    }
+    b
+}
+
+#[test]
+fn cursor_requests_on_the_wire_and_a_list_in_pages() {
+    let (path, h) = serve(|s| {
+        let mut s = greet_stream_v2(s, 1000);
+        let mut lsn_name = 7u64.to_le_bytes().to_vec();
+        lsn_name.extend_from_slice(b"etl");
+        let (op, flags, id, body) = recv(&mut s);
+        assert_eq!((op, flags, &body[..]), (0x0b, 0, &lsn_name[..]), "CURSOR_CREATE");
+        s.write_all(&frame(0x8b, id, &7u64.to_le_bytes())).unwrap();
+        let mut lsn_name = 9u64.to_le_bytes().to_vec();
+        lsn_name.extend_from_slice(b"etl");
+        let (op, flags, id, body) = recv(&mut s);
+        assert_eq!((op, flags, &body[..]), (0x0c, 0, &lsn_name[..]), "CURSOR_COMMIT");
+        s.write_all(&frame(0x8c, id, &9u64.to_le_bytes())).unwrap();
+        let (op, flags, id, body) = recv(&mut s);
+        assert_eq!((op, flags, &body[..]), (0x0d, 0, &b"etl"[..]), "CURSOR_GET");
+        let mut state = 9u64.to_le_bytes().to_vec();
+        state.extend_from_slice(&1234u64.to_le_bytes());
+        s.write_all(&frame(0x8d, id, &state)).unwrap();
+        let (op, _, id, _) = recv(&mut s);
+        assert_eq!(op, 0x0d);
+        s.write_all(&error(id, 16, "no cursor named zz")).unwrap();
+        // The list: from the start, then after the last name of each
+        // reply with MORE.
+        let (op, flags, id, body) = recv(&mut s);
+        assert_eq!((op, flags, &body[..]), (0x0e, 0, &b""[..]), "CURSOR_LIST");
+        let page = list_body(true, &[("a", 1, 10), ("b-2", 2, 20)]);
+        s.write_all(&frame(0x8e, id, &page)).unwrap();
+        let (op, _, id, body) = recv(&mut s);
+        assert_eq!((op, &body[..]), (0x0e, &b"b-2"[..]), "CURSOR_LIST after b-2");
+        s.write_all(&frame(0x8e, id, &list_body(false, &[("etl", 9, 1234)]))).unwrap();
+        let (op, flags, id, body) = recv(&mut s);
+        assert_eq!((op, flags, &body[..]), (0x0f, 0, &b"etl"[..]), "CURSOR_DROP");
+        s.write_all(&frame(0x8f, id, &9u64.to_le_bytes())).unwrap();
+        // TRUNCATE: FORCE with truncate_force, no flag without.
+        let (op, flags, id, body) = recv(&mut s);
+        assert_eq!((op, flags, &body[..]), (0x07, 0x02, &4u64.to_le_bytes()[..]));
+        s.write_all(&frame(0x87, id, &3u64.to_le_bytes())).unwrap();
+        let (op, flags, id, _) = recv(&mut s);
+        assert_eq!((op, flags), (0x07, 0));
+        s.write_all(&error(id, 17, "cursor etl is at LSN 0; nothing removed")).unwrap();
+        // A list whose second reply goes back: an error, and no third
+        // request.
+        let (_, _, id, _) = recv(&mut s);
+        s.write_all(&frame(0x8e, id, &list_body(true, &[("m", 1, 1)]))).unwrap();
+        let (_, _, id, body) = recv(&mut s);
+        assert_eq!(body, b"m");
+        s.write_all(&frame(0x8e, id, &list_body(false, &[("a", 1, 1)]))).unwrap();
+        let (op, _, id, _) = recv(&mut s);
+        assert_eq!(op, 0x09, "a PING after the list");
+        s.write_all(&frame(0x89, id, &[])).unwrap();
+        drain(s);
+    });
+    let c = connect_v2(&path);
+    assert_eq!(c.cursor_create("etl", 7).unwrap(), 7);
+    assert_eq!(c.cursor_commit("etl", 9).unwrap(), 9);
+    let got = c.cursor_get("etl").unwrap();
+    assert_eq!(
+        (got.name.as_str(), got.lsn, got.commit_ms),
+        ("etl", 9, 1234)
+    );
+    match c.cursor_get("zz") {
+        Err(e @ Error::NotFound(_)) => assert_eq!(e.code(), Some(16)),
+        r => panic!("{:?}", r),
+    }
+    let all = c.cursors().unwrap();
+    let seen: Vec<(&str, u64, u64)> = all
+        .iter()
+        .map(|x| (x.name.as_str(), x.lsn, x.commit_ms))
+        .collect();
+    assert_eq!(seen, [("a", 1, 10), ("b-2", 2, 20), ("etl", 9, 1234)]);
+    assert_eq!(c.cursor_drop("etl").unwrap(), 9);
+    assert_eq!(c.truncate_force(4).unwrap(), 3);
+    match c.truncate(4) {
+        Err(e @ Error::Held(_)) => {
+            assert_eq!(e.code(), Some(17));
+            assert!(e.to_string().contains("cursor etl"), "{}", e);
+        }
+        r => panic!("{:?}", r),
+    }
+    match c.cursors() {
+        Err(Error::Protocol(m)) => assert!(m.contains("out of order"), "{}", m),
+        r => panic!("{:?}", r),
+    }
+    c.ping().unwrap();
+    drop(c);
+    h.join().unwrap();
+}
+
+#[test]
+fn version_1_sends_no_cursor_request() {
+    let (path, h) = serve(|s| {
+        let mut s = greet(s, 1000);
+        // Nothing before the PING: each call below was refused here.
+        let (op, _, id, _) = recv(&mut s);
+        assert_eq!(op, 0x09, "the first request after HELLO is the PING");
+        s.write_all(&frame(0x89, id, &[])).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "nothing after the PING");
+    });
+    let c = Client::connect_timeout(&path, Duration::from_secs(5)).unwrap();
+    assert!(matches!(c.cursor_create("etl", 0), Err(Error::Version(_))));
+    assert!(matches!(c.cursor_commit("etl", 1), Err(Error::Version(_))));
+    assert!(matches!(c.cursor_get("etl"), Err(Error::Version(_))));
+    assert!(matches!(c.cursors(), Err(Error::Version(_))));
+    assert!(matches!(c.cursor_drop("etl"), Err(Error::Version(_))));
+    assert!(matches!(c.truncate_force(1), Err(Error::Version(_))));
+    // The name is checked first.
+    assert!(matches!(c.cursor_drop("no/slash"), Err(Error::BadRequest(_))));
+    c.ping().unwrap();
+    drop(c);
     h.join().unwrap();
 }

@@ -3,7 +3,9 @@
 # (/usr/bin, offline; a rustup toolchain earlier on PATH is not used) and
 # runs its tests: unit tests, the integration tests against real walld
 # instances each test starts on a private socket (rust/tests/common; the
-# acknowledgement levels in rust/tests/ack.rs), and the doc tests. Then
+# acknowledgement levels in rust/tests/ack.rs, idempotent appends across
+# walld killed in rust/tests/producer.rs, protocol-2 cursors in
+# rust/tests/cursors.rs), and the doc tests. Then
 # the README example, built as rust/examples/quickstart, runs against a
 # walld started here.
 . "$(dirname "$0")/lib.sh"

@@ -156,6 +156,15 @@ impl Walld {
         c
     }
 
+    /// A new client for protocol version 2 (cursors), 5 s timeout.
+    pub fn client_v2(&self) -> Client {
+        Client::options()
+            .protocol(2)
+            .timeout(Some(Duration::from_secs(5)))
+            .connect(&self.sock)
+            .unwrap_or_else(|e| panic!("connect for version 2: {}\n{}", e, self.log()))
+    }
+
     /// walld's PID.
     pub fn pid(&self) -> i32 {
         self.child.as_ref().expect("walld is not running").id() as i32
