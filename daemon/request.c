@@ -117,7 +117,10 @@ static void
 request_no_segment(struct conn *c, const struct wire_hdr *h, enum wal_rc rc)
 {
 	struct server	*srv = c->srv;
+	int		 err;
 
+	/* The errno first: the preparer may be trying again already. */
+	err = wal_spare_errno(srv->wal);
 	batcher_want_spare(srv->batcher);
 	if (rc == WAL_ENOSPC)
 		conn_error(c, h->id, WIRE_E_NO_SPACE, "no space for the next "
@@ -125,7 +128,7 @@ request_no_segment(struct conn *c, const struct wire_hdr *h, enum wal_rc rc)
 	else
 		conn_error(c, h->id, WIRE_E_BUSY, "the next segment could not "
 		    "be prepared: %s; nothing was written; retry later",
-		    strerror(wal_spare_errno(srv->wal)));
+		    err != 0 ? strerror(err) : "see walld's log");
 }
 
 /* APPEND: the record goes into the filling batch, unless a limit holds

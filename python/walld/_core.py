@@ -78,8 +78,6 @@ OP_NAMES = {
 # Requests whose reply body is one u64.
 _U64_OPS = frozenset((OP_APPEND, OP_SYNC, OP_SEAL, OP_ROTATE, OP_TRUNCATE,
                       OP_CURSOR_CREATE, OP_CURSOR_COMMIT, OP_CURSOR_DROP))
-_CURSOR_OPS = frozenset((OP_CURSOR_CREATE, OP_CURSOR_COMMIT, OP_CURSOR_GET,
-                         OP_CURSOR_LIST, OP_CURSOR_DROP))
 _CURSOR_NAME = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _HDR = struct.Struct("<IBBHQ")
