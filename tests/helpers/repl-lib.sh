@@ -164,13 +164,16 @@ log_id() {
 # stream): no gap, no duplicate, no message of another log.
 check_stream_seq() {
 	# The servers may answer "JetStream system temporarily unavailable"
-	# for a moment after a restart, though the stream is led and current.
+	# for some seconds after a restart, though the stream is led and
+	# current (a leader moving mid-dump; 5 s were not enough once, with a
+	# sanitizer build beside it): asked again, up to 30 times a second
+	# apart. What the dump holds is checked below, never retried.
 	_cs_i=0
 	while ! js dump >"$T/dump" 2>"$T/js.err"; do
 		_cs_i=$((_cs_i + 1))
-		[ $_cs_i -lt 10 ] || rfail "jsdump dump: $(cat "$T/js.err")"
+		[ $_cs_i -lt 30 ] || rfail "jsdump dump: $(cat "$T/js.err")"
 		echo "jsdump dump, try $_cs_i: $(cat "$T/js.err")"
-		sleep 0.5
+		sleep 1
 	done
 	awk -v n="$1" -v lid="$2" -v epochs="$3" '
 	    BEGIN { split(epochs, e, " "); for (i in e) ok[e[i]] = 1; prev = 0 }
