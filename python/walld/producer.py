@@ -153,9 +153,12 @@ class _Producer:
         self._next += 1
         return lsn
 
-    def _failed(self, e: E.WalldError) -> None:
-        """What the error that ended the tries does to the pending append."""
-        if isinstance(e, E.ReplicationUnavailable):
+    def _ended(self, e: BaseException) -> None:
+        """What the exception that ended the tries does to the pending
+        append."""
+        if not isinstance(e, E.WalldError):
+            self._maybe_in_log = True   # interrupted or cancelled, mid-try
+        elif isinstance(e, E.ReplicationUnavailable):
             self._settled(0)    # durable, only not replicated in time
         elif isinstance(e, (E.OutcomeUnknown, E.InternalError)):
             pass                # stays pending
@@ -261,11 +264,8 @@ class Producer(_Producer):
                     got = e
         except StopIteration as done:
             return self._settled(done.value)
-        except E.WalldError as e:
-            self._failed(e)
-            raise
-        except BaseException:
-            self._maybe_in_log = True   # interrupted, perhaps mid-try
+        except BaseException as e:
+            self._ended(e)
             raise
 
     def append(self, payload: bytes | bytearray | memoryview, *,
@@ -358,11 +358,8 @@ class AsyncProducer(_Producer):
                     got = e
         except StopIteration as done:
             return self._settled(done.value)
-        except E.WalldError as e:
-            self._failed(e)
-            raise
-        except BaseException:
-            self._maybe_in_log = True   # cancelled, perhaps mid-try
+        except BaseException as e:
+            self._ended(e)
             raise
 
     async def append(self, payload: bytes | bytearray | memoryview, *,
