@@ -173,11 +173,11 @@ impl ClientOptions {
     /// protocol version of [`protocol`](ClientOptions::protocol). Fails as
     /// [`Client::connect`] does.
     pub fn connect(self, path: impl AsRef<Path>) -> Result<Client> {
-        if self.protocol < wire::VERSION || self.protocol > wire::VERSION_CURSORS {
+        if self.protocol < wire::VERSION || self.protocol > wire::VERSION_2 {
             return Err(Error::Version(format!(
                 "this client speaks protocol versions {} and {}, not {}; nothing was sent",
                 wire::VERSION,
-                wire::VERSION_CURSORS,
+                wire::VERSION_2,
                 self.protocol
             )));
         }
@@ -249,15 +249,6 @@ impl Client {
     /// ([`set_timeout`](Client::set_timeout)).
     pub fn connect_timeout(path: impl AsRef<Path>, timeout: Duration) -> Result<Client> {
         Client::open(path.as_ref(), Some(timeout), wire::VERSION)
-    }
-
-    /// Connects as [`connect_timeout`](Client::connect_timeout) does,
-    /// asking for protocol version 2 and nothing else: a
-    /// [`Producer`](crate::Producer)'s connection, for
-    /// [`append_seq`](Client::append_seq). [`Error::Version`] when walld
-    /// does not speak version 2.
-    pub(crate) fn connect_producer(path: &Path, timeout: Duration) -> Result<Client> {
-        Client::open(path, Some(timeout), wire::VERSION_PRODUCER)
     }
 
     /// How to connect otherwise: [`ClientOptions`], for protocol version
@@ -547,16 +538,11 @@ impl Client {
     }
 
     /// Sends an idempotent append (flag `PRODUCER`, on a connection of
-    /// [`connect_producer`](Client::connect_producer)) at the level `ack`
-    /// and waits for its LSN: the record's, whether this send wrote it or
-    /// walld recognised a retry of a record it holds.
+    /// protocol version 2) at the level `ack` and waits for its LSN: the
+    /// record's, whether this send wrote it or walld recognised a retry
+    /// of a record it holds.
     pub(crate) fn append_seq(&self, ack: Ack, a: &wire::SeqAppend, payload: &[u8]) -> Result<u64> {
-        if self.info.protocol_version < wire::VERSION_PRODUCER {
-            return Err(Error::Version(format!(
-                "walld speaks protocol version {} on this connection: idempotent appends need version 2",
-                self.info.protocol_version
-            )));
-        }
+        self.need_version(wire::VERSION_2, "an idempotent append")?;
         self.check_payload(payload)?;
         let id = self.new_id();
         let mut f = Vec::new();
@@ -873,7 +859,7 @@ impl Client {
     /// ([`ClientOptions::protocol`]): on a version 1 connection,
     /// [`Error::Version`] without sending anything.
     pub fn truncate_force(&self, before: u64) -> Result<u64> {
-        self.need_version(wire::VERSION_CURSORS, "truncate_force (flag FORCE)")?;
+        self.need_version(wire::VERSION_2, "truncate_force (flag FORCE)")?;
         self.truncate_flags(before, wire::F_FORCE)
     }
 

@@ -434,7 +434,7 @@ fn decode(req: u8, b: Vec<u8>, version: u16) -> Result<Reply, String> {
             }
             // Room for an APPEND of the largest payload; in version 2, an
             // idempotent one.
-            let slack = if version >= wire::VERSION_PRODUCER {
+            let slack = if version >= wire::VERSION_2 {
                 wire::FRAME_SLACK_V2
             } else {
                 wire::FRAME_SLACK

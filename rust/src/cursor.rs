@@ -100,7 +100,7 @@ impl Client {
         if op != wire::OP_CURSOR_LIST || !name.is_empty() {
             check_name(name)?;
         }
-        self.need_version(wire::VERSION_CURSORS, what)?;
+        self.need_version(wire::VERSION_2, what)?;
         let id = self.new_id();
         self.call(wire::cursor(op, id, lsn, name.as_bytes()), id, op)
     }

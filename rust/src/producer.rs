@@ -391,7 +391,12 @@ impl Producer {
             }
         }
         self.conn = None;
-        let c = Client::connect_producer(&self.path, timeout)?;
+        // Version 2 alone; the HELLO within `timeout`, each try within
+        // the producer's own limit.
+        let c = Client::options()
+            .protocol(wire::VERSION_2)
+            .timeout(Some(timeout))
+            .connect(&self.path)?;
         c.set_timeout(self.timeout);
         self.conn = Some(c);
         Ok(())

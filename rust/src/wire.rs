@@ -9,13 +9,11 @@ pub(crate) const MAX_FRAME_HARD: u32 = 17 << 20;
 /// The protocol version a [`Client`](crate::Client) asks for: version 1
 /// only, whatever walld speaks.
 pub(crate) const VERSION: u16 = 1;
-/// The protocol version a [`Producer`](crate::Producer)'s connection asks
-/// for (and nothing else): the first with idempotent appends.
-pub(crate) const VERSION_PRODUCER: u16 = 2;
-/// The first protocol version with consumer cursors, READ_END's flag
-/// `SEALED_END` and TRUNCATE's flag `FORCE` (PROTOCOL.md section 6); the
-/// highest this crate speaks.
-pub(crate) const VERSION_CURSORS: u16 = 2;
+/// Protocol version 2, the highest this crate speaks: the first with
+/// idempotent appends (a [`Producer`](crate::Producer)'s connection asks
+/// for it alone), consumer cursors, READ_END's flag `SEALED_END` and
+/// TRUNCATE's flag `FORCE` (PROTOCOL.md section 6).
+pub(crate) const VERSION_2: u16 = 2;
 /// Bytes of an APPEND body before the payload.
 pub(crate) const APPEND_FIXED: usize = 8;
 /// Bytes of an idempotent APPEND body (flag `PRODUCER`) before the
@@ -133,7 +131,7 @@ pub(crate) fn parse_header(
     if get16(&b[6..8]) != 0 {
         return Err("the reserved header field is not zero".to_string());
     }
-    let allowed = if h.op == OP_READ_END && version >= VERSION_CURSORS {
+    let allowed = if h.op == OP_READ_END && version >= VERSION_2 {
         F_SEALED_END
     } else {
         0
@@ -380,7 +378,7 @@ mod tests {
     fn hello_frame() {
         let f = hello(1, VERSION);
         assert_eq!(f, [20, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0]);
-        let f = hello(3, VERSION_PRODUCER);
+        let f = hello(3, VERSION_2);
         assert_eq!(f, [20, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2, 0]);
     }
 
@@ -431,7 +429,7 @@ mod tests {
         b[6] = 0;
         b[5] = 1;
         assert!(parse_header(&b, 1024, VERSION).is_err());
-        assert!(parse_header(&b, 1024, VERSION_CURSORS).is_err());
+        assert!(parse_header(&b, 1024, VERSION_2).is_err());
     }
 
     #[test]
@@ -442,7 +440,7 @@ mod tests {
         b[8] = 3;
         for flags in [0u8, F_SEALED_END] {
             b[5] = flags;
-            let h = parse_header(&b, 1024, VERSION_CURSORS).unwrap();
+            let h = parse_header(&b, 1024, VERSION_2).unwrap();
             assert_eq!((h.op, h.flags), (OP_READ_END, flags));
         }
         // Version 1: no flag at all; version 2: SEALED_END and no other
@@ -451,13 +449,13 @@ mod tests {
         assert!(parse_header(&b, 1024, VERSION).unwrap_err().contains("flags 0x01"));
         for flags in [0x02u8, 0x03, 0x80] {
             b[5] = flags;
-            assert!(parse_header(&b, 1024, VERSION_CURSORS).is_err(), "{:#x}", flags);
+            assert!(parse_header(&b, 1024, VERSION_2).is_err(), "{:#x}", flags);
         }
         // Other frames: never a flag.
         b[5] = F_SEALED_END;
         for op in [OP_RECORD, OP_ERROR, OP_PING | REPLY, OP_CURSOR_LIST | REPLY] {
             b[4] = op;
-            assert!(parse_header(&b, 1024, VERSION_CURSORS).is_err(), "op {:#x}", op);
+            assert!(parse_header(&b, 1024, VERSION_2).is_err(), "op {:#x}", op);
         }
     }
 
