@@ -672,8 +672,7 @@ wal_reader_next(struct wal_reader *r, uint64_t limit, struct wal_record *rec,
 		}
 		if ((r->filter.has_since && (x.time_ns == 0 ||
 		    x.time_ns < r->filter.since_ns)) ||
-		    (r->filter.has_until && (x.time_ns == 0 ||
-		    x.time_ns > r->filter.until_ns))) {
+		    (r->filter.has_until && x.time_ns == 0)) {
 			r->off += rs;
 			r->expect++;
 			continue;
