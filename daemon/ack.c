@@ -207,7 +207,7 @@ ack_waiting(struct server *srv)
 }
 
 /* Starts a flush if none is out and something is waiting (batcher_kick:
-   on the flusher, or inline for a lone client). */
+   on the flusher, or inline for a small batch). */
 void
 ack_kick(struct server *srv)
 {
@@ -492,8 +492,8 @@ ack_dup(struct conn *c, const struct wire_hdr *h, uint64_t lsn)
  *
  * Durability order, the promise walld makes: a record is appended to the
  * filling batch (wal_append); the batcher writes it and fdatasyncs the
- * segment, on the flusher thread, or on the loop itself when a lone
- * client's batch holds one record (the same wal_flush_io either way); only
+ * segment, on the flusher thread, or on the loop itself when the batch is
+ * small (the same wal_flush_io either way); only
  * when that has returned success does the batcher report the durable LSN
  * here, and only then are the replies of waiters at or below it queued.
  * No reply that promises durability is queued anywhere else. A failed

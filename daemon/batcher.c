@@ -5,7 +5,7 @@
  *
  * Durability order, enforced here and in ack.c (ack_done): the loop appends
  * records to the filling batch; batcher_kick detaches it (wal_flush_begin)
- * only when the flusher is idle; the flusher (or, for a lone client, the
+ * only when the flusher is idle; the flusher (or, for a small batch, the
  * loop: see below) writes and fdatasyncs it; only when that has returned
  * success does the loop learn the new durable LSN (done_cb), and only then
  * are replies for those records queued. No fixed delay: a batch closes
@@ -19,15 +19,23 @@
  * that the loop polls like any socket. libevent itself is used from the
  * loop thread only, and needs no locking.
  *
- * One client alone pays for those two thread switches on every append, and
- * gains nothing from the overlap they buy. So when the last LONE_RUN
- * batches each held at most one record, a kick does not detach the batch
- * at once: inline_ev runs after the other callbacks of this loop turn (so
- * every client that was ready has been read), and if the batch then holds
- * one record and neither begins nor ends a segment, the loop writes out
- * the replies already due, then writes and syncs the batch itself with
- * the same wal_flush_io, so nothing about durability changes. A batch of
- * two or more records goes to the flusher, and with it the overlap.
+ * Those hand-offs buy an overlap (the loop reads and copies the next batch
+ * while the disk syncs this one) that pays only when the loop has much to
+ * do per batch. A small batch gains nothing from it and pays for two
+ * thread switches, and at many clients with one append in flight each,
+ * the flusher's eager cycle also makes batches half the size the arrivals
+ * allow (each its own fdatasync). So when a kick finds the filling batch
+ * small (INLINE_BYTES), it does not detach it at once: inline_ev runs
+ * after the other callbacks of this loop turn (so every client that was
+ * ready has been read), and if the batch then holds at most
+ * INLINE_RECORDS records and INLINE_BYTES bytes and neither begins nor
+ * ends a segment, the loop writes out the replies already due, then
+ * writes and syncs the batch itself with the same wal_flush_io, so nothing
+ * about durability changes. Requests that arrive meanwhile wait in their
+ * sockets and make the next batch. A larger batch goes to the flusher,
+ * and with it the overlap. The loop does not block for a disk whose last
+ * flush took more than INLINE_MAX_USEC: the flusher takes the batches
+ * until one is quick again (BENCHMARKS.md, "A durable yardstick").
  *
  * While a batch is out, the stamper stamps the filling batch's records as
  * they arrive (wal_stamp_ahead: encryption and CRCs), so that the flusher
@@ -53,7 +61,11 @@
 #include "log.h"
 #include "wal.h"
 
-#define LONE_RUN	4	/* one-record batches before the loop flushes */
+/* A batch the loop writes itself, and the slowest last flush it does it
+   after; see the top. */
+#define INLINE_RECORDS	64
+#define INLINE_BYTES	(64u << 10)
+#define INLINE_MAX_USEC	10000
 /* batcher_poll takes a finished batch back only when the next one holds
    this much: enough to keep the disk busy. Smaller records make the loop
    the bottleneck, and more batches of fewer records cost it more. */
@@ -97,7 +109,7 @@ struct batcher {
 	struct event		*efd_ev;
 	struct event		*inline_ev;	/* decides, maybe flushes inline */
 	int			 inline_pending; /* inline_ev is active */
-	unsigned		 lone;		/* batches of <= 1 record in a row */
+	uint64_t		 last_usec;	/* the last flush's write+sync */
 	struct event		*delay_ev;
 	uint64_t		 delay_usec;
 	unsigned		 delay_siblings;
@@ -283,10 +295,6 @@ batcher_done(struct batcher *b)
 	if (last > b->last_lsn)
 		b->last_lsn = last;
 	b->stats.batch_records_total += nrec;
-	if (nrec > 1)
-		b->lone = 0;
-	else if (b->lone < LONE_RUN)
-		b->lone++;
 	for (i = 0; i < 15 && nrec > (1ull << i); i++)
 		;
 	b->stats.batch_hist[i]++;
@@ -295,11 +303,15 @@ batcher_done(struct batcher *b)
 		b->stats.return_usec_total += batcher_now_usec() -
 		    b->finished_at;
 		b->posted_at = 0;
+	} else {
+		b->stats.inline_flushes++;
+		b->stats.inline_records += nrec;
 	}
 	rc = b->result;
 	cause = b->cause;
 	b->cause = NULL;
 	b->stats.flushes++;
+	b->last_usec = b->usec;
 	b->stats.flush_usec_total += b->usec;
 	if (b->usec > b->stats.flush_usec_max)
 		b->stats.flush_usec_max = b->usec;
@@ -392,19 +404,22 @@ batcher_post(struct batcher *b)
 		log_err("handing a batch to the flusher: %s", strerror(errno));
 }
 
-/* The end of the loop turn in which a lone client's batch was kicked: a
-   batch of one record is written on the loop, anything more goes to the
-   flusher (see the top). */
+/* The end of the loop turn in which a small batch was kicked: written on
+   the loop if it is still small, else handed to the flusher (see the
+   top). */
 static void
 batcher_inline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct batcher	*b = arg;
+	int		 small;
 
 	(void)fd; (void)what;
 	b->inline_pending = 0;
+	small = wal_pending_bytes(b->wal) <= INLINE_BYTES;
 	if (batcher_detach(b) != 0)
 		return;
-	if (wal_batch_last_lsn(b->batch) > b->last_lsn + 1 ||
+	if (!small ||
+	    wal_batch_last_lsn(b->batch) > b->last_lsn + INLINE_RECORDS ||
 	    !wal_batch_plain(b->batch)) {
 		batcher_post(b);
 		return;
@@ -417,13 +432,14 @@ batcher_inline_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Starts a flush of the filling batch, if it has anything: on the flusher,
-   or for a lone client at the end of this loop turn (see the top). */
+   or for a small batch maybe at the end of this loop turn (see the top). */
 static void
 batcher_start(struct batcher *b)
 {
 	if (b->batch != NULL || b->inline_pending || !wal_pending(b->wal))
 		return;
-	if (b->lone >= LONE_RUN && b->delay_usec == 0) {
+	if (b->delay_usec == 0 && b->last_usec <= INLINE_MAX_USEC &&
+	    wal_pending_bytes(b->wal) <= INLINE_BYTES) {
 		b->inline_pending = 1;
 		event_active(b->inline_ev, EV_READ, 0);
 		return;

@@ -2,8 +2,8 @@
 /*
  * batcher.h: group commit. The loop fills the WAL's batch; the batcher
  * hands it to a flusher thread that writes and fdatasyncs it while the loop
- * fills the next, then reports back on the loop; a lone client's batch of
- * one record the loop writes and syncs itself (batcher.c says when). A
+ * fills the next, then reports back on the loop; a small batch the loop
+ * writes and syncs itself (batcher.c says when). A
  * second thread keeps a spare segment prepared; a third stamps the filling
  * batch's records ahead of the flusher while a batch is out.
  */
@@ -23,8 +23,8 @@ struct batcher_cbs {
 	/* A spare segment became ready (after a wait or a full disk), or
 	   preparing one failed: what waits for a spare looks again. */
 	void	(*spare_cb)(void *arg);
-	/* The loop is about to block in an inline flush (a lone client's
-	   batch): write the replies already due now. */
+	/* The loop is about to block in an inline flush (a small batch):
+	   write the replies already due now. */
 	void	(*flush_cb)(void *arg);
 	void	 *arg;
 };
@@ -66,6 +66,9 @@ struct batcher_stats {
 	   loop taking it back (the times the disk waits on the threads). */
 	uint64_t	handoff_usec_total;
 	uint64_t	return_usec_total;
+	/* The batches the loop wrote itself, and their records. */
+	uint64_t	inline_flushes;
+	uint64_t	inline_records;
 	uint64_t	batch_hist[16];	/* records per flush: <=2^i; [15] more */
 };
 void		 batcher_stats(struct batcher *, struct batcher_stats *);

@@ -250,6 +250,10 @@ server_stats_fill(struct server *srv, struct evbuffer *eb)
 	    (unsigned long long)bs.handoff_usec_total);
 	server_stats_line(eb, "batch_return_usec_total %llu",
 	    (unsigned long long)bs.return_usec_total);
+	server_stats_line(eb, "fsyncs_inline_total %llu",
+	    (unsigned long long)bs.inline_flushes);
+	server_stats_line(eb, "batch_records_inline_total %llu",
+	    (unsigned long long)bs.inline_records);
 	server_stats_line(eb, "connections %u", srv->nconns);
 	server_stats_line(eb, "connections_total %llu",
 	    (unsigned long long)srv->count.connections_total);

@@ -131,6 +131,12 @@ static const struct metrics_row metrics_table[] = {
 	  "batch_return_usec_total", NULL, NULL, USEC, "Time from the "
 	  "flusher thread finishing a batch to the event loop taking it "
 	  "back (and answering its appends)" },
+	{ "walld_fsyncs_inline_total", "counter", MK_VALUE,
+	  "fsyncs_inline_total", NULL, NULL, 1, "Batches the event loop "
+	  "wrote and synced itself (small ones), not the flusher thread" },
+	{ "walld_batch_records_inline_total", "counter", MK_VALUE,
+	  "batch_records_inline_total", NULL, NULL, 1, "Records made "
+	  "durable by the batches the event loop wrote itself" },
 	{ "walld_connections", "gauge", MK_VALUE, "connections", NULL, NULL, 1,
 	  "Client connections open" },
 	{ "walld_connections_total", "counter", MK_VALUE, "connections_total",

@@ -54,6 +54,9 @@ bytes=$(awk '{ n += length($0) } END { print n }' "$T/lines")
 "$WALCTL" append --lines <"$T/lines" >/dev/null || fail "append --lines"
 "$WALCTL" append "one more" >/dev/null || fail "append"
 bytes=$((bytes + 8))
+# Batches this small are written on the event loop; a rotation's batch
+# ends a segment, which is always the flusher's.
+"$WALCTL" rotate >/dev/null || fail "rotate"
 "$WALCTL" stats --prometheus >"$T/p1" || fail "walctl stats --prometheus"
 "$PROMCHECK" -p walld_ "$T/p1" || fail "walctl stats --prometheus output"
 expect_eq "walld_appends_total" "$(metric walld_appends_total "$T/p1")" 26
@@ -71,9 +74,19 @@ expect_eq "walld_fsync_duration_seconds_count" \
 expect_eq "walld_batch_records_count" \
 	"$(metric walld_batch_records_count "$T/p1")" "$fs"
 [ "$fs" -ge 2 ] || fail "fsyncs: $fs"
+# The batches the loop wrote itself: some of them, holding some of the
+# records, and the rest went to the flusher (the rotation's at least).
+inl=$(metric walld_fsyncs_inline_total "$T/p1")
+inl_rec=$(metric walld_batch_records_inline_total "$T/p1")
+[ -n "$inl" ] && [ "$inl" -ge 1 ] && [ "$inl" -lt "$fs" ] ||
+	fail "walld_fsyncs_inline_total '$inl' of $fs fsyncs"
+[ -n "$inl_rec" ] && [ "$inl_rec" -ge "$inl" ] && [ "$inl_rec" -le 26 ] ||
+	fail "walld_batch_records_inline_total '$inl_rec' ($inl batches)"
+expect_eq "fsyncs_inline_total" "$(stat_of fsyncs_inline_total)" "$inl"
+ok "batches written on the loop: stats and metrics"
 # The threads' hand-over times: counted for the flusher's batches (the
-# first ones here; a lone client's later ones are written on the loop),
-# each a part of the time since start, and in the metrics in seconds.
+# rotation's here), each a part of the time since start, and in the
+# metrics in seconds.
 up_us=$(( ($(date +%s) - started + 1) * 1000000 ))
 for k in handoff return; do
 	v=$(stat_of batch_${k}_usec_total)
