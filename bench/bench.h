@@ -68,7 +68,7 @@ int		disk_measure(const char *dir, double seconds,
 
 /* `walbench null`: serves walld's protocol on path, acknowledging every
    append at once and writing nothing (null.c), until SIGTERM. */
-int		null_serve(const char *path);
+int		null_serve(const char *path, const char *dir);
 
 /* The systems `walbench run --system` loads. walld and the null server
    speak walld's protocol (libwal); the others have drivers in peers.c. */

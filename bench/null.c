@@ -18,13 +18,25 @@
  * (the counters walbench reads, fsyncs_total always 0), PING and SYNC;
  * SEAL, ROTATE, READ, TRUNCATE and unknown requests are ERROR bad_request,
  * and the connection is closed.
+ *
+ * With --dir DIR it is the least a durable server can be: the same, but
+ * each append's payload (behind a 16-byte header) is copied into one
+ * buffer, and at the end of every loop turn that buffer is written and
+ * fdatasync'ed, Redis's `appendfsync always` way, before the turn's
+ * replies go out. It writes into a file of NULL_SYNC_SIZE bytes written
+ * with zeros at start-up and wrapped around, so no write allocates a
+ * block or converts an extent: the disk at its fastest. One thread, no
+ * checksum, no encryption, no index: what is left between it and walld
+ * is walld's own work (BENCHMARKS.md, "A durable yardstick").
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +53,9 @@
 #define NULL_MAX_FRAME	(NULL_MAX_RECORD + 24)
 #define NULL_RBUF	(256 * 1024)
 #define NULL_NAME	"walbench-null"
+#define NULL_SYNC_SIZE	(256u << 20)	/* the --dir file, reused in turn */
+#define NULL_SYNC_FILE	"walbench-null.log"
+#define NULL_REC_HDR	16
 
 struct nconn {
 	TAILQ_ENTRY(nconn) entry;
@@ -54,6 +69,9 @@ struct nconn {
 	uint8_t		*out;		/* replies not yet sent */
 	size_t		 out_len, out_off, out_cap;
 	struct nsrv	*srv;
+	int		 held;		/* its replies wait for the sync */
+	int		 failed;	/* and then it is closed */
+	TAILQ_ENTRY(nconn) held_entry;
 };
 
 struct nsrv {
@@ -62,6 +80,14 @@ struct nsrv {
 	uint8_t			*rbuf;
 	uint64_t		 lsn;		/* the last LSN given out */
 	uint64_t		 bytes;		/* payload bytes acknowledged */
+	/* --dir only (sync_fd -1 without it): */
+	int			 sync_fd;
+	uint8_t			*wbuf;		/* this turn's records */
+	size_t			 wlen, wcap;
+	size_t			 woff;		/* where they go in the file */
+	uint64_t		 syncs;
+	TAILQ_HEAD(, nconn)	 held;		/* replies waiting for the sync */
+	int			 stop;
 };
 
 static void	nconn_read_cb(evutil_socket_t, short, void *);
@@ -70,6 +96,8 @@ static void
 nconn_free(struct nconn *c)
 {
 	TAILQ_REMOVE(&c->srv->conns, c, entry);
+	if (c->held)
+		TAILQ_REMOVE(&c->srv->held, c, held_entry);
 	event_free(c->rev);
 	event_free(c->wev);
 	if (close(c->fd) == -1)
@@ -107,6 +135,26 @@ nconn_put(struct nconn *c, const void *p, size_t n)
 	return (0);
 }
 
+/* --dir: one append's record into this turn's buffer (a header of the
+   LSN, the length, the type and the vshard, then the payload); -1 when
+   out of memory. */
+static int
+null_record(struct nsrv *s, const struct wire_append *a)
+{
+	uint8_t	*p;
+
+	if (grow(&s->wbuf, &s->wcap, s->wlen, NULL_REC_HDR + a->len) == -1)
+		return (-1);
+	p = s->wbuf + s->wlen;
+	memcpy(p, &s->lsn, 8);
+	memcpy(p + 8, &a->len, 4);
+	memcpy(p + 12, &a->type, 2);
+	memcpy(p + 14, &a->vshard, 2);
+	memcpy(p + NULL_REC_HDR, a->payload, a->len);
+	s->wlen += NULL_REC_HDR + a->len;
+	return (0);
+}
+
 /* The reply to one whole frame; -1 to close the connection. */
 static int
 nconn_frame(struct nconn *c, const struct wire_hdr *h, const uint8_t *body)
@@ -131,8 +179,11 @@ nconn_frame(struct nconn *c, const struct wire_hdr *h, const uint8_t *body)
 		} else if (wire_dec_append(body, n, &a, &why) != 0)
 			break;
 		s->bytes += a.len;
+		++s->lsn;
+		if (s->sync_fd != -1 && null_record(s, &a) == -1)
+			return (-1);
 		return (nconn_put(c, hdr, wire_enc_u64(hdr,
-		    WIRE_OP_APPEND | WIRE_REPLY, h->id, ++s->lsn)));
+		    WIRE_OP_APPEND | WIRE_REPLY, h->id, s->lsn)));
 	case WIRE_OP_HELLO:
 		if (c->hello || wire_dec_hello(body, n, &hello, &why) != 0)
 			break;
@@ -165,8 +216,8 @@ nconn_frame(struct nconn *c, const struct wire_hdr *h, const uint8_t *body)
 		if (n != 0)
 			break;
 		tn = snprintf(text, sizeof text, "appends_total %" PRIu64
-		    "\nappend_bytes_total %" PRIu64 "\nfsyncs_total 0\n",
-		    s->lsn, s->bytes);
+		    "\nappend_bytes_total %" PRIu64 "\nfsyncs_total %" PRIu64
+		    "\n", s->lsn, s->bytes, s->syncs);
 		if (nconn_put(c, hdr, wire_enc_hdr(hdr,
 		    WIRE_OP_STATS | WIRE_REPLY, 0, h->id, (size_t)tn)) == -1)
 			return (-1);
@@ -313,7 +364,21 @@ nconn_read_cb(evutil_socket_t fd, short what, void *arg)
 			c->in_len = (size_t)(n - used);
 		}
 	}
-	nconn_turn(c, fail);
+	if (c->srv->sync_fd == -1) {
+		nconn_turn(c, fail);
+		return;
+	}
+	/* Its replies (and, when it failed, its end) wait for the sync at
+	   the end of this loop turn. */
+	if (fail) {
+		c->failed = 1;
+		if (event_del(c->rev) == -1)
+			fprintf(stderr, "walbench null: event_del failed\n");
+	}
+	if (!c->held) {
+		c->held = 1;
+		TAILQ_INSERT_TAIL(&c->srv->held, c, held_entry);
+	}
 }
 
 static void
@@ -357,6 +422,100 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 }
 
+/* pwrite of all n bytes; -1 with errno on an error. */
+static int
+null_pwrite(int fd, const uint8_t *p, size_t n, off_t off)
+{
+	ssize_t	w;
+
+	while (n > 0) {
+		if ((w = pwrite(fd, p, n, off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return (0);
+}
+
+/* --dir: the end of a loop turn. Writes and syncs the turn's records,
+   then sends the replies held for them; -1 (reported) when the file
+   failed, and the server stops: a yardstick that loses writes measures
+   nothing. */
+static int
+null_commit(struct nsrv *s)
+{
+	struct nconn	*c;
+
+	if (s->wlen > 0) {
+		if (s->wlen > NULL_SYNC_SIZE) {
+			fprintf(stderr, "walbench null: a turn of %zu bytes "
+			    "is more than the file\n", s->wlen);
+			return (-1);
+		}
+		if (s->woff + s->wlen > NULL_SYNC_SIZE)
+			s->woff = 0;
+		if (null_pwrite(s->sync_fd, s->wbuf, s->wlen,
+		    (off_t)s->woff) == -1 || fdatasync(s->sync_fd) == -1) {
+			fprintf(stderr, "walbench null: %s: %s\n",
+			    NULL_SYNC_FILE, strerror(errno));
+			return (-1);
+		}
+		s->woff += s->wlen;
+		s->wlen = 0;
+		s->syncs++;
+	}
+	while ((c = TAILQ_FIRST(&s->held)) != NULL) {
+		TAILQ_REMOVE(&s->held, c, held_entry);
+		c->held = 0;
+		nconn_turn(c, c->failed);
+	}
+	return (0);
+}
+
+/* --dir: the file, written with zeros and synced before the first
+   client; its fd, or -1 (reported). */
+static int
+null_sync_open(const char *dir, char *path, size_t pathsz)
+{
+	uint8_t	*zero;
+	size_t	 off;
+	int	 fd;
+
+	if ((size_t)snprintf(path, pathsz, "%s/%s", dir, NULL_SYNC_FILE) >=
+	    pathsz) {
+		fprintf(stderr, "walbench null: --dir too long: %s\n", dir);
+		return (-1);
+	}
+	if ((zero = calloc(1, 1u << 20)) == NULL) {
+		fprintf(stderr, "walbench null: out of memory\n");
+		return (-1);
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
+		fprintf(stderr, "walbench null: %s: %s\n", path,
+		    strerror(errno));
+		free(zero);
+		return (-1);
+	}
+	for (off = 0; off < NULL_SYNC_SIZE; off += 1u << 20)
+		if (null_pwrite(fd, zero, 1u << 20, (off_t)off) == -1)
+			break;
+	free(zero);
+	if (off < NULL_SYNC_SIZE || fsync(fd) == -1) {
+		fprintf(stderr, "walbench null: %s: %s\n", path,
+		    strerror(errno));
+		if (close(fd) == -1 || unlink(path) == -1)
+			fprintf(stderr, "walbench null: %s: %s\n", path,
+			    strerror(errno));
+		return (-1);
+	}
+	return (fd);
+}
+
 /* An accept that failed (EMFILE, ...): reported, and the server stops,
    as a yardstick that drops clients would measure nothing. */
 static void
@@ -367,15 +526,19 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	fprintf(stderr, "walbench null: accept: %s\n",
 	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	evconnlistener_disable(l);
+	s->stop = 1;
 	event_base_loopbreak(s->base);
 }
 
 static void
 stop_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct nsrv	*s = arg;
+
 	(void)sig;
 	(void)what;
-	event_base_loopbreak(arg);
+	s->stop = 1;
+	event_base_loopbreak(s->base);
 }
 
 /* Whether something accepts connections at the address. */
@@ -392,17 +555,22 @@ null_in_use(const struct sockaddr_un *sun)
 	return (r);
 }
 
-/* Serves on path until SIGTERM or SIGINT; prints "ready" once listening. */
+/* Serves on path until SIGTERM or SIGINT; prints "ready" once listening.
+   With dir, syncs what it acknowledges (see the top). */
 int
-null_serve(const char *path)
+null_serve(const char *path, const char *dir)
 {
 	struct sockaddr_un	 sun;
 	struct evconnlistener	*l;
 	struct event		*term, *intr;
 	struct nsrv		 s;
+	char			 file[PATH_MAX];
+	int			 r;
 
 	memset(&s, 0, sizeof s);
 	TAILQ_INIT(&s.conns);
+	TAILQ_INIT(&s.held);
+	s.sync_fd = -1;
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof sun.sun_path) {
@@ -432,20 +600,37 @@ null_serve(const char *path)
 	    (struct sockaddr *)&sun, (int)sizeof sun);
 	if (l != NULL)
 		evconnlistener_set_error_cb(l, accept_error_cb);
-	term = evsignal_new(s.base, SIGTERM, stop_cb, s.base);
-	intr = evsignal_new(s.base, SIGINT, stop_cb, s.base);
+	term = evsignal_new(s.base, SIGTERM, stop_cb, &s);
+	intr = evsignal_new(s.base, SIGINT, stop_cb, &s);
 	if (l == NULL || term == NULL || intr == NULL ||
 	    evsignal_add(term, NULL) == -1 || evsignal_add(intr, NULL) == -1) {
 		fprintf(stderr, "walbench null: %s: %s\n", path,
 		    strerror(errno));
 		return (-1);
 	}
+	if (dir != NULL && (s.sync_fd = null_sync_open(dir, file,
+	    sizeof file)) == -1)
+		return (-1);
 	printf("ready\n");
 	fflush(stdout);
-	if (event_base_dispatch(s.base) == -1)
+	if (s.sync_fd == -1)
+		r = event_base_dispatch(s.base);
+	else
+		while ((r = event_base_loop(s.base, EVLOOP_ONCE)) != -1 &&
+		    !s.stop && null_commit(&s) == 0)
+			;
+	if (r == -1)
 		fprintf(stderr, "walbench null: the event loop failed\n");
-	fprintf(stderr, "walbench null: %" PRIu64 " appends acknowledged\n",
-	    s.lsn);
+	if (s.sync_fd == -1)
+		fprintf(stderr, "walbench null: %" PRIu64 " appends "
+		    "acknowledged\n", s.lsn);
+	else
+		fprintf(stderr, "walbench null: %" PRIu64 " appends "
+		    "acknowledged after %" PRIu64 " syncs\n", s.lsn, s.syncs);
+	if (s.sync_fd != -1 && (close(s.sync_fd) == -1 || unlink(file) == -1))
+		fprintf(stderr, "walbench null: %s: %s\n", file,
+		    strerror(errno));
+	free(s.wbuf);
 	while (!TAILQ_EMPTY(&s.conns))
 		nconn_free(TAILQ_FIRST(&s.conns));
 	evconnlistener_free(l);

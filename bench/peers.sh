@@ -5,7 +5,10 @@
 # PostgreSQL (synchronous_commit=on), SQLite (WAL, synchronous=FULL) and a
 # shared O_APPEND file with an fdatasync per record, all loaded by
 # `walbench run` with the same processes × connections × appends in
-# flight, payload, window, histogram and CPU accounting. The servers run
+# flight, payload, window, histogram and CPU accounting; and the durable
+# yardstick (`walbench null --dir`: the null server with one write and one
+# fdatasync a loop turn), beside which walld's figures are also taken to
+# show what any durable server reaches here. The servers run
 # on private sockets and directories under var/bench/ (the repository's
 # disk) and are stopped by their pids. Every configuration runs every
 # system once per round, in an order that turns from round to round; a
@@ -60,9 +63,9 @@ cfg_args() {
 }
 cfg_systems() {
 	case $1 in
-	c1x1|c64x1)	echo "walld null redis pg sqlite file" ;;
-	c256x1)		echo "walld null redis" ;;
-	c1x64x16|c4k)	echo "walld walld-enc null redis" ;;
+	c1x1|c64x1)	echo "walld null nullsync redis pg sqlite file" ;;
+	c256x1)		echo "walld null nullsync redis" ;;
+	c1x64x16|c4k)	echo "walld walld-enc null nullsync redis" ;;
 	esac
 }
 cfg_text() {
@@ -84,9 +87,10 @@ LOG=$T/servers.log
 SOCK=$T/walld.sock
 ENC_SOCK=$T/walld-enc.sock
 NULL_SOCK=$T/null.sock
+SYNC_SOCK=$T/nullsync.sock
 REDIS_SOCK=$T/redis/redis.sock
 PG_DIR=$T/pg
-WALLD_PID= ENC_PID= NULL_PID= REDIS_PID= PG_PID= TRIMMER=
+WALLD_PID= ENC_PID= NULL_PID= SYNC_PID= REDIS_PID= PG_PID= TRIMMER=
 
 # stop_pid PID NAME SIGNAL: stops one server we started and waits for it
 # (20 s, then SIGKILL).
@@ -110,6 +114,7 @@ cleanup() {
 	stop_pid "$WALLD_PID" walld TERM
 	stop_pid "$ENC_PID" "walld (encrypted)" TERM
 	stop_pid "$NULL_PID" "walbench null" TERM
+	stop_pid "$SYNC_PID" "walbench null --dir" TERM
 	stop_pid "$REDIS_PID" redis-server TERM
 	stop_pid "$PG_PID" postgres INT		# PostgreSQL's fast shutdown
 	rm -rf "$T"
@@ -203,6 +208,7 @@ sys_args() {
 	walld)		echo "-s $SOCK" ;;
 	walld-enc)	echo "-s $ENC_SOCK --encrypt on" ;;
 	null)		echo "-s $NULL_SOCK" ;;
+	nullsync)	echo "-s $SYNC_SOCK" ;;
 	redis)		echo "--system redis -s $REDIS_SOCK --pid $REDIS_PID" ;;
 	sqlite)		echo "--system sqlite -s $T/sqlite.db" ;;
 	file)		echo "--system file -s $T/shared.log" ;;
@@ -314,7 +320,7 @@ say "- before the run: $QUIET CPUs busy (2 s), load average $(cut -d' ' -f1-3 /p
 say "- walld $("$WALLD" --version 2>&1 | head -n 1), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $ROUNDS rounds, each run $SECS s measured after 1 s of warm-up; servers at nice $SERVER_NICE"
 say
 
-SYSTEMS=${BENCH_SYSTEMS:-"walld walld-enc null redis pg sqlite file"}
+SYSTEMS=${BENCH_SYSTEMS:-"walld walld-enc null nullsync redis pg sqlite file"}
 have() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 WALLD_PID=$(start_walld walld "$SOCK" "$T/data") || exit 1
@@ -324,15 +330,26 @@ if have walld-enc; then
 	    tr -d ' \n')" >"$KEYRING" )
 	ENC_PID=$(start_walld walld-enc "$ENC_SOCK" "$T/enc" "$KEYRING") || exit 1
 fi
-if have null; then
-	nice -n "$SERVER_NICE" "$WB" null -s "$NULL_SOCK" >"$T/null.out" 2>>"$LOG" &
-	NULL_PID=$!
+# start_null SOCKET OUT [--dir DIR]: walbench null; prints its pid once
+# it is ready.
+start_null() {
+	s=$1 out=$2
+	shift 2
+	nice -n "$SERVER_NICE" "$WB" null -s "$s" "$@" >"$out" 2>>"$LOG" &
+	echo $!
 	i=0
-	until grep -q ready "$T/null.out" 2>/dev/null; do
+	until grep -q ready "$out" 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -lt 200 ] || { echo "peers.sh: walbench null did not start" >&2; exit 1; }
+		[ $i -lt 400 ] || { echo "peers.sh: walbench null $* did not start" >&2; return 1; }
 		sleep 0.05
 	done
+}
+if have null; then
+	NULL_PID=$(start_null "$NULL_SOCK" "$T/null.out") || exit 1
+fi
+if have nullsync; then
+	mkdir -p "$T/nullsync"
+	SYNC_PID=$(start_null "$SYNC_SOCK" "$T/nullsync.out" --dir "$T/nullsync") || exit 1
 fi
 REDIS_VERSION=n/a PG_VERSION=n/a
 if have redis; then
@@ -359,7 +376,7 @@ for s in pg:WALBENCH_PQ sqlite:WALBENCH_SQLITE; do
 		SYSTEMS=$(echo " $SYSTEMS " | sed "s/ $s / /")
 	fi
 done
-say "- systems: $SYSTEMS (Redis $REDIS_VERSION: appendonly yes, appendfsync always, Unix socket, XADD walbench * f <payload>, pipelined; PostgreSQL $PG_VERSION: synchronous_commit=on, Unix socket, libpq, one INSERT a transaction; SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1): WAL, synchronous=FULL, one shared database, one INSERT a transaction; file: O_APPEND, fdatasync per record; null: \`walbench null\`)"
+say "- systems: $SYSTEMS (Redis $REDIS_VERSION: appendonly yes, appendfsync always, Unix socket, XADD walbench * f <payload>, pipelined; PostgreSQL $PG_VERSION: synchronous_commit=on, Unix socket, libpq, one INSERT a transaction; SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1): WAL, synchronous=FULL, one shared database, one INSERT a transaction; file: O_APPEND, fdatasync per record; null: \`walbench null\`; nullsync: \`walbench null --dir\`, one pwrite and one fdatasync a loop turn into blocks written beforehand, replies after it)"
 say
 
 say "## The disk's limits and the cipher's rate, before the runs"
@@ -519,24 +536,19 @@ disk_p50=$(best min "$(jv disk-start sync_p50_us)" "$(jv disk-end sync_p50_us)")
 disk_mbs=$(best max "$(jv disk-start direct_mb_per_s)" "$(jv disk-end direct_mb_per_s)")
 c4k=$(best max "$(jv cipher-start aes_gcm_4096_bps)" "$(jv cipher-end aes_gcm_4096_bps)")
 
-# Figure 1: walld's p50 against the disk's 4 KiB write+fdatasync p50.
-f1=""
-r=1
-while [ "$r" -le "$ROUNDS" ]; do
-	f1="$f1 $(awk -v a="$(jv "walld c1x1 r$r" p50_us)" -v d="$disk_p50" \
-	    -v m="$(mark $r "walld c1x1")" 'BEGIN { if (a == "" || d + 0 <= 0)
-	    print "n/a"; else printf "%.3f%s", a / d, m }')"
-	r=$((r + 1))
-done
-# Figure 5: walld's MB/s at 4 KiB against the O_DIRECT bandwidth.
-f5=""
-r=1
-while [ "$r" -le "$ROUNDS" ]; do
-	f5="$f5 $(awk -v a="$(jv "walld c4k r$r" mb_per_s)" -v d="$disk_mbs" \
-	    -v m="$(mark $r "walld c4k")" 'BEGIN { if (a == "" || d + 0 <= 0)
-	    print "n/a"; else printf "%.3f%s", a / d, m }')"
-	r=$((r + 1))
-done
+# per_round SYS CFG KEY DIVISOR: SYS's KEY at CFG over DIVISOR, in each
+# round (figures 1 and 5: against the disk's limits).
+per_round() {
+	out=""
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		out="$out $(awk -v a="$(jv "$1 $2 r$r" "$3")" -v d="$4" \
+		    -v m="$(mark $r "$1 $2")" 'BEGIN { if (a == "" || d + 0 <= 0)
+		    print "n/a"; else printf "%.3f%s", a / d, m }')"
+		r=$((r + 1))
+	done
+	echo "$out"
+}
 # Figure 6 at 4 KiB: encrypted appends/s against what plain appends/s
 # would be with the cipher's own time per record added to each append
 # (1 / (1 / plain + 4096 / cipher rate)): 1 when encryption costs the
@@ -560,13 +572,18 @@ say "A ratio marked * comes from a round where one of its runs was disturbed (ot
 say
 say "| # | figure | ratio in each round | median | target | verdict |"
 say "|---|---|---|---:|---|---|"
-fig 1 "1 × 1: walld p50 / disk 4 KiB write+fdatasync p50" "<=" 1.1 $f1
-fig 2a "64 processes × 1: walld / Redis appends/s" ">=" 1.5 $(ratios walld c64x1 appends_per_s redis c64x1 appends_per_s)
-fig 2b "64 processes × 1: walld p99 / Redis p99" "<=" 1 $(ratios walld c64x1 p99_us redis c64x1 p99_us)
-fig 2c "64 processes × 1: walld / null server appends/s" ">=" 0.8 $(ratios walld c64x1 appends_per_s null c64x1 appends_per_s)
-fig 3 "256 processes × 1: walld / Redis appends/s" ">=" 1.5 $(ratios walld c256x1 appends_per_s redis c256x1 appends_per_s)
-fig 4 "1 process × 64 × 16: walld / Redis appends/s" ">=" 3 $(ratios walld c1x64x16 appends_per_s redis c1x64x16 appends_per_s)
-fig 5 "4 KiB, 64 × 16: walld MB/s / disk O_DIRECT 1 MiB MB/s" ">=" 0.8 $f5
+# figs SYS: the figures that compare a server with the disk and its
+# peers, for SYS (walld, or the durable yardstick in its place).
+figs() {
+	fig 1 "1 × 1: $1 p50 / disk 4 KiB write+fdatasync p50" "<=" 1.1 $(per_round "$1" c1x1 p50_us "$disk_p50")
+	fig 2a "64 processes × 1: $1 / Redis appends/s" ">=" 1.5 $(ratios "$1" c64x1 appends_per_s redis c64x1 appends_per_s)
+	fig 2b "64 processes × 1: $1 p99 / Redis p99" "<=" 1 $(ratios "$1" c64x1 p99_us redis c64x1 p99_us)
+	fig 2c "64 processes × 1: $1 / null server appends/s" ">=" 0.8 $(ratios "$1" c64x1 appends_per_s null c64x1 appends_per_s)
+	fig 3 "256 processes × 1: $1 / Redis appends/s" ">=" 1.5 $(ratios "$1" c256x1 appends_per_s redis c256x1 appends_per_s)
+	fig 4 "1 process × 64 × 16: $1 / Redis appends/s" ">=" 3 $(ratios "$1" c1x64x16 appends_per_s redis c1x64x16 appends_per_s)
+	fig 5 "4 KiB, 64 × 16: $1 MB/s / disk O_DIRECT 1 MiB MB/s" ">=" 0.8 $(per_round "$1" c4k mb_per_s "$disk_mbs")
+}
+figs walld
 fig 6a "encryption at 128 B, 64 × 16: encrypted / plain appends/s" ">=" 0.95 $(ratios walld-enc c1x64x16 appends_per_s walld c1x64x16 appends_per_s)
 fig 6b "encryption at 4 KiB, 64 × 16: encrypted / (plain with the cipher's time added)" ">=" 0.95 $f6b
 fig 7a "64 processes × 1: walld / PostgreSQL appends/s" ">=" 3 $(ratios walld c64x1 appends_per_s pg c64x1 appends_per_s)
@@ -576,6 +593,17 @@ for c in $CONFIGS; do
 	fig "8 ($c)" "$(cfg_text "$c"): walld / Redis server CPU per append" "<=" 1 $(ratios walld "$c" walld_cpu_us_per_append redis "$c" walld_cpu_us_per_append)
 done
 say
+if have nullsync; then
+	say "### The same figures for the durable yardstick in walld's place"
+	say
+	say "\`walbench null --dir\`: what a durable server that does nothing else reaches on this machine with these clients (one thread; per append a read, a copy and a reply; per loop turn one pwrite and one fdatasync into blocks written beforehand). A figure it misses is out of reach of any server built that way here."
+	say
+	say "| # | figure | ratio in each round | median | target | verdict |"
+	say "|---|---|---|---:|---|---|"
+	figs nullsync
+	fig 7c "64 processes × 1: nullsync / SQLite appends/s" ">=" 10 $(ratios nullsync c64x1 appends_per_s sqlite c64x1 appends_per_s)
+	say
+fi
 say "Run took $(( $(date +%s) - start )) s; load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
 
 stamp=$(date -u +%Y%m%d-%H%M%S)

@@ -156,8 +156,12 @@ usage(FILE *f)
 "       walbench header             print the table header of `run`\n"
 "       walbench startup [-s SOCKET] -- WALLD ARGS...\n"
 "                                   start walld, time until it answers\n"
-"       walbench null -s SOCKET     serve walld's protocol, acknowledging\n"
-"                                   each append at once, writing nothing\n"
+"       walbench null -s SOCKET [--dir DIR]\n"
+"                                   serve walld's protocol, acknowledging\n"
+"                                   each append at once, writing nothing;\n"
+"                                   with --dir, writing and syncing each\n"
+"                                   loop turn's appends first (a file of\n"
+"                                   256 MiB in DIR, written beforehand)\n"
 "\n"
 "run:\n"
 "  -s, --socket PATH   walld's socket (default $WALLD_SOCKET)\n"
@@ -1710,7 +1714,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "walbench: null: -s SOCKET is needed\n");
 			return (EXIT_USAGE);
 		}
-		return (null_serve(o.socket) == 0 ? 0 : 1);
+		return (null_serve(o.socket, o.dir) == 0 ? 0 : 1);
 	}
 	if (strcmp(cmd, "startup") == 0) {
 		if (argv[optind] == NULL) {

@@ -6,7 +6,8 @@
 # holds every one. The disk probe prints its four rows. `walbench null`
 # (the server make bench measures the clients' ceiling with) answers a
 # pipelined run of payloads up to 300 KiB, past libwal's write threshold,
-# and counts its appends. The peer drivers of `make bench` (issue 26) do
+# and counts its appends; with --dir it writes and syncs them first, into
+# a file of its own that it removes. The peer drivers of `make bench` (issue 26) do
 # what they say where it costs nothing to try: the shared file always,
 # SQLite when walbench was built with it, Redis when it is installed
 # (PostgreSQL's initdb is left to make bench). (Figures are
@@ -54,6 +55,36 @@ EXTRA_PIDS=
 grep -q '^walbench null: 3000 appends acknowledged$' "$T/null.err" ||
     fail "walbench null: $(cat "$T/null.err")"
 ok "walbench null: 3000 pipelined appends of up to 300 KiB acknowledged"
+
+# With --dir it writes and syncs what it acknowledges: its file (written
+# beforehand, 256 MiB) starts with the first record's header (LSN 1), and
+# goes when it stops.
+mkdir "$T/ns"
+"$WB" null -s "$T/ns.sock" --dir "$T/ns" >"$T/ns.out" 2>"$T/ns.err" &
+npid=$!
+EXTRA_PIDS=$npid
+i=0
+until grep -q ready "$T/ns.out" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 400 ] || fail "walbench null --dir did not start: $(cat "$T/ns.err")"
+	sleep 0.05
+done
+expect_eq "null --dir: its file's size" \
+    "$(stat -c %s "$T/ns/walbench-null.log")" 268435456
+# (Up to 64 KiB: the 3000 fit in the file without wrapping around.)
+timeout 120 "$WB" run -s "$T/ns.sock" -p 2 -c 8 -d 8 -S 1-64k -n 3000 \
+    -w 0 -l nullsync >"$T/nrow" 2>"$T/err" || fail "run against walbench null --dir: $(cat "$T/err")"
+expect_eq "errors against null --dir" "$(awk -F'|' '{ gsub(/ /, "", $(NF-1)); print $(NF-1) }' "$T/nrow")" 0
+expect_eq "null --dir: the first record's LSN at offset 0" \
+    "$(od -An -tu8 -N8 "$T/ns/walbench-null.log" | tr -d ' ')" 1
+kill -TERM $npid
+wait $npid || fail "walbench null --dir exit $?"
+EXTRA_PIDS=
+syncs=$(sed -n 's/^walbench null: 3000 appends acknowledged after \([0-9]*\) syncs$/\1/p' "$T/ns.err")
+[ -n "$syncs" ] && [ "$syncs" -ge 1 ] && [ "$syncs" -le 3000 ] ||
+    fail "walbench null --dir: $(cat "$T/ns.err")"
+[ ! -e "$T/ns/walbench-null.log" ] || fail "walbench null --dir left its file"
+ok "walbench null --dir: 3000 appends written and acknowledged after $syncs syncs"
 
 # The shared file: one record (4-byte length, payload) per append.
 "$WB" run --system file -s "$T/shared.log" -p 2 -n 200 -w 0 -l file \
