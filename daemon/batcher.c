@@ -25,11 +25,11 @@
  * thread switches, and at many clients with one append in flight each,
  * the flusher's eager cycle also makes batches half the size the arrivals
  * allow (each its own fdatasync). So when a kick finds the filling batch
- * small (INLINE_BYTES), it does not detach it at once: inline_ev runs
- * after the other callbacks of this loop turn (so every client that was
- * ready has been read), and if the batch then holds at most
- * INLINE_RECORDS records and INLINE_BYTES bytes and neither begins nor
- * ends a segment, the loop writes out the replies already due, then
+ * small (at most INLINE_RECORDS records and INLINE_BYTES bytes), it does
+ * not detach it at once: inline_ev runs after the other callbacks of this
+ * loop turn (so every client that was ready has been read), and if the
+ * batch is still that small and neither begins nor ends a segment, the
+ * loop writes out the replies already due, then
  * writes and syncs the batch itself with the same wal_flush_io, so nothing
  * about durability changes. Requests that arrive meanwhile wait in their
  * sockets and make the next batch. A larger batch goes to the flusher,
@@ -404,6 +404,14 @@ batcher_post(struct batcher *b)
 		log_err("handing a batch to the flusher: %s", strerror(errno));
 }
 
+/* Whether the filling batch is one the loop may write itself. */
+static int
+batcher_small(struct batcher *b)
+{
+	return (wal_pending_records(b->wal) <= INLINE_RECORDS &&
+	    wal_pending_bytes(b->wal) <= INLINE_BYTES);
+}
+
 /* The end of the loop turn in which a small batch was kicked: written on
    the loop if it is still small, else handed to the flusher (see the
    top). */
@@ -415,12 +423,10 @@ batcher_inline_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what;
 	b->inline_pending = 0;
-	small = wal_pending_bytes(b->wal) <= INLINE_BYTES;
+	small = batcher_small(b);
 	if (batcher_detach(b) != 0)
 		return;
-	if (!small ||
-	    wal_batch_last_lsn(b->batch) > b->last_lsn + INLINE_RECORDS ||
-	    !wal_batch_plain(b->batch)) {
+	if (!small || !wal_batch_plain(b->batch)) {
 		batcher_post(b);
 		return;
 	}
@@ -439,7 +445,7 @@ batcher_start(struct batcher *b)
 	if (b->batch != NULL || b->inline_pending || !wal_pending(b->wal))
 		return;
 	if (b->delay_usec == 0 && b->last_usec <= INLINE_MAX_USEC &&
-	    wal_pending_bytes(b->wal) <= INLINE_BYTES) {
+	    batcher_small(b)) {
 		b->inline_pending = 1;
 		event_active(b->inline_ev, EV_READ, 0);
 		return;

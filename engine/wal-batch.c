@@ -349,6 +349,13 @@ wal_pending_bytes(struct wal *w)
 	return (w->loop.fill != NULL ? w->loop.fill->len : 0);
 }
 
+/* Records in the filling batch; see wal.h. */
+uint64_t
+wal_pending_records(struct wal *w)
+{
+	return (w->loop.fill != NULL ? w->loop.fill->nrec : 0);
+}
+
 /* Detaches the filling batch for writing; see wal.h. */
 struct wal_batch *
 wal_flush_begin(struct wal *w)

@@ -169,6 +169,8 @@ enum wal_rc	 wal_mark_seal(struct wal *);
 int		 wal_pending(struct wal *);
 /* Bytes of records in the filling batch (loop thread). */
 uint64_t	 wal_pending_bytes(struct wal *);
+/* Records in the filling batch (loop thread). */
+uint64_t	 wal_pending_records(struct wal *);
 /* The time, Unix nanoseconds, a record appended now would get: the wall
    clock, or the last record's time when the clock is behind it (loop
    thread). No later record gets an earlier time. */
