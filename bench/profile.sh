@@ -72,6 +72,7 @@ measure() {
 	u0=$(stat_of "$sock" fsync_usec_total)
 	h0=$(stat_of "$sock" batch_handoff_usec_total)
 	r0=$(stat_of "$sock" batch_return_usec_total)
+	i0=$(stat_of "$sock" fsyncs_inline_total)
 	ctxt "$SPID" >"$O/$name.cs0"
 	t0=$(date +%s%N)
 	perf stat --per-thread -e task-clock,context-switches,raw_syscalls:sys_enter \
@@ -81,6 +82,7 @@ measure() {
 	u1=$(stat_of "$sock" fsync_usec_total)
 	h1=$(stat_of "$sock" batch_handoff_usec_total)
 	r1=$(stat_of "$sock" batch_return_usec_total)
+	i1=$(stat_of "$sock" fsyncs_inline_total)
 	ctxt "$SPID" >"$O/$name.cs1"
 	perf record -F 1999 -g -p "$SPID" -o "$O/$name.data" -- sleep "$S" \
 	    >/dev/null 2>&1
@@ -95,9 +97,11 @@ measure() {
 	    'BEGIN { printf ", %.1f appends a batch, a batch every %.0f µs, of which fdatasync %.0f µs (%.0f %%)",
 		a / f, t / f, u / f, 100 * u / t }')"
 	echo "$line"
-	[ "$fsyncs" -gt 0 ] && [ -n "$h0" ] && awk -v f=$fsyncs \
-	    -v h=$(( ${h1:-0} - ${h0:-0} )) -v r=$(( ${r1:-0} - ${r0:-0} )) \
-	    'BEGIN { printf "\nA batch waited %.0f µs for the flusher to start on it and %.0f µs for the loop to take it back (stats batch_handoff_usec_total, batch_return_usec_total).\n", h / f, r / f }'
+	# The hand-offs are the flusher's batches' only, not the loop's own.
+	inl=$(( ${i1:-0} - ${i0:-0} ))
+	[ $((fsyncs - inl)) -gt 0 ] && [ -n "$h0" ] && awk -v f=$((fsyncs - inl)) \
+	    -v i=$inl -v h=$(( ${h1:-0} - ${h0:-0} )) -v r=$(( ${r1:-0} - ${r0:-0} )) \
+	    'BEGIN { printf "\nOf the %d batches the flusher wrote (%d more were written on the loop), one waited %.0f µs for the flusher to start on it and %.0f µs for the loop to take it back (stats batch_handoff_usec_total, batch_return_usec_total).\n", f, i, h / f, r / f }'
 	echo
 	echo "Context switches per thread (/proc/PID/task/TID/status), voluntary and not, per append$( [ "$fsyncs" -gt 0 ] && echo " and per batch"):"
 	echo
