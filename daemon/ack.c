@@ -493,9 +493,9 @@ ack_dup(struct conn *c, const struct wire_hdr *h, uint64_t lsn)
  * Durability order, the promise walld makes: a record is appended to the
  * filling batch (wal_append); the batcher writes it and fdatasyncs the
  * segment, on the flusher thread, or on the loop itself when the batch is
- * small (the same wal_flush_io either way); only
- * when that has returned success does the batcher report the durable LSN
- * here, and only then are the replies of waiters at or below it queued.
+ * small (the same wal_flush_io either way); only when that has returned
+ * success does the batcher report the durable LSN here, and only then are
+ * the replies of waiters at or below it queued.
  * No reply that promises durability is queued anywhere else. A failed
  * write or sync goes to ack_fail instead: it is never retried, never
  * reported as success.

@@ -29,13 +29,13 @@
  * not detach it at once: inline_ev runs after the other callbacks of this
  * loop turn (so every client that was ready has been read), and if the
  * batch is still that small and neither begins nor ends a segment, the
- * loop writes out the replies already due, then
- * writes and syncs the batch itself with the same wal_flush_io, so nothing
- * about durability changes. Requests that arrive meanwhile wait in their
- * sockets and make the next batch. A larger batch goes to the flusher,
- * and with it the overlap. The loop does not block for a disk whose last
- * flush took more than INLINE_MAX_USEC: the flusher takes the batches
- * until one is quick again (BENCHMARKS.md, "A durable yardstick").
+ * loop writes out the replies already due, then writes and syncs the
+ * batch itself with the same wal_flush_io, so nothing about durability
+ * changes. Requests that arrive meanwhile wait in their sockets and make
+ * the next batch. A larger batch goes to the flusher, and with it the
+ * overlap. The loop does not block for a disk whose last flush took more
+ * than INLINE_MAX_USEC: the flusher takes the batches until one is quick
+ * again (BENCHMARKS.md, "The loop writes small batches itself").
  *
  * While a batch is out, the stamper stamps the filling batch's records as
  * they arrive (wal_stamp_ahead: encryption and CRCs), so that the flusher

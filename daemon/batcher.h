@@ -3,9 +3,9 @@
  * batcher.h: group commit. The loop fills the WAL's batch; the batcher
  * hands it to a flusher thread that writes and fdatasyncs it while the loop
  * fills the next, then reports back on the loop; a small batch the loop
- * writes and syncs itself (batcher.c says when). A
- * second thread keeps a spare segment prepared; a third stamps the filling
- * batch's records ahead of the flusher while a batch is out.
+ * writes and syncs itself (batcher.c says when). A second thread keeps a
+ * spare segment prepared; a third stamps the filling batch's records ahead
+ * of the flusher while a batch is out.
  */
 #ifndef WALD_BATCHER_H
 #define WALD_BATCHER_H

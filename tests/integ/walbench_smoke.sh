@@ -37,15 +37,22 @@ grep -q 'pwrite+fdatasync, preallocated' "$T/disk" || fail "disk: $(cat "$T/disk
 grep -Eq 'into new \(fallocated\) blocks \| \| \| \| ([0-9]|n/a)' "$T/disk" ||
     fail "disk: no new-block row: $(cat "$T/disk")"
 ok "walbench disk: $(grep -c '^| ' "$T/disk") rows"
-"$WB" null -s "$T/null.sock" >"$T/null.out" 2>"$T/null.err" &
-npid=$!
-EXTRA_PIDS=$npid
-i=0
-until grep -q ready "$T/null.out" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 200 ] || fail "walbench null did not start: $(cat "$T/null.err")"
-	sleep 0.05
-done
+# start_null NAME [ARGS...]: `walbench null -s $T/NAME.sock ARGS` in the
+# background (npid), output in $T/NAME.out and .err, once it is ready.
+start_null() {
+	n=$1
+	shift
+	"$WB" null -s "$T/$n.sock" "$@" >"$T/$n.out" 2>"$T/$n.err" &
+	npid=$!
+	EXTRA_PIDS=$npid
+	i=0
+	until grep -q ready "$T/$n.out" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 400 ] || fail "walbench null $* did not start: $(cat "$T/$n.err")"
+		sleep 0.05
+	done
+}
+start_null null
 timeout 120 "$WB" run -s "$T/null.sock" -p 2 -c 8 -d 8 -S 1-300k -n 3000 \
     -w 0 -l null >"$T/nrow" 2>"$T/err" || fail "run against walbench null: $(cat "$T/err")"
 expect_eq "errors against null" "$(awk -F'|' '{ gsub(/ /, "", $(NF-1)); print $(NF-1) }' "$T/nrow")" 0
@@ -60,15 +67,7 @@ ok "walbench null: 3000 pipelined appends of up to 300 KiB acknowledged"
 # beforehand, 256 MiB) starts with the first record's header (LSN 1), and
 # goes when it stops.
 mkdir "$T/ns"
-"$WB" null -s "$T/ns.sock" --dir "$T/ns" >"$T/ns.out" 2>"$T/ns.err" &
-npid=$!
-EXTRA_PIDS=$npid
-i=0
-until grep -q ready "$T/ns.out" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 400 ] || fail "walbench null --dir did not start: $(cat "$T/ns.err")"
-	sleep 0.05
-done
+start_null ns --dir "$T/ns"
 expect_eq "null --dir: its file's size" \
     "$(stat -c %s "$T/ns/walbench-null.log")" 268435456
 # (Up to 64 KiB: the 3000 fit in the file without wrapping around.)
