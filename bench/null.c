@@ -434,6 +434,10 @@ null_pwrite(int fd, const uint8_t *p, size_t n, off_t off)
 				continue;
 			return (-1);
 		}
+		if (w == 0) {		/* never for a regular file */
+			errno = EIO;
+			return (-1);
+		}
 		p += w;
 		n -= (size_t)w;
 		off += w;

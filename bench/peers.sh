@@ -8,9 +8,9 @@
 # flight, payload, window, histogram and CPU accounting; and the durable
 # yardstick (`walbench null --dir`: the null server with one write and one
 # fdatasync a loop turn), beside which walld's figures are also taken to
-# show what any durable server reaches here. The servers run
-# on private sockets and directories under var/bench/ (the repository's
-# disk) and are stopped by their pids. Every configuration runs every
+# show what a server that only makes appends durable reaches here. The
+# servers run on private sockets and directories under var/bench/ (the
+# repository's disk) and are stopped by their pids. Every configuration runs every
 # system once per round, in an order that turns from round to round; a
 # figure's ratio is taken within each round, and its median over the
 # rounds is the figure. The disk's limits (walbench disk) and the cipher's
