@@ -7,6 +7,8 @@
 #ifndef WALD_BENCH_H
 #define WALD_BENCH_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -65,6 +67,13 @@ struct disk_result {
    on stderr when a file cannot be created or written. */
 int		disk_measure(const char *dir, double seconds,
 		    struct disk_result *);
+/* Writes len bytes of buf at off, whole; -1 with errno on failure. */
+int		disk_pwrite_all(int fd, const uint8_t *buf, size_t len,
+		    off_t off);
+/* Fills fd with size bytes (a multiple of chunk) of buf, chunk bytes at
+   a time, then fsyncs it; -1 with errno on failure. */
+int		disk_fill(int fd, const uint8_t *buf, size_t chunk,
+		    size_t size);
 
 /* `walbench null`: serves walld's protocol on path, acknowledging every
    append at once and writing nothing (null.c), until SIGTERM. */

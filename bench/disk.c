@@ -24,8 +24,8 @@
 #define DISK_BIG	(1u << 20)
 #define DISK_MAX_OPS	200000
 
-/* Writes len bytes of buf at off, whole; -1 with errno on failure. */
-static int
+/* Writes len bytes of buf at off, whole; see bench.h. */
+int
 disk_pwrite_all(int fd, const uint8_t *buf, size_t len, off_t off)
 {
 	ssize_t	n;
@@ -46,8 +46,8 @@ disk_pwrite_all(int fd, const uint8_t *buf, size_t len, off_t off)
 	return (0);
 }
 
-/* Fills a file with size bytes of buf (chunk bytes at a time), synced. */
-static int
+/* Fills a file with size bytes of buf, synced; see bench.h. */
+int
 disk_fill(int fd, const uint8_t *buf, size_t chunk, size_t size)
 {
 	size_t	off;

@@ -422,29 +422,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 }
 
-/* pwrite of all n bytes; -1 with errno on an error. */
-static int
-null_pwrite(int fd, const uint8_t *p, size_t n, off_t off)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		if ((w = pwrite(fd, p, n, off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		if (w == 0) {		/* never for a regular file */
-			errno = EIO;
-			return (-1);
-		}
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return (0);
-}
-
 /* --dir: the end of a loop turn. Writes and syncs the turn's records,
    then sends the replies held for them; -1 (reported) when the file
    failed, and the server stops: a yardstick that loses writes measures
@@ -462,7 +439,7 @@ null_commit(struct nsrv *s)
 		}
 		if (s->woff + s->wlen > NULL_SYNC_SIZE)
 			s->woff = 0;
-		if (null_pwrite(s->sync_fd, s->wbuf, s->wlen,
+		if (disk_pwrite_all(s->sync_fd, s->wbuf, s->wlen,
 		    (off_t)s->woff) == -1 || fdatasync(s->sync_fd) == -1) {
 			fprintf(stderr, "walbench null: %s: %s\n",
 			    NULL_SYNC_FILE, strerror(errno));
@@ -486,8 +463,7 @@ static int
 null_sync_open(const char *dir, char *path, size_t pathsz)
 {
 	uint8_t	*zero;
-	size_t	 off;
-	int	 fd;
+	int	 fd, rc;
 
 	if ((size_t)snprintf(path, pathsz, "%s/%s", dir, NULL_SYNC_FILE) >=
 	    pathsz) {
@@ -505,11 +481,9 @@ null_sync_open(const char *dir, char *path, size_t pathsz)
 		free(zero);
 		return (-1);
 	}
-	for (off = 0; off < NULL_SYNC_SIZE; off += 1u << 20)
-		if (null_pwrite(fd, zero, 1u << 20, (off_t)off) == -1)
-			break;
+	rc = disk_fill(fd, zero, 1u << 20, NULL_SYNC_SIZE);
 	free(zero);
-	if (off < NULL_SYNC_SIZE || fsync(fd) == -1) {
+	if (rc == -1) {
 		fprintf(stderr, "walbench null: %s: %s\n", path,
 		    strerror(errno));
 		if (close(fd) == -1 || unlink(path) == -1)
