@@ -109,7 +109,6 @@ struct batcher {
 	struct event		*efd_ev;
 	struct event		*inline_ev;	/* decides, maybe flushes inline */
 	int			 inline_pending; /* inline_ev is active */
-	uint64_t		 last_usec;	/* the last flush's write+sync */
 	struct event		*delay_ev;
 	uint64_t		 delay_usec;
 	unsigned		 delay_siblings;
@@ -311,7 +310,6 @@ batcher_done(struct batcher *b)
 	cause = b->cause;
 	b->cause = NULL;
 	b->stats.flushes++;
-	b->last_usec = b->usec;
 	b->stats.flush_usec_total += b->usec;
 	if (b->usec > b->stats.flush_usec_max)
 		b->stats.flush_usec_max = b->usec;
@@ -444,7 +442,8 @@ batcher_start(struct batcher *b)
 {
 	if (b->batch != NULL || b->inline_pending || !wal_pending(b->wal))
 		return;
-	if (b->delay_usec == 0 && b->last_usec <= INLINE_MAX_USEC &&
+	/* b->usec is the last flush's: none is out (b->batch is NULL). */
+	if (b->delay_usec == 0 && b->usec <= INLINE_MAX_USEC &&
 	    batcher_small(b)) {
 		b->inline_pending = 1;
 		event_active(b->inline_ev, EV_READ, 0);
