@@ -24,6 +24,8 @@
 #   BENCH_BUDGET=N        seconds of waiting and re-running at most (300)
 #   BENCH_SYSTEMS="..."   the systems (all that are installed)
 #   BENCH_CONFIGS="..."   the configurations (see CONFIGS)
+#   BENCH_LOG=steady|new  walld's log in its steady state (the default) or
+#                         new (see start_walld and warm_log)
 #
 # A row whose other CPU stays above BENCH_MAX_OTHER after its second try
 # is kept and marked "disturbed" in the summary.
@@ -36,6 +38,16 @@ WALLD=${WALLD:-$top/$B/walld}
 WALCTL=${WALCTL:-$top/$B/walctl}
 ROUNDS=${BENCH_ROUNDS:-3}
 SECS=${BENCH_SECONDS:-5}
+# walld's log: steady (retention and recycled segment files, after a
+# warm-up) or new (retention alone: every new segment's blocks are
+# written for the first time).
+WALLD_LOG=${BENCH_LOG:-steady}
+RETAIN=1GiB RETAIN_EVERY=1s RECYCLE=16
+case $WALLD_LOG in
+steady)	;;
+new)	RECYCLE=0 ;;
+*)	echo "peers.sh: BENCH_LOG is steady or new, not $WALLD_LOG" >&2; exit 1 ;;
+esac
 for f in "$WB" "$WALLD" "$WALCTL"; do
 	[ -x "$f" ] || { echo "peers.sh: $f is missing: make bench" >&2; exit 1; }
 done
@@ -90,7 +102,7 @@ NULL_SOCK=$T/null.sock
 SYNC_SOCK=$T/nullsync.sock
 REDIS_SOCK=$T/redis/redis.sock
 PG_DIR=$T/pg
-WALLD_PID= ENC_PID= NULL_PID= SYNC_PID= REDIS_PID= PG_PID= TRIMMER=
+WALLD_PID= ENC_PID= NULL_PID= SYNC_PID= REDIS_PID= PG_PID=
 
 # stop_pid PID NAME SIGNAL: stops one server we started and waits for it
 # (20 s, then SIGKILL).
@@ -110,7 +122,6 @@ stop_pid() {
 }
 
 cleanup() {
-	[ -z "$TRIMMER" ] || { kill "$TRIMMER" 2>/dev/null; wait "$TRIMMER" 2>/dev/null; }
 	stop_pid "$WALLD_PID" walld TERM
 	stop_pid "$ENC_PID" "walld (encrypted)" TERM
 	stop_pid "$NULL_PID" "walbench null" TERM
@@ -125,15 +136,38 @@ trap 'exit 130' INT TERM
 say() { echo "$@" | tee -a "$REPORT"; }
 
 # start_walld NAME SOCKET DATA [KEYRING]: a private walld; prints its pid.
+# It runs as a log in service does, with retention keeping the last GiB
+# and the files of removed segments recycled into new ones (see warm_log).
 start_walld() {
 	y=$T/$1.yaml
-	printf 'socket:\n  path: %s\nstorage:\n  data_dir: %s\ngroup_commit:\n  max_batch_bytes: 8MiB\n' \
-	    "$2" "$3" >"$y"
+	printf 'socket:\n  path: %s\nstorage:\n  data_dir: %s\n  recycle_segments: %s\ngroup_commit:\n  max_batch_bytes: 8MiB\nretention:\n  max_bytes: %s\n  interval: %s\n' \
+	    "$2" "$3" "$RECYCLE" "$RETAIN" "$RETAIN_EVERY" >"$y"
 	[ -z "${4:-}" ] || printf 'encryption:\n  keyring: %s\n' "$4" >>"$y"
 	out=$("$WB" startup -s "$2" -- nice -n "$SERVER_NICE" "$WALLD" $ALLOW_ROOT \
 	    --config "$y" 2>>"$LOG") || { echo "peers.sh: $1 did not start:" >&2
 	    tail -n 20 "$LOG" >&2; return 1; }
 	echo "$out" | sed -n 's/.*pid=\([0-9]*\).*/\1/p'
+}
+
+# walld_stat SOCKET NAME: one of a walld's stats.
+walld_stat() {
+	"$WALCTL" -s "$1" stats 2>>"$LOG" | awk -v n="$2" '$1 == n { print $2 }'
+}
+
+# warm_log SOCKET: brings a walld's log to its steady state before the
+# runs: more than the retention window written (4 KiB appends), then one
+# retention pass, so that its new segments are made from the files of
+# removed ones (written blocks), as in a log that has run for a while. A
+# new log writes every block for the first time (BENCHMARKS.md, "a new
+# log against one in its steady state").
+warm_log() {
+	"$WB" run -s "$1" -p 1 -c 64 -d 16 -S 4k -t 5 >/dev/null 2>>"$LOG" ||
+	    echo "peers.sh: warming the log at $1 failed; see $LOG" >&2
+	i=0
+	while [ "$(walld_stat "$1" recycled_segments_held)" = 0 ] && [ $i -lt 100 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
 }
 
 # start_redis: Redis 7 with every write fsynced before its reply.
@@ -191,17 +225,6 @@ start_pg() {
 	PG_VERSION=$("$pgb/postgres" --version | awk '{ print $3 }')
 }
 
-# trim SOCKET: drops the segments a walld's runs so far filled (walctl
-# truncate up to its durable LSN), so that new segments reuse their files
-# (storage.recycle_segments) and the disk does not fill.
-trim() {
-	lsn=$("$WALCTL" -s "$1" stats 2>>"$LOG" |
-	    awk '$1 == "durable_lsn" { print $2 }')
-	[ -z "$lsn" ] ||
-	    "$WALCTL" -s "$1" truncate --before "$lsn" >/dev/null 2>>"$LOG" ||
-	    echo "peers.sh: walctl truncate failed; see $LOG" >&2
-}
-
 # sys_args SYSTEM: walbench's arguments for a system.
 sys_args() {
 	case $1 in
@@ -215,29 +238,11 @@ sys_args() {
 	esac
 }
 
-# prepare SYSTEM CONFIG: what a run starts from: an emptied log (walld,
-# and a truncating loop under 4 KiB, as a consumer that keeps up), an
-# empty stream (Redis). PostgreSQL's table, SQLite's database and the
-# file are made afresh by walbench.
+# prepare SYSTEM: what a run starts from: an empty stream (Redis).
+# PostgreSQL's table, SQLite's database and the file are made afresh by
+# walbench; walld's log keeps its steady state (warm_log).
 prepare() {
-	case $1 in
-	walld|walld-enc)
-		s=$SOCK
-		[ "$1" = walld ] || s=$ENC_SOCK
-		trim "$s"
-		if [ "$2" = c4k ]; then
-			( while :; do trim "$s"; sleep 0.1; done ) &
-			TRIMMER=$!
-		fi ;;
-	redis)	redis-cli -s "$REDIS_SOCK" del walbench >/dev/null ;;
-	esac
-}
-
-unprepare() {
-	[ -n "$TRIMMER" ] || return 0
-	kill "$TRIMMER" 2>/dev/null
-	wait "$TRIMMER" 2>/dev/null
-	TRIMMER=
+	[ "$1" != redis ] || redis-cli -s "$REDIS_SOCK" del walbench >/dev/null
 }
 
 # one SYSTEM CONFIG ROUND: one run, on a quiet machine if it becomes
@@ -248,7 +253,7 @@ one() {
 	tries=0
 	while :; do
 		wait_quiet "$BENCH_WAIT" || :
-		prepare "$1" "$2"
+		prepare "$1"
 		rm -f "$T/row.json"
 		# shellcheck disable=SC2046
 		row=$(if [ "$1" = pg ]; then
@@ -260,7 +265,6 @@ one() {
 			    -l "$label" --json "$T/row.json"
 		    fi 2>>"$T/walbench.err")
 		rc=$?
-		unprepare
 		if [ $rc != 0 ] || [ ! -s "$T/row.json" ]; then
 			echo "peers.sh: $label failed: $(tail -n 2 "$T/walbench.err")" >&2
 			say "| $label | failed: $(tail -n 1 "$T/walbench.err") |"
@@ -317,19 +321,22 @@ say
 say "- CPU: $(nproc) × $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1); memory $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r)"
 say "- disk: $(df -T "$T" | awk 'NR == 2 { print $2 " on " $1 }')"
 say "- before the run: $QUIET CPUs busy (2 s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-say "- walld $("$WALLD" --version 2>&1 | head -n 1), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $ROUNDS rounds, each run $SECS s measured after 1 s of warm-up; servers at nice $SERVER_NICE"
+say "- walld $("$WALLD" --version 2>&1 | head -n 1), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $ROUNDS rounds, each run $SECS s measured after 1 s of warm-up; servers at nice $SERVER_NICE; walld's log $WALLD_LOG (BENCH_LOG)"
 say
 
 SYSTEMS=${BENCH_SYSTEMS:-"walld walld-enc null nullsync redis pg sqlite file"}
 have() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 WALLD_PID=$(start_walld walld "$SOCK" "$T/data") || exit 1
+[ "$WALLD_LOG" = new ] || warm_log "$SOCK"
 if have walld-enc; then
 	KEYRING=$T/keyring
 	( umask 077; printf '1 %s active\n' "$(od -An -tx1 -N32 /dev/urandom |
 	    tr -d ' \n')" >"$KEYRING" )
 	ENC_PID=$(start_walld walld-enc "$ENC_SOCK" "$T/enc" "$KEYRING") || exit 1
+	[ "$WALLD_LOG" = new ] || warm_log "$ENC_SOCK"
 fi
+RECYCLED0=$(walld_stat "$SOCK" segments_recycled_total)
 # start_null SOCKET OUT [--dir DIR]: walbench null; prints its pid once
 # it is ready.
 start_null() {
@@ -404,6 +411,8 @@ while [ "$r" -le "$ROUNDS" ]; do
 	done
 	r=$((r + 1))
 done
+say
+say "walld's log: $WALLD_LOG (retention.max_bytes $RETAIN, retention.interval $RETAIN_EVERY, storage.recycle_segments $RECYCLE); $(( $(walld_stat "$SOCK" segments_recycled_total) - RECYCLED0 )) new segments made from recycled files during the runs, $(walld_stat "$SOCK" retention_removals_total) retention passes removed segments in all."
 say
 
 say "## The disk's limits and the cipher's rate, after the runs"
