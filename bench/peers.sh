@@ -412,7 +412,8 @@ while [ "$r" -le "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 say
-say "walld's log: $WALLD_LOG (retention.max_bytes $RETAIN, retention.interval $RETAIN_EVERY, storage.recycle_segments $RECYCLE); $(( $(walld_stat "$SOCK" segments_recycled_total) - RECYCLED0 )) new segments made from recycled files during the runs, $(walld_stat "$SOCK" retention_removals_total) retention passes removed segments in all."
+RECYCLED1=$(walld_stat "$SOCK" segments_recycled_total)
+say "walld's log: $WALLD_LOG (retention.max_bytes $RETAIN, retention.interval $RETAIN_EVERY, storage.recycle_segments $RECYCLE); $(( ${RECYCLED1:-0} - ${RECYCLED0:-0} )) new segments made from recycled files during the runs, $(walld_stat "$SOCK" retention_removals_total) retention passes removed segments in all."
 say
 
 say "## The disk's limits and the cipher's rate, after the runs"
