@@ -361,8 +361,13 @@ def test_shutting_down(make_walld):
     a = w.client()
     b = w.client()
     a.append(b"warm")
+    a.append(b"warm")
     # Every fdatasync of walld now takes 1.5 s: a SIGTERM then finds a
-    # batch in flight, and walld drains it while refusing new work.
+    # batch in flight, and walld drains it while refusing new work. The
+    # slow record is larger than a batch the event loop writes itself
+    # (64 KiB, DESIGN.md "Group commit"): its batch goes to the flusher
+    # thread whatever the last flush took, and the loop stays free to
+    # take the signal and refuse what comes after it.
     tracer = subprocess.Popen(
         [strace, "-qq", "-f", "-o", "/dev/null", "-p", str(w.pid),
          "-e", "trace=fdatasync", "-e",
@@ -376,7 +381,7 @@ def test_shutting_down(make_walld):
             time.sleep(0.05)
         got: dict[str, Any] = {}
         slow = threading.Thread(target=lambda: got.update(
-            slow=a.append(b"in the slow batch")))
+            slow=a.append(b"in the slow batch" * 8192)))
         slow.start()
         time.sleep(0.4)
         w.signal(signal.SIGTERM)
