@@ -367,7 +367,9 @@ def test_shutting_down(make_walld):
     # slow record is larger than a batch the event loop writes itself
     # (64 KiB, DESIGN.md "Group commit"): its batch goes to the flusher
     # thread whatever the last flush took, and the loop stays free to
-    # take the signal and refuse what comes after it.
+    # take the signal and refuse what comes after it. (The second warm-up
+    # makes the last flush a quick one, after which a small slow record
+    # would have been the loop's own.)
     tracer = subprocess.Popen(
         [strace, "-qq", "-f", "-o", "/dev/null", "-p", str(w.pid),
          "-e", "trace=fdatasync", "-e",
