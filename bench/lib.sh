@@ -1,9 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
-# lib.sh: what bench/run.sh and bench/redis.sh share: how busy the machine
-# is, and waiting until it is quiet. On 2 cores, anything else running
-# skews every figure, so each run is timed when the machine is idle, and
-# its "other CPU" (busy CPU that was neither the server's nor the load
-# generator's) is reported beside it.
+# lib.sh: what the bench scripts share: how busy the machine is, waiting
+# until it is quiet, and a walld's stats. On 2 cores, anything else
+# running skews every figure, so each run is timed when the machine is
+# idle, and its "other CPU" (busy CPU that was neither the server's nor
+# the load generator's) is reported beside it.
+
+# walld_stat SOCKET NAME: one of a walld's stats ($WALCTL), empty when
+# walctl cannot fetch them (its error goes to $LOG when set).
+walld_stat() {
+	"$WALCTL" -s "$1" stats 2>>"${LOG:-/dev/stderr}" |
+	    awk -v n="$2" '$1 == n { print $2 }'
+}
 
 # busy_jiffies: the machine's busy CPU time so far, in clock ticks (user,
 # system, irq, softirq of /proc/stat). Niced work (a fuzzer, a background

@@ -149,11 +149,6 @@ start_walld() {
 	echo "$out" | sed -n 's/.*pid=\([0-9]*\).*/\1/p'
 }
 
-# walld_stat SOCKET NAME: one of a walld's stats.
-walld_stat() {
-	"$WALCTL" -s "$1" stats 2>>"$LOG" | awk -v n="$2" '$1 == n { print $2 }'
-}
-
 # warm_log SOCKET: brings a walld's log to its steady state before the
 # runs: more than the retention window written (4 KiB appends), then one
 # retention pass, so that its new segments are made from the files of

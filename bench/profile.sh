@@ -27,6 +27,7 @@ command -v perf >/dev/null 2>&1 || {
 for f in "$WB" "$WALLD" "$WALCTL"; do
 	[ -x "$f" ] || { echo "profile.sh: $f is missing: make" >&2; exit 1; }
 done
+. "$top/bench/lib.sh"	# walld_stat
 # walld refuses to run as root without --allow-root (docs/OPERATIONS.md).
 ALLOW_ROOT=
 [ "$(id -u)" != 0 ] || ALLOW_ROOT=--allow-root
@@ -48,9 +49,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# stat_of SOCK NAME: one of walld's stats.
-stat_of() { "$WALCTL" -s "$1" stats | awk -v n="$2" '$1 == n { print $2 }'; }
-
 # ctxt PID: "tid voluntary nonvoluntary" context switches of each thread.
 ctxt() {
 	for t in /proc/"$1"/task/*; do
@@ -68,21 +66,21 @@ measure() {
 	    >"$O/$name.row" 2>"$O/$name.err" &
 	LPID=$!
 	sleep 2
-	a0=$(stat_of "$sock" appends_total) f0=$(stat_of "$sock" fsyncs_total)
-	u0=$(stat_of "$sock" fsync_usec_total)
-	h0=$(stat_of "$sock" batch_handoff_usec_total)
-	r0=$(stat_of "$sock" batch_return_usec_total)
-	i0=$(stat_of "$sock" fsyncs_inline_total)
+	a0=$(walld_stat "$sock" appends_total) f0=$(walld_stat "$sock" fsyncs_total)
+	u0=$(walld_stat "$sock" fsync_usec_total)
+	h0=$(walld_stat "$sock" batch_handoff_usec_total)
+	r0=$(walld_stat "$sock" batch_return_usec_total)
+	i0=$(walld_stat "$sock" fsyncs_inline_total)
 	ctxt "$SPID" >"$O/$name.cs0"
 	t0=$(date +%s%N)
 	perf stat --per-thread -e task-clock,context-switches,raw_syscalls:sys_enter \
 	    -p "$SPID" -o "$O/$name.stat" -- sleep "$S" 2>/dev/null
-	a1=$(stat_of "$sock" appends_total) f1=$(stat_of "$sock" fsyncs_total)
+	a1=$(walld_stat "$sock" appends_total) f1=$(walld_stat "$sock" fsyncs_total)
 	t1=$(date +%s%N)
-	u1=$(stat_of "$sock" fsync_usec_total)
-	h1=$(stat_of "$sock" batch_handoff_usec_total)
-	r1=$(stat_of "$sock" batch_return_usec_total)
-	i1=$(stat_of "$sock" fsyncs_inline_total)
+	u1=$(walld_stat "$sock" fsync_usec_total)
+	h1=$(walld_stat "$sock" batch_handoff_usec_total)
+	r1=$(walld_stat "$sock" batch_return_usec_total)
+	i1=$(walld_stat "$sock" fsyncs_inline_total)
 	ctxt "$SPID" >"$O/$name.cs1"
 	perf record -F 1999 -g -p "$SPID" -o "$O/$name.data" -- sleep "$S" \
 	    >/dev/null 2>&1
