@@ -205,7 +205,8 @@ same_as_stream() {
 		rfail "read --dir $_ss_d: $(cat "$T/read.err")"
 	# A server error (exit 69 or 75: "JetStream system temporarily
 	# unavailable" for some seconds after the servers restart, longer on
-	# a loaded machine) is tried again, up to 10 times a second apart;
+	# a loaded machine: once still after 10 s) is tried again, up to 30
+	# times a second apart;
 	# anything about the stream itself (exit 65: a gap, a duplicate) is
 	# not.
 	_ss_i=0
@@ -216,7 +217,7 @@ same_as_stream() {
 		[ $_ss_st -ne 0 ] || break
 		_ss_i=$((_ss_i + 1))
 		case $_ss_st in
-		69|75) [ $_ss_i -lt 10 ] && { sleep 1; continue; } ;;
+		69|75) [ $_ss_i -lt 30 ] && { sleep 1; continue; } ;;
 		esac
 		rfail "read --nats: exit $_ss_st: $(cat "$T/read.err")"
 	done
