@@ -63,9 +63,17 @@ struct disk_result {
 	double		direct_new_mbs;	/* the same into new (fallocated) blocks */
 };
 
-/* Measures the limits in dir for about seconds in all; -1 and a message
-   on stderr when a file cannot be created or written. */
-int		disk_measure(const char *dir, double seconds,
+/* The tests disk_measure runs (a mask). */
+#define DISK_TEST_SYNC		0x1	/* 4 KiB into a preallocated file */
+#define DISK_TEST_GROW		0x2	/* 4 KiB appended */
+#define DISK_TEST_DIRECT	0x4	/* O_DIRECT 1 MiB into written blocks */
+#define DISK_TEST_NEW		0x8	/* the same into new blocks */
+#define DISK_TEST_ALL		0xf
+
+/* Measures the limits in dir for about seconds in all, shared among the
+   tests asked for (those not run stay -1); -1 and a message on stderr
+   when a file cannot be created or written. */
+int		disk_measure(const char *dir, double seconds, unsigned tests,
 		    struct disk_result *);
 /* Writes len bytes of buf at off, whole; -1 with errno on failure. */
 int		disk_pwrite_all(int fd, const uint8_t *buf, size_t len,

@@ -107,8 +107,23 @@ disk_scratch(const char *dir, const char *name, int flags)
 	return (fd);
 }
 
+/* Each test's share of the time, in tenths (when all four run). */
+static double
+disk_share(unsigned tests, unsigned test)
+{
+	double	all = 0;
+
+	all += (tests & DISK_TEST_SYNC) ? 3 : 0;
+	all += (tests & DISK_TEST_GROW) ? 2 : 0;
+	all += (tests & DISK_TEST_DIRECT) ? 3 : 0;
+	all += (tests & DISK_TEST_NEW) ? 2 : 0;
+	return ((test == DISK_TEST_SYNC || test == DISK_TEST_DIRECT ? 3 : 2) /
+	    all);
+}
+
 int
-disk_measure(const char *dir, double seconds, struct disk_result *r)
+disk_measure(const char *dir, double seconds, unsigned tests,
+    struct disk_result *r)
 {
 	struct hist	*h;
 	uint8_t		*buf = NULL;
@@ -127,59 +142,76 @@ disk_measure(const char *dir, double seconds, struct disk_result *r)
 		buf[i] = (uint8_t)(i * 131 + 7);
 
 	/* 4 KiB into allocated, written blocks: what a WAL pays per sync. */
-	what = "4 KiB sync file";
-	if ((fd = disk_scratch(dir, ".walbench-sync", 0)) == -1 ||
-	    disk_fill(fd, buf, DISK_BIG, DISK_SYNC_FILE) == -1 ||
-	    disk_loop(fd, buf, DISK_SMALL, DISK_SYNC_FILE, 0, seconds * 0.3, h,
-	    &bps) == -1)
-		goto fail;
-	r->sync_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
-	r->sync_p99_us = (double)hist_quantile(h, 0.99) / 1e3;
-	r->sync_ops = bps / DISK_SMALL;
-	close(fd);
+	if (tests & DISK_TEST_SYNC) {
+		what = "4 KiB sync file";
+		if ((fd = disk_scratch(dir, ".walbench-sync", 0)) == -1 ||
+		    disk_fill(fd, buf, DISK_BIG, DISK_SYNC_FILE) == -1 ||
+		    disk_loop(fd, buf, DISK_SMALL, DISK_SYNC_FILE, 0, seconds *
+		    disk_share(tests, DISK_TEST_SYNC), h, &bps) == -1)
+			goto fail;
+		r->sync_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
+		r->sync_p99_us = (double)hist_quantile(h, 0.99) / 1e3;
+		r->sync_ops = bps / DISK_SMALL;
+		close(fd);
+		fd = -1;
+	}
 
 	/* 4 KiB appended: every fdatasync also commits the new size. */
-	what = "4 KiB growing file";
-	if ((fd = disk_scratch(dir, ".walbench-grow", O_APPEND)) == -1 ||
-	    disk_loop(fd, buf, DISK_SMALL, 0, 0, seconds * 0.2, h, &bps) == -1)
-		goto fail;
-	r->grow_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
-	r->grow_p99_us = (double)hist_quantile(h, 0.99) / 1e3;
-	close(fd);
+	if (tests & DISK_TEST_GROW) {
+		what = "4 KiB growing file";
+		if ((fd = disk_scratch(dir, ".walbench-grow", O_APPEND)) ==
+		    -1 || disk_loop(fd, buf, DISK_SMALL, 0, 0, seconds *
+		    disk_share(tests, DISK_TEST_GROW), h, &bps) == -1)
+			goto fail;
+		r->grow_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
+		r->grow_p99_us = (double)hist_quantile(h, 0.99) / 1e3;
+		close(fd);
+		fd = -1;
+	}
 
 	/* O_DIRECT 1 MiB sequential, into written blocks. */
-	what = "O_DIRECT file";
-	if ((fd = disk_scratch(dir, ".walbench-direct", O_DIRECT)) == -1) {
-		if (errno == EINVAL) {	/* no O_DIRECT on this file system */
-			free(buf);
-			free(h);
-			return (0);
+	if (tests & DISK_TEST_DIRECT) {
+		what = "O_DIRECT file";
+		if ((fd = disk_scratch(dir, ".walbench-direct", O_DIRECT)) ==
+		    -1) {
+			if (errno == EINVAL)	/* no O_DIRECT here */
+				goto done;
+			goto fail;
 		}
-		goto fail;
+		if (disk_fill(fd, buf, DISK_BIG, DISK_DIRECT_FILE) == -1 ||
+		    disk_loop(fd, buf, DISK_BIG, DISK_DIRECT_FILE, 0, seconds *
+		    disk_share(tests, DISK_TEST_DIRECT), h, &bps) == -1)
+			goto fail;
+		r->direct_mbs = bps / 1e6;
+		r->direct_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
+		close(fd);
+		fd = -1;
 	}
-	if (disk_fill(fd, buf, DISK_BIG, DISK_DIRECT_FILE) == -1 ||
-	    disk_loop(fd, buf, DISK_BIG, DISK_DIRECT_FILE, 0, seconds * 0.3, h,
-	    &bps) == -1)
-		goto fail;
-	r->direct_mbs = bps / 1e6;
-	r->direct_p50_us = (double)hist_quantile(h, 0.5) / 1e3;
-	close(fd);
 
 	/* The same into new blocks, as a log's fresh segments get them. */
-	what = "O_DIRECT new-block file";
-	if ((fd = disk_scratch(dir, ".walbench-new", O_DIRECT)) == -1)
-		goto fail;
-	if (fallocate(fd, 0, 0, DISK_NEW_FILE) == -1) {
-		/* Not measured where it cannot be (no room, no fallocate). */
-		if (errno != EOPNOTSUPP && errno != ENOSPC &&
-		    errno != ENOSYS && errno != EINVAL)
+	if (tests & DISK_TEST_NEW) {
+		what = "O_DIRECT new-block file";
+		if ((fd = disk_scratch(dir, ".walbench-new", O_DIRECT)) == -1) {
+			if (errno == EINVAL)	/* no O_DIRECT here */
+				goto done;
 			goto fail;
-	} else if (fsync(fd) == -1 || disk_loop(fd, buf, DISK_BIG, 0,
-	    DISK_NEW_FILE, seconds * 0.2, h, &bps) == -1)
-		goto fail;
-	else
-		r->direct_new_mbs = bps / 1e6;
-	close(fd);
+		}
+		if (fallocate(fd, 0, 0, DISK_NEW_FILE) == -1) {
+			/* Not measured where it cannot be (no room, no
+			   fallocate). */
+			if (errno != EOPNOTSUPP && errno != ENOSPC &&
+			    errno != ENOSYS && errno != EINVAL)
+				goto fail;
+		} else if (fsync(fd) == -1 || disk_loop(fd, buf, DISK_BIG, 0,
+		    DISK_NEW_FILE, seconds * disk_share(tests, DISK_TEST_NEW),
+		    h, &bps) == -1)
+			goto fail;
+		else
+			r->direct_new_mbs = bps / 1e6;
+		close(fd);
+		fd = -1;
+	}
+done:
 	free(buf);
 	free(h);
 	return (0);

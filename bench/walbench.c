@@ -65,6 +65,7 @@ struct bench_opts {
 	int		 reset_peak;
 	int		 idle;		/* idle mode: connections to open */
 	const char	*dir;		/* disk mode */
+	unsigned	 disk_tests;	/* disk mode: DISK_TEST_* */
 	enum bench_system system;	/* --system */
 	int		 idempotent;	/* --idempotent */
 };
@@ -151,7 +152,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: walbench [run] [options]    load walld and report one table row\n"
-"       walbench disk --dir DIR [-t SECONDS]\n"
+"       walbench disk --dir DIR [-t SECONDS] [--test sync,grow,direct,new]\n"
 "       walbench idle [-n CONNECTIONS] [-s SOCKET] [--pid PID]\n"
 "       walbench header             print the table header of `run`\n"
 "       walbench startup [-s SOCKET] -- WALLD ARGS...\n"
@@ -1390,6 +1391,39 @@ load:
 	return (0);
 }
 
+/* --test: a comma-separated list of sync, grow, direct and new. */
+static unsigned
+parse_disk_tests(const char *arg)
+{
+	static const struct { const char *name; unsigned bit; } t[] = {
+		{ "sync", DISK_TEST_SYNC }, { "grow", DISK_TEST_GROW },
+		{ "direct", DISK_TEST_DIRECT }, { "new", DISK_TEST_NEW },
+	};
+	unsigned	mask = 0;
+	size_t		i, n;
+	const char	*p = arg;
+
+	while (*p != '\0') {
+		n = strcspn(p, ",");
+		for (i = 0; i < sizeof t / sizeof t[0]; i++)
+			if (strlen(t[i].name) == n &&
+			    strncmp(p, t[i].name, n) == 0)
+				break;
+		if (i == sizeof t / sizeof t[0]) {
+			fprintf(stderr, "walbench: --test: want sync, grow, "
+			    "direct or new (comma-separated), not '%s'\n", arg);
+			exit(EXIT_USAGE);
+		}
+		mask |= t[i].bit;
+		p += n + (p[n] == ',');
+	}
+	if (mask == 0) {
+		fprintf(stderr, "walbench: --test: name a test\n");
+		exit(EXIT_USAGE);
+	}
+	return (mask);
+}
+
 /* Measures the disk's limits in o->dir. */
 static int
 cmd_disk(const struct bench_opts *o)
@@ -1398,25 +1432,29 @@ cmd_disk(const struct bench_opts *o)
 	char			v[8][32];
 	FILE			*f;
 
-	if (disk_measure(o->dir, o->seconds, &d) == -1)
+	if (disk_measure(o->dir, o->seconds, o->disk_tests, &d) == -1)
 		return (1);
 	if (o->header) {
 		printf("| disk test | p50 µs | p99 µs | ops/s | MB/s |\n");
 		printf("|---|---:|---:|---:|---:|\n");
 	}
-	printf("| 4 KiB pwrite+fdatasync, preallocated file | %s | %s | %s | "
-	    "|\n", fmt(v[0], sizeof v[0], "%.1f", d.sync_p50_us),
-	    fmt(v[1], sizeof v[1], "%.1f", d.sync_p99_us),
-	    fmt(v[2], sizeof v[2], "%.0f", d.sync_ops));
-	printf("| 4 KiB write+fdatasync, growing file | %s | %s | | |\n",
-	    fmt(v[3], sizeof v[3], "%.1f", d.grow_p50_us),
-	    fmt(v[4], sizeof v[4], "%.1f", d.grow_p99_us));
-	printf("| O_DIRECT 1 MiB write+fdatasync, sequential | %s | | | %s |\n",
-	    fmt(v[5], sizeof v[5], "%.0f", d.direct_p50_us),
-	    fmt(v[6], sizeof v[6], "%.0f", d.direct_mbs));
-	printf("| O_DIRECT 1 MiB write+fdatasync, sequential, into new "
-	    "(fallocated) blocks | | | | %s |\n",
-	    fmt(v[7], sizeof v[7], "%.0f", d.direct_new_mbs));
+	if (o->disk_tests & DISK_TEST_SYNC)
+		printf("| 4 KiB pwrite+fdatasync, preallocated file | %s | %s | "
+		    "%s | |\n", fmt(v[0], sizeof v[0], "%.1f", d.sync_p50_us),
+		    fmt(v[1], sizeof v[1], "%.1f", d.sync_p99_us),
+		    fmt(v[2], sizeof v[2], "%.0f", d.sync_ops));
+	if (o->disk_tests & DISK_TEST_GROW)
+		printf("| 4 KiB write+fdatasync, growing file | %s | %s | | |\n",
+		    fmt(v[3], sizeof v[3], "%.1f", d.grow_p50_us),
+		    fmt(v[4], sizeof v[4], "%.1f", d.grow_p99_us));
+	if (o->disk_tests & DISK_TEST_DIRECT)
+		printf("| O_DIRECT 1 MiB write+fdatasync, sequential | %s | | | "
+		    "%s |\n", fmt(v[5], sizeof v[5], "%.0f", d.direct_p50_us),
+		    fmt(v[6], sizeof v[6], "%.0f", d.direct_mbs));
+	if (o->disk_tests & DISK_TEST_NEW)
+		printf("| O_DIRECT 1 MiB write+fdatasync, sequential, into new "
+		    "(fallocated) blocks | | | | %s |\n",
+		    fmt(v[7], sizeof v[7], "%.0f", d.direct_new_mbs));
 	if (o->json != NULL) {
 		if ((f = fopen(o->json, "a")) == NULL)
 			fatal("%s: %s", o->json, strerror(errno));
@@ -1531,6 +1569,7 @@ cmd_startup(const struct bench_opts *o, char **argv)
 enum {
 	OPT_TENANTS = 256, OPT_VSHARDS, OPT_ENCRYPT, OPT_PID, OPT_RESET_PEAK,
 	OPT_HEADER, OPT_JSON, OPT_DIR, OPT_ACK, OPT_SYSTEM, OPT_IDEMPOTENT,
+	OPT_TEST,
 };
 
 int
@@ -1558,6 +1597,7 @@ main(int argc, char **argv)
 		{ "ack",	required_argument,	NULL, OPT_ACK },
 		{ "system",	required_argument,	NULL, OPT_SYSTEM },
 		{ "idempotent",	no_argument,		NULL, OPT_IDEMPOTENT },
+		{ "test",	required_argument,	NULL, OPT_TEST },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct bench_opts	 o;
@@ -1579,8 +1619,10 @@ main(int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	if (strcmp(cmd, "disk") == 0)
+	if (strcmp(cmd, "disk") == 0) {
 		o.seconds = 4;
+		o.disk_tests = DISK_TEST_ALL;
+	}
 	if (strcmp(cmd, "idle") == 0)
 		o.idle = 1000;
 	while ((ch = getopt_long(argc, argv, "s:p:c:d:S:t:w:n:l:h", longopts,
@@ -1671,6 +1713,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_DIR:
 			o.dir = optarg;
+			break;
+		case OPT_TEST:
+			o.disk_tests = parse_disk_tests(optarg);
 			break;
 		case OPT_SYSTEM:
 			for (n = 0; n < (long)(sizeof sys_names /

@@ -37,6 +37,20 @@ grep -q 'pwrite+fdatasync, preallocated' "$T/disk" || fail "disk: $(cat "$T/disk
 grep -Eq 'into new \(fallocated\) blocks \| \| \| \| ([0-9]|n/a)' "$T/disk" ||
     fail "disk: no new-block row: $(cat "$T/disk")"
 ok "walbench disk: $(grep -c '^| ' "$T/disk") rows"
+# --test direct: that test alone (peers.sh's reference next to walld's
+# 4 KiB runs), its JSON line with the others not measured (-1).
+"$WB" disk --dir "$T" -t 1 --test direct --json "$T/d.json" >"$T/disk" 2>"$T/err" ||
+    fail "walbench disk --test direct: $(cat "$T/err")"
+expect_eq "disk --test direct rows" "$(grep -c '^| ' "$T/disk")" 1
+grep -q '^| O_DIRECT 1 MiB write+fdatasync, sequential |' "$T/disk" ||
+    fail "disk --test direct: $(cat "$T/disk")"
+grep -q '"sync_p50_us":-1.00,' "$T/d.json" ||
+    fail "disk --test direct measured the 4 KiB test: $(cat "$T/d.json")"
+grep -Eq '"direct_mb_per_s":[0-9]' "$T/d.json" ||
+    fail "disk --test direct: no bandwidth: $(cat "$T/d.json")"
+"$WB" disk --dir "$T" --test sideways >/dev/null 2>"$T/err" && fail "disk --test sideways was taken"
+grep -q 'want sync, grow, direct or new' "$T/err" || fail "disk --test sideways: $(cat "$T/err")"
+ok "walbench disk --test direct: one test, the others n/a; a bad name refused"
 # start_null NAME [ARGS...]: `walbench null -s $T/NAME.sock ARGS` in the
 # background (npid), output in $T/NAME.out and .err, once it is ready.
 start_null() {
