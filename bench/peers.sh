@@ -14,7 +14,11 @@
 # system once per round, in an order that turns from round to round; a
 # figure's ratio is taken within each round, and its median over the
 # rounds is the figure. The disk's limits (walbench disk) and the cipher's
-# own rate (openssl speed) are measured in the same run, before and after.
+# own rate (openssl speed) are measured in the same run, before and after;
+# and at 1 × 1 and 4 KiB the disk's own reference (its 4 KiB or its
+# O_DIRECT 1 MiB write+fdatasync, for as long as a run) is measured in
+# every round right before walld's run (odd rounds) or right after it
+# (even rounds): figures 1 and 5 take walld's ratio to it.
 #
 #   sh bench/peers.sh [BUILD_DIR]
 #   BENCH_ROUNDS=N        rounds (3; at least 3 for a median with a spread)
@@ -22,7 +26,8 @@
 #   BENCH_QUIET_WAIT=N    seconds a run waits for a quiet machine (10)
 #   BENCH_MAX_OTHER=X     other work (CPUs) that makes a run go again (0.3)
 #   BENCH_BUDGET=N        seconds of waiting and re-running at most (300)
-#   BENCH_SYSTEMS="..."   the systems (all that are installed)
+#   BENCH_SYSTEMS="..."   the systems (all that are installed; "disk" is the
+#                         disk's reference next to walld's runs)
 #   BENCH_CONFIGS="..."   the configurations (see CONFIGS)
 #   BENCH_LOG=steady|new  walld's log in its steady state (the default) or
 #                         new (see start_walld and warm_log)
@@ -240,6 +245,41 @@ prepare() {
 	[ "$1" != redis ] || redis-cli -s "$REDIS_SOCK" del walbench >/dev/null
 }
 
+# disk_run CONFIG ROUND: the disk's reference for CONFIG in one round
+# (nothing for a configuration that has none): 4 KiB pwrite+fdatasync (1
+# × 1) or O_DIRECT 1 MiB write+fdatasync (4 KiB) into written blocks, for
+# as long as a run; a row in the runs' table, and its JSON line labelled
+# "disk CONFIG rROUND".
+disk_run() {
+	case $1 in
+	c1x1)	test=sync what="4 KiB pwrite+fdatasync" ;;
+	c4k)	test=direct what="O_DIRECT 1 MiB write+fdatasync" ;;
+	*)	return 0 ;;
+	esac
+	have disk || return 0
+	wait_quiet "$BENCH_WAIT" || :
+	rm -f "$T/disk.json"
+	if ! "$WB" disk --dir "$T" --test "$test" -t "$SECS" \
+	    --json "$T/disk.json" >/dev/null 2>>"$T/walbench.err"; then
+		echo "peers.sh: disk $1 r$2 failed: $(tail -n 1 "$T/walbench.err")" >&2
+		say "| disk $1 r$2 | failed: $(tail -n 1 "$T/walbench.err") |"
+		return 0
+	fi
+	sed "s/\"label\":\"disk\"/\"label\":\"disk $1 r$2\"/" "$T/disk.json" >>"$J"
+	awk -v l="disk $1 r$2" -v w="$what" -F'[:,}]' '
+	    { for (i = 1; i < NF; i++) v[$i] = $(i + 1) }
+	    END { if (v["\"sync_ops\""] + 0 > 0)
+		printf "| %s | %s | 4096 | %.0f | %.1f | %.1f | | %.1f | | | | | | | | | | |\n",
+		    l, w, v["\"sync_ops\""], v["\"sync_ops\""] * 4096 / 1e6,
+		    v["\"sync_p50_us\""], v["\"sync_p99_us\""]
+	    else
+		printf "| %s | %s | 1048576 | %.0f | %.1f | %.1f | | | | | | | | | | | | |\n",
+		    l, w, v["\"direct_mb_per_s\""] * 1e6 / 1048576,
+		    v["\"direct_mb_per_s\""], v["\"direct_p50_us\""] }' \
+	    "$T/disk.json" | tee -a "$REPORT"
+	rm -f "$T/disk.json"
+}
+
 # one SYSTEM CONFIG ROUND: one run, on a quiet machine if it becomes
 # quiet soon, again (once) when other work took more than
 # BENCH_MAX_OTHER CPUs; its row goes to the report, its JSON line to $J.
@@ -319,7 +359,7 @@ say "- before the run: $QUIET CPUs busy (2 s), load average $(cut -d' ' -f1-3 /p
 say "- walld $("$WALLD" --version 2>&1 | head -n 1), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $ROUNDS rounds, each run $SECS s measured after 1 s of warm-up; servers at nice $SERVER_NICE; walld's log $WALLD_LOG (BENCH_LOG)"
 say
 
-SYSTEMS=${BENCH_SYSTEMS:-"walld walld-enc null nullsync redis pg sqlite file"}
+SYSTEMS=${BENCH_SYSTEMS:-"walld walld-enc null nullsync redis pg sqlite file disk"}
 have() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 WALLD_PID=$(start_walld walld "$SOCK" "$T/data") || exit 1
@@ -392,7 +432,7 @@ say
 
 say "## Every run (\`walbench run [--system S] -s TARGET -p P -c C -d D [-S SIZE] -t $SECS\`)"
 say
-say "Label: system, configuration, round. \"server CPU\" is walld's, Redis's (and its AOF-rewriting child's) or PostgreSQL's (postmaster and backends); SQLite and the file have no server: all their work is in \"client CPU\"."
+say "Label: system, configuration, round. A \"disk\" row is the disk's own reference in that round (\`walbench disk --test sync|direct -t $SECS\`): its ops/s under appends/s. \"server CPU\" is walld's, Redis's (and its AOF-rewriting child's) or PostgreSQL's (postmaster and backends); SQLite and the file have no server: all their work is in \"client CPU\"."
 say
 "$WB" header | tee -a "$REPORT"
 r=1
@@ -401,7 +441,11 @@ while [ "$r" -le "$ROUNDS" ]; do
 		# shellcheck disable=SC2046
 		for s in $(rotate $((r - 1)) $(cfg_systems "$c")); do
 			have "$s" || continue
+			# The disk's reference next to walld's run, before
+			# it in odd rounds and after it in even ones.
+			[ "$s" != walld ] || [ $((r % 2)) = 0 ] || disk_run "$c" "$r"
 			one "$s" "$c" "$r"
+			[ "$s" != walld ] || [ $((r % 2)) = 1 ] || disk_run "$c" "$r"
 		done
 	done
 	r=$((r + 1))
@@ -541,13 +585,17 @@ disk_p50=$(best min "$(jv disk-start sync_p50_us)" "$(jv disk-end sync_p50_us)")
 disk_mbs=$(best max "$(jv disk-start direct_mb_per_s)" "$(jv disk-end direct_mb_per_s)")
 c4k=$(best max "$(jv cipher-start aes_gcm_4096_bps)" "$(jv cipher-end aes_gcm_4096_bps)")
 
-# per_round SYS CFG KEY DIVISOR: SYS's KEY at CFG over DIVISOR, in each
-# round (figures 1 and 5: against the disk's limits).
+# per_round SYS CFG KEY DISK_KEY FALLBACK: SYS's KEY at CFG over the
+# disk's DISK_KEY in the same round ("disk CFG rN"), or over FALLBACK
+# (the better of before and after) where the round has no disk row
+# (figures 1 and 5: against the disk's limits).
 per_round() {
 	out=""
 	r=1
 	while [ "$r" -le "$ROUNDS" ]; do
-		out="$out $(awk -v a="$(jv "$1 $2 r$r" "$3")" -v d="$4" \
+		d=$(jv "disk $2 r$r" "$4")
+		awk -v d="${d:-0}" 'BEGIN { exit !(d + 0 <= 0) }' && d=$5
+		out="$out $(awk -v a="$(jv "$1 $2 r$r" "$3")" -v d="$d" \
 		    -v m="$(mark $r "$1 $2")" 'BEGIN { if (a == "" || d + 0 <= 0)
 		    print "n/a"; else printf "%.3f%s", a / d, m }')"
 		r=$((r + 1))
@@ -571,7 +619,7 @@ done
 
 say "## The figures of issue 26 (ratios within each round; the verdict is on their median)"
 say
-say "Disk: 4 KiB write+fdatasync median $disk_p50 µs, O_DIRECT 1 MiB write+fdatasync $disk_mbs MB/s (the better of before and after); AES-256-GCM $(awk -v c="$c4k" 'BEGIN { printf "%.0f", c / 1e6 }') MB/s at 4 KiB (openssl speed, the better of the two)."
+say "Disk, in each round next to walld's runs: 4 KiB pwrite+fdatasync median $(over disk c1x1 sync_p50_us | awk '$1 + 0 > 0 { printf "%s%.1f", (n++ ? ", " : ""), $1 } END { if (!n) printf "not measured" }') µs; O_DIRECT 1 MiB write+fdatasync $(over disk c4k direct_mb_per_s | awk '$1 + 0 > 0 { printf "%s%.0f", (n++ ? ", " : ""), $1 } END { if (!n) printf "not measured" }') MB/s. Before and after the runs, the better of the two: $disk_p50 µs and $disk_mbs MB/s (what a round without its own disk row is taken against). AES-256-GCM $(awk -v c="$c4k" 'BEGIN { printf "%.0f", c / 1e6 }') MB/s at 4 KiB (openssl speed, the better of the two)."
 say
 say "A ratio marked * comes from a round where one of its runs was disturbed (other CPU above ${BENCH_MAX_OTHER:-0.3} after its second try)."
 say
@@ -580,13 +628,13 @@ say "|---|---|---|---:|---|---|"
 # figs SYS: the figures that compare a server with the disk and its
 # peers, for SYS (walld, or the durable yardstick in its place).
 figs() {
-	fig 1 "1 × 1: $1 p50 / disk 4 KiB write+fdatasync p50" "<=" 1.1 $(per_round "$1" c1x1 p50_us "$disk_p50")
+	fig 1 "1 × 1: $1 p50 / disk 4 KiB write+fdatasync p50" "<=" 1.1 $(per_round "$1" c1x1 p50_us sync_p50_us "$disk_p50")
 	fig 2a "64 processes × 1: $1 / Redis appends/s" ">=" 1.5 $(ratios "$1" c64x1 appends_per_s redis c64x1 appends_per_s)
 	fig 2b "64 processes × 1: $1 p99 / Redis p99" "<=" 1 $(ratios "$1" c64x1 p99_us redis c64x1 p99_us)
 	fig 2c "64 processes × 1: $1 / null server appends/s" ">=" 0.8 $(ratios "$1" c64x1 appends_per_s null c64x1 appends_per_s)
 	fig 3 "256 processes × 1: $1 / Redis appends/s" ">=" 1.5 $(ratios "$1" c256x1 appends_per_s redis c256x1 appends_per_s)
 	fig 4 "1 process × 64 × 16: $1 / Redis appends/s" ">=" 3 $(ratios "$1" c1x64x16 appends_per_s redis c1x64x16 appends_per_s)
-	fig 5 "4 KiB, 64 × 16: $1 MB/s / disk O_DIRECT 1 MiB MB/s" ">=" 0.8 $(per_round "$1" c4k mb_per_s "$disk_mbs")
+	fig 5 "4 KiB, 64 × 16: $1 MB/s / disk O_DIRECT 1 MiB MB/s" ">=" 0.8 $(per_round "$1" c4k mb_per_s direct_mb_per_s "$disk_mbs")
 }
 figs walld
 fig 6a "encryption at 128 B, 64 × 16: encrypted / plain appends/s" ">=" 0.95 $(ratios walld-enc c1x64x16 appends_per_s walld c1x64x16 appends_per_s)
