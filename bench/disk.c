@@ -107,7 +107,8 @@ disk_scratch(const char *dir, const char *name, int flags)
 	return (fd);
 }
 
-/* Each test's share of the time, in tenths (when all four run). */
+/* The share of the time that test gets among the tests run: they weigh
+   3, 2, 3 and 2 (tenths of it when all four run). */
 static double
 disk_share(unsigned tests, unsigned test)
 {
