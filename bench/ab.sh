@@ -10,6 +10,7 @@
 #   sh bench/ab.sh WALLD_A WALLD_B [ROUNDS]
 #   AB_SECONDS=N    measured seconds per run (5)
 #   AB_CONFIGS="LABEL:P:C:D:SIZE ..."  the configurations (see CONFIGS)
+#   AB_KEYRING=FILE both walld encrypt with this key ring (docs/CONFIG.md)
 #
 # Needs build/walbench (make). The other work of the machine is printed
 # beside each row ("other CPU"): rows disturbed by it say so.
@@ -44,6 +45,8 @@ run() {
 	rm -rf "$T/data"
 	printf 'socket:\n  path: %s\nstorage:\n  data_dir: %s\n' "$SOCK" \
 	    "$T/data" >"$T/walld.yaml"
+	[ -z "${AB_KEYRING:-}" ] ||
+	    printf 'encryption:\n  keyring: %s\n' "$AB_KEYRING" >>"$T/walld.yaml"
 	out=$("$WB" startup -s "$SOCK" -- "$1" $ALLOW_ROOT --config "$T/walld.yaml" \
 	    2>>"$T/walld.log") || { echo "ab.sh: $1 did not start" >&2;
 	    tail -n 5 "$T/walld.log" >&2; exit 1; }
@@ -70,7 +73,7 @@ while [ $r -le "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 
-echo "## A/B: A = $A, B = $BB ($ROUNDS rounds of $SECS s, alternating)"
+echo "## A/B: A = $A, B = $BB ($ROUNDS rounds of $SECS s, alternating${AB_KEYRING:+, encrypted})"
 echo
 cat "$T/rows.md"
 echo
