@@ -245,6 +245,12 @@ prepare() {
 	[ "$1" != redis ] || redis-cli -s "$REDIS_SOCK" del walbench >/dev/null
 }
 
+# disk_json TAG: walbench disk's JSON line ($T/disk.json) into $J as
+# label TAG.
+disk_json() {
+	sed "s/\"label\":\"disk\"/\"label\":\"$1\"/" "$T/disk.json" >>"$J"
+}
+
 # disk_run CONFIG ROUND: the disk's reference for CONFIG in one round
 # (nothing for a configuration that has none): 4 KiB pwrite+fdatasync (1
 # × 1) or O_DIRECT 1 MiB write+fdatasync (4 KiB) into written blocks, for
@@ -265,7 +271,7 @@ disk_run() {
 		say "| disk $1 r$2 | failed: $(tail -n 1 "$T/walbench.err") |"
 		return 0
 	fi
-	sed "s/\"label\":\"disk\"/\"label\":\"disk $1 r$2\"/" "$T/disk.json" >>"$J"
+	disk_json "disk $1 r$2"
 	awk -v l="disk $1 r$2" -v w="$what" -F'[:,}]' '
 	    { for (i = 1; i < NF; i++) v[$i] = $(i + 1) }
 	    END { if (v["\"sync_ops\""] + 0 > 0)
@@ -331,7 +337,7 @@ rotate() {
 # disk_row TAG: the disk's limits into $J as label TAG.
 disk_row() {
 	"$WB" disk --dir "$T" --header --json "$T/disk.json" | tee -a "$REPORT"
-	sed "s/\"label\":\"disk\"/\"label\":\"$1\"/" "$T/disk.json" >>"$J"
+	disk_json "$1"
 	rm -f "$T/disk.json"
 }
 
