@@ -22,6 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
 #include "crc32c.h"
 #include "keyring.h"
 #include "segment.h"
@@ -588,6 +591,125 @@ START_TEST(test_roundtrip)
 	wal_close(w);
 	ck_assert_uint_eq(crypt_readall(dir, kr, 1, 0, 0), 250);
 	ck_assert_int_eq(crypt_verify(dir, kr, out, sizeof out), 0);
+	crypt_sh("rm -rf '%s'", dir);
+	keyring_free(kr);
+	free(dir);
+}
+END_TEST
+
+/*
+ * FORMAT.md section 12 from the text alone, with OpenSSL's other entry
+ * points (the EVP_PKEY HKDF, one-shot GCM, the tag by ctrl): the data
+ * key, the key check, and each record's nonce, associated data and tag.
+ * keyring.c must agree with it, or logs already written stop opening.
+ */
+static void
+spec_data_key(const unsigned char *master, const struct seg_header *h,
+    unsigned char *dk)
+{
+	EVP_PKEY_CTX	*pc;
+	unsigned char	 info[13 + 16 + 8];
+	size_t		 dlen = 32;
+
+	memcpy(info, "walld segment", 13);
+	memcpy(info + 13, h->id, 16);
+	seg_put64(info + 29, h->first_lsn);
+	ck_assert_ptr_nonnull(pc = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL));
+	ck_assert_int_eq(EVP_PKEY_derive_init(pc), 1);
+	ck_assert_int_eq(EVP_PKEY_CTX_set_hkdf_md(pc, EVP_sha256()), 1);
+	ck_assert_int_eq(EVP_PKEY_CTX_set1_hkdf_salt(pc, h->salt, 32), 1);
+	ck_assert_int_eq(EVP_PKEY_CTX_set1_hkdf_key(pc, master, 32), 1);
+	ck_assert_int_eq(EVP_PKEY_CTX_add1_hkdf_info(pc, info, sizeof info),
+	    1);
+	ck_assert_int_eq(EVP_PKEY_derive(pc, dk, &dlen), 1);
+	ck_assert_uint_eq(dlen, 32);
+	EVP_PKEY_CTX_free(pc);
+}
+
+/* GCM-decrypts ct (len bytes) with tag; 1 when it authenticates. */
+static int
+spec_open(const unsigned char *dk, uint64_t lsn, const unsigned char *aad,
+    size_t alen, const unsigned char *ct, int len, const unsigned char *tag,
+    unsigned char *pt)
+{
+	EVP_CIPHER_CTX	*e;
+	unsigned char	 nonce[12] = { 0 }, t[16];
+	int		 n, ok;
+
+	seg_put64(nonce, lsn);
+	memcpy(t, tag, sizeof t);
+	ck_assert_ptr_nonnull(e = EVP_CIPHER_CTX_new());
+	ok = EVP_DecryptInit_ex(e, EVP_aes_256_gcm(), NULL, dk, nonce) == 1 &&
+	    EVP_DecryptUpdate(e, NULL, &n, aad, (int)alen) == 1 &&
+	    (len == 0 || EVP_DecryptUpdate(e, pt, &n, ct, len) == 1) &&
+	    EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_GCM_SET_TAG, 16, t) == 1 &&
+	    EVP_DecryptFinal_ex(e, pt + len, &n) == 1;
+	EVP_CIPHER_CTX_free(e);
+	return (ok);
+}
+
+START_TEST(test_format_spec)
+{
+	static const uint64_t	 lsns[] = { 1, 2, 7, 50, 51, 99 };
+	unsigned char		 master[32], dk[32], aad[16 + 8 + 40 + 24];
+	unsigned char		 pt[4096], want[4096], nothing[1], tag[16];
+	struct keyring		*kr = crypt_ring(K1);
+	struct seg_header	 h;
+	struct rec_header	 rh;
+	struct wal		*w;
+	const unsigned char	*r;
+	const char		*why;
+	char			*dir = crypt_tmpdir(), path[512];
+	unsigned char		*b;
+	size_t			 len, i, x;
+	int			 plen, n;
+	EVP_CIPHER_CTX		*e;
+
+	w = crypt_open(dir, kr);
+	crypt_write(w, 100, 9, 3);
+	wal_close(w);
+	for (i = 0; i < sizeof master; i++)	/* K1's key */
+		master[i] = (unsigned char)i;
+	h = crypt_header(dir, 1);
+	spec_data_key(master, &h, dk);
+
+	/* The key check: the tag of nothing under the nonce of LSN 0. */
+	memcpy(aad, h.id, 16);
+	seg_put64(aad + 16, h.first_lsn);
+	memset(pt, 0, 12);
+	ck_assert_ptr_nonnull(e = EVP_CIPHER_CTX_new());
+	ck_assert_int_eq(EVP_EncryptInit_ex(e, EVP_aes_256_gcm(), NULL, dk,
+	    pt), 1);
+	ck_assert_int_eq(EVP_EncryptUpdate(e, NULL, &n, aad, 24), 1);
+	ck_assert_int_eq(EVP_EncryptFinal_ex(e, nothing, &n), 1);
+	ck_assert_int_eq(EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_GCM_GET_TAG, 16, tag),
+	    1);
+	EVP_CIPHER_CTX_free(e);
+	ck_assert_int_eq(memcmp(tag, h.check, 16), 0);
+
+	crypt_segpath(path, sizeof path, dir, 1);
+	b = crypt_slurp(path, &len);
+	for (i = 0; i < sizeof lsns / sizeof lsns[0]; i++) {
+		r = b + crypt_find(b, len, lsns[i]);
+		ck_assert_int_eq(segment_decode_rec(r, &rh, &why), 0);
+		x = rec_ext_len(rh.flags);
+		plen = (int)(rh.len - x - 16);
+		ck_assert_uint_eq((uint32_t)plen, crypt_len(lsns[i]));
+		/* id || first LSN || the header, CRC zeroed || extensions */
+		memcpy(aad + 24, r, 40 + x);
+		memset(aad + 24 + 20, 0, 4);
+		ck_assert_msg(spec_open(dk, lsns[i], aad, 24 + 40 + x,
+		    r + 40 + x, plen, r + 40 + x + plen, pt),
+		    "LSN %llu does not open as FORMAT.md says",
+		    (unsigned long long)lsns[i]);
+		crypt_payload(lsns[i], 3, want, (uint32_t)plen);
+		ck_assert_int_eq(memcmp(pt, want, (size_t)plen), 0);
+		/* The header is authenticated: another tenant fails. */
+		aad[24 + 12] ^= 1;
+		ck_assert(!spec_open(dk, lsns[i], aad, 24 + 40 + x,
+		    r + 40 + x, plen, r + 40 + x + plen, pt));
+	}
+	free(b);
 	crypt_sh("rm -rf '%s'", dir);
 	keyring_free(kr);
 	free(dir);
@@ -1403,6 +1525,7 @@ crypt_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_format_spec);
 	tcase_add_test(tc, test_rotation);
 	tcase_add_test(tc, test_rekey_empty);
 	tcase_add_test(tc, test_torn_tail_nonces);
