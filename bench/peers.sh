@@ -663,6 +663,39 @@ if have nullsync; then
 	fig 7c "64 processes × 1: nullsync / SQLite appends/s" ">=" 10 $(ratios nullsync c64x1 appends_per_s sqlite c64x1 appends_per_s)
 	say
 fi
+
+# ask NUM TEXT TARGET PEER CFG: what a throughput figure asks in each
+# round, in units of what the null server made there (TARGET × PEER ÷
+# null server): above 1, no server reaches it with these clients.
+ask() {
+	rs=$(for x in $(ratios "$4" "$5" appends_per_s null "$5" \
+	    appends_per_s); do
+		echo "$x" | awk -v t="$3" '$1 == "n/a" { print; next }
+		    { v = $1; s = sub(/\*$/, "", v) ? "*" : ""
+		      printf "%.3f%s\n", t * v, s }'
+	done)
+	m=$(echo "$rs" | med | cut -d' ' -f1 | num 2)
+	list=$(echo "$rs" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }')
+	above=$(echo "$rs" | awk '$1 != "n/a" && $1 + 0 > 1 { n++ }
+	    END { print n + 0 }')
+	v=$(awk -v m="$m" 'BEGIN { if (m == "n/a") print "not measured";
+	    else if (m + 0 > 1) print "**out of reach** here: more than the null server made";
+	    else print "within the null server'"'"'s reach" }')
+	say "| $1 | $2 | $list | $m | $above of $ROUNDS | $v |"
+}
+if have null; then
+	say "### What the throughput figures ask, in null servers"
+	say
+	say "Each round's target × peer ÷ the null server's appends/s in that round. The null server answers each append as soon as it has read it and writes nothing: what it makes is what these clients reach on this machine with any server, so a figure that asks more than 1 is out of reach in that round whatever the server."
+	say
+	say "| # | figure | asks in each round | median | rounds above 1 | verdict |"
+	say "|---|---|---|---:|---:|---|"
+	ask 2a "64 processes × 1: 1.5 × Redis" 1.5 redis c64x1
+	ask 3 "256 processes × 1: 1.5 × Redis" 1.5 redis c256x1
+	ask 4 "1 process × 64 × 16: 3 × Redis" 3 redis c1x64x16
+	ask 7c "64 processes × 1: 10 × SQLite" 10 sqlite c64x1
+	say
+fi
 say "Run took $(( $(date +%s) - start )) s; load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
 
 stamp=$(date -u +%Y%m%d-%H%M%S)
