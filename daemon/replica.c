@@ -67,7 +67,7 @@ struct replica {
 	pthread_cond_t	 cond;
 	uint64_t	 durable;
 	int		 stop;
-	char		 error[160];
+	char		 error[REPLICA_WHY_SIZE];
 
 	/* Atomics. */
 	uint64_t	 lsn;		/* replicated LSN */
@@ -135,6 +135,29 @@ replica_error(struct replica *r, const char *fmt, ...)
 	__atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * A failed call of the NATS library in words: its status, what the
+ * library last said on this thread when that says more ("Error" alone
+ * does not tell a stream without quorum from a server out of storage),
+ * and JetStream's error code when the server gave one.
+ */
+static const char *
+replica_why(natsStatus s, jsErrCode jerr, char *buf, size_t len)
+{
+	const char	*st = natsStatus_GetText(s), *last;
+	int		 n;
+
+	last = nats_GetLastError(NULL);
+	if (last != NULL && last[0] != '\0' && strcmp(last, st) != 0)
+		n = snprintf(buf, len, "%s: %s", st, last);
+	else
+		n = snprintf(buf, len, "%s", st);
+	if (jerr != 0 && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " (JetStream error %d)",
+		    (int)jerr);
+	return (buf);
+}
+
 /* Adds one publish-to-ack time to the histogram. */
 static void
 replica_latency(struct replica *r, uint64_t us)
@@ -161,18 +184,20 @@ replica_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	struct replica		*r = arg;
 	struct repl_ident	 id;
 	uint64_t		 lsn, acked;
+	int			 more;
 
 	(void)js;
 	/* A "duplicate" with no sequence says the stream holds nothing for
 	   it (nats-server 2.10 answers a retried publish so): a failure. */
 	if (pae != NULL || pa == NULL || (pa->Duplicate && pa->Sequence == 0) ||
 	    replmsg_lsn(msg, &lsn, &id) != 0) {
+		/* The text, when it is not the status's own again. */
+		more = pae != NULL && pae->ErrText != NULL &&
+		    strcmp(pae->ErrText, natsStatus_GetText(pae->Err)) != 0;
 		if (!__atomic_exchange_n(&r->failed, 1, __ATOMIC_ACQ_REL))
 			replica_error(r, "publish: %s%s%s", pae != NULL ?
 			    natsStatus_GetText(pae->Err) : "no answer",
-			    pae != NULL && pae->ErrText != NULL ? ": " : "",
-			    pae != NULL && pae->ErrText != NULL ?
-			    pae->ErrText : "");
+			    more ? ": " : "", more ? pae->ErrText : "");
 		natsMsg_Destroy(msg);
 		return;
 	}
@@ -316,7 +341,7 @@ replica_stream(struct replica *r, jsStreamInfo **si)
 {
 	jsStreamConfig	 sc;
 	jsErrCode	 jerr = 0;
-	char		 subj[REPL_SUBJECT_SIZE];
+	char		 subj[REPL_SUBJECT_SIZE], why[REPLICA_WHY_SIZE];
 	const char	*subjects[1] = { subj };
 	natsStatus	 s;
 
@@ -333,8 +358,8 @@ replica_stream(struct replica *r, jsStreamInfo **si)
 		sc.DenyDelete = true;
 		s = js_AddStream(si, r->js, &sc, NULL, &jerr);
 		if (s != NATS_OK) {
-			replica_error(r, "creating stream %s: %s (%d)",
-			    r->stream, natsStatus_GetText(s), (int)jerr);
+			replica_error(r, "creating stream %s: %s", r->stream,
+			    replica_why(s, jerr, why, sizeof why));
 			return (-1);
 		}
 		log_info("replication: created stream %s (subjects %s, %d "
@@ -342,8 +367,8 @@ replica_stream(struct replica *r, jsStreamInfo **si)
 		return (0);
 	}
 	if (s != NATS_OK) {
-		replica_error(r, "stream %s: %s (%d)", r->stream,
-		    natsStatus_GetText(s), (int)jerr);
+		replica_error(r, "stream %s: %s", r->stream,
+		    replica_why(s, jerr, why, sizeof why));
 		return (-1);
 	}
 	if ((*si)->Config->SubjectsLen != 1 ||
@@ -438,7 +463,7 @@ replica_resync(struct replica *r)
 	jsErrCode		 jerr = 0;
 	natsStatus		 s;
 	uint64_t		 lsn = 0, durable;
-	char			*cause = NULL;
+	char			*cause = NULL, why[REPLICA_WHY_SIZE];
 	int			 rc;
 
 	__atomic_fetch_add(&r->resyncs, 1, __ATOMIC_RELAXED);
@@ -450,7 +475,7 @@ replica_resync(struct replica *r)
 		if (s != NATS_OK) {
 			replica_error(r, "stream %s: reading its last message "
 			    "(%" PRIu64 "): %s", r->stream, si->State.LastSeq,
-			    natsStatus_GetText(s));
+			    replica_why(s, jerr, why, sizeof why));
 			jsStreamInfo_Destroy(si);
 			return (-1);
 		}
@@ -613,7 +638,7 @@ replica_main(void *arg)
 	struct replica	*r = arg;
 	uint64_t	 durable;
 	int		 rc, logged = 0;
-	char		 err[160];
+	char		 err[REPLICA_WHY_SIZE];
 
 	for (;;) {
 		if (r->nc == NULL && replica_connect(r) != 0)

@@ -20,6 +20,10 @@ enum replica_state {
 	REPLICA_REFUSED,	/* the stream is not this log's */
 };
 
+/* Room for the last error's text: a NATS status, what the library said
+   of it, and JetStream's error code. */
+#define REPLICA_WHY_SIZE	256
+
 struct replica_stats {
 	enum replica_state state;
 	uint64_t	 lsn;		/* replicated LSN (0: none yet) */
@@ -33,7 +37,8 @@ struct replica_stats {
 	uint64_t	 lat_le[9];	/* per bucket (not cumulative): up to
 					   250us, 500us, 1ms, 2ms, 5ms, 10ms,
 					   50ms, 1s, and above */
-	char		 error[160];	/* the last error, "" if none */
+	char		 error[REPLICA_WHY_SIZE];	/* the last error, "" if
+							   none */
 };
 
 /* The histogram's bounds, in microseconds (REPLICA_NBUCKETS of them). */
