@@ -11,6 +11,8 @@
 # again with new ones (3 tries); a caller may fix them instead by setting
 # NATS_CLIENT_PORTS and NATS_ROUTE_PORTS (three each, space-separated),
 # and the cluster's name (NATS_CLUSTER_NAME, else one unique to this run).
+# Each node may keep NATS_MAX_FILE of JetStream files (1GB): a stream that
+# reaches it stalls, so a long soak sets more.
 # Every process started is known by its PID (NATS_PID_1..3; NATS_ALL_PIDS
 # holds every one ever started): call nats_cluster_stop from the trap.
 NATS_SERVER=${NATS_SERVER:-/usr/sbin/nats-server}
@@ -206,7 +208,7 @@ max_payload: 8MB
 jetstream {
 	store_dir: "$NATS_DIR/n$1"
 	max_mem: 64MB
-	max_file: 1GB
+	max_file: ${NATS_MAX_FILE:-1GB}
 }
 cluster {
 	name: $NATS_CLUSTER_NAME

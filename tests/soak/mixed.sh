@@ -26,6 +26,10 @@ SECONDS_WANTED=${SOAK_SECONDS:-3600}
 # records, which the final check reads back (about 2,000 a second).
 LOAD="-a 16 -b 512"
 export WALPROD_PAUSE_MS=5
+# An hour's stream is about 2 million messages, 1.3 GB on each node:
+# with the cluster's default 1 GB it stalled at 1.64 million, 50 minutes
+# in ("JetStream resource limits exceeded", 2026-12-07).
+export NATS_MAX_FILE=${NATS_MAX_FILE:-8GB}
 rand() {	# rand N: 0..N-1
 	od -An -N4 -tu4 /dev/urandom | awk -v n="$1" '{ print $1 % n }'
 }
