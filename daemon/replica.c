@@ -145,10 +145,14 @@ static const char *
 replica_why(natsStatus s, jsErrCode jerr, char *buf, size_t len)
 {
 	const char	*st = natsStatus_GetText(s), *last;
+	natsStatus	 ls = NATS_OK;
 	int		 n;
 
-	last = nats_GetLastError(NULL);
-	if (last != NULL && last[0] != '\0' && strcmp(last, st) != 0)
+	/* The thread's last error is this failure's only when its status
+	   is the one returned: else it may be an older one's. */
+	last = nats_GetLastError(&ls);
+	if (ls == s && last != NULL && last[0] != '\0' &&
+	    strcmp(last, st) != 0)
 		n = snprintf(buf, len, "%s: %s", st, last);
 	else
 		n = snprintf(buf, len, "%s", st);
