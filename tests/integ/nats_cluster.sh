@@ -56,8 +56,20 @@ for n in 1 2 3; do
 		nfail "n$n: pid $p is not our nats-server"
 done
 
-"$JSDUMP" --urls "$NATS_URLS" --stream H create --subjects 'h.>' --replicas 3 \
-	>/dev/null || nfail "create an R3 stream"
+# A meta leader may not know yet that its two peers have JetStream: until
+# it does, placing three replicas fails ("no suitable peers for
+# placement", JetStream error 10005; seen once in CI, 2026-12-07). walld
+# retries such a failure every second; so does this, for up to 10 s.
+cr_t0=$(date +%s%N)
+until "$JSDUMP" --urls "$NATS_URLS" --stream H create --subjects 'h.>' \
+    --replicas 3 >/dev/null 2>"$T/create.err"; do
+	[ "$(date +%s%N)" -lt $((cr_t0 + 10000000000)) ] || {
+		cat "$T/create.err" >&2
+		nfail "create an R3 stream: not placed in 10 s"
+	}
+	sleep 0.2
+done
+echo "R3 stream created in $(secs_since "$cr_t0") s"
 publish_until 1 5 10
 expect_eq "messages" "$(info_of messages)" 5
 expect_eq "replicas" "$(info_of replicas)" 3
