@@ -563,6 +563,11 @@ for c in $CONFIGS; do
 done
 say
 
+# commas: the first words of stdin's lines, joined by ", ".
+commas() {
+	awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }'
+}
+
 # fig NUM TEXT OP LIMIT RATIOS...: one figure's row: the rounds' ratios,
 # their median, the verdict on the median.
 fig() {
@@ -570,7 +575,7 @@ fig() {
 	shift 4
 	rs=$(echo "$@" | tr ' ' '\n' | sed '/^$/d')
 	m=$(echo "$rs" | med | cut -d' ' -f1 | num 2)
-	list=$(echo "$rs" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }')
+	list=$(echo "$rs" | commas)
 	v=$(awk -v r="$m" -v op="$op" -v l="$lim" 'BEGIN { if (r == "n/a" || r == "")
 	    print "not measured"; else if ((op == "<=" && r + 0 <= l + 0) ||
 	    (op == ">=" && r + 0 >= l + 0)) print "**met**"; else {
@@ -668,14 +673,12 @@ fi
 # round, in units of what the null server made there (TARGET × PEER ÷
 # null server): above 1, no server reaches it with these clients.
 ask() {
-	rs=$(for x in $(ratios "$4" "$5" appends_per_s null "$5" \
-	    appends_per_s); do
-		echo "$x" | awk -v t="$3" '$1 == "n/a" { print; next }
-		    { v = $1; s = sub(/\*$/, "", v) ? "*" : ""
-		      printf "%.3f%s\n", t * v, s }'
-	done)
+	rs=$(ratios "$4" "$5" appends_per_s null "$5" appends_per_s |
+	    awk -v t="$3" '$1 == "n/a" { print; next }
+		{ v = $1; s = sub(/\*$/, "", v) ? "*" : ""
+		  printf "%.3f%s\n", t * v, s }')
 	m=$(echo "$rs" | med | cut -d' ' -f1 | num 2)
-	list=$(echo "$rs" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }')
+	list=$(echo "$rs" | commas)
 	above=$(echo "$rs" | awk '$1 != "n/a" && $1 + 0 > 1 { n++ }
 	    END { print n + 0 }')
 	v=$(awk -v m="$m" 'BEGIN { if (m == "n/a") print "not measured";
